@@ -1,0 +1,1 @@
+"""Hospital registration and queue management: the shared kernel and the application shell."""

@@ -1,0 +1,154 @@
+"""The composition root: builds the application and registers every module's blueprints and jobs.
+
+Nothing imports this module but wsgi.py, the CLI and the tests.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from typing import Any
+
+from flask import Flask, g, request
+
+from hospital.audit.service import forget_survivors, replay_after_rollback
+from hospital.config import load_config
+from hospital.db import db, write_intent
+from hospital.errors import DomainError, register_error_handlers
+from hospital.extensions import api, babel, csrf, limiter, login_manager, migrate
+
+PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+ROOT_DIR = os.path.dirname(PACKAGE_DIR)
+TRANSLATION_DIRS = [
+    os.path.join(ROOT_DIR, pkg, "translations")
+    for pkg in ("hospital", "scheduling", "queueing", "reports", "kiosk")
+]
+MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def create_app(config_override: dict[str, Any] | None = None) -> Flask:
+    app = Flask("hospital", instance_path=os.path.join(os.getcwd(), "instance"))
+    load_config(app, config_override)
+    logging.basicConfig(
+        level=app.config["LOG_LEVEL"], format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = ";".join(
+        d for d in TRANSLATION_DIRS if os.path.isdir(d)
+    )
+
+    _import_models()
+    db.init_app(app)
+    migrate.init_app(
+        app,
+        db,
+        directory=os.path.join(PACKAGE_DIR, "migrations"),
+        render_as_batch=True,
+        compare_type=True,
+    )
+    from hospital.web.i18n import select_locale, select_timezone
+
+    babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
+    login_manager.init_app(app)
+    import hospital.accounts.sessions  # noqa: F401  (registers the session loader)
+
+    csrf.init_app(app)
+    limiter.init_app(app)
+    api.init_app(app)
+    register_error_handlers(app)
+    _register_unit_of_work(app)
+    _register_blueprints(app)
+    _register_jobs()
+
+    from hospital.cli import register_commands
+
+    register_commands(app)
+    return app
+
+
+def _import_models() -> None:
+    """Every table must be known to the metadata before migrations or create_all run."""
+    import hospital.accounts.models
+    import hospital.audit.models
+    import hospital.notifications.models
+    import hospital.organisation.models
+    import hospital.patients.models  # noqa: F401
+
+
+def _register_unit_of_work(app: Flask) -> None:
+    @app.before_request
+    def _begin() -> None:
+        g.request_id = request.headers.get("X-Request-Id", "")[:64] or secrets.token_hex(8)
+        g.write_intent_token = write_intent.set(request.method in MUTATING)
+        if request.path.startswith("/api/") and request.method in MUTATING:
+            _require_json_for_cookie_auth()
+
+    @app.after_request
+    def _finish(response: Any) -> Any:
+        if response.status_code < 400:
+            db.session.commit()
+            forget_survivors()
+        else:
+            db.session.rollback()
+            replay_after_rollback()
+        response.headers["X-Request-Id"] = g.get("request_id", "")
+        return response
+
+    @app.teardown_request
+    def _teardown(exc: BaseException | None) -> None:
+        if exc is not None:
+            db.session.rollback()
+        token = g.pop("write_intent_token", None)
+        if token is not None:
+            write_intent.reset(token)
+
+
+def _require_json_for_cookie_auth() -> None:
+    """CSRF defence for the cookie-authenticated JSON API.
+
+    A cross-site HTML form cannot send `Content-Type: application/json` or a custom header
+    without a CORS preflight, which this server never grants.
+    """
+    if request.headers.get("Authorization", "").startswith("Bearer "):
+        return
+    if request.is_json or request.headers.get("X-Requested-With"):
+        return
+    if not request.content_length:
+        raise DomainError(
+            "Send this request with the header X-Requested-With or a JSON body.",
+            code="csrf_header_missing",
+        )
+    raise _UnsupportedMedia()
+
+
+class _UnsupportedMedia(DomainError):
+    status = 415
+    code = "unsupported_media_type"
+
+    def __init__(self) -> None:
+        super().__init__("Send the body as JSON (Content-Type: application/json).")
+
+
+def _register_blueprints(app: Flask) -> None:
+    from hospital.accounts import api as accounts_api
+    from hospital.accounts import views as accounts_views
+    from hospital.organisation import api as organisation_api
+    from hospital.patients import api as patients_api
+    from hospital.patients import views as patients_views
+    from hospital.web import views as web_views
+
+    for blp, prefix in (
+        (accounts_api.blp, "/api/v1/auth"),
+        (patients_api.blp, "/api/v1/family"),
+        (organisation_api.blp, "/api/v1/organisation"),
+    ):
+        csrf.exempt(blp)
+        api.register_blueprint(blp, url_prefix=prefix)
+    app.register_blueprint(web_views.bp)
+    app.register_blueprint(accounts_views.bp)
+    app.register_blueprint(patients_views.bp)
+
+
+def _register_jobs() -> None:
+    # Importing a package's jobs module registers its jobs in hospital.jobs.REGISTRY.
+    import hospital.notifications.jobs  # noqa: F401

@@ -1,0 +1,65 @@
+"""Write audit entries. Denials and failures survive the rollback of the request that caused them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import g, has_request_context, request
+
+from hospital.audit.models import AuditEntry, Outcome
+from hospital.db import db, utcnow
+
+_SURVIVORS = "audit_entries_surviving_rollback"
+
+
+def record(
+    *,
+    action: str,
+    outcome: Outcome | str = Outcome.SUCCESS,
+    actor: Any = None,
+    device: Any = None,
+    object_type: str = "",
+    object_id: str = "",
+    patient_id: int | None = None,
+    hospital_id: int | None = None,
+    detail: dict[str, Any] | None = None,
+) -> AuditEntry:
+    """Add an audit entry to the current unit of work (denials are kept even if it rolls back)."""
+    outcome = Outcome(outcome)
+    values: dict[str, Any] = {
+        "hospital_id": hospital_id
+        if hospital_id is not None
+        else getattr(actor or device, "hospital_id", None),
+        "at": utcnow(),
+        "actor_account_id": getattr(actor, "id", None),
+        "actor_role": ",".join(sorted(r.value for r in actor.roles)) if actor is not None else "",
+        "device_id": getattr(device, "id", None),
+        "action": action,
+        "object_type": object_type,
+        "object_id": object_id,
+        "patient_id": patient_id,
+        "outcome": outcome,
+        "detail": detail or {},
+    }
+    if has_request_context():
+        values["ip"] = request.remote_addr or ""
+        values["request_id"] = getattr(g, "request_id", "")
+    entry = AuditEntry(**values)
+    db.session.add(entry)
+    if outcome is not Outcome.SUCCESS:
+        db.session().info.setdefault(_SURVIVORS, []).append(values)
+    return entry
+
+
+def replay_after_rollback() -> None:
+    """Re-insert the denials and failures recorded in a unit of work that was rolled back."""
+    survivors = db.session().info.pop(_SURVIVORS, [])
+    if not survivors:
+        return
+    for values in survivors:
+        db.session.add(AuditEntry(**values))
+    db.session.commit()
+
+
+def forget_survivors() -> None:
+    db.session().info.pop(_SURVIVORS, None)

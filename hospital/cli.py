@@ -1,0 +1,97 @@
+"""The `hospital` command: database, demo data, web server, scheduler and operator tasks."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import subprocess
+import sys
+from typing import Any
+
+import click
+from flask import Flask, current_app
+from flask.cli import FlaskGroup, with_appcontext
+
+log = logging.getLogger("hospital.cli")
+
+
+def _create_app() -> Flask:
+    from hospital.app import create_app
+
+    return create_app()
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app, add_version_option=False, load_dotenv=False)
+def cli() -> None:
+    """Hospital registration and queue management."""
+
+
+def main() -> None:
+    cli(prog_name="hospital")
+
+
+def register_commands(app: Flask) -> None:
+    from hospital.accounts.commands import create_staff, disable_account
+    from hospital.demo import seed_demo
+
+    for command in (serve, scheduler, create_staff, disable_account, seed_demo):
+        app.cli.add_command(command)
+
+
+@click.command()
+@click.option("--bind", default="127.0.0.1:8000", show_default=True, help="Address to listen on.")
+@click.option("--workers", default=2, show_default=True, help="Worker processes.")
+@click.option("--threads", default=8, show_default=True, help="Threads per worker.")
+@click.option(
+    "--with-scheduler", is_flag=True, help="Also start one scheduler process (for the demo)."
+)
+def serve(bind: str, workers: int, threads: int, with_scheduler: bool) -> None:
+    """Serve the application with gunicorn (threaded workers)."""
+    from gunicorn.app.base import BaseApplication
+
+    options = {
+        "bind": bind,
+        "workers": workers,
+        "threads": threads,
+        "worker_class": "gthread",
+        "timeout": 60,
+        "graceful_timeout": 10,
+        "accesslog": "-",
+        "forwarded_allow_ips": "127.0.0.1",
+    }
+
+    class HospitalServer(BaseApplication):
+        def load_config(self) -> None:
+            for key, value in options.items():
+                self.cfg.set(key, value)
+
+        def load(self) -> Any:
+            from hospital.app import create_app
+
+            return create_app()
+
+    child = None
+    if with_scheduler:
+        child = subprocess.Popen([sys.executable, "-m", "hospital", "scheduler"])
+    host = bind.split(":")[0]
+    port = bind.rsplit(":", 1)[-1]
+    click.echo(f"Serving on http://{host}:{port}/  (API docs: http://{host}:{port}/api/docs)")
+    try:
+        HospitalServer().run()
+    finally:
+        if child is not None:
+            child.send_signal(signal.SIGTERM)
+            child.wait(timeout=10)
+
+
+@click.command()
+@click.option("--once", is_flag=True, help="Run every job once and exit.")
+@with_appcontext
+def scheduler(once: bool) -> None:
+    """Run every registered job in this one process (run exactly one per deployment)."""
+    from hospital.scheduler import run_all_once, run_scheduler
+
+    if once:
+        run_all_once(current_app._get_current_object())  # type: ignore[attr-defined]
+        return
+    run_scheduler(current_app._get_current_object())  # type: ignore[attr-defined]

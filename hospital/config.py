@@ -1,0 +1,132 @@
+"""Configuration: defaults, then HOSPITAL_* environment variables, then a test override.
+
+Every key is documented in the README's configuration table (a test keeps them in step).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from flask import Flask
+
+DEV_SECRET_KEY = "dev-only-secret-change-me"
+
+# key -> (default, one-line description for the README)
+SETTINGS: dict[str, tuple[Any, str]] = {
+    "ENV": (
+        "development",
+        "`production` refuses to start with the development secret key or debug on.",
+    ),
+    "SECRET_KEY": (
+        DEV_SECRET_KEY,
+        "Signs session cookies and one-time codes. Set a long random value in production.",
+    ),
+    "DATABASE_URL": (
+        None,
+        "SQLAlchemy URL; default a SQLite file `instance/hospital.db`. PostgreSQL: `postgresql+psycopg://user:pw@host/db`.",
+    ),
+    "DEBUG": (False, "Flask debug mode (never in production)."),
+    "HOSPITAL_CODE": (
+        None,
+        "Which hospital anonymous pages serve when the database holds several; default the first.",
+    ),
+    "DEFAULT_LANGUAGE": (
+        "zh",
+        "Language for visitors who have not chosen one: `zh` (Simplified Chinese) or `en`.",
+    ),
+    "FAMILY_LIMIT": (
+        5,
+        "How many family members one account may act for, besides its own profile.",
+    ),
+    "OTP_TTL_SECONDS": (300, "How long a one-time sign-in code stays valid."),
+    "OTP_MAX_ATTEMPTS": (5, "Wrong tries after which a one-time code is locked."),
+    "OTP_SENDS_PER_HOUR": (
+        5,
+        "One-time codes sent to one phone number per hour, across all server instances.",
+    ),
+    "OTP_RESEND_SECONDS": (60, "Minimum wait between two codes to the same phone."),
+    "STAFF_IDLE_MINUTES": (30, "Staff sessions end after this many minutes without a request."),
+    "SESSION_DAYS": (30, "Patient sessions last this many days."),
+    "RATELIMIT_STORAGE_URI": (
+        "memory://",
+        "flask-limiter storage for per-address limits (e.g. `redis://…` across instances).",
+    ),
+    "RATELIMIT_ENABLED": (True, "Turn the per-address rate limits on or off."),
+    "SIGN_IN_RATE_LIMIT": ("10 per minute", "Sign-in attempts per client address."),
+    "SEND_CODE_RATE_LIMIT": ("5 per minute", "One-time code requests per client address."),
+    "SMS_URL": (
+        None,
+        "HTTP SMS gateway: JSON POST `{to, text}` to this URL. Unset: SMS are written to the log.",
+    ),
+    "SMS_SECRET": (None, "Shared secret sent to the SMS gateway in the `X-Gateway-Secret` header."),
+    "SMTP_URL": (
+        None,
+        "SMTP server for e-mail, `smtp://user:pw@host:port` (`smtps://` for TLS). Unset: mail is written to the log.",
+    ),
+    "MAIL_FROM": ("hospital@localhost", "Sender address of e-mail."),
+    "OUTBOX_MAX_ATTEMPTS": (8, "Delivery attempts per message before it is marked failed."),
+    "PUBLIC_URL": (
+        "http://127.0.0.1:8000",
+        "The address patients reach the site at; used in links in messages and QR codes.",
+    ),
+    "LOG_LEVEL": ("INFO", "Logging level."),
+}
+
+
+def load_config(app: Flask, override: dict[str, Any] | None) -> None:
+    for key, (default, _help) in SETTINGS.items():
+        app.config[key] = default
+    app.config.from_prefixed_env("HOSPITAL")
+    if override:
+        app.config.update(override)
+
+    url = app.config["DATABASE_URL"]
+    if not url:
+        os.makedirs(app.instance_path, exist_ok=True)
+        url = "sqlite:///" + os.path.join(app.instance_path, "hospital.db")
+    app.config["SQLALCHEMY_DATABASE_URI"] = url
+    engine_options: dict[str, Any] = {"pool_pre_ping": True}
+    if url.startswith("postgresql"):
+        engine_options.update(pool_size=10, max_overflow=20)
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", engine_options)
+
+    app.config.update(
+        MAX_CONTENT_LENGTH=1024 * 1024,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_NAME="hospital_session",
+        SESSION_COOKIE_SECURE=app.config["ENV"] == "production",
+        REMEMBER_COOKIE_DURATION=0,
+        API_TITLE="Hospital registration and queue API",
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/api",
+        OPENAPI_JSON_PATH="openapi.json",
+        BABEL_DEFAULT_LOCALE=app.config["DEFAULT_LANGUAGE"],
+        BABEL_DEFAULT_TIMEZONE="UTC",
+        RATELIMIT_HEADERS_ENABLED=True,
+        WTF_CSRF_TIME_LIMIT=None,
+    )
+    app.config["RATELIMIT_STORAGE_URI"] = app.config["RATELIMIT_STORAGE_URI"]
+    app.debug = bool(app.config["DEBUG"])
+    validate(app)
+
+
+class ConfigError(RuntimeError):
+    pass
+
+
+def validate(app: Flask) -> None:
+    if app.config["DEFAULT_LANGUAGE"] not in ("zh", "en"):
+        raise ConfigError("HOSPITAL_DEFAULT_LANGUAGE must be 'zh' or 'en'")
+    if app.config["ENV"] == "production":
+        if (
+            app.config["SECRET_KEY"] in (DEV_SECRET_KEY, "", None)
+            or len(str(app.config["SECRET_KEY"])) < 32
+        ):
+            raise ConfigError(
+                "HOSPITAL_SECRET_KEY must be set to a random value of at least 32 characters in production"
+            )
+        if app.debug:
+            raise ConfigError("HOSPITAL_DEBUG must be off in production")

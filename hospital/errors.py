@@ -1,0 +1,137 @@
+"""Errors with a stable machine code and a sentence a person can act on."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, Response, jsonify, render_template, request
+from flask_babel import lazy_gettext as _l
+from werkzeug.exceptions import HTTPException
+
+
+class DomainError(Exception):
+    """A refusal the caller can fix; rendered as JSON for the API and as a page otherwise."""
+
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message: Any, *, code: str | None = None, details: Any = None) -> None:
+        super().__init__(str(message))
+        self.message = message
+        if code:
+            self.code = code
+        self.details = details
+
+
+class InvalidInput(DomainError):
+    status = 422
+    code = "invalid_input"
+
+
+class NotFound(DomainError):
+    status = 404
+    code = "not_found"
+
+
+class Forbidden(DomainError):
+    status = 403
+    code = "forbidden"
+
+
+class Unauthorized(DomainError):
+    status = 401
+    code = "sign_in_required"
+
+
+class Conflict(DomainError):
+    status = 409
+    code = "conflict"
+
+
+class TooManyRequests(DomainError):
+    status = 429
+    code = "too_many_requests"
+
+
+# Human sentences for the HTTP errors raised by Flask, werkzeug and webargs themselves.
+_HTTP_MESSAGES = {
+    400: ("bad_request", _l("The request could not be read. Send valid JSON.")),
+    401: ("sign_in_required", _l("Please sign in first.")),
+    403: ("forbidden", _l("You are not allowed to do this.")),
+    404: ("not_found", _l("Nothing was found at this address.")),
+    405: ("method_not_allowed", _l("This address does not accept that method.")),
+    409: ("conflict", _l("This conflicts with the current state. Reload and try again.")),
+    413: ("body_too_large", _l("The request is too large. Send at most 1 MB.")),
+    415: ("unsupported_media_type", _l("Send the body as JSON (Content-Type: application/json).")),
+    422: ("invalid_input", _l("Some fields are not valid. Correct them and try again.")),
+    429: ("too_many_requests", _l("Too many attempts. Wait a moment and try again.")),
+}
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+
+
+def error_response(status: int, code: str, message: Any, details: Any = None) -> Response:
+    if wants_json():
+        body: dict[str, Any] = {"code": code, "message": str(message)}
+        if details:
+            body["errors"] = details
+        response = jsonify(body)
+    else:
+        response = Response(
+            render_template("error.html", status=status, code=code, message=str(message)),
+            mimetype="text/html",
+        )
+    response.status_code = status
+    return response
+
+
+def _webargs_details(exc: HTTPException) -> Any:
+    data = getattr(exc, "data", None) or {}
+    messages = data.get("messages")
+    if isinstance(messages, dict) and len(messages) == 1:
+        # webargs nests by location ("json", "query"); a single location is the common case.
+        (messages,) = messages.values()
+    return messages
+
+
+def _describe(details: Any) -> str:
+    """Turn marshmallow's nested messages into one sentence naming each field."""
+    if not isinstance(details, dict):
+        return ""
+    parts = []
+    for field, problems in details.items():
+        text = problems
+        if isinstance(problems, list):
+            text = " ".join(str(p) for p in problems)
+        elif isinstance(problems, dict):
+            text = _describe(problems)
+        parts.append(f"{field}: {text}")
+    return "; ".join(parts)
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(DomainError)
+    def _domain_error(exc: DomainError) -> Response:
+        return error_response(exc.status, exc.code, exc.message, exc.details)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException) -> Response:
+        status = exc.code or 500
+        code, message = _HTTP_MESSAGES.get(status, ("error", exc.description or exc.name))
+        details = _webargs_details(exc)
+        if status == 422 and details:
+            message = f"{message} {_describe(details)}"
+        elif status == 400 and details:
+            message = f"{message} {_describe(details) or details}"
+        return error_response(status, code, message, details)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> Response:
+        app.logger.exception("unhandled error on %s %s", request.method, request.path)
+        return error_response(
+            500,
+            "internal_error",
+            _l("Something went wrong on our side. It has been logged; please try again."),
+        )

@@ -1,0 +1,99 @@
+"""The one access rule: may this account do X for this patient?
+
+Used by every module. Own profile and family links grant what the link allows; staff of the
+patient's hospital are granted by role. Every denial is written to the audit log by the caller
+through `require_patient_access`.
+"""
+
+from __future__ import annotations
+
+import enum
+
+import sqlalchemy as sa
+
+from hospital.accounts.models import Account, Role
+from hospital.db import db
+from hospital.errors import NotFound
+from hospital.patients.models import FamilyLink, Patient
+
+
+class Permission(enum.StrEnum):
+    VIEW = "view"  # see the patient's profile and appointments
+    BOOK = "book"
+    PAY = "pay"
+    VIEW_REPORTS = "view_reports"
+    MANAGE = "manage"  # edit the profile or family links
+
+
+STAFF_GRANTS: dict[Role, frozenset[Permission]] = {
+    Role.REGISTRAR: frozenset({Permission.VIEW, Permission.BOOK, Permission.MANAGE}),
+    Role.NURSE: frozenset({Permission.VIEW}),
+    Role.CLINICIAN: frozenset({Permission.VIEW, Permission.VIEW_REPORTS}),
+    Role.CASHIER: frozenset({Permission.VIEW, Permission.PAY}),
+    Role.LAB: frozenset({Permission.VIEW, Permission.VIEW_REPORTS}),
+    Role.ADMIN: frozenset(Permission),
+}
+
+
+def link_grants(link: FamilyLink, permission: Permission) -> bool:
+    if permission is Permission.VIEW:
+        return True
+    if permission is Permission.BOOK:
+        return link.can_book
+    if permission is Permission.PAY:
+        return link.can_pay
+    if permission is Permission.VIEW_REPORTS:
+        return link.can_view_reports
+    return link.relationship == "self" or permission is Permission.MANAGE
+
+
+def staff_grants(account: Account, permission: Permission) -> bool:
+    return any(permission in STAFF_GRANTS.get(role, frozenset()) for role in account.roles)
+
+
+def can_act_for(account: Account, patient: Patient, permission: Permission) -> bool:
+    if not account.is_active or account.hospital_id != patient.hospital_id:
+        return False
+    if staff_grants(account, permission):
+        return True
+    link = db.session.scalar(
+        sa.select(FamilyLink).where(
+            FamilyLink.account_id == account.id, FamilyLink.patient_id == patient.id
+        )
+    )
+    return link is not None and link_grants(link, permission)
+
+
+def patients_acting_for(
+    account: Account, permission: Permission = Permission.VIEW
+) -> list[Patient]:
+    """The patients this account reaches through its own profile and family links."""
+    links = db.session.scalars(
+        sa.select(FamilyLink)
+        .where(FamilyLink.account_id == account.id)
+        .options(sa.orm.joinedload(FamilyLink.patient))
+        .order_by(FamilyLink.id)
+    ).all()
+    return [link.patient for link in links if link_grants(link, permission)]
+
+
+def require_patient_access(
+    account: Account, patient_id: int, permission: Permission, *, action: str
+) -> Patient:
+    """Return the patient, or raise NotFound (never revealing whether it exists) and audit the denial."""
+    from hospital.audit.service import record
+
+    patient = db.session.get(Patient, patient_id) if isinstance(patient_id, int) else None
+    if patient is not None and can_act_for(account, patient, permission):
+        return patient
+    record(
+        action=action,
+        outcome="denied",
+        actor=account,
+        object_type="patient",
+        object_id=str(patient_id),
+        patient_id=patient.id if patient is not None else None,
+        hospital_id=account.hospital_id,
+        detail={"permission": permission.value},
+    )
+    raise NotFound("No patient with this id is linked to your account.", code="patient_not_found")

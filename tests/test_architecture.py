@@ -1,0 +1,75 @@
+"""Fail when an import breaks the dependency direction of ../shared/ARCHITECTURE.md."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = ("hospital", "scheduling", "queueing", "reports", "kiosk")
+# A module may import itself and the modules listed here, nothing else of ours.
+ALLOWED = {
+    "hospital": {"hospital"},
+    "scheduling": {"scheduling", "hospital"},
+    "queueing": {"queueing", "scheduling", "hospital"},
+    "reports": {"reports", "hospital"},
+    "kiosk": {"kiosk", "queueing", "scheduling", "hospital"},
+}
+# The composition root and the command line are the only kernel modules that see every package.
+COMPOSITION_ROOT = {"hospital/app.py", "hospital/cli.py", "hospital/demo.py"}
+
+
+def imported_modules(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+    return found
+
+
+def source_files() -> list[Path]:
+    files = []
+    for package in PACKAGES:
+        files += [p for p in (ROOT / package).rglob("*.py") if "migrations" not in p.parts]
+    return files
+
+
+@pytest.mark.parametrize("path", source_files(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_imports_follow_the_dependency_direction(path: Path) -> None:
+    rel = str(path.relative_to(ROOT))
+    package = rel.split("/")[0]
+    for module in imported_modules(path):
+        top = module.split(".")[0]
+        if top not in PACKAGES:
+            continue
+        if rel in COMPOSITION_ROOT:
+            continue
+        assert top in ALLOWED[package], (
+            f"{rel} imports {module}: {package} may import only {sorted(ALLOWED[package])}"
+        )
+        assert module != "hospital.app", f"{rel} imports the composition root hospital.app"
+
+
+def test_the_rule_catches_a_forbidden_import(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.py"
+    bad.write_text("from queueing.models import Ticket\nimport scheduling.service\n")
+    assert {"queueing.models", "scheduling.service"} <= imported_modules(bad)
+    assert "queueing" not in ALLOWED["scheduling"] and "scheduling" not in ALLOWED["hospital"]
+
+
+def test_no_init_file_holds_logic() -> None:
+    for path in ROOT.glob("*/**/__init__.py"):
+        if path.parts[len(ROOT.parts)] not in PACKAGES:
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        body = [
+            n
+            for n in tree.body
+            if not (isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant))
+        ]
+        assert not body, f"{path.relative_to(ROOT)} holds code; keep __init__.py empty"
