@@ -3,9 +3,9 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-CATALOGUES := hospital/translations scheduling/translations queueing/translations reports/translations kiosk/translations
+CATALOGUES = $(shell find hospital scheduling queueing reports kiosk -type d -name translations 2>/dev/null)
 
-.PHONY: demo test install translations serve lint format bench clean
+.PHONY: demo test install translations messages lint format clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -21,6 +21,10 @@ translations: $(STAMP)
 	@for d in $(CATALOGUES); do \
 	  if [ -d $$d ]; then $(BIN)/pybabel compile --use-fuzzy -q -d $$d -D messages || exit 1; fi; \
 	done
+
+# Extract new strings into every catalogue (then translate the empty msgstr in each zh .po).
+messages: $(STAMP)
+	$(BIN)/hospital i18n-update
 
 demo: install
 	$(BIN)/hospital db upgrade

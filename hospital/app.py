@@ -19,11 +19,6 @@ from hospital.errors import DomainError, register_error_handlers
 from hospital.extensions import api, babel, csrf, limiter, login_manager, migrate
 
 PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
-ROOT_DIR = os.path.dirname(PACKAGE_DIR)
-TRANSLATION_DIRS = [
-    os.path.join(ROOT_DIR, pkg, "translations")
-    for pkg in ("hospital", "scheduling", "queueing", "reports", "kiosk")
-]
 MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
@@ -33,9 +28,9 @@ def create_app(config_override: dict[str, Any] | None = None) -> Flask:
     logging.basicConfig(
         level=app.config["LOG_LEVEL"], format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    app.config["BABEL_TRANSLATION_DIRECTORIES"] = ";".join(
-        d for d in TRANSLATION_DIRS if os.path.isdir(d)
-    )
+    from hospital.web.catalogues import catalogue_dirs
+
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = ";".join(str(d) for d in catalogue_dirs())
 
     _import_models()
     db.init_app(app)

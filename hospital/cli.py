@@ -33,8 +33,9 @@ def main() -> None:
 def register_commands(app: Flask) -> None:
     from hospital.accounts.commands import create_staff, disable_account
     from hospital.demo import seed_demo
+    from hospital.web.catalogues import i18n_update
 
-    for command in (serve, scheduler, create_staff, disable_account, seed_demo):
+    for command in (serve, scheduler, create_staff, disable_account, seed_demo, i18n_update):
         app.cli.add_command(command)
 
 
