@@ -19,7 +19,7 @@ install: $(STAMP) translations
 
 translations: $(STAMP)
 	@for d in $(CATALOGUES); do \
-	  if [ -d $$d ]; then $(BIN)/pybabel compile --use-fuzzy -q -d $$d -D messages || exit 1; fi; \
+	  if ls $$d/*/LC_MESSAGES/messages.po >/dev/null 2>&1; then $(BIN)/pybabel compile --use-fuzzy -d $$d -D messages >/dev/null || exit 1; fi; \
 	done
 
 # Extract new strings into every catalogue (then translate the empty msgstr in each zh .po).
