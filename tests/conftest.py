@@ -20,6 +20,7 @@ from sqlalchemy import orm
 
 from hospital.app import create_app
 from hospital.db import db
+from hospital.web.catalogues import compile_all
 from tests.support import factories
 from tests.support.postgres_cluster import PostgresCluster, find_pg_bin
 
@@ -35,6 +36,11 @@ TEST_CONFIG: dict[str, Any] = {
     "OTP_SENDS_PER_HOUR": 1000,
     "PUBLIC_URL": "http://hospital.test",
 }
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    # Tests run against the current catalogues even when pytest is called directly.
+    compile_all()
 
 
 # ---- guards -------------------------------------------------------------------------------

@@ -104,3 +104,16 @@ def i18n_update(catalogue: str | None) -> None:
             continue
         update(directory)
         click.echo(f"updated {directory.relative_to(ROOT)}")
+
+
+def compile_all() -> None:
+    """Write each catalogue's .mo next to its .po (what `make` does with pybabel compile)."""
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    for directory in catalogue_dirs():
+        for po in directory.glob("*/LC_MESSAGES/messages.po"):
+            with po.open("rb") as f:
+                catalogue = read_po(f)
+            with po.with_suffix(".mo").open("wb") as f:
+                write_mo(f, catalogue, use_fuzzy=True)
