@@ -1,1 +1,14 @@
-"""Notification jobs (being built)."""
+"""Notification jobs: deliver the outbox."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from hospital.jobs import job
+from hospital.notifications.service import deliver_due
+
+
+@job("deliver-outbox", "interval", seconds=10)
+def deliver_outbox(now: datetime) -> int:
+    """Send every message that is due (one batch per run; the job's unit of work commits)."""
+    return deliver_due(now)

@@ -1,0 +1,151 @@
+"""Delivery channels: each outside system behind one small protocol, chosen by configuration.
+
+Unset URLs fall back to the log, so a laptop needs nothing installed (and the demo reads
+sign-in codes from the log).
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+import ssl
+from collections.abc import Mapping
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from typing import Any, Protocol
+from urllib.parse import unquote, urlsplit
+
+import requests
+
+from hospital.notifications.models import Channel
+
+log = logging.getLogger("hospital.notifications")
+
+TIMEOUT_SECONDS = 10
+
+
+class DeliveryError(RuntimeError):
+    """The outside system refused or failed to take the message."""
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    """What a channel needs to send; a plain value, so sending never touches the database."""
+
+    channel: Channel
+    recipient: str
+    subject: str
+    body: str
+
+
+class Sender(Protocol):
+    def send(self, message: OutgoingMessage) -> None:
+        """Hand the message over, or raise."""
+
+
+def mask_phone(phone: str) -> str:
+    """138****8000: enough to tell recipients apart in a log, not to dial them."""
+    if len(phone) < 8:
+        return "*" * len(phone)
+    return phone[:3] + "*" * (len(phone) - 7) + phone[-4:]
+
+
+def mask_email(address: str) -> str:
+    local, _, domain = address.partition("@")
+    return (local[:1] + "***@" + domain) if domain else "***"
+
+
+class LogSender:
+    """Write the message to the log instead of sending it (the default without a gateway)."""
+
+    def send(self, message: OutgoingMessage) -> None:
+        if message.channel == Channel.SMS:
+            log.info("SMS to %s: %s", mask_phone(message.recipient), message.body)
+        else:
+            log.info(
+                "E-mail to %s: %s\n%s", mask_email(message.recipient), message.subject, message.body
+            )
+
+
+@dataclass(frozen=True)
+class HttpSmsGateway:
+    """POST {"to", "text"} as JSON to an SMS gateway; anything but 2xx is a failure."""
+
+    url: str
+    secret: str | None = None
+    timeout: float = TIMEOUT_SECONDS
+
+    def send(self, message: OutgoingMessage) -> None:
+        headers = {"X-Gateway-Secret": self.secret} if self.secret else {}
+        try:
+            response = requests.post(
+                self.url,
+                json={"to": message.recipient, "text": message.body},
+                headers=headers,
+                timeout=self.timeout,
+                allow_redirects=False,  # a redirect is not an accepted message
+            )
+        except requests.RequestException as exc:
+            raise DeliveryError(f"SMS gateway unreachable: {exc}") from exc
+        if not 200 <= response.status_code < 300:
+            raise DeliveryError(
+                f"SMS gateway answered HTTP {response.status_code}: {response.text[:200]}"
+            )
+
+
+@dataclass(frozen=True)
+class SmtpMailer:
+    """Send e-mail through an SMTP relay given as smtp://, smtp+starttls:// or smtps:// URL."""
+
+    url: str
+    sender: str
+    timeout: float = TIMEOUT_SECONDS
+
+    def send(self, message: OutgoingMessage) -> None:
+        mail = EmailMessage()
+        mail["From"] = self.sender
+        mail["To"] = message.recipient
+        mail["Subject"] = message.subject
+        mail["Date"] = formatdate(usegmt=True)
+        mail["Message-ID"] = make_msgid(domain=self.sender.rpartition("@")[2] or None)
+        mail.set_content(message.body, charset="utf-8")
+        parts = urlsplit(self.url)
+        scheme = parts.scheme.lower()
+        host = parts.hostname or "localhost"
+        try:
+            if scheme == "smtps":
+                client: smtplib.SMTP = smtplib.SMTP_SSL(
+                    host,
+                    parts.port or 465,
+                    timeout=self.timeout,
+                    context=ssl.create_default_context(),
+                )
+            elif scheme in ("smtp", "smtp+starttls"):
+                client = smtplib.SMTP(host, parts.port or 25, timeout=self.timeout)
+            else:
+                raise DeliveryError(f"unsupported SMTP URL scheme {parts.scheme!r}")
+            with client:
+                if scheme == "smtp+starttls":
+                    client.starttls(context=ssl.create_default_context())
+                if parts.username:
+                    client.login(unquote(parts.username), unquote(parts.password or ""))
+                client.send_message(mail)
+        except (OSError, smtplib.SMTPException) as exc:
+            raise DeliveryError(f"SMTP delivery failed: {exc}") from exc
+
+
+def senders_from_config(config: Mapping[str, Any]) -> dict[Channel, Sender]:
+    """One sender per channel: the configured gateway, else the log."""
+    fallback = LogSender()
+    sms: Sender = (
+        HttpSmsGateway(config["SMS_URL"], config.get("SMS_SECRET"))
+        if config.get("SMS_URL")
+        else fallback
+    )
+    email: Sender = (
+        SmtpMailer(config["SMTP_URL"], config.get("MAIL_FROM") or "hospital@localhost")
+        if config.get("SMTP_URL")
+        else fallback
+    )
+    return {Channel.SMS: sms, Channel.EMAIL: email}
