@@ -31,11 +31,19 @@ def main() -> None:
 
 
 def register_commands(app: Flask) -> None:
-    from hospital.accounts.commands import create_staff, disable_account
+    from hospital.accounts.commands import create_device, create_staff, disable_account
     from hospital.demo import seed_demo
     from hospital.web.catalogues import i18n_update
 
-    for command in (serve, scheduler, create_staff, disable_account, seed_demo, i18n_update):
+    for command in (
+        serve,
+        scheduler,
+        create_staff,
+        disable_account,
+        create_device,
+        seed_demo,
+        i18n_update,
+    ):
         app.cli.add_command(command)
 
 
@@ -44,16 +52,30 @@ def register_commands(app: Flask) -> None:
 @click.option("--workers", default=2, show_default=True, help="Worker processes.")
 @click.option("--threads", default=8, show_default=True, help="Threads per worker.")
 @click.option(
+    "--stream-slots",
+    default=1000,
+    show_default=True,
+    help="Live event streams (boards, ticket pages, consoles) each worker holds open.",
+)
+@click.option(
     "--with-scheduler", is_flag=True, help="Also start one scheduler process (for the demo)."
 )
-def serve(bind: str, workers: int, threads: int, with_scheduler: bool) -> None:
+def serve(bind: str, workers: int, threads: int, stream_slots: int, with_scheduler: bool) -> None:
     """Serve the application with gunicorn (threaded workers)."""
+    import os
+
     from gunicorn.app.base import BaseApplication
 
+    # A Server-Sent Events stream holds a gthread thread for its lifetime. Each worker gets a
+    # pool of `threads` for requests plus `stream_slots` for streams (threads start lazily and
+    # an idle stream only waits on an Event), so open streams never starve API requests; the
+    # queueing streams cap themselves at QUEUE_STREAM_SLOTS and degrade to polling beyond it.
+    os.environ["HOSPITAL_QUEUE_STREAM_SLOTS"] = str(stream_slots)
     options = {
         "bind": bind,
         "workers": workers,
-        "threads": threads,
+        "threads": threads + stream_slots,
+        "worker_connections": threads + stream_slots + 100,
         "worker_class": "gthread",
         "timeout": 60,
         "graceful_timeout": 10,

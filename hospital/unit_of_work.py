@@ -40,6 +40,9 @@ def unit_of_work(*, writes: bool = True) -> Iterator[None]:
         db.session.commit()
     except BaseException:
         db.session.rollback()
+        from hospital.audit.service import replay_after_rollback
+
+        replay_after_rollback()
         raise
     finally:
         write_intent.reset(token)

@@ -22,6 +22,7 @@ from hospital.app import create_app
 from hospital.db import db
 from hospital.web.catalogues import compile_all
 from tests.support import factories
+from tests.support.auth import fresh_request_globals
 from tests.support.postgres_cluster import PostgresCluster, find_pg_bin
 
 REQUIRE_POSTGRES = os.environ.get("HOSPITAL_REQUIRE_POSTGRES") == "1"
@@ -168,8 +169,10 @@ def committed(app: Flask) -> Iterator[None]:
 
 
 @pytest.fixture
-def client(app: Flask, db_session: orm.scoped_session) -> Any:
-    return app.test_client()
+def client(app: Flask, db_session: orm.scoped_session) -> Iterator[Any]:
+    # Requests reuse the test's app context; start each with a clean `g`, as in production.
+    with fresh_request_globals(app):
+        yield app.test_client()
 
 
 # ---- factories ----------------------------------------------------------------------------

@@ -51,6 +51,7 @@ class Account(db.Model):
     is_active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_sign_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     role_rows: Mapped[list[AccountRole]] = relationship(
         back_populates="account", cascade="all, delete-orphan", lazy="selectin"
@@ -131,6 +132,8 @@ class OneTimeCode(db.Model):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     attempts: Mapped[int] = mapped_column(default=0)
     consumed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The language the code was asked for in: an account created by this code starts in it.
+    language: Mapped[Language] = enum_column(Language, default=Language.ZH)
 
 
 class DeviceKind(enum.StrEnum):

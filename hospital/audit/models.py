@@ -27,7 +27,7 @@ class AuditEntry(db.Model):
     hospital_id: Mapped[int | None] = mapped_column(sa.ForeignKey("hospital.id"))
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     actor_account_id: Mapped[int | None] = mapped_column(sa.ForeignKey("account.id"), index=True)
-    actor_role: Mapped[str] = mapped_column(sa.String(20), default="")
+    actor_role: Mapped[str] = mapped_column(sa.String(100), default="")
     device_id: Mapped[int | None] = mapped_column(sa.ForeignKey("device.id"))
     action: Mapped[str] = mapped_column(sa.String(64), index=True)
     object_type: Mapped[str] = mapped_column(sa.String(40), default="")

@@ -1,0 +1,80 @@
+"""Tie a sign-in to the browser: a fresh server-side session per sign-in, revoked at sign-out.
+
+Pages and the API both use these, and the rate limits below, so the rules are the same on both.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import current_app, session
+from flask_login import login_user, logout_user
+
+from hospital.accounts import service
+from hospital.accounts.guards import current_account
+from hospital.accounts.models import Account
+from hospital.accounts.sessions import open_session, revoke_session
+from hospital.audit.service import forget_survivors
+from hospital.db import db
+from hospital.errors import DomainError
+from hospital.extensions import limiter
+from hospital.organisation.models import Hospital
+
+# The flask-login key that holds our server-side session token (see Account.get_id).
+_TOKEN_KEY = "_user_id"
+
+
+def sign_in_rate_limit() -> str:
+    return str(current_app.config["SIGN_IN_RATE_LIMIT"])
+
+
+def send_code_rate_limit() -> str:
+    return str(current_app.config["SEND_CODE_RATE_LIMIT"])
+
+
+# Per client address, on top of the per-phone limits kept in the database by the service. Shared
+# scopes: sign-in pages and API endpoints draw on one allowance per address.
+limit_sign_in = limiter.shared_limit(sign_in_rate_limit, scope="sign_in")
+limit_send_code = limiter.shared_limit(send_code_rate_limit, scope="send_code")
+
+
+def start(account: Account, *, now: datetime) -> None:
+    """Sign the browser in as account with a new session id (the old session, if any, ends)."""
+    revoke_session(session.get(_TOKEN_KEY), now=now)
+    session.clear()
+    open_session(account, now=now)
+    login_user(account)
+
+
+def sign_in_with_code(hospital: Hospital, phone: str, code: str, *, now: datetime) -> Account:
+    """Check the code and sign the browser in; a failed try is committed before the request fails.
+
+    Committing here, not after a rollback, keeps concurrent guesses in line: each one waits for
+    the previous try to be counted, so no more than OTP_MAX_ATTEMPTS are ever compared.
+    """
+    try:
+        account = service.sign_in_with_code(hospital, phone, code, now=now)
+    except DomainError:
+        db.session.commit()
+        forget_survivors()  # the failure's audit entry is committed already
+        raise
+    start(account, now=now)
+    return account
+
+
+def sign_in_with_password(
+    hospital: Hospital, login: str, password: str, *, now: datetime
+) -> Account:
+    """Check the password and sign the browser in."""
+    account = service.sign_in_with_password(hospital, login, password, now=now)
+    start(account, now=now)
+    return account
+
+
+def end(*, now: datetime) -> None:
+    """Sign the browser out and revoke its server-side session, so copies of the cookie die too."""
+    account = current_account()
+    token = session.get(_TOKEN_KEY)
+    service.sign_out(account, token, now=now)
+    logout_user()
+    session.clear()
