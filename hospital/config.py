@@ -11,6 +11,8 @@ from typing import Any
 from flask import Flask
 
 DEV_SECRET_KEY = "dev-only-secret-change-me"
+# The vendored copy under hospital/web/static/vendor/ (npm swagger-ui-dist).
+SWAGGER_UI_VERSION = "5.35.0"
 
 # key -> (default, one-line description for the README)
 SETTINGS: dict[str, tuple[Any, str]] = {
@@ -103,6 +105,11 @@ def load_config(app: Flask, override: dict[str, Any] | None) -> None:
         OPENAPI_VERSION="3.0.3",
         OPENAPI_URL_PREFIX="/api",
         OPENAPI_JSON_PATH="openapi.json",
+        # Vendored (served by the web blueprint at /assets/), never a CDN: intranets block them.
+        OPENAPI_SWAGGER_UI_PATH="docs",
+        OPENAPI_SWAGGER_UI_URL=f"/assets/vendor/swagger-ui-{SWAGGER_UI_VERSION}/",
+        # No badge from the online validator (swagger.io) either.
+        OPENAPI_SWAGGER_UI_CONFIG={"validatorUrl": None},
         BABEL_DEFAULT_LOCALE=app.config["DEFAULT_LANGUAGE"],
         BABEL_DEFAULT_TIMEZONE="UTC",
         RATELIMIT_HEADERS_ENABLED=True,
