@@ -1,5 +1,128 @@
-"""Pages (being built)."""
+"""Sign-in pages: a one-time code by text message, or a password; and sign-out."""
 
-from flask import Blueprint
+from __future__ import annotations
 
-bp = Blueprint(__name__.split(".")[1] + "_pages", __name__, template_folder="templates")
+from typing import Any
+
+from flask import Blueprint, redirect, render_template, request, session, url_for
+from flask_babel import get_locale
+from werkzeug.wrappers import Response as WerkzeugResponse
+
+from hospital.accounts import service, web_session
+from hospital.accounts.guards import current_account
+from hospital.db import utcnow
+from hospital.errors import DomainError
+from hospital.organisation.lookup import current_hospital
+from hospital.patients.identity import IdentityError, mask_phone, normalize_phone
+from hospital.web.navigation import next_path, same_site_path
+
+bp = Blueprint("accounts_pages", __name__, template_folder="templates")
+
+Page = str | tuple[str, int] | WerkzeugResponse
+# The phone a code was last sent to, so the code step can be shown again by GET.
+_PHONE_KEY = "sign_in_phone"
+
+
+def _next() -> str:
+    return next_path("") or ""
+
+
+def _after_sign_in() -> WerkzeugResponse:
+    return redirect(next_path(url_for("patients_pages.family")))
+
+
+def _masked(phone: str) -> str:
+    try:
+        return mask_phone(normalize_phone(phone))
+    except IdentityError:
+        return mask_phone(phone)
+
+
+def _code_step(phone: str, wait: int, *, error: Any = None, status: int = 200) -> Page:
+    return render_template(
+        "accounts/sign_in_code.html",
+        phone=phone,
+        masked_phone=_masked(phone),
+        wait=max(int(wait), 0),
+        next=_next(),
+        error=error,
+    ), status
+
+
+@bp.get("/sign-in")
+def sign_in() -> Page:
+    if current_account() is not None:
+        return _after_sign_in()
+    return render_template("accounts/sign_in.html", phone="", next=_next(), error=None)
+
+
+@bp.get("/sign-in/code")
+def code_form() -> Page:
+    """The code step again (e.g. after switching language), for the phone a code was sent to."""
+    phone = session.get(_PHONE_KEY)
+    if current_account() is not None or not phone:
+        return redirect(url_for("accounts_pages.sign_in", next=_next() or None))
+    return _code_step(phone, 0)
+
+
+@bp.post("/sign-in/code")
+@web_session.limit_send_code
+def send_code() -> Page:
+    """Send a one-time code to the phone, then ask for it."""
+    phone = request.form.get("phone", "").strip()
+    try:
+        wait = service.request_sign_in_code(
+            current_hospital(), phone, language=get_locale().language, now=utcnow()
+        )
+    except DomainError as exc:
+        retry_after = exc.details.get("retry_after") if isinstance(exc.details, dict) else None
+        if retry_after is not None:
+            # A code is on its way already: stay on the code step and show the countdown.
+            return _code_step(phone, retry_after, error=exc.message, status=exc.status)
+        return render_template(
+            "accounts/sign_in.html", phone=phone, next=_next(), error=exc.message
+        ), exc.status
+    session[_PHONE_KEY] = phone
+    return _code_step(phone, wait)
+
+
+@bp.post("/sign-in/verify")
+@web_session.limit_sign_in
+def verify_code() -> Page:
+    phone = request.form.get("phone", "").strip()
+    code = request.form.get("code", "").strip()
+    now = utcnow()
+    try:
+        web_session.sign_in_with_code(current_hospital(), phone, code, now=now)
+    except DomainError as exc:
+        return _code_step(phone, 0, error=exc.message, status=exc.status)
+    return _after_sign_in()
+
+
+@bp.get("/sign-in/password")
+def password_form() -> Page:
+    if current_account() is not None:
+        return _after_sign_in()
+    return render_template("accounts/sign_in_password.html", login="", next=_next(), error=None)
+
+
+@bp.post("/sign-in/password")
+@web_session.limit_sign_in
+def sign_in_with_password() -> Page:
+    login = request.form.get("login", "").strip()
+    now = utcnow()
+    try:
+        web_session.sign_in_with_password(
+            current_hospital(), login, request.form.get("password", ""), now=now
+        )
+    except DomainError as exc:
+        return render_template(
+            "accounts/sign_in_password.html", login=login, next=_next(), error=exc.message
+        ), exc.status
+    return _after_sign_in()
+
+
+@bp.post("/sign-out")
+def sign_out() -> WerkzeugResponse:
+    web_session.end(now=utcnow())
+    return redirect(same_site_path(request.form.get("next")) or url_for("web.home"))

@@ -1,5 +1,227 @@
-"""Pages (being built)."""
+"""My family members: the people an account books and pays for, and what it may do for each."""
 
-from flask import Blueprint
+from __future__ import annotations
 
-bp = Blueprint(__name__.split(".")[1] + "_pages", __name__, template_folder="templates")
+from datetime import date
+from typing import Any
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from werkzeug.datastructures import MultiDict
+from werkzeug.wrappers import Response as WerkzeugResponse
+
+from hospital.accounts.guards import signed_in_account
+from hospital.db import utcnow
+from hospital.errors import DomainError, InvalidInput
+from hospital.patients import service
+from hospital.patients.identity import mask_id_number
+from hospital.patients.models import FamilyLink, IdentityType, Relationship, Sex
+from hospital.web.navigation import sign_in_page_required
+from hospital.web.tiles import Tile, add_home_tile
+
+bp = Blueprint("patients_pages", __name__, template_folder="templates")
+
+Page = str | tuple[str, int] | WerkzeugResponse
+
+RELATIONSHIPS = {
+    Relationship.SELF: _l("Myself"),
+    Relationship.PARENT: _l("My parent"),
+    Relationship.CHILD: _l("My child"),
+    Relationship.SPOUSE: _l("My spouse"),
+    Relationship.OTHER: _l("Other family member"),
+}
+SEXES = {Sex.FEMALE: _l("Female"), Sex.MALE: _l("Male"), Sex.OTHER: _l("Other")}
+ID_TYPES = {
+    IdentityType.RESIDENT_ID: _l("Resident identity card"),
+    IdentityType.PASSPORT: _l("Passport"),
+}
+PERMISSIONS = {
+    "can_book": _l("Book appointments"),
+    "can_pay": _l("Pay fees"),
+    "can_view_reports": _l("See test reports"),
+}
+
+add_home_tile(
+    Tile(
+        "patients_pages.family",
+        _l("My family members"),
+        _l("The people you book and pay for"),
+        order=90,
+    )
+)
+
+
+def _options(labels: dict[Any, Any], *, without: tuple[Any, ...] = ()) -> list[tuple[str, str]]:
+    return [(key.value, str(text)) for key, text in labels.items() if key not in without]
+
+
+def permissions_text(link: FamilyLink) -> str:
+    """The permissions of a link in words, e.g. "Book appointments, Pay fees"."""
+    granted = [str(text) for name, text in PERMISSIONS.items() if getattr(link, name)]
+    return ", ".join(granted) if granted else _("View only")
+
+
+def _choice(enum_cls: type, raw: str | None, field: str, errors: dict[str, str]) -> Any:
+    try:
+        return enum_cls(raw)
+    except ValueError:
+        errors[field] = _("Choose one of the options.")
+        return None
+
+
+def _birth_date(raw: str | None, errors: dict[str, str]) -> date | None:
+    try:
+        born = date.fromisoformat((raw or "").strip())
+    except ValueError:
+        errors["birth_date"] = _("Enter the date of birth as year-month-day, e.g. 1950-03-07.")
+        return None
+    if born > date.today():
+        errors["birth_date"] = _("The date of birth cannot be in the future.")
+        return None
+    return born
+
+
+def _permissions(form: MultiDict[str, str]) -> dict[str, bool]:
+    return {name: name in form for name in PERMISSIONS}
+
+
+def _error_fields(exc: DomainError) -> dict[str, str]:
+    details = exc.details if isinstance(exc.details, dict) else {}
+    return {
+        key: " ".join(str(v) for v in value) if isinstance(value, list) else str(value)
+        for key, value in details.items()
+    }
+
+
+@bp.get("/family")
+@sign_in_page_required
+def family() -> Page:
+    return render_template(
+        "patients/family.html",
+        links=service.list_links(signed_in_account()),
+        relationships=RELATIONSHIPS,
+        id_types=ID_TYPES,
+        permissions_text=permissions_text,
+        mask_id_number=mask_id_number,
+    )
+
+
+def _add_form(values: MultiDict[str, str], *, error: Any = None, errors: Any = None) -> str:
+    return render_template(
+        "patients/add.html",
+        values=values,
+        error=error,
+        errors=errors or {},
+        relationships=_options(RELATIONSHIPS, without=(Relationship.SELF,)),
+        relationship_all=_options(RELATIONSHIPS),
+        sexes=_options(SEXES),
+        id_types=_options(ID_TYPES),
+        permissions=PERMISSIONS,
+    )
+
+
+@bp.route("/family/add", methods=["GET", "POST"])
+@sign_in_page_required
+def add_member() -> Page:
+    account = signed_in_account()
+    if request.method == "GET":
+        has_self = any(
+            link.relationship == Relationship.SELF for link in service.list_links(account)
+        )
+        defaults = MultiDict(
+            {
+                "relationship": Relationship.PARENT.value if has_self else Relationship.SELF.value,
+                "id_type": IdentityType.RESIDENT_ID.value,
+                **{name: "1" for name in PERMISSIONS},
+            }
+        )
+        return _add_form(defaults)
+
+    form = request.form
+    errors: dict[str, str] = {}
+    relationship = _choice(Relationship, form.get("relationship"), "relationship", errors)
+    sex = _choice(Sex, form.get("sex"), "sex", errors)
+    id_type = _choice(IdentityType, form.get("id_type"), "id_type", errors)
+    birth_date = _birth_date(form.get("birth_date"), errors)
+    name = form.get("name", "").strip()
+    id_number = form.get("id_number", "").strip()
+    if not name:
+        errors["name"] = _("Enter the name as written on the identity document.")
+    if not id_number:
+        errors["id_number"] = _("Enter the identity document number.")
+    if errors:
+        return _add_form(
+            form, error=_("Some fields need your attention. Check them below."), errors=errors
+        ), InvalidInput.status
+    try:
+        link = service.add_patient(
+            account,
+            relationship=relationship,
+            name=name,
+            sex=sex,
+            birth_date=birth_date,
+            id_type=id_type,
+            id_number=id_number,
+            phone=form.get("phone", "").strip() or None,
+            now=utcnow(),
+            **_permissions(form),
+        )
+    except DomainError as exc:
+        return _add_form(form, error=exc.message, errors=_error_fields(exc)), exc.status
+    flash(_("%(name)s was added to your family members.", name=link.patient.name), "success")
+    return redirect(url_for("patients_pages.family"))
+
+
+@bp.route("/family/<int:link_id>/edit", methods=["GET", "POST"])
+@sign_in_page_required
+def edit_member(link_id: int) -> Page:
+    account = signed_in_account()
+    link = service.get_link(account, link_id, action="family.edit")
+    context = {
+        "link": link,
+        "relationships": _options(RELATIONSHIPS, without=(Relationship.SELF,)),
+        "relationship_labels": RELATIONSHIPS,
+        "permissions": PERMISSIONS,
+    }
+    if request.method == "GET":
+        values = {name: getattr(link, name) for name in PERMISSIONS}
+        values["relationship"] = link.relationship.value
+        return render_template("patients/edit.html", values=values, error=None, **context)
+
+    form = request.form
+    errors: dict[str, str] = {}
+    changes: dict[str, Any] = _permissions(form)
+    if link.relationship != Relationship.SELF and "relationship" in form:
+        changes["relationship"] = _choice(
+            Relationship, form.get("relationship"), "relationship", errors
+        )
+    values = {**changes, "relationship": form.get("relationship", link.relationship.value)}
+    if errors:
+        return render_template(
+            "patients/edit.html", values=values, error=errors["relationship"], **context
+        ), InvalidInput.status
+    try:
+        service.update_link(account, link_id, now=utcnow(), **changes)
+    except DomainError as exc:
+        return render_template(
+            "patients/edit.html", values=values, error=exc.message, **context
+        ), exc.status
+    flash(_("The changes for %(name)s are saved.", name=link.patient.name), "success")
+    return redirect(url_for("patients_pages.family"))
+
+
+@bp.route("/family/<int:link_id>/remove", methods=["GET", "POST"])
+@sign_in_page_required
+def remove_member(link_id: int) -> Page:
+    account = signed_in_account()
+    link = service.get_link(account, link_id, action="family.remove")
+    if request.method == "GET":
+        return render_template("patients/remove.html", link=link, error=None)
+    name = link.patient.name
+    try:
+        service.remove_link(account, link_id, now=utcnow())
+    except DomainError as exc:
+        return render_template("patients/remove.html", link=link, error=exc.message), exc.status
+    flash(_("%(name)s is no longer in your family members.", name=name), "success")
+    return redirect(url_for("patients_pages.family"))

@@ -1,0 +1,40 @@
+"""The big action tiles of the home page; each module adds its own from its views module.
+
+add_home_tile(Tile("scheduling_pages.book", _l("Book an appointment"), _l("..."), order=10))
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from flask import url_for
+
+
+@dataclass(frozen=True)
+class Tile:
+    endpoint: str
+    title: Any  # a lazy_gettext string
+    description: Any
+    order: int = 100
+    # Shown to anonymous visitors too; clicking leads through sign-in (the page requires it).
+    show_signed_out: bool = True
+
+    @property
+    def url(self) -> str:
+        return url_for(self.endpoint)
+
+
+_TILES: dict[str, Tile] = {}
+
+
+def add_home_tile(tile: Tile) -> None:
+    """Offer tile on the home page (adding the same endpoint again replaces it)."""
+    _TILES[tile.endpoint] = tile
+
+
+def home_tiles(*, signed_in: bool) -> list[Tile]:
+    return sorted(
+        (t for t in _TILES.values() if signed_in or t.show_signed_out),
+        key=lambda t: (t.order, t.endpoint),
+    )
