@@ -73,6 +73,46 @@ SETTINGS: dict[str, tuple[Any, str]] = {
         "The address patients reach the site at; used in links in messages and QR codes.",
     ),
     "LOG_LEVEL": ("INFO", "Logging level."),
+    "BILLING_PROVIDERS": (
+        "sandbox",
+        "Payment providers offered, comma-separated: `sandbox`, `alipay`.",
+    ),
+    "BILLING_SANDBOX_WEBHOOK_SECRETS": (
+        None,
+        "Sandbox notification signing secrets, comma-separated, newest first (default: derived from the secret key).",
+    ),
+    "BILLING_SANDBOX_MAX_DELAY_S": (
+        5,
+        "Longest delay before the sandbox provider sends its (sometimes duplicated, sometimes late) notification.",
+    ),
+    "BILLING_SANDBOX_DUPLICATE_RATE": (
+        0.3,
+        "Share of sandbox notifications sent twice, as real providers do.",
+    ),
+    "BILLING_ALIPAY_APP_ID": (
+        None,
+        "Alipay open-platform app id (with `alipay` in BILLING_PROVIDERS).",
+    ),
+    "BILLING_ALIPAY_SELLER_ID": (None, "Alipay seller id that notifications must name."),
+    "BILLING_ALIPAY_APP_PRIVATE_KEY": (
+        None,
+        "PEM private key that signs requests to Alipay (RSA2).",
+    ),
+    "BILLING_ALIPAY_PUBLIC_KEY": (None, "Alipay's PEM public key that verifies its notifications."),
+    "BILLING_ALIPAY_GATEWAY": (None, "Alipay gateway URL (default the production gateway)."),
+    "BILLING_INSURANCE_COVERAGE": (
+        None,
+        'Insurance sandbox: covered percent by item category, JSON (e.g. `{"lab": 70}`).',
+    ),
+    "BILLING_INSURANCE_DEDUCTIBLE_FEN": (1000, "Insurance sandbox: per-visit deductible in fen."),
+    "BILLING_RECONCILE_AFTER_MINUTES": (
+        5,
+        "Payments pending longer than this are queried at the provider and settled.",
+    ),
+    "BILLING_LATE_CANCEL_REFUND_PERCENT": (
+        50,
+        "Refund share when a patient cancels after the cut-off.",
+    ),
 }
 
 

@@ -1,0 +1,164 @@
+"""REST endpoints for fees, orders, payments and refunds (/api/v1/billing)."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from flask import Response, request
+from flask_babel import lazy_gettext as _l
+from flask_smorest import Blueprint
+
+from hospital.accounts.guards import require_roles, require_signed_in, signed_in_account
+from hospital.accounts.models import Role
+from hospital.billing import receipts, service
+from hospital.billing.models import Order, Refund, RefundKind
+from hospital.billing.schemas import (
+    BillingDayArgs,
+    FeeScheduleOut,
+    OrderOut,
+    PaymentArgs,
+    ReceiptSizeArgs,
+    ReconciliationOut,
+    RefundArgs,
+    RefundOut,
+    StartedPaymentOut,
+    VisitOrderArgs,
+)
+from hospital.db import utcnow
+from hospital.errors import Conflict
+from hospital.idempotency import HEADER, idempotent
+from hospital.organisation.lookup import current_hospital
+
+blp = Blueprint(
+    __name__.split(".")[1],
+    __name__,
+    description="Fees, orders, online payment, refunds and receipts.",
+)
+
+
+def idempotency_key() -> str | None:
+    """The request's Idempotency-Key, shortened to a hash when longer than the column."""
+    key = request.headers.get(HEADER)
+    if key is None or len(key) <= 64:
+        return key
+    return "sha256:" + hashlib.sha256(key.encode()).hexdigest()[:57]
+
+
+@blp.route("/fees", methods=["GET"])
+@blp.response(200, FeeScheduleOut)
+def fee_schedule() -> dict[str, Any]:
+    """The hospital's fee schedule: registration fees by fee class and priced items."""
+    fees, items = service.fee_schedule(current_hospital().id)
+    return {"registration_fees": fees, "items": items}
+
+
+@blp.route("/orders", methods=["GET"])
+@require_signed_in
+@blp.response(200, OrderOut(many=True))
+def my_orders() -> list[Order]:
+    """Your orders and those of the family members you act for."""
+    return service.orders_for_account(signed_in_account())
+
+
+@blp.route("/orders", methods=["POST"])
+@require_roles(Role.CLINICIAN, Role.CASHIER, Role.ADMIN)
+@blp.arguments(VisitOrderArgs)
+@blp.response(201, OrderOut)
+def create_visit_order(args: dict[str, Any]) -> Order:
+    """Order tests, imaging, medicines or procedures for a patient during a visit."""
+    items = [service.ItemRequest(i["fee_item_id"], i["quantity"]) for i in args["items"]]
+    return service.create_visit_order(
+        signed_in_account(),
+        patient_id=args["patient_id"],
+        items=items,
+        visit_key=args["visit_key"],
+        now=utcnow(),
+    )
+
+
+@blp.route("/orders/<int:order_id>", methods=["GET"])
+@require_signed_in
+@blp.response(200, OrderOut)
+def get_order(order_id: int) -> Order:
+    """One order, if it is yours, a family member's, or you are staff with access."""
+    return service.order_for_viewer(signed_in_account(), order_id)
+
+
+@blp.route("/orders/<int:order_id>/insurance", methods=["POST"])
+@require_signed_in
+@blp.response(200, OrderOut)
+def use_insurance(order_id: int) -> Order:
+    """Settle the covered share with medical insurance; the patient then pays the rest."""
+    return service.apply_insurance(signed_in_account(), order_id, now=utcnow())
+
+
+@blp.route("/orders/<int:order_id>/payments", methods=["POST"])
+@require_signed_in
+@idempotent
+@blp.arguments(PaymentArgs)
+@blp.response(201, StartedPaymentOut)
+def start_payment(args: dict[str, Any], order_id: int) -> service.StartedPayment:
+    """Open a payment and get the provider address to redirect the payer to.
+
+    The order is paid only when the provider's signed notification (or our query) confirms it.
+    """
+    return service.start_payment(
+        signed_in_account(),
+        order_id,
+        provider_name=args["provider"],
+        now=utcnow(),
+        idempotency_key=idempotency_key(),
+    )
+
+
+@blp.route("/orders/<int:order_id>/refunds", methods=["POST"])
+@require_roles(Role.CASHIER, Role.ADMIN)
+@idempotent
+@blp.arguments(RefundArgs)
+@blp.response(201, RefundOut(many=True))
+def refund(args: dict[str, Any], order_id: int) -> list[Refund]:
+    """Cashier: refund part of an order (amount_fen) or all that is left, with a reason."""
+    return service.refund_order(
+        signed_in_account(),
+        order_id,
+        amount_fen=args.get("amount_fen"),
+        kind=RefundKind.CASHIER,
+        reason=args["reason"],
+        now=utcnow(),
+        idempotency_key=idempotency_key(),
+    )
+
+
+@blp.route("/orders/<int:order_id>/receipt", methods=["GET"])
+@require_signed_in
+@blp.arguments(ReceiptSizeArgs, location="query")
+def receipt(args: dict[str, Any], order_id: int) -> Response:
+    """The receipt PDF of a paid order (A4, or 80mm for a receipt printer)."""
+    order = service.order_for_viewer(signed_in_account(), order_id)
+    if order.paid_at is None:
+        raise Conflict(_l("This order has not been paid, so it has no receipt."), code="not_paid")
+    pdf = receipts.receipt_pdf(order, size=args["size"])
+    return Response(
+        pdf,
+        mimetype="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="receipt-{order.receipt_no}.pdf"'},
+    )
+
+
+@blp.route("/cashier/orders", methods=["GET"])
+@require_roles(Role.CASHIER, Role.ADMIN)
+@blp.arguments(BillingDayArgs, location="query")
+@blp.response(200, OrderOut(many=True))
+def cashier_orders(args: dict[str, Any]) -> list[Order]:
+    """Cashier: the orders created on one day (the hospital's local date)."""
+    return service.orders_for_cashier(signed_in_account(), args["date"])
+
+
+@blp.route("/reconciliation", methods=["GET"])
+@require_roles(Role.CASHIER, Role.ADMIN)
+@blp.arguments(BillingDayArgs, location="query")
+@blp.response(200, ReconciliationOut)
+def reconciliation(args: dict[str, Any]) -> service.ReconciliationReport:
+    """Cashier: money received and refunded on one day, per provider."""
+    return service.daily_reconciliation(signed_in_account(), args["date"])

@@ -1,0 +1,42 @@
+"""Scheduled billing work: reconciliation with providers, refund retries, sandbox deliveries.
+
+Each job runs inside the unit of work the scheduler opens (see hospital/scheduler.py).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import current_app
+
+from hospital.billing import service
+from hospital.billing.providers.registry import enabled_provider_names, payment_provider
+from hospital.billing.providers.sandbox import SandboxProvider, Transport
+from hospital.jobs import job
+
+
+@job("billing.reconcile_pending_payments", "interval", minutes=1)
+def reconcile_pending_payments(now: datetime) -> int:
+    return service.reconcile_pending_payments(now)
+
+
+@job("billing.retry_pending_refunds", "interval", minutes=1)
+def retry_pending_refunds(now: datetime) -> int:
+    return service.retry_pending_refunds(now)
+
+
+def _post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
+    import requests
+
+    response = requests.post(url, data=body, headers=headers, timeout=10)
+    return response.status_code, response.text
+
+
+@job("billing.deliver_sandbox_notifications", "interval", seconds=5)
+def deliver_sandbox_notifications(now: datetime, transport: Transport | None = None) -> int:
+    """Play the sandbox provider: post its signed notifications to our notify endpoint."""
+    if "sandbox" not in enabled_provider_names(current_app.config):
+        return 0
+    provider = payment_provider("sandbox", current_app.config)
+    assert isinstance(provider, SandboxProvider)
+    return provider.deliver_due(now, transport or _post)

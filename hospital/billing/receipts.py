@@ -1,0 +1,91 @@
+"""Receipt PDFs (A4 and an 80 mm roll) with a verification QR code."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from flask import current_app, render_template
+from flask_babel import format_currency
+
+from hospital.accounts.models import Account
+from hospital.billing.models import Order, Payment, PaymentSource
+from hospital.db import db
+from hospital.organisation.models import Hospital
+from hospital.patients.identity import mask_id_number, mask_phone
+from hospital.patients.models import FamilyLink, Patient, Relationship
+from hospital.pdf import render_pdf
+from hospital.qr import qr_svg
+
+SIZES = ("a4", "80mm")
+VERIFY_PATH = "/billing/verify/{token}"
+
+
+def money(fen: int) -> str:
+    """Babel currency formatting in the reader's locale (¥12.00)."""
+    return format_currency(fen / 100, "CNY")
+
+
+@dataclass(frozen=True)
+class ReceiptView:
+    order: Order
+    hospital: Hospital
+    patient_name: str
+    patient_id_masked: str
+    payer: str  # empty unless a family member (not the patient) paid
+    paid_at_local: datetime
+    transaction_ids: list[str]
+    verify_url: str
+
+
+def receipt_view(order: Order) -> ReceiptView:
+    hospital = db.session.get(Hospital, order.hospital_id)
+    patient = db.session.get(Patient, order.patient_id)
+    assert hospital is not None and patient is not None and order.paid_at is not None
+    payer = ""
+    if order.paid_by_account_id is not None:
+        link = db.session.scalar(
+            sa.select(FamilyLink).where(
+                FamilyLink.account_id == order.paid_by_account_id,
+                FamilyLink.patient_id == patient.id,
+            )
+        )
+        if link is not None and link.relationship != Relationship.SELF:
+            account = db.session.get(Account, order.paid_by_account_id)
+            if account is not None:
+                payer = account.display_name or mask_phone(account.phone or "")
+    txns = db.session.scalars(
+        sa.select(Payment.provider_txn_id)
+        .where(Payment.order_id == order.id, Payment.settles_order.is_(True))
+        .order_by(Payment.source != PaymentSource.SELF_PAY, Payment.id)
+    ).all()
+    base = str(current_app.config.get("PUBLIC_URL") or "").rstrip("/")
+    return ReceiptView(
+        order=order,
+        hospital=hospital,
+        patient_name=patient.name,
+        patient_id_masked=mask_id_number(patient.id_number),
+        payer=payer,
+        paid_at_local=order.paid_at.astimezone(ZoneInfo(hospital.timezone)),
+        transaction_ids=[t for t in txns if t],
+        verify_url=base + VERIFY_PATH.format(token=order.verification_token),
+    )
+
+
+def receipt_html(order: Order, *, size: str = "a4") -> str:
+    if size not in SIZES:
+        raise ValueError(f"receipt size must be one of {SIZES}")
+    view = receipt_view(order)
+    return render_template(
+        "billing/receipt_pdf.html",
+        r=view,
+        size=size,
+        money=money,
+        qr=qr_svg(view.verify_url, box_size=10),
+    )
+
+
+def receipt_pdf(order: Order, *, size: str = "a4") -> bytes:
+    return render_pdf(receipt_html(order, size=size))

@@ -1,0 +1,309 @@
+"""Billing pages: pay, result, my orders and receipts, the sandbox checkout, the cashier console."""
+
+from __future__ import annotations
+
+from datetime import date
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from werkzeug.wrappers import Response as WerkzeugResponse
+
+from hospital.accounts.guards import signed_in_account
+from hospital.accounts.models import Account, Role
+from hospital.billing import receipts, service
+from hospital.billing.exports import csv_text
+from hospital.billing.models import Order, OrderStatus, RefundKind
+from hospital.billing.pricing import fen_to_yuan, yuan_to_fen
+from hospital.billing.providers.registry import (
+    UnknownProvider,
+    enabled_provider_names,
+    payment_provider,
+)
+from hospital.billing.providers.sandbox import SandboxProvider
+from hospital.db import db, utcnow
+from hospital.errors import DomainError, Forbidden, InvalidInput, NotFound
+from hospital.extensions import csrf
+from hospital.organisation.models import Hospital
+from hospital.patients.models import Patient
+from hospital.pdf import render_pdf
+from hospital.web.navigation import sign_in_page_required
+
+bp = Blueprint("billing_pages", __name__, template_folder="templates", url_prefix="/billing")
+
+Page = str | tuple[str, int] | WerkzeugResponse
+
+STATUS_LABELS = {
+    OrderStatus.PENDING: _l("Waiting for payment"),
+    OrderStatus.PAID: _l("Paid"),
+    OrderStatus.PARTIALLY_REFUNDED: _l("Partly refunded"),
+    OrderStatus.REFUNDED: _l("Refunded"),
+    OrderStatus.EXPIRED: _l("Lapsed"),
+    OrderStatus.CANCELLED: _l("Cancelled"),
+}
+PROVIDER_LABELS = {
+    "sandbox": _l("Sandbox (test payments)"),
+    "alipay": _l("Alipay"),
+}
+
+
+def _patients_of(orders: list[Order]) -> dict[int, Patient]:
+    ids = {o.patient_id for o in orders}
+    if not ids:
+        return {}
+    return {p.id: p for p in db.session.scalars(sa.select(Patient).where(Patient.id.in_(ids)))}
+
+
+def _hospital_zone(order: Order) -> ZoneInfo:
+    hospital = db.session.get(Hospital, order.hospital_id)
+    return ZoneInfo(hospital.timezone if hospital else "Asia/Shanghai")
+
+
+def _page_context() -> dict[str, object]:
+    return {
+        "money": receipts.money,
+        "status_labels": STATUS_LABELS,
+        "provider_labels": PROVIDER_LABELS,
+        "zone_of": _hospital_zone,
+    }
+
+
+@bp.get("/orders")
+@sign_in_page_required
+def my_orders() -> Page:
+    account = signed_in_account()
+    orders = service.orders_for_account(account)
+    patients = _patients_of(orders)
+    return render_template(
+        "billing/orders.html", orders=orders, patients=patients, **_page_context()
+    )
+
+
+@bp.route("/orders/<int:order_id>/pay", methods=["GET", "POST"])
+@sign_in_page_required
+def pay(order_id: int) -> Page:
+    account = signed_in_account()
+    now = utcnow()
+    error = None
+    if request.method == "POST":
+        try:
+            if request.form.get("action") == "insurance":
+                service.apply_insurance(account, order_id, now=now)
+                flash(
+                    _("Medical insurance was applied. You pay only the self-pay part."), "success"
+                )
+                return redirect(url_for("billing_pages.pay", order_id=order_id))
+            started = service.start_payment(
+                account,
+                order_id,
+                provider_name=request.form.get("provider", ""),
+                now=now,
+            )
+        except DomainError as exc:
+            if exc.status == 404:
+                raise
+            error = exc.message
+        else:
+            # A full redirect to the provider: card data is never typed into our pages.
+            return redirect(started.redirect_url)
+    order = service.order_for_payer(account, order_id)
+    seconds_left = (
+        max(int((order.expires_at - now).total_seconds()), 0) if order.expires_at else None
+    )
+    page = render_template(
+        "billing/pay.html",
+        order=order,
+        patient=db.session.get(Patient, order.patient_id),
+        providers=enabled_provider_names(_config()),
+        seconds_left=seconds_left,
+        error=error,
+        **_page_context(),
+    )
+    return (page, 409) if error else page
+
+
+def _config() -> dict[str, object]:
+    from flask import current_app
+
+    return current_app.config  # type: ignore[return-value]
+
+
+@bp.get("/orders/<int:order_id>/result")
+@sign_in_page_required
+def result(order_id: int) -> Page:
+    # Shows what our database knows: returning here never marks anything paid.
+    order = service.order_for_viewer(signed_in_account(), order_id)
+    return render_template("billing/result.html", order=order, **_page_context())
+
+
+@bp.get("/orders/<int:order_id>/receipt.pdf")
+@sign_in_page_required
+def receipt_pdf(order_id: int) -> Response:
+    order = service.order_for_viewer(signed_in_account(), order_id)
+    if order.paid_at is None:
+        raise NotFound(_l("This order has not been paid, so it has no receipt."), code="not_paid")
+    size = request.args.get("size", "a4")
+    if size not in receipts.SIZES:
+        raise InvalidInput(_l("Choose the receipt size a4 or 80mm."), code="bad_size")
+    return Response(
+        receipts.receipt_pdf(order, size=size),
+        mimetype="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="receipt-{order.receipt_no}.pdf"'},
+    )
+
+
+@bp.get("/verify/<token>")
+def verify_receipt(token: str) -> Page:
+    """Public: only the receipt number, amount and date, nothing about the patient."""
+    order = service.receipt_by_token(token)
+    if order is None:
+        return render_template("billing/verify.html", order=None), 404
+    paid_on = order.paid_at.astimezone(_hospital_zone(order)).date() if order.paid_at else None
+    return render_template(
+        "billing/verify.html", order=order, paid_on=paid_on, money=receipts.money
+    )
+
+
+@bp.post("/notify/<provider>")
+@csrf.exempt
+def notify(provider: str) -> Response:
+    """Providers post their asynchronous, signed notifications here."""
+    try:
+        backend = payment_provider(provider, _config())
+    except UnknownProvider:
+        abort(404)
+    outcome = service.handle_notification(
+        provider, request.headers, request.get_data(cache=False), now=utcnow()
+    )
+    body, status = backend.acknowledgement(outcome.accepted)
+    return Response(body, status=400 if outcome.refused else status, mimetype="text/plain")
+
+
+# ---- the sandbox provider's hosted checkout (plays the provider's own site) -------------------
+
+
+def _sandbox() -> SandboxProvider:
+    try:
+        provider = payment_provider("sandbox", _config())
+    except UnknownProvider:
+        abort(404)
+    assert isinstance(provider, SandboxProvider)
+    return provider
+
+
+@bp.route("/sandbox/checkout/<out_trade_no>", methods=["GET", "POST"])
+def sandbox_checkout(out_trade_no: str) -> Page:
+    sandbox = _sandbox()
+    txn = sandbox.transaction(out_trade_no)
+    if txn is None:
+        abort(404)
+    if request.method == "POST":
+        outcome = request.form.get("outcome", "")
+        if outcome not in ("success", "failure", "cancel"):
+            raise InvalidInput(_l("Choose success, failure or cancel."), code="bad_outcome")
+        return redirect(sandbox.decide(out_trade_no, outcome, now=utcnow()))
+    return render_template("billing/sandbox_checkout.html", txn=txn, money=receipts.money)
+
+
+# ---- cashier console --------------------------------------------------------------------------
+
+
+def _cashier() -> Account:
+    account = signed_in_account()
+    if not account.has_role(Role.CASHIER, Role.ADMIN):
+        raise Forbidden(_l("This page is for cashiers."), code="role_required")
+    return account
+
+
+def _day(account: Account) -> date:
+    raw = request.args.get("date") or request.form.get("date")
+    if not raw:
+        hospital = db.session.get(Hospital, account.hospital_id)
+        zone = ZoneInfo(hospital.timezone if hospital else "Asia/Shanghai")
+        return utcnow().astimezone(zone).date()
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise InvalidInput(_l("Enter the date as YYYY-MM-DD."), code="bad_date") from None
+
+
+@bp.get("/cashier")
+@sign_in_page_required
+def cashier() -> Page:
+    account = _cashier()
+    day = _day(account)
+    orders = service.orders_for_cashier(account, day)
+    patients = _patients_of(orders)
+    return render_template(
+        "billing/cashier.html", orders=orders, patients=patients, day=day, **_page_context()
+    )
+
+
+@bp.post("/cashier/orders/<int:order_id>/refund")
+@sign_in_page_required
+def cashier_refund(order_id: int) -> Page:
+    account = _cashier()
+    raw = request.form.get("amount", "").strip()
+    try:
+        amount = yuan_to_fen(raw if "." in raw or not raw else f"{raw}.00") if raw else None
+    except ValueError:
+        raise InvalidInput(_l("Enter the amount in yuan, e.g. 12.50."), code="bad_amount") from None
+    refunds = service.refund_order(
+        account,
+        order_id,
+        amount_fen=amount,
+        kind=RefundKind.CASHIER,
+        reason=request.form.get("reason", ""),
+        now=utcnow(),
+    )
+    total = sum(r.amount_fen for r in refunds)
+    flash(_("Refunded %(amount)s.", amount=receipts.money(total)), "success")
+    return redirect(url_for("billing_pages.cashier", date=request.form.get("date") or None))
+
+
+@bp.get("/cashier/reconciliation")
+@sign_in_page_required
+def reconciliation() -> Page:
+    account = _cashier()
+    day = _day(account)
+    report = service.daily_reconciliation(account, day)
+    fmt = request.args.get("format", "html")
+    if fmt == "csv":
+        body = csv_text(
+            [
+                _("Time"),
+                _("Kind"),
+                _("Provider"),
+                _("Order"),
+                _("Receipt no."),
+                _("Transaction"),
+                _("Amount (CNY)"),
+            ],
+            (
+                [
+                    line.at.isoformat(),
+                    line.kind,
+                    line.provider,
+                    line.order_id,
+                    line.receipt_no,
+                    line.provider_txn_id,
+                    fen_to_yuan(line.amount_fen),
+                ]
+                for line in report.lines
+            ),
+        )
+        return Response(
+            body,
+            mimetype="text/csv",
+            headers={"Content-Disposition": f'attachment; filename="reconciliation-{day}.csv"'},
+        )
+    if fmt == "pdf":
+        html = render_template("billing/reconciliation_pdf.html", report=report, **_page_context())
+        return Response(
+            render_pdf(html),
+            mimetype="application/pdf",
+            headers={"Content-Disposition": f'inline; filename="reconciliation-{day}.pdf"'},
+        )
+    return render_template("billing/reconciliation.html", report=report, **_page_context())

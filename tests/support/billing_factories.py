@@ -1,0 +1,130 @@
+"""Billing test helpers: fee items, visit orders, sandbox payments and signed notifications."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import current_app
+
+from hospital.accounts.models import Account, Role
+from hospital.billing import service
+from hospital.billing.models import FeeItem, ItemCategory, Order, Payment, RegistrationFee
+from hospital.billing.providers.registry import payment_provider, sandbox_secrets
+from hospital.billing.providers.sandbox import SIGNATURE_HEADER, SandboxProvider
+from hospital.billing.providers.stripe_webhooks import signature_header
+from hospital.db import db
+from hospital.organisation.models import Hospital
+from hospital.patients.models import Patient
+from tests.support.factories import create_account
+
+_seq = itertools.count(1)
+
+
+def create_fee_item(
+    hospital: Hospital,
+    *,
+    price_fen: int = 5000,
+    category: ItemCategory = ItemCategory.LAB_TEST,
+    **kw: Any,
+) -> FeeItem:
+    n = next(_seq)
+    values: dict[str, Any] = {
+        "hospital_id": hospital.id,
+        "code": f"ITEM{n}",
+        "name_zh": "血常规",
+        "name_en": "Complete blood count",
+        "category": category,
+        "price_fen": price_fen,
+    }
+    values.update(kw)
+    item = FeeItem(**values)
+    db.session.add(item)
+    db.session.flush()
+    return item
+
+
+def create_registration_fee(
+    hospital: Hospital, *, fee_class: str = "general", amount_fen: int = 1200
+) -> RegistrationFee:
+    fee = RegistrationFee(
+        hospital_id=hospital.id,
+        fee_class=fee_class,
+        name_zh="普通号挂号费",
+        name_en="General registration fee",
+        amount_fen=amount_fen,
+    )
+    db.session.add(fee)
+    db.session.flush()
+    return fee
+
+
+def create_visit_order(
+    hospital: Hospital,
+    patient: Patient,
+    *,
+    prices: tuple[tuple[int, ItemCategory], ...] = ((5000, ItemCategory.LAB_TEST),),
+    staff: Account | None = None,
+    now: datetime,
+    visit_key: str = "visit:1",
+) -> Order:
+    staff = staff or create_account(hospital, roles=(Role.CLINICIAN,))
+    requests = [
+        service.ItemRequest(create_fee_item(hospital, price_fen=p, category=c).id, 1)
+        for p, c in prices
+    ]
+    return service.create_visit_order(
+        staff, patient_id=patient.id, items=requests, visit_key=visit_key, now=now
+    )
+
+
+def sandbox() -> SandboxProvider:
+    provider = payment_provider("sandbox", current_app.config)
+    assert isinstance(provider, SandboxProvider)
+    return provider
+
+
+def start_sandbox_payment(order: Order, payer: Account, *, now: datetime) -> Payment:
+    started = service.start_payment(payer, order.id, provider_name="sandbox", now=now)
+    assert started.payment is not None
+    return started.payment
+
+
+def sandbox_notification(
+    payment: Payment,
+    *,
+    now: datetime,
+    status: str = "succeeded",
+    amount_fen: int | None = None,
+    secret: str | None = None,
+    txn_id: str | None = None,
+) -> tuple[bytes, dict[str, str]]:
+    """A notification exactly as the sandbox signs it (override parts to forge one)."""
+    txn = sandbox().transaction(payment.out_trade_no)
+    body = json.dumps(
+        {
+            "id": f"evt_test{next(_seq)}",
+            "type": "payment.succeeded" if status == "succeeded" else "payment.failed",
+            "out_trade_no": payment.out_trade_no,
+            "txn_id": txn_id or (txn.txn_id if txn else "SBXtest"),
+            "amount_fen": payment.amount_fen if amount_fen is None else amount_fen,
+            "currency": "CNY",
+        },
+        separators=(",", ":"),
+    ).encode()
+    key = secret or sandbox_secrets(current_app.config)[0]
+    header = signature_header(body, key, int(now.timestamp()))
+    return body, {SIGNATURE_HEADER: header, "Content-Type": "application/json"}
+
+
+def client_transport(client: Any) -> Any:
+    """Deliver the sandbox's notifications to our notify endpoint through the test client."""
+
+    def post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
+        response = client.post(urlsplit(url).path, data=body, headers=headers)
+        return response.status_code, response.get_data(as_text=True)
+
+    return post
