@@ -98,6 +98,10 @@ def serve(bind: str, workers: int, threads: int, stream_slots: int, with_schedul
         child = subprocess.Popen([sys.executable, "-m", "hospital", "scheduler"])
     host = bind.split(":")[0]
     port = bind.rsplit(":", 1)[-1]
+    from hospital.pdf import font_warnings
+
+    for warning in font_warnings():
+        click.secho(f"warning: {warning}", fg="yellow", err=True)
     click.echo(f"Serving on http://{host}:{port}/  (API docs: http://{host}:{port}/api/docs)")
     try:
         HospitalServer().run()
