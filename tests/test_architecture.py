@@ -73,3 +73,16 @@ def test_no_init_file_holds_logic() -> None:
             if not (isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant))
         ]
         assert not body, f"{path.relative_to(ROOT)} holds code; keep __init__.py empty"
+
+
+def test_every_table_holding_hospital_data_carries_hospital_id() -> None:
+    from hospital.app import create_app
+    from hospital.db import db
+
+    create_app({"DATABASE_URL": "sqlite://"})  # imports every module's models
+    missing = [
+        t.name
+        for t in db.metadata.sorted_tables
+        if t.name != "hospital" and "hospital_id" not in t.c
+    ]
+    assert not missing, f"add hospital_id (sharding key) to: {missing}"
