@@ -101,3 +101,28 @@ def _begin(conn: sa.Connection) -> None:
 
 def is_postgres() -> bool:
     return db.engine.dialect.name == "postgresql"
+
+
+REFUSE_CHANGE_FUNCTION = """
+CREATE OR REPLACE FUNCTION refuse_change() RETURNS trigger AS $$
+BEGIN
+    RAISE EXCEPTION '% is append-only', TG_TABLE_NAME;
+END
+$$ LANGUAGE plpgsql
+"""
+
+
+def append_only_statements(table: str) -> list[str]:
+    """PostgreSQL DDL that makes a table refuse UPDATE and DELETE (used by models and migrations)."""
+    return [
+        REFUSE_CHANGE_FUNCTION,
+        f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
+        "FOR EACH STATEMENT EXECUTE FUNCTION refuse_change()",
+    ]
+
+
+def make_append_only(table: sa.Table) -> None:
+    """Guard a table in the database itself, not only in the ORM: raw SQL cannot rewrite history."""
+    for statement in append_only_statements(table.name):
+        ddl = sa.DDL(statement.replace("%", "%%"))  # DDL applies %-formatting
+        event.listen(table, "after_create", ddl.execute_if(dialect="postgresql"))

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.orm import Mapped, mapped_column
 
-from hospital.db import UTCDateTime, db, enum_column, utcnow
+from hospital.db import UTCDateTime, db, enum_column, make_append_only, utcnow
 
 
 class Outcome(enum.StrEnum):
@@ -43,3 +43,6 @@ class AuditEntry(db.Model):
 @event.listens_for(AuditEntry, "before_delete")
 def _refuse_change(*_args: Any) -> None:
     raise RuntimeError("the audit log is append-only")
+
+
+make_append_only(AuditEntry.__table__)

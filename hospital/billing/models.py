@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from hospital.db import UTCDateTime, db, enum_column, utcnow
+from hospital.db import UTCDateTime, db, enum_column, make_append_only, utcnow
 
 CURRENCY = "CNY"
 
@@ -394,3 +394,6 @@ class SandboxDelivery(db.Model):
     attempts: Mapped[int] = mapped_column(default=0)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str] = mapped_column(sa.String(300), default="")
+
+
+make_append_only(LedgerEntry.__table__)
