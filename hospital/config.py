@@ -73,6 +73,11 @@ SETTINGS: dict[str, tuple[Any, str]] = {
         "The address patients reach the site at; used in links in messages and QR codes.",
     ),
     "LOG_LEVEL": ("INFO", "Logging level."),
+    "QUEUE_STREAM_SLOTS": (
+        1000,
+        "Live event streams (boards, ticket pages, consoles) one worker holds open; beyond it screens poll. `hospital serve --stream-slots` sets it.",
+    ),
+    "QUEUE_HEARTBEAT_SECONDS": (15.0, "Seconds between heartbeats on live event streams."),
     "BILLING_PROVIDERS": (
         "sandbox",
         "Payment providers offered, comma-separated: `sandbox`, `alipay`.",

@@ -21,6 +21,8 @@ def after_commit(fn: Callable[[], Any]) -> None:
 
 @event.listens_for(Session, "after_commit")
 def _run_hooks(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # a released savepoint is not the commit the hooks wait for
     hooks = session.info.pop(_HOOKS, [])
     for fn in hooks:
         fn()
