@@ -28,3 +28,29 @@ appointment_cancelled = _signals.signal("appointment-cancelled")
 # A receiver returns False when it cannot accept the payment (e.g. the hold lapsed and the slot
 # is full): billing then refunds in full and tells the patient.
 order_paid = _signals.signal("order-paid")
+
+# ---- operations statistics (received by reports/stats.py) --------------------------------
+# Each visit event is reported once by the module that owns the state change; reports keeps a
+# summary table from them. Times are aware UTC datetimes; ids are ints or None.
+# An appointment became booked (paid, or free). kwargs: appointment_id, hospital_id,
+# department_id, clinician_id, starts_at, online (bool: booked by the patient from a phone or
+# the web, not at a desk or kiosk), now. Sent by scheduling.
+appointment_booked = _signals.signal("appointment-booked")
+# The patient checked in (a ticket exists). kwargs: appointment_id (None for a walk-in),
+# ticket_id, hospital_id, department_id, clinician_id, now. Sent by queueing (or scheduling).
+visit_checked_in = _signals.signal("visit-checked-in")
+# The session ended without the patient checking in. kwargs: appointment_id, hospital_id, now.
+# Sent by scheduling.
+appointment_no_show = _signals.signal("appointment-no-show")
+# A ticket was called for the first time. kwargs: ticket_id, hospital_id, now (the call time).
+# Recalls send nothing. Sent by queueing.
+ticket_first_called = _signals.signal("ticket-first-called")
+# Service began / ended for a ticket. kwargs: ticket_id, hospital_id, now. Sent by queueing.
+ticket_serving_started = _signals.signal("ticket-serving-started")
+ticket_completed = _signals.signal("ticket-completed")
+# Money was taken for an order. kwargs: order_id, hospital_id, amount_fen (int), online (bool:
+# paid from a phone or the web, not at a cashier's desk), reference (e.g. "appointment:42"),
+# now. Sent by billing (alongside order_paid).
+payment_received = _signals.signal("payment-received")
+# Money was refunded. kwargs: order_id, hospital_id, amount_fen (int), now. Sent by billing.
+refund_issued = _signals.signal("refund-issued")

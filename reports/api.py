@@ -1,0 +1,237 @@
+"""REST endpoints for lab and exam reports (/api/v1/reports)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Response, jsonify, request
+from flask_babel import gettext as _
+from flask_smorest import Blueprint
+
+from hospital.accounts.guards import (
+    current_device,
+    require_device,
+    require_roles,
+    require_signed_in,
+    signed_in_account,
+)
+from hospital.accounts.models import DeviceKind, Role
+from hospital.db import db, utcnow
+from hospital.errors import InvalidInput, NotFound
+from hospital.organisation.models import Hospital
+from reports import fhir, hl7, service, stats
+from reports.models import LabReport, ReportSource, TestType
+from reports.schemas import (
+    PatientReportOut,
+    PatientReportSummaryOut,
+    ReportAmendmentArgs,
+    ReportArgs,
+    ReportDownloadArgs,
+    ReportFhirResultOut,
+    ReportHl7ResultOut,
+    ReportListArgs,
+    ReportTestTypeArgs,
+    ReportTestTypeOut,
+    StaffReportOut,
+)
+from reports.stats import ReportStatsArgs
+
+blp = Blueprint(
+    "reports_api",
+    __name__,
+    description="Lab and exam results: intake from staff and laboratory systems, release, downloads.",
+)
+
+
+@blp.after_request
+def _no_store(response: Response) -> Response:
+    # Every answer here may hold health data: never keep it in a browser or proxy cache.
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Pragma"] = "no-cache"
+    return response
+
+
+def _device_hospital() -> Hospital:
+    device = current_device()
+    return db.session.get(Hospital, device.hospital_id)
+
+
+@blp.route("/", methods=["GET"])
+@require_signed_in
+@blp.arguments(ReportListArgs, location="query")
+def list_reports(args: dict[str, Any]) -> Any:
+    """Your released reports and your family's; staff: one patient's reports by record number."""
+    account = signed_in_account()
+    if "medical_record_number" in args:
+        if not service._is_staff_reader(account):
+            raise NotFound(
+                _("No patient with this medical record number."), code="patient_not_found"
+            )
+        reports = service.staff_search(account, args["medical_record_number"])
+        return jsonify(StaffReportOut(many=True).dump(reports))
+    return jsonify(PatientReportSummaryOut(many=True).dump(service.reports_for(account)))
+
+
+@blp.route("/", methods=["POST"])
+@require_roles(Role.LAB, Role.ADMIN)
+@blp.arguments(ReportArgs)
+@blp.response(201, StaffReportOut)
+def enter_results(incoming: Any) -> LabReport:
+    """Lab staff: enter a report's results (or attach a document) for a patient by record number."""
+    account = signed_in_account()
+    hospital = db.session.get(Hospital, account.hospital_id)
+    (report,) = service.receive_results(
+        hospital, [incoming], source=ReportSource.STAFF, now=utcnow(), actor=account
+    )
+    return report
+
+
+@blp.route("/hl7", methods=["POST"])
+@require_device(DeviceKind.LAB_SYSTEM)
+@blp.response(201, ReportHl7ResultOut)
+def receive_hl7() -> Any:
+    """Laboratory system: post an HL7 v2 ORU^R01 message (pipe-delimited text)."""
+    message = request.get_data(as_text=True)
+    now = utcnow()
+    try:
+        incoming = hl7.parse_oru_r01(message)
+    except hl7.Hl7Error as exc:
+        raise InvalidInput(
+            _("The HL7 message was refused: %(problem)s", problem=str(exc)),
+            code="hl7_invalid",
+            details={
+                "segment": exc.segment,
+                "field": exc.field,
+                "acknowledgement": hl7.acknowledgement(
+                    message, accepted=False, text=str(exc), now=now
+                ),
+            },
+        ) from None
+    reports = service.receive_results(
+        _device_hospital(), incoming, source=ReportSource.HL7, now=now, device=current_device()
+    )
+    numbers = [r.report_number for r in reports]
+    return {
+        "acknowledgement": hl7.acknowledgement(
+            message, accepted=True, text=" ".join(numbers), now=now
+        ),
+        "reports": numbers,
+    }
+
+
+@blp.route("/fhir", methods=["POST"])
+@require_device(DeviceKind.LAB_SYSTEM)
+@blp.response(201, ReportFhirResultOut)
+def receive_fhir() -> Any:
+    """Laboratory system: post a FHIR R4 Bundle with DiagnosticReport and Observations."""
+    try:
+        document = json.loads(request.get_data(as_text=True) or "null")
+    except ValueError:
+        raise InvalidInput(
+            _("The body is not valid JSON."), code="fhir_invalid", details={"path": "$"}
+        ) from None
+    try:
+        incoming = fhir.parse_bundle(document)
+    except fhir.FhirError as exc:
+        raise InvalidInput(
+            _("The FHIR bundle was refused: %(problem)s", problem=str(exc)),
+            code="fhir_invalid",
+            details={"path": exc.path},
+        ) from None
+    reports = service.receive_results(
+        _device_hospital(),
+        incoming,
+        source=ReportSource.FHIR,
+        now=utcnow(),
+        device=current_device(),
+    )
+    return {"reports": [r.report_number for r in reports]}
+
+
+@blp.route("/test-types/<string:code>", methods=["PUT"])
+@require_roles(Role.ADMIN)
+@blp.arguments(ReportTestTypeArgs)
+@blp.response(200, ReportTestTypeOut)
+def save_test_type(args: dict[str, Any], code: str) -> TestType:
+    """Admin: set a test type's names and release rule (immediate, delayed, clinician)."""
+    if (
+        not (1 <= len(code) <= 40)
+        or not code.replace(".", "").replace("-", "").replace("_", "").isalnum()
+    ):
+        raise InvalidInput(
+            _("A test code has 1 to 40 letters, digits, dots, dashes or underscores."),
+            code="bad_test_code",
+        )
+    account = signed_in_account()
+    return service.save_test_type(account.hospital_id, code, **args, actor=account)
+
+
+@blp.route("/statistics", methods=["GET"])
+@require_roles(Role.ADMIN)
+@blp.arguments(ReportStatsArgs, location="query")
+def statistics(args: dict[str, Any]) -> Any:
+    """Admin: operations statistics per day, department or clinician."""
+    account = signed_in_account()
+    hospital = db.session.get(Hospital, account.hospital_id)
+    table = stats.operations(hospital, **args)
+    return jsonify(stats.as_json(table))
+
+
+@blp.route("/<string:public_id>", methods=["GET"])
+@require_signed_in
+def show_report(public_id: str) -> Any:
+    """One report: the patient and family see released versions; staff reads are audited."""
+    account = signed_in_account()
+    report = service.open_report(account, public_id, now=utcnow())
+    schema = StaffReportOut() if service._is_staff_reader(account) else PatientReportOut()
+    return jsonify(schema.dump(report))
+
+
+def _file(public_id: str, args: dict[str, Any], *, document: bool) -> Response:
+    download = service.download(
+        signed_in_account(), public_id, version=args["version"], document=document, now=utcnow()
+    )
+    response = Response(download.content, mimetype=download.mimetype)
+    response.headers["Content-Disposition"] = f'attachment; filename="{download.filename}"'
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@blp.route("/<string:public_id>/pdf", methods=["GET"])
+@require_signed_in
+@blp.arguments(ReportDownloadArgs, location="query")
+def download_pdf(args: dict[str, Any], public_id: str) -> Response:
+    """Download the issued PDF of a report (its SHA-256 is checked first)."""
+    return _file(public_id, args, document=False)
+
+
+@blp.route("/<string:public_id>/document", methods=["GET"])
+@require_signed_in
+@blp.arguments(ReportDownloadArgs, location="query")
+def download_document(args: dict[str, Any], public_id: str) -> Response:
+    """Download the document attached to a report (e.g. an imaging report PDF)."""
+    return _file(public_id, args, document=True)
+
+
+@blp.route("/<string:public_id>/release", methods=["POST"])
+@require_roles(Role.CLINICIAN, Role.ADMIN)
+@blp.response(200, StaffReportOut)
+def release_report(public_id: str) -> LabReport:
+    """Clinician: release a report held for review; the patient and family are notified."""
+    account = signed_in_account()
+    report = service.find_report(account, public_id, action="report.release")
+    return service.release_by_clinician(report, actor=account, now=utcnow())
+
+
+@blp.route("/<string:public_id>/amendments", methods=["POST"])
+@require_roles(Role.LAB, Role.ADMIN)
+@blp.arguments(ReportAmendmentArgs)
+@blp.response(201, StaffReportOut)
+def amend_report(args: dict[str, Any], public_id: str) -> LabReport:
+    """Lab staff: issue a corrected version; every earlier version is kept."""
+    account = signed_in_account()
+    report = service.find_report(account, public_id, action="report.amend")
+    return service.amend(
+        report, args["incoming"], reason=args["reason"], now=utcnow(), actor=account
+    )

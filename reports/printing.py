@@ -1,0 +1,73 @@
+"""Render a report version to the PDF issued to the patient (WeasyPrint via hospital.pdf)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import render_template
+
+from hospital.organisation.models import Hospital
+from hospital.patients.identity import mask_id_number
+from hospital.patients.models import Patient
+from hospital.pdf import render_pdf
+from hospital.qr import qr_svg
+from reports.models import AbnormalFlag, LabReport, LabReportVersion
+
+# A report must never hold a worker for long: WeasyPrint is abandoned after this many seconds.
+RENDER_TIMEOUT_S = 20
+
+# Flags are printed as words and arrows, so they survive black-and-white printing.
+FLAG_TEXT = {
+    AbnormalFlag.NORMAL: "",
+    AbnormalFlag.LOW: "↓ 偏低 L",
+    AbnormalFlag.HIGH: "↑ 偏高 H",
+    AbnormalFlag.CRITICAL_LOW: "↓↓ 危急低 LL",
+    AbnormalFlag.CRITICAL_HIGH: "↑↑ 危急高 HH",
+    AbnormalFlag.ABNORMAL: "* 异常 A",
+}
+SEX_TEXT = {"male": "男 M", "female": "女 F", "other": "其他 O"}
+
+
+def local_time(moment: datetime | None, timezone: str) -> str:
+    if moment is None:
+        return ""
+    return moment.astimezone(ZoneInfo(timezone)).strftime("%Y-%m-%d %H:%M")
+
+
+def age_on(birth: Any, day: Any) -> int:
+    return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
+
+
+def report_html(
+    report: LabReport,
+    version: LabReportVersion,
+    *,
+    hospital: Hospital,
+    patient: Patient,
+    verify_url: str,
+    issued_at: datetime,
+) -> str:
+    """The HTML of the issued document; every user-entered string is escaped by Jinja."""
+    tz = hospital.timezone
+    return render_template(
+        "reports/report_pdf.html",
+        report=report,
+        version=version,
+        hospital=hospital,
+        patient=patient,
+        masked_id=mask_id_number(patient.id_number),
+        sex=SEX_TEXT.get(patient.sex.value, ""),
+        age=age_on(patient.birth_date, issued_at.astimezone(ZoneInfo(tz)).date()),
+        flag_text=FLAG_TEXT,
+        observed_at=local_time(version.observed_at, tz),
+        received_at=local_time(report.received_at, tz),
+        issued_at=local_time(issued_at, tz),
+        qr=qr_svg(verify_url, box_size=3, border=1),
+        verify_url=verify_url,
+    )
+
+
+def render_report_pdf(html: str) -> bytes:
+    return render_pdf(html, timeout_s=RENDER_TIMEOUT_S)
