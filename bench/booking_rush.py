@@ -1,0 +1,591 @@
+"""The 07:00 release rush: thousands of patients hold among 300 slots through the real server.
+
+Starts a throwaway PostgreSQL (tests/support/postgres_cluster.py), creates the schema, one
+clinician with 300 slots over two weeks released at one instant, and 2,000 signed-in patients
+(accounts, sessions and signed session cookies written directly). It then serves the
+application with gunicorn using `hospital serve`'s production settings (gthread, 2 workers x 8
+threads, HOSPITAL_ENV=production) on 127.0.0.1, from a small WSGI module written to a temp
+directory: that module calls create_app() and adds the baseline route, which therefore exists
+only in the benchmark's own app instance.
+
+With 200 requests in flight at every moment, each of the patients asks for one slot among those
+still shown free: a view refreshed from the availability API every half second and updated by
+the answers the phones got (like an app that reloads its list); once that view is empty, the
+remaining patients tap a slot from the page they opened at the release instant. The baseline phase sends the same number of requests with the same
+client and concurrency to a route that authenticates the patient exactly as the booking route
+does, inserts one row through the same ORM session and commits.
+
+Prints figures; the last line is a JSON object. Never a timed assertion.
+
+    .venv/bin/python -m bench.booking_rush [--patients 2000] [--concurrency 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import random
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+SECRET_KEY = "bench-" + "k" * 40
+SLOTS_PER_SESSION = 30
+SESSIONS = 10
+
+WSGI_MODULE = '''
+"""The benchmark's own app instance: the production app plus a bare baseline route."""
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from flask import jsonify
+from sqlalchemy.orm import Mapped, mapped_column
+
+from hospital.accounts.guards import require_signed_in, signed_in_account
+from hospital.app import create_app
+from hospital.db import UTCDateTime, db, utcnow
+from hospital.extensions import csrf
+
+app = create_app()
+
+
+class BenchRow(db.Model):
+    __tablename__ = "bench_row"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(sa.Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+@app.post("/api/v1/bench/baseline")
+@csrf.exempt
+@require_signed_in
+def baseline():
+    row = BenchRow(account_id=signed_in_account().id, created_at=utcnow())
+    db.session.add(row)
+    db.session.flush()
+    return jsonify(id=row.id), 201
+'''
+
+
+# ---- a lean HTTP/1.1 keep-alive client (the load generator must cost the server little CPU) ----
+
+
+@dataclass
+class Reply:
+    status: int
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body or b"null")
+
+
+class Connection:
+    def __init__(self, host: str, port: int) -> None:
+        self.host = host
+        self.port = port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def _open(self) -> None:
+        self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+
+    async def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            with contextlib.suppress(OSError):
+                await self.writer.wait_closed()
+        self.reader = self.writer = None
+
+    async def request(self, method: str, path: str, *, cookie: str = "", body: Any = None) -> Reply:
+        """Send one request; reconnect once if the server closed the idle connection."""
+        for attempt in (1, 2):
+            if self.writer is None:
+                await self._open()
+            try:
+                return await self._exchange(method, path, cookie, body)
+            except (ConnectionError, asyncio.IncompleteReadError):
+                await self.close()
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    async def _exchange(self, method: str, path: str, cookie: str, body: Any) -> Reply:
+        assert self.reader is not None and self.writer is not None
+        payload = json.dumps(body).encode() if body is not None else b""
+        head = [
+            f"{method} {path} HTTP/1.1",
+            f"Host: {self.host}:{self.port}",
+            "Connection: keep-alive",
+            "Accept: application/json",
+        ]
+        if cookie:
+            head.append(f"Cookie: {cookie}")
+        if body is not None:
+            head += ["Content-Type: application/json", f"Content-Length: {len(payload)}"]
+        self.writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + payload)
+        await self.writer.drain()
+        status_line = await self.reader.readuntil(b"\r\n")
+        status = int(status_line.split()[1])
+        length = 0
+        close = False
+        while True:
+            line = await self.reader.readuntil(b"\r\n")
+            if line == b"\r\n":
+                break
+            name, _, value = line.decode("latin-1").partition(":")
+            name = name.strip().lower()
+            if name == "content-length":
+                length = int(value.strip())
+            elif name == "connection" and value.strip().lower() == "close":
+                close = True
+        data = await self.reader.readexactly(length) if length else b""
+        if close:
+            await self.close()
+        return Reply(status, data)
+
+
+# ---- setting up -------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def seed(url: str, patients: int) -> dict[str, Any]:
+    """Create the schema, the clinician's 300 slots and the signed-in patients; return cookies."""
+    import sqlalchemy as sa
+
+    from hospital.accounts.models import Account, AccountRole, AuthSession, Role
+    from hospital.accounts.sessions import token_hash
+    from hospital.app import create_app
+    from hospital.db import db
+    from hospital.organisation.models import Clinician, ClinicianTitle, Department, Hospital
+    from hospital.patients.models import FamilyLink, IdentityType, Patient, Relationship, Sex
+    from scheduling.models import ClinicSession, FeeClass, SessionStatus, Slot
+    from scheduling.slots import slot_times, to_utc
+
+    app = create_app({"DATABASE_URL": url, "SECRET_KEY": SECRET_KEY, "ENV": "production"})
+    serializer = app.session_interface.get_signing_serializer(app)
+    now = datetime.now(UTC)
+    with app.app_context():
+        db.create_all()
+        db.session.execute(
+            sa.text(
+                "CREATE TABLE bench_row (id serial PRIMARY KEY, account_id integer, "
+                "created_at timestamptz)"
+            )
+        )
+        hospital = Hospital(
+            code="BENCH", name_zh="压测医院", name_en="Bench Hospital", timezone="Asia/Shanghai"
+        )
+        db.session.add(hospital)
+        db.session.flush()
+        department = Department(
+            hospital_id=hospital.id,
+            code="NK",
+            name_zh="内科",
+            name_en="Internal Medicine",
+            pinyin_initials="nk",
+        )
+        db.session.add(department)
+        db.session.flush()
+        clinician = Clinician(
+            hospital_id=hospital.id,
+            department_id=department.id,
+            name_zh="王建国",
+            name_en="Wang Jianguo",
+            title=ClinicianTitle.CHIEF_PHYSICIAN,
+        )
+        db.session.add(clinician)
+        db.session.flush()
+        from zoneinfo import ZoneInfo
+
+        zone = ZoneInfo("Asia/Shanghai")
+        today = now.astimezone(zone).date()
+        days = [today + timedelta(days=d) for d in range(1, 30)]
+        days = [d for d in days if d.weekday() < 5][:SESSIONS]
+        release_at = now  # every slot is released at the same instant, before the rush
+        slot_count = 0
+        for day in days:
+            start, end = datetime(2000, 1, 1, 8, 0), datetime(2000, 1, 1, 12, 0)
+            session = ClinicSession(
+                hospital_id=hospital.id,
+                template_id=None,
+                department_id=department.id,
+                clinician_id=clinician.id,
+                local_date=day,
+                start_time=start.time(),
+                end_time=end.time(),
+                starts_at=to_utc(day, start.time(), zone),
+                ends_at=to_utc(day, end.time(), zone),
+                fee_class=FeeClass.EXPERT,
+                fee_fen=5000,
+                release_at=release_at,
+                booking_closes_minutes=30,
+                checkin_opens_minutes=60,
+                checkin_closes_minutes=15,
+                status=SessionStatus.OPEN,
+            )
+            db.session.add(session)
+            db.session.flush()
+            for times in slot_times(day, start.time(), end.time(), 8, zone)[:SLOTS_PER_SESSION]:
+                db.session.add(
+                    Slot(
+                        hospital_id=hospital.id,
+                        session_id=session.id,
+                        starts_at=times.starts_at,
+                        ends_at=times.ends_at,
+                        local_date=day,
+                        closes_at=times.starts_at - timedelta(minutes=30),
+                        capacity=1,
+                        booked=0,
+                        addon_allowance=0,
+                    )
+                )
+                slot_count += 1
+        users = []
+        for i in range(patients):
+            account = Account(
+                hospital_id=hospital.id, phone=f"135{i:08d}", display_name=f"Patient {i}"
+            )
+            account.role_rows = [AccountRole(role=Role.PATIENT, hospital_id=hospital.id)]
+            patient = Patient(
+                hospital_id=hospital.id,
+                name=f"患者{i}",
+                sex=Sex.FEMALE,
+                birth_date=datetime(1980, 1, 1).date(),
+                id_type=IdentityType.PASSPORT,
+                id_number=f"E{i:08d}",
+                phone=f"135{i:08d}",
+            )
+            db.session.add_all([account, patient])
+            users.append((account, patient))
+        db.session.flush()
+        cookies = []
+        for account, patient in users:
+            token = secrets.token_urlsafe(32)
+            db.session.add(
+                FamilyLink(
+                    hospital_id=hospital.id,
+                    account_id=account.id,
+                    patient_id=patient.id,
+                    relationship=Relationship.SELF,
+                )
+            )
+            db.session.add(
+                AuthSession(
+                    token_hash=token_hash(token),
+                    account_id=account.id,
+                    hospital_id=hospital.id,
+                    created_at=now,
+                    last_seen_at=now,
+                    expires_at=now + timedelta(days=30),
+                )
+            )
+            value = serializer.dumps({"_user_id": token, "_fresh": True})
+            cookies.append((f"{app.config['SESSION_COOKIE_NAME']}={value}", patient.id))
+        db.session.commit()
+        info = {"clinician_id": clinician.id, "days": days, "slots": slot_count, "cookies": cookies}
+        db.engine.dispose()
+    return info
+
+
+def start_server(url: str, workdir: Path, port: int) -> subprocess.Popen:
+    (workdir / "bench_wsgi.py").write_text(WSGI_MODULE)
+    env = {
+        **os.environ,
+        "PYTHONPATH": f"{workdir}{os.pathsep}{ROOT}",
+        "HOSPITAL_DATABASE_URL": url,
+        "HOSPITAL_SECRET_KEY": SECRET_KEY,
+        "HOSPITAL_ENV": "production",
+        "HOSPITAL_LOG_LEVEL": "WARNING",
+        "HOSPITAL_RATELIMIT_ENABLED": "false",
+    }
+    # The same gunicorn settings as `hospital serve` (hospital/cli.py).
+    command = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        "2",
+        "--threads",
+        "8",
+        "--worker-class",
+        "gthread",
+        "--timeout",
+        "60",
+        "--graceful-timeout",
+        "10",
+        "--access-logfile",
+        "-",
+        "--forwarded-allow-ips",
+        "127.0.0.1",
+        "bench_wsgi:app",
+    ]
+    server = subprocess.Popen(
+        command,
+        cwd=workdir,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=(workdir / "server.log").open("wb"),  # noqa: SIM115 (lives as long as the server)
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
+            return server
+        if server.poll() is not None:
+            raise RuntimeError((workdir / "server.log").read_text())
+        time.sleep(0.2)
+    raise RuntimeError("gunicorn did not start")
+
+
+# ---- the rush -----------------------------------------------------------------------------
+
+
+@dataclass
+class Phase:
+    latencies: list[float] = field(default_factory=list)
+    statuses: dict[int, int] = field(default_factory=dict)
+    transport_errors: int = 0
+    gave_up: int = 0
+    elapsed: float = 0.0
+
+    def add(self, status: int, seconds: float) -> None:
+        self.statuses[status] = self.statuses.get(status, 0) + 1
+        self.latencies.append(seconds)
+
+    @property
+    def answered(self) -> int:
+        return len(self.latencies)
+
+    def percentile(self, p: float) -> float:
+        ordered = sorted(self.latencies)
+        if not ordered:
+            return 0.0
+        return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))] * 1000
+
+
+async def run_phase(port: int, users: list[tuple[str, int]], concurrency: int, send: Any) -> Phase:
+    phase = Phase()
+    queue: asyncio.Queue[tuple[str, int]] = asyncio.Queue()
+    for user in users:
+        queue.put_nowait(user)
+
+    async def worker() -> None:
+        connection = Connection("127.0.0.1", port)
+        try:
+            while True:
+                try:
+                    cookie, patient_id = queue.get_nowait()
+                except asyncio.QueueEmpty:
+                    return
+                try:
+                    await send(connection, cookie, patient_id, phase)
+                except (OSError, asyncio.IncompleteReadError, ValueError):
+                    phase.transport_errors += 1
+                    await connection.close()
+        finally:
+            await connection.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    phase.elapsed = time.perf_counter() - started
+    return phase
+
+
+class FreeSlots:
+    """What the patients' phones show as free: refreshed from the availability API."""
+
+    def __init__(self, port: int, cookie: str, clinician_id: int, days: list[Any]) -> None:
+        self.port = port
+        self.cookie = cookie
+        self.path = (
+            f"/api/v1/scheduling/availability?clinician_id={clinician_id}"
+            f"&from={days[0].isoformat()}&to={days[-1].isoformat()}&only_bookable=true"
+        )
+        self.free: list[int] = []
+        self.refreshes = 0
+
+    async def refresh(self, connection: Connection) -> None:
+        reply = await connection.request("GET", self.path, cookie=self.cookie)
+        if reply.status == 200:
+            self.free = [s["slot_id"] for s in reply.json() if s["remaining"] > 0]
+            self.refreshes += 1
+
+    async def keep_fresh(self, stop: asyncio.Event) -> None:
+        connection = Connection("127.0.0.1", self.port)
+        try:
+            while not stop.is_set():
+                await self.refresh(connection)
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(stop.wait(), 0.5)
+        finally:
+            await connection.close()
+
+    def taken(self, slot_id: int) -> None:
+        with contextlib.suppress(ValueError):
+            self.free.remove(slot_id)
+
+
+async def rush(port: int, info: dict[str, Any], concurrency: int) -> tuple[Phase, Phase, int]:
+    users = info["cookies"]
+    warm = Connection("127.0.0.1", port)
+    for cookie, _pid in users[:20]:  # let both workers load their code before timing
+        await warm.request("GET", "/api/v1/scheduling/appointments", cookie=cookie)
+    await warm.close()
+
+    async def baseline(connection: Connection, cookie: str, _patient_id: int, phase: Phase) -> None:
+        began = time.perf_counter()
+        reply = await connection.request("POST", "/api/v1/bench/baseline", cookie=cookie, body={})
+        phase.add(reply.status, time.perf_counter() - began)
+
+    base = await run_phase(port, users, concurrency, baseline)
+
+    shown = FreeSlots(port, users[0][0], info["clinician_id"], info["days"])
+    first = Connection("127.0.0.1", port)
+    await shown.refresh(first)
+    await first.close()
+    stop = asyncio.Event()
+    refresher = asyncio.create_task(shown.keep_fresh(stop))
+    rng = random.Random(7)
+
+    opened_page = list(shown.free)  # what every phone showed at the release instant
+
+    async def hold(connection: Connection, cookie: str, patient_id: int, phase: Phase) -> None:
+        if shown.free:
+            slot_id = rng.choice(shown.free)
+        else:
+            # Everything is gone, but this phone never reloaded: it taps what it still shows.
+            phase.gave_up += 1
+            slot_id = rng.choice(opened_page)
+        began = time.perf_counter()
+        reply = await connection.request(
+            "POST",
+            "/api/v1/scheduling/appointments",
+            cookie=cookie,
+            body={"patient_id": patient_id, "slot_id": slot_id},
+        )
+        phase.add(reply.status, time.perf_counter() - began)
+        if reply.status in (201, 409):
+            shown.taken(slot_id)
+
+    holds = await run_phase(port, users, concurrency, hold)
+    stop.set()
+    await refresher
+    return base, holds, shown.refreshes
+
+
+def audit(url: str) -> dict[str, int]:
+    """Count overbooked slots in the database after the rush."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        overbooked = conn.execute(
+            sa.text(
+                "SELECT count(*) FROM slot s WHERE s.booked > s.capacity + s.addon_allowance "
+                "OR s.booked <> (SELECT count(*) FROM appointment a WHERE a.slot_id = s.id "
+                "AND a.state NOT IN ('cancelled', 'expired'))"
+            )
+        ).scalar_one()
+        held = conn.execute(sa.text("SELECT count(*) FROM appointment")).scalar_one()
+        taken = conn.execute(sa.text("SELECT count(*) FROM slot WHERE booked > 0")).scalar_one()
+    engine.dispose()
+    return {"overbooked": overbooked, "appointments": held, "slots_taken": taken}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--patients", type=int, default=2000)
+    parser.add_argument("--concurrency", type=int, default=200)
+    args = parser.parse_args()
+
+    from tests.support.postgres_cluster import PostgresCluster
+
+    cluster = PostgresCluster(max_connections=300)
+    workdir = Path(tempfile.mkdtemp(prefix="booking-rush-"))
+    server = None
+    try:
+        url = cluster.start("hospital_bench")
+        print(
+            f"seeding {args.patients} patients and {SESSIONS * SLOTS_PER_SESSION} slots ...",
+            flush=True,
+        )
+        info = seed(url, args.patients)
+        port = free_port()
+        server = start_server(url, workdir, port)
+        base, holds, refreshes = asyncio.run(rush(port, info, args.concurrency))
+        checked = audit(url)
+    finally:
+        if server is not None:
+            server.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                server.wait(timeout=15)
+            if server.poll() is None:
+                server.kill()
+        cluster.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    hold_statuses = holds.statuses
+    unexpected = sum(n for status, n in hold_statuses.items() if status not in (201, 409))
+    unexpected += sum(n for status, n in base.statuses.items() if status != 201)
+    errors = unexpected + holds.transport_errors + base.transport_errors
+    holds_per_s = holds.answered / holds.elapsed if holds.elapsed else 0.0
+    baseline_per_s = base.answered / base.elapsed if base.elapsed else 0.0
+    print(
+        f"baseline: {base.answered} requests in {base.elapsed:.2f} s = {baseline_per_s:.0f}/s, "
+        f"p50 {base.percentile(50):.0f} ms, p99 {base.percentile(99):.0f} ms, "
+        f"statuses {dict(sorted(base.statuses.items()))}"
+    )
+    print(
+        f"holds:    {holds.answered} requests in {holds.elapsed:.2f} s = {holds_per_s:.0f}/s, "
+        f"p50 {holds.percentile(50):.0f} ms, p99 {holds.percentile(99):.0f} ms, "
+        f"statuses {dict(sorted(hold_statuses.items()))}"
+    )
+    print(
+        f"held {hold_statuses.get(201, 0)} of {info['slots']} slots; "
+        f"{hold_statuses.get(409, 0)} got 409; {holds.gave_up} tapped a stale page after all slots were gone; "
+        f"{refreshes} availability refreshes; database: {checked}"
+    )
+    print(f"overbooked slots: {checked['overbooked']}; other errors: {errors}")
+    figures = {
+        "patients": args.patients,
+        "concurrency": args.concurrency,
+        "holds_per_s": round(holds_per_s, 1),
+        "baseline_per_s": round(baseline_per_s, 1),
+        "ratio": round(holds_per_s / baseline_per_s, 3) if baseline_per_s else 0.0,
+        "p50_ms": round(holds.percentile(50), 1),
+        "p99_ms": round(holds.percentile(99), 1),
+        "baseline_p99_ms": round(base.percentile(99), 1),
+        "held": hold_statuses.get(201, 0),
+        "conflicts_409": hold_statuses.get(409, 0),
+        "stale_taps": holds.gave_up,
+        "overbooked": checked["overbooked"],
+        "errors": errors,
+    }
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()

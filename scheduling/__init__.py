@@ -1,0 +1,1 @@
+"""Scheduling: clinician schedules, bookable slots, appointments."""

@@ -1,0 +1,322 @@
+"""REST endpoints for availability, appointments and schedules (/api/v1/scheduling)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response
+from flask_babel import get_locale
+from flask_babel import lazy_gettext as _l
+from flask_smorest import Blueprint
+
+from hospital.accounts.guards import require_roles, require_signed_in, signed_in_account
+from hospital.accounts.models import Role
+from hospital.db import db, utcnow
+from hospital.errors import NotFound
+from hospital.idempotency import idempotent
+from hospital.organisation.lookup import current_hospital
+from scheduling import service
+from scheduling.calendar import appointment_ics
+from scheduling.models import ClinicSession, ExceptionKind, FeeClass, ScheduleException
+from scheduling.models import SessionTemplate as Template
+from scheduling.schemas import (
+    AddOnArgs,
+    AppointmentCancelArgs,
+    AppointmentOut,
+    AvailabilityQueryArgs,
+    AvailableSessionOut,
+    AvailableSlotOut,
+    BookingRulesArgs,
+    BookingRulesOut,
+    ClinicSessionOut,
+    DayListQueryArgs,
+    ExtraSessionArgs,
+    HoldArgs,
+    LiftSuspensionArgs,
+    RescheduleArgs,
+    ScheduleExceptionArgs,
+    ScheduleExceptionOut,
+    SessionAvailabilityQueryArgs,
+    SessionCancelArgs,
+    SessionTemplateArgs,
+    SessionTemplateOut,
+    SessionTemplateUpdateArgs,
+    StaffAppointmentOut,
+)
+
+blp = Blueprint(
+    "scheduling",
+    __name__,
+    description="Free times, appointments (hold, confirm, cancel, reschedule) and schedules.",
+)
+
+# ---- patients -----------------------------------------------------------------------------
+
+
+@blp.route("/availability", methods=["GET"])
+@blp.arguments(AvailabilityQueryArgs, location="query")
+@blp.response(200, AvailableSlotOut(many=True))
+def availability(args: dict[str, Any]) -> list[service.AvailableSlot]:
+    """Search free times by department or clinician, date range and fee class."""
+    fee_class = args.get("fee_class")
+    return service.search_availability(
+        current_hospital().id,
+        first_date=args["date_from"],
+        last_date=args["date_to"],
+        department_id=args.get("department_id"),
+        clinician_id=args.get("clinician_id"),
+        fee_class=FeeClass(fee_class) if fee_class else None,
+        only_bookable=args["only_bookable"],
+        now=utcnow(),
+    )
+
+
+@blp.route("/availability/sessions", methods=["GET"])
+@blp.arguments(SessionAvailabilityQueryArgs, location="query")
+@blp.response(200, AvailableSessionOut(many=True))
+def session_availability(args: dict[str, Any]) -> list[service.AvailableSession]:
+    """Which clinician has places on which day: sessions with their remaining places."""
+    fee_class = args.get("fee_class")
+    return service.search_sessions(
+        current_hospital().id,
+        first_date=args["date_from"],
+        last_date=args["date_to"],
+        department_id=args.get("department_id"),
+        clinician_id=args.get("clinician_id"),
+        fee_class=FeeClass(fee_class) if fee_class else None,
+        now=utcnow(),
+    )
+
+
+@blp.route("/appointments", methods=["POST"])
+@require_signed_in
+@idempotent
+@blp.arguments(HoldArgs)
+@blp.response(201, AppointmentOut)
+@blp.alt_response(409, description="The slot was just taken, or a booking limit was reached.")
+def hold(args: dict[str, Any]) -> Any:
+    """Hold a slot for yourself or a family member you may book for.
+
+    Accepts an `Idempotency-Key` header: the same key and body return the stored response,
+    the same key with another body is refused (422), and one still in flight gets 409.
+    """
+    return service.hold(
+        signed_in_account(), patient_id=args["patient_id"], slot_id=args["slot_id"], now=utcnow()
+    )
+
+
+@blp.route("/appointments", methods=["GET"])
+@require_signed_in
+@blp.response(200, AppointmentOut(many=True))
+def my_appointments() -> Any:
+    """List your appointments and those of the family members you act for."""
+    return service.appointments_for_account(signed_in_account(), now=utcnow())
+
+
+@blp.route("/appointments/<int:appointment_id>", methods=["GET"])
+@require_signed_in
+@blp.response(200, AppointmentOut)
+def get_appointment(appointment_id: int) -> Any:
+    """Show one appointment."""
+    return service.get_appointment(signed_in_account(), appointment_id)
+
+
+@blp.route("/appointments/<int:appointment_id>/confirm", methods=["POST"])
+@require_signed_in
+@idempotent
+@blp.response(200, AppointmentOut)
+def confirm(appointment_id: int) -> Any:
+    """Confirm a held appointment (books it).
+
+    Accepts an `Idempotency-Key` header: the same key and body return the stored response,
+    the same key with another body is refused (422), and one still in flight gets 409.
+    """
+    return service.confirm(signed_in_account(), appointment_id, now=utcnow())
+
+
+@blp.route("/appointments/<int:appointment_id>/cancel", methods=["POST"])
+@require_signed_in
+@idempotent
+@blp.arguments(AppointmentCancelArgs)
+@blp.response(200, AppointmentOut)
+def cancel(args: dict[str, Any], appointment_id: int) -> Any:
+    """Cancel an appointment: patients until the cut-off, desk staff at any time with a reason.
+
+    Accepts an `Idempotency-Key` header: the same key and body return the stored response,
+    the same key with another body is refused (422), and one still in flight gets 409.
+    """
+    return service.cancel(signed_in_account(), appointment_id, now=utcnow(), reason=args["reason"])
+
+
+@blp.route("/appointments/<int:appointment_id>/reschedule", methods=["POST"])
+@require_signed_in
+@idempotent
+@blp.arguments(RescheduleArgs)
+@blp.response(200, AppointmentOut)
+def reschedule(args: dict[str, Any], appointment_id: int) -> Any:
+    """Move a booking to another slot with the same fee, keeping its payment.
+
+    Accepts an `Idempotency-Key` header: the same key and body return the stored response,
+    the same key with another body is refused (422), and one still in flight gets 409.
+    """
+    return service.reschedule(
+        signed_in_account(), appointment_id, new_slot_id=args["slot_id"], now=utcnow()
+    )
+
+
+@blp.route("/appointments/<int:appointment_id>/calendar.ics", methods=["GET"])
+@require_signed_in
+@blp.response(200, content_type="text/calendar")
+def calendar_file(appointment_id: int) -> Response:
+    """Download the appointment for a calendar (a cancelled one as a cancellation)."""
+    entry = service.calendar_entry(
+        signed_in_account(), appointment_id, now=utcnow(), language=get_locale().language
+    )
+    return Response(
+        appointment_ics(entry),
+        mimetype="text/calendar",
+        headers={"Content-Disposition": f'attachment; filename="appointment-{appointment_id}.ics"'},
+    )
+
+
+# ---- clinic staff -------------------------------------------------------------------------
+
+
+@blp.route("/day", methods=["GET"])
+@require_roles(Role.REGISTRAR, Role.NURSE, Role.CLINICIAN, Role.ADMIN)
+@blp.arguments(DayListQueryArgs, location="query")
+@blp.response(200, StaffAppointmentOut(many=True))
+def day_list(args: dict[str, Any]) -> Any:
+    """A clinician's appointments on one day (booked, checked in, no-shows, cancelled)."""
+    return service.day_list(
+        signed_in_account(), clinician_id=args["clinician_id"], local_date=args["date"]
+    )
+
+
+@blp.route("/add-ons", methods=["POST"])
+@require_roles(Role.REGISTRAR, Role.CLINICIAN, Role.ADMIN)
+@idempotent
+@blp.arguments(AddOnArgs)
+@blp.response(201, StaffAppointmentOut)
+def add_on(args: dict[str, Any]) -> Any:
+    """Add an appointment beyond a slot's capacity ("加号"), with a reason (audited)."""
+    return service.add_on(signed_in_account(), **args, now=utcnow())
+
+
+@blp.route("/appointments/<int:appointment_id>/check-in", methods=["POST"])
+@require_roles(Role.REGISTRAR, Role.NURSE, Role.ADMIN)
+@blp.response(200, StaffAppointmentOut)
+def check_in(appointment_id: int) -> Any:
+    """Mark a patient as arrived for their appointment."""
+    return service.check_in(signed_in_account(), appointment_id, now=utcnow())
+
+
+@blp.route("/suspensions/lift", methods=["POST"])
+@require_roles(Role.REGISTRAR, Role.ADMIN)
+@blp.arguments(LiftSuspensionArgs)
+@blp.response(204)
+def lift_suspension(args: dict[str, Any]) -> None:
+    """Let a patient suspended for no-shows book online again."""
+    service.lift_suspension(
+        signed_in_account(), args["patient_id"], reason=args["reason"], now=utcnow()
+    )
+
+
+# ---- schedules (admin) --------------------------------------------------------------------
+
+
+@blp.route("/templates", methods=["GET"])
+@require_roles(Role.ADMIN, Role.REGISTRAR)
+@blp.response(200, SessionTemplateOut(many=True))
+def list_templates() -> Any:
+    """List the weekly session templates."""
+    return service.list_templates(signed_in_account())
+
+
+@blp.route("/templates", methods=["POST"])
+@require_roles(Role.ADMIN)
+@blp.arguments(SessionTemplateArgs)
+@blp.response(201, SessionTemplateOut)
+def create_template(args: dict[str, Any]) -> Template:
+    """Add a weekly session in the hospital's local time."""
+    account = signed_in_account()
+    args["fee_class"] = FeeClass(args["fee_class"])
+    return service.create_template(account, account.hospital_id, args, now=utcnow())
+
+
+@blp.route("/templates/<int:template_id>", methods=["PATCH"])
+@require_roles(Role.ADMIN)
+@blp.arguments(SessionTemplateUpdateArgs)
+@blp.response(200, SessionTemplateOut)
+def update_template(args: dict[str, Any], template_id: int) -> Template:
+    """Change a template (sessions already released keep their times and bookings)."""
+    if "fee_class" in args:
+        args["fee_class"] = FeeClass(args["fee_class"])
+    return service.update_template(signed_in_account(), template_id, args, now=utcnow())
+
+
+@blp.route("/exceptions", methods=["GET"])
+@require_roles(Role.ADMIN, Role.REGISTRAR)
+@blp.response(200, ScheduleExceptionOut(many=True))
+def list_exceptions() -> Any:
+    """List holidays and leave from today on."""
+    return service.list_exceptions(signed_in_account(), now=utcnow())
+
+
+@blp.route("/exceptions", methods=["POST"])
+@require_roles(Role.ADMIN)
+@blp.arguments(ScheduleExceptionArgs)
+@blp.response(201, ScheduleExceptionOut)
+def add_exception(args: dict[str, Any]) -> ScheduleException:
+    """Enter a holiday or leave; sessions it covers are cancelled and their patients told."""
+    account = signed_in_account()
+    args["kind"] = ExceptionKind(args["kind"])
+    exception, cancelled = service.add_exception(account, account.hospital_id, **args, now=utcnow())
+    exception.cancelled_appointments = cancelled  # type: ignore[attr-defined]
+    return exception
+
+
+@blp.route("/sessions", methods=["POST"])
+@require_roles(Role.ADMIN)
+@blp.arguments(ExtraSessionArgs)
+@blp.response(201, ClinicSessionOut)
+def add_extra_session(args: dict[str, Any]) -> ClinicSession:
+    """Add a one-off extra session on a date."""
+    account = signed_in_account()
+    local_date = args.pop("local_date")
+    args["fee_class"] = FeeClass(args["fee_class"])
+    return service.add_extra_session(
+        account, account.hospital_id, args, local_date=local_date, now=utcnow()
+    )
+
+
+@blp.route("/sessions/<int:session_id>/cancel", methods=["POST"])
+@require_roles(Role.ADMIN)
+@blp.arguments(SessionCancelArgs)
+@blp.response(200, ClinicSessionOut)
+def cancel_session(args: dict[str, Any], session_id: int) -> ClinicSession:
+    """Cancel a session: its appointments are cancelled, refunded in full and notified."""
+    account = signed_in_account()
+    service.cancel_session(account, session_id, reason=args["reason"], now=utcnow())
+    session = db.session.get(ClinicSession, session_id)
+    if session is None:
+        raise NotFound(_l("No such session."), code="session_not_found")
+    return session
+
+
+@blp.route("/rules", methods=["GET"])
+@require_roles(Role.ADMIN, Role.REGISTRAR)
+@blp.response(200, BookingRulesOut)
+def get_rules() -> service.Rules:
+    """Show the hospital's booking rules."""
+    return service.rules_for(signed_in_account().hospital_id)
+
+
+@blp.route("/rules", methods=["PATCH"])
+@require_roles(Role.ADMIN)
+@blp.arguments(BookingRulesArgs)
+@blp.response(200, BookingRulesOut)
+def set_rules(args: dict[str, Any]) -> service.Rules:
+    """Change the hospital's booking rules."""
+    account = signed_in_account()
+    return service.set_rules(account, account.hospital_id, args, now=utcnow())

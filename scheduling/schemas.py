@@ -1,0 +1,330 @@
+"""What the scheduling API accepts (`...Args`, unknown fields refused) and what it shows."""
+
+from __future__ import annotations
+
+from datetime import time, timedelta
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from hospital.db import utcnow
+from scheduling.models import ExceptionKind, FeeClass, SessionStatus
+
+MAX_ID = 2**31 - 1
+MAX_SEARCH_DAYS = 31
+FEE_CLASSES = [f.value for f in FeeClass]
+EXCEPTION_KINDS = [k.value for k in ExceptionKind]
+
+
+def _id(*, strict: bool = True, **kwargs: Any) -> fields.Int:
+    """An id; strict (no "3" for 3) in JSON bodies, lenient in query strings (always text)."""
+    return fields.Int(strict=strict, validate=validate.Range(min=1, max=MAX_ID), **kwargs)
+
+
+def _reason(required: bool = True) -> fields.Str:
+    if required:
+        return fields.Str(required=True, validate=validate.Length(min=1, max=200))
+    return fields.Str(load_default="", validate=validate.Length(max=200))
+
+
+# ---- availability -------------------------------------------------------------------------
+
+
+class AvailabilityQueryArgs(Schema):
+    department_id = _id(strict=False)
+    clinician_id = _id(strict=False)
+    date_from = fields.Date(required=True, data_key="from", metadata={"example": "2026-12-01"})
+    date_to = fields.Date(required=True, data_key="to", metadata={"example": "2026-12-14"})
+    fee_class = fields.Str(validate=validate.OneOf(FEE_CLASSES))
+    only_bookable = fields.Bool(load_default=False)
+
+    @validates_schema
+    def _range(self, data: dict[str, Any], **_kw: Any) -> None:
+        first, last = data.get("date_from"), data.get("date_to")
+        if first and last:
+            if last < first:
+                raise ValidationError("`to` must not be before `from`.", "to")
+            if last - first > timedelta(days=MAX_SEARCH_DAYS - 1):
+                raise ValidationError(f"Search at most {MAX_SEARCH_DAYS} days at once.", "to")
+        if data.get("department_id") is None and data.get("clinician_id") is None:
+            raise ValidationError("Give a department_id or a clinician_id.", "department_id")
+
+
+class AvailableSlotOut(Schema):
+    slot_id = fields.Int()
+    session_id = fields.Int()
+    starts_at = fields.AwareDateTime()
+    ends_at = fields.AwareDateTime()
+    local_date = fields.Date()
+    clinician_id = fields.Int(allow_none=True)
+    clinician_name_zh = fields.Str()
+    clinician_name_en = fields.Str()
+    department_id = fields.Int()
+    fee_class = fields.Enum(FeeClass, by_value=True)
+    fee_fen = fields.Int()
+    capacity = fields.Int()
+    remaining = fields.Int()
+    release_at = fields.AwareDateTime()
+    bookable = fields.Bool()
+
+
+class AvailableSessionOut(Schema):
+    session_id = fields.Int()
+    local_date = fields.Date()
+    start_time = fields.Time()
+    end_time = fields.Time()
+    starts_at = fields.AwareDateTime()
+    clinician_id = fields.Int(allow_none=True)
+    clinician_name_zh = fields.Str()
+    clinician_name_en = fields.Str()
+    department_id = fields.Int()
+    fee_class = fields.Enum(FeeClass, by_value=True)
+    fee_fen = fields.Int()
+    open_slots = fields.Int()
+    remaining = fields.Int()
+    release_at = fields.AwareDateTime()
+    bookable = fields.Bool()
+
+
+class SessionAvailabilityQueryArgs(AvailabilityQueryArgs):
+    class Meta:
+        exclude = ("only_bookable",)
+
+
+# ---- appointments -------------------------------------------------------------------------
+
+
+class HoldArgs(Schema):
+    patient_id = _id(required=True)
+    slot_id = _id(required=True)
+
+
+class AppointmentCancelArgs(Schema):
+    reason = _reason(required=False)
+
+
+class RescheduleArgs(Schema):
+    slot_id = _id(required=True)
+
+
+class AddOnArgs(Schema):
+    patient_id = _id(required=True)
+    slot_id = _id(required=True)
+    reason = _reason()
+
+
+class DayListQueryArgs(Schema):
+    clinician_id = _id(strict=False, required=True)
+    date = fields.Date(required=True)
+
+
+def _effective_state(appointment: Any) -> str:
+    from scheduling.service import effective_state
+
+    return effective_state(appointment, utcnow()).value
+
+
+class AppointmentOut(Schema):
+    """An appointment as its patient and their family see it."""
+
+    id = fields.Int()
+    patient_id = fields.Int()
+    slot_id = fields.Int()
+    session_id = fields.Int()
+    state = fields.Function(_effective_state)
+    starts_at = fields.AwareDateTime(attribute="slot.starts_at")
+    ends_at = fields.AwareDateTime(attribute="slot.ends_at")
+    local_date = fields.Date()
+    clinician_id = fields.Int(attribute="slot.session.clinician_id", allow_none=True)
+    department_id = fields.Int(attribute="slot.session.department_id")
+    fee_class = fields.Enum(FeeClass, by_value=True)
+    fee_fen = fields.Int()
+    hold_expires_at = fields.AwareDateTime(allow_none=True)
+    reschedule_count = fields.Int()
+    created_at = fields.AwareDateTime()
+    booked_at = fields.AwareDateTime(allow_none=True)
+    cancelled_at = fields.AwareDateTime(allow_none=True)
+    cancel_reason = fields.Str()
+
+
+class StaffAppointmentOut(AppointmentOut):
+    """An appointment as clinic staff see it on the day list."""
+
+    account_id = fields.Int()
+    is_addon = fields.Bool()
+    addon_reason = fields.Str()
+    checked_in_at = fields.AwareDateTime(allow_none=True)
+    no_show_at = fields.AwareDateTime(allow_none=True)
+
+
+# ---- schedules (admin) --------------------------------------------------------------------
+
+
+class SessionTemplateArgs(Schema):
+    department_id = _id(required=True)
+    clinician_id = _id(load_default=None, allow_none=True)
+    service_point_id = _id(load_default=None, allow_none=True)
+    weekday = fields.Int(
+        strict=True,
+        required=True,
+        validate=validate.Range(0, 6),
+        metadata={"description": "Monday = 0 ... Sunday = 6"},
+    )
+    start_time = fields.Time(required=True, metadata={"example": "08:00"})
+    end_time = fields.Time(required=True, metadata={"example": "12:00"})
+    slot_minutes = fields.Int(strict=True, load_default=15, validate=validate.Range(5, 240))
+    capacity = fields.Int(strict=True, load_default=1, validate=validate.Range(1, 500))
+    fee_class = fields.Str(load_default="general", validate=validate.OneOf(FEE_CLASSES))
+    fee_fen = fields.Int(strict=True, load_default=0, validate=validate.Range(0, 10_000_000))
+    booking_opens_days = fields.Int(strict=True, load_default=14, validate=validate.Range(0, 90))
+    release_time = fields.Time(load_default=time(7), metadata={"example": "07:00"})
+    booking_closes_minutes = fields.Int(
+        strict=True, load_default=30, validate=validate.Range(0, 24 * 60)
+    )
+    checkin_opens_minutes = fields.Int(
+        strict=True, load_default=60, validate=validate.Range(0, 24 * 60)
+    )
+    checkin_closes_minutes = fields.Int(
+        strict=True, load_default=15, validate=validate.Range(0, 240)
+    )
+    valid_from = fields.Date(required=True)
+    valid_until = fields.Date(load_default=None, allow_none=True)
+
+    @validates_schema
+    def _times(self, data: dict[str, Any], **_kw: Any) -> None:
+        if (
+            data.get("start_time")
+            and data.get("end_time")
+            and data["start_time"] >= data["end_time"]
+        ):
+            raise ValidationError("end_time must be after start_time.", "end_time")
+
+
+class SessionTemplateUpdateArgs(Schema):
+    start_time = fields.Time()
+    end_time = fields.Time()
+    slot_minutes = fields.Int(strict=True, validate=validate.Range(5, 240))
+    capacity = fields.Int(strict=True, validate=validate.Range(1, 500))
+    fee_class = fields.Str(validate=validate.OneOf(FEE_CLASSES))
+    fee_fen = fields.Int(strict=True, validate=validate.Range(0, 10_000_000))
+    booking_opens_days = fields.Int(strict=True, validate=validate.Range(0, 90))
+    release_time = fields.Time()
+    booking_closes_minutes = fields.Int(strict=True, validate=validate.Range(0, 24 * 60))
+    valid_until = fields.Date(allow_none=True)
+    is_active = fields.Bool()
+
+    @validates_schema
+    def _something(self, data: dict[str, Any], **_kw: Any) -> None:
+        if not data:
+            raise ValidationError("Send at least one field to change.")
+
+
+class SessionTemplateOut(Schema):
+    id = fields.Int()
+    department_id = fields.Int()
+    clinician_id = fields.Int(allow_none=True)
+    service_point_id = fields.Int(allow_none=True)
+    weekday = fields.Int()
+    start_time = fields.Time()
+    end_time = fields.Time()
+    slot_minutes = fields.Int()
+    capacity = fields.Int()
+    fee_class = fields.Enum(FeeClass, by_value=True)
+    fee_fen = fields.Int()
+    booking_opens_days = fields.Int()
+    release_time = fields.Time()
+    booking_closes_minutes = fields.Int()
+    checkin_opens_minutes = fields.Int()
+    checkin_closes_minutes = fields.Int()
+    valid_from = fields.Date()
+    valid_until = fields.Date(allow_none=True)
+    is_active = fields.Bool()
+
+
+class ScheduleExceptionArgs(Schema):
+    kind = fields.Str(required=True, validate=validate.OneOf(EXCEPTION_KINDS))
+    clinician_id = _id(load_default=None, allow_none=True)
+    department_id = _id(load_default=None, allow_none=True)
+    first_date = fields.Date(required=True)
+    last_date = fields.Date(required=True)
+    reason = _reason()
+
+    @validates_schema
+    def _dates(self, data: dict[str, Any], **_kw: Any) -> None:
+        if data.get("first_date") and data.get("last_date"):
+            if data["last_date"] < data["first_date"]:
+                raise ValidationError("last_date must not be before first_date.", "last_date")
+            if data["last_date"] - data["first_date"] > timedelta(days=366):
+                raise ValidationError("Enter at most a year at once.", "last_date")
+
+
+class ScheduleExceptionOut(Schema):
+    id = fields.Int()
+    kind = fields.Enum(ExceptionKind, by_value=True)
+    clinician_id = fields.Int(allow_none=True)
+    department_id = fields.Int(allow_none=True)
+    first_date = fields.Date()
+    last_date = fields.Date()
+    reason = fields.Str()
+    cancelled_appointments = fields.Int()
+
+
+class ExtraSessionArgs(SessionTemplateArgs):
+    class Meta:
+        exclude = ("weekday", "valid_from", "valid_until")
+
+    local_date = fields.Date(required=True)
+
+
+class ClinicSessionOut(Schema):
+    id = fields.Int()
+    template_id = fields.Int(allow_none=True)
+    department_id = fields.Int()
+    clinician_id = fields.Int(allow_none=True)
+    local_date = fields.Date()
+    start_time = fields.Time()
+    end_time = fields.Time()
+    starts_at = fields.AwareDateTime()
+    ends_at = fields.AwareDateTime()
+    release_at = fields.AwareDateTime()
+    fee_class = fields.Enum(FeeClass, by_value=True)
+    fee_fen = fields.Int()
+    status = fields.Enum(SessionStatus, by_value=True)
+
+
+class SessionCancelArgs(Schema):
+    reason = _reason()
+
+
+class LiftSuspensionArgs(Schema):
+    patient_id = _id(required=True)
+    reason = _reason()
+
+
+class BookingRulesArgs(Schema):
+    hold_minutes = fields.Int(strict=True, validate=validate.Range(1, 120))
+    max_active_per_patient_per_day = fields.Int(strict=True, validate=validate.Range(1, 20))
+    max_active_per_account_per_day = fields.Int(strict=True, validate=validate.Range(1, 50))
+    cancel_cutoff_days_before = fields.Int(strict=True, validate=validate.Range(0, 14))
+    cancel_cutoff_time = fields.Time()
+    no_show_strikes = fields.Int(strict=True, validate=validate.Range(1, 20))
+    no_show_window_days = fields.Int(strict=True, validate=validate.Range(1, 365))
+    suspension_days = fields.Int(strict=True, validate=validate.Range(1, 365))
+    reschedule_limit = fields.Int(strict=True, validate=validate.Range(0, 10))
+
+    @validates_schema
+    def _something(self, data: dict[str, Any], **_kw: Any) -> None:
+        if not data:
+            raise ValidationError("Send at least one rule to change.")
+
+
+class BookingRulesOut(Schema):
+    hold_minutes = fields.Int()
+    max_active_per_patient_per_day = fields.Int()
+    max_active_per_account_per_day = fields.Int()
+    cancel_cutoff_days_before = fields.Int()
+    cancel_cutoff_time = fields.Time()
+    no_show_strikes = fields.Int()
+    no_show_window_days = fields.Int()
+    suspension_days = fields.Int()
+    reschedule_limit = fields.Int()

@@ -1,0 +1,173 @@
+"""Random sequences of hold / confirm / cancel / expire / reschedule / no-show keep the invariants."""
+
+from __future__ import annotations
+
+from datetime import time, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    rule,
+    run_state_machine_as_test,
+)
+
+from hospital.db import db
+from hospital.errors import DomainError
+from scheduling import service
+from scheduling.models import Appointment, AppointmentState, Slot
+from tests.integration.scheduling.conftest import assert_slot_invariants, build_world
+from tests.support.scheduling_factories import NOW, create_clinic_session, set_rules, slots_of
+
+DAILY_LIMIT = 2
+
+
+class BookingMachine(RuleBasedStateMachine):
+    @initialize()
+    def setup(self) -> None:
+        self.world = build_world(n_patients=3)
+        # Two family members on the first account, so the per-account limit is exercised.
+        for _ in range(2):
+            self.world.add_patient(account=self.world.accounts[0])
+        set_rules(
+            self.world.hospital.id,
+            max_active_per_patient_per_day=DAILY_LIMIT,
+            max_active_per_account_per_day=DAILY_LIMIT + 1,
+            reschedule_limit=2,
+            hold_minutes=10,
+        )
+        soon = create_clinic_session(
+            self.world.clinician,
+            local_date=NOW.astimezone(service.hospital_zone(self.world.hospital.id)).date(),
+            start=time(10, 40),
+            end=time(11, 40),
+            slot_minutes=20,
+            capacity=2,
+        )
+        later = create_clinic_session(self.world.clinician, capacity=1, slot_minutes=60)
+        other = create_clinic_session(
+            self.world.clinician, capacity=2, start=time(14), end=time(16), slot_minutes=60
+        )
+        self.slots = slots_of(soon) + slots_of(later) + slots_of(other)
+        self.now = NOW
+        self.appointment_ids: list[int] = []
+
+    def attempt(self, fn: Any) -> Any:
+        try:
+            with db.session.begin_nested():
+                return fn()
+        except DomainError:
+            return None
+
+    def pair(self, i: int) -> tuple[Any, Any]:
+        patient = self.world.patients[i % len(self.world.patients)]
+        account = self.world.accounts[i % len(self.world.accounts)]
+        return account, patient
+
+    def appointment_id(self, i: int) -> int | None:
+        return self.appointment_ids[i % len(self.appointment_ids)] if self.appointment_ids else None
+
+    @rule(who=st.integers(0, 9), slot=st.integers(0, 20), staff=st.booleans())
+    def hold(self, who: int, slot: int, staff: bool) -> None:
+        account, patient = self.pair(who)
+        actor = self.world.registrar if staff else account
+        target = self.slots[slot % len(self.slots)]
+        made = self.attempt(
+            lambda: service.hold(actor, patient_id=patient.id, slot_id=target.id, now=self.now)
+        )
+        if made is not None:
+            self.appointment_ids.append(made.id)
+
+    @rule(i=st.integers(0, 50))
+    def confirm(self, i: int) -> None:
+        appointment_id = self.appointment_id(i)
+        if appointment_id is not None:
+            self.attempt(
+                lambda: service.confirm(self.world.registrar, appointment_id, now=self.now)
+            )
+
+    @rule(i=st.integers(0, 50), staff=st.booleans())
+    def cancel(self, i: int, staff: bool) -> None:
+        appointment_id = self.appointment_id(i)
+        if appointment_id is None:
+            return
+        appointment = db.session.get(Appointment, appointment_id)
+        actor = (
+            self.world.registrar
+            if staff
+            else next(a for a in self.world.accounts if a.id == appointment.account_id)
+            if any(a.id == appointment.account_id for a in self.world.accounts)
+            else self.world.registrar
+        )
+        self.attempt(lambda: service.cancel(actor, appointment_id, now=self.now, reason="test"))
+
+    @rule(i=st.integers(0, 50), slot=st.integers(0, 20))
+    def reschedule(self, i: int, slot: int) -> None:
+        appointment_id = self.appointment_id(i)
+        if appointment_id is None:
+            return
+        target = self.slots[slot % len(self.slots)]
+        self.attempt(
+            lambda: service.reschedule(
+                self.world.registrar, appointment_id, new_slot_id=target.id, now=self.now
+            )
+        )
+
+    @rule(minutes=st.integers(1, 25))
+    def time_passes(self, minutes: int) -> None:
+        self.now += timedelta(minutes=minutes)
+
+    @rule()
+    def expiry_job(self) -> None:
+        self.attempt(lambda: service.release_expired_holds(now=self.now))
+
+    @rule()
+    def no_show_job(self) -> None:
+        self.attempt(lambda: service.mark_no_shows(now=self.now))
+
+    @invariant()
+    def counters_match_occupants(self) -> None:
+        if hasattr(self, "world"):
+            assert_slot_invariants()
+
+    @invariant()
+    def limits_hold(self) -> None:
+        if not hasattr(self, "world"):
+            return
+        active = sa.or_(
+            Appointment.state.in_((AppointmentState.BOOKED, AppointmentState.CHECKED_IN)),
+            sa.and_(
+                Appointment.state == AppointmentState.HELD, Appointment.hold_expires_at > self.now
+            ),
+        )
+        per_session = db.session.execute(
+            sa.select(Appointment.patient_id, Appointment.session_id, sa.func.count())
+            .where(active)
+            .group_by(Appointment.patient_id, Appointment.session_id)
+        ).all()
+        assert all(n <= 1 for _p, _s, n in per_session)
+        per_day = db.session.execute(
+            sa.select(Appointment.patient_id, Appointment.local_date, sa.func.count())
+            .where(active)
+            .group_by(Appointment.patient_id, Appointment.local_date)
+        ).all()
+        assert all(n <= DAILY_LIMIT for _p, _d, n in per_day)
+        # No slot shows more remaining places than it has.
+        slots = db.session.scalars(sa.select(Slot).execution_options(populate_existing=True)).all()
+        assert all(0 <= s.booked <= s.capacity + s.addon_allowance for s in slots)
+
+
+def test_random_booking_sequences_keep_the_invariants(db_session: Any) -> None:
+    run_state_machine_as_test(
+        BookingMachine,
+        settings=settings(
+            max_examples=25,
+            stateful_step_count=30,
+            deadline=None,
+            suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+        ),
+    )

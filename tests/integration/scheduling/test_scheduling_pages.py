@@ -1,0 +1,137 @@
+"""The booking pages: department search, choose a time, confirm, my appointments, staff and admin."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import g
+
+from hospital.db import db, utcnow
+from scheduling.models import Appointment, AppointmentState, SessionTemplate, Slot
+from tests.integration.scheduling.conftest import World
+from tests.support.auth import sign_in
+from tests.support.scheduling_factories import create_clinic_session, slots_of
+
+
+def switch_to(client: Any, account: Any) -> None:
+    g.pop("_login_user", None)
+    g.pop("hospital", None)
+    sign_in(client, account)
+
+
+def upcoming(world: World, **kw: Any) -> Any:
+    day = (utcnow() + timedelta(hours=8)).date() + timedelta(days=2)
+    kw.setdefault("release_at", utcnow() - timedelta(hours=1))
+    return create_clinic_session(world.clinician, local_date=day, **kw)
+
+
+@pytest.fixture
+def patient(client: Any, world: World) -> Any:
+    sign_in(client, world.accounts[0])
+    return client
+
+
+def test_departments_are_found_by_pinyin_initials(patient: Any, world: World) -> None:
+    page = patient.get("/book?q=nk").get_data(as_text=True)
+    assert f'data-department="{world.department.id}"' in page
+    page = patient.get("/book?q=xyz").get_data(as_text=True)
+    assert "data-no-departments" in page
+
+
+def test_a_patient_books_through_the_pages(patient: Any, world: World) -> None:
+    session = upcoming(world, capacity=2, fee_fen=5000)
+    slot = slots_of(session)[0]
+    days = patient.get(f"/book/departments/{world.department.id}").get_data(as_text=True)
+    assert f'data-session="{session.id}"' in days
+    slots_page = patient.get(f"/book/sessions/{session.id}").get_data(as_text=True)
+    assert f'data-slot="{slot.id}"' in slots_page
+    held = patient.post(
+        f"/book/sessions/{session.id}/hold",
+        data={"slot_id": slot.id, "patient_id": world.patients[0].id},
+    )
+    assert held.status_code == 302
+    confirm_url = held.headers["Location"]
+    confirm_page = patient.get(confirm_url).get_data(as_text=True)
+    assert "data-countdown" in confirm_page and "¥50.00" in confirm_page
+    done = patient.post(confirm_url)
+    assert done.status_code == 302
+    (appointment,) = db.session.scalars(sa.select(Appointment)).all()
+    db.session.refresh(appointment)
+    assert appointment.state is AppointmentState.BOOKED
+    mine = patient.get("/appointments").get_data(as_text=True)
+    assert f'data-appointment="{appointment.id}"' in mine and 'data-action="calendar"' in mine
+
+
+def test_holding_without_choosing_shows_the_form_again(patient: Any, world: World) -> None:
+    session = upcoming(world)
+    response = patient.post(f"/book/sessions/{session.id}/hold", data={})
+    assert response.status_code == 422
+    assert "data-form-error" in response.get_data(as_text=True)
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Appointment)) == 0
+
+
+def test_a_taken_slot_is_explained_on_the_page(patient: Any, world: World) -> None:
+    session = upcoming(world, capacity=1)
+    slot = slots_of(session)[0]
+    db.session.execute(sa.update(Slot).where(Slot.id == slot.id).values(booked=1))
+    db.session.commit()  # the page rolls back its own failed work, not the test's set-up
+    response = patient.post(
+        f"/book/sessions/{session.id}/hold",
+        data={"slot_id": slot.id, "patient_id": world.patients[0].id},
+    )
+    assert response.status_code == 409
+    assert "Pick another time" in response.get_data(as_text=True) or "请" in response.get_data(
+        as_text=True
+    )
+
+
+def test_staff_day_shows_appointments_and_takes_an_add_on(client: Any, world: World) -> None:
+    session = upcoming(world, capacity=1)
+    slot = slots_of(session)[0]
+    sign_in(client, world.registrar)
+    query = f"clinician_id={world.clinician.id}&date={session.local_date.isoformat()}"
+    assert "data-no-appointments" in client.get(f"/staff/day?{query}").get_data(as_text=True)
+    response = client.post(
+        "/staff/add-on",
+        data={
+            "slot_id": slot.id,
+            "medical_record_number": world.patients[1].medical_record_number,
+            "reason": "urgent",
+            "clinician_id": world.clinician.id,
+            "date": session.local_date.isoformat(),
+        },
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)
+    page = client.get(f"/staff/day?{query}").get_data(as_text=True)
+    assert "data-day-list" in page and world.patients[1].name in page
+
+
+def test_patients_cannot_open_staff_or_admin_pages(patient: Any) -> None:
+    assert patient.get("/staff/day").status_code == 403
+    assert patient.get("/admin/schedule").status_code == 403
+
+
+def test_admin_adds_a_weekly_session_and_bad_input_is_explained(client: Any, world: World) -> None:
+    sign_in(client, world.admin)
+    assert client.get("/admin/schedule").status_code == 200
+    good = {
+        "clinician_id": world.clinician.id,
+        "weekday": "0",
+        "start_time": "08:00",
+        "end_time": "12:00",
+        "slot_minutes": "15",
+        "capacity": "2",
+        "fee_class": "expert",
+        "fee_yuan": "50",
+        "booking_opens_days": "14",
+        "release_time": "07:00",
+        "valid_from": "2026-01-01",
+    }
+    bad = client.post("/admin/schedule/templates", data={**good, "end_time": "25:00"})
+    assert bad.status_code == 422 and "has-error" in bad.get_data(as_text=True)
+    assert client.post("/admin/schedule/templates", data=good).status_code == 302
+    (template,) = db.session.scalars(sa.select(SessionTemplate)).all()
+    assert (template.fee_fen, template.capacity) == (5000, 2)
