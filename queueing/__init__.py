@@ -1,0 +1,1 @@
+"""Virtual queues: tickets, fair ordering, staff calling, live screens and notifications."""

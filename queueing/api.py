@@ -1,0 +1,440 @@
+"""REST and event-stream endpoints of the virtual queue (/api/v1/queueing).
+
+Staff act on counters; a ticket is reached by its opaque token (the QR's link); boards are
+public and show masked data only. Streams send a full snapshot on (re)connect, then on every
+queue event, with a heartbeat between; GET endpoints return the same payloads for polling.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Response, current_app
+from flask_babel import lazy_gettext as _l
+from flask_smorest import Blueprint
+
+from hospital.accounts.guards import (
+    current_account,
+    current_device,
+    require_roles,
+    signed_in_account,
+)
+from hospital.accounts.models import STAFF_ROLES, DeviceKind, Role
+from hospital.db import db, utcnow
+from hospital.errors import Forbidden, NotFound, Unauthorized
+from hospital.organisation.lookup import current_hospital
+from hospital.organisation.models import ServicePoint
+from queueing import service, snapshots
+from queueing.live import broker, state_cache
+from queueing.models import Counter, PriorityClass, ServiceQueue, Ticket
+from queueing.schemas import (
+    BoardArgs,
+    CallOut,
+    CallTicketArgs,
+    CheckInArgs,
+    CounterActionArgs,
+    CounterCreateArgs,
+    CounterOut,
+    NotifyAheadArgs,
+    OpenQueueArgs,
+    QueueOut,
+    TicketOut,
+    TransferArgs,
+    WalkInArgs,
+)
+
+blp = Blueprint(
+    "queueing", __name__, description="Virtual queues: tickets, calling, boards, live events."
+)
+
+STAFF = tuple(STAFF_ROLES)
+HEARTBEAT_SECONDS = 15.0
+STREAM_SECONDS = 600.0  # a stream ends after this; EventSource reconnects and gets a snapshot
+DEFAULT_STREAM_SLOTS = 1000
+_slots: dict[int, threading.BoundedSemaphore] = {}
+_slots_lock = threading.Lock()
+
+
+def stream_slots(limit: int) -> threading.BoundedSemaphore:
+    """The semaphore bounding this process's open streams."""
+    with _slots_lock:
+        key = os.getpid()
+        if key not in _slots:
+            _slots[key] = threading.BoundedSemaphore(max(limit, 1))
+        return _slots[key]
+
+
+def _ticket_out(ticket: Ticket) -> dict[str, Any]:
+    data = TicketOut().dump(ticket)
+    data["link"] = service.ticket_link(ticket)
+    return data
+
+
+def _call_out(result: service.CallResult) -> dict[str, Any]:
+    return {
+        "ticket": _ticket_out(result.ticket) if result.ticket else None,
+        "repeated": result.repeated,
+        "reason": result.reason,
+        "detail": result.detail or {},
+    }
+
+
+# ---- queues and tickets ---------------------------------------------------------------------
+
+
+@blp.route("/queues", methods=["POST"])
+@require_roles(*STAFF)
+@blp.arguments(OpenQueueArgs)
+@blp.response(200, QueueOut)
+def open_queue(args: dict[str, Any]) -> ServiceQueue:
+    """Open today's queue for a service point (opening twice returns the same queue)."""
+    actor = signed_in_account()
+    return service.open_queue(
+        actor=actor,
+        hospital_id=actor.hospital_id,
+        service_point_id=args["service_point_id"],
+        now=utcnow(),
+        prefix=args.get("prefix"),
+    )
+
+
+@blp.route("/queues/<int:queue_id>/close", methods=["POST"])
+@require_roles(*STAFF)
+@blp.response(200, QueueOut)
+def close_queue(queue_id: int) -> ServiceQueue:
+    """Close a queue: no new tickets; those waiting are still served."""
+    return service.close_queue(actor=signed_in_account(), queue_id=queue_id, now=utcnow())
+
+
+@blp.route("/tickets", methods=["POST"])
+@blp.arguments(WalkInArgs)
+@blp.response(201, TicketOut)
+def issue_walk_in(args: dict[str, Any]) -> dict[str, Any]:
+    """Issue a walk-in ticket (staff, or a kiosk device)."""
+    actor = current_account()
+    if actor is not None:
+        if not actor.is_staff:
+            raise Forbidden(
+                _l("Only staff or a kiosk can issue walk-in tickets."), code="role_required"
+            )
+        hospital_id = actor.hospital_id
+    else:
+        device = current_device()
+        if device is None or device.kind is not DeviceKind.KIOSK:
+            raise Unauthorized(_l("Please sign in first."))
+        hospital_id = device.hospital_id
+    priority = PriorityClass(args["priority"]) if args.get("priority") else None
+    ticket = service.issue_walk_in(
+        actor=actor,
+        hospital_id=hospital_id,
+        service_point_id=args["service_point_id"],
+        now=utcnow(),
+        patient_id=args.get("patient_id"),
+        priority=priority,
+    )
+    return _ticket_out(ticket)
+
+
+@blp.route("/check-in", methods=["POST"])
+@blp.arguments(CheckInArgs)
+@blp.response(200, TicketOut)
+def check_in(args: dict[str, Any]) -> dict[str, Any]:
+    """Check a booked appointment in and get its ticket (twice gives the same ticket)."""
+    from hospital.patients.access import Permission, require_patient_access
+
+    actor = current_account()
+    device = current_device() if actor is None else None
+    if actor is None and (device is None or device.kind is not DeviceKind.KIOSK):
+        raise Unauthorized(_l("Please sign in first."))
+    hospital_id = actor.hospital_id if actor else device.hospital_id  # type: ignore[union-attr]
+    if actor is not None and not actor.is_staff:
+        from scheduling.models import Appointment
+
+        appointment = db.session.get(Appointment, args["appointment_id"])
+        if appointment is None:
+            raise NotFound(_l("No such appointment."), code="appointment_not_found")
+        require_patient_access(
+            actor, appointment.patient_id, Permission.BOOK, action="queue.check_in"
+        )
+    ticket, _created = service.check_in(
+        actor=actor, hospital_id=hospital_id, appointment_id=args["appointment_id"], now=utcnow()
+    )
+    return _ticket_out(ticket)
+
+
+@blp.route("/tickets/<token>", methods=["GET"])
+def get_ticket(token: str) -> dict[str, Any]:
+    """The ticket page's data: status, people ahead, ETA range, room and directions."""
+    ticket = service.ticket_by_token(token)
+    state = snapshots.load_state(ticket.queue_id, utcnow())
+    assert state is not None
+    return snapshots.ticket_view(state, ticket.id)
+
+
+@blp.route("/tickets/<token>/qr.svg", methods=["GET"])
+def ticket_qr(token: str) -> Response:
+    """The ticket's QR code: it encodes only the ticket page's link (no personal data)."""
+    from hospital.qr import qr_svg
+
+    ticket = service.ticket_by_token(token)
+    return Response(qr_svg(service.ticket_link(ticket)), mimetype="image/svg+xml")
+
+
+@blp.route("/tickets/<token>", methods=["PATCH"])
+@blp.arguments(NotifyAheadArgs)
+def set_notify_ahead(args: dict[str, Any], token: str) -> dict[str, Any]:
+    """Choose at how many people ahead to be told to come (default 3)."""
+    ticket = service.set_notify_ahead(token=token, ahead=args["notify_ahead"])
+    return {"notify_ahead": ticket.notify_ahead}
+
+
+# ---- counters -------------------------------------------------------------------------------
+
+
+@blp.route("/counters", methods=["POST"])
+@require_roles(Role.ADMIN, Role.NURSE)
+@blp.arguments(CounterCreateArgs)
+@blp.response(201, CounterOut)
+def create_counter(args: dict[str, Any]) -> Counter:
+    """Add a counter (a desk or window) to a service point."""
+    actor = signed_in_account()
+    return service.create_counter(actor=actor, hospital_id=actor.hospital_id, **args)
+
+
+@blp.route("/counters/<int:counter_id>", methods=["GET"])
+@require_roles(*STAFF)
+def get_console(counter_id: int) -> dict[str, Any]:
+    """The console's data: the counter's ticket and the waiting list in order, with why."""
+    return _console_payload(counter_id)
+
+
+def _console_payload(counter_id: int) -> dict[str, Any]:
+    actor = signed_in_account()
+    counter = db.session.get(Counter, counter_id)
+    if counter is None or counter.hospital_id != actor.hospital_id:
+        raise NotFound(_l("No such counter."), code="counter_not_found")
+    queue = service.find_queue(
+        counter.service_point, service.local_day(current_hospital().timezone, utcnow())
+    )
+    if queue is None:
+        return {
+            "queue": None,
+            "counter": {"id": counter.id, "code": counter.code, "paused": counter.is_paused},
+            "waiting": [],
+            "current": None,
+        }
+    state = snapshots.load_state(queue.id, utcnow())
+    assert state is not None
+    return snapshots.console_view(state, counter.id)
+
+
+@blp.route("/counters/<int:counter_id>/call-next", methods=["POST"])
+@require_roles(*STAFF)
+@blp.response(200, CallOut)
+def call_next(counter_id: int) -> dict[str, Any]:
+    """Call the next patient; repeating returns the ticket already called (never a second one)."""
+    actor = signed_in_account()
+    result = service.call_next(
+        actor=actor, hospital_id=actor.hospital_id, counter_id=counter_id, now=utcnow()
+    )
+    return _call_out(result)
+
+
+@blp.route("/counters/<int:counter_id>/call", methods=["POST"])
+@require_roles(*STAFF)
+@blp.arguments(CallTicketArgs)
+@blp.response(200, CallOut)
+def call_ticket(args: dict[str, Any], counter_id: int) -> dict[str, Any]:
+    """Call a particular patient out of order, with a reason (audited)."""
+    actor = signed_in_account()
+    result = service.call_ticket(
+        actor=actor, hospital_id=actor.hospital_id, counter_id=counter_id, now=utcnow(), **args
+    )
+    return _call_out(result)
+
+
+def _counter_action(fn: Callable[..., Ticket]) -> Callable[..., dict[str, Any]]:
+    def handler(args: dict[str, Any], counter_id: int) -> dict[str, Any]:
+        actor = signed_in_account()
+        ticket = fn(
+            actor=actor, hospital_id=actor.hospital_id, counter_id=counter_id, now=utcnow(), **args
+        )
+        return _ticket_out(ticket)
+
+    return handler
+
+
+for _path, _fn, _schema, _doc in (
+    ("recall", service.recall, CounterActionArgs, "Announce the current ticket again."),
+    ("start", service.start, CounterActionArgs, "The patient arrived: start serving."),
+    ("complete", service.complete, CounterActionArgs, "Finish serving the current ticket."),
+    ("missed", service.mark_missed, CounterActionArgs, "The patient did not come: move them back."),
+    ("transfer", service.transfer, TransferArgs, "Send the patient to another queue."),
+):
+    _view = _counter_action(_fn)
+    _view.__name__ = f"counter_{_path}"
+    _view.__doc__ = _doc
+    blp.route(f"/counters/<int:counter_id>/{_path}", methods=["POST"])(
+        require_roles(*STAFF)(blp.arguments(_schema)(blp.response(200, TicketOut)(_view)))
+    )
+
+
+@blp.route("/counters/<int:counter_id>/pause", methods=["POST"])
+@require_roles(*STAFF)
+@blp.response(200, CounterOut)
+def pause(counter_id: int) -> Counter:
+    """Pause the counter: it cannot call until resumed."""
+    actor = signed_in_account()
+    return service.set_paused(
+        actor=actor, hospital_id=actor.hospital_id, counter_id=counter_id, paused=True, now=utcnow()
+    )
+
+
+@blp.route("/counters/<int:counter_id>/resume", methods=["POST"])
+@require_roles(*STAFF)
+@blp.response(200, CounterOut)
+def resume(counter_id: int) -> Counter:
+    """Resume a paused counter."""
+    actor = signed_in_account()
+    return service.set_paused(
+        actor=actor,
+        hospital_id=actor.hospital_id,
+        counter_id=counter_id,
+        paused=False,
+        now=utcnow(),
+    )
+
+
+# ---- boards ---------------------------------------------------------------------------------
+
+
+def board_queue_ids(args: dict[str, Any]) -> list[int]:
+    """Today's queues of a department's (or the listed) service points of the current hospital."""
+    hospital = current_hospital()
+    if args.get("points"):
+        scope = ServicePoint.id.in_(sorted({int(p) for p in args["points"].split(",")}))
+    else:
+        scope = ServicePoint.department_id == args["department"]
+    day = service.local_day(hospital.timezone, utcnow())
+    rows = db.session.scalars(
+        sa.select(ServiceQueue.id)
+        .join(ServicePoint, ServicePoint.id == ServiceQueue.service_point_id)
+        .where(
+            scope,
+            ServicePoint.hospital_id == hospital.id,
+            ServiceQueue.service_day == day,
+        )
+        .order_by(ServiceQueue.service_point_id)
+    ).all()
+    return list(rows)
+
+
+@blp.route("/board", methods=["GET"])
+@blp.arguments(BoardArgs, location="query")
+def get_board(args: dict[str, Any]) -> dict[str, Any]:
+    """What the display board shows: now calling, last calls, next waiting (masked names)."""
+    now = utcnow()
+    states = [s for s in (snapshots.load_state(q, now) for q in board_queue_ids(args)) if s]
+    return snapshots.board_view(states)
+
+
+# ---- event streams --------------------------------------------------------------------------
+
+
+def event_stream(
+    queue_ids: list[int], render: Callable[[list[dict[str, Any]]], dict[str, Any]]
+) -> Response:
+    """Server-Sent Events: a snapshot now, a snapshot after each change, a heartbeat between."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    heartbeat = float(app.config.get("QUEUE_HEARTBEAT_SECONDS", HEARTBEAT_SECONDS))
+    hub = broker()
+    cache = state_cache(heartbeat)
+    slots = stream_slots(int(app.config.get("QUEUE_STREAM_SLOTS", DEFAULT_STREAM_SLOTS)))
+    # Beyond the process's stream slots, send one snapshot and close: the browser reconnects
+    # after the retry delay, which makes it a slow poll instead of starving the workers.
+    holds_slot = slots.acquire(blocking=False)
+    subscription = hub.subscribe(queue_ids)
+
+    def frames() -> Iterator[str]:
+        last = ""
+        ends = time.monotonic() + (STREAM_SECONDS if holds_slot else 0)
+        try:
+            yield "retry: 2000\n\n" if holds_slot else "retry: 10000\n\n"
+            changed = True
+            while True:
+                states = [
+                    s
+                    for s in (
+                        cache.get(app, q, wanted_version=hub.latest_version(q)) for q in queue_ids
+                    )
+                    if s is not None
+                ]
+                data = json.dumps(render(states), ensure_ascii=False, separators=(",", ":"))
+                if data != last:
+                    last = data
+                    yield f"event: snapshot\ndata: {data}\n\n"
+                elif not changed:
+                    yield "event: heartbeat\ndata: {}\n\n"
+                if time.monotonic() >= ends:
+                    break
+                changed = subscription.wait(heartbeat)
+        finally:
+            cleanup()
+
+    released = []
+
+    def cleanup() -> None:
+        # Runs when the stream ends or the server closes it, even if it never started.
+        if released:
+            return
+        released.append(True)
+        hub.unsubscribe(subscription)
+        if holds_slot:
+            slots.release()
+
+    response = Response(
+        frames(),
+        mimetype="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+    response.call_on_close(cleanup)
+    return response
+
+
+@blp.route("/tickets/<token>/events", methods=["GET"])
+def ticket_events(token: str) -> Response:
+    """Live updates of one ticket (Server-Sent Events)."""
+    ticket = service.ticket_by_token(token)
+    ticket_id = ticket.id
+    return event_stream(
+        [ticket.queue_id], lambda states: snapshots.ticket_view(states[0], ticket_id)
+    )
+
+
+@blp.route("/board/events", methods=["GET"])
+@blp.arguments(BoardArgs, location="query")
+def board_events(args: dict[str, Any]) -> Response:
+    """Live updates of a display board (Server-Sent Events)."""
+    return event_stream(board_queue_ids(args), snapshots.board_view)
+
+
+@blp.route("/counters/<int:counter_id>/events", methods=["GET"])
+@require_roles(*STAFF)
+def counter_events(counter_id: int) -> Response:
+    """Live updates of a staff console (Server-Sent Events)."""
+    actor = signed_in_account()
+    counter = db.session.get(Counter, counter_id)
+    if counter is None or counter.hospital_id != actor.hospital_id:
+        raise NotFound(_l("No such counter."), code="counter_not_found")
+    queue = service.find_queue(
+        counter.service_point, service.local_day(current_hospital().timezone, utcnow())
+    )
+    if queue is None:
+        raise NotFound(_l("This counter's queue is not open today."), code="queue_not_open")
+    return event_stream([queue.id], lambda states: snapshots.console_view(states[0], counter_id))

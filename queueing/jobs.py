@@ -1,0 +1,20 @@
+"""Scheduled queue work: open the day's queues, return called tickets whose lease ran out."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from hospital.jobs import job
+from queueing import service
+
+
+@job("queueing.open_todays_queues", "interval", minutes=15)
+def open_todays_queues(now: datetime) -> int:
+    """Open a queue for every active service point for its local service day."""
+    return service.open_todays_queues(now)
+
+
+@job("queueing.release_expired_leases", "interval", seconds=15)
+def release_expired_leases(now: datetime) -> int:
+    """Put called tickets nobody started within the lease back in line."""
+    return service.release_expired_leases(now)

@@ -1,0 +1,182 @@
+"""Queues per service point per local service day, their counters and tickets."""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from hospital.db import UTCDateTime, db, enum_column, utcnow
+from hospital.organisation.models import ServicePoint
+
+
+class QueueStatus(enum.StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class TicketStatus(enum.StrEnum):
+    WAITING = "waiting"
+    CALLED = "called"
+    SERVING = "serving"
+    DONE = "done"
+    NO_SHOW = "no_show"
+    TRANSFERRED = "transferred"
+    CANCELLED = "cancelled"
+
+
+ACTIVE_STATUSES = (TicketStatus.WAITING, TicketStatus.CALLED, TicketStatus.SERVING)
+
+
+class TicketKind(enum.StrEnum):
+    BOOKED = "booked"
+    WALK_IN = "walk_in"
+    TRANSFER = "transfer"
+
+
+class PriorityClass(enum.StrEnum):
+    NONE = "none"
+    EMERGENCY = "emergency"
+    ELDERLY = "elderly"
+    DISABILITY = "disability"
+    PREGNANCY = "pregnancy"
+    RETURNING = "returning"  # back with test results (or from a transfer)
+
+
+class ServiceQueue(db.Model):
+    """One service point's queue for one local service day; holds the gap-free number counter."""
+
+    __tablename__ = "service_queue"
+    __table_args__ = (
+        sa.UniqueConstraint("service_point_id", "service_day"),
+        sa.CheckConstraint("last_number >= 0", name="last_number_not_negative"),
+        sa.CheckConstraint("priority_ratio >= 1", name="priority_ratio_positive"),
+        sa.CheckConstraint("max_misses >= 1", name="max_misses_positive"),
+        sa.CheckConstraint("lease_seconds > 0", name="lease_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hospital_id: Mapped[int] = mapped_column(sa.ForeignKey("hospital.id"), index=True)
+    service_point_id: Mapped[int] = mapped_column(sa.ForeignKey("service_point.id"), index=True)
+    service_day: Mapped[date] = mapped_column(sa.Date)  # local date in the hospital's zone
+    prefix: Mapped[str] = mapped_column(sa.String(4))
+    status: Mapped[QueueStatus] = enum_column(QueueStatus, default=QueueStatus.OPEN)
+    # The number of the last ticket issued: incremented in the issuing transaction (invariant 4).
+    last_number: Mapped[int] = mapped_column(default=0)
+    # Bumped by every queue event; screens use it to know their snapshot is current.
+    version: Mapped[int] = mapped_column(default=0)
+    # Regular tickets called since the last priority one (the ratio's state).
+    regular_since_priority: Mapped[int] = mapped_column(default=0)
+    priority_ratio: Mapped[int] = mapped_column(default=2)  # one priority per this many regular
+    ageing_minutes: Mapped[int] = mapped_column(default=60)
+    arrival_grace_minutes: Mapped[int] = mapped_column(default=10)
+    miss_setback: Mapped[int] = mapped_column(default=3)
+    max_misses: Mapped[int] = mapped_column(default=2)
+    lease_seconds: Mapped[int] = mapped_column(default=120)
+    default_service_seconds: Mapped[int] = mapped_column(default=300)
+    elder_age: Mapped[int] = mapped_column(default=80)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    opened_by_account_id: Mapped[int | None] = mapped_column(sa.ForeignKey("account.id"))
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    service_point: Mapped[ServicePoint] = relationship()
+
+
+class Counter(db.Model):
+    """A place staff call from (a consultation room's desk, cashier window 3)."""
+
+    __tablename__ = "queue_counter"
+    __table_args__ = (sa.UniqueConstraint("service_point_id", "code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hospital_id: Mapped[int] = mapped_column(sa.ForeignKey("hospital.id"), index=True)
+    service_point_id: Mapped[int] = mapped_column(sa.ForeignKey("service_point.id"), index=True)
+    code: Mapped[str] = mapped_column(sa.String(16))
+    name_zh: Mapped[str] = mapped_column(sa.String(100), default="")
+    name_en: Mapped[str] = mapped_column(sa.String(100), default="")
+    is_paused: Mapped[bool] = mapped_column(default=False)
+    paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The ticket this counter has called or is serving: unique, so a ticket is at one counter.
+    # (No foreign key: ticket already refers to queue_counter, and a cycle breaks table drops.)
+    current_ticket_id: Mapped[int | None] = mapped_column(unique=True)
+
+    service_point: Mapped[ServicePoint] = relationship()
+
+
+class Ticket(db.Model):
+    """A patient's place in one queue: number (A012), opaque token for the ticket page."""
+
+    __tablename__ = "ticket"
+    __table_args__ = (
+        sa.UniqueConstraint("queue_id", "number"),
+        sa.CheckConstraint("number > 0", name="number_positive"),
+        sa.CheckConstraint("misses >= 0", name="misses_not_negative"),
+        sa.CheckConstraint(
+            "status NOT IN ('called', 'serving') OR counter_id IS NOT NULL",
+            name="called_has_counter",
+        ),
+        sa.Index("ix_ticket_queue_status", "queue_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hospital_id: Mapped[int] = mapped_column(sa.ForeignKey("hospital.id"), index=True)
+    queue_id: Mapped[int] = mapped_column(sa.ForeignKey("service_queue.id"))
+    number: Mapped[int] = mapped_column()
+    code: Mapped[str] = mapped_column(sa.String(12))  # prefix + zero-padded number
+    token: Mapped[str] = mapped_column(sa.String(43), unique=True)
+    kind: Mapped[TicketKind] = enum_column(TicketKind)
+    status: Mapped[TicketStatus] = enum_column(TicketStatus, default=TicketStatus.WAITING)
+    priority: Mapped[PriorityClass] = enum_column(PriorityClass, default=PriorityClass.NONE)
+    patient_id: Mapped[int | None] = mapped_column(sa.ForeignKey("patient.id"), index=True)
+    # The scheduling appointment checked in (no FK: queueing only reads scheduling by id).
+    appointment_id: Mapped[int | None] = mapped_column(unique=True)
+    slot_start: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    arrived_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Where the ticket stands among regular (or priority) tickets: earlier goes first.
+    order_key: Mapped[datetime] = mapped_column(UTCDateTime)
+    misses: Mapped[int] = mapped_column(default=0)
+    counter_id: Mapped[int | None] = mapped_column(sa.ForeignKey("queue_counter.id"))
+    called_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    call_count: Mapped[int] = mapped_column(default=0)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    called_out_of_order_reason: Mapped[str] = mapped_column(sa.String(300), default="")
+    notify_ahead: Mapped[int] = mapped_column(default=3)
+    transferred_from_id: Mapped[int | None] = mapped_column(sa.ForeignKey("ticket.id"))
+    # After this ticket is served, issue a returning ticket in that queue (doctor -> lab -> doctor).
+    return_queue_id: Mapped[int | None] = mapped_column(sa.ForeignKey("service_queue.id"))
+    issued_by_account_id: Mapped[int | None] = mapped_column(sa.ForeignKey("account.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    queue: Mapped[ServiceQueue] = relationship(foreign_keys=[queue_id])
+
+
+class TicketAction(enum.StrEnum):
+    ISSUED = "issued"
+    CALLED = "called"
+    RECALLED = "recalled"
+    STARTED = "started"
+    COMPLETED = "completed"
+    MISSED = "missed"
+    NO_SHOW = "no_show"
+    TRANSFERRED = "transferred"
+    LEASE_EXPIRED = "lease_expired"
+    CANCELLED = "cancelled"
+
+
+class TicketEvent(db.Model):
+    """Who did what to a ticket and when (append-only)."""
+
+    __tablename__ = "ticket_event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hospital_id: Mapped[int] = mapped_column(sa.ForeignKey("hospital.id"), index=True)
+    ticket_id: Mapped[int] = mapped_column(sa.ForeignKey("ticket.id"), index=True)
+    action: Mapped[TicketAction] = enum_column(TicketAction)
+    counter_id: Mapped[int | None] = mapped_column(sa.ForeignKey("queue_counter.id"))
+    actor_account_id: Mapped[int | None] = mapped_column(sa.ForeignKey("account.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    detail: Mapped[str] = mapped_column(sa.String(300), default="")

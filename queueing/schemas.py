@@ -1,0 +1,114 @@
+"""Input (`...Args`) and output schemas of the queueing API."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from queueing.models import PriorityClass
+
+STAFF_PRIORITIES = [p.value for p in PriorityClass]
+
+
+class OpenQueueArgs(Schema):
+    service_point_id = fields.Int(required=True, strict=True)
+    prefix = fields.Str(
+        validate=validate.Regexp(r"^[A-Z]{1,4}$", error="Use 1 to 4 capital letters.")
+    )
+
+
+class WalkInArgs(Schema):
+    service_point_id = fields.Int(required=True, strict=True)
+    patient_id = fields.Int(strict=True, load_default=None, allow_none=True)
+    priority = fields.Str(
+        validate=validate.OneOf(STAFF_PRIORITIES), load_default=None, allow_none=True
+    )
+
+
+class CheckInArgs(Schema):
+    appointment_id = fields.Int(required=True, strict=True)
+
+
+class CounterCreateArgs(Schema):
+    service_point_id = fields.Int(required=True, strict=True)
+    code = fields.Str(required=True, validate=validate.Length(min=1, max=16))
+    name_zh = fields.Str(load_default="", validate=validate.Length(max=100))
+    name_en = fields.Str(load_default="", validate=validate.Length(max=100))
+
+
+class CounterActionArgs(Schema):
+    ticket_id = fields.Int(strict=True, load_default=None, allow_none=True)
+
+
+class CallTicketArgs(Schema):
+    ticket_id = fields.Int(required=True, strict=True)
+    reason = fields.Str(required=True, validate=validate.Length(min=3, max=300))
+
+
+class TransferArgs(Schema):
+    to_service_point_id = fields.Int(required=True, strict=True)
+    come_back = fields.Bool(load_default=False)
+    ticket_id = fields.Int(strict=True, load_default=None, allow_none=True)
+
+
+class NotifyAheadArgs(Schema):
+    notify_ahead = fields.Int(required=True, strict=True, validate=validate.Range(min=1, max=20))
+
+
+class BoardArgs(Schema):
+    """A board shows a department's service points, or an area's listed ones."""
+
+    points = fields.Str(
+        validate=validate.Regexp(
+            r"^\d+(,\d+){0,19}$", error="List up to 20 service point ids, e.g. 1,2,3."
+        ),
+    )
+    department = fields.Int(strict=False)
+
+    @validates_schema
+    def one_scope(self, data: dict, **_kw: object) -> None:
+        if ("points" in data) == ("department" in data):
+            raise ValidationError("Give either points (e.g. 1,2,3) or a department id.")
+
+
+class QueueOut(Schema):
+    id = fields.Int()
+    service_point_id = fields.Int()
+    service_day = fields.Date()
+    prefix = fields.Str()
+    status = fields.Str()
+    last_number = fields.Int()
+    version = fields.Int()
+
+
+class CounterOut(Schema):
+    id = fields.Int()
+    service_point_id = fields.Int()
+    code = fields.Str()
+    name_zh = fields.Str()
+    name_en = fields.Str()
+    is_paused = fields.Bool()
+    current_ticket_id = fields.Int(allow_none=True)
+
+
+class TicketOut(Schema):
+    """A ticket as its holder or staff see it: number and link, never a name."""
+
+    id = fields.Int()
+    queue_id = fields.Int()
+    code = fields.Str()
+    number = fields.Int()
+    token = fields.Str()
+    status = fields.Str()
+    priority = fields.Str()
+    kind = fields.Str()
+    counter_id = fields.Int(allow_none=True)
+    call_count = fields.Int()
+    misses = fields.Int()
+    link = fields.Str()
+
+
+class CallOut(Schema):
+    ticket = fields.Nested(TicketOut, allow_none=True)
+    repeated = fields.Bool()
+    reason = fields.Str()
+    detail = fields.Dict()

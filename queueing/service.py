@@ -1,0 +1,1053 @@
+"""Queue operations: open queues, issue tickets, call, serve, transfer. The only writer of queueing tables.
+
+Lock order, everywhere, so two operations never deadlock: queue row, then counter row, then
+ticket rows. On SQLite writers are serialised by BEGIN IMMEDIATE instead.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from flask import current_app, has_app_context
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
+
+from hospital import events
+from hospital.accounts.models import Account
+from hospital.audit.service import record
+from hospital.db import db
+from hospital.errors import Conflict, Forbidden, InvalidInput, NotFound
+from hospital.notifications.messages import register_template
+from hospital.organisation.models import Hospital, ServicePoint, ServicePointKind
+from hospital.patients.models import Patient
+from queueing import ordering
+from queueing.live import queue_changed
+from queueing.models import (
+    Counter,
+    PriorityClass,
+    QueueStatus,
+    ServiceQueue,
+    Ticket,
+    TicketAction,
+    TicketEvent,
+    TicketKind,
+    TicketStatus,
+)
+
+PREFIXES: dict[ServicePointKind, str] = {
+    ServicePointKind.CONSULTATION_ROOM: "A",
+    ServicePointKind.REGISTRATION_DESK: "R",
+    ServicePointKind.CASHIER: "C",
+    ServicePointKind.LAB_DRAW: "L",
+    ServicePointKind.PHARMACY: "P",
+    ServicePointKind.IMAGING: "I",
+}
+STAFF_SETBACK_DEFAULT = 3
+
+register_template(
+    "queue.ticket_issued",
+    subject=_l("Your number {code}"),
+    body=_l("Your number at {place} is {code}. Follow your place in the queue here: {link}"),
+)
+register_template(
+    "queue.almost_turn",
+    subject=_l("{ahead} ahead of number {code}"),
+    body=_l(
+        "{ahead} patients are ahead of number {code} at {place}. Please make your way to "
+        "room {room}, floor {floor}. {link}"
+    ),
+)
+register_template(
+    "queue.your_turn",
+    subject=_l("Number {code}: your turn"),
+    body=_l(
+        "Number {code}: it is your turn. Please go to {place}, room {room}, floor {floor}. {directions}"
+    ),
+)
+register_template(
+    "queue.missed",
+    subject=_l("Number {code} was called"),
+    body=_l(
+        "Number {code} was called at {place} but you were not there. You have been moved back "
+        "a few places: {link}"
+    ),
+)
+
+
+# ---- days and queues ------------------------------------------------------------------------
+
+
+def local_day(timezone: str, now: datetime) -> date:
+    """The hospital's service day: numbering restarts at local midnight, not UTC midnight."""
+    return now.astimezone(ZoneInfo(timezone)).date()
+
+
+def _service_point(hospital_id: int, service_point_id: Any) -> ServicePoint:
+    point = (
+        db.session.get(ServicePoint, service_point_id)
+        if isinstance(service_point_id, int)
+        else None
+    )
+    if point is None or point.hospital_id != hospital_id or not point.is_active:
+        raise NotFound(_l("No such service point."), code="service_point_not_found")
+    return point
+
+
+def _hospital(hospital_id: int) -> Hospital:
+    hospital = db.session.get(Hospital, hospital_id)
+    assert hospital is not None
+    return hospital
+
+
+def find_queue(point: ServicePoint, day: date) -> ServiceQueue | None:
+    return db.session.scalar(
+        sa.select(ServiceQueue).where(
+            ServiceQueue.service_point_id == point.id, ServiceQueue.service_day == day
+        )
+    )
+
+
+def _get_or_create_queue(
+    point: ServicePoint, day: date, *, now: datetime, actor: Account | None, prefix: str | None
+) -> tuple[ServiceQueue, bool]:
+    queue = find_queue(point, day)
+    if queue is not None:
+        return queue, False
+    queue = ServiceQueue(
+        hospital_id=point.hospital_id,
+        service_point_id=point.id,
+        service_day=day,
+        prefix=(prefix or PREFIXES.get(point.kind, "Q"))[:4],
+        status=QueueStatus.OPEN,
+        opened_at=now,
+        opened_by_account_id=actor.id if actor else None,
+    )
+    # Two openers may race (a job and a check-in): the unique constraint decides, the loser
+    # re-reads the winner's row without spoiling its own transaction.
+    try:
+        with db.session.begin_nested():
+            db.session.add(queue)
+    except IntegrityError:
+        existing = find_queue(point, day)
+        assert existing is not None
+        return existing, False
+    return queue, True
+
+
+def open_queue(
+    *,
+    actor: Account | None,
+    hospital_id: int,
+    service_point_id: int,
+    now: datetime,
+    prefix: str | None = None,
+) -> ServiceQueue:
+    """Open (or reopen) today's queue for a service point; opening twice returns the same queue."""
+    point = _service_point(hospital_id, service_point_id)
+    day = local_day(_hospital(hospital_id).timezone, now)
+    queue, created = _get_or_create_queue(point, day, now=now, actor=actor, prefix=prefix)
+    if not created and queue.status is QueueStatus.CLOSED:
+        queue.status = QueueStatus.OPEN
+        queue.closed_at = None
+        _touch(queue)
+    db.session.flush()
+    return queue
+
+
+def close_queue(*, actor: Account, queue_id: int, now: datetime) -> ServiceQueue:
+    """Stop issuing tickets; tickets already waiting are still served."""
+    queue = _locked_queue(actor.hospital_id, queue_id)
+    queue.status = QueueStatus.CLOSED
+    queue.closed_at = now
+    _touch(queue)
+    return queue
+
+
+def open_todays_queues(now: datetime) -> int:
+    """Open a queue for every active service point of every hospital for its local day."""
+    opened = 0
+    for point in db.session.scalars(
+        sa.select(ServicePoint).where(ServicePoint.is_active.is_(True))
+    ):
+        hospital = _hospital(point.hospital_id)
+        _queue, created = _get_or_create_queue(
+            point, local_day(hospital.timezone, now), now=now, actor=None, prefix=None
+        )
+        opened += created
+    db.session.flush()
+    return opened
+
+
+def _locked_queue(hospital_id: int, queue_id: Any) -> ServiceQueue:
+    queue = (
+        db.session.scalar(
+            sa.select(ServiceQueue)
+            .where(ServiceQueue.id == queue_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        if isinstance(queue_id, int)
+        else None
+    )
+    if queue is None or queue.hospital_id != hospital_id:
+        raise NotFound(_l("No such queue."), code="queue_not_found")
+    return queue
+
+
+def _touch(queue: ServiceQueue, **values: Any) -> None:
+    """Count a queue event (and write values) in one statement; screens hear of it after commit."""
+    # Incremented in SQL: concurrent issuers hold no lock when they read the row.
+    queue_id = queue.id
+    version = db.session.execute(
+        sa.update(ServiceQueue)
+        .where(ServiceQueue.id == queue_id)
+        .values(version=ServiceQueue.version + 1, **values)
+        .returning(ServiceQueue.version)
+        .execution_options(synchronize_session=False)
+    ).scalar_one()
+    for key, value in values.items():
+        set_committed_value(queue, key, value)  # written already: the ORM must not write it again
+    queue_changed(queue_id, version)
+
+
+def _event(
+    ticket: Ticket,
+    action: TicketAction,
+    *,
+    now: datetime,
+    actor: Account | None,
+    counter: Counter | None = None,
+    detail: str = "",
+) -> None:
+    db.session.add(
+        TicketEvent(
+            hospital_id=ticket.hospital_id,
+            ticket_id=ticket.id,
+            action=action,
+            counter_id=counter.id if counter else None,
+            actor_account_id=actor.id if actor else None,
+            at=now,
+            detail=detail[:300],
+        )
+    )
+
+
+# ---- issuing --------------------------------------------------------------------------------
+
+
+def _allocate_number(queue_id: int) -> int:
+    """Take the queue's next number in this transaction: a rollback gives it back (no gaps).
+
+    The same statement counts the queue event, so issuing costs one write to the queue row.
+    """
+    number, version = db.session.execute(
+        sa.update(ServiceQueue)
+        .where(ServiceQueue.id == queue_id)
+        .values(last_number=ServiceQueue.last_number + 1, version=ServiceQueue.version + 1)
+        .returning(ServiceQueue.last_number, ServiceQueue.version)
+        .execution_options(synchronize_session=False)
+    ).one()
+    queue_changed(queue_id, version)
+    return number
+
+
+def _priority_for(
+    patient: Patient | None, requested: PriorityClass | None, queue: ServiceQueue, day: date
+) -> PriorityClass:
+    if requested is not None and requested is not PriorityClass.NONE:
+        return requested
+    if patient is not None:
+        born = patient.birth_date
+        age = day.year - born.year - ((day.month, day.day) < (born.month, born.day))
+        if age >= queue.elder_age:
+            return PriorityClass.ELDERLY
+    return PriorityClass.NONE
+
+
+def _issue(
+    *,
+    queue: ServiceQueue,
+    patient: Patient | None,
+    kind: TicketKind,
+    priority: PriorityClass,
+    now: datetime,
+    actor: Account | None,
+    slot_start: datetime | None = None,
+    appointment_id: int | None = None,
+    transferred_from_id: int | None = None,
+    return_queue_id: int | None = None,
+) -> Ticket:
+    if queue.status is not QueueStatus.OPEN:
+        raise Conflict(
+            _l("This queue is closed today. Ask at the desk which counter to go to."),
+            code="queue_closed",
+        )
+    number = _allocate_number(queue.id)
+    order_key = ordering.arrival_order_key(
+        slot_start=slot_start,
+        arrived_at=now,
+        grace=timedelta(minutes=queue.arrival_grace_minutes),
+    )
+    ticket = Ticket(
+        hospital_id=queue.hospital_id,
+        queue_id=queue.id,
+        number=number,
+        code=f"{queue.prefix}{number:03d}",
+        token=secrets.token_urlsafe(16),  # 128 random bits; the QR carries only this
+        kind=kind,
+        status=TicketStatus.WAITING,
+        priority=priority,
+        patient_id=patient.id if patient else None,
+        appointment_id=appointment_id,
+        slot_start=slot_start,
+        arrived_at=now,
+        order_key=order_key,
+        transferred_from_id=transferred_from_id,
+        return_queue_id=return_queue_id,
+        issued_by_account_id=actor.id if actor else None,
+        created_at=now,
+    )
+    db.session.add(ticket)
+    db.session.flush()
+    _event(ticket, TicketAction.ISSUED, now=now, actor=actor)
+    if patient is not None:
+        _notify(ticket, queue, patient, "queue.ticket_issued", "issued", now=now)
+    return ticket
+
+
+def issue_walk_in(
+    *,
+    actor: Account | None,
+    hospital_id: int,
+    service_point_id: int,
+    now: datetime,
+    patient_id: int | None = None,
+    priority: PriorityClass | None = None,
+) -> Ticket:
+    """Give a walk-in patient (or an anonymous visitor) a ticket in today's queue."""
+    point = _service_point(hospital_id, service_point_id)
+    patient = None
+    if patient_id is not None:
+        patient = db.session.get(Patient, patient_id) if isinstance(patient_id, int) else None
+        if patient is None or patient.hospital_id != hospital_id:
+            raise NotFound(_l("No such patient."), code="patient_not_found")
+    day = local_day(_hospital(hospital_id).timezone, now)
+    queue = find_queue(point, day)
+    if queue is None:
+        raise Conflict(
+            _l("This service point has no open queue today. Open it first."), code="queue_not_open"
+        )
+    ticket = _issue(
+        queue=queue,
+        patient=patient,
+        kind=TicketKind.WALK_IN,
+        priority=_priority_for(patient, priority, queue, day),
+        now=now,
+        actor=actor,
+    )
+    _report_checked_in(ticket, point, appointment_id=None, now=now)
+    return ticket
+
+
+def _report_checked_in(
+    ticket: Ticket, point: ServicePoint, *, appointment_id: int | None, now: datetime
+) -> None:
+    """Tell the statistics a visit checked in: the appointment's clinic, else the service point's."""
+    from scheduling.models import Appointment
+
+    department_id, clinician_id = point.department_id, None
+    appointment = db.session.get(Appointment, appointment_id) if appointment_id else None
+    if appointment is not None and appointment.hospital_id == ticket.hospital_id:
+        session = appointment.slot.session
+        department_id, clinician_id = session.department_id, session.clinician_id
+    events.visit_checked_in.send(
+        "queueing",
+        appointment_id=appointment_id,
+        ticket_id=ticket.id,
+        hospital_id=ticket.hospital_id,
+        department_id=department_id,
+        clinician_id=clinician_id,
+        now=now,
+    )
+
+
+def issue_for_appointment(
+    *,
+    actor: Account | None,
+    hospital_id: int,
+    appointment_id: int,
+    patient_id: int,
+    service_point_id: int,
+    slot_start: datetime,
+    now: datetime,
+    priority: PriorityClass | None = None,
+) -> tuple[Ticket, bool]:
+    """Ticket for a checked-in appointment; checking in twice returns the same ticket (False)."""
+    existing = db.session.scalar(sa.select(Ticket).where(Ticket.appointment_id == appointment_id))
+    if existing is not None:
+        return existing, False
+    point = _service_point(hospital_id, service_point_id)
+    patient = db.session.get(Patient, patient_id)
+    if patient is None or patient.hospital_id != hospital_id:
+        raise NotFound(_l("No such patient."), code="patient_not_found")
+    day = local_day(_hospital(hospital_id).timezone, now)
+    queue, _created = _get_or_create_queue(point, day, now=now, actor=actor, prefix=None)
+    try:
+        with db.session.begin_nested():
+            ticket = _issue(
+                queue=queue,
+                patient=patient,
+                kind=TicketKind.BOOKED,
+                priority=_priority_for(patient, priority, queue, day),
+                now=now,
+                actor=actor,
+                slot_start=slot_start,
+                appointment_id=appointment_id,
+            )
+    except IntegrityError:
+        # A concurrent check-in of the same appointment won; its number was given back.
+        existing = db.session.scalar(
+            sa.select(Ticket).where(Ticket.appointment_id == appointment_id)
+        )
+        if existing is None:
+            raise
+        return existing, False
+    # Sent after the savepoint: a check-in that lost the race above reports nothing.
+    _report_checked_in(ticket, point, appointment_id=appointment_id, now=now)
+    return ticket, True
+
+
+def check_in(
+    *, actor: Account | None, hospital_id: int, appointment_id: int, now: datetime
+) -> tuple[Ticket, bool]:
+    """Check a booked appointment in through scheduling and give it its ticket (idempotent)."""
+    from scheduling import service as scheduling_service
+    from scheduling.models import Appointment
+
+    appointment = (
+        db.session.get(Appointment, appointment_id) if isinstance(appointment_id, int) else None
+    )
+    if appointment is None or appointment.hospital_id != hospital_id:
+        raise NotFound(_l("No such appointment."), code="appointment_not_found")
+    existing = db.session.scalar(sa.select(Ticket).where(Ticket.appointment_id == appointment.id))
+    if existing is not None:
+        return existing, False
+    scheduling_service.check_in(actor=actor, appointment_id=appointment.id, now=now)
+    session = appointment.slot.session
+    if session.service_point_id is None:
+        raise Conflict(
+            _l("This clinic session has no room yet. Ask at the desk."), code="session_without_room"
+        )
+    return issue_for_appointment(
+        actor=actor,
+        hospital_id=hospital_id,
+        appointment_id=appointment.id,
+        patient_id=appointment.patient_id,
+        service_point_id=session.service_point_id,
+        slot_start=appointment.slot.starts_at,
+        now=now,
+    )
+
+
+# ---- counters -------------------------------------------------------------------------------
+
+
+def _counter(hospital_id: int, counter_id: Any, *, lock: bool) -> Counter:
+    stmt = sa.select(Counter).where(Counter.id == counter_id)
+    if lock:
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
+    counter = db.session.scalar(stmt) if isinstance(counter_id, int) else None
+    if counter is None or counter.hospital_id != hospital_id:
+        raise NotFound(_l("No such counter."), code="counter_not_found")
+    return counter
+
+
+def create_counter(
+    *,
+    actor: Account | None,
+    hospital_id: int,
+    service_point_id: int,
+    code: str,
+    name_zh: str = "",
+    name_en: str = "",
+) -> Counter:
+    point = _service_point(hospital_id, service_point_id)
+    counter = Counter(
+        hospital_id=hospital_id,
+        service_point_id=point.id,
+        code=code,
+        name_zh=name_zh,
+        name_en=name_en,
+    )
+    try:
+        with db.session.begin_nested():
+            db.session.add(counter)
+    except IntegrityError:
+        raise Conflict(
+            _l("A counter with this code exists already."), code="counter_exists"
+        ) from None
+    return counter
+
+
+def _lock_counter_and_queue(
+    hospital_id: int, counter_id: Any, now: datetime
+) -> tuple[Counter, ServiceQueue]:
+    """Lock today's queue of the counter, then the counter (the lock order everywhere)."""
+    if not isinstance(counter_id, int):
+        raise NotFound(_l("No such counter."), code="counter_not_found")
+    day = local_day(_hospital(hospital_id).timezone, now)
+    row = db.session.execute(
+        sa.select(Counter.id, ServiceQueue.id)
+        .outerjoin(
+            ServiceQueue,
+            sa.and_(
+                ServiceQueue.service_point_id == Counter.service_point_id,
+                ServiceQueue.service_day == day,
+            ),
+        )
+        .where(Counter.id == counter_id, Counter.hospital_id == hospital_id)
+    ).first()
+    if row is None:
+        raise NotFound(_l("No such counter."), code="counter_not_found")
+    if row[1] is None:
+        raise Conflict(
+            _l("This counter's queue is not open today. Open it first."), code="queue_not_open"
+        )
+    queue = _locked_queue(hospital_id, row[1])
+    counter = _counter(hospital_id, counter_id, lock=True)
+    return counter, queue
+
+
+def _waiting(queue_id: int) -> list[Ticket]:
+    return list(
+        db.session.scalars(
+            sa.select(Ticket)
+            .where(Ticket.queue_id == queue_id, Ticket.status == TicketStatus.WAITING)
+            .execution_options(populate_existing=True)
+        )
+    )
+
+
+def policy_for(queue: ServiceQueue) -> ordering.Policy:
+    return ordering.Policy(
+        priority_ratio=queue.priority_ratio, ageing=timedelta(minutes=queue.ageing_minutes)
+    )
+
+
+def as_waiting(ticket: Ticket) -> ordering.Waiting:
+    return ordering.Waiting(
+        id=ticket.id,
+        number=ticket.number,
+        priority=ticket.priority.value,
+        order_key=ticket.order_key,
+        arrived_at=ticket.arrived_at,
+        slot_start=ticket.slot_start,
+        misses=ticket.misses,
+    )
+
+
+def release_expired_leases(now: datetime, *, queue_id: int | None = None) -> int:
+    """Put called tickets whose lease ran out back in line at their old place."""
+    stmt = sa.select(Ticket).where(
+        Ticket.status == TicketStatus.CALLED, Ticket.lease_expires_at <= now
+    )
+    if queue_id is not None:
+        stmt = stmt.where(Ticket.queue_id == queue_id)
+    released = 0
+    for ticket in db.session.scalars(stmt.with_for_update()).all():
+        counter = db.session.get(Counter, ticket.counter_id) if ticket.counter_id else None
+        if counter is not None and counter.current_ticket_id == ticket.id:
+            counter.current_ticket_id = None
+        ticket.status = TicketStatus.WAITING
+        ticket.counter_id = None
+        ticket.lease_expires_at = None
+        db.session.flush()
+        _event(ticket, TicketAction.LEASE_EXPIRED, now=now, actor=None, counter=counter)
+        queue = db.session.get(ServiceQueue, ticket.queue_id)
+        assert queue is not None
+        _touch(queue)
+        released += 1
+    db.session.flush()
+    return released
+
+
+@dataclass
+class CallResult:
+    ticket: Ticket | None
+    repeated: bool  # True: the counter had this ticket already (a double-click or a retry)
+    reason: str = ""
+    detail: dict[str, Any] | None = None
+
+
+def _assign(
+    ticket: Ticket, counter: Counter, queue: ServiceQueue, *, now: datetime, actor: Account | None
+) -> None:
+    ticket.status = TicketStatus.CALLED
+    ticket.counter_id = counter.id
+    ticket.called_at = now
+    ticket.call_count += 1
+    ticket.lease_expires_at = now + timedelta(seconds=queue.lease_seconds)
+    db.session.flush()
+    counter.current_ticket_id = ticket.id
+    db.session.flush()
+    if ticket.call_count == 1:
+        # Only the first call ends the wait; a call after a miss or a lapsed lease does not.
+        events.ticket_first_called.send(
+            "queueing", ticket_id=ticket.id, hospital_id=ticket.hospital_id, now=now
+        )
+    since = queue.regular_since_priority
+    if ticket.priority is PriorityClass.NONE:
+        since += 1
+    elif ticket.priority is not PriorityClass.EMERGENCY:
+        since = 0
+    _touch(queue, regular_since_priority=since)
+    if ticket.patient_id:
+        patient = db.session.get(Patient, ticket.patient_id)
+        if patient is not None:
+            _notify(ticket, queue, patient, "queue.your_turn", "turn", now=now)
+
+
+def call_next(
+    *, actor: Account | None, hospital_id: int, counter_id: int, now: datetime
+) -> CallResult:
+    """Call the next ticket to this counter; a repeat returns the ticket it already has (invariant 5)."""
+    counter, queue = _lock_counter_and_queue(hospital_id, counter_id, now)
+    # One read for the line and any called ticket whose lease ran out (rare: released first).
+    line = list(
+        db.session.scalars(
+            sa.select(Ticket)
+            .where(
+                Ticket.queue_id == queue.id,
+                sa.or_(
+                    Ticket.status == TicketStatus.WAITING,
+                    sa.and_(Ticket.status == TicketStatus.CALLED, Ticket.lease_expires_at <= now),
+                ),
+            )
+            .execution_options(populate_existing=True)
+        )
+    )
+    if any(t.status is TicketStatus.CALLED for t in line):
+        release_expired_leases(now, queue_id=queue.id)
+        db.session.refresh(counter)
+        line = _waiting(queue.id)
+    if counter.current_ticket_id is not None:
+        current = db.session.get(Ticket, counter.current_ticket_id)
+        if current is not None and current.status in (TicketStatus.CALLED, TicketStatus.SERVING):
+            return CallResult(current, repeated=True)
+    if counter.is_paused:
+        raise Conflict(
+            _l("This counter is paused. Resume it before calling."), code="counter_paused"
+        )
+    waiting = [t for t in line if t.status is TicketStatus.WAITING]
+    placement = ordering.next_ticket(
+        [as_waiting(t) for t in waiting],
+        policy=policy_for(queue),
+        regular_since_priority=queue.regular_since_priority,
+        now=now,
+    )
+    if placement is None:
+        return CallResult(None, repeated=False)
+    ticket = next(t for t in waiting if t.id == placement.ticket.id)
+    _assign(ticket, counter, queue, now=now, actor=actor)
+    _event(
+        ticket, TicketAction.CALLED, now=now, actor=actor, counter=counter, detail=placement.reason
+    )
+    _maybe_notify_almost(queue, now=now, waiting=[t for t in waiting if t.id != ticket.id])
+    return CallResult(ticket, repeated=False, reason=placement.reason, detail=placement.detail)
+
+
+def call_ticket(
+    *, actor: Account, hospital_id: int, counter_id: int, ticket_id: int, reason: str, now: datetime
+) -> CallResult:
+    """Call a particular waiting ticket out of order: only with a reason, and audited."""
+    reason = (reason or "").strip()
+    if len(reason) < 3:
+        raise InvalidInput(
+            _l("Say why this patient is called out of order (at least 3 characters)."),
+            code="reason_required",
+        )
+    counter, queue = _lock_counter_and_queue(hospital_id, counter_id, now)
+    if counter.is_paused:
+        raise Conflict(
+            _l("This counter is paused. Resume it before calling."), code="counter_paused"
+        )
+    if counter.current_ticket_id is not None:
+        raise Conflict(
+            _l("Finish or mark missed the current ticket before calling another."),
+            code="counter_busy",
+        )
+    ticket = _ticket_in_queue(queue, ticket_id, lock=True)
+    if ticket.status is not TicketStatus.WAITING:
+        raise Conflict(_l("This ticket is not waiting."), code="ticket_not_waiting")
+    ticket.called_out_of_order_reason = reason[:300]
+    _assign(ticket, counter, queue, now=now, actor=actor)
+    _event(
+        ticket,
+        TicketAction.CALLED,
+        now=now,
+        actor=actor,
+        counter=counter,
+        detail=f"out of order: {reason}",
+    )
+    record(
+        action="queue.call_out_of_order",
+        actor=actor,
+        object_type="ticket",
+        object_id=str(ticket.id),
+        patient_id=ticket.patient_id,
+        detail={"reason": reason[:300], "counter_id": counter.id},
+    )
+    _maybe_notify_almost(queue, now=now)
+    return CallResult(ticket, repeated=False, reason="out_of_order", detail={"reason": reason})
+
+
+def _ticket_in_queue(queue: ServiceQueue, ticket_id: Any, *, lock: bool) -> Ticket:
+    stmt = sa.select(Ticket).where(Ticket.id == ticket_id)
+    if lock:
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
+    ticket = db.session.scalar(stmt) if isinstance(ticket_id, int) else None
+    if ticket is None or ticket.queue_id != queue.id:
+        raise NotFound(_l("No such ticket in this queue."), code="ticket_not_found")
+    return ticket
+
+
+def _current(counter: Counter, queue: ServiceQueue, ticket_id: int | None) -> Ticket:
+    """The counter's current ticket; ticket_id, when given, must be that ticket."""
+    if ticket_id is not None:
+        ticket = _ticket_in_queue(queue, ticket_id, lock=True)
+        if ticket.id != counter.current_ticket_id:
+            if ticket.status is TicketStatus.WAITING:
+                raise Conflict(
+                    _l("This ticket has not been called. Call it first."), code="ticket_not_called"
+                )
+            raise Conflict(
+                _l("This ticket is not at this counter. Reload the console."),
+                code="ticket_not_at_counter",
+            )
+        return ticket
+    if counter.current_ticket_id is None:
+        raise Conflict(
+            _l("No ticket has been called at this counter. Call the next patient first."),
+            code="no_ticket_called",
+        )
+    ticket = db.session.get(Ticket, counter.current_ticket_id, with_for_update=True)
+    assert ticket is not None
+    return ticket
+
+
+def recall(
+    *,
+    actor: Account,
+    hospital_id: int,
+    counter_id: int,
+    now: datetime,
+    ticket_id: int | None = None,
+) -> Ticket:
+    """Announce the current ticket again and renew its lease."""
+    counter, queue = _lock_counter_and_queue(hospital_id, counter_id, now)
+    ticket = _current(counter, queue, ticket_id)
+    if ticket.status is not TicketStatus.CALLED:
+        raise Conflict(_l("Only a called ticket can be called again."), code="ticket_not_called")
+    ticket.call_count += 1
+    ticket.called_at = now
+    ticket.lease_expires_at = now + timedelta(seconds=queue.lease_seconds)
+    _event(ticket, TicketAction.RECALLED, now=now, actor=actor, counter=counter)
+    _touch(queue)
+    return ticket
+
+
+def start(
+    *,
+    actor: Account,
+    hospital_id: int,
+    counter_id: int,
+    now: datetime,
+    ticket_id: int | None = None,
+) -> Ticket:
+    """The patient arrived at the counter: start serving (the lease no longer applies)."""
+    counter, queue = _lock_counter_and_queue(hospital_id, counter_id, now)
+    ticket = _current(counter, queue, ticket_id)
+    if ticket.status is TicketStatus.SERVING:
+        return ticket
+    ticket.status = TicketStatus.SERVING
+    ticket.started_at = now
+    ticket.lease_expires_at = None
+    _event(ticket, TicketAction.STARTED, now=now, actor=actor, counter=counter)
+    events.ticket_serving_started.send(
+        "queueing", ticket_id=ticket.id, hospital_id=ticket.hospital_id, now=now
+    )
+    _touch(queue)
+    return ticket
+
+
+def _release_counter(counter: Counter, ticket: Ticket) -> None:
+    counter.current_ticket_id = None
+    db.session.flush()
+
+
+def complete(
+    *,
+    actor: Account,
+    hospital_id: int,
+    counter_id: int,
+    now: datetime,
+    ticket_id: int | None = None,
+) -> Ticket:
+    """Finish serving the current ticket; a transfer's return leg is issued now."""
+    counter, queue = _lock_counter_and_queue(hospital_id, counter_id, now)
+    ticket = _current(counter, queue, ticket_id)
+    if ticket.started_at is None:
+        ticket.started_at = now
+    ticket.status = TicketStatus.DONE
+    ticket.finished_at = now
+    ticket.lease_expires_at = None
+    _release_counter(counter, ticket)
+    _event(ticket, TicketAction.COMPLETED, now=now, actor=actor, counter=counter)
+    events.ticket_completed.send(
+        "queueing", ticket_id=ticket.id, hospital_id=ticket.hospital_id, now=now
+    )
+    _touch(queue)
+    if ticket.appointment_id is not None:
+        _complete_appointment(actor, ticket.appointment_id, now=now)
+    if ticket.return_queue_id is not None:
+        back = _locked_queue(hospital_id, ticket.return_queue_id)
+        if back.status is QueueStatus.OPEN:
+            patient = db.session.get(Patient, ticket.patient_id) if ticket.patient_id else None
+            _issue(
+                queue=back,
+                patient=patient,
+                kind=TicketKind.TRANSFER,
+                priority=PriorityClass.RETURNING,
+                now=now,
+                actor=actor,
+                transferred_from_id=ticket.id,
+            )
+    return ticket
+
+
+def _complete_appointment(actor: Account | None, appointment_id: int, *, now: datetime) -> None:
+    """The consultation is over: scheduling marks the checked-in appointment completed."""
+    from scheduling import service as scheduling_service
+    from scheduling.models import Appointment, AppointmentState
+
+    appointment = db.session.get(Appointment, appointment_id)
+    if appointment is not None and appointment.state is AppointmentState.CHECKED_IN:
+        scheduling_service.complete(actor, appointment_id, now=now)
+
+
+def mark_missed(
+    *,
+    actor: Account,
+    hospital_id: int,
+    counter_id: int,
+    now: datetime,
+    ticket_id: int | None = None,
+) -> Ticket:
+    """The patient did not come: back a few places, or no-show after the queue's limit."""
+    counter, queue = _lock_counter_and_queue(hospital_id, counter_id, now)
+    ticket = _current(counter, queue, ticket_id)
+    if ticket.status is not TicketStatus.CALLED:
+        raise Conflict(_l("Only a called ticket can be marked missed."), code="ticket_not_called")
+    same_lane = [
+        t.order_key
+        for t in _waiting(queue.id)
+        if (t.priority is PriorityClass.NONE) == (ticket.priority is PriorityClass.NONE)
+    ]
+    ticket.misses += 1
+    ticket.lease_expires_at = None
+    ticket.counter_id = None
+    if ticket.misses >= queue.max_misses:
+        ticket.status = TicketStatus.NO_SHOW
+        ticket.finished_at = now
+        _release_counter(counter, ticket)
+        _event(ticket, TicketAction.NO_SHOW, now=now, actor=actor, counter=counter)
+    else:
+        ticket.order_key = ordering.order_key_after_miss(
+            same_lane, setback=queue.miss_setback, now=now
+        )
+        ticket.status = TicketStatus.WAITING
+        _release_counter(counter, ticket)
+        _event(ticket, TicketAction.MISSED, now=now, actor=actor, counter=counter)
+        if ticket.patient_id:
+            patient = db.session.get(Patient, ticket.patient_id)
+            if patient is not None:
+                _notify(ticket, queue, patient, "queue.missed", f"missed{ticket.misses}", now=now)
+    db.session.flush()
+    _touch(queue)
+    return ticket
+
+
+def transfer(
+    *,
+    actor: Account,
+    hospital_id: int,
+    counter_id: int,
+    to_service_point_id: int,
+    now: datetime,
+    come_back: bool = False,
+    ticket_id: int | None = None,
+) -> Ticket:
+    """Send the current patient to another queue (e.g. lab draw), optionally returning here after."""
+    counter, queue = _lock_counter_and_queue(hospital_id, counter_id, now)
+    ticket = _current(counter, queue, ticket_id)
+    point = _service_point(hospital_id, to_service_point_id)
+    target = find_queue(point, queue.service_day)
+    if target is None or target.status is not QueueStatus.OPEN:
+        raise Conflict(
+            _l("That queue is closed today. Choose another service point."), code="queue_closed"
+        )
+    if target.id == queue.id:
+        raise InvalidInput(
+            _l("Choose a different service point to transfer to."), code="same_queue"
+        )
+    ticket.status = TicketStatus.TRANSFERRED
+    ticket.finished_at = now
+    ticket.lease_expires_at = None
+    _release_counter(counter, ticket)
+    _event(
+        ticket,
+        TicketAction.TRANSFERRED,
+        now=now,
+        actor=actor,
+        counter=counter,
+        detail=f"to queue {target.id}",
+    )
+    _touch(queue)
+    patient = db.session.get(Patient, ticket.patient_id) if ticket.patient_id else None
+    target = _locked_queue(hospital_id, target.id)
+    return _issue(
+        queue=target,
+        patient=patient,
+        kind=TicketKind.TRANSFER,
+        priority=ticket.priority,
+        now=now,
+        actor=actor,
+        transferred_from_id=ticket.id,
+        return_queue_id=queue.id if come_back else None,
+    )
+
+
+def set_paused(
+    *, actor: Account, hospital_id: int, counter_id: int, paused: bool, now: datetime
+) -> Counter:
+    """Pause or resume a counter; a paused counter cannot call."""
+    counter = _counter(hospital_id, counter_id, lock=True)
+    counter.is_paused = paused
+    counter.paused_at = now if paused else None
+    day = local_day(_hospital(hospital_id).timezone, now)
+    queue = find_queue(counter.service_point, day)
+    if queue is not None:
+        _touch(queue)
+    record(
+        action="queue.counter_paused" if paused else "queue.counter_resumed",
+        actor=actor,
+        object_type="queue_counter",
+        object_id=str(counter.id),
+    )
+    return counter
+
+
+def set_notify_ahead(*, token: str, ahead: int) -> Ticket:
+    """The patient picks at how many people ahead they want to be told to come."""
+    ticket = ticket_by_token(token)
+    if not 1 <= ahead <= 20:
+        raise InvalidInput(_l("Pick a number between 1 and 20."), code="notify_ahead_out_of_range")
+    ticket.notify_ahead = ahead
+    return ticket
+
+
+def ticket_by_token(token: Any) -> Ticket:
+    ticket = (
+        db.session.scalar(sa.select(Ticket).where(Ticket.token == token))
+        if isinstance(token, str) and 16 <= len(token) <= 43
+        else None
+    )
+    if ticket is None:
+        raise NotFound(
+            _l("This ticket link is not valid. Scan the QR code on your ticket again."),
+            code="ticket_not_found",
+        )
+    return ticket
+
+
+def require_same_hospital(actor: Account, hospital_id: int) -> None:
+    if actor.hospital_id != hospital_id:
+        raise Forbidden(_l("This belongs to another hospital."), code="other_hospital")
+
+
+# ---- notifications --------------------------------------------------------------------------
+
+
+def ticket_link(ticket: Ticket) -> str:
+    base = current_app.config.get("PUBLIC_URL", "") if has_app_context() else ""
+    return f"{base.rstrip('/')}/q/{ticket.token}"
+
+
+def _notify(
+    ticket: Ticket,
+    queue: ServiceQueue,
+    patient: Patient,
+    template: str,
+    key: str,
+    *,
+    now: datetime,
+    ahead: int = 0,
+) -> None:
+    from hospital.notifications.service import notify_patient
+    from hospital.patients.access import Permission
+
+    point = queue.service_point
+    notify_patient(
+        patient,
+        template,
+        {
+            "code": ticket.code,
+            "place": f"{point.name_zh} {point.name_en}",
+            "room": point.room or point.code,
+            "floor": point.floor or "-",
+            "directions": point.directions_zh or point.directions_en,
+            "link": ticket_link(ticket),
+            "ahead": ahead,
+        },
+        now=now,
+        dedupe_key=f"ticket:{ticket.id}:{key}",
+        family_permission=Permission.BOOK,
+    )
+
+
+def _maybe_notify_almost(
+    queue: ServiceQueue, *, now: datetime, waiting: list[Ticket] | None = None
+) -> None:
+    """Tell each waiting patient once when the people ahead drop to their chosen threshold."""
+    if waiting is None:
+        waiting = _waiting(queue.id)
+    if not any(t.patient_id for t in waiting):
+        return
+    placements = ordering.order(
+        [as_waiting(t) for t in waiting],
+        policy=policy_for(queue),
+        regular_since_priority=queue.regular_since_priority,
+        now=now,
+    )
+    by_id = {t.id: t for t in waiting if t.patient_id}
+    for placement in placements:
+        ticket = by_id.get(placement.ticket.id)
+        if ticket is None or placement.position > ticket.notify_ahead:
+            continue
+        patient = db.session.get(Patient, ticket.patient_id)
+        if patient is not None:
+            _notify(
+                ticket,
+                queue,
+                patient,
+                "queue.almost_turn",
+                "almost",
+                now=now,
+                ahead=placement.position,
+            )

@@ -1,0 +1,282 @@
+"""Queue state read from the database, and what the board, the ticket page and the console see.
+
+`load_state` reads one queue in one query round; the `*_view` functions are pure and decide what
+each audience may see: boards and tickets get the masked name and number only (invariant 8).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from hospital.db import db
+from hospital.organisation.models import ServicePoint
+from hospital.patients.identity import mask_name
+from hospital.patients.models import Patient
+from queueing import eta, ordering
+from queueing.models import ACTIVE_STATUSES, Counter, ServiceQueue, Ticket, TicketStatus
+
+RECENT_CALLS = 6
+BOARD_NEXT = 5
+SAMPLE_WINDOW = timedelta(days=7)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _point(point: ServicePoint) -> dict[str, Any]:
+    return {
+        "id": point.id,
+        "code": point.code,
+        "name_zh": point.name_zh,
+        "name_en": point.name_en,
+        "building": point.building,
+        "floor": point.floor,
+        "room": point.room,
+        "directions_zh": point.directions_zh,
+        "directions_en": point.directions_en,
+    }
+
+
+def service_samples(service_point_id: int, now: datetime) -> list[float]:
+    """Recent service durations in seconds at this service point, oldest first."""
+    rows = db.session.execute(
+        sa.select(Ticket.started_at, Ticket.finished_at)
+        .join(ServiceQueue, ServiceQueue.id == Ticket.queue_id)
+        .where(
+            ServiceQueue.service_point_id == service_point_id,
+            Ticket.status == TicketStatus.DONE,
+            Ticket.started_at.is_not(None),
+            Ticket.finished_at >= now - SAMPLE_WINDOW,
+        )
+        .order_by(Ticket.finished_at.desc())
+        .limit(eta.RECENT_SAMPLES)
+    ).all()
+    return [(f - s).total_seconds() for s, f in reversed(rows) if f and s]
+
+
+def load_state(queue_id: int, now: datetime) -> dict[str, Any] | None:
+    """Everything screens need about one queue, as plain data (or None if there is no such queue)."""
+    from queueing.service import as_waiting, policy_for
+
+    queue = db.session.get(ServiceQueue, queue_id, populate_existing=True)
+    if queue is None:
+        return None
+    point = queue.service_point
+    counters = db.session.scalars(
+        sa.select(Counter).where(Counter.service_point_id == point.id).order_by(Counter.code)
+    ).all()
+    tickets = db.session.execute(
+        sa.select(Ticket, Patient.name)
+        .outerjoin(Patient, Patient.id == Ticket.patient_id)
+        .where(Ticket.queue_id == queue.id)
+        .order_by(Ticket.number)
+    ).all()
+    counter_codes = {c.id: c.code for c in counters}
+    by_id: dict[int, dict[str, Any]] = {}
+    waiting: list[Ticket] = []
+    for ticket, name in tickets:
+        by_id[ticket.id] = {
+            "id": ticket.id,
+            "code": ticket.code,
+            "status": ticket.status.value,
+            "priority": ticket.priority.value,
+            "kind": ticket.kind.value,
+            "patient_id": ticket.patient_id,
+            "patient_name": name or "",
+            "masked_name": mask_name(name) if name else "",
+            "counter_id": ticket.counter_id,
+            "counter_code": counter_codes.get(ticket.counter_id or 0, ""),
+            "call_count": ticket.call_count,
+            "called_at": _iso(ticket.called_at),
+            "misses": ticket.misses,
+            "arrived_at": _iso(ticket.arrived_at),
+            "slot_start": _iso(ticket.slot_start),
+            "notify_ahead": ticket.notify_ahead,
+            "out_of_order_reason": ticket.called_out_of_order_reason,
+        }
+        if ticket.status is TicketStatus.WAITING:
+            waiting.append(ticket)
+    placements = ordering.order(
+        [as_waiting(t) for t in waiting],
+        policy=policy_for(queue),
+        regular_since_priority=queue.regular_since_priority,
+        now=now,
+    )
+    samples = service_samples(point.id, now)
+    per_ticket, measured = eta.typical_service_seconds(
+        samples, default_seconds=queue.default_service_seconds
+    )
+    active = [c for c in counters if not c.is_paused] or list(counters)
+    called = sorted(
+        (t for t in by_id.values() if t["called_at"]),
+        key=lambda t: t["called_at"],
+        reverse=True,
+    )
+    return {
+        "queue": {
+            "id": queue.id,
+            "prefix": queue.prefix,
+            "status": queue.status.value,
+            "version": queue.version,
+            "service_day": queue.service_day.isoformat(),
+            "point": _point(point),
+        },
+        "counters": [
+            {
+                "id": c.id,
+                "code": c.code,
+                "name_zh": c.name_zh,
+                "name_en": c.name_en,
+                "paused": c.is_paused,
+                "ticket_id": c.current_ticket_id,
+            }
+            for c in counters
+        ],
+        "tickets": by_id,
+        "waiting": [
+            {
+                "ticket_id": p.ticket.id,
+                "position": p.position,
+                "reason": p.reason,
+                "detail": p.detail,
+            }
+            for p in placements
+        ],
+        "recent_calls": [t["id"] for t in called[:RECENT_CALLS]],
+        "samples": samples,
+        "per_ticket_seconds": per_ticket,
+        "from_samples": measured,
+        "default_service_seconds": queue.default_service_seconds,
+        "active_counters": max(len(active), 1),
+        "generated_at": now.isoformat(),
+    }
+
+
+def _public_ticket(ticket: dict[str, Any], point: dict[str, Any]) -> dict[str, Any]:
+    """A ticket as a public screen may show it: number and masked name only."""
+    return {
+        "code": ticket["code"],
+        "masked_name": ticket["masked_name"],
+        "status": ticket["status"],
+        "room": point["room"],
+        "counter": ticket["counter_code"],
+        "call_count": ticket["call_count"],
+        "called_at": ticket["called_at"],
+        "call_key": f"{ticket['id']}-{ticket['call_count']}",
+    }
+
+
+def board_view(states: list[dict[str, Any]]) -> dict[str, Any]:
+    """What a display board shows for several queues (invariant 8: no names, phones, IDs)."""
+    queues = []
+    calls = []
+    for state in states:
+        point = state["queue"]["point"]
+        tickets = state["tickets"]
+        now_calling = [
+            _public_ticket(tickets[i], point)
+            for i in state["recent_calls"]
+            if tickets[i]["status"] == TicketStatus.CALLED.value
+        ]
+        recent = [_public_ticket(tickets[i], point) for i in state["recent_calls"]]
+        for item in recent:
+            calls.append({**item, "place_zh": point["name_zh"], "place_en": point["name_en"]})
+        queues.append(
+            {
+                "queue_id": state["queue"]["id"],
+                "version": state["queue"]["version"],
+                "name_zh": point["name_zh"],
+                "name_en": point["name_en"],
+                "room": point["room"],
+                "floor": point["floor"],
+                "now_calling": now_calling,
+                "next_waiting": [
+                    {
+                        "code": tickets[w["ticket_id"]]["code"],
+                        "masked_name": tickets[w["ticket_id"]]["masked_name"],
+                    }
+                    for w in state["waiting"][:BOARD_NEXT]
+                ],
+                "waiting_count": len(state["waiting"]),
+            }
+        )
+    calls.sort(key=lambda c: c["called_at"] or "", reverse=True)
+    return {"queues": queues, "calls": calls[:RECENT_CALLS]}
+
+
+def ticket_view(state: dict[str, Any], ticket_id: int) -> dict[str, Any]:
+    """The patient's own ticket page: position, ETA, room and directions; masked name only."""
+    ticket = state["tickets"][ticket_id]
+    point = state["queue"]["point"]
+    ahead = next((w["position"] for w in state["waiting"] if w["ticket_id"] == ticket_id), None)
+    estimate = None
+    if ahead is not None:
+        e = eta.estimate(
+            ahead,
+            samples=state["samples"],
+            default_seconds=state["default_service_seconds"],
+            counters=state["active_counters"],
+        )
+        estimate = {"low_minutes": e.low_minutes, "high_minutes": e.high_minutes}
+    return {
+        "code": ticket["code"],
+        "masked_name": ticket["masked_name"],
+        "status": ticket["status"],
+        "ahead": ahead,
+        "eta": estimate,
+        "counter": ticket["counter_code"],
+        "call_count": ticket["call_count"],
+        "notify_ahead": ticket["notify_ahead"],
+        "queue_status": state["queue"]["status"],
+        "version": state["queue"]["version"],
+        "place": {
+            "name_zh": point["name_zh"],
+            "name_en": point["name_en"],
+            "building": point["building"],
+            "floor": point["floor"],
+            "room": point["room"],
+            "directions_zh": point["directions_zh"],
+            "directions_en": point["directions_en"],
+        },
+    }
+
+
+def console_view(state: dict[str, Any], counter_id: int) -> dict[str, Any]:
+    """The staff console: the counter's ticket, the waiting list in order with why, and ETA."""
+    tickets = state["tickets"]
+    counter = next((c for c in state["counters"] if c["id"] == counter_id), None)
+    current = tickets.get(counter["ticket_id"]) if counter and counter["ticket_id"] else None
+    waiting = []
+    for w in state["waiting"]:
+        t = tickets[w["ticket_id"]]
+        waiting.append(
+            {
+                "id": t["id"],
+                "code": t["code"],
+                "patient_name": t["patient_name"],
+                "priority": t["priority"],
+                "kind": t["kind"],
+                "misses": t["misses"],
+                "arrived_at": t["arrived_at"],
+                "position": w["position"],
+                "reason": w["reason"],
+                "detail": w["detail"],
+            }
+        )
+    return {
+        "queue": {k: v for k, v in state["queue"].items()},
+        "counter": counter,
+        "current": current,
+        "waiting": waiting,
+        "counters": state["counters"],
+        "per_ticket_seconds": state["per_ticket_seconds"],
+        "from_samples": state["from_samples"],
+        "served": sum(1 for t in tickets.values() if t["status"] == TicketStatus.DONE.value),
+        "active": sum(
+            1 for t in tickets.values() if t["status"] in {s.value for s in ACTIVE_STATUSES}
+        ),
+    }
