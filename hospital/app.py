@@ -65,9 +65,15 @@ def _import_models() -> None:
     """Every table must be known to the metadata before migrations or create_all run."""
     import hospital.accounts.models
     import hospital.audit.models
+    import hospital.billing.models
+    import hospital.idempotency
     import hospital.notifications.models
     import hospital.organisation.models
-    import hospital.patients.models  # noqa: F401
+    import hospital.patients.models
+    import kiosk.models
+    import queueing.models
+    import reports.models
+    import scheduling.models  # noqa: F401
 
 
 def _register_unit_of_work(app: Flask) -> None:
@@ -127,23 +133,55 @@ class _UnsupportedMedia(DomainError):
 def _register_blueprints(app: Flask) -> None:
     from hospital.accounts import api as accounts_api
     from hospital.accounts import views as accounts_views
+    from hospital.billing import api as billing_api
+    from hospital.billing import views as billing_views
     from hospital.organisation import api as organisation_api
     from hospital.patients import api as patients_api
     from hospital.patients import views as patients_views
     from hospital.web import views as web_views
+    from kiosk import api as kiosk_api
+    from kiosk import report_shelf
+    from kiosk import views as kiosk_views
+    from queueing import api as queueing_api
+    from queueing import views as queueing_views
+    from reports import api as reports_api
+    from reports import service as reports_service
+    from reports import views as reports_views
+    from scheduling import api as scheduling_api
+    from scheduling import views as scheduling_views
 
     for blp, prefix in (
         (accounts_api.blp, "/api/v1/auth"),
         (patients_api.blp, "/api/v1/family"),
         (organisation_api.blp, "/api/v1/organisation"),
+        (scheduling_api.blp, "/api/v1/scheduling"),
+        (queueing_api.blp, "/api/v1/queueing"),
+        (billing_api.blp, "/api/v1/billing"),
+        (reports_api.blp, "/api/v1/reports"),
+        (kiosk_api.blp, "/api/v1/kiosk"),
     ):
-        csrf.exempt(blp)
+        csrf.exempt(blp)  # the JSON API has its own CSRF defence (_require_json_for_cookie_auth)
         api.register_blueprint(blp, url_prefix=prefix)
-    app.register_blueprint(web_views.bp)
-    app.register_blueprint(accounts_views.bp)
-    app.register_blueprint(patients_views.bp)
+    for bp in (
+        web_views.bp,
+        accounts_views.bp,
+        patients_views.bp,
+        scheduling_views.bp,
+        queueing_views.bp,
+        billing_views.bp,
+        kiosk_views.bp,
+    ):
+        app.register_blueprint(bp)
+    app.register_blueprint(reports_views.bp, url_prefix="/reports")
+    # The kiosk may not import reports; the composition root hands it reports' public functions.
+    report_shelf.provide(list_for=reports_service.reports_for, download=reports_service.download)
 
 
 def _register_jobs() -> None:
     # Importing a package's jobs module registers its jobs in hospital.jobs.REGISTRY.
-    import hospital.notifications.jobs  # noqa: F401
+    import hospital.billing.jobs
+    import hospital.notifications.jobs
+    import kiosk.jobs
+    import queueing.jobs
+    import reports.jobs
+    import scheduling.jobs  # noqa: F401
