@@ -63,16 +63,16 @@ def create_app(config_override: dict[str, Any] | None = None) -> Flask:
 
 def _import_models() -> None:
     """Every table must be known to the metadata before migrations or create_all run."""
-    import hospital.accounts.models
-    import hospital.audit.models
-    import hospital.billing.models
-    import hospital.idempotency
-    import hospital.notifications.models
-    import hospital.organisation.models
-    import hospital.patients.models
-    import kiosk.models
-    import queueing.models
-    import reports.models
+    import hospital.accounts.models  # noqa: F401
+    import hospital.audit.models  # noqa: F401
+    import hospital.billing.models  # noqa: F401
+    import hospital.idempotency  # noqa: F401
+    import hospital.notifications.models  # noqa: F401
+    import hospital.organisation.models  # noqa: F401
+    import hospital.patients.models  # noqa: F401
+    import kiosk.models  # noqa: F401
+    import queueing.models  # noqa: F401
+    import reports.models  # noqa: F401
     import scheduling.models  # noqa: F401
 
 
@@ -179,9 +179,9 @@ def _register_blueprints(app: Flask) -> None:
 
 def _register_jobs() -> None:
     # Importing a package's jobs module registers its jobs in hospital.jobs.REGISTRY.
-    import hospital.billing.jobs
-    import hospital.notifications.jobs
-    import kiosk.jobs
-    import queueing.jobs
-    import reports.jobs
+    import hospital.billing.jobs  # noqa: F401
+    import hospital.notifications.jobs  # noqa: F401
+    import kiosk.jobs  # noqa: F401
+    import queueing.jobs  # noqa: F401
+    import reports.jobs  # noqa: F401
     import scheduling.jobs  # noqa: F401
