@@ -62,7 +62,13 @@ from hospital.billing.providers.registry import (
 )
 from hospital.db import db
 from hospital.errors import Conflict, Forbidden, InvalidInput, NotFound
-from hospital.events import appointment_cancelled, appointment_held, order_paid
+from hospital.events import (
+    appointment_cancelled,
+    appointment_held,
+    order_paid,
+    payment_received,
+    refund_issued,
+)
 from hospital.notifications.messages import register_template
 from hospital.organisation.models import Hospital
 from hospital.patients.access import Permission, can_act_for, patients_acting_for
@@ -732,6 +738,19 @@ def _mark_paid(
         reference=order.reference or "",
         now=now,
     )
+    # After order_paid (scheduling books the visit the payment is counted against), before a
+    # late-payment refund below (so that refund is subtracted from it). A free order took no money.
+    if order.paid_fen > 0:
+        payment_received.send(
+            "billing",
+            order_id=order.id,
+            hospital_id=order.hospital_id,
+            amount_fen=order.paid_fen,
+            # Every payment is started by the payer through a provider; there is no desk payment.
+            online=True,
+            reference=order.reference or "",
+            now=now,
+        )
     if any(value is False for _receiver, value in answers):
         # Scheduling cannot book it any more (the hold lapsed and the slot filled): refund all.
         _refund(order, None, order.refundable_fen, kind=RefundKind.LATE_PAYMENT, reason="", now=now)
@@ -1038,6 +1057,16 @@ def submit_refund(refund: Refund, *, now: datetime) -> None:
     refund.status = RefundStatus.SUCCEEDED
     refund.completed_at = now
     db.session.flush()
+    if payment.settles_order:
+        # A stray (duplicate or late) payment was never counted as received: its refund is not
+        # reported either.
+        refund_issued.send(
+            "billing",
+            order_id=refund.order_id,
+            hospital_id=refund.hospital_id,
+            amount_fen=refund.amount_fen,
+            now=now,
+        )
     _ledger(
         db.session.get(Order, refund.order_id),  # type: ignore[arg-type]
         LedgerKind.REFUND_SUCCEEDED,
