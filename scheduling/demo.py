@@ -16,6 +16,7 @@ from hospital.organisation.models import (
     ServicePointKind,
 )
 from hospital.patients.models import IdentityType, Patient, Sex
+from hospital.patients.service import assign_medical_record_number
 from scheduling import service
 from scheduling.models import FeeClass, SessionTemplate
 
@@ -107,6 +108,8 @@ def _fill_popular_sessions(hospital: Hospital, clinicians: list[Clinician], now:
     ]
     db.session.add_all(walk_ins)
     db.session.flush()
+    for patient in walk_ins:
+        assign_medical_record_number(patient)
     first, last = now.date(), now.date() + timedelta(days=14)
     for clinician in seniors:
         slots = service.search_availability(

@@ -327,8 +327,7 @@ def add_patient(
     except IntegrityError:
         # Someone registered the same identity number a moment ago.
         raise Conflict(_ALREADY_REGISTERED, code="patient_already_registered") from None
-    # Unique per hospital because patient ids are unique everywhere.
-    patient.medical_record_number = str(10_000_000 + patient.id)
+    assign_medical_record_number(patient)
     link = _new_link(
         account,
         patient,
@@ -519,3 +518,8 @@ def _refuse_duplicate_link(account: Account, patient: Patient) -> None:
             _l("This patient is already linked to that account."),
             code="duplicate_family_member",
         )
+
+
+def assign_medical_record_number(patient: Patient) -> None:
+    """Give a flushed patient its record number (unique per hospital: patient ids are global)."""
+    patient.medical_record_number = str(10_000_000 + patient.id)
