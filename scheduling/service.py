@@ -1151,7 +1151,7 @@ def confirm_booking(
     if appointment is None:
         return None
     if changed == 1:
-        notices.booking_confirmed(appointment, now=now)
+        _announce_booking(appointment, now=now)
         return appointment
     if appointment.state in (AppointmentState.BOOKED, AppointmentState.CHECKED_IN):
         return appointment
@@ -1180,8 +1180,25 @@ def confirm_booking(
         return None
     _expire_cached(Appointment, appointment_id)
     _expire_cached(Slot, slot.id)
-    notices.booking_confirmed(appointment, now=now)
+    _announce_booking(appointment, now=now)
     return appointment
+
+
+def _announce_booking(appointment: Appointment, *, now: datetime) -> None:
+    """Tell the patient, and the statistics, that an appointment is booked."""
+    notices.booking_confirmed(appointment, now=now)
+    session = appointment.slot.session
+    booker = db.session.get(Account, appointment.account_id)
+    events.appointment_booked.send(
+        None,
+        appointment_id=appointment.id,
+        hospital_id=appointment.hospital_id,
+        department_id=session.department_id,
+        clinician_id=session.clinician_id,
+        starts_at=appointment.slot.starts_at,
+        online=not appointment.is_addon and booker is not None and not booker.is_staff,
+        now=now,
+    )
 
 
 class _Undo(Exception):
@@ -1484,7 +1501,7 @@ def add_on(
         patient_id=patient.id,
         detail={"slot_id": slot.id, "reason": reason},
     )
-    notices.booking_confirmed(appointment, now=now)
+    _announce_booking(appointment, now=now)
     return appointment
 
 
@@ -1577,11 +1594,14 @@ def mark_no_shows(*, now: datetime) -> int:
                 Appointment.state == AppointmentState.BOOKED,
             )
             .values(state=AppointmentState.NO_SHOW, no_show_at=now)
-            .returning(Appointment.patient_id, Appointment.hospital_id)
+            .returning(Appointment.id, Appointment.patient_id, Appointment.hospital_id)
             .execution_options(synchronize_session=False)
         ).all()
         marked += len(patients)
-        for patient_id, hospital_id in patients:
+        for appointment_id, patient_id, hospital_id in patients:
+            events.appointment_no_show.send(
+                None, appointment_id=appointment_id, hospital_id=hospital_id, now=now
+            )
             _count_strikes(patient_id, hospital_id, now=now)
     return marked
 
