@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import upgrade
+from sqlalchemy.exc import DBAPIError
 
 from hospital.app import create_app
 from hospital.db import db
@@ -34,4 +37,15 @@ def test_readyz_reports_migrations_at_head(fresh_database_url: str) -> None:
     assert response.status_code == 200, response.json
     assert response.json["migrations"] == "head"
     with app.app_context():
+        db.engine.dispose()
+
+
+def test_migrated_postgresql_refuses_to_rewrite_the_audit_log(fresh_database_url: str) -> None:
+    if not fresh_database_url.startswith("postgresql"):
+        pytest.skip("the append-only trigger is PostgreSQL's")
+    app = create_app({**TEST_CONFIG, "DATABASE_URL": fresh_database_url})
+    with app.app_context():
+        upgrade()
+        with pytest.raises(DBAPIError, match="append-only"), db.engine.begin() as connection:
+            connection.execute(sa.text("DELETE FROM audit_entry"))
         db.engine.dispose()
