@@ -1,0 +1,434 @@
+"""The kiosk API (/api/v1/kiosk): kiosk devices act for patients at the hall; staff manage them.
+
+Every patient call carries its own proof (a scanned appointment code, an identity number, or a
+short-lived confirmation of a texted code): the kiosk keeps no one signed in.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, render_template, url_for
+from flask_babel import get_locale
+from flask_smorest import Blueprint
+
+from hospital.accounts.guards import current_device, require_device, signed_in_account
+from hospital.accounts.models import Device, DeviceKind
+from hospital.db import db, utcnow
+from hospital.errors import NotFound
+from hospital.patients.identity import mask_phone
+from hospital.pdf import render_pdf
+from hospital.qr import qr_svg
+from kiosk import service
+from kiosk.models import HelpRequest
+from kiosk.printing.slip import TicketSlip
+from kiosk.schemas import (
+    KioskAppointmentsOut,
+    KioskBookArgs,
+    KioskBookingOut,
+    KioskBookingStatusArgs,
+    KioskBookingStatusOut,
+    KioskCheckInArgs,
+    KioskDepartmentOut,
+    KioskHeartbeatOut,
+    KioskHelpRequestOut,
+    KioskOut,
+    KioskPrinterArgs,
+    KioskPrintOut,
+    KioskProofArgs,
+    KioskReportOut,
+    KioskSendCodeArgs,
+    KioskSentCodeOut,
+    KioskTicketOut,
+    KioskVerifyCodeArgs,
+    KioskWalkInArgs,
+    RegisteredKioskOut,
+    RegisterKioskArgs,
+)
+
+blp = Blueprint("kiosk", __name__, description="Self-service kiosks in the hospital hall.")
+
+
+def _lang() -> str:
+    locale = get_locale()
+    return "en" if locale is not None and locale.language == "en" else "zh"
+
+
+def _pick(zh: str, en: str) -> str:
+    return (en or zh) if _lang() == "en" else (zh or en)
+
+
+def _kiosk_device() -> Device:
+    device = current_device()
+    assert device is not None  # require_device ran first
+    return device
+
+
+def _patients(device: Device, args: dict[str, Any]) -> list[int]:
+    """The patients the caller proved to be (an identity number, or a confirmed phone)."""
+    if args.get("id_number"):
+        return [service.patient_for_identity(device.hospital_id, args["id_number"]).id]
+    if args.get("confirmation"):
+        phone = service.confirmed_phone(device, args["confirmation"])
+        return [p.id for p in service.patients_for_phone(device.hospital_id, phone)]
+    return []
+
+
+def _appointments(
+    device: Device, patient_ids: list[int], confirmation: str | None
+) -> dict[str, Any]:
+    now = utcnow()
+    choices = service.todays_appointments(device.hospital_id, patient_ids, now)
+    if not choices:
+        raise service.no_appointment_today()
+    zone = service.hospital_zone(device.hospital_id)
+    return {
+        "confirmation": confirmation,
+        "appointments": [
+            {
+                "appointment_id": c.appointment_id,
+                "starts_at": c.starts_at,
+                "time": c.starts_at.astimezone(zone).strftime("%H:%M"),
+                "masked_name": c.masked_name,
+                "department": _pick(c.department_zh, c.department_en),
+                "clinician": _pick(c.clinician_zh, c.clinician_en),
+                "checked_in": c.checked_in,
+            }
+            for c in choices[:6]
+        ],
+    }
+
+
+def slip_html(slip: TicketSlip) -> str:
+    return render_template("kiosk/_slip.html", slip=slip, qr=qr_svg(slip.url, box_size=4))
+
+
+def ticket_pdf(slip: TicketSlip) -> bytes:
+    html = render_template("kiosk/ticket_pdf.html", slip=slip, qr=qr_svg(slip.url, box_size=4))
+    return render_pdf(html)
+
+
+def _ticket_out(issued: service.IssuedTicket) -> dict[str, Any]:
+    ticket = issued.ticket
+    slip = service.ticket_slip(ticket, ahead=issued.ahead, now=utcnow())
+    return {
+        "code": ticket.code,
+        "token": ticket.token,
+        "new": issued.new,
+        "ahead": issued.ahead,
+        "url": slip.url,
+        "slip_html": slip_html(slip),
+        "pdf_url": url_for("kiosk.ticket_pdf_file", token=ticket.token),
+    }
+
+
+# ---- the kiosk itself ---------------------------------------------------------------------
+
+
+@blp.route("/heartbeat", methods=["POST"])
+@require_device(DeviceKind.KIOSK)
+@blp.response(200, KioskHeartbeatOut)
+def heartbeat() -> dict[str, Any]:
+    """The kiosk is alive (the page calls this; staff see the last contact)."""
+    kiosk = service.touch(_kiosk_device(), now=utcnow())
+    return {"ok": True, "printer_state": kiosk.printer_state.value}
+
+
+@blp.route("/help", methods=["POST"])
+@require_device(DeviceKind.KIOSK)
+@blp.response(201, KioskHelpRequestOut)
+def call_staff() -> dict[str, Any]:
+    """Call staff to this kiosk."""
+    device = _kiosk_device()
+    request = service.call_staff(device, now=utcnow())
+    return _help_out(request, device)
+
+
+@blp.route("/codes", methods=["POST"])
+@require_device(DeviceKind.KIOSK)
+@blp.arguments(KioskSendCodeArgs)
+@blp.response(201, KioskSentCodeOut)
+def send_code(args: dict[str, Any]) -> dict[str, Any]:
+    """Text a one-time code to the patient's phone."""
+    wait = service.send_code(
+        _kiosk_device(), args["phone"], language=args["language"], now=utcnow()
+    )
+    return {
+        "masked_phone": mask_phone(service.normalized_phone(args["phone"])),
+        "wait_seconds": wait,
+    }
+
+
+@blp.route("/codes/verify", methods=["POST"])
+@require_device(DeviceKind.KIOSK)
+@blp.arguments(KioskVerifyCodeArgs)
+@blp.response(200, KioskAppointmentsOut)
+def verify_code(args: dict[str, Any]) -> dict[str, Any]:
+    """Check the texted code; answer with a confirmation and today's appointments (may be none)."""
+    device = _kiosk_device()
+    try:
+        confirmation = service.verify_code(device, args["phone"], args["code"], now=utcnow())
+    except service.WrongCode:
+        # The counted try must stay even though this request fails.
+        db.session.commit()
+        raise
+    patient_ids = [
+        p.id
+        for p in service.patients_for_phone(
+            device.hospital_id, service.normalized_phone(args["phone"])
+        )
+    ]
+    try:
+        return _appointments(device, patient_ids, confirmation)
+    except NotFound:
+        return {"confirmation": confirmation, "appointments": []}
+
+
+@blp.route("/appointments", methods=["POST"])
+@require_device(DeviceKind.KIOSK)
+@blp.arguments(KioskProofArgs)
+@blp.response(200, KioskAppointmentsOut)
+def appointments(args: dict[str, Any]) -> dict[str, Any]:
+    """Today's appointments of the identified patient."""
+    device = _kiosk_device()
+    return _appointments(device, _patients(device, args), args.get("confirmation"))
+
+
+@blp.route("/check-in", methods=["POST"])
+@require_device(DeviceKind.KIOSK)
+@blp.arguments(KioskCheckInArgs)
+@blp.response(200, KioskTicketOut)
+def check_in(args: dict[str, Any]) -> dict[str, Any]:
+    """Check in by the appointment's QR, or an appointment of the identified patient."""
+    device = _kiosk_device()
+    if args.get("code"):
+        appointment_id = service.appointment_from_code(device, args["code"])
+    else:
+        appointment_id = args["appointment_id"]
+        allowed = {
+            c.appointment_id
+            for c in service.todays_appointments(
+                device.hospital_id, _patients(device, args), utcnow()
+            )
+        }
+        if appointment_id not in allowed:
+            raise service.no_appointment_today()
+    return _ticket_out(service.check_in(device, appointment_id, now=utcnow()))
+
+
+@blp.route("/walk-in/departments", methods=["GET"])
+@require_device(DeviceKind.KIOSK)
+@blp.response(200, KioskDepartmentOut(many=True))
+def walk_in_departments() -> list[dict[str, Any]]:
+    """Departments taking walk-in patients now."""
+    return [
+        {
+            "department_id": c.department_id,
+            "name": _pick(c.name_zh, c.name_en),
+            "waiting": c.waiting,
+            "queue": c.service_point_id is not None,
+            "slot_today": c.slot_today,
+        }
+        for c in service.walk_in_departments(_kiosk_device(), now=utcnow())
+    ]
+
+
+@blp.route("/walk-in", methods=["POST"])
+@require_device(DeviceKind.KIOSK)
+@blp.arguments(KioskWalkInArgs)
+@blp.response(201, KioskTicketOut)
+def walk_in(args: dict[str, Any]) -> dict[str, Any]:
+    """A walk-in ticket for a department's queue today."""
+    device = _kiosk_device()
+    patient_ids = _patients(device, args)
+    issued = service.walk_in(
+        device,
+        args["department_id"],
+        patient_id=patient_ids[0] if patient_ids else None,
+        now=utcnow(),
+    )
+    return _ticket_out(issued)
+
+
+@blp.route("/walk-in/book", methods=["POST"])
+@require_device(DeviceKind.KIOSK)
+@blp.arguments(KioskBookArgs)
+@blp.response(201, KioskBookingOut)
+def book_walk_in(args: dict[str, Any]) -> dict[str, Any]:
+    """Hold the department's next slot today for the confirmed phone; pay it from the phone."""
+    device = _kiosk_device()
+    phone = service.confirmed_phone(device, args["confirmation"])
+    booking = service.book_walk_in(device, args["department_id"], phone=phone, now=utcnow())
+    zone = service.hospital_zone(device.hospital_id)
+    return {
+        "appointment_id": booking.appointment_id,
+        "time": booking.starts_at.astimezone(zone).strftime("%H:%M"),
+        "fee": f"{booking.fee_fen // 100}.{booking.fee_fen % 100:02d}",
+        "pay_url": booking.pay_url,
+        "pay_qr": qr_svg(booking.pay_url, box_size=6) if booking.pay_url else "",
+    }
+
+
+@blp.route("/walk-in/bookings/<int:appointment_id>", methods=["POST"])
+@require_device(DeviceKind.KIOSK)
+@blp.arguments(KioskBookingStatusArgs)
+@blp.response(200, KioskBookingStatusOut)
+def walk_in_booking(args: dict[str, Any], appointment_id: int) -> dict[str, Any]:
+    """Has the walk-in booking been paid? Then its ticket (the page polls this)."""
+    device = _kiosk_device()
+    phone = service.confirmed_phone(device, args["confirmation"])
+    issued = service.walk_in_booking_ticket(device, appointment_id, phone=phone, now=utcnow())
+    if issued is None:
+        return {"paid": False, "ticket": None}
+    return {"paid": True, "ticket": _ticket_out(issued)}
+
+
+@blp.route("/reports", methods=["POST"])
+@require_device(DeviceKind.KIOSK)
+@blp.arguments(KioskBookingStatusArgs)
+@blp.response(200, KioskReportOut(many=True))
+def released_reports(args: dict[str, Any]) -> list[dict[str, Any]]:
+    """Released reports of the confirmed phone's owner and family (at most five)."""
+    device = _kiosk_device()
+    phone = service.confirmed_phone(device, args["confirmation"])
+    zone = service.hospital_zone(device.hospital_id)
+    return [
+        {
+            "public_id": c.public_id,
+            "title": c.title,
+            "masked_name": c.masked_name,
+            "released": c.released_at.astimezone(zone).strftime("%Y-%m-%d")
+            if c.released_at
+            else "",
+        }
+        for c in service.released_reports(device, phone=phone)[:5]
+    ]
+
+
+@blp.route("/reports/<public_id>/pdf", methods=["POST"])
+@require_device(DeviceKind.KIOSK)
+@blp.arguments(KioskBookingStatusArgs)
+def report_pdf(args: dict[str, Any], public_id: str) -> Response:
+    """A released report's PDF, to print at the kiosk (POST: the confirmation stays out of URLs)."""
+    device = _kiosk_device()
+    phone = service.confirmed_phone(device, args["confirmation"])
+    data = service.report_pdf(device, public_id, phone=phone, now=utcnow())
+    return Response(data, mimetype="application/pdf", headers={"Cache-Control": "no-store"})
+
+
+@blp.route("/reprint", methods=["POST"])
+@require_device(DeviceKind.KIOSK)
+@blp.arguments(KioskProofArgs)
+@blp.response(200, KioskTicketOut)
+def reprint(args: dict[str, Any]) -> dict[str, Any]:
+    """The identified patient's latest ticket of today, to print again."""
+    device = _kiosk_device()
+    ticket = service.last_ticket(device.hospital_id, _patients(device, args), utcnow())
+    return _ticket_out(service.IssuedTicket(ticket, False, service.people_ahead(ticket, utcnow())))
+
+
+@blp.route("/tickets/<token>/print", methods=["POST"])
+@require_device(DeviceKind.KIOSK)
+@blp.response(200, KioskPrintOut)
+def print_ticket(token: str) -> dict[str, Any]:
+    """Print a ticket on this kiosk's printer; a printer problem comes back in plain words."""
+    device = _kiosk_device()
+    now = utcnow()
+    ticket = service.ticket_for_kiosk(device, token)
+    slip = service.ticket_slip(ticket, ahead=service.people_ahead(ticket, now), now=now)
+    outcome = service.print_slip(device, slip, now=now)
+    return {
+        "printed": outcome.printed,
+        "by_browser": outcome.by_browser,
+        "printer_state": outcome.state.value,
+        "message": outcome.message,
+    }
+
+
+@blp.route("/tickets/<token>/ticket.pdf", methods=["GET"])
+@require_device(DeviceKind.KIOSK)
+def ticket_pdf_file(token: str) -> Response:
+    """The ticket slip as an 80 mm PDF."""
+    device = _kiosk_device()
+    now = utcnow()
+    ticket = service.ticket_for_kiosk(device, token)
+    slip = service.ticket_slip(ticket, ahead=service.people_ahead(ticket, now), now=now)
+    return Response(
+        ticket_pdf(slip),
+        mimetype="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="ticket-{ticket.code}.pdf"'},
+    )
+
+
+# ---- staff --------------------------------------------------------------------------------
+
+
+def _kiosk_out(row: service.KioskRow) -> dict[str, Any]:
+    kiosk = row.kiosk
+    return {
+        "device_id": row.device.id,
+        "name": row.device.name,
+        "location": row.device.location,
+        "is_active": row.device.is_active,
+        "printer": f"{kiosk.printer_host}:{kiosk.printer_port}" if kiosk.printer_host else "",
+        "printer_state": kiosk.printer_state.value,
+        "printer_checked_at": kiosk.printer_checked_at,
+        "last_contact_at": kiosk.last_contact_at,
+        "open_help_requests": row.open_help_requests,
+    }
+
+
+def _help_out(request: HelpRequest, device: Device) -> dict[str, Any]:
+    return {
+        "id": request.id,
+        "device_id": device.id,
+        "kiosk_name": device.name,
+        "location": request.location,
+        "created_at": request.created_at,
+        "resolved_at": request.resolved_at,
+    }
+
+
+@blp.route("/devices", methods=["GET"])
+@blp.response(200, KioskOut(many=True))
+def list_kiosks() -> list[dict[str, Any]]:
+    """Kiosks of the staff member's hospital with last contact and printer state."""
+    return [_kiosk_out(r) for r in service.list_kiosks(signed_in_account())]
+
+
+@blp.route("/devices", methods=["POST"])
+@blp.arguments(RegisterKioskArgs)
+@blp.response(201, RegisteredKioskOut)
+def register_kiosk(args: dict[str, Any]) -> dict[str, Any]:
+    """Register a kiosk (admins); the device token is shown only in this answer."""
+    kiosk, device, token = service.register_kiosk(signed_in_account(), now=utcnow(), **args)
+    return {**_kiosk_out(service.KioskRow(device, kiosk, 0)), "token": token}
+
+
+@blp.route("/devices/<int:device_id>/printer", methods=["PUT"])
+@blp.arguments(KioskPrinterArgs)
+@blp.response(200, KioskOut)
+def update_printer(args: dict[str, Any], device_id: int) -> dict[str, Any]:
+    """Change a kiosk's printer address (admins)."""
+    actor = signed_in_account()
+    kiosk = service.update_printer(actor, device_id, now=utcnow(), **args)
+    device = db.session.get(Device, device_id)
+    assert device is not None
+    return _kiosk_out(service.KioskRow(device, kiosk, 0))
+
+
+@blp.route("/help-requests", methods=["GET"])
+@blp.response(200, KioskHelpRequestOut(many=True))
+def help_requests() -> list[dict[str, Any]]:
+    """Open "call staff" requests with each kiosk's location."""
+    return [_help_out(r, d) for r, d in service.open_help_requests(signed_in_account())]
+
+
+@blp.route("/help-requests/<int:request_id>/resolve", methods=["POST"])
+@blp.response(200, KioskHelpRequestOut)
+def resolve_help_request(request_id: int) -> dict[str, Any]:
+    """Staff reached the kiosk."""
+    request = service.resolve_help_request(signed_in_account(), request_id, now=utcnow())
+    device = db.session.get(Device, request.device_id)
+    assert device is not None
+    return _help_out(request, device)

@@ -1,0 +1,14 @@
+"""Scheduled kiosk work: forget old kiosk codes and activity rows."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from hospital.jobs import job
+from kiosk import service
+
+
+@job("kiosk.prune", "interval", hours=1)
+def prune(now: datetime) -> int:
+    """Delete kiosk codes and activity older than a day (the limits look back an hour at most)."""
+    return service.prune(now=now)

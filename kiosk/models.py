@@ -1,0 +1,92 @@
+"""Kiosks (settings on top of a kiosk device), help requests, kiosk codes and activity."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from hospital.db import UTCDateTime, db, enum_column, utcnow
+
+
+class PrinterState(enum.StrEnum):
+    UNKNOWN = "unknown"
+    READY = "ready"
+    OFFLINE = "offline"
+    PAPER_OUT = "paper_out"
+    TIMEOUT = "timeout"
+    BROWSER = "browser"  # no network printer: the kiosk's browser prints
+
+
+class Kiosk(db.Model):
+    """A kiosk's own settings, keyed by its device (name and location live on the device)."""
+
+    __tablename__ = "kiosk"
+    __table_args__ = (
+        sa.CheckConstraint("printer_port BETWEEN 1 AND 65535", name="printer_port_range"),
+    )
+
+    device_id: Mapped[int] = mapped_column(sa.ForeignKey("device.id"), primary_key=True)
+    hospital_id: Mapped[int] = mapped_column(sa.ForeignKey("hospital.id"), index=True)
+    # Empty host: no network printer; the kiosk's browser prints the slip instead.
+    printer_host: Mapped[str] = mapped_column(sa.String(253), default="")
+    printer_port: Mapped[int] = mapped_column(default=9100)
+    printer_state: Mapped[PrinterState] = enum_column(PrinterState, default=PrinterState.UNKNOWN)
+    printer_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_contact_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class HelpRequest(db.Model):
+    """A patient at a kiosk pressed "call staff"; staff see it with the kiosk's location."""
+
+    __tablename__ = "kiosk_help_request"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hospital_id: Mapped[int] = mapped_column(sa.ForeignKey("hospital.id"), index=True)
+    device_id: Mapped[int] = mapped_column(sa.ForeignKey("device.id"), index=True)
+    location: Mapped[str] = mapped_column(sa.String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolved_by_account_id: Mapped[int | None] = mapped_column(sa.ForeignKey("account.id"))
+
+
+class KioskCode(db.Model):
+    """A 6-digit code texted to a patient at a kiosk: single use, short-lived, few tries."""
+
+    __tablename__ = "kiosk_code"
+    __table_args__ = (
+        sa.Index("ix_kiosk_code_phone_created", "hospital_id", "phone", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hospital_id: Mapped[int] = mapped_column(sa.ForeignKey("hospital.id"))
+    device_id: Mapped[int] = mapped_column(sa.ForeignKey("device.id"), index=True)
+    phone: Mapped[str] = mapped_column(sa.String(20))
+    code_hash: Mapped[str] = mapped_column(sa.String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(default=0)
+    consumed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ActivityKind(enum.StrEnum):
+    TICKET = "ticket"
+    CODE = "code"
+    PRINT = "print"
+
+
+class KioskActivity(db.Model):
+    """What a kiosk did and when: the per-kiosk rate limits count these rows."""
+
+    __tablename__ = "kiosk_activity"
+    __table_args__ = (sa.Index("ix_kiosk_activity_device_kind_at", "device_id", "kind", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hospital_id: Mapped[int] = mapped_column(sa.ForeignKey("hospital.id"), index=True)
+    device_id: Mapped[int] = mapped_column(sa.ForeignKey("device.id"))
+    kind: Mapped[ActivityKind] = enum_column(ActivityKind)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ticket_id: Mapped[int | None] = mapped_column(sa.ForeignKey("ticket.id"))

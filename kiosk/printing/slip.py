@@ -1,0 +1,61 @@
+"""What an 80 mm ticket slip says: one set of fields for the PDF, the page and the thermal printer."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class TicketSlip:
+    hospital_name_zh: str
+    hospital_name_en: str
+    code: str
+    masked_name: str
+    queue_zh: str
+    queue_en: str
+    building: str
+    floor: str
+    room: str
+    directions_zh: str
+    directions_en: str
+    ahead: int | None
+    issued_at: str  # already in the hospital's zone, e.g. "2026-12-01 10:05"
+    url: str  # the ticket page; the only thing the QR carries
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def slip_lines(slip: TicketSlip) -> list[tuple[str, str]]:
+    """The slip as (style, text) lines, Chinese first then English, for a text printer.
+
+    Styles: "title", "number", "bold", "text", "small".
+    """
+    lines: list[tuple[str, str]] = [
+        ("title", slip.hospital_name_zh),
+        ("small", slip.hospital_name_en),
+        ("text", "排队号 / Your number"),
+        ("number", slip.code),
+    ]
+    if slip.masked_name:
+        lines.append(("bold", slip.masked_name))
+    lines.append(("bold", f"{slip.queue_zh} / {slip.queue_en}"))
+    place = []
+    if slip.building:
+        place.append(f"{slip.building}楼 Building {slip.building}")
+    if slip.floor:
+        place.append(f"{slip.floor}层 Floor {slip.floor}")
+    if slip.room:
+        place.append(f"{slip.room}室 Room {slip.room}")
+    if place:
+        lines.append(("text", "  ".join(place)))
+    if slip.directions_zh:
+        lines.append(("text", slip.directions_zh))
+    if slip.directions_en:
+        lines.append(("small", slip.directions_en))
+    if slip.ahead is not None:
+        lines.append(("text", f"前面还有 {slip.ahead} 人 / {slip.ahead} ahead of you"))
+    lines.append(("small", slip.issued_at))
+    lines.append(("small", "扫码查看排队进度 / Scan to follow your place"))
+    return lines

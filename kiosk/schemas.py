@@ -1,0 +1,175 @@
+"""Input (`...Args`) and output schemas of the kiosk API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+_PROOF = "Identify the patient: give id_number, or the confirmation from a texted code."
+
+
+class KioskProofArgs(Schema):
+    """Who the patient is: an identity number, or a confirmed phone."""
+
+    id_number = fields.Str(load_default=None, allow_none=True, validate=validate.Length(max=32))
+    confirmation = fields.Str(load_default=None, allow_none=True, validate=validate.Length(max=400))
+
+    @validates_schema
+    def _one_proof(self, data: dict[str, Any], **_kw: Any) -> None:
+        if bool(data.get("id_number")) == bool(data.get("confirmation")):
+            raise ValidationError(_PROOF, "id_number")
+
+
+class KioskCheckInArgs(Schema):
+    code = fields.Str(load_default=None, allow_none=True, validate=validate.Length(max=200))
+    appointment_id = fields.Int(strict=True, load_default=None, allow_none=True)
+    id_number = fields.Str(load_default=None, allow_none=True, validate=validate.Length(max=32))
+    confirmation = fields.Str(load_default=None, allow_none=True, validate=validate.Length(max=400))
+
+    @validates_schema
+    def _code_or_appointment(self, data: dict[str, Any], **_kw: Any) -> None:
+        if data.get("code"):
+            return
+        if data.get("appointment_id") is None:
+            raise ValidationError(
+                "Scan the appointment's QR code or choose an appointment.", "code"
+            )
+        if bool(data.get("id_number")) == bool(data.get("confirmation")):
+            raise ValidationError(_PROOF, "id_number")
+
+
+class KioskWalkInArgs(KioskProofArgs):
+    department_id = fields.Int(required=True, strict=True)
+
+    @validates_schema
+    def _one_proof(self, data: dict[str, Any], **_kw: Any) -> None:
+        # A walk-in may stay anonymous; if identified, by one proof only.
+        if data.get("id_number") and data.get("confirmation"):
+            raise ValidationError(_PROOF, "id_number")
+
+
+class KioskSendCodeArgs(Schema):
+    phone = fields.Str(required=True, validate=validate.Length(min=1, max=20))
+    language = fields.Str(load_default="zh", validate=validate.OneOf(["zh", "en"]))
+
+
+class KioskVerifyCodeArgs(Schema):
+    phone = fields.Str(required=True, validate=validate.Length(min=1, max=20))
+    code = fields.Str(required=True, validate=validate.Length(min=1, max=12))
+
+
+class RegisterKioskArgs(Schema):
+    name = fields.Str(required=True, validate=validate.Length(min=1, max=100))
+    location = fields.Str(required=True, validate=validate.Length(min=1, max=200))
+    printer_host = fields.Str(load_default="", validate=validate.Length(max=253))
+    printer_port = fields.Int(load_default=9100, strict=True)
+
+
+class KioskPrinterArgs(Schema):
+    printer_host = fields.Str(required=True, validate=validate.Length(max=253))
+    printer_port = fields.Int(load_default=9100, strict=True)
+
+
+class KioskSentCodeOut(Schema):
+    masked_phone = fields.Str()
+    wait_seconds = fields.Int()
+
+
+class KioskAppointmentOut(Schema):
+    appointment_id = fields.Int()
+    starts_at = fields.DateTime()
+    time = fields.Str()
+    masked_name = fields.Str()
+    department = fields.Str()
+    clinician = fields.Str()
+    checked_in = fields.Bool()
+
+
+class KioskAppointmentsOut(Schema):
+    confirmation = fields.Str(allow_none=True)
+    appointments = fields.List(fields.Nested(KioskAppointmentOut))
+
+
+class KioskTicketOut(Schema):
+    code = fields.Str()
+    token = fields.Str()
+    new = fields.Bool()
+    ahead = fields.Int(allow_none=True)
+    url = fields.Str()
+    slip_html = fields.Str()
+    pdf_url = fields.Str()
+
+
+class KioskPrintOut(Schema):
+    printed = fields.Bool()
+    by_browser = fields.Bool()
+    printer_state = fields.Str()
+    message = fields.Str()
+
+
+class KioskDepartmentOut(Schema):
+    department_id = fields.Int()
+    name = fields.Str()
+    waiting = fields.Int()
+    queue = fields.Bool()
+    slot_today = fields.Bool()
+
+
+class KioskHeartbeatOut(Schema):
+    ok = fields.Bool()
+    printer_state = fields.Str()
+
+
+class KioskHelpRequestOut(Schema):
+    id = fields.Int()
+    device_id = fields.Int()
+    kiosk_name = fields.Str()
+    location = fields.Str()
+    created_at = fields.DateTime()
+    resolved_at = fields.DateTime(allow_none=True)
+
+
+class KioskOut(Schema):
+    device_id = fields.Int()
+    name = fields.Str()
+    location = fields.Str()
+    is_active = fields.Bool()
+    printer = fields.Str()
+    printer_state = fields.Str()
+    printer_checked_at = fields.DateTime(allow_none=True)
+    last_contact_at = fields.DateTime(allow_none=True)
+    open_help_requests = fields.Int()
+
+
+class RegisteredKioskOut(KioskOut):
+    token = fields.Str()
+
+
+class KioskBookArgs(Schema):
+    department_id = fields.Int(required=True, strict=True)
+    confirmation = fields.Str(required=True, validate=validate.Length(min=1, max=400))
+
+
+class KioskBookingStatusArgs(Schema):
+    confirmation = fields.Str(required=True, validate=validate.Length(min=1, max=400))
+
+
+class KioskBookingOut(Schema):
+    appointment_id = fields.Int()
+    time = fields.Str()
+    fee = fields.Str()
+    pay_url = fields.Str()
+    pay_qr = fields.Str()
+
+
+class KioskBookingStatusOut(Schema):
+    paid = fields.Bool()
+    ticket = fields.Nested(KioskTicketOut, allow_none=True)
+
+
+class KioskReportOut(Schema):
+    public_id = fields.Str()
+    title = fields.Str()
+    masked_name = fields.Str()
+    released = fields.Str()

@@ -1,0 +1,443 @@
+/* The kiosk's touch screen: flows, idle reset, offline screen, scanner, camera and voice.
+   No build step, no libraries. Nothing personal is ever written to browser storage; the idle
+   reset still clears storage and reloads the page, so nothing a patient typed or saw remains. */
+(function () {
+  "use strict";
+  var root = document.getElementById("kiosk");
+  if (!root) return;
+  var T = JSON.parse(document.getElementById("kiosk-text").textContent);
+  var API = root.dataset.api;
+  var cfg = {
+    idle: Number(root.dataset.idleSeconds) || 60,
+    warn: Number(root.dataset.warningSeconds) || 20,
+    heartbeat: Number(root.dataset.heartbeatSeconds) || 30,
+    retry: Number(root.dataset.retrySeconds) || 5,
+    timeout: Number(root.dataset.requestTimeoutSeconds) || 8,
+    payPoll: Number(root.dataset.payPollSeconds) || 3
+  };
+  var PAGE = 5; // five departments and "more": at most six choices a screen
+  var state = fresh();
+  var idleTimer = null, countdownTimer = null, heartbeatTimer = null, probeTimer = null, payTimer = null;
+  var camera = null;
+
+  function fresh() {
+    return { flow: null, proof: null, department: null, departments: [], page: 0,
+             screen: "start", lastInput: "start", retry: null, elder: false, offline: false,
+             ticket: null, phone: null, booking: null };
+  }
+  function $(sel) { return root.querySelector(sel); }
+  function $$(sel) { return Array.prototype.slice.call(root.querySelectorAll(sel)); }
+  function fill(s, v) { return s.replace(/\{(\w+)\}/g, function (_, k) { return v[k]; }); }
+
+  // ---- screens and voice ------------------------------------------------------------------
+  function show(name) {
+    if (state.screen === "scan" && name !== "scan") stopCamera();
+    state.screen = name;
+    $$("[data-screen]").forEach(function (s) { s.hidden = s.dataset.screen !== name; });
+    var screen = $('[data-screen="' + name + '"]');
+    $$("[data-only-flow]").forEach(function (b) { b.hidden = b.dataset.onlyFlow !== state.flow; });
+    if (name === "identify" && state.flow === "walk-in" && state.queue === false) {
+      // Only a booked slot is possible here, and booking needs a confirmed phone.
+      $('[data-action="by-id"]').hidden = true;
+      $('[data-action="anonymous"]').hidden = true;
+    } else {
+      $('[data-action="by-id"]').hidden = state.flow === "report"; // reports need a texted code
+    }
+    say(screen.dataset.say || (screen.querySelector("h1") || {}).textContent);
+    var input = screen.querySelector("input");
+    if (input) input.focus();
+    root.dataset.current = name;
+    armIdle();
+  }
+  function say(text) {
+    if (!state.elder || !text || !("speechSynthesis" in window)) return;
+    window.speechSynthesis.cancel();
+    var u = new SpeechSynthesisUtterance(text);
+    u.lang = root.dataset.speechLang;
+    u.rate = 0.9;
+    window.speechSynthesis.speak(u);
+  }
+  function problem(message) {
+    $("[data-message]").textContent = message || T.failed;
+    show("message");
+    say(message);
+  }
+
+  // ---- talking to the server --------------------------------------------------------------
+  function api(method, path, body) {
+    var controller = new AbortController();
+    var timer = setTimeout(function () { controller.abort(); }, cfg.timeout * 1000);
+    return fetch(API + path, {
+      method: method,
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "Accept": "application/json",
+                 "X-Requested-With": "kiosk" },
+      body: body ? JSON.stringify(body) : undefined,
+      signal: controller.signal
+    }).then(function (r) {
+      clearTimeout(timer);
+      if (r.status === 502 || r.status === 503 || r.status === 504) throw unreachable();
+      return r.json().catch(function () { return {}; }).then(function (data) {
+        if (!r.ok) {
+          var e = new Error(data.message || T.failed);
+          e.status = r.status;
+          throw e;
+        }
+        return data;
+      });
+    }, function () {
+      clearTimeout(timer);
+      throw unreachable();
+    });
+  }
+  function unreachable() {
+    goOffline();
+    var e = new Error("offline");
+    e.offline = true;
+    return e;
+  }
+  function fail(err) { if (!err.offline) problem(err.message); }
+
+  function goOffline() {
+    if (state.offline) return;
+    state.offline = true;
+    hideWarning();
+    clearTimeout(idleTimer);
+    stopCamera();
+    wipe();
+    show("offline");
+    probeTimer = setInterval(probe, cfg.retry * 1000);
+  }
+  function probe() {
+    if (navigator.onLine === false) return;
+    api("POST", "/heartbeat").then(function () {
+      clearInterval(probeTimer);
+      reset();
+    }, function () {});
+  }
+  function heartbeat() {
+    if (state.offline) return;
+    api("POST", "/heartbeat").catch(function () {});
+  }
+  window.addEventListener("offline", goOffline);
+
+  // ---- idle reset (WCAG 2.2.1: warn, count down, let the person continue) -------------------
+  function dirty() { return state.screen !== "start" || state.elder || root.dataset.lang !== root.dataset.defaultLang; }
+  function armIdle() {
+    clearTimeout(idleTimer);
+    if (state.offline || !dirty()) return;
+    idleTimer = setTimeout(warn, cfg.idle * 1000);
+  }
+  function warn() {
+    var box = $("[data-idle-warning]"), left = cfg.warn;
+    var counter = $("[data-idle-countdown]");
+    counter.textContent = left;
+    box.hidden = false;
+    box.querySelector("button").focus();
+    say($("#k-idle-title").textContent);
+    countdownTimer = setInterval(function () {
+      left -= 1;
+      counter.textContent = Math.max(left, 0);
+      if (left <= 0) reset();
+    }, 1000);
+  }
+  function hideWarning() {
+    clearInterval(countdownTimer);
+    $("[data-idle-warning]").hidden = true;
+  }
+  function wipe() {
+    $$("[data-personal]").forEach(function (el) {
+      if ("value" in el && el.tagName === "INPUT") el.value = ""; else el.innerHTML = "";
+    });
+    clearTimeout(payTimer);
+    var frame = $("[data-report-frame]");
+    if (frame.dataset.url) { URL.revokeObjectURL(frame.dataset.url); delete frame.dataset.url; }
+    frame.removeAttribute("src");
+    state.proof = null;
+    state.ticket = null;
+    state.phone = null;
+    state.booking = null;
+  }
+  function reset() {
+    hideWarning();
+    clearTimeout(idleTimer);
+    clearInterval(heartbeatTimer);
+    stopCamera();
+    if ("speechSynthesis" in window) window.speechSynthesis.cancel();
+    wipe();
+    try { window.sessionStorage.clear(); window.localStorage.clear(); } catch (e) { /* storage may be disabled */ }
+    state = fresh();
+    root.dataset.reset = "1";
+    window.location.replace(root.dataset.startUrl + "?lang=" + root.dataset.defaultLang);
+  }
+  ["pointerdown", "keydown", "touchstart"].forEach(function (type) {
+    document.addEventListener(type, function () {
+      if ($("[data-idle-warning]").hidden) armIdle();
+    }, true);
+  });
+
+  // ---- camera (BarcodeDetector where the browser has it) ------------------------------------
+  function startCamera() {
+    if (!("BarcodeDetector" in window) || !navigator.mediaDevices) { problem(T.no_camera); return; }
+    var video = $("#k-camera"), detector = new window.BarcodeDetector({ formats: ["qr_code"] });
+    navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" } }).then(function (stream) {
+      camera = { stream: stream, timer: null };
+      video.srcObject = stream;
+      video.hidden = false;
+      video.play();
+      camera.timer = setInterval(function () {
+        detector.detect(video).then(function (codes) {
+          if (codes.length) { stopCamera(); scanned(codes[0].rawValue); }
+        }).catch(function () {});
+      }, 300);
+    }, function () { problem(T.no_camera); });
+  }
+  function stopCamera() {
+    if (!camera) return;
+    clearInterval(camera.timer);
+    camera.stream.getTracks().forEach(function (t) { t.stop(); });
+    $("#k-camera").hidden = true;
+    camera = null;
+  }
+
+  // ---- flows -------------------------------------------------------------------------------
+  function withProof(extra) {
+    var body = {};
+    Object.keys(state.proof || {}).forEach(function (k) { body[k] = state.proof[k]; });
+    Object.keys(extra || {}).forEach(function (k) { body[k] = extra[k]; });
+    return body;
+  }
+  function scanned(code) {
+    state.lastInput = "scan";
+    api("POST", "/check-in", { code: code.trim() }).then(showTicket, fail);
+  }
+  function proven(appointments) {
+    if (state.flow === "walk-in") {
+      var chosen = state.departments.filter(function (d) { return d.department_id === state.department; })[0] || {};
+      if (state.proof && state.proof.confirmation && chosen.slot_today) {
+        book();
+      } else {
+        api("POST", "/walk-in", withProof({ department_id: state.department })).then(showTicket, fail);
+      }
+    } else if (state.flow === "report") {
+      api("POST", "/reports", withProof()).then(chooseReport, fail);
+    } else if (state.flow === "reprint") {
+      api("POST", "/reprint", withProof()).then(showTicket, fail);
+    } else if (appointments) {
+      chooseAppointment(appointments);
+    } else {
+      api("POST", "/appointments", withProof()).then(function (d) { chooseAppointment(d.appointments); }, fail);
+    }
+  }
+  function book() {
+    api("POST", "/walk-in/book", withProof({ department_id: state.department })).then(function (d) {
+      state.booking = d.appointment_id;
+      if (!d.pay_url) { poll(); return; }
+      $("[data-pay-summary]").textContent = fill(T.pay_summary, { time: d.time, fee: d.fee });
+      $("[data-pay-qr]").innerHTML = d.pay_qr;
+      $("[data-pay-qr]").dataset.payUrl = d.pay_url;
+      show("pay");
+      payTimer = setTimeout(poll, cfg.payPoll * 1000);
+    }, fail);
+  }
+  function poll() {
+    clearTimeout(payTimer);
+    if (!state.booking) return;
+    api("POST", "/walk-in/bookings/" + state.booking, withProof()).then(function (d) {
+      if (d.paid) { state.booking = null; showTicket(d.ticket); return; }
+      if (state.screen === "pay") payTimer = setTimeout(poll, cfg.payPoll * 1000);
+    }, fail);
+  }
+  function chooseReport(list) {
+    var holder = $('[data-list="reports"]');
+    holder.innerHTML = "";
+    $("[data-report-status]").textContent = "";
+    list.slice(0, 5).forEach(function (r) {
+      var b = document.createElement("button");
+      b.type = "button";
+      b.className = "choice";
+      b.dataset.report = r.public_id;
+      b.textContent = r.title + " · " + r.masked_name + " · " + r.released;
+      b.addEventListener("click", function () { printReport(r.public_id); });
+      holder.appendChild(b);
+    });
+    show("reports");
+  }
+  function printReport(publicId) {
+    var controller = new AbortController();
+    var timer = setTimeout(function () { controller.abort(); }, cfg.timeout * 1000);
+    fetch(API + "/reports/" + encodeURIComponent(publicId) + "/pdf", {
+      method: "POST", credentials: "same-origin", signal: controller.signal,
+      headers: { "Content-Type": "application/json", "X-Requested-With": "kiosk" },
+      body: JSON.stringify(withProof())
+    }).then(function (r) {
+      clearTimeout(timer);
+      if (!r.ok) return r.json().catch(function () { return {}; }).then(function (d) { problem(d.message); });
+      return r.blob().then(function (blob) {
+        var frame = $("[data-report-frame]");
+        if (frame.dataset.url) URL.revokeObjectURL(frame.dataset.url);
+        frame.dataset.url = URL.createObjectURL(blob);
+        root.dataset.reportBytes = String(blob.size);
+        frame.onload = function () {
+          try { frame.contentWindow.print(); } catch (e) { window.print(); }
+        };
+        frame.src = frame.dataset.url;
+        $("[data-report-status]").textContent = T.report_printing;
+        say(T.report_printing);
+      });
+    }, function () { clearTimeout(timer); goOffline(); });
+  }
+  function chooseAppointment(list) {
+    if (!list.length) { api("POST", "/appointments", withProof()).then(function (d) { chooseAppointment(d.appointments); }, fail); return; }
+    if (list.length === 1) { checkIn(list[0].appointment_id); return; }
+    var holder = $('[data-list="appointments"]');
+    holder.innerHTML = "";
+    list.slice(0, 5).forEach(function (a) {
+      var b = document.createElement("button");
+      b.type = "button";
+      b.className = "choice";
+      b.dataset.appointment = a.appointment_id;
+      b.textContent = a.time + " · " + a.department + (a.clinician ? " · " + a.clinician : "") +
+        " · " + a.masked_name + (a.checked_in ? " (" + T.checked_in + ")" : "");
+      b.addEventListener("click", function () { checkIn(a.appointment_id); });
+      holder.appendChild(b);
+    });
+    show("appointments");
+  }
+  function checkIn(appointmentId) {
+    api("POST", "/check-in", withProof({ appointment_id: appointmentId })).then(showTicket, fail);
+  }
+  function showTicket(data) {
+    state.ticket = data;
+    $("[data-ticket]").innerHTML = data.slip_html;
+    var status = $("[data-print-status]");
+    status.textContent = data.new === false && state.flow === "check-in" ? T.already : "";
+    status.className = "notice";
+    show("ticket");
+    printTicket();
+  }
+  function printTicket() {
+    var status = $("[data-print-status]");
+    var before = status.textContent ? status.textContent + " " : "";
+    status.textContent = before + T.printing;
+    api("POST", "/tickets/" + encodeURIComponent(state.ticket.token) + "/print").then(function (d) {
+      root.dataset.printerState = d.printer_state;
+      if (d.by_browser) {
+        status.textContent = before + T.browser_print;
+        window.print();
+      } else if (d.printed) {
+        status.textContent = before + T.printed;
+      } else {
+        status.textContent = d.message || T.print_error;
+        status.className = "notice notice-error";
+        say(status.textContent);
+      }
+    }, function (err) {
+      if (err.offline) return;
+      status.textContent = err.message || T.print_error;
+      status.className = "notice notice-error";
+    });
+  }
+  function departments() {
+    api("GET", "/walk-in/departments").then(function (list) {
+      state.departments = list;
+      state.page = 0;
+      renderDepartments();
+      show("departments");
+    }, fail);
+  }
+  function renderDepartments() {
+    var holder = $('[data-list="departments"]');
+    holder.innerHTML = "";
+    var list = state.departments, start = state.page * PAGE;
+    if (!list.length) { problem(T.no_departments); return; }
+    list.slice(start, start + PAGE).forEach(function (d) {
+      var b = document.createElement("button");
+      b.type = "button";
+      b.className = "choice";
+      b.dataset.department = d.department_id;
+      b.textContent = d.name + " · " + fill(T.waiting, { n: d.waiting });
+      b.addEventListener("click", function () {
+        state.department = d.department_id;
+        state.queue = d.queue;
+        show("identify");
+      });
+      holder.appendChild(b);
+    });
+    $('[data-action="more-departments"]').hidden = list.length <= PAGE;
+  }
+
+  var actions = {
+    "check-in": function () { state.flow = "check-in"; show("identify"); },
+    "walk-in": function () { state.flow = "walk-in"; departments(); },
+    "reprint": function () { state.flow = "reprint"; show("identify"); },
+    "report": function () { state.flow = "report"; show("identify"); },
+    "call-staff": function () { api("POST", "/help").then(function () { show("help"); }, fail); },
+    "by-qr": function () {
+      $('[data-action="camera"]').hidden = !("BarcodeDetector" in window);
+      state.lastInput = "scan"; show("scan");
+    },
+    "by-phone": function () { state.lastInput = "phone"; show("phone"); },
+    "by-id": function () { state.lastInput = "id"; show("id"); },
+    "anonymous": function () { state.proof = null; proven(); },
+    "camera": startCamera,
+    "more-departments": function () {
+      state.page = (state.page + 1) * PAGE >= state.departments.length ? 0 : state.page + 1;
+      renderDepartments();
+      armIdle();
+    },
+    "print-again": printTicket,
+    "done": reset,
+    "home": function () { wipe(); state.flow = null; show("start"); },
+    "retry": function () { show(state.lastInput || "start"); },
+    "continue": function () { hideWarning(); armIdle(); },
+    "elder": function () {
+      state.elder = !state.elder;
+      document.body.classList.toggle("elder", state.elder);
+      document.body.classList.toggle("standard", !state.elder);
+      $('[data-action="elder"]').setAttribute("aria-pressed", String(state.elder));
+      var screen = $('[data-screen="' + state.screen + '"]');
+      say(screen.dataset.say);
+      armIdle();
+    }
+  };
+  root.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-action]");
+    if (!button || !actions[button.dataset.action] || button.tagName === "A") return;
+    if (button.type === "submit") return; // the form's submit handler acts
+    event.preventDefault();
+    actions[button.dataset.action]();
+  });
+
+  var forms = {
+    scan: function (form) { scanned(form.code.value); },
+    phone: function (form) {
+      state.phone = form.phone.value.trim();
+      api("POST", "/codes", { phone: state.phone, language: root.dataset.lang }).then(function (d) {
+        $("[data-code-sent]").textContent = fill(T.code_sent, { phone: d.masked_phone });
+        state.lastInput = "code";
+        show("code");
+      }, fail);
+    },
+    code: function (form) {
+      api("POST", "/codes/verify", { phone: state.phone, code: form.code.value.trim() }).then(function (d) {
+        state.proof = { confirmation: d.confirmation };
+        proven(d.appointments && d.appointments.length ? d.appointments : null);
+      }, fail);
+    },
+    id: function (form) {
+      state.proof = { id_number: form.id_number.value.trim() };
+      proven();
+    }
+  };
+  $$("form[data-form]").forEach(function (form) {
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      forms[form.dataset.form](form);
+      form.querySelectorAll("input").forEach(function (i) { if (form.dataset.form !== "code") i.blur(); });
+    });
+  });
+
+  heartbeatTimer = setInterval(heartbeat, cfg.heartbeat * 1000);
+  show("start");
+})();

@@ -1,0 +1,157 @@
+"""Kiosk pages: the touch screen in the hall, its one-time set-up, and the staff console."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from werkzeug.wrappers import Response as WerkzeugResponse
+
+from hospital.accounts.guards import (
+    current_device,
+    device_for_token,
+    require_roles,
+    signed_in_account,
+)
+from hospital.accounts.models import STAFF_ROLES, DeviceKind, Role
+from hospital.db import utcnow
+from hospital.errors import DomainError
+from kiosk import report_shelf, service
+
+bp = Blueprint(
+    "kiosk_pages",
+    __name__,
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/kiosk-assets",
+)
+
+DEVICE_COOKIE = "device_token"
+PRINTER_STATES = {
+    "unknown": _l("not checked yet"),
+    "ready": _l("ready"),
+    "offline": _l("not answering"),
+    "paper_out": _l("out of paper"),
+    "timeout": _l("too slow to answer"),
+    "browser": _l("printed by the kiosk's browser"),
+}
+TEN_YEARS = 10 * 365 * 24 * 3600
+
+
+def _timers() -> dict[str, int]:
+    """Idle and connection timers; tests shorten them through the app config."""
+    config = current_app.config
+    return {
+        "idle_seconds": int(config.get("KIOSK_IDLE_SECONDS", 60)),
+        "warning_seconds": int(config.get("KIOSK_IDLE_WARNING_SECONDS", 20)),
+        "heartbeat_seconds": int(config.get("KIOSK_HEARTBEAT_SECONDS", 30)),
+        "retry_seconds": int(config.get("KIOSK_RETRY_SECONDS", 5)),
+        "request_timeout_seconds": int(config.get("KIOSK_REQUEST_TIMEOUT_SECONDS", 8)),
+        "pay_poll_seconds": int(config.get("KIOSK_PAY_POLL_SECONDS", 3)),
+    }
+
+
+@bp.route("/kiosk")
+def kiosk_page() -> Any:
+    """The kiosk's touch screen (a registered kiosk only)."""
+    device = current_device()
+    if device is None or device.kind is not DeviceKind.KIOSK:
+        return redirect(url_for("kiosk_pages.setup"))
+    kiosk = service.touch(device, now=utcnow())
+    return render_template(
+        "kiosk/kiosk.html",
+        device=device,
+        kiosk=kiosk,
+        timers=_timers(),
+        default_language=current_app.config.get("DEFAULT_LANGUAGE", "zh"),
+        reports_enabled=report_shelf.functions() is not None,
+    )
+
+
+@bp.route("/kiosk/setup", methods=["GET", "POST"])
+def setup() -> Any:
+    """Pair this browser with a kiosk registration by entering its device token once."""
+    error = ""
+    if request.method == "POST":
+        token = (request.form.get("token") or "").strip()
+        device = device_for_token(token) if token else None
+        if device is not None and device.kind is DeviceKind.KIOSK:
+            response = make_response(redirect(url_for("kiosk_pages.kiosk_page")))
+            response.set_cookie(
+                DEVICE_COOKIE,
+                token,
+                max_age=TEN_YEARS,
+                httponly=True,
+                samesite="Strict",
+                secure=request.is_secure,
+            )
+            return response
+        error = _("This token does not belong to a registered kiosk. Check it and try again.")
+    return render_template("kiosk/setup.html", error=error), (422 if error else 200)
+
+
+@bp.route("/kiosk/console")
+@require_roles(*STAFF_ROLES)
+def console() -> str:
+    """Staff: kiosks with last contact and printer state, and open "call staff" requests."""
+    actor = signed_in_account()
+    return render_template(
+        "kiosk/console.html",
+        kiosks=service.list_kiosks(actor),
+        help_requests=service.open_help_requests(actor),
+        is_admin=actor.has_role(Role.ADMIN),
+        new_token=None,
+        printer_states=PRINTER_STATES,
+    )
+
+
+@bp.route("/kiosk/console/register", methods=["POST"])
+@require_roles(Role.ADMIN)
+def register() -> Any:
+    """Admins: register a kiosk; its token is shown on this page only."""
+    actor = signed_in_account()
+    form = request.form
+    try:
+        port = int(form.get("printer_port") or 9100)
+    except ValueError:
+        port = 0
+    try:
+        _kiosk, device, token = service.register_kiosk(
+            actor,
+            name=form.get("name", ""),
+            location=form.get("location", ""),
+            printer_host=form.get("printer_host", ""),
+            printer_port=port,
+            now=utcnow(),
+        )
+    except DomainError as exc:
+        flash(str(exc.message), "error")
+        return redirect(url_for("kiosk_pages.console"))
+    return render_template(
+        "kiosk/console.html",
+        kiosks=service.list_kiosks(actor),
+        help_requests=service.open_help_requests(actor),
+        is_admin=True,
+        new_token=token,
+        new_device=device,
+        printer_states=PRINTER_STATES,
+    )
+
+
+@bp.route("/kiosk/console/help/<int:request_id>/resolve", methods=["POST"])
+@require_roles(*STAFF_ROLES)
+def resolve(request_id: int) -> WerkzeugResponse:
+    """Staff reached the kiosk that called."""
+    service.resolve_help_request(signed_in_account(), request_id, now=utcnow())
+    return redirect(url_for("kiosk_pages.console"))

@@ -1,0 +1,113 @@
+"""A walk-in takes the department's next slot today and pays it from the phone (sandbox)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import sqlalchemy as sa
+
+from hospital.billing import service as billing_service
+from hospital.billing.models import Order, Payment
+from hospital.db import db, utcnow
+from scheduling.models import Appointment, AppointmentState
+from tests.integration.kiosk.conftest import KioskWorld
+from tests.support.billing_factories import sandbox_notification
+
+
+def _confirm_phone(client: Any, world: KioskWorld) -> str:
+    from hospital.notifications.models import OutboxMessage
+
+    phone = world.patient.phone
+    assert (
+        client.post("/api/v1/kiosk/codes", json={"phone": phone}, headers=world.headers).status_code
+        == 201
+    )
+    body = db.session.scalar(
+        sa.select(OutboxMessage.body)
+        .where(OutboxMessage.recipient == phone, OutboxMessage.template == "kiosk_code")
+        .order_by(OutboxMessage.id.desc())
+        .limit(1)
+    )
+    code = re.search(r"\b(\d{6})\b", body or "")
+    assert code
+    verified = client.post(
+        "/api/v1/kiosk/codes/verify",
+        json={"phone": phone, "code": code.group(1)},
+        headers=world.headers,
+    )
+    assert verified.status_code == 200
+    return verified.get_json()["confirmation"]
+
+
+def test_a_walk_in_pays_the_next_slot_from_the_phone_then_gets_the_ticket(
+    app: Any, kiosk_client: Any, world: KioskWorld
+) -> None:
+    world.clinic.session.fee_fen = 1500
+    db.session.commit()
+    confirmation = _confirm_phone(kiosk_client, world)
+
+    listed = kiosk_client.get("/api/v1/kiosk/walk-in/departments", headers=world.headers).get_json()
+    assert listed[0]["slot_today"] is True and listed[0]["queue"] is False
+    booked = kiosk_client.post(
+        "/api/v1/kiosk/walk-in/book",
+        json={"department_id": world.clinic.department.id, "confirmation": confirmation},
+        headers=world.headers,
+    )
+    assert booked.status_code == 201, booked.get_json()
+    booking = booked.get_json()
+    assert booking["fee"] == "15.00"
+    assert "/billing/sandbox/checkout/" in booking["pay_url"]
+    assert "<svg" in booking["pay_qr"]
+    status_url = f"/api/v1/kiosk/walk-in/bookings/{booking['appointment_id']}"
+
+    waiting = kiosk_client.post(
+        status_url, json={"confirmation": confirmation}, headers=world.headers
+    )
+    assert waiting.get_json() == {"paid": False, "ticket": None}
+
+    # The patient pays on the phone; the sandbox provider notifies us.
+    order = db.session.scalars(
+        sa.select(Order).where(Order.reference == f"appointment:{booking['appointment_id']}")
+    ).one()
+    payment = db.session.scalars(sa.select(Payment).where(Payment.order_id == order.id)).one()
+    body, headers = sandbox_notification(payment, now=utcnow())
+    assert billing_service.handle_notification("sandbox", headers, body, now=utcnow()).accepted
+    db.session.commit()
+
+    paid = kiosk_client.post(status_url, json={"confirmation": confirmation}, headers=world.headers)
+    assert paid.status_code == 200, paid.get_json()
+    assert paid.get_json()["paid"] is True
+    assert paid.get_json()["ticket"]["code"]
+    db.session.expire_all()
+    assert (
+        db.session.get(Appointment, booking["appointment_id"]).state is AppointmentState.CHECKED_IN
+    )
+
+
+def test_a_free_walk_in_slot_is_booked_at_once(
+    app: Any, kiosk_client: Any, world: KioskWorld
+) -> None:
+    confirmation = _confirm_phone(kiosk_client, world)
+    booked = kiosk_client.post(
+        "/api/v1/kiosk/walk-in/book",
+        json={"department_id": world.clinic.department.id, "confirmation": confirmation},
+        headers=world.headers,
+    ).get_json()
+    assert booked["pay_url"] == ""
+    status = kiosk_client.post(
+        f"/api/v1/kiosk/walk-in/bookings/{booked['appointment_id']}",
+        json={"confirmation": confirmation},
+        headers=world.headers,
+    ).get_json()
+    assert status["paid"] is True and status["ticket"]["new"] is True
+
+
+def test_booking_needs_a_confirmed_phone(kiosk_client: Any, world: KioskWorld) -> None:
+    response = kiosk_client.post(
+        "/api/v1/kiosk/walk-in/book",
+        json={"department_id": world.clinic.department.id, "confirmation": "forged"},
+        headers=world.headers,
+    )
+    assert response.status_code == 401
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Appointment)) == 0
