@@ -73,6 +73,35 @@ SETTINGS: dict[str, tuple[Any, str]] = {
         "The address patients reach the site at; used in links in messages and QR codes.",
     ),
     "LOG_LEVEL": ("INFO", "Logging level."),
+    "KIOSK_IDLE_SECONDS": (60, "Kiosk: seconds without a touch before the idle warning."),
+    "KIOSK_IDLE_WARNING_SECONDS": (
+        20,
+        "Kiosk: countdown of the idle warning before the screen resets and forgets everything.",
+    ),
+    "KIOSK_HEARTBEAT_SECONDS": (
+        30,
+        "Kiosk: how often the screen checks that the server is reachable.",
+    ),
+    "KIOSK_RETRY_SECONDS": (
+        5,
+        'Kiosk: retry interval on the "please go to the registration desk" screen.',
+    ),
+    "KIOSK_REQUEST_TIMEOUT_SECONDS": (
+        8,
+        "Kiosk: a request slower than this counts as the server being unreachable.",
+    ),
+    "KIOSK_PAY_POLL_SECONDS": (
+        3,
+        "Kiosk: how often the walk-in payment screen checks for the payment.",
+    ),
+    "KIOSK_TICKETS_PER_MINUTE": (30, "Kiosk: tickets one kiosk may issue per minute."),
+    "KIOSK_CODES_PER_MINUTE": (6, "Kiosk: one-time codes one kiosk may send per minute."),
+    "KIOSK_PRINTS_PER_MINUTE": (30, "Kiosk: slips one kiosk may print per minute."),
+    "KIOSK_PRINTER_TIMEOUT_SECONDS": (3, "Kiosk: network (ESC/POS, port 9100) printer timeout."),
+    "KIOSK_CONFIRM_SECONDS": (
+        300,
+        "Kiosk: how long a phone confirmation at the kiosk stays valid.",
+    ),
     "QUEUE_STREAM_SLOTS": (
         1000,
         "Live event streams (boards, ticket pages, consoles) one worker holds open; beyond it screens poll. `hospital serve --stream-slots` sets it.",

@@ -67,11 +67,12 @@ def on_appointment_booked(
     now: datetime,
     **_kw: Any,
 ) -> None:
+    service_date = _local_date(hospital_id, starts_at)  # may query: before a half-built row exists
     visit = _visit(hospital_id, appointment_id=appointment_id)
     if visit is None:
         visit = VisitSummary(hospital_id=hospital_id, appointment_id=appointment_id)
         db.session.add(visit)
-    visit.service_date = _local_date(hospital_id, starts_at)
+    visit.service_date = service_date
     visit.department_id = department_id
     visit.clinician_id = clinician_id
     visit.booked = True
