@@ -29,6 +29,8 @@ from hospital.db import db
 SIGNATURE_HEADER = "Sandbox-Signature"
 OUTCOMES = ("success", "failure", "cancel")
 _STATUS = {"open": "pending", "succeeded": "succeeded", "failed": "failed", "cancelled": "failed"}
+# A claimed notification is not picked again for this long (a crashed job's claim lapses).
+CLAIM_LEASE = timedelta(minutes=2)
 MAX_DELIVERY_ATTEMPTS = 10
 
 # (url, body, headers) -> (HTTP status, response text)
@@ -131,7 +133,11 @@ class SandboxProvider:
         return {SIGNATURE_HEADER: header, "Content-Type": "application/json"}
 
     def deliver_due(self, now: datetime, transport: Transport, *, limit: int = 50) -> int:
-        """Post due notifications; a non-"ok" answer is retried with backoff. Returns deliveries."""
+        """Post due notifications; a non-"ok" answer is retried with backoff. Returns deliveries.
+
+        The claim is committed before posting: the notify endpoint that answers is our own
+        server, and on SQLite it could not write while this job held the write lock.
+        """
         due = db.session.scalars(
             sa.select(SandboxDelivery)
             .where(SandboxDelivery.delivered_at.is_(None), SandboxDelivery.due_at <= now)
@@ -140,21 +146,29 @@ class SandboxProvider:
             .limit(limit)
             .with_for_update(skip_locked=True)
         ).all()
-        delivered = 0
+        claimed = []
         for delivery in due:
             delivery.attempts += 1
-            body = delivery.body.encode()
+            delivery.due_at = now + CLAIM_LEASE  # hidden from other deliverers while we post
+            claimed.append((delivery.id, delivery.notify_url, delivery.body.encode()))
+        db.session.commit()
+        outcomes = []
+        for delivery_id, url, body in claimed:
             try:
-                status, text = transport(
-                    delivery.notify_url, body, self.signed_headers(body, now=now)
-                )
+                status, text = transport(url, body, self.signed_headers(body, now=now))
             except Exception as exc:  # the endpoint being down is what retries are for
                 status, text = 0, f"{type(exc).__name__}: {exc}"
-            if 200 <= status < 300 and text.strip() == "ok":
+            outcomes.append(
+                (delivery_id, 200 <= status < 300 and text.strip() == "ok", f"{status} {text}")
+            )
+        delivered = 0
+        for delivery_id, ok, answer in outcomes:
+            delivery = db.session.get(SandboxDelivery, delivery_id)
+            if ok:
                 delivery.delivered_at = now
                 delivered += 1
             else:
-                delivery.last_error = f"{status} {text}"[:300]
+                delivery.last_error = answer[:300]
                 delivery.due_at = now + timedelta(
                     seconds=min(30 * 2 ** (delivery.attempts - 1), 3600)
                 )

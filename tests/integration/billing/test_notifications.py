@@ -287,3 +287,41 @@ def test_the_sandbox_retries_a_delivery_that_failed(
     assert sandbox().deliver_due(retry_at, up) == 1
     assert calls == [delivery.notify_url]
     assert db.session.get(Order, payment.order_id).status == OrderStatus.PAID
+
+
+def test_the_sandbox_posts_without_holding_the_write_lock(app: Flask, committed: Any) -> None:
+    """Our own notify endpoint answers in another connection: it must be able to write meanwhile."""
+    from hospital.billing import jobs
+
+    with app.app_context():
+        now = utcnow()
+        hospital = factories.create_hospital()
+        account = factories.create_account(hospital)
+        patient = factories.create_patient(hospital, account=account)
+        order = create_visit_order(hospital, patient, now=now)
+        payment = start_sandbox_payment(order, account, now=now)
+        sandbox().decide(payment.out_trade_no, "success", now=now)
+        db.session.commit()
+        hospital_id = hospital.id
+        writes: list[str] = []
+
+        def transport(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
+            with db.engine.connect() as other:
+                if other.dialect.name == "sqlite":
+                    other.exec_driver_sql("PRAGMA busy_timeout=0")  # fail at once if locked
+                    other.commit()
+                with other.begin():
+                    other.execute(
+                        sa.text("UPDATE hospital SET phone = phone WHERE id = :id"),
+                        {"id": hospital_id},
+                    )
+            writes.append(url)
+            return 503, "try later"
+
+        with unit_of_work():
+            jobs.deliver_sandbox_notifications(utcnow() + timedelta(minutes=1), transport=transport)
+        from hospital.billing.models import SandboxDelivery
+
+        errors = db.session.scalars(sa.select(SandboxDelivery.last_error)).all()
+        assert writes, f"the sandbox posted nothing: {errors}"
+        db.session.remove()
