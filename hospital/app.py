@@ -80,7 +80,11 @@ def _register_unit_of_work(app: Flask) -> None:
     @app.before_request
     def _begin() -> None:
         g.request_id = request.headers.get("X-Request-Id", "")[:64] or secrets.token_hex(8)
-        g.write_intent_token = write_intent.set(request.method in MUTATING)
+        # Reads write too (audit of staff reads, "viewed" marks, session touches). On SQLite a
+        # deferred transaction that upgrades to a write fails at once with "database is locked"
+        # when another writer got in first, so every request takes the write lock up front;
+        # event streams read with write_intent off (queueing/live.py).
+        g.write_intent_token = write_intent.set(request.method not in ("HEAD", "OPTIONS"))
         if request.path.startswith("/api/") and request.method in MUTATING:
             _require_json_for_cookie_auth()
 

@@ -76,7 +76,8 @@ def utcnow() -> datetime:
 
 # SQLite write transactions must start with BEGIN IMMEDIATE: a deferred transaction that
 # upgrades to a write lock under contention fails with "database is locked" instead of waiting.
-# Requests that write (POST/PUT/PATCH/DELETE), jobs and CLI commands set this flag.
+# It is on by default (requests, jobs, CLI commands); pure readers such as event streams turn it
+# off for their short read transactions.
 write_intent: contextvars.ContextVar[bool] = contextvars.ContextVar("write_intent", default=True)
 
 

@@ -45,13 +45,13 @@ from hospital.patients.identity import (
     parse_resident_id,
 )
 from hospital.patients.models import FamilyLink, Patient, Relationship
-from kiosk import appointment_codes
 from kiosk.models import ActivityKind, HelpRequest, Kiosk, KioskActivity, KioskCode, PrinterState
 from kiosk.printing.escpos import NetworkPrinter, PrinterError, PrintFailure, ticket_bytes
 from kiosk.printing.slip import TicketSlip
 from queueing import service as queueing_service
 from queueing import snapshots
 from queueing.models import ACTIVE_STATUSES, QueueStatus, ServiceQueue, Ticket
+from scheduling import appointment_codes
 from scheduling.models import Appointment, AppointmentState, ClinicSession
 
 log = logging.getLogger(__name__)

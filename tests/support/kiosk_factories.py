@@ -15,7 +15,7 @@ from hospital.db import db
 from hospital.organisation.models import Clinician, Department, Hospital, ServicePoint
 from hospital.patients.models import Patient
 from kiosk import service as kiosk_service
-from kiosk.appointment_codes import appointment_code
+from scheduling.appointment_codes import appointment_code
 from kiosk.models import Kiosk, PrinterState
 from scheduling.models import Appointment, AppointmentState, ClinicSession, Slot
 from tests.support import factories

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kiosk.appointment_codes import (
+from scheduling.appointment_codes import (
     AppointmentCodeError,
     CodeProblem,
     appointment_code,

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from pypdf import PdfReader
 
 from hospital.db import db, utcnow
-from kiosk.appointment_codes import appointment_code
+from scheduling.appointment_codes import appointment_code
 from queueing.models import Ticket
 from scheduling.models import Appointment, AppointmentState
 from tests.integration.kiosk.conftest import KioskWorld
