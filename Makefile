@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CATALOGUES = $(shell find hospital scheduling queueing reports kiosk -type d -name translations 2>/dev/null)
 
-.PHONY: demo test install translations messages lint format clean
+.PHONY: demo test install translations messages lint format clean screenshots
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -33,6 +33,10 @@ demo: install
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Render the main screens (phone pages, elder mode, staff console, PDFs) into docs/screenshots/.
+screenshots: install
+	$(BIN)/python tests/browser/screenshots.py docs/screenshots
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

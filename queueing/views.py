@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template, request
+from datetime import timedelta
+
+import sqlalchemy as sa
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 from hospital.accounts.guards import require_roles, signed_in_account
 from hospital.accounts.models import STAFF_ROLES
-from hospital.db import db
-from hospital.errors import InvalidInput, NotFound
+from hospital.billing import service as billing_service
+from hospital.billing.models import FeeItem, ItemCategory
+from hospital.db import db, utcnow
+from hospital.errors import DomainError, InvalidInput, NotFound
 from hospital.organisation.models import ServicePoint
+from hospital.patients.access import Permission, patients_acting_for
+from hospital.patients.identity import mask_name
+from hospital.patients.models import Patient
+from hospital.web.navigation import sign_in_page_required
+from hospital.web.tiles import Tile, add_home_tile
 from queueing import service
-from queueing.models import Counter
+from queueing.models import Counter, ServiceQueue, Ticket, TicketStatus
 
 bp = Blueprint("queueing_pages", __name__, template_folder="templates")
 
@@ -45,6 +57,57 @@ STATUSES = {
     "transferred": _l("Sent to another queue"),
     "cancelled": _l("Cancelled"),
 }
+
+# Tests a clinician orders from the console when a visit ends (paid from the patient's phone).
+ORDERABLE = (ItemCategory.LAB_TEST, ItemCategory.IMAGING)
+# Tickets still worth showing on the patient's phone.
+OPEN_STATUSES = (TicketStatus.WAITING, TicketStatus.CALLED, TicketStatus.SERVING)
+
+add_home_tile(
+    Tile(
+        "queueing_pages.my_tickets",
+        _l("My queue numbers"),
+        _l("Your place in line today, live"),
+        order=25,
+    )
+)
+
+
+@bp.route("/tickets")
+@sign_in_page_required
+def my_tickets() -> str:
+    """Today's queue tickets of the patients this account acts for, each linking to its live page."""
+    account = signed_in_account()
+    patients = {p.id: p for p in patients_acting_for(account, Permission.VIEW)}
+    since = utcnow() - timedelta(hours=24)
+    rows = (
+        db.session.execute(
+            sa.select(Ticket, ServiceQueue)
+            .join(ServiceQueue, ServiceQueue.id == Ticket.queue_id)
+            .where(
+                Ticket.hospital_id == account.hospital_id,
+                Ticket.patient_id.in_(patients.keys()),
+                Ticket.arrived_at >= since,
+            )
+            .order_by(Ticket.arrived_at.desc())
+        ).all()
+        if patients
+        else []
+    )
+    return render_template(
+        "queueing/my_tickets.html",
+        tickets=[
+            (
+                ticket,
+                db.session.get(ServicePoint, queue.service_point_id),
+                patients[ticket.patient_id],
+            )
+            for ticket, queue in rows
+            if ticket.patient_id in patients
+        ],
+        open_statuses=OPEN_STATUSES,
+        statuses=STATUSES,
+    )
 
 
 @bp.route("/q/<token>")
@@ -80,6 +143,7 @@ def console_page(counter_id: int) -> str:
         .order_by(ServicePoint.code)
         .all()
     )
+    can_order = actor.has_role(*billing_service.STAFF_ORDERING_ROLES)
     return render_template(
         "queueing/console.html",
         counter=counter,
@@ -87,7 +151,67 @@ def console_page(counter_id: int) -> str:
         others=others,
         reasons={k: str(v) for k, v in REASONS.items()},
         priorities={k: str(v) for k, v in PRIORITIES.items()},
+        orderable=_orderable_items(actor.hospital_id) if can_order else [],
     )
+
+
+def _orderable_items(hospital_id: int) -> list[FeeItem]:
+    return list(
+        db.session.scalars(
+            sa.select(FeeItem)
+            .where(
+                FeeItem.hospital_id == hospital_id,
+                FeeItem.is_active.is_(True),
+                FeeItem.category.in_(ORDERABLE),
+            )
+            .order_by(FeeItem.category, FeeItem.id)
+        )
+    )
+
+
+@bp.post("/queueing/console/<int:counter_id>/complete-and-order")
+@sign_in_page_required
+@require_roles(*billing_service.STAFF_ORDERING_ROLES)
+def complete_and_order(counter_id: int) -> WerkzeugResponse:
+    """The clinician ends the visit at this counter and orders tests for the patient, in one step."""
+    actor = signed_in_account()
+    now = utcnow()
+    chosen = {int(v) for v in request.form.getlist("fee_item_id") if v.isdigit() and len(v) < 10}
+    try:
+        if not chosen:
+            raise InvalidInput(_l("Choose at least one test to order."), code="order_empty")
+        ticket = service.complete(
+            actor=actor, hospital_id=actor.hospital_id, counter_id=counter_id, now=now
+        )
+        if ticket.patient_id is None:
+            raise InvalidInput(
+                _l("This ticket has no registered patient; order tests at the cashier."),
+                code="ticket_without_patient",
+            )
+        order = billing_service.create_visit_order(
+            actor,
+            patient_id=ticket.patient_id,
+            items=[billing_service.ItemRequest(fee_item_id=i, quantity=1) for i in sorted(chosen)],
+            visit_key=f"appointment:{ticket.appointment_id}"
+            if ticket.appointment_id
+            else f"ticket:{ticket.id}",
+            now=now,
+        )
+    except DomainError as exc:
+        db.session.rollback()
+        flash(str(exc.message), "error")
+        return redirect(url_for("queueing_pages.console_page", counter_id=counter_id), 303)
+    patient = db.session.get(Patient, ticket.patient_id)
+    flash(
+        _(
+            "%(code)s finished. Tests ordered for %(name)s: %(total)s to pay from the phone.",
+            code=ticket.code,
+            name=mask_name(patient.name) if patient else "",
+            total=f"¥{order.self_pay_fen // 100}.{order.self_pay_fen % 100:02d}",
+        ),
+        "success",
+    )
+    return redirect(url_for("queueing_pages.console_page", counter_id=counter_id))
 
 
 @bp.route("/queueing/board")

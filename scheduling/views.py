@@ -6,22 +6,26 @@ from datetime import date, time, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from markupsafe import Markup
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from hospital.accounts.guards import require_roles, signed_in_account
 from hospital.accounts.models import Role
+from hospital.billing.models import Order, OrderStatus
 from hospital.db import db, utcnow
 from hospital.errors import DomainError, InvalidInput, NotFound
 from hospital.organisation.models import Clinician, Department
 from hospital.patients.access import Permission, patients_acting_for
 from hospital.patients.identity import mask_name
 from hospital.patients.models import Patient
+from hospital.qr import qr_svg
 from hospital.web.navigation import sign_in_page_required
 from hospital.web.tiles import Tile, add_home_tile
 from scheduling import service
+from scheduling.appointment_codes import appointment_code
 from scheduling.finding import department_matches
 from scheduling.models import (
     Appointment,
@@ -228,11 +232,34 @@ def _appointment_context(appointment: Appointment) -> dict[str, Any]:
     }
 
 
+def _registration_order(appointment: Appointment) -> Order | None:
+    """The registration-fee order billing opened when the time was held (none if free)."""
+    return db.session.scalar(
+        sa.select(Order).where(
+            Order.hospital_id == appointment.hospital_id,
+            Order.reference == f"appointment:{appointment.id}",
+        )
+    )
+
+
+def check_in_code(appointment: Appointment) -> str:
+    """The text of the appointment's QR that a kiosk scans to check the patient in."""
+    return appointment_code(
+        str(current_app.config["SECRET_KEY"]), appointment.hospital_id, appointment.id
+    )
+
+
 @bp.route("/appointments/<int:appointment_id>/confirm", methods=["GET", "POST"])
 @sign_in_page_required
 def confirm(appointment_id: int) -> Page:
     account = signed_in_account()
     appointment = service.get_appointment(account, appointment_id)
+    order = _registration_order(appointment) if appointment.fee_fen > 0 else None
+    if order is not None and order.status is not OrderStatus.PENDING:
+        order = None
+    if order is not None and request.method == "POST":
+        # A fee-bearing time is booked by its payment (billing's order_paid), never for free.
+        return redirect(url_for("billing_pages.pay", order_id=order.id))
     error = None
     if request.method == "POST":
         try:
@@ -253,6 +280,7 @@ def confirm(appointment_id: int) -> Page:
         if appointment.hold_expires_at
         else 0,
         warn_before=WARN_BEFORE_SECONDS,
+        order=order,
         **_appointment_context(appointment),
         **_common(),
     )
@@ -271,8 +299,14 @@ def my_appointments() -> Page:
         patients=patients,
         now=utcnow(),
         contexts={a.id: _appointment_context(a) for a in appointments},
+        check_in_qr=_check_in_qr,
         **_common(),
     )
+
+
+def _check_in_qr(appointment: Appointment) -> tuple[str, Markup]:
+    code = check_in_code(appointment)
+    return code, Markup(qr_svg(code, box_size=4))
 
 
 @bp.post("/appointments/<int:appointment_id>/cancel")

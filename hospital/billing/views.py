@@ -30,6 +30,7 @@ from hospital.organisation.models import Hospital
 from hospital.patients.models import Patient
 from hospital.pdf import render_pdf
 from hospital.web.navigation import sign_in_page_required
+from hospital.web.tiles import Tile, add_home_tile
 
 bp = Blueprint("billing_pages", __name__, template_folder="templates", url_prefix="/billing")
 
@@ -47,6 +48,15 @@ PROVIDER_LABELS = {
     "sandbox": _l("Sandbox (test payments)"),
     "alipay": _l("Alipay"),
 }
+
+add_home_tile(
+    Tile(
+        "billing_pages.my_orders",
+        _l("My orders and receipts"),
+        _l("Pay fees for you and your family, and get receipts"),
+        order=30,
+    )
+)
 
 
 def _patients_of(orders: list[Order]) -> dict[int, Patient]:
@@ -135,7 +145,24 @@ def _config() -> dict[str, object]:
 def result(order_id: int) -> Page:
     # Shows what our database knows: returning here never marks anything paid.
     order = service.order_for_viewer(signed_in_account(), order_id)
-    return render_template("billing/result.html", order=order, **_page_context())
+    return render_template(
+        "billing/result.html",
+        order=order,
+        next_step=_next_step(order) if order.paid_at else None,
+        **_page_context(),
+    )
+
+
+def _next_step(order: Order) -> tuple[str, object] | None:
+    """Where a paid order leads on: the appointment it booked (the module that owns it)."""
+    from flask import current_app
+
+    reference = order.reference or ""
+    if reference.startswith("appointment:"):
+        endpoint = "scheduling_pages.my_appointments"
+        if endpoint in current_app.view_functions:
+            return url_for(endpoint), _l("Your appointment is booked. See it in My appointments.")
+    return None
 
 
 @bp.get("/orders/<int:order_id>/receipt.pdf")

@@ -8,7 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from flask import url_for
+from flask import current_app, has_app_context, url_for
+from flask_babel import lazy_gettext as _l
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,24 @@ def add_home_tile(tile: Tile) -> None:
 
 
 def home_tiles(*, signed_in: bool) -> list[Tile]:
+    # A tile whose module is not registered in this app (e.g. a trimmed deployment) is left out.
+    registered = current_app.view_functions if has_app_context() else None
     return sorted(
-        (t for t in _TILES.values() if signed_in or t.show_signed_out),
+        (
+            t
+            for t in _TILES.values()
+            if (signed_in or t.show_signed_out) and (registered is None or t.endpoint in registered)
+        ),
         key=lambda t: (t.order, t.endpoint),
     )
+
+
+# The reports module has no tile of its own yet; it belongs in reports/views.py.
+add_home_tile(
+    Tile(
+        "reports_pages.inbox",
+        _l("My reports"),
+        _l("Lab and exam results, as PDF with a verification code"),
+        order=40,
+    )
+)

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import sqlalchemy as sa
 from flask import g
 
+from hospital.billing.jobs import deliver_sandbox_notifications
 from hospital.db import db, utcnow
 from scheduling.models import Appointment, AppointmentState, SessionTemplate, Slot
 from tests.integration.scheduling.conftest import World
 from tests.support.auth import sign_in
+from tests.support.billing_factories import client_transport
 from tests.support.scheduling_factories import create_clinic_session, slots_of
 
 
@@ -41,7 +44,10 @@ def test_departments_are_found_by_pinyin_initials(patient: Any, world: World) ->
     assert "data-no-departments" in page
 
 
-def test_a_patient_books_through_the_pages(patient: Any, world: World) -> None:
+def test_a_patient_books_through_the_pages(
+    patient: Any, world: World, app: Any, monkeypatch: Any
+) -> None:
+    monkeypatch.setitem(app.config, "BILLING_SANDBOX_MAX_DELAY_S", 0)
     session = upcoming(world, capacity=2, fee_fen=5000)
     slot = slots_of(session)[0]
     days = patient.get(f"/book/departments/{world.department.id}").get_data(as_text=True)
@@ -56,13 +62,21 @@ def test_a_patient_books_through_the_pages(patient: Any, world: World) -> None:
     confirm_url = held.headers["Location"]
     confirm_page = patient.get(confirm_url).get_data(as_text=True)
     assert "data-countdown" in confirm_page and "¥50.00" in confirm_page
+    # A fee-bearing time is confirmed by paying: the confirm step leads to billing's pay page.
     done = patient.post(confirm_url)
-    assert done.status_code == 302
+    assert done.status_code == 302 and "/billing/orders/" in done.headers["Location"]
     (appointment,) = db.session.scalars(sa.select(Appointment)).all()
+    db.session.refresh(appointment)
+    assert appointment.state is AppointmentState.HELD
+    checkout = patient.post(done.headers["Location"], data={"provider": "sandbox"})
+    assert checkout.status_code == 302
+    patient.post(urlsplit(checkout.headers["Location"]).path, data={"outcome": "success"})
+    deliver_sandbox_notifications(utcnow(), client_transport(patient))
     db.session.refresh(appointment)
     assert appointment.state is AppointmentState.BOOKED
     mine = patient.get("/appointments").get_data(as_text=True)
     assert f'data-appointment="{appointment.id}"' in mine and 'data-action="calendar"' in mine
+    assert f'data-check-in-code="HQA1.{appointment.hospital_id}.{appointment.id}.' in mine
 
 
 def test_holding_without_choosing_shows_the_form_again(patient: Any, world: World) -> None:

@@ -1,0 +1,235 @@
+"""Render the main screens into PNGs: `python tests/browser/screenshots.py [outdir]`.
+
+Starts its own server on a temporary SQLite database seeded with `hospital seed-demo`, opens
+each screen in the system Chromium as the person who would see it, and writes
+`<outdir>/<name>.png` (default docs/screenshots/). A screen is one line in SHOTS; a PDF is
+one line in PDFS (converted with poppler's `pdftoppm`).
+"""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+import tempfile
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:  # run as a script from the repository root
+    sys.path.insert(0, str(ROOT))
+
+import sqlalchemy as sa  # noqa: E402
+from werkzeug.serving import make_server  # noqa: E402
+
+from hospital.web.i18n import ELDER_COOKIE  # noqa: E402
+from tests.browser.a11y import preference_cookies, session_cookie  # noqa: E402
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+
+PHONE = (390, 844)
+TABLET = (820, 1180)
+DESKTOP = (1280, 800)
+PATIENT = "13800000001"  # 李梅, with her father 李建华 and her child (see hospital/demo.py)
+CASHIER = "cashier"
+
+
+@dataclass(frozen=True)
+class Shot:
+    """A screen: file name, path (formatted with the ids made below), viewport, who is signed in."""
+
+    name: str
+    url: str
+    viewport: tuple[int, int] = PHONE
+    sign_in_as: str | None = None
+    elder: bool = False
+    full_page: bool = True
+
+
+# fmt: off
+SHOTS: list[Shot] = [
+    Shot("home-zh", "/?lang=zh"),
+    Shot("home-en", "/?lang=en"),
+    Shot("sign-in", "/sign-in?lang=zh"),
+    Shot("family", "/family?lang=zh", sign_in_as=PATIENT),
+    Shot("family-elder", "/family?lang=zh", sign_in_as=PATIENT, elder=True),
+    Shot("home-elder", "/?lang=zh", sign_in_as=PATIENT, elder=True),
+    Shot("billing-pay", "/billing/orders/{pending_order}/pay?lang=zh", sign_in_as=PATIENT),
+    Shot("billing-orders", "/billing/orders?lang=en", sign_in_as=PATIENT),
+    Shot("cashier-console", "/billing/cashier?lang=zh", DESKTOP, sign_in_as=CASHIER, full_page=False),
+]
+# name, path of the PDF, who is signed in
+PDFS: list[tuple[str, str, str]] = [
+    ("receipt", "/billing/orders/{paid_order}/receipt.pdf", PATIENT),
+]
+# fmt: on
+
+
+def _config(database: Path) -> dict[str, Any]:
+    return {
+        "SECRET_KEY": "screenshots-only",
+        "DATABASE_URL": f"sqlite:///{database}",
+        "PUBLIC_URL": "http://127.0.0.1",
+        "BILLING_SANDBOX_MAX_DELAY_S": 0,
+        "BILLING_SANDBOX_DUPLICATE_RATE": 0.0,
+    }
+
+
+def _account_id(login: str) -> int:
+    from hospital.accounts.models import Account
+    from hospital.db import db
+
+    found = db.session.scalar(
+        sa.select(Account.id).where(sa.or_(Account.phone == login, Account.username == login))
+    )
+    assert found is not None, f"no demo account {login}"
+    return found
+
+
+def _orders(app: Any) -> dict[str, Any]:
+    """A blood test order for the father to pay, and a paid one with its receipt."""
+    from hospital.accounts.models import Account
+    from hospital.billing import service
+    from hospital.db import db, utcnow
+    from hospital.organisation.models import Hospital
+    from hospital.patients.models import FamilyLink, Patient
+    from tests.support.billing_factories import (
+        create_visit_order,
+        sandbox,
+        sandbox_notification,
+        start_sandbox_payment,
+    )
+
+    with app.app_context():
+        now = utcnow()
+        hospital = db.session.scalar(sa.select(Hospital).where(Hospital.code == "DEMO"))
+        patient_account = db.session.get(Account, _account_id(PATIENT))
+        doctor = db.session.get(Account, _account_id("doctor"))
+        people = {
+            p.name: p
+            for p in db.session.scalars(
+                sa.select(Patient)
+                .join(FamilyLink, FamilyLink.patient_id == Patient.id)
+                .where(FamilyLink.account_id == patient_account.id)
+            )
+        }
+        father, herself = people["李建华"], people["李梅"]
+        pending = create_visit_order(hospital, father, staff=doctor, now=now, visit_key="shot:1")
+        paid = create_visit_order(hospital, herself, staff=doctor, now=now, visit_key="shot:2")
+        payment = start_sandbox_payment(paid, patient_account, now=now)
+        sandbox().decide(payment.out_trade_no, "success", now=now)
+        body, headers = sandbox_notification(payment, now=now)
+        service.handle_notification("sandbox", headers, body, now=now)
+        ids = {"pending_order": pending.id, "paid_order": paid.id}
+        db.session.commit()
+    return ids
+
+
+def _signed_in(app: Any, url: str, login: str) -> dict[str, Any]:
+    from hospital.accounts.models import Account
+    from hospital.accounts.sessions import open_session
+    from hospital.db import db, utcnow
+
+    with app.app_context():
+        token = open_session(db.session.get(Account, _account_id(login)), now=utcnow())
+        db.session.commit()
+    return session_cookie(app, url, {"_user_id": token, "_fresh": True})
+
+
+def render(outdir: Path) -> list[Path]:
+    from playwright.sync_api import sync_playwright
+
+    from hospital.app import create_app
+    from hospital.db import db
+    from hospital.web.catalogues import compile_all
+
+    compile_all()  # the pages in Chinese come from the current catalogues
+    outdir.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        app = create_app(_config(Path(tmp) / "screens.db"))
+        with app.app_context():
+            db.create_all()
+        seeded = app.test_cli_runner().invoke(args=["seed-demo"])
+        if seeded.exit_code != 0:
+            raise SystemExit(f"seed-demo failed:\n{seeded.output}{seeded.exception!r}")
+        ids = _orders(app)
+
+        server = make_server("127.0.0.1", 0, app, threaded=True)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        url = f"http://127.0.0.1:{server.server_port}"
+        try:
+            with sync_playwright() as playwright:
+                browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+                for shot in SHOTS:
+                    width, height = shot.viewport
+                    context = browser.new_context(
+                        base_url=url,
+                        viewport={"width": width, "height": height},
+                        locale="zh-CN",
+                        device_scale_factor=1,
+                        reduced_motion="reduce",
+                    )
+                    # The language comes from ?lang= in the address; elder mode from its cookie.
+                    cookies = [
+                        c
+                        for c in preference_cookies(url, lang="zh", elder=shot.elder)
+                        if c["name"] == ELDER_COOKIE
+                    ]
+                    if shot.sign_in_as:
+                        cookies.append(_signed_in(app, url, shot.sign_in_as))
+                    context.add_cookies(cookies)
+                    page = context.new_page()
+                    response = page.goto(shot.url.format(**ids))
+                    if response is None or not response.ok:
+                        raise SystemExit(
+                            f"{shot.name}: {shot.url} answered {response and response.status}"
+                        )
+                    page.wait_for_load_state("networkidle")
+                    target = outdir / f"{shot.name}.png"
+                    page.screenshot(path=str(target), full_page=shot.full_page)
+                    written.append(target)
+                    context.close()
+                for name, path, login in PDFS:
+                    context = browser.new_context(base_url=url)
+                    context.add_cookies([_signed_in(app, url, login)])
+                    response = context.request.get(path.format(**ids))
+                    if not response.ok:
+                        raise SystemExit(f"{name}: {path} answered {response.status}")
+                    pdf = Path(tmp) / f"{name}.pdf"
+                    pdf.write_bytes(response.body())
+                    subprocess.run(
+                        [
+                            "pdftoppm",
+                            "-png",
+                            "-r",
+                            "80",
+                            "-singlefile",
+                            str(pdf),
+                            str(outdir / name),
+                        ],
+                        check=True,
+                    )
+                    written.append(outdir / f"{name}.png")
+                    context.close()
+                browser.close()
+        finally:
+            server.shutdown()
+            thread.join(timeout=10)
+            server.server_close()
+            with app.app_context():
+                db.engine.dispose()
+    return written
+
+
+def main(argv: list[str]) -> None:
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    outdir = Path(argv[1]) if len(argv) > 1 else ROOT / "docs" / "screenshots"
+    for path in render(outdir):
+        print(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
+
+
+if __name__ == "__main__":
+    main(sys.argv)
