@@ -32,6 +32,7 @@ from hospital.patients import service as patients_service
 from hospital.patients.identity import resident_id_check_char
 from hospital.patients.models import FamilyLink, IdentityType, Patient
 from hospital.unit_of_work import unit_of_work
+from queueing.demo import seed_queues
 from scheduling.demo import seed_schedules
 
 HOSPITAL_CODE = "DEMO"
@@ -438,4 +439,5 @@ def seed_demo() -> None:
         seed_patients(hospital, now)
         seed_devices(hospital, now)
         seed_schedules(hospital, now)  # scheduling: two weeks of sessions, some nearly full
+        seed_queues(hospital, now)  # queueing: counters at every service point, today's queues
     click.echo(summary(current_app.config["PUBLIC_URL"]))

@@ -43,6 +43,8 @@ def test_seeding_twice_adds_nothing_the_second_time(app: Flask, committed: Any) 
     # Two patient accounts acting for four people (the rest are the desk's walk-in bookings).
     assert after_first["hospital"] == 1 and after_first["family_link"] == 4
     assert after_first["clinic_session"] > 0 and after_first["appointment"] > 0
+    assert after_first["queue_counter"] >= after_first["service_point"] > 0
+    assert after_first["service_queue"] > 0
     for login in LOGINS:
         assert login in first_output
     assert "demo1234" in first_output and "/api/docs" in first_output
