@@ -30,6 +30,7 @@ from scheduling.finding import department_matches
 from scheduling.models import (
     Appointment,
     AppointmentState,
+    BookingSuspension,
     ClinicSession,
     ExceptionKind,
     FeeClass,
@@ -442,6 +443,8 @@ def _staff_day_page(*, error: Any = None, status: int = 200) -> Page:
         error=error,
         can_add_on=account.has_role(Role.REGISTRAR, Role.CLINICIAN, Role.ADMIN),
         can_cancel=account.has_role(Role.REGISTRAR, Role.ADMIN),
+        can_lift=account.has_role(Role.REGISTRAR, Role.ADMIN),
+        can_add_sessions=account.has_role(Role.ADMIN),
         mask_name=mask_name,
         **_common(),
     )
@@ -673,3 +676,159 @@ def add_exception() -> Page:
         "success",
     )
     return redirect(url_for("scheduling_pages.schedule_editor"))
+
+
+# ---- admin: ad-hoc extra sessions ---------------------------------------------------------------
+
+
+def _extra_sessions_page(*, error: Any = None, errors: Any = None, status: int = 200) -> Page:
+    account = signed_in_account()
+    clinicians = db.session.scalars(
+        sa.select(Clinician)
+        .where(Clinician.hospital_id == account.hospital_id, Clinician.is_active.is_(True))
+        .order_by(Clinician.department_id, Clinician.id)
+    ).all()
+    upcoming = db.session.scalars(
+        sa.select(ClinicSession)
+        .where(
+            ClinicSession.hospital_id == account.hospital_id,
+            ClinicSession.template_id.is_(None),
+            ClinicSession.local_date >= _today(account.hospital_id),
+        )
+        .order_by(ClinicSession.local_date, ClinicSession.starts_at)
+        .limit(100)
+    ).all()
+    page = render_template(
+        "scheduling/extra_sessions.html",
+        clinicians={c.id: c for c in clinicians},
+        departments={
+            d.id: d
+            for d in db.session.scalars(
+                sa.select(Department).where(Department.hospital_id == account.hospital_id)
+            ).all()
+        },
+        sessions=upcoming,
+        values=request.form if request.method == "POST" else {},
+        error=error,
+        errors=errors or {},
+        **_common(),
+    )
+    return (page, status) if status != 200 else page
+
+
+@bp.get("/admin/schedule/extra-sessions")
+@sign_in_page_required
+@require_roles(Role.ADMIN)
+def extra_sessions() -> Page:
+    return _extra_sessions_page()
+
+
+@bp.post("/admin/schedule/extra-sessions")
+@sign_in_page_required
+@require_roles(Role.ADMIN)
+def add_extra_session() -> Page:
+    account = signed_in_account()
+    form = request.form
+    errors: dict[str, str] = {}
+    clinician = db.session.get(Clinician, _int_arg("clinician_id") or 0)
+    if clinician is None or clinician.hospital_id != account.hospital_id:
+        errors["clinician_id"] = _("Choose a clinician.")
+    try:
+        fee_class = FeeClass(form.get("fee_class", ""))
+    except ValueError:
+        errors["fee_class"] = _("Choose one of the options.")
+        fee_class = FeeClass.GENERAL
+    local_date = _parse_date(form.get("local_date"), "local_date", errors)
+    # The service accepts any date; a session in the past could never be booked.
+    if local_date is not None and local_date < _today(account.hospital_id):
+        errors["local_date"] = _("Choose today or a later day.")
+    values = {
+        "department_id": clinician.department_id if clinician else None,
+        "clinician_id": clinician.id if clinician else None,
+        "start_time": _parse_time(form.get("start_time"), "start_time", errors),
+        "end_time": _parse_time(form.get("end_time"), "end_time", errors),
+        "slot_minutes": _parse_int(form.get("slot_minutes"), "slot_minutes", errors, 5, 240),
+        "capacity": _parse_int(form.get("capacity"), "capacity", errors, 1, 500),
+        "fee_class": fee_class,
+        "fee_fen": _parse_int(form.get("fee_yuan"), "fee_yuan", errors, 0, 100_000) * 100,
+    }
+    if errors or local_date is None:
+        return _extra_sessions_page(
+            error=_("Some fields need your attention. Check them below."),
+            errors=errors,
+            status=422,
+        )
+    try:
+        session = service.add_extra_session(
+            account, account.hospital_id, values, local_date=local_date, now=utcnow()
+        )
+    except DomainError as exc:
+        db.session.rollback()
+        return _extra_sessions_page(error=exc.message, status=exc.status)
+    flash(
+        _(
+            "The extra session on %(date)s was added with its slots.",
+            date=session.local_date.isoformat(),
+        ),
+        "success",
+    )
+    return redirect(url_for("scheduling_pages.extra_sessions"))
+
+
+# ---- staff: booking suspensions after no-shows --------------------------------------------------
+
+
+def _suspensions_page(*, error: Any = None, status: int = 200) -> Page:
+    account = signed_in_account()
+    rows = db.session.execute(
+        sa.select(BookingSuspension, Patient)
+        .join(Patient, Patient.id == BookingSuspension.patient_id)
+        .where(
+            BookingSuspension.hospital_id == account.hospital_id,
+            Patient.hospital_id == account.hospital_id,
+            BookingSuspension.ends_at > utcnow(),
+            BookingSuspension.lifted_at.is_(None),
+        )
+        .order_by(BookingSuspension.ends_at)
+        .limit(500)
+    ).all()
+    page = render_template(
+        "scheduling/suspensions.html",
+        suspensions=rows,
+        error=error,
+        error_patient_id=_int_arg("patient_id") if error else None,
+        **_common(),
+    )
+    return (page, status) if status != 200 else page
+
+
+@bp.get("/staff/suspensions")
+@sign_in_page_required
+@require_roles(Role.REGISTRAR, Role.ADMIN)
+def suspensions() -> Page:
+    return _suspensions_page()
+
+
+@bp.post("/staff/suspensions/lift")
+@sign_in_page_required
+@require_roles(Role.REGISTRAR, Role.ADMIN)
+def lift_suspension() -> Page:
+    patient_id = _int_arg("patient_id")
+    try:
+        if patient_id is None:
+            raise InvalidInput(_l("Choose a patient."), code="patient_required")
+        service.lift_suspension(
+            signed_in_account(),
+            patient_id,
+            reason=request.form.get("reason", "").strip()[:200],
+            now=utcnow(),
+        )
+    except DomainError as exc:
+        db.session.rollback()
+        return _suspensions_page(error=exc.message, status=exc.status)
+    patient = db.session.get(Patient, patient_id)
+    flash(
+        _("%(name)s may book online again.", name=patient.name if patient else ""),
+        "success",
+    )
+    return redirect(url_for("scheduling_pages.suspensions"))
