@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from flask import Blueprint, flash, redirect, render_template, request, url_for
@@ -17,14 +19,15 @@ from hospital.billing import service as billing_service
 from hospital.billing.models import FeeItem, ItemCategory
 from hospital.db import db, utcnow
 from hospital.errors import DomainError, InvalidInput, NotFound
-from hospital.organisation.models import ServicePoint
+from hospital.organisation.lookup import current_hospital
+from hospital.organisation.models import Department, ServicePoint, ServicePointKind
 from hospital.patients.access import Permission, patients_acting_for
 from hospital.patients.identity import mask_name
 from hospital.patients.models import Patient
 from hospital.web.navigation import sign_in_page_required
 from hospital.web.tiles import Tile, add_home_tile
 from queueing import service
-from queueing.models import Counter, ServiceQueue, Ticket, TicketStatus
+from queueing.models import Counter, QueueStatus, ServiceQueue, Ticket, TicketStatus
 
 bp = Blueprint("queueing_pages", __name__, template_folder="templates")
 
@@ -56,6 +59,16 @@ STATUSES = {
     "no_show": _l("Missed"),
     "transferred": _l("Sent to another queue"),
     "cancelled": _l("Cancelled"),
+}
+
+# Headings for service points outside any department, by kind.
+KINDS = {
+    ServicePointKind.CONSULTATION_ROOM: _l("Consultation rooms"),
+    ServicePointKind.REGISTRATION_DESK: _l("Registration desks"),
+    ServicePointKind.CASHIER: _l("Cashiers"),
+    ServicePointKind.LAB_DRAW: _l("Blood draw"),
+    ServicePointKind.PHARMACY: _l("Pharmacy"),
+    ServicePointKind.IMAGING: _l("Imaging"),
 }
 
 # Tests a clinician orders from the console when a visit ends (paid from the patient's phone).
@@ -125,14 +138,123 @@ def ticket_page(token: str) -> str:
     )
 
 
-@bp.route("/queueing/console/<int:counter_id>")
-@require_roles(*STAFF_ROLES)
-def console_page(counter_id: int) -> str:
-    """The staff console for one counter."""
+add_home_tile(
+    Tile(
+        "queueing_pages.console_index",
+        _l("Queue consoles"),
+        _l("Staff: find your counter and open or close today's queue"),
+        order=90,
+        show_signed_out=False,
+        staff_only=True,
+    )
+)
+
+
+@dataclass(frozen=True)
+class PointState:
+    """A service point, its counters and the state of its queue today (for the console index)."""
+
+    point: ServicePoint
+    counters: list[Counter]
+    queue: ServiceQueue | None
+    waiting: int
+
+
+def _today() -> date:
+    return service.local_day(current_hospital().timezone, utcnow())
+
+
+def _waiting_counts(queue_ids: list[int]) -> dict[int, int]:
+    if not queue_ids:
+        return {}
+    rows = db.session.execute(
+        sa.select(Ticket.queue_id, sa.func.count())
+        .where(Ticket.queue_id.in_(queue_ids), Ticket.status == TicketStatus.WAITING)
+        .group_by(Ticket.queue_id)
+    ).all()
+    return {queue_id: count for queue_id, count in rows}
+
+
+def _staff_counter(counter_id: int) -> Counter:
     actor = signed_in_account()
     counter = db.session.get(Counter, counter_id)
     if counter is None or counter.hospital_id != actor.hospital_id:
         raise NotFound(_l("No such counter."), code="counter_not_found")
+    return counter
+
+
+@bp.route("/queueing/console")
+@sign_in_page_required
+@require_roles(*STAFF_ROLES)
+def console_index() -> str:
+    """Every service point of the hospital by department, its counters and today's queue state."""
+    actor = signed_in_account()
+    points = list(
+        db.session.scalars(
+            sa.select(ServicePoint)
+            .where(ServicePoint.hospital_id == actor.hospital_id, ServicePoint.is_active.is_(True))
+            .order_by(ServicePoint.code)
+        )
+    )
+    point_ids = [p.id for p in points]
+    counters: dict[int, list[Counter]] = {}
+    queues: dict[int, ServiceQueue] = {}
+    if point_ids:
+        for counter in db.session.scalars(
+            sa.select(Counter)
+            .where(Counter.service_point_id.in_(point_ids))
+            .order_by(Counter.code, Counter.id)
+        ):
+            counters.setdefault(counter.service_point_id, []).append(counter)
+        queues = {
+            q.service_point_id: q
+            for q in db.session.scalars(
+                sa.select(ServiceQueue).where(
+                    ServiceQueue.service_point_id.in_(point_ids),
+                    ServiceQueue.service_day == _today(),
+                )
+            )
+        }
+    waiting = _waiting_counts([q.id for q in queues.values()])
+    departments = {
+        d.id: d
+        for d in db.session.scalars(
+            sa.select(Department).where(Department.hospital_id == actor.hospital_id)
+        )
+    }
+    # Departments first (in their own order), then points without one, by kind.
+    groups: dict[tuple[int, int, str], tuple[Department | None, Any, list[PointState]]] = {}
+    for point in points:
+        department = departments.get(point.department_id) if point.department_id else None
+        if department is not None:
+            key: tuple[int, int, str] = (0, department.sort_order, f"{department.code}")
+        else:
+            key = (1, list(ServicePointKind).index(point.kind), point.kind.value)
+        queue = queues.get(point.id)
+        heading = None if department else KINDS[point.kind]
+        groups.setdefault(key, (department, heading, []))[2].append(
+            PointState(
+                point=point,
+                counters=counters.get(point.id, []),
+                queue=queue,
+                waiting=waiting.get(queue.id, 0) if queue else 0,
+            )
+        )
+    return render_template(
+        "queueing/console_index.html",
+        groups=[groups[k] for k in sorted(groups)],
+        open_status=QueueStatus.OPEN,
+    )
+
+
+@bp.route("/queueing/console/<int:counter_id>")
+@sign_in_page_required
+@require_roles(*STAFF_ROLES)
+def console_page(counter_id: int) -> str:
+    """The staff console for one counter."""
+    actor = signed_in_account()
+    counter = _staff_counter(counter_id)
+    queue = service.find_queue(counter.service_point, _today())
     others = (
         db.session.query(ServicePoint)
         .filter(
@@ -152,7 +274,54 @@ def console_page(counter_id: int) -> str:
         reasons={k: str(v) for k, v in REASONS.items()},
         priorities={k: str(v) for k, v in PRIORITIES.items()},
         orderable=_orderable_items(actor.hospital_id) if can_order else [],
+        queue=queue,
+        waiting=_waiting_counts([queue.id]).get(queue.id, 0) if queue else 0,
+        open_status=QueueStatus.OPEN,
     )
+
+
+@bp.post("/queueing/console/<int:counter_id>/open-queue")
+@sign_in_page_required
+@require_roles(*STAFF_ROLES)
+def open_queue(counter_id: int) -> WerkzeugResponse:
+    """Open (or reopen) today's queue of this counter's service point."""
+    actor = signed_in_account()
+    counter = _staff_counter(counter_id)
+    service.open_queue(
+        actor=actor,
+        hospital_id=actor.hospital_id,
+        service_point_id=counter.service_point_id,
+        now=utcnow(),
+    )
+    flash(_("Today's queue is open: patients can take numbers."), "success")
+    return redirect(url_for("queueing_pages.console_page", counter_id=counter_id), 303)
+
+
+@bp.route("/queueing/console/<int:counter_id>/close-queue", methods=["GET", "POST"])
+@sign_in_page_required
+@require_roles(*STAFF_ROLES)
+def close_queue(counter_id: int) -> str | WerkzeugResponse:
+    """Ask to confirm, then close today's queue: no new numbers; those waiting are still served."""
+    actor = signed_in_account()
+    counter = _staff_counter(counter_id)
+    queue = service.find_queue(counter.service_point, _today())
+    if queue is None:
+        raise NotFound(_l("This counter's queue is not open today."), code="queue_not_open")
+    if request.method == "GET" or request.form.get("confirm") != "yes":
+        return render_template(
+            "queueing/close_queue.html",
+            counter=counter,
+            point=counter.service_point,
+            queue=queue,
+            waiting=_waiting_counts([queue.id]).get(queue.id, 0),
+            open_status=QueueStatus.OPEN,
+        )
+    service.close_queue(actor=actor, queue_id=queue.id, now=utcnow())
+    flash(
+        _("The queue is closed: no new numbers. Patients already waiting are still served."),
+        "success",
+    )
+    return redirect(url_for("queueing_pages.console_page", counter_id=counter_id), 303)
 
 
 def _orderable_items(hospital_id: int) -> list[FeeItem]:

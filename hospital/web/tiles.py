@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from flask import current_app, has_app_context, url_for
+from flask import current_app, has_app_context, has_request_context, url_for
 from flask_babel import lazy_gettext as _l
 
 
@@ -20,6 +20,8 @@ class Tile:
     order: int = 100
     # Shown to anonymous visitors too; clicking leads through sign-in (the page requires it).
     show_signed_out: bool = True
+    # Shown only to a signed-in account with a staff role (e.g. the queue consoles).
+    staff_only: bool = False
 
     @property
     def url(self) -> str:
@@ -37,14 +39,26 @@ def add_home_tile(tile: Tile) -> None:
 def home_tiles(*, signed_in: bool) -> list[Tile]:
     # A tile whose module is not registered in this app (e.g. a trimmed deployment) is left out.
     registered = current_app.view_functions if has_app_context() else None
+    staff = signed_in and _signed_in_staff()
     return sorted(
         (
             t
             for t in _TILES.values()
-            if (signed_in or t.show_signed_out) and (registered is None or t.endpoint in registered)
+            if (signed_in or t.show_signed_out)
+            and (staff or not t.staff_only)
+            and (registered is None or t.endpoint in registered)
         ),
         key=lambda t: (t.order, t.endpoint),
     )
+
+
+def _signed_in_staff() -> bool:
+    if not has_request_context():
+        return False
+    from hospital.accounts.guards import current_account
+
+    account = current_account()
+    return account is not None and account.is_staff
 
 
 # The reports module has no tile of its own yet; it belongs in reports/views.py.

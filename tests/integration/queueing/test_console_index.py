@@ -1,0 +1,137 @@
+"""The staff console index (find your counter) and opening/closing today's queue from the page."""
+
+from __future__ import annotations
+
+import pytest
+
+from hospital.accounts.models import Role
+from hospital.db import utcnow
+from hospital.errors import Conflict
+from hospital.organisation.models import ServicePointKind
+from queueing import service
+from queueing.models import QueueStatus, TicketStatus
+from tests.support import queueing_factories as qf
+from tests.support.auth import sign_in
+
+INDEX = "/queueing/console"
+
+
+@pytest.fixture
+def site(hospital, create_department, create_service_point, create_account, client):
+    cardiology = create_department(hospital, name_zh="心内科", name_en="Cardiology")
+    room = create_service_point(
+        hospital, department_id=cardiology.id, name_zh="心内3诊室", name_en="Cardiology room 3"
+    )
+    cashier = create_service_point(
+        hospital, kind=ServicePointKind.CASHIER, name_zh="一楼收费处", name_en="Cashier 1F"
+    )
+    qf.open_queue(room, now=utcnow())
+    room_counter = qf.create_counter(room, code="7")
+    cashier_counter = qf.create_counter(cashier, code="2")
+    nurse = create_account(hospital, roles=(Role.NURSE,))
+    return {
+        "room": room,
+        "cashier": cashier,
+        "room_counter": room_counter,
+        "cashier_counter": cashier_counter,
+        "nurse": nurse,
+        "client": client,
+    }
+
+
+def _queue_state(client, counter_id):
+    page = client.get(f"/queueing/console/{counter_id}").get_data(as_text=True)
+    return page.split('data-queue-state="', 1)[1].split('"', 1)[0]
+
+
+def test_index_lists_counters_by_department_with_links_and_todays_state(site, hospital):
+    client = site["client"]
+    qf.walk_in(hospital, site["room"], now=utcnow())
+    qf.walk_in(hospital, site["room"], now=utcnow())
+    sign_in(client, site["nurse"])
+    response = client.get(INDEX)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "心内科" in page or "Cardiology" in page
+    assert f'href="/queueing/console/{site["room_counter"].id}"' in page
+    assert f'href="/queueing/console/{site["cashier_counter"].id}"' in page
+    room_block = page.split(f'data-point="{site["room"].id}"', 1)[1].split("</li>", 1)[0]
+    cashier_block = page.split(f'data-point="{site["cashier"].id}"', 1)[1].split("</li>", 1)[0]
+    assert 'data-queue-state="open"' in room_block and 'data-waiting="2"' in room_block
+    assert 'data-queue-state="none"' in cashier_block
+
+
+def test_a_patient_gets_403_from_the_console_index(site, hospital, create_account):
+    client = site["client"]
+    sign_in(client, create_account(hospital, roles=(Role.PATIENT,)))
+    response = client.get(INDEX)
+    assert response.status_code == 403 and response.mimetype == "text/html"
+    assert (
+        client.post(f"/queueing/console/{site['cashier_counter'].id}/open-queue").status_code == 403
+    )
+
+
+def test_staff_see_the_console_tile_on_home_and_patients_do_not(site, hospital, create_account):
+    client = site["client"]
+    sign_in(client, site["nurse"])
+    assert f'href="{INDEX}"' in client.get("/").get_data(as_text=True)
+    sign_in(client, create_account(hospital, roles=(Role.PATIENT,)))
+    assert f'href="{INDEX}"' not in client.get("/").get_data(as_text=True)
+
+
+def test_open_and_close_through_the_page_change_the_queue_state(site):
+    client, counter = site["client"], site["cashier_counter"]
+    sign_in(client, site["nurse"])
+    assert _queue_state(client, counter.id) == "none"
+
+    opened = client.post(f"/queueing/console/{counter.id}/open-queue")
+    assert opened.status_code == 303
+    assert _queue_state(client, counter.id) == "open"
+
+    confirm = client.get(f"/queueing/console/{counter.id}/close-queue")
+    assert confirm.status_code == 200 and 'name="confirm" value="yes"' in confirm.get_data(
+        as_text=True
+    )
+    # Without the confirmation the queue stays open (the confirm page is shown again).
+    client.post(f"/queueing/console/{counter.id}/close-queue")
+    assert _queue_state(client, counter.id) == "open"
+
+    closed = client.post(f"/queueing/console/{counter.id}/close-queue", data={"confirm": "yes"})
+    assert closed.status_code == 303
+    assert _queue_state(client, counter.id) == "closed"
+
+    client.post(f"/queueing/console/{counter.id}/open-queue")
+    assert _queue_state(client, counter.id) == "open"
+
+
+def test_closing_with_patients_waiting_keeps_them_waiting_but_stops_new_numbers(site, hospital):
+    client, room, counter = site["client"], site["room"], site["room_counter"]
+    waiting = qf.walk_in(hospital, room, now=utcnow())
+    sign_in(client, site["nurse"])
+    confirm = client.get(f"/queueing/console/{counter.id}/close-queue").get_data(as_text=True)
+    assert 'data-waiting="1"' in confirm
+    client.post(f"/queueing/console/{counter.id}/close-queue", data={"confirm": "yes"})
+
+    assert waiting.queue.status is QueueStatus.CLOSED
+    assert waiting.status is TicketStatus.WAITING
+    with pytest.raises(Conflict):
+        qf.walk_in(hospital, room, now=utcnow())
+    called = service.call_next(
+        actor=site["nurse"], hospital_id=hospital.id, counter_id=counter.id, now=utcnow()
+    )
+    assert called.ticket is not None and called.ticket.id == waiting.id
+
+
+def test_closing_a_queue_not_opened_today_is_a_404_page(site):
+    client = site["client"]
+    sign_in(client, site["nurse"])
+    response = client.get(f"/queueing/console/{site['cashier_counter'].id}/close-queue")
+    assert response.status_code == 404
+
+
+def test_a_counter_of_another_hospital_is_not_found(site, create_hospital, create_service_point):
+    other = create_hospital()
+    foreign = qf.create_counter(create_service_point(other))
+    client = site["client"]
+    sign_in(client, site["nurse"])
+    assert client.post(f"/queueing/console/{foreign.id}/open-queue").status_code == 404
