@@ -70,8 +70,12 @@ def stream_slots(limit: int) -> threading.BoundedSemaphore:
         return _slots[key]
 
 
+# One instance: building a schema costs more than dumping a ticket with it.
+_TICKET_OUT = TicketOut()
+
+
 def _ticket_out(ticket: Ticket) -> dict[str, Any]:
-    data = TicketOut().dump(ticket)
+    data = _TICKET_OUT.dump(ticket)
     data["link"] = service.ticket_link(ticket)
     return data
 

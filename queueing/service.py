@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -289,6 +289,35 @@ def _issue(
             code="queue_closed",
         )
     number = _allocate_number(queue.id)
+    return _create_ticket(
+        queue=queue,
+        number=number,
+        patient=patient,
+        kind=kind,
+        priority=priority,
+        now=now,
+        actor=actor,
+        slot_start=slot_start,
+        appointment_id=appointment_id,
+        transferred_from_id=transferred_from_id,
+        return_queue_id=return_queue_id,
+    )
+
+
+def _create_ticket(
+    *,
+    queue: ServiceQueue,
+    number: int,
+    patient: Patient | None,
+    kind: TicketKind,
+    priority: PriorityClass,
+    now: datetime,
+    actor: Account | None,
+    slot_start: datetime | None = None,
+    appointment_id: int | None = None,
+    transferred_from_id: int | None = None,
+    return_queue_id: int | None = None,
+) -> Ticket:
     order_key = ordering.arrival_order_key(
         slot_start=slot_start,
         arrived_at=now,
@@ -321,6 +350,19 @@ def _issue(
     return ticket
 
 
+_TAKE_NUMBER_TODAY = (
+    sa.update(ServiceQueue)
+    .where(
+        ServiceQueue.service_point_id == sa.bindparam("point_id"),
+        ServiceQueue.service_day == sa.bindparam("day"),
+        ServiceQueue.status == QueueStatus.OPEN,
+    )
+    .values(last_number=ServiceQueue.last_number + 1, version=ServiceQueue.version + 1)
+    .returning(ServiceQueue)
+    .execution_options(synchronize_session=False, populate_existing=True)
+)
+
+
 def issue_walk_in(
     *,
     actor: Account | None,
@@ -331,20 +373,43 @@ def issue_walk_in(
     priority: PriorityClass | None = None,
 ) -> Ticket:
     """Give a walk-in patient (or an anonymous visitor) a ticket in today's queue."""
-    point = _service_point(hospital_id, service_point_id)
+    found = (
+        db.session.execute(
+            # The hospital as an entity: the statistics listener reads it from the session.
+            sa.select(ServicePoint, Hospital)
+            .join(Hospital, Hospital.id == ServicePoint.hospital_id)
+            .where(ServicePoint.id == service_point_id)
+        ).first()
+        if isinstance(service_point_id, int)
+        else None
+    )
+    if found is None or found[0].hospital_id != hospital_id or not found[0].is_active:
+        raise NotFound(_l("No such service point."), code="service_point_not_found")
+    point, hospital = found
     patient = None
     if patient_id is not None:
         patient = db.session.get(Patient, patient_id) if isinstance(patient_id, int) else None
         if patient is None or patient.hospital_id != hospital_id:
             raise NotFound(_l("No such patient."), code="patient_not_found")
-    day = local_day(_hospital(hospital_id).timezone, now)
-    queue = find_queue(point, day)
+    day = local_day(hospital.timezone, now)
+    # Finding today's open queue and taking its next number is one statement: the queue row is
+    # locked from here to the commit, so the fewer round trips after it the better.
+    queue = db.session.scalar(_TAKE_NUMBER_TODAY, {"point_id": point.id, "day": day})
     if queue is None:
+        closed = find_queue(point, day)
+        if closed is None:
+            raise Conflict(
+                _l("This service point has no open queue today. Open it first."),
+                code="queue_not_open",
+            )
         raise Conflict(
-            _l("This service point has no open queue today. Open it first."), code="queue_not_open"
+            _l("This queue is closed today. Ask at the desk which counter to go to."),
+            code="queue_closed",
         )
-    ticket = _issue(
+    queue_changed(queue.id, queue.version)
+    ticket = _create_ticket(
         queue=queue,
+        number=queue.last_number,
         patient=patient,
         kind=TicketKind.WALK_IN,
         priority=_priority_for(patient, priority, queue, day),
@@ -495,43 +560,150 @@ def create_counter(
     return counter
 
 
+# The hot statements are built once: building a statement costs more Python than running it.
+_COUNTER_QUEUES = (
+    sa.select(Hospital.timezone, ServiceQueue.id, ServiceQueue.service_day)
+    .select_from(Counter)
+    .join(Hospital, Hospital.id == Counter.hospital_id)
+    .outerjoin(
+        ServiceQueue,
+        sa.and_(
+            ServiceQueue.service_point_id == Counter.service_point_id,
+            ServiceQueue.service_day.between(sa.bindparam("day_from"), sa.bindparam("day_to")),
+        ),
+    )
+    .where(
+        Counter.id == sa.bindparam("counter_id"), Counter.hospital_id == sa.bindparam("hospital_id")
+    )
+)
+# FOR UPDATE without OF locks the rows in FROM order: the queue row, then the counter row.
+_LOCK_QUEUE_AND_COUNTER = (
+    sa.select(ServiceQueue, Counter)
+    .join(Counter, Counter.service_point_id == ServiceQueue.service_point_id)
+    .where(ServiceQueue.id == sa.bindparam("queue_id"), Counter.id == sa.bindparam("counter_id"))
+    .with_for_update()
+    .execution_options(populate_existing=True)
+)
+
+
 def _lock_counter_and_queue(
     hospital_id: int, counter_id: Any, now: datetime
 ) -> tuple[Counter, ServiceQueue]:
     """Lock today's queue of the counter, then the counter (the lock order everywhere)."""
     if not isinstance(counter_id, int):
         raise NotFound(_l("No such counter."), code="counter_not_found")
-    day = local_day(_hospital(hospital_id).timezone, now)
-    row = db.session.execute(
-        sa.select(Counter.id, ServiceQueue.id)
-        .outerjoin(
-            ServiceQueue,
-            sa.and_(
-                ServiceQueue.service_point_id == Counter.service_point_id,
-                ServiceQueue.service_day == day,
-            ),
-        )
-        .where(Counter.id == counter_id, Counter.hospital_id == hospital_id)
-    ).first()
-    if row is None:
+    # One read finds the hospital's zone and the point's queues around today (a local day is
+    # within a day of the UTC one); a second locks both rows. Each round trip made while the
+    # queue row is locked delays every other counter and kiosk of that queue.
+    utc_day = now.astimezone(UTC).date()
+    rows = db.session.execute(
+        _COUNTER_QUEUES,
+        {
+            "counter_id": counter_id,
+            "hospital_id": hospital_id,
+            "day_from": utc_day - timedelta(days=1),
+            "day_to": utc_day + timedelta(days=1),
+        },
+    ).all()
+    if not rows:
         raise NotFound(_l("No such counter."), code="counter_not_found")
-    if row[1] is None:
+    day = local_day(rows[0][0], now)
+    queue_id = next((queue_id for _tz, queue_id, on in rows if on == day), None)
+    if queue_id is None:
         raise Conflict(
             _l("This counter's queue is not open today. Open it first."), code="queue_not_open"
         )
-    queue = _locked_queue(hospital_id, row[1])
-    counter = _counter(hospital_id, counter_id, lock=True)
+    locked = db.session.execute(
+        _LOCK_QUEUE_AND_COUNTER, {"queue_id": queue_id, "counter_id": counter_id}
+    ).first()
+    if locked is None:  # the counter moved to another service point meanwhile
+        raise NotFound(_l("No such counter."), code="counter_not_found")
+    queue, counter = locked
     return counter, queue
 
 
-def _waiting(queue_id: int) -> list[Ticket]:
-    return list(
-        db.session.scalars(
-            sa.select(Ticket)
-            .where(Ticket.queue_id == queue_id, Ticket.status == TicketStatus.WAITING)
-            .execution_options(populate_existing=True)
-        )
+# Enough of each lane's head to place positions 0..20: a patient may ask to be told at up to
+# 20 people ahead (set_notify_ahead), position p takes at most p + 1 tickets from one lane, and
+# call-next removes one more. The policy never looks further down a lane for those positions.
+LINE_HEAD = 22
+
+
+@dataclass(frozen=True)
+class InLine:
+    """A waiting ticket as the ordering and the almost-your-turn notice need it."""
+
+    waiting: ordering.Waiting
+    patient_id: int | None
+    notify_ahead: int
+
+
+def _line_heads_statement() -> sa.Select[Any]:
+    lane = sa.case(
+        (Ticket.status == TicketStatus.CALLED, 3),
+        (Ticket.priority == PriorityClass.EMERGENCY, 0),
+        (Ticket.priority == PriorityClass.NONE, 2),
+        else_=1,
     )
+    ranked = (
+        sa.select(
+            Ticket.id,
+            Ticket.number,
+            Ticket.priority,
+            Ticket.order_key,
+            Ticket.arrived_at,
+            Ticket.slot_start,
+            Ticket.misses,
+            Ticket.patient_id,
+            Ticket.notify_ahead,
+            Ticket.status,
+            sa.func.row_number()
+            .over(partition_by=lane, order_by=(Ticket.order_key, Ticket.number))
+            .label("place"),
+        )
+        .where(
+            Ticket.queue_id == sa.bindparam("queue_id"),
+            sa.or_(
+                Ticket.status == TicketStatus.WAITING,
+                sa.and_(
+                    Ticket.status == TicketStatus.CALLED,
+                    Ticket.lease_expires_at <= sa.bindparam("now"),
+                ),
+            ),
+        )
+        .subquery()
+    )
+    return sa.select(ranked).where(ranked.c.place <= LINE_HEAD)
+
+
+_LINE_HEADS = _line_heads_statement()
+
+
+def _line_heads(queue_id: int, now: datetime) -> tuple[list[InLine], bool]:
+    """The first LINE_HEAD waiting tickets of each lane, and whether a called lease ran out.
+
+    The queue row is locked while this runs: reading the heads instead of the whole line keeps
+    call-next the same cost however long the queue grows.
+    """
+    rows = db.session.execute(_LINE_HEADS, {"queue_id": queue_id, "now": now}).all()
+    expired = any(row.status is TicketStatus.CALLED for row in rows)
+    line = [
+        InLine(
+            ordering.Waiting(
+                id=row.id,
+                number=row.number,
+                priority=PriorityClass(row.priority).value,
+                order_key=row.order_key,
+                arrived_at=row.arrived_at,
+                slot_start=row.slot_start,
+                misses=row.misses,
+            ),
+            row.patient_id,
+            row.notify_ahead,
+        )
+        for row in rows
+        if row.status is not TicketStatus.CALLED
+    ]
+    return line, expired
 
 
 def policy_for(queue: ServiceQueue) -> ordering.Policy:
@@ -586,14 +758,22 @@ class CallResult:
 
 
 def _assign(
-    ticket: Ticket, counter: Counter, queue: ServiceQueue, *, now: datetime, actor: Account | None
+    ticket: Ticket,
+    counter: Counter,
+    queue: ServiceQueue,
+    *,
+    now: datetime,
+    actor: Account | None,
+    written: bool = False,
 ) -> None:
-    ticket.status = TicketStatus.CALLED
-    ticket.counter_id = counter.id
-    ticket.called_at = now
-    ticket.call_count += 1
-    ticket.lease_expires_at = now + timedelta(seconds=queue.lease_seconds)
-    db.session.flush()
+    """Give the ticket to the counter; `written`: the ticket row says so already (call-next)."""
+    if not written:
+        ticket.status = TicketStatus.CALLED
+        ticket.counter_id = counter.id
+        ticket.called_at = now
+        ticket.call_count += 1
+        ticket.lease_expires_at = now + timedelta(seconds=queue.lease_seconds)
+        db.session.flush()
     counter.current_ticket_id = ticket.id
     db.session.flush()
     if ticket.call_count == 1:
@@ -613,29 +793,33 @@ def _assign(
             _notify(ticket, queue, patient, "queue.your_turn", "turn", now=now)
 
 
+_CALL_WAITING = (
+    sa.update(Ticket)
+    .where(Ticket.id == sa.bindparam("the_ticket"), Ticket.status == TicketStatus.WAITING)
+    .values(
+        status=TicketStatus.CALLED,
+        counter_id=sa.bindparam("to_counter", type_=sa.Integer()),
+        called_at=sa.bindparam("at", type_=Ticket.called_at.type),
+        call_count=Ticket.call_count + 1,
+        lease_expires_at=sa.bindparam("lease_until", type_=Ticket.lease_expires_at.type),
+    )
+    .returning(Ticket)
+    .execution_options(synchronize_session=False, populate_existing=True)
+)
+
+
 def call_next(
     *, actor: Account | None, hospital_id: int, counter_id: int, now: datetime
 ) -> CallResult:
     """Call the next ticket to this counter; a repeat returns the ticket it already has (invariant 5)."""
     counter, queue = _lock_counter_and_queue(hospital_id, counter_id, now)
-    # One read for the line and any called ticket whose lease ran out (rare: released first).
-    line = list(
-        db.session.scalars(
-            sa.select(Ticket)
-            .where(
-                Ticket.queue_id == queue.id,
-                sa.or_(
-                    Ticket.status == TicketStatus.WAITING,
-                    sa.and_(Ticket.status == TicketStatus.CALLED, Ticket.lease_expires_at <= now),
-                ),
-            )
-            .execution_options(populate_existing=True)
-        )
-    )
-    if any(t.status is TicketStatus.CALLED for t in line):
+    # One read for the heads of the line and any called ticket whose lease ran out (rare:
+    # released first).
+    line, expired = _line_heads(queue.id, now)
+    if expired:
         release_expired_leases(now, queue_id=queue.id)
         db.session.refresh(counter)
-        line = _waiting(queue.id)
+        line, _expired = _line_heads(queue.id, now)
     if counter.current_ticket_id is not None:
         current = db.session.get(Ticket, counter.current_ticket_id)
         if current is not None and current.status in (TicketStatus.CALLED, TicketStatus.SERVING):
@@ -644,21 +828,30 @@ def call_next(
         raise Conflict(
             _l("This counter is paused. Resume it before calling."), code="counter_paused"
         )
-    waiting = [t for t in line if t.status is TicketStatus.WAITING]
     placement = ordering.next_ticket(
-        [as_waiting(t) for t in waiting],
+        [t.waiting for t in line],
         policy=policy_for(queue),
         regular_since_priority=queue.regular_since_priority,
         now=now,
     )
     if placement is None:
         return CallResult(None, repeated=False)
-    ticket = next(t for t in waiting if t.id == placement.ticket.id)
-    _assign(ticket, counter, queue, now=now, actor=actor)
+    # Read and call the chosen ticket in one statement (the queue row is locked meanwhile).
+    ticket = db.session.scalar(
+        _CALL_WAITING,
+        {
+            "the_ticket": placement.ticket.id,
+            "to_counter": counter.id,
+            "at": now,
+            "lease_until": now + timedelta(seconds=queue.lease_seconds),
+        },
+    )
+    assert ticket is not None  # waiting tickets change only under the queue lock held here
+    _assign(ticket, counter, queue, now=now, actor=actor, written=True)
     _event(
         ticket, TicketAction.CALLED, now=now, actor=actor, counter=counter, detail=placement.reason
     )
-    _maybe_notify_almost(queue, now=now, waiting=[t for t in waiting if t.id != ticket.id])
+    _maybe_notify_almost(queue, now=now, line=[t for t in line if t.waiting.id != ticket.id])
     return CallResult(ticket, repeated=False, reason=placement.reason, detail=placement.detail)
 
 
@@ -791,6 +984,22 @@ def _release_counter(counter: Counter, ticket: Ticket) -> None:
     db.session.flush()
 
 
+_FINISH_CURRENT = (
+    sa.update(Ticket)
+    .where(Ticket.id == sa.bindparam("the_ticket"), Ticket.queue_id == sa.bindparam("in_queue"))
+    .values(
+        status=TicketStatus.DONE,
+        started_at=sa.func.coalesce(
+            Ticket.started_at, sa.bindparam("at", type_=Ticket.started_at.type)
+        ),
+        finished_at=sa.bindparam("at", type_=Ticket.finished_at.type),
+        lease_expires_at=None,
+    )
+    .returning(Ticket)
+    .execution_options(synchronize_session=False, populate_existing=True)
+)
+
+
 def complete(
     *,
     actor: Account,
@@ -801,12 +1010,20 @@ def complete(
 ) -> Ticket:
     """Finish serving the current ticket; a transfer's return leg is issued now."""
     counter, queue = _lock_counter_and_queue(hospital_id, counter_id, now)
-    ticket = _current(counter, queue, ticket_id)
-    if ticket.started_at is None:
-        ticket.started_at = now
-    ticket.status = TicketStatus.DONE
-    ticket.finished_at = now
-    ticket.lease_expires_at = None
+    ticket = None
+    if counter.current_ticket_id is not None and ticket_id in (None, counter.current_ticket_id):
+        # The counter's own ticket (the usual case): read and finish it in one statement.
+        ticket = db.session.scalar(
+            _FINISH_CURRENT,
+            {"the_ticket": counter.current_ticket_id, "in_queue": queue.id, "at": now},
+        )
+    if ticket is None:
+        ticket = _current(counter, queue, ticket_id)
+        if ticket.started_at is None:
+            ticket.started_at = now
+        ticket.status = TicketStatus.DONE
+        ticket.finished_at = now
+        ticket.lease_expires_at = None
     _release_counter(counter, ticket)
     _event(ticket, TicketAction.COMPLETED, now=now, actor=actor, counter=counter)
     events.ticket_completed.send(
@@ -854,11 +1071,19 @@ def mark_missed(
     ticket = _current(counter, queue, ticket_id)
     if ticket.status is not TicketStatus.CALLED:
         raise Conflict(_l("Only a called ticket can be marked missed."), code="ticket_not_called")
-    same_lane = [
-        t.order_key
-        for t in _waiting(queue.id)
-        if (t.priority is PriorityClass.NONE) == (ticket.priority is PriorityClass.NONE)
-    ]
+    # Only the order keys of the ticket's own lane (regular or priority) place it back.
+    in_lane = (
+        Ticket.priority == PriorityClass.NONE
+        if ticket.priority is PriorityClass.NONE
+        else Ticket.priority != PriorityClass.NONE
+    )
+    same_lane = list(
+        db.session.scalars(
+            sa.select(Ticket.order_key).where(
+                Ticket.queue_id == queue.id, Ticket.status == TicketStatus.WAITING, in_lane
+            )
+        )
+    )
     ticket.misses += 1
     ticket.lease_expires_at = None
     ticket.counter_id = None
@@ -937,11 +1162,14 @@ def set_paused(
     *, actor: Account, hospital_id: int, counter_id: int, paused: bool, now: datetime
 ) -> Counter:
     """Pause or resume a counter; a paused counter cannot call."""
-    counter = _counter(hospital_id, counter_id, lock=True)
+    # The queue row first, as everywhere: locking the counter first could deadlock a call.
+    queue: ServiceQueue | None
+    try:
+        counter, queue = _lock_counter_and_queue(hospital_id, counter_id, now)
+    except Conflict:  # no queue today: only the counter to lock
+        counter, queue = _counter(hospital_id, counter_id, lock=True), None
     counter.is_paused = paused
     counter.paused_at = now if paused else None
-    day = local_day(_hospital(hospital_id).timezone, now)
-    queue = find_queue(counter.service_point, day)
     if queue is not None:
         _touch(queue)
     record(
@@ -1022,26 +1250,27 @@ def _notify(
 
 
 def _maybe_notify_almost(
-    queue: ServiceQueue, *, now: datetime, waiting: list[Ticket] | None = None
+    queue: ServiceQueue, *, now: datetime, line: list[InLine] | None = None
 ) -> None:
     """Tell each waiting patient once when the people ahead drop to their chosen threshold."""
-    if waiting is None:
-        waiting = _waiting(queue.id)
-    if not any(t.patient_id for t in waiting):
+    if line is None:
+        line, _expired = _line_heads(queue.id, now)
+    if not any(t.patient_id for t in line):
         return
     placements = ordering.order(
-        [as_waiting(t) for t in waiting],
+        [t.waiting for t in line],
         policy=policy_for(queue),
         regular_since_priority=queue.regular_since_priority,
         now=now,
     )
-    by_id = {t.id: t for t in waiting if t.patient_id}
+    by_id = {t.waiting.id: t for t in line if t.patient_id}
     for placement in placements:
-        ticket = by_id.get(placement.ticket.id)
-        if ticket is None or placement.position > ticket.notify_ahead:
+        entry = by_id.get(placement.ticket.id)
+        if entry is None or placement.position > entry.notify_ahead:
             continue
-        patient = db.session.get(Patient, ticket.patient_id)
-        if patient is not None:
+        ticket = db.session.get(Ticket, entry.waiting.id)
+        patient = db.session.get(Patient, entry.patient_id)
+        if ticket is not None and patient is not None:
             _notify(
                 ticket,
                 queue,
