@@ -985,6 +985,17 @@ _LIMITS = sa.text(
     sa.bindparam("now", type_=UTCDateTime()),
     sa.bindparam("local_date", type_=sa.Date()),
 )
+# The slot (with its session) and whether lapsed holds still occupy it, in one round trip.
+_SLOT_FOR_HOLD = sa.select(
+    Slot,
+    sa.exists()
+    .where(
+        Appointment.slot_id == Slot.id,
+        Appointment.state == AppointmentState.HELD,
+        Appointment.hold_expires_at <= sa.bindparam("now", type_=UTCDateTime()),
+    )
+    .label("has_lapsed_holds"),
+).where(Slot.id == sa.bindparam("slot_id", type_=sa.Integer()))
 _TAKE_PLACE = sa.text(
     "UPDATE slot SET booked = booked + 1 WHERE id = :slot_id AND booked < capacity"
 )
@@ -1055,11 +1066,20 @@ def _taken() -> Conflict:
 
 def hold(actor: Account, *, patient_id: Any, slot_id: Any, now: datetime) -> Appointment:
     """Reserve a place in a slot for a patient until the hold expires (or is confirmed)."""
-    slot = _get_slot(actor.hospital_id, slot_id)
+    row = (
+        db.session.execute(_SLOT_FOR_HOLD, {"slot_id": slot_id, "now": now}).first()
+        if isinstance(slot_id, int)
+        else None
+    )
+    if row is None or row[0].hospital_id != actor.hospital_id:
+        raise NotFound(_l("No such slot. Search again for free times."), code="slot_not_found")
+    slot, has_lapsed_holds = row
     _check_bookable(slot, now)
-    # Fail fast when the slot was already full when read: most losers of a rush stop here, before
-    # any other query (whether a slot is full is public; nothing about the patient is revealed).
-    if slot.booked >= slot.capacity and not release_lapsed_holds_on_slot(slot.id, now=now):
+    # Fail fast when the slot was already full when read: most losers of a rush stop here, after
+    # this one query (whether a slot is full is public; nothing about the patient is revealed).
+    if slot.booked >= slot.capacity and not (
+        has_lapsed_holds and release_lapsed_holds_on_slot(slot.id, now=now)
+    ):
         raise _taken()
     patient = require_patient_access(actor, patient_id, Permission.BOOK, action="scheduling.hold")
     rules = rules_for(actor.hospital_id)

@@ -60,12 +60,20 @@ def revoke_all_sessions(account_id: int, *, now: datetime) -> int:
     return result.rowcount or 0
 
 
+_SESSION_BY_TOKEN = (
+    sa.select(AuthSession)
+    .where(AuthSession.token_hash == sa.bindparam("token_hash"))
+    .options(sa.orm.joinedload(AuthSession.account).joinedload(Account.role_rows))
+)
+
+
 def account_for_token(token: str, *, now: datetime) -> Account | None:
     """The signed-in account for a session token, or None if revoked, expired, idle or disabled."""
-    row = db.session.scalar(
-        sa.select(AuthSession)
-        .where(AuthSession.token_hash == token_hash(token))
-        .options(sa.orm.joinedload(AuthSession.account))
+    # Every request runs this: the session, its account and the account's roles in one query.
+    row = (
+        db.session.execute(_SESSION_BY_TOKEN, {"token_hash": token_hash(token)})
+        .unique()
+        .scalar_one_or_none()
     )
     if row is None or row.revoked_at is not None or row.expires_at <= now:
         return None

@@ -207,6 +207,101 @@ def _locked_order(order_id: int) -> Order:
 # ---- orders -------------------------------------------------------------------------------
 
 
+def _registration_order_rows(new_order: Any) -> tuple[Any, Any]:
+    """The item and ledger inserts of a new registration order whose id `new_order.c.id` gives."""
+    fee = RegistrationFee.__table__
+    item = sa.insert(OrderItem.__table__).from_select(
+        [
+            "hospital_id",
+            "order_id",
+            "category",
+            "name_zh",
+            "name_en",
+            "unit_price_fen",
+            "quantity",
+            "amount_fen",
+            "insurance_fen",
+        ],
+        sa.select(
+            sa.bindparam("hospital_id", type_=sa.Integer),
+            new_order.c.id,
+            sa.literal(ItemCategory.REGISTRATION.value, sa.String),
+            sa.func.coalesce(fee.c.name_zh, "挂号费"),
+            sa.func.coalesce(fee.c.name_en, "Registration fee"),
+            sa.bindparam("fee_fen", type_=sa.Integer),
+            sa.literal(1, sa.Integer),
+            sa.bindparam("fee_fen", type_=sa.Integer),
+            sa.literal(0, sa.Integer),
+        ).select_from(
+            new_order.outerjoin(
+                fee,
+                sa.and_(
+                    fee.c.hospital_id == sa.bindparam("hospital_id", type_=sa.Integer),
+                    fee.c.fee_class == sa.bindparam("fee_class", type_=sa.String),
+                ),
+            )
+        ),
+    )
+    ledger_table = LedgerEntry.__table__
+    ledger = sa.insert(ledger_table).from_select(
+        ["hospital_id", "at", "kind", "order_id", "amount_fen", "detail"],
+        sa.select(
+            sa.bindparam("hospital_id", type_=sa.Integer),
+            sa.bindparam("now", type_=ledger_table.c.at.type),
+            sa.literal(LedgerKind.ORDER_CREATED.value, sa.String),
+            new_order.c.id,
+            sa.bindparam("fee_fen", type_=sa.Integer),
+            sa.bindparam("empty_detail", value={}, type_=ledger_table.c.detail.type),
+        ).select_from(new_order),
+    )
+    return item, ledger
+
+
+def _new_order_insert() -> Any:
+    """Insert the pending registration order unless its reference exists; return its id."""
+    order = Order.__table__
+    columns = {
+        "hospital_id": sa.bindparam("hospital_id", type_=sa.Integer),
+        "patient_id": sa.bindparam("patient_id", type_=sa.Integer),
+        "purpose": sa.literal(OrderPurpose.REGISTRATION.value, sa.String),
+        "reference": sa.bindparam("reference", type_=sa.String),
+        "visit_key": sa.bindparam("reference", type_=sa.String),
+        "status": sa.literal(OrderStatus.PENDING.value, sa.String),
+        "currency": sa.literal(CURRENCY, sa.String),
+        "total_fen": sa.bindparam("fee_fen", type_=sa.Integer),
+        "insurance_fen": sa.literal(0, sa.Integer),
+        "self_pay_fen": sa.bindparam("fee_fen", type_=sa.Integer),
+        "expires_at": sa.bindparam("expires_at", type_=order.c.expires_at.type),
+        "created_by_account_id": sa.bindparam("account_id", type_=sa.Integer),
+        "created_at": sa.bindparam("now", type_=order.c.created_at.type),
+    }
+    exists = sa.exists().where(
+        order.c.hospital_id == sa.bindparam("hospital_id", type_=sa.Integer),
+        order.c.reference == sa.bindparam("reference", type_=sa.String),
+    )
+    # Not ON CONFLICT: the dialects' own insert constructs are not cached by SQLAlchemy, and this
+    # runs once per successful hold. A concurrent duplicate would fail on the unique constraint.
+    return (
+        sa.insert(order)
+        .from_select(list(columns), sa.select(*columns.values()).where(~exists))
+        .returning(order.c.id)
+    )
+
+
+# Every successful hold creates a registration order inside the hold's transaction, so during a
+# release rush these statements are built once: on PostgreSQL the order, its item and its ledger
+# entry are one round trip (data-modifying CTEs); SQLite runs the same three inserts in turn.
+_PG_NEW_ORDER = _new_order_insert().cte("new_order")
+_PG_ITEM, _PG_LEDGER = _registration_order_rows(_PG_NEW_ORDER)
+_PG_REGISTRATION_ORDER = _PG_LEDGER.add_cte(_PG_ITEM.cte("new_item")).returning(
+    LedgerEntry.__table__.c.order_id
+)
+_SQLITE_NEW_ORDER = _new_order_insert()
+_SQLITE_ITEM, _SQLITE_LEDGER = _registration_order_rows(
+    sa.select(sa.bindparam("order_id", type_=sa.Integer).label("id")).subquery("new_order")
+)
+
+
 def create_registration_order(
     *,
     hospital_id: int,
@@ -217,53 +312,32 @@ def create_registration_order(
     expires_at: datetime | None,
     account_id: int | None,
     now: datetime,
-) -> Order | None:
-    """The registration-fee order of a held appointment (none when the fee is zero)."""
+) -> int | None:
+    """Create the registration-fee order of a held appointment and return its id.
+
+    None when the fee is zero or the appointment already has its order.
+    """
     if fee_fen <= 0:
         return None
-    reference = f"appointment:{appointment_id}"
-    existing = db.session.scalar(
-        sa.select(Order).where(Order.hospital_id == hospital_id, Order.reference == reference)
-    )
-    if existing is not None:
-        return existing
-    fee = db.session.scalar(
-        sa.select(RegistrationFee).where(
-            RegistrationFee.hospital_id == hospital_id, RegistrationFee.fee_class == fee_class
-        )
-    )
-    order = Order(
-        hospital_id=hospital_id,
-        patient_id=patient_id,
-        purpose=OrderPurpose.REGISTRATION,
-        reference=reference,
-        visit_key=reference,
-        status=OrderStatus.PENDING,
-        currency=CURRENCY,
-        total_fen=fee_fen,
-        insurance_fen=0,
-        self_pay_fen=fee_fen,
-        expires_at=expires_at,
-        created_by_account_id=account_id,
-        created_at=now,
-    )
-    db.session.add(order)
-    db.session.flush()
-    db.session.add(
-        OrderItem(
-            hospital_id=hospital_id,
-            order_id=order.id,
-            category=ItemCategory.REGISTRATION,
-            name_zh=fee.name_zh if fee else "挂号费",
-            name_en=fee.name_en if fee else "Registration fee",
-            unit_price_fen=fee_fen,
-            quantity=1,
-            amount_fen=fee_fen,
-        )
-    )
-    db.session.flush()
-    _ledger(order, LedgerKind.ORDER_CREATED, now=now, amount_fen=fee_fen)
-    return order
+    params = {
+        "hospital_id": hospital_id,
+        "patient_id": patient_id,
+        "reference": f"appointment:{appointment_id}",
+        "fee_fen": fee_fen,
+        "fee_class": fee_class,
+        "expires_at": expires_at,
+        "account_id": account_id,
+        "now": now,
+    }
+    if db.session.get_bind().dialect.name == "postgresql":
+        return db.session.execute(_PG_REGISTRATION_ORDER, params).scalar()
+    order_id = db.session.execute(_SQLITE_NEW_ORDER, params).scalar()
+    if order_id is None:
+        return None
+    params["order_id"] = order_id
+    db.session.execute(_SQLITE_ITEM, params)
+    db.session.execute(_SQLITE_LEDGER, params)
+    return order_id
 
 
 @dataclass(frozen=True)
