@@ -1255,7 +1255,7 @@ def _hold_lapsed() -> Conflict:
 
 
 def confirm(actor: Account, appointment_id: Any, *, now: datetime) -> Appointment:
-    """The patient's confirm step (until payments exist: books free and fee-bearing alike)."""
+    """The patient's confirm step for a free appointment; a fee-bearing one is booked by paying."""
     appointment = _get_appointment(actor, appointment_id, Permission.BOOK)
     state = effective_state(appointment, now)
     if state in (AppointmentState.BOOKED, AppointmentState.CHECKED_IN):
@@ -1265,6 +1265,12 @@ def confirm(actor: Account, appointment_id: Any, *, now: datetime) -> Appointmen
     if state is not AppointmentState.HELD:
         raise Conflict(
             _l("This appointment can no longer be confirmed."), code="appointment_not_held"
+        )
+    if appointment.fee_fen > 0:
+        # A fee-bearing hold is booked by its payment (billing's order_paid), never for free.
+        raise Conflict(
+            _l("Pay the registration fee to book this time: the payment confirms the booking."),
+            code="payment_required",
         )
     booked = confirm_booking(appointment.id, now=now, accept_lapsed=False)
     if booked is None:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import itertools
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from hospital.accounts.models import Account, AccountRole, Language, Role
 from hospital.accounts.passwords import hash_password
@@ -156,3 +157,14 @@ def create_patient(
         )
         db.session.flush()
     return patient
+
+
+def daytime_zone(now: datetime) -> str:
+    """A zone where `now` is mid-day, so "today's clinic" has bookable slots at any CI hour."""
+    local = now.astimezone(ZoneInfo("Asia/Shanghai"))
+    if 7 <= local.hour < 18:
+        return "Asia/Shanghai"
+    offset = 12 - now.astimezone(UTC).hour  # Etc/GMT-N is N hours east of UTC
+    if offset < -12:
+        offset += 24
+    return f"Etc/GMT{-offset:+d}" if offset else "Etc/UTC"

@@ -12,6 +12,7 @@ from hospital.accounts.models import Device
 from hospital.db import utcnow
 from hospital.organisation.models import Hospital
 from hospital.patients.models import Patient
+from tests.support import factories
 from tests.support.auth import fresh_request_globals
 from tests.support.kiosk_factories import Clinic, create_clinic, create_kiosk
 
@@ -40,7 +41,7 @@ def world(
     db_session: Any, create_hospital: Any, create_account: Any, create_patient: Any
 ) -> KioskWorld:
     now = utcnow()
-    hospital = create_hospital()
+    hospital = create_hospital(timezone=factories.daytime_zone(utcnow()))
     device, token = create_kiosk(hospital, now=now)
     clinic = create_clinic(hospital, now=now)
     account = create_account(hospital)

@@ -28,6 +28,13 @@ def appointments() -> int:
     return db.session.scalar(sa.select(sa.func.count()).select_from(Appointment))
 
 
+def pay_and_book(account: Any, appointment_id: int, *, now: Any) -> Appointment:
+    """Book a fee-bearing hold the way its payment does (billing's order_paid receiver)."""
+    booked = service.confirm_booking(appointment_id, now=now)
+    assert booked is not None
+    return booked
+
+
 @pytest.fixture
 def slot(world: World) -> Slot:
     return slots_of(create_clinic_session(world.clinician, capacity=1, fee_fen=5000))[0]
@@ -40,7 +47,7 @@ def test_hold_takes_the_place_and_confirm_books_it(world: World, slot: Slot) -> 
     assert appointment.hold_expires_at == NOW + timedelta(minutes=10)
     assert appointment.fee_fen == 5000
     assert booked_count(slot) == 1
-    booked = service.confirm(account, appointment.id, now=NOW + timedelta(minutes=2))
+    booked = pay_and_book(account, appointment.id, now=NOW + timedelta(minutes=2))
     assert booked.state is AppointmentState.BOOKED
     assert (
         db.session.scalar(
@@ -51,6 +58,15 @@ def test_hold_takes_the_place_and_confirm_books_it(world: World, slot: Slot) -> 
         >= 1
     )
     assert_slot_invariants()
+
+
+def test_confirming_a_fee_bearing_hold_without_paying_is_refused(world: World, slot: Slot) -> None:
+    account, patient = world.accounts[0], world.patients[0]
+    appointment = service.hold(account, patient_id=patient.id, slot_id=slot.id, now=NOW)
+    with pytest.raises(Conflict) as caught:
+        service.confirm(account, appointment.id, now=NOW)
+    assert caught.value.code == "payment_required"
+    assert db.session.get(Appointment, appointment.id).state is AppointmentState.HELD
 
 
 def test_a_full_slot_refuses_the_next_hold_with_a_clear_conflict(world: World, slot: Slot) -> None:
@@ -152,7 +168,7 @@ def test_a_late_payment_is_refused_when_someone_else_took_the_place(
 def test_cancel_then_rebook_the_same_slot(world: World, slot: Slot) -> None:
     account, patient = world.accounts[0], world.patients[0]
     appointment = service.hold(account, patient_id=patient.id, slot_id=slot.id, now=NOW)
-    service.confirm(account, appointment.id, now=NOW)
+    pay_and_book(account, appointment.id, now=NOW)
     cancelled = service.cancel(account, appointment.id, now=NOW + timedelta(minutes=1))
     assert cancelled.state is AppointmentState.CANCELLED
     assert booked_count(slot) == 0
@@ -170,7 +186,7 @@ def test_patients_cancel_until_the_cutoff_and_staff_after_it_with_a_reason(world
     session = create_clinic_session(world.clinician, capacity=2)
     slot = slots_of(session)[0]
     account, patient = world.accounts[0], world.patients[0]
-    appointment = service.confirm(
+    appointment = pay_and_book(
         account, service.hold(account, patient_id=patient.id, slot_id=slot.id, now=NOW).id, now=NOW
     )
     # The session is on 3 December; the cut-off is 15:00 Shanghai on 2 December (07:00 UTC).
@@ -304,7 +320,7 @@ def test_reschedule_stops_at_the_limit(world: World) -> None:
     session = create_clinic_session(world.clinician, capacity=1)
     a, b, c = slots_of(session)[:3]
     account, patient = world.accounts[0], world.patients[0]
-    appointment = service.confirm(
+    appointment = pay_and_book(
         account, service.hold(account, patient_id=patient.id, slot_id=a.id, now=NOW).id, now=NOW
     )
     service.reschedule(account, appointment.id, new_slot_id=b.id, now=NOW)
@@ -319,7 +335,7 @@ def test_reschedule_refuses_a_slot_with_another_fee(world: World) -> None:
         create_clinic_session(world.clinician, fee_fen=3000, start=time(14), end=time(15))
     )[0]
     account, patient = world.accounts[0], world.patients[0]
-    appointment = service.confirm(
+    appointment = pay_and_book(
         account, service.hold(account, patient_id=patient.id, slot_id=cheap.id, now=NOW).id, now=NOW
     )
     with pytest.raises(InvalidInput) as caught:
@@ -400,7 +416,7 @@ def test_cancelling_a_session_cancels_its_appointments_refunds_and_notifies(worl
         events_seen.append(kw)
 
     for account, patient in zip(world.accounts[:2], world.patients[:2], strict=True):
-        service.confirm(
+        pay_and_book(
             account,
             service.hold(account, patient_id=patient.id, slot_id=slot.id, now=NOW).id,
             now=NOW,

@@ -49,14 +49,24 @@ def patient_client(client: Any, world: World) -> Any:
     return client
 
 
-def test_patient_holds_confirms_and_lists_an_appointment(patient_client: Any, world: World) -> None:
+def test_confirming_a_fee_bearing_hold_asks_for_payment(patient_client: Any, world: World) -> None:
     slot = slots_of(upcoming_session(world, capacity=2, fee_fen=5000))[0]
+    held = patient_client.post(
+        f"{API}/appointments", json={"patient_id": world.patients[0].id, "slot_id": slot.id}
+    ).json
+    response = patient_client.post(f"{API}/appointments/{held['id']}/confirm", json={})
+    assert response.status_code == 409 and response.json["code"] == "payment_required"
+    assert patient_client.get(f"{API}/appointments").json[0]["state"] == "held"
+
+
+def test_patient_holds_confirms_and_lists_an_appointment(patient_client: Any, world: World) -> None:
+    slot = slots_of(upcoming_session(world, capacity=2, fee_fen=0))[0]
     response = patient_client.post(
         f"{API}/appointments", json={"patient_id": world.patients[0].id, "slot_id": slot.id}
     )
     assert response.status_code == 201, response.json
     body = response.json
-    assert body["state"] == "held" and body["fee_fen"] == 5000 and body["hold_expires_at"]
+    assert body["state"] == "held" and body["fee_fen"] == 0 and body["hold_expires_at"]
     confirmed = patient_client.post(f"{API}/appointments/{body['id']}/confirm", json={})
     assert confirmed.status_code == 200 and confirmed.json["state"] == "booked"
     mine = patient_client.get(f"{API}/appointments")
