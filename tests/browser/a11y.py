@@ -36,7 +36,7 @@ class Screen:
     """One page type: where it is and who sees it.
 
     who: None (nobody signed in), "code-sent" (a code was just texted to world["code_phone"]),
-    or a key of world["accounts"] (that account is signed in).
+    "kiosk" (the browser is a paired kiosk), or a key of world["accounts"] (signed in).
     """
 
     name: str
@@ -45,6 +45,8 @@ class Screen:
     # The page's primary form or action, which must be there with JavaScript off.
     primary: str = "main form"
     patient_page: bool = True
+    # On pages that draw themselves from the API: what is there once they have.
+    ready: str | None = None
 
     def url(self, world: dict[str, Any]) -> str:
         return self.path.format(**world)
@@ -64,6 +66,24 @@ SCREENS: list[Screen] = [
     Screen("billing-sandbox-checkout", "/billing/sandbox/checkout/{checkout}", primary="[data-outcome=success]", patient_page=False),
     Screen("billing-cashier", "/billing/cashier", "cashier", primary="main form", patient_page=False),
     Screen("billing-reconciliation", "/billing/cashier/reconciliation", "cashier", primary="main .button", patient_page=False),
+    Screen("book", "/book", "patient", primary="main a[href*='/book/departments/']"),
+    Screen("book-department-days", "/book/departments/{department}", "patient", primary="main a[href*='/book/sessions/']"),
+    Screen("book-session-slots", "/book/sessions/{future_session}", "patient", primary="main form"),
+    Screen("book-confirm", "/appointments/{held_appointment}/confirm", "patient", primary="main form"),
+    Screen("my-appointments", "/appointments", "patient", primary="main a, main form"),
+    Screen("my-tickets", "/tickets", "patient", primary="main a[href*='/q/']"),
+    Screen("ticket", "/q/{ticket_token}", primary="main", patient_page=False, ready="#q-ahead[data-ahead]"),
+    Screen("reports-inbox", "/reports/", "patient", primary="main a[href*='/reports/']"),
+    Screen("report", "/reports/{report}", "patient", primary="main a[href*='/pdf']"),
+    Screen("staff-day", "/staff/day?clinician_id={clinician}", "admin", patient_page=False),
+    Screen("admin-schedule", "/admin/schedule", "admin", patient_page=False),
+    Screen("queue-console", "/queueing/console/{counter}", "admin", patient_page=False, ready="#q-waiting tr"),
+    Screen("queue-board", "/queueing/board?department={department}", patient_page=False, ready="#q-next .q-row"),
+    Screen("lab-entry", "/reports/lab/new", "lab", patient_page=False),
+    Screen("report-statistics", "/reports/statistics", "admin", patient_page=False),
+    Screen("kiosk-setup", "/kiosk/setup", patient_page=False),
+    Screen("kiosk", "/kiosk", "kiosk", patient_page=False, ready='[data-screen="start"]:not([hidden])'),
+    Screen("kiosk-console", "/kiosk/console", "admin", patient_page=False),
 ]
 # fmt: on
 LANGUAGES = ("zh", "en")
@@ -94,6 +114,93 @@ def _paid_order(hospital: Hospital, account: Account, patient: Any, staff: Accou
     return order.id
 
 
+def _clinic_world(
+    hospital: Hospital, patient: Any, parent: Any, lab: Account, *, now: Any
+) -> dict[str, Any]:
+    """Today's clinic with a queue (her ticket, walk-ins), a bookable session, a report, a kiosk."""
+    from datetime import time, timedelta
+    from zoneinfo import ZoneInfo
+
+    from queueing import service as queueing_service
+    from reports import service as reports_service
+    from reports.models import ReportSource
+    from reports.results import IncomingReport, ResultItem
+    from scheduling.models import AppointmentState
+    from tests.support.kiosk_factories import Clinic, book, create_clinic, create_kiosk
+    from tests.support.queueing_factories import create_counter, open_queue, walk_in
+    from tests.support.scheduling_factories import create_clinic_session
+
+    today = create_clinic(
+        hospital, now=now, name_zh="心内科", name_en="Cardiology", sort_order=-2000
+    )
+    open_queue(today.point, now=now)
+    counter = create_counter(today.point, code="3")
+    booked = book(today, patient, now=now)
+    ticket, _new = queueing_service.check_in(
+        actor=None, hospital_id=hospital.id, appointment_id=booked.id, now=now
+    )
+    walk_in(hospital, today.point, now=now)
+    walk_in(hospital, today.point, now=now)
+    local_today = now.astimezone(ZoneInfo(hospital.timezone)).date()
+    future = create_clinic_session(
+        today.clinician,
+        local_date=local_today + timedelta(days=2),
+        start=time(8),
+        end=time(11),
+        capacity=3,
+        service_point_id=today.point.id,
+        zone=hospital.timezone,
+        release_at=now - timedelta(days=7),
+    )
+    later = Clinic(today.department, today.clinician, today.point, future)
+    held = book(later, patient, now=now, state=AppointmentState.HELD)
+    # The confirm page shows a live hold for as long as the browser tests run.
+    held.hold_expires_at = now + timedelta(hours=12)
+    book(later, parent, now=now)
+    (report,) = reports_service.receive_results(
+        hospital,
+        [
+            IncomingReport(
+                medical_record_number=patient.medical_record_number,
+                test_code="GLU",
+                test_name="空腹血糖",
+                signed_by="李检验",
+                items=[
+                    ResultItem(
+                        name="葡萄糖",
+                        value="7.9",
+                        unit="mmol/L",
+                        reference_range="3.9-6.1",
+                        flag="high",
+                    ),
+                    ResultItem(
+                        name="糖化血红蛋白",
+                        value="5.6",
+                        unit="%",
+                        reference_range="4-6",
+                        flag="normal",
+                    ),
+                ],
+            )
+        ],
+        source=ReportSource.STAFF,
+        now=now,
+        actor=lab,
+    )
+    reports_service.release(report, now=now)
+    _device, kiosk_token = create_kiosk(hospital, now=now)
+    return {
+        "department": today.department.id,
+        "clinician": today.clinician.id,
+        "future_session": future.id,
+        "held_appointment": held.id,
+        "ticket_token": ticket.token,
+        "counter": counter.id,
+        "report": report.public_id,
+        "kiosk_token": kiosk_token,
+    }
+
+
 def build_world(app: Flask, hospital_id: int) -> dict[str, Any]:
     """A patient with an elderly parent, their orders (to pay, paying, paid) and a cashier."""
     from tests.support.billing_factories import create_visit_order, start_sandbox_payment
@@ -121,10 +228,23 @@ def build_world(app: Flask, hospital_id: int) -> dict[str, Any]:
         )
         checkout = start_sandbox_payment(paying, patient_account, now=now).out_trade_no
         paid = _paid_order(hospital, patient_account, parent, clinician)
+        admin = factories.create_account(
+            hospital, roles=(Role.ADMIN,), password=PASSWORD, display_name="管理员"
+        )
+        lab = factories.create_account(
+            hospital, roles=(Role.LAB,), password=PASSWORD, display_name="检验科"
+        )
+        clinic = _clinic_world(hospital, self_patient, parent, lab, now=now)
         world = {
             "hospital_id": hospital_id,
-            "accounts": {"patient": patient_account.id, "cashier": cashier.id},
+            "accounts": {
+                "patient": patient_account.id,
+                "cashier": cashier.id,
+                "admin": admin.id,
+                "lab": lab.id,
+            },
             "logins": {"patient": patient_account.phone, "cashier": cashier.username},
+            **clinic,
             "pending_order": pending.id,
             "paid_order": paid,
             "checkout": checkout,
@@ -155,6 +275,11 @@ def session_for(app: Flask, world: dict[str, Any], who: str) -> dict[str, Any]:
         db.session.commit()
     # What flask-login keeps after a sign-in (as tests/support/auth.py:sign_in does).
     return {"_user_id": token, "_fresh": True}
+
+
+def kiosk_cookie(base_url: str, world: dict[str, Any]) -> dict[str, Any]:
+    """The cookie /kiosk/setup sets on a paired kiosk: its device token."""
+    return {"name": "device_token", "value": world["kiosk_token"], "url": base_url}
 
 
 def preference_cookies(base_url: str, *, lang: str, elder: bool) -> list[dict[str, Any]]:
@@ -204,7 +329,9 @@ def visit_fixture(page: Any, live_server: Any, a11y_world: dict[str, Any]) -> It
 
     def open_screen(screen: Screen, *, lang: str = "zh", elder: bool = False) -> Any:
         cookies = preference_cookies(live_server.url, lang=lang, elder=elder)
-        if screen.who is not None:
+        if screen.who == "kiosk":
+            cookies.append(kiosk_cookie(live_server.url, a11y_world))
+        elif screen.who is not None:
             data = session_for(live_server.app, a11y_world, screen.who)
             cookies.append(session_cookie(live_server.app, live_server.url, data))
         page.context.add_cookies(cookies)
@@ -212,6 +339,8 @@ def visit_fixture(page: Any, live_server: Any, a11y_world: dict[str, Any]) -> It
         assert response is not None and response.ok, (
             f"{screen.name}: HTTP {response and response.status}"
         )
+        if screen.ready:
+            page.wait_for_selector(screen.ready)
         return response
 
     yield open_screen

@@ -24,6 +24,7 @@ if str(ROOT) not in sys.path:  # run as a script from the repository root
 import sqlalchemy as sa  # noqa: E402
 from werkzeug.serving import make_server  # noqa: E402
 
+from hospital.demo import KIOSK_TOKEN  # noqa: E402
 from hospital.web.i18n import ELDER_COOKIE  # noqa: E402
 from tests.browser.a11y import preference_cookies, session_cookie  # noqa: E402
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
@@ -31,8 +32,12 @@ from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 PHONE = (390, 844)
 TABLET = (820, 1180)
 DESKTOP = (1280, 800)
+BOARD = (1920, 1080)
+KIOSK = (1280, 1024)
 PATIENT = "13800000001"  # 李梅, with her father 李建华 and her child (see hospital/demo.py)
 CASHIER = "cashier"
+ADMIN = "admin"
+KIOSK_DEVICE = "kiosk"  # the demo kiosk's device token (hospital/demo.py KIOSK_TOKEN)
 
 
 @dataclass(frozen=True)
@@ -45,6 +50,10 @@ class Shot:
     sign_in_as: str | None = None
     elder: bool = False
     full_page: bool = True
+    # Live pages (an open event stream) never go network-idle: wait for what they draw instead.
+    ready: str | None = None
+    # A control to press before the picture (e.g. the kiosk's own elder-mode switch).
+    click: str | None = None
 
 
 # fmt: off
@@ -58,10 +67,25 @@ SHOTS: list[Shot] = [
     Shot("billing-pay", "/billing/orders/{pending_order}/pay?lang=zh", sign_in_as=PATIENT),
     Shot("billing-orders", "/billing/orders?lang=en", sign_in_as=PATIENT),
     Shot("cashier-console", "/billing/cashier?lang=zh", DESKTOP, sign_in_as=CASHIER, full_page=False),
+    Shot("book-departments", "/book?lang=zh", sign_in_as=PATIENT),
+    Shot("book-slots", "/book/sessions/{future_session}?lang=zh", sign_in_as=PATIENT),
+    Shot("book-slots-elder", "/book/sessions/{future_session}?lang=zh", sign_in_as=PATIENT, elder=True),
+    Shot("book-confirm", "/appointments/{held_appointment}/confirm?lang=zh", sign_in_as=PATIENT),
+    Shot("my-appointments", "/appointments?lang=zh", sign_in_as=PATIENT),
+    Shot("ticket", "/q/{ticket_token}?lang=zh", ready="#q-ahead[data-ahead]"),
+    Shot("ticket-en", "/q/{ticket_token}?lang=en", ready="#q-ahead[data-ahead]"),
+    Shot("report", "/reports/{report}?lang=zh", sign_in_as=PATIENT),
+    Shot("staff-day", "/staff/day?clinician_id={clinician}&lang=zh", DESKTOP, sign_in_as=ADMIN),
+    Shot("queue-console", "/queueing/console/{counter}?lang=zh", DESKTOP, sign_in_as=ADMIN, ready="#q-waiting tr"),
+    Shot("display-board", "/queueing/board?department={department}&lang=zh", BOARD, full_page=False, ready="#q-next .q-row"),
+    Shot("kiosk", "/kiosk?lang=zh", KIOSK, sign_in_as=KIOSK_DEVICE, full_page=False, ready='[data-screen="start"]:not([hidden])'),
+    Shot("kiosk-elder", "/kiosk?lang=zh", KIOSK, sign_in_as=KIOSK_DEVICE, full_page=False, ready='[data-screen="start"]:not([hidden])', click="[data-action=elder]"),
+    Shot("report-statistics", "/reports/statistics?lang=zh", DESKTOP, sign_in_as=ADMIN),
 ]
 # name, path of the PDF, who is signed in
 PDFS: list[tuple[str, str, str]] = [
     ("receipt", "/billing/orders/{paid_order}/receipt.pdf", PATIENT),
+    ("report-pdf", "/reports/{report}/pdf", PATIENT),
 ]
 # fmt: on
 
@@ -126,6 +150,175 @@ def _orders(app: Any) -> dict[str, Any]:
     return ids
 
 
+def _clinic(app: Any) -> dict[str, Any]:
+    """Dr Wang's clinic now: 李梅 checked in with a ticket, walk-ins waiting, one called;
+    her held time in his next session; her released blood test report."""
+    from datetime import time, timedelta
+    from zoneinfo import ZoneInfo
+
+    from hospital.accounts.models import Account
+    from hospital.db import db, utcnow
+    from hospital.demo import DOCTOR_CLINICIAN
+    from hospital.organisation.models import (
+        Clinician,
+        Department,
+        Hospital,
+        ServicePoint,
+        ServicePointKind,
+    )
+    from hospital.patients.models import FamilyLink, Patient
+    from queueing import service as queueing_service
+    from queueing.models import Counter
+    from reports import service as reports_service
+    from reports.models import ReportSource
+    from reports.results import IncomingReport, ResultItem
+    from scheduling.models import AppointmentState
+    from tests.support.kiosk_factories import Clinic, book
+    from tests.support.scheduling_factories import create_clinic_session
+
+    with app.app_context():
+        now = utcnow()
+        hospital = db.session.scalar(sa.select(Hospital).where(Hospital.code == "DEMO"))
+        zone = ZoneInfo(hospital.timezone)
+        local = now.astimezone(zone)
+        code, name = DOCTOR_CLINICIAN
+        department = db.session.scalar(
+            sa.select(Department).where(
+                Department.hospital_id == hospital.id, Department.code == code
+            )
+        )
+        clinician = db.session.scalar(
+            sa.select(Clinician).where(
+                Clinician.department_id == department.id, Clinician.name_zh == name
+            )
+        )
+        room = db.session.scalars(
+            sa.select(ServicePoint)
+            .where(
+                ServicePoint.department_id == department.id,
+                ServicePoint.kind == ServicePointKind.CONSULTATION_ROOM,
+            )
+            .order_by(ServicePoint.id)
+        ).first()
+        counter = db.session.scalars(
+            sa.select(Counter).where(Counter.service_point_id == room.id).order_by(Counter.id)
+        ).first()
+        patient_account = db.session.get(Account, _account_id(PATIENT))
+        family = {
+            p.name: p
+            for p in db.session.scalars(
+                sa.select(Patient)
+                .join(FamilyLink, FamilyLink.patient_id == Patient.id)
+                .where(FamilyLink.account_id == patient_account.id)
+            )
+        }
+        herself = family["李梅"]
+        # A session around now (whatever the hour), so that she can check in and be in line.
+        start = max(0, local.hour * 60 + local.minute // 15 * 15 - 60)
+        end = min(23 * 60 + 45, start + 180)
+        today = create_clinic_session(
+            clinician,
+            local_date=local.date(),
+            start=time(start // 60, start % 60),
+            end=time(end // 60, end % 60),
+            service_point_id=room.id,
+            zone=hospital.timezone,
+            release_at=now - timedelta(days=7),
+        )
+        booked = book(Clinic(department, clinician, room, today), herself, now=now)
+        others = db.session.scalars(
+            sa.select(Patient)
+            .where(
+                Patient.hospital_id == hospital.id,
+                Patient.id.not_in([p.id for p in family.values()]),
+            )
+            .order_by(Patient.id)
+            .limit(4)
+        ).all()
+        for other in others[:2]:
+            queueing_service.issue_walk_in(
+                actor=None,
+                hospital_id=hospital.id,
+                service_point_id=room.id,
+                now=now - timedelta(minutes=20),
+                patient_id=other.id,
+            )
+        ticket, _new = queueing_service.check_in(
+            actor=None, hospital_id=hospital.id, appointment_id=booked.id, now=now
+        )
+        for other in others[2:]:
+            queueing_service.issue_walk_in(
+                actor=None,
+                hospital_id=hospital.id,
+                service_point_id=room.id,
+                now=now,
+                patient_id=other.id,
+            )
+        queueing_service.call_next(
+            actor=None, hospital_id=hospital.id, counter_id=counter.id, now=now
+        )
+        later = create_clinic_session(
+            clinician,
+            local_date=local.date() + timedelta(days=2),
+            start=time(8),
+            end=time(11, 30),
+            capacity=2,
+            service_point_id=room.id,
+            zone=hospital.timezone,
+            release_at=now - timedelta(days=7),
+        )
+        held = book(
+            Clinic(department, clinician, room, later),
+            herself,
+            now=now,
+            state=AppointmentState.HELD,
+        )
+        held.hold_expires_at = now + timedelta(minutes=9, seconds=30)
+        lab = db.session.get(Account, _account_id("lab"))
+        (report,) = reports_service.receive_results(
+            hospital,
+            [
+                IncomingReport(
+                    medical_record_number=herself.medical_record_number,
+                    test_code="GLU",
+                    test_name="空腹血糖",
+                    signed_by="唐志刚",
+                    items=[
+                        ResultItem(
+                            name="葡萄糖 Glucose",
+                            value="7.9",
+                            unit="mmol/L",
+                            reference_range="3.9-6.1",
+                            flag="high",
+                        ),
+                        ResultItem(
+                            name="糖化血红蛋白 HbA1c",
+                            value="5.6",
+                            unit="%",
+                            reference_range="4-6",
+                            flag="normal",
+                        ),
+                    ],
+                )
+            ],
+            source=ReportSource.STAFF,
+            now=now,
+            actor=lab,
+        )
+        reports_service.release(report, now=now)
+        ids = {
+            "department": department.id,
+            "clinician": clinician.id,
+            "counter": counter.id,
+            "ticket_token": ticket.token,
+            "future_session": later.id,
+            "held_appointment": held.id,
+            "report": report.public_id,
+        }
+        db.session.commit()
+    return ids
+
+
 def _signed_in(app: Any, url: str, login: str) -> dict[str, Any]:
     from hospital.accounts.models import Account
     from hospital.accounts.sessions import open_session
@@ -154,7 +347,7 @@ def render(outdir: Path) -> list[Path]:
         seeded = app.test_cli_runner().invoke(args=["seed-demo"])
         if seeded.exit_code != 0:
             raise SystemExit(f"seed-demo failed:\n{seeded.output}{seeded.exception!r}")
-        ids = _orders(app)
+        ids = {**_orders(app), **_clinic(app)}
 
         server = make_server("127.0.0.1", 0, app, threaded=True)
         thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -178,7 +371,9 @@ def render(outdir: Path) -> list[Path]:
                         for c in preference_cookies(url, lang="zh", elder=shot.elder)
                         if c["name"] == ELDER_COOKIE
                     ]
-                    if shot.sign_in_as:
+                    if shot.sign_in_as == KIOSK_DEVICE:
+                        cookies.append({"name": "device_token", "value": KIOSK_TOKEN, "url": url})
+                    elif shot.sign_in_as:
                         cookies.append(_signed_in(app, url, shot.sign_in_as))
                     context.add_cookies(cookies)
                     page = context.new_page()
@@ -187,7 +382,14 @@ def render(outdir: Path) -> list[Path]:
                         raise SystemExit(
                             f"{shot.name}: {shot.url} answered {response and response.status}"
                         )
-                    page.wait_for_load_state("networkidle")
+                    if shot.ready:
+                        page.wait_for_selector(shot.ready)
+                        page.wait_for_timeout(300)  # let the last frame paint
+                    else:
+                        page.wait_for_load_state("networkidle")
+                    if shot.click:
+                        page.click(shot.click)
+                        page.wait_for_timeout(300)
                     target = outdir / f"{shot.name}.png"
                     page.screenshot(path=str(target), full_page=shot.full_page)
                     written.append(target)
