@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from hospital.db import db, utcnow
 from queueing.models import Ticket
 from scheduling.models import AppointmentState
+from tests.browser.journey_steps import daytime_hospital
 from tests.support import factories
 from tests.support.kiosk_factories import book, create_clinic, create_kiosk, qr_for
 from tests.support.queueing_factories import open_queue
@@ -73,6 +74,13 @@ class Hall:
     phone: str
     department_id: int
     appointment_id: int
+
+
+@pytest.fixture(autouse=True)
+def _daytime(live_server: Any) -> Iterator[None]:
+    """Today's clinic must still have bookable slots, whatever the hour CI runs at."""
+    with daytime_hospital(live_server):
+        yield
 
 
 def _seed(
