@@ -184,7 +184,10 @@ def page(browser: Any, live_server: LiveServer, browser_problems: BrowserProblem
 
     def only_our_server(route: Any) -> None:
         url = route.request.url
-        if urlsplit(url).netloc == own_host or url.startswith(("data:", "blob:")):
+        # chrome-extension: is Chromium's own PDF viewer, not a request to another host.
+        if urlsplit(url).netloc == own_host or url.startswith(
+            ("data:", "blob:", "chrome-extension:")
+        ):
             route.continue_()
         else:
             browser_problems.found.append(f"off-site request blocked: {url}")
@@ -202,7 +205,7 @@ def page(browser: Any, live_server: LiveServer, browser_problems: BrowserProblem
         "requestfailed",
         lambda r: (
             report(f"request failed: {r.url} ({r.failure})")
-            if "ERR_ABORTED" not in (r.failure or "")
+            if "ERR_ABORTED" not in (r.failure or "") and not r.url.startswith("chrome-extension:")
             else None
         ),
     )

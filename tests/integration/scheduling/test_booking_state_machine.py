@@ -29,6 +29,9 @@ DAILY_LIMIT = 2
 class BookingMachine(RuleBasedStateMachine):
     @initialize()
     def setup(self) -> None:
+        # Each example runs in its own savepoint, so examples (and Hypothesis' replays of a
+        # failing one) start from the same database and generate the same steps.
+        self.example = db.session.begin_nested()
         self.world = build_world(n_patients=3)
         # Two family members on the first account, so the per-account limit is exercised.
         for _ in range(2):
@@ -128,6 +131,11 @@ class BookingMachine(RuleBasedStateMachine):
     @rule()
     def no_show_job(self) -> None:
         self.attempt(lambda: service.mark_no_shows(now=self.now))
+
+    def teardown(self) -> None:
+        if hasattr(self, "example"):
+            self.example.rollback()
+            db.session.expire_all()
 
     @invariant()
     def counters_match_occupants(self) -> None:
