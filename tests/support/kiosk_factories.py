@@ -15,8 +15,8 @@ from hospital.db import db
 from hospital.organisation.models import Clinician, Department, Hospital, ServicePoint
 from hospital.patients.models import Patient
 from kiosk import service as kiosk_service
-from scheduling.appointment_codes import appointment_code
 from kiosk.models import Kiosk, PrinterState
+from scheduling.appointment_codes import appointment_code
 from scheduling.models import Appointment, AppointmentState, ClinicSession, Slot
 from tests.support import factories
 from tests.support.scheduling_factories import create_clinic_session

@@ -28,7 +28,14 @@ def test_production_refuses_the_development_secret_key() -> None:
 
 def test_production_refuses_debug() -> None:
     with pytest.raises(ConfigError, match="DEBUG"):
-        create_app({"ENV": "production", "SECRET_KEY": "x" * 40, "DEBUG": True, "DATABASE_URL": "sqlite://"})
+        create_app(
+            {
+                "ENV": "production",
+                "SECRET_KEY": "x" * 40,
+                "DEBUG": True,
+                "DATABASE_URL": "sqlite://",
+            }
+        )
 
 
 def test_production_starts_with_a_real_secret() -> None:

@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from pypdf import PdfReader
 
 from hospital.db import db, utcnow
-from scheduling.appointment_codes import appointment_code
 from queueing.models import Ticket
+from scheduling.appointment_codes import appointment_code
 from scheduling.models import Appointment, AppointmentState
 from tests.integration.kiosk.conftest import KioskWorld
 from tests.support.kiosk_factories import book, create_clinic, create_kiosk, qr_for
