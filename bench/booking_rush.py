@@ -3,9 +3,9 @@
 Starts a throwaway PostgreSQL (tests/support/postgres_cluster.py), creates the schema, one
 clinician with 300 slots over two weeks released at one instant, and 2,000 signed-in patients
 (accounts, sessions and signed session cookies written directly). It then serves the
-application with gunicorn using `hospital serve`'s production settings (gthread, 2 workers x 8
-threads, HOSPITAL_ENV=production) on 127.0.0.1, from a small WSGI module written to a temp
-directory: that module calls create_app() and adds the baseline route, which therefore exists
+application with gunicorn using `hospital serve`'s production settings (hospital.cli.server_settings:
+gthread, 2 workers x 8 request slots plus stream slots, HOSPITAL_ENV=production) on 127.0.0.1,
+from a small WSGI module written to a temp directory: that module calls create_app() and adds the baseline route, which therefore exists
 only in the benchmark's own app instance.
 
 With 200 requests in flight at every moment, each of the patients asks for one slot among those
@@ -320,29 +320,18 @@ def start_server(url: str, workdir: Path, port: int) -> subprocess.Popen:
         "HOSPITAL_LOG_LEVEL": "WARNING",
         "HOSPITAL_RATELIMIT_ENABLED": "false",
     }
-    # The same gunicorn settings as `hospital serve` (hospital/cli.py).
-    command = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--workers",
-        "2",
-        "--threads",
-        "8",
-        "--worker-class",
-        "gthread",
-        "--timeout",
-        "60",
-        "--graceful-timeout",
-        "10",
-        "--access-logfile",
-        "-",
-        "--forwarded-allow-ips",
-        "127.0.0.1",
-        "bench_wsgi:app",
-    ]
+    # Exactly `hospital serve`'s settings (hospital/cli.py), with the benchmark's own app module.
+    from hospital.cli import server_settings
+
+    options, environment = server_settings(
+        bind=f"127.0.0.1:{port}", workers=2, threads=8, stream_slots=1000
+    )
+    env.update(environment)
+    command = [sys.executable, "-m", "gunicorn"]
+    for key, value in options.items():
+        command += [f"--{key.replace('_', '-')}", str(value)]
+    command = [c if c != "--accesslog" else "--access-logfile" for c in command]
+    command.append("bench_wsgi:app")
     server = subprocess.Popen(
         command,
         cwd=workdir,

@@ -8,9 +8,11 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import threading
 from typing import Any
 
 from flask import Flask, g, request
+from flask_babel import lazy_gettext as _l
 
 from hospital.audit.service import forget_survivors, replay_after_rollback
 from hospital.config import load_config
@@ -79,6 +81,7 @@ def _import_models() -> None:
 def _register_unit_of_work(app: Flask) -> None:
     @app.before_request
     def _begin() -> None:
+        _take_request_slot(app)
         g.request_id = request.headers.get("X-Request-Id", "")[:64] or secrets.token_hex(8)
         # Reads write too (audit of staff reads, "viewed" marks, session touches). On SQLite a
         # deferred transaction that upgrades to a write fails at once with "database is locked"
@@ -101,11 +104,38 @@ def _register_unit_of_work(app: Flask) -> None:
 
     @app.teardown_request
     def _teardown(exc: BaseException | None) -> None:
+        slot = g.pop("request_slot", None)
+        if slot is not None:
+            slot.release()  # before a streamed body is sent: streams never hold a slot
         if exc is not None:
             db.session.rollback()
         token = g.pop("write_intent_token", None)
         if token is not None:
             write_intent.reset(token)
+
+
+_request_slots: dict[int, threading.BoundedSemaphore] = {}
+_request_slots_lock = threading.Lock()
+
+
+def _take_request_slot(app: Flask) -> None:
+    """Let at most REQUEST_SLOTS requests of this process run at once; the rest wait in line."""
+    limit = int(app.config["REQUEST_SLOTS"] or 0)
+    if limit <= 0:
+        return
+    with _request_slots_lock:
+        slots = _request_slots.setdefault(os.getpid(), threading.BoundedSemaphore(limit))
+    if not slots.acquire(timeout=float(app.config["REQUEST_SLOT_WAIT_SECONDS"])):
+        raise ServerBusy()
+    g.request_slot = slots
+
+
+class ServerBusy(DomainError):
+    status = 503
+    code = "server_busy"
+
+    def __init__(self) -> None:
+        super().__init__(_l("The system is very busy right now. Please try again in a moment."))
 
 
 def _require_json_for_cookie_auth() -> None:

@@ -47,6 +47,35 @@ def register_commands(app: Flask) -> None:
         app.cli.add_command(command)
 
 
+def server_settings(
+    *, bind: str, workers: int, threads: int, stream_slots: int
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """The gunicorn options and environment `hospital serve` runs with (benchmarks reuse them).
+
+    A Server-Sent Events stream holds a gthread thread for its lifetime, so each worker gets
+    `threads` threads for requests plus `stream_slots` for streams (threads start lazily; an idle
+    stream only waits on an Event). HOSPITAL_REQUEST_SLOTS then lets at most `threads` ordinary
+    requests run at once per worker, so a burst never puts more requests on the database pool
+    than it holds; the streams cap themselves at QUEUE_STREAM_SLOTS and degrade to polling.
+    """
+    options = {
+        "bind": bind,
+        "workers": workers,
+        "threads": threads + stream_slots,
+        "worker_connections": threads + stream_slots + 100,
+        "worker_class": "gthread",
+        "timeout": 60,
+        "graceful_timeout": 10,
+        "accesslog": "-",
+        "forwarded_allow_ips": "127.0.0.1",
+    }
+    environment = {
+        "HOSPITAL_QUEUE_STREAM_SLOTS": str(stream_slots),
+        "HOSPITAL_REQUEST_SLOTS": str(threads),
+    }
+    return options, environment
+
+
 @click.command()
 @click.option("--bind", default="127.0.0.1:8000", show_default=True, help="Address to listen on.")
 @click.option("--workers", default=2, show_default=True, help="Worker processes.")
@@ -66,22 +95,10 @@ def serve(bind: str, workers: int, threads: int, stream_slots: int, with_schedul
 
     from gunicorn.app.base import BaseApplication
 
-    # A Server-Sent Events stream holds a gthread thread for its lifetime. Each worker gets a
-    # pool of `threads` for requests plus `stream_slots` for streams (threads start lazily and
-    # an idle stream only waits on an Event), so open streams never starve API requests; the
-    # queueing streams cap themselves at QUEUE_STREAM_SLOTS and degrade to polling beyond it.
-    os.environ["HOSPITAL_QUEUE_STREAM_SLOTS"] = str(stream_slots)
-    options = {
-        "bind": bind,
-        "workers": workers,
-        "threads": threads + stream_slots,
-        "worker_connections": threads + stream_slots + 100,
-        "worker_class": "gthread",
-        "timeout": 60,
-        "graceful_timeout": 10,
-        "accesslog": "-",
-        "forwarded_allow_ips": "127.0.0.1",
-    }
+    options, environment = server_settings(
+        bind=bind, workers=workers, threads=threads, stream_slots=stream_slots
+    )
+    os.environ.update(environment)
 
     class HospitalServer(BaseApplication):
         def load_config(self) -> None:

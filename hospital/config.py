@@ -102,6 +102,14 @@ SETTINGS: dict[str, tuple[Any, str]] = {
         300,
         "Kiosk: how long a phone confirmation at the kiosk stays valid.",
     ),
+    "REQUEST_SLOTS": (
+        0,
+        "Ordinary requests one worker process runs at once (0: no limit); the rest wait their turn. `hospital serve --threads` sets it.",
+    ),
+    "REQUEST_SLOT_WAIT_SECONDS": (
+        30,
+        'How long a request waits for a slot before a 503 "busy, try again".',
+    ),
     "QUEUE_STREAM_SLOTS": (
         1000,
         "Live event streams (boards, ticket pages, consoles) one worker holds open; beyond it screens poll. `hospital serve --stream-slots` sets it.",
