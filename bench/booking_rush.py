@@ -3,10 +3,11 @@
 Starts a throwaway PostgreSQL (tests/support/postgres_cluster.py), creates the schema, one
 clinician with 300 slots over two weeks released at one instant, and 2,000 signed-in patients
 (accounts, sessions and signed session cookies written directly). It then serves the
-application with gunicorn using `hospital serve`'s production settings (hospital.cli.server_settings:
-gthread, 2 workers x 8 request slots plus stream slots, HOSPITAL_ENV=production) on 127.0.0.1,
-from a small WSGI module written to a temp directory: that module calls create_app() and adds the baseline route, which therefore exists
-only in the benchmark's own app instance.
+application with gunicorn using `hospital serve`'s production settings
+(hospital.cli.server_settings: gthread, 2 workers x 8 request slots plus stream slots,
+HOSPITAL_ENV=production) on 127.0.0.1, from a small WSGI module written to a temp directory:
+that module calls create_app() and adds the baseline route, which therefore exists only in the
+benchmark's own app instance.
 
 With 200 requests in flight at every moment, each of the patients asks for one slot among those
 still shown free: a view refreshed from the availability API every half second and updated by
