@@ -202,26 +202,28 @@ def _check_template_times(values: dict[str, Any]) -> None:
         )
 
 
+# What a session template (or a one-off extra session) has unless the admin says otherwise.
+TEMPLATE_DEFAULTS: dict[str, Any] = {
+    "clinician_id": None,
+    "service_point_id": None,
+    "slot_minutes": 15,
+    "capacity": 1,
+    "fee_class": FeeClass.GENERAL,
+    "fee_fen": 0,
+    "booking_opens_days": 14,
+    "release_time": time(7),
+    "booking_closes_minutes": 30,
+    "checkin_opens_minutes": 60,
+    "checkin_closes_minutes": 15,
+}
+
+
 def create_template(
     actor: Account, hospital_id: int, values: dict[str, Any], *, now: datetime
 ) -> SessionTemplate:
     """Add a weekly session template."""
     _require_roles(actor, hospital_id, SCHEDULE_ROLES)
-    defaults = {
-        "clinician_id": None,
-        "service_point_id": None,
-        "slot_minutes": 15,
-        "capacity": 1,
-        "fee_class": FeeClass.GENERAL,
-        "fee_fen": 0,
-        "booking_opens_days": 14,
-        "release_time": time(7),
-        "booking_closes_minutes": 30,
-        "checkin_opens_minutes": 60,
-        "checkin_closes_minutes": 15,
-        "valid_until": None,
-        "is_active": True,
-    }
+    defaults = {**TEMPLATE_DEFAULTS, "valid_until": None, "is_active": True}
     merged = {**defaults, **values}
     _check_provider(hospital_id, merged)
     _check_template_times(merged)
@@ -336,24 +338,16 @@ def add_extra_session(
 ) -> ClinicSession:
     """Add a one-off session on a date (an ad-hoc extra clinic) with its slots."""
     _require_roles(actor, hospital_id, SCHEDULE_ROLES)
+    if local_date < now.astimezone(hospital_zone(hospital_id)).date():
+        raise InvalidInput(
+            _l("An extra session cannot be in the past. Pick today or a later date."),
+            code="session_in_past",
+        )
     template_like = SessionTemplate(
         hospital_id=hospital_id,
         weekday=local_date.weekday(),
         valid_from=local_date,
-        **{
-            "clinician_id": None,
-            "service_point_id": None,
-            "slot_minutes": 15,
-            "capacity": 1,
-            "fee_class": FeeClass.GENERAL,
-            "fee_fen": 0,
-            "booking_opens_days": 14,
-            "release_time": time(7),
-            "booking_closes_minutes": 30,
-            "checkin_opens_minutes": 60,
-            "checkin_closes_minutes": 15,
-        }
-        | values,
+        **(TEMPLATE_DEFAULTS | values),
     )
     merged = {k: getattr(template_like, k) for k in TEMPLATE_FIELDS}
     _check_provider(hospital_id, merged)

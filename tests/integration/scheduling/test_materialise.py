@@ -124,6 +124,26 @@ def test_an_extra_session_adds_its_slots(setup: tuple[Any, Any, Any]) -> None:
     assert count(Slot) == 3
 
 
+def test_an_extra_session_in_the_past_is_refused(setup: tuple[Any, Any, Any]) -> None:
+    hospital, clinician, admin = setup
+    values = {
+        "department_id": clinician.department_id,
+        "clinician_id": clinician.id,
+        "start_time": time(13),
+        "end_time": time(14),
+    }
+    with pytest.raises(InvalidInput) as caught:
+        service.add_extra_session(
+            admin,
+            hospital.id,
+            values,
+            local_date=date(2026, 3, 19),
+            now=datetime(2026, 3, 20, tzinfo=UTC),
+        )
+    assert caught.value.code == "session_in_past"
+    assert count(Slot) == 0
+
+
 def test_two_processes_materialising_at_once_create_each_slot_once(
     app: Flask, committed: None, backend: str
 ) -> None:
