@@ -306,7 +306,9 @@ def test_the_sandbox_posts_without_holding_the_write_lock(app: Flask, committed:
         writes: list[str] = []
 
         def transport(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
-            with db.engine.connect() as other:
+            # Its own unpooled engine: the busy_timeout below must not leak into the pool.
+            engine = sa.create_engine(db.engine.url, poolclass=sa.pool.NullPool)
+            with engine.connect() as other:
                 if other.dialect.name == "sqlite":
                     other.exec_driver_sql("PRAGMA busy_timeout=0")  # fail at once if locked
                     other.commit()
@@ -315,6 +317,7 @@ def test_the_sandbox_posts_without_holding_the_write_lock(app: Flask, committed:
                         sa.text("UPDATE hospital SET phone = phone WHERE id = :id"),
                         {"id": hospital_id},
                     )
+            engine.dispose()
             writes.append(url)
             return 503, "try later"
 
