@@ -54,7 +54,7 @@ TEXT = {
         "booked": "Booked",
         "here": "Here is your number",
         "printing": "Your ticket is being printed",
-        "lab_item": "血常规",
+        "lab_item": "Complete blood count",
         "one_ahead": "1 ahead of you",
     },
 }
