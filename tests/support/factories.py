@@ -27,9 +27,12 @@ _seq = itertools.count(1)
 def make_resident_id(
     birth: date = date(1950, 3, 7), *, male: bool = True, serial: int | None = None
 ) -> str:
-    serial = next(_seq) % 100 if serial is None else serial
+    n = next(_seq)
+    serial = n % 100 if serial is None else serial
     sex_digit = 1 if male else 2
-    first17 = f"110105{birth:%Y%m%d}{serial:02d}{sex_digit}"
+    # The area code varies too, so numbers stay unique across a whole test session.
+    area = 110105 + n % 800_000
+    first17 = f"{area}{birth:%Y%m%d}{serial:02d}{sex_digit}"
     return first17 + resident_id_check_char(first17)
 
 
