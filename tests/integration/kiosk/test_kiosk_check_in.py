@@ -15,6 +15,7 @@ from queueing.models import Ticket
 from scheduling.appointment_codes import appointment_code
 from scheduling.models import Appointment, AppointmentState
 from tests.integration.kiosk.conftest import KioskWorld
+from tests.support.factories import daytime_zone
 from tests.support.kiosk_factories import book, create_clinic, create_kiosk, qr_for
 
 
@@ -147,7 +148,7 @@ def test_unknown_and_edited_codes_are_refused(
 def test_another_hospitals_code_is_refused(
     app: Any, kiosk_client: Any, world: KioskWorld, create_hospital: Any, create_patient: Any
 ) -> None:
-    other = create_hospital()
+    other = create_hospital(timezone=daytime_zone(utcnow()))
     clinic = create_clinic(other, now=utcnow())
     appointment = book(clinic, create_patient(other), now=utcnow())
     db.session.commit()

@@ -13,6 +13,7 @@ from kiosk.models import HelpRequest, PrinterState
 from queueing.models import Ticket
 from tests.integration.kiosk.conftest import KioskWorld
 from tests.support.auth import sign_in
+from tests.support.factories import daytime_zone
 from tests.support.kiosk_factories import book, create_clinic, create_kiosk, kiosk_row, qr_for
 from tests.support.kiosk_printer import closed_port, thermal_printer
 from tests.support.queueing_factories import open_queue
@@ -214,7 +215,7 @@ def test_a_kiosk_of_one_hospital_is_refused_at_anothers(
     create_patient: Any,
     create_account: Any,
 ) -> None:
-    other = create_hospital()
+    other = create_hospital(timezone=daytime_zone(utcnow()))
     other_clinic = create_clinic(other, now=utcnow())
     other_patient = create_patient(other, name="李四")
     appointment = book(other_clinic, other_patient, now=utcnow())
