@@ -109,8 +109,12 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     )
     with app.app_context():
         db.create_all()
+        # A zone where it is daytime now: "today's clinic" must have open slots at any CI hour.
         hospital = factories.create_hospital(
-            code="DEMO", name_zh="示范人民医院", name_en="Demo People's Hospital"
+            code="DEMO",
+            name_zh="示范人民医院",
+            name_en="Demo People's Hospital",
+            timezone=factories.daytime_zone(utcnow()),
         )
         db.session.commit()
         hospital_id = hospital.id
