@@ -13,7 +13,7 @@ from markupsafe import Markup
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from hospital.accounts.guards import require_roles, signed_in_account
-from hospital.accounts.models import Role
+from hospital.accounts.models import Account, Role
 from hospital.billing.models import Order, OrderStatus
 from hospital.db import db, utcnow
 from hospital.errors import DomainError, InvalidInput, NotFound
@@ -563,6 +563,29 @@ def _schedule_page(*, error: Any = None, errors: Any = None, status: int = 200) 
     return (page, status) if status != 200 else page
 
 
+def _session_values(account: Account, errors: dict[str, str]) -> dict[str, Any]:
+    """Read what a weekly template and an extra session share from the form; note each problem."""
+    form = request.form
+    clinician = db.session.get(Clinician, _int_arg("clinician_id") or 0)
+    if clinician is None or clinician.hospital_id != account.hospital_id:
+        errors["clinician_id"] = _("Choose a clinician.")
+    try:
+        fee_class = FeeClass(form.get("fee_class", ""))
+    except ValueError:
+        errors["fee_class"] = _("Choose one of the options.")
+        fee_class = FeeClass.GENERAL
+    return {
+        "department_id": clinician.department_id if clinician else None,
+        "clinician_id": clinician.id if clinician else None,
+        "start_time": _parse_time(form.get("start_time"), "start_time", errors),
+        "end_time": _parse_time(form.get("end_time"), "end_time", errors),
+        "slot_minutes": _parse_int(form.get("slot_minutes"), "slot_minutes", errors, 5, 240),
+        "capacity": _parse_int(form.get("capacity"), "capacity", errors, 1, 500),
+        "fee_class": fee_class,
+        "fee_fen": _parse_int(form.get("fee_yuan"), "fee_yuan", errors, 0, 100_000) * 100,
+    }
+
+
 @bp.get("/admin/schedule")
 @sign_in_page_required
 @require_roles(Role.ADMIN)
@@ -577,24 +600,9 @@ def add_template() -> Page:
     account = signed_in_account()
     form = request.form
     errors: dict[str, str] = {}
-    clinician = db.session.get(Clinician, _int_arg("clinician_id") or 0)
-    if clinician is None or clinician.hospital_id != account.hospital_id:
-        errors["clinician_id"] = _("Choose a clinician.")
-    try:
-        fee_class = FeeClass(form.get("fee_class", ""))
-    except ValueError:
-        errors["fee_class"] = _("Choose one of the options.")
-        fee_class = FeeClass.GENERAL
     values = {
-        "department_id": clinician.department_id if clinician else None,
-        "clinician_id": clinician.id if clinician else None,
+        **_session_values(account, errors),
         "weekday": _parse_int(form.get("weekday"), "weekday", errors, 0, 6),
-        "start_time": _parse_time(form.get("start_time"), "start_time", errors),
-        "end_time": _parse_time(form.get("end_time"), "end_time", errors),
-        "slot_minutes": _parse_int(form.get("slot_minutes"), "slot_minutes", errors, 5, 240),
-        "capacity": _parse_int(form.get("capacity"), "capacity", errors, 1, 500),
-        "fee_class": fee_class,
-        "fee_fen": _parse_int(form.get("fee_yuan"), "fee_yuan", errors, 0, 100_000) * 100,
         "booking_opens_days": _parse_int(
             form.get("booking_opens_days"), "booking_opens_days", errors, 0, 90
         ),
@@ -728,30 +736,12 @@ def extra_sessions() -> Page:
 @require_roles(Role.ADMIN)
 def add_extra_session() -> Page:
     account = signed_in_account()
-    form = request.form
     errors: dict[str, str] = {}
-    clinician = db.session.get(Clinician, _int_arg("clinician_id") or 0)
-    if clinician is None or clinician.hospital_id != account.hospital_id:
-        errors["clinician_id"] = _("Choose a clinician.")
-    try:
-        fee_class = FeeClass(form.get("fee_class", ""))
-    except ValueError:
-        errors["fee_class"] = _("Choose one of the options.")
-        fee_class = FeeClass.GENERAL
-    local_date = _parse_date(form.get("local_date"), "local_date", errors)
-    # The service accepts any date; a session in the past could never be booked.
+    values = _session_values(account, errors)
+    local_date = _parse_date(request.form.get("local_date"), "local_date", errors)
+    # The service refuses a past date too; here it becomes a message beside the field.
     if local_date is not None and local_date < _today(account.hospital_id):
         errors["local_date"] = _("Choose today or a later day.")
-    values = {
-        "department_id": clinician.department_id if clinician else None,
-        "clinician_id": clinician.id if clinician else None,
-        "start_time": _parse_time(form.get("start_time"), "start_time", errors),
-        "end_time": _parse_time(form.get("end_time"), "end_time", errors),
-        "slot_minutes": _parse_int(form.get("slot_minutes"), "slot_minutes", errors, 5, 240),
-        "capacity": _parse_int(form.get("capacity"), "capacity", errors, 1, 500),
-        "fee_class": fee_class,
-        "fee_fen": _parse_int(form.get("fee_yuan"), "fee_yuan", errors, 0, 100_000) * 100,
-    }
     if errors or local_date is None:
         return _extra_sessions_page(
             error=_("Some fields need your attention. Check them below."),
