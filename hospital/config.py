@@ -98,6 +98,14 @@ SETTINGS: dict[str, tuple[Any, str]] = {
     "KIOSK_CODES_PER_MINUTE": (6, "Kiosk: one-time codes one kiosk may send per minute."),
     "KIOSK_PRINTS_PER_MINUTE": (30, "Kiosk: slips one kiosk may print per minute."),
     "KIOSK_PRINTER_TIMEOUT_SECONDS": (3, "Kiosk: network (ESC/POS, port 9100) printer timeout."),
+    "KIOSK_WALK_IN_FEE_CLASS": (
+        "general",
+        "Kiosk: fee class (billing's registration fees) of a walk-in ticket; no fee: free.",
+    ),
+    "KIOSK_WALK_IN_PAY_MINUTES": (
+        10,
+        "Kiosk: minutes a walk-in has to pay its fee before the registration lapses.",
+    ),
     "KIOSK_CONFIRM_SECONDS": (
         300,
         "Kiosk: how long a phone confirmation at the kiosk stays valid.",

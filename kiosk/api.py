@@ -14,9 +14,10 @@ from flask_smorest import Blueprint
 
 from hospital.accounts.guards import current_device, require_device, signed_in_account
 from hospital.accounts.models import Device, DeviceKind
+from hospital.billing.pricing import fen_to_yuan
 from hospital.db import db, utcnow
 from hospital.errors import NotFound
-from hospital.patients.identity import mask_phone
+from hospital.patients.identity import mask_name, mask_phone
 from hospital.pdf import render_pdf
 from hospital.qr import qr_svg
 from kiosk import service
@@ -42,6 +43,7 @@ from kiosk.schemas import (
     KioskTicketOut,
     KioskVerifyCodeArgs,
     KioskWalkInArgs,
+    KioskWalkInPaymentOut,
     RegisteredKioskOut,
     RegisterKioskArgs,
 )
@@ -172,16 +174,17 @@ def verify_code(args: dict[str, Any]) -> dict[str, Any]:
         # The counted try must stay even though this request fails.
         db.session.commit()
         raise
-    patient_ids = [
-        p.id
-        for p in service.patients_for_phone(
-            device.hospital_id, service.normalized_phone(args["phone"])
-        )
-    ]
+    phone = service.normalized_phone(args["phone"])
+    patient_ids = [p.id for p in service.patients_for_phone(device.hospital_id, phone)]
     try:
-        return _appointments(device, patient_ids, confirmation)
+        found = _appointments(device, patient_ids, confirmation)
     except NotFound:
-        return {"confirmation": confirmation, "appointments": []}
+        found = {"confirmation": confirmation, "appointments": []}
+    found["people"] = [
+        {"patient_id": p.id, "masked_name": mask_name(p.name), "is_self": p.phone == phone}
+        for p in service.people_for_phone(device.hospital_id, phone)
+    ]
+    return found
 
 
 @blp.route("/appointments", methods=["POST"])
@@ -228,6 +231,7 @@ def walk_in_departments() -> list[dict[str, Any]]:
             "waiting": c.waiting,
             "queue": c.service_point_id is not None,
             "slot_today": c.slot_today,
+            "fee": fen_to_yuan(c.queue_fee_fen) if c.queue_fee_fen > 0 else "",
         }
         for c in service.walk_in_departments(_kiosk_device(), now=utcnow())
     ]
@@ -258,12 +262,14 @@ def book_walk_in(args: dict[str, Any]) -> dict[str, Any]:
     """Hold the department's next slot today for the confirmed phone; pay it from the phone."""
     device = _kiosk_device()
     phone = service.confirmed_phone(device, args["confirmation"])
-    booking = service.book_walk_in(device, args["department_id"], phone=phone, now=utcnow())
+    booking = service.book_walk_in(
+        device, args["department_id"], phone=phone, now=utcnow(), patient_id=args["patient_id"]
+    )
     zone = service.hospital_zone(device.hospital_id)
     return {
         "appointment_id": booking.appointment_id,
         "time": booking.starts_at.astimezone(zone).strftime("%H:%M"),
-        "fee": f"{booking.fee_fen // 100}.{booking.fee_fen % 100:02d}",
+        "fee": fen_to_yuan(booking.fee_fen),
         "pay_url": booking.pay_url,
         "pay_qr": qr_svg(booking.pay_url, box_size=6) if booking.pay_url else "",
     }
@@ -281,6 +287,50 @@ def walk_in_booking(args: dict[str, Any], appointment_id: int) -> dict[str, Any]
     if issued is None:
         return {"paid": False, "ticket": None}
     return {"paid": True, "ticket": _ticket_out(issued)}
+
+
+@blp.route("/walk-in/pay", methods=["POST"])
+@require_device(DeviceKind.KIOSK)
+@blp.arguments(KioskBookArgs)
+@blp.response(201, KioskWalkInPaymentOut)
+def pay_walk_in(args: dict[str, Any]) -> dict[str, Any]:
+    """Register in the department's queue and pay its fee from the confirmed phone."""
+    device = _kiosk_device()
+    phone = service.confirmed_phone(device, args["confirmation"])
+    started = service.start_paid_walk_in(
+        device, args["department_id"], phone=phone, now=utcnow(), patient_id=args["patient_id"]
+    )
+    return {
+        "walk_in_id": started.walk_in_id,
+        "fee": fen_to_yuan(started.fee_fen),
+        "pay_url": started.pay_url,
+        "pay_qr": qr_svg(started.pay_url, box_size=6) if started.pay_url else "",
+    }
+
+
+@blp.route("/walk-in/payments/<int:walk_in_id>", methods=["POST"])
+@require_device(DeviceKind.KIOSK)
+@blp.arguments(KioskBookingStatusArgs)
+@blp.response(200, KioskBookingStatusOut)
+def walk_in_payment(args: dict[str, Any], walk_in_id: int) -> dict[str, Any]:
+    """Has the walk-in fee been paid? Then the ticket (the page polls this)."""
+    device = _kiosk_device()
+    phone = service.confirmed_phone(device, args["confirmation"])
+    issued = service.walk_in_ticket(device, walk_in_id, phone=phone, now=utcnow())
+    if issued is None:
+        return {"paid": False, "ticket": None}
+    return {"paid": True, "ticket": _ticket_out(issued)}
+
+
+@blp.route("/walk-in/payments/<int:walk_in_id>/cancel", methods=["POST"])
+@require_device(DeviceKind.KIOSK)
+@blp.arguments(KioskBookingStatusArgs)
+@blp.response(204)
+def cancel_walk_in(args: dict[str, Any], walk_in_id: int) -> None:
+    """The patient left the payment screen: void the unpaid fee."""
+    device = _kiosk_device()
+    phone = service.confirmed_phone(device, args["confirmation"])
+    service.cancel_walk_in(device, walk_in_id, phone=phone, now=utcnow())
 
 
 @blp.route("/reports", methods=["POST"])

@@ -1,4 +1,4 @@
-"""Scheduled kiosk work: forget old kiosk codes and activity rows."""
+"""Scheduled kiosk work: lapse unpaid walk-ins, forget old kiosk codes and activity rows."""
 
 from __future__ import annotations
 
@@ -12,3 +12,9 @@ from kiosk import service
 def prune(now: datetime) -> int:
     """Delete kiosk codes and activity older than a day (the limits look back an hour at most)."""
     return service.prune(now=now)
+
+
+@job("kiosk.expire_walk_ins", "interval", minutes=1)
+def expire_walk_ins(now: datetime) -> int:
+    """Void the orders of walk-ins not paid in time (the kiosk also decides it at read time)."""
+    return service.expire_walk_ins(now=now)

@@ -90,3 +90,36 @@ class KioskActivity(db.Model):
     kind: Mapped[ActivityKind] = enum_column(ActivityKind)
     at: Mapped[datetime] = mapped_column(UTCDateTime)
     ticket_id: Mapped[int | None] = mapped_column(sa.ForeignKey("ticket.id"))
+
+
+class WalkInStatus(enum.StrEnum):
+    AWAITING_PAYMENT = "awaiting_payment"
+    TICKETED = "ticketed"
+    EXPIRED = "expired"  # not paid in time; its order is void
+    CANCELLED = "cancelled"  # the patient left the payment screen; its order is void
+    REFUNDED = "refunded"  # paid, but the queue could no longer take it: refunded in full
+
+
+class WalkIn(db.Model):
+    """A walk-in registration into a department's queue that waits for its fee to be paid.
+
+    The ticket is issued when billing reports the payment (order reference `walk-in:<id>`), so a
+    patient who paid always gets a ticket, even if the kiosk was reset meanwhile.
+    """
+
+    __tablename__ = "kiosk_walk_in"
+    __table_args__ = (sa.Index("ix_kiosk_walk_in_status_expires", "status", "expires_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hospital_id: Mapped[int] = mapped_column(sa.ForeignKey("hospital.id"), index=True)
+    device_id: Mapped[int] = mapped_column(sa.ForeignKey("device.id"), index=True)
+    department_id: Mapped[int] = mapped_column(sa.ForeignKey("department.id"))
+    service_point_id: Mapped[int] = mapped_column(sa.ForeignKey("service_point.id"))
+    patient_id: Mapped[int] = mapped_column(sa.ForeignKey("patient.id"), index=True)
+    account_id: Mapped[int] = mapped_column(sa.ForeignKey("account.id"))
+    order_id: Mapped[int | None] = mapped_column(sa.ForeignKey("billing_order.id"))
+    fee_fen: Mapped[int] = mapped_column(default=0)
+    status: Mapped[WalkInStatus] = enum_column(WalkInStatus)
+    ticket_id: Mapped[int | None] = mapped_column(sa.ForeignKey("ticket.id"), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -86,9 +86,18 @@ class KioskAppointmentOut(Schema):
     checked_in = fields.Bool()
 
 
+class KioskPersonOut(Schema):
+    """Someone the confirmed phone may register: masked name only, on a shared screen."""
+
+    patient_id = fields.Int()
+    masked_name = fields.Str()
+    is_self = fields.Bool()
+
+
 class KioskAppointmentsOut(Schema):
     confirmation = fields.Str(allow_none=True)
     appointments = fields.List(fields.Nested(KioskAppointmentOut))
+    people = fields.List(fields.Nested(KioskPersonOut))
 
 
 class KioskTicketOut(Schema):
@@ -114,6 +123,7 @@ class KioskDepartmentOut(Schema):
     waiting = fields.Int()
     queue = fields.Bool()
     slot_today = fields.Bool()
+    fee = fields.Str(metadata={"description": "Walk-in fee of the queue in yuan; empty: free."})
 
 
 class KioskHeartbeatOut(Schema):
@@ -149,6 +159,12 @@ class RegisteredKioskOut(KioskOut):
 class KioskBookArgs(Schema):
     department_id = fields.Int(required=True, strict=True)
     confirmation = fields.Str(required=True, validate=validate.Length(min=1, max=400))
+    patient_id = fields.Int(
+        strict=True,
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "A family member the phone books for; default its owner."},
+    )
 
 
 class KioskBookingStatusArgs(Schema):
@@ -158,6 +174,13 @@ class KioskBookingStatusArgs(Schema):
 class KioskBookingOut(Schema):
     appointment_id = fields.Int()
     time = fields.Str()
+    fee = fields.Str()
+    pay_url = fields.Str()
+    pay_qr = fields.Str()
+
+
+class KioskWalkInPaymentOut(Schema):
+    walk_in_id = fields.Int()
     fee = fields.Str()
     pay_url = fields.Str()
     pay_qr = fields.Str()

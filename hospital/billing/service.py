@@ -319,16 +319,77 @@ def create_registration_order(
     """
     if fee_fen <= 0:
         return None
-    params = {
-        "hospital_id": hospital_id,
-        "patient_id": patient_id,
-        "reference": f"appointment:{appointment_id}",
-        "fee_fen": fee_fen,
-        "fee_class": fee_class,
-        "expires_at": expires_at,
-        "account_id": account_id,
-        "now": now,
-    }
+    return _insert_registration_order(
+        {
+            "hospital_id": hospital_id,
+            "patient_id": patient_id,
+            "reference": f"appointment:{appointment_id}",
+            "fee_fen": fee_fen,
+            "fee_class": fee_class,
+            "expires_at": expires_at,
+            "account_id": account_id,
+            "now": now,
+        }
+    )
+
+
+def registration_fee_fen(hospital_id: int, fee_class: str) -> int:
+    """The active registration fee of a fee class; 0 when the hospital charges none for it."""
+    amount = db.session.scalar(
+        sa.select(RegistrationFee.amount_fen).where(
+            RegistrationFee.hospital_id == hospital_id,
+            RegistrationFee.fee_class == fee_class,
+            RegistrationFee.is_active.is_(True),
+        )
+    )
+    return int(amount or 0)
+
+
+def walk_in_reference(walk_in_key: str | int) -> str:
+    return f"walk-in:{walk_in_key}"
+
+
+def create_walk_in_order(
+    *,
+    hospital_id: int,
+    patient_id: int,
+    walk_in_key: str | int,
+    fee_class: str,
+    account_id: int | None,
+    now: datetime,
+    expires_at: datetime | None = None,
+) -> Order | None:
+    """The registration-fee order of a same-day walk-in (no appointment); None when it is free.
+
+    Its fee comes from the hospital's fee schedule, never from the caller. When it is paid,
+    order_paid carries the reference `walk-in:<key>` and the module that owns the walk-in
+    answers whether it could still serve it (False: billing refunds the payment in full).
+    """
+    fee_fen = registration_fee_fen(hospital_id, fee_class)
+    if fee_fen <= 0:
+        return None
+    order_id = _insert_registration_order(
+        {
+            "hospital_id": hospital_id,
+            "patient_id": patient_id,
+            "reference": walk_in_reference(walk_in_key),
+            "fee_fen": fee_fen,
+            "fee_class": fee_class,
+            "expires_at": expires_at,
+            "account_id": account_id,
+            "now": now,
+        }
+    )
+    if order_id is None:
+        raise Conflict(
+            _l("This walk-in registration already has its order. Start again."),
+            code="walk_in_order_exists",
+        )
+    return db.session.get(Order, order_id)
+
+
+def _insert_registration_order(params: dict[str, Any]) -> int | None:
+    """Insert a pending registration order with its item and ledger entry; None if it exists."""
     if db.session.get_bind().dialect.name == "postgresql":
         return db.session.execute(_PG_REGISTRATION_ORDER, params).scalar()
     order_id = db.session.execute(_SQLITE_NEW_ORDER, params).scalar()
@@ -1220,10 +1281,25 @@ def cancel_registration_order(
     *, hospital_id: int, appointment_id: int, reason: str, refund: str, now: datetime
 ) -> Order | None:
     """Void an unpaid registration order, or refund a paid one as the cancellation says."""
+    return _cancel_order(
+        hospital_id, f"appointment:{appointment_id}", reason=reason, refund=refund, now=now
+    )
+
+
+def cancel_walk_in_order(
+    *, hospital_id: int, walk_in_key: str | int, reason: str, now: datetime
+) -> Order | None:
+    """Void a walk-in's unpaid order (reason "expired" or "cancelled"); a paid one is kept."""
+    return _cancel_order(
+        hospital_id, walk_in_reference(walk_in_key), reason=reason, refund="none", now=now
+    )
+
+
+def _cancel_order(
+    hospital_id: int, reference: str, *, reason: str, refund: str, now: datetime
+) -> Order | None:
     order = db.session.scalar(
-        sa.select(Order).where(
-            Order.hospital_id == hospital_id, Order.reference == f"appointment:{appointment_id}"
-        )
+        sa.select(Order).where(Order.hospital_id == hospital_id, Order.reference == reference)
     )
     if order is None:
         return None

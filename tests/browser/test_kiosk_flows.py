@@ -396,6 +396,20 @@ def test_server_unreachable_shows_the_desk_screen_and_recovers(
     assert page.is_hidden('[data-screen="offline"]')
 
 
+def _patient_with_phone(hospital: Any, name: str, born: date) -> tuple[Any, Any]:
+    """A patient whose own account signs in with the patient's phone."""
+    account = factories.create_account(hospital)
+    patient = factories.create_patient(
+        hospital,
+        account=account,
+        name=name,
+        phone=account.phone,
+        birth_date=born,
+        id_number=factories.make_resident_id(born, serial=random.randrange(100)),
+    )
+    return patient, account
+
+
 def _seed_paid_department(live_server: Any) -> tuple[Hall, int]:
     """A department with fee-bearing slots today and no walk-in queue; a patient with an account."""
     n = next(_n)
@@ -409,16 +423,7 @@ def _seed_paid_department(live_server: Any) -> tuple[Hall, int]:
             hospital, now=now, sort_order=-5000 - n, name_zh=f"外科{n}", name_en=f"Surgery {n}"
         )
         clinic.session.fee_fen = 2500
-        account = factories.create_account(hospital)
-        born = date(1960, 1 + n % 12, 1 + n % 28)
-        patient = factories.create_patient(
-            hospital,
-            account=account,
-            name="赵六",
-            phone=account.phone,
-            birth_date=born,
-            id_number=factories.make_resident_id(born, serial=random.randrange(100)),
-        )
+        patient, account = _patient_with_phone(hospital, "赵六", date(1960, 1 + n % 12, 1 + n % 28))
         db.session.commit()
         hall = Hall(
             token, "", patient.name, patient.id_number, account.phone, clinic.department.id, 0
@@ -469,6 +474,133 @@ def test_a_walk_in_books_todays_next_slot_and_pays_by_phone(
     _pay_from_the_phone(live_server, patient_id)
     page.wait_for_selector(TICKET, timeout=15_000)
     assert page.inner_text("[data-slip-name]") == "赵*"
+
+
+def _seed_walk_in_queue(live_server: Any) -> Hall:
+    """A department that only takes walk-ins (an open queue, no slots); a patient with an account."""
+    n = next(_n)
+    with live_server.app.app_context():
+        from hospital.organisation.models import Hospital
+
+        hospital = db.session.get(Hospital, live_server.hospital_id)
+        now = utcnow()
+        _device, token = create_kiosk(hospital, now=now, name=f"Kiosk {n}")
+        department = factories.create_department(
+            hospital, sort_order=-8000 - n, name_zh=f"急诊内科{n}", name_en=f"Urgent care {n}"
+        )
+        point = factories.create_service_point(hospital, department_id=department.id)
+        open_queue(point, now=now)
+        patient, account = _patient_with_phone(
+            hospital, "王小明", date(1975, 1 + n % 12, 1 + n % 28)
+        )
+        db.session.commit()
+        return Hall(token, "", patient.name, patient.id_number, account.phone, department.id, 0)
+
+
+@pytest.fixture
+def walk_in_fee(live_server: Any) -> Iterator[str]:
+    """A walk-in fee of 8.00 yuan under a fee class of this test only (the hospital is shared)."""
+    from hospital.billing.models import RegistrationFee
+
+    fee_class = f"walk-in-{next(_n)}"
+    with live_server.app.app_context():
+        db.session.add(
+            RegistrationFee(
+                hospital_id=live_server.hospital_id,
+                fee_class=fee_class,
+                name_zh="普通门诊挂号费",
+                name_en="Outpatient registration fee",
+                amount_fen=800,
+            )
+        )
+        db.session.commit()
+    saved = live_server.app.config.get("KIOSK_WALK_IN_FEE_CLASS")
+    live_server.app.config["KIOSK_WALK_IN_FEE_CLASS"] = fee_class
+    yield fee_class
+    live_server.app.config["KIOSK_WALK_IN_FEE_CLASS"] = saved
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_walk_in_pays_the_queue_fee_for_a_parent_then_gets_the_ticket(
+    page: Any, live_server: Any, walk_in_fee: str, lang: str
+) -> None:
+    from hospital.accounts.models import Account
+    from hospital.patients.models import Relationship
+
+    hall = _seed_walk_in_queue(live_server)
+    with live_server.app.app_context():
+        from hospital.organisation.models import Hospital
+
+        hospital = db.session.get(Hospital, live_server.hospital_id)
+        account = db.session.scalars(sa.select(Account).where(Account.phone == hall.phone)).one()
+        born = date(1948, 5, 1 + next(_n) % 28)
+        mother = factories.create_patient(
+            hospital,
+            account=account,
+            relationship=Relationship.PARENT,
+            name="李秀英",
+            phone=None,
+            birth_date=born,
+            id_number=factories.make_resident_id(born, serial=random.randrange(100)),
+        )
+        mother_id = mother.id
+        db.session.commit()
+    _open(page, live_server, hall, lang)
+    page.click("[data-action=walk-in]")
+    button = f'[data-department="{hall.department_id}"]'
+    page.wait_for_selector(button)
+    assert "8.00" in page.inner_text(button)
+    page.click(button)
+    # A fee is due: paying needs a phone confirmed by a texted code.
+    assert page.is_hidden("[data-action=anonymous]")
+    assert page.is_hidden("[data-action=by-id]")
+    page.click("[data-action=by-phone]")
+    page.fill("#k-phone", hall.phone)
+    page.click("[data-action=send-code]")
+    page.wait_for_selector('[data-screen="code"]:not([hidden])')
+    page.fill("#k-code", live_server.sign_in_code(hall.phone))
+    page.click("[data-action=verify-code]")
+
+    page.wait_for_selector('[data-screen="who"]:not([hidden])')
+    people = page.inner_text('[data-list="people"]')
+    assert "王*明" in people and "李*英" in people
+    assert "王小明" not in people and "李秀英" not in people
+    page.click(f'[data-patient="{mother_id}"]')
+    page.wait_for_selector('[data-screen="pay"]:not([hidden])')
+    assert "8.00" in page.inner_text("[data-pay-summary]")
+    assert page.query_selector("[data-pay-qr] svg") is not None
+
+    _pay_from_the_phone(live_server, mother_id)
+    page.wait_for_selector(TICKET, timeout=15_000)
+    assert page.inner_text("[data-slip-name]") == "李*英"
+
+
+def test_leaving_the_payment_screen_voids_the_walk_in_fee(
+    page: Any, live_server: Any, walk_in_fee: str
+) -> None:
+    from hospital.billing.models import Order, OrderStatus
+
+    hall = _seed_walk_in_queue(live_server)
+    _open(page, live_server, hall, "zh")
+    page.click("[data-action=walk-in]")
+    page.click(f'[data-department="{hall.department_id}"]')
+    page.click("[data-action=by-phone]")
+    page.fill("#k-phone", hall.phone)
+    page.click("[data-action=send-code]")
+    page.wait_for_selector('[data-screen="code"]:not([hidden])')
+    page.fill("#k-code", live_server.sign_in_code(hall.phone))
+    page.click("[data-action=verify-code]")
+    page.wait_for_selector('[data-screen="pay"]:not([hidden])')
+    page.click('[data-screen="pay"] [data-action=leave-payment]')
+    page.wait_for_selector(START)
+    assert page.inner_text("[data-pay-summary]") == ""
+    with live_server.app.app_context():
+        reference = db.session.scalars(
+            sa.select(Order.status)
+            .where(Order.reference.like("walk-in:%"))
+            .order_by(Order.id.desc())
+        ).first()
+    assert reference is OrderStatus.CANCELLED
 
 
 def _seed_released_report(live_server: Any, hall: Hall) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
@@ -141,3 +142,29 @@ def kiosk_row(device: Device) -> Kiosk:
     row = db.session.get(Kiosk, device.id)
     assert row is not None
     return row
+
+
+def confirm_phone(client: Any, headers: dict[str, str], phone: str) -> str:
+    """Ask the kiosk for a texted code, read it from the outbox, confirm it: the confirmation."""
+    return str(verify_phone(client, headers, phone)["confirmation"])
+
+
+def verify_phone(client: Any, headers: dict[str, str], phone: str) -> dict[str, Any]:
+    """The kiosk's answer to a right texted code: confirmation, appointments, people."""
+    from hospital.notifications.models import OutboxMessage
+
+    sent = client.post("/api/v1/kiosk/codes", json={"phone": phone}, headers=headers)
+    assert sent.status_code == 201, sent.get_json()
+    body = db.session.scalar(
+        sa.select(OutboxMessage.body)
+        .where(OutboxMessage.recipient == phone, OutboxMessage.template == "kiosk_code")
+        .order_by(OutboxMessage.id.desc())
+        .limit(1)
+    )
+    code = re.search(r"\b(\d{6})\b", body or "")
+    assert code
+    verified = client.post(
+        "/api/v1/kiosk/codes/verify", json={"phone": phone, "code": code.group(1)}, headers=headers
+    )
+    assert verified.status_code == 200, verified.get_json()
+    return dict(verified.get_json())

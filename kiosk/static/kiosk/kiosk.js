@@ -23,7 +23,7 @@
   function fresh() {
     return { flow: null, proof: null, department: null, departments: [], page: 0,
              screen: "start", lastInput: "start", retry: null, elder: false, offline: false,
-             ticket: null, phone: null, booking: null };
+             ticket: null, phone: null, pending: null, people: [], patient: null, fee: "" };
   }
   function $(sel) { return root.querySelector(sel); }
   function $$(sel) { return Array.prototype.slice.call(root.querySelectorAll(sel)); }
@@ -36,8 +36,8 @@
     $$("[data-screen]").forEach(function (s) { s.hidden = s.dataset.screen !== name; });
     var screen = $('[data-screen="' + name + '"]');
     $$("[data-only-flow]").forEach(function (b) { b.hidden = b.dataset.onlyFlow !== state.flow; });
-    if (name === "identify" && state.flow === "walk-in" && state.queue === false) {
-      // Only a booked slot is possible here, and booking needs a confirmed phone.
+    if (name === "identify" && state.flow === "walk-in" && (state.queue === false || state.fee)) {
+      // A booked slot, or a fee to pay: both need a confirmed phone to book and pay from.
       $('[data-action="by-id"]').hidden = true;
       $('[data-action="anonymous"]').hidden = true;
     } else {
@@ -156,7 +156,9 @@
     state.proof = null;
     state.ticket = null;
     state.phone = null;
-    state.booking = null;
+    state.pending = null;
+    state.people = [];
+    state.patient = null;
   }
   function reset() {
     hideWarning();
@@ -213,9 +215,13 @@
   }
   function proven(appointments) {
     if (state.flow === "walk-in") {
+      var confirmed = state.proof && state.proof.confirmation;
+      if (confirmed && state.people.length > 1 && state.patient === null) { choosePerson(); return; }
       var chosen = state.departments.filter(function (d) { return d.department_id === state.department; })[0] || {};
-      if (state.proof && state.proof.confirmation && chosen.slot_today) {
+      if (confirmed && chosen.slot_today) {
         book();
+      } else if (confirmed) {
+        payWalkIn();
       } else {
         api("POST", "/walk-in", withProof({ department_id: state.department })).then(showTicket, fail);
       }
@@ -229,24 +235,60 @@
       api("POST", "/appointments", withProof()).then(function (d) { chooseAppointment(d.appointments); }, fail);
     }
   }
+  function choosePerson() {
+    var holder = $('[data-list="people"]');
+    holder.innerHTML = "";
+    state.people.slice(0, 5).forEach(function (p) {
+      var b = document.createElement("button");
+      b.type = "button";
+      b.className = "choice";
+      b.dataset.patient = p.patient_id;
+      b.textContent = p.masked_name + (p.is_self ? " (" + T.myself + ")" : "");
+      b.addEventListener("click", function () { state.patient = p.patient_id; proven(); });
+      holder.appendChild(b);
+    });
+    show("who");
+  }
+  function forWhom() {
+    var body = { department_id: state.department };
+    if (state.patient !== null) body.patient_id = state.patient;
+    return withProof(body);
+  }
   function book() {
-    api("POST", "/walk-in/book", withProof({ department_id: state.department })).then(function (d) {
-      state.booking = d.appointment_id;
-      if (!d.pay_url) { poll(); return; }
-      $("[data-pay-summary]").textContent = fill(T.pay_summary, { time: d.time, fee: d.fee });
-      $("[data-pay-qr]").innerHTML = d.pay_qr;
-      $("[data-pay-qr]").dataset.payUrl = d.pay_url;
-      show("pay");
-      payTimer = setTimeout(poll, cfg.payPoll * 1000);
+    api("POST", "/walk-in/book", forWhom()).then(function (d) {
+      awaitPayment("/walk-in/bookings/" + d.appointment_id, d, fill(T.pay_summary, { time: d.time, fee: d.fee }));
     }, fail);
+  }
+  function payWalkIn() {
+    api("POST", "/walk-in/pay", forWhom()).then(function (d) {
+      awaitPayment("/walk-in/payments/" + d.walk_in_id, d, fill(T.pay_walk_in, { fee: d.fee }));
+    }, fail);
+  }
+  function awaitPayment(path, d, summary) {
+    state.pending = path;
+    if (!d.pay_url) { poll(); return; }
+    $("[data-pay-summary]").textContent = summary;
+    $("[data-pay-qr]").innerHTML = d.pay_qr;
+    $("[data-pay-qr]").dataset.payUrl = d.pay_url;
+    show("pay");
+    payTimer = setTimeout(poll, cfg.payPoll * 1000);
   }
   function poll() {
     clearTimeout(payTimer);
-    if (!state.booking) return;
-    api("POST", "/walk-in/bookings/" + state.booking, withProof()).then(function (d) {
-      if (d.paid) { state.booking = null; showTicket(d.ticket); return; }
+    if (!state.pending) return;
+    api("POST", state.pending, withProof()).then(function (d) {
+      if (d.paid) { state.pending = null; showTicket(d.ticket); return; }
       if (state.screen === "pay") payTimer = setTimeout(poll, cfg.payPoll * 1000);
     }, fail);
+  }
+  function leavePayment() {
+    clearTimeout(payTimer);
+    var pending = state.pending;
+    if (!pending || pending.indexOf("/walk-in/payments/") !== 0) { actions.home(); return; }
+    // Void the unpaid fee, so a payment made after leaving is not taken; if it was paid, show its ticket.
+    api("POST", pending + "/cancel", withProof()).then(function () { actions.home(); }, function (err) {
+      if (err.status === 409) poll(); else actions.home();
+    });
   }
   function chooseReport(list) {
     var holder = $('[data-list="reports"]');
@@ -356,10 +398,12 @@
       b.type = "button";
       b.className = "choice";
       b.dataset.department = d.department_id;
-      b.textContent = d.name + " · " + fill(T.waiting, { n: d.waiting });
+      b.textContent = d.name + " · " + fill(T.waiting, { n: d.waiting }) +
+        (d.queue && d.fee ? " · " + fill(T.fee, { fee: d.fee }) : "");
       b.addEventListener("click", function () {
         state.department = d.department_id;
         state.queue = d.queue;
+        state.fee = d.queue ? d.fee : "";
         show("identify");
       });
       holder.appendChild(b);
@@ -387,6 +431,7 @@
       armIdle();
     },
     "print-again": printTicket,
+    "leave-payment": leavePayment,
     "done": reset,
     "home": function () { wipe(); state.flow = null; show("start"); },
     "retry": function () { show(state.lastInput || "start"); },
@@ -422,6 +467,7 @@
     code: function (form) {
       api("POST", "/codes/verify", { phone: state.phone, code: form.code.value.trim() }).then(function (d) {
         state.proof = { confirmation: d.confirmation };
+        state.people = d.people || [];
         proven(d.appointments && d.appointments.length ? d.appointments : null);
       }, fail);
     },

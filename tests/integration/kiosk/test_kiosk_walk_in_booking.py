@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import sqlalchemy as sa
@@ -13,31 +12,11 @@ from hospital.db import db, utcnow
 from scheduling.models import Appointment, AppointmentState
 from tests.integration.kiosk.conftest import KioskWorld
 from tests.support.billing_factories import sandbox_notification
+from tests.support.kiosk_factories import confirm_phone
 
 
 def _confirm_phone(client: Any, world: KioskWorld) -> str:
-    from hospital.notifications.models import OutboxMessage
-
-    phone = world.patient.phone
-    assert (
-        client.post("/api/v1/kiosk/codes", json={"phone": phone}, headers=world.headers).status_code
-        == 201
-    )
-    body = db.session.scalar(
-        sa.select(OutboxMessage.body)
-        .where(OutboxMessage.recipient == phone, OutboxMessage.template == "kiosk_code")
-        .order_by(OutboxMessage.id.desc())
-        .limit(1)
-    )
-    code = re.search(r"\b(\d{6})\b", body or "")
-    assert code
-    verified = client.post(
-        "/api/v1/kiosk/codes/verify",
-        json={"phone": phone, "code": code.group(1)},
-        headers=world.headers,
-    )
-    assert verified.status_code == 200
-    return verified.get_json()["confirmation"]
+    return confirm_phone(client, world.headers, world.patient.phone)
 
 
 def test_a_walk_in_pays_the_next_slot_from_the_phone_then_gets_the_ticket(
