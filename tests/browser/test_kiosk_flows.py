@@ -207,6 +207,55 @@ def test_check_in_with_a_usb_scanner_prints_one_ticket(
     assert _tickets(live_server, hall.appointment_id) == 1
 
 
+CAMERA = """
+window.__qr = "";
+window.BarcodeDetector = function (options) { window.__formats = options.formats; };
+window.BarcodeDetector.prototype.detect = function () {
+  return Promise.resolve(window.__qr ? [{ rawValue: window.__qr }] : []);
+};
+navigator.mediaDevices.getUserMedia = function () {
+  var canvas = document.createElement("canvas");
+  canvas.width = 64; canvas.height = 64;
+  canvas.getContext("2d").fillRect(0, 0, 64, 64);
+  window.__stream = canvas.captureStream(5);
+  return Promise.resolve(window.__stream);
+};
+"""
+
+
+def test_check_in_with_the_camera_where_the_browser_reads_qr_codes(
+    page: Any, live_server: Any
+) -> None:
+    hall = _seed(live_server)
+    page.add_init_script(CAMERA)  # a browser with BarcodeDetector and a camera, played here
+    _open(page, live_server, hall, "zh")
+    page.click("[data-action=check-in]")
+    page.click("[data-action=by-qr]")
+    assert page.is_visible("[data-action=camera]")
+    page.click("[data-action=camera]")
+    page.wait_for_selector("#k-camera:not([hidden])")
+    assert page.evaluate("window.__formats") == ["qr_code"]
+    assert _tickets(live_server, hall.appointment_id) == 0
+    page.evaluate(f"window.__qr = {hall.qr!r}")  # the patient holds the code up to the camera
+    page.wait_for_selector(TICKET)
+    assert page.inner_text("[data-slip-name]") == "王*明"
+    # The camera is switched off once the code is read.
+    assert page.is_hidden("#k-camera")
+    assert page.evaluate("window.__stream.getTracks().every(t => t.readyState === 'ended')")
+    assert _tickets(live_server, hall.appointment_id) == 1
+
+
+def test_without_barcode_detector_the_camera_button_is_not_offered(
+    page: Any, live_server: Any
+) -> None:
+    hall = _seed(live_server)
+    page.add_init_script("delete window.BarcodeDetector;")
+    _open(page, live_server, hall, "en")
+    page.click("[data-action=check-in]")
+    page.click("[data-action=by-qr]")
+    assert page.is_hidden("[data-action=camera]")
+
+
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_check_in_with_phone_and_texted_code(
     page: Any, live_server: Any, browser_problems: Any, lang: str
