@@ -213,6 +213,7 @@ def _register_blueprints(app: Flask) -> None:
 
 def _register_jobs() -> None:
     # Importing a package's jobs module registers its jobs in hospital.jobs.REGISTRY.
+    import hospital.accounts.jobs  # noqa: F401
     import hospital.billing.jobs  # noqa: F401
     import hospital.notifications.jobs  # noqa: F401
     import kiosk.jobs  # noqa: F401

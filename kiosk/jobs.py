@@ -1,4 +1,4 @@
-"""Scheduled kiosk work: lapse unpaid walk-ins, forget old kiosk codes and activity rows."""
+"""Scheduled kiosk work: lapse unpaid walk-ins, forget old activity rows."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from kiosk import service
 
 @job("kiosk.prune", "interval", hours=1)
 def prune(now: datetime) -> int:
-    """Delete kiosk codes and activity older than a day (the limits look back an hour at most)."""
+    """Delete kiosk activity older than a day (the limits look back a minute)."""
     return service.prune(now=now)
 
 

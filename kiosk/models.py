@@ -1,4 +1,4 @@
-"""Kiosks (settings on top of a kiosk device), help requests, kiosk codes and activity."""
+"""Kiosks (settings on top of a kiosk device), help requests, activity and paid walk-ins."""
 
 from __future__ import annotations
 
@@ -51,25 +51,6 @@ class HelpRequest(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     resolved_by_account_id: Mapped[int | None] = mapped_column(sa.ForeignKey("account.id"))
-
-
-class KioskCode(db.Model):
-    """A 6-digit code texted to a patient at a kiosk: single use, short-lived, few tries."""
-
-    __tablename__ = "kiosk_code"
-    __table_args__ = (
-        sa.Index("ix_kiosk_code_phone_created", "hospital_id", "phone", "created_at"),
-    )
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    hospital_id: Mapped[int] = mapped_column(sa.ForeignKey("hospital.id"))
-    device_id: Mapped[int] = mapped_column(sa.ForeignKey("device.id"), index=True)
-    phone: Mapped[str] = mapped_column(sa.String(20))
-    code_hash: Mapped[str] = mapped_column(sa.String(64))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    attempts: Mapped[int] = mapped_column(default=0)
-    consumed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class ActivityKind(enum.StrEnum):

@@ -21,9 +21,8 @@ from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from hospital import events
-from hospital.accounts import otp
 from hospital.accounts import service as accounts_service
-from hospital.accounts.models import STAFF_ROLES, Account, Device, DeviceKind, Role
+from hospital.accounts.models import STAFF_ROLES, Account, CodePurpose, Device, DeviceKind, Role
 from hospital.audit.service import record
 from hospital.billing.pricing import fen_to_yuan
 from hospital.db import db, is_postgres
@@ -37,13 +36,11 @@ from hospital.errors import (
     Unauthorized,
 )
 from hospital.notifications.messages import register_template
-from hospital.notifications.service import notify
 from hospital.organisation.models import Clinician, Department, Hospital, ServicePoint
 from hospital.patients.access import Permission, patients_acting_for
 from hospital.patients.identity import (
     IdentityError,
     mask_name,
-    mask_phone,
     normalize_passport,
     normalize_phone,
     parse_resident_id,
@@ -54,7 +51,6 @@ from kiosk.models import (
     HelpRequest,
     Kiosk,
     KioskActivity,
-    KioskCode,
     PrinterState,
     WalkIn,
     WalkInStatus,
@@ -395,130 +391,29 @@ def send_code(device: Device, phone: str, *, language: str, now: datetime) -> in
     """Text a 6-digit code to phone; return seconds until another may be sent to it."""
     phone = normalized_phone(phone)
     _check_rate(device, ActivityKind.CODE, int(_config("KIOSK_CODES_PER_MINUTE", 6)), now)
-    limit = otp.SendLimit(
-        resend_seconds=int(_config("OTP_RESEND_SECONDS", 60)),
-        per_hour=int(_config("OTP_SENDS_PER_HOUR", 5)),
-    )
-    sent_at = db.session.scalars(
-        sa.select(KioskCode.created_at).where(
-            KioskCode.hospital_id == device.hospital_id,
-            KioskCode.phone == phone,
-            KioskCode.created_at > now - timedelta(hours=1),
-        )
-    ).all()
-    wait = otp.seconds_until_next_send(sent_at, limit=limit, now=now)
-    if wait > 0:
-        raise TooManyRequests(
-            _l(
-                "A code was sent to this number recently. Wait %(seconds)s seconds, then ask "
-                "for a new one.",
-                seconds=wait,
-            ),
-            code="code_send_limited",
-            details={"retry_after": wait},
-        )
-    ttl = int(_config("OTP_TTL_SECONDS", 300))
-    code = otp.generate_code()
-    row = KioskCode(
-        hospital_id=device.hospital_id,
-        device_id=device.id,
-        phone=phone,
-        code_hash=otp.hash_code(code, key=_secret(), phone=phone, purpose="kiosk_confirm"),
-        created_at=now,
-        expires_at=now + timedelta(seconds=ttl),
-        attempts=0,
-    )
-    db.session.add(row)
     _log_activity(device, ActivityKind.CODE, now)
-    hospital = _hospital(device.hospital_id)
-    lang = "en" if language == "en" else "zh"
-    notify(
-        hospital_id=device.hospital_id,
+    return accounts_service.send_phone_code(
+        _hospital(device.hospital_id),
+        phone,
+        purpose=CodePurpose.KIOSK_CONFIRM,
         template=KIOSK_CODE_TEMPLATE,
-        context={
-            "hospital": hospital.name_en if lang == "en" else hospital.name_zh,
-            "code": code,
-            "minutes": max(1, ttl // 60),
-        },
-        language=lang,
-        phone=phone,
+        language="en" if language == "en" else "zh",
         now=now,
+        device=device,
     )
-    record(
-        action="kiosk.code_send",
-        hospital_id=device.hospital_id,
-        object_type="device",
-        object_id=str(device.id),
-        detail={"phone": mask_phone(phone)},
-    )
-    return otp.seconds_until_next_send([*sent_at, now], limit=limit, now=now)
-
-
-class WrongCode(Unauthorized):
-    """A wrong code: the caller commits the counted try before answering."""
-
-
-_CODE_REFUSALS = {
-    otp.CodeRefusal.MISSING: _l("No code was sent to this number. Ask for a code first."),
-    otp.CodeRefusal.USED: _l("This code was already used. Ask for a new code."),
-    otp.CodeRefusal.EXPIRED: _l("This code has expired. Ask for a new code."),
-    otp.CodeRefusal.LOCKED: _l("Too many wrong tries for this code. Ask for a new code."),
-}
 
 
 def verify_code(device: Device, phone: str, code: str, *, now: datetime) -> str:
     """Check the latest code sent to phone at this hospital; return a short-lived confirmation."""
     phone = normalized_phone(phone)
-    code = (code or "").strip()
-    if not otp.is_well_formed(code):
-        raise InvalidInput(_l("Enter the 6-digit code from the SMS."), code="invalid_code_format")
-    row = db.session.scalar(
-        sa.select(KioskCode)
-        .where(KioskCode.hospital_id == device.hospital_id, KioskCode.phone == phone)
-        .order_by(KioskCode.created_at.desc(), KioskCode.id.desc())
-        .limit(1)
-        .with_for_update()
+    accounts_service.check_phone_code(
+        _hospital(device.hospital_id),
+        phone,
+        code,
+        purpose=CodePurpose.KIOSK_CONFIRM,
+        now=now,
+        device=device,
     )
-    max_attempts = int(_config("OTP_MAX_ATTEMPTS", 5))
-    refused = (
-        otp.CodeRefusal.MISSING
-        if row is None
-        else otp.refusal(
-            expires_at=row.expires_at,
-            consumed_at=row.consumed_at,
-            attempts=row.attempts,
-            max_attempts=max_attempts,
-            now=now,
-        )
-    )
-    if refused is not None:
-        raise Unauthorized(_CODE_REFUSALS[refused], code=f"code_{refused.value}")
-    assert row is not None
-    row.attempts += 1
-    db.session.flush()
-    if not otp.code_matches(
-        row.code_hash, code, key=_secret(), phone=phone, purpose="kiosk_confirm"
-    ):
-        left = max(0, max_attempts - row.attempts)
-        record(
-            action="kiosk.code",
-            outcome="failed",
-            hospital_id=device.hospital_id,
-            object_type="device",
-            object_id=str(device.id),
-            detail={"phone": mask_phone(phone), "left": left},
-        )
-        if left == 0:
-            raise WrongCode(_CODE_REFUSALS[otp.CodeRefusal.LOCKED], code="code_locked")
-        raise WrongCode(
-            _l(
-                "This code is not right. Check the SMS and try again (%(left)s tries left).",
-                left=left,
-            ),
-            code="code_wrong",
-        )
-    row.consumed_at = now
-    db.session.flush()
     return confirmation_token(device.id, phone)
 
 
@@ -991,13 +886,12 @@ def print_slip(
 
 
 def prune(*, now: datetime) -> int:
-    """Delete kiosk codes and activity rows older than a day."""
+    """Delete kiosk activity rows older than a day (the limits look back a minute)."""
     cutoff = now - timedelta(days=1)
-    codes = db.session.execute(sa.delete(KioskCode).where(KioskCode.created_at < cutoff)).rowcount
     activity = db.session.execute(
         sa.delete(KioskActivity).where(KioskActivity.at < cutoff)
     ).rowcount
-    return int(codes or 0) + int(activity or 0)
+    return int(activity or 0)
 
 
 # ---- walk-in into the next same-day slot, paid from the patient's phone --------------------

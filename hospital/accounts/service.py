@@ -116,6 +116,34 @@ def _hospital_name(hospital: Hospital, language: Language) -> str:
 
 def request_sign_in_code(hospital: Hospital, phone: str, *, language: str, now: datetime) -> int:
     """Send a sign-in code to phone through the outbox; return seconds until another may be sent."""
+    return send_phone_code(
+        hospital,
+        phone,
+        purpose=CodePurpose.SIGN_IN,
+        template=SIGN_IN_CODE_TEMPLATE,
+        language=language,
+        now=now,
+    )
+
+
+_AUDIT_PREFIX = {CodePurpose.SIGN_IN: "sign_in", CodePurpose.KIOSK_CONFIRM: "kiosk"}
+
+
+def send_phone_code(
+    hospital: Hospital,
+    phone: str,
+    *,
+    purpose: CodePurpose,
+    template: str,
+    language: str,
+    now: datetime,
+    device: Any = None,
+) -> int:
+    """Text a one-time code for purpose (the template gets hospital, code, minutes).
+
+    Per phone and purpose at most one send per resend interval and a few an hour; return the
+    seconds until another may be sent.
+    """
     phone = _phone(phone)
     lang = _language(language)
     _lock_phone(hospital.id, phone)
@@ -124,15 +152,16 @@ def request_sign_in_code(hospital: Hospital, phone: str, *, language: str, now: 
         sa.select(OneTimeCode.created_at).where(
             OneTimeCode.hospital_id == hospital.id,
             OneTimeCode.phone == phone,
-            OneTimeCode.purpose == CodePurpose.SIGN_IN,
+            OneTimeCode.purpose == purpose,
             OneTimeCode.created_at > now - timedelta(hours=1),
         )
     ).all()
     wait = otp.seconds_until_next_send(sent_at, limit=limit, now=now)
     if wait > 0:
         record(
-            action="sign_in.code_send",
+            action=f"{_AUDIT_PREFIX[purpose]}.code_send",
             outcome=Outcome.DENIED,
+            device=device,
             hospital_id=hospital.id,
             detail={"phone": mask_phone(phone), "reason": "rate_limited", "wait": wait},
         )
@@ -150,10 +179,8 @@ def request_sign_in_code(hospital: Hospital, phone: str, *, language: str, now: 
     row = OneTimeCode(
         hospital_id=hospital.id,
         phone=phone,
-        purpose=CodePurpose.SIGN_IN,
-        code_hash=otp.hash_code(
-            code, key=_secret(), phone=phone, purpose=CodePurpose.SIGN_IN.value
-        ),
+        purpose=purpose,
+        code_hash=otp.hash_code(code, key=_secret(), phone=phone, purpose=purpose.value),
         created_at=now,
         expires_at=now + timedelta(seconds=ttl),
         attempts=0,
@@ -163,7 +190,7 @@ def request_sign_in_code(hospital: Hospital, phone: str, *, language: str, now: 
     db.session.flush()
     notify(
         hospital_id=hospital.id,
-        template=SIGN_IN_CODE_TEMPLATE,
+        template=template,
         context={
             "hospital": _hospital_name(hospital, lang),
             "code": code,
@@ -174,7 +201,8 @@ def request_sign_in_code(hospital: Hospital, phone: str, *, language: str, now: 
         now=now,
     )
     record(
-        action="sign_in.code_send",
+        action=f"{_AUDIT_PREFIX[purpose]}.code_send",
+        device=device,
         hospital_id=hospital.id,
         object_type="one_time_code",
         object_id=str(row.id),
@@ -216,10 +244,17 @@ def _replay_tries(session: Session, previous: SessionTransaction) -> None:
 
 
 def _code_failure(
-    hospital: Hospital, phone: str, row: OneTimeCode | None, reason: str, message: Any
+    hospital: Hospital,
+    phone: str,
+    row: OneTimeCode | None,
+    reason: str,
+    message: Any,
+    purpose: CodePurpose = CodePurpose.SIGN_IN,
+    device: Any = None,
 ) -> Unauthorized:
     record(
-        action="sign_in.code",
+        action=f"{_AUDIT_PREFIX[purpose]}.code",
+        device=device,
         outcome=Outcome.FAILED,
         hospital_id=hospital.id,
         object_type="one_time_code" if row is not None else "",
@@ -237,8 +272,16 @@ _CODE_MESSAGES = {
 }
 
 
-def sign_in_with_code(hospital: Hospital, phone: str, code: str, *, now: datetime) -> Account:
-    """Check the latest code sent to phone; the first success for a new phone creates a patient."""
+def check_phone_code(
+    hospital: Hospital,
+    phone: str,
+    code: str,
+    *,
+    purpose: CodePurpose,
+    now: datetime,
+    device: Any = None,
+) -> OneTimeCode:
+    """Consume the latest code sent to phone for purpose, or raise Unauthorized (tries counted)."""
     phone = _phone(phone)
     code = (code or "").strip()
     if not otp.is_well_formed(code):
@@ -248,7 +291,7 @@ def sign_in_with_code(hospital: Hospital, phone: str, code: str, *, now: datetim
         .where(
             OneTimeCode.hospital_id == hospital.id,
             OneTimeCode.phone == phone,
-            OneTimeCode.purpose == CodePurpose.SIGN_IN,
+            OneTimeCode.purpose == purpose,
         )
         .order_by(OneTimeCode.created_at.desc(), OneTimeCode.id.desc())
         .limit(1)
@@ -256,7 +299,9 @@ def sign_in_with_code(hospital: Hospital, phone: str, code: str, *, now: datetim
     max_attempts = int(current_app.config["OTP_MAX_ATTEMPTS"])
     if row is None:
         reason = otp.CodeRefusal.MISSING
-        raise _code_failure(hospital, phone, None, reason.value, _CODE_MESSAGES[reason])
+        raise _code_failure(
+            hospital, phone, None, reason.value, _CODE_MESSAGES[reason], purpose, device
+        )
     refused = otp.refusal(
         expires_at=row.expires_at,
         consumed_at=row.consumed_at,
@@ -289,10 +334,10 @@ def sign_in_with_code(hospital: Hospital, phone: str, code: str, *, now: datetim
                 or otp.CodeRefusal.LOCKED
             )
     if refused is not None:
-        raise _code_failure(hospital, phone, row, refused.value, _CODE_MESSAGES[refused])
-    if not otp.code_matches(
-        row.code_hash, code, key=_secret(), phone=phone, purpose=CodePurpose.SIGN_IN.value
-    ):
+        raise _code_failure(
+            hospital, phone, row, refused.value, _CODE_MESSAGES[refused], purpose, device
+        )
+    if not otp.code_matches(row.code_hash, code, key=_secret(), phone=phone, purpose=purpose.value):
         _keep_try_after_rollback(row.id, max_attempts)
         db.session.refresh(row)
         left = max(0, max_attempts - row.attempts)
@@ -303,7 +348,7 @@ def sign_in_with_code(hospital: Hospital, phone: str, code: str, *, now: datetim
                 "This code is not right. Check the SMS and try again (%(left)s tries left).",
                 left=left,
             )
-        raise _code_failure(hospital, phone, row, "wrong", message)
+        raise _code_failure(hospital, phone, row, "wrong", message, purpose, device)
     consumed = db.session.execute(
         sa.update(OneTimeCode)
         .where(OneTimeCode.id == row.id, OneTimeCode.consumed_at.is_(None))
@@ -312,9 +357,17 @@ def sign_in_with_code(hospital: Hospital, phone: str, code: str, *, now: datetim
     ).rowcount
     if not consumed:
         reason = otp.CodeRefusal.USED
-        raise _code_failure(hospital, phone, row, reason.value, _CODE_MESSAGES[reason])
+        raise _code_failure(
+            hospital, phone, row, reason.value, _CODE_MESSAGES[reason], purpose, device
+        )
     db.session.refresh(row)
+    return row
 
+
+def sign_in_with_code(hospital: Hospital, phone: str, code: str, *, now: datetime) -> Account:
+    """Check the latest code sent to phone; the first success for a new phone creates a patient."""
+    phone = _phone(phone)
+    row = check_phone_code(hospital, phone, code, purpose=CodePurpose.SIGN_IN, now=now)
     account = db.session.scalar(
         sa.select(Account).where(Account.hospital_id == hospital.id, Account.phone == phone)
     )
@@ -778,3 +831,11 @@ def disable_device(actor: Account | None, device_id: int, *, now: datetime) -> D
         object_id=str(device.id),
     )
     return device
+
+
+def prune_one_time_codes(*, now: datetime) -> int:
+    """Delete one-time codes (phone numbers with a hashed code) older than a day."""
+    deleted = db.session.execute(
+        sa.delete(OneTimeCode).where(OneTimeCode.created_at < now - timedelta(days=1))
+    ).rowcount
+    return int(deleted or 0)

@@ -216,7 +216,7 @@ def test_phone_and_texted_code_find_todays_appointment(
 def test_a_wrong_code_counts_even_though_the_request_failed(
     app: Any, kiosk_client: Any, world: KioskWorld
 ) -> None:
-    from kiosk.models import KioskCode
+    from hospital.accounts.models import CodePurpose, OneTimeCode
 
     phone = world.patient.phone
     kiosk_client.post("/api/v1/kiosk/codes", json={"phone": phone}, headers=world.headers)
@@ -229,7 +229,8 @@ def test_a_wrong_code_counts_even_though_the_request_failed(
             headers=world.headers,
         )
     db.session.expire_all()
-    row = db.session.scalars(sa.select(KioskCode).where(KioskCode.phone == phone)).one()
+    row = db.session.scalars(sa.select(OneTimeCode).where(OneTimeCode.phone == phone)).one()
+    assert row.purpose is CodePurpose.KIOSK_CONFIRM
     assert row.attempts == 5
     locked = kiosk_client.post(
         "/api/v1/kiosk/codes/verify", json={"phone": phone, "code": code}, headers=world.headers

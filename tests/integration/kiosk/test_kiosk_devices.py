@@ -401,16 +401,19 @@ def test_an_admin_registers_a_kiosk_on_the_console_page(
     )
 
 
-def test_the_prune_job_forgets_old_codes_and_activity(kiosk_client: Any, world: KioskWorld) -> None:
+def test_the_prune_jobs_forget_old_codes_and_activity(kiosk_client: Any, world: KioskWorld) -> None:
     from datetime import timedelta
 
+    from hospital.accounts.jobs import prune_one_time_codes
+    from hospital.accounts.models import OneTimeCode
     from kiosk.jobs import prune
-    from kiosk.models import KioskActivity, KioskCode
+    from kiosk.models import KioskActivity
 
     kiosk_client.post(
         "/api/v1/kiosk/codes", json={"phone": world.patient.phone}, headers=world.headers
     )
-    assert prune(utcnow()) == 0
-    assert prune(utcnow() + timedelta(days=2)) == 2  # the code and its activity row
-    assert db.session.scalar(sa.select(sa.func.count()).select_from(KioskCode)) == 0
+    assert prune(utcnow()) == 0 and prune_one_time_codes(utcnow()) == 0
+    assert prune(utcnow() + timedelta(days=2)) == 1  # the code's activity row
+    assert prune_one_time_codes(utcnow() + timedelta(days=2)) == 1  # the code
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(OneTimeCode)) == 0
     assert db.session.scalar(sa.select(sa.func.count()).select_from(KioskActivity)) == 0
