@@ -174,6 +174,29 @@ def _add_version(
     return version
 
 
+def _audit(
+    report: LabReport,
+    action: str,
+    *,
+    actor: Account | None,
+    device: Device | None = None,
+    outcome: Outcome = Outcome.SUCCESS,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """Write an audit entry about a report, named by its report number, for its patient."""
+    record(
+        action=action,
+        outcome=outcome,
+        actor=actor,
+        device=device,
+        object_type="lab_report",
+        object_id=report.report_number,
+        patient_id=report.patient_id,
+        hospital_id=report.hospital_id,
+        detail=detail,
+    )
+
+
 def _schedule_release(report: LabReport, now: datetime) -> None:
     test_type = test_type_for(report.hospital_id, report.test_code)
     delay = test_type.release_delay_minutes if test_type else 0
@@ -274,14 +297,11 @@ def receive_results(
         db.session.add(report)
         _add_version(report, entry, number=1, actor=actor, device=device, reason="", now=now)
         db.session.flush()
-        record(
-            action="report.received",
+        _audit(
+            report,
+            "report.received",
             actor=actor,
             device=device,
-            object_type="lab_report",
-            object_id=report.report_number,
-            patient_id=patient.id,
-            hospital_id=hospital.id,
             detail={"source": source.value, "test": report.test_code},
         )
         _schedule_release(report, now)
@@ -312,14 +332,11 @@ def amend(
         now=now,
     )
     db.session.flush()
-    record(
-        action="report.amended",
+    _audit(
+        report,
+        "report.amended",
         actor=actor,
         device=device,
-        object_type="lab_report",
-        object_id=report.report_number,
-        patient_id=report.patient_id,
-        hospital_id=report.hospital_id,
         detail={"version": report.current_version},
     )
     _schedule_release(report, now)
@@ -374,15 +391,7 @@ def release(report: LabReport, *, now: datetime, actor: Account | None = None) -
     report.released_by_account_id = actor.id if actor else None
     report.status = ReportStatus.AMENDED if amended else ReportStatus.READY
     db.session.flush()
-    record(
-        action="report.released",
-        actor=actor,
-        object_type="lab_report",
-        object_id=report.report_number,
-        patient_id=report.patient_id,
-        hospital_id=report.hospital_id,
-        detail={"version": version.version},
-    )
+    _audit(report, "report.released", actor=actor, detail={"version": version.version})
     patient = db.session.get(Patient, report.patient_id)
     notify_patient(
         patient,
@@ -474,14 +483,7 @@ def visible_versions(account: Account, report: LabReport) -> list[LabReportVersi
 def open_report(account: Account, public_id: Any, *, now: datetime) -> LabReport:
     """Show a report: staff reads are audited; a patient or family read marks it viewed."""
     report = find_report(account, public_id, action="report.read")
-    record(
-        action="report.read",
-        actor=account,
-        object_type="lab_report",
-        object_id=report.report_number,
-        patient_id=report.patient_id,
-        hospital_id=report.hospital_id,
-    )
+    _audit(report, "report.read", actor=account)
     if not _is_staff_reader(account):
         _mark_viewed(report, now)
     return report
@@ -576,14 +578,11 @@ def _check_integrity(
             version.version,
             what,
         )
-        record(
-            action="report.download",
+        _audit(
+            report,
+            "report.download",
             outcome=Outcome.FAILED,
             actor=account,
-            object_type="lab_report",
-            object_id=report.report_number,
-            patient_id=report.patient_id,
-            hospital_id=report.hospital_id,
             detail={"version": version.version, "file": what, "reason": "sha256_mismatch"},
         )
         raise Conflict(
@@ -610,13 +609,10 @@ def download(
     else:
         data = _check_integrity(account, report, chosen, chosen.pdf, chosen.pdf_sha256, "pdf")
         filename = f"report-{report.report_number}-v{chosen.version}.pdf"
-    record(
-        action="report.download",
+    _audit(
+        report,
+        "report.download",
         actor=account,
-        object_type="lab_report",
-        object_id=report.report_number,
-        patient_id=report.patient_id,
-        hospital_id=report.hospital_id,
         detail={"version": chosen.version, "file": "document" if document else "pdf"},
     )
     if not _is_staff_reader(account):

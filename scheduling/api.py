@@ -53,19 +53,26 @@ blp = Blueprint(
 # ---- patients -----------------------------------------------------------------------------
 
 
+def _search_terms(args: dict[str, Any]) -> dict[str, Any]:
+    """What both availability searches take: the dates, a department or clinician, a fee class."""
+    fee_class = args.get("fee_class")
+    return {
+        "first_date": args["date_from"],
+        "last_date": args["date_to"],
+        "department_id": args.get("department_id"),
+        "clinician_id": args.get("clinician_id"),
+        "fee_class": FeeClass(fee_class) if fee_class else None,
+    }
+
+
 @blp.route("/availability", methods=["GET"])
 @blp.arguments(AvailabilityQueryArgs, location="query")
 @blp.response(200, AvailableSlotOut(many=True))
 def availability(args: dict[str, Any]) -> list[service.AvailableSlot]:
     """Search free times by department or clinician, date range and fee class."""
-    fee_class = args.get("fee_class")
     return service.search_availability(
         current_hospital().id,
-        first_date=args["date_from"],
-        last_date=args["date_to"],
-        department_id=args.get("department_id"),
-        clinician_id=args.get("clinician_id"),
-        fee_class=FeeClass(fee_class) if fee_class else None,
+        **_search_terms(args),
         only_bookable=args["only_bookable"],
         now=utcnow(),
     )
@@ -76,16 +83,7 @@ def availability(args: dict[str, Any]) -> list[service.AvailableSlot]:
 @blp.response(200, AvailableSessionOut(many=True))
 def session_availability(args: dict[str, Any]) -> list[service.AvailableSession]:
     """Which clinician has places on which day: sessions with their remaining places."""
-    fee_class = args.get("fee_class")
-    return service.search_sessions(
-        current_hospital().id,
-        first_date=args["date_from"],
-        last_date=args["date_to"],
-        department_id=args.get("department_id"),
-        clinician_id=args.get("clinician_id"),
-        fee_class=FeeClass(fee_class) if fee_class else None,
-        now=utcnow(),
-    )
+    return service.search_sessions(current_hospital().id, **_search_terms(args), now=utcnow())
 
 
 @blp.route("/appointments", methods=["POST"])

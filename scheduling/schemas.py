@@ -8,17 +8,19 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from hospital.db import utcnow
+from hospital.web.id_fields import id_field
 from scheduling.models import ExceptionKind, FeeClass, SessionStatus
 
-MAX_ID = 2**31 - 1
 MAX_SEARCH_DAYS = 31
 FEE_CLASSES = [f.value for f in FeeClass]
 EXCEPTION_KINDS = [k.value for k in ExceptionKind]
 
-
-def _id(*, strict: bool = True, **kwargs: Any) -> fields.Int:
-    """An id; strict (no "3" for 3) in JSON bodies, lenient in query strings (always text)."""
-    return fields.Int(strict=strict, validate=validate.Range(min=1, max=MAX_ID), **kwargs)
+# Limits shared by a new weekly template, a change to one and an extra session.
+SLOT_MINUTES = validate.Range(5, 240)
+CAPACITY = validate.Range(1, 500)
+FEE_FEN = validate.Range(0, 10_000_000)
+BOOKING_OPENS_DAYS = validate.Range(0, 90)
+BOOKING_CLOSES_MINUTES = validate.Range(0, 24 * 60)
 
 
 def _reason(required: bool = True) -> fields.Str:
@@ -31,8 +33,8 @@ def _reason(required: bool = True) -> fields.Str:
 
 
 class AvailabilityQueryArgs(Schema):
-    department_id = _id(strict=False)
-    clinician_id = _id(strict=False)
+    department_id = id_field(strict=False)
+    clinician_id = id_field(strict=False)
     date_from = fields.Date(required=True, data_key="from", metadata={"example": "2026-12-01"})
     date_to = fields.Date(required=True, data_key="to", metadata={"example": "2026-12-14"})
     fee_class = fields.Str(validate=validate.OneOf(FEE_CLASSES))
@@ -50,40 +52,33 @@ class AvailabilityQueryArgs(Schema):
             raise ValidationError("Give a department_id or a clinician_id.", "department_id")
 
 
-class AvailableSlotOut(Schema):
-    slot_id = fields.Int()
+class _OfferedTimeOut(Schema):
+    """What a free slot and a session with places both show: who, when, at what fee."""
+
     session_id = fields.Int()
-    starts_at = fields.AwareDateTime()
-    ends_at = fields.AwareDateTime()
     local_date = fields.Date()
+    starts_at = fields.AwareDateTime()
     clinician_id = fields.Int(allow_none=True)
     clinician_name_zh = fields.Str()
     clinician_name_en = fields.Str()
     department_id = fields.Int()
     fee_class = fields.Enum(FeeClass, by_value=True)
     fee_fen = fields.Int()
-    capacity = fields.Int()
     remaining = fields.Int()
     release_at = fields.AwareDateTime()
     bookable = fields.Bool()
 
 
-class AvailableSessionOut(Schema):
-    session_id = fields.Int()
-    local_date = fields.Date()
+class AvailableSlotOut(_OfferedTimeOut):
+    slot_id = fields.Int()
+    ends_at = fields.AwareDateTime()
+    capacity = fields.Int()
+
+
+class AvailableSessionOut(_OfferedTimeOut):
     start_time = fields.Time()
     end_time = fields.Time()
-    starts_at = fields.AwareDateTime()
-    clinician_id = fields.Int(allow_none=True)
-    clinician_name_zh = fields.Str()
-    clinician_name_en = fields.Str()
-    department_id = fields.Int()
-    fee_class = fields.Enum(FeeClass, by_value=True)
-    fee_fen = fields.Int()
     open_slots = fields.Int()
-    remaining = fields.Int()
-    release_at = fields.AwareDateTime()
-    bookable = fields.Bool()
 
 
 class SessionAvailabilityQueryArgs(AvailabilityQueryArgs):
@@ -95,8 +90,8 @@ class SessionAvailabilityQueryArgs(AvailabilityQueryArgs):
 
 
 class HoldArgs(Schema):
-    patient_id = _id(required=True)
-    slot_id = _id(required=True)
+    patient_id = id_field(required=True)
+    slot_id = id_field(required=True)
 
 
 class AppointmentCancelArgs(Schema):
@@ -104,17 +99,17 @@ class AppointmentCancelArgs(Schema):
 
 
 class RescheduleArgs(Schema):
-    slot_id = _id(required=True)
+    slot_id = id_field(required=True)
 
 
 class AddOnArgs(Schema):
-    patient_id = _id(required=True)
-    slot_id = _id(required=True)
+    patient_id = id_field(required=True)
+    slot_id = id_field(required=True)
     reason = _reason()
 
 
 class DayListQueryArgs(Schema):
-    clinician_id = _id(strict=False, required=True)
+    clinician_id = id_field(strict=False, required=True)
     date = fields.Date(required=True)
 
 
@@ -161,9 +156,9 @@ class StaffAppointmentOut(AppointmentOut):
 
 
 class SessionTemplateArgs(Schema):
-    department_id = _id(required=True)
-    clinician_id = _id(load_default=None, allow_none=True)
-    service_point_id = _id(load_default=None, allow_none=True)
+    department_id = id_field(required=True)
+    clinician_id = id_field(load_default=None, allow_none=True)
+    service_point_id = id_field(load_default=None, allow_none=True)
     weekday = fields.Int(
         strict=True,
         required=True,
@@ -172,14 +167,14 @@ class SessionTemplateArgs(Schema):
     )
     start_time = fields.Time(required=True, metadata={"example": "08:00"})
     end_time = fields.Time(required=True, metadata={"example": "12:00"})
-    slot_minutes = fields.Int(strict=True, load_default=15, validate=validate.Range(5, 240))
-    capacity = fields.Int(strict=True, load_default=1, validate=validate.Range(1, 500))
+    slot_minutes = fields.Int(strict=True, load_default=15, validate=SLOT_MINUTES)
+    capacity = fields.Int(strict=True, load_default=1, validate=CAPACITY)
     fee_class = fields.Str(load_default="general", validate=validate.OneOf(FEE_CLASSES))
-    fee_fen = fields.Int(strict=True, load_default=0, validate=validate.Range(0, 10_000_000))
-    booking_opens_days = fields.Int(strict=True, load_default=14, validate=validate.Range(0, 90))
+    fee_fen = fields.Int(strict=True, load_default=0, validate=FEE_FEN)
+    booking_opens_days = fields.Int(strict=True, load_default=14, validate=BOOKING_OPENS_DAYS)
     release_time = fields.Time(load_default=time(7), metadata={"example": "07:00"})
     booking_closes_minutes = fields.Int(
-        strict=True, load_default=30, validate=validate.Range(0, 24 * 60)
+        strict=True, load_default=30, validate=BOOKING_CLOSES_MINUTES
     )
     checkin_opens_minutes = fields.Int(
         strict=True, load_default=60, validate=validate.Range(0, 24 * 60)
@@ -203,13 +198,13 @@ class SessionTemplateArgs(Schema):
 class SessionTemplateUpdateArgs(Schema):
     start_time = fields.Time()
     end_time = fields.Time()
-    slot_minutes = fields.Int(strict=True, validate=validate.Range(5, 240))
-    capacity = fields.Int(strict=True, validate=validate.Range(1, 500))
+    slot_minutes = fields.Int(strict=True, validate=SLOT_MINUTES)
+    capacity = fields.Int(strict=True, validate=CAPACITY)
     fee_class = fields.Str(validate=validate.OneOf(FEE_CLASSES))
-    fee_fen = fields.Int(strict=True, validate=validate.Range(0, 10_000_000))
-    booking_opens_days = fields.Int(strict=True, validate=validate.Range(0, 90))
+    fee_fen = fields.Int(strict=True, validate=FEE_FEN)
+    booking_opens_days = fields.Int(strict=True, validate=BOOKING_OPENS_DAYS)
     release_time = fields.Time()
-    booking_closes_minutes = fields.Int(strict=True, validate=validate.Range(0, 24 * 60))
+    booking_closes_minutes = fields.Int(strict=True, validate=BOOKING_CLOSES_MINUTES)
     valid_until = fields.Date(allow_none=True)
     is_active = fields.Bool()
 
@@ -243,8 +238,8 @@ class SessionTemplateOut(Schema):
 
 class ScheduleExceptionArgs(Schema):
     kind = fields.Str(required=True, validate=validate.OneOf(EXCEPTION_KINDS))
-    clinician_id = _id(load_default=None, allow_none=True)
-    department_id = _id(load_default=None, allow_none=True)
+    clinician_id = id_field(load_default=None, allow_none=True)
+    department_id = id_field(load_default=None, allow_none=True)
     first_date = fields.Date(required=True)
     last_date = fields.Date(required=True)
     reason = _reason()
@@ -297,7 +292,7 @@ class SessionCancelArgs(Schema):
 
 
 class LiftSuspensionArgs(Schema):
-    patient_id = _id(required=True)
+    patient_id = id_field(required=True)
     reason = _reason()
 
 

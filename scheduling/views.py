@@ -65,6 +65,7 @@ WEEKDAYS = [
     _l("Saturday"),
     _l("Sunday"),
 ]
+CHECK_THE_FIELDS = _l("Some fields need your attention. Check them below.")
 EXCEPTION_KINDS = {ExceptionKind.HOLIDAY: _l("Public holiday"), ExceptionKind.LEAVE: _l("Leave")}
 
 add_home_tile(
@@ -106,6 +107,22 @@ def _today(hospital_id: int) -> date:
 def _int_arg(name: str) -> int | None:
     raw = request.values.get(name, "")
     return int(raw) if raw.isdigit() and len(raw) < 10 else None
+
+
+def _clinicians(hospital_id: int, *, active_only: bool = False) -> list[Clinician]:
+    query = sa.select(Clinician).where(Clinician.hospital_id == hospital_id)
+    if active_only:
+        query = query.where(Clinician.is_active.is_(True))
+    return list(db.session.scalars(query.order_by(Clinician.department_id, Clinician.id)))
+
+
+def _departments_by_id(hospital_id: int) -> dict[int, Department]:
+    return {
+        d.id: d
+        for d in db.session.scalars(
+            sa.select(Department).where(Department.hospital_id == hospital_id)
+        )
+    }
 
 
 def _date_arg(name: str, default: date) -> date:
@@ -394,11 +411,7 @@ def staff_day() -> Page:
 
 def _staff_day_page(*, error: Any = None, status: int = 200) -> Page:
     account = signed_in_account()
-    clinicians = db.session.scalars(
-        sa.select(Clinician)
-        .where(Clinician.hospital_id == account.hospital_id, Clinician.is_active.is_(True))
-        .order_by(Clinician.department_id, Clinician.id)
-    ).all()
+    clinicians = _clinicians(account.hospital_id, active_only=True)
     clinician_id = _int_arg("clinician_id") or (clinicians[0].id if clinicians else None)
     day = _date_arg("date", _today(account.hospital_id))
     appointments = (
@@ -451,6 +464,15 @@ def _staff_day_page(*, error: Any = None, status: int = 200) -> Page:
     return (page, status) if status != 200 else page
 
 
+def _back_to_day() -> str:
+    """The day list the staff form was sent from (its clinician and date)."""
+    return url_for(
+        "scheduling_pages.staff_day",
+        clinician_id=request.form.get("clinician_id"),
+        date=request.form.get("date"),
+    )
+
+
 @bp.post("/staff/add-on")
 @sign_in_page_required
 @require_roles(Role.REGISTRAR, Role.CLINICIAN, Role.ADMIN)
@@ -480,13 +502,7 @@ def staff_add_on() -> Page:
         db.session.rollback()
         return _staff_day_page(error=exc.message, status=exc.status)
     flash(_("Add-on appointment made for %(name)s.", name=patient.name), "success")
-    return redirect(
-        url_for(
-            "scheduling_pages.staff_day",
-            clinician_id=request.form.get("clinician_id"),
-            date=request.form.get("date"),
-        )
-    )
+    return redirect(_back_to_day())
 
 
 @bp.post("/staff/appointments/<int:appointment_id>/check-in")
@@ -499,13 +515,7 @@ def staff_check_in(appointment_id: int) -> Page:
         db.session.rollback()
         return _staff_day_page(error=exc.message, status=exc.status)
     flash(_("Checked in."), "success")
-    return redirect(
-        url_for(
-            "scheduling_pages.staff_day",
-            clinician_id=request.form.get("clinician_id"),
-            date=request.form.get("date"),
-        )
-    )
+    return redirect(_back_to_day())
 
 
 # ---- admin: the schedule editor ----------------------------------------------------------------
@@ -537,22 +547,13 @@ def _parse_int(raw: str | None, field: str, errors: dict[str, str], low: int, hi
 
 def _schedule_page(*, error: Any = None, errors: Any = None, status: int = 200) -> Page:
     account = signed_in_account()
-    clinicians = db.session.scalars(
-        sa.select(Clinician)
-        .where(Clinician.hospital_id == account.hospital_id)
-        .order_by(Clinician.department_id, Clinician.id)
-    ).all()
+    clinicians = _clinicians(account.hospital_id)
     page = render_template(
         "scheduling/schedule_editor.html",
         templates=service.list_templates(account),
         exceptions=service.list_exceptions(account, now=utcnow()),
         clinicians={c.id: c for c in clinicians},
-        departments={
-            d.id: d
-            for d in db.session.scalars(
-                sa.select(Department).where(Department.hospital_id == account.hospital_id)
-            ).all()
-        },
+        departments=_departments_by_id(account.hospital_id),
         exception_kinds=EXCEPTION_KINDS,
         rules=service.rules_for(account.hospital_id),
         values=request.form if request.method == "POST" else {},
@@ -610,11 +611,7 @@ def add_template() -> Page:
         "valid_from": _parse_date(form.get("valid_from"), "valid_from", errors),
     }
     if errors:
-        return _schedule_page(
-            error=_("Some fields need your attention. Check them below."),
-            errors=errors,
-            status=422,
-        )
+        return _schedule_page(error=CHECK_THE_FIELDS, errors=errors, status=422)
     try:
         service.create_template(account, account.hospital_id, values, now=utcnow())
     except DomainError as exc:
@@ -660,11 +657,7 @@ def add_exception() -> Page:
     if not reason:
         errors["reason"] = _("Give a reason; patients whose appointments are cancelled see it.")
     if errors:
-        return _schedule_page(
-            error=_("Some fields need your attention. Check them below."),
-            errors=errors,
-            status=422,
-        )
+        return _schedule_page(error=CHECK_THE_FIELDS, errors=errors, status=422)
     try:
         _exception, cancelled = service.add_exception(
             account,
@@ -691,11 +684,7 @@ def add_exception() -> Page:
 
 def _extra_sessions_page(*, error: Any = None, errors: Any = None, status: int = 200) -> Page:
     account = signed_in_account()
-    clinicians = db.session.scalars(
-        sa.select(Clinician)
-        .where(Clinician.hospital_id == account.hospital_id, Clinician.is_active.is_(True))
-        .order_by(Clinician.department_id, Clinician.id)
-    ).all()
+    clinicians = _clinicians(account.hospital_id, active_only=True)
     upcoming = db.session.scalars(
         sa.select(ClinicSession)
         .where(
@@ -709,12 +698,7 @@ def _extra_sessions_page(*, error: Any = None, errors: Any = None, status: int =
     page = render_template(
         "scheduling/extra_sessions.html",
         clinicians={c.id: c for c in clinicians},
-        departments={
-            d.id: d
-            for d in db.session.scalars(
-                sa.select(Department).where(Department.hospital_id == account.hospital_id)
-            ).all()
-        },
+        departments=_departments_by_id(account.hospital_id),
         sessions=upcoming,
         values=request.form if request.method == "POST" else {},
         error=error,
@@ -743,11 +727,7 @@ def add_extra_session() -> Page:
     if local_date is not None and local_date < _today(account.hospital_id):
         errors["local_date"] = _("Choose today or a later day.")
     if errors or local_date is None:
-        return _extra_sessions_page(
-            error=_("Some fields need your attention. Check them below."),
-            errors=errors,
-            status=422,
-        )
+        return _extra_sessions_page(error=CHECK_THE_FIELDS, errors=errors, status=422)
     try:
         session = service.add_extra_session(
             account, account.hospital_id, values, local_date=local_date, now=utcnow()

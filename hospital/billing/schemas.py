@@ -9,24 +9,20 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from hospital.billing.models import ItemCategory, OrderPurpose, OrderStatus, RefundKind
+from hospital.web.id_fields import id_field
 
-MAX_ID = 2**31 - 1
 PROVIDERS = ["sandbox", "alipay"]
 
 
-def _id_field(**kwargs: object) -> fields.Int:
-    return fields.Int(strict=True, validate=validate.Range(min=1, max=MAX_ID), **kwargs)
-
-
 class OrderItemArgs(Schema):
-    fee_item_id = _id_field(required=True)
+    fee_item_id = id_field(required=True)
     quantity = fields.Int(strict=True, load_default=1, validate=validate.Range(min=1, max=999))
 
 
 class VisitOrderArgs(Schema):
     """Items a clinician or cashier orders for a patient during a visit (prices from the schedule)."""
 
-    patient_id = _id_field(required=True)
+    patient_id = id_field(required=True)
     visit_key = fields.Str(
         required=True,
         validate=validate.Length(min=1, max=64),

@@ -282,15 +282,25 @@ def _jsonable(values: Mapping[str, Any]) -> dict[str, Any]:
     return {k: (v.value if hasattr(v, "value") else v) for k, v in values.items()}
 
 
+def _set_department(hospital: Hospital, department: Department, data: dict[str, Any]) -> None:
+    """Check a department's new values and set them; a new Chinese name brings new initials."""
+    if "code" in data:
+        _refuse_taken_code(Department, hospital, data["code"], department.id)
+    if "name_zh" in data and "pinyin_initials" not in data:
+        data["pinyin_initials"] = pinyin_initials(data["name_zh"])
+    for key, value in data.items():
+        setattr(department, key, value)
+
+
 def create_department(
     actor: Account | None, hospital: Hospital, values: Mapping[str, Any], *, now: datetime
 ) -> Department:
     """Add a department; its pinyin initials are computed from the Chinese name unless given."""
     data = _check_fields(values, DEPARTMENT_FIELDS)
-    _refuse_taken_code(Department, hospital, data["code"], None)
     if not data.get("pinyin_initials"):
-        data["pinyin_initials"] = pinyin_initials(data["name_zh"])
-    department = Department(hospital_id=hospital.id, **data)
+        data.pop("pinyin_initials", None)  # left blank on a new department: computed
+    department = Department(hospital_id=hospital.id)
+    _set_department(hospital, department, data)
     _insert(department, code="duplicate_code", message=_DUPLICATE_CODE)
     _audit(actor, hospital, "organisation.department.create", department, _jsonable(data))
     return department
@@ -306,12 +316,7 @@ def update_department(
 ) -> Department:
     data = _check_fields(changes, DEPARTMENT_FIELDS)
     department = get_department(hospital, department_id)
-    if "code" in data:
-        _refuse_taken_code(Department, hospital, data["code"], department.id)
-    if "name_zh" in data and "pinyin_initials" not in data:
-        data["pinyin_initials"] = pinyin_initials(data["name_zh"])
-    for key, value in data.items():
-        setattr(department, key, value)
+    _set_department(hospital, department, data)
     _flush_changes(code="duplicate_code", message=_DUPLICATE_CODE)
     _audit(actor, hospital, "organisation.department.update", department, _jsonable(data))
     return department
@@ -356,14 +361,29 @@ def _check_clinician_account(
 _ACCOUNT_TAKEN = _l("This account already belongs to another clinician.")
 
 
+def _set_clinician(hospital: Hospital, clinician: Clinician, data: dict[str, Any]) -> None:
+    """Check a clinician's new values (department, linked account, title) and set them."""
+    if "department_id" in data:
+        if data["department_id"] is None:
+            raise InvalidInput(
+                _l("A clinician must belong to a department."),
+                code="department_required",
+                details={"department_id": [_l("Field may not be null.")]},
+            )
+        _check_department(hospital, data["department_id"])
+    _check_clinician_account(hospital, data.get("account_id"), clinician.id)
+    if "title" in data:
+        data["title"] = _enum(ClinicianTitle, data["title"], "title")
+    for key, value in data.items():
+        setattr(clinician, key, value)
+
+
 def create_clinician(
     actor: Account | None, hospital: Hospital, values: Mapping[str, Any], *, now: datetime
 ) -> Clinician:
     data = _check_fields(values, CLINICIAN_FIELDS)
-    _check_department(hospital, data.get("department_id"))
-    _check_clinician_account(hospital, data.get("account_id"), None)
-    data["title"] = _enum(ClinicianTitle, data["title"], "title")
-    clinician = Clinician(hospital_id=hospital.id, **data)
+    clinician = Clinician(hospital_id=hospital.id)
+    _set_clinician(hospital, clinician, data)
     _insert(clinician, code="account_already_linked", message=_ACCOUNT_TAKEN)
     _audit(actor, hospital, "organisation.clinician.create", clinician, _jsonable(data))
     return clinician
@@ -379,33 +399,29 @@ def update_clinician(
 ) -> Clinician:
     data = _check_fields(changes, CLINICIAN_FIELDS)
     clinician = get_clinician(hospital, clinician_id)
-    if "department_id" in data:
-        if data["department_id"] is None:
-            raise InvalidInput(
-                _l("A clinician must belong to a department."),
-                code="department_required",
-                details={"department_id": [_l("Field may not be null.")]},
-            )
-        _check_department(hospital, data["department_id"])
-    if data.get("account_id") is not None:
-        _check_clinician_account(hospital, data["account_id"], clinician.id)
-    if "title" in data:
-        data["title"] = _enum(ClinicianTitle, data["title"], "title")
-    for key, value in data.items():
-        setattr(clinician, key, value)
+    _set_clinician(hospital, clinician, data)
     _flush_changes(code="account_already_linked", message=_ACCOUNT_TAKEN)
     _audit(actor, hospital, "organisation.clinician.update", clinician, _jsonable(data))
     return clinician
+
+
+def _set_service_point(hospital: Hospital, point: ServicePoint, data: dict[str, Any]) -> None:
+    """Check a room's or counter's new values (department, code, kind) and set them."""
+    _check_department(hospital, data.get("department_id"))
+    if "code" in data:
+        _refuse_taken_code(ServicePoint, hospital, data["code"], point.id)
+    if "kind" in data:
+        data["kind"] = _enum(ServicePointKind, data["kind"], "kind")
+    for key, value in data.items():
+        setattr(point, key, value)
 
 
 def create_service_point(
     actor: Account | None, hospital: Hospital, values: Mapping[str, Any], *, now: datetime
 ) -> ServicePoint:
     data = _check_fields(values, SERVICE_POINT_FIELDS)
-    _check_department(hospital, data.get("department_id"))
-    _refuse_taken_code(ServicePoint, hospital, data["code"], None)
-    data["kind"] = _enum(ServicePointKind, data["kind"], "kind")
-    point = ServicePoint(hospital_id=hospital.id, **data)
+    point = ServicePoint(hospital_id=hospital.id)
+    _set_service_point(hospital, point, data)
     _insert(point, code="duplicate_code", message=_DUPLICATE_CODE)
     _audit(actor, hospital, "organisation.service_point.create", point, _jsonable(data))
     return point
@@ -421,14 +437,7 @@ def update_service_point(
 ) -> ServicePoint:
     data = _check_fields(changes, SERVICE_POINT_FIELDS)
     point = get_service_point(hospital, service_point_id)
-    if data.get("department_id") is not None:
-        _check_department(hospital, data["department_id"])
-    if "code" in data:
-        _refuse_taken_code(ServicePoint, hospital, data["code"], point.id)
-    if "kind" in data:
-        data["kind"] = _enum(ServicePointKind, data["kind"], "kind")
-    for key, value in data.items():
-        setattr(point, key, value)
+    _set_service_point(hospital, point, data)
     _flush_changes(code="duplicate_code", message=_DUPLICATE_CODE)
     _audit(actor, hospital, "organisation.service_point.update", point, _jsonable(data))
     return point

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+import sqlalchemy as sa
 from flask import current_app
 
 from hospital.accounts.models import Account, Role
@@ -17,9 +18,12 @@ from hospital.billing.providers.registry import payment_provider, sandbox_secret
 from hospital.billing.providers.sandbox import SIGNATURE_HEADER, SandboxProvider
 from hospital.billing.providers.stripe_webhooks import signature_header
 from hospital.db import db
-from hospital.organisation.models import Hospital
+from hospital.organisation.models import Clinician, Hospital
 from hospital.patients.models import Patient
-from tests.support.factories import create_account
+from scheduling import service as scheduling
+from scheduling.models import Appointment
+from tests.support.factories import create_account, create_patient
+from tests.support.scheduling_factories import NOW, create_clinic_session, slots_of
 
 _seq = itertools.count(1)
 
@@ -91,6 +95,75 @@ def start_sandbox_payment(order: Order, payer: Account, *, now: datetime) -> Pay
     started = service.start_payment(payer, order.id, provider_name="sandbox", now=now)
     assert started.payment is not None
     return started.payment
+
+
+def succeeded_sandbox_payment(order: Order, payer: Account, *, now: datetime) -> Payment:
+    """A sandbox payment the payer completed at the checkout; its notification is not sent yet."""
+    payment = start_sandbox_payment(order, payer, now=now)
+    sandbox().decide(payment.out_trade_no, "success", now=now)
+    return payment
+
+
+def deliver_sandbox_notification(payment: Payment, *, now: datetime) -> service.NotificationResult:
+    """Hand billing the sandbox's signed notification for the payment, as the provider would."""
+    body, headers = sandbox_notification(payment, now=now)
+    return service.handle_notification("sandbox", headers, body, now=now)
+
+
+def pay_in_sandbox(order: Order, payer: Account, *, now: datetime) -> Payment:
+    """Pay the order at the sandbox and deliver the success notification."""
+    payment = succeeded_sandbox_payment(order, payer, now=now)
+    assert deliver_sandbox_notification(payment, now=now).accepted
+    return payment
+
+
+def new_patient_order(
+    hospital: Hospital, *, now: datetime, **patient_kw: Any
+) -> tuple[Order, Account]:
+    """A ¥50 visit order for a new patient, whose own account pays it."""
+    account = create_account(hospital)
+    patient = create_patient(hospital, account=account, **patient_kw)
+    return create_visit_order(hospital, patient, now=now), account
+
+
+def paid_visit_order(
+    hospital: Hospital, *, now: datetime, **patient_kw: Any
+) -> tuple[Order, Account]:
+    """A new patient's visit order, paid at the sandbox by their own account (re-read)."""
+    order, account = new_patient_order(hospital, now=now, **patient_kw)
+    pay_in_sandbox(order, account, now=now)
+    db.session.expire_all()
+    return db.session.get(Order, order.id), account
+
+
+def insured_medicine_order(hospital: Hospital, *, now: datetime) -> tuple[Order, Account]:
+    """A new patient's ¥30 medicine order with their insurance applied."""
+    account = create_account(hospital)
+    patient = create_patient(hospital, account=account)
+    order = create_visit_order(hospital, patient, now=now, prices=((3000, ItemCategory.MEDICINE),))
+    service.apply_insurance(account, order.id, now=now)
+    return order, account
+
+
+def registration_order(appointment_id: int) -> Order | None:
+    """The registration-fee order billing opened when the appointment was held."""
+    return db.session.scalar(
+        sa.select(Order).where(Order.reference == f"appointment:{appointment_id}")
+    )
+
+
+def hold_a_paid_place(
+    hospital: Hospital, clinician: Clinician, **patient_kw: Any
+) -> tuple[Appointment, Order, Account]:
+    """A new patient holds the only place of a ¥15 session at NOW; billing opens its order."""
+    session = create_clinic_session(clinician, capacity=1, fee_fen=1500)
+    account = create_account(hospital)
+    patient = create_patient(hospital, account=account, **patient_kw)
+    slot = slots_of(session)[0]
+    held = scheduling.hold(account, patient_id=patient.id, slot_id=slot.id, now=NOW)
+    order = registration_order(held.id)
+    assert order is not None
+    return held, order, account
 
 
 def sandbox_notification(

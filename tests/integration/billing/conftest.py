@@ -22,3 +22,10 @@ def _calm_sandbox(app: Flask) -> Iterator[None]:
             app.config.pop(key, None)
         else:
             app.config[key] = value
+
+
+@pytest.fixture
+def medicine_fully_insured(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Insurance pays for medicine in full, with no deductible."""
+    monkeypatch.setitem(app.config, "BILLING_INSURANCE_COVERAGE", {"medicine": 100})
+    monkeypatch.setitem(app.config, "BILLING_INSURANCE_DEDUCTIBLE_FEN", 0)

@@ -11,28 +11,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from hospital.accounts.models import Role
-from hospital.billing import service
 from hospital.billing.models import Order, Payment
 from hospital.db import db, utcnow
 from tests.support.auth import sign_in
-from tests.support.billing_factories import (
-    create_visit_order,
-    sandbox,
-    sandbox_notification,
-    start_sandbox_payment,
-)
-
-
-def _paid_order(hospital: Any, create_account: Any, create_patient: Any) -> Order:
-    account = create_account(hospital)
-    patient = create_patient(hospital, account=account)
-    order = create_visit_order(hospital, patient, now=utcnow())
-    payment = start_sandbox_payment(order, account, now=utcnow())
-    sandbox().decide(payment.out_trade_no, "success", now=utcnow())
-    body, headers = sandbox_notification(payment, now=utcnow())
-    service.handle_notification("sandbox", headers, body, now=utcnow())
-    db.session.expire_all()
-    return db.session.get(Order, order.id)
+from tests.support.billing_factories import paid_visit_order
 
 
 def _today(hospital: Any) -> str:
@@ -40,9 +22,9 @@ def _today(hospital: Any) -> str:
 
 
 def test_cashier_refunds_from_the_console_and_sees_it_in_reconciliation(
-    client: Any, hospital: Any, create_account: Any, create_patient: Any
+    client: Any, hospital: Any, create_account: Any
 ) -> None:
-    order = _paid_order(hospital, create_account, create_patient)
+    order, _ = paid_visit_order(hospital, now=utcnow())
     cashier = create_account(hospital, roles=(Role.CASHIER,))
     sign_in(client, cashier)
     day = _today(hospital)
@@ -63,9 +45,9 @@ def test_cashier_refunds_from_the_console_and_sees_it_in_reconciliation(
 
 
 def test_reconciliation_csv_cannot_carry_a_formula(
-    client: Any, hospital: Any, create_account: Any, create_patient: Any
+    client: Any, hospital: Any, create_account: Any
 ) -> None:
-    order = _paid_order(hospital, create_account, create_patient)
+    order, _ = paid_visit_order(hospital, now=utcnow())
     payment = db.session.query(Payment).filter_by(order_id=order.id).one()
     payment.provider_txn_id = '=HYPERLINK("http://evil.example","x")'
     db.session.flush()
@@ -81,9 +63,9 @@ def test_reconciliation_csv_cannot_carry_a_formula(
 
 @pytest.mark.skipif(not shutil.which("pdftotext"), reason="needs poppler-utils")
 def test_reconciliation_pdf(
-    client: Any, hospital: Any, create_account: Any, create_patient: Any, tmp_path: Path
+    client: Any, hospital: Any, create_account: Any, tmp_path: Path
 ) -> None:
-    order = _paid_order(hospital, create_account, create_patient)
+    order, _ = paid_visit_order(hospital, now=utcnow())
     cashier = create_account(hospital, roles=(Role.CASHIER,))
     sign_in(client, cashier)
     response = client.get(f"/billing/cashier/reconciliation?date={_today(hospital)}&format=pdf")

@@ -8,7 +8,6 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from hospital.billing import service
 from hospital.billing.models import (
     Order,
     OrderStatus,
@@ -23,12 +22,14 @@ from hospital.notifications.models import OutboxMessage
 from scheduling import service as scheduling
 from scheduling.models import Appointment, AppointmentState, Slot
 from tests.support.billing_factories import (
-    create_visit_order,
+    deliver_sandbox_notification,
+    hold_a_paid_place,
+    new_patient_order,
     sandbox,
-    sandbox_notification,
     start_sandbox_payment,
+    succeeded_sandbox_payment,
 )
-from tests.support.scheduling_factories import NOW, create_clinic_session, slots_of
+from tests.support.scheduling_factories import NOW
 
 
 def test_payment_after_the_hold_lapsed_and_the_slot_was_retaken_is_refunded(
@@ -39,17 +40,8 @@ def test_payment_after_the_hold_lapsed_and_the_slot_was_retaken_is_refunded(
     create_clinician: Any,
 ) -> None:
     clinician = create_clinician(create_department(hospital))
-    session = create_clinic_session(clinician, capacity=1, fee_fen=1500)
-    slot = slots_of(session)[0]
-    late_payer = create_account(hospital)
-    late_patient = create_patient(hospital, account=late_payer, phone="13800138002")
-    held = scheduling.hold(late_payer, patient_id=late_patient.id, slot_id=slot.id, now=NOW)
-    order = db.session.scalar(sa.select(Order).where(Order.reference == f"appointment:{held.id}"))
-    assert (
-        order is not None
-        and order.self_pay_fen == 1500
-        and order.expires_at == held.hold_expires_at
-    )
+    held, order, late_payer = hold_a_paid_place(hospital, clinician, phone="13800138002")
+    assert order.self_pay_fen == 1500 and order.expires_at == held.hold_expires_at
 
     payment = start_sandbox_payment(order, late_payer, now=NOW + timedelta(minutes=1))
     sandbox().decide(payment.out_trade_no, "success", now=NOW + timedelta(minutes=2))
@@ -60,11 +52,10 @@ def test_payment_after_the_hold_lapsed_and_the_slot_was_retaken_is_refunded(
     assert db.session.get(Order, order.id).status == OrderStatus.EXPIRED
     other = create_account(hospital)
     other_patient = create_patient(hospital, account=other)
-    scheduling.hold(other, patient_id=other_patient.id, slot_id=slot.id, now=lapse)
+    scheduling.hold(other, patient_id=other_patient.id, slot_id=held.slot_id, now=lapse)
 
     late = lapse + timedelta(minutes=5)
-    body, headers = sandbox_notification(payment, now=late)
-    assert service.handle_notification("sandbox", headers, body, now=late).accepted
+    assert deliver_sandbox_notification(payment, now=late).accepted
     db.session.expire_all()
 
     refund = db.session.scalar(sa.select(Refund).where(Refund.payment_id == payment.id))
@@ -76,7 +67,7 @@ def test_payment_after_the_hold_lapsed_and_the_slot_was_retaken_is_refunded(
     )
     assert db.session.get(Payment, payment.id).refunded_fen == 1500
     assert db.session.get(Order, order.id).status == OrderStatus.EXPIRED
-    assert db.session.get(Slot, slot.id).booked == 1
+    assert db.session.get(Slot, held.slot_id).booked == 1
     assert db.session.get(Appointment, held.id).state != AppointmentState.BOOKED
     told = db.session.scalars(
         sa.select(OutboxMessage).where(
@@ -87,8 +78,7 @@ def test_payment_after_the_hold_lapsed_and_the_slot_was_retaken_is_refunded(
     assert len(told) == 1 and "¥15.00" in told[0].body
 
     # The provider repeats itself: nothing more is refunded.
-    again_body, again_headers = sandbox_notification(payment, now=late)
-    service.handle_notification("sandbox", again_headers, again_body, now=late)
+    deliver_sandbox_notification(payment, now=late)
     assert (
         db.session.scalar(
             sa.select(sa.func.count()).select_from(Refund).where(Refund.payment_id == payment.id)
@@ -99,43 +89,28 @@ def test_payment_after_the_hold_lapsed_and_the_slot_was_retaken_is_refunded(
 
 def test_paying_the_registration_fee_books_the_appointment(
     hospital: Any,
-    create_account: Any,
-    create_patient: Any,
     create_department: Any,
     create_clinician: Any,
 ) -> None:
     clinician = create_clinician(create_department(hospital))
-    session = create_clinic_session(clinician, capacity=1, fee_fen=1500)
-    slot = slots_of(session)[0]
-    account = create_account(hospital)
-    patient = create_patient(hospital, account=account)
-    held = scheduling.hold(account, patient_id=patient.id, slot_id=slot.id, now=NOW)
-    order = db.session.scalar(sa.select(Order).where(Order.reference == f"appointment:{held.id}"))
-    payment = start_sandbox_payment(order, account, now=NOW)
-    sandbox().decide(payment.out_trade_no, "success", now=NOW)
-    body, headers = sandbox_notification(payment, now=NOW + timedelta(seconds=5))
-    service.handle_notification("sandbox", headers, body, now=NOW + timedelta(seconds=5))
+    held, order, account = hold_a_paid_place(hospital, clinician)
+    payment = succeeded_sandbox_payment(order, account, now=NOW)
+    deliver_sandbox_notification(payment, now=NOW + timedelta(seconds=5))
     db.session.expire_all()
     assert db.session.get(Order, order.id).status == OrderStatus.PAID
     assert db.session.get(Appointment, held.id).state == AppointmentState.BOOKED
-    assert db.session.get(Slot, slot.id).booked == 1
+    assert db.session.get(Slot, held.slot_id).booked == 1
 
 
-def test_a_receiver_refusing_the_paid_order_gets_it_refunded_in_full(
-    hospital: Any, create_account: Any, create_patient: Any
-) -> None:
-    account = create_account(hospital)
-    patient = create_patient(hospital, account=account, phone="13800138003")
-    order = create_visit_order(hospital, patient, now=utcnow())
-    payment = start_sandbox_payment(order, account, now=utcnow())
-    sandbox().decide(payment.out_trade_no, "success", now=utcnow())
+def test_a_receiver_refusing_the_paid_order_gets_it_refunded_in_full(hospital: Any) -> None:
+    order, account = new_patient_order(hospital, now=utcnow(), phone="13800138003")
+    payment = succeeded_sandbox_payment(order, account, now=utcnow())
 
     def refuse(_sender: Any, **kw: Any) -> bool:
         return False
 
     with order_paid.connected_to(refuse):
-        body, headers = sandbox_notification(payment, now=utcnow())
-        service.handle_notification("sandbox", headers, body, now=utcnow())
+        deliver_sandbox_notification(payment, now=utcnow())
     db.session.expire_all()
     refunded = db.session.get(Order, order.id)
     assert refunded.status == OrderStatus.REFUNDED
@@ -153,19 +128,14 @@ def test_a_receiver_refusing_the_paid_order_gets_it_refunded_in_full(
     )
 
 
-def test_a_second_payment_for_a_paid_order_is_refunded(
-    hospital: Any, create_account: Any, create_patient: Any
-) -> None:
-    account = create_account(hospital)
-    patient = create_patient(hospital, account=account)
-    order = create_visit_order(hospital, patient, now=utcnow())
+def test_a_second_payment_for_a_paid_order_is_refunded(hospital: Any) -> None:
+    order, account = new_patient_order(hospital, now=utcnow())
     first = start_sandbox_payment(order, account, now=utcnow())
     second = start_sandbox_payment(order, account, now=utcnow())
     for payment in (first, second):
         sandbox().decide(payment.out_trade_no, "success", now=utcnow())
     for payment in (second, first):
-        body, headers = sandbox_notification(payment, now=utcnow())
-        service.handle_notification("sandbox", headers, body, now=utcnow())
+        deliver_sandbox_notification(payment, now=utcnow())
     db.session.expire_all()
     paid = db.session.get(Order, order.id)
     assert paid.status == OrderStatus.PAID and paid.paid_self_fen == 5000

@@ -8,33 +8,13 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from hospital.billing import service
 from hospital.billing.models import LedgerEntry, LedgerKind, Order, Payment
 from hospital.db import db, utcnow
-from tests.support.billing_factories import (
-    create_visit_order,
-    sandbox,
-    sandbox_notification,
-    start_sandbox_payment,
-)
+from tests.support.billing_factories import paid_visit_order
 
 
-def paid(hospital: Any, create_account: Any, create_patient: Any) -> Order:
-    account = create_account(hospital)
-    patient = create_patient(hospital, account=account)
-    order = create_visit_order(hospital, patient, now=utcnow())
-    payment = start_sandbox_payment(order, account, now=utcnow())
-    sandbox().decide(payment.out_trade_no, "success", now=utcnow())
-    body, headers = sandbox_notification(payment, now=utcnow())
-    service.handle_notification("sandbox", headers, body, now=utcnow())
-    db.session.expire_all()
-    return db.session.get(Order, order.id)
-
-
-def test_every_state_change_is_in_the_ledger(
-    hospital: Any, create_account: Any, create_patient: Any
-) -> None:
-    order = paid(hospital, create_account, create_patient)
+def test_every_state_change_is_in_the_ledger(hospital: Any) -> None:
+    order, _ = paid_visit_order(hospital, now=utcnow())
     kinds = db.session.scalars(
         sa.select(LedgerEntry.kind).where(LedgerEntry.order_id == order.id).order_by(LedgerEntry.id)
     ).all()
@@ -46,10 +26,8 @@ def test_every_state_change_is_in_the_ledger(
     ]
 
 
-def test_ledger_entries_cannot_be_changed_or_deleted(
-    hospital: Any, create_account: Any, create_patient: Any
-) -> None:
-    order = paid(hospital, create_account, create_patient)
+def test_ledger_entries_cannot_be_changed_or_deleted(hospital: Any) -> None:
+    order, _ = paid_visit_order(hospital, now=utcnow())
     entry = db.session.scalar(sa.select(LedgerEntry).where(LedgerEntry.order_id == order.id))
     with pytest.raises(RuntimeError, match="append-only"), db.session.begin_nested():
         entry.amount_fen = 1
@@ -61,10 +39,8 @@ def test_ledger_entries_cannot_be_changed_or_deleted(
     assert db.session.scalar(sa.select(LedgerEntry).where(LedgerEntry.id == entry.id)) is not None
 
 
-def test_the_database_refuses_refunds_beyond_what_was_paid(
-    hospital: Any, create_account: Any, create_patient: Any
-) -> None:
-    order = paid(hospital, create_account, create_patient)
+def test_the_database_refuses_refunds_beyond_what_was_paid(hospital: Any) -> None:
+    order, _ = paid_visit_order(hospital, now=utcnow())
     with pytest.raises(IntegrityError), db.session.begin_nested():
         db.session.execute(
             sa.update(Order)
@@ -81,9 +57,9 @@ def test_the_database_refuses_refunds_beyond_what_was_paid(
 
 
 def test_the_database_refuses_a_second_settling_payment_and_a_reused_transaction_id(
-    hospital: Any, create_account: Any, create_patient: Any
+    hospital: Any,
 ) -> None:
-    order = paid(hospital, create_account, create_patient)
+    order, _ = paid_visit_order(hospital, now=utcnow())
     first = db.session.scalar(sa.select(Payment).where(Payment.order_id == order.id))
     values = {
         "hospital_id": order.hospital_id,
@@ -103,10 +79,8 @@ def test_the_database_refuses_a_second_settling_payment_and_a_reused_transaction
         )
 
 
-def test_unknown_states_are_refused_by_the_database(
-    hospital: Any, create_account: Any, create_patient: Any
-) -> None:
-    order = paid(hospital, create_account, create_patient)
+def test_unknown_states_are_refused_by_the_database(hospital: Any) -> None:
+    order, _ = paid_visit_order(hospital, now=utcnow())
     with pytest.raises(IntegrityError), db.session.begin_nested():
         db.session.execute(
             sa.text("UPDATE billing_order SET status = 'free' WHERE id = :id"), {"id": order.id}

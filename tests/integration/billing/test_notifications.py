@@ -25,24 +25,19 @@ from hospital.db import db, utcnow
 from hospital.unit_of_work import unit_of_work
 from tests.support import factories
 from tests.support.billing_factories import (
-    create_visit_order,
+    new_patient_order,
     sandbox,
     sandbox_notification,
-    start_sandbox_payment,
+    succeeded_sandbox_payment,
 )
 
 
-def _paying(hospital: Any, create_account: Any, create_patient: Any, n: int = 1) -> list[Payment]:
+def _paying(hospital: Any, n: int = 1) -> list[Payment]:
+    """Payments of n new patients' orders, completed at the sandbox and not yet notified."""
     now = utcnow()
-    payments = []
-    for _ in range(n):
-        account = create_account(hospital)
-        patient = create_patient(hospital, account=account)
-        order = create_visit_order(hospital, patient, now=now)
-        payment = start_sandbox_payment(order, account, now=now)
-        sandbox().decide(payment.out_trade_no, "success", now=now)
-        payments.append(payment)
-    return payments
+    return [
+        succeeded_sandbox_payment(*new_patient_order(hospital, now=now), now=now) for _ in range(n)
+    ]
 
 
 def _succeeded_entries(order_ids: list[int]) -> dict[int, int]:
@@ -56,11 +51,9 @@ def _succeeded_entries(order_ids: list[int]) -> dict[int, int]:
     return dict(rows)
 
 
-def test_every_notification_one_to_five_times_shuffled_pays_each_order_once(
-    hospital: Any, create_account: Any, create_patient: Any
-) -> None:
+def test_every_notification_one_to_five_times_shuffled_pays_each_order_once(hospital: Any) -> None:
     rng = random.Random(20261128)
-    payments = _paying(hospital, create_account, create_patient, n=6)
+    payments = _paying(hospital, n=6)
     now = utcnow()
     deliveries = []
     for payment in payments:
@@ -79,10 +72,8 @@ def test_every_notification_one_to_five_times_shuffled_pays_each_order_once(
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Refund)) == 0
 
 
-def test_a_late_failure_after_success_changes_nothing(
-    hospital: Any, create_account: Any, create_patient: Any
-) -> None:
-    (payment,) = _paying(hospital, create_account, create_patient)
+def test_a_late_failure_after_success_changes_nothing(hospital: Any) -> None:
+    (payment,) = _paying(hospital)
     now = utcnow()
     ok_body, ok_headers = sandbox_notification(payment, now=now)
     bad_body, bad_headers = sandbox_notification(payment, now=now, status="failed")
@@ -103,12 +94,8 @@ def test_concurrent_duplicate_notifications_pay_once(
         payments = []
         now = utcnow()
         for _ in range(4):
-            account = factories.create_account(hospital)
-            patient = factories.create_patient(hospital, account=account)
-            order = create_visit_order(hospital, patient, now=now)
-            payment = start_sandbox_payment(order, account, now=now)
-            sandbox().decide(payment.out_trade_no, "success", now=now)
-            payments.append(payment)
+            order, account = new_patient_order(hospital, now=now)
+            payments.append(succeeded_sandbox_payment(order, account, now=now))
         deliveries = []
         rng = random.Random(7)
         for payment in payments:
@@ -169,9 +156,9 @@ def _forgeries(payment: Payment, now: Any) -> dict[str, tuple[bytes, dict[str, s
 
 
 def test_forged_or_stale_notifications_are_refused_and_change_nothing(
-    client: Any, hospital: Any, create_account: Any, create_patient: Any
+    client: Any, hospital: Any
 ) -> None:
-    (payment,) = _paying(hospital, create_account, create_patient)
+    (payment,) = _paying(hospital)
     db.session.commit()  # a refused request rolls back its own work only
     now = utcnow()
     before = db.session.scalar(sa.select(sa.func.count()).select_from(LedgerEntry))
@@ -191,12 +178,10 @@ def test_forged_or_stale_notifications_are_refused_and_change_nothing(
     assert db.session.get(Order, payment.order_id).status == OrderStatus.PAID
 
 
-def test_a_signed_notification_with_another_amount_is_ignored_and_logged(
-    hospital: Any, create_account: Any, create_patient: Any
-) -> None:
+def test_a_signed_notification_with_another_amount_is_ignored_and_logged(hospital: Any) -> None:
     from hospital.billing.models import NotificationOutcome, ProviderNotification
 
-    (payment,) = _paying(hospital, create_account, create_patient)
+    (payment,) = _paying(hospital)
     body, headers = sandbox_notification(payment, now=utcnow(), amount_fen=1)
     result = service.handle_notification("sandbox", headers, body, now=utcnow())
     assert not result.accepted
@@ -212,10 +197,8 @@ def test_a_signed_notification_with_another_amount_is_ignored_and_logged(
     ]
 
 
-def test_reconciliation_settles_a_payment_whose_notifications_were_lost(
-    hospital: Any, create_account: Any, create_patient: Any
-) -> None:
-    (payment,) = _paying(hospital, create_account, create_patient)
+def test_reconciliation_settles_a_payment_whose_notifications_were_lost(hospital: Any) -> None:
+    (payment,) = _paying(hospital)
     later = utcnow() + timedelta(minutes=10)
     assert service.reconcile_pending_payments(later) == 1
     assert service.reconcile_pending_payments(later) == 0
@@ -224,24 +207,22 @@ def test_reconciliation_settles_a_payment_whose_notifications_were_lost(
     assert _succeeded_entries([payment.order_id]) == {payment.id: 1}
 
 
-def test_reconciliation_leaves_fresh_payments_to_their_notifications(
-    hospital: Any, create_account: Any, create_patient: Any
-) -> None:
-    (payment,) = _paying(hospital, create_account, create_patient)
+def test_reconciliation_leaves_fresh_payments_to_their_notifications(hospital: Any) -> None:
+    (payment,) = _paying(hospital)
     assert service.reconcile_pending_payments(utcnow() + timedelta(minutes=1)) == 0
     db.session.expire_all()
     assert db.session.get(Payment, payment.id).status == PaymentStatus.PENDING
 
 
 def test_sandbox_chaos_delivers_late_and_twice_but_pays_once(
-    app: Flask, client: Any, hospital: Any, create_account: Any, create_patient: Any
+    app: Flask, client: Any, hospital: Any
 ) -> None:
     from hospital.billing import jobs
     from tests.support.billing_factories import client_transport
 
     app.config["BILLING_SANDBOX_DUPLICATE_RATE"] = 1.0
     app.config["BILLING_SANDBOX_MAX_DELAY_S"] = 0
-    (payment,) = _paying(hospital, create_account, create_patient)
+    (payment,) = _paying(hospital)
     from hospital.billing.models import SandboxDelivery
 
     assert (
@@ -258,12 +239,10 @@ def test_sandbox_chaos_delivers_late_and_twice_but_pays_once(
     assert _succeeded_entries([payment.order_id]) == {payment.id: 1}
 
 
-def test_the_sandbox_retries_a_delivery_that_failed(
-    hospital: Any, create_account: Any, create_patient: Any
-) -> None:
+def test_the_sandbox_retries_a_delivery_that_failed(hospital: Any) -> None:
     from hospital.billing.models import SandboxDelivery
 
-    (payment,) = _paying(hospital, create_account, create_patient)
+    (payment,) = _paying(hospital)
     now = utcnow()
 
     def down(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
@@ -296,11 +275,8 @@ def test_the_sandbox_posts_without_holding_the_write_lock(app: Flask, committed:
     with app.app_context():
         now = utcnow()
         hospital = factories.create_hospital()
-        account = factories.create_account(hospital)
-        patient = factories.create_patient(hospital, account=account)
-        order = create_visit_order(hospital, patient, now=now)
-        payment = start_sandbox_payment(order, account, now=now)
-        sandbox().decide(payment.out_trade_no, "success", now=now)
+        order, account = new_patient_order(hospital, now=now)
+        succeeded_sandbox_payment(order, account, now=now)
         db.session.commit()
         hospital_id = hospital.id
         writes: list[str] = []

@@ -10,16 +10,11 @@ from typing import Any
 
 import pytest
 
-from hospital.billing import receipts, service
-from hospital.billing.models import Order
+from hospital.billing import receipts
 from hospital.db import db, utcnow
+from hospital.patients.models import Patient
 from tests.support.auth import sign_in
-from tests.support.billing_factories import (
-    create_visit_order,
-    sandbox,
-    sandbox_notification,
-    start_sandbox_payment,
-)
+from tests.support.billing_factories import create_visit_order, paid_visit_order
 
 pytestmark = pytest.mark.skipif(not shutil.which("pdftotext"), reason="needs poppler-utils")
 
@@ -32,31 +27,13 @@ def pdf_text(data: bytes, tmp_path: Path) -> str:
     ).stdout
 
 
-def paid(hospital: Any, create_account: Any, create_patient: Any) -> Order:
-    account = create_account(hospital)
-    patient = create_patient(hospital, account=account, name="李四光")
-    order = create_visit_order(hospital, patient, now=utcnow())
-    payment = start_sandbox_payment(order, account, now=utcnow())
-    sandbox().decide(payment.out_trade_no, "success", now=utcnow())
-    body, headers = sandbox_notification(payment, now=utcnow())
-    service.handle_notification("sandbox", headers, body, now=utcnow())
-    db.session.expire_all()
-    return db.session.get(Order, order.id)
-
-
 @pytest.mark.parametrize("size", ["a4", "80mm"])
 def test_receipt_pdf_has_real_chinese_text_and_a_masked_identity(
-    client: Any, hospital: Any, create_account: Any, create_patient: Any, tmp_path: Path, size: str
+    client: Any, hospital: Any, tmp_path: Path, size: str
 ) -> None:
-    order = paid(hospital, create_account, create_patient)
-    owner_link = order.patient_id
-    from hospital.patients.models import FamilyLink, Patient
-
-    patient = db.session.get(Patient, owner_link)
-    account_id = db.session.query(FamilyLink.account_id).filter_by(patient_id=patient.id).scalar()
-    from hospital.accounts.models import Account
-
-    sign_in(client, db.session.get(Account, account_id))
+    order, owner = paid_visit_order(hospital, now=utcnow(), name="李四光")
+    patient = db.session.get(Patient, order.patient_id)
+    sign_in(client, owner)
     response = client.get(
         f"/billing/orders/{order.id}/receipt.pdf?size={size}", headers={"Accept-Language": "zh"}
     )
@@ -75,9 +52,9 @@ def test_receipt_pdf_has_real_chinese_text_and_a_masked_identity(
 
 
 def test_the_verification_page_shows_only_number_amount_and_date(
-    client: Any, hospital: Any, create_account: Any, create_patient: Any
+    client: Any, hospital: Any
 ) -> None:
-    order = paid(hospital, create_account, create_patient)
+    order, _ = paid_visit_order(hospital, now=utcnow(), name="李四光")
     db.session.commit()
     view = receipts.receipt_view(order)
     assert view.verify_url.endswith(f"/billing/verify/{order.verification_token}")

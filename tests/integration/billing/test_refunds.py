@@ -34,36 +34,27 @@ from tests.support import factories
 from tests.support.auth import sign_in
 from tests.support.billing_factories import (
     create_visit_order,
-    sandbox,
-    sandbox_notification,
-    start_sandbox_payment,
+    insured_medicine_order,
+    paid_visit_order,
+    pay_in_sandbox,
+    registration_order,
 )
 
 
 def pay(order: Order, payer: Any) -> Payment:
-    now = utcnow()
-    payment = start_sandbox_payment(order, payer, now=now)
-    sandbox().decide(payment.out_trade_no, "success", now=now)
-    body, headers = sandbox_notification(payment, now=now)
-    assert service.handle_notification("sandbox", headers, body, now=now).accepted
+    payment = pay_in_sandbox(order, payer, now=utcnow())
     db.session.expire_all()
     return payment
 
 
-def paid_order(
-    hospital: Any, create_account: Any, create_patient: Any, **kw: Any
-) -> tuple[Order, Any]:
-    account = create_account(hospital)
-    patient = create_patient(hospital, account=account, phone="13800138000")
-    order = create_visit_order(hospital, patient, now=utcnow(), **kw)
-    pay(order, account)
-    return db.session.get(Order, order.id), account
+def paid_order(hospital: Any) -> tuple[Order, Any]:
+    return paid_visit_order(hospital, now=utcnow(), phone="13800138000")
 
 
 def test_cashier_refunds_part_with_a_reason_over_the_api(
-    client: Any, hospital: Any, create_account: Any, create_patient: Any
+    client: Any, hospital: Any, create_account: Any
 ) -> None:
-    order, _ = paid_order(hospital, create_account, create_patient)
+    order, _ = paid_order(hospital)
     cashier = create_account(hospital, roles=(Role.CASHIER,))
     sign_in(client, cashier)
     response = client.post(
@@ -90,9 +81,9 @@ def test_cashier_refunds_part_with_a_reason_over_the_api(
 
 
 def test_a_refund_beyond_what_is_left_is_refused(
-    client: Any, hospital: Any, create_account: Any, create_patient: Any
+    client: Any, hospital: Any, create_account: Any
 ) -> None:
-    order, _ = paid_order(hospital, create_account, create_patient)
+    order, _ = paid_order(hospital)
     cashier = create_account(hospital, roles=(Role.CASHIER,))
     db.session.commit()
     sign_in(client, cashier)
@@ -112,10 +103,8 @@ def test_a_refund_beyond_what_is_left_is_refused(
     assert db.session.get(Order, order.id).status == OrderStatus.REFUNDED
 
 
-def test_a_patient_cannot_refund(
-    client: Any, hospital: Any, create_account: Any, create_patient: Any
-) -> None:
-    order, owner = paid_order(hospital, create_account, create_patient)
+def test_a_patient_cannot_refund(client: Any, hospital: Any) -> None:
+    order, owner = paid_order(hospital)
     sign_in(client, owner)
     response = client.post(f"/api/v1/billing/orders/{order.id}/refunds", json={"reason": "mine"})
     assert response.status_code == 403
@@ -126,9 +115,9 @@ def test_a_patient_cannot_refund(
 
 
 def test_a_refund_needs_a_reason_and_a_positive_amount(
-    client: Any, hospital: Any, create_account: Any, create_patient: Any
+    client: Any, hospital: Any, create_account: Any
 ) -> None:
-    order, _owner = paid_order(hospital, create_account, create_patient)
+    order, _owner = paid_order(hospital)
     cashier = create_account(hospital, roles=(Role.CASHIER,))
     db.session.commit()
     sign_in(client, cashier)
@@ -153,9 +142,9 @@ def test_a_refund_needs_a_reason_and_a_positive_amount(
 
 
 def test_a_retried_refund_with_the_same_idempotency_key_refunds_once(
-    client: Any, hospital: Any, create_account: Any, create_patient: Any
+    client: Any, hospital: Any, create_account: Any
 ) -> None:
-    order, _ = paid_order(hospital, create_account, create_patient)
+    order, _ = paid_order(hospital)
     cashier = create_account(hospital, roles=(Role.CASHIER,))
     db.session.commit()
     sign_in(client, cashier)
@@ -218,21 +207,9 @@ def test_insurance_split_is_paid_and_refunded_in_proportion(
     assert all(r.status == RefundStatus.SUCCEEDED for r in refunds)
 
 
-def test_a_fully_insured_order_is_paid_without_a_provider(
-    hospital: Any,
-    create_account: Any,
-    create_patient: Any,
-    monkeypatch: pytest.MonkeyPatch,
-    app: Flask,
-) -> None:
-    monkeypatch.setitem(app.config, "BILLING_INSURANCE_COVERAGE", {"medicine": 100})
-    monkeypatch.setitem(app.config, "BILLING_INSURANCE_DEDUCTIBLE_FEN", 0)
-    account = create_account(hospital)
-    patient = create_patient(hospital, account=account)
-    order = create_visit_order(
-        hospital, patient, now=utcnow(), prices=((3000, ItemCategory.MEDICINE),)
-    )
-    service.apply_insurance(account, order.id, now=utcnow())
+@pytest.mark.usefixtures("medicine_fully_insured")
+def test_a_fully_insured_order_is_paid_without_a_provider(hospital: Any) -> None:
+    order, account = insured_medicine_order(hospital, now=utcnow())
     started = service.start_payment(account, order.id, provider_name="sandbox", now=utcnow())
     assert started.payment is None
     assert db.session.get(Order, order.id).status == OrderStatus.PAID
@@ -255,7 +232,7 @@ def _registration_order(
         expires_at=now.replace(year=now.year + 1),
         now=now,
     )
-    order = db.session.scalar(sa.select(Order).where(Order.reference == "appointment:987654"))
+    order = registration_order(987654)
     assert order is not None and order.total_fen == 2000
     return order, account
 

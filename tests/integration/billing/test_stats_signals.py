@@ -10,23 +10,26 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from blinker import Signal
-from flask import Flask
 
 from hospital.accounts.models import Role
 from hospital.billing import service
-from hospital.billing.models import ItemCategory, Order, OrderStatus, RefundKind, RefundStatus
+from hospital.billing.models import Order, OrderStatus, RefundKind, RefundStatus
 from hospital.billing.providers.base import ProviderUnavailable
 from hospital.billing.providers.sandbox import SandboxProvider
 from hospital.db import db, utcnow
 from hospital.events import order_paid, payment_received, refund_issued
 from reports.models import PaymentSummary
 from tests.support.billing_factories import (
-    create_visit_order,
+    deliver_sandbox_notification,
+    hold_a_paid_place,
+    insured_medicine_order,
+    new_patient_order,
+    paid_visit_order,
     sandbox,
-    sandbox_notification,
     start_sandbox_payment,
+    succeeded_sandbox_payment,
 )
-from tests.support.scheduling_factories import NOW, create_clinic_session, slots_of
+from tests.support.scheduling_factories import NOW
 
 
 @contextmanager
@@ -42,19 +45,13 @@ def recording(signal: Signal) -> Iterator[list[dict[str, Any]]]:
 
 
 def notify(payment: Any, *, now: Any) -> None:
-    body, headers = sandbox_notification(payment, now=now)
-    assert service.handle_notification("sandbox", headers, body, now=now).accepted
+    assert deliver_sandbox_notification(payment, now=now).accepted
 
 
-def test_a_settled_order_reports_one_online_payment_even_when_notified_twice(
-    hospital: Any, create_account: Any, create_patient: Any
-) -> None:
-    account = create_account(hospital)
-    patient = create_patient(hospital, account=account)
-    order = create_visit_order(hospital, patient, now=utcnow())
+def test_a_settled_order_reports_one_online_payment_even_when_notified_twice(hospital: Any) -> None:
+    order, account = new_patient_order(hospital, now=utcnow())
     now = utcnow()
-    payment = start_sandbox_payment(order, account, now=now)
-    sandbox().decide(payment.out_trade_no, "success", now=now)
+    payment = succeeded_sandbox_payment(order, account, now=now)
     with recording(payment_received) as seen:
         notify(payment, now=now)
         notify(payment, now=now + timedelta(seconds=30))  # the provider retries
@@ -71,32 +68,18 @@ def test_a_settled_order_reports_one_online_payment_even_when_notified_twice(
     ]
 
 
-def test_a_fully_insured_order_reports_the_insured_amount(
-    hospital: Any,
-    create_account: Any,
-    create_patient: Any,
-    monkeypatch: pytest.MonkeyPatch,
-    app: Flask,
-) -> None:
-    monkeypatch.setitem(app.config, "BILLING_INSURANCE_COVERAGE", {"medicine": 100})
-    monkeypatch.setitem(app.config, "BILLING_INSURANCE_DEDUCTIBLE_FEN", 0)
-    account = create_account(hospital)
-    patient = create_patient(hospital, account=account)
-    order = create_visit_order(
-        hospital, patient, now=utcnow(), prices=((3000, ItemCategory.MEDICINE),)
-    )
-    service.apply_insurance(account, order.id, now=utcnow())
+@pytest.mark.usefixtures("medicine_fully_insured")
+def test_a_fully_insured_order_reports_the_insured_amount(hospital: Any) -> None:
+    order, account = insured_medicine_order(hospital, now=utcnow())
     with recording(payment_received) as seen:
         service.start_payment(account, order.id, provider_name="sandbox", now=utcnow())
     assert [(s["order_id"], s["amount_fen"], s["online"]) for s in seen] == [(order.id, 3000, True)]
 
 
 def test_a_second_payment_for_a_paid_order_reports_neither_a_payment_nor_a_refund(
-    hospital: Any, create_account: Any, create_patient: Any
+    hospital: Any,
 ) -> None:
-    account = create_account(hospital)
-    patient = create_patient(hospital, account=account)
-    order = create_visit_order(hospital, patient, now=utcnow())
+    order, account = new_patient_order(hospital, now=utcnow())
     first = start_sandbox_payment(order, account, now=utcnow())
     second = start_sandbox_payment(order, account, now=utcnow())
     for payment in (first, second):
@@ -108,15 +91,8 @@ def test_a_second_payment_for_a_paid_order_reports_neither_a_payment_nor_a_refun
     assert refunded == []
 
 
-def test_a_cashier_refund_is_reported_once_in_fen(
-    hospital: Any, create_account: Any, create_patient: Any
-) -> None:
-    account = create_account(hospital)
-    patient = create_patient(hospital, account=account)
-    order = create_visit_order(hospital, patient, now=utcnow())
-    payment = start_sandbox_payment(order, account, now=utcnow())
-    sandbox().decide(payment.out_trade_no, "success", now=utcnow())
-    notify(payment, now=utcnow())
+def test_a_cashier_refund_is_reported_once_in_fen(hospital: Any, create_account: Any) -> None:
+    order, _ = paid_visit_order(hospital, now=utcnow())
     cashier = create_account(hospital, roles=(Role.CASHIER,))
     now = utcnow()
     with recording(refund_issued) as seen:
@@ -135,14 +111,9 @@ def test_a_cashier_refund_is_reported_once_in_fen(
 
 
 def test_a_refund_the_provider_could_not_take_is_reported_when_it_goes_through(
-    hospital: Any, create_account: Any, create_patient: Any, monkeypatch: pytest.MonkeyPatch
+    hospital: Any, create_account: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    account = create_account(hospital)
-    patient = create_patient(hospital, account=account)
-    order = create_visit_order(hospital, patient, now=utcnow())
-    payment = start_sandbox_payment(order, account, now=utcnow())
-    sandbox().decide(payment.out_trade_no, "success", now=utcnow())
-    notify(payment, now=utcnow())
+    order, _ = paid_visit_order(hospital, now=utcnow())
     cashier = create_account(hospital, roles=(Role.CASHIER,))
     real_refund = SandboxProvider.refund
 
@@ -162,14 +133,9 @@ def test_a_refund_the_provider_could_not_take_is_reported_when_it_goes_through(
     assert [(s["order_id"], s["amount_fen"], s["now"]) for s in seen] == [(order.id, 5000, later)]
 
 
-def test_a_refused_paid_order_is_counted_then_refunded_in_full(
-    hospital: Any, create_account: Any, create_patient: Any
-) -> None:
-    account = create_account(hospital)
-    patient = create_patient(hospital, account=account)
-    order = create_visit_order(hospital, patient, now=utcnow())
-    payment = start_sandbox_payment(order, account, now=utcnow())
-    sandbox().decide(payment.out_trade_no, "success", now=utcnow())
+def test_a_refused_paid_order_is_counted_then_refunded_in_full(hospital: Any) -> None:
+    order, account = new_patient_order(hospital, now=utcnow())
+    payment = succeeded_sandbox_payment(order, account, now=utcnow())
     events: list[tuple[str, int]] = []
 
     def refuse(_sender: Any, **kw: Any) -> bool:
@@ -194,21 +160,12 @@ def test_a_refused_paid_order_is_counted_then_refunded_in_full(
 def test_a_paid_and_partly_refunded_registration_lands_in_the_payment_summary(
     hospital: Any,
     create_account: Any,
-    create_patient: Any,
     create_department: Any,
     create_clinician: Any,
 ) -> None:
-    from scheduling import service as scheduling
-
     clinician = create_clinician(create_department(hospital))
-    session = create_clinic_session(clinician, capacity=1, fee_fen=1500)
-    slot = slots_of(session)[0]
-    account = create_account(hospital)
-    patient = create_patient(hospital, account=account)
-    held = scheduling.hold(account, patient_id=patient.id, slot_id=slot.id, now=NOW)
-    order = db.session.scalar(sa.select(Order).where(Order.reference == f"appointment:{held.id}"))
-    payment = start_sandbox_payment(order, account, now=NOW)
-    sandbox().decide(payment.out_trade_no, "success", now=NOW)
+    _held, order, account = hold_a_paid_place(hospital, clinician)
+    payment = succeeded_sandbox_payment(order, account, now=NOW)
     notify(payment, now=NOW + timedelta(seconds=5))
     cashier = create_account(hospital, roles=(Role.CASHIER,))
     service.refund_order(

@@ -327,24 +327,12 @@ def test_each_notification_is_sent_at_most_once_per_ticket(
 
 
 def test_check_in_of_a_booked_appointment_gives_one_ticket_in_the_session_room(
-    hospital, point, create_department, create_clinician, create_patient, create_account
+    hospital, point, create_account, book_at
 ):
     from hospital.accounts.models import Role
-    from scheduling import service as scheduling_service
     from scheduling.models import AppointmentState
-    from tests.support.scheduling_factories import NOW as SCHED_NOW
-    from tests.support.scheduling_factories import create_clinic_session, slots_of
 
-    clinician = create_clinician(create_department(hospital))
-    session = create_clinic_session(clinician, service_point_id=point.id)
-    slot = slots_of(session)[0]
-    account = create_account(hospital)
-    patient = create_patient(hospital, account=account, birth_date=date(1990, 1, 1))
-    appointment = scheduling_service.hold(
-        account, patient_id=patient.id, slot_id=slot.id, now=SCHED_NOW
-    )
-    if appointment.state is AppointmentState.HELD:
-        appointment = scheduling_service.confirm(account, appointment.id, now=SCHED_NOW)
+    appointment, _clinician, slot = book_at(point)
     arrive = slot.starts_at - timedelta(minutes=20)
     registrar = create_account(hospital, roles=(Role.REGISTRAR,))
     ticket, created = service.check_in(

@@ -133,23 +133,9 @@ def test_a_ticket_called_out_of_order_reports_its_first_call(
 
 
 def test_checking_in_an_appointment_twice_reports_one_check_in_with_its_clinic(
-    hospital, point, create_department, create_clinician, create_patient, create_account
+    hospital, point, book_at
 ):
-    from scheduling import service as scheduling_service
-    from scheduling.models import AppointmentState
-    from tests.support.scheduling_factories import NOW as SCHED_NOW
-    from tests.support.scheduling_factories import create_clinic_session, slots_of
-
-    clinician = create_clinician(create_department(hospital))
-    session = create_clinic_session(clinician, service_point_id=point.id)
-    slot = slots_of(session)[0]
-    account = create_account(hospital)
-    patient = create_patient(hospital, account=account, birth_date=date(1990, 1, 1))
-    appointment = scheduling_service.hold(
-        account, patient_id=patient.id, slot_id=slot.id, now=SCHED_NOW
-    )
-    if appointment.state is AppointmentState.HELD:
-        appointment = scheduling_service.confirm(account, appointment.id, now=SCHED_NOW)
+    appointment, clinician, slot = book_at(point)
     arrive = slot.starts_at - timedelta(minutes=20)
     with recording(events.visit_checked_in) as seen:
         ticket, _ = service.check_in(
