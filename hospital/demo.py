@@ -18,6 +18,7 @@ from flask.cli import with_appcontext
 from hospital.accounts import service as accounts_service
 from hospital.accounts.models import Account, AccountRole, Device, DeviceKind, Language, Role
 from hospital.accounts.passwords import hash_password
+from hospital.billing.demo import seed_fees
 from hospital.db import db, utcnow
 from hospital.organisation import service as organisation_service
 from hospital.organisation.models import (
@@ -438,6 +439,7 @@ def seed_demo() -> None:
         seed_staff(hospital, clinicians, now)
         seed_patients(hospital, now)
         seed_devices(hospital, now)
+        seed_fees(hospital)  # billing: registration fees (a kiosk walk-in pays the general one)
         seed_schedules(hospital, now)  # scheduling: two weeks of sessions, some nearly full
         seed_queues(hospital, now)  # queueing: counters at every service point, today's queues
     click.echo(summary(current_app.config["PUBLIC_URL"]))
