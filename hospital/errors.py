@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from flask import Flask, Response, jsonify, render_template, request
@@ -114,7 +115,12 @@ def _describe(details: Any) -> str:
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def _domain_error(exc: DomainError) -> Response:
-        return error_response(exc.status, exc.code, exc.message, exc.details)
+        response = error_response(exc.status, exc.code, exc.message, exc.details)
+        wait = exc.details.get("retry_after") if isinstance(exc.details, dict) else None
+        if exc.status == 429 and isinstance(wait, int | float) and wait > 0:
+            # Clients and proxies read the wait from the standard header, not from our body.
+            response.headers["Retry-After"] = str(math.ceil(wait))
+        return response
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response:

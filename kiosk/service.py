@@ -352,6 +352,7 @@ def _check_rate(device: Device, kind: ActivityKind, per_minute: int, now: dateti
         raise TooManyRequests(
             _l("This kiosk is very busy. Wait a minute and try again, or ask staff."),
             code="kiosk_rate_limited",
+            details={"retry_after": 60},
         )
 
 

@@ -197,6 +197,8 @@ def test_hourly_limit_per_phone_is_kept_in_the_database(
     assert refused.status_code == 429
     assert refused.json["code"] == "code_send_limited"
     assert 590 <= refused.json["errors"]["retry_after"] <= 600
+    # The standard header too (flask-limiter re-renders it from the same instant: ±1 s).
+    assert abs(int(refused.headers["Retry-After"]) - refused.json["errors"]["retry_after"]) <= 1
     assert _send(client, "13900139000").status_code == 200
     sent = db.session.scalar(
         sa.select(sa.func.count())
@@ -220,6 +222,7 @@ def test_send_limit_is_per_address_too(
 
     assert third.status_code == 429
     assert third.json["code"] == "too_many_requests"
+    assert int(third.headers["Retry-After"]) > 0  # flask-limiter's own header
     assert (
         db.session.scalar(
             sa.select(sa.func.count())

@@ -179,6 +179,7 @@ def test_ticket_issue_is_limited_per_kiosk(
     ]
     assert [a.status_code for a in answers] == [201, 201, 429]
     assert answers[2].get_json()["code"] == "kiosk_rate_limited"
+    assert answers[2].headers["Retry-After"] == "60"
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Ticket)) == 2
     # Another kiosk is not held back by this one.
     _other, token = create_kiosk(world.hospital, now=utcnow(), name="Kiosk 2")
