@@ -1,7 +1,8 @@
 """Stripe-style webhook signatures: `t=<unix time>,v1=<hex HMAC-SHA256 of "t.body">`.
 
 Several secrets are accepted at once so a secret can be rotated without losing messages;
-timestamps outside the tolerance (old replays, or from the future) are refused.
+timestamps outside the tolerance are refused: older than 300 s (replays), or more than 60 s
+ahead of our clock (a provider's clock a few seconds ahead of ours must not lose payments).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Sequence
 from hospital.billing.providers.base import SignatureError
 
 TOLERANCE_S = 300
+CLOCK_SKEW_S = 60
 
 
 def signature_header(payload: bytes, secret: str, timestamp: int) -> str:
@@ -51,7 +53,7 @@ def verify_signature(
             candidates.append(value)
     if timestamp is None or not candidates:
         raise SignatureError("malformed signature header")
-    if timestamp > now:
+    if timestamp > now + CLOCK_SKEW_S:
         raise SignatureError("timestamp is in the future")
     if now - timestamp > tolerance_s:
         raise SignatureError("timestamp outside the tolerance")

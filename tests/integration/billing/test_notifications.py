@@ -143,14 +143,14 @@ def _forgeries(payment: Payment, now: Any) -> dict[str, tuple[bytes, dict[str, s
     changed[body.index(b'"amount_fen":') + len(b'"amount_fen":')] = ord("1")
     missing = {k: v for k, v in headers.items() if k != "Sandbox-Signature"}
     old_body, old_headers = sandbox_notification(payment, now=now - timedelta(seconds=301))
-    future_body, future_headers = sandbox_notification(payment, now=now + timedelta(seconds=30))
+    future_body, future_headers = sandbox_notification(payment, now=now + timedelta(seconds=90))
     wrong_body, wrong_headers = sandbox_notification(payment, now=now, secret="not-our-secret")
     return {
         "forged signature": (body, forged_sig),
         "one byte changed": (bytes(changed), headers),
         "missing header": (body, missing),
         "301 s old": (old_body, old_headers),
-        "from the future": (future_body, future_headers),
+        "90 s in the future": (future_body, future_headers),
         "wrong secret": (wrong_body, wrong_headers),
     }
 
