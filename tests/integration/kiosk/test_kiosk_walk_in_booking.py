@@ -90,3 +90,32 @@ def test_booking_needs_a_confirmed_phone(kiosk_client: Any, world: KioskWorld) -
     )
     assert response.status_code == 401
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Appointment)) == 0
+
+
+def test_a_walk_in_slot_can_be_booked_for_a_family_member_of_the_phone(
+    app: Any, kiosk_client: Any, world: KioskWorld, create_patient: Any
+) -> None:
+    from hospital.accounts.models import Account
+    from hospital.patients.models import Relationship
+
+    account = db.session.scalars(
+        sa.select(Account).where(Account.phone == world.patient.phone)
+    ).one()
+    father = create_patient(
+        world.hospital, account=account, relationship=Relationship.PARENT, name="张建国", phone=None
+    )
+    db.session.commit()
+    confirmation = _confirm_phone(kiosk_client, world)
+    booked = kiosk_client.post(
+        "/api/v1/kiosk/walk-in/book",
+        json={
+            "department_id": world.clinic.department.id,
+            "confirmation": confirmation,
+            "patient_id": father.id,
+        },
+        headers=world.headers,
+    )
+    assert booked.status_code == 201, booked.get_json()
+    appointment = db.session.get(Appointment, booked.get_json()["appointment_id"])
+    assert appointment.patient_id == father.id
+    assert appointment.account_id == account.id  # booked by the phone's account
