@@ -4,8 +4,8 @@ Starts a throwaway PostgreSQL (tests/support/postgres_cluster.py), creates the s
 clinician with 300 slots over two weeks released at one instant, and 2,000 signed-in patients
 (accounts, sessions and signed session cookies written directly). It then serves the
 application with gunicorn using `hospital serve`'s production settings
-(hospital.cli.server_settings: gthread, 2 workers x 8 request slots plus stream slots,
-HOSPITAL_ENV=production) on 127.0.0.1, from a small WSGI module written to a temp directory:
+(hospital.cli.server_settings: gthread, 2 workers x 8 request slots plus stream slots, each
+worker on its own SO_REUSEPORT socket, HOSPITAL_ENV=production) on 127.0.0.1, from a small WSGI module written to a temp directory:
 that module calls create_app() and adds the baseline route, which therefore exists only in the
 benchmark's own app instance.
 
@@ -328,11 +328,11 @@ def start_server(url: str, workdir: Path, port: int) -> subprocess.Popen:
         bind=f"127.0.0.1:{port}", workers=2, threads=8, stream_slots=1000
     )
     env.update(environment)
-    command = [sys.executable, "-m", "gunicorn"]
-    for key, value in options.items():
-        command += [f"--{key.replace('_', '-')}", str(value)]
-    command = [c if c != "--accesslog" else "--access-logfile" for c in command]
-    command.append("bench_wsgi:app")
+    # The options go in a config file, as `hospital serve` sets them: gunicorn reads each setting
+    # by its own name, with no translation into command-line flags.
+    config = "".join(f"{key} = {value!r}\n" for key, value in options.items())
+    (workdir / "bench_gunicorn.py").write_text(config)
+    command = [sys.executable, "-m", "gunicorn", "-c", "bench_gunicorn.py", "bench_wsgi:app"]
     server = subprocess.Popen(
         command,
         cwd=workdir,

@@ -9,6 +9,7 @@ import logging
 import os
 import secrets
 import threading
+from collections import deque
 from typing import Any
 
 from flask import Flask, g, request
@@ -114,7 +115,44 @@ def _register_unit_of_work(app: Flask) -> None:
             write_intent.reset(token)
 
 
-_request_slots: dict[int, threading.BoundedSemaphore] = {}
+class RequestSlots:
+    """A counting semaphore that serves waiting requests in arrival order.
+
+    threading.Semaphore lets a newly arrived thread take a freed slot before the woken waiter
+    runs, so under a steady burst some requests wait many times longer than the rest. Here a
+    freed slot is handed straight to the longest waiter.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self._lock = threading.Lock()
+        self._free = limit
+        self._waiters: deque[threading.Lock] = deque()
+
+    def acquire(self, timeout: float) -> bool:
+        with self._lock:
+            if self._free > 0 and not self._waiters:
+                self._free -= 1
+                return True
+            waiter = threading.Lock()
+            waiter.acquire()
+            self._waiters.append(waiter)
+        if waiter.acquire(timeout=timeout):
+            return True
+        with self._lock:
+            if waiter in self._waiters:
+                self._waiters.remove(waiter)
+                return False
+        return True  # a slot was handed over just as the wait ran out: it is ours
+
+    def release(self) -> None:
+        with self._lock:
+            if self._waiters:
+                self._waiters.popleft().release()  # the slot passes on without being freed
+            else:
+                self._free += 1
+
+
+_request_slots: dict[int, RequestSlots] = {}
 _request_slots_lock = threading.Lock()
 
 
@@ -124,7 +162,9 @@ def _take_request_slot(app: Flask) -> None:
     if limit <= 0:
         return
     with _request_slots_lock:
-        slots = _request_slots.setdefault(os.getpid(), threading.BoundedSemaphore(limit))
+        slots = _request_slots.get(os.getpid())
+        if slots is None:
+            slots = _request_slots[os.getpid()] = RequestSlots(limit)
     if not slots.acquire(timeout=float(app.config["REQUEST_SLOT_WAIT_SECONDS"])):
         raise ServerBusy()
     g.request_slot = slots

@@ -18,9 +18,11 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from marshmallow import Schema, ValidationError, fields, validates_schema
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.compiler import compiles
 
 from hospital import events
-from hospital.db import db, utcnow
+from hospital.db import UTCDateTime, db, utcnow
 from hospital.organisation.models import Clinician, Department, Hospital
 from reports.models import LabReport, PaymentSummary, VisitSummary
 
@@ -28,6 +30,9 @@ MAX_RANGE_DAYS = 366
 
 
 # ---- feeding the summary ----------------------------------------------------------------------
+#
+# Receivers run inside the sender's transaction, often while it holds a queue row locked, so each
+# one is a single statement: an upsert or a conditional UPDATE, never a SELECT followed by a write.
 
 
 def _local_date(hospital_id: int, moment: datetime) -> date:
@@ -49,10 +54,77 @@ def _visit(
     return db.session.scalar(query)
 
 
-def _seconds(later: datetime | None, earlier: datetime | None) -> int | None:
-    if later is None or earlier is None:
-        return None
-    return max(int((later - earlier).total_seconds()), 0)
+class _SecondsBetween(sa.sql.functions.FunctionElement[int]):
+    """Whole seconds from the second argument to the first, never negative; NULL if either is."""
+
+    type = sa.Integer()
+    name = "seconds_between"
+    inherit_cache = True
+
+
+@compiles(_SecondsBetween, "postgresql")
+def _seconds_between_postgresql(element: _SecondsBetween, compiler: Any, **kw: Any) -> str:
+    later, earlier = (compiler.process(arg, **kw) for arg in element.clauses)
+    whole = f"FLOOR(EXTRACT(EPOCH FROM ({later} - {earlier})))"
+    return f"CAST(CASE WHEN {whole} < 0 THEN 0 ELSE {whole} END AS INTEGER)"
+
+
+@compiles(_SecondsBetween, "sqlite")
+def _seconds_between_sqlite(element: _SecondsBetween, compiler: Any, **kw: Any) -> str:
+    # Times are stored as 'YYYY-MM-DD HH:MM:SS.ffffff'. SQLite's date functions keep only
+    # milliseconds (and round), so whole seconds and microseconds are taken apart exactly.
+    later, earlier = (compiler.process(arg, **kw) for arg in element.clauses)
+
+    def micros(t: str) -> str:
+        return (
+            f"(CAST(strftime('%s', substr({t}, 1, 19)) AS INTEGER) * 1000000"
+            f" + CAST(substr({t}, 21, 6) AS INTEGER))"
+        )
+
+    diff = f"({micros(later)} - {micros(earlier)})"
+    return f"(CASE WHEN {diff} < 0 THEN 0 ELSE {diff} / 1000000 END)"
+
+
+def _at(moment: datetime) -> Any:
+    return sa.literal(moment, UTCDateTime())
+
+
+def _insert() -> Any:
+    """The dialect's INSERT with ON CONFLICT (both PostgreSQL and SQLite have it)."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert
+    return sqlite.insert
+
+
+def _forget_cached_visit(visit_id: int | None) -> None:
+    """A summary row written by SQL: make the session reload it if it holds it."""
+    if visit_id is None:
+        return
+    obj = db.session.identity_map.get(db.session.identity_key(VisitSummary, visit_id))
+    if obj is not None:
+        db.session.expire(obj)
+
+
+def _upsert_visit(key: str, values: dict[str, Any], changes: dict[str, Any]) -> None:
+    """Insert the visit's row, or apply `changes` to the row with the same (hospital, key)."""
+    statement = _insert()(VisitSummary).values(**values)
+    statement = statement.on_conflict_do_update(
+        index_elements=["hospital_id", key], set_=changes
+    ).returning(VisitSummary.id)
+    _forget_cached_visit(db.session.execute(statement).scalar())
+
+
+def _update_visit(*where: Any, **changes: Any) -> int | None:
+    """Change the visit's row in one statement; its id, or None when there is no such row."""
+    visit_id = db.session.execute(
+        sa.update(VisitSummary)
+        .where(*where)
+        .values(**changes)
+        .returning(VisitSummary.id)
+        .execution_options(synchronize_session=False)
+    ).scalar()
+    _forget_cached_visit(visit_id)
+    return visit_id
 
 
 def on_appointment_booked(
@@ -67,28 +139,31 @@ def on_appointment_booked(
     now: datetime,
     **_kw: Any,
 ) -> None:
-    service_date = _local_date(hospital_id, starts_at)  # may query: before a half-built row exists
-    visit = _visit(hospital_id, appointment_id=appointment_id)
-    if visit is None:
-        visit = VisitSummary(hospital_id=hospital_id, appointment_id=appointment_id)
-        db.session.add(visit)
-    visit.service_date = service_date
-    visit.department_id = department_id
-    visit.clinician_id = clinician_id
-    visit.booked = True
-    visit.booked_online = bool(online)
-    visit.cancelled = False
-    db.session.flush()
+    changes = {
+        "service_date": _local_date(hospital_id, starts_at),
+        "department_id": department_id,
+        "clinician_id": clinician_id,
+        "booked": True,
+        "booked_online": bool(online),
+        "cancelled": False,
+    }
+    _upsert_visit(
+        "appointment_id",
+        {"hospital_id": hospital_id, "appointment_id": appointment_id, **changes},
+        changes,
+    )
 
 
 def on_appointment_cancelled(
     _sender: Any, *, appointment_id: int, hospital_id: int, reason: str = "", **_kw: Any
 ) -> None:
-    visit = _visit(hospital_id, appointment_id=appointment_id)
     # An expired hold was never booked, so it is no cancellation.
-    if visit is not None and reason != "expired":
-        visit.cancelled = True
-        db.session.flush()
+    if reason != "expired":
+        _update_visit(
+            VisitSummary.hospital_id == hospital_id,
+            VisitSummary.appointment_id == appointment_id,
+            cancelled=True,
+        )
 
 
 def on_visit_checked_in(
@@ -102,59 +177,74 @@ def on_visit_checked_in(
     clinician_id: int | None = None,
     **_kw: Any,
 ) -> None:
-    visit = _visit(hospital_id, appointment_id=appointment_id) if appointment_id else None
-    visit = visit or _visit(hospital_id, ticket_id=ticket_id)
-    if visit is None:
-        visit = VisitSummary(
-            hospital_id=hospital_id,
-            appointment_id=appointment_id,
-            service_date=_local_date(hospital_id, now),
-            department_id=department_id,
-            clinician_id=clinician_id,
-        )
-        db.session.add(visit)
-    visit.ticket_id = ticket_id
-    visit.checked_in_at = now
-    visit.no_show = False
-    db.session.flush()
+    arrival = {"ticket_id": ticket_id, "checked_in_at": now, "no_show": False}
+    # A booked visit has its row already (from the booking): one UPDATE finds and changes it.
+    if appointment_id and _update_visit(
+        VisitSummary.hospital_id == hospital_id,
+        VisitSummary.appointment_id == appointment_id,
+        **arrival,
+    ):
+        return
+    # A walk-in (or a visit booked before statistics were kept): a new row, or the ticket's row.
+    _upsert_visit(
+        "ticket_id",
+        {
+            "hospital_id": hospital_id,
+            "appointment_id": appointment_id,
+            "service_date": _local_date(hospital_id, now),
+            "department_id": department_id,
+            "clinician_id": clinician_id,
+            **arrival,
+        },
+        {"checked_in_at": now, "no_show": False},
+    )
 
 
 def on_appointment_no_show(
     _sender: Any, *, appointment_id: int, hospital_id: int, **_kw: Any
 ) -> None:
-    visit = _visit(hospital_id, appointment_id=appointment_id)
-    if visit is not None:
-        visit.no_show = True
-        db.session.flush()
+    _update_visit(
+        VisitSummary.hospital_id == hospital_id,
+        VisitSummary.appointment_id == appointment_id,
+        no_show=True,
+    )
 
 
 def on_ticket_first_called(
     _sender: Any, *, ticket_id: int, hospital_id: int, now: datetime, **_kw: Any
 ) -> None:
-    visit = _visit(hospital_id, ticket_id=ticket_id)
-    if visit is not None and visit.called_at is None:
-        visit.called_at = now
-        visit.wait_seconds = _seconds(now, visit.checked_in_at)
-        db.session.flush()
+    _update_visit(
+        VisitSummary.hospital_id == hospital_id,
+        VisitSummary.ticket_id == ticket_id,
+        VisitSummary.called_at.is_(None),
+        called_at=now,
+        wait_seconds=_SecondsBetween(_at(now), VisitSummary.checked_in_at),
+    )
 
 
 def on_ticket_serving_started(
     _sender: Any, *, ticket_id: int, hospital_id: int, now: datetime, **_kw: Any
 ) -> None:
-    visit = _visit(hospital_id, ticket_id=ticket_id)
-    if visit is not None and visit.started_at is None:
-        visit.started_at = now
-        db.session.flush()
+    _update_visit(
+        VisitSummary.hospital_id == hospital_id,
+        VisitSummary.ticket_id == ticket_id,
+        VisitSummary.started_at.is_(None),
+        started_at=now,
+    )
 
 
 def on_ticket_completed(
     _sender: Any, *, ticket_id: int, hospital_id: int, now: datetime, **_kw: Any
 ) -> None:
-    visit = _visit(hospital_id, ticket_id=ticket_id)
-    if visit is not None:
-        visit.completed_at = now
-        visit.service_seconds = _seconds(now, visit.started_at or visit.called_at)
-        db.session.flush()
+    # SET expressions read the row as it was: started_at and called_at are not changed here.
+    _update_visit(
+        VisitSummary.hospital_id == hospital_id,
+        VisitSummary.ticket_id == ticket_id,
+        completed_at=now,
+        service_seconds=_SecondsBetween(
+            _at(now), sa.func.coalesce(VisitSummary.started_at, VisitSummary.called_at)
+        ),
+    )
 
 
 def on_payment_received(
@@ -168,21 +258,16 @@ def on_payment_received(
     now: datetime,
     **_kw: Any,
 ) -> None:
-    payment = db.session.scalar(
-        sa.select(PaymentSummary).where(
-            PaymentSummary.hospital_id == hospital_id, PaymentSummary.order_id == order_id
-        )
-    )
-    if payment is not None:
-        return  # a provider notification processed twice counts once
     department_id = clinician_id = None
     kind, _, ref_id = (reference or "").partition(":")
     if kind == "appointment" and ref_id.isdigit():
         visit = _visit(hospital_id, appointment_id=int(ref_id))
         if visit is not None:
             department_id, clinician_id = visit.department_id, visit.clinician_id
-    db.session.add(
-        PaymentSummary(
+    # A provider notification processed twice counts once.
+    db.session.execute(
+        _insert()(PaymentSummary)
+        .values(
             hospital_id=hospital_id,
             order_id=order_id,
             service_date=_local_date(hospital_id, now),
@@ -191,21 +276,24 @@ def on_payment_received(
             amount_fen=int(amount_fen),
             online=bool(online),
         )
+        .on_conflict_do_nothing(index_elements=["hospital_id", "order_id"])
     )
-    db.session.flush()
 
 
 def on_refund_issued(
     _sender: Any, *, order_id: int, hospital_id: int, amount_fen: int, **_kw: Any
 ) -> None:
-    payment = db.session.scalar(
-        sa.select(PaymentSummary).where(
-            PaymentSummary.hospital_id == hospital_id, PaymentSummary.order_id == order_id
+    refunded = PaymentSummary.refunded_fen + int(amount_fen)
+    db.session.execute(
+        sa.update(PaymentSummary)
+        .where(PaymentSummary.hospital_id == hospital_id, PaymentSummary.order_id == order_id)
+        .values(
+            refunded_fen=sa.case(
+                (refunded > PaymentSummary.amount_fen, PaymentSummary.amount_fen), else_=refunded
+            )
         )
+        .execution_options(synchronize_session="fetch")
     )
-    if payment is not None:
-        payment.refunded_fen = min(payment.refunded_fen + int(amount_fen), payment.amount_fen)
-        db.session.flush()
 
 
 RECEIVERS = (

@@ -973,7 +973,12 @@ _LIMITS = sa.text(
       (SELECT count(*) FROM booking_suspension WHERE patient_id = :patient_id
          AND ends_at > :now AND lifted_at IS NULL),
       (SELECT count(*) FROM appointment WHERE patient_id = :patient_id
-         AND session_id = :session_id AND state = 'held' AND hold_expires_at <= :now)
+         AND session_id = :session_id AND state = 'held' AND hold_expires_at <= :now),
+      rules.max_active_per_patient_per_day,
+      rules.max_active_per_account_per_day,
+      rules.hold_minutes
+    FROM (SELECT 1 AS one) AS one
+    LEFT JOIN scheduling_rules AS rules ON rules.hospital_id = :hospital_id
     """
 ).bindparams(
     sa.bindparam("now", type_=UTCDateTime()),
@@ -995,32 +1000,51 @@ _TAKE_PLACE = sa.text(
 )
 
 
+@dataclass(frozen=True)
+class _Limits:
+    lapsed_holds: int  # this patient's lapsed holds still sitting in the session
+    hold_minutes: int
+
+
 def _check_limits(
     actor: Account,
     patient_id: int,
     *,
     session_id: int,
     local_date: date,
-    rules: Rules,
     now: datetime,
     desk: bool,
     ignore_appointment_id: int | None = None,
-) -> int:
+) -> _Limits:
     """Check suspension, one-per-session and the per-day limits, counted in one query.
 
-    Returns how many lapsed holds of this patient still sit in the session (to be released).
+    The same query reads the hospital's limits (a hold needs no separate rules lookup).
     """
-    n_patient, n_account, n_session, n_suspended, n_lapsed = db.session.execute(
+    (
+        n_patient,
+        n_account,
+        n_session,
+        n_suspended,
+        n_lapsed,
+        max_per_patient,
+        max_per_account,
+        hold_minutes,
+    ) = db.session.execute(
         _LIMITS,
         {
             "patient_id": patient_id,
             "account_id": actor.id,
+            "hospital_id": actor.hospital_id,
             "session_id": session_id,
             "local_date": local_date,
             "now": now,
             "ignore_id": ignore_appointment_id or 0,
         },
     ).one()
+    if max_per_patient is None:  # the hospital has not set its own rules
+        max_per_patient = DEFAULT_RULES["max_active_per_patient_per_day"]
+        max_per_account = DEFAULT_RULES["max_active_per_account_per_day"]
+        hold_minutes = DEFAULT_RULES["hold_minutes"]
     if n_suspended and not desk:
         raise Forbidden(
             _l(
@@ -1034,7 +1058,7 @@ def _check_limits(
             _l("This patient already has an appointment in this session."),
             code="already_booked_in_session",
         )
-    if n_patient >= rules.max_active_per_patient_per_day:
+    if n_patient >= max_per_patient:
         raise Conflict(
             _l(
                 "This patient already has %(n)d appointments on that day, the most allowed.",
@@ -1042,7 +1066,7 @@ def _check_limits(
             ),
             code="patient_daily_limit",
         )
-    if not desk and n_account >= rules.max_active_per_account_per_day:
+    if not desk and n_account >= max_per_account:
         raise Conflict(
             _l(
                 "Your account already has %(n)d appointments on that day, the most one account "
@@ -1051,7 +1075,7 @@ def _check_limits(
             ),
             code="account_daily_limit",
         )
-    return n_lapsed
+    return _Limits(lapsed_holds=n_lapsed, hold_minutes=hold_minutes)
 
 
 def _taken() -> Conflict:
@@ -1076,19 +1100,17 @@ def hold(actor: Account, *, patient_id: Any, slot_id: Any, now: datetime) -> App
     ):
         raise _taken()
     patient = require_patient_access(actor, patient_id, Permission.BOOK, action="scheduling.hold")
-    rules = rules_for(actor.hospital_id)
     desk = _is_desk_staff(actor)
     _lock_booker(actor.id, patient.id)
-    own_lapsed = _check_limits(
+    limits = _check_limits(
         actor,
         patient.id,
         session_id=slot.session_id,
         local_date=slot.local_date,
-        rules=rules,
         now=now,
         desk=desk,
     )
-    if own_lapsed:
+    if limits.lapsed_holds:
         # A lapsed hold of this patient in this session still occupies the unique index.
         for appointment_id in db.session.scalars(
             sa.select(Appointment.id).where(
@@ -1110,7 +1132,7 @@ def hold(actor: Account, *, patient_id: Any, slot_id: Any, now: datetime) -> App
         state=AppointmentState.HELD,
         fee_class=session.fee_class,
         fee_fen=session.fee_fen,
-        hold_expires_at=now + timedelta(minutes=rules.hold_minutes),
+        hold_expires_at=now + timedelta(minutes=limits.hold_minutes),
         created_at=now,
     )
     db.session.add(appointment)
@@ -1403,7 +1425,6 @@ def reschedule(
         appointment.patient_id,
         session_id=new_slot.session_id,
         local_date=new_slot.local_date,
-        rules=rules,
         now=now,
         desk=True,  # moving a booking neither adds one nor books anew online
         ignore_appointment_id=appointment.id,
@@ -1479,7 +1500,6 @@ def add_on(
         patient.id,
         session_id=slot.session_id,
         local_date=slot.local_date,
-        rules=rules_for(actor.hospital_id),
         now=now,
         desk=True,
     )

@@ -64,6 +64,29 @@ def can_act_for(account: Account, patient: Patient, permission: Permission) -> b
     return link is not None and link_grants(link, permission)
 
 
+def _grants(
+    account: Account, patient: Patient, link: FamilyLink | None, permission: Permission
+) -> bool:
+    """can_act_for with the account's link to the patient already read (None: no link)."""
+    if not account.is_active or account.hospital_id != patient.hospital_id:
+        return False
+    return staff_grants(account, permission) or (link is not None and link_grants(link, permission))
+
+
+# The patient and the account's link to it in one round trip (a hold runs this in a rush).
+_PATIENT_WITH_LINK = (
+    sa.select(Patient, FamilyLink)
+    .outerjoin(
+        FamilyLink,
+        sa.and_(
+            FamilyLink.patient_id == Patient.id,
+            FamilyLink.account_id == sa.bindparam("account_id"),
+        ),
+    )
+    .where(Patient.id == sa.bindparam("patient_id"))
+)
+
+
 def patients_acting_for(
     account: Account, permission: Permission = Permission.VIEW
 ) -> list[Patient]:
@@ -83,8 +106,15 @@ def require_patient_access(
     """Return the patient, or raise NotFound (never revealing whether it exists) and audit the denial."""
     from hospital.audit.service import record
 
-    patient = db.session.get(Patient, patient_id) if isinstance(patient_id, int) else None
-    if patient is not None and can_act_for(account, patient, permission):
+    found = (
+        db.session.execute(
+            _PATIENT_WITH_LINK, {"patient_id": patient_id, "account_id": account.id}
+        ).first()
+        if isinstance(patient_id, int)
+        else None
+    )
+    patient, link = found if found is not None else (None, None)
+    if patient is not None and _grants(account, patient, link, permission):
         return patient
     record(
         action=action,
