@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from flask import Flask
+from flask import Flask, current_app
 from flask_sqlalchemy.session import _app_ctx_id
 from sqlalchemy import orm
 
@@ -134,10 +134,17 @@ def db_session(app: Flask) -> Iterator[orm.scoped_session]:
         connection = db.engine.connect()
         outer = connection.begin()
         original = db.session
-        db.session = orm.scoped_session(
-            orm.sessionmaker(bind=connection, join_transaction_mode="create_savepoint"),
-            scopefunc=_app_ctx_id,
-        )
+        on_connection = orm.sessionmaker(bind=connection, join_transaction_mode="create_savepoint")
+
+        def new_session() -> orm.Session:
+            # `db` is shared by every app in this process: the browser tests' live server (its
+            # own app and database) may still be serving a stream thread. Only this test's app
+            # works on the test's connection; two threads on one connection interleave savepoints.
+            if current_app._get_current_object() is app:
+                return on_connection()
+            return original.session_factory()
+
+        db.session = orm.scoped_session(new_session, scopefunc=_app_ctx_id)
         try:
             yield db.session
         finally:
