@@ -66,8 +66,12 @@ def main() -> None:
         now = utcnow()
         with app.app_context():
             db.create_all()
+            # A zone where it is daytime now, so today's clinic is open whatever the hour.
             hospital = factories.create_hospital(
-                code="BENCH", name_zh="压测医院", name_en="Bench Hospital"
+                code="BENCH",
+                name_zh="压测医院",
+                name_en="Bench Hospital",
+                timezone=factories.daytime_zone(now),
             )
             device, token = create_kiosk(hospital, now=now)
             clinic = create_clinic(hospital, now=now)
