@@ -1692,6 +1692,24 @@ def active_suspension(patient_id: int, *, now: datetime) -> BookingSuspension | 
     )
 
 
+def active_suspensions(actor: Account, *, now: datetime) -> list[tuple[BookingSuspension, Patient]]:
+    """The hospital's patients who may not book online now, soonest to end first (desk staff)."""
+    _require_roles(actor, actor.hospital_id, DESK_ROLES)
+    rows = db.session.execute(
+        sa.select(BookingSuspension, Patient)
+        .join(Patient, Patient.id == BookingSuspension.patient_id)
+        .where(
+            BookingSuspension.hospital_id == actor.hospital_id,
+            Patient.hospital_id == actor.hospital_id,
+            BookingSuspension.ends_at > now,
+            BookingSuspension.lifted_at.is_(None),
+        )
+        .order_by(BookingSuspension.ends_at)
+        .limit(500)
+    ).all()
+    return [(suspension, patient) for suspension, patient in rows]
+
+
 def lift_suspension(actor: Account, patient_id: int, *, reason: str, now: datetime) -> int:
     """Let a suspended patient book online again (desk staff, with a reason)."""
     _require_roles(actor, actor.hospital_id, DESK_ROLES)

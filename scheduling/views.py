@@ -30,7 +30,6 @@ from scheduling.finding import department_matches
 from scheduling.models import (
     Appointment,
     AppointmentState,
-    BookingSuspension,
     ClinicSession,
     ExceptionKind,
     FeeClass,
@@ -749,19 +748,7 @@ def add_extra_session() -> Page:
 
 
 def _suspensions_page(*, error: Any = None, status: int = 200) -> Page:
-    account = signed_in_account()
-    rows = db.session.execute(
-        sa.select(BookingSuspension, Patient)
-        .join(Patient, Patient.id == BookingSuspension.patient_id)
-        .where(
-            BookingSuspension.hospital_id == account.hospital_id,
-            Patient.hospital_id == account.hospital_id,
-            BookingSuspension.ends_at > utcnow(),
-            BookingSuspension.lifted_at.is_(None),
-        )
-        .order_by(BookingSuspension.ends_at)
-        .limit(500)
-    ).all()
+    rows = service.active_suspensions(signed_in_account(), now=utcnow())
     page = render_template(
         "scheduling/suspensions.html",
         suspensions=rows,

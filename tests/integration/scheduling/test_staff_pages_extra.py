@@ -205,3 +205,29 @@ def test_patients_and_nurses_cannot_see_or_lift_suspensions(client: Any, world: 
         )
         assert lift.status_code == 403
     assert service.active_suspension(patient.id, now=utcnow()) is not None
+
+
+def test_desk_staff_list_the_active_suspensions_of_their_hospital_only(world: World) -> None:
+    from hospital.errors import Forbidden
+
+    _account, patient = world.add_patient()
+    _account, lifted = world.add_patient()
+    suspend(world, patient)
+    suspend(world, lifted).lifted_at = utcnow()
+    elsewhere = factories.create_hospital(code="ELSEWHERE")
+    stranger = factories.create_patient(elsewhere, name="外院")
+    db.session.add(
+        BookingSuspension(
+            hospital_id=elsewhere.id,
+            patient_id=stranger.id,
+            starts_at=utcnow(),
+            ends_at=utcnow() + timedelta(days=30),
+            strikes=3,
+        )
+    )
+    db.session.flush()
+    listed = service.active_suspensions(world.registrar, now=utcnow())
+    assert [p.id for _s, p in listed] == [patient.id]
+    nurse = factories.create_account(world.hospital, roles=(Role.NURSE,))
+    with pytest.raises(Forbidden):
+        service.active_suspensions(nurse, now=utcnow())
