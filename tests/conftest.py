@@ -136,11 +136,14 @@ def db_session(app: Flask) -> Iterator[orm.scoped_session]:
         original = db.session
         on_connection = orm.sessionmaker(bind=connection, join_transaction_mode="create_savepoint")
 
+        database = app.config["SQLALCHEMY_DATABASE_URI"]
+
         def new_session() -> orm.Session:
             # `db` is shared by every app in this process: the browser tests' live server (its
-            # own app and database) may still be serving a stream thread. Only this test's app
-            # works on the test's connection; two threads on one connection interleave savepoints.
-            if current_app._get_current_object() is app:
+            # own app and database) may still be serving a stream thread. Only apps on the test's
+            # database (this one, or one a test builds on it) work on the test's connection; two
+            # threads of different apps on one connection would interleave savepoints.
+            if current_app.config["SQLALCHEMY_DATABASE_URI"] == database:
                 return on_connection()
             return original.session_factory()
 

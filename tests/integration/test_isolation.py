@@ -50,3 +50,5 @@ def test_another_apps_thread_keeps_its_own_database(db_session: object, tmp_path
     assert db.session.scalar(sa.select(sa.func.count()).where(Hospital.code == "OTHER")) == 0
     assert db.session.scalar(sa.select(sa.func.count()).where(Hospital.code == MARKER)) == 1
     db.session.commit()  # our savepoint is still ours to release
+    with other.app_context():
+        db.engine.dispose()
