@@ -141,8 +141,13 @@ def _config() -> dict[str, object]:
 
 
 @bp.get("/orders/<int:order_id>/result")
-@sign_in_page_required
 def result(order_id: int) -> Page:
+    from hospital.accounts.guards import current_account
+
+    if current_account() is None:
+        # Someone who paid by scanning a kiosk's QR is not signed in on this phone: tell them
+        # where their number is, and nothing about the order (its id is in the address).
+        return render_template("billing/result_public.html", order_id=order_id, **_page_context())
     # Shows what our database knows: returning here never marks anything paid.
     order = service.order_for_viewer(signed_in_account(), order_id)
     return render_template(

@@ -218,3 +218,17 @@ def test_the_pay_page_shows_the_insurance_share_and_the_hold_countdown(
     assert "¥70.00" in html and "¥40.00" in html  # insurance share, self-pay
     started = service.start_payment(account, order.id, provider_name="sandbox", now=utcnow())
     assert started.payment is not None and started.payment.amount_fen == 4000
+
+
+def test_a_payer_not_signed_in_on_the_phone_is_sent_back_to_the_kiosk_and_learns_nothing(
+    client: Any, hospital: Any, create_account: Any, create_patient: Any
+) -> None:
+    _account, patient, order = _setup(hospital, create_account, create_patient)
+    db.session.commit()
+    page = client.get(f"/billing/orders/{order.id}/result?lang=en")
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    assert 'data-result="public"' in text
+    assert "go back to it" in text
+    # Nothing about the order or its patient: the id in the address is all the visitor has.
+    assert patient.name not in text and "50.00" not in text and 'data-result="waiting"' not in text
