@@ -23,6 +23,9 @@ from hospital.jobs import REGISTRY, Job
 from hospital.unit_of_work import unit_of_work
 
 log = logging.getLogger("hospital.scheduler")
+# APScheduler logs every run of every job at INFO (about 25 lines a minute here), which buries
+# what matters. run_job logs a job's failure, and what a job did when it did something.
+logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)
 LEADER_LOCK_KEY = 7_301_001  # pg advisory lock id; any fixed number shared by all instances
 STANDBY_SECONDS = 15
 LEADERSHIP_CHECK_SECONDS = 30
@@ -40,7 +43,9 @@ def run_job(app: Flask, job: Job) -> None:
     with app.app_context():
         try:
             with unit_of_work():
-                job.func(utcnow())
+                done = job.func(utcnow())
+            if done:
+                log.info("job %s: %s", job.id, done)
         except Exception:
             log.exception("job %s failed", job.id)
         finally:

@@ -138,3 +138,13 @@ def test_only_one_scheduler_leads_and_another_takes_over_when_it_stops(
         first.close()
         second.close()
         engine.dispose()
+
+
+def test_a_job_run_is_logged_only_when_the_job_did_something(app: Flask, caplog: Any) -> None:
+    import logging
+
+    caplog.set_level(logging.INFO)
+    run_job(app, Job("test.idle", lambda now: 0, "interval", {"seconds": 60}))
+    run_job(app, Job("test.busy", lambda now: 3, "interval", {"seconds": 60}))
+    lines = [r.getMessage() for r in caplog.records if r.name.startswith(("hospital", "apsch"))]
+    assert lines == ["job test.busy: 3"]
