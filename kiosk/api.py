@@ -265,10 +265,23 @@ def book_walk_in(args: dict[str, Any]) -> dict[str, Any]:
     return {
         "appointment_id": booking.appointment_id,
         "time": booking.starts_at.astimezone(zone).strftime("%H:%M"),
-        "fee": fen_to_yuan(booking.fee_fen),
-        "pay_url": booking.pay_url,
-        "pay_qr": qr_svg(booking.pay_url, box_size=6) if booking.pay_url else "",
+        **_payment_out(booking.fee_fen, booking.pay_url),
     }
+
+
+def _payment_out(fee_fen: int, pay_url: str) -> dict[str, Any]:
+    """The fee and the QR the patient scans with the phone to pay it (none when nothing is due)."""
+    return {
+        "fee": fen_to_yuan(fee_fen),
+        "pay_url": pay_url,
+        "pay_qr": qr_svg(pay_url, box_size=6) if pay_url else "",
+    }
+
+
+def _payment_status_out(issued: Any) -> dict[str, Any]:
+    if issued is None:
+        return {"paid": False, "ticket": None}
+    return {"paid": True, "ticket": _ticket_out(issued)}
 
 
 @blp.route("/walk-in/bookings/<int:appointment_id>", methods=["POST"])
@@ -279,10 +292,9 @@ def walk_in_booking(args: dict[str, Any], appointment_id: int) -> dict[str, Any]
     """Has the walk-in booking been paid? Then its ticket (the page polls this)."""
     device = _kiosk_device()
     phone = service.confirmed_phone(device, args["confirmation"])
-    issued = service.walk_in_booking_ticket(device, appointment_id, phone=phone, now=utcnow())
-    if issued is None:
-        return {"paid": False, "ticket": None}
-    return {"paid": True, "ticket": _ticket_out(issued)}
+    return _payment_status_out(
+        service.walk_in_booking_ticket(device, appointment_id, phone=phone, now=utcnow())
+    )
 
 
 @blp.route("/walk-in/pay", methods=["POST"])
@@ -296,12 +308,7 @@ def pay_walk_in(args: dict[str, Any]) -> dict[str, Any]:
     started = service.start_paid_walk_in(
         device, args["department_id"], phone=phone, now=utcnow(), patient_id=args["patient_id"]
     )
-    return {
-        "walk_in_id": started.walk_in_id,
-        "fee": fen_to_yuan(started.fee_fen),
-        "pay_url": started.pay_url,
-        "pay_qr": qr_svg(started.pay_url, box_size=6) if started.pay_url else "",
-    }
+    return {"walk_in_id": started.walk_in_id, **_payment_out(started.fee_fen, started.pay_url)}
 
 
 @blp.route("/walk-in/payments/<int:walk_in_id>", methods=["POST"])
@@ -312,10 +319,9 @@ def walk_in_payment(args: dict[str, Any], walk_in_id: int) -> dict[str, Any]:
     """Has the walk-in fee been paid? Then the ticket (the page polls this)."""
     device = _kiosk_device()
     phone = service.confirmed_phone(device, args["confirmation"])
-    issued = service.walk_in_ticket(device, walk_in_id, phone=phone, now=utcnow())
-    if issued is None:
-        return {"paid": False, "ticket": None}
-    return {"paid": True, "ticket": _ticket_out(issued)}
+    return _payment_status_out(
+        service.walk_in_ticket(device, walk_in_id, phone=phone, now=utcnow())
+    )
 
 
 @blp.route("/walk-in/payments/<int:walk_in_id>/cancel", methods=["POST"])
