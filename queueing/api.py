@@ -27,7 +27,7 @@ from hospital.accounts.guards import (
 )
 from hospital.accounts.models import STAFF_ROLES, DeviceKind, Role
 from hospital.db import db, utcnow
-from hospital.errors import Forbidden, NotFound, Unauthorized
+from hospital.errors import Conflict, Forbidden, NotFound, Unauthorized
 from hospital.organisation.lookup import current_hospital
 from hospital.organisation.models import ServicePoint
 from queueing import service, snapshots
@@ -116,6 +116,25 @@ def close_queue(queue_id: int) -> ServiceQueue:
     return service.close_queue(actor=signed_in_account(), queue_id=queue_id, now=utcnow())
 
 
+def _refuse_unpaid_kiosk_walk_in(hospital_id: int) -> None:
+    """A kiosk may issue a free ticket here only where walk-ins cost nothing.
+
+    Where a walk-in fee is due, the kiosk's own walk-in registration (/api/v1/kiosk/walk-in/pay)
+    takes the payment first; this endpoint must not be a way around it.
+    """
+    from hospital.billing.service import registration_fee_fen
+
+    fee_class = str(current_app.config.get("KIOSK_WALK_IN_FEE_CLASS", "general"))
+    if registration_fee_fen(hospital_id, fee_class) > 0:
+        raise Conflict(
+            _l(
+                "A walk-in ticket costs the registration fee here: register through the kiosk's "
+                "walk-in screen, which takes the payment first."
+            ),
+            code="walk_in_fee_due",
+        )
+
+
 @blp.route("/tickets", methods=["POST"])
 @blp.arguments(WalkInArgs)
 @blp.response(201, TicketOut)
@@ -133,6 +152,7 @@ def issue_walk_in(args: dict[str, Any]) -> dict[str, Any]:
         if device is None or device.kind is not DeviceKind.KIOSK:
             raise Unauthorized(_l("Please sign in first."))
         hospital_id = device.hospital_id
+        _refuse_unpaid_kiosk_walk_in(hospital_id)
     priority = PriorityClass(args["priority"]) if args.get("priority") else None
     ticket = service.issue_walk_in(
         actor=actor,

@@ -215,3 +215,25 @@ def test_a_department_board_shows_its_rooms_queues(
     assert client.get(f"{API}/board?department={department.id}&points=1").status_code == 422
     assert client.get(f"{API}/board").status_code == 422
     assert client.get("/queueing/board").status_code == 422
+
+
+def test_a_kiosk_cannot_skip_the_walk_in_fee_through_the_queue_api(
+    client, hospital, create_service_point
+):
+    from tests.support.billing_factories import create_registration_fee
+    from tests.support.kiosk_factories import create_kiosk
+
+    point = create_service_point(hospital)
+    qf.open_queue(point, now=utcnow())
+    _device, token = create_kiosk(hospital, now=utcnow())
+    kiosk = {"Authorization": f"Bearer {token}"}
+    free = client.post(f"{API}/tickets", json={"service_point_id": point.id}, headers=kiosk)
+    assert free.status_code == 201  # no walk-in fee: the kiosk may issue directly
+    create_registration_fee(hospital, fee_class="general", amount_fen=1000)
+    refused = client.post(f"{API}/tickets", json={"service_point_id": point.id}, headers=kiosk)
+    assert refused.status_code == 409
+    assert refused.get_json()["code"] == "walk_in_fee_due"
+    from hospital.db import db
+    from queueing.models import Ticket
+
+    assert db.session.query(Ticket).count() == 1  # the refused call issued nothing
