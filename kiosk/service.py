@@ -58,8 +58,8 @@ from kiosk.models import (
 from kiosk.printing.escpos import NetworkPrinter, PrinterError, PrintFailure, ticket_bytes
 from kiosk.printing.slip import TicketSlip
 from queueing import service as queueing_service
-from queueing import snapshots
 from queueing.models import ACTIVE_STATUSES, QueueStatus, ServiceQueue, Ticket
+from queueing.snapshots import people_ahead
 from scheduling import appointment_codes
 from scheduling.models import Appointment, AppointmentState, ClinicSession
 
@@ -651,16 +651,6 @@ def check_in(device: Device, appointment_id: int, *, now: datetime) -> IssuedTic
             detail={"device_id": device.id, "appointment_id": appointment.id},
         )
     return IssuedTicket(ticket, new, people_ahead(ticket, now))
-
-
-def people_ahead(ticket: Ticket, now: datetime) -> int | None:
-    """How many are called before this ticket, by the queue's own ordering (None: not waiting)."""
-    state = snapshots.load_state(ticket.queue_id, now)
-    if state is None or ticket.id not in state["tickets"]:
-        return None
-    # The queue's position is 0 for "called next": exactly the number of people ahead.
-    ahead = snapshots.ticket_view(state, ticket.id)["ahead"]
-    return None if ahead is None else int(ahead)
 
 
 # ---- walk-ins -----------------------------------------------------------------------------

@@ -245,6 +245,16 @@ def ticket_view(state: dict[str, Any], ticket_id: int) -> dict[str, Any]:
     }
 
 
+def people_ahead(ticket: Ticket, now: datetime) -> int | None:
+    """How many are called before this ticket, by the queue's own ordering (None: not waiting)."""
+    state = load_state(ticket.queue_id, now)
+    if state is None or ticket.id not in state["tickets"]:
+        return None
+    # The queue's position is 0 for "called next": exactly the number of people ahead.
+    ahead = ticket_view(state, ticket.id)["ahead"]
+    return None if ahead is None else int(ahead)
+
+
 def console_view(state: dict[str, Any], counter_id: int) -> dict[str, Any]:
     """The staff console: the counter's ticket, the waiting list in order with why, and ETA."""
     tickets = state["tickets"]

@@ -14,7 +14,7 @@ from markupsafe import Markup
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from hospital.accounts.guards import require_roles, signed_in_account
-from hospital.accounts.models import STAFF_ROLES
+from hospital.accounts.models import STAFF_ROLES, Role
 from hospital.billing import service as billing_service
 from hospital.billing.models import FeeItem, ItemCategory
 from hospital.db import db, utcnow
@@ -26,8 +26,15 @@ from hospital.patients.identity import mask_name
 from hospital.patients.models import Patient
 from hospital.web.navigation import sign_in_page_required
 from hospital.web.tiles import Tile, add_home_tile
-from queueing import service
-from queueing.models import Counter, QueueStatus, ServiceQueue, Ticket, TicketStatus
+from queueing import service, snapshots
+from queueing.models import (
+    Counter,
+    PriorityClass,
+    QueueStatus,
+    ServiceQueue,
+    Ticket,
+    TicketStatus,
+)
 
 bp = Blueprint("queueing_pages", __name__, template_folder="templates")
 
@@ -140,6 +147,16 @@ def ticket_page(token: str) -> str:
 
 add_home_tile(
     Tile(
+        "queueing_pages.desk",
+        _l("Walk-in numbers at the desk"),
+        _l("Registration desk: give a number to a patient who came without booking"),
+        order=91,
+        show_signed_out=False,
+        staff_only=True,
+    )
+)
+add_home_tile(
+    Tile(
         "queueing_pages.console_index",
         _l("Queue consoles"),
         _l("Staff: find your counter and open or close today's queue"),
@@ -245,6 +262,90 @@ def console_index() -> str:
         groups=[groups[k] for k in sorted(groups)],
         open_status=QueueStatus.OPEN,
     )
+
+
+# ---- the registration desk: walk-in tickets for those who come to the window ----------------
+
+DESK_ROLES = (Role.REGISTRAR, Role.NURSE, Role.ADMIN)
+
+
+def _open_points_today(hospital_id: int) -> list[ServicePoint]:
+    return list(
+        db.session.scalars(
+            sa.select(ServicePoint)
+            .join(ServiceQueue, ServiceQueue.service_point_id == ServicePoint.id)
+            .where(
+                ServicePoint.hospital_id == hospital_id,
+                ServicePoint.is_active.is_(True),
+                ServiceQueue.service_day == _today(),
+                ServiceQueue.status == QueueStatus.OPEN,
+            )
+            .order_by(ServicePoint.code)
+        )
+    )
+
+
+@bp.route("/queueing/desk", methods=["GET", "POST"])
+@sign_in_page_required
+@require_roles(*DESK_ROLES)
+def desk() -> Any:
+    """Give a walk-in patient a number at the desk (with the patient's record, or anonymous)."""
+    from hospital.patients.service import patient_by_number
+    from hospital.qr import qr_svg
+
+    actor = signed_in_account()
+    error = None
+    if request.method == "POST":
+        number = request.form.get("patient_number", "").strip()
+        patient = patient_by_number(actor.hospital_id, number) if number else None
+        priority = request.form.get("priority") or "none"
+        try:
+            if number and patient is None:
+                raise InvalidInput(
+                    _l(
+                        "No patient has this record or identity number. Check it, or leave it empty."
+                    ),
+                    code="patient_not_found",
+                )
+            if priority not in PRIORITIES:
+                raise InvalidInput(_l("Choose a priority from the list."), code="bad_priority")
+            ticket = service.issue_walk_in(
+                actor=actor,
+                hospital_id=actor.hospital_id,
+                service_point_id=_int_form("service_point_id"),
+                now=utcnow(),
+                patient_id=patient.id if patient else None,
+                priority=PriorityClass(priority) if priority != "none" else None,
+            )
+        except DomainError as exc:
+            db.session.rollback()
+            error = exc.message
+        else:
+            # Redirect, so reloading the page never issues a second number.
+            return redirect(url_for("queueing_pages.desk", ticket=ticket.token))
+    issued = None
+    if request.args.get("ticket"):
+        issued = service.ticket_by_token(request.args["ticket"])
+        if issued.hospital_id != actor.hospital_id:
+            raise NotFound(_l("No such ticket."), code="ticket_not_found")
+    patient = db.session.get(Patient, issued.patient_id) if issued and issued.patient_id else None
+    page = render_template(
+        "queueing/desk.html",
+        points=_open_points_today(actor.hospital_id),
+        priorities={k: str(v) for k, v in PRIORITIES.items()},
+        error=error,
+        issued=issued,
+        masked_name=mask_name(patient.name) if patient else "",
+        ahead=snapshots.people_ahead(issued, utcnow()) if issued else None,
+        qr=Markup(qr_svg(service.ticket_link(issued), box_size=4)) if issued else "",
+        form=request.form,
+    )
+    return (page, 422) if error else page
+
+
+def _int_form(name: str) -> Any:
+    value = request.form.get(name, "")
+    return int(value) if value.isdigit() else None
 
 
 @bp.route("/queueing/console/<int:counter_id>")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import re
 from datetime import date, datetime
 from typing import Any
 
@@ -523,3 +525,27 @@ def _refuse_duplicate_link(account: Account, patient: Patient) -> None:
 def assign_medical_record_number(patient: Patient) -> None:
     """Give a flushed patient its record number (unique per hospital: patient ids are global)."""
     patient.medical_record_number = str(10_000_000 + patient.id)
+
+
+def patient_by_number(hospital_id: int, text: str) -> Patient | None:
+    """The hospital's patient with this medical record, identity card or passport number.
+
+    For staff at a desk, who read the number off a card or a record; None when no one has it.
+    """
+    raw = re.sub(r"\s", "", text or "").upper()
+    if not raw:
+        return None
+    numbers = {raw}
+    with contextlib.suppress(IdentityError):
+        numbers.add(parse_resident_id(raw).number)
+    with contextlib.suppress(IdentityError):
+        numbers.add(normalize_passport(raw))
+    return db.session.scalar(
+        sa.select(Patient)
+        .where(
+            Patient.hospital_id == hospital_id,
+            sa.or_(Patient.medical_record_number == raw, Patient.id_number.in_(numbers)),
+        )
+        .order_by(Patient.id)
+        .limit(1)
+    )

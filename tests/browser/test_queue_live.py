@@ -113,3 +113,37 @@ def test_nurse_call_reaches_ticket_page_and_board_within_two_seconds(
         for context in (phone, hall, desk):
             context.close()
     assert not problems, problems
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_registrar_gives_a_walk_in_patient_a_number_at_the_desk(
+    page: Any, live_server: Any, queue_site: dict[str, Any], lang: str
+) -> None:
+    from tests.browser.journey_steps import PASSWORD as STAFF_PASSWORD
+    from tests.browser.journey_steps import staff_sign_in
+
+    with live_server.app.app_context():
+        from hospital.organisation.models import Hospital
+
+        hospital = db.session.get(Hospital, live_server.hospital_id)
+        registrar = factories.create_account(
+            hospital, roles=(Role.REGISTRAR,), password=STAFF_PASSWORD
+        )
+        born = date(1941, 6, 9)
+        elder = factories.create_patient(
+            hospital,
+            name="赵老四",
+            birth_date=born,
+            id_number=factories.make_resident_id(born, serial=41),
+        )
+        username, id_number = registrar.username, elder.id_number
+        db.session.commit()
+    staff_sign_in(page, username, f"/queueing/desk?lang={lang}")
+    page.select_option("#desk-point", str(queue_site["point_id"]))
+    page.fill("#desk-patient", id_number)
+    page.select_option("#desk-priority", "elderly")
+    page.click("[data-action=issue]")
+    page.wait_for_selector("[data-desk-code]")
+    assert page.inner_text("[data-desk-name]") == "赵*四"
+    assert page.query_selector(".desk-qr svg") is not None
+    assert "赵老四" not in page.inner_text("main")
