@@ -158,6 +158,16 @@ def _allow_refusals(problems: Any) -> None:
     problems.allow(r"Failed to load resource: the server responded with a status of 4\d\d")
 
 
+def _confirm_phone(page: Any, live_server: Any, phone: str) -> None:
+    """Identify by phone: send the code, read it from the SMS log, type it in."""
+    page.click("[data-action=by-phone]")
+    page.fill("#k-phone", phone)
+    page.click("[data-action=send-code]")
+    page.wait_for_selector('[data-screen="code"]:not([hidden])')
+    page.fill("#k-code", live_server.sign_in_code(phone))
+    page.click("[data-action=verify-code]")
+
+
 @pytest.fixture
 def short_timers(live_server: Any) -> Iterator[None]:
     keys = {"KIOSK_IDLE_SECONDS": 2, "KIOSK_IDLE_WARNING_SECONDS": 3, "KIOSK_RETRY_SECONDS": 1}
@@ -507,12 +517,7 @@ def test_a_walk_in_books_todays_next_slot_and_pays_by_phone(
     page.click("[data-action=walk-in]")
     page.click(f'[data-department="{hall.department_id}"]')
     assert page.is_hidden("[data-action=anonymous]")  # a slot needs a confirmed phone
-    page.click("[data-action=by-phone]")
-    page.fill("#k-phone", hall.phone)
-    page.click("[data-action=send-code]")
-    page.wait_for_selector('[data-screen="code"]:not([hidden])')
-    page.fill("#k-code", live_server.sign_in_code(hall.phone))
-    page.click("[data-action=verify-code]")
+    _confirm_phone(page, live_server, hall.phone)
     page.wait_for_selector('[data-screen="pay"]:not([hidden])')
     assert "25.00" in page.inner_text("[data-pay-summary]")
     assert "/billing/sandbox/checkout/" in (
@@ -603,12 +608,7 @@ def test_a_walk_in_pays_the_queue_fee_for_a_parent_then_gets_the_ticket(
     # A fee is due: paying needs a phone confirmed by a texted code.
     assert page.is_hidden("[data-action=anonymous]")
     assert page.is_hidden("[data-action=by-id]")
-    page.click("[data-action=by-phone]")
-    page.fill("#k-phone", hall.phone)
-    page.click("[data-action=send-code]")
-    page.wait_for_selector('[data-screen="code"]:not([hidden])')
-    page.fill("#k-code", live_server.sign_in_code(hall.phone))
-    page.click("[data-action=verify-code]")
+    _confirm_phone(page, live_server, hall.phone)
 
     page.wait_for_selector('[data-screen="who"]:not([hidden])')
     people = page.inner_text('[data-list="people"]')
@@ -633,12 +633,7 @@ def test_leaving_the_payment_screen_voids_the_walk_in_fee(
     _open(page, live_server, hall, "zh")
     page.click("[data-action=walk-in]")
     page.click(f'[data-department="{hall.department_id}"]')
-    page.click("[data-action=by-phone]")
-    page.fill("#k-phone", hall.phone)
-    page.click("[data-action=send-code]")
-    page.wait_for_selector('[data-screen="code"]:not([hidden])')
-    page.fill("#k-code", live_server.sign_in_code(hall.phone))
-    page.click("[data-action=verify-code]")
+    _confirm_phone(page, live_server, hall.phone)
     page.wait_for_selector('[data-screen="pay"]:not([hidden])')
     page.click('[data-screen="pay"] [data-action=leave-payment]')
     page.wait_for_selector(START)
@@ -699,12 +694,7 @@ def test_a_released_report_prints_after_a_texted_code(
     _open(page, live_server, hall, lang)
     page.click("[data-action=report]")
     assert page.is_hidden("[data-action=by-id]")  # a report needs the texted code
-    page.click("[data-action=by-phone]")
-    page.fill("#k-phone", hall.phone)
-    page.click("[data-action=send-code]")
-    page.wait_for_selector('[data-screen="code"]:not([hidden])')
-    page.fill("#k-code", live_server.sign_in_code(hall.phone))
-    page.click("[data-action=verify-code]")
+    _confirm_phone(page, live_server, hall.phone)
     page.wait_for_selector('[data-screen="reports"]:not([hidden])')
     assert "王*明" in page.inner_text('[data-list="reports"]')
     with page.expect_response(f"**/api/v1/kiosk/reports/{public_id}/pdf") as answer:
