@@ -79,6 +79,7 @@ SCREENS: list[Screen] = [
     Screen("admin-schedule", "/admin/schedule", "admin", patient_page=False),
     Screen("queue-console", "/queueing/console/{counter}", "admin", patient_page=False, ready="#q-waiting tr"),
     Screen("queue-board", "/queueing/board?department={department}", patient_page=False, ready="#q-next .q-row"),
+    Screen("queue-desk", "/queueing/desk", "admin", patient_page=False, primary="main form"),
     Screen("lab-entry", "/reports/lab/new", "lab", patient_page=False),
     Screen("report-statistics", "/reports/statistics", "admin", patient_page=False),
     Screen("kiosk-setup", "/kiosk/setup", patient_page=False),
