@@ -700,11 +700,14 @@ def walk_in_departments(device: Device, *, now: datetime) -> list[WalkInChoice]:
             .group_by(Ticket.queue_id)
         ).all()
     )
-    fee_fen = walk_in_fee_fen(device.hospital_id)
+    from hospital.billing import service as billing_service
+
+    fee_fen = billing_service.walk_in_fee_fen(device.hospital_id)
+    slots = next_slots_today(device.hospital_id, now=now)
     choices = []
     for department in departments:
         point_queue = first_queue.get(department.id)
-        slot = next_slot_today(device.hospital_id, department.id, now=now)
+        slot = slots.get(department.id)
         if point_queue is None and slot is None:
             continue
         choices.append(
@@ -719,14 +722,6 @@ def walk_in_departments(device: Device, *, now: datetime) -> list[WalkInChoice]:
             )
         )
     return choices
-
-
-def walk_in_fee_fen(hospital_id: int) -> int:
-    """The registration fee of a walk-in ticket: the fee schedule's price of the walk-in class."""
-    from hospital.billing import service as billing_service
-
-    fee_class = str(_config("KIOSK_WALK_IN_FEE_CLASS", "general"))
-    return billing_service.registration_fee_fen(hospital_id, fee_class)
 
 
 def _walk_in_queue(device: Device, department_id: int, now: datetime) -> WalkInChoice:
@@ -950,8 +945,10 @@ def _walk_in_patient(
     return patient
 
 
-def next_slot_today(hospital_id: int, department_id: int, *, now: datetime) -> Any:
-    """The department's next bookable slot today whose session has a room, or None."""
+def next_slots_today(
+    hospital_id: int, *, now: datetime, department_id: int | None = None
+) -> dict[int, Any]:
+    """Each department's next bookable slot today whose session has a room (two queries)."""
     from scheduling import service as scheduling_service
 
     day = local_day(_hospital(hospital_id), now)
@@ -964,7 +961,7 @@ def next_slot_today(hospital_id: int, department_id: int, *, now: datetime) -> A
         only_bookable=True,
     )
     if not slots:
-        return None
+        return {}
     with_room = set(
         db.session.scalars(
             sa.select(ClinicSession.id).where(
@@ -973,7 +970,16 @@ def next_slot_today(hospital_id: int, department_id: int, *, now: datetime) -> A
             )
         )
     )
-    return next((s for s in slots if s.session_id in with_room), None)
+    first: dict[int, Any] = {}
+    for slot in slots:  # in start order
+        if slot.session_id in with_room:
+            first.setdefault(slot.department_id, slot)
+    return first
+
+
+def next_slot_today(hospital_id: int, department_id: int, *, now: datetime) -> Any:
+    """The department's next bookable slot today whose session has a room, or None."""
+    return next_slots_today(hospital_id, now=now, department_id=department_id).get(department_id)
 
 
 def book_walk_in(
@@ -1196,7 +1202,6 @@ def start_paid_walk_in(
         hospital_id=device.hospital_id,
         patient_id=patient.id,
         walk_in_key=walk_in.id,
-        fee_class=str(_config("KIOSK_WALK_IN_FEE_CLASS", "general")),
         account_id=account.id,
         now=now,
         expires_at=walk_in.expires_at,

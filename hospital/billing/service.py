@@ -349,22 +349,32 @@ def walk_in_reference(walk_in_key: str | int) -> str:
     return f"walk-in:{walk_in_key}"
 
 
+def _walk_in_fee_class() -> str:
+    # A setting of the kiosk's (where walk-ins register), read here where fees are priced.
+    return str(current_app.config.get("KIOSK_WALK_IN_FEE_CLASS", "general"))
+
+
+def walk_in_fee_fen(hospital_id: int) -> int:
+    """What a same-day walk-in ticket costs: the fee of the walk-in fee class (0: free)."""
+    return registration_fee_fen(hospital_id, _walk_in_fee_class())
+
+
 def create_walk_in_order(
     *,
     hospital_id: int,
     patient_id: int,
     walk_in_key: str | int,
-    fee_class: str,
     account_id: int | None,
     now: datetime,
     expires_at: datetime | None = None,
 ) -> Order | None:
     """The registration-fee order of a same-day walk-in (no appointment); None when it is free.
 
-    Its fee comes from the hospital's fee schedule, never from the caller. When it is paid,
+    Its fee is the walk-in fee (walk_in_fee_fen), never the caller's. When it is paid,
     order_paid carries the reference `walk-in:<key>` and the module that owns the walk-in
     answers whether it could still serve it (False: billing refunds the payment in full).
     """
+    fee_class = _walk_in_fee_class()
     fee_fen = registration_fee_fen(hospital_id, fee_class)
     if fee_fen <= 0:
         return None
