@@ -653,6 +653,38 @@ def _availability_query(
     )
 
 
+def _already_in_session() -> Conflict:
+    return Conflict(
+        _l("This patient already has an appointment in this session."),
+        code="already_booked_in_session",
+    )
+
+
+def _insert_appointment(
+    slot: Slot, patient: Patient, actor: Account, *, now: datetime, **values: Any
+) -> Appointment:
+    """Add the patient's appointment in the slot at the session's fee (its place is taken)."""
+    appointment = Appointment(
+        hospital_id=slot.hospital_id,
+        slot_id=slot.id,
+        session_id=slot.session_id,
+        local_date=slot.local_date,
+        patient_id=patient.id,
+        account_id=actor.id,
+        fee_class=slot.session.fee_class,
+        fee_fen=slot.session.fee_fen,
+        created_at=now,
+        **values,
+    )
+    db.session.add(appointment)
+    try:
+        db.session.flush()
+    except IntegrityError as exc:
+        # Another request for the same patient and session won the race to the unique index.
+        raise _already_in_session() from exc
+    return appointment
+
+
 def search_availability(
     hospital_id: int,
     *,
@@ -1054,10 +1086,7 @@ def _check_limits(
             code="patient_suspended",
         )
     if n_session:
-        raise Conflict(
-            _l("This patient already has an appointment in this session."),
-            code="already_booked_in_session",
-        )
+        raise _already_in_session()
     if n_patient >= max_per_patient:
         raise Conflict(
             _l(
@@ -1121,29 +1150,14 @@ def hold(actor: Account, *, patient_id: Any, slot_id: Any, now: datetime) -> App
             )
         ).all():
             _expire_hold(appointment_id, now)
-    session = slot.session
-    appointment = Appointment(
-        hospital_id=slot.hospital_id,
-        slot=slot,
-        session_id=slot.session_id,
-        local_date=slot.local_date,
-        patient_id=patient.id,
-        account_id=actor.id,
+    appointment = _insert_appointment(
+        slot,
+        patient,
+        actor,
+        now=now,
         state=AppointmentState.HELD,
-        fee_class=session.fee_class,
-        fee_fen=session.fee_fen,
         hold_expires_at=now + timedelta(minutes=limits.hold_minutes),
-        created_at=now,
     )
-    db.session.add(appointment)
-    try:
-        db.session.flush()
-    except IntegrityError as exc:
-        # Another request for the same patient and session won the race to the unique index.
-        raise Conflict(
-            _l("This patient already has an appointment in this session."),
-            code="already_booked_in_session",
-        ) from exc
     events.appointment_held.send(
         "scheduling",
         appointment_id=appointment.id,
@@ -1509,29 +1523,16 @@ def add_on(
         .values(booked=Slot.booked + 1, addon_allowance=Slot.addon_allowance + 1)
         .execution_options(synchronize_session=False)
     )
-    appointment = Appointment(
-        hospital_id=slot.hospital_id,
-        slot_id=slot.id,
-        session_id=slot.session_id,
-        local_date=slot.local_date,
-        patient_id=patient.id,
-        account_id=actor.id,
+    appointment = _insert_appointment(
+        slot,
+        patient,
+        actor,
+        now=now,
         state=AppointmentState.BOOKED,
-        fee_class=slot.session.fee_class,
-        fee_fen=slot.session.fee_fen,
         is_addon=True,
         addon_reason=reason[:200],
-        created_at=now,
         booked_at=now,
     )
-    db.session.add(appointment)
-    try:
-        db.session.flush()
-    except IntegrityError as exc:
-        raise Conflict(
-            _l("This patient already has an appointment in this session."),
-            code="already_booked_in_session",
-        ) from exc
     _expire_cached(Slot, slot.id)
     record(
         action="scheduling.add_on",
