@@ -52,22 +52,28 @@ def staff_grants(account: Account, permission: Permission) -> bool:
 
 
 def can_act_for(account: Account, patient: Patient, permission: Permission) -> bool:
-    if not account.is_active or account.hospital_id != patient.hospital_id:
-        return False
-    if staff_grants(account, permission):
-        return True
-    link = db.session.scalar(
-        sa.select(FamilyLink).where(
-            FamilyLink.account_id == account.id, FamilyLink.patient_id == patient.id
-        )
+    # The link is read only when the answer depends on it.
+    needs_link = (
+        account.is_active
+        and account.hospital_id == patient.hospital_id
+        and not staff_grants(account, permission)
     )
-    return link is not None and link_grants(link, permission)
+    link = (
+        db.session.scalar(
+            sa.select(FamilyLink).where(
+                FamilyLink.account_id == account.id, FamilyLink.patient_id == patient.id
+            )
+        )
+        if needs_link
+        else None
+    )
+    return _grants(account, patient, link, permission)
 
 
 def _grants(
     account: Account, patient: Patient, link: FamilyLink | None, permission: Permission
 ) -> bool:
-    """can_act_for with the account's link to the patient already read (None: no link)."""
+    """The rule, given the account's link to the patient (None: no link)."""
     if not account.is_active or account.hospital_id != patient.hospital_id:
         return False
     return staff_grants(account, permission) or (link is not None and link_grants(link, permission))
