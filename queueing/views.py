@@ -318,8 +318,7 @@ def desk() -> Any:
                 priority=PriorityClass(priority) if priority != "none" else None,
             )
         except DomainError as exc:
-            db.session.rollback()
-            error = exc.message
+            error = exc.message  # answered with 422: the request edge rolls back
         else:
             # Redirect, so reloading the page never issues a second number.
             return redirect(url_for("queueing_pages.desk", ticket=ticket.token))

@@ -11,7 +11,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from hospital.accounts.guards import signed_in_account
+from hospital.accounts.guards import current_account, signed_in_account
 from hospital.accounts.models import Account, Role
 from hospital.billing import receipts, service
 from hospital.billing.exports import csv_text
@@ -142,8 +142,6 @@ def _config() -> dict[str, object]:
 
 @bp.get("/orders/<int:order_id>/result")
 def result(order_id: int) -> Page:
-    from hospital.accounts.guards import current_account
-
     if current_account() is None:
         # Someone who paid by scanning a kiosk's QR is not signed in on this phone: tell them
         # where their number is, and nothing about the order (its id is in the address).
