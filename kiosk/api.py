@@ -66,6 +66,12 @@ def _kiosk_device() -> Device:
     return device
 
 
+def _confirmed_phone(args: dict[str, Any]) -> tuple[Device, str]:
+    """This kiosk and the phone its caller confirmed with a texted code."""
+    device = _kiosk_device()
+    return device, service.confirmed_phone(device, args["confirmation"])
+
+
 def _patients(device: Device, args: dict[str, Any]) -> list[int]:
     """The patients the caller proved to be (an identity number, or a confirmed phone)."""
     if args.get("id_number"):
@@ -256,8 +262,7 @@ def walk_in(args: dict[str, Any]) -> dict[str, Any]:
 @blp.response(201, KioskBookingOut)
 def book_walk_in(args: dict[str, Any]) -> dict[str, Any]:
     """Hold the department's next slot today for the confirmed phone; pay it from the phone."""
-    device = _kiosk_device()
-    phone = service.confirmed_phone(device, args["confirmation"])
+    device, phone = _confirmed_phone(args)
     booking = service.book_walk_in(
         device, args["department_id"], phone=phone, now=utcnow(), patient_id=args["patient_id"]
     )
@@ -290,8 +295,7 @@ def _payment_status_out(issued: Any) -> dict[str, Any]:
 @blp.response(200, KioskBookingStatusOut)
 def walk_in_booking(args: dict[str, Any], appointment_id: int) -> dict[str, Any]:
     """Has the walk-in booking been paid? Then its ticket (the page polls this)."""
-    device = _kiosk_device()
-    phone = service.confirmed_phone(device, args["confirmation"])
+    device, phone = _confirmed_phone(args)
     return _payment_status_out(
         service.walk_in_booking_ticket(device, appointment_id, phone=phone, now=utcnow())
     )
@@ -303,8 +307,7 @@ def walk_in_booking(args: dict[str, Any], appointment_id: int) -> dict[str, Any]
 @blp.response(201, KioskWalkInPaymentOut)
 def pay_walk_in(args: dict[str, Any]) -> dict[str, Any]:
     """Register in the department's queue and pay its fee from the confirmed phone."""
-    device = _kiosk_device()
-    phone = service.confirmed_phone(device, args["confirmation"])
+    device, phone = _confirmed_phone(args)
     started = service.start_paid_walk_in(
         device, args["department_id"], phone=phone, now=utcnow(), patient_id=args["patient_id"]
     )
@@ -317,8 +320,7 @@ def pay_walk_in(args: dict[str, Any]) -> dict[str, Any]:
 @blp.response(200, KioskBookingStatusOut)
 def walk_in_payment(args: dict[str, Any], walk_in_id: int) -> dict[str, Any]:
     """Has the walk-in fee been paid? Then the ticket (the page polls this)."""
-    device = _kiosk_device()
-    phone = service.confirmed_phone(device, args["confirmation"])
+    device, phone = _confirmed_phone(args)
     return _payment_status_out(
         service.walk_in_ticket(device, walk_in_id, phone=phone, now=utcnow())
     )
@@ -330,8 +332,7 @@ def walk_in_payment(args: dict[str, Any], walk_in_id: int) -> dict[str, Any]:
 @blp.response(204)
 def cancel_walk_in(args: dict[str, Any], walk_in_id: int) -> None:
     """The patient left the payment screen: void the unpaid fee."""
-    device = _kiosk_device()
-    phone = service.confirmed_phone(device, args["confirmation"])
+    device, phone = _confirmed_phone(args)
     service.cancel_walk_in(device, walk_in_id, phone=phone, now=utcnow())
 
 
@@ -341,8 +342,7 @@ def cancel_walk_in(args: dict[str, Any], walk_in_id: int) -> None:
 @blp.response(200, KioskReportOut(many=True))
 def released_reports(args: dict[str, Any]) -> list[dict[str, Any]]:
     """Released reports of the confirmed phone's owner and family (at most five)."""
-    device = _kiosk_device()
-    phone = service.confirmed_phone(device, args["confirmation"])
+    device, phone = _confirmed_phone(args)
     zone = service.hospital_zone(device.hospital_id)
     return [
         {
@@ -362,8 +362,7 @@ def released_reports(args: dict[str, Any]) -> list[dict[str, Any]]:
 @blp.arguments(KioskBookingStatusArgs)
 def report_pdf(args: dict[str, Any], public_id: str) -> Response:
     """A released report's PDF, to print at the kiosk (POST: the confirmation stays out of URLs)."""
-    device = _kiosk_device()
-    phone = service.confirmed_phone(device, args["confirmation"])
+    device, phone = _confirmed_phone(args)
     data = service.report_pdf(device, public_id, phone=phone, now=utcnow())
     return Response(data, mimetype="application/pdf", headers={"Cache-Control": "no-store"})
 
