@@ -36,7 +36,7 @@ from hospital.errors import (
     Unauthorized,
 )
 from hospital.notifications.messages import register_template
-from hospital.organisation.models import Clinician, Department, Hospital, ServicePoint
+from hospital.organisation.models import Clinician, Department, Hospital
 from hospital.patients.access import Permission, patients_acting_for
 from hospital.patients.identity import (
     IdentityError,
@@ -58,7 +58,7 @@ from kiosk.models import (
 from kiosk.printing.escpos import NetworkPrinter, PrinterError, PrintFailure, ticket_bytes
 from kiosk.printing.slip import TicketSlip
 from queueing import service as queueing_service
-from queueing.models import ACTIVE_STATUSES, QueueStatus, ServiceQueue, Ticket
+from queueing.models import ACTIVE_STATUSES, ServiceQueue, Ticket
 from queueing.snapshots import people_ahead
 from scheduling import appointment_codes
 from scheduling.models import Appointment, AppointmentState, ClinicSession
@@ -675,21 +675,10 @@ def walk_in_departments(device: Device, *, now: datetime) -> list[WalkInChoice]:
         .where(Department.hospital_id == device.hospital_id, Department.is_active.is_(True))
         .order_by(Department.sort_order, Department.id)
     ).all()
-    queues = db.session.execute(
-        sa.select(ServicePoint.department_id, ServicePoint.id, ServiceQueue.id)
-        .join(ServiceQueue, ServiceQueue.service_point_id == ServicePoint.id)
-        .where(
-            ServicePoint.hospital_id == device.hospital_id,
-            ServicePoint.is_active.is_(True),
-            ServiceQueue.service_day == day,
-            ServiceQueue.status == QueueStatus.OPEN,
-        )
-        .order_by(ServicePoint.code)
-    ).all()
     first_queue: dict[int, tuple[int, int]] = {}
-    for department_id, point_id, queue_id in queues:
-        if department_id is not None:
-            first_queue.setdefault(department_id, (point_id, queue_id))
+    for point, queue in queueing_service.open_queues_on(device.hospital_id, day):
+        if point.department_id is not None:
+            first_queue.setdefault(point.department_id, (point.id, queue.id))
     waiting = dict(
         db.session.execute(
             sa.select(Ticket.queue_id, sa.func.count())

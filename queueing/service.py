@@ -113,6 +113,22 @@ def find_queue(point: ServicePoint, day: date) -> ServiceQueue | None:
     )
 
 
+def open_queues_on(hospital_id: int, day: date) -> list[tuple[ServicePoint, ServiceQueue]]:
+    """The hospital's active service points with an open queue that day, by point code."""
+    rows = db.session.execute(
+        sa.select(ServicePoint, ServiceQueue)
+        .join(ServiceQueue, ServiceQueue.service_point_id == ServicePoint.id)
+        .where(
+            ServicePoint.hospital_id == hospital_id,
+            ServicePoint.is_active.is_(True),
+            ServiceQueue.service_day == day,
+            ServiceQueue.status == QueueStatus.OPEN,
+        )
+        .order_by(ServicePoint.code)
+    ).all()
+    return [(point, queue) for point, queue in rows]
+
+
 def _get_or_create_queue(
     point: ServicePoint, day: date, *, now: datetime, actor: Account | None, prefix: str | None
 ) -> tuple[ServiceQueue, bool]:

@@ -269,22 +269,6 @@ def console_index() -> str:
 DESK_ROLES = (Role.REGISTRAR, Role.NURSE, Role.ADMIN)
 
 
-def _open_points_today(hospital_id: int) -> list[ServicePoint]:
-    return list(
-        db.session.scalars(
-            sa.select(ServicePoint)
-            .join(ServiceQueue, ServiceQueue.service_point_id == ServicePoint.id)
-            .where(
-                ServicePoint.hospital_id == hospital_id,
-                ServicePoint.is_active.is_(True),
-                ServiceQueue.service_day == _today(),
-                ServiceQueue.status == QueueStatus.OPEN,
-            )
-            .order_by(ServicePoint.code)
-        )
-    )
-
-
 @bp.route("/queueing/desk", methods=["GET", "POST"])
 @sign_in_page_required
 @require_roles(*DESK_ROLES)
@@ -330,7 +314,7 @@ def desk() -> Any:
     patient = db.session.get(Patient, issued.patient_id) if issued and issued.patient_id else None
     page = render_template(
         "queueing/desk.html",
-        points=_open_points_today(actor.hospital_id),
+        points=[point for point, _queue in service.open_queues_on(actor.hospital_id, _today())],
         priorities={k: str(v) for k, v in PRIORITIES.items()},
         error=error,
         issued=issued,
