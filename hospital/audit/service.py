@@ -63,3 +63,29 @@ def replay_after_rollback() -> None:
 
 def forget_survivors() -> None:
     db.session().info.pop(_SURVIVORS, None)
+
+
+def record_staff_read(
+    actor: Any,
+    *,
+    action: str,
+    object_type: str,
+    reads: list[tuple[str, int | None]],
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """Audit that a staff account was shown these patients' data: one entry per (object id, patient id).
+
+    Patients reading their own or their family's data are not audited here; only staff reads are.
+    `action` names what was read, for example "appointment.read" or "queue.console.read".
+    """
+    if actor is None or not actor.is_staff:
+        return
+    for object_id, patient_id in dict.fromkeys(reads):
+        record(
+            action=action,
+            actor=actor,
+            object_type=object_type,
+            object_id=str(object_id),
+            patient_id=patient_id,
+            detail=detail,
+        )
