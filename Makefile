@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CATALOGUES = $(shell find hospital scheduling queueing reports kiosk -type d -name translations 2>/dev/null)
 
-.PHONY: demo test install translations messages lint format clean screenshots
+.PHONY: demo test install translations messages lint format clean screenshots openapi
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -37,6 +37,10 @@ test: install
 # Render the main screens (phone pages, elder mode, staff console, PDFs) into docs/screenshots/.
 screenshots: install
 	$(BIN)/python tests/browser/screenshots.py docs/screenshots
+
+# Write the OpenAPI snapshot (docs/api/openapi.json) after a meant change to the API.
+openapi: $(STAMP)
+	$(BIN)/python tests/unit/test_openapi_snapshot.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
