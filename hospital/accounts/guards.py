@@ -158,6 +158,16 @@ def current_account() -> Account | None:
 def signed_in_account() -> Account:
     account = current_account()
     if account is None:
+        device = current_device()
+        if device is not None:  # a device calling an account's endpoint: keep the refusal
+            from hospital.audit.service import record
+
+            record(
+                action=f"endpoint:{request.endpoint}",
+                outcome="denied",
+                device=device,
+                detail={"needs": "signed-in account"},
+            )
         raise Unauthorized("Please sign in first.")
     return account
 
