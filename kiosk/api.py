@@ -12,8 +12,8 @@ from flask import Response, render_template, url_for
 from flask_babel import get_locale
 from flask_smorest import Blueprint
 
-from hospital.accounts.guards import current_device, require_device, signed_in_account
-from hospital.accounts.models import Device, DeviceKind
+from hospital.accounts.guards import access, current_device, require_device, signed_in_account
+from hospital.accounts.models import STAFF_ROLES, Device, DeviceKind, Role
 from hospital.billing.pricing import fen_to_yuan
 from hospital.db import db, utcnow
 from hospital.errors import NotFound
@@ -441,6 +441,7 @@ def _help_out(request: HelpRequest, device: Device) -> dict[str, Any]:
 
 
 @blp.route("/devices", methods=["GET"])
+@access(roles=STAFF_ROLES)  # checked by the service
 @blp.response(200, KioskOut(many=True))
 def list_kiosks() -> list[dict[str, Any]]:
     """Kiosks of the staff member's hospital with last contact and printer state."""
@@ -448,6 +449,7 @@ def list_kiosks() -> list[dict[str, Any]]:
 
 
 @blp.route("/devices", methods=["POST"])
+@access(roles=[Role.ADMIN])  # checked by the service
 @blp.arguments(RegisterKioskArgs)
 @blp.response(201, RegisteredKioskOut)
 def register_kiosk(args: dict[str, Any]) -> dict[str, Any]:
@@ -457,6 +459,7 @@ def register_kiosk(args: dict[str, Any]) -> dict[str, Any]:
 
 
 @blp.route("/devices/<int:device_id>/printer", methods=["PUT"])
+@access(roles=[Role.ADMIN])  # checked by the service
 @blp.arguments(KioskPrinterArgs)
 @blp.response(200, KioskOut)
 def update_printer(args: dict[str, Any], device_id: int) -> dict[str, Any]:
@@ -469,6 +472,7 @@ def update_printer(args: dict[str, Any], device_id: int) -> dict[str, Any]:
 
 
 @blp.route("/help-requests", methods=["GET"])
+@access(roles=STAFF_ROLES)  # checked by the service
 @blp.response(200, KioskHelpRequestOut(many=True))
 def help_requests() -> list[dict[str, Any]]:
     """Open "call staff" requests with each kiosk's location."""
@@ -476,6 +480,7 @@ def help_requests() -> list[dict[str, Any]]:
 
 
 @blp.route("/help-requests/<int:request_id>/resolve", methods=["POST"])
+@access(roles=STAFF_ROLES)  # checked by the service
 @blp.response(200, KioskHelpRequestOut)
 def resolve_help_request(request_id: int) -> dict[str, Any]:
     """Staff reached the kiosk."""

@@ -19,8 +19,10 @@ from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from hospital.accounts.guards import (
+    access,
     current_device,
     device_for_token,
+    public,
     require_roles,
     signed_in_account,
 )
@@ -63,6 +65,7 @@ def _timers() -> dict[str, int]:
 
 
 @bp.route("/kiosk")
+@access(devices=[DeviceKind.KIOSK])  # anyone else is sent to the setup page
 def kiosk_page() -> Any:
     """The kiosk's touch screen (a registered kiosk only)."""
     device = current_device()
@@ -80,6 +83,7 @@ def kiosk_page() -> Any:
 
 
 @bp.route("/kiosk/setup", methods=["GET", "POST"])
+@public("pairs a browser with a kiosk; needs the kiosk's device token")
 def setup() -> Any:
     """Pair this browser with a kiosk registration by entering its device token once."""
     error = ""

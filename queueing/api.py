@@ -20,10 +20,13 @@ from flask_babel import lazy_gettext as _l
 from flask_smorest import Blueprint
 
 from hospital.accounts.guards import (
+    access,
     current_account,
     current_device,
+    public,
     require_roles,
     signed_in_account,
+    token_access,
 )
 from hospital.accounts.models import STAFF_ROLES, DeviceKind, Role
 from hospital.db import db, utcnow
@@ -135,6 +138,7 @@ def _refuse_unpaid_kiosk_walk_in(hospital_id: int) -> None:
 
 
 @blp.route("/tickets", methods=["POST"])
+@access(roles=STAFF_ROLES, devices=[DeviceKind.KIOSK])  # checked below
 @blp.arguments(WalkInArgs)
 @blp.response(201, TicketOut)
 def issue_walk_in(args: dict[str, Any]) -> dict[str, Any]:
@@ -165,6 +169,7 @@ def issue_walk_in(args: dict[str, Any]) -> dict[str, Any]:
 
 
 @blp.route("/check-in", methods=["POST"])
+@access(signed_in=True, devices=[DeviceKind.KIOSK])  # checked below
 @blp.arguments(CheckInArgs)
 @blp.response(200, TicketOut)
 def check_in(args: dict[str, Any]) -> dict[str, Any]:
@@ -192,6 +197,7 @@ def check_in(args: dict[str, Any]) -> dict[str, Any]:
 
 
 @blp.route("/tickets/<token>", methods=["GET"])
+@token_access("the ticket's link token")
 def get_ticket(token: str) -> dict[str, Any]:
     """The ticket page's data: status, people ahead, ETA range, room and directions."""
     ticket = service.ticket_by_token(token)
@@ -201,6 +207,7 @@ def get_ticket(token: str) -> dict[str, Any]:
 
 
 @blp.route("/tickets/<token>/qr.svg", methods=["GET"])
+@token_access("the ticket's link token")
 def ticket_qr(token: str) -> Response:
     """The ticket's QR code: it encodes only the ticket page's link (no personal data)."""
     from hospital.qr import qr_svg
@@ -210,6 +217,7 @@ def ticket_qr(token: str) -> Response:
 
 
 @blp.route("/tickets/<token>", methods=["PATCH"])
+@token_access("the ticket's link token")
 @blp.arguments(NotifyAheadArgs)
 def set_notify_ahead(args: dict[str, Any], token: str) -> dict[str, Any]:
     """Choose at how many people ahead to be told to come (default 3)."""
@@ -359,6 +367,7 @@ def board_queue_ids(args: dict[str, Any]) -> list[int]:
 
 
 @blp.route("/board", methods=["GET"])
+@public("display board: masked names and ticket numbers only")
 @blp.arguments(BoardArgs, location="query")
 def get_board(args: dict[str, Any]) -> dict[str, Any]:
     """What the display board shows: now calling, last calls, next waiting (masked names)."""
@@ -431,6 +440,7 @@ def event_stream(
 
 
 @blp.route("/tickets/<token>/events", methods=["GET"])
+@token_access("the ticket's link token")
 def ticket_events(token: str) -> Response:
     """Live updates of one ticket (Server-Sent Events)."""
     ticket = service.ticket_by_token(token)
@@ -441,6 +451,7 @@ def ticket_events(token: str) -> Response:
 
 
 @blp.route("/board/events", methods=["GET"])
+@public("display board: masked names and ticket numbers only")
 @blp.arguments(BoardArgs, location="query")
 def board_events(args: dict[str, Any]) -> Response:
     """Live updates of a display board (Server-Sent Events)."""

@@ -13,7 +13,7 @@ from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from hospital.accounts.guards import require_roles, signed_in_account
+from hospital.accounts.guards import public, require_roles, signed_in_account, token_access
 from hospital.accounts.models import STAFF_ROLES, Role
 from hospital.billing import service as billing_service
 from hospital.billing.models import FeeItem, ItemCategory
@@ -131,6 +131,7 @@ def my_tickets() -> str:
 
 
 @bp.route("/q/<token>")
+@token_access("the ticket's link token")
 def ticket_page(token: str) -> str:
     """The patient's ticket page (phone): big number, place in line, ETA, room; live."""
     from hospital.qr import qr_svg
@@ -468,6 +469,7 @@ def complete_and_order(counter_id: int) -> WerkzeugResponse:
 
 
 @bp.route("/queueing/board")
+@public("display board: masked names and ticket numbers only")
 def board_page() -> str:
     """The display board (landscape, full screen) of a department or of listed service points."""
     points = request.args.get("points", "")

@@ -14,7 +14,7 @@ from flask_babel import lazy_gettext as _l
 from marshmallow import ValidationError
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from hospital.accounts.guards import require_roles, signed_in_account
+from hospital.accounts.guards import require_roles, signed_in_account, token_access
 from hospital.accounts.models import Role
 from hospital.db import db, utcnow
 from hospital.errors import DomainError, InvalidInput
@@ -197,6 +197,7 @@ def enter_results() -> Page:
 
 
 @bp.route("/verify/<string:code>", methods=["GET", "POST"])
+@token_access("the verification code printed on the report")
 def verify(code: str) -> Page:
     """Public: anyone handed a report checks it here; no clinical data is shown."""
     offered_file = None

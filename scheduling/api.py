@@ -9,7 +9,7 @@ from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_smorest import Blueprint
 
-from hospital.accounts.guards import require_roles, require_signed_in, signed_in_account
+from hospital.accounts.guards import public, require_roles, require_signed_in, signed_in_account
 from hospital.accounts.models import Role
 from hospital.db import db, utcnow
 from hospital.errors import NotFound
@@ -66,6 +66,7 @@ def _search_terms(args: dict[str, Any]) -> dict[str, Any]:
 
 
 @blp.route("/availability", methods=["GET"])
+@public("free times of the timetable; no patient data")
 @blp.arguments(AvailabilityQueryArgs, location="query")
 @blp.response(200, AvailableSlotOut(many=True))
 def availability(args: dict[str, Any]) -> list[service.AvailableSlot]:
@@ -79,6 +80,7 @@ def availability(args: dict[str, Any]) -> list[service.AvailableSlot]:
 
 
 @blp.route("/availability/sessions", methods=["GET"])
+@public("free places per session; no patient data")
 @blp.arguments(SessionAvailabilityQueryArgs, location="query")
 @blp.response(200, AvailableSessionOut(many=True))
 def session_availability(args: dict[str, Any]) -> list[service.AvailableSession]:

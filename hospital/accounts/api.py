@@ -9,7 +9,7 @@ from flask_babel import get_locale
 from flask_smorest import Blueprint
 
 from hospital.accounts import service, web_session
-from hospital.accounts.guards import require_roles, require_signed_in, signed_in_account
+from hospital.accounts.guards import public, require_roles, require_signed_in, signed_in_account
 from hospital.accounts.models import Role
 from hospital.accounts.schemas import (
     AccountSchema,
@@ -45,6 +45,7 @@ def _refuse_large_bodies() -> None:
 
 
 @blp.route("/code", methods=["POST"])
+@public("sign-in: sends a code to a phone; rate-limited per address")
 @web_session.limit_send_code
 @blp.arguments(SendCodeArgs)
 @blp.response(200, SendCodeResult)
@@ -61,6 +62,7 @@ def send_code(args: dict[str, Any]) -> dict[str, int]:
 
 
 @blp.route("/code/verify", methods=["POST"])
+@public("sign-in with a code; rate-limited")
 @web_session.limit_sign_in
 @blp.arguments(VerifyCodeArgs)
 @blp.response(200, AccountSchema)
@@ -72,6 +74,7 @@ def verify_code(args: dict[str, Any]) -> Any:
 
 
 @blp.route("/password", methods=["POST"])
+@public("sign-in with a password; rate-limited")
 @web_session.limit_sign_in
 @blp.arguments(PasswordSignInArgs)
 @blp.response(200, AccountSchema)
@@ -83,6 +86,7 @@ def password_sign_in(args: dict[str, Any]) -> Any:
 
 
 @blp.route("/sign-out", methods=["POST"])
+@public("ends the caller's own session, if any")
 @blp.arguments(NoArgs, required=False)
 @blp.response(204)
 def sign_out(_args: dict[str, Any]) -> None:

@@ -9,7 +9,7 @@ from flask_babel import get_locale
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from hospital.accounts import service, web_session
-from hospital.accounts.guards import current_account
+from hospital.accounts.guards import current_account, public
 from hospital.db import utcnow
 from hospital.errors import DomainError
 from hospital.organisation.lookup import current_hospital
@@ -50,6 +50,7 @@ def _code_step(phone: str, wait: int, *, error: Any = None, status: int = 200) -
 
 
 @bp.get("/sign-in")
+@public("the sign-in page")
 def sign_in() -> Page:
     if current_account() is not None:
         return _after_sign_in()
@@ -57,6 +58,7 @@ def sign_in() -> Page:
 
 
 @bp.get("/sign-in/code")
+@public("the sign-in page")
 def code_form() -> Page:
     """The code step again (e.g. after switching language), for the phone a code was sent to."""
     phone = session.get(_PHONE_KEY)
@@ -66,6 +68,7 @@ def code_form() -> Page:
 
 
 @bp.post("/sign-in/code")
+@public("sign-in: sends a code to a phone; rate-limited per address")
 @web_session.limit_send_code
 def send_code() -> Page:
     """Send a one-time code to the phone, then ask for it."""
@@ -87,6 +90,7 @@ def send_code() -> Page:
 
 
 @bp.post("/sign-in/verify")
+@public("sign-in with a code; rate-limited")
 @web_session.limit_sign_in
 def verify_code() -> Page:
     phone = request.form.get("phone", "").strip()
@@ -100,6 +104,7 @@ def verify_code() -> Page:
 
 
 @bp.get("/sign-in/password")
+@public("the sign-in page")
 def password_form() -> Page:
     if current_account() is not None:
         return _after_sign_in()
@@ -107,6 +112,7 @@ def password_form() -> Page:
 
 
 @bp.post("/sign-in/password")
+@public("sign-in with a password; rate-limited")
 @web_session.limit_sign_in
 def sign_in_with_password() -> Page:
     login = request.form.get("login", "").strip()
@@ -123,6 +129,7 @@ def sign_in_with_password() -> Page:
 
 
 @bp.post("/sign-out")
+@public("ends the caller's own session, if any")
 def sign_out() -> WerkzeugResponse:
     web_session.end(now=utcnow())
     return redirect(same_site_path(request.form.get("next")) or url_for("web.home"))

@@ -9,7 +9,7 @@ from flask import Response, request
 from flask_babel import lazy_gettext as _l
 from flask_smorest import Blueprint
 
-from hospital.accounts.guards import require_roles, require_signed_in, signed_in_account
+from hospital.accounts.guards import public, require_roles, require_signed_in, signed_in_account
 from hospital.accounts.models import Role
 from hospital.billing import receipts, service
 from hospital.billing.models import Order, Refund, RefundKind
@@ -46,6 +46,7 @@ def idempotency_key() -> str | None:
 
 
 @blp.route("/fees", methods=["GET"])
+@public("the hospital's published prices")
 @blp.response(200, FeeScheduleOut)
 def fee_schedule() -> dict[str, Any]:
     """The hospital's fee schedule: registration fees by fee class and priced items."""

@@ -11,7 +11,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from hospital.accounts.guards import current_account, signed_in_account
+from hospital.accounts.guards import current_account, public, signed_in_account, token_access
 from hospital.accounts.models import Account, Role
 from hospital.billing import receipts, service
 from hospital.billing.exports import csv_text
@@ -141,6 +141,7 @@ def _config() -> dict[str, object]:
 
 
 @bp.get("/orders/<int:order_id>/result")
+@public("anonymous visitors see nothing about the order; accounts only orders they may view")
 def result(order_id: int) -> Page:
     if current_account() is None:
         # Someone who paid by scanning a kiosk's QR is not signed in on this phone: tell them
@@ -185,6 +186,7 @@ def receipt_pdf(order_id: int) -> Response:
 
 
 @bp.get("/verify/<token>")
+@token_access("the verification token printed on the receipt")
 def verify_receipt(token: str) -> Page:
     """Public: only the receipt number, amount and date, nothing about the patient."""
     order = service.receipt_by_token(token)
@@ -197,6 +199,7 @@ def verify_receipt(token: str) -> Page:
 
 
 @bp.post("/notify/<provider>")
+@public("payment providers' notifications: only a valid signature changes anything")
 @csrf.exempt
 def notify(provider: str) -> Response:
     """Providers post their asynchronous, signed notifications here."""
@@ -224,6 +227,7 @@ def _sandbox() -> SandboxProvider:
 
 
 @bp.route("/sandbox/checkout/<out_trade_no>", methods=["GET", "POST"])
+@token_access("the sandbox transaction's trade number (development provider only)")
 def sandbox_checkout(out_trade_no: str) -> Page:
     sandbox = _sandbox()
     txn = sandbox.transaction(out_trade_no)

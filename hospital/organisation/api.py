@@ -9,7 +9,7 @@ from typing import Any
 
 from flask_smorest import Blueprint
 
-from hospital.accounts.guards import require_roles, signed_in_account
+from hospital.accounts.guards import public, require_roles, signed_in_account
 from hospital.accounts.models import Role
 from hospital.db import utcnow
 from hospital.organisation import service
@@ -45,6 +45,7 @@ blp = Blueprint(
 
 
 @blp.route("/hospital", methods=["GET"])
+@public("the hospital's public directory")
 @blp.response(200, HospitalOut)
 def get_hospital() -> Hospital:
     """Show the hospital: names in both languages and its time zone."""
@@ -52,6 +53,7 @@ def get_hospital() -> Hospital:
 
 
 @blp.route("/departments", methods=["GET"])
+@public("the hospital's public directory")
 @blp.arguments(DepartmentQueryArgs, location="query")
 @blp.response(200, DepartmentOut(many=True))
 def list_departments(args: dict[str, Any]) -> list[Department]:
@@ -60,6 +62,7 @@ def list_departments(args: dict[str, Any]) -> list[Department]:
 
 
 @blp.route("/departments/<int:department_id>", methods=["GET"])
+@public("the hospital's public directory")
 @blp.response(200, DepartmentOut)
 def get_department(department_id: int) -> Department:
     """Show one department."""
@@ -67,6 +70,7 @@ def get_department(department_id: int) -> Department:
 
 
 @blp.route("/clinicians", methods=["GET"])
+@public("the hospital's public directory")
 @blp.arguments(ClinicianQueryArgs, location="query")
 @blp.response(200, ClinicianOut(many=True))
 def list_clinicians(args: dict[str, Any]) -> list[Clinician]:
@@ -75,6 +79,7 @@ def list_clinicians(args: dict[str, Any]) -> list[Clinician]:
 
 
 @blp.route("/clinicians/<int:clinician_id>", methods=["GET"])
+@public("the hospital's public directory")
 @blp.response(200, ClinicianOut)
 def get_clinician(clinician_id: int) -> Clinician:
     """Show one clinician."""
@@ -82,6 +87,7 @@ def get_clinician(clinician_id: int) -> Clinician:
 
 
 @blp.route("/service-points", methods=["GET"])
+@public("the hospital's public directory")
 @blp.arguments(ServicePointQueryArgs, location="query")
 @blp.response(200, ServicePointOut(many=True))
 def list_service_points(args: dict[str, Any]) -> list[ServicePoint]:
@@ -91,6 +97,7 @@ def list_service_points(args: dict[str, Any]) -> list[ServicePoint]:
 
 
 @blp.route("/service-points/<int:service_point_id>", methods=["GET"])
+@public("the hospital's public directory")
 @blp.response(200, ServicePointOut)
 def get_service_point(service_point_id: int) -> ServicePoint:
     """Show one room or counter with directions."""

@@ -53,4 +53,7 @@ def sign_in_page_required(fn: F) -> F:
             return redirect(url_for("accounts_pages.sign_in", next=target))
         return fn(*args, **kwargs)
 
+    from hospital.accounts.guards import AccessPolicy, declare
+
+    declare(wrapper, AccessPolicy(signed_in=True))
     return wrapper  # type: ignore[return-value]

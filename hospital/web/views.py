@@ -28,7 +28,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from hospital.accounts.guards import current_account
+from hospital.accounts.guards import current_account, public
 from hospital.accounts.models import Language
 from hospital.accounts.service import update_preferences
 from hospital.db import db
@@ -188,16 +188,19 @@ def _csrf_failed(exc: CSRFError) -> Response:
 
 
 @bp.get("/")
+@public("the home page")
 def home() -> str:
     return render_template("home.html", tiles=home_tiles(signed_in=current_account() is not None))
 
 
 @bp.get("/healthz")
+@public("liveness check; no data")
 def healthz() -> Response:
     return jsonify(status="ok")
 
 
 @bp.get("/readyz")
+@public("readiness check; no data")
 def readyz() -> tuple[Response, int]:
     from alembic.migration import MigrationContext
     from alembic.script import ScriptDirectory
@@ -248,6 +251,7 @@ def _save_preferences(**changes: Any) -> None:
 
 
 @bp.route("/language/<lang>", methods=["GET", "POST"])
+@public("a display preference (saved to the caller's own account)")
 def set_language(lang: str) -> WerkzeugResponse:
     if lang not in LANGUAGES:
         raise NotFound(_l("This language is not offered."), code="unknown_language")
@@ -260,6 +264,7 @@ def set_language(lang: str) -> WerkzeugResponse:
 
 
 @bp.route("/elder-mode/<state>", methods=["GET", "POST"])
+@public("a display preference (saved to the caller's own account)")
 def set_elder_mode(state: str) -> WerkzeugResponse:
     if state not in ("on", "off"):
         raise NotFound(_l("Elder mode can only be switched on or off."), code="unknown_state")
