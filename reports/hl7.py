@@ -36,7 +36,6 @@ FIELD_NAMES = {
     "OBX-8": "abnormal flags",
     "OBX-11": "observation result status",
 }
-NUMERIC_TYPES = {"NM", "SN"}
 TEXT_TYPES = {"ST", "TX", "FT", "CE", "CWE", "NM", "SN"}
 MAX_ITEMS = 500
 

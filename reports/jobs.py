@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from hospital.jobs import job
-from reports import service
+from reports.services.release import release_due
 
 
 @job("reports.release_due", "interval", minutes=1)
 def release_due_reports(now: datetime) -> int:
     """Release every report whose delay has passed; the patient and family are notified."""
-    return service.release_due(now)
+    return release_due(now)

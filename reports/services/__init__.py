@@ -1,0 +1,1 @@
+"""Report services, one concern a module: the only writers of report tables."""
