@@ -17,8 +17,11 @@ from hospital.organisation.models import (
 )
 from hospital.patients.models import IdentityType, Patient, Sex
 from hospital.patients.service import assign_medical_record_number
-from scheduling import service
 from scheduling.models import FeeClass, SessionTemplate
+from scheduling.services.availability import search_availability
+from scheduling.services.booking import confirm_booking, hold
+from scheduling.services.materialise import materialise_slots
+from scheduling.services.templates import create_template
 
 # (title) -> fee class and registration fee in fen
 FEES = {
@@ -59,7 +62,7 @@ def seed_schedules(hospital: Hospital, now: datetime) -> None:
         hours = [(weekday, time(8), time(12)) for weekday in range(5)]
         hours += [(weekday, time(14), time(17)) for weekday in (1, 3)]
         for weekday, start, end in hours:
-            service.create_template(
+            create_template(
                 admin,
                 hospital.id,
                 {
@@ -79,7 +82,7 @@ def seed_schedules(hospital: Hospital, now: datetime) -> None:
                 },
                 now=now,
             )
-    service.materialise_slots(now=now, hospital_id=hospital.id)
+    materialise_slots(now=now, hospital_id=hospital.id)
     _fill_popular_sessions(hospital, clinicians, now)
 
 
@@ -112,7 +115,7 @@ def _fill_popular_sessions(hospital: Hospital, clinicians: list[Clinician], now:
         assign_medical_record_number(patient)
     first, last = now.date(), now.date() + timedelta(days=14)
     for clinician in seniors:
-        slots = service.search_availability(
+        slots = search_availability(
             hospital.id,
             first_date=first,
             last_date=last,
@@ -125,7 +128,5 @@ def _fill_popular_sessions(hospital: Hospital, clinicians: list[Clinician], now:
         session_id = slots[0].session_id
         targets = [s for s in slots if s.session_id == session_id][:NEARLY_FULL_PLACES]
         for slot, patient in zip(targets, walk_ins, strict=False):
-            appointment = service.hold(
-                registrar, patient_id=patient.id, slot_id=slot.slot_id, now=now
-            )
-            service.confirm_booking(appointment.id, now=now)
+            appointment = hold(registrar, patient_id=patient.id, slot_id=slot.slot_id, now=now)
+            confirm_booking(appointment.id, now=now)

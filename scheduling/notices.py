@@ -46,7 +46,7 @@ register_template(
 
 
 def _context(appointment: Any) -> tuple[Patient, dict[str, str]]:
-    from scheduling.service import zone_of
+    from scheduling.services.rules import zone_of
 
     slot = appointment.slot
     session = slot.session
@@ -107,7 +107,7 @@ def cancelled_by_hospital(appointment_id: int, *, note: str, now: datetime) -> N
 def send_reminders(*, now: datetime) -> int:
     """Remind every booking whose slot is tomorrow, local time (once each)."""
     from scheduling.models import Appointment, AppointmentState
-    from scheduling.service import zone_of
+    from scheduling.services.rules import zone_of
 
     sent = 0
     for hospital in db.session.scalars(sa.select(Hospital)).all():

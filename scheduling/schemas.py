@@ -114,7 +114,7 @@ class DayListQueryArgs(Schema):
 
 
 def _effective_state(appointment: Any) -> str:
-    from scheduling.service import effective_state
+    from scheduling.services.places import effective_state
 
     return effective_state(appointment, utcnow()).value
 

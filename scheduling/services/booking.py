@@ -1,0 +1,419 @@
+"""Hold a place for a patient within the booking limits, and confirm the booking."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.exc import IntegrityError
+
+from hospital import events
+from hospital.accounts.models import Account
+from hospital.db import UTCDateTime, db
+from hospital.errors import Conflict, Forbidden, InvalidInput, NotFound
+from hospital.patients.access import Permission, require_patient_access
+from hospital.patients.models import Patient
+from scheduling import notices
+from scheduling.models import DEFAULT_RULES, Appointment, AppointmentState, SessionStatus, Slot
+from scheduling.services.places import (
+    _expire_cached,
+    _expire_hold,
+    _take_place,
+    effective_state,
+    release_lapsed_holds_on_slot,
+)
+from scheduling.services.rules import _is_desk_staff
+
+
+def _already_in_session() -> Conflict:
+    return Conflict(
+        _l("This patient already has an appointment in this session."),
+        code="already_booked_in_session",
+    )
+
+
+def _insert_appointment(
+    slot: Slot, patient: Patient, actor: Account, *, now: datetime, **values: Any
+) -> Appointment:
+    """Add the patient's appointment in the slot at the session's fee (its place is taken)."""
+    appointment = Appointment(
+        hospital_id=slot.hospital_id,
+        slot_id=slot.id,
+        session_id=slot.session_id,
+        local_date=slot.local_date,
+        patient_id=patient.id,
+        account_id=actor.id,
+        fee_class=slot.session.fee_class,
+        fee_fen=slot.session.fee_fen,
+        created_at=now,
+        **values,
+    )
+    db.session.add(appointment)
+    try:
+        db.session.flush()
+    except IntegrityError as exc:
+        # Another request for the same patient and session won the race to the unique index.
+        raise _already_in_session() from exc
+    return appointment
+
+
+def _check_bookable(slot: Slot, now: datetime) -> None:
+    session = slot.session
+    if session.status is not SessionStatus.OPEN:
+        raise Conflict(
+            _l("This session has been cancelled. Pick another time."), code="session_cancelled"
+        )
+    if slot.starts_at <= now:
+        raise InvalidInput(_l("This slot is in the past. Pick a later time."), code="slot_in_past")
+    if now < session.release_at:
+        raise InvalidInput(
+            _l("Booking for this slot has not opened yet. Try again after it is released."),
+            code="not_released",
+        )
+    if now >= slot.closes_at:
+        raise InvalidInput(
+            _l("Online booking for this slot has closed. Pick a later time."),
+            code="booking_closed",
+        )
+
+
+def _lock_booker(account_id: int, patient_id: int) -> None:
+    """Serialise holds by the same account or for the same patient, so limits cannot be raced.
+
+    On SQLite every write transaction is already serial (BEGIN IMMEDIATE).
+    """
+    if db.session.get_bind().dialect.name != "postgresql":
+        return
+    db.session.execute(
+        sa.text(
+            "SELECT 1 FROM account, patient WHERE account.id = :a AND patient.id = :p "
+            "FOR NO KEY UPDATE"
+        ),
+        {"a": account_id, "p": patient_id},
+    )
+
+
+# The hot path of a booking rush runs these as prebuilt statements: building them with the
+# expression language on every request costs more CPU than the database spends on them.
+_ACTIVE_SQL = "(state IN ('booked', 'checked_in') OR (state = 'held' AND hold_expires_at > :now))"
+_LIMITS = sa.text(
+    f"""
+    SELECT
+      (SELECT count(*) FROM appointment WHERE patient_id = :patient_id
+         AND local_date = :local_date AND id <> :ignore_id AND {_ACTIVE_SQL}),
+      (SELECT count(*) FROM appointment WHERE account_id = :account_id
+         AND local_date = :local_date AND id <> :ignore_id AND {_ACTIVE_SQL}),
+      (SELECT count(*) FROM appointment WHERE patient_id = :patient_id
+         AND session_id = :session_id AND id <> :ignore_id AND {_ACTIVE_SQL}),
+      (SELECT count(*) FROM booking_suspension WHERE patient_id = :patient_id
+         AND ends_at > :now AND lifted_at IS NULL),
+      (SELECT count(*) FROM appointment WHERE patient_id = :patient_id
+         AND session_id = :session_id AND state = 'held' AND hold_expires_at <= :now),
+      rules.max_active_per_patient_per_day,
+      rules.max_active_per_account_per_day,
+      rules.hold_minutes
+    FROM (SELECT 1 AS one) AS one
+    LEFT JOIN scheduling_rules AS rules ON rules.hospital_id = :hospital_id
+    """
+).bindparams(
+    sa.bindparam("now", type_=UTCDateTime()),
+    sa.bindparam("local_date", type_=sa.Date()),
+)
+# The slot (with its session) and whether lapsed holds still occupy it, in one round trip.
+_SLOT_FOR_HOLD = sa.select(
+    Slot,
+    sa.exists()
+    .where(
+        Appointment.slot_id == Slot.id,
+        Appointment.state == AppointmentState.HELD,
+        Appointment.hold_expires_at <= sa.bindparam("now", type_=UTCDateTime()),
+    )
+    .label("has_lapsed_holds"),
+).where(Slot.id == sa.bindparam("slot_id", type_=sa.Integer()))
+
+
+@dataclass(frozen=True)
+class _Limits:
+    lapsed_holds: int  # this patient's lapsed holds still sitting in the session
+    hold_minutes: int
+
+
+def _check_limits(
+    actor: Account,
+    patient_id: int,
+    *,
+    session_id: int,
+    local_date: date,
+    now: datetime,
+    desk: bool,
+    ignore_appointment_id: int | None = None,
+) -> _Limits:
+    """Check suspension, one-per-session and the per-day limits, counted in one query.
+
+    The same query reads the hospital's limits (a hold needs no separate rules lookup).
+    """
+    (
+        n_patient,
+        n_account,
+        n_session,
+        n_suspended,
+        n_lapsed,
+        max_per_patient,
+        max_per_account,
+        hold_minutes,
+    ) = db.session.execute(
+        _LIMITS,
+        {
+            "patient_id": patient_id,
+            "account_id": actor.id,
+            "hospital_id": actor.hospital_id,
+            "session_id": session_id,
+            "local_date": local_date,
+            "now": now,
+            "ignore_id": ignore_appointment_id or 0,
+        },
+    ).one()
+    if max_per_patient is None:  # the hospital has not set its own rules
+        max_per_patient = DEFAULT_RULES["max_active_per_patient_per_day"]
+        max_per_account = DEFAULT_RULES["max_active_per_account_per_day"]
+        hold_minutes = DEFAULT_RULES["hold_minutes"]
+    if n_suspended and not desk:
+        raise Forbidden(
+            _l(
+                "Online booking is suspended for this patient after repeated missed "
+                "appointments. Please contact the registration desk."
+            ),
+            code="patient_suspended",
+        )
+    if n_session:
+        raise _already_in_session()
+    if n_patient >= max_per_patient:
+        raise Conflict(
+            _l(
+                "This patient already has %(n)d appointments on that day, the most allowed.",
+                n=n_patient,
+            ),
+            code="patient_daily_limit",
+        )
+    if not desk and n_account >= max_per_account:
+        raise Conflict(
+            _l(
+                "Your account already has %(n)d appointments on that day, the most one account "
+                "may hold.",
+                n=n_account,
+            ),
+            code="account_daily_limit",
+        )
+    return _Limits(lapsed_holds=n_lapsed, hold_minutes=hold_minutes)
+
+
+def _taken() -> Conflict:
+    return Conflict(_l("This slot was just taken. Pick another time."), code="slot_full")
+
+
+def hold(actor: Account, *, patient_id: Any, slot_id: Any, now: datetime) -> Appointment:
+    """Reserve a place in a slot for a patient until the hold expires (or is confirmed)."""
+    row = (
+        db.session.execute(_SLOT_FOR_HOLD, {"slot_id": slot_id, "now": now}).first()
+        if isinstance(slot_id, int)
+        else None
+    )
+    if row is None or row[0].hospital_id != actor.hospital_id:
+        raise NotFound(_l("No such slot. Search again for free times."), code="slot_not_found")
+    slot, has_lapsed_holds = row
+    _check_bookable(slot, now)
+    # Fail fast when the slot was already full when read: most losers of a rush stop here, after
+    # this one query (whether a slot is full is public; nothing about the patient is revealed).
+    if slot.booked >= slot.capacity and not (
+        has_lapsed_holds and release_lapsed_holds_on_slot(slot.id, now=now)
+    ):
+        raise _taken()
+    patient = require_patient_access(actor, patient_id, Permission.BOOK, action="scheduling.hold")
+    desk = _is_desk_staff(actor)
+    _lock_booker(actor.id, patient.id)
+    limits = _check_limits(
+        actor,
+        patient.id,
+        session_id=slot.session_id,
+        local_date=slot.local_date,
+        now=now,
+        desk=desk,
+    )
+    if limits.lapsed_holds:
+        # A lapsed hold of this patient in this session still occupies the unique index.
+        for appointment_id in db.session.scalars(
+            sa.select(Appointment.id).where(
+                Appointment.patient_id == patient.id,
+                Appointment.session_id == slot.session_id,
+                Appointment.state == AppointmentState.HELD,
+                Appointment.hold_expires_at <= now,
+            )
+        ).all():
+            _expire_hold(appointment_id, now)
+    appointment = _insert_appointment(
+        slot,
+        patient,
+        actor,
+        now=now,
+        state=AppointmentState.HELD,
+        hold_expires_at=now + timedelta(minutes=limits.hold_minutes),
+    )
+    events.appointment_held.send(
+        "scheduling",
+        appointment_id=appointment.id,
+        hospital_id=appointment.hospital_id,
+        patient_id=patient.id,
+        account_id=actor.id,
+        fee_fen=appointment.fee_fen,
+        fee_class=appointment.fee_class.value,
+        expires_at=appointment.hold_expires_at,
+        now=now,
+    )
+    # Take the place last, so the slot's row stays locked only from here to the commit. If it
+    # fails, the caller's rollback also removes the appointment and whatever the signal wrote.
+    if not _take_place(slot.id) and not (
+        release_lapsed_holds_on_slot(slot.id, now=now) and _take_place(slot.id)
+    ):
+        raise _taken()
+    db.session.expire(slot, ["booked"])
+    return appointment
+
+
+def confirm_booking(
+    appointment_id: int, *, now: datetime, order_id: int | None = None, accept_lapsed: bool = True
+) -> Appointment | None:
+    """Turn a hold into a booking (payment received, or nothing to pay); None if it cannot be.
+
+    A payment that arrives after the hold lapsed is still accepted while the place is free.
+    Confirming twice is harmless: the second call returns the booking unchanged.
+    """
+    conditions = [Appointment.id == appointment_id, Appointment.state == AppointmentState.HELD]
+    if not accept_lapsed:
+        conditions.append(Appointment.hold_expires_at > now)
+    changed = db.session.execute(
+        sa.update(Appointment)
+        .where(*conditions)
+        .values(state=AppointmentState.BOOKED, booked_at=now, order_id=order_id)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    _expire_cached(Appointment, appointment_id)
+    appointment = db.session.get(Appointment, appointment_id)
+    if appointment is None:
+        return None
+    if changed == 1:
+        _announce_booking(appointment, now=now)
+        return appointment
+    if appointment.state in (AppointmentState.BOOKED, AppointmentState.CHECKED_IN):
+        return appointment
+    if not accept_lapsed or appointment.state is not AppointmentState.EXPIRED:
+        return None
+    # The hold was released; take the place again if it is still free and the slot bookable.
+    slot = appointment.slot
+    if slot.session.status is not SessionStatus.OPEN or slot.starts_at <= now:
+        return None
+    try:
+        with db.session.begin_nested():
+            if not _take_place(slot.id):
+                return None
+            changed = db.session.execute(
+                sa.update(Appointment)
+                .where(
+                    Appointment.id == appointment_id,
+                    Appointment.state == AppointmentState.EXPIRED,
+                )
+                .values(state=AppointmentState.BOOKED, booked_at=now, order_id=order_id)
+                .execution_options(synchronize_session=False)
+            ).rowcount
+            if changed != 1:
+                raise _Undo()
+    except (IntegrityError, _Undo):
+        return None
+    _expire_cached(Appointment, appointment_id)
+    _expire_cached(Slot, slot.id)
+    _announce_booking(appointment, now=now)
+    return appointment
+
+
+def _announce_booking(appointment: Appointment, *, now: datetime) -> None:
+    """Tell the patient, and the statistics, that an appointment is booked."""
+    notices.booking_confirmed(appointment, now=now)
+    session = appointment.slot.session
+    booker = db.session.get(Account, appointment.account_id)
+    events.appointment_booked.send(
+        None,
+        appointment_id=appointment.id,
+        hospital_id=appointment.hospital_id,
+        department_id=session.department_id,
+        clinician_id=session.clinician_id,
+        starts_at=appointment.slot.starts_at,
+        online=not appointment.is_addon and booker is not None and not booker.is_staff,
+        now=now,
+    )
+
+
+class _Undo(Exception):
+    """Roll back a savepoint whose work turned out to be unwanted."""
+
+
+def _get_appointment(actor: Account, appointment_id: Any, permission: Permission) -> Appointment:
+    appointment = (
+        db.session.get(Appointment, appointment_id) if isinstance(appointment_id, int) else None
+    )
+    if appointment is None or appointment.hospital_id != actor.hospital_id:
+        raise NotFound(_l("No such appointment."), code="appointment_not_found")
+    require_patient_access(
+        actor, appointment.patient_id, permission, action=f"scheduling.{permission.value}"
+    )
+    return appointment
+
+
+def _hold_lapsed() -> Conflict:
+    return Conflict(
+        _l("Your hold on this slot lapsed. Search again and pick a time."), code="hold_expired"
+    )
+
+
+def confirm(actor: Account, appointment_id: Any, *, now: datetime) -> Appointment:
+    """The patient's confirm step for a free appointment; a fee-bearing one is booked by paying."""
+    appointment = _get_appointment(actor, appointment_id, Permission.BOOK)
+    state = effective_state(appointment, now)
+    if state in (AppointmentState.BOOKED, AppointmentState.CHECKED_IN):
+        return appointment
+    if state is AppointmentState.EXPIRED:
+        raise _hold_lapsed()
+    if state is not AppointmentState.HELD:
+        raise Conflict(
+            _l("This appointment can no longer be confirmed."), code="appointment_not_held"
+        )
+    if appointment.fee_fen > 0:
+        # A fee-bearing hold is booked by its payment (billing's order_paid), never for free.
+        raise Conflict(
+            _l("Pay the registration fee to book this time: the payment confirms the booking."),
+            code="payment_required",
+        )
+    booked = confirm_booking(appointment.id, now=now, accept_lapsed=False)
+    if booked is None:
+        raise _hold_lapsed()
+    return booked
+
+
+def on_order_paid(sender: Any, **kw: Any) -> bool | None:
+    """Billing reports a paid registration order: book the appointment it refers to."""
+    reference = str(kw.get("reference", ""))
+    if not reference.startswith("appointment:"):
+        return None
+    try:
+        appointment_id = int(reference.split(":", 1)[1])
+    except ValueError:
+        return False
+    appointment = db.session.get(Appointment, appointment_id)
+    if appointment is None or appointment.hospital_id != kw.get("hospital_id"):
+        return False
+    booked = confirm_booking(appointment_id, now=kw["now"], order_id=kw.get("order_id"))
+    return booked is not None
+
+
+events.order_paid.connect(on_order_paid)

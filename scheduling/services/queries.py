@@ -1,0 +1,138 @@
+"""Read appointments, templates and exceptions for the pages and the API."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+
+from hospital.accounts.models import Account
+from hospital.db import db
+from hospital.errors import Forbidden, NotFound
+from hospital.organisation.models import Clinician, Department, Hospital, ServicePoint
+from hospital.patients.access import Permission, staff_grants
+from scheduling.calendar import CalendarEntry
+from scheduling.models import (
+    Appointment,
+    AppointmentState,
+    ClinicSession,
+    ScheduleException,
+    SessionTemplate,
+    Slot,
+)
+from scheduling.services.booking import _get_appointment
+from scheduling.services.places import effective_state
+from scheduling.services.rules import hospital_zone
+from scheduling.slots import local_date_of
+
+
+def appointments_for_account(actor: Account, *, now: datetime) -> list[Appointment]:
+    """Appointments of the account's own profile and the family members it may see."""
+    from hospital.patients.access import patients_acting_for
+
+    patient_ids = [p.id for p in patients_acting_for(actor, Permission.VIEW)]
+    if not patient_ids:
+        return []
+    return list(
+        db.session.scalars(
+            sa.select(Appointment)
+            .join(Slot, Slot.id == Appointment.slot_id)
+            .where(Appointment.patient_id.in_(patient_ids))
+            .order_by(Slot.starts_at.desc(), Appointment.id.desc())
+            .limit(200)
+        ).all()
+    )
+
+
+def day_list(actor: Account, *, clinician_id: int, local_date: date) -> list[Appointment]:
+    """A clinician's appointments on one local day, in time order (staff only)."""
+    if not actor.is_staff or not staff_grants(actor, Permission.VIEW):
+        raise Forbidden(_l("Only clinic staff may see the day list."), code="role_required")
+    clinician = db.session.get(Clinician, clinician_id)
+    if clinician is None or clinician.hospital_id != actor.hospital_id:
+        raise NotFound(_l("No such clinician."), code="clinician_not_found")
+    return list(
+        db.session.scalars(
+            sa.select(Appointment)
+            .join(ClinicSession, ClinicSession.id == Appointment.session_id)
+            .join(Slot, Slot.id == Appointment.slot_id)
+            .where(
+                ClinicSession.clinician_id == clinician_id,
+                Appointment.local_date == local_date,
+                Appointment.state.not_in((AppointmentState.EXPIRED,)),
+            )
+            .order_by(Slot.starts_at, Appointment.id)
+        ).all()
+    )
+
+
+def calendar_entry(
+    actor: Account, appointment_id: Any, *, now: datetime, language: str = "zh"
+) -> CalendarEntry:
+    """The appointment as a calendar event (cancelled and lapsed ones as a cancellation)."""
+    appointment = _get_appointment(actor, appointment_id, Permission.VIEW)
+    session = appointment.slot.session
+    hospital = db.session.get(Hospital, appointment.hospital_id)
+    clinician = db.session.get(Clinician, session.clinician_id) if session.clinician_id else None
+    department = db.session.get(Department, session.department_id)
+    point = (
+        db.session.get(ServicePoint, session.service_point_id) if session.service_point_id else None
+    )
+    english = language == "en"
+    names = [
+        (department.name_en if english else department.name_zh) if department else "",
+        (clinician.name_en if english else clinician.name_zh) if clinician else "",
+    ]
+    location = hospital.name_en if english else hospital.name_zh
+    if point is not None:
+        location = f"{location}, {point.name_en if english else point.name_zh} {point.building}{point.room}"
+    state = effective_state(appointment, now)
+    return CalendarEntry(
+        uid=f"appointment-{appointment.id}@{hospital.code.lower()}.hospital",
+        sequence=appointment.sequence,
+        starts_at=appointment.slot.starts_at,
+        ends_at=appointment.slot.ends_at,
+        summary=str(_l("Appointment: %(who)s", who=" ".join(n for n in names if n))),
+        location=location.strip(),
+        description=str(
+            _l(
+                "Please check in from %(minutes)d minutes before your time.",
+                minutes=session.checkin_opens_minutes,
+            )
+        ),
+        cancelled=state in (AppointmentState.CANCELLED, AppointmentState.EXPIRED),
+        stamped_at=now,
+    )
+
+
+def get_appointment(actor: Account, appointment_id: Any) -> Appointment:
+    """One appointment the account may see."""
+    return _get_appointment(actor, appointment_id, Permission.VIEW)
+
+
+def list_templates(actor: Account) -> list[SessionTemplate]:
+    return list(
+        db.session.scalars(
+            sa.select(SessionTemplate)
+            .where(SessionTemplate.hospital_id == actor.hospital_id)
+            .order_by(
+                SessionTemplate.clinician_id, SessionTemplate.weekday, SessionTemplate.start_time
+            )
+        ).all()
+    )
+
+
+def list_exceptions(actor: Account, *, now: datetime) -> list[ScheduleException]:
+    today = local_date_of(now, hospital_zone(actor.hospital_id))
+    return list(
+        db.session.scalars(
+            sa.select(ScheduleException)
+            .where(
+                ScheduleException.hospital_id == actor.hospital_id,
+                ScheduleException.last_date >= today,
+            )
+            .order_by(ScheduleException.first_date)
+        ).all()
+    )

@@ -1,0 +1,90 @@
+"""The hospital's booking rules, its time zone, and who may change schedules."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, time
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask_babel import lazy_gettext as _l
+
+from hospital.accounts.models import Account, Role
+from hospital.audit.service import record
+from hospital.db import db
+from hospital.errors import Forbidden, InvalidInput, NotFound
+from hospital.organisation.models import Hospital
+from scheduling.models import DEFAULT_RULES, AppointmentState, SchedulingRules
+
+ACTIVE_STATES = (AppointmentState.HELD, AppointmentState.BOOKED, AppointmentState.CHECKED_IN)
+SCHEDULE_ROLES = (Role.ADMIN,)
+DESK_ROLES = (Role.REGISTRAR, Role.ADMIN)
+
+
+@dataclass(frozen=True)
+class Rules:
+    hold_minutes: int
+    max_active_per_patient_per_day: int
+    max_active_per_account_per_day: int
+    cancel_cutoff_days_before: int
+    cancel_cutoff_time: time
+    no_show_strikes: int
+    no_show_window_days: int
+    suspension_days: int
+    reschedule_limit: int
+
+
+def rules_for(hospital_id: int) -> Rules:
+    """The hospital's booking rules (the defaults when it has not set its own)."""
+    row = db.session.get(SchedulingRules, hospital_id)
+    if row is None:
+        return Rules(**DEFAULT_RULES)
+    return Rules(**{name: getattr(row, name) for name in DEFAULT_RULES})
+
+
+def set_rules(actor: Account, hospital_id: int, values: dict[str, Any], *, now: datetime) -> Rules:
+    """Change some of the hospital's booking rules."""
+    _require_roles(actor, hospital_id, SCHEDULE_ROLES)
+    row = db.session.get(SchedulingRules, hospital_id)
+    if row is None:
+        row = SchedulingRules(hospital_id=hospital_id, **DEFAULT_RULES)
+        db.session.add(row)
+    for name, value in values.items():
+        if name not in DEFAULT_RULES:
+            raise InvalidInput(_l("Unknown rule: %(name)s.", name=name), code="unknown_rule")
+        setattr(row, name, value)
+    db.session.flush()
+    record(
+        action="scheduling.rules_changed",
+        actor=actor,
+        object_type="scheduling_rules",
+        object_id=str(hospital_id),
+        detail={k: str(v) for k, v in values.items()},
+    )
+    return rules_for(hospital_id)
+
+
+_zones: dict[str, ZoneInfo] = {}
+
+
+def zone_of(hospital: Hospital) -> ZoneInfo:
+    if hospital.timezone not in _zones:
+        _zones[hospital.timezone] = ZoneInfo(hospital.timezone)
+    return _zones[hospital.timezone]
+
+
+def hospital_zone(hospital_id: int) -> ZoneInfo:
+    hospital = db.session.get(Hospital, hospital_id)
+    if hospital is None:
+        raise NotFound(_l("No such hospital."), code="hospital_not_found")
+    return zone_of(hospital)
+
+
+def _require_roles(actor: Account, hospital_id: int, roles: Iterable[Role]) -> None:
+    if actor.hospital_id != hospital_id or not actor.has_role(*roles):
+        raise Forbidden(_l("Your account does not have the role this needs."), code="role_required")
+
+
+def _is_desk_staff(actor: Account) -> bool:
+    return actor.has_role(*DESK_ROLES)
