@@ -9,20 +9,20 @@ from datetime import datetime
 
 from flask import current_app
 
-from hospital.billing import service
 from hospital.billing.providers.registry import enabled_provider_names, payment_provider
 from hospital.billing.providers.sandbox import SandboxProvider, Transport
+from hospital.billing.services import refunds, settlement
 from hospital.jobs import job
 
 
 @job("billing.reconcile_pending_payments", "interval", minutes=1)
 def reconcile_pending_payments(now: datetime) -> int:
-    return service.reconcile_pending_payments(now)
+    return settlement.reconcile_pending_payments(now)
 
 
 @job("billing.retry_pending_refunds", "interval", minutes=1)
 def retry_pending_refunds(now: datetime) -> int:
-    return service.retry_pending_refunds(now)
+    return refunds.retry_pending_refunds(now)
 
 
 def _post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, str]:

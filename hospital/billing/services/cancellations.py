@@ -1,0 +1,71 @@
+"""Void or refund the order of a cancelled appointment or walk-in."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from hospital.billing.models import LedgerKind, Order, OrderStatus, Refund, RefundKind
+from hospital.billing.pricing import policy_refund_fen
+from hospital.billing.services.ledger import _config, _ledger, _locked_order
+from hospital.billing.services.orders import walk_in_reference
+from hospital.billing.services.refunds import _REFUND_REASONS, _refund, _tell_patient
+from hospital.db import db
+
+
+def cancel_registration_order(
+    *, hospital_id: int, appointment_id: int, reason: str, refund: str, now: datetime
+) -> Order | None:
+    """Void an unpaid registration order, or refund a paid one as the cancellation says."""
+    return _cancel_order(
+        hospital_id, f"appointment:{appointment_id}", reason=reason, refund=refund, now=now
+    )
+
+
+def cancel_walk_in_order(
+    *, hospital_id: int, walk_in_key: str | int, reason: str, now: datetime
+) -> Order | None:
+    """Void a walk-in's unpaid order (reason "expired" or "cancelled"); a paid one is kept."""
+    return _cancel_order(
+        hospital_id, walk_in_reference(walk_in_key), reason=reason, refund="none", now=now
+    )
+
+
+def _cancel_order(
+    hospital_id: int, reference: str, *, reason: str, refund: str, now: datetime
+) -> Order | None:
+    order = db.session.scalar(
+        sa.select(Order).where(Order.hospital_id == hospital_id, Order.reference == reference)
+    )
+    if order is None:
+        return None
+    order = _locked_order(order.id)
+    if order.status == OrderStatus.PENDING:
+        order.status = OrderStatus.EXPIRED if reason == "expired" else OrderStatus.CANCELLED
+        db.session.flush()
+        kind = LedgerKind.ORDER_EXPIRED if reason == "expired" else LedgerKind.ORDER_CANCELLED
+        _ledger(order, kind, now=now, detail={"reason": reason})
+        return order
+    if order.status not in (OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED) or refund == "none":
+        return order
+    already = db.session.scalar(
+        sa.select(Refund.id).where(
+            Refund.order_id == order.id,
+            Refund.kind.in_([RefundKind.POLICY, RefundKind.HOSPITAL_CANCELLED]),
+        )
+    )
+    if already is not None:
+        return order
+    hospital_cancelled = reason == "hospital_cancelled"
+    if hospital_cancelled or refund == "full":
+        amount = order.refundable_fen
+    else:
+        percent = int(_config("LATE_CANCEL_REFUND_PERCENT", 50))
+        amount = min(policy_refund_fen(order.paid_fen, percent), order.refundable_fen)
+    if amount <= 0:
+        return order
+    kind = RefundKind.HOSPITAL_CANCELLED if hospital_cancelled else RefundKind.POLICY
+    _refund(order, None, amount, kind=kind, reason="", now=now)
+    _tell_patient(order, "billing.refunded", amount, str(_REFUND_REASONS[kind]), now=now)
+    return order

@@ -1,0 +1,368 @@
+"""Create orders (registration, walk-in, visit) and apply insurance to a pending one."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+
+from hospital.accounts.models import Account, Role
+from hospital.audit.service import record
+from hospital.billing.insurance import Line
+from hospital.billing.models import (
+    CURRENCY,
+    FeeItem,
+    ItemCategory,
+    LedgerEntry,
+    LedgerKind,
+    Order,
+    OrderItem,
+    OrderPurpose,
+    OrderStatus,
+    RegistrationFee,
+)
+from hospital.billing.providers.registry import insurance_adapter
+from hospital.billing.services.ledger import _ledger, _locked_order, _order_for
+from hospital.db import db
+from hospital.errors import Conflict, Forbidden, InvalidInput, NotFound
+from hospital.patients.access import Permission
+from hospital.patients.models import Patient
+
+STAFF_ORDERING_ROLES = (Role.CLINICIAN, Role.CASHIER, Role.ADMIN)
+
+
+def _registration_order_rows(new_order: Any) -> tuple[Any, Any]:
+    """The item and ledger inserts of a new registration order whose id `new_order.c.id` gives."""
+    fee = RegistrationFee.__table__
+    item = sa.insert(OrderItem.__table__).from_select(
+        [
+            "hospital_id",
+            "order_id",
+            "category",
+            "name_zh",
+            "name_en",
+            "unit_price_fen",
+            "quantity",
+            "amount_fen",
+            "insurance_fen",
+        ],
+        sa.select(
+            sa.bindparam("hospital_id", type_=sa.Integer),
+            new_order.c.id,
+            sa.literal(ItemCategory.REGISTRATION.value, sa.String),
+            sa.func.coalesce(fee.c.name_zh, "挂号费"),
+            sa.func.coalesce(fee.c.name_en, "Registration fee"),
+            sa.bindparam("fee_fen", type_=sa.Integer),
+            sa.literal(1, sa.Integer),
+            sa.bindparam("fee_fen", type_=sa.Integer),
+            sa.literal(0, sa.Integer),
+        ).select_from(
+            new_order.outerjoin(
+                fee,
+                sa.and_(
+                    fee.c.hospital_id == sa.bindparam("hospital_id", type_=sa.Integer),
+                    fee.c.fee_class == sa.bindparam("fee_class", type_=sa.String),
+                ),
+            )
+        ),
+    )
+    ledger_table = LedgerEntry.__table__
+    ledger = sa.insert(ledger_table).from_select(
+        ["hospital_id", "at", "kind", "order_id", "amount_fen", "detail"],
+        sa.select(
+            sa.bindparam("hospital_id", type_=sa.Integer),
+            sa.bindparam("now", type_=ledger_table.c.at.type),
+            sa.literal(LedgerKind.ORDER_CREATED.value, sa.String),
+            new_order.c.id,
+            sa.bindparam("fee_fen", type_=sa.Integer),
+            sa.bindparam("empty_detail", value={}, type_=ledger_table.c.detail.type),
+        ).select_from(new_order),
+    )
+    return item, ledger
+
+
+def _new_order_insert() -> Any:
+    """Insert the pending registration order unless its reference exists; return its id."""
+    order = Order.__table__
+    columns = {
+        "hospital_id": sa.bindparam("hospital_id", type_=sa.Integer),
+        "patient_id": sa.bindparam("patient_id", type_=sa.Integer),
+        "purpose": sa.literal(OrderPurpose.REGISTRATION.value, sa.String),
+        "reference": sa.bindparam("reference", type_=sa.String),
+        "visit_key": sa.bindparam("reference", type_=sa.String),
+        "status": sa.literal(OrderStatus.PENDING.value, sa.String),
+        "currency": sa.literal(CURRENCY, sa.String),
+        "total_fen": sa.bindparam("fee_fen", type_=sa.Integer),
+        "insurance_fen": sa.literal(0, sa.Integer),
+        "self_pay_fen": sa.bindparam("fee_fen", type_=sa.Integer),
+        "expires_at": sa.bindparam("expires_at", type_=order.c.expires_at.type),
+        "created_by_account_id": sa.bindparam("account_id", type_=sa.Integer),
+        "created_at": sa.bindparam("now", type_=order.c.created_at.type),
+    }
+    exists = sa.exists().where(
+        order.c.hospital_id == sa.bindparam("hospital_id", type_=sa.Integer),
+        order.c.reference == sa.bindparam("reference", type_=sa.String),
+    )
+    # Not ON CONFLICT: the dialects' own insert constructs are not cached by SQLAlchemy, and this
+    # runs once per successful hold. A concurrent duplicate would fail on the unique constraint.
+    return (
+        sa.insert(order)
+        .from_select(list(columns), sa.select(*columns.values()).where(~exists))
+        .returning(order.c.id)
+    )
+
+
+# Every successful hold creates a registration order inside the hold's transaction, so during a
+# release rush these statements are built once: on PostgreSQL the order, its item and its ledger
+# entry are one round trip (data-modifying CTEs); SQLite runs the same three inserts in turn.
+_PG_NEW_ORDER = _new_order_insert().cte("new_order")
+_PG_ITEM, _PG_LEDGER = _registration_order_rows(_PG_NEW_ORDER)
+_PG_REGISTRATION_ORDER = _PG_LEDGER.add_cte(_PG_ITEM.cte("new_item")).returning(
+    LedgerEntry.__table__.c.order_id
+)
+_SQLITE_NEW_ORDER = _new_order_insert()
+_SQLITE_ITEM, _SQLITE_LEDGER = _registration_order_rows(
+    sa.select(sa.bindparam("order_id", type_=sa.Integer).label("id")).subquery("new_order")
+)
+
+
+def create_registration_order(
+    *,
+    hospital_id: int,
+    patient_id: int,
+    appointment_id: int,
+    fee_fen: int,
+    fee_class: str,
+    expires_at: datetime | None,
+    account_id: int | None,
+    now: datetime,
+) -> int | None:
+    """Create the registration-fee order of a held appointment and return its id.
+
+    None when the fee is zero or the appointment already has its order.
+    """
+    if fee_fen <= 0:
+        return None
+    return _insert_registration_order(
+        {
+            "hospital_id": hospital_id,
+            "patient_id": patient_id,
+            "reference": f"appointment:{appointment_id}",
+            "fee_fen": fee_fen,
+            "fee_class": fee_class,
+            "expires_at": expires_at,
+            "account_id": account_id,
+            "now": now,
+        }
+    )
+
+
+def registration_fee_fen(hospital_id: int, fee_class: str) -> int:
+    """The active registration fee of a fee class; 0 when the hospital charges none for it."""
+    amount = db.session.scalar(
+        sa.select(RegistrationFee.amount_fen).where(
+            RegistrationFee.hospital_id == hospital_id,
+            RegistrationFee.fee_class == fee_class,
+            RegistrationFee.is_active.is_(True),
+        )
+    )
+    return int(amount or 0)
+
+
+def walk_in_reference(walk_in_key: str | int) -> str:
+    return f"walk-in:{walk_in_key}"
+
+
+def _walk_in_fee_class() -> str:
+    # A setting of the kiosk's (where walk-ins register), read here where fees are priced.
+    return str(current_app.config.get("KIOSK_WALK_IN_FEE_CLASS", "general"))
+
+
+def walk_in_fee_fen(hospital_id: int) -> int:
+    """What a same-day walk-in ticket costs: the fee of the walk-in fee class (0: free)."""
+    return registration_fee_fen(hospital_id, _walk_in_fee_class())
+
+
+def create_walk_in_order(
+    *,
+    hospital_id: int,
+    patient_id: int,
+    walk_in_key: str | int,
+    account_id: int | None,
+    now: datetime,
+    expires_at: datetime | None = None,
+) -> Order | None:
+    """The registration-fee order of a same-day walk-in (no appointment); None when it is free.
+
+    Its fee is the walk-in fee (walk_in_fee_fen), never the caller's. When it is paid,
+    order_paid carries the reference `walk-in:<key>` and the module that owns the walk-in
+    answers whether it could still serve it (False: billing refunds the payment in full).
+    """
+    fee_class = _walk_in_fee_class()
+    fee_fen = registration_fee_fen(hospital_id, fee_class)
+    if fee_fen <= 0:
+        return None
+    order_id = _insert_registration_order(
+        {
+            "hospital_id": hospital_id,
+            "patient_id": patient_id,
+            "reference": walk_in_reference(walk_in_key),
+            "fee_fen": fee_fen,
+            "fee_class": fee_class,
+            "expires_at": expires_at,
+            "account_id": account_id,
+            "now": now,
+        }
+    )
+    if order_id is None:
+        raise Conflict(
+            _l("This walk-in registration already has its order. Start again."),
+            code="walk_in_order_exists",
+        )
+    return db.session.get(Order, order_id)
+
+
+def _insert_registration_order(params: dict[str, Any]) -> int | None:
+    """Insert a pending registration order with its item and ledger entry; None if it exists."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        return db.session.execute(_PG_REGISTRATION_ORDER, params).scalar()
+    order_id = db.session.execute(_SQLITE_NEW_ORDER, params).scalar()
+    if order_id is None:
+        return None
+    params["order_id"] = order_id
+    db.session.execute(_SQLITE_ITEM, params)
+    db.session.execute(_SQLITE_LEDGER, params)
+    return order_id
+
+
+@dataclass(frozen=True)
+class ItemRequest:
+    fee_item_id: int
+    quantity: int
+
+
+def create_visit_order(
+    actor: Account,
+    *,
+    patient_id: int,
+    items: Sequence[ItemRequest],
+    visit_key: str,
+    now: datetime,
+) -> Order:
+    """Staff order tests, imaging, medicines or procedures for a patient; prices from the schedule."""
+    if not actor.has_role(*STAFF_ORDERING_ROLES):
+        raise Forbidden(_l("Only clinicians and cashiers can add orders."), code="role_required")
+    patient = db.session.get(Patient, patient_id)
+    if patient is None or patient.hospital_id != actor.hospital_id:
+        raise NotFound(_l("No patient with this id."), code="patient_not_found")
+    if not items:
+        raise InvalidInput(_l("Add at least one item to the order."), code="order_empty")
+    wanted = {i.fee_item_id for i in items}
+    fee_items = {
+        f.id: f
+        for f in db.session.scalars(
+            sa.select(FeeItem).where(
+                FeeItem.id.in_(wanted),
+                FeeItem.hospital_id == actor.hospital_id,
+                FeeItem.is_active.is_(True),
+            )
+        )
+    }
+    unknown = sorted(wanted - fee_items.keys())
+    if unknown:
+        raise InvalidInput(
+            _l("These items are not in the fee schedule: {ids}.").format(
+                ids=", ".join(map(str, unknown))
+            ),
+            code="unknown_fee_item",
+        )
+    total = sum(fee_items[i.fee_item_id].price_fen * i.quantity for i in items)
+    order = Order(
+        hospital_id=actor.hospital_id,
+        patient_id=patient.id,
+        purpose=OrderPurpose.VISIT,
+        reference=None,
+        visit_key=visit_key,
+        status=OrderStatus.PENDING,
+        currency=CURRENCY,
+        total_fen=total,
+        insurance_fen=0,
+        self_pay_fen=total,
+        created_by_account_id=actor.id,
+        created_at=now,
+    )
+    db.session.add(order)
+    db.session.flush()
+    order.reference = f"visit-order:{order.id}"
+    for request_item in items:
+        fee_item = fee_items[request_item.fee_item_id]
+        db.session.add(
+            OrderItem(
+                hospital_id=order.hospital_id,
+                order_id=order.id,
+                fee_item_id=fee_item.id,
+                category=fee_item.category,
+                name_zh=fee_item.name_zh,
+                name_en=fee_item.name_en,
+                unit_price_fen=fee_item.price_fen,
+                quantity=request_item.quantity,
+                amount_fen=fee_item.price_fen * request_item.quantity,
+            )
+        )
+    db.session.flush()
+    db.session.refresh(order)
+    _ledger(order, LedgerKind.ORDER_CREATED, now=now, amount_fen=total, actor=actor)
+    record(
+        action="billing.order_created",
+        actor=actor,
+        object_type="billing_order",
+        object_id=str(order.id),
+        patient_id=patient.id,
+    )
+    return order
+
+
+def apply_insurance(actor: Account, order_id: int, *, now: datetime) -> Order:
+    """Split a pending order into the insured share and the patient's self-pay part."""
+    order = _order_for(actor, order_id, Permission.PAY)
+    order = _locked_order(order.id)
+    if order.status != OrderStatus.PENDING:
+        raise Conflict(_l("This order is no longer waiting for payment."), code="order_not_payable")
+    if order.insurance_applied:
+        return order
+    used = db.session.scalar(
+        sa.select(sa.func.coalesce(sa.func.sum(Order.deductible_fen), 0)).where(
+            Order.hospital_id == order.hospital_id,
+            Order.patient_id == order.patient_id,
+            Order.visit_key == order.visit_key,
+            Order.insurance_applied.is_(True),
+            Order.id != order.id,
+            Order.status.notin_([OrderStatus.CANCELLED, OrderStatus.EXPIRED]),
+        )
+    )
+    adapter = insurance_adapter(current_app.config)
+    split = adapter.quote(
+        [Line(item.id, item.category.value, item.amount_fen) for item in order.items],
+        deductible_used_fen=int(used or 0),
+    )
+    for item in order.items:
+        item.insurance_fen = split.covered_by_line.get(item.id, 0)
+    order.insurance_fen = split.insurance_fen
+    order.self_pay_fen = order.total_fen - split.insurance_fen
+    order.deductible_fen = split.deductible_applied_fen
+    order.insurance_applied = True
+    db.session.flush()
+    _ledger(
+        order,
+        LedgerKind.INSURANCE_APPLIED,
+        now=now,
+        amount_fen=order.insurance_fen,
+        actor=actor,
+        detail={"self_pay_fen": order.self_pay_fen, "deductible_fen": order.deductible_fen},
+    )
+    return order

@@ -1,0 +1,161 @@
+"""Read orders, fees, receipts and the daily reconciliation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+
+from hospital.accounts.models import Account
+from hospital.billing.models import (
+    FeeItem,
+    LedgerEntry,
+    LedgerKind,
+    Order,
+    Payment,
+    RegistrationFee,
+)
+from hospital.billing.services.ledger import CASHIER_ROLES, _order_for
+from hospital.db import db
+from hospital.errors import Forbidden
+from hospital.organisation.models import Hospital
+from hospital.patients.access import Permission, patients_acting_for
+
+
+def fee_schedule(hospital_id: int) -> tuple[list[RegistrationFee], list[FeeItem]]:
+    fees = db.session.scalars(
+        sa.select(RegistrationFee)
+        .where(RegistrationFee.hospital_id == hospital_id, RegistrationFee.is_active.is_(True))
+        .order_by(RegistrationFee.amount_fen)
+    ).all()
+    items = db.session.scalars(
+        sa.select(FeeItem)
+        .where(FeeItem.hospital_id == hospital_id, FeeItem.is_active.is_(True))
+        .order_by(FeeItem.category, FeeItem.code)
+    ).all()
+    return list(fees), list(items)
+
+
+def order_for_viewer(actor: Account, order_id: int) -> Order:
+    return _order_for(actor, order_id, Permission.VIEW)
+
+
+def order_for_payer(actor: Account, order_id: int) -> Order:
+    return _order_for(actor, order_id, Permission.PAY)
+
+
+def orders_for_account(actor: Account) -> list[Order]:
+    """Orders of the account's own profile and of every family member it acts for."""
+    patient_ids = [p.id for p in patients_acting_for(actor, Permission.VIEW)]
+    if not patient_ids:
+        return []
+    return list(
+        db.session.scalars(
+            sa.select(Order)
+            .where(Order.patient_id.in_(patient_ids), Order.hospital_id == actor.hospital_id)
+            .order_by(Order.created_at.desc(), Order.id.desc())
+            .limit(200)
+        )
+    )
+
+
+def _local_day_bounds(hospital: Hospital, day: date) -> tuple[datetime, datetime]:
+    zone = ZoneInfo(hospital.timezone)
+    start = datetime.combine(day, time(0), tzinfo=zone)
+    return start, start + timedelta(days=1)
+
+
+def orders_for_cashier(actor: Account, day: date) -> list[Order]:
+    if not actor.has_role(*CASHIER_ROLES):
+        raise Forbidden(_l("Only cashiers can see this."), code="role_required")
+    hospital = db.session.get(Hospital, actor.hospital_id)
+    assert hospital is not None
+    start, end = _local_day_bounds(hospital, day)
+    return list(
+        db.session.scalars(
+            sa.select(Order)
+            .where(
+                Order.hospital_id == hospital.id,
+                Order.created_at >= start,
+                Order.created_at < end,
+            )
+            .order_by(Order.id.desc())
+            .limit(500)
+        )
+    )
+
+
+@dataclass(frozen=True)
+class ReconciliationLine:
+    at: datetime
+    kind: str  # "payment" or "refund"
+    provider: str
+    order_id: int
+    receipt_no: str
+    provider_txn_id: str
+    amount_fen: int
+
+
+@dataclass(frozen=True)
+class ReconciliationReport:
+    day: date
+    lines: list[ReconciliationLine]
+    received_fen: dict[str, int]
+    refunded_fen: dict[str, int]
+
+    @property
+    def net_fen(self) -> int:
+        return sum(self.received_fen.values()) - sum(self.refunded_fen.values())
+
+
+def daily_reconciliation(actor: Account, day: date) -> ReconciliationReport:
+    """Money received and refunded on one local day, per provider, from the ledger."""
+    if not actor.has_role(*CASHIER_ROLES):
+        raise Forbidden(_l("Only cashiers can see this."), code="role_required")
+    hospital = db.session.get(Hospital, actor.hospital_id)
+    assert hospital is not None
+    start, end = _local_day_bounds(hospital, day)
+    rows = db.session.execute(
+        sa.select(LedgerEntry, Payment, Order)
+        .join(Payment, Payment.id == LedgerEntry.payment_id)
+        .join(Order, Order.id == LedgerEntry.order_id)
+        .where(
+            LedgerEntry.hospital_id == hospital.id,
+            LedgerEntry.at >= start,
+            LedgerEntry.at < end,
+            LedgerEntry.kind.in_([LedgerKind.PAYMENT_SUCCEEDED, LedgerKind.REFUND_SUCCEEDED]),
+        )
+        .order_by(LedgerEntry.at, LedgerEntry.id)
+    ).all()
+    lines: list[ReconciliationLine] = []
+    received: dict[str, int] = {}
+    refunded: dict[str, int] = {}
+    for entry, payment, order in rows:
+        is_payment = entry.kind == LedgerKind.PAYMENT_SUCCEEDED
+        bucket = received if is_payment else refunded
+        bucket[payment.provider] = bucket.get(payment.provider, 0) + entry.amount_fen
+        lines.append(
+            ReconciliationLine(
+                at=entry.at,
+                kind="payment" if is_payment else "refund",
+                provider=payment.provider,
+                order_id=order.id,
+                receipt_no=order.receipt_no or "",
+                provider_txn_id=payment.provider_txn_id or "",
+                amount_fen=entry.amount_fen,
+            )
+        )
+    return ReconciliationReport(day, lines, received, refunded)
+
+
+def receipt_by_token(token: str) -> Order | None:
+    """The paid order a receipt's QR code points at (public: shows number, amount and date only)."""
+    if not token or len(token) > 43:
+        return None
+    order = db.session.scalar(sa.select(Order).where(Order.verification_token == token))
+    if order is None or order.paid_at is None:
+        return None
+    return order
