@@ -16,6 +16,7 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask, current_app
 from flask_sqlalchemy.session import _app_ctx_id
+from hypothesis import HealthCheck, settings
 from sqlalchemy import orm
 
 from hospital.app import create_app
@@ -26,6 +27,11 @@ from tests.support.auth import fresh_request_globals
 from tests.support.postgres_cluster import PostgresCluster, find_pg_bin
 
 REQUIRE_POSTGRES = os.environ.get("HOSPITAL_REQUIRE_POSTGRES") == "1"
+
+# Property tests check correctness, never speed: on a busy 2-core machine an example may take
+# seconds, and a deadline would fail the test for the machine's load, not for the code.
+settings.register_profile("hospital", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("hospital")
 
 TEST_CONFIG: dict[str, Any] = {
     "TESTING": True,
