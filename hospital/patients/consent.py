@@ -10,11 +10,11 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 
 from hospital.accounts import service as accounts_service
-from hospital.accounts.models import Account, CodePurpose, Role
+from hospital.accounts.models import Account, CodePurpose
 from hospital.audit.models import AuditEntry, Outcome
 from hospital.audit.service import record
 from hospital.db import db
-from hospital.errors import Conflict, Forbidden, NotFound, TooManyRequests
+from hospital.errors import Conflict, TooManyRequests
 from hospital.notifications.messages import register_template
 from hospital.organisation.models import Hospital
 from hospital.patients.models import IdentityType, Patient
@@ -32,7 +32,6 @@ register_template(
 # Audit actions that looked an identity number up for an account; the hourly limit counts them.
 # A refused attempt is audited as denied, so it survives the rollback and still counts.
 LOOKUP_ACTIONS = ("family.add", "family.consent_code")
-IDENTITY_CONFIRMERS = (Role.REGISTRAR, Role.NURSE, Role.ADMIN)
 
 CONSENT_AT_DESK = _l(
     "This person is already registered at the hospital without a mobile number, so they cannot "
@@ -151,36 +150,3 @@ def check_consent_code(account: Account, phone: str, code: str | None, *, now: d
     accounts_service.check_phone_code(
         _hospital(account), phone, code or "", purpose=CodePurpose.FAMILY_LINK, now=now
     )
-
-
-def confirm_identity(staff: Account, patient_id: int, *, now: datetime) -> Patient:
-    """Desk staff saw the person with their identity document: the record is confirmed."""
-    patient = db.session.get(Patient, patient_id) if 0 < patient_id <= 2**31 - 1 else None
-    allowed = staff.has_role(*IDENTITY_CONFIRMERS)
-    if patient is None or patient.hospital_id != staff.hospital_id or not allowed:
-        record(
-            action="patient.identity_confirm",
-            outcome=Outcome.DENIED,
-            actor=staff,
-            object_type="patient",
-            object_id=str(patient_id),
-            detail={"needs": [r.value for r in IDENTITY_CONFIRMERS]},
-        )
-        if not allowed:
-            raise Forbidden(
-                _l("Only registration desk staff can confirm a patient's identity."),
-                code="role_required",
-            )
-        raise NotFound(_l("No patient with this id exists here."), code="patient_not_found")
-    if patient.identity_confirmed_at is None:
-        patient.identity_confirmed_at = now
-        db.session.flush()
-        record(
-            action="patient.identity_confirm",
-            actor=staff,
-            object_type="patient",
-            object_id=str(patient.id),
-            patient_id=patient.id,
-            hospital_id=staff.hospital_id,
-        )
-    return patient

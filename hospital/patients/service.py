@@ -13,7 +13,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
 
 from hospital import events
-from hospital.accounts.models import Account
+from hospital.accounts.models import Account, Role
 from hospital.audit.models import Outcome
 from hospital.audit.service import record, record_staff_read
 from hospital.db import db
@@ -412,13 +412,15 @@ def _register(account: Account, person: dict[str, Any], *, now: datetime) -> Pat
         id_number=person["id_number"],
         phone=person["phone"],
         created_at=now,
-        # Nobody has seen this person yet: the desk confirms them at their first visit.
-        identity_confirmed_at=None,
         created_by_account_id=account.id,
     )
     try:
         with db.session.begin_nested():
             db.session.add(patient)
+            db.session.flush()
+            # Nobody has seen this person yet: the desk confirms them at their first visit.
+            # (Set after the insert: an explicit None would let the column default fire.)
+            patient.identity_confirmed_at = None
             db.session.flush()
     except IntegrityError:
         # Someone registered the same identity number a moment ago.
@@ -681,5 +683,45 @@ def look_up_at_desk(staff: Account, text: str) -> Patient | None:
     if patient is not None:
         record_staff_read(
             staff, action="patient.lookup", object_type="patient", reads=[(patient.id, patient.id)]
+        )
+    return patient
+
+
+IDENTITY_CONFIRMERS = (Role.REGISTRAR, Role.NURSE, Role.ADMIN)
+
+
+def confirm_identity(staff: Account, patient_id: int, *, now: datetime) -> Patient:
+    """Desk staff saw the person with their identity document: the record is confirmed."""
+    patient = (
+        db.session.get(Patient, patient_id)
+        if isinstance(patient_id, int) and 0 < patient_id <= MAX_ID
+        else None
+    )
+    allowed = staff.has_role(*IDENTITY_CONFIRMERS)
+    if patient is None or patient.hospital_id != staff.hospital_id or not allowed:
+        record(
+            action="patient.identity_confirm",
+            outcome=Outcome.DENIED,
+            actor=staff,
+            object_type="patient",
+            object_id=str(patient_id),
+            detail={"needs": [r.value for r in IDENTITY_CONFIRMERS]},
+        )
+        if not allowed:
+            raise Forbidden(
+                _l("Only registration desk staff can confirm a patient's identity."),
+                code="role_required",
+            )
+        raise NotFound(_l("No patient with this id exists here."), code="patient_not_found")
+    if patient.identity_confirmed_at is None:
+        patient.identity_confirmed_at = now
+        db.session.flush()
+        record(
+            action="patient.identity_confirm",
+            actor=staff,
+            object_type="patient",
+            object_id=str(patient.id),
+            patient_id=patient.id,
+            hospital_id=staff.hospital_id,
         )
     return patient
