@@ -41,6 +41,10 @@ SETTINGS: dict[str, tuple[Any, str]] = {
         5,
         "How many family members one account may act for, besides its own profile.",
     ),
+    "FAMILY_LOOKUPS_PER_HOUR": (
+        10,
+        "Family members one account may add, or ask consent codes for, per hour (identity number lookups).",
+    ),
     "OTP_TTL_SECONDS": (300, "How long a one-time sign-in code stays valid."),
     "OTP_MAX_ATTEMPTS": (5, "Wrong tries after which a one-time code is locked."),
     "OTP_SENDS_PER_HOUR": (

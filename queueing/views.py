@@ -275,14 +275,15 @@ DESK_ROLES = (Role.REGISTRAR, Role.NURSE, Role.ADMIN)
 @require_roles(*DESK_ROLES)
 def desk() -> Any:
     """Give a walk-in patient a number at the desk (with the patient's record, or anonymous)."""
-    from hospital.patients.service import patient_by_number
+    from hospital.patients.service import confirm_identity, look_up_at_desk
     from hospital.qr import qr_svg
 
     actor = signed_in_account()
     error = None
+    to_confirm = None
     if request.method == "POST":
         number = request.form.get("patient_number", "").strip()
-        patient = patient_by_number(actor.hospital_id, number) if number else None
+        patient = look_up_at_desk(actor, number) if number else None
         priority = request.form.get("priority") or "none"
         try:
             if number and patient is None:
@@ -294,19 +295,28 @@ def desk() -> Any:
                 )
             if priority not in PRIORITIES:
                 raise InvalidInput(_l("Choose a priority from the list."), code="bad_priority")
-            ticket = service.issue_walk_in(
-                actor=actor,
-                hospital_id=actor.hospital_id,
-                service_point_id=_int_form("service_point_id"),
-                now=utcnow(),
-                patient_id=patient.id if patient else None,
-                priority=PriorityClass(priority) if priority != "none" else None,
-            )
+            if patient is not None and patient.identity_confirmed_at is None:
+                # A record a family account made: staff check the person before it is used.
+                if request.form.get("identity_checked") == str(patient.id):
+                    confirm_identity(actor, patient.id, now=utcnow())
+                else:
+                    to_confirm = patient
+            if to_confirm is None:
+                ticket = service.issue_walk_in(
+                    actor=actor,
+                    hospital_id=actor.hospital_id,
+                    service_point_id=_int_form("service_point_id"),
+                    now=utcnow(),
+                    patient_id=patient.id if patient else None,
+                    priority=PriorityClass(priority) if priority != "none" else None,
+                )
         except DomainError as exc:
             error = exc.message  # answered with 422: the request edge rolls back
+            to_confirm = None
         else:
-            # Redirect, so reloading the page never issues a second number.
-            return redirect(url_for("queueing_pages.desk", ticket=ticket.token))
+            if to_confirm is None:
+                # Redirect, so reloading the page never issues a second number.
+                return redirect(url_for("queueing_pages.desk", ticket=ticket.token))
     issued = None
     if request.args.get("ticket"):
         issued = service.ticket_by_token(request.args["ticket"])
@@ -323,6 +333,8 @@ def desk() -> Any:
         ahead=snapshots.people_ahead(issued, utcnow()) if issued else None,
         qr=Markup(qr_svg(service.ticket_link(issued), box_size=4)) if issued else "",
         form=request.form,
+        to_confirm=to_confirm,
+        confirm_name=mask_name(to_confirm.name) if to_confirm else "",
     )
     return (page, 422) if error else page
 

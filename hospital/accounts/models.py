@@ -113,6 +113,7 @@ class AuthSession(db.Model):
 class CodePurpose(enum.StrEnum):
     SIGN_IN = "sign_in"
     KIOSK_CONFIRM = "kiosk_confirm"
+    FAMILY_LINK = "family_link"  # the patient's consent to be linked to another account
 
 
 class OneTimeCode(db.Model):

@@ -126,7 +126,11 @@ def request_sign_in_code(hospital: Hospital, phone: str, *, language: str, now: 
     )
 
 
-_AUDIT_PREFIX = {CodePurpose.SIGN_IN: "sign_in", CodePurpose.KIOSK_CONFIRM: "kiosk"}
+_AUDIT_PREFIX = {
+    CodePurpose.SIGN_IN: "sign_in",
+    CodePurpose.KIOSK_CONFIRM: "kiosk",
+    CodePurpose.FAMILY_LINK: "family",
+}
 
 
 def send_phone_code(

@@ -9,12 +9,17 @@ from flask_smorest import Blueprint
 from hospital.accounts.guards import require_roles, require_signed_in, signed_in_account
 from hospital.accounts.models import Role
 from hospital.db import utcnow
-from hospital.patients import service
+from hospital.patients import grants, service
+from hospital.patients.grants import Grant
 from hospital.patients.models import FamilyLink
 from hospital.patients.schemas import (
+    ConsentCodeArgs,
+    ConsentCodeOut,
     FamilyLinkOut,
     FamilyLinkUpdateArgs,
     FamilyMemberArgs,
+    GrantOut,
+    RightsArgs,
     StaffFamilyLinkOut,
     StaffLinkArgs,
 )
@@ -43,6 +48,42 @@ def add_family_member(args: dict[str, Any]) -> FamilyLink:
     return service.add_patient(signed_in_account(), **args, now=utcnow())
 
 
+@blp.route("/consent-code", methods=["POST"])
+@require_signed_in
+@blp.arguments(ConsentCodeArgs)
+@blp.response(200, ConsentCodeOut)
+def request_consent_code(args: dict[str, Any]) -> dict[str, Any]:
+    """Text a code to the phone of a person the hospital already knows; add them with it."""
+    args.pop("name", None)
+    masked, wait = service.request_consent_code(signed_in_account(), **args, now=utcnow())
+    return {"phone_masked": masked, "retry_after": wait}
+
+
+@blp.route("/granted", methods=["GET"])
+@require_signed_in
+@blp.response(200, GrantOut(many=True))
+def list_grants() -> list[Grant]:
+    """Who can act for me: every other account linked to your own record."""
+    return grants.grants_to_others(signed_in_account())
+
+
+@blp.route("/granted/<int:link_id>", methods=["PATCH"])
+@require_signed_in
+@blp.arguments(RightsArgs)
+@blp.response(200, GrantOut)
+def change_grant(args: dict[str, Any], link_id: int) -> Grant:
+    """Raise or lower what another account may do for you."""
+    return grants.change_grant(signed_in_account(), link_id, **args, now=utcnow())
+
+
+@blp.route("/granted/<int:link_id>", methods=["DELETE"])
+@require_signed_in
+@blp.response(204)
+def revoke_grant(link_id: int) -> None:
+    """Stop another account acting for you."""
+    grants.revoke_grant(signed_in_account(), link_id, now=utcnow())
+
+
 @blp.route("/<int:link_id>", methods=["GET"])
 @require_signed_in
 @blp.response(200, FamilyLinkOut)
@@ -56,7 +97,11 @@ def get_family_member(link_id: int) -> FamilyLink:
 @blp.arguments(FamilyLinkUpdateArgs)
 @blp.response(200, FamilyLinkOut)
 def update_family_member(args: dict[str, Any], link_id: int) -> FamilyLink:
-    """Change the relationship or what you may do for a family member."""
+    """Change the relationship, or lower what you may do for a family member.
+
+    Raising a right answers 403 rights_granted_by_patient, unless you created this profile
+    yourself: the patient or the registration desk grants rights.
+    """
     return service.update_link(signed_in_account(), link_id, **args, now=utcnow())
 
 
@@ -76,3 +121,12 @@ def link_existing_patient(args: dict[str, Any]) -> FamilyLink:
     """Registration desk: link a patient already registered here to an account."""
     permissions = args.pop("permissions")
     return service.link_existing_patient(signed_in_account(), **args, **permissions, now=utcnow())
+
+
+@blp.route("/staff-links/<int:link_id>", methods=["PATCH"])
+@require_roles(Role.REGISTRAR, Role.ADMIN)
+@blp.arguments(RightsArgs)
+@blp.response(200, StaffFamilyLinkOut)
+def staff_change_rights(args: dict[str, Any], link_id: int) -> FamilyLink:
+    """Registration desk: change what an account may do for a patient (after checking ID)."""
+    return grants.staff_change_rights(signed_in_account(), link_id, **args, now=utcnow())

@@ -42,6 +42,11 @@ class Patient(db.Model):
     phone: Mapped[str | None] = mapped_column(sa.String(20))
     medical_record_number: Mapped[str | None] = mapped_column(sa.String(20))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # When staff saw the person with their identity document. A record added by a family account
+    # starts unconfirmed (None): its first match at the registration desk asks staff to check.
+    identity_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=utcnow)
+    # The account whose family add created this record (None: made by staff, the desk or seeding).
+    created_by_account_id: Mapped[int | None] = mapped_column(sa.ForeignKey("account.id"))
 
 
 class Relationship(enum.StrEnum):

@@ -6,7 +6,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from hospital.patients.identity import mask_id_number, mask_phone
+from hospital.patients.identity import mask_id_number, mask_name, mask_phone
 from hospital.patients.models import IdentityType, Relationship, Sex
 
 MAX_ID = 2**31 - 1
@@ -37,10 +37,49 @@ class FamilyMemberArgs(Schema):
     can_book = fields.Bool(load_default=True)
     can_pay = fields.Bool(load_default=True)
     can_view_reports = fields.Bool(load_default=True)
+    consent_code = fields.Str(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(max=16),
+        metadata={
+            "description": "The code texted to the phone of a person the hospital already knows "
+            "(ask for it with POST /api/v1/family/consent-code)."
+        },
+    )
+
+
+class ConsentCodeArgs(Schema):
+    """The person you want to add, whose phone is asked to agree."""
+
+    relationship = fields.Str(load_default="other", validate=validate.OneOf(RELATIONSHIPS))
+    name = fields.Str(validate=validate.Length(max=100))
+    sex = fields.Str(required=True, validate=validate.OneOf(SEXES))
+    birth_date = fields.Date(required=True, metadata={"example": "1948-09-03"})
+    id_type = fields.Str(required=True, validate=validate.OneOf(ID_TYPES))
+    id_number = fields.Str(required=True, validate=validate.Length(min=1, max=32))
+    phone = fields.Str(load_default=None, allow_none=True, validate=validate.Length(max=32))
+
+
+class ConsentCodeOut(Schema):
+    phone_masked = fields.Str()
+    retry_after = fields.Int(metadata={"description": "Seconds until another code may be sent."})
+
+
+class RightsArgs(Schema):
+    """Change what a family member's account may do for the patient."""
+
+    can_book = fields.Bool()
+    can_pay = fields.Bool()
+    can_view_reports = fields.Bool()
+
+    @validates_schema
+    def _something_to_change(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        if not data:
+            raise ValidationError("Send at least one of can_book, can_pay, can_view_reports.")
 
 
 class FamilyLinkUpdateArgs(Schema):
-    """Change what you may do for a family member, or the relationship."""
+    """Change the relationship, or lower what you may do for a family member."""
 
     relationship = fields.Str(validate=validate.OneOf(RELATIONSHIPS))
     can_book = fields.Bool()
@@ -100,3 +139,32 @@ class FamilyLinkOut(Schema):
 
 class StaffFamilyLinkOut(FamilyLinkOut):
     account_id = fields.Int()
+
+
+class HolderOut(Schema):
+    """The account acting for you, masked: enough to recognise, not to identify."""
+
+    name_masked = fields.Function(
+        lambda a: mask_name(a.display_name) if a.display_name else None,
+        metadata={"type": "string", "nullable": True},
+    )
+    phone_masked = fields.Function(
+        lambda a: mask_phone(a.phone) if a.phone else None,
+        metadata={"type": "string", "nullable": True},
+    )
+
+
+class GrantOut(Schema):
+    """A link from another account to your own record."""
+
+    id = fields.Function(lambda g: g.link.id, metadata={"type": "integer"})
+    relationship = fields.Function(lambda g: g.link.relationship.value, metadata={"type": "string"})
+    can_book = fields.Function(lambda g: g.link.can_book, metadata={"type": "boolean"})
+    can_pay = fields.Function(lambda g: g.link.can_pay, metadata={"type": "boolean"})
+    can_view_reports = fields.Function(
+        lambda g: g.link.can_view_reports, metadata={"type": "boolean"}
+    )
+    created_at = fields.Function(
+        lambda g: g.link.created_at.isoformat(), metadata={"type": "string", "format": "date-time"}
+    )
+    holder = fields.Nested(HolderOut)

@@ -14,12 +14,17 @@ from sqlalchemy.exc import IntegrityError
 
 from hospital import events
 from hospital.accounts.models import Account, Role
-from hospital.audit.service import record
+from hospital.audit.models import Outcome
+from hospital.audit.service import record, record_staff_read
 from hospital.db import db
-from hospital.errors import Conflict, Forbidden, InvalidInput, NotFound
+from hospital.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
+from hospital.patients import consent
 from hospital.patients.access import Permission, require_patient_access
+from hospital.patients.consent import CONSENT_REQUIRED
+from hospital.patients.grants import LINK_MANAGERS, refuse_raise_by_holder
 from hospital.patients.identity import (
     IdentityError,
+    mask_phone,
     normalize_passport,
     normalize_phone,
     parse_resident_id,
@@ -28,7 +33,6 @@ from hospital.patients.models import FamilyLink, IdentityType, Patient, Relation
 
 # Ids beyond a 32-bit integer cannot exist; refusing them early keeps PostgreSQL from erroring.
 MAX_ID = 2**31 - 1
-LINK_MANAGERS = (Role.REGISTRAR, Role.ADMIN)
 
 # identity.py has no Flask in it, so its English sentences are translated here.
 _IDENTITY_MESSAGES = {
@@ -275,6 +279,49 @@ def _new_link(
     return link
 
 
+def _clean_person(
+    account: Account,
+    *,
+    relationship: str,
+    name: str,
+    sex: str,
+    birth_date: date,
+    id_type: str,
+    id_number: str,
+    phone: str | None,
+    now: datetime,
+) -> dict[str, Any]:
+    rel = _relationship(relationship)
+    clean_name = _name(name)
+    clean_sex = _sex(sex)
+    clean_type = _id_type(id_type)
+    _check_birth_date(birth_date, now)
+    number = check_identity(clean_type, id_number, birth_date=birth_date, sex=clean_sex)
+    clean_phone = check_phone(phone)
+    if clean_phone is None and rel is Relationship.SELF:
+        clean_phone = account.phone
+    return {
+        "relationship": rel,
+        "name": clean_name,
+        "sex": clean_sex,
+        "birth_date": birth_date,
+        "id_type": clean_type,
+        "id_number": number,
+        "phone": clean_phone,
+    }
+
+
+def _refused_lookup(account: Account, action: str, exc: DomainError) -> None:
+    # Denied entries survive the rollback: the hourly lookup limit counts them.
+    record(
+        action=action,
+        outcome=Outcome.DENIED,
+        actor=account,
+        hospital_id=account.hospital_id,
+        detail={"reason": exc.code},
+    )
+
+
 def add_patient(
     account: Account,
     *,
@@ -288,58 +335,60 @@ def add_patient(
     can_book: bool = True,
     can_pay: bool = True,
     can_view_reports: bool = True,
+    consent_code: str | None = None,
     now: datetime,
 ) -> FamilyLink:
-    """Register a new patient and link it to the account (relationship "self": its own profile)."""
-    rel = _relationship(relationship)
-    clean_name = _name(name)
-    clean_sex = _sex(sex)
-    clean_type = _id_type(id_type)
-    _check_birth_date(birth_date, now)
-    number = check_identity(clean_type, id_number, birth_date=birth_date, sex=clean_sex)
-    clean_phone = check_phone(phone)
-    if clean_phone is None and rel is Relationship.SELF:
-        clean_phone = account.phone
+    """Link a patient to the account (relationship "self": its own profile).
 
-    existing = db.session.scalar(
-        sa.select(Patient).where(
-            Patient.hospital_id == account.hospital_id,
-            Patient.id_type == clean_type,
-            Patient.id_number == number,
-        )
-    )
-    if existing is not None:
-        _refuse_existing(account, existing)
-    _check_room_for(account, rel)
-
-    patient = Patient(
-        hospital_id=account.hospital_id,
-        name=clean_name,
-        sex=clean_sex,
-        birth_date=birth_date,
-        id_type=clean_type,
-        id_number=number,
-        phone=clean_phone,
-        created_at=now,
-    )
-    try:
-        with db.session.begin_nested():
-            db.session.add(patient)
-            db.session.flush()
-    except IntegrityError:
-        # Someone registered the same identity number a moment ago.
-        raise Conflict(_ALREADY_REGISTERED, code="patient_already_registered") from None
-    assign_medical_record_number(patient)
-    link = _new_link(
+    A new identity number registers a new, unconfirmed record. A number or phone the hospital
+    already knows needs the consent code texted to that phone (request_consent_code), or the
+    registration desk; with the code, an existing record is linked.
+    """
+    person = _clean_person(
         account,
-        patient,
-        rel,
-        can_book=can_book,
-        can_pay=can_pay,
-        can_view_reports=can_view_reports,
-        created_by=account,
+        relationship=relationship,
+        name=name,
+        sex=sex,
+        birth_date=birth_date,
+        id_type=id_type,
+        id_number=id_number,
+        phone=phone,
         now=now,
     )
+    rel: Relationship = person["relationship"]
+    _lock_account(account)
+    consent.check_lookup_limit(account, now=now)
+    try:
+        # The limit is checked before the number is looked up, so that at the limit a
+        # registered and an unregistered number are answered alike.
+        _check_room_for(account, rel)
+        existing = consent.existing_patient(
+            account.hospital_id, person["id_type"], person["id_number"]
+        )
+        if existing is not None:
+            _refuse_duplicate_link(account, existing, message=_ALREADY_YOURS)
+        phone_to_ask = consent.consent_phone(account, existing, person["phone"])
+        if phone_to_ask is not None:
+            consent.check_consent_code(account, phone_to_ask, consent_code, now=now)
+        patient = existing if existing is not None else _register(account, person, now=now)
+        link = _new_link(
+            account,
+            patient,
+            rel,
+            can_book=can_book,
+            can_pay=can_pay,
+            can_view_reports=can_view_reports,
+            created_by=account,
+            now=now,
+        )
+    except DomainError as exc:
+        _refused_lookup(account, "family.add", exc)
+        raise
+    detail: dict[str, Any] = _permissions(link)
+    if existing is not None:
+        detail["existing_record"] = True
+    if phone_to_ask is not None:
+        detail["consent"] = "code"
     record(
         action="family.add",
         actor=account,
@@ -347,30 +396,98 @@ def add_patient(
         object_id=str(link.id),
         patient_id=patient.id,
         hospital_id=account.hospital_id,
-        detail=_permissions(link),
+        detail=detail,
     )
     events.family_member_added.send(patient_id=patient.id, account_id=account.id, now=now)
     return link
 
 
-_ALREADY_REGISTERED = _l(
-    "This person is already registered at the hospital. To act for them, ask the registration "
-    "desk to link them to your account (bring their identity document)."
-)
-
-
-def _refuse_existing(account: Account, patient: Patient) -> None:
-    linked = db.session.scalar(
-        sa.select(FamilyLink.id).where(
-            FamilyLink.account_id == account.id, FamilyLink.patient_id == patient.id
-        )
+def _register(account: Account, person: dict[str, Any], *, now: datetime) -> Patient:
+    patient = Patient(
+        hospital_id=account.hospital_id,
+        name=person["name"],
+        sex=person["sex"],
+        birth_date=person["birth_date"],
+        id_type=person["id_type"],
+        id_number=person["id_number"],
+        phone=person["phone"],
+        created_at=now,
+        created_by_account_id=account.id,
     )
-    if linked is not None:
-        raise Conflict(
-            _l("This person is already in your family list."), code="duplicate_family_member"
+    try:
+        with db.session.begin_nested():
+            db.session.add(patient)
+            db.session.flush()
+            # Nobody has seen this person yet: the desk confirms them at their first visit.
+            # (Set after the insert: an explicit None would let the column default fire.)
+            patient.identity_confirmed_at = None
+            db.session.flush()
+    except IntegrityError:
+        # Someone registered the same identity number a moment ago.
+        raise Conflict(CONSENT_REQUIRED, code="consent_required") from None
+    assign_medical_record_number(patient)
+    return patient
+
+
+_ALREADY_YOURS = _l("This person is already in your family list.")
+
+
+def request_consent_code(
+    account: Account,
+    *,
+    sex: str,
+    birth_date: date,
+    id_type: str,
+    id_number: str,
+    phone: str | None = None,
+    relationship: str = Relationship.OTHER.value,
+    now: datetime,
+) -> tuple[str, int]:
+    """Text a consent code to the phone of the record (or account) this person matches.
+
+    Return the phone masked and the seconds until another code may be sent.
+    """
+    person = _clean_person(
+        account,
+        relationship=relationship,
+        name="-",
+        sex=sex,
+        birth_date=birth_date,
+        id_type=id_type,
+        id_number=id_number,
+        phone=phone,
+        now=now,
+    )
+    _lock_account(account)
+    consent.check_lookup_limit(account, now=now)
+    try:
+        _check_room_for(account, person["relationship"])
+        existing = consent.existing_patient(
+            account.hospital_id, person["id_type"], person["id_number"]
         )
-    # Never link silently: knowing an ID number must not open someone's records.
-    raise Conflict(_ALREADY_REGISTERED, code="patient_already_registered")
+        if existing is not None:
+            _refuse_duplicate_link(account, existing, message=_ALREADY_YOURS)
+        phone_to_ask = consent.consent_phone(account, existing, person["phone"])
+        if phone_to_ask is None:
+            raise Conflict(
+                _l("No code is needed: this person is not registered yet. Add them directly."),
+                code="consent_not_needed",
+            )
+        wait = consent.send_consent_code(account, phone_to_ask, now=now)
+    except DomainError as exc:
+        _refused_lookup(account, "family.consent_code", exc)
+        raise
+    masked = mask_phone(phone_to_ask)
+    record(
+        action="family.consent_code",
+        actor=account,
+        object_type="patient" if existing is not None else "",
+        object_id=str(existing.id) if existing is not None else "",
+        patient_id=existing.id if existing is not None else None,
+        hospital_id=account.hospital_id,
+        detail={"phone": masked},
+    )
+    return masked, wait
 
 
 def update_link(
@@ -383,7 +500,11 @@ def update_link(
     can_view_reports: bool | None = None,
     now: datetime,
 ) -> FamilyLink:
-    """Change a link's relationship or permissions; the own profile cannot change."""
+    """Change a link's relationship or lower its permissions; the own profile cannot change.
+
+    Raising a permission is the patient's grant (see grants.py), except on a profile the holder
+    created itself.
+    """
     link = get_link(account, link_id, action="family.update")
     rel = _relationship(relationship) if relationship is not None else None
     if link.relationship is Relationship.SELF or rel is Relationship.SELF:
@@ -394,6 +515,11 @@ def update_link(
             ),
             code="own_profile_fixed",
         )
+    refuse_raise_by_holder(
+        account,
+        link,
+        {"can_book": can_book, "can_pay": can_pay, "can_view_reports": can_view_reports},
+    )
     before = _permissions(link)
     if rel is not None:
         link.relationship = rel
@@ -509,7 +635,7 @@ def link_existing_patient(
     return link
 
 
-def _refuse_duplicate_link(account: Account, patient: Patient) -> None:
+def _refuse_duplicate_link(account: Account, patient: Patient, *, message: Any = None) -> None:
     linked = db.session.scalar(
         sa.select(FamilyLink.id).where(
             FamilyLink.account_id == account.id, FamilyLink.patient_id == patient.id
@@ -517,7 +643,7 @@ def _refuse_duplicate_link(account: Account, patient: Patient) -> None:
     )
     if linked is not None:
         raise Conflict(
-            _l("This patient is already linked to that account."),
+            message or _l("This patient is already linked to that account."),
             code="duplicate_family_member",
         )
 
@@ -549,3 +675,53 @@ def patient_by_number(hospital_id: int, text: str) -> Patient | None:
         .order_by(Patient.id)
         .limit(1)
     )
+
+
+def look_up_at_desk(staff: Account, text: str) -> Patient | None:
+    """The desk's lookup by record or identity number, audited as a staff read of the patient."""
+    patient = patient_by_number(staff.hospital_id, text)
+    if patient is not None:
+        record_staff_read(
+            staff, action="patient.lookup", object_type="patient", reads=[(patient.id, patient.id)]
+        )
+    return patient
+
+
+IDENTITY_CONFIRMERS = (Role.REGISTRAR, Role.NURSE, Role.ADMIN)
+
+
+def confirm_identity(staff: Account, patient_id: int, *, now: datetime) -> Patient:
+    """Desk staff saw the person with their identity document: the record is confirmed."""
+    patient = (
+        db.session.get(Patient, patient_id)
+        if isinstance(patient_id, int) and 0 < patient_id <= MAX_ID
+        else None
+    )
+    allowed = staff.has_role(*IDENTITY_CONFIRMERS)
+    if patient is None or patient.hospital_id != staff.hospital_id or not allowed:
+        record(
+            action="patient.identity_confirm",
+            outcome=Outcome.DENIED,
+            actor=staff,
+            object_type="patient",
+            object_id=str(patient_id),
+            detail={"needs": [r.value for r in IDENTITY_CONFIRMERS]},
+        )
+        if not allowed:
+            raise Forbidden(
+                _l("Only registration desk staff can confirm a patient's identity."),
+                code="role_required",
+            )
+        raise NotFound(_l("No patient with this id exists here."), code="patient_not_found")
+    if patient.identity_confirmed_at is None:
+        patient.identity_confirmed_at = now
+        db.session.flush()
+        record(
+            action="patient.identity_confirm",
+            actor=staff,
+            object_type="patient",
+            object_id=str(patient.id),
+            patient_id=patient.id,
+            hospital_id=staff.hospital_id,
+        )
+    return patient

@@ -14,8 +14,8 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from hospital.accounts.guards import signed_in_account
 from hospital.db import utcnow
 from hospital.errors import DomainError, InvalidInput
-from hospital.patients import service
-from hospital.patients.identity import mask_id_number
+from hospital.patients import grants, service
+from hospital.patients.identity import mask_id_number, mask_name, mask_phone
 from hospital.patients.models import FamilyLink, IdentityType, Relationship, Sex
 from hospital.web.navigation import sign_in_page_required
 from hospital.web.tiles import Tile, add_home_tile
@@ -107,12 +107,21 @@ def family() -> Page:
     )
 
 
-def _add_form(values: MultiDict[str, str], *, error: Any = None, errors: Any = None) -> str:
+def _add_form(
+    values: MultiDict[str, str],
+    *,
+    error: Any = None,
+    errors: Any = None,
+    consent: bool = False,
+    code_sent_to: str | None = None,
+) -> str:
     return render_template(
         "patients/add.html",
         values=values,
         error=error,
         errors=errors or {},
+        consent=consent,
+        code_sent_to=code_sent_to,
         relationships=_options(RELATIONSHIPS, without=(Relationship.SELF,)),
         relationship_all=_options(RELATIONSHIPS),
         sexes=_options(SEXES),
@@ -154,23 +163,42 @@ def add_member() -> Page:
         return _add_form(
             form, error=_("Some fields need your attention. Check them below."), errors=errors
         ), InvalidInput.status
+    person = {
+        "relationship": relationship,
+        "sex": sex,
+        "birth_date": birth_date,
+        "id_type": id_type,
+        "id_number": id_number,
+        "phone": form.get("phone", "").strip() or None,
+    }
+    if "send_code" in form:
+        try:
+            masked, _wait = service.request_consent_code(account, **person, now=utcnow())
+        except DomainError as exc:
+            return _add_form(
+                form, error=exc.message, errors=_error_fields(exc), consent=_asks_consent(exc)
+            ), exc.status
+        return _add_form(form, consent=True, code_sent_to=masked)
     try:
         link = service.add_patient(
             account,
-            relationship=relationship,
             name=name,
-            sex=sex,
-            birth_date=birth_date,
-            id_type=id_type,
-            id_number=id_number,
-            phone=form.get("phone", "").strip() or None,
+            consent_code=form.get("consent_code", "").strip() or None,
             now=utcnow(),
+            **person,
             **_permissions(form),
         )
     except DomainError as exc:
-        return _add_form(form, error=exc.message, errors=_error_fields(exc)), exc.status
+        return _add_form(
+            form, error=exc.message, errors=_error_fields(exc), consent=_asks_consent(exc)
+        ), exc.status
     flash(_("%(name)s was added to your family members.", name=link.patient.name), "success")
     return redirect(url_for("patients_pages.family"))
+
+
+def _asks_consent(exc: DomainError) -> bool:
+    """Whether the add page should offer to text a consent code."""
+    return exc.code == "consent_required" or exc.code.startswith("code_")
 
 
 @bp.route("/family/<int:link_id>/edit", methods=["GET", "POST"])
@@ -180,6 +208,7 @@ def edit_member(link_id: int) -> Page:
     link = service.get_link(account, link_id, action="family.edit")
     context = {
         "link": link,
+        "may_raise": grants.holder_may_raise(link),
         "relationships": _options(RELATIONSHIPS, without=(Relationship.SELF,)),
         "relationship_labels": RELATIONSHIPS,
         "permissions": PERMISSIONS,
@@ -225,3 +254,72 @@ def remove_member(link_id: int) -> Page:
         return render_template("patients/remove.html", link=link, error=exc.message), exc.status
     flash(_("%(name)s is no longer in your family members.", name=name), "success")
     return redirect(url_for("patients_pages.family"))
+
+
+# ---- who can act for me: the patient's own view of the links to their record ---------------
+
+
+def holder_text(holder: Any) -> str:
+    """The holder account, masked: e.g. "李*华 · 139****5678"."""
+    parts = [mask_name(holder.display_name)] if holder.display_name else []
+    if holder.phone:
+        parts.append(mask_phone(holder.phone))
+    return " · ".join(parts) or _("An account without a name")
+
+
+@bp.get("/family/granted")
+@sign_in_page_required
+def granted() -> Page:
+    account = signed_in_account()
+    has_own = any(link.relationship == Relationship.SELF for link in service.list_links(account))
+    return render_template(
+        "patients/granted.html",
+        grants=grants.grants_to_others(account),
+        has_own=has_own,
+        relationships=RELATIONSHIPS,
+        permissions_text=permissions_text,
+        holder_text=holder_text,
+    )
+
+
+@bp.route("/family/granted/<int:link_id>/edit", methods=["GET", "POST"])
+@sign_in_page_required
+def edit_grant(link_id: int) -> Page:
+    account = signed_in_account()
+    grant = grants.get_grant(account, link_id, action="family.grant_edit")
+    context = {
+        "grant": grant,
+        "holder": holder_text(grant.holder),
+        "relationships": RELATIONSHIPS,
+        "permissions": PERMISSIONS,
+    }
+    if request.method == "GET":
+        values = {name: getattr(grant.link, name) for name in PERMISSIONS}
+        return render_template("patients/grant_edit.html", values=values, error=None, **context)
+    changes = _permissions(request.form)
+    try:
+        grants.change_grant(account, link_id, now=utcnow(), **changes)
+    except DomainError as exc:
+        return render_template(
+            "patients/grant_edit.html", values=changes, error=exc.message, **context
+        ), exc.status
+    flash(_("The changes are saved."), "success")
+    return redirect(url_for("patients_pages.granted"))
+
+
+@bp.route("/family/granted/<int:link_id>/revoke", methods=["GET", "POST"])
+@sign_in_page_required
+def revoke_grant(link_id: int) -> Page:
+    account = signed_in_account()
+    grant = grants.get_grant(account, link_id, action="family.grant_revoke")
+    holder = holder_text(grant.holder)
+    if request.method == "GET":
+        return render_template("patients/grant_revoke.html", grant=grant, holder=holder, error=None)
+    try:
+        grants.revoke_grant(account, link_id, now=utcnow())
+    except DomainError as exc:
+        return render_template(
+            "patients/grant_revoke.html", grant=grant, holder=holder, error=exc.message
+        ), exc.status
+    flash(_("%(holder)s can no longer act for you.", holder=holder), "success")
+    return redirect(url_for("patients_pages.granted"))

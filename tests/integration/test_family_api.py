@@ -104,7 +104,8 @@ def test_someone_else_is_already_registered(
 
     response = signed_in.post(URL, json=body)
 
-    assert_refused(response, 409, "patient_already_registered", mentions="registration desk")
+    # Issue #12 finding 2: a record without a phone can be linked only at the desk.
+    assert_refused(response, 409, "consent_at_desk", mentions="registration desk")
     assert row_count(FamilyLink) == before
 
 

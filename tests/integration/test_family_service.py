@@ -180,7 +180,8 @@ def test_a_person_registered_by_someone_else_is_never_linked_silently(
     with pytest.raises(Conflict) as refused:
         service.add_patient(account, **father, now=utcnow())
 
-    assert refused.value.code == "patient_already_registered"
+    # Issue #12 finding 2: the record has no phone to agree by SMS, so only the desk can link it.
+    assert refused.value.code == "consent_at_desk"
     assert "registration desk" in english(refused.value.message)
     assert counts() == before
     assert service.list_links(account) == []
