@@ -15,7 +15,7 @@ from typing import Any
 from flask import Flask, g, request
 from flask_babel import lazy_gettext as _l
 
-from hospital.audit.service import forget_survivors, replay_after_rollback
+from hospital.audit.service import replay_after_rollback
 from hospital.config import load_config
 from hospital.db import db, write_intent
 from hospital.errors import DomainError, register_error_handlers
@@ -96,10 +96,9 @@ def _register_unit_of_work(app: Flask) -> None:
     def _finish(response: Any) -> Any:
         if response.status_code < 400:
             db.session.commit()
-            forget_survivors()
         else:
             db.session.rollback()
-            replay_after_rollback()
+        replay_after_rollback()  # denials a handler's own rollback took away are kept too
         response.headers["X-Request-Id"] = g.get("request_id", "")
         return response
 
