@@ -206,6 +206,8 @@ class _UnsupportedMedia(DomainError):
 def _register_blueprints(app: Flask) -> None:
     from hospital.accounts import api as accounts_api
     from hospital.accounts import views as accounts_views
+    from hospital.audit import api as audit_api
+    from hospital.audit import views as audit_views
     from hospital.billing import api as billing_api
     from hospital.billing import views as billing_views
     from hospital.organisation import api as organisation_api
@@ -232,6 +234,7 @@ def _register_blueprints(app: Flask) -> None:
         (billing_api.blp, "/api/v1/billing"),
         (reports_api.blp, "/api/v1/reports"),
         (kiosk_api.blp, "/api/v1/kiosk"),
+        (audit_api.blp, "/api/v1/audit"),
     ):
         csrf.exempt(blp)  # the JSON API has its own CSRF defence (_require_json_for_cookie_auth)
         api.register_blueprint(blp, url_prefix=prefix)
@@ -243,6 +246,7 @@ def _register_blueprints(app: Flask) -> None:
         queueing_views.bp,
         billing_views.bp,
         kiosk_views.bp,
+        audit_views.bp,
     ):
         app.register_blueprint(bp)
     app.register_blueprint(reports_views.bp, url_prefix="/reports")
