@@ -15,7 +15,7 @@ from typing import Any
 from flask import Flask, g, request
 from flask_babel import lazy_gettext as _l
 
-from hospital.audit.service import forget_survivors, replay_after_rollback
+from hospital.audit.service import replay_after_rollback
 from hospital.config import load_config
 from hospital.db import db, write_intent
 from hospital.errors import DomainError, register_error_handlers
@@ -96,10 +96,9 @@ def _register_unit_of_work(app: Flask) -> None:
     def _finish(response: Any) -> Any:
         if response.status_code < 400:
             db.session.commit()
-            forget_survivors()
         else:
             db.session.rollback()
-            replay_after_rollback()
+        replay_after_rollback()  # denials a handler's own rollback took away are kept too
         response.headers["X-Request-Id"] = g.get("request_id", "")
         return response
 
@@ -207,6 +206,8 @@ class _UnsupportedMedia(DomainError):
 def _register_blueprints(app: Flask) -> None:
     from hospital.accounts import api as accounts_api
     from hospital.accounts import views as accounts_views
+    from hospital.audit import api as audit_api
+    from hospital.audit import views as audit_views
     from hospital.billing import api as billing_api
     from hospital.billing import views as billing_views
     from hospital.organisation import api as organisation_api
@@ -233,6 +234,7 @@ def _register_blueprints(app: Flask) -> None:
         (billing_api.blp, "/api/v1/billing"),
         (reports_api.blp, "/api/v1/reports"),
         (kiosk_api.blp, "/api/v1/kiosk"),
+        (audit_api.blp, "/api/v1/audit"),
     ):
         csrf.exempt(blp)  # the JSON API has its own CSRF defence (_require_json_for_cookie_auth)
         api.register_blueprint(blp, url_prefix=prefix)
@@ -244,6 +246,7 @@ def _register_blueprints(app: Flask) -> None:
         queueing_views.bp,
         billing_views.bp,
         kiosk_views.bp,
+        audit_views.bp,
     ):
         app.register_blueprint(bp)
     app.register_blueprint(reports_views.bp, url_prefix="/reports")

@@ -61,6 +61,15 @@ SETTINGS: dict[str, tuple[Any, str]] = {
     "RATELIMIT_ENABLED": (True, "Turn the per-address rate limits on or off."),
     "SIGN_IN_RATE_LIMIT": ("10 per minute", "Sign-in attempts per client address."),
     "SEND_CODE_RATE_LIMIT": ("5 per minute", "One-time code requests per client address."),
+    "PASSWORD_FREE_FAILURES": (
+        5,
+        "Wrong passwords for one account before each further try must wait (across all instances).",
+    ),
+    "PASSWORD_DELAY_SECONDS": (
+        60,
+        "First wait after those wrong passwords; it doubles with each further wrong one.",
+    ),
+    "PASSWORD_MAX_DELAY_SECONDS": (900, "Longest wait between password tries for one account."),
     "SMS_URL": (
         None,
         "HTTP SMS gateway: JSON POST `{to, text}` to this URL. Unset: SMS are written to the log.",

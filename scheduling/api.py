@@ -11,6 +11,7 @@ from flask_smorest import Blueprint
 
 from hospital.accounts.guards import public, require_roles, require_signed_in, signed_in_account
 from hospital.accounts.models import Role
+from hospital.audit.service import record_staff_read
 from hospital.db import db, utcnow
 from hospital.errors import NotFound
 from hospital.idempotency import idempotent
@@ -117,8 +118,16 @@ def my_appointments() -> Any:
 @require_signed_in
 @blp.response(200, AppointmentOut)
 def get_appointment(appointment_id: int) -> Any:
-    """Show one appointment."""
-    return service.get_appointment(signed_in_account(), appointment_id)
+    """Show one appointment (a staff read is audited)."""
+    account = signed_in_account()
+    appointment = service.get_appointment(account, appointment_id)
+    record_staff_read(
+        account,
+        action="appointment.read",
+        object_type="appointment",
+        reads=[(appointment.id, appointment.patient_id)],
+    )
+    return appointment
 
 
 @blp.route("/appointments/<int:appointment_id>/confirm", methods=["POST"])
@@ -169,8 +178,16 @@ def reschedule(args: dict[str, Any], appointment_id: int) -> Any:
 @blp.response(200, content_type="text/calendar")
 def calendar_file(appointment_id: int) -> Response:
     """Download the appointment for a calendar (a cancelled one as a cancellation)."""
+    account = signed_in_account()
+    appointment = service.get_appointment(account, appointment_id)
+    record_staff_read(
+        account,
+        action="appointment.read",
+        object_type="appointment",
+        reads=[(appointment.id, appointment.patient_id)],
+    )
     entry = service.calendar_entry(
-        signed_in_account(), appointment_id, now=utcnow(), language=get_locale().language
+        account, appointment_id, now=utcnow(), language=get_locale().language
     )
     return Response(
         appointment_ics(entry),
@@ -187,10 +204,19 @@ def calendar_file(appointment_id: int) -> Response:
 @blp.arguments(DayListQueryArgs, location="query")
 @blp.response(200, StaffAppointmentOut(many=True))
 def day_list(args: dict[str, Any]) -> Any:
-    """A clinician's appointments on one day (booked, checked in, no-shows, cancelled)."""
-    return service.day_list(
-        signed_in_account(), clinician_id=args["clinician_id"], local_date=args["date"]
+    """A clinician's appointments on one day (booked, checked in, no-shows, cancelled); audited."""
+    account = signed_in_account()
+    appointments = service.day_list(
+        account, clinician_id=args["clinician_id"], local_date=args["date"]
     )
+    record_staff_read(
+        account,
+        action="appointment.day_list.read",
+        object_type="appointment",
+        reads=[(a.id, a.patient_id) for a in appointments],
+        detail={"clinician_id": args["clinician_id"], "date": args["date"].isoformat()},
+    )
+    return appointments
 
 
 @blp.route("/add-ons", methods=["POST"])

@@ -14,6 +14,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from hospital.accounts.guards import require_roles, signed_in_account
 from hospital.accounts.models import Account, Role
+from hospital.audit.service import record_staff_read
 from hospital.billing.models import Order, OrderStatus
 from hospital.db import db, utcnow
 from hospital.errors import DomainError, InvalidInput, NotFound
@@ -249,6 +250,15 @@ def _appointment_context(appointment: Appointment) -> dict[str, Any]:
     }
 
 
+def _audit_staff_read(account: Account, appointment: Appointment) -> None:
+    record_staff_read(
+        account,
+        action="appointment.read",
+        object_type="appointment",
+        reads=[(appointment.id, appointment.patient_id)],
+    )
+
+
 def _registration_order(appointment: Appointment) -> Order | None:
     """The registration-fee order billing opened when the time was held (none if free)."""
     return db.session.scalar(
@@ -271,6 +281,7 @@ def check_in_code(appointment: Appointment) -> str:
 def confirm(appointment_id: int) -> Page:
     account = signed_in_account()
     appointment = service.get_appointment(account, appointment_id)
+    _audit_staff_read(account, appointment)
     order = _registration_order(appointment) if appointment.fee_fen > 0 else None
     if order is not None and order.status is not OrderStatus.PENDING:
         order = None
@@ -357,6 +368,7 @@ def _back_to_list() -> str:
 def reschedule(appointment_id: int) -> Page:
     account = signed_in_account()
     appointment = service.get_appointment(account, appointment_id)
+    _audit_staff_read(account, appointment)
     error = None
     if request.method == "POST":
         slot_id = _int_arg("slot_id")
@@ -415,6 +427,13 @@ def _staff_day_page(*, error: Any = None, status: int = 200) -> Page:
     day = _date_arg("date", _today(account.hospital_id))
     appointments = (
         service.day_list(account, clinician_id=clinician_id, local_date=day) if clinician_id else []
+    )
+    record_staff_read(
+        account,
+        action="appointment.day_list.read",
+        object_type="appointment",
+        reads=[(a.id, a.patient_id) for a in appointments],
+        detail={"clinician_id": clinician_id, "date": day.isoformat()},
     )
     sessions = db.session.scalars(
         sa.select(ClinicSession)

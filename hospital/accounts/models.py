@@ -52,6 +52,10 @@ class Account(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_sign_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The per-account password throttle: wrong passwords since the last success, and until when
+    # the next try must wait. Kept here, not in a worker's memory, so it holds across instances.
+    failed_sign_ins: Mapped[int] = mapped_column(default=0, server_default="0")
+    sign_in_delayed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     role_rows: Mapped[list[AccountRole]] = relationship(
         back_populates="account", cascade="all, delete-orphan", lazy="selectin"

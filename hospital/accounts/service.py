@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 import secrets
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask import current_app
@@ -426,6 +428,9 @@ def _check_may_sign_in(account: Account, *, method: str) -> None:
 
 def _signed_in(account: Account, *, method: str, now: datetime) -> Account:
     account.last_sign_in_at = now
+    if account.failed_sign_ins or account.sign_in_delayed_until is not None:
+        account.failed_sign_ins = 0  # a success ends the password throttle: no lasting lock
+        account.sign_in_delayed_until = None
     db.session.flush()
     record(
         action=f"sign_in.{method}", actor=account, object_type="account", object_id=str(account.id)
@@ -455,11 +460,78 @@ def _find_by_login(hospital: Hospital, login: str) -> Account | None:
     )
 
 
+class SignInDelayed(TooManyRequests):
+    code = "sign_in_delayed"
+
+
+def password_delay(failures: int, *, free: int, first_seconds: int, max_seconds: int) -> int:
+    """Seconds the next password try must wait after `failures` wrong ones in a row (0: none)."""
+    if failures < free:
+        return 0
+    doublings = min(failures - free, 30)  # 2**30 seconds is beyond any sensible cap
+    return min(first_seconds * 2**doublings, max_seconds)
+
+
+def _count_wrong_password(account: Account, *, now: datetime) -> None:
+    """Count a wrong password in one atomic statement, so that concurrent tries all count."""
+    failures = db.session.execute(
+        sa.update(Account)
+        .where(Account.id == account.id)
+        .values(failed_sign_ins=Account.failed_sign_ins + 1)
+        .returning(Account.failed_sign_ins)
+        .execution_options(synchronize_session=False)
+    ).scalar_one()
+    config = current_app.config
+    wait = password_delay(
+        failures,
+        free=int(config["PASSWORD_FREE_FAILURES"]),
+        first_seconds=int(config["PASSWORD_DELAY_SECONDS"]),
+        max_seconds=int(config["PASSWORD_MAX_DELAY_SECONDS"]),
+    )
+    if wait:
+        # The row is locked by the UPDATE above until commit: the later of two tries writes last.
+        db.session.execute(
+            sa.update(Account)
+            .where(Account.id == account.id)
+            .values(sign_in_delayed_until=now + timedelta(seconds=wait))
+            .execution_options(synchronize_session=False)
+        )
+
+
+def _delayed(hospital: Hospital, until: datetime, *, now: datetime) -> SignInDelayed:
+    seconds = max(1, math.ceil((until - now).total_seconds()))
+    local = until.astimezone(ZoneInfo(hospital.timezone))
+    return SignInDelayed(
+        _l(
+            "Too many wrong passwords for this account. Try again after %(time)s "
+            "(in %(minutes)d min), or sign in with a code sent by text message.",
+            time=local.strftime("%H:%M"),
+            minutes=math.ceil(seconds / 60),
+        ),
+        details={"retry_after": seconds, "retry_at": until.isoformat()},
+    )
+
+
 def sign_in_with_password(
     hospital: Hospital, login: str, password: str, *, now: datetime
 ) -> Account:
-    """Sign in by phone or staff username; one message for unknown login and wrong password."""
+    """Sign in by phone or staff username; one message for unknown login and wrong password.
+
+    After a few wrong passwords for one account, each further try waits longer (429 until
+    then). The count lives in the account's row, so it holds across workers and instances; the
+    caller must commit it even though the request fails (web_session does).
+    """
     account = _find_by_login(hospital, login)
+    delayed_until = account.sign_in_delayed_until if account is not None else None
+    if delayed_until is not None and delayed_until > now:
+        record(
+            action="sign_in.password",
+            outcome=Outcome.DENIED,
+            actor=account,
+            hospital_id=hospital.id,
+            detail={"reason": "delayed"},
+        )
+        raise _delayed(hospital, delayed_until, now=now)
     # verify_password checks a dummy hash when there is no account, so timing reveals nothing.
     if not verify_password(account.password_hash if account else None, password or ""):
         record(
@@ -469,6 +541,8 @@ def sign_in_with_password(
             hospital_id=hospital.id,
             detail={"reason": "wrong_password" if account else "unknown_login"},
         )
+        if account is not None:
+            _count_wrong_password(account, now=now)
         raise Unauthorized(_SIGN_IN_FAILED, code="sign_in_failed")
     assert account is not None and account.password_hash is not None
     _check_may_sign_in(account, method="password")

@@ -18,7 +18,7 @@ from hospital.web.navigation import next_path, same_site_path
 
 bp = Blueprint("accounts_pages", __name__, template_folder="templates")
 
-Page = str | tuple[str, int] | WerkzeugResponse
+Page = str | tuple[str, int] | tuple[str, int, dict[str, str]] | WerkzeugResponse
 # The phone a code was last sent to, so the code step can be shown again by GET.
 _PHONE_KEY = "sign_in_phone"
 
@@ -122,9 +122,11 @@ def sign_in_with_password() -> Page:
             current_hospital(), login, request.form.get("password", ""), now=now
         )
     except DomainError as exc:
-        return render_template(
+        page = render_template(
             "accounts/sign_in_password.html", login=login, next=_next(), error=exc.message
-        ), exc.status
+        )
+        wait = exc.details.get("retry_after") if isinstance(exc.details, dict) else None
+        return page, exc.status, {"Retry-After": str(wait)} if wait else {}
     return _after_sign_in()
 
 

@@ -65,8 +65,12 @@ def sign_in_with_code(hospital: Hospital, phone: str, code: str, *, now: datetim
 def sign_in_with_password(
     hospital: Hospital, login: str, password: str, *, now: datetime
 ) -> Account:
-    """Check the password and sign the browser in."""
-    account = service.sign_in_with_password(hospital, login, password, now=now)
+    """Check the password and sign the browser in; a wrong one is counted before the request fails."""
+    try:
+        account = service.sign_in_with_password(hospital, login, password, now=now)
+    except DomainError:
+        db.session.commit()  # the account's failure count and the audit entry are kept
+        raise
     start(account, now=now)
     return account
 

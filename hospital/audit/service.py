@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import sqlalchemy as sa
 from flask import g, has_request_context, request
 
 from hospital.audit.models import AuditEntry, Outcome
@@ -47,16 +48,22 @@ def record(
     entry = AuditEntry(**values)
     db.session.add(entry)
     if outcome is not Outcome.SUCCESS:
-        db.session().info.setdefault(_SURVIVORS, []).append(values)
+        db.session().info.setdefault(_SURVIVORS, []).append((entry, values))
     return entry
 
 
 def replay_after_rollback() -> None:
-    """Re-insert the denials and failures recorded in a unit of work that was rolled back."""
+    """Re-insert the denials and failures that a rollback took away, and commit them.
+
+    Call it when the unit of work has ended, committed or rolled back: a handler may catch a
+    refusal, roll back and still answer with a redirect, so the request's own commit does not
+    hold the denial. An entry that was committed has an identity and is not written twice.
+    """
     survivors = db.session().info.pop(_SURVIVORS, [])
-    if not survivors:
+    lost = [values for entry, values in survivors if not sa.inspect(entry).has_identity]
+    if not lost:
         return
-    for values in survivors:
+    for values in lost:
         db.session.add(AuditEntry(**values))
     db.session.commit()
 
@@ -70,7 +77,7 @@ def record_staff_read(
     *,
     action: str,
     object_type: str,
-    reads: list[tuple[str, int | None]],
+    reads: list[tuple[int | str, int | None]],
     detail: dict[str, Any] | None = None,
 ) -> None:
     """Audit that a staff account was shown these patients' data: one entry per (object id, patient id).

@@ -10,7 +10,8 @@ from flask_babel import lazy_gettext as _l
 from flask_smorest import Blueprint
 
 from hospital.accounts.guards import public, require_roles, require_signed_in, signed_in_account
-from hospital.accounts.models import Role
+from hospital.accounts.models import Account, Role
+from hospital.audit.service import record_staff_read
 from hospital.billing import receipts, service
 from hospital.billing.models import Order, Refund, RefundKind
 from hospital.billing.schemas import (
@@ -43,6 +44,12 @@ def idempotency_key() -> str | None:
     if key is None or len(key) <= 64:
         return key
     return "sha256:" + hashlib.sha256(key.encode()).hexdigest()[:57]
+
+
+def _audit_staff_read(account: Account, action: str, orders: list[Order]) -> None:
+    record_staff_read(
+        account, action=action, object_type="order", reads=[(o.id, o.patient_id) for o in orders]
+    )
 
 
 @blp.route("/fees", methods=["GET"])
@@ -82,8 +89,11 @@ def create_visit_order(args: dict[str, Any]) -> Order:
 @require_signed_in
 @blp.response(200, OrderOut)
 def get_order(order_id: int) -> Order:
-    """One order, if it is yours, a family member's, or you are staff with access."""
-    return service.order_for_viewer(signed_in_account(), order_id)
+    """One order, if it is yours, a family member's, or you are staff with access (audited)."""
+    account = signed_in_account()
+    order = service.order_for_viewer(account, order_id)
+    _audit_staff_read(account, "order.read", [order])
+    return order
 
 
 @blp.route("/orders/<int:order_id>/insurance", methods=["POST"])
@@ -136,9 +146,11 @@ def refund(args: dict[str, Any], order_id: int) -> list[Refund]:
 @blp.arguments(ReceiptSizeArgs, location="query")
 def receipt(args: dict[str, Any], order_id: int) -> Response:
     """The receipt PDF of a paid order (A4, or 80mm for a receipt printer)."""
-    order = service.order_for_viewer(signed_in_account(), order_id)
+    account = signed_in_account()
+    order = service.order_for_viewer(account, order_id)
     if order.paid_at is None:
         raise Conflict(_l("This order has not been paid, so it has no receipt."), code="not_paid")
+    _audit_staff_read(account, "order.receipt.read", [order])
     pdf = receipts.receipt_pdf(order, size=args["size"])
     return Response(
         pdf,
@@ -152,8 +164,11 @@ def receipt(args: dict[str, Any], order_id: int) -> Response:
 @blp.arguments(BillingDayArgs, location="query")
 @blp.response(200, OrderOut(many=True))
 def cashier_orders(args: dict[str, Any]) -> list[Order]:
-    """Cashier: the orders created on one day (the hospital's local date)."""
-    return service.orders_for_cashier(signed_in_account(), args["date"])
+    """Cashier: the orders created on one day (the hospital's local date); audited."""
+    account = signed_in_account()
+    orders = service.orders_for_cashier(account, args["date"])
+    _audit_staff_read(account, "order.cashier_list.read", orders)
+    return orders
 
 
 @blp.route("/reconciliation", methods=["GET"])

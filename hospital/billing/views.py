@@ -13,6 +13,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from hospital.accounts.guards import current_account, public, signed_in_account, token_access
 from hospital.accounts.models import Account, Role
+from hospital.audit.service import record_staff_read
 from hospital.billing import receipts, service
 from hospital.billing.exports import csv_text
 from hospital.billing.models import Order, OrderStatus, RefundKind
@@ -64,6 +65,12 @@ def _patients_of(orders: list[Order]) -> dict[int, Patient]:
     if not ids:
         return {}
     return {p.id: p for p in db.session.scalars(sa.select(Patient).where(Patient.id.in_(ids)))}
+
+
+def _audit_staff_read(account: Account, action: str, orders: list[Order]) -> None:
+    record_staff_read(
+        account, action=action, object_type="order", reads=[(o.id, o.patient_id) for o in orders]
+    )
 
 
 def _hospital_zone(order: Order) -> ZoneInfo:
@@ -119,6 +126,7 @@ def pay(order_id: int) -> Page:
             # A full redirect to the provider: card data is never typed into our pages.
             return redirect(started.redirect_url)
     order = service.order_for_payer(account, order_id)
+    _audit_staff_read(account, "order.read", [order])
     seconds_left = (
         max(int((order.expires_at - now).total_seconds()), 0) if order.expires_at else None
     )
@@ -148,7 +156,9 @@ def result(order_id: int) -> Page:
         # where their number is, and nothing about the order (its id is in the address).
         return render_template("billing/result_public.html", order_id=order_id, **_page_context())
     # Shows what our database knows: returning here never marks anything paid.
-    order = service.order_for_viewer(signed_in_account(), order_id)
+    account = signed_in_account()
+    order = service.order_for_viewer(account, order_id)
+    _audit_staff_read(account, "order.read", [order])
     return render_template(
         "billing/result.html",
         order=order,
@@ -172,12 +182,14 @@ def _next_step(order: Order) -> tuple[str, object] | None:
 @bp.get("/orders/<int:order_id>/receipt.pdf")
 @sign_in_page_required
 def receipt_pdf(order_id: int) -> Response:
-    order = service.order_for_viewer(signed_in_account(), order_id)
+    account = signed_in_account()
+    order = service.order_for_viewer(account, order_id)
     if order.paid_at is None:
         raise NotFound(_l("This order has not been paid, so it has no receipt."), code="not_paid")
     size = request.args.get("size", "a4")
     if size not in receipts.SIZES:
         raise InvalidInput(_l("Choose the receipt size a4 or 80mm."), code="bad_size")
+    _audit_staff_read(account, "order.receipt.read", [order])
     return Response(
         receipts.receipt_pdf(order, size=size),
         mimetype="application/pdf",
@@ -269,6 +281,7 @@ def cashier() -> Page:
     account = _cashier()
     day = _day(account)
     orders = service.orders_for_cashier(account, day)
+    _audit_staff_read(account, "order.cashier_list.read", orders)
     patients = _patients_of(orders)
     return render_template(
         "billing/cashier.html", orders=orders, patients=patients, day=day, **_page_context()
