@@ -15,7 +15,8 @@ from typing import Any
 from flask import Flask, g, request
 from flask_babel import lazy_gettext as _l
 
-from hospital.audit.service import replay_after_rollback
+from hospital.accounts.guards import current_account
+from hospital.audit.service import REFUSALS, record_unrecorded_refusal, replay_after_rollback
 from hospital.config import load_config
 from hospital.db import db, write_intent
 from hospital.errors import DomainError, register_error_handlers
@@ -99,6 +100,10 @@ def _register_unit_of_work(app: Flask) -> None:
         else:
             db.session.rollback()
         replay_after_rollback()  # denials a handler's own rollback took away are kept too
+        if response.status_code in REFUSALS:
+            record_unrecorded_refusal(
+                response.status_code, actor=current_account(), device=g.get("device")
+            )
         response.headers["X-Request-Id"] = g.get("request_id", "")
         return response
 

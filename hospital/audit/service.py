@@ -47,6 +47,8 @@ def record(
         values["request_id"] = getattr(g, "request_id", "")
     entry = AuditEntry(**values)
     db.session.add(entry)
+    if outcome is not Outcome.SUCCESS and has_request_context():
+        g.audit_refusal_recorded = True
     if outcome is not Outcome.SUCCESS:
         db.session().info.setdefault(_SURVIVORS, []).append((entry, values))
     return entry
@@ -66,6 +68,33 @@ def replay_after_rollback() -> None:
     for values in lost:
         db.session.add(AuditEntry(**values))
     db.session.commit()
+
+
+REFUSALS = frozenset({401, 403, 404})
+
+
+def record_unrecorded_refusal(status: int, *, actor: Any, device: Any) -> None:
+    """Audit a refusal of an object route that no guard or service recorded, and commit it.
+
+    Guards and the access rule audit their own denials with what they know; this catches every
+    other 401/403/404 answered to a signed-in account or a device for a URL naming an object
+    (an id or a token), so probing other people's objects always leaves a trace.
+    """
+    if status not in REFUSALS or not request.view_args or g.get("audit_refusal_recorded"):
+        return
+    if actor is None and device is None:
+        return
+    record(
+        action=f"endpoint:{request.endpoint}",
+        outcome=Outcome.DENIED,
+        actor=actor,
+        device=device,
+        object_type="url",
+        object_id=request.path[:64],
+        detail={"status": status, "method": request.method},
+    )
+    db.session.commit()
+    forget_survivors()
 
 
 def forget_survivors() -> None:
