@@ -239,9 +239,7 @@ def get_console(counter_id: int) -> dict[str, Any]:
 
 def _console_payload(counter_id: int) -> dict[str, Any]:
     actor = signed_in_account()
-    counter = db.session.get(Counter, counter_id)
-    if counter is None or counter.hospital_id != actor.hospital_id:
-        raise NotFound(_l("No such counter."), code="counter_not_found")
+    counter = service.counter_for_staff(actor, counter_id, action="console.read")
     queue = service.find_queue(
         counter.service_point, service.local_day(current_hospital().timezone, utcnow())
     )
@@ -254,7 +252,9 @@ def _console_payload(counter_id: int) -> dict[str, Any]:
         }
     state = snapshots.load_state(queue.id, utcnow())
     assert state is not None
-    return snapshots.console_view(state, counter.id)
+    view = snapshots.console_view(state, counter.id)
+    service.audit_console_read(actor, view, counter_id=counter.id)
+    return view
 
 
 @blp.route("/counters/<int:counter_id>/call-next", methods=["POST"])
@@ -452,12 +452,15 @@ def board_events(args: dict[str, Any]) -> Response:
 def counter_events(counter_id: int) -> Response:
     """Live updates of a staff console (Server-Sent Events)."""
     actor = signed_in_account()
-    counter = db.session.get(Counter, counter_id)
-    if counter is None or counter.hospital_id != actor.hospital_id:
-        raise NotFound(_l("No such counter."), code="counter_not_found")
+    counter = service.counter_for_staff(actor, counter_id, action="console.read")
     queue = service.find_queue(
         counter.service_point, service.local_day(current_hospital().timezone, utcnow())
     )
     if queue is None:
         raise NotFound(_l("This counter's queue is not open today."), code="queue_not_open")
+    # The names the first snapshot shows are audited as this request's read.
+    state = snapshots.load_state(queue.id, utcnow())
+    if state is not None:
+        view = snapshots.console_view(state, counter.id)
+        service.audit_console_read(actor, view, counter_id=counter.id)
     return event_stream([queue.id], lambda states: snapshots.console_view(states[0], counter_id))
