@@ -653,6 +653,12 @@ def check_in(device: Device, appointment_id: int, *, now: datetime) -> IssuedTic
     return IssuedTicket(ticket, new, people_ahead(ticket, now))
 
 
+def check_in_with_code(device: Device, code: str, *, now: datetime) -> Ticket:
+    """Check in the appointment a scanned QR code names (the queueing API's device check-in)."""
+    kiosk_of(device)
+    return check_in(device, appointment_from_code(device, code), now=now).ticket
+
+
 # ---- walk-ins -----------------------------------------------------------------------------
 
 

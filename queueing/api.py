@@ -27,10 +27,10 @@ from hospital.accounts.guards import (
 )
 from hospital.accounts.models import STAFF_ROLES, DeviceKind, Role
 from hospital.db import db, utcnow
-from hospital.errors import Conflict, Forbidden, NotFound, Unauthorized
+from hospital.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from hospital.organisation.lookup import current_hospital
 from hospital.organisation.models import ServicePoint
-from queueing import service, snapshots
+from queueing import device_check_in, service, snapshots
 from queueing.live import broker, state_cache
 from queueing.models import Counter, PriorityClass, ServiceQueue, Ticket
 from queueing.schemas import (
@@ -167,16 +167,41 @@ def issue_walk_in(args: dict[str, Any]) -> dict[str, Any]:
 @blp.route("/check-in", methods=["POST"])
 @blp.arguments(CheckInArgs)
 @blp.response(200, TicketOut)
+@blp.alt_response(
+    403,
+    description="A device without the appointment's code, or a staff role "
+    "that does not check patients in (code `proof_required` / `role_required`).",
+)
+@blp.alt_response(
+    429,
+    description="This kiosk checked in too many patients in a minute "
+    "(`kiosk_rate_limited`, with Retry-After).",
+)
 def check_in(args: dict[str, Any]) -> dict[str, Any]:
-    """Check a booked appointment in and get its ticket (twice gives the same ticket)."""
+    """Check a booked appointment in and get its ticket (twice gives the same ticket).
+
+    Who may, and with what proof: a patient (or family with booking rights) by `appointment_id`;
+    staff who check patients in (registrar, nurse, admin) by `appointment_id`, audited; a kiosk
+    device only with `code`, the text of the appointment's QR code, rate-limited per device and
+    audited like the kiosk's own check-in. A device giving only an id is refused.
+    """
     from hospital.patients.access import Permission, require_patient_access
 
     actor = current_account()
-    device = current_device() if actor is None else None
-    if actor is None and (device is None or device.kind is not DeviceKind.KIOSK):
-        raise Unauthorized(_l("Please sign in first."))
-    hospital_id = actor.hospital_id if actor else device.hospital_id  # type: ignore[union-attr]
-    if actor is not None and not actor.is_staff:
+    now = utcnow()
+    if actor is None:
+        device = current_device()
+        if device is None or device.kind is not DeviceKind.KIOSK:
+            raise Unauthorized(_l("Please sign in first."))
+        return _ticket_out(_device_check_in(device, args, now))
+    if "appointment_id" not in args:
+        raise InvalidInput(
+            _l("Staff and patients check in by appointment_id; the code is for kiosks."),
+            code="appointment_id_required",
+        )
+    if actor.is_staff:
+        service.require_check_in_role(actor)
+    else:
         from scheduling.models import Appointment
 
         appointment = db.session.get(Appointment, args["appointment_id"])
@@ -185,10 +210,40 @@ def check_in(args: dict[str, Any]) -> dict[str, Any]:
         require_patient_access(
             actor, appointment.patient_id, Permission.BOOK, action="queue.check_in"
         )
-    ticket, _created = service.check_in(
-        actor=actor, hospital_id=hospital_id, appointment_id=args["appointment_id"], now=utcnow()
+    ticket, created = service.check_in(
+        actor=actor, hospital_id=actor.hospital_id, appointment_id=args["appointment_id"], now=now
     )
+    if actor.is_staff:
+        service.audit_staff_check_in(actor, ticket, created=created)
     return _ticket_out(ticket)
+
+
+def _device_check_in(device: Any, args: dict[str, Any], now: Any) -> Ticket:
+    """A kiosk checks in only with the appointment's QR code: never by a bare id."""
+    from hospital.audit.service import record
+
+    ticket = (
+        device_check_in.check_in_with_code(device, args["code"], now=now)
+        if "code" in args
+        else None
+    )
+    if ticket is None:
+        record(
+            action="queue.check_in",
+            outcome="denied",
+            device=device,
+            object_type="appointment",
+            object_id=str(args.get("appointment_id", "")),
+            detail={"reason": "proof_required"},
+        )
+        raise Forbidden(
+            _l(
+                "A kiosk checks a patient in only with the appointment's QR code: send its "
+                "text as code."
+            ),
+            code="proof_required",
+        )
+    return ticket  # type: ignore[no-any-return]
 
 
 @blp.route("/tickets/<token>", methods=["GET"])

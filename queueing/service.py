@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
 from hospital import events
-from hospital.accounts.models import Account
+from hospital.accounts.models import Account, Role
 from hospital.audit.service import record, record_staff_read
 from hospital.db import db
 from hospital.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -573,6 +573,38 @@ def check_in(
         service_point_id=session.service_point_id,
         slot_start=appointment.slot.starts_at,
         now=now,
+    )
+
+
+# Staff who check a patient in by the appointment's id: at the desk, or the room's nurse.
+CHECK_IN_ROLES = frozenset({Role.REGISTRAR, Role.NURSE, Role.ADMIN})
+
+
+def require_check_in_role(actor: Account) -> None:
+    """Refuse (403, audited) a staff account whose role does not check patients in."""
+    if actor.has_role(*CHECK_IN_ROLES):
+        return
+    record(
+        action="queue.check_in",
+        outcome="denied",
+        actor=actor,
+        detail={"needs": sorted(r.value for r in CHECK_IN_ROLES)},
+    )
+    raise Forbidden(
+        _l("Your role does not check patients in. Send the patient to the registration desk."),
+        code="role_required",
+    )
+
+
+def audit_staff_check_in(actor: Account, ticket: Ticket, *, created: bool) -> None:
+    """Audit a staff check-in by id (and that the staff member was shown its ticket)."""
+    record(
+        action="queue.check_in",
+        actor=actor,
+        object_type="ticket",
+        object_id=str(ticket.id),
+        patient_id=ticket.patient_id,
+        detail={"appointment_id": ticket.appointment_id, "new": created},
     )
 
 
