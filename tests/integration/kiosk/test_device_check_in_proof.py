@@ -43,7 +43,7 @@ def test_a_kiosk_token_cannot_check_in_an_appointment_by_its_id(
     )
     assert response.status_code == 403, response.get_json()
     body = response.get_json()
-    assert body["code"] == "proof_required" and "QR code" in body["message"]
+    assert body["code"] == "proof_required" and "二维码" in body["message"]  # its QR code
     assert "link" not in body and "token" not in body
     db.session.expire_all()
     assert _tickets() == 0 and appointment.state is AppointmentState.BOOKED

@@ -91,7 +91,7 @@ def test_other_roles_cannot_run_or_read_a_consultation_room_queue(
         assert response.status_code == 403, (response.request.path, response.get_json())
         body = response.get_json()
         assert body["code"] == "queue_role_required"
-        assert "role" in body["message"]
+        assert "岗位" in body["message"]  # "your role …" (zh by default)
     pages = [
         client.get(f"/queueing/console/{counter.id}"),
         client.post(f"/queueing/console/{counter.id}/open-queue"),
