@@ -221,8 +221,10 @@ def _register_blueprints(app: Flask) -> None:
     from hospital.web import views as web_views
     from kiosk import api as kiosk_api
     from kiosk import report_shelf
+    from kiosk import service as kiosk_service
     from kiosk import views as kiosk_views
     from queueing import api as queueing_api
+    from queueing import device_check_in
     from queueing import views as queueing_views
     from reports import api as reports_api
     from reports import service as reports_service
@@ -257,6 +259,9 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(reports_views.bp, url_prefix="/reports")
     # The kiosk may not import reports; the composition root hands it reports' public functions.
     report_shelf.provide(list_for=reports_service.reports_for, download=reports_service.download)
+    # Queueing may not import the kiosk; a device checks in there only through the kiosk's
+    # proof-checked, rate-limited and audited check-in.
+    device_check_in.provide(kiosk_service.check_in_with_code)
 
 
 def _register_jobs() -> None:

@@ -110,6 +110,10 @@ SETTINGS: dict[str, tuple[Any, str]] = {
     "KIOSK_TICKETS_PER_MINUTE": (30, "Kiosk: tickets one kiosk may issue per minute."),
     "KIOSK_CODES_PER_MINUTE": (6, "Kiosk: one-time codes one kiosk may send per minute."),
     "KIOSK_PRINTS_PER_MINUTE": (30, "Kiosk: slips one kiosk may print per minute."),
+    "KIOSK_ID_LOOKUPS_PER_MINUTE": (
+        10,
+        "Kiosk: identity-number lookups one kiosk may make per minute (stops probing who is a patient).",
+    ),
     "KIOSK_PRINTER_TIMEOUT_SECONDS": (3, "Kiosk: network (ESC/POS, port 9100) printer timeout."),
     "KIOSK_WALK_IN_FEE_CLASS": (
         "general",

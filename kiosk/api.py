@@ -75,20 +75,29 @@ def _confirmed_phone(args: dict[str, Any]) -> tuple[Device, str]:
 def _patients(device: Device, args: dict[str, Any]) -> list[int]:
     """The patients the caller proved to be (an identity number, or a confirmed phone)."""
     if args.get("id_number"):
-        return [service.patient_for_identity(device.hospital_id, args["id_number"]).id]
+        # An unknown number finds no one: the caller answers as for nothing today (no probing).
+        patient = service.patient_for_identity(device, args["id_number"], now=utcnow())
+        return [patient.id] if patient else []
     if args.get("confirmation"):
         phone = service.confirmed_phone(device, args["confirmation"])
         return [p.id for p in service.patients_for_phone(device.hospital_id, phone)]
     return []
 
 
+def _nothing_today(device: Device, args: dict[str, Any]) -> NotFound:
+    """One answer whether or not an identity number is known: nothing today, go to the desk."""
+    if args.get("id_number"):
+        service.keep_fruitless_lookup(device)
+    return service.no_appointment_today()
+
+
 def _appointments(
-    device: Device, patient_ids: list[int], confirmation: str | None
+    device: Device, patient_ids: list[int], confirmation: str | None, args: dict[str, Any]
 ) -> dict[str, Any]:
     now = utcnow()
     choices = service.todays_appointments(device.hospital_id, patient_ids, now)
     if not choices:
-        raise service.no_appointment_today()
+        raise _nothing_today(device, args)
     zone = service.hospital_zone(device.hospital_id)
     return {
         "confirmation": confirmation,
@@ -179,7 +188,7 @@ def verify_code(args: dict[str, Any]) -> dict[str, Any]:
     phone = service.normalized_phone(args["phone"])
     patient_ids = [p.id for p in service.patients_for_phone(device.hospital_id, phone)]
     try:
-        found = _appointments(device, patient_ids, confirmation)
+        found = _appointments(device, patient_ids, confirmation, {})
     except NotFound:
         found = {"confirmation": confirmation, "appointments": []}
     found["people"] = [
@@ -196,7 +205,7 @@ def verify_code(args: dict[str, Any]) -> dict[str, Any]:
 def appointments(args: dict[str, Any]) -> dict[str, Any]:
     """Today's appointments of the identified patient."""
     device = _kiosk_device()
-    return _appointments(device, _patients(device, args), args.get("confirmation"))
+    return _appointments(device, _patients(device, args), args.get("confirmation"), args)
 
 
 @blp.route("/check-in", methods=["POST"])
@@ -217,7 +226,7 @@ def check_in(args: dict[str, Any]) -> dict[str, Any]:
             )
         }
         if appointment_id not in allowed:
-            raise service.no_appointment_today()
+            raise _nothing_today(device, args)
     return _ticket_out(service.check_in(device, appointment_id, now=utcnow()))
 
 
@@ -247,6 +256,9 @@ def walk_in(args: dict[str, Any]) -> dict[str, Any]:
     """A walk-in ticket for a department's queue today."""
     device = _kiosk_device()
     patient_ids = _patients(device, args)
+    if args.get("id_number") and not patient_ids:
+        service.keep_fruitless_lookup(device)
+        raise service.no_record_for_walk_in()
     issued = service.walk_in(
         device,
         args["department_id"],
@@ -374,7 +386,12 @@ def report_pdf(args: dict[str, Any], public_id: str) -> Response:
 def reprint(args: dict[str, Any]) -> dict[str, Any]:
     """The identified patient's latest ticket of today, to print again."""
     device = _kiosk_device()
-    ticket = service.last_ticket(device.hospital_id, _patients(device, args), utcnow())
+    try:
+        ticket = service.last_ticket(device.hospital_id, _patients(device, args), utcnow())
+    except NotFound:
+        if args.get("id_number"):
+            service.keep_fruitless_lookup(device)
+        raise
     return _ticket_out(service.IssuedTicket(ticket, False, service.people_ahead(ticket, utcnow())))
 
 

@@ -57,6 +57,7 @@ class ActivityKind(enum.StrEnum):
     TICKET = "ticket"
     CODE = "code"
     PRINT = "print"
+    ID_LOOKUP = "id_lookup"  # a patient looked up by identity number
 
 
 class KioskActivity(db.Model):

@@ -19,6 +19,8 @@ import sqlalchemy as sa
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy import event
+from sqlalchemy.orm import Session, SessionTransaction
 
 from hospital import events
 from hospital.accounts import service as accounts_service
@@ -469,8 +471,46 @@ def patients_for_phone(hospital_id: int, phone: str) -> list[Patient]:
     )
 
 
-def patient_for_identity(hospital_id: int, number: str) -> Patient:
-    """The patient with this resident ID or passport number at this hospital."""
+# A lookup must count even when the request that made it fails (most lookups of a number that
+# finds nothing end in a 404, which rolls back): the row is written again after the rollback,
+# and committed with the failure's audit entry (keep_fruitless_lookup), which the request edge
+# replays (hospital.audit.service.replay_after_rollback).
+_LOOKUPS_TO_KEEP = "kiosk_id_lookups_to_keep"
+
+
+@event.listens_for(Session, "after_commit")
+def _forget_lookups(session: Session) -> None:
+    session.info.pop(_LOOKUPS_TO_KEEP, None)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _replay_lookups(session: Session, previous: SessionTransaction) -> None:
+    if previous.parent is not None or not session.is_active:
+        return
+    rows = session.info.pop(_LOOKUPS_TO_KEEP, None)
+    if rows:
+        session.execute(sa.insert(KioskActivity), rows)
+
+
+def keep_fruitless_lookup(device: Device) -> None:
+    """Audit an identity lookup that found nothing today (kept, with its count, on rollback)."""
+    record(
+        action="kiosk.id_lookup",
+        outcome="failed",
+        device=device,
+        object_type="device",
+        object_id=str(device.id),
+        detail={"reason": "nothing_today"},
+    )
+
+
+def patient_for_identity(device: Device, number: str, *, now: datetime) -> Patient | None:
+    """The patient with this resident ID or passport number at this kiosk's hospital, if any.
+
+    Lookups are counted per kiosk (HOSPITAL_KIOSK_ID_LOOKUPS_PER_MINUTE), and callers answer an
+    unknown number exactly as a known one with nothing today, so the kiosk cannot be used to
+    find out who is a patient here.
+    """
     raw = re.sub(r"\s", "", number or "").upper()
     candidates = set()
     with contextlib.suppress(IdentityError):
@@ -482,17 +522,23 @@ def patient_for_identity(hospital_id: int, number: str) -> Patient:
             _l("Enter the 18 characters of the identity card, or the passport number."),
             code="invalid_identity_number",
         )
-    patient = db.session.scalar(
+    _check_rate(
+        device, ActivityKind.ID_LOOKUP, int(_config("KIOSK_ID_LOOKUPS_PER_MINUTE", 10)), now
+    )
+    _log_activity(device, ActivityKind.ID_LOOKUP, now)
+    db.session().info.setdefault(_LOOKUPS_TO_KEEP, []).append(
+        {
+            "hospital_id": device.hospital_id,
+            "device_id": device.id,
+            "kind": ActivityKind.ID_LOOKUP,
+            "at": now,
+        }
+    )
+    return db.session.scalar(
         sa.select(Patient)
-        .where(Patient.hospital_id == hospital_id, Patient.id_number.in_(candidates))
+        .where(Patient.hospital_id == device.hospital_id, Patient.id_number.in_(candidates))
         .limit(1)
     )
-    if patient is None:
-        raise NotFound(
-            _l("We found no patient with this number. Check it, or ask at the registration desk."),
-            code="patient_not_found",
-        )
-    return patient
 
 
 @dataclass(frozen=True)
@@ -544,12 +590,21 @@ def todays_appointments(
 
 
 def no_appointment_today() -> NotFound:
+    """The one answer for "no appointment today" and for an identity number we do not know."""
     return NotFound(
         _l(
-            'There is no appointment for today. To see a doctor today, choose "Register now" '
-            "on the first screen."
+            "We found no appointment for today. Check the number, or ask at the registration "
+            'desk. To see a doctor today, choose "Register now" on the first screen.'
         ),
         code="no_appointment_today",
+    )
+
+
+def no_record_for_walk_in() -> NotFound:
+    """A walk-in named by an identity number needs a record: the desk registers the person."""
+    return NotFound(
+        _l("We found no patient with this number. Check it, or ask at the registration desk."),
+        code="patient_not_found",
     )
 
 
@@ -651,6 +706,12 @@ def check_in(device: Device, appointment_id: int, *, now: datetime) -> IssuedTic
             detail={"device_id": device.id, "appointment_id": appointment.id},
         )
     return IssuedTicket(ticket, new, people_ahead(ticket, now))
+
+
+def check_in_with_code(device: Device, code: str, *, now: datetime) -> Ticket:
+    """Check in the appointment a scanned QR code names (the queueing API's device check-in)."""
+    kiosk_of(device)
+    return check_in(device, appointment_from_code(device, code), now=now).ticket
 
 
 # ---- walk-ins -----------------------------------------------------------------------------

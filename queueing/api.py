@@ -30,10 +30,10 @@ from hospital.accounts.guards import (
 )
 from hospital.accounts.models import STAFF_ROLES, DeviceKind, Role
 from hospital.db import db, utcnow
-from hospital.errors import Conflict, Forbidden, NotFound, Unauthorized
+from hospital.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from hospital.organisation.lookup import current_hospital
 from hospital.organisation.models import ServicePoint
-from queueing import service, snapshots
+from queueing import device_check_in, service, snapshots
 from queueing.live import broker, state_cache
 from queueing.models import Counter, PriorityClass, ServiceQueue, Ticket
 from queueing.schemas import (
@@ -172,16 +172,41 @@ def issue_walk_in(args: dict[str, Any]) -> dict[str, Any]:
 @access(signed_in=True, devices=[DeviceKind.KIOSK])  # checked below
 @blp.arguments(CheckInArgs)
 @blp.response(200, TicketOut)
+@blp.alt_response(
+    403,
+    description="A device without the appointment's code, or a staff role "
+    "that does not check patients in (code `proof_required` / `role_required`).",
+)
+@blp.alt_response(
+    429,
+    description="This kiosk checked in too many patients in a minute "
+    "(`kiosk_rate_limited`, with Retry-After).",
+)
 def check_in(args: dict[str, Any]) -> dict[str, Any]:
-    """Check a booked appointment in and get its ticket (twice gives the same ticket)."""
+    """Check a booked appointment in and get its ticket (twice gives the same ticket).
+
+    Who may, and with what proof: a patient (or family with booking rights) by `appointment_id`;
+    staff who check patients in (registrar, nurse, admin) by `appointment_id`, audited; a kiosk
+    device only with `code`, the text of the appointment's QR code, rate-limited per device and
+    audited like the kiosk's own check-in. A device giving only an id is refused.
+    """
     from hospital.patients.access import Permission, require_patient_access
 
     actor = current_account()
-    device = current_device() if actor is None else None
-    if actor is None and (device is None or device.kind is not DeviceKind.KIOSK):
-        raise Unauthorized(_l("Please sign in first."))
-    hospital_id = actor.hospital_id if actor else device.hospital_id  # type: ignore[union-attr]
-    if actor is not None and not actor.is_staff:
+    now = utcnow()
+    if actor is None:
+        device = current_device()
+        if device is None or device.kind is not DeviceKind.KIOSK:
+            raise Unauthorized(_l("Please sign in first."))
+        return _ticket_out(_device_check_in(device, args, now))
+    if "appointment_id" not in args:
+        raise InvalidInput(
+            _l("Staff and patients check in by appointment_id; the code is for kiosks."),
+            code="appointment_id_required",
+        )
+    if actor.is_staff:
+        service.require_check_in_role(actor)
+    else:
         from scheduling.models import Appointment
 
         appointment = db.session.get(Appointment, args["appointment_id"])
@@ -190,10 +215,40 @@ def check_in(args: dict[str, Any]) -> dict[str, Any]:
         require_patient_access(
             actor, appointment.patient_id, Permission.BOOK, action="queue.check_in"
         )
-    ticket, _created = service.check_in(
-        actor=actor, hospital_id=hospital_id, appointment_id=args["appointment_id"], now=utcnow()
+    ticket, created = service.check_in(
+        actor=actor, hospital_id=actor.hospital_id, appointment_id=args["appointment_id"], now=now
     )
+    if actor.is_staff:
+        service.audit_staff_check_in(actor, ticket, created=created)
     return _ticket_out(ticket)
+
+
+def _device_check_in(device: Any, args: dict[str, Any], now: Any) -> Ticket:
+    """A kiosk checks in only with the appointment's QR code: never by a bare id."""
+    from hospital.audit.service import record
+
+    ticket = (
+        device_check_in.check_in_with_code(device, args["code"], now=now)
+        if "code" in args
+        else None
+    )
+    if ticket is None:
+        record(
+            action="queue.check_in",
+            outcome="denied",
+            device=device,
+            object_type="appointment",
+            object_id=str(args.get("appointment_id", "")),
+            detail={"reason": "proof_required"},
+        )
+        raise Forbidden(
+            _l(
+                "A kiosk checks a patient in only with the appointment's QR code: send its "
+                "text as code."
+            ),
+            code="proof_required",
+        )
+    return ticket  # type: ignore[no-any-return]
 
 
 @blp.route("/tickets/<token>", methods=["GET"])
@@ -247,9 +302,7 @@ def get_console(counter_id: int) -> dict[str, Any]:
 
 def _console_payload(counter_id: int) -> dict[str, Any]:
     actor = signed_in_account()
-    counter = db.session.get(Counter, counter_id)
-    if counter is None or counter.hospital_id != actor.hospital_id:
-        raise NotFound(_l("No such counter."), code="counter_not_found")
+    counter = service.counter_for_staff(actor, counter_id, action="console.read")
     queue = service.find_queue(
         counter.service_point, service.local_day(current_hospital().timezone, utcnow())
     )
@@ -262,7 +315,9 @@ def _console_payload(counter_id: int) -> dict[str, Any]:
         }
     state = snapshots.load_state(queue.id, utcnow())
     assert state is not None
-    return snapshots.console_view(state, counter.id)
+    view = snapshots.console_view(state, counter.id)
+    service.audit_console_read(actor, view, counter_id=counter.id)
+    return view
 
 
 @blp.route("/counters/<int:counter_id>/call-next", methods=["POST"])
@@ -463,12 +518,15 @@ def board_events(args: dict[str, Any]) -> Response:
 def counter_events(counter_id: int) -> Response:
     """Live updates of a staff console (Server-Sent Events)."""
     actor = signed_in_account()
-    counter = db.session.get(Counter, counter_id)
-    if counter is None or counter.hospital_id != actor.hospital_id:
-        raise NotFound(_l("No such counter."), code="counter_not_found")
+    counter = service.counter_for_staff(actor, counter_id, action="console.read")
     queue = service.find_queue(
         counter.service_point, service.local_day(current_hospital().timezone, utcnow())
     )
     if queue is None:
         raise NotFound(_l("This counter's queue is not open today."), code="queue_not_open")
+    # The names the first snapshot shows are audited as this request's read.
+    state = snapshots.load_state(queue.id, utcnow())
+    if state is not None:
+        view = snapshots.console_view(state, counter.id)
+        service.audit_console_read(actor, view, counter_id=counter.id)
     return event_stream([queue.id], lambda states: snapshots.console_view(states[0], counter_id))

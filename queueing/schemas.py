@@ -25,7 +25,25 @@ class WalkInArgs(Schema):
 
 
 class CheckInArgs(Schema):
-    appointment_id = fields.Int(required=True, strict=True)
+    appointment_id = fields.Int(
+        strict=True,
+        metadata={"description": "Staff and patients: the appointment to check in."},
+    )
+    code = fields.Str(
+        validate=validate.Length(min=1, max=512),
+        metadata={
+            "description": "Kiosks: the text of the appointment's QR code, the proof a device "
+            "must give (a device may not check in by id)."
+        },
+    )
+
+    @validates_schema
+    def _one_way(self, data: dict, **_kw: object) -> None:
+        if ("appointment_id" in data) == ("code" in data):
+            raise ValidationError(
+                "Give either appointment_id or code (the appointment's QR code).",
+                field_name="appointment_id",
+            )
 
 
 class CounterCreateArgs(Schema):

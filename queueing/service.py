@@ -19,12 +19,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
 from hospital import events
-from hospital.accounts.models import Account
-from hospital.audit.service import record
+from hospital.accounts.models import Account, Role
+from hospital.audit.service import record, record_staff_read
 from hospital.db import db
 from hospital.errors import Conflict, Forbidden, InvalidInput, NotFound
 from hospital.notifications.messages import register_template
 from hospital.organisation.models import Hospital, ServicePoint, ServicePointKind
+from hospital.organisation.staffing import may_work, roles_working
 from hospital.patients.models import Patient
 from queueing import ordering
 from queueing.live import queue_changed
@@ -105,6 +106,42 @@ def _hospital(hospital_id: int) -> Hospital:
     return hospital
 
 
+def may_work_at(actor: Account, point: ServicePoint) -> bool:
+    """Whether this staff account's roles work the queue of this service point."""
+    return may_work(actor.roles, point.kind)
+
+
+def require_may_work(
+    actor: Account | None, kind: ServicePointKind, service_point_id: int, *, action: str
+) -> None:
+    """Refuse (403, audited) a staff account whose roles do not work this kind of service point.
+
+    No actor is the system itself (a job, a kiosk's check-in): it works every queue.
+    """
+    kind = ServicePointKind(kind)
+    if actor is None or may_work(actor.roles, kind):
+        return
+    record(
+        action=f"queue.{action}",
+        outcome="denied",
+        actor=actor,
+        object_type="service_point",
+        object_id=str(service_point_id),
+        detail={
+            "reason": "role_not_allowed",
+            "kind": kind.value,
+            "needs": sorted(r.value for r in roles_working(kind)),
+        },
+    )
+    raise Forbidden(
+        _l(
+            "Your role does not work this queue: staff of this service point open, call and see "
+            "it. Ask an administrator if you should work here."
+        ),
+        code="queue_role_required",
+    )
+
+
 def find_queue(point: ServicePoint, day: date) -> ServiceQueue | None:
     return db.session.scalar(
         sa.select(ServiceQueue).where(
@@ -166,6 +203,7 @@ def open_queue(
 ) -> ServiceQueue:
     """Open (or reopen) today's queue for a service point; opening twice returns the same queue."""
     point = _service_point(hospital_id, service_point_id)
+    require_may_work(actor, point.kind, point.id, action="open_queue")
     day = local_day(_hospital(hospital_id).timezone, now)
     queue, created = _get_or_create_queue(point, day, now=now, actor=actor, prefix=prefix)
     if not created and queue.status is QueueStatus.CLOSED:
@@ -179,6 +217,8 @@ def open_queue(
 def close_queue(*, actor: Account, queue_id: int, now: datetime) -> ServiceQueue:
     """Stop issuing tickets; tickets already waiting are still served."""
     queue = _locked_queue(actor.hospital_id, queue_id)
+    point = queue.service_point
+    require_may_work(actor, point.kind, point.id, action="close_queue")
     queue.status = QueueStatus.CLOSED
     queue.closed_at = now
     _touch(queue)
@@ -536,6 +576,38 @@ def check_in(
     )
 
 
+# Staff who check a patient in by the appointment's id: at the desk, or the room's nurse.
+CHECK_IN_ROLES = frozenset({Role.REGISTRAR, Role.NURSE, Role.ADMIN})
+
+
+def require_check_in_role(actor: Account) -> None:
+    """Refuse (403, audited) a staff account whose role does not check patients in."""
+    if actor.has_role(*CHECK_IN_ROLES):
+        return
+    record(
+        action="queue.check_in",
+        outcome="denied",
+        actor=actor,
+        detail={"needs": sorted(r.value for r in CHECK_IN_ROLES)},
+    )
+    raise Forbidden(
+        _l("Your role does not check patients in. Send the patient to the registration desk."),
+        code="role_required",
+    )
+
+
+def audit_staff_check_in(actor: Account, ticket: Ticket, *, created: bool) -> None:
+    """Audit a staff check-in by id (and that the staff member was shown its ticket)."""
+    record(
+        action="queue.check_in",
+        actor=actor,
+        object_type="ticket",
+        object_id=str(ticket.id),
+        patient_id=ticket.patient_id,
+        detail={"appointment_id": ticket.appointment_id, "new": created},
+    )
+
+
 # ---- counters -------------------------------------------------------------------------------
 
 
@@ -576,11 +648,39 @@ def create_counter(
     return counter
 
 
+def counter_for_staff(actor: Account, counter_id: Any, *, action: str) -> Counter:
+    """A counter of the actor's hospital whose service point the actor's roles work (else 403)."""
+    counter = _counter(actor.hospital_id, counter_id, lock=False)
+    point = counter.service_point
+    require_may_work(actor, point.kind, point.id, action=action)
+    return counter
+
+
+def audit_console_read(actor: Account, view: dict[str, Any], *, counter_id: int) -> None:
+    """Audit that a staff console showed these waiting patients' full names."""
+    from queueing.snapshots import console_patients
+
+    record_staff_read(
+        actor,
+        action="queue.console.read",
+        object_type="ticket",
+        reads=console_patients(view),
+        detail={"counter_id": counter_id},
+    )
+
+
 # The hot statements are built once: building a statement costs more Python than running it.
 _COUNTER_QUEUES = (
-    sa.select(Hospital.timezone, ServiceQueue.id, ServiceQueue.service_day)
+    sa.select(
+        Hospital.timezone,
+        ServiceQueue.id,
+        ServiceQueue.service_day,
+        ServicePoint.kind,
+        ServicePoint.id,
+    )
     .select_from(Counter)
     .join(Hospital, Hospital.id == Counter.hospital_id)
+    .join(ServicePoint, ServicePoint.id == Counter.service_point_id)
     .outerjoin(
         ServiceQueue,
         sa.and_(
@@ -603,9 +703,12 @@ _LOCK_QUEUE_AND_COUNTER = (
 
 
 def _lock_counter_and_queue(
-    hospital_id: int, counter_id: Any, now: datetime
+    hospital_id: int, counter_id: Any, now: datetime, *, actor: Account | None, action: str
 ) -> tuple[Counter, ServiceQueue]:
-    """Lock today's queue of the counter, then the counter (the lock order everywhere)."""
+    """Lock today's queue of the counter, then the counter (the lock order everywhere).
+
+    A staff account whose roles do not work the counter's service point is refused first.
+    """
     if not isinstance(counter_id, int):
         raise NotFound(_l("No such counter."), code="counter_not_found")
     # One read finds the hospital's zone and the point's queues around today (a local day is
@@ -623,8 +726,9 @@ def _lock_counter_and_queue(
     ).all()
     if not rows:
         raise NotFound(_l("No such counter."), code="counter_not_found")
+    require_may_work(actor, rows[0][3], rows[0][4], action=action)
     day = local_day(rows[0][0], now)
-    queue_id = next((queue_id for _tz, queue_id, on in rows if on == day), None)
+    queue_id = next((queue_id for _tz, queue_id, on, _kind, _point in rows if on == day), None)
     if queue_id is None:
         raise Conflict(
             _l("This counter's queue is not open today. Open it first."), code="queue_not_open"
@@ -828,7 +932,9 @@ def call_next(
     *, actor: Account | None, hospital_id: int, counter_id: int, now: datetime
 ) -> CallResult:
     """Call the next ticket to this counter; a repeat returns the ticket it already has (invariant 5)."""
-    counter, queue = _lock_counter_and_queue(hospital_id, counter_id, now)
+    counter, queue = _lock_counter_and_queue(
+        hospital_id, counter_id, now, actor=actor, action="call_next"
+    )
     # One read for the heads of the line and any called ticket whose lease ran out (rare:
     # released first).
     line, expired = _line_heads(queue.id, now)
@@ -881,7 +987,9 @@ def call_ticket(
             _l("Say why this patient is called out of order (at least 3 characters)."),
             code="reason_required",
         )
-    counter, queue = _lock_counter_and_queue(hospital_id, counter_id, now)
+    counter, queue = _lock_counter_and_queue(
+        hospital_id, counter_id, now, actor=actor, action="call_ticket"
+    )
     if counter.is_paused:
         raise Conflict(
             _l("This counter is paused. Resume it before calling."), code="counter_paused"
@@ -959,7 +1067,9 @@ def recall(
     ticket_id: int | None = None,
 ) -> Ticket:
     """Announce the current ticket again and renew its lease."""
-    counter, queue = _lock_counter_and_queue(hospital_id, counter_id, now)
+    counter, queue = _lock_counter_and_queue(
+        hospital_id, counter_id, now, actor=actor, action="recall"
+    )
     ticket = _current(counter, queue, ticket_id)
     if ticket.status is not TicketStatus.CALLED:
         raise Conflict(_l("Only a called ticket can be called again."), code="ticket_not_called")
@@ -980,7 +1090,9 @@ def start(
     ticket_id: int | None = None,
 ) -> Ticket:
     """The patient arrived at the counter: start serving (the lease no longer applies)."""
-    counter, queue = _lock_counter_and_queue(hospital_id, counter_id, now)
+    counter, queue = _lock_counter_and_queue(
+        hospital_id, counter_id, now, actor=actor, action="start"
+    )
     ticket = _current(counter, queue, ticket_id)
     if ticket.status is TicketStatus.SERVING:
         return ticket
@@ -1025,7 +1137,9 @@ def complete(
     ticket_id: int | None = None,
 ) -> Ticket:
     """Finish serving the current ticket; a transfer's return leg is issued now."""
-    counter, queue = _lock_counter_and_queue(hospital_id, counter_id, now)
+    counter, queue = _lock_counter_and_queue(
+        hospital_id, counter_id, now, actor=actor, action="complete"
+    )
     ticket = None
     if counter.current_ticket_id is not None and ticket_id in (None, counter.current_ticket_id):
         # The counter's own ticket (the usual case): read and finish it in one statement.
@@ -1083,7 +1197,9 @@ def mark_missed(
     ticket_id: int | None = None,
 ) -> Ticket:
     """The patient did not come: back a few places, or no-show after the queue's limit."""
-    counter, queue = _lock_counter_and_queue(hospital_id, counter_id, now)
+    counter, queue = _lock_counter_and_queue(
+        hospital_id, counter_id, now, actor=actor, action="mark_missed"
+    )
     ticket = _current(counter, queue, ticket_id)
     if ticket.status is not TicketStatus.CALLED:
         raise Conflict(_l("Only a called ticket can be marked missed."), code="ticket_not_called")
@@ -1135,7 +1251,9 @@ def transfer(
     ticket_id: int | None = None,
 ) -> Ticket:
     """Send the current patient to another queue (e.g. lab draw), optionally returning here after."""
-    counter, queue = _lock_counter_and_queue(hospital_id, counter_id, now)
+    counter, queue = _lock_counter_and_queue(
+        hospital_id, counter_id, now, actor=actor, action="transfer"
+    )
     ticket = _current(counter, queue, ticket_id)
     point = _service_point(hospital_id, to_service_point_id)
     target = find_queue(point, queue.service_day)
@@ -1181,7 +1299,9 @@ def set_paused(
     # The queue row first, as everywhere: locking the counter first could deadlock a call.
     queue: ServiceQueue | None
     try:
-        counter, queue = _lock_counter_and_queue(hospital_id, counter_id, now)
+        counter, queue = _lock_counter_and_queue(
+            hospital_id, counter_id, now, actor=actor, action="set_paused"
+        )
     except Conflict:  # no queue today: only the counter to lock
         counter, queue = _counter(hospital_id, counter_id, lock=True), None
     counter.is_paused = paused

@@ -267,6 +267,7 @@ def console_view(state: dict[str, Any], counter_id: int) -> dict[str, Any]:
             {
                 "id": t["id"],
                 "code": t["code"],
+                "patient_id": t["patient_id"],
                 "patient_name": t["patient_name"],
                 "priority": t["priority"],
                 "kind": t["kind"],
@@ -290,3 +291,10 @@ def console_view(state: dict[str, Any], counter_id: int) -> dict[str, Any]:
             1 for t in tickets.values() if t["status"] in {s.value for s in ACTIVE_STATUSES}
         ),
     }
+
+
+def console_patients(view: dict[str, Any]) -> list[tuple[int, int]]:
+    """(ticket id, patient id) of each registered patient whose full name a console view shows."""
+    shown = [view["current"]] if view.get("current") else []
+    shown += view.get("waiting", [])
+    return [(t["id"], t["patient_id"]) for t in shown if t.get("patient_id")]

@@ -193,27 +193,26 @@ def _waiting_counts(queue_ids: list[int]) -> dict[int, int]:
     return {queue_id: count for queue_id, count in rows}
 
 
-def _staff_counter(counter_id: int) -> Counter:
-    actor = signed_in_account()
-    counter = db.session.get(Counter, counter_id)
-    if counter is None or counter.hospital_id != actor.hospital_id:
-        raise NotFound(_l("No such counter."), code="counter_not_found")
-    return counter
+def _staff_counter(counter_id: int, action: str) -> Counter:
+    """A counter of this hospital whose queue the signed-in account's roles work (else 403)."""
+    return service.counter_for_staff(signed_in_account(), counter_id, action=action)
 
 
 @bp.route("/queueing/console")
 @sign_in_page_required
 @require_roles(*STAFF_ROLES)
 def console_index() -> str:
-    """Every service point of the hospital by department, its counters and today's queue state."""
+    """The service points whose queues the account works, by department, with today's state."""
     actor = signed_in_account()
-    points = list(
-        db.session.scalars(
+    points = [
+        point
+        for point in db.session.scalars(
             sa.select(ServicePoint)
             .where(ServicePoint.hospital_id == actor.hospital_id, ServicePoint.is_active.is_(True))
             .order_by(ServicePoint.code)
         )
-    )
+        if service.may_work_at(actor, point)
+    ]
     point_ids = [p.id for p in points]
     counters: dict[int, list[Counter]] = {}
     queues: dict[int, ServiceQueue] = {}
@@ -350,7 +349,7 @@ def _int_form(name: str) -> Any:
 def console_page(counter_id: int) -> str:
     """The staff console for one counter."""
     actor = signed_in_account()
-    counter = _staff_counter(counter_id)
+    counter = _staff_counter(counter_id, "console.open")
     queue = service.find_queue(counter.service_point, _today())
     others = (
         db.session.query(ServicePoint)
@@ -383,7 +382,7 @@ def console_page(counter_id: int) -> str:
 def open_queue(counter_id: int) -> WerkzeugResponse:
     """Open (or reopen) today's queue of this counter's service point."""
     actor = signed_in_account()
-    counter = _staff_counter(counter_id)
+    counter = _staff_counter(counter_id, "open_queue")
     service.open_queue(
         actor=actor,
         hospital_id=actor.hospital_id,
@@ -400,7 +399,7 @@ def open_queue(counter_id: int) -> WerkzeugResponse:
 def close_queue(counter_id: int) -> str | WerkzeugResponse:
     """Ask to confirm, then close today's queue: no new numbers; those waiting are still served."""
     actor = signed_in_account()
-    counter = _staff_counter(counter_id)
+    counter = _staff_counter(counter_id, "close_queue")
     queue = service.find_queue(counter.service_point, _today())
     if queue is None:
         raise NotFound(_l("This counter's queue is not open today."), code="queue_not_open")

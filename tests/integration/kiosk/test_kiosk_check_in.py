@@ -293,8 +293,9 @@ def test_a_bad_identity_number_says_what_to_fix(kiosk_client: Any, world: KioskW
         json={"id_number": "11010519491231002X"},
         headers=world.headers,
     )
+    # Issue 12 (#9): an unknown number answers as a known one with nothing today (no probing).
     assert unknown.status_code == 404
-    assert unknown.get_json()["code"] in ("patient_not_found", "invalid_identity_number")
+    assert unknown.get_json()["code"] == "no_appointment_today"
 
 
 def test_extra_fields_are_refused(app: Any, kiosk_client: Any, world: KioskWorld) -> None:

@@ -111,14 +111,17 @@ def test_forged_or_unknown_ticket_token_is_a_404_with_a_message(client, hospital
     assert client.get(f"/q/{'y' * 22}").status_code == 404
 
 
-def test_bad_input_gets_4xx_with_messages(setup, create_service_point, hospital):
+def test_bad_input_gets_4xx_with_messages(setup, create_service_point, create_account, hospital):
     client, point, counter = setup["client"], setup["point"], setup["counter"]
     never_called = _walk_in(client, point)
     r = client.post(f"{API}/counters/{counter.id}/complete", json={"ticket_id": never_called["id"]})
     assert r.status_code == 409 and r.get_json()["code"] == "ticket_not_called"
     closed = create_service_point(hospital, kind="lab_draw")
     lab_queue = qf.open_queue(closed, now=utcnow())
+    # The lab works the lab's queue (a nurse may not close it): a lab user closes it.
+    sign_in(client, create_account(hospital, roles=(Role.LAB,)))
     assert client.post(f"{API}/queues/{lab_queue.id}/close", headers=JSON).status_code == 200
+    sign_in(client, setup["nurse"])
     client.post(f"{API}/counters/{counter.id}/call-next", headers=JSON)
     r = client.post(
         f"{API}/counters/{counter.id}/transfer", json={"to_service_point_id": closed.id}

@@ -188,7 +188,8 @@ def test_transfer_to_a_closed_queue_is_refused(
     nurse = create_account(hospital, roles=(Role.NURSE,))
     lab = create_service_point(hospital, kind="lab_draw")
     lab_queue = qf.open_queue(lab, now=NOW)
-    service.close_queue(actor=nurse, queue_id=lab_queue.id, now=NOW)
+    lab_user = create_account(hospital, roles=(Role.LAB,))  # the lab works the lab's queue
+    service.close_queue(actor=lab_user, queue_id=lab_queue.id, now=NOW)
     assert lab_queue.status is QueueStatus.CLOSED
     qf.walk_in(hospital, point, now=NOW)
     service.call_next(actor=nurse, hospital_id=hospital.id, counter_id=counter.id, now=NOW)
@@ -225,8 +226,9 @@ def test_doctor_to_lab_and_back_returns_with_priority(
     )
     assert ticket.status is TicketStatus.TRANSFERRED
     assert lab_ticket.code == "L001" and lab_ticket.transferred_from_id == ticket.id
-    service.call_next(actor=nurse, hospital_id=hospital.id, counter_id=lab_counter.id, now=NOW)
-    service.complete(actor=nurse, hospital_id=hospital.id, counter_id=lab_counter.id, now=NOW)
+    lab_user = create_account(hospital, roles=(Role.LAB,))  # the lab works the lab's queue
+    service.call_next(actor=lab_user, hospital_id=hospital.id, counter_id=lab_counter.id, now=NOW)
+    service.complete(actor=lab_user, hospital_id=hospital.id, counter_id=lab_counter.id, now=NOW)
     back = db.session.scalar(sa.select(Ticket).where(Ticket.transferred_from_id == lab_ticket.id))
     assert back.queue_id == queue.id and back.priority is PriorityClass.RETURNING
     assert back.code == "A002"
@@ -346,8 +348,9 @@ def test_check_in_of_a_booked_appointment_gives_one_ticket_in_the_session_room(
     assert ticket.order_key == slot.starts_at  # arrived early: ordered by the slot time
     assert ticket.queue.service_point_id == point.id
     counter = qf.create_counter(point)
-    service.call_next(actor=registrar, hospital_id=hospital.id, counter_id=counter.id, now=arrive)
-    service.complete(actor=registrar, hospital_id=hospital.id, counter_id=counter.id, now=arrive)
+    nurse = create_account(hospital, roles=(Role.NURSE,))  # the room's staff call, not the desk
+    service.call_next(actor=nurse, hospital_id=hospital.id, counter_id=counter.id, now=arrive)
+    service.complete(actor=nurse, hospital_id=hospital.id, counter_id=counter.id, now=arrive)
     db.session.refresh(appointment)
     assert appointment.state is AppointmentState.COMPLETED
 

@@ -1,0 +1,28 @@
+"""How a device checks an appointment in here: a port the composition root fills.
+
+A kiosk proves who it acts for with the appointment's QR code, and its check-ins are rate-limited
+per device and audited; that is the kiosk's own check-in (kiosk/service.py), which queueing may
+not import (ARCHITECTURE.md). hospital/app.py hands it over at start-up; without it, devices may
+not check in through the queueing API at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+# (device, appointment code, *, now) -> the appointment's ticket
+CheckInWithCode = Callable[..., Any]
+
+_provided: list[CheckInWithCode] = []
+
+
+def provide(check_in_with_code: CheckInWithCode) -> None:
+    """Called once by the composition root."""
+    _provided[:] = [check_in_with_code]
+
+
+def check_in_with_code(device: Any, code: str, *, now: datetime) -> Any | None:
+    """The ticket of the appointment the code names, or None when no device check-in is wired."""
+    return _provided[0](device, code, now=now) if _provided else None
