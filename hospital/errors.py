@@ -23,6 +23,15 @@ class DomainError(Exception):
             self.code = code
         self.details = details
 
+    @property
+    def is_refusal(self) -> bool:
+        """True when the caller may not reach the object (not signed in, not allowed, not found).
+
+        A page that turns a fixable error into a flash message and a redirect must let these
+        through, so a stranger's request is answered as the refusal it is.
+        """
+        return self.status in (401, 403, 404)
+
 
 class InvalidInput(DomainError):
     status = 422

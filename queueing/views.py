@@ -442,6 +442,7 @@ def complete_and_order(counter_id: int) -> WerkzeugResponse:
     actor = signed_in_account()
     now = utcnow()
     chosen = {int(v) for v in request.form.getlist("fee_item_id") if v.isdigit() and len(v) < 10}
+    service.counter_for_staff(actor, counter_id, action="queue.complete_and_order")
     try:
         if not chosen:
             raise InvalidInput(_l("Choose at least one test to order."), code="order_empty")
@@ -463,6 +464,8 @@ def complete_and_order(counter_id: int) -> WerkzeugResponse:
             now=now,
         )
     except DomainError as exc:
+        if exc.is_refusal:
+            raise
         db.session.rollback()
         flash(str(exc.message), "error")
         return redirect(url_for("queueing_pages.console_page", counter_id=counter_id), 303)

@@ -346,6 +346,8 @@ def cancel(appointment_id: int) -> Page:
             account, appointment_id, now=utcnow(), reason=request.form.get("reason", "")[:200]
         )
     except DomainError as exc:
+        if exc.is_refusal:
+            raise
         db.session.rollback()
         flash(str(exc.message), "error")
         return redirect(_back_to_list()), 303

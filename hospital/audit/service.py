@@ -11,6 +11,7 @@ from hospital.audit.models import AuditEntry, Outcome
 from hospital.db import db, utcnow
 
 _SURVIVORS = "audit_entries_surviving_rollback"
+_REFUSAL_RECORDED = "hospital.audit.refusal_recorded"  # per request (g outlives it in tests)
 
 
 def record(
@@ -48,7 +49,7 @@ def record(
     entry = AuditEntry(**values)
     db.session.add(entry)
     if outcome is not Outcome.SUCCESS and has_request_context():
-        g.audit_refusal_recorded = True
+        request.environ[_REFUSAL_RECORDED] = True
     if outcome is not Outcome.SUCCESS:
         db.session().info.setdefault(_SURVIVORS, []).append((entry, values))
     return entry
@@ -80,7 +81,7 @@ def record_unrecorded_refusal(status: int, *, actor: Any, device: Any) -> None:
     other 401/403/404 answered to a signed-in account or a device for a URL naming an object
     (an id or a token), so probing other people's objects always leaves a trace.
     """
-    if status not in REFUSALS or not request.view_args or g.get("audit_refusal_recorded"):
+    if status not in REFUSALS or not request.view_args or request.environ.get(_REFUSAL_RECORDED):
         return
     if actor is None and device is None:
         return
