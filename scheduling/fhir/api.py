@@ -41,7 +41,9 @@ from scheduling.fhir.params import BadParameter, count_and_offset
 bp = Blueprint("fhir", __name__, cli_group="fhir")
 
 FHIR_JSON = "application/fhir+json"
-TOKEN_POLICY = "a FHIR bearer token: a patient's (from sign-in) or a system client's with SMART scopes"
+TOKEN_POLICY = (
+    "a FHIR bearer token: a patient's (from sign-in) or a system client's with SMART scopes"
+)
 ISSUE_CODES = {
     400: "invalid",
     401: "login",
@@ -194,7 +196,9 @@ def patient_token() -> Response:
     token = open_session(account, now=utcnow())
     from flask import current_app
 
-    record(action="fhir.token_issued", actor=account, object_type="account", object_id=str(account.id))
+    record(
+        action="fhir.token_issued", actor=account, object_type="account", object_id=str(account.id)
+    )
     return fhir_response(
         {
             "access_token": token,

@@ -69,9 +69,7 @@ class Principal:
         return self.account.hospital_id
 
     def allows(self, resource: str, interaction: str) -> bool:
-        return any(
-            interaction in self.scopes.get(name, set()) for name in (resource, "*")
-        )
+        return any(interaction in self.scopes.get(name, set()) for name in (resource, "*"))
 
     def require(self, resource: str, interaction: str) -> None:
         if not self.allows(resource, interaction):
@@ -126,7 +124,9 @@ def create_client(
         )
     name = (name or "").strip()
     if not name or len(name) > 100:
-        raise InvalidInput(_l("Give the client a name of 1 to 100 characters."), code="invalid_name")
+        raise InvalidInput(
+            _l("Give the client a name of 1 to 100 characters."), code="invalid_name"
+        )
     token = secrets.token_urlsafe(32)
     account = accounts_service.create_staff(
         hospital,

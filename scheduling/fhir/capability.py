@@ -33,7 +33,11 @@ SEARCHES: dict[str, dict[str, str]] = {
     "HealthcareService": {"_id": "token", "specialty": "token"},
     "Patient": {"_id": "token", "identifier": "token"},
 }
-OPERATIONS = (("find", "appointment-find"), ("hold", "appointment-hold"), ("book", "appointment-book"))
+OPERATIONS = (
+    ("find", "appointment-find"),
+    ("hold", "appointment-hold"),
+    ("book", "appointment-book"),
+)
 
 
 def capability_statement(*, base: str, now: datetime) -> dict[str, Any]:
@@ -63,7 +67,9 @@ def capability_statement(*, base: str, now: datetime) -> dict[str, Any]:
         "implementation": {"description": "FHIR R4 scheduling facade", "url": base},
         "fhirVersion": "4.0.1",
         "format": ["application/fhir+json", "json"],
-        "instantiates": ["http://hl7.org/fhir/smart-app-launch/CapabilityStatement/smart-app-launch"],
+        "instantiates": [
+            "http://hl7.org/fhir/smart-app-launch/CapabilityStatement/smart-app-launch"
+        ],
         "rest": [
             {
                 "mode": "server",

@@ -13,7 +13,7 @@ from typing import Any
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 
-from hospital.errors import DomainError
+from hospital.errors import DomainError, NotFound
 from scheduling import service
 from scheduling.fhir import reads
 from scheduling.fhir import resources as fhir
@@ -61,7 +61,8 @@ def _text(values: list[Any], name: str) -> str | None:
         )
     if not isinstance(value, str | int) or isinstance(value, bool):
         raise BadParameter(
-            _l("Parameter %(name)s has a value of the wrong type.", name=name), code="invalid_parameter"
+            _l("Parameter %(name)s has a value of the wrong type.", name=name),
+            code="invalid_parameter",
         )
     return str(value)
 
@@ -105,18 +106,17 @@ def find(
         terms["service_point_id"] = reference_id(where, "Location")
     patient = _text(given.get("patient", []), "patient")
     patient_id = reference_id(patient, "Patient") if patient else None
-    if patient_id is not None and principal.is_patient:
-        if patient_id not in reads.visible_patient_ids(principal.account):
-            from hospital.errors import NotFound
+    if (
+        patient_id is not None
+        and principal.is_patient
+        and patient_id not in reads.visible_patient_ids(principal.account)
+    ):
+        raise NotFound(
+            _l("No patient with this id is linked to your account."), code="patient_not_found"
+        )
+    from scheduling.fhir.params import _int
 
-            raise NotFound(
-                _l("No patient with this id is linked to your account."),
-                code="patient_not_found",
-            )
-    count = _text(given.get("_count", []), "_count")
-    from scheduling.fhir.params import count_and_offset
-
-    size, _ = count_and_offset({"_count": count}, default=100)
+    size = _int(_text(given.get("_count", []), "_count"), "_count", 100, 1, 10000)
     slots = reads.open_slots(hospital_id, reads.SlotFilter(**terms), now=now)
     proposals = []
     for slot in slots[:size]:
@@ -172,9 +172,7 @@ def _appointment_input(given: dict[str, list[Any]]) -> dict[str, Any]:
 def _slot_and_patient(resource: dict[str, Any]) -> tuple[int, int]:
     slots = resource.get("slot")
     if not isinstance(slots, list) or len(slots) != 1 or not isinstance(slots[0], dict):
-        raise BadParameter(
-            _l("The Appointment must name exactly one Slot."), code="slot_required"
-        )
+        raise BadParameter(_l("The Appointment must name exactly one Slot."), code="slot_required")
     slot_id = reference_id(slots[0].get("reference"), "Slot")
     patients = [
         p["actor"]["reference"]
@@ -206,10 +204,7 @@ def book(
     """
     resource = _appointment_input(given)
     status = resource.get("status")
-    if "id" in resource:
-        appointment_id = reference_id(resource["id"], "Appointment")
-    else:
-        appointment_id = None
+    appointment_id = reference_id(resource["id"], "Appointment") if "id" in resource else None
     if status == "cancelled":
         if appointment_id is None:
             raise BadParameter(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -117,12 +117,12 @@ def _period(text: str, zone: ZoneInfo) -> tuple[datetime, datetime]:
         raise _bad_date(text) from None
     if moment.tzinfo is None:
         raise _bad_date(text)
-    moment = moment.astimezone(timezone.utc)
+    moment = moment.astimezone(UTC)
     return moment, moment + timedelta(seconds=1)
 
 
 def _midnight(day: date, zone: ZoneInfo) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=zone).astimezone(timezone.utc)
+    return datetime(day.year, day.month, day.day, tzinfo=zone).astimezone(UTC)
 
 
 def date_range(values: list[str], zone: ZoneInfo) -> Range:

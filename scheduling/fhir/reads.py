@@ -233,9 +233,7 @@ def schedule_keys(hospital_id: int, *, now: datetime) -> list[tuple[int, int | N
                 SessionTemplate.department_id,
                 SessionTemplate.clinician_id,
                 SessionTemplate.service_point_id,
-            ).where(
-                SessionTemplate.hospital_id == hospital_id, SessionTemplate.is_active.is_(True)
-            )
+            ).where(SessionTemplate.hospital_id == hospital_id, SessionTemplate.is_active.is_(True))
         )
     ).all()
     keys = {(d, c, None if c is not None else p) for d, c, p in rows}
@@ -324,7 +322,9 @@ def visible_patient_ids(account: Any) -> frozenset[int]:
     return frozenset(p.id for p in patients_acting_for(account, Permission.VIEW))
 
 
-def patients(hospital_id: int, ids: frozenset[int] | None, *, identifier: str | None) -> list[Patient]:
+def patients(
+    hospital_id: int, ids: frozenset[int] | None, *, identifier: str | None
+) -> list[Patient]:
     query = sa.select(Patient).where(Patient.hospital_id == hospital_id).order_by(Patient.id)
     if ids is not None:
         query = query.where(Patient.id.in_(ids or {-1}))

@@ -239,9 +239,7 @@ def schedule(
     )
     return {
         "resourceType": "Schedule",
-        "id": schedule_id(
-            department.id, clinician.id if clinician else None, service_point_id
-        ),
+        "id": schedule_id(department.id, clinician.id if clinician else None, service_point_id),
         "active": clinician.is_active if clinician is not None else True,
         "specialty": specialty(department),
         "actor": actors,
@@ -290,15 +288,15 @@ def participants(
 ) -> list[dict[str, Any]]:
     people = []
     if patient_id is not None:
-        people.append(
-            {"actor": {"reference": f"Patient/{patient_id}"}, "status": "accepted"}
-        )
+        people.append({"actor": {"reference": f"Patient/{patient_id}"}, "status": "accepted"})
     if clinician_id is not None:
         people.append(
             {"actor": {"reference": f"Practitioner/{clinician_id}"}, "status": "accepted"}
         )
     if service_point_id is not None:
-        people.append({"actor": {"reference": f"Location/{service_point_id}"}, "status": "accepted"})
+        people.append(
+            {"actor": {"reference": f"Location/{service_point_id}"}, "status": "accepted"}
+        )
     return people
 
 

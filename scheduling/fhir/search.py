@@ -39,9 +39,7 @@ def _one(args: Any, name: str) -> str | None:
     if not values:
         return None
     if len(values) > 1:
-        raise BadParameter(
-            _l("Give %(name)s only once.", name=name), code="repeated_parameter"
-        )
+        raise BadParameter(_l("Give %(name)s only once.", name=name), code="repeated_parameter")
     return values[0]
 
 

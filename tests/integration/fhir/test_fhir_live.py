@@ -25,7 +25,7 @@ from hospital.accounts.sessions import open_session
 from hospital.db import db, utcnow
 from hospital.unit_of_work import unit_of_work
 from scheduling.models import Appointment, AppointmentState
-from tests.integration.fhir.conftest import Fhir, build_fhir_world, upcoming, validate
+from tests.integration.fhir.conftest import build_fhir_world, upcoming, validate
 from tests.integration.scheduling.conftest import assert_slot_invariants
 from tests.support import factories
 from tests.support.auth import sign_in
@@ -92,33 +92,51 @@ def test_fhirclient_finds_holds_books_and_cancels(
     )
     proposal = found.entry[0].resource
     assert isinstance(proposal, FhirAppointment) and proposal.status == "proposed"
-    held = Bundle(
-        server.post_json("Appointment/$hold", parameters(appointment_resource=proposal.as_json())).json()
-    ).entry[0].resource
+    held = (
+        Bundle(
+            server.post_json(
+                "Appointment/$hold", parameters(appointment_resource=proposal.as_json())
+            ).json()
+        )
+        .entry[0]
+        .resource
+    )
     assert held.status == "pending" and held.id
     booked_json = dict(held.as_json(), status="booked")
-    booked = Bundle(
-        server.post_json("Appointment/$book", parameters(appointment_resource=booked_json)).json()
-    ).entry[0].resource
+    booked = (
+        Bundle(
+            server.post_json(
+                "Appointment/$book", parameters(appointment_resource=booked_json)
+            ).json()
+        )
+        .entry[0]
+        .resource
+    )
     assert booked.status == "booked"
     again = FhirAppointment.read(booked.id, server)
     assert again.status == "booked" and again.slot[0].reference == proposal.slot[0].reference
-    cancel = dict(again.as_json(), status="cancelled", cancelationReason={"text": "no longer needed"})
-    cancelled = Bundle(
-        server.post_json("Appointment/$book", parameters(appointment_resource=cancel)).json()
-    ).entry[0].resource
+    cancel = dict(
+        again.as_json(), status="cancelled", cancelationReason={"text": "no longer needed"}
+    )
+    cancelled = (
+        Bundle(
+            server.post_json("Appointment/$book", parameters(appointment_resource=cancel)).json()
+        )
+        .entry[0]
+        .resource
+    )
     assert cancelled.status == "cancelled"
 
 
-def test_fifty_threads_holding_one_slot_through_hold(
-    app: Flask, live: str, backend: str
-) -> None:
+def test_fifty_threads_holding_one_slot_through_hold(app: Flask, live: str, backend: str) -> None:
     if backend == "sqlite":
         pytest.skip("true concurrency needs PostgreSQL (SQLite serialises writers)")
     capacity = 5
     with app.app_context(), unit_of_work():
         world = build_fhir_world()
-        slot = slots_of(upcoming(factories.create_clinician(world.department), capacity=capacity))[0]
+        slot = slots_of(upcoming(factories.create_clinician(world.department), capacity=capacity))[
+            0
+        ]
         people = []
         for _ in range(50):
             account = factories.create_account(world.hospital)
@@ -135,14 +153,20 @@ def test_fifty_threads_holding_one_slot_through_hold(
                 "resourceType": "Appointment",
                 "status": "proposed",
                 "slot": [{"reference": f"Slot/{slot_id}"}],
-                "participant": [{"actor": {"reference": f"Patient/{patient_id}"}, "status": "accepted"}],
+                "participant": [
+                    {"actor": {"reference": f"Patient/{patient_id}"}, "status": "accepted"}
+                ],
             }
         )
         barrier.wait()
         response = requests.post(
             f"{live}/Appointment/$hold",
             data=json.dumps(body),
-            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/fhir+json", "Accept-Language": "en"},
+            headers={
+                "Authorization": f"Bearer {token}",
+                "Content-Type": "application/fhir+json",
+                "Accept-Language": "en",
+            },
             timeout=120,
         )
         results[i] = (response.status_code, response.json())
@@ -160,9 +184,9 @@ def test_fifty_threads_holding_one_slot_through_hold(
             assert body["issue"][0]["details"]["coding"][0]["code"] == "slot_full"
     with app.app_context():
         held = db.session.scalar(
-            sa.select(sa.func.count()).select_from(Appointment).where(
-                Appointment.slot_id == slot_id, Appointment.state == AppointmentState.HELD
-            )
+            sa.select(sa.func.count())
+            .select_from(Appointment)
+            .where(Appointment.slot_id == slot_id, Appointment.state == AppointmentState.HELD)
         )
         assert held == capacity
         assert_slot_invariants()
@@ -171,7 +195,9 @@ def test_fifty_threads_holding_one_slot_through_hold(
 def test_bulk_publish_manifest_and_files_validate(client: Any, db_session: Any) -> None:
     world = build_fhir_world()
     hidden = slots_of(
-        upcoming(factories.create_clinician(world.department), release_at=utcnow() + timedelta(days=1))
+        upcoming(
+            factories.create_clinician(world.department), release_at=utcnow() + timedelta(days=1)
+        )
     )
     db.session.commit()
     manifest = client.get("/fhir/r4/$bulk-publish", query_string={})

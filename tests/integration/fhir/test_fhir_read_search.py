@@ -21,7 +21,9 @@ def test_metadata_is_a_public_capability_statement(client: Any, db_session: Any)
     assert statement.fhirVersion == "4.0.1"
     kinds = {r["type"] for r in response.json["rest"][0]["resource"]}
     assert {"Slot", "Schedule", "Appointment", "Patient", "Location"} <= kinds
-    appointment = next(r for r in response.json["rest"][0]["resource"] if r["type"] == "Appointment")
+    appointment = next(
+        r for r in response.json["rest"][0]["resource"] if r["type"] == "Appointment"
+    )
     assert {o["name"] for o in appointment["operation"]} == {"find", "hold", "book"}
 
 
@@ -62,8 +64,9 @@ def test_slots_say_free_places_and_reference_their_schedule(client: Any, world: 
 
 
 def test_unreleased_places_are_busy_unavailable(client: Any, world: Fhir) -> None:
-    from hospital.db import utcnow
     from datetime import timedelta
+
+    from hospital.db import utcnow
 
     other = factories.create_clinician(world.department)
     upcoming(other, release_at=utcnow() + timedelta(days=1))
@@ -99,7 +102,9 @@ def test_a_patient_sees_only_their_own_patients(client: Any, world: Fhir) -> Non
 
 
 def test_a_system_client_reads_a_patient_and_the_read_is_audited(client: Any, world: Fhir) -> None:
-    response = client.get(f"{BASE}/Patient/{world.patient.id}", headers=world.auth(world.system_token))
+    response = client.get(
+        f"{BASE}/Patient/{world.patient.id}", headers=world.auth(world.system_token)
+    )
     assert response.status_code == 200
     validate(response.json)
     entries = db.session.scalars(
@@ -176,7 +181,15 @@ def test_tokens_are_required_and_scopes_limit(client: Any, world: Fhir) -> None:
 
 
 def test_refusals_speak_the_requests_language(client: Any, world: Fhir) -> None:
-    zh = client.get(f"{BASE}/Slot", query_string={"bogus": "1"}, headers={**world.auth(), "Accept-Language": "zh"})
-    en = client.get(f"{BASE}/Slot", query_string={"bogus": "1"}, headers={**world.auth(), "Accept-Language": "en"})
+    zh = client.get(
+        f"{BASE}/Slot",
+        query_string={"bogus": "1"},
+        headers={**world.auth(), "Accept-Language": "zh"},
+    )
+    en = client.get(
+        f"{BASE}/Slot",
+        query_string={"bogus": "1"},
+        headers={**world.auth(), "Accept-Language": "en"},
+    )
     assert en.json["issue"][0]["details"]["text"] == "Unknown parameter: bogus."
     assert zh.json["issue"][0]["details"]["text"] != en.json["issue"][0]["details"]["text"]
