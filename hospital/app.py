@@ -231,6 +231,7 @@ def _register_blueprints(app: Flask) -> None:
     from reports import views as reports_views
     from scheduling import api as scheduling_api
     from scheduling import views as scheduling_views
+    from scheduling.fhir import api as fhir_api
 
     for blp, prefix in (
         (accounts_api.blp, "/api/v1/auth"),
@@ -257,6 +258,7 @@ def _register_blueprints(app: Flask) -> None:
     ):
         app.register_blueprint(bp)
     app.register_blueprint(reports_views.bp, url_prefix="/reports")
+    app.register_blueprint(csrf.exempt(fhir_api.bp), url_prefix="/fhir/r4")  # bearer tokens only
     # The kiosk may not import reports; the composition root hands it reports' public functions.
     report_shelf.provide(list_for=reports_service.reports_for, download=reports_service.download)
     # Queueing may not import the kiosk; a device checks in there only through the kiosk's

@@ -209,6 +209,9 @@ def load_config(app: Flask, override: dict[str, Any] | None) -> None:
         REMEMBER_COOKIE_DURATION=0,
         API_TITLE="Hospital registration and queue API",
         API_VERSION="v1",
+        API_SPEC_OPTIONS={
+            "info": {"description": "FHIR R4 scheduling: [/fhir/r4/metadata](/fhir/r4/metadata)"}
+        },
         OPENAPI_VERSION="3.0.3",
         OPENAPI_URL_PREFIX="/api",
         OPENAPI_JSON_PATH="openapi.json",

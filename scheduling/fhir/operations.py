@@ -1,0 +1,238 @@
+"""IHE ITI Scheduling operations: $find (ITI-115), $hold (ITI-116), $book and cancel (ITI-117).
+
+Each maps FHIR parameters onto one scheduling service call and maps the answer back; the
+booking rules (release, window, limits, suspensions, hold expiry, fees, cut-offs) stay in
+scheduling's services.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+
+from hospital.errors import DomainError, NotFound
+from scheduling import service
+from scheduling.fhir import reads
+from scheduling.fhir import resources as fhir
+from scheduling.fhir.auth import Principal
+from scheduling.fhir.params import BadParameter, Range, date_range, reference_id, token_code
+from scheduling.models import Appointment, FeeClass
+
+FIND_PARAMETERS = frozenset(
+    {"start", "end", "specialty", "service-type", "practitioner", "location", "patient", "_count"}
+)
+
+
+def parameters_of(body: Any) -> dict[str, list[Any]]:
+    """The values of a FHIR Parameters resource, by name (resources under "resource")."""
+    if not isinstance(body, dict) or body.get("resourceType") != "Parameters":
+        raise BadParameter(
+            _l("Send a FHIR Parameters resource as the body."), code="not_parameters"
+        )
+    found: dict[str, list[Any]] = {}
+    items = body.get("parameter", [])
+    if not isinstance(items, list):
+        raise BadParameter(_l("Parameters.parameter must be a list."), code="not_parameters")
+    for item in items:
+        if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+            raise BadParameter(_l("Each parameter needs a name."), code="not_parameters")
+        values = [v for k, v in item.items() if k.startswith("value") or k == "resource"]
+        if len(values) != 1:
+            raise BadParameter(
+                _l("Parameter %(name)s needs exactly one value.", name=item["name"][:40]),
+                code="invalid_parameter",
+            )
+        found.setdefault(item["name"], []).append(values[0])
+    return found
+
+
+def _text(values: list[Any], name: str) -> str | None:
+    if not values:
+        return None
+    value = values[0]
+    if isinstance(value, dict):  # valueCoding / valueCodeableConcept / valueReference
+        value = (
+            value.get("code")
+            or value.get("reference")
+            or next(iter(value.get("coding") or [{}]), {}).get("code")
+        )
+    if not isinstance(value, str | int) or isinstance(value, bool):
+        raise BadParameter(
+            _l("Parameter %(name)s has a value of the wrong type.", name=name),
+            code="invalid_parameter",
+        )
+    return str(value)
+
+
+def find(
+    principal: Principal, given: dict[str, list[Any]], *, now: datetime
+) -> tuple[list[dict[str, Any]], int]:
+    """Proposed appointments built from free places (ITI-115), and the page size asked for."""
+    extra = set(given) - FIND_PARAMETERS
+    if extra:
+        from scheduling.fhir.params import unknown
+
+        raise unknown(extra)
+    hospital_id = principal.hospital_id
+    cat = reads.catalogue(hospital_id)
+    zone = service.hospital_zone(hospital_id)
+    window = Range()
+    start, end = _text(given.get("start", []), "start"), _text(given.get("end", []), "end")
+    if start:
+        window = window.meet(Range(date_range([start], zone).lower, None))
+    if end:
+        window = window.meet(Range(None, date_range([end], zone).upper))
+    terms: dict[str, Any] = {"window": window, "only_bookable": True}
+    code = _text(given.get("specialty", []), "specialty")
+    if code:
+        department = cat.department_by_code(token_code(code))
+        if department is None:
+            return [], 0
+        terms["department_id"] = department.id
+    kind = _text(given.get("service-type", []), "service-type")
+    if kind:
+        try:
+            terms["fee_class"] = FeeClass(token_code(kind))
+        except ValueError:
+            return [], 0
+    who = _text(given.get("practitioner", []), "practitioner")
+    if who:
+        terms["clinician_id"] = reference_id(who, "Practitioner")
+    where = _text(given.get("location", []), "location")
+    if where:
+        terms["service_point_id"] = reference_id(where, "Location")
+    patient = _text(given.get("patient", []), "patient")
+    patient_id = reference_id(patient, "Patient") if patient else None
+    if (
+        patient_id is not None
+        and principal.is_patient
+        and patient_id not in reads.visible_patient_ids(principal.account)
+    ):
+        raise NotFound(
+            _l("No patient with this id is linked to your account."), code="patient_not_found"
+        )
+    from scheduling.fhir.params import _int
+
+    size = _int(_text(given.get("_count", []), "_count"), "_count", 100, 1, 10000)
+    slots = reads.open_slots(hospital_id, reads.SlotFilter(**terms), now=now)
+    proposals = []
+    for slot in slots[:size]:
+        place = slot.place
+        people = fhir.participants(patient_id, place.clinician_id, slot.service_point_id)
+        people.append(
+            {
+                "actor": {"reference": f"HealthcareService/{place.department_id}"},
+                "status": "accepted",
+            }
+        )
+        proposals.append(
+            {
+                "resourceType": "Appointment",
+                "status": "proposed",
+                "serviceType": fhir.service_type(place.fee_class),
+                "specialty": fhir.specialty(cat.departments.get(place.department_id)),
+                "start": fhir.instant(place.starts_at),
+                "end": fhir.instant(place.ends_at),
+                "slot": [{"reference": f"Slot/{place.slot_id}"}],
+                "participant": people,
+                "extension": [
+                    {
+                        "url": fhir.FEE_EXTENSION,
+                        "valueMoney": {"value": place.fee_fen / 100, "currency": "CNY"},
+                    }
+                ],
+            }
+        )
+    return proposals, len(slots)
+
+
+def _appointment_input(given: dict[str, list[Any]]) -> dict[str, Any]:
+    extra = set(given) - {"appointment-resource"}
+    if extra:
+        from scheduling.fhir.params import unknown
+
+        raise unknown(extra)
+    values = given.get("appointment-resource", [])
+    if len(values) != 1 or not isinstance(values[0], dict):
+        raise BadParameter(
+            _l("Send one Appointment as the appointment-resource parameter."),
+            code="appointment_required",
+        )
+    resource = values[0]
+    if resource.get("resourceType") != "Appointment":
+        raise BadParameter(
+            _l("appointment-resource must be an Appointment."), code="appointment_required"
+        )
+    return resource
+
+
+def _slot_and_patient(resource: dict[str, Any]) -> tuple[int, int]:
+    slots = resource.get("slot")
+    if not isinstance(slots, list) or len(slots) != 1 or not isinstance(slots[0], dict):
+        raise BadParameter(_l("The Appointment must name exactly one Slot."), code="slot_required")
+    slot_id = reference_id(slots[0].get("reference"), "Slot")
+    patients = [
+        p["actor"]["reference"]
+        for p in resource.get("participant") or []
+        if isinstance(p, dict)
+        and isinstance(p.get("actor"), dict)
+        and str(p["actor"].get("reference", "")).startswith("Patient/")
+    ]
+    if len(patients) != 1:
+        raise BadParameter(
+            _l("The Appointment must name exactly one Patient participant."),
+            code="patient_required",
+        )
+    return slot_id, reference_id(patients[0], "Patient")
+
+
+def hold(principal: Principal, given: dict[str, list[Any]], *, now: datetime) -> Appointment:
+    """ITI-116: hold the Slot of a proposed Appointment for its Patient."""
+    slot_id, patient_id = _slot_and_patient(_appointment_input(given))
+    return service.hold(principal.account, patient_id=patient_id, slot_id=slot_id, now=now)
+
+
+def book(
+    principal: Principal, given: dict[str, list[Any]], *, now: datetime
+) -> tuple[Appointment, dict[str, Any] | None]:
+    """ITI-117: book a held (or proposed) Appointment, or cancel one (status cancelled).
+
+    Returns the appointment and, when a fee is due, an OperationOutcome saying where to pay.
+    """
+    resource = _appointment_input(given)
+    status = resource.get("status")
+    appointment_id = reference_id(resource["id"], "Appointment") if "id" in resource else None
+    if status == "cancelled":
+        if appointment_id is None:
+            raise BadParameter(
+                _l("Name the Appointment to cancel by its id."), code="appointment_required"
+            )
+        reason = resource.get("cancelationReason") or {}
+        text = reason.get("text", "") if isinstance(reason, dict) else ""
+        cancelled = service.cancel(
+            principal.account, appointment_id, now=now, reason=str(text)[:200]
+        )
+        return cancelled, None
+    if status not in ("booked", "pending", "proposed", None):
+        raise BadParameter(
+            _l("$book takes an Appointment with status booked or cancelled."),
+            code="invalid_status",
+        )
+    if appointment_id is None:
+        slot_id, patient_id = _slot_and_patient(resource)
+        appointment_id = service.hold(
+            principal.account, patient_id=patient_id, slot_id=slot_id, now=now
+        ).id
+    try:
+        return service.confirm(principal.account, appointment_id, now=now), None
+    except DomainError as refusal:
+        if refusal.code != "payment_required":
+            raise
+        held = service.get_appointment(principal.account, appointment_id)
+        base = current_app.config.get("PUBLIC_URL", "").rstrip("/")
+        where = f"{base}/appointments/{held.id}/confirm"
+        text = f"{refusal.message} {where}"
+        return held, fhir.outcome("warning", "business-rule", "payment_required", text)

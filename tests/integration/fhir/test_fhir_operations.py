@@ -1,0 +1,377 @@
+"""IHE ITI-115..117 over FHIR: $find, $hold, $book and cancel, with the booking rules behind them."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from hospital.db import db
+from scheduling.models import Appointment, AppointmentState, BookingSuspension
+from tests.integration.fhir.conftest import BASE, Fhir, upcoming, validate
+from tests.support import factories
+from tests.support.scheduling_factories import slots_of
+
+
+def parameters(**values: Any) -> dict[str, Any]:
+    items = []
+    for name, value in values.items():
+        name = name.replace("_", "-") if not name.startswith("_") else name
+        if isinstance(value, dict):
+            items.append({"name": name, "resource": value})
+        else:
+            items.append({"name": name, "valueString": value})
+    return {"resourceType": "Parameters", "parameter": items}
+
+
+def proposal(slot_id: int, patient_id: int, **extra: Any) -> dict[str, Any]:
+    return {
+        "resourceType": "Appointment",
+        "status": "proposed",
+        "slot": [{"reference": f"Slot/{slot_id}"}],
+        "participant": [{"actor": {"reference": f"Patient/{patient_id}"}, "status": "accepted"}],
+        **extra,
+    }
+
+
+def post(client: Any, op: str, body: Any, token: str, **headers: str) -> Any:
+    return client.post(
+        f"{BASE}/Appointment/${op}",
+        json=body,
+        headers={"Authorization": f"Bearer {token}", **headers},
+    )
+
+
+def code_of(response: Any) -> str:
+    body = response.json
+    if body["resourceType"] == "Bundle":
+        body = next(
+            e["resource"]
+            for e in body["entry"]
+            if e["resource"]["resourceType"] == "OperationOutcome"
+        )
+    return body["issue"][0]["details"]["coding"][0]["code"]
+
+
+def test_find_proposes_free_places_for_the_patient(client: Any, world: Fhir) -> None:
+    response = post(
+        client,
+        "find",
+        parameters(
+            patient=f"Patient/{world.patient.id}",
+            practitioner=f"Practitioner/{world.clinician.id}",
+            specialty=world.department.code,
+            service_type="general",
+        ),
+        world.patient_token,
+    )
+    assert response.status_code == 200, response.json
+    validate(response.json)
+    found = [e["resource"] for e in response.json["entry"]]
+    assert len(found) == len(world.slots)
+    assert {a["status"] for a in found} == {"proposed"}
+    assert f"Patient/{world.patient.id}" in {
+        p["actor"]["reference"] for p in found[0]["participant"]
+    }
+    by_get = client.get(
+        f"{BASE}/Appointment/$find",
+        query_string={"location": f"Location/{world.point.id}", "_count": "3"},
+        headers=world.auth(world.system_token),
+    ).json
+    assert len(by_get["entry"]) == 3 and by_get["total"] == len(world.slots)
+
+
+def test_hold_book_and_cancel_end_to_end(client: Any, world: Fhir) -> None:
+    slot = world.slots[0]
+    held = post(
+        client,
+        "hold",
+        parameters(appointment_resource=proposal(slot.id, world.patient.id)),
+        world.patient_token,
+    )
+    assert held.status_code == 201, held.json
+    validate(held.json)
+    appointment = held.json["entry"][0]["resource"]
+    assert appointment["status"] == "pending"
+    assert any(x["url"].endswith("hold-expires") for x in appointment["extension"])
+    slot_after = client.get(f"{BASE}/Slot/{slot.id}", headers=world.auth()).json
+    assert slot_after["extension"][0]["valueInteger"] == 1
+    booked = post(
+        client,
+        "book",
+        parameters(appointment_resource={**appointment, "status": "booked"}),
+        world.patient_token,
+    )
+    assert booked.status_code == 200, booked.json
+    assert booked.json["entry"][0]["resource"]["status"] == "booked"
+    mine = client.get(
+        f"{BASE}/Appointment",
+        query_string={"patient": f"Patient/{world.patient.id}", "status": "booked"},
+        headers=world.auth(),
+    ).json
+    validate(mine)
+    assert [e["resource"]["id"] for e in mine["entry"]] == [appointment["id"]]
+    cancelled = post(
+        client,
+        "book",
+        parameters(
+            appointment_resource={
+                **appointment,
+                "status": "cancelled",
+                "cancelationReason": {"text": "better time"},
+            }
+        ),
+        world.patient_token,
+    )
+    assert cancelled.status_code == 200, cancelled.json
+    assert cancelled.json["entry"][0]["resource"]["status"] == "cancelled"
+    assert db.session.get(Appointment, int(appointment["id"])).state is AppointmentState.CANCELLED
+
+
+def test_book_of_a_fee_bearing_place_says_where_to_pay(client: Any, world: Fhir) -> None:
+    paid = slots_of(upcoming(factories.create_clinician(world.department), fee_fen=5000))[0]
+    db.session.commit()
+    response = post(
+        client,
+        "book",
+        parameters(appointment_resource=proposal(paid.id, world.patient.id)),
+        world.patient_token,
+    )
+    assert response.status_code == 200, response.json
+    validate(response.json)
+    appointment, notice = (e["resource"] for e in response.json["entry"])
+    assert appointment["status"] == "pending"
+    assert code_of(response) == "payment_required"
+    assert f"/appointments/{appointment['id']}/confirm" in notice["issue"][0]["diagnostics"]
+
+
+def test_a_system_client_books_for_a_patient_and_cancels_with_a_reason(
+    client: Any, world: Fhir
+) -> None:
+    slot = world.slots[1]
+    booked = post(
+        client,
+        "book",
+        parameters(appointment_resource=proposal(slot.id, world.patient.id)),
+        world.system_token,
+    )
+    assert booked.status_code == 200, booked.json
+    appointment = booked.json["entry"][0]["resource"]
+    assert appointment["status"] == "booked"
+    no_reason = post(
+        client,
+        "book",
+        parameters(appointment_resource={**appointment, "status": "cancelled"}),
+        world.system_token,
+    )
+    assert no_reason.status_code == 422 and code_of(no_reason) == "reason_required"
+    ok = post(
+        client,
+        "book",
+        parameters(
+            appointment_resource={
+                **appointment,
+                "status": "cancelled",
+                "cancelationReason": {"text": "referral withdrawn"},
+            }
+        ),
+        world.system_token,
+    )
+    assert ok.status_code == 200 and ok.json["entry"][0]["resource"]["status"] == "cancelled"
+
+
+def test_refusals_of_the_booking_rules_are_operation_outcomes(
+    client: Any, world: Fhir, backend: str
+) -> None:
+    from datetime import timedelta
+
+    from hospital.db import utcnow
+
+    slot = world.slots[0]
+    stranger = factories.create_patient(world.hospital)
+    later = slots_of(
+        upcoming(
+            factories.create_clinician(world.department), release_at=utcnow() + timedelta(days=1)
+        )
+    )[0]
+    db.session.add(
+        BookingSuspension(
+            hospital_id=world.hospital.id,
+            patient_id=world.patient.id,
+            starts_at=utcnow() - timedelta(days=1),
+            ends_at=utcnow() + timedelta(days=10),
+            strikes=3,
+        )
+    )
+    db.session.commit()
+    cases = [
+        (proposal(slot.id, stranger.id), 404, "patient_not_found"),
+        (proposal(later.id, world.patient.id), 422, "not_released"),
+        (proposal(slot.id, world.patient.id), 403, "patient_suspended"),
+    ]
+    for resource, status, code in cases:
+        response = post(
+            client,
+            "hold",
+            parameters(appointment_resource=resource),
+            world.patient_token,
+            **{"Accept-Language": "zh"},
+        )
+        assert (response.status_code, code_of(response)) == (status, code), response.json
+        validate(response.json)
+        text = response.json["issue"][0]["details"]["text"]
+        if code != "patient_not_found":  # the kernel's access refusal is not translated
+            assert any("\u4e00" <= ch <= "\u9fff" for ch in text), text
+
+
+def test_a_full_slot_refuses_the_next_hold(client: Any, world: Fhir) -> None:
+    slot = world.slots[2]
+    for _ in range(2):
+        account = factories.create_account(world.hospital)
+        patient = factories.create_patient(world.hospital, account=account)
+        from hospital.accounts.sessions import open_session
+        from hospital.db import utcnow
+
+        token = open_session(account, now=utcnow())
+        db.session.commit()
+        assert (
+            post(
+                client,
+                "hold",
+                parameters(appointment_resource=proposal(slot.id, patient.id)),
+                token,
+            ).status_code
+            == 201
+        )
+    status = client.get(f"{BASE}/Slot/{slot.id}", headers=world.auth()).json["status"]
+    assert status == "busy-tentative"
+    full = post(
+        client,
+        "hold",
+        parameters(appointment_resource=proposal(slot.id, world.patient.id)),
+        world.patient_token,
+    )
+    assert full.status_code == 409 and code_of(full) == "slot_full"
+
+
+def test_another_hospitals_slot_cannot_be_held(client: Any, world: Fhir) -> None:
+    other = factories.create_hospital()
+    foreign = slots_of(upcoming(factories.create_clinician(factories.create_department(other))))[0]
+    db.session.commit()
+    response = post(
+        client,
+        "hold",
+        parameters(appointment_resource=proposal(foreign.id, world.patient.id)),
+        world.system_token,
+    )
+    assert response.status_code == 404 and code_of(response) == "slot_not_found"
+
+
+def test_a_token_without_the_scope_cannot_hold(client: Any, world: Fhir) -> None:
+    response = post(
+        client,
+        "hold",
+        parameters(appointment_resource=proposal(world.slots[0].id, world.patient.id)),
+        world.readonly_token,
+    )
+    assert response.status_code == 403 and code_of(response) == "insufficient_scope"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "not json",
+        [],
+        {"resourceType": "Patient"},
+        {"hello": "world"},
+        {"resourceType": "Parameters", "parameter": "x"},
+        {"resourceType": "Parameters", "parameter": [{"name": "appointment-resource"}]},
+        {
+            "resourceType": "Parameters",
+            "parameter": [{"name": "appointment-resource", "resource": {"resourceType": "Slot"}}],
+        },
+    ],
+)
+def test_json_that_is_not_fhir_is_refused(client: Any, world: Fhir, body: Any) -> None:
+    for op in ("find", "hold", "book"):
+        response = client.post(
+            f"{BASE}/Appointment/${op}",
+            data=body if isinstance(body, str) else None,
+            json=None if isinstance(body, str) else body,
+            headers=world.auth(),
+            content_type="application/fhir+json",
+        )
+        if op == "find" and body == {
+            "resourceType": "Parameters",
+            "parameter": [{"name": "appointment-resource"}],
+        }:
+            assert response.status_code == 400
+        assert 400 <= response.status_code < 500, (op, body, response.json)
+        validate(response.json)
+
+
+def _junk(rng: random.Random) -> Any:
+    return rng.choice(
+        [
+            None,
+            True,
+            0,
+            -1,
+            10**20,
+            1.5,
+            "",
+            "x" * 300,
+            "Slot/",
+            "Slot/-1",
+            "Slot/abc",
+            "Patient/1/2",
+            "ge",
+            "le2026-02-30",
+            "2026-12-01T25:00:00Z",
+            "\u0000",
+            "💥",
+            {"reference": "Slot/1"},
+            {"coding": []},
+            [],
+            [{"reference": 1}],
+        ]
+    )
+
+
+def test_fuzzed_operation_parameters_never_cause_a_server_error(client: Any, world: Fhir) -> None:
+    rng = random.Random(19)
+    names = [
+        "start",
+        "end",
+        "specialty",
+        "service-type",
+        "practitioner",
+        "location",
+        "patient",
+        "_count",
+        "appointment-resource",
+        "other",
+    ]
+    for _ in range(60):
+        items = []
+        for _ in range(rng.randint(0, 4)):
+            name = rng.choice(names)
+            if name == "appointment-resource" and rng.random() < 0.7:
+                resource = proposal(world.slots[0].id, world.patient.id)
+                key = rng.choice(["slot", "participant", "status", "id", "resourceType"])
+                resource[key] = _junk(rng)
+                items.append({"name": name, "resource": resource})
+            else:
+                key = rng.choice(
+                    ["valueString", "valueInteger", "valueReference", "valueCoding", "resource"]
+                )
+                items.append({"name": name, key: _junk(rng)})
+        op = rng.choice(["find", "hold", "book"])
+        response = post(
+            client, op, {"resourceType": "Parameters", "parameter": items}, world.patient_token
+        )
+        assert response.status_code < 500, (op, items, response.json)
+        validate(response.json)
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Appointment)) <= 1
