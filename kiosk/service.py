@@ -68,7 +68,7 @@ from kiosk.services.walk_ins import (
     walk_in_departments,
     walk_in_ticket,
 )
-from queueing.snapshots import people_ahead
+from queueing.queries import people_ahead
 
 __all__ = [
     "CONFIRM_SALT",

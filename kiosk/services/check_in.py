@@ -5,21 +5,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
 from hospital.accounts.models import Device
 from hospital.audit.service import record
-from hospital.db import db
 from hospital.errors import Conflict, NotFound
 from kiosk.models import ActivityKind
 from kiosk.services.devices import config, hospital_of, kiosk_of, local_day
 from kiosk.services.identity import appointment_from_code
 from kiosk.services.throttle import check_rate, log_activity
 from queueing import service as queueing_service
-from queueing.models import Ticket
-from queueing.snapshots import people_ahead
-from scheduling.models import Appointment, AppointmentState
+from queueing.queries import Ticket, people_ahead, ticket_for_appointment
+from scheduling.services.places import effective_state
+from scheduling.services.queries import AppointmentState, appointment_of_hospital
 
 _STATE_PROBLEMS = {
     AppointmentState.CANCELLED: (
@@ -55,21 +53,17 @@ class IssuedTicket:
 def check_in(device: Device, appointment_id: int, *, now: datetime) -> IssuedTicket:
     """Check a booked appointment in at this kiosk: its ticket, the same one if done before."""
     appointment = (
-        db.session.get(Appointment, appointment_id) if isinstance(appointment_id, int) else None
+        appointment_of_hospital(device.hospital_id, appointment_id)
+        if isinstance(appointment_id, int)
+        else None
     )
-    if appointment is None or appointment.hospital_id != device.hospital_id:
+    if appointment is None:
         raise NotFound(
             _l("We could not find this appointment. Please ask at the registration desk."),
             code="appointment_not_found",
         )
     hospital = hospital_of(device.hospital_id)
-    state = appointment.state
-    if (
-        state is AppointmentState.HELD
-        and appointment.hold_expires_at
-        and appointment.hold_expires_at <= now
-    ):
-        state = AppointmentState.EXPIRED
+    state = effective_state(appointment, now)
     if state in _STATE_PROBLEMS:
         code, message = _STATE_PROBLEMS[state]
         raise Conflict(message, code=code)
@@ -82,7 +76,7 @@ def check_in(device: Device, appointment_id: int, *, now: datetime) -> IssuedTic
             ),
             code="appointment_other_day",
         )
-    existing = db.session.scalar(sa.select(Ticket).where(Ticket.appointment_id == appointment.id))
+    existing = ticket_for_appointment(appointment.id)
     if existing is None:
         check_rate(device, ActivityKind.TICKET, int(config("KIOSK_TICKETS_PER_MINUTE", 30)), now)
     ticket, new = queueing_service.check_in(

@@ -22,8 +22,11 @@ from hospital.audit.service import record
 from hospital.db import db
 from hospital.errors import InvalidInput, NotFound, Unauthorized
 from hospital.notifications.messages import register_template
-from hospital.organisation.models import Clinician, Department
-from hospital.patients.access import Permission, patients_acting_for
+from hospital.patients.access import (
+    Permission,
+    patients_acting_for,
+    patients_for_phone_account,
+)
 from hospital.patients.identity import (
     IdentityError,
     mask_name,
@@ -35,8 +38,11 @@ from hospital.patients.models import FamilyLink, Patient, Relationship
 from kiosk.models import ActivityKind, KioskActivity
 from kiosk.services.devices import config, hospital_of, local_day
 from kiosk.services.throttle import check_rate, log_activity
-from scheduling import appointment_codes
-from scheduling.models import Appointment, AppointmentState, ClinicSession
+from scheduling.services.queries import (
+    AppointmentState,
+    appointment_named_by_code,
+    appointments_of_patients_on,
+)
 
 KIOSK_CODE_TEMPLATE = "kiosk_code"
 register_template(
@@ -122,22 +128,13 @@ def confirmed_phone(device: Device, token: str) -> str:
 
 
 def patients_for_phone(hospital_id: int, phone: str) -> list[Patient]:
-    """Patients with this phone, and those the account of this phone acts for."""
-    linked = (
-        sa.select(FamilyLink.patient_id)
-        .join(Account, Account.id == FamilyLink.account_id)
-        .where(Account.hospital_id == hospital_id, Account.phone == phone)
-    )
-    return list(
-        db.session.scalars(
-            sa.select(Patient)
-            .where(
-                Patient.hospital_id == hospital_id,
-                sa.or_(Patient.phone == phone, Patient.id.in_(linked)),
-            )
-            .order_by(Patient.id)
-        )
-    )
+    """Patients with this phone, and those the account of this phone may see (the access rule)."""
+    found = {p.id: p for p in patients_for_phone_account(hospital_id, phone, Permission.VIEW)}
+    for patient in db.session.scalars(
+        sa.select(Patient).where(Patient.hospital_id == hospital_id, Patient.phone == phone)
+    ):
+        found.setdefault(patient.id, patient)
+    return sorted(found.values(), key=lambda p: p.id)
 
 
 # A lookup must count even when the request that made it fails (most lookups of a number that
@@ -227,32 +224,26 @@ def todays_appointments(
     if not patient_ids:
         return []
     day = local_day(hospital_of(hospital_id), now)
-    rows = db.session.execute(
-        sa.select(Appointment, Patient.name, Department, Clinician)
-        .join(Patient, Patient.id == Appointment.patient_id)
-        .join(ClinicSession, ClinicSession.id == Appointment.session_id)
-        .join(Department, Department.id == ClinicSession.department_id)
-        .outerjoin(Clinician, Clinician.id == ClinicSession.clinician_id)
-        .where(
-            Appointment.hospital_id == hospital_id,
-            Appointment.patient_id.in_(patient_ids),
-            Appointment.local_date == day,
-            Appointment.state.in_((AppointmentState.BOOKED, AppointmentState.CHECKED_IN)),
-        )
-        .order_by(ClinicSession.starts_at, Appointment.id)
-    ).all()
+    rows = appointments_of_patients_on(hospital_id, patient_ids, day)
+    names = dict(
+        db.session.execute(
+            sa.select(Patient.id, Patient.name).where(
+                Patient.id.in_({a.patient_id for a, _d, _c in rows})
+            )
+        ).all()
+    )
     return [
         AppointmentChoice(
             appointment_id=a.id,
             starts_at=a.slot.starts_at,
-            masked_name=mask_name(name),
+            masked_name=mask_name(names[a.patient_id]),
             department_zh=d.name_zh,
             department_en=d.name_en,
             clinician_zh=c.name_zh if c else "",
             clinician_en=c.name_en if c else "",
             checked_in=a.state is AppointmentState.CHECKED_IN,
         )
-        for a, name, d, c in rows
+        for a, d, c in rows
     ]
 
 
@@ -277,16 +268,16 @@ def no_record_for_walk_in() -> NotFound:
 
 def appointment_from_code(device: Device, text: str) -> int:
     """The appointment a scanned QR names, if it is one of this hospital's."""
-    try:
-        hospital_id, appointment_id = appointment_codes.read_appointment_code(_secret(), text)
-    except appointment_codes.AppointmentCodeError:
+    named = appointment_named_by_code(_secret(), text)
+    if named is None:
         raise InvalidInput(
             _l(
                 "This is not an appointment code of this hospital. Scan the QR code of your "
                 "appointment, or choose another way to check in."
             ),
             code="unknown_code",
-        ) from None
+        )
+    hospital_id, appointment_id = named
     if hospital_id != device.hospital_id:
         raise InvalidInput(
             _l("This appointment is at another hospital. Please go to that hospital."),

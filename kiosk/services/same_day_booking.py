@@ -6,20 +6,23 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import sqlalchemy as sa
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 
 from hospital.accounts.models import Account, Device
 from hospital.audit.service import record
-from hospital.db import db
 from hospital.errors import Conflict, NotFound
 from kiosk.models import ActivityKind
 from kiosk.services.check_in import IssuedTicket, check_in
 from kiosk.services.devices import config, hospital_of, local_day
 from kiosk.services.identity import patients_for_phone, phone_account, walk_in_patient
 from kiosk.services.throttle import check_rate
-from scheduling.models import Appointment, AppointmentState, ClinicSession
+from scheduling.services.places import effective_state
+from scheduling.services.queries import (
+    AppointmentState,
+    appointment_of_hospital,
+    sessions_with_a_room,
+)
 
 
 @dataclass(frozen=True)
@@ -34,10 +37,10 @@ def next_slots_today(
     hospital_id: int, *, now: datetime, department_id: int | None = None
 ) -> dict[int, Any]:
     """Each department's next bookable slot today whose session has a room (two queries)."""
-    from scheduling import service as scheduling_service
+    from scheduling.services.availability import search_availability
 
     day = local_day(hospital_of(hospital_id), now)
-    slots = scheduling_service.search_availability(
+    slots = search_availability(
         hospital_id,
         first_date=day,
         last_date=day,
@@ -47,14 +50,7 @@ def next_slots_today(
     )
     if not slots:
         return {}
-    with_room = set(
-        db.session.scalars(
-            sa.select(ClinicSession.id).where(
-                ClinicSession.id.in_({s.session_id for s in slots}),
-                ClinicSession.service_point_id.is_not(None),
-            )
-        )
-    )
+    with_room = sessions_with_a_room({s.session_id for s in slots})
     first: dict[int, Any] = {}
     for slot in slots:  # in start order
         if slot.session_id in with_room:
@@ -76,8 +72,8 @@ def book_walk_in(
     patient_id: int | None = None,
 ) -> WalkInBooking:
     """Hold the department's next slot today for the phone's owner (or a family member)."""
-    from hospital.billing.models import Order
-    from scheduling import service as scheduling_service
+    from hospital.billing.services.queries import appointment_order
+    from scheduling.services import booking as scheduling_service
 
     account = phone_account(device, phone)
     patient = walk_in_patient(device.hospital_id, phone, account, patient_id)
@@ -102,12 +98,7 @@ def book_walk_in(
     if appointment.fee_fen <= 0:
         scheduling_service.confirm(account, appointment.id, now=now)
         return WalkInBooking(appointment.id, slot.starts_at, 0, "")
-    order = db.session.scalar(
-        sa.select(Order).where(
-            Order.hospital_id == device.hospital_id,
-            Order.reference == f"appointment:{appointment.id}",
-        )
-    )
+    order = appointment_order(device.hospital_id, appointment.id)
     if order is None:
         raise Conflict(
             _l("The fee for this appointment could not be prepared. Please ask at the desk."),
@@ -119,11 +110,11 @@ def book_walk_in(
 
 def start_phone_payment(account: Account, order_id: int, *, key: str, now: datetime) -> Any:
     """Open the payment the patient completes by scanning the kiosk's QR with the phone."""
-    from hospital.billing import service as billing_service
-    from hospital.billing.providers.registry import enabled_provider_names
+    from hospital.billing.services import payments
+    from hospital.billing.services.queries import phone_payment_provider
 
-    provider = (enabled_provider_names(current_app.config) or ["sandbox"])[0]
-    return billing_service.start_payment(
+    provider = phone_payment_provider(current_app.config)
+    return payments.start_payment(
         account, order_id, provider_name=provider, now=now, idempotency_key=key
     )
 
@@ -133,24 +124,20 @@ def walk_in_booking_ticket(
 ) -> IssuedTicket | None:
     """Once the walk-in booking is paid, its ticket; None while the payment is still awaited."""
     appointment = (
-        db.session.get(Appointment, appointment_id) if isinstance(appointment_id, int) else None
+        appointment_of_hospital(device.hospital_id, appointment_id)
+        if isinstance(appointment_id, int)
+        else None
     )
     allowed = {p.id for p in patients_for_phone(device.hospital_id, phone)}
-    if (
-        appointment is None
-        or appointment.hospital_id != device.hospital_id
-        or appointment.patient_id not in allowed
-    ):
+    if appointment is None or appointment.patient_id not in allowed:
         raise NotFound(
             _l("We could not find this appointment. Please ask at the registration desk."),
             code="appointment_not_found",
         )
-    state = appointment.state
-    if state is AppointmentState.HELD and not (
-        appointment.hold_expires_at and appointment.hold_expires_at <= now
-    ):
+    state = effective_state(appointment, now)
+    if state is AppointmentState.HELD:
         return None
-    if state is AppointmentState.HELD or state is AppointmentState.EXPIRED:
+    if state is AppointmentState.EXPIRED:
         raise Conflict(
             _l(
                 "The payment did not arrive in time and the place was released. Please start again."

@@ -8,7 +8,6 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
 from hospital.accounts.models import Device
@@ -22,7 +21,7 @@ from kiosk.printing.slip import TicketSlip
 from kiosk.services.devices import config, hospital_of, local_day
 from kiosk.services.throttle import check_rate, lock_kiosk, log_activity
 from queueing import service as queueing_service
-from queueing.models import ServiceQueue, Ticket
+from queueing.queries import Ticket, latest_ticket_of_patients
 
 log = logging.getLogger(__name__)
 
@@ -61,21 +60,7 @@ def ticket_for_kiosk(device: Device, token: str) -> Ticket:
 def last_ticket(hospital_id: int, patient_ids: list[int], now: datetime) -> Ticket:
     """The patients' latest ticket of today, for a reprint."""
     day = local_day(hospital_of(hospital_id), now)
-    ticket = (
-        db.session.scalar(
-            sa.select(Ticket)
-            .join(ServiceQueue, ServiceQueue.id == Ticket.queue_id)
-            .where(
-                Ticket.hospital_id == hospital_id,
-                Ticket.patient_id.in_(patient_ids),
-                ServiceQueue.service_day == day,
-            )
-            .order_by(Ticket.created_at.desc(), Ticket.id.desc())
-            .limit(1)
-        )
-        if patient_ids
-        else None
-    )
+    ticket = latest_ticket_of_patients(hospital_id, patient_ids, day)
     if ticket is None:
         raise NotFound(
             _l("You have no ticket today. Check in or register first."), code="no_ticket_today"

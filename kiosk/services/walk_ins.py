@@ -26,8 +26,7 @@ from kiosk.services.identity import people_for_phone, phone_account, walk_in_pat
 from kiosk.services.same_day_booking import next_slots_today, start_phone_payment
 from kiosk.services.throttle import check_rate, log_activity
 from queueing import service as queueing_service
-from queueing.models import ACTIVE_STATUSES, Ticket
-from queueing.snapshots import people_ahead
+from queueing.queries import Ticket, people_ahead, ticket_of_hospital, tickets_per_queue
 
 log = logging.getLogger(__name__)
 
@@ -55,19 +54,10 @@ def walk_in_departments(device: Device, *, now: datetime) -> list[WalkInChoice]:
     for point, queue in queueing_service.open_queues_on(device.hospital_id, day):
         if point.department_id is not None:
             first_queue.setdefault(point.department_id, (point.id, queue.id))
-    waiting = dict(
-        db.session.execute(
-            sa.select(Ticket.queue_id, sa.func.count())
-            .where(
-                Ticket.queue_id.in_([q for _p, q in first_queue.values()]),
-                Ticket.status.in_(ACTIVE_STATUSES),
-            )
-            .group_by(Ticket.queue_id)
-        ).all()
-    )
-    from hospital.billing import service as billing_service
+    waiting = tickets_per_queue(q for _p, q in first_queue.values())
+    from hospital.billing.services import orders
 
-    fee_fen = billing_service.walk_in_fee_fen(device.hospital_id)
+    fee_fen = orders.walk_in_fee_fen(device.hospital_id)
     slots = next_slots_today(device.hospital_id, now=now)
     choices = []
     for department in departments:
@@ -155,7 +145,7 @@ def start_paid_walk_in(
     patient_id: int | None = None,
 ) -> WalkInPayment:
     """Register a walk-in in the department's queue; its ticket comes once the fee is paid."""
-    from hospital.billing import service as billing_service
+    from hospital.billing.services import orders
 
     choice = _walk_in_queue(device, department_id, now)
     assert choice.service_point_id is not None
@@ -184,7 +174,7 @@ def start_paid_walk_in(
         patient_id=patient.id,
         detail={"department_id": department_id},
     )
-    order = billing_service.create_walk_in_order(
+    order = orders.create_walk_in_order(
         hospital_id=device.hospital_id,
         patient_id=patient.id,
         walk_in_key=walk_in.id,
@@ -307,7 +297,7 @@ def walk_in_ticket(
     """The paid walk-in's ticket; None while the payment is still awaited."""
     walk_in = _walk_in_of_phone(device, walk_in_id, phone)
     if walk_in.ticket_id is not None:
-        ticket = db.session.get(Ticket, walk_in.ticket_id)
+        ticket = ticket_of_hospital(walk_in.hospital_id, walk_in.ticket_id)
         assert ticket is not None
         return IssuedTicket(ticket, True, people_ahead(ticket, now))
     if walk_in.status is WalkInStatus.REFUNDED:
@@ -343,9 +333,9 @@ def cancel_walk_in(device: Device, walk_in_id: int, *, phone: str, now: datetime
 
 def _void_walk_in(walk_in: WalkIn, status: WalkInStatus, *, now: datetime) -> None:
     """Void the walk-in's order first (its lock comes before the walk-in's), then the walk-in."""
-    from hospital.billing import service as billing_service
+    from hospital.billing.services import cancellations
 
-    billing_service.cancel_walk_in_order(
+    cancellations.cancel_walk_in_order(
         hospital_id=walk_in.hospital_id,
         walk_in_key=walk_in.id,
         reason="expired" if status is WalkInStatus.EXPIRED else "cancelled",
