@@ -29,7 +29,8 @@ from hospital.accounts.guards import (
 from hospital.accounts.models import STAFF_ROLES, DeviceKind, Role
 from hospital.db import utcnow
 from hospital.errors import DomainError
-from kiosk import report_shelf, service
+from kiosk import report_shelf
+from kiosk.services import devices
 
 bp = Blueprint(
     "kiosk_pages",
@@ -71,7 +72,7 @@ def kiosk_page() -> Any:
     device = current_device()
     if device is None or device.kind is not DeviceKind.KIOSK:
         return redirect(url_for("kiosk_pages.setup"))
-    kiosk = service.touch(device, now=utcnow())
+    kiosk = devices.touch(device, now=utcnow())
     return render_template(
         "kiosk/kiosk.html",
         device=device,
@@ -112,8 +113,8 @@ def console() -> str:
     actor = signed_in_account()
     return render_template(
         "kiosk/console.html",
-        kiosks=service.list_kiosks(actor),
-        help_requests=service.open_help_requests(actor),
+        kiosks=devices.list_kiosks(actor),
+        help_requests=devices.open_help_requests(actor),
         is_admin=actor.has_role(Role.ADMIN),
         new_token=None,
         printer_states=PRINTER_STATES,
@@ -131,7 +132,7 @@ def register() -> Any:
     except ValueError:
         port = 0
     try:
-        _kiosk, device, token = service.register_kiosk(
+        _kiosk, device, token = devices.register_kiosk(
             actor,
             name=form.get("name", ""),
             location=form.get("location", ""),
@@ -144,8 +145,8 @@ def register() -> Any:
         return redirect(url_for("kiosk_pages.console"))
     return render_template(
         "kiosk/console.html",
-        kiosks=service.list_kiosks(actor),
-        help_requests=service.open_help_requests(actor),
+        kiosks=devices.list_kiosks(actor),
+        help_requests=devices.open_help_requests(actor),
         is_admin=True,
         new_token=token,
         new_device=device,
@@ -157,5 +158,5 @@ def register() -> Any:
 @require_roles(*STAFF_ROLES)
 def resolve(request_id: int) -> WerkzeugResponse:
     """Staff reached the kiosk that called."""
-    service.resolve_help_request(signed_in_account(), request_id, now=utcnow())
+    devices.resolve_help_request(signed_in_account(), request_id, now=utcnow())
     return redirect(url_for("kiosk_pages.console"))

@@ -133,3 +133,22 @@ def require_patient_access(
         detail={"permission": permission.value},
     )
     raise NotFound("No patient with this id is linked to your account.", code="patient_not_found")
+
+
+def patients_for_phone_account(
+    hospital_id: int, phone: str, permission: Permission = Permission.VIEW
+) -> list[Patient]:
+    """The patients the account of this phone at the hospital may act for with permission."""
+    rows = db.session.execute(
+        sa.select(Account, FamilyLink)
+        .join(FamilyLink, FamilyLink.account_id == Account.id)
+        .where(Account.hospital_id == hospital_id, Account.phone == phone)
+        .options(sa.orm.joinedload(FamilyLink.patient))
+        .order_by(FamilyLink.id)
+    ).all()
+    found = {
+        link.patient.id: link.patient
+        for account, link in rows
+        if _grants(account, link.patient, link, permission)
+    }
+    return sorted(found.values(), key=lambda p: p.id)

@@ -136,3 +136,56 @@ def list_exceptions(actor: Account, *, now: datetime) -> list[ScheduleException]
             .order_by(ScheduleException.first_date)
         ).all()
     )
+
+
+def appointment_of_hospital(hospital_id: int, appointment_id: int) -> Appointment | None:
+    """An appointment by id, if it is one of this hospital's (for a device, which has no actor)."""
+    appointment = db.session.get(Appointment, appointment_id)
+    return (
+        appointment if appointment is not None and appointment.hospital_id == hospital_id else None
+    )
+
+
+def appointments_of_patients_on(
+    hospital_id: int, patient_ids: list[int], day: date
+) -> list[tuple[Appointment, Department, Clinician | None]]:
+    """These patients' booked or checked-in appointments on a local day, by session start."""
+    if not patient_ids:
+        return []
+    rows = db.session.execute(
+        sa.select(Appointment, Department, Clinician)
+        .join(ClinicSession, ClinicSession.id == Appointment.session_id)
+        .join(Department, Department.id == ClinicSession.department_id)
+        .outerjoin(Clinician, Clinician.id == ClinicSession.clinician_id)
+        .where(
+            Appointment.hospital_id == hospital_id,
+            Appointment.patient_id.in_(patient_ids),
+            Appointment.local_date == day,
+            Appointment.state.in_((AppointmentState.BOOKED, AppointmentState.CHECKED_IN)),
+        )
+        .order_by(ClinicSession.starts_at, Appointment.id)
+    ).all()
+    return [(a, d, c) for a, d, c in rows]
+
+
+def sessions_with_a_room(session_ids: set[int]) -> set[int]:
+    """Those of these clinic sessions that are held in a room (a service point with a queue)."""
+    if not session_ids:
+        return set()
+    return set(
+        db.session.scalars(
+            sa.select(ClinicSession.id).where(
+                ClinicSession.id.in_(session_ids), ClinicSession.service_point_id.is_not(None)
+            )
+        )
+    )
+
+
+def appointment_named_by_code(secret: str, text: str) -> tuple[int, int] | None:
+    """The (hospital id, appointment id) a scanned appointment QR code names, or None."""
+    from scheduling import appointment_codes
+
+    try:
+        return appointment_codes.read_appointment_code(secret, text)
+    except appointment_codes.AppointmentCodeError:
+        return None

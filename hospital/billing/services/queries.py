@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -159,3 +161,19 @@ def receipt_by_token(token: str) -> Order | None:
     if order is None or order.paid_at is None:
         return None
     return order
+
+
+def appointment_order(hospital_id: int, appointment_id: int) -> Order | None:
+    """The registration fee's order of an appointment, if one was made."""
+    return db.session.scalar(
+        sa.select(Order).where(
+            Order.hospital_id == hospital_id, Order.reference == f"appointment:{appointment_id}"
+        )
+    )
+
+
+def phone_payment_provider(config: Mapping[str, Any]) -> str:
+    """The provider a payment finished on the patient's phone goes through: the first enabled."""
+    from hospital.billing.providers.registry import enabled_provider_names
+
+    return (enabled_provider_names(config) or ["sandbox"])[0]

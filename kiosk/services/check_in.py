@@ -1,0 +1,101 @@
+"""Checking a booked appointment in at the kiosk: its ticket in the queue."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask_babel import lazy_gettext as _l
+
+from hospital.accounts.models import Device
+from hospital.audit.service import record
+from hospital.errors import Conflict, NotFound
+from kiosk.models import ActivityKind
+from kiosk.services.devices import config, hospital_of, kiosk_of, local_day
+from kiosk.services.identity import appointment_from_code
+from kiosk.services.throttle import check_rate, log_activity
+from queueing import service as queueing_service
+from queueing.queries import Ticket, people_ahead, ticket_for_appointment
+from scheduling.services.places import effective_state
+from scheduling.services.queries import AppointmentState, appointment_of_hospital
+
+_STATE_PROBLEMS = {
+    AppointmentState.CANCELLED: (
+        "appointment_cancelled",
+        _l('This appointment was cancelled. To see a doctor today, choose "Register now".'),
+    ),
+    AppointmentState.EXPIRED: (
+        "appointment_expired",
+        _l('This appointment was never paid and has lapsed. Choose "Register now" instead.'),
+    ),
+    AppointmentState.HELD: (
+        "appointment_unpaid",
+        _l("This appointment is not paid yet. Pay for it on your phone first, then check in."),
+    ),
+    AppointmentState.COMPLETED: (
+        "appointment_completed",
+        _l("This appointment has already been seen by the doctor."),
+    ),
+    AppointmentState.NO_SHOW: (
+        "appointment_missed",
+        _l("This appointment was missed. Please ask at the registration desk."),
+    ),
+}
+
+
+@dataclass(frozen=True)
+class IssuedTicket:
+    ticket: Ticket
+    new: bool
+    ahead: int | None
+
+
+def check_in(device: Device, appointment_id: int, *, now: datetime) -> IssuedTicket:
+    """Check a booked appointment in at this kiosk: its ticket, the same one if done before."""
+    appointment = (
+        appointment_of_hospital(device.hospital_id, appointment_id)
+        if isinstance(appointment_id, int)
+        else None
+    )
+    if appointment is None:
+        raise NotFound(
+            _l("We could not find this appointment. Please ask at the registration desk."),
+            code="appointment_not_found",
+        )
+    hospital = hospital_of(device.hospital_id)
+    state = effective_state(appointment, now)
+    if state in _STATE_PROBLEMS:
+        code, message = _STATE_PROBLEMS[state]
+        raise Conflict(message, code=code)
+    today = local_day(hospital, now)
+    if appointment.local_date != today:
+        raise Conflict(
+            _l(
+                "This appointment is on %(day)s, not today. Please come back on that day.",
+                day=appointment.local_date.isoformat(),
+            ),
+            code="appointment_other_day",
+        )
+    existing = ticket_for_appointment(appointment.id)
+    if existing is None:
+        check_rate(device, ActivityKind.TICKET, int(config("KIOSK_TICKETS_PER_MINUTE", 30)), now)
+    ticket, new = queueing_service.check_in(
+        actor=None, hospital_id=device.hospital_id, appointment_id=appointment.id, now=now
+    )
+    if new:
+        log_activity(device, ActivityKind.TICKET, now, ticket.id)
+        record(
+            action="kiosk.check_in",
+            hospital_id=device.hospital_id,
+            object_type="ticket",
+            object_id=str(ticket.id),
+            patient_id=appointment.patient_id,
+            detail={"device_id": device.id, "appointment_id": appointment.id},
+        )
+    return IssuedTicket(ticket, new, people_ahead(ticket, now))
+
+
+def check_in_with_code(device: Device, code: str, *, now: datetime) -> Ticket:
+    """Check in the appointment a scanned QR code names (the queueing API's device check-in)."""
+    kiosk_of(device)
+    return check_in(device, appointment_from_code(device, code), now=now).ticket

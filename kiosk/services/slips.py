@@ -1,0 +1,126 @@
+"""Tickets at the kiosk: finding one, its slip's fields, and printing the slip."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask_babel import lazy_gettext as _l
+
+from hospital.accounts.models import Device
+from hospital.db import db
+from hospital.errors import NotFound
+from hospital.patients.identity import mask_name
+from hospital.patients.models import Patient
+from kiosk.models import ActivityKind, PrinterState
+from kiosk.printing.escpos import NetworkPrinter, PrinterError, PrintFailure, ticket_bytes
+from kiosk.printing.slip import TicketSlip
+from kiosk.services.devices import config, hospital_of, local_day
+from kiosk.services.throttle import check_rate, lock_kiosk, log_activity
+from queueing import service as queueing_service
+from queueing.queries import Ticket, latest_ticket_of_patients
+
+log = logging.getLogger(__name__)
+
+
+PRINTER_MESSAGES = {
+    PrintFailure.OFFLINE: _l(
+        "The printer is not answering. Take a photo of the QR code on the screen, or ask staff."
+    ),
+    PrintFailure.PAPER_OUT: _l(
+        "The printer is out of paper. Take a photo of the QR code on the screen; staff have "
+        "been told."
+    ),
+    PrintFailure.TIMEOUT: _l(
+        "The printer took too long to answer. Take a photo of the QR code on the screen, or "
+        "try printing again."
+    ),
+}
+_FAILURE_STATE = {
+    PrintFailure.OFFLINE: PrinterState.OFFLINE,
+    PrintFailure.PAPER_OUT: PrinterState.PAPER_OUT,
+    PrintFailure.TIMEOUT: PrinterState.TIMEOUT,
+}
+
+
+def ticket_for_kiosk(device: Device, token: str) -> Ticket:
+    """A ticket of this kiosk's hospital by its token; another hospital's is not found."""
+    ticket = queueing_service.ticket_by_token(token)
+    if ticket.hospital_id != device.hospital_id:
+        raise NotFound(
+            _l("This ticket link is not valid. Scan the QR code on your ticket again."),
+            code="ticket_not_found",
+        )
+    return ticket
+
+
+def last_ticket(hospital_id: int, patient_ids: list[int], now: datetime) -> Ticket:
+    """The patients' latest ticket of today, for a reprint."""
+    day = local_day(hospital_of(hospital_id), now)
+    ticket = latest_ticket_of_patients(hospital_id, patient_ids, day)
+    if ticket is None:
+        raise NotFound(
+            _l("You have no ticket today. Check in or register first."), code="no_ticket_today"
+        )
+    return ticket
+
+
+def ticket_slip(ticket: Ticket, *, ahead: int | None, now: datetime) -> TicketSlip:
+    """The slip's fields: masked name only, times in the hospital's zone."""
+    hospital = hospital_of(ticket.hospital_id)
+    point = ticket.queue.service_point
+    patient = db.session.get(Patient, ticket.patient_id) if ticket.patient_id else None
+    issued = ticket.created_at.astimezone(ZoneInfo(hospital.timezone))
+    return TicketSlip(
+        hospital_name_zh=hospital.name_zh,
+        hospital_name_en=hospital.name_en,
+        code=ticket.code,
+        masked_name=mask_name(patient.name) if patient else "",
+        queue_zh=point.name_zh,
+        queue_en=point.name_en,
+        building=point.building,
+        floor=point.floor,
+        room=point.room or point.code,
+        directions_zh=point.directions_zh,
+        directions_en=point.directions_en,
+        ahead=ahead,
+        issued_at=issued.strftime("%Y-%m-%d %H:%M"),
+        url=queueing_service.ticket_link(ticket),
+    )
+
+
+@dataclass(frozen=True)
+class PrintOutcome:
+    printed: bool
+    by_browser: bool
+    state: PrinterState
+    message: str
+
+
+def print_slip(
+    device: Device, slip: TicketSlip, *, now: datetime, printer: Any = None
+) -> PrintOutcome:
+    """Send the slip to the kiosk's network printer; a failure is a message, not an error."""
+    kiosk = lock_kiosk(device)
+    check_rate(device, ActivityKind.PRINT, int(config("KIOSK_PRINTS_PER_MINUTE", 30)), now)
+    log_activity(device, ActivityKind.PRINT, now)
+    if not kiosk.printer_host and printer is None:
+        kiosk.printer_state = PrinterState.BROWSER
+        return PrintOutcome(False, True, PrinterState.BROWSER, "")
+    printer = printer or NetworkPrinter(
+        kiosk.printer_host,
+        kiosk.printer_port,
+        timeout_s=float(config("KIOSK_PRINTER_TIMEOUT_SECONDS", 3)),
+    )
+    kiosk.printer_checked_at = now
+    try:
+        printer.print_job(ticket_bytes(slip))
+    except PrinterError as exc:
+        log.warning("kiosk %s could not print: %s", device.id, exc)
+        kiosk.printer_state = _FAILURE_STATE[exc.failure]
+        return PrintOutcome(False, False, kiosk.printer_state, str(PRINTER_MESSAGES[exc.failure]))
+    kiosk.printer_state = PrinterState.READY
+    return PrintOutcome(True, False, PrinterState.READY, "")
