@@ -49,7 +49,6 @@ PREFIXES: dict[ServicePointKind, str] = {
     ServicePointKind.PHARMACY: "P",
     ServicePointKind.IMAGING: "I",
 }
-STAFF_SETBACK_DEFAULT = 3
 
 register_template(
     "queue.ticket_issued",
@@ -1338,11 +1337,6 @@ def ticket_by_token(token: Any) -> Ticket:
             code="ticket_not_found",
         )
     return ticket
-
-
-def require_same_hospital(actor: Account, hospital_id: int) -> None:
-    if actor.hospital_id != hospital_id:
-        raise Forbidden(_l("This belongs to another hospital."), code="other_hospital")
 
 
 # ---- notifications --------------------------------------------------------------------------
