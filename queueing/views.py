@@ -215,16 +215,16 @@ def console_index() -> str:
         if queues.may_work_at(actor, point)
     ]
     point_ids = [p.id for p in points]
-    counters: dict[int, list[Counter]] = {}
-    queues: dict[int, ServiceQueue] = {}
+    point_counters: dict[int, list[Counter]] = {}
+    todays_queues: dict[int, ServiceQueue] = {}
     if point_ids:
         for counter in db.session.scalars(
             sa.select(Counter)
             .where(Counter.service_point_id.in_(point_ids))
             .order_by(Counter.code, Counter.id)
         ):
-            counters.setdefault(counter.service_point_id, []).append(counter)
-        queues = {
+            point_counters.setdefault(counter.service_point_id, []).append(counter)
+        todays_queues = {
             q.service_point_id: q
             for q in db.session.scalars(
                 sa.select(ServiceQueue).where(
@@ -233,7 +233,7 @@ def console_index() -> str:
                 )
             )
         }
-    waiting = _waiting_counts([q.id for q in queues.values()])
+    waiting = _waiting_counts([q.id for q in todays_queues.values()])
     departments = {
         d.id: d
         for d in db.session.scalars(
@@ -248,12 +248,12 @@ def console_index() -> str:
             key: tuple[int, int, str] = (0, department.sort_order, f"{department.code}")
         else:
             key = (1, list(ServicePointKind).index(point.kind), point.kind.value)
-        queue = queues.get(point.id)
+        queue = todays_queues.get(point.id)
         heading = None if department else KINDS[point.kind]
         groups.setdefault(key, (department, heading, []))[2].append(
             PointState(
                 point=point,
-                counters=counters.get(point.id, []),
+                counters=point_counters.get(point.id, []),
                 queue=queue,
                 waiting=waiting.get(queue.id, 0) if queue else 0,
             )
