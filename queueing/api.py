@@ -33,7 +33,7 @@ from hospital.db import db, utcnow
 from hospital.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from hospital.organisation.lookup import current_hospital
 from hospital.organisation.models import ServicePoint
-from queueing import device_check_in, service, snapshots
+from queueing import device_check_in, snapshots
 from queueing.live import broker, state_cache
 from queueing.models import Counter, PriorityClass, ServiceQueue, Ticket
 from queueing.schemas import (
@@ -51,6 +51,7 @@ from queueing.schemas import (
     TransferArgs,
     WalkInArgs,
 )
+from queueing.services import calling, counters, issuing, notify, queues, serving
 
 blp = Blueprint(
     "queueing", __name__, description="Virtual queues: tickets, calling, boards, live events."
@@ -79,11 +80,11 @@ _TICKET_OUT = TicketOut()
 
 def _ticket_out(ticket: Ticket) -> dict[str, Any]:
     data = _TICKET_OUT.dump(ticket)
-    data["link"] = service.ticket_link(ticket)
+    data["link"] = notify.ticket_link(ticket)
     return data
 
 
-def _call_out(result: service.CallResult) -> dict[str, Any]:
+def _call_out(result: calling.CallResult) -> dict[str, Any]:
     return {
         "ticket": _ticket_out(result.ticket) if result.ticket else None,
         "repeated": result.repeated,
@@ -102,7 +103,7 @@ def _call_out(result: service.CallResult) -> dict[str, Any]:
 def open_queue(args: dict[str, Any]) -> ServiceQueue:
     """Open today's queue for a service point (opening twice returns the same queue)."""
     actor = signed_in_account()
-    return service.open_queue(
+    return queues.open_queue(
         actor=actor,
         hospital_id=actor.hospital_id,
         service_point_id=args["service_point_id"],
@@ -116,7 +117,7 @@ def open_queue(args: dict[str, Any]) -> ServiceQueue:
 @blp.response(200, QueueOut)
 def close_queue(queue_id: int) -> ServiceQueue:
     """Close a queue: no new tickets; those waiting are still served."""
-    return service.close_queue(actor=signed_in_account(), queue_id=queue_id, now=utcnow())
+    return queues.close_queue(actor=signed_in_account(), queue_id=queue_id, now=utcnow())
 
 
 def _refuse_unpaid_kiosk_walk_in(hospital_id: int) -> None:
@@ -157,7 +158,7 @@ def issue_walk_in(args: dict[str, Any]) -> dict[str, Any]:
         hospital_id = device.hospital_id
         _refuse_unpaid_kiosk_walk_in(hospital_id)
     priority = PriorityClass(args["priority"]) if args.get("priority") else None
-    ticket = service.issue_walk_in(
+    ticket = issuing.issue_walk_in(
         actor=actor,
         hospital_id=hospital_id,
         service_point_id=args["service_point_id"],
@@ -205,7 +206,7 @@ def check_in(args: dict[str, Any]) -> dict[str, Any]:
             code="appointment_id_required",
         )
     if actor.is_staff:
-        service.require_check_in_role(actor)
+        issuing.require_check_in_role(actor)
     else:
         from scheduling.models import Appointment
 
@@ -215,11 +216,11 @@ def check_in(args: dict[str, Any]) -> dict[str, Any]:
         require_patient_access(
             actor, appointment.patient_id, Permission.BOOK, action="queue.check_in"
         )
-    ticket, created = service.check_in(
+    ticket, created = issuing.check_in(
         actor=actor, hospital_id=actor.hospital_id, appointment_id=args["appointment_id"], now=now
     )
     if actor.is_staff:
-        service.audit_staff_check_in(actor, ticket, created=created)
+        issuing.audit_staff_check_in(actor, ticket, created=created)
     return _ticket_out(ticket)
 
 
@@ -255,7 +256,7 @@ def _device_check_in(device: Any, args: dict[str, Any], now: Any) -> Ticket:
 @token_access("the ticket's link token")
 def get_ticket(token: str) -> dict[str, Any]:
     """The ticket page's data: status, people ahead, ETA range, room and directions."""
-    ticket = service.ticket_by_token(token)
+    ticket = notify.ticket_by_token(token)
     state = snapshots.load_state(ticket.queue_id, utcnow())
     assert state is not None
     return snapshots.ticket_view(state, ticket.id)
@@ -267,8 +268,8 @@ def ticket_qr(token: str) -> Response:
     """The ticket's QR code: it encodes only the ticket page's link (no personal data)."""
     from hospital.qr import qr_svg
 
-    ticket = service.ticket_by_token(token)
-    return Response(qr_svg(service.ticket_link(ticket)), mimetype="image/svg+xml")
+    ticket = notify.ticket_by_token(token)
+    return Response(qr_svg(notify.ticket_link(ticket)), mimetype="image/svg+xml")
 
 
 @blp.route("/tickets/<token>", methods=["PATCH"])
@@ -276,7 +277,7 @@ def ticket_qr(token: str) -> Response:
 @blp.arguments(NotifyAheadArgs)
 def set_notify_ahead(args: dict[str, Any], token: str) -> dict[str, Any]:
     """Choose at how many people ahead to be told to come (default 3)."""
-    ticket = service.set_notify_ahead(token=token, ahead=args["notify_ahead"])
+    ticket = notify.set_notify_ahead(token=token, ahead=args["notify_ahead"])
     return {"notify_ahead": ticket.notify_ahead}
 
 
@@ -290,7 +291,7 @@ def set_notify_ahead(args: dict[str, Any], token: str) -> dict[str, Any]:
 def create_counter(args: dict[str, Any]) -> Counter:
     """Add a counter (a desk or window) to a service point."""
     actor = signed_in_account()
-    return service.create_counter(actor=actor, hospital_id=actor.hospital_id, **args)
+    return counters.create_counter(actor=actor, hospital_id=actor.hospital_id, **args)
 
 
 @blp.route("/counters/<int:counter_id>", methods=["GET"])
@@ -302,9 +303,9 @@ def get_console(counter_id: int) -> dict[str, Any]:
 
 def _console_payload(counter_id: int) -> dict[str, Any]:
     actor = signed_in_account()
-    counter = service.counter_for_staff(actor, counter_id, action="console.read")
-    queue = service.find_queue(
-        counter.service_point, service.local_day(current_hospital().timezone, utcnow())
+    counter = counters.counter_for_staff(actor, counter_id, action="console.read")
+    queue = queues.find_queue(
+        counter.service_point, queues.local_day(current_hospital().timezone, utcnow())
     )
     if queue is None:
         return {
@@ -316,7 +317,7 @@ def _console_payload(counter_id: int) -> dict[str, Any]:
     state = snapshots.load_state(queue.id, utcnow())
     assert state is not None
     view = snapshots.console_view(state, counter.id)
-    service.audit_console_read(actor, view, counter_id=counter.id)
+    counters.audit_console_read(actor, view, counter_id=counter.id)
     return view
 
 
@@ -326,7 +327,7 @@ def _console_payload(counter_id: int) -> dict[str, Any]:
 def call_next(counter_id: int) -> dict[str, Any]:
     """Call the next patient; repeating returns the ticket already called (never a second one)."""
     actor = signed_in_account()
-    result = service.call_next(
+    result = calling.call_next(
         actor=actor, hospital_id=actor.hospital_id, counter_id=counter_id, now=utcnow()
     )
     return _call_out(result)
@@ -339,7 +340,7 @@ def call_next(counter_id: int) -> dict[str, Any]:
 def call_ticket(args: dict[str, Any], counter_id: int) -> dict[str, Any]:
     """Call a particular patient out of order, with a reason (audited)."""
     actor = signed_in_account()
-    result = service.call_ticket(
+    result = calling.call_ticket(
         actor=actor, hospital_id=actor.hospital_id, counter_id=counter_id, now=utcnow(), **args
     )
     return _call_out(result)
@@ -357,11 +358,11 @@ def _counter_action(fn: Callable[..., Ticket]) -> Callable[..., dict[str, Any]]:
 
 
 for _path, _fn, _schema, _doc in (
-    ("recall", service.recall, CounterActionArgs, "Announce the current ticket again."),
-    ("start", service.start, CounterActionArgs, "The patient arrived: start serving."),
-    ("complete", service.complete, CounterActionArgs, "Finish serving the current ticket."),
-    ("missed", service.mark_missed, CounterActionArgs, "The patient did not come: move them back."),
-    ("transfer", service.transfer, TransferArgs, "Send the patient to another queue."),
+    ("recall", calling.recall, CounterActionArgs, "Announce the current ticket again."),
+    ("start", serving.start, CounterActionArgs, "The patient arrived: start serving."),
+    ("complete", serving.complete, CounterActionArgs, "Finish serving the current ticket."),
+    ("missed", calling.mark_missed, CounterActionArgs, "The patient did not come: move them back."),
+    ("transfer", serving.transfer, TransferArgs, "Send the patient to another queue."),
 ):
     _view = _counter_action(_fn)
     _view.__name__ = f"counter_{_path}"
@@ -377,7 +378,7 @@ for _path, _fn, _schema, _doc in (
 def pause(counter_id: int) -> Counter:
     """Pause the counter: it cannot call until resumed."""
     actor = signed_in_account()
-    return service.set_paused(
+    return serving.set_paused(
         actor=actor, hospital_id=actor.hospital_id, counter_id=counter_id, paused=True, now=utcnow()
     )
 
@@ -388,7 +389,7 @@ def pause(counter_id: int) -> Counter:
 def resume(counter_id: int) -> Counter:
     """Resume a paused counter."""
     actor = signed_in_account()
-    return service.set_paused(
+    return serving.set_paused(
         actor=actor,
         hospital_id=actor.hospital_id,
         counter_id=counter_id,
@@ -407,7 +408,7 @@ def board_queue_ids(args: dict[str, Any]) -> list[int]:
         scope = ServicePoint.id.in_(sorted({int(p) for p in args["points"].split(",")}))
     else:
         scope = ServicePoint.department_id == args["department"]
-    day = service.local_day(hospital.timezone, utcnow())
+    day = queues.local_day(hospital.timezone, utcnow())
     rows = db.session.scalars(
         sa.select(ServiceQueue.id)
         .join(ServicePoint, ServicePoint.id == ServiceQueue.service_point_id)
@@ -498,7 +499,7 @@ def event_stream(
 @token_access("the ticket's link token")
 def ticket_events(token: str) -> Response:
     """Live updates of one ticket (Server-Sent Events)."""
-    ticket = service.ticket_by_token(token)
+    ticket = notify.ticket_by_token(token)
     ticket_id = ticket.id
     return event_stream(
         [ticket.queue_id], lambda states: snapshots.ticket_view(states[0], ticket_id)
@@ -518,9 +519,9 @@ def board_events(args: dict[str, Any]) -> Response:
 def counter_events(counter_id: int) -> Response:
     """Live updates of a staff console (Server-Sent Events)."""
     actor = signed_in_account()
-    counter = service.counter_for_staff(actor, counter_id, action="console.read")
-    queue = service.find_queue(
-        counter.service_point, service.local_day(current_hospital().timezone, utcnow())
+    counter = counters.counter_for_staff(actor, counter_id, action="console.read")
+    queue = queues.find_queue(
+        counter.service_point, queues.local_day(current_hospital().timezone, utcnow())
     )
     if queue is None:
         raise NotFound(_l("This counter's queue is not open today."), code="queue_not_open")
@@ -528,5 +529,5 @@ def counter_events(counter_id: int) -> Response:
     state = snapshots.load_state(queue.id, utcnow())
     if state is not None:
         view = snapshots.console_view(state, counter.id)
-        service.audit_console_read(actor, view, counter_id=counter.id)
+        counters.audit_console_read(actor, view, counter_id=counter.id)
     return event_stream([queue.id], lambda states: snapshots.console_view(states[0], counter_id))

@@ -8,8 +8,8 @@ import sqlalchemy as sa
 
 from hospital.db import db
 from hospital.organisation.models import Hospital, ServicePoint, ServicePointKind
-from queueing import service
 from queueing.models import Counter
+from queueing.services import counters, queues
 
 # Counters (windows) per kind of service point; a consultation room has one.
 WINDOWS = {
@@ -42,7 +42,7 @@ def seed_queues(hospital: Hospital, now: datetime) -> None:
                 name_zh, name_en = point.name_zh, point.name_en
             else:
                 name_zh, name_en = f"{n}号窗口", f"Window {n}"
-            service.create_counter(
+            counters.create_counter(
                 actor=None,
                 hospital_id=hospital.id,
                 service_point_id=point.id,
@@ -51,4 +51,4 @@ def seed_queues(hospital: Hospital, now: datetime) -> None:
                 name_en=name_en,
             )
     db.session.flush()
-    service.open_todays_queues(now)
+    queues.open_todays_queues(now)

@@ -13,7 +13,7 @@ import os
 import threading
 import time
 from collections.abc import Iterable
-from typing import Any, Protocol
+from typing import Any
 
 import sqlalchemy as sa
 from flask import Flask
@@ -42,16 +42,6 @@ class Subscription:
         changed = self._changed.wait(timeout)
         self._changed.clear()
         return changed
-
-
-class Broker(Protocol):
-    def publish(self, queue_id: int, version: int) -> None: ...
-
-    def subscribe(self, queue_ids: Iterable[int]) -> Subscription: ...
-
-    def unsubscribe(self, subscription: Subscription) -> None: ...
-
-    def latest_version(self, queue_id: int) -> int: ...
 
 
 class InProcessBroker:

@@ -155,8 +155,3 @@ def next_ticket(
     """The ticket to call next, with why; None when nobody waits."""
     placed = order(waiting, policy=policy, regular_since_priority=regular_since_priority, now=now)
     return placed[0] if placed else None
-
-
-def regular_position_bound(index_in_lane: int, *, ratio: int, emergencies: int) -> int:
-    """The latest 0-based position the index-th regular ticket can be placed at (no starvation)."""
-    return emergencies + index_in_lane + index_in_lane // max(ratio, 1) + 1

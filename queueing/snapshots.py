@@ -60,7 +60,7 @@ def service_samples(service_point_id: int, now: datetime) -> list[float]:
 
 def load_state(queue_id: int, now: datetime) -> dict[str, Any] | None:
     """Everything screens need about one queue, as plain data (or None if there is no such queue)."""
-    from queueing.service import as_waiting, policy_for
+    from queueing.services.line import as_waiting, policy_for
 
     queue = db.session.get(ServiceQueue, queue_id, populate_existing=True)
     if queue is None:

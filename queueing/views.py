@@ -26,7 +26,7 @@ from hospital.patients.identity import mask_name
 from hospital.patients.models import Patient
 from hospital.web.navigation import sign_in_page_required
 from hospital.web.tiles import Tile, add_home_tile
-from queueing import service, snapshots
+from queueing import snapshots
 from queueing.models import (
     Counter,
     PriorityClass,
@@ -35,6 +35,7 @@ from queueing.models import (
     Ticket,
     TicketStatus,
 )
+from queueing.services import counters, issuing, notify, queues, serving
 
 bp = Blueprint("queueing_pages", __name__, template_folder="templates")
 
@@ -136,13 +137,13 @@ def ticket_page(token: str) -> str:
     """The patient's ticket page (phone): big number, place in line, ETA, room; live."""
     from hospital.qr import qr_svg
 
-    ticket = service.ticket_by_token(token)
+    ticket = notify.ticket_by_token(token)
     return render_template(
         "queueing/ticket.html",
         ticket=ticket,
         point=ticket.queue.service_point,
         statuses=STATUSES,
-        qr=Markup(qr_svg(service.ticket_link(ticket), box_size=4)),
+        qr=Markup(qr_svg(notify.ticket_link(ticket), box_size=4)),
     )
 
 
@@ -179,7 +180,7 @@ class PointState:
 
 
 def _today() -> date:
-    return service.local_day(current_hospital().timezone, utcnow())
+    return queues.local_day(current_hospital().timezone, utcnow())
 
 
 def _waiting_counts(queue_ids: list[int]) -> dict[int, int]:
@@ -195,7 +196,7 @@ def _waiting_counts(queue_ids: list[int]) -> dict[int, int]:
 
 def _staff_counter(counter_id: int, action: str) -> Counter:
     """A counter of this hospital whose queue the signed-in account's roles work (else 403)."""
-    return service.counter_for_staff(signed_in_account(), counter_id, action=action)
+    return counters.counter_for_staff(signed_in_account(), counter_id, action=action)
 
 
 @bp.route("/queueing/console")
@@ -211,19 +212,19 @@ def console_index() -> str:
             .where(ServicePoint.hospital_id == actor.hospital_id, ServicePoint.is_active.is_(True))
             .order_by(ServicePoint.code)
         )
-        if service.may_work_at(actor, point)
+        if queues.may_work_at(actor, point)
     ]
     point_ids = [p.id for p in points]
-    counters: dict[int, list[Counter]] = {}
-    queues: dict[int, ServiceQueue] = {}
+    point_counters: dict[int, list[Counter]] = {}
+    todays_queues: dict[int, ServiceQueue] = {}
     if point_ids:
         for counter in db.session.scalars(
             sa.select(Counter)
             .where(Counter.service_point_id.in_(point_ids))
             .order_by(Counter.code, Counter.id)
         ):
-            counters.setdefault(counter.service_point_id, []).append(counter)
-        queues = {
+            point_counters.setdefault(counter.service_point_id, []).append(counter)
+        todays_queues = {
             q.service_point_id: q
             for q in db.session.scalars(
                 sa.select(ServiceQueue).where(
@@ -232,7 +233,7 @@ def console_index() -> str:
                 )
             )
         }
-    waiting = _waiting_counts([q.id for q in queues.values()])
+    waiting = _waiting_counts([q.id for q in todays_queues.values()])
     departments = {
         d.id: d
         for d in db.session.scalars(
@@ -247,12 +248,12 @@ def console_index() -> str:
             key: tuple[int, int, str] = (0, department.sort_order, f"{department.code}")
         else:
             key = (1, list(ServicePointKind).index(point.kind), point.kind.value)
-        queue = queues.get(point.id)
+        queue = todays_queues.get(point.id)
         heading = None if department else KINDS[point.kind]
         groups.setdefault(key, (department, heading, []))[2].append(
             PointState(
                 point=point,
-                counters=counters.get(point.id, []),
+                counters=point_counters.get(point.id, []),
                 queue=queue,
                 waiting=waiting.get(queue.id, 0) if queue else 0,
             )
@@ -301,7 +302,7 @@ def desk() -> Any:
                 else:
                     to_confirm = patient
             if to_confirm is None:
-                ticket = service.issue_walk_in(
+                ticket = issuing.issue_walk_in(
                     actor=actor,
                     hospital_id=actor.hospital_id,
                     service_point_id=_int_form("service_point_id"),
@@ -318,19 +319,19 @@ def desk() -> Any:
                 return redirect(url_for("queueing_pages.desk", ticket=ticket.token))
     issued = None
     if request.args.get("ticket"):
-        issued = service.ticket_by_token(request.args["ticket"])
+        issued = notify.ticket_by_token(request.args["ticket"])
         if issued.hospital_id != actor.hospital_id:
             raise NotFound(_l("No such ticket."), code="ticket_not_found")
     patient = db.session.get(Patient, issued.patient_id) if issued and issued.patient_id else None
     page = render_template(
         "queueing/desk.html",
-        points=[point for point, _queue in service.open_queues_on(actor.hospital_id, _today())],
+        points=[point for point, _queue in queues.open_queues_on(actor.hospital_id, _today())],
         priorities={k: str(v) for k, v in PRIORITIES.items()},
         error=error,
         issued=issued,
         masked_name=mask_name(patient.name) if patient else "",
         ahead=snapshots.people_ahead(issued, utcnow()) if issued else None,
-        qr=Markup(qr_svg(service.ticket_link(issued), box_size=4)) if issued else "",
+        qr=Markup(qr_svg(notify.ticket_link(issued), box_size=4)) if issued else "",
         form=request.form,
         to_confirm=to_confirm,
         confirm_name=mask_name(to_confirm.name) if to_confirm else "",
@@ -350,7 +351,7 @@ def console_page(counter_id: int) -> str:
     """The staff console for one counter."""
     actor = signed_in_account()
     counter = _staff_counter(counter_id, "console.open")
-    queue = service.find_queue(counter.service_point, _today())
+    queue = queues.find_queue(counter.service_point, _today())
     others = (
         db.session.query(ServicePoint)
         .filter(
@@ -383,7 +384,7 @@ def open_queue(counter_id: int) -> WerkzeugResponse:
     """Open (or reopen) today's queue of this counter's service point."""
     actor = signed_in_account()
     counter = _staff_counter(counter_id, "open_queue")
-    service.open_queue(
+    queues.open_queue(
         actor=actor,
         hospital_id=actor.hospital_id,
         service_point_id=counter.service_point_id,
@@ -400,7 +401,7 @@ def close_queue(counter_id: int) -> str | WerkzeugResponse:
     """Ask to confirm, then close today's queue: no new numbers; those waiting are still served."""
     actor = signed_in_account()
     counter = _staff_counter(counter_id, "close_queue")
-    queue = service.find_queue(counter.service_point, _today())
+    queue = queues.find_queue(counter.service_point, _today())
     if queue is None:
         raise NotFound(_l("This counter's queue is not open today."), code="queue_not_open")
     if request.method == "GET" or request.form.get("confirm") != "yes":
@@ -412,7 +413,7 @@ def close_queue(counter_id: int) -> str | WerkzeugResponse:
             waiting=_waiting_counts([queue.id]).get(queue.id, 0),
             open_status=QueueStatus.OPEN,
         )
-    service.close_queue(actor=actor, queue_id=queue.id, now=utcnow())
+    queues.close_queue(actor=actor, queue_id=queue.id, now=utcnow())
     flash(
         _("The queue is closed: no new numbers. Patients already waiting are still served."),
         "success",
@@ -442,11 +443,11 @@ def complete_and_order(counter_id: int) -> WerkzeugResponse:
     actor = signed_in_account()
     now = utcnow()
     chosen = {int(v) for v in request.form.getlist("fee_item_id") if v.isdigit() and len(v) < 10}
-    service.counter_for_staff(actor, counter_id, action="queue.complete_and_order")
+    counters.counter_for_staff(actor, counter_id, action="queue.complete_and_order")
     try:
         if not chosen:
             raise InvalidInput(_l("Choose at least one test to order."), code="order_empty")
-        ticket = service.complete(
+        ticket = serving.complete(
             actor=actor, hospital_id=actor.hospital_id, counter_id=counter_id, now=now
         )
         if ticket.patient_id is None:

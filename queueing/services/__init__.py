@@ -1,0 +1,1 @@
+"""Queue operations, one concern a module; together the only writers of queueing tables."""

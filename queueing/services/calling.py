@@ -1,0 +1,285 @@
+"""Call tickets to counters: call next, call out of order, recall, missed, lapsed leases."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+
+from hospital import events
+from hospital.accounts.models import Account
+from hospital.audit.service import record
+from hospital.db import db
+from hospital.errors import Conflict, InvalidInput
+from hospital.patients.models import Patient
+from queueing import ordering
+from queueing.models import Counter, PriorityClass, ServiceQueue, Ticket, TicketAction, TicketStatus
+from queueing.services.counters import (
+    current_ticket,
+    lock_counter_and_queue,
+    release_counter,
+    ticket_in_queue,
+)
+from queueing.services.line import line_heads, policy_for
+from queueing.services.notify import maybe_notify_almost, notify_ticket
+from queueing.services.queues import add_event, touch
+
+
+def release_expired_leases(now: datetime, *, queue_id: int | None = None) -> int:
+    """Put called tickets whose lease ran out back in line at their old place."""
+    stmt = sa.select(Ticket).where(
+        Ticket.status == TicketStatus.CALLED, Ticket.lease_expires_at <= now
+    )
+    if queue_id is not None:
+        stmt = stmt.where(Ticket.queue_id == queue_id)
+    released = 0
+    for ticket in db.session.scalars(stmt.with_for_update()).all():
+        counter = db.session.get(Counter, ticket.counter_id) if ticket.counter_id else None
+        if counter is not None and counter.current_ticket_id == ticket.id:
+            counter.current_ticket_id = None
+        ticket.status = TicketStatus.WAITING
+        ticket.counter_id = None
+        ticket.lease_expires_at = None
+        db.session.flush()
+        add_event(ticket, TicketAction.LEASE_EXPIRED, now=now, actor=None, counter=counter)
+        queue = db.session.get(ServiceQueue, ticket.queue_id)
+        assert queue is not None
+        touch(queue)
+        released += 1
+    db.session.flush()
+    return released
+
+
+@dataclass
+class CallResult:
+    ticket: Ticket | None
+    repeated: bool  # True: the counter had this ticket already (a double-click or a retry)
+    reason: str = ""
+    detail: dict[str, Any] | None = None
+
+
+def _assign(
+    ticket: Ticket,
+    counter: Counter,
+    queue: ServiceQueue,
+    *,
+    now: datetime,
+    actor: Account | None,
+    written: bool = False,
+) -> None:
+    """Give the ticket to the counter; `written`: the ticket row says so already (call-next)."""
+    if not written:
+        ticket.status = TicketStatus.CALLED
+        ticket.counter_id = counter.id
+        ticket.called_at = now
+        ticket.call_count += 1
+        ticket.lease_expires_at = now + timedelta(seconds=queue.lease_seconds)
+        db.session.flush()
+    counter.current_ticket_id = ticket.id
+    db.session.flush()
+    if ticket.call_count == 1:
+        # Only the first call ends the wait; a call after a miss or a lapsed lease does not.
+        events.ticket_first_called.send(
+            "queueing", ticket_id=ticket.id, hospital_id=ticket.hospital_id, now=now
+        )
+    since = queue.regular_since_priority
+    if ticket.priority is PriorityClass.NONE:
+        since += 1
+    elif ticket.priority is not PriorityClass.EMERGENCY:
+        since = 0
+    touch(queue, regular_since_priority=since)
+    if ticket.patient_id:
+        patient = db.session.get(Patient, ticket.patient_id)
+        if patient is not None:
+            notify_ticket(ticket, queue, patient, "queue.your_turn", "turn", now=now)
+
+
+_CALL_WAITING = (
+    sa.update(Ticket)
+    .where(Ticket.id == sa.bindparam("the_ticket"), Ticket.status == TicketStatus.WAITING)
+    .values(
+        status=TicketStatus.CALLED,
+        counter_id=sa.bindparam("to_counter", type_=sa.Integer()),
+        called_at=sa.bindparam("at", type_=Ticket.called_at.type),
+        call_count=Ticket.call_count + 1,
+        lease_expires_at=sa.bindparam("lease_until", type_=Ticket.lease_expires_at.type),
+    )
+    .returning(Ticket)
+    .execution_options(synchronize_session=False, populate_existing=True)
+)
+
+
+def call_next(
+    *, actor: Account | None, hospital_id: int, counter_id: int, now: datetime
+) -> CallResult:
+    """Call the next ticket to this counter; a repeat returns the ticket it already has (invariant 5)."""
+    counter, queue = lock_counter_and_queue(
+        hospital_id, counter_id, now, actor=actor, action="call_next"
+    )
+    # One read for the heads of the line and any called ticket whose lease ran out (rare:
+    # released first).
+    line, expired = line_heads(queue.id, now)
+    if expired:
+        release_expired_leases(now, queue_id=queue.id)
+        db.session.refresh(counter)
+        line, _expired = line_heads(queue.id, now)
+    if counter.current_ticket_id is not None:
+        current = db.session.get(Ticket, counter.current_ticket_id)
+        if current is not None and current.status in (TicketStatus.CALLED, TicketStatus.SERVING):
+            return CallResult(current, repeated=True)
+    if counter.is_paused:
+        raise Conflict(
+            _l("This counter is paused. Resume it before calling."), code="counter_paused"
+        )
+    placement = ordering.next_ticket(
+        [t.waiting for t in line],
+        policy=policy_for(queue),
+        regular_since_priority=queue.regular_since_priority,
+        now=now,
+    )
+    if placement is None:
+        return CallResult(None, repeated=False)
+    # Read and call the chosen ticket in one statement (the queue row is locked meanwhile).
+    ticket = db.session.scalar(
+        _CALL_WAITING,
+        {
+            "the_ticket": placement.ticket.id,
+            "to_counter": counter.id,
+            "at": now,
+            "lease_until": now + timedelta(seconds=queue.lease_seconds),
+        },
+    )
+    assert ticket is not None  # waiting tickets change only under the queue lock held here
+    _assign(ticket, counter, queue, now=now, actor=actor, written=True)
+    add_event(
+        ticket, TicketAction.CALLED, now=now, actor=actor, counter=counter, detail=placement.reason
+    )
+    maybe_notify_almost(queue, now=now, line=[t for t in line if t.waiting.id != ticket.id])
+    return CallResult(ticket, repeated=False, reason=placement.reason, detail=placement.detail)
+
+
+def call_ticket(
+    *, actor: Account, hospital_id: int, counter_id: int, ticket_id: int, reason: str, now: datetime
+) -> CallResult:
+    """Call a particular waiting ticket out of order: only with a reason, and audited."""
+    reason = (reason or "").strip()
+    if len(reason) < 3:
+        raise InvalidInput(
+            _l("Say why this patient is called out of order (at least 3 characters)."),
+            code="reason_required",
+        )
+    counter, queue = lock_counter_and_queue(
+        hospital_id, counter_id, now, actor=actor, action="call_ticket"
+    )
+    if counter.is_paused:
+        raise Conflict(
+            _l("This counter is paused. Resume it before calling."), code="counter_paused"
+        )
+    if counter.current_ticket_id is not None:
+        raise Conflict(
+            _l("Finish or mark missed the current ticket before calling another."),
+            code="counter_busy",
+        )
+    ticket = ticket_in_queue(queue, ticket_id, lock=True)
+    if ticket.status is not TicketStatus.WAITING:
+        raise Conflict(_l("This ticket is not waiting."), code="ticket_not_waiting")
+    ticket.called_out_of_order_reason = reason[:300]
+    _assign(ticket, counter, queue, now=now, actor=actor)
+    add_event(
+        ticket,
+        TicketAction.CALLED,
+        now=now,
+        actor=actor,
+        counter=counter,
+        detail=f"out of order: {reason}",
+    )
+    record(
+        action="queue.call_out_of_order",
+        actor=actor,
+        object_type="ticket",
+        object_id=str(ticket.id),
+        patient_id=ticket.patient_id,
+        detail={"reason": reason[:300], "counter_id": counter.id},
+    )
+    maybe_notify_almost(queue, now=now)
+    return CallResult(ticket, repeated=False, reason="out_of_order", detail={"reason": reason})
+
+
+def recall(
+    *,
+    actor: Account,
+    hospital_id: int,
+    counter_id: int,
+    now: datetime,
+    ticket_id: int | None = None,
+) -> Ticket:
+    """Announce the current ticket again and renew its lease."""
+    counter, queue = lock_counter_and_queue(
+        hospital_id, counter_id, now, actor=actor, action="recall"
+    )
+    ticket = current_ticket(counter, queue, ticket_id)
+    if ticket.status is not TicketStatus.CALLED:
+        raise Conflict(_l("Only a called ticket can be called again."), code="ticket_not_called")
+    ticket.call_count += 1
+    ticket.called_at = now
+    ticket.lease_expires_at = now + timedelta(seconds=queue.lease_seconds)
+    add_event(ticket, TicketAction.RECALLED, now=now, actor=actor, counter=counter)
+    touch(queue)
+    return ticket
+
+
+def mark_missed(
+    *,
+    actor: Account,
+    hospital_id: int,
+    counter_id: int,
+    now: datetime,
+    ticket_id: int | None = None,
+) -> Ticket:
+    """The patient did not come: back a few places, or no-show after the queue's limit."""
+    counter, queue = lock_counter_and_queue(
+        hospital_id, counter_id, now, actor=actor, action="mark_missed"
+    )
+    ticket = current_ticket(counter, queue, ticket_id)
+    if ticket.status is not TicketStatus.CALLED:
+        raise Conflict(_l("Only a called ticket can be marked missed."), code="ticket_not_called")
+    # Only the order keys of the ticket's own lane (regular or priority) place it back.
+    in_lane = (
+        Ticket.priority == PriorityClass.NONE
+        if ticket.priority is PriorityClass.NONE
+        else Ticket.priority != PriorityClass.NONE
+    )
+    same_lane = list(
+        db.session.scalars(
+            sa.select(Ticket.order_key).where(
+                Ticket.queue_id == queue.id, Ticket.status == TicketStatus.WAITING, in_lane
+            )
+        )
+    )
+    ticket.misses += 1
+    ticket.lease_expires_at = None
+    ticket.counter_id = None
+    if ticket.misses >= queue.max_misses:
+        ticket.status = TicketStatus.NO_SHOW
+        ticket.finished_at = now
+        release_counter(counter, ticket)
+        add_event(ticket, TicketAction.NO_SHOW, now=now, actor=actor, counter=counter)
+    else:
+        ticket.order_key = ordering.order_key_after_miss(
+            same_lane, setback=queue.miss_setback, now=now
+        )
+        ticket.status = TicketStatus.WAITING
+        release_counter(counter, ticket)
+        add_event(ticket, TicketAction.MISSED, now=now, actor=actor, counter=counter)
+        if ticket.patient_id:
+            patient = db.session.get(Patient, ticket.patient_id)
+            if patient is not None:
+                notify_ticket(
+                    ticket, queue, patient, "queue.missed", f"missed{ticket.misses}", now=now
+                )
+    db.session.flush()
+    touch(queue)
+    return ticket

@@ -1,0 +1,194 @@
+"""Counters: their records, who may work them, their current ticket, and console reads.
+
+Lock order, everywhere, so two operations never deadlock: queue row, then counter row, then
+ticket rows. On SQLite writers are serialised by BEGIN IMMEDIATE instead.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.exc import IntegrityError
+
+from hospital.accounts.models import Account
+from hospital.audit.service import record_staff_read
+from hospital.db import db
+from hospital.errors import Conflict, NotFound
+from hospital.organisation.models import Hospital, ServicePoint
+from queueing.models import Counter, ServiceQueue, Ticket, TicketStatus
+from queueing.services.queues import active_service_point, local_day, require_may_work
+
+
+def get_counter(hospital_id: int, counter_id: Any, *, lock: bool) -> Counter:
+    stmt = sa.select(Counter).where(Counter.id == counter_id)
+    if lock:
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
+    counter = db.session.scalar(stmt) if isinstance(counter_id, int) else None
+    if counter is None or counter.hospital_id != hospital_id:
+        raise NotFound(_l("No such counter."), code="counter_not_found")
+    return counter
+
+
+def create_counter(
+    *,
+    actor: Account | None,
+    hospital_id: int,
+    service_point_id: int,
+    code: str,
+    name_zh: str = "",
+    name_en: str = "",
+) -> Counter:
+    point = active_service_point(hospital_id, service_point_id)
+    counter = Counter(
+        hospital_id=hospital_id,
+        service_point_id=point.id,
+        code=code,
+        name_zh=name_zh,
+        name_en=name_en,
+    )
+    try:
+        with db.session.begin_nested():
+            db.session.add(counter)
+    except IntegrityError:
+        raise Conflict(
+            _l("A counter with this code exists already."), code="counter_exists"
+        ) from None
+    return counter
+
+
+def counter_for_staff(actor: Account, counter_id: Any, *, action: str) -> Counter:
+    """A counter of the actor's hospital whose service point the actor's roles work (else 403)."""
+    counter = get_counter(actor.hospital_id, counter_id, lock=False)
+    point = counter.service_point
+    require_may_work(actor, point.kind, point.id, action=action)
+    return counter
+
+
+def audit_console_read(actor: Account, view: dict[str, Any], *, counter_id: int) -> None:
+    """Audit that a staff console showed these waiting patients' full names."""
+    from queueing.snapshots import console_patients
+
+    record_staff_read(
+        actor,
+        action="queue.console.read",
+        object_type="ticket",
+        reads=console_patients(view),
+        detail={"counter_id": counter_id},
+    )
+
+
+# The hot statements are built once: building a statement costs more Python than running it.
+_COUNTER_QUEUES = (
+    sa.select(
+        Hospital.timezone,
+        ServiceQueue.id,
+        ServiceQueue.service_day,
+        ServicePoint.kind,
+        ServicePoint.id,
+    )
+    .select_from(Counter)
+    .join(Hospital, Hospital.id == Counter.hospital_id)
+    .join(ServicePoint, ServicePoint.id == Counter.service_point_id)
+    .outerjoin(
+        ServiceQueue,
+        sa.and_(
+            ServiceQueue.service_point_id == Counter.service_point_id,
+            ServiceQueue.service_day.between(sa.bindparam("day_from"), sa.bindparam("day_to")),
+        ),
+    )
+    .where(
+        Counter.id == sa.bindparam("counter_id"), Counter.hospital_id == sa.bindparam("hospital_id")
+    )
+)
+
+
+# FOR UPDATE without OF locks the rows in FROM order: the queue row, then the counter row.
+_LOCK_QUEUE_AND_COUNTER = (
+    sa.select(ServiceQueue, Counter)
+    .join(Counter, Counter.service_point_id == ServiceQueue.service_point_id)
+    .where(ServiceQueue.id == sa.bindparam("queue_id"), Counter.id == sa.bindparam("counter_id"))
+    .with_for_update()
+    .execution_options(populate_existing=True)
+)
+
+
+def lock_counter_and_queue(
+    hospital_id: int, counter_id: Any, now: datetime, *, actor: Account | None, action: str
+) -> tuple[Counter, ServiceQueue]:
+    """Lock today's queue of the counter, then the counter (the lock order everywhere).
+
+    A staff account whose roles do not work the counter's service point is refused first.
+    """
+    if not isinstance(counter_id, int):
+        raise NotFound(_l("No such counter."), code="counter_not_found")
+    # One read finds the hospital's zone and the point's queues around today (a local day is
+    # within a day of the UTC one); a second locks both rows. Each round trip made while the
+    # queue row is locked delays every other counter and kiosk of that queue.
+    utc_day = now.astimezone(UTC).date()
+    rows = db.session.execute(
+        _COUNTER_QUEUES,
+        {
+            "counter_id": counter_id,
+            "hospital_id": hospital_id,
+            "day_from": utc_day - timedelta(days=1),
+            "day_to": utc_day + timedelta(days=1),
+        },
+    ).all()
+    if not rows:
+        raise NotFound(_l("No such counter."), code="counter_not_found")
+    require_may_work(actor, rows[0][3], rows[0][4], action=action)
+    day = local_day(rows[0][0], now)
+    queue_id = next((queue_id for _tz, queue_id, on, _kind, _point in rows if on == day), None)
+    if queue_id is None:
+        raise Conflict(
+            _l("This counter's queue is not open today. Open it first."), code="queue_not_open"
+        )
+    locked = db.session.execute(
+        _LOCK_QUEUE_AND_COUNTER, {"queue_id": queue_id, "counter_id": counter_id}
+    ).first()
+    if locked is None:  # the counter moved to another service point meanwhile
+        raise NotFound(_l("No such counter."), code="counter_not_found")
+    queue, counter = locked
+    return counter, queue
+
+
+def ticket_in_queue(queue: ServiceQueue, ticket_id: Any, *, lock: bool) -> Ticket:
+    stmt = sa.select(Ticket).where(Ticket.id == ticket_id)
+    if lock:
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
+    ticket = db.session.scalar(stmt) if isinstance(ticket_id, int) else None
+    if ticket is None or ticket.queue_id != queue.id:
+        raise NotFound(_l("No such ticket in this queue."), code="ticket_not_found")
+    return ticket
+
+
+def current_ticket(counter: Counter, queue: ServiceQueue, ticket_id: int | None) -> Ticket:
+    """The counter's current ticket; ticket_id, when given, must be that ticket."""
+    if ticket_id is not None:
+        ticket = ticket_in_queue(queue, ticket_id, lock=True)
+        if ticket.id != counter.current_ticket_id:
+            if ticket.status is TicketStatus.WAITING:
+                raise Conflict(
+                    _l("This ticket has not been called. Call it first."), code="ticket_not_called"
+                )
+            raise Conflict(
+                _l("This ticket is not at this counter. Reload the console."),
+                code="ticket_not_at_counter",
+            )
+        return ticket
+    if counter.current_ticket_id is None:
+        raise Conflict(
+            _l("No ticket has been called at this counter. Call the next patient first."),
+            code="no_ticket_called",
+        )
+    ticket = db.session.get(Ticket, counter.current_ticket_id, with_for_update=True)
+    assert ticket is not None
+    return ticket
+
+
+def release_counter(counter: Counter, ticket: Ticket) -> None:
+    counter.current_ticket_id = None
+    db.session.flush()

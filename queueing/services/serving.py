@@ -1,0 +1,218 @@
+"""Serve the called ticket: start, complete, transfer to another queue; pause a counter."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+
+from hospital import events
+from hospital.accounts.models import Account
+from hospital.audit.service import record
+from hospital.db import db
+from hospital.errors import Conflict, InvalidInput
+from hospital.patients.models import Patient
+from queueing.models import (
+    Counter,
+    PriorityClass,
+    QueueStatus,
+    ServiceQueue,
+    Ticket,
+    TicketAction,
+    TicketKind,
+    TicketStatus,
+)
+from queueing.services.counters import (
+    current_ticket,
+    get_counter,
+    lock_counter_and_queue,
+    release_counter,
+)
+from queueing.services.issuing import issue
+from queueing.services.queues import (
+    active_service_point,
+    add_event,
+    find_queue,
+    locked_queue,
+    touch,
+)
+
+
+def start(
+    *,
+    actor: Account,
+    hospital_id: int,
+    counter_id: int,
+    now: datetime,
+    ticket_id: int | None = None,
+) -> Ticket:
+    """The patient arrived at the counter: start serving (the lease no longer applies)."""
+    counter, queue = lock_counter_and_queue(
+        hospital_id, counter_id, now, actor=actor, action="start"
+    )
+    ticket = current_ticket(counter, queue, ticket_id)
+    if ticket.status is TicketStatus.SERVING:
+        return ticket
+    ticket.status = TicketStatus.SERVING
+    ticket.started_at = now
+    ticket.lease_expires_at = None
+    add_event(ticket, TicketAction.STARTED, now=now, actor=actor, counter=counter)
+    events.ticket_serving_started.send(
+        "queueing", ticket_id=ticket.id, hospital_id=ticket.hospital_id, now=now
+    )
+    touch(queue)
+    return ticket
+
+
+_FINISH_CURRENT = (
+    sa.update(Ticket)
+    .where(Ticket.id == sa.bindparam("the_ticket"), Ticket.queue_id == sa.bindparam("in_queue"))
+    .values(
+        status=TicketStatus.DONE,
+        started_at=sa.func.coalesce(
+            Ticket.started_at, sa.bindparam("at", type_=Ticket.started_at.type)
+        ),
+        finished_at=sa.bindparam("at", type_=Ticket.finished_at.type),
+        lease_expires_at=None,
+    )
+    .returning(Ticket)
+    .execution_options(synchronize_session=False, populate_existing=True)
+)
+
+
+def complete(
+    *,
+    actor: Account,
+    hospital_id: int,
+    counter_id: int,
+    now: datetime,
+    ticket_id: int | None = None,
+) -> Ticket:
+    """Finish serving the current ticket; a transfer's return leg is issued now."""
+    counter, queue = lock_counter_and_queue(
+        hospital_id, counter_id, now, actor=actor, action="complete"
+    )
+    ticket = None
+    if counter.current_ticket_id is not None and ticket_id in (None, counter.current_ticket_id):
+        # The counter's own ticket (the usual case): read and finish it in one statement.
+        ticket = db.session.scalar(
+            _FINISH_CURRENT,
+            {"the_ticket": counter.current_ticket_id, "in_queue": queue.id, "at": now},
+        )
+    if ticket is None:
+        ticket = current_ticket(counter, queue, ticket_id)
+        if ticket.started_at is None:
+            ticket.started_at = now
+        ticket.status = TicketStatus.DONE
+        ticket.finished_at = now
+        ticket.lease_expires_at = None
+    release_counter(counter, ticket)
+    add_event(ticket, TicketAction.COMPLETED, now=now, actor=actor, counter=counter)
+    events.ticket_completed.send(
+        "queueing", ticket_id=ticket.id, hospital_id=ticket.hospital_id, now=now
+    )
+    touch(queue)
+    if ticket.appointment_id is not None:
+        _complete_appointment(actor, ticket.appointment_id, now=now)
+    if ticket.return_queue_id is not None:
+        back = locked_queue(hospital_id, ticket.return_queue_id)
+        if back.status is QueueStatus.OPEN:
+            patient = db.session.get(Patient, ticket.patient_id) if ticket.patient_id else None
+            issue(
+                queue=back,
+                patient=patient,
+                kind=TicketKind.TRANSFER,
+                priority=PriorityClass.RETURNING,
+                now=now,
+                actor=actor,
+                transferred_from_id=ticket.id,
+            )
+    return ticket
+
+
+def _complete_appointment(actor: Account | None, appointment_id: int, *, now: datetime) -> None:
+    """The consultation is over: scheduling marks the checked-in appointment completed."""
+    from scheduling import service as scheduling_service
+    from scheduling.models import Appointment, AppointmentState
+
+    appointment = db.session.get(Appointment, appointment_id)
+    if appointment is not None and appointment.state is AppointmentState.CHECKED_IN:
+        scheduling_service.complete(actor, appointment_id, now=now)
+
+
+def transfer(
+    *,
+    actor: Account,
+    hospital_id: int,
+    counter_id: int,
+    to_service_point_id: int,
+    now: datetime,
+    come_back: bool = False,
+    ticket_id: int | None = None,
+) -> Ticket:
+    """Send the current patient to another queue (e.g. lab draw), optionally returning here after."""
+    counter, queue = lock_counter_and_queue(
+        hospital_id, counter_id, now, actor=actor, action="transfer"
+    )
+    ticket = current_ticket(counter, queue, ticket_id)
+    point = active_service_point(hospital_id, to_service_point_id)
+    target = find_queue(point, queue.service_day)
+    if target is None or target.status is not QueueStatus.OPEN:
+        raise Conflict(
+            _l("That queue is closed today. Choose another service point."), code="queue_closed"
+        )
+    if target.id == queue.id:
+        raise InvalidInput(
+            _l("Choose a different service point to transfer to."), code="same_queue"
+        )
+    ticket.status = TicketStatus.TRANSFERRED
+    ticket.finished_at = now
+    ticket.lease_expires_at = None
+    release_counter(counter, ticket)
+    add_event(
+        ticket,
+        TicketAction.TRANSFERRED,
+        now=now,
+        actor=actor,
+        counter=counter,
+        detail=f"to queue {target.id}",
+    )
+    touch(queue)
+    patient = db.session.get(Patient, ticket.patient_id) if ticket.patient_id else None
+    target = locked_queue(hospital_id, target.id)
+    return issue(
+        queue=target,
+        patient=patient,
+        kind=TicketKind.TRANSFER,
+        priority=ticket.priority,
+        now=now,
+        actor=actor,
+        transferred_from_id=ticket.id,
+        return_queue_id=queue.id if come_back else None,
+    )
+
+
+def set_paused(
+    *, actor: Account, hospital_id: int, counter_id: int, paused: bool, now: datetime
+) -> Counter:
+    """Pause or resume a counter; a paused counter cannot call."""
+    # The queue row first, as everywhere: locking the counter first could deadlock a call.
+    queue: ServiceQueue | None
+    try:
+        counter, queue = lock_counter_and_queue(
+            hospital_id, counter_id, now, actor=actor, action="set_paused"
+        )
+    except Conflict:  # no queue today: only the counter to lock
+        counter, queue = get_counter(hospital_id, counter_id, lock=True), None
+    counter.is_paused = paused
+    counter.paused_at = now if paused else None
+    if queue is not None:
+        touch(queue)
+    record(
+        action="queue.counter_paused" if paused else "queue.counter_resumed",
+        actor=actor,
+        object_type="queue_counter",
+        object_id=str(counter.id),
+    )
+    return counter
