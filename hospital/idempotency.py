@@ -30,7 +30,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, mapped_column
 
-from hospital.db import UTCDateTime, db, enum_column, utcnow
+from hospital.db import Model, UTCDateTime, db, enum_column, utcnow
 from hospital.errors import Conflict, InvalidInput
 
 HEADER = "Idempotency-Key"
@@ -45,7 +45,7 @@ class IdempotencyState(enum.StrEnum):
     COMPLETED = "completed"
 
 
-class IdempotencyRecord(db.Model):
+class IdempotencyRecord(Model):
     __tablename__ = "idempotency_record"
     __table_args__ = (sa.UniqueConstraint("hospital_id", "account_id", "key"),)
 

@@ -8,7 +8,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from hospital.db import UTCDateTime, db, enum_column, utcnow
+from hospital.db import Model, UTCDateTime, enum_column, utcnow
 
 
 class PrinterState(enum.StrEnum):
@@ -20,7 +20,7 @@ class PrinterState(enum.StrEnum):
     BROWSER = "browser"  # no network printer: the kiosk's browser prints
 
 
-class Kiosk(db.Model):
+class Kiosk(Model):
     """A kiosk's own settings, keyed by its device (name and location live on the device)."""
 
     __tablename__ = "kiosk"
@@ -39,7 +39,7 @@ class Kiosk(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class HelpRequest(db.Model):
+class HelpRequest(Model):
     """A patient at a kiosk pressed "call staff"; staff see it with the kiosk's location."""
 
     __tablename__ = "kiosk_help_request"
@@ -60,7 +60,7 @@ class ActivityKind(enum.StrEnum):
     ID_LOOKUP = "id_lookup"  # a patient looked up by identity number
 
 
-class KioskActivity(db.Model):
+class KioskActivity(Model):
     """What a kiosk did and when: the per-kiosk rate limits count these rows."""
 
     __tablename__ = "kiosk_activity"
@@ -82,7 +82,7 @@ class WalkInStatus(enum.StrEnum):
     REFUNDED = "refunded"  # paid, but the queue could no longer take it: refunded in full
 
 
-class WalkIn(db.Model):
+class WalkIn(Model):
     """A walk-in registration into a department's queue that waits for its fee to be paid.
 
     The ticket is issued when billing reports the payment (order reference `walk-in:<id>`), so a

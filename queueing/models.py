@@ -8,7 +8,7 @@ from datetime import date, datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from hospital.db import UTCDateTime, db, enum_column, utcnow
+from hospital.db import Model, UTCDateTime, enum_column, utcnow
 from hospital.organisation.models import ServicePoint
 
 
@@ -45,7 +45,7 @@ class PriorityClass(enum.StrEnum):
     RETURNING = "returning"  # back with test results (or from a transfer)
 
 
-class ServiceQueue(db.Model):
+class ServiceQueue(Model):
     """One service point's queue for one local service day; holds the gap-free number counter."""
 
     __tablename__ = "service_queue"
@@ -84,7 +84,7 @@ class ServiceQueue(db.Model):
     service_point: Mapped[ServicePoint] = relationship()
 
 
-class Counter(db.Model):
+class Counter(Model):
     """A place staff call from (a consultation room's desk, cashier window 3)."""
 
     __tablename__ = "queue_counter"
@@ -105,7 +105,7 @@ class Counter(db.Model):
     service_point: Mapped[ServicePoint] = relationship()
 
 
-class Ticket(db.Model):
+class Ticket(Model):
     """A patient's place in one queue: number (A012), opaque token for the ticket page."""
 
     __tablename__ = "ticket"
@@ -167,7 +167,7 @@ class TicketAction(enum.StrEnum):
     CANCELLED = "cancelled"
 
 
-class TicketEvent(db.Model):
+class TicketEvent(Model):
     """Who did what to a ticket and when (append-only)."""
 
     __tablename__ = "ticket_event"

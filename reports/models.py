@@ -8,7 +8,7 @@ from datetime import date, datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from hospital.db import UTCDateTime, db, enum_column, utcnow
+from hospital.db import Model, UTCDateTime, enum_column, utcnow
 from hospital.patients.models import Patient
 from reports.release import ReleaseRule
 
@@ -35,7 +35,7 @@ class AbnormalFlag(enum.StrEnum):
     ABNORMAL = "abnormal"
 
 
-class TestType(db.Model):
+class TestType(Model):
     """A kind of test or exam, and the rule by which its results reach the patient."""
 
     __tablename__ = "report_test_type"
@@ -54,7 +54,7 @@ class TestType(db.Model):
     release_delay_minutes: Mapped[int] = mapped_column(default=0)
 
 
-class LabReport(db.Model):
+class LabReport(Model):
     """A report for one patient; its content lives in versions, the newest being current."""
 
     __tablename__ = "lab_report"
@@ -123,7 +123,7 @@ class LabReport(db.Model):
         return self.released_at is not None
 
 
-class LabReportVersion(db.Model):
+class LabReportVersion(Model):
     """One issued content of a report. Amendments add a version; none is ever changed or deleted."""
 
     __tablename__ = "lab_report_version"
@@ -156,7 +156,7 @@ class LabReportVersion(db.Model):
     )
 
 
-class LabReportItem(db.Model):
+class LabReportItem(Model):
     """One result line: test, value, unit, reference range and abnormal flag."""
 
     __tablename__ = "lab_report_item"
@@ -174,7 +174,7 @@ class LabReportItem(db.Model):
     flag: Mapped[AbnormalFlag | None] = enum_column(AbnormalFlag, nullable=True)
 
 
-class VisitSummary(db.Model):
+class VisitSummary(Model):
     """One visit as the statistics see it, fed by scheduling, queueing and billing signals.
 
     Kept by reports so that a year of statistics is one indexed table scan, never a join across
@@ -207,7 +207,7 @@ class VisitSummary(db.Model):
     service_seconds: Mapped[int | None]
 
 
-class PaymentSummary(db.Model):
+class PaymentSummary(Model):
     """Money taken per order and day, for revenue and online payments in the statistics."""
 
     __tablename__ = "report_payment_summary"

@@ -8,7 +8,7 @@ from datetime import date, datetime, time
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from hospital.db import UTCDateTime, db, enum_column, utcnow
+from hospital.db import Model, UTCDateTime, enum_column, utcnow
 
 
 class FeeClass(enum.StrEnum):
@@ -49,7 +49,7 @@ RELEASED_STATES = (AppointmentState.CANCELLED, AppointmentState.EXPIRED)
 _RELEASED_SQL = "state NOT IN ('cancelled', 'expired')"
 
 
-class SchedulingRules(db.Model):
+class SchedulingRules(Model):
     """One hospital's booking rules; a hospital without a row uses the column defaults."""
 
     __tablename__ = "scheduling_rules"
@@ -86,7 +86,7 @@ DEFAULT_RULES = {
 }
 
 
-class SessionTemplate(db.Model):
+class SessionTemplate(Model):
     """A weekly recurring clinic session in the hospital's wall-clock time (Monday 08:00-12:00)."""
 
     __tablename__ = "session_template"
@@ -125,7 +125,7 @@ class SessionTemplate(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class ScheduleException(db.Model):
+class ScheduleException(Model):
     """A public holiday (whole hospital or a department) or a clinician's leave, dates inclusive."""
 
     __tablename__ = "schedule_exception"
@@ -143,7 +143,7 @@ class ScheduleException(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class ClinicSession(db.Model):
+class ClinicSession(Model):
     """One dated clinic session: materialised from a template, or added ad hoc."""
 
     __tablename__ = "clinic_session"
@@ -176,7 +176,7 @@ class ClinicSession(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class Slot(db.Model):
+class Slot(Model):
     """A bookable time within a session; `booked` counts the appointments occupying it."""
 
     __tablename__ = "slot"
@@ -207,7 +207,7 @@ class Slot(db.Model):
     session: Mapped[ClinicSession] = relationship(lazy="joined")
 
 
-class Appointment(db.Model):
+class Appointment(Model):
     __tablename__ = "appointment"
     __table_args__ = (
         # Invariant 2: one active appointment per patient per clinic session.
@@ -260,7 +260,7 @@ class Appointment(db.Model):
     slot: Mapped[Slot] = relationship(lazy="joined")
 
 
-class BookingSuspension(db.Model):
+class BookingSuspension(Model):
     """Online booking suspended for a patient after repeated no-shows; staff may lift it."""
 
     __tablename__ = "booking_suspension"

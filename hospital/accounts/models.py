@@ -8,7 +8,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from hospital.db import UTCDateTime, db, enum_column, utcnow
+from hospital.db import Model, UTCDateTime, enum_column, utcnow
 
 
 class Role(enum.StrEnum):
@@ -29,7 +29,7 @@ class Language(enum.StrEnum):
     EN = "en"
 
 
-class Account(db.Model):
+class Account(Model):
     """A person who signs in: a patient (by phone) or a staff member (by username)."""
 
     __tablename__ = "account"
@@ -82,7 +82,7 @@ class Account(db.Model):
         return bool(self.roles & STAFF_ROLES)
 
 
-class AccountRole(db.Model):
+class AccountRole(Model):
     __tablename__ = "account_role"
 
     account_id: Mapped[int] = mapped_column(
@@ -94,7 +94,7 @@ class AccountRole(db.Model):
     account: Mapped[Account] = relationship(back_populates="role_rows")
 
 
-class AuthSession(db.Model):
+class AuthSession(Model):
     """A signed-in session, kept on the server so that sign-out and disabling revoke it at once."""
 
     __tablename__ = "auth_session"
@@ -120,7 +120,7 @@ class CodePurpose(enum.StrEnum):
     FAMILY_LINK = "family_link"  # the patient's consent to be linked to another account
 
 
-class OneTimeCode(db.Model):
+class OneTimeCode(Model):
     """A 6-digit code sent by SMS: single use, short-lived, locked after a few wrong tries."""
 
     __tablename__ = "one_time_code"
@@ -147,7 +147,7 @@ class DeviceKind(enum.StrEnum):
     LAB_SYSTEM = "lab_system"
 
 
-class Device(db.Model):
+class Device(Model):
     """A kiosk, display board or laboratory system, authenticated by a bearer token."""
 
     __tablename__ = "device"

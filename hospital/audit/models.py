@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.orm import Mapped, mapped_column
 
-from hospital.db import UTCDateTime, db, enum_column, make_append_only, utcnow
+from hospital.db import Model, UTCDateTime, enum_column, make_append_only, utcnow
 
 
 class Outcome(enum.StrEnum):
@@ -19,7 +19,7 @@ class Outcome(enum.StrEnum):
     FAILED = "failed"
 
 
-class AuditEntry(db.Model):
+class AuditEntry(Model):
     __tablename__ = "audit_entry"
     __table_args__ = (sa.Index("ix_audit_entry_hospital_at", "hospital_id", "at"),)
 

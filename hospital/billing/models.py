@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from hospital.db import UTCDateTime, db, enum_column, make_append_only, utcnow
+from hospital.db import Model, UTCDateTime, enum_column, make_append_only, utcnow
 
 CURRENCY = "CNY"
 
@@ -89,7 +89,7 @@ class NotificationOutcome(enum.StrEnum):
     IGNORED = "ignored"  # signed, but it does not match our order (amount, app, seller, id)
 
 
-class RegistrationFee(db.Model):
+class RegistrationFee(Model):
     """The registration fee of one fee class (e.g. general, specialist, chief physician)."""
 
     __tablename__ = "billing_registration_fee"
@@ -107,7 +107,7 @@ class RegistrationFee(db.Model):
     is_active: Mapped[bool] = mapped_column(default=True)
 
 
-class FeeItem(db.Model):
+class FeeItem(Model):
     """A priced item of the fee schedule: a lab test, an imaging study, a medicine, a procedure."""
 
     __tablename__ = "billing_fee_item"
@@ -126,7 +126,7 @@ class FeeItem(db.Model):
     is_active: Mapped[bool] = mapped_column(default=True)
 
 
-class Order(db.Model):
+class Order(Model):
     """What one patient owes for one purpose: the registration fee, or items ordered in a visit."""
 
     __tablename__ = "billing_order"
@@ -204,7 +204,7 @@ class Order(db.Model):
         return self.paid_fen - self.refunded_fen
 
 
-class OrderItem(db.Model):
+class OrderItem(Model):
     __tablename__ = "billing_order_item"
     __table_args__ = (
         sa.CheckConstraint("quantity > 0", name="quantity_positive"),
@@ -232,7 +232,7 @@ class OrderItem(db.Model):
     order: Mapped[Order] = relationship(back_populates="items")
 
 
-class Payment(db.Model):
+class Payment(Model):
     """One attempt to collect money for an order from one source (self-pay provider or insurance)."""
 
     __tablename__ = "billing_payment"
@@ -282,7 +282,7 @@ class Payment(db.Model):
     order: Mapped[Order] = relationship()
 
 
-class Refund(db.Model):
+class Refund(Model):
     """Money returned to one payment's source."""
 
     __tablename__ = "billing_refund"
@@ -313,7 +313,7 @@ class Refund(db.Model):
     payment: Mapped[Payment] = relationship()
 
 
-class LedgerEntry(db.Model):
+class LedgerEntry(Model):
     """One state change of money, never updated or deleted."""
 
     __tablename__ = "billing_ledger_entry"
@@ -343,7 +343,7 @@ def _refuse_change(*_args: Any) -> None:
     raise RuntimeError("the billing ledger is append-only")
 
 
-class ProviderNotification(db.Model):
+class ProviderNotification(Model):
     """Every notification a provider sent us and what we did with it (no card or personal data)."""
 
     __tablename__ = "billing_provider_notification"
@@ -359,7 +359,7 @@ class ProviderNotification(db.Model):
     body_sha256: Mapped[str] = mapped_column(sa.String(64), default="")
 
 
-class SandboxTransaction(db.Model):
+class SandboxTransaction(Model):
     """The sandbox provider's own record of a checkout, as a real provider keeps on its side."""
 
     __tablename__ = "billing_sandbox_transaction"
@@ -379,7 +379,7 @@ class SandboxTransaction(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
-class SandboxDelivery(db.Model):
+class SandboxDelivery(Model):
     """A signed notification the sandbox still has to deliver (with retries, maybe twice, late)."""
 
     __tablename__ = "billing_sandbox_delivery"

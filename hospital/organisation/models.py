@@ -8,10 +8,10 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from hospital.db import UTCDateTime, db, enum_column, utcnow
+from hospital.db import Model, UTCDateTime, enum_column, utcnow
 
 
-class Hospital(db.Model):
+class Hospital(Model):
     __tablename__ = "hospital"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -25,7 +25,7 @@ class Hospital(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class Department(db.Model):
+class Department(Model):
     __tablename__ = "department"
     __table_args__ = (sa.UniqueConstraint("hospital_id", "code"),)
 
@@ -52,7 +52,7 @@ class ClinicianTitle(enum.StrEnum):
     TECHNICIAN = "technician"
 
 
-class Clinician(db.Model):
+class Clinician(Model):
     __tablename__ = "clinician"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -78,7 +78,7 @@ class ServicePointKind(enum.StrEnum):
     IMAGING = "imaging"
 
 
-class ServicePoint(db.Model):
+class ServicePoint(Model):
     """A place where patients are served: a consultation room or a counter."""
 
     __tablename__ = "service_point"

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy import orm
 from sqlalchemy.orm import Mapped, mapped_column
 
-from hospital.db import UTCDateTime, db, enum_column, utcnow
+from hospital.db import Model, UTCDateTime, enum_column, utcnow
 
 
 class Sex(enum.StrEnum):
@@ -23,7 +23,7 @@ class IdentityType(enum.StrEnum):
     PASSPORT = "passport"
 
 
-class Patient(db.Model):
+class Patient(Model):
     """A person who receives care. An elder without a phone exists only as a linked patient."""
 
     __tablename__ = "patient"
@@ -57,7 +57,7 @@ class Relationship(enum.StrEnum):
     OTHER = "other"
 
 
-class FamilyLink(db.Model):
+class FamilyLink(Model):
     """An account acting for a patient: its own profile (self) or a family member."""
 
     __tablename__ = "family_link"

@@ -7,10 +7,10 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from hospital.db import UTCDateTime, db, utcnow
+from hospital.db import Model, UTCDateTime, utcnow
 
 
-class FhirClient(db.Model):
+class FhirClient(Model):
     """A system client with SMART v2 scopes; it acts through its own registrar-like account."""
 
     __tablename__ = "fhir_client"
