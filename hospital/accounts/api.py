@@ -8,7 +8,7 @@ from flask import abort, current_app, request
 from flask_babel import get_locale
 from flask_smorest import Blueprint
 
-from hospital.accounts import service, web_session
+from hospital.accounts import web_session
 from hospital.accounts.guards import public, require_roles, require_signed_in, signed_in_account
 from hospital.accounts.models import Role
 from hospital.accounts.schemas import (
@@ -25,6 +25,14 @@ from hospital.accounts.schemas import (
     SetPasswordArgs,
     StaffArgs,
     VerifyCodeArgs,
+)
+from hospital.accounts.services import (
+    devices,
+    disabling,
+    passwords,
+    preferences,
+    sign_in,
+    staff,
 )
 from hospital.db import utcnow
 from hospital.organisation.lookup import current_hospital
@@ -52,7 +60,7 @@ def _refuse_large_bodies() -> None:
 def send_code(args: dict[str, Any]) -> dict[str, int]:
     """Send a 6-digit sign-in code by SMS to a phone number."""
     language = args["language"] or str(get_locale() or current_app.config["DEFAULT_LANGUAGE"])
-    wait = service.request_sign_in_code(
+    wait = sign_in.request_sign_in_code(
         current_hospital(), args["phone"], language=language, now=utcnow()
     )
     return {
@@ -108,7 +116,7 @@ def me() -> Any:
 @blp.response(200, AccountSchema)
 def update_me(args: dict[str, Any]) -> Any:
     """Change language, elder mode or display name."""
-    return service.update_preferences(signed_in_account(), **args)
+    return preferences.update_preferences(signed_in_account(), **args)
 
 
 @blp.route("/me/password", methods=["POST"])
@@ -118,7 +126,7 @@ def update_me(args: dict[str, Any]) -> Any:
 @blp.response(204)
 def set_password(args: dict[str, Any]) -> None:
     """Set a password (after a code sign-in) or change it; other sessions end."""
-    service.set_password(
+    passwords.set_password(
         signed_in_account(),
         new_password=args["new_password"],
         current_password=args["current_password"],
@@ -132,7 +140,7 @@ def set_password(args: dict[str, Any]) -> None:
 @blp.response(200, AccountSchema)
 def disable_account(args: dict[str, Any], account_id: int) -> Any:
     """Disable an account of this hospital and end all its sessions at once (administrators)."""
-    return service.disable_account(
+    return disabling.disable_account(
         signed_in_account(), account_id, reason=args["reason"], now=utcnow()
     )
 
@@ -144,7 +152,7 @@ def disable_account(args: dict[str, Any], account_id: int) -> Any:
 def create_staff(args: dict[str, Any]) -> Any:
     """Create a staff account in this hospital (administrators)."""
     actor = signed_in_account()
-    return service.create_staff(current_hospital(), now=utcnow(), actor=actor, **args)
+    return staff.create_staff(current_hospital(), now=utcnow(), actor=actor, **args)
 
 
 @blp.route("/devices", methods=["POST"])
@@ -153,7 +161,7 @@ def create_staff(args: dict[str, Any]) -> Any:
 @blp.response(201, RegisteredDeviceSchema)
 def register_device(args: dict[str, Any]) -> Any:
     """Register a kiosk, display board or lab system; the token is shown only in this answer."""
-    device, token = service.register_device(signed_in_account(), now=utcnow(), **args)
+    device, token = devices.register_device(signed_in_account(), now=utcnow(), **args)
     return {"device": device, "token": token}
 
 
@@ -162,7 +170,7 @@ def register_device(args: dict[str, Any]) -> Any:
 @blp.response(200, DeviceSchema(many=True))
 def list_devices() -> Any:
     """The devices of this hospital (administrators)."""
-    return service.list_devices(signed_in_account())
+    return devices.list_devices(signed_in_account())
 
 
 @blp.route("/devices/<int:device_id>/disable", methods=["POST"])
@@ -171,4 +179,4 @@ def list_devices() -> Any:
 @blp.response(200, DeviceSchema)
 def disable_device(_args: dict[str, Any], device_id: int) -> Any:
     """Refuse this device's token from now on (administrators)."""
-    return service.disable_device(signed_in_account(), device_id, now=utcnow())
+    return devices.disable_device(signed_in_account(), device_id, now=utcnow())

@@ -48,11 +48,11 @@ def create_staff(
     hospital_code: str, username: str, roles: tuple[str, ...], display_name: str, password: str
 ) -> None:
     """Create a staff account."""
-    from hospital.accounts import service
+    from hospital.accounts.services import staff
 
     try:
         with unit_of_work():
-            account = service.create_staff(
+            account = staff.create_staff(
                 _hospital(hospital_code),
                 username=username,
                 password=password,
@@ -72,11 +72,11 @@ def create_staff(
 @with_appcontext
 def disable_account(account_id: int, reason: str) -> None:
     """Disable an account and end all its sessions at once."""
-    from hospital.accounts import service
+    from hospital.accounts.services import disabling
 
     try:
         with unit_of_work():
-            service.disable_account(None, account_id, reason=reason, now=utcnow())
+            disabling.disable_account(None, account_id, reason=reason, now=utcnow())
     except DomainError as error:
         raise _fail(error) from None
     click.echo(f"Disabled account {account_id}; its sessions have ended.")
@@ -95,11 +95,11 @@ def create_device(
     hospital_code: str, kind: str, name: str, location: str, service_point_id: int | None
 ) -> None:
     """Register a kiosk, display board or lab system and print its token (shown only once)."""
-    from hospital.accounts import service
+    from hospital.accounts.services import devices
 
     try:
         with unit_of_work():
-            device, token = service.register_device(
+            device, token = devices.register_device(
                 None,
                 kind=DeviceKind(kind),
                 name=name,

@@ -8,8 +8,9 @@ from flask import Blueprint, redirect, render_template, request, session, url_fo
 from flask_babel import get_locale
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from hospital.accounts import service, web_session
+from hospital.accounts import web_session
 from hospital.accounts.guards import current_account, public
+from hospital.accounts.services.sign_in import request_sign_in_code
 from hospital.db import utcnow
 from hospital.errors import DomainError
 from hospital.organisation.lookup import current_hospital
@@ -74,7 +75,7 @@ def send_code() -> Page:
     """Send a one-time code to the phone, then ask for it."""
     phone = request.form.get("phone", "").strip()
     try:
-        wait = service.request_sign_in_code(
+        wait = request_sign_in_code(
             current_hospital(), phone, language=get_locale().language, now=utcnow()
         )
     except DomainError as exc:

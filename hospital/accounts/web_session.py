@@ -10,9 +10,9 @@ from datetime import datetime
 from flask import current_app, session
 from flask_login import login_user, logout_user
 
-from hospital.accounts import service
 from hospital.accounts.guards import current_account
 from hospital.accounts.models import Account
+from hospital.accounts.services import disabling, sign_in
 from hospital.accounts.sessions import open_session, revoke_session
 from hospital.audit.service import forget_survivors
 from hospital.db import db
@@ -53,7 +53,7 @@ def sign_in_with_code(hospital: Hospital, phone: str, code: str, *, now: datetim
     the previous try to be counted, so no more than OTP_MAX_ATTEMPTS are ever compared.
     """
     try:
-        account = service.sign_in_with_code(hospital, phone, code, now=now)
+        account = sign_in.sign_in_with_code(hospital, phone, code, now=now)
     except DomainError:
         db.session.commit()
         forget_survivors()  # the failure's audit entry is committed already
@@ -67,7 +67,7 @@ def sign_in_with_password(
 ) -> Account:
     """Check the password and sign the browser in; a wrong one is counted before the request fails."""
     try:
-        account = service.sign_in_with_password(hospital, login, password, now=now)
+        account = sign_in.sign_in_with_password(hospital, login, password, now=now)
     except DomainError:
         db.session.commit()  # the account's failure count and the audit entry are kept
         raise
@@ -79,6 +79,6 @@ def end(*, now: datetime) -> None:
     """Sign the browser out and revoke its server-side session, so copies of the cookie die too."""
     account = current_account()
     token = session.get(_TOKEN_KEY)
-    service.sign_out(account, token, now=now)
+    disabling.sign_out(account, token, now=now)
     logout_user()
     session.clear()

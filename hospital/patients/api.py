@@ -9,7 +9,7 @@ from flask_smorest import Blueprint
 from hospital.accounts.guards import require_roles, require_signed_in, signed_in_account
 from hospital.accounts.models import Role
 from hospital.db import utcnow
-from hospital.patients import grants, service
+from hospital.patients import grants
 from hospital.patients.grants import Grant
 from hospital.patients.models import FamilyLink
 from hospital.patients.schemas import (
@@ -23,6 +23,7 @@ from hospital.patients.schemas import (
     StaffFamilyLinkOut,
     StaffLinkArgs,
 )
+from hospital.patients.services import adding, desk, links
 
 blp = Blueprint(
     __name__.split(".")[1],
@@ -36,7 +37,7 @@ blp = Blueprint(
 @blp.response(200, FamilyLinkOut(many=True))
 def list_family() -> list[FamilyLink]:
     """List your own profile (first) and your family members."""
-    return service.list_links(signed_in_account())
+    return links.list_links(signed_in_account())
 
 
 @blp.route("/", methods=["POST"])
@@ -45,7 +46,7 @@ def list_family() -> list[FamilyLink]:
 @blp.response(201, FamilyLinkOut)
 def add_family_member(args: dict[str, Any]) -> FamilyLink:
     """Register a patient you act for: yourself (relationship "self") or a family member."""
-    return service.add_patient(signed_in_account(), **args, now=utcnow())
+    return adding.add_patient(signed_in_account(), **args, now=utcnow())
 
 
 @blp.route("/consent-code", methods=["POST"])
@@ -55,7 +56,7 @@ def add_family_member(args: dict[str, Any]) -> FamilyLink:
 def request_consent_code(args: dict[str, Any]) -> dict[str, Any]:
     """Text a code to the phone of a person the hospital already knows; add them with it."""
     args.pop("name", None)
-    masked, wait = service.request_consent_code(signed_in_account(), **args, now=utcnow())
+    masked, wait = adding.request_consent_code(signed_in_account(), **args, now=utcnow())
     return {"phone_masked": masked, "retry_after": wait}
 
 
@@ -89,7 +90,7 @@ def revoke_grant(link_id: int) -> None:
 @blp.response(200, FamilyLinkOut)
 def get_family_member(link_id: int) -> FamilyLink:
     """Show one family member."""
-    return service.get_link(signed_in_account(), link_id)
+    return links.get_link(signed_in_account(), link_id)
 
 
 @blp.route("/<int:link_id>", methods=["PATCH"])
@@ -102,7 +103,7 @@ def update_family_member(args: dict[str, Any], link_id: int) -> FamilyLink:
     Raising a right answers 403 rights_granted_by_patient, unless you created this profile
     yourself: the patient or the registration desk grants rights.
     """
-    return service.update_link(signed_in_account(), link_id, **args, now=utcnow())
+    return links.update_link(signed_in_account(), link_id, **args, now=utcnow())
 
 
 @blp.route("/<int:link_id>", methods=["DELETE"])
@@ -110,7 +111,7 @@ def update_family_member(args: dict[str, Any], link_id: int) -> FamilyLink:
 @blp.response(204)
 def remove_family_member(link_id: int) -> None:
     """Stop acting for a family member (their records stay at the hospital)."""
-    service.remove_link(signed_in_account(), link_id, now=utcnow())
+    links.remove_link(signed_in_account(), link_id, now=utcnow())
 
 
 @blp.route("/staff-links", methods=["POST"])
@@ -120,7 +121,7 @@ def remove_family_member(link_id: int) -> None:
 def link_existing_patient(args: dict[str, Any]) -> FamilyLink:
     """Registration desk: link a patient already registered here to an account."""
     permissions = args.pop("permissions")
-    return service.link_existing_patient(signed_in_account(), **args, **permissions, now=utcnow())
+    return desk.link_existing_patient(signed_in_account(), **args, **permissions, now=utcnow())
 
 
 @blp.route("/staff-links/<int:link_id>", methods=["PATCH"])

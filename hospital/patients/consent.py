@@ -9,8 +9,8 @@ import sqlalchemy as sa
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 
-from hospital.accounts import service as accounts_service
 from hospital.accounts.models import Account, CodePurpose
+from hospital.accounts.services import codes
 from hospital.audit.models import AuditEntry, Outcome
 from hospital.audit.service import record
 from hospital.db import db
@@ -133,7 +133,7 @@ def _hospital(account: Account) -> Hospital:
 
 def send_consent_code(account: Account, phone: str, *, now: datetime) -> int:
     """Text a consent code to phone; return seconds until another may be sent."""
-    return accounts_service.send_phone_code(
+    return codes.send_phone_code(
         _hospital(account),
         phone,
         purpose=CodePurpose.FAMILY_LINK,
@@ -147,6 +147,6 @@ def check_consent_code(account: Account, phone: str, code: str | None, *, now: d
     """Consume the consent code sent to phone, or raise (consent_required when none is given)."""
     if not (code or "").strip():
         raise Conflict(CONSENT_REQUIRED, code="consent_required")
-    accounts_service.check_phone_code(
+    codes.check_phone_code(
         _hospital(account), phone, code or "", purpose=CodePurpose.FAMILY_LINK, now=now
     )

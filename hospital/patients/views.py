@@ -14,9 +14,10 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from hospital.accounts.guards import signed_in_account
 from hospital.db import utcnow
 from hospital.errors import DomainError, InvalidInput
-from hospital.patients import grants, service
+from hospital.patients import grants
 from hospital.patients.identity import mask_id_number, mask_name, mask_phone
 from hospital.patients.models import FamilyLink, IdentityType, Relationship, Sex
+from hospital.patients.services import adding, links
 from hospital.web.navigation import sign_in_page_required
 from hospital.web.tiles import Tile, add_home_tile
 
@@ -99,7 +100,7 @@ def _error_fields(exc: DomainError) -> dict[str, str]:
 def family() -> Page:
     return render_template(
         "patients/family.html",
-        links=service.list_links(signed_in_account()),
+        links=links.list_links(signed_in_account()),
         relationships=RELATIONSHIPS,
         id_types=ID_TYPES,
         permissions_text=permissions_text,
@@ -135,9 +136,7 @@ def _add_form(
 def add_member() -> Page:
     account = signed_in_account()
     if request.method == "GET":
-        has_self = any(
-            link.relationship == Relationship.SELF for link in service.list_links(account)
-        )
+        has_self = any(link.relationship == Relationship.SELF for link in links.list_links(account))
         defaults = MultiDict(
             {
                 "relationship": Relationship.PARENT.value if has_self else Relationship.SELF.value,
@@ -173,14 +172,14 @@ def add_member() -> Page:
     }
     if "send_code" in form:
         try:
-            masked, _wait = service.request_consent_code(account, **person, now=utcnow())
+            masked, _wait = adding.request_consent_code(account, **person, now=utcnow())
         except DomainError as exc:
             return _add_form(
                 form, error=exc.message, errors=_error_fields(exc), consent=_asks_consent(exc)
             ), exc.status
         return _add_form(form, consent=True, code_sent_to=masked)
     try:
-        link = service.add_patient(
+        link = adding.add_patient(
             account,
             name=name,
             consent_code=form.get("consent_code", "").strip() or None,
@@ -205,7 +204,7 @@ def _asks_consent(exc: DomainError) -> bool:
 @sign_in_page_required
 def edit_member(link_id: int) -> Page:
     account = signed_in_account()
-    link = service.get_link(account, link_id, action="family.edit")
+    link = links.get_link(account, link_id, action="family.edit")
     context = {
         "link": link,
         "may_raise": grants.holder_may_raise(link),
@@ -231,7 +230,7 @@ def edit_member(link_id: int) -> Page:
             "patients/edit.html", values=values, error=errors["relationship"], **context
         ), InvalidInput.status
     try:
-        service.update_link(account, link_id, now=utcnow(), **changes)
+        links.update_link(account, link_id, now=utcnow(), **changes)
     except DomainError as exc:
         return render_template(
             "patients/edit.html", values=values, error=exc.message, **context
@@ -244,12 +243,12 @@ def edit_member(link_id: int) -> Page:
 @sign_in_page_required
 def remove_member(link_id: int) -> Page:
     account = signed_in_account()
-    link = service.get_link(account, link_id, action="family.remove")
+    link = links.get_link(account, link_id, action="family.remove")
     if request.method == "GET":
         return render_template("patients/remove.html", link=link, error=None)
     name = link.patient.name
     try:
-        service.remove_link(account, link_id, now=utcnow())
+        links.remove_link(account, link_id, now=utcnow())
     except DomainError as exc:
         return render_template("patients/remove.html", link=link, error=exc.message), exc.status
     flash(_("%(name)s is no longer in your family members.", name=name), "success")
@@ -271,7 +270,7 @@ def holder_text(holder: Any) -> str:
 @sign_in_page_required
 def granted() -> Page:
     account = signed_in_account()
-    has_own = any(link.relationship == Relationship.SELF for link in service.list_links(account))
+    has_own = any(link.relationship == Relationship.SELF for link in links.list_links(account))
     return render_template(
         "patients/granted.html",
         grants=grants.grants_to_others(account),
