@@ -106,7 +106,7 @@ def add_exception() -> Page:
     reason = form.get("reason", "").strip()[:200]
     if not reason:
         errors["reason"] = _("Give a reason; patients whose appointments are cancelled see it.")
-    if errors:
+    if errors or first is None or last is None:
         return _schedule_page(error=CHECK_THE_FIELDS, errors=errors, status=422)
     with undo_on_error() as outcome:
         _exception, cancelled = templates.add_exception(

@@ -1,5 +1,7 @@
-"""What the scheduling pages show, each read in one call: a department's days, a session to book,
-an account's appointments with their details, the choices to move to, a clinician's day."""
+"""Read what a scheduling page shows in one call: a department's days, a session, a staff day.
+
+Also an account's appointments with their details, and the times an appointment may move to.
+"""
 
 from __future__ import annotations
 
