@@ -9,11 +9,14 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
 from hospital.accounts.models import Account
+from hospital.billing.models import Order, OrderStatus
 from hospital.db import db
-from hospital.errors import Forbidden, NotFound
+from hospital.errors import Forbidden, InvalidInput, NotFound
 from hospital.organisation.models import Clinician, Department, Hospital, ServicePoint
-from hospital.patients.access import Permission, staff_grants
+from hospital.patients.access import Permission, patients_acting_for, staff_grants
+from hospital.patients.models import Patient
 from scheduling.calendar import CalendarEntry
+from scheduling.finding import department_matches
 from scheduling.models import (
     Appointment,
     AppointmentState,
@@ -30,8 +33,6 @@ from scheduling.slots import local_date_of
 
 def appointments_for_account(actor: Account, *, now: datetime) -> list[Appointment]:
     """Appointments of the account's own profile and the family members it may see."""
-    from hospital.patients.access import patients_acting_for
-
     patient_ids = [p.id for p in patients_acting_for(actor, Permission.VIEW)]
     if not patient_ids:
         return []
@@ -189,3 +190,91 @@ def appointment_named_by_code(secret: str, text: str) -> tuple[int, int] | None:
         return appointment_codes.read_appointment_code(secret, text)
     except appointment_codes.AppointmentCodeError:
         return None
+
+# Lookups the scheduling pages make; what a whole page shows is in `overviews`.
+
+
+def clinicians_of(hospital_id: int, *, active_only: bool = False) -> list[Clinician]:
+    """The hospital's clinicians by department (only those still seeing patients if asked)."""
+    query = sa.select(Clinician).where(Clinician.hospital_id == hospital_id)
+    if active_only:
+        query = query.where(Clinician.is_active.is_(True))
+    return list(db.session.scalars(query.order_by(Clinician.department_id, Clinician.id)))
+
+
+def clinician_in(hospital_id: int, clinician_id: int | None) -> Clinician | None:
+    """The hospital's clinician with this id, or None."""
+    clinician = db.session.get(Clinician, clinician_id or 0)
+    return clinician if clinician is not None and clinician.hospital_id == hospital_id else None
+
+
+def departments_by_id(hospital_id: int) -> dict[int, Department]:
+    return {
+        d.id: d
+        for d in db.session.scalars(
+            sa.select(Department).where(Department.hospital_id == hospital_id)
+        )
+    }
+
+
+def departments_matching(hospital_id: int, search: str) -> list[Department]:
+    """The open departments whose Chinese or English name or pinyin initials match the search."""
+    departments = db.session.scalars(
+        sa.select(Department)
+        .where(Department.hospital_id == hospital_id, Department.is_active.is_(True))
+        .order_by(Department.sort_order, Department.id)
+    ).all()
+    return [
+        d
+        for d in departments
+        if department_matches(search, d.name_zh, d.name_en, d.pinyin_initials)
+    ]
+
+
+def unpaid_registration_order(appointment: Appointment) -> Order | None:
+    """The registration-fee order billing opened when the time was held, while it awaits payment."""
+    if appointment.fee_fen <= 0:
+        return None
+    order = db.session.scalar(
+        sa.select(Order).where(
+            Order.hospital_id == appointment.hospital_id,
+            Order.reference == f"appointment:{appointment.id}",
+        )
+    )
+    return order if order is not None and order.status is OrderStatus.PENDING else None
+
+
+def patient_with_record_number(hospital_id: int, record_number: str) -> Patient:
+    """The hospital's patient with this medical record number (a fixable error when none)."""
+    patient = db.session.scalar(
+        sa.select(Patient).where(
+            Patient.hospital_id == hospital_id,
+            Patient.medical_record_number == record_number,
+        )
+    )
+    if patient is None:
+        raise InvalidInput(
+            _l("No patient has this medical record number. Check it and try again."),
+            code="patient_not_found",
+        )
+    return patient
+
+
+def patient_by_id(patient_id: int) -> Patient | None:
+    return db.session.get(Patient, patient_id)
+
+
+def upcoming_extra_sessions(hospital_id: int, *, from_date: date) -> list[ClinicSession]:
+    """The next 100 sessions added by hand (not from a weekly template), from a local day on."""
+    return list(
+        db.session.scalars(
+            sa.select(ClinicSession)
+            .where(
+                ClinicSession.hospital_id == hospital_id,
+                ClinicSession.template_id.is_(None),
+                ClinicSession.local_date >= from_date,
+            )
+            .order_by(ClinicSession.local_date, ClinicSession.starts_at)
+            .limit(100)
+        ).all()
+    )

@@ -141,14 +141,14 @@ def _cancel_denials(actor_id: int) -> list[AuditEntry]:
     ]
 
 
-def test_a_refused_cancel_page_keeps_its_denial_although_it_redirects(
+def test_a_refused_cancel_page_is_a_404_and_keeps_its_denial(
     client: Any, world: World
 ) -> None:
     appointment = booked(world, 0)
     stranger = world.accounts[1]
     switch_to(client, stranger)
     response = client.post(f"/appointments/{appointment.id}/cancel", data={"reason": "x"})
-    assert response.status_code == 303
+    assert response.status_code == 404
     (denial,) = _cancel_denials(stranger.id)
     assert denial.patient_id == appointment.patient_id
     db.session.refresh(appointment)

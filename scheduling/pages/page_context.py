@@ -1,0 +1,60 @@
+"""What every scheduling page is rendered with: names of fee classes, states and weekdays, money."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+
+from hospital.db import utcnow
+from scheduling.models import AppointmentState, ExceptionKind, FeeClass
+from scheduling.services.places import effective_state
+from scheduling.services.rules import hospital_zone
+
+SEARCH_DAYS = 14
+
+FEE_CLASSES = {
+    FeeClass.GENERAL: _l("General clinic"),
+    FeeClass.EXPERT: _l("Expert clinic"),
+    FeeClass.SPECIAL_NEEDS: _l("Special-needs clinic"),
+}
+STATES = {
+    AppointmentState.HELD: _l("Held, not yet confirmed"),
+    AppointmentState.BOOKED: _l("Booked"),
+    AppointmentState.CHECKED_IN: _l("Checked in"),
+    AppointmentState.COMPLETED: _l("Seen"),
+    AppointmentState.CANCELLED: _l("Cancelled"),
+    AppointmentState.EXPIRED: _l("Hold lapsed"),
+    AppointmentState.NO_SHOW: _l("Missed"),
+}
+WEEKDAYS = [
+    _l("Monday"),
+    _l("Tuesday"),
+    _l("Wednesday"),
+    _l("Thursday"),
+    _l("Friday"),
+    _l("Saturday"),
+    _l("Sunday"),
+]
+CHECK_THE_FIELDS = _l("Some fields need your attention. Check them below.")
+EXCEPTION_KINDS = {ExceptionKind.HOLIDAY: _l("Public holiday"), ExceptionKind.LEAVE: _l("Leave")}
+
+
+def yuan(fen: int) -> str:
+    return f"¥{fen // 100}.{fen % 100:02d}"
+
+
+def page_context() -> dict[str, Any]:
+    return {
+        "fee_classes": FEE_CLASSES,
+        "states": STATES,
+        "yuan": yuan,
+        "weekdays": WEEKDAYS,
+        "effective_state": lambda a: effective_state(a, utcnow()),
+    }
+
+
+def local_today(hospital_id: int) -> date:
+    """Today in the hospital's time zone."""
+    return utcnow().astimezone(hospital_zone(hospital_id)).date()
