@@ -73,6 +73,7 @@ from hospital.notifications.messages import register_template
 from hospital.organisation.models import Hospital
 from hospital.patients.access import Permission, can_act_for, patients_acting_for
 from hospital.patients.models import Patient
+from hospital.web.id_fields import MAX_ID
 
 log = logging.getLogger("hospital.billing")
 
@@ -162,9 +163,6 @@ def _ledger(
     except IntegrityError:
         return None
     return entry
-
-
-MAX_ID = 2**31 - 1
 
 
 def _get_order(order_id: int) -> Order | None:

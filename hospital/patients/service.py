@@ -25,9 +25,8 @@ from hospital.patients.identity import (
     parse_resident_id,
 )
 from hospital.patients.models import FamilyLink, IdentityType, Patient, Relationship, Sex
+from hospital.web.id_fields import MAX_ID
 
-# Ids beyond a 32-bit integer cannot exist; refusing them early keeps PostgreSQL from erroring.
-MAX_ID = 2**31 - 1
 LINK_MANAGERS = (Role.REGISTRAR, Role.ADMIN)
 
 # identity.py has no Flask in it, so its English sentences are translated here.
