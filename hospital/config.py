@@ -9,6 +9,7 @@ import contextlib
 import os
 import secrets
 import tempfile
+from datetime import timedelta
 from typing import Any
 
 from flask import Flask
@@ -204,6 +205,9 @@ def load_config(app: Flask, override: dict[str, Any] | None) -> None:
         SESSION_COOKIE_NAME="hospital_session",
         SESSION_COOKIE_SECURE=app.config["ENV"] == "production",
         REMEMBER_COOKIE_DURATION=0,
+        # Only a patient's session is permanent (hospital/accounts/web_session.py:start); the
+        # server-side session ends it earlier on sign-out, idleness or SESSION_DAYS.
+        PERMANENT_SESSION_LIFETIME=timedelta(days=int(app.config["SESSION_DAYS"])),
         API_TITLE="Hospital registration and queue API",
         API_VERSION="v1",
         OPENAPI_VERSION="3.0.3",
