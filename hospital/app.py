@@ -20,6 +20,7 @@ from hospital.config import load_config
 from hospital.db import db, write_intent
 from hospital.errors import DomainError, register_error_handlers
 from hospital.extensions import api, babel, csrf, limiter, login_manager, migrate
+from hospital.web import security_headers
 from hospital.web.id_fields import IdConverter
 
 PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -59,6 +60,7 @@ def create_app(config_override: dict[str, Any] | None = None) -> Flask:
     register_error_handlers(app)
     _register_unit_of_work(app)
     _register_blueprints(app)
+    security_headers.register(app)
     _register_jobs()
 
     from hospital.cli import register_commands
