@@ -3,7 +3,7 @@
 Unset URLs fall back to the log, so a laptop needs nothing installed (and the demo reads
 sign-in codes from the log). Production refuses to start with the log channels (config.py); in
 development the log shows each message masked: names, numbers and words cut to their first
-character, only a one-time code (six digits on their own) left readable.
+character, only a one-time code (six digits on their own) and links left readable.
 """
 
 from __future__ import annotations
@@ -62,13 +62,15 @@ def mask_email(address: str) -> str:
 # A word (Latin letters, or a run of Chinese characters), or a run of digits.
 _WORD = re.compile(r"[^\W\d_]+|\d+")
 _ONE_TIME_CODE = re.compile(r"\d{6}")
+_LINK = re.compile(r"(https?://\S+)")
 
 
 def mask_text(text: str) -> str:
     """张三明 -> 张**, Zhang -> Z****, 13800138000 -> ***********; a six-digit code stays.
 
     The log channel cannot tell a patient's name from the words around it, so it masks every
-    word; the message's shape and the code a developer signs in with stay readable.
+    word; the message's shape, the code a developer signs in with and the links a developer
+    follows (ticket, report) stay readable.
     """
 
     def mask(match: re.Match[str]) -> str:
@@ -77,7 +79,8 @@ def mask_text(text: str) -> str:
             return word if _ONE_TIME_CODE.fullmatch(word) else "*" * len(word)
         return word[0] + "*" * (len(word) - 1)
 
-    return _WORD.sub(mask, text)
+    parts = _LINK.split(text)  # odd items are links
+    return "".join(part if i % 2 else _WORD.sub(mask, part) for i, part in enumerate(parts))
 
 
 class LogSender:

@@ -50,6 +50,16 @@ def test_log_sender_masks_names_and_numbers(caplog: pytest.LogCaptureFixture) ->
     assert "张**" in caplog.text
 
 
+def test_log_sender_leaves_links_readable_for_development(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="hospital.notifications")
+    body = "王秀英的报告已出，请查看：http://127.0.0.1:8000/reports/abc123XYZ"
+    LogSender().send(message(Channel.SMS, "13800138000", body))
+    assert "王**" in caplog.text and "秀英" not in caplog.text
+    assert "http://127.0.0.1:8000/reports/abc123XYZ" in caplog.text
+
+
 def test_sms_gateway_receives_json_and_the_secret_header() -> None:
     with SmsGateway(secret="gateway-secret") as gateway:
         HttpSmsGateway(gateway.url, "gateway-secret").send(
