@@ -21,6 +21,8 @@ from hospital.config import load_config
 from hospital.db import db, write_intent
 from hospital.errors import DomainError, register_error_handlers
 from hospital.extensions import api, babel, csrf, limiter, login_manager, migrate
+from hospital.web import security_headers
+from hospital.web.id_fields import IdConverter
 
 PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -28,6 +30,8 @@ MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 def create_app(config_override: dict[str, Any] | None = None) -> Flask:
     app = Flask("hospital", instance_path=os.path.join(os.getcwd(), "instance"))
+    # Before any route is added: every `<int:…>` in the URL map is an id, bounded to MAX_ID.
+    app.url_map.converters["int"] = IdConverter
     load_config(app, config_override)
     logging.basicConfig(
         level=app.config["LOG_LEVEL"], format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -57,6 +61,7 @@ def create_app(config_override: dict[str, Any] | None = None) -> Flask:
     register_error_handlers(app)
     _register_unit_of_work(app)
     _register_blueprints(app)
+    security_headers.register(app)
     _register_jobs()
 
     from hospital.cli import register_commands

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import logging
+import re
 import signal
 import subprocess
 import sys
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 import click
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
+from gunicorn.glogging import Logger
 
 log = logging.getLogger("hospital.cli")
 
@@ -74,6 +77,7 @@ def server_settings(
         "timeout": 60,
         "graceful_timeout": 10,
         "accesslog": "-",
+        "logger_class": "hospital.cli.RedactingAccessLogger",
         "forwarded_allow_ips": "127.0.0.1",
     }
     environment = {
@@ -81,6 +85,68 @@ def server_settings(
         "HOSPITAL_REQUEST_SLOTS": str(threads),
     }
     return options, environment
+
+
+REDACTED = "REDACTED"
+# A path segment after one of these is a bearer secret or a patient's document: /q/<ticket
+# token>, /tickets/<token>, /billing/verify/<receipt token>, /reports/verify/<code>.
+_SECRET_AFTER = re.compile(r"(/(?:q|tickets|verify)/)[^/?#]+")
+# /reports/<public id> (pages, API, kiosk): the report's id, never one of the fixed pages.
+_REPORT_ID = re.compile(r"(/reports/)(?!(?:lab|statistics|test-types|verify)(?:[/?#]|$))[^/?#]+")
+# Any other long random-looking segment (letters and digits mixed, 16+ characters).
+_TOKEN_LIKE = re.compile(r"(?<=/)(?=[A-Za-z0-9_-]*\d)(?=[A-Za-z0-9_-]*[A-Za-z])[A-Za-z0-9_-]{16,}")
+# Query parameters that carry a secret or identify a patient.
+SECRET_PARAMETERS = frozenset(
+    {
+        "token",
+        "ticket",
+        "code",
+        "confirmation",
+        "mrn",
+        "record",
+        "record_number",
+        "medical_record_number",
+        "id_number",
+        "phone",
+        "name",
+    }
+)
+
+
+def redact_url(target: str) -> str:
+    """A request target for the access log: tokens in the path and personal query values out."""
+    path, sep, query = target.partition("?")
+    path = _SECRET_AFTER.sub(rf"\g<1>{REDACTED}", path)
+    path = _REPORT_ID.sub(rf"\g<1>{REDACTED}", path)
+    path = _TOKEN_LIKE.sub(REDACTED, path)
+    if not sep:
+        return path
+    return path + "?" + redact_query(query)
+
+
+def redact_query(query: str) -> str:
+    pairs = parse_qsl(query, keep_blank_values=True)
+    return urlencode(
+        [(k, REDACTED if k.lower() in SECRET_PARAMETERS else v) for k, v in pairs], safe="*,:"
+    )
+
+
+class RedactingAccessLogger(Logger):
+    """gunicorn's logger, with the request line, path, query and referrer redacted."""
+
+    def atoms(self, resp: Any, req: Any, environ: Any, request_time: Any) -> dict[str, Any]:
+        atoms: dict[str, Any] = super().atoms(resp, req, environ, request_time)
+        method, _, rest = str(atoms.get("r", "")).partition(" ")
+        target, _, protocol = rest.rpartition(" ")
+        atoms["r"] = f"{method} {redact_url(target)} {protocol}"
+        atoms["U"] = redact_url(str(atoms.get("U") or ""))
+        atoms["q"] = redact_query(str(atoms.get("q") or ""))
+        for key in ("f", "{referer}i", "{raw_uri}e", "{path_info}e", "{query_string}e"):
+            value = atoms.get(key)
+            if value and value != "-":
+                redact = redact_query if key == "{query_string}e" else redact_url
+                atoms[key] = redact(str(value))
+        return atoms
 
 
 @click.command()

@@ -5,12 +5,18 @@ Every key is documented in the README's configuration table (a test keeps them i
 
 from __future__ import annotations
 
+import contextlib
 import os
+import secrets
+import tempfile
+from datetime import timedelta
 from typing import Any
 
 from flask import Flask
 
+# Only tests sign with a fixed key; a development start without HOSPITAL_SECRET_KEY generates one.
 DEV_SECRET_KEY = "dev-only-secret-change-me"
+SECRET_KEY_FILE = "secret_key"
 # The vendored copy under hospital/web/static/vendor/ (npm swagger-ui-dist).
 SWAGGER_UI_VERSION = "5.35.0"
 
@@ -18,11 +24,11 @@ SWAGGER_UI_VERSION = "5.35.0"
 SETTINGS: dict[str, tuple[Any, str]] = {
     "ENV": (
         "development",
-        "`production` refuses to start with the development secret key or debug on.",
+        "`production` refuses to start without a real secret key, with debug on, with the sandbox payment provider, or with SMS or e-mail written to the log.",
     ),
     "SECRET_KEY": (
-        DEV_SECRET_KEY,
-        "Signs session cookies and one-time codes. Set a long random value in production.",
+        None,
+        "Signs session cookies, one-time codes, kiosk confirmations and sandbox notifications. Required in production (a long random value, the same on every instance). Unset elsewhere: a random key generated on first start into `instance/secret_key` (mode 0600) and reused.",
     ),
     "DATABASE_URL": (
         None,
@@ -53,7 +59,14 @@ SETTINGS: dict[str, tuple[Any, str]] = {
     ),
     "OTP_RESEND_SECONDS": (60, "Minimum wait between two codes to the same phone."),
     "STAFF_IDLE_MINUTES": (30, "Staff sessions end after this many minutes without a request."),
-    "SESSION_DAYS": (30, "Patient sessions last this many days."),
+    "SESSION_DAYS": (
+        30,
+        "Patient sessions last this many days, across browser restarts (a persistent cookie).",
+    ),
+    "SESSION_IDLE_DAYS": (
+        7,
+        "Patient sessions end after this many days without a request.",
+    ),
     "RATELIMIT_STORAGE_URI": (
         "memory://",
         "flask-limiter storage for per-address limits (e.g. `redis://…` across instances).",
@@ -72,12 +85,12 @@ SETTINGS: dict[str, tuple[Any, str]] = {
     "PASSWORD_MAX_DELAY_SECONDS": (900, "Longest wait between password tries for one account."),
     "SMS_URL": (
         None,
-        "HTTP SMS gateway: JSON POST `{to, text}` to this URL. Unset: SMS are written to the log.",
+        "HTTP SMS gateway: JSON POST `{to, text}` to this URL. Unset: SMS are written to the log (development only; production refuses to start), with names and numbers masked.",
     ),
     "SMS_SECRET": (None, "Shared secret sent to the SMS gateway in the `X-Gateway-Secret` header."),
     "SMTP_URL": (
         None,
-        "SMTP server for e-mail, `smtp://user:pw@host:port` (`smtps://` for TLS). Unset: mail is written to the log.",
+        "SMTP server for e-mail, `smtp://user:pw@host:port` (`smtps://` for TLS). Unset: mail is written to the log (development only; production refuses to start), masked.",
     ),
     "MAIL_FROM": ("hospital@localhost", "Sender address of e-mail."),
     "OUTBOX_MAX_ATTEMPTS": (8, "Delivery attempts per message before it is marked failed."),
@@ -142,7 +155,7 @@ SETTINGS: dict[str, tuple[Any, str]] = {
     "QUEUE_HEARTBEAT_SECONDS": (15.0, "Seconds between heartbeats on live event streams."),
     "BILLING_PROVIDERS": (
         "sandbox",
-        "Payment providers offered, comma-separated: `sandbox`, `alipay`.",
+        "Payment providers offered, comma-separated: `sandbox`, `alipay`. Production refuses to start with `sandbox` (a patient would approve their own payment).",
     ),
     "BILLING_SANDBOX_WEBHOOK_SECRETS": (
         None,
@@ -189,6 +202,8 @@ def load_config(app: Flask, override: dict[str, Any] | None) -> None:
     app.config.from_prefixed_env("HOSPITAL")
     if override:
         app.config.update(override)
+    if not app.config["SECRET_KEY"]:
+        app.config["SECRET_KEY"] = _default_secret_key(app)
 
     url = app.config["DATABASE_URL"]
     if not url:
@@ -207,6 +222,9 @@ def load_config(app: Flask, override: dict[str, Any] | None) -> None:
         SESSION_COOKIE_NAME="hospital_session",
         SESSION_COOKIE_SECURE=app.config["ENV"] == "production",
         REMEMBER_COOKIE_DURATION=0,
+        # Only a patient's session is permanent (hospital/accounts/web_session.py:start); the
+        # server-side session ends it earlier on sign-out, idleness or SESSION_DAYS.
+        PERMANENT_SESSION_LIFETIME=timedelta(days=int(app.config["SESSION_DAYS"])),
         API_TITLE="Hospital registration and queue API",
         API_VERSION="v1",
         API_SPEC_OPTIONS={
@@ -234,6 +252,44 @@ class ConfigError(RuntimeError):
     pass
 
 
+def _default_secret_key(app: Flask) -> str | None:
+    """The fixed key in tests; in development a random key kept in the instance folder.
+
+    Production gets None here and refuses to start in validate(): several instances must share
+    one key, which only the operator can give them.
+    """
+    if app.config.get("TESTING"):
+        return DEV_SECRET_KEY
+    if app.config["ENV"] == "production":
+        return None
+    return instance_secret_key(app.instance_path)
+
+
+def instance_secret_key(instance_path: str) -> str:
+    """Read instance/secret_key, creating it (mode 0600) with a random key on first use.
+
+    Web workers and the scheduler may start at once: the key is written to a private temporary
+    file and linked into place, so every process reads the one key that won.
+    """
+    path = os.path.join(instance_path, SECRET_KEY_FILE)
+    if not os.path.exists(path):
+        os.makedirs(instance_path, exist_ok=True)
+        fd, temporary = tempfile.mkstemp(dir=instance_path, prefix=".secret_key.")
+        try:
+            with os.fdopen(fd, "w", encoding="ascii") as handle:
+                handle.write(secrets.token_urlsafe(48))
+            os.chmod(temporary, 0o600)
+            with contextlib.suppress(FileExistsError):
+                os.link(temporary, path)
+        finally:
+            os.unlink(temporary)
+    with open(path, encoding="ascii") as handle:
+        key = handle.read().strip()
+    if len(key) < 32:
+        raise ConfigError(f"{path} holds no usable secret key: delete it to have a new one made")
+    return key
+
+
 def validate(app: Flask) -> None:
     if app.config["DEFAULT_LANGUAGE"] not in ("zh", "en"):
         raise ConfigError("HOSPITAL_DEFAULT_LANGUAGE must be 'zh' or 'en'")
@@ -247,3 +303,21 @@ def validate(app: Flask) -> None:
             )
         if app.debug:
             raise ConfigError("HOSPITAL_DEBUG must be off in production")
+        # The same reading as billing's registry: empty means the default, the sandbox.
+        providers = str(app.config["BILLING_PROVIDERS"] or "sandbox").split(",")
+        if "sandbox" in (name.strip() for name in providers):
+            raise ConfigError(
+                "HOSPITAL_BILLING_PROVIDERS includes 'sandbox' (the default), which lets a patient "
+                "approve their own payment: set it to the real providers (e.g. 'alipay') in production"
+            )
+        # The log channels write message bodies (names, doctors, times, sign-in codes) to the log.
+        if not app.config["SMS_URL"]:
+            raise ConfigError(
+                "HOSPITAL_SMS_URL must be set in production: without an SMS gateway, messages and "
+                "sign-in codes would be written to the log"
+            )
+        if not app.config["SMTP_URL"]:
+            raise ConfigError(
+                "HOSPITAL_SMTP_URL must be set in production: without an SMTP server, e-mail "
+                "would be written to the log"
+            )

@@ -6,6 +6,8 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from hospital.web.id_fields import id_field
+
 _PROOF = "Identify the patient: give id_number, or the confirmation from a texted code."
 
 
@@ -23,7 +25,7 @@ class KioskProofArgs(Schema):
 
 class KioskCheckInArgs(Schema):
     code = fields.Str(load_default=None, allow_none=True, validate=validate.Length(max=200))
-    appointment_id = fields.Int(strict=True, load_default=None, allow_none=True)
+    appointment_id = id_field(load_default=None, allow_none=True)
     id_number = fields.Str(load_default=None, allow_none=True, validate=validate.Length(max=32))
     confirmation = fields.Str(load_default=None, allow_none=True, validate=validate.Length(max=400))
 
@@ -40,7 +42,7 @@ class KioskCheckInArgs(Schema):
 
 
 class KioskWalkInArgs(KioskProofArgs):
-    department_id = fields.Int(required=True, strict=True)
+    department_id = id_field(required=True)
 
     @validates_schema
     def _one_proof(self, data: dict[str, Any], **_kw: Any) -> None:
@@ -157,10 +159,9 @@ class RegisteredKioskOut(KioskOut):
 
 
 class KioskBookArgs(Schema):
-    department_id = fields.Int(required=True, strict=True)
+    department_id = id_field(required=True)
     confirmation = fields.Str(required=True, validate=validate.Length(min=1, max=400))
-    patient_id = fields.Int(
-        strict=True,
+    patient_id = id_field(
         load_default=None,
         allow_none=True,
         metadata={"description": "A family member the phone books for; default its owner."},

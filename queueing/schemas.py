@@ -4,29 +4,29 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from hospital.web.id_fields import id_field, id_list_field
 from queueing.models import PriorityClass
 
 STAFF_PRIORITIES = [p.value for p in PriorityClass]
 
 
 class OpenQueueArgs(Schema):
-    service_point_id = fields.Int(required=True, strict=True)
+    service_point_id = id_field(required=True)
     prefix = fields.Str(
         validate=validate.Regexp(r"^[A-Z]{1,4}$", error="Use 1 to 4 capital letters.")
     )
 
 
 class WalkInArgs(Schema):
-    service_point_id = fields.Int(required=True, strict=True)
-    patient_id = fields.Int(strict=True, load_default=None, allow_none=True)
+    service_point_id = id_field(required=True)
+    patient_id = id_field(load_default=None, allow_none=True)
     priority = fields.Str(
         validate=validate.OneOf(STAFF_PRIORITIES), load_default=None, allow_none=True
     )
 
 
 class CheckInArgs(Schema):
-    appointment_id = fields.Int(
-        strict=True,
+    appointment_id = id_field(
         metadata={"description": "Staff and patients: the appointment to check in."},
     )
     code = fields.Str(
@@ -47,25 +47,25 @@ class CheckInArgs(Schema):
 
 
 class CounterCreateArgs(Schema):
-    service_point_id = fields.Int(required=True, strict=True)
+    service_point_id = id_field(required=True)
     code = fields.Str(required=True, validate=validate.Length(min=1, max=16))
     name_zh = fields.Str(load_default="", validate=validate.Length(max=100))
     name_en = fields.Str(load_default="", validate=validate.Length(max=100))
 
 
 class CounterActionArgs(Schema):
-    ticket_id = fields.Int(strict=True, load_default=None, allow_none=True)
+    ticket_id = id_field(load_default=None, allow_none=True)
 
 
 class CallTicketArgs(Schema):
-    ticket_id = fields.Int(required=True, strict=True)
+    ticket_id = id_field(required=True)
     reason = fields.Str(required=True, validate=validate.Length(min=3, max=300))
 
 
 class TransferArgs(Schema):
-    to_service_point_id = fields.Int(required=True, strict=True)
+    to_service_point_id = id_field(required=True)
     come_back = fields.Bool(load_default=False)
-    ticket_id = fields.Int(strict=True, load_default=None, allow_none=True)
+    ticket_id = id_field(load_default=None, allow_none=True)
 
 
 class NotifyAheadArgs(Schema):
@@ -75,12 +75,8 @@ class NotifyAheadArgs(Schema):
 class BoardArgs(Schema):
     """A board shows a department's service points, or an area's listed ones."""
 
-    points = fields.Str(
-        validate=validate.Regexp(
-            r"^\d+(,\d+){0,19}$", error="List up to 20 service point ids, e.g. 1,2,3."
-        ),
-    )
-    department = fields.Int(strict=False)
+    points = id_list_field(max_items=20, error="List up to 20 service point ids, e.g. 1,2,3.")
+    department = id_field(strict=False)
 
     @validates_schema
     def one_scope(self, data: dict, **_kw: object) -> None:

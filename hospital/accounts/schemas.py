@@ -7,6 +7,7 @@ from typing import Any
 from marshmallow import RAISE, Schema, fields, validate
 
 from hospital.accounts.models import Account, DeviceKind, Language, Role
+from hospital.web.id_fields import id_field
 
 
 class StrictBool(fields.Bool):
@@ -83,7 +84,7 @@ class DeviceArgs(_Args):
     kind = fields.Enum(DeviceKind, by_value=True, required=True)
     name = fields.Str(required=True, validate=validate.Length(min=1, max=100))
     location = fields.Str(load_default="", validate=validate.Length(max=200))
-    service_point_id = fields.Int(strict=True, load_default=None, allow_none=True)
+    service_point_id = id_field(load_default=None, allow_none=True)
 
 
 class AccountSchema(Schema):

@@ -80,15 +80,20 @@ def account_for_token(token: str, *, now: datetime) -> Account | None:
     account = row.account
     if not account.is_active:
         return None
-    if account.is_staff:
-        idle = timedelta(minutes=current_app.config["STAFF_IDLE_MINUTES"])
-        if now - row.last_seen_at > idle:
-            row.revoked_at = now
-            return None
+    if now - row.last_seen_at > idle_limit(account):
+        row.revoked_at = now
+        return None
     if now - row.last_seen_at > TOUCH_INTERVAL:
         row.last_seen_at = now
     account.session_token = token
     return account
+
+
+def idle_limit(account: Account) -> timedelta:
+    """How long a session may go without a request: minutes for staff, days for patients."""
+    if account.is_staff:
+        return timedelta(minutes=current_app.config["STAFF_IDLE_MINUTES"])
+    return timedelta(days=current_app.config["SESSION_IDLE_DAYS"])
 
 
 @login_manager.user_loader

@@ -44,6 +44,9 @@ def start(account: Account, *, now: datetime) -> None:
     session.clear()
     open_session(account, now=now)
     login_user(account)
+    # A patient stays signed in across browser restarts (a cookie with an expiry, lasting
+    # SESSION_DAYS); a staff sign-in ends with the browser, and its idle timeout still applies.
+    session.permanent = not account.is_staff
 
 
 def sign_in_with_code(hospital: Hospital, phone: str, code: str, *, now: datetime) -> Account:

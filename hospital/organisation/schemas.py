@@ -9,8 +9,8 @@ from flask_babel import lazy_gettext as _l
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from hospital.organisation.models import ClinicianTitle, ServicePointKind
+from hospital.web.id_fields import MAX_ID
 
-MAX_ID = 2**31 - 1
 TITLES = [t.value for t in ClinicianTitle]
 KINDS = [k.value for k in ServicePointKind]
 CODE = validate.Regexp(r"^[A-Za-z0-9_-]{1,32}$", error="Use 1 to 32 letters, digits, '-' or '_'.")

@@ -25,8 +25,7 @@ from hospital.organisation.models import (
     ServicePoint,
     ServicePointKind,
 )
-
-MAX_ID = 2**31 - 1
+from hospital.web.id_fields import MAX_ID
 
 
 def pinyin_initials(name_zh: str) -> str:

@@ -21,8 +21,8 @@ from hospital.db import db
 from hospital.errors import Forbidden, InvalidInput, NotFound
 from hospital.patients.access import Permission, require_patient_access
 from hospital.patients.models import FamilyLink, Relationship
+from hospital.web.id_fields import MAX_ID
 
-MAX_ID = 2**31 - 1
 RIGHTS = ("can_book", "can_pay", "can_view_reports")
 LINK_MANAGERS = (Role.REGISTRAR, Role.ADMIN)
 

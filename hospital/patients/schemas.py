@@ -8,15 +8,11 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from hospital.patients.identity import mask_id_number, mask_name, mask_phone
 from hospital.patients.models import IdentityType, Relationship, Sex
+from hospital.web.id_fields import id_field
 
-MAX_ID = 2**31 - 1
 RELATIONSHIPS = [r.value for r in Relationship]
 SEXES = [s.value for s in Sex]
 ID_TYPES = [t.value for t in IdentityType]
-
-
-def _id_field(**kwargs: Any) -> fields.Int:
-    return fields.Int(strict=True, validate=validate.Range(min=1, max=MAX_ID), **kwargs)
 
 
 class FamilyMemberArgs(Schema):
@@ -103,8 +99,8 @@ class PermissionsArgs(Schema):
 class StaffLinkArgs(Schema):
     """Registration desk: link a patient already registered here to an account."""
 
-    account_id = _id_field(required=True)
-    patient_id = _id_field(required=True)
+    account_id = id_field(required=True)
+    patient_id = id_field(required=True)
     relationship = fields.Str(required=True, validate=validate.OneOf(RELATIONSHIPS))
     permissions = fields.Nested(PermissionsArgs, load_default=lambda: PermissionsArgs().load({}))
 

@@ -1,15 +1,68 @@
-"""The id field the API schemas share: a row id, refused outside the database's integer range."""
+"""Row ids from outside: one bound, one URL converter and one schema field for every id.
+
+Ids are 32-bit integer columns; a larger number reaching the database fails there (SQLite:
+OverflowError, PostgreSQL: out of range) instead of answering 404 or 422.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import fields, validate
+from marshmallow import ValidationError, fields, validate
+from werkzeug.exceptions import NotFound
+from werkzeug.routing import IntegerConverter, Map
+from werkzeug.routing import ValidationError as ValidationError_
 
-# Ids are 32-bit integer columns; a larger number would fail in PostgreSQL instead of a 4xx.
 MAX_ID = 2**31 - 1
+
+
+def is_id(value: object) -> bool:
+    """True for an int a row id could have (bool is not an id)."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_ID
+
+
+class IdConverter(IntegerConverter):
+    """Flask's `int` converter, bounded to ids: `/x/<int:id>` with a 20-digit number is a 404."""
+
+    def __init__(
+        self,
+        map: Map,
+        fixed_digits: int = 0,
+        min: int | None = None,
+        max: int | None = None,
+        signed: bool = False,
+    ) -> None:
+        super().__init__(map, fixed_digits, min, MAX_ID if max is None else max, signed)
+
+    def to_python(self, value: str) -> Any:
+        try:
+            return super().to_python(value)
+        except ValidationError_:
+            # Not "try the next rule": a neighbour taking a token there would answer 405.
+            raise NotFound() from None
 
 
 def id_field(*, strict: bool = True, **kwargs: Any) -> fields.Int:
     """An id; strict (no "3" for 3) in JSON bodies, lenient in query strings (always text)."""
     return fields.Int(strict=strict, validate=validate.Range(min=1, max=MAX_ID), **kwargs)
+
+
+def _each_an_id(error: str) -> Any:
+    def check(value: str) -> None:
+        # The pattern reports malformed text; this one only numbers out of range.
+        parts = [p for p in value.split(",") if p.isascii() and p.isdigit()]
+        if not all(0 < int(part) <= MAX_ID for part in parts):
+            raise ValidationError(error)
+
+    return check
+
+
+def id_list_field(*, max_items: int, error: str, **kwargs: Any) -> fields.Str:
+    """Comma-separated ids in a query string ("1,2,3"), kept as text, each within MAX_ID."""
+    return fields.Str(
+        validate=[
+            validate.Regexp(rf"^\d{{1,10}}(,\d{{1,10}}){{0,{max_items - 1}}}$", error=error),
+            _each_an_id(error),
+        ],
+        **kwargs,
+    )

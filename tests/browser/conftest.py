@@ -188,9 +188,10 @@ def page(browser: Any, live_server: LiveServer, browser_problems: BrowserProblem
 
     def only_our_server(route: Any) -> None:
         url = route.request.url
-        # chrome-extension: is Chromium's own PDF viewer, not a request to another host.
+        # chrome-extension: and chrome: are Chromium's own PDF viewer and its style sheets, not
+        # requests to another host.
         if urlsplit(url).netloc == own_host or url.startswith(
-            ("data:", "blob:", "chrome-extension:")
+            ("data:", "blob:", "chrome-extension:", "chrome:")
         ):
             route.continue_()
         else:
@@ -209,7 +210,8 @@ def page(browser: Any, live_server: LiveServer, browser_problems: BrowserProblem
         "requestfailed",
         lambda r: (
             report(f"request failed: {r.url} ({r.failure})")
-            if "ERR_ABORTED" not in (r.failure or "") and not r.url.startswith("chrome-extension:")
+            if "ERR_ABORTED" not in (r.failure or "")
+            and not r.url.startswith(("chrome-extension:", "chrome:"))
             else None
         ),
     )

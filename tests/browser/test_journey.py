@@ -155,7 +155,9 @@ def _check_in_at_the_kiosk(kiosk: Any, live_server: Any, site: Any, lang: str, c
     assert t["here"] in kiosk.inner_text('[data-screen="ticket"] h1')
     assert kiosk.inner_text("[data-slip-name]") == PARENT_MASKED
     assert PARENT not in kiosk.inner_text("#kiosk")
-    kiosk.wait_for_function("window.__printed === 1")  # no network printer: the browser prints
+    kiosk.wait_for_function(
+        "() => window.__printed === 1"
+    )  # no network printer: the browser prints
     assert t["printing"] in kiosk.inner_text("[data-print-status]")
     number = kiosk.inner_text("[data-slip-number]")
     token = urlsplit(kiosk.get_attribute("#slip", "data-ticket-url")).path.rsplit("/", 1)[-1]
@@ -176,7 +178,7 @@ def _phone_shows_place_in_line(page: Any, lang: str, number: str) -> None:
     page.locator(f"[data-ticket='{number}']").locator("[data-action=open-ticket]").click()
     page.wait_for_url("**/q/*")
     assert page.inner_text("#q-number") == number
-    page.wait_for_function("document.getElementById('q-ahead').dataset.ahead === '1'")
+    page.wait_for_function("() => document.getElementById('q-ahead').dataset.ahead === '1'")
     assert TEXT[lang]["one_ahead"] in page.inner_text("#q-ahead")
 
 
@@ -189,7 +191,9 @@ def _board_and_console(
     board.click("#q-sound")
     desk, console = steps.watched(browser, live_server, problems, viewport=(1280, 900), lang=lang)
     steps.staff_sign_in(console, site.nurse, f"/queueing/console/{site.counter_id}")
-    console.wait_for_function("document.getElementById('q-waiting-count').textContent === '2'")
+    console.wait_for_function(
+        "() => document.getElementById('q-waiting-count').textContent === '2'"
+    )
     return (hall, board), (desk, console)
 
 
@@ -224,23 +228,27 @@ def test_a_patient_books_for_a_parent_and_follows_the_visit_to_a_verified_report
         contexts += [hall, desk]
         console.click("#q-call-next")
         board.wait_for_function(
-            f"document.getElementById('q-now').dataset.code === '{site.ahead_code}'"
+            f"() => document.getElementById('q-now').dataset.code === '{site.ahead_code}'"
         )
-        page.wait_for_function("document.getElementById('q-ahead').dataset.ahead === '0'")
+        page.wait_for_function("() => document.getElementById('q-ahead').dataset.ahead === '0'")
         console.click("[data-action=complete]")
-        console.wait_for_function("document.getElementById('q-current').textContent === '—'")
+        console.wait_for_function("() => document.getElementById('q-current').textContent === '—'")
         console.click("#q-call-next")
 
         # 10. The board shows the masked name and the room, and says it; the phone is called.
-        board.wait_for_function(f"document.getElementById('q-now').dataset.code === '{number}'")
+        board.wait_for_function(
+            f"() => document.getElementById('q-now').dataset.code === '{number}'"
+        )
         now_showing = board.inner_text("#q-now")
         assert PARENT_MASKED in now_showing and site.room in now_showing
         assert PARENT not in board.content() and AHEAD_NAME not in board.content()
-        board.wait_for_function(f"window.spoken.some(u => u.text.includes('{number[0]}'))")
+        board.wait_for_function(f"() => window.spoken.some(u => u.text.includes('{number[0]}'))")
         spoken = board.evaluate("window.spoken")
         assert {u["lang"] for u in spoken} >= {"zh-CN", "en-US"}
         assert all("*" not in u["text"] and PARENT not in u["text"] for u in spoken)
-        page.wait_for_function("document.getElementById('q-status').dataset.status === 'called'")
+        page.wait_for_function(
+            "() => document.getElementById('q-status').dataset.status === 'called'"
+        )
         assert site.room in page.inner_text("#q-ahead")
 
         # 11. The doctor finishes the visit and orders a blood test from the console.
@@ -250,7 +258,7 @@ def test_a_patient_books_for_a_parent_and_follows_the_visit_to_a_verified_report
         contexts.append(doctor_desk)
         steps.staff_sign_in(doctor, site.doctor, f"/queueing/console/{site.counter_id}")
         doctor.wait_for_function(
-            f"document.getElementById('q-current').textContent.includes('{number}')"
+            f"() => document.getElementById('q-current').textContent.includes('{number}')"
         )
         doctor.check(f"#order-{site.lab_item_id}")
         doctor.click("[data-action-form=complete-and-order]")

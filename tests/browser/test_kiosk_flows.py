@@ -200,7 +200,7 @@ def test_check_in_with_a_usb_scanner_prints_one_ticket(
     assert page.inner_text("[data-slip-name]") == "王*明"
     assert hall.patient_name not in page.inner_text("#kiosk")
     assert page.query_selector(".slip-qr svg") is not None
-    page.wait_for_function("window.__printed === 1")  # no network printer: the browser prints
+    page.wait_for_function("() => window.__printed === 1")  # no network printer: the browser prints
     assert TEXT[lang]["printing"] in page.inner_text("[data-print-status]")
 
     # Scanning again: the same ticket, and the screen says so.
@@ -701,5 +701,7 @@ def test_a_released_report_prints_after_a_texted_code(
         page.click(f'[data-report="{public_id}"]')
     assert answer.value.status == 200
     assert answer.value.headers["content-type"] == "application/pdf"
-    page.wait_for_function("Number(document.getElementById('kiosk').dataset.reportBytes) > 1000")
+    page.wait_for_function(
+        "() => Number(document.getElementById('kiosk').dataset.reportBytes) > 1000"
+    )
     assert page.inner_text("[data-report-status]")

@@ -66,7 +66,9 @@ def test_nurse_call_reaches_ticket_page_and_board_within_two_seconds(
     try:
         ticket_page = _watch(phone, problems)
         ticket_page.goto(f"/q/{queue_site['token']}")
-        ticket_page.wait_for_function("document.getElementById('q-ahead').dataset.ahead === '0'")
+        ticket_page.wait_for_function(
+            "() => document.getElementById('q-ahead').dataset.ahead === '0'"
+        )
         assert ticket_page.inner_text("#q-number") == queue_site["code"]
         assert ticket_page.get_attribute("#q-ahead", "aria-live") == "polite"
 
@@ -80,7 +82,9 @@ def test_nurse_call_reaches_ticket_page_and_board_within_two_seconds(
         board = _watch(hall, problems)
         board.goto(f"/queueing/board?points={queue_site['point_id']}")
         board.click("#q-sound")
-        board.wait_for_function("document.querySelector('#q-next').textContent.includes('张*明')")
+        board.wait_for_function(
+            "() => document.querySelector('#q-next').textContent.includes('张*明')"
+        )
         assert "张三明" not in board.content()
 
         signed = desk.request.post(
@@ -89,14 +93,16 @@ def test_nurse_call_reaches_ticket_page_and_board_within_two_seconds(
         assert signed.ok, signed.text()
         console = _watch(desk, problems)
         console.goto(f"/queueing/console/{queue_site['counter_id']}")
-        console.wait_for_function("document.getElementById('q-waiting-count').textContent === '1'")
+        console.wait_for_function(
+            "() => document.getElementById('q-waiting-count').textContent === '1'"
+        )
 
         console.click("#q-call-next")
         ticket_page.wait_for_function(
-            "document.getElementById('q-status').dataset.status === 'called'", timeout=2000
+            "() => document.getElementById('q-status').dataset.status === 'called'", timeout=2000
         )
         board.wait_for_function(
-            f"document.getElementById('q-now').dataset.code === '{queue_site['code']}'",
+            f"() => document.getElementById('q-now').dataset.code === '{queue_site['code']}'",
             timeout=2000,
         )
         assert "312" in ticket_page.inner_text("#q-ahead")

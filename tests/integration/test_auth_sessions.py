@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, timedelta
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import pytest
@@ -149,13 +151,96 @@ def test_activity_keeps_a_staff_session_alive(app: Any, hospital: Any, create_ac
         assert account_for_token(token, now=now + n * step) is not None
 
 
-def test_patient_sessions_do_not_go_idle(app: Any, hospital: Any, create_account: Any) -> None:
+def test_patient_sessions_outlast_the_staff_idle_time(
+    app: Any, hospital: Any, create_account: Any
+) -> None:
     patient = create_account(hospital)
     now = utcnow()
     token = open_session(patient, now=now)
     assert account_for_token(token, now=now + timedelta(hours=12)) is not None
     days = timedelta(days=app.config["SESSION_DAYS"])
     assert account_for_token(token, now=now + days) is None
+
+
+def test_a_patient_session_ends_after_the_idle_days(
+    app: Any, hospital: Any, create_account: Any
+) -> None:
+    patient = create_account(hospital)
+    now = utcnow()
+    token = open_session(patient, now=now)
+    idle = timedelta(days=app.config["SESSION_IDLE_DAYS"])
+    assert idle == timedelta(days=7)
+
+    assert account_for_token(token, now=now + idle - timedelta(minutes=1)) is not None
+    later = now + idle - timedelta(minutes=1) + idle + timedelta(minutes=1)
+    assert account_for_token(token, now=later) is None
+    assert account_for_token(token, now=now + idle) is None, "revoked for good"
+
+
+def test_a_used_patient_session_lasts_the_session_days(
+    app: Any, hospital: Any, create_account: Any
+) -> None:
+    patient = create_account(hospital)
+    now = utcnow()
+    token = open_session(patient, now=now)
+    step = timedelta(days=app.config["SESSION_IDLE_DAYS"] - 1)
+    days = timedelta(days=app.config["SESSION_DAYS"])
+    at = now
+    while at + step < now + days:
+        at += step
+        assert account_for_token(token, now=at) is not None
+    assert account_for_token(token, now=now + days) is None
+
+
+def _session_cookie_header(response: Any) -> str:
+    (header,) = [h for h in response.headers.getlist("Set-Cookie") if h.startswith(COOKIE + "=")]
+    return header
+
+
+def test_a_patient_stays_signed_in_across_a_browser_restart(
+    client: Any, app: Any, hospital: Any, create_account: Any
+) -> None:
+    account = create_account(hospital, password=PASSWORD)
+    db.session.commit()
+    response = _password_sign_in(client, account.phone)
+    assert response.status_code == 200
+
+    header = _session_cookie_header(response)
+    expires = re.search(r"Expires=([^;]+)", header)
+    assert expires, f"a cookie without an expiry dies with the browser: {header}"
+    lifetime = parsedate_to_datetime(expires.group(1)) - utcnow().replace(tzinfo=UTC)
+    days = timedelta(days=app.config["SESSION_DAYS"])
+    assert days - timedelta(minutes=5) < lifetime <= days
+    # A browser restart keeps cookies with an expiry: the session still answers.
+    restarted = app.test_client()
+    restarted.set_cookie(COOKIE, client.get_cookie(COOKIE).value)
+    assert restarted.get("/api/v1/auth/me").json["id"] == account.id
+
+
+def test_a_staff_session_ends_with_the_browser(
+    client: Any, hospital: Any, create_account: Any
+) -> None:
+    nurse = create_account(hospital, roles=(Role.NURSE,), password=PASSWORD)
+    db.session.commit()
+    response = _password_sign_in(client, nurse.username)
+    assert response.status_code == 200
+
+    header = _session_cookie_header(response)
+    assert "Expires=" not in header and "Max-Age=" not in header, header
+
+
+def test_signing_out_leaves_no_lasting_cookie(
+    client: Any, hospital: Any, create_account: Any
+) -> None:
+    account = create_account(hospital, password=PASSWORD)
+    db.session.commit()
+    _password_sign_in(client, account.phone)
+    response = client.post("/api/v1/auth/sign-out", json={})
+    assert response.status_code == 204
+    for header in response.headers.getlist("Set-Cookie"):
+        if header.startswith(COOKIE + "=") and "Expires=" in header:
+            expires = parsedate_to_datetime(re.search(r"Expires=([^;]+)", header).group(1))
+            assert expires <= utcnow().replace(tzinfo=UTC) + timedelta(minutes=1), header
 
 
 def test_sign_out_needs_no_body_is_harmless_twice_and_is_audited(

@@ -87,7 +87,7 @@ NEW_POINT = {"kind": "pharmacy", "code": "PHARM-1", "name_zh": "药房", "name_e
 CASES: list[tuple[str, str, str, Any, bytes | None, int, str | None, str | None]] = [
     ("search-too-long", "get", D + "?q=" + "x" * 51, None, None, 422, None, "q"),
     ("department-missing", "get", D + "/99999999", None, None, 404, "department_not_found", None),
-    ("department-huge-id", "get", D + "/" + "9" * 30, None, None, 404, "department_not_found", None),
+    ("department-huge-id", "get", D + "/" + "9" * 30, None, None, 404, "not_found", None),
     ("department-elsewhere", "get", D + "/{elsewhere}", None, None, 404, "department_not_found", None),
     ("clinicians-bad-department", "get", C + "?department_id=abc", None, None, 422, None, "department_id"),
     ("clinicians-zero-department", "get", C + "?department_id=0", None, None, 422, None, "department_id"),

@@ -31,13 +31,33 @@ def test_phone_numbers_are_masked_in_the_log() -> None:
     assert mask_email("zhang.san@example.com") == "z***@example.com"
 
 
-def test_log_sender_writes_the_body_so_sign_in_codes_can_be_read(
+def test_log_sender_masks_the_body_but_leaves_sign_in_codes_readable(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.INFO, logger="hospital.notifications")
     LogSender().send(message(Channel.SMS, "13800138000", "您的验证码是 123456"))
-    assert "SMS to 138****8000: 您的验证码是 123456" in caplog.messages
+    assert "SMS to 138****8000: 您***** 123456" in caplog.messages
     assert "13800138000" not in caplog.text
+
+
+def test_log_sender_masks_names_and_numbers(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="hospital.notifications")
+    body = "张三明，您预约了 05-01 09:30 内科 李四医生。ID 110101194803071234. Dear Zhang Sanming"
+    LogSender().send(message(Channel.SMS, "13800138000", body))
+    LogSender().send(message(Channel.EMAIL, "zhang.san@example.com", body, subject="张三明 报告"))
+    for secret in ("三明", "李四", "110101194803071234", "09:30", "Sanming", "zhang.san"):
+        assert secret not in caplog.text, secret
+    assert "张**" in caplog.text
+
+
+def test_log_sender_leaves_links_readable_for_development(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="hospital.notifications")
+    body = "王秀英的报告已出，请查看：http://127.0.0.1:8000/reports/abc123XYZ"
+    LogSender().send(message(Channel.SMS, "13800138000", body))
+    assert "王**" in caplog.text and "秀英" not in caplog.text
+    assert "http://127.0.0.1:8000/reports/abc123XYZ" in caplog.text
 
 
 def test_sms_gateway_receives_json_and_the_secret_header() -> None:

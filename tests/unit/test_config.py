@@ -8,9 +8,19 @@ from pathlib import Path
 import pytest
 
 from hospital.app import create_app
-from hospital.config import SETTINGS, ConfigError
+from hospital.config import DEV_SECRET_KEY, SETTINGS, ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
+
+# What a production start needs besides a secret key.
+PRODUCTION = {
+    "ENV": "production",
+    "SECRET_KEY": "x" * 40,
+    "DATABASE_URL": "sqlite://",
+    "BILLING_PROVIDERS": "alipay",
+    "SMS_URL": "https://sms.example.org/send",
+    "SMTP_URL": "smtp://relay.example.org",
+}
 
 
 def test_environment_variables_override_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -28,19 +38,62 @@ def test_production_refuses_the_development_secret_key() -> None:
 
 def test_production_refuses_debug() -> None:
     with pytest.raises(ConfigError, match="DEBUG"):
-        create_app(
-            {
-                "ENV": "production",
-                "SECRET_KEY": "x" * 40,
-                "DEBUG": True,
-                "DATABASE_URL": "sqlite://",
-            }
-        )
+        create_app({**PRODUCTION, "DEBUG": True})
 
 
 def test_production_starts_with_a_real_secret() -> None:
-    app = create_app({"ENV": "production", "SECRET_KEY": "x" * 40, "DATABASE_URL": "sqlite://"})
+    app = create_app(PRODUCTION)
     assert app.config["SESSION_COOKIE_SECURE"] is True
+
+
+@pytest.mark.parametrize("providers", ["sandbox", "alipay,sandbox", "", None])
+def test_production_refuses_the_sandbox_payment_provider(providers: str | None) -> None:
+    with pytest.raises(ConfigError, match="HOSPITAL_BILLING_PROVIDERS"):
+        create_app({**PRODUCTION, "BILLING_PROVIDERS": providers})
+
+
+def test_production_refuses_the_default_payment_providers(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = {k: v for k, v in PRODUCTION.items() if k != "BILLING_PROVIDERS"}
+    with pytest.raises(ConfigError, match="HOSPITAL_BILLING_PROVIDERS.*sandbox"):
+        create_app(settings)
+
+
+@pytest.mark.parametrize("setting", ["SMS_URL", "SMTP_URL"])
+def test_production_refuses_messages_written_to_the_log(setting: str) -> None:
+    with pytest.raises(ConfigError, match=f"HOSPITAL_{setting}"):
+        create_app({**PRODUCTION, setting: None})
+
+
+def test_development_generates_a_private_secret_key_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("HOSPITAL_SECRET_KEY", raising=False)
+    first = create_app({"DATABASE_URL": "sqlite://"}).config["SECRET_KEY"]
+    key_file = tmp_path / "instance" / "secret_key"
+    assert key_file.read_text().strip() == first
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    assert first != DEV_SECRET_KEY and len(first) >= 32
+    # A second start (`make demo` twice) signs with the same key, so sessions survive it.
+    assert create_app({"DATABASE_URL": "sqlite://"}).config["SECRET_KEY"] == first
+    (tmp_path / "other").mkdir()
+    monkeypatch.chdir(tmp_path / "other")
+    assert create_app({"DATABASE_URL": "sqlite://"}).config["SECRET_KEY"] != first
+
+
+def test_only_tests_sign_with_the_fixed_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert (
+        create_app({"TESTING": True, "DATABASE_URL": "sqlite://"}).config["SECRET_KEY"]
+        == DEV_SECRET_KEY
+    )
+    assert not (tmp_path / "instance" / "secret_key").exists()
+    assert (
+        create_app({"SECRET_KEY": "y" * 40, "DATABASE_URL": "sqlite://"}).config["SECRET_KEY"]
+        == "y" * 40
+    )
 
 
 def test_create_app_makes_no_database_connection() -> None:

@@ -17,6 +17,7 @@ from hospital.db import db
 from hospital.errors import NotFound
 from hospital.patients.access import Permission, can_act_for
 from hospital.patients.models import Patient
+from hospital.web.id_fields import MAX_ID
 
 CASHIER_ROLES = (Role.CASHIER, Role.ADMIN)
 
@@ -60,9 +61,6 @@ def _ledger(
     except IntegrityError:
         return None
     return entry
-
-
-MAX_ID = 2**31 - 1
 
 
 def _get_order(order_id: int) -> Order | None:

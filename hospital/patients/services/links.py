@@ -16,9 +16,9 @@ from hospital.errors import Conflict, InvalidInput, NotFound
 from hospital.patients.grants import refuse_raise_by_holder
 from hospital.patients.models import FamilyLink, Patient, Relationship
 from hospital.patients.services.person import parse_relationship
+from hospital.web.id_fields import MAX_ID
 
 # Ids beyond a 32-bit integer cannot exist; refusing them early keeps PostgreSQL from erroring.
-MAX_ID = 2**31 - 1
 
 
 def family_limit() -> int:

@@ -62,7 +62,15 @@
     if (error) error.focus();
   }
 
+  // A button that prints the page (an inline onclick would be refused by the CSP).
+  function setUpPrintButtons() {
+    document.querySelectorAll('[data-action="print"]').forEach(function (button) {
+      button.addEventListener("click", function () { window.print(); });
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    setUpPrintButtons();
     startCountdowns();
     setUpReadAloud();
     focusFormError();
