@@ -39,6 +39,9 @@ REQUIRE_BROWSER = os.environ.get("HOSPITAL_REQUIRE_BROWSER") == "1"
 NOTIFICATIONS_LOGGER = "hospital.notifications"
 # "SMS to 138****0001: <body>", written by the log channel when the outbox is delivered.
 SMS_LINE = re.compile(r"^SMS to (?P<to>\S+): (?P<body>.*)$", re.S)
+# Chromium's own pages and resources, served by the browser itself, not by another host: its PDF
+# viewer (chrome-extension:) loads styles and scripts from chrome://resources while it starts.
+BROWSER_OWN = ("chrome:", "chrome-extension:")
 
 
 class SmsLog(logging.Handler):
@@ -188,10 +191,7 @@ def page(browser: Any, live_server: LiveServer, browser_problems: BrowserProblem
 
     def only_our_server(route: Any) -> None:
         url = route.request.url
-        # chrome-extension: is Chromium's own PDF viewer, not a request to another host.
-        if urlsplit(url).netloc == own_host or url.startswith(
-            ("data:", "blob:", "chrome-extension:")
-        ):
+        if urlsplit(url).netloc == own_host or url.startswith(("data:", "blob:", *BROWSER_OWN)):
             route.continue_()
         else:
             browser_problems.found.append(f"off-site request blocked: {url}")
@@ -209,7 +209,7 @@ def page(browser: Any, live_server: LiveServer, browser_problems: BrowserProblem
         "requestfailed",
         lambda r: (
             report(f"request failed: {r.url} ({r.failure})")
-            if "ERR_ABORTED" not in (r.failure or "") and not r.url.startswith("chrome-extension:")
+            if "ERR_ABORTED" not in (r.failure or "") and not r.url.startswith(BROWSER_OWN)
             else None
         ),
     )

@@ -703,3 +703,8 @@ def test_a_released_report_prints_after_a_texted_code(
     assert answer.value.headers["content-type"] == "application/pdf"
     page.wait_for_function("Number(document.getElementById('kiosk').dataset.reportBytes) > 1000")
     assert page.inner_text("[data-report-status]")
+    # The report's frame prints once Chromium's PDF viewer has loaded it (RECORDERS runs in that
+    # frame too). Waiting for it keeps the viewer's start-up in the test, not racing the teardown.
+    page.wait_for_function(
+        "document.querySelector('[data-report-frame]').contentWindow.__printed === 1"
+    )
