@@ -26,7 +26,9 @@ from tests.support.queueing_factories import open_queue
 pytestmark = pytest.mark.browser
 
 _n = itertools.count(1)
-START = '[data-screen="start"]:not([hidden])'
+# The start screen once kiosk.js runs it (it sets data-current): the HTML shows the start screen
+# before the script has loaded, and under load a click there would be lost.
+START = '#kiosk[data-current="start"] [data-screen="start"]:not([hidden])'
 TICKET = '[data-screen="ticket"]:not([hidden])'
 MESSAGE = '[data-screen="message"]:not([hidden])'
 TEXT = {
