@@ -16,6 +16,7 @@ from hospital.billing.models import FeeItem, ItemCategory, Order, Payment, Regis
 from hospital.billing.providers.registry import payment_provider, sandbox_secrets
 from hospital.billing.providers.sandbox import SIGNATURE_HEADER, SandboxProvider
 from hospital.billing.providers.stripe_webhooks import signature_header
+from hospital.billing.references import OrderRef
 from hospital.billing.services import orders, payments, settlement
 from hospital.db import db
 from hospital.organisation.models import Clinician, Hospital
@@ -150,7 +151,7 @@ def insured_medicine_order(hospital: Hospital, *, now: datetime) -> tuple[Order,
 def registration_order(appointment_id: int) -> Order | None:
     """The registration-fee order billing opened when the appointment was held."""
     return db.session.scalar(
-        sa.select(Order).where(Order.reference == f"appointment:{appointment_id}")
+        sa.select(Order).where(Order.reference == OrderRef.appointment(appointment_id).format())
     )
 
 
