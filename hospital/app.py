@@ -17,6 +17,7 @@ from flask_babel import lazy_gettext as _l
 
 from hospital.accounts.guards import current_account
 from hospital.audit.service import REFUSALS, record_unrecorded_refusal, replay_after_rollback
+from hospital.billing import wiring as billing_wiring
 from hospital.config import load_config
 from hospital.db import db, write_intent
 from hospital.errors import DomainError, register_error_handlers
@@ -61,6 +62,7 @@ def create_app(config_override: dict[str, Any] | None = None) -> Flask:
     register_error_handlers(app)
     _register_unit_of_work(app)
     _register_blueprints(app)
+    billing_wiring.connect(app, after_payment={"appointment": "scheduling_pages.my_appointments"})
     security_headers.register(app)
     _register_jobs()
 

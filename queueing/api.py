@@ -126,9 +126,10 @@ def _refuse_unpaid_kiosk_walk_in(hospital_id: int) -> None:
     Where a walk-in fee is due, the kiosk's own walk-in registration (/api/v1/kiosk/walk-in/pay)
     takes the payment first; this endpoint must not be a way around it.
     """
-    from hospital.billing.service import walk_in_fee_fen
+    from hospital.billing.services.orders import walk_in_fee_fen
 
-    if walk_in_fee_fen(hospital_id) > 0:
+    fee_class = str(current_app.config.get("KIOSK_WALK_IN_FEE_CLASS", "general"))
+    if walk_in_fee_fen(hospital_id, fee_class=fee_class) > 0:
         raise Conflict(
             _l(
                 "A walk-in ticket costs the registration fee here: register through the kiosk's "

@@ -15,8 +15,10 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from hospital.accounts.guards import public, require_roles, signed_in_account, token_access
 from hospital.accounts.models import STAFF_ROLES, Role
-from hospital.billing import service as billing_service
-from hospital.billing.models import FeeItem, ItemCategory
+from hospital.billing.references import OrderRef
+from hospital.billing.services import orders as billing_orders
+from hospital.billing.services import queries as billing_queries
+from hospital.billing.services.queries import ItemCategory
 from hospital.db import db, utcnow
 from hospital.errors import DomainError, InvalidInput, NotFound
 from hospital.organisation.lookup import current_hospital
@@ -362,7 +364,7 @@ def console_page(counter_id: int) -> str:
         .order_by(ServicePoint.code)
         .all()
     )
-    can_order = actor.has_role(*billing_service.STAFF_ORDERING_ROLES)
+    can_order = actor.has_role(*billing_orders.STAFF_ORDERING_ROLES)
     return render_template(
         "queueing/console.html",
         counter=counter,
@@ -421,23 +423,13 @@ def close_queue(counter_id: int) -> str | WerkzeugResponse:
     return redirect(url_for("queueing_pages.console_page", counter_id=counter_id), 303)
 
 
-def _orderable_items(hospital_id: int) -> list[FeeItem]:
-    return list(
-        db.session.scalars(
-            sa.select(FeeItem)
-            .where(
-                FeeItem.hospital_id == hospital_id,
-                FeeItem.is_active.is_(True),
-                FeeItem.category.in_(ORDERABLE),
-            )
-            .order_by(FeeItem.category, FeeItem.id)
-        )
-    )
+def _orderable_items(hospital_id: int) -> list[billing_queries.FeeItem]:
+    return billing_queries.active_fee_items(hospital_id, ORDERABLE)
 
 
 @bp.post("/queueing/console/<int:counter_id>/complete-and-order")
 @sign_in_page_required
-@require_roles(*billing_service.STAFF_ORDERING_ROLES)
+@require_roles(*billing_orders.STAFF_ORDERING_ROLES)
 def complete_and_order(counter_id: int) -> WerkzeugResponse:
     """The clinician ends the visit at this counter and orders tests for the patient, in one step."""
     actor = signed_in_account()
@@ -455,13 +447,16 @@ def complete_and_order(counter_id: int) -> WerkzeugResponse:
                 _l("This ticket has no registered patient; order tests at the cashier."),
                 code="ticket_without_patient",
             )
-        order = billing_service.create_visit_order(
+        visit = (
+            OrderRef.appointment(ticket.appointment_id)
+            if ticket.appointment_id
+            else OrderRef.ticket(ticket.id)
+        )
+        order = billing_orders.create_visit_order(
             actor,
             patient_id=ticket.patient_id,
-            items=[billing_service.ItemRequest(fee_item_id=i, quantity=1) for i in sorted(chosen)],
-            visit_key=f"appointment:{ticket.appointment_id}"
-            if ticket.appointment_id
-            else f"ticket:{ticket.id}",
+            items=[billing_orders.ItemRequest(fee_item_id=i, quantity=1) for i in sorted(chosen)],
+            visit_key=visit.format(),
             now=now,
         )
     except DomainError as exc:

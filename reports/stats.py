@@ -22,6 +22,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.compiler import compiles
 
 from hospital import events
+from hospital.billing.references import OrderKind, OrderRef
 from hospital.db import UTCDateTime, db, utcnow
 from hospital.organisation.models import Clinician, Department, Hospital
 from reports.models import LabReport, PaymentSummary, VisitSummary
@@ -259,9 +260,9 @@ def on_payment_received(
     **_kw: Any,
 ) -> None:
     department_id = clinician_id = None
-    kind, _, ref_id = (reference or "").partition(":")
-    if kind == "appointment" and ref_id.isdigit():
-        visit = _visit(hospital_id, appointment_id=int(ref_id))
+    ref = OrderRef.read(reference)
+    if ref is not None and ref.kind is OrderKind.APPOINTMENT:
+        visit = _visit(hospital_id, appointment_id=ref.id)
         if visit is not None:
             department_id, clinician_id = visit.department_id, visit.clinician_id
     # A provider notification processed twice counts once.

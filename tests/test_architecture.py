@@ -86,3 +86,82 @@ def test_every_table_holding_hospital_data_carries_hospital_id() -> None:
         if t.name != "hospital" and "hospital_id" not in t.c
     ]
     assert not missing, f"add hospital_id (sharding key) to: {missing}"
+
+
+# Billing is a package of its own inside the kernel (ARCHITECTURE.md). From outside it, only its
+# public surface may be imported: services (the operations and queries), schemas, the typed order
+# reference, and pricing (pure money arithmetic and formatting, no tables). Never its models,
+# views, providers or a private name. The kernel's other modules do not import billing at all.
+BILLING = "hospital.billing"
+BILLING_PUBLIC = (
+    "hospital.billing.services",
+    "hospital.billing.schemas",
+    "hospital.billing.references",
+    "hospital.billing.pricing",
+)
+
+
+def billing_imports(path: Path) -> set[tuple[str, str]]:
+    """(billing module, imported name or "") for every import of billing in the file."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    found: set[tuple[str, str]] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update((a.name, "") for a in node.names if _is_billing(a.name))
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            if not _is_billing(node.module):
+                continue
+            for alias in node.names:
+                if node.module == BILLING:  # `from hospital.billing import views`: a module
+                    found.add((f"{BILLING}.{alias.name}", ""))
+                else:
+                    found.add((node.module, alias.name))
+    return found
+
+
+def _is_billing(module: str) -> bool:
+    return module == BILLING or module.startswith(BILLING + ".")
+
+
+def _is_public_billing(module: str) -> bool:
+    return any(module == p or module.startswith(p + ".") for p in BILLING_PUBLIC)
+
+
+def outside_billing() -> list[Path]:
+    billing_dir = ROOT / "hospital" / "billing"
+    return [
+        p
+        for p in source_files()
+        if billing_dir not in p.parents and str(p.relative_to(ROOT)) not in COMPOSITION_ROOT
+    ]
+
+
+@pytest.mark.parametrize("path", outside_billing(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_only_billings_public_surface_is_imported_from_outside(path: Path) -> None:
+    rel = str(path.relative_to(ROOT))
+    for module, name in billing_imports(path):
+        assert not rel.startswith("hospital/"), (
+            f"{rel} imports {module}: the kernel does not depend on billing (only the "
+            f"composition root {sorted(COMPOSITION_ROOT)} wires it)"
+        )
+        assert _is_public_billing(module), (
+            f"{rel} imports {module}: outside billing import only {list(BILLING_PUBLIC)}; "
+            "ask billing for a public query instead of reading its models"
+        )
+        assert not name.startswith("_"), f"{rel} imports the private {module}.{name}"
+
+
+def test_the_billing_rule_catches_models_and_private_names(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.py"
+    bad.write_text(
+        "from hospital.billing.models import Order\n"
+        "from hospital.billing import views\n"
+        "from hospital.billing.services.ledger import _order_for\n"
+        "from hospital.billing.services import queries\n"
+    )
+    found = billing_imports(bad)
+    assert not _is_public_billing("hospital.billing.models")
+    assert not _is_public_billing("hospital.billing.views")
+    assert ("hospital.billing.services.ledger", "_order_for") in found
+    assert ("hospital.billing.services", "queries") in found
+    assert _is_public_billing("hospital.billing.services")

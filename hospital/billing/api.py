@@ -12,7 +12,7 @@ from flask_smorest import Blueprint
 from hospital.accounts.guards import public, require_roles, require_signed_in, signed_in_account
 from hospital.accounts.models import Account, Role
 from hospital.audit.service import record_staff_read
-from hospital.billing import receipts, service
+from hospital.billing import receipts
 from hospital.billing.models import Order, Refund, RefundKind
 from hospital.billing.schemas import (
     BillingDayArgs,
@@ -26,6 +26,7 @@ from hospital.billing.schemas import (
     StartedPaymentOut,
     VisitOrderArgs,
 )
+from hospital.billing.services import orders, payments, queries, refunds
 from hospital.db import utcnow
 from hospital.errors import Conflict
 from hospital.idempotency import HEADER, idempotent
@@ -57,7 +58,7 @@ def _audit_staff_read(account: Account, action: str, orders: list[Order]) -> Non
 @blp.response(200, FeeScheduleOut)
 def fee_schedule() -> dict[str, Any]:
     """The hospital's fee schedule: registration fees by fee class and priced items."""
-    fees, items = service.fee_schedule(current_hospital().id)
+    fees, items = queries.fee_schedule(current_hospital().id)
     return {"registration_fees": fees, "items": items}
 
 
@@ -66,7 +67,7 @@ def fee_schedule() -> dict[str, Any]:
 @blp.response(200, OrderOut(many=True))
 def my_orders() -> list[Order]:
     """Your orders and those of the family members you act for."""
-    return service.orders_for_account(signed_in_account())
+    return queries.orders_for_account(signed_in_account())
 
 
 @blp.route("/orders", methods=["POST"])
@@ -75,8 +76,8 @@ def my_orders() -> list[Order]:
 @blp.response(201, OrderOut)
 def create_visit_order(args: dict[str, Any]) -> Order:
     """Order tests, imaging, medicines or procedures for a patient during a visit."""
-    items = [service.ItemRequest(i["fee_item_id"], i["quantity"]) for i in args["items"]]
-    return service.create_visit_order(
+    items = [orders.ItemRequest(i["fee_item_id"], i["quantity"]) for i in args["items"]]
+    return orders.create_visit_order(
         signed_in_account(),
         patient_id=args["patient_id"],
         items=items,
@@ -91,7 +92,7 @@ def create_visit_order(args: dict[str, Any]) -> Order:
 def get_order(order_id: int) -> Order:
     """One order, if it is yours, a family member's, or you are staff with access (audited)."""
     account = signed_in_account()
-    order = service.order_for_viewer(account, order_id)
+    order = queries.order_for_viewer(account, order_id)
     _audit_staff_read(account, "order.read", [order])
     return order
 
@@ -101,7 +102,7 @@ def get_order(order_id: int) -> Order:
 @blp.response(200, OrderOut)
 def use_insurance(order_id: int) -> Order:
     """Settle the covered share with medical insurance; the patient then pays the rest."""
-    return service.apply_insurance(signed_in_account(), order_id, now=utcnow())
+    return orders.apply_insurance(signed_in_account(), order_id, now=utcnow())
 
 
 @blp.route("/orders/<int:order_id>/payments", methods=["POST"])
@@ -109,12 +110,12 @@ def use_insurance(order_id: int) -> Order:
 @idempotent
 @blp.arguments(PaymentArgs)
 @blp.response(201, StartedPaymentOut)
-def start_payment(args: dict[str, Any], order_id: int) -> service.StartedPayment:
+def start_payment(args: dict[str, Any], order_id: int) -> payments.StartedPayment:
     """Open a payment and get the provider address to redirect the payer to.
 
     The order is paid only when the provider's signed notification (or our query) confirms it.
     """
-    return service.start_payment(
+    return payments.start_payment(
         signed_in_account(),
         order_id,
         provider_name=args["provider"],
@@ -130,7 +131,7 @@ def start_payment(args: dict[str, Any], order_id: int) -> service.StartedPayment
 @blp.response(201, RefundOut(many=True))
 def refund(args: dict[str, Any], order_id: int) -> list[Refund]:
     """Cashier: refund part of an order (amount_fen) or all that is left, with a reason."""
-    return service.refund_order(
+    return refunds.refund_order(
         signed_in_account(),
         order_id,
         amount_fen=args.get("amount_fen"),
@@ -147,7 +148,7 @@ def refund(args: dict[str, Any], order_id: int) -> list[Refund]:
 def receipt(args: dict[str, Any], order_id: int) -> Response:
     """The receipt PDF of a paid order (A4, or 80mm for a receipt printer)."""
     account = signed_in_account()
-    order = service.order_for_viewer(account, order_id)
+    order = queries.order_for_viewer(account, order_id)
     if order.paid_at is None:
         raise Conflict(_l("This order has not been paid, so it has no receipt."), code="not_paid")
     _audit_staff_read(account, "order.receipt.read", [order])
@@ -166,7 +167,7 @@ def receipt(args: dict[str, Any], order_id: int) -> Response:
 def cashier_orders(args: dict[str, Any]) -> list[Order]:
     """Cashier: the orders created on one day (the hospital's local date); audited."""
     account = signed_in_account()
-    orders = service.orders_for_cashier(account, args["date"])
+    orders = queries.orders_for_cashier(account, args["date"])
     _audit_staff_read(account, "order.cashier_list.read", orders)
     return orders
 
@@ -175,6 +176,6 @@ def cashier_orders(args: dict[str, Any]) -> list[Order]:
 @require_roles(Role.CASHIER, Role.ADMIN)
 @blp.arguments(BillingDayArgs, location="query")
 @blp.response(200, ReconciliationOut)
-def reconciliation(args: dict[str, Any]) -> service.ReconciliationReport:
+def reconciliation(args: dict[str, Any]) -> queries.ReconciliationReport:
     """Cashier: money received and refunded on one day, per provider."""
-    return service.daily_reconciliation(signed_in_account(), args["date"])
+    return queries.daily_reconciliation(signed_in_account(), args["date"])

@@ -14,7 +14,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from hospital.accounts.guards import current_account, public, signed_in_account, token_access
 from hospital.accounts.models import Account, Role
 from hospital.audit.service import record_staff_read
-from hospital.billing import receipts, service
+from hospital.billing import receipts, wiring
 from hospital.billing.exports import csv_text
 from hospital.billing.models import Order, OrderStatus, RefundKind
 from hospital.billing.pricing import fen_to_yuan, yuan_to_fen
@@ -24,6 +24,8 @@ from hospital.billing.providers.registry import (
     payment_provider,
 )
 from hospital.billing.providers.sandbox import SandboxProvider
+from hospital.billing.references import OrderKind, OrderRef
+from hospital.billing.services import orders, payments, queries, refunds, settlement
 from hospital.db import db, utcnow
 from hospital.errors import DomainError, Forbidden, InvalidInput, NotFound
 from hospital.extensions import csrf
@@ -91,7 +93,7 @@ def _page_context() -> dict[str, object]:
 @sign_in_page_required
 def my_orders() -> Page:
     account = signed_in_account()
-    orders = service.orders_for_account(account)
+    orders = queries.orders_for_account(account)
     patients = _patients_of(orders)
     return render_template(
         "billing/orders.html", orders=orders, patients=patients, **_page_context()
@@ -107,12 +109,12 @@ def pay(order_id: int) -> Page:
     if request.method == "POST":
         try:
             if request.form.get("action") == "insurance":
-                service.apply_insurance(account, order_id, now=now)
+                orders.apply_insurance(account, order_id, now=now)
                 flash(
                     _("Medical insurance was applied. You pay only the self-pay part."), "success"
                 )
                 return redirect(url_for("billing_pages.pay", order_id=order_id))
-            started = service.start_payment(
+            started = payments.start_payment(
                 account,
                 order_id,
                 provider_name=request.form.get("provider", ""),
@@ -125,7 +127,7 @@ def pay(order_id: int) -> Page:
         else:
             # A full redirect to the provider: card data is never typed into our pages.
             return redirect(started.redirect_url)
-    order = service.order_for_payer(account, order_id)
+    order = queries.order_for_payer(account, order_id)
     _audit_staff_read(account, "order.read", [order])
     seconds_left = (
         max(int((order.expires_at - now).total_seconds()), 0) if order.expires_at else None
@@ -157,7 +159,7 @@ def result(order_id: int) -> Page:
         return render_template("billing/result_public.html", order_id=order_id, **_page_context())
     # Shows what our database knows: returning here never marks anything paid.
     account = signed_in_account()
-    order = service.order_for_viewer(account, order_id)
+    order = queries.order_for_viewer(account, order_id)
     _audit_staff_read(account, "order.read", [order])
     return render_template(
         "billing/result.html",
@@ -167,23 +169,30 @@ def result(order_id: int) -> Page:
     )
 
 
+# What a paid order's result page says on the way to the page of what was paid for.
+NEXT_STEP_MESSAGES = {
+    OrderKind.APPOINTMENT: _l("Your appointment is booked. See it in My appointments."),
+}
+
+
 def _next_step(order: Order) -> tuple[str, object] | None:
-    """Where a paid order leads on: the appointment it booked (the module that owns it)."""
+    """Where a paid order leads on: the page the composition root named for its kind, if any."""
     from flask import current_app
 
-    reference = order.reference or ""
-    if reference.startswith("appointment:"):
-        endpoint = "scheduling_pages.my_appointments"
-        if endpoint in current_app.view_functions:
-            return url_for(endpoint), _l("Your appointment is booked. See it in My appointments.")
-    return None
+    ref = OrderRef.read(order.reference)
+    if ref is None or ref.kind not in NEXT_STEP_MESSAGES:
+        return None
+    endpoint = wiring.page_after_payment(ref.kind)
+    if endpoint is None or endpoint not in current_app.view_functions:
+        return None
+    return url_for(endpoint), NEXT_STEP_MESSAGES[ref.kind]
 
 
 @bp.get("/orders/<int:order_id>/receipt.pdf")
 @sign_in_page_required
 def receipt_pdf(order_id: int) -> Response:
     account = signed_in_account()
-    order = service.order_for_viewer(account, order_id)
+    order = queries.order_for_viewer(account, order_id)
     if order.paid_at is None:
         raise NotFound(_l("This order has not been paid, so it has no receipt."), code="not_paid")
     size = request.args.get("size", "a4")
@@ -201,7 +210,7 @@ def receipt_pdf(order_id: int) -> Response:
 @token_access("the verification token printed on the receipt")
 def verify_receipt(token: str) -> Page:
     """Public: only the receipt number, amount and date, nothing about the patient."""
-    order = service.receipt_by_token(token)
+    order = queries.receipt_by_token(token)
     if order is None:
         return render_template("billing/verify.html", order=None), 404
     paid_on = order.paid_at.astimezone(_hospital_zone(order)).date() if order.paid_at else None
@@ -219,7 +228,7 @@ def notify(provider: str) -> Response:
         backend = payment_provider(provider, _config())
     except UnknownProvider:
         abort(404)
-    outcome = service.handle_notification(
+    outcome = settlement.handle_notification(
         provider, request.headers, request.get_data(cache=False), now=utcnow()
     )
     body, status = backend.acknowledgement(outcome.accepted)
@@ -280,7 +289,7 @@ def _day(account: Account) -> date:
 def cashier() -> Page:
     account = _cashier()
     day = _day(account)
-    orders = service.orders_for_cashier(account, day)
+    orders = queries.orders_for_cashier(account, day)
     _audit_staff_read(account, "order.cashier_list.read", orders)
     patients = _patients_of(orders)
     return render_template(
@@ -297,7 +306,7 @@ def cashier_refund(order_id: int) -> Page:
         amount = yuan_to_fen(raw if "." in raw or not raw else f"{raw}.00") if raw else None
     except ValueError:
         raise InvalidInput(_l("Enter the amount in yuan, e.g. 12.50."), code="bad_amount") from None
-    refunds = service.refund_order(
+    issued = refunds.refund_order(
         account,
         order_id,
         amount_fen=amount,
@@ -305,7 +314,7 @@ def cashier_refund(order_id: int) -> Page:
         reason=request.form.get("reason", ""),
         now=utcnow(),
     )
-    total = sum(r.amount_fen for r in refunds)
+    total = sum(r.amount_fen for r in issued)
     flash(_("Refunded %(amount)s.", amount=receipts.money(total)), "success")
     return redirect(url_for("billing_pages.cashier", date=request.form.get("date") or None))
 
@@ -315,7 +324,7 @@ def cashier_refund(order_id: int) -> Page:
 def reconciliation() -> Page:
     account = _cashier()
     day = _day(account)
-    report = service.daily_reconciliation(account, day)
+    report = queries.daily_reconciliation(account, day)
     fmt = request.args.get("format", "html")
     if fmt == "csv":
         body = csv_text(

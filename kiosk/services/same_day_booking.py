@@ -11,6 +11,7 @@ from flask_babel import lazy_gettext as _l
 
 from hospital.accounts.models import Account, Device
 from hospital.audit.service import record
+from hospital.billing.references import OrderRef
 from hospital.errors import Conflict, NotFound
 from kiosk.models import ActivityKind
 from kiosk.services.check_in import IssuedTicket, check_in
@@ -72,7 +73,7 @@ def book_walk_in(
     patient_id: int | None = None,
 ) -> WalkInBooking:
     """Hold the department's next slot today for the phone's owner (or a family member)."""
-    from hospital.billing.services.queries import appointment_order
+    from hospital.billing.services.queries import order_for
     from scheduling.services import booking as scheduling_service
 
     account = phone_account(device, phone)
@@ -98,7 +99,7 @@ def book_walk_in(
     if appointment.fee_fen <= 0:
         scheduling_service.confirm(account, appointment.id, now=now)
         return WalkInBooking(appointment.id, slot.starts_at, 0, "")
-    order = appointment_order(device.hospital_id, appointment.id)
+    order = order_for(device.hospital_id, OrderRef.appointment(appointment.id))
     if order is None:
         raise Conflict(
             _l("The fee for this appointment could not be prepared. Please ask at the desk."),

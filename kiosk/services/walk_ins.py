@@ -16,6 +16,7 @@ from hospital import events
 from hospital.accounts.models import Device
 from hospital.audit.service import record
 from hospital.billing.pricing import fen_to_yuan
+from hospital.billing.references import OrderKind, OrderRef
 from hospital.db import db
 from hospital.errors import Conflict, DomainError, NotFound
 from hospital.organisation.models import Department
@@ -57,7 +58,7 @@ def walk_in_departments(device: Device, *, now: datetime) -> list[WalkInChoice]:
     waiting = tickets_per_queue(q for _p, q in first_queue.values())
     from hospital.billing.services import orders
 
-    fee_fen = orders.walk_in_fee_fen(device.hospital_id)
+    fee_fen = orders.walk_in_fee_fen(device.hospital_id, fee_class=_walk_in_fee_class())
     slots = next_slots_today(device.hospital_id, now=now)
     choices = []
     for department in departments:
@@ -177,7 +178,8 @@ def start_paid_walk_in(
     order = orders.create_walk_in_order(
         hospital_id=device.hospital_id,
         patient_id=patient.id,
-        walk_in_key=walk_in.id,
+        walk_in_id=walk_in.id,
+        fee_class=_walk_in_fee_class(),
         account_id=account.id,
         now=now,
         expires_at=walk_in.expires_at,
@@ -194,6 +196,11 @@ def start_paid_walk_in(
         # and order_paid issued the ticket.
         return WalkInPayment(walk_in.id, 0, "")
     return WalkInPayment(walk_in.id, order.self_pay_fen, started.redirect_url)
+
+
+def _walk_in_fee_class() -> str:
+    """The fee class (billing's registration fees) whose price a walk-in pays."""
+    return str(config("KIOSK_WALK_IN_FEE_CLASS", "general"))
 
 
 def _ticket_walk_in(walk_in: WalkIn, *, now: datetime) -> Ticket:
@@ -220,8 +227,8 @@ def _ticket_walk_in(walk_in: WalkIn, *, now: datetime) -> Ticket:
 
 
 def _walk_in_id(reference: str) -> int | None:
-    kind, _, key = reference.partition(":")
-    return int(key) if kind == "walk-in" and key.isdigit() else None
+    ref = OrderRef.read(reference)
+    return ref.id if ref is not None and ref.kind is OrderKind.WALK_IN else None
 
 
 def on_order_paid(_sender: Any, **kw: Any) -> bool | None:
@@ -337,7 +344,7 @@ def _void_walk_in(walk_in: WalkIn, status: WalkInStatus, *, now: datetime) -> No
 
     cancellations.cancel_walk_in_order(
         hospital_id=walk_in.hospital_id,
-        walk_in_key=walk_in.id,
+        walk_in_id=walk_in.id,
         reason="expired" if status is WalkInStatus.EXPIRED else "cancelled",
         now=now,
     )

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
 from hospital.accounts.models import Account, Device
-from hospital.billing.models import Order
+from hospital.billing.services.queries import order_id_named
 from hospital.db import db
 from hospital.errors import InvalidInput
 from hospital.organisation.models import Hospital
@@ -49,21 +49,6 @@ def _patient_by_mrn(hospital_id: int, mrn: str) -> Patient:
             code="unknown_medical_record_number",
         )
     return patient
-
-
-def _billing_order_id(hospital_id: int, patient_id: int, reference: str) -> int | None:
-    """The patient's billing order named by the lab's order number ("order:<id>" or its reference)."""
-    if not reference:
-        return None
-    named = Order.reference == reference
-    kind, _, number = reference.partition(":")
-    if kind == "order" and number.isdigit() and len(number) < 12:
-        named = sa.or_(named, Order.id == int(number))
-    return db.session.scalar(
-        sa.select(Order.id).where(
-            Order.hospital_id == hospital_id, Order.patient_id == patient_id, named
-        )
-    )
 
 
 def _new_report_number(hospital: Hospital, now: datetime) -> str:
@@ -213,7 +198,7 @@ def receive_results(
             or (test_type.name_zh if test_type else "")
             or entry.test_code,
             order_reference=entry.order_reference,
-            billing_order_id=_billing_order_id(hospital.id, patient.id, entry.order_reference),
+            billing_order_id=order_id_named(hospital.id, patient.id, entry.order_reference),
             source=source,
             status=ReportStatus.ORDERED,
             # Unknown tests wait for a clinician: a sensitive result must never slip out.

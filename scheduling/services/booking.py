@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from hospital import events
 from hospital.accounts.models import Account
+from hospital.billing.references import OrderKind, OrderRef
 from hospital.db import UTCDateTime, db
 from hospital.errors import Conflict, Forbidden, InvalidInput, NotFound
 from hospital.patients.access import Permission, require_patient_access
@@ -402,13 +403,10 @@ def confirm(actor: Account, appointment_id: Any, *, now: datetime) -> Appointmen
 
 def on_order_paid(sender: Any, **kw: Any) -> bool | None:
     """Billing reports a paid registration order: book the appointment it refers to."""
-    reference = str(kw.get("reference", ""))
-    if not reference.startswith("appointment:"):
+    ref = OrderRef.read(str(kw.get("reference", "")))
+    if ref is None or ref.kind is not OrderKind.APPOINTMENT:
         return None
-    try:
-        appointment_id = int(reference.split(":", 1)[1])
-    except ValueError:
-        return False
+    appointment_id = ref.id
     appointment = db.session.get(Appointment, appointment_id)
     if appointment is None or appointment.hospital_id != kw.get("hospital_id"):
         return False

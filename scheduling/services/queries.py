@@ -9,7 +9,8 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
 from hospital.accounts.models import Account
-from hospital.billing.models import Order, OrderStatus
+from hospital.billing.references import OrderRef
+from hospital.billing.services import queries as billing_queries
 from hospital.db import db
 from hospital.errors import Forbidden, InvalidInput, NotFound
 from hospital.organisation.models import Clinician, Department, Hospital, ServicePoint
@@ -191,6 +192,7 @@ def appointment_named_by_code(secret: str, text: str) -> tuple[int, int] | None:
     except appointment_codes.AppointmentCodeError:
         return None
 
+
 # Lookups the scheduling pages make; what a whole page shows is in `overviews`.
 
 
@@ -231,17 +233,13 @@ def departments_matching(hospital_id: int, search: str) -> list[Department]:
     ]
 
 
-def unpaid_registration_order(appointment: Appointment) -> Order | None:
+def unpaid_registration_order(appointment: Appointment) -> billing_queries.Order | None:
     """The registration-fee order billing opened when the time was held, while it awaits payment."""
     if appointment.fee_fen <= 0:
         return None
-    order = db.session.scalar(
-        sa.select(Order).where(
-            Order.hospital_id == appointment.hospital_id,
-            Order.reference == f"appointment:{appointment.id}",
-        )
+    return billing_queries.pending_order_for(
+        appointment.hospital_id, OrderRef.appointment(appointment.id)
     )
-    return order if order is not None and order.status is OrderStatus.PENDING else None
 
 
 def patient_with_record_number(hospital_id: int, record_number: str) -> Patient:

@@ -98,7 +98,7 @@ def screen_params(*, patient_only: bool = False) -> list[Any]:
 
 
 def _paid_order(hospital: Hospital, account: Account, patient: Any, staff: Account) -> int:
-    from hospital.billing import service
+    from hospital.billing.services import settlement
     from tests.support.billing_factories import (
         create_visit_order,
         sandbox,
@@ -111,7 +111,7 @@ def _paid_order(hospital: Hospital, account: Account, patient: Any, staff: Accou
     payment = start_sandbox_payment(order, account, now=now)
     sandbox().decide(payment.out_trade_no, "success", now=now)
     body, headers = sandbox_notification(payment, now=now)
-    service.handle_notification("sandbox", headers, body, now=now)
+    settlement.handle_notification("sandbox", headers, body, now=now)
     return order.id
 
 

@@ -114,7 +114,7 @@ def _account_id(login: str) -> int:
 def _orders(app: Any) -> dict[str, Any]:
     """A blood test order for the father to pay, and a paid one with its receipt."""
     from hospital.accounts.models import Account
-    from hospital.billing import service
+    from hospital.billing.services import settlement
     from hospital.db import db, utcnow
     from hospital.organisation.models import Hospital
     from hospital.patients.models import FamilyLink, Patient
@@ -144,7 +144,7 @@ def _orders(app: Any) -> dict[str, Any]:
         payment = start_sandbox_payment(paid, patient_account, now=now)
         sandbox().decide(payment.out_trade_no, "success", now=now)
         body, headers = sandbox_notification(payment, now=now)
-        service.handle_notification("sandbox", headers, body, now=now)
+        settlement.handle_notification("sandbox", headers, body, now=now)
         ids = {"pending_order": pending.id, "paid_order": paid.id}
         db.session.commit()
     return ids

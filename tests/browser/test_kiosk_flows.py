@@ -515,8 +515,8 @@ def _seed_paid_department(live_server: Any) -> tuple[Hall, int]:
 
 
 def _pay_from_the_phone(live_server: Any, patient_id: int) -> None:
-    from hospital.billing import service as billing_service
     from hospital.billing.models import Order, Payment
+    from hospital.billing.services import settlement
     from tests.support.billing_factories import sandbox_notification
 
     with live_server.app.app_context():
@@ -526,9 +526,7 @@ def _pay_from_the_phone(live_server: Any, patient_id: int) -> None:
         # no_autoflush only because reports/stats.py (on_appointment_booked) currently lets a
         # half-built summary row autoflush with a NULL service_date (reported to its owner).
         with db.session.no_autoflush:
-            assert billing_service.handle_notification(
-                "sandbox", headers, body, now=utcnow()
-            ).accepted
+            assert settlement.handle_notification("sandbox", headers, body, now=utcnow()).accepted
         db.session.commit()
 
 

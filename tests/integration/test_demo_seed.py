@@ -113,6 +113,6 @@ def test_the_demo_hospital_has_what_the_readme_promises(app: Flask, committed: A
         assert device_for_token("demo-board-token").kind is DeviceKind.DISPLAY_BOARD
 
         # A walk-in ticket at the kiosk costs the general registration fee.
-        from hospital.billing.service import registration_fee_fen
+        from hospital.billing.services.orders import registration_fee_fen
 
         assert registration_fee_fen(hospital.id, "general") == 1000

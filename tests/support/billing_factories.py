@@ -12,11 +12,12 @@ import sqlalchemy as sa
 from flask import current_app
 
 from hospital.accounts.models import Account, Role
-from hospital.billing import service
 from hospital.billing.models import FeeItem, ItemCategory, Order, Payment, RegistrationFee
 from hospital.billing.providers.registry import payment_provider, sandbox_secrets
 from hospital.billing.providers.sandbox import SIGNATURE_HEADER, SandboxProvider
 from hospital.billing.providers.stripe_webhooks import signature_header
+from hospital.billing.references import OrderRef
+from hospital.billing.services import orders, payments, settlement
 from hospital.db import db
 from hospital.organisation.models import Clinician, Hospital
 from hospital.patients.models import Patient
@@ -77,10 +78,10 @@ def create_visit_order(
 ) -> Order:
     staff = staff or create_account(hospital, roles=(Role.CLINICIAN,))
     requests = [
-        service.ItemRequest(create_fee_item(hospital, price_fen=p, category=c).id, 1)
+        orders.ItemRequest(create_fee_item(hospital, price_fen=p, category=c).id, 1)
         for p, c in prices
     ]
-    return service.create_visit_order(
+    return orders.create_visit_order(
         staff, patient_id=patient.id, items=requests, visit_key=visit_key, now=now
     )
 
@@ -92,7 +93,7 @@ def sandbox() -> SandboxProvider:
 
 
 def start_sandbox_payment(order: Order, payer: Account, *, now: datetime) -> Payment:
-    started = service.start_payment(payer, order.id, provider_name="sandbox", now=now)
+    started = payments.start_payment(payer, order.id, provider_name="sandbox", now=now)
     assert started.payment is not None
     return started.payment
 
@@ -104,10 +105,12 @@ def succeeded_sandbox_payment(order: Order, payer: Account, *, now: datetime) ->
     return payment
 
 
-def deliver_sandbox_notification(payment: Payment, *, now: datetime) -> service.NotificationResult:
+def deliver_sandbox_notification(
+    payment: Payment, *, now: datetime
+) -> settlement.NotificationResult:
     """Hand billing the sandbox's signed notification for the payment, as the provider would."""
     body, headers = sandbox_notification(payment, now=now)
-    return service.handle_notification("sandbox", headers, body, now=now)
+    return settlement.handle_notification("sandbox", headers, body, now=now)
 
 
 def pay_in_sandbox(order: Order, payer: Account, *, now: datetime) -> Payment:
@@ -141,14 +144,14 @@ def insured_medicine_order(hospital: Hospital, *, now: datetime) -> tuple[Order,
     account = create_account(hospital)
     patient = create_patient(hospital, account=account)
     order = create_visit_order(hospital, patient, now=now, prices=((3000, ItemCategory.MEDICINE),))
-    service.apply_insurance(account, order.id, now=now)
+    orders.apply_insurance(account, order.id, now=now)
     return order, account
 
 
 def registration_order(appointment_id: int) -> Order | None:
     """The registration-fee order billing opened when the appointment was held."""
     return db.session.scalar(
-        sa.select(Order).where(Order.reference == f"appointment:{appointment_id}")
+        sa.select(Order).where(Order.reference == OrderRef.appointment(appointment_id).format())
     )
 
 

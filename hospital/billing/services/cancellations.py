@@ -8,8 +8,9 @@ import sqlalchemy as sa
 
 from hospital.billing.models import LedgerKind, Order, OrderStatus, Refund, RefundKind
 from hospital.billing.pricing import policy_refund_fen
+from hospital.billing.references import OrderRef
 from hospital.billing.services.ledger import _config, _ledger, _locked_order
-from hospital.billing.services.orders import walk_in_reference
+from hospital.billing.services.queries import order_for
 from hospital.billing.services.refunds import _REFUND_REASONS, _refund, _tell_patient
 from hospital.db import db
 
@@ -19,25 +20,23 @@ def cancel_registration_order(
 ) -> Order | None:
     """Void an unpaid registration order, or refund a paid one as the cancellation says."""
     return _cancel_order(
-        hospital_id, f"appointment:{appointment_id}", reason=reason, refund=refund, now=now
+        hospital_id, OrderRef.appointment(appointment_id), reason=reason, refund=refund, now=now
     )
 
 
 def cancel_walk_in_order(
-    *, hospital_id: int, walk_in_key: str | int, reason: str, now: datetime
+    *, hospital_id: int, walk_in_id: int, reason: str, now: datetime
 ) -> Order | None:
     """Void a walk-in's unpaid order (reason "expired" or "cancelled"); a paid one is kept."""
     return _cancel_order(
-        hospital_id, walk_in_reference(walk_in_key), reason=reason, refund="none", now=now
+        hospital_id, OrderRef.walk_in(walk_in_id), reason=reason, refund="none", now=now
     )
 
 
 def _cancel_order(
-    hospital_id: int, reference: str, *, reason: str, refund: str, now: datetime
+    hospital_id: int, reference: OrderRef, *, reason: str, refund: str, now: datetime
 ) -> Order | None:
-    order = db.session.scalar(
-        sa.select(Order).where(Order.hospital_id == hospital_id, Order.reference == reference)
-    )
+    order = order_for(hospital_id, reference)
     if order is None:
         return None
     order = _locked_order(order.id)

@@ -27,6 +27,7 @@ from hospital.billing.models import (
     RegistrationFee,
 )
 from hospital.billing.providers.registry import insurance_adapter
+from hospital.billing.references import OrderRef
 from hospital.billing.services.ledger import _ledger, _locked_order, _order_for
 from hospital.db import db
 from hospital.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -152,7 +153,7 @@ def create_registration_order(
         {
             "hospital_id": hospital_id,
             "patient_id": patient_id,
-            "reference": f"appointment:{appointment_id}",
+            "reference": OrderRef.appointment(appointment_id).format(),
             "fee_fen": fee_fen,
             "fee_class": fee_class,
             "expires_at": expires_at,
@@ -174,36 +175,30 @@ def registration_fee_fen(hospital_id: int, fee_class: str) -> int:
     return int(amount or 0)
 
 
-def walk_in_reference(walk_in_key: str | int) -> str:
-    return f"walk-in:{walk_in_key}"
+def walk_in_fee_fen(hospital_id: int, *, fee_class: str) -> int:
+    """What a same-day walk-in ticket costs: the fee of the walk-in fee class (0: free).
 
-
-def _walk_in_fee_class() -> str:
-    # A setting of the kiosk's (where walk-ins register), read here where fees are priced.
-    return str(current_app.config.get("KIOSK_WALK_IN_FEE_CLASS", "general"))
-
-
-def walk_in_fee_fen(hospital_id: int) -> int:
-    """What a same-day walk-in ticket costs: the fee of the walk-in fee class (0: free)."""
-    return registration_fee_fen(hospital_id, _walk_in_fee_class())
+    The fee class is the caller's setting (the kiosk's KIOSK_WALK_IN_FEE_CLASS).
+    """
+    return registration_fee_fen(hospital_id, fee_class)
 
 
 def create_walk_in_order(
     *,
     hospital_id: int,
     patient_id: int,
-    walk_in_key: str | int,
+    walk_in_id: int,
+    fee_class: str,
     account_id: int | None,
     now: datetime,
     expires_at: datetime | None = None,
 ) -> Order | None:
     """The registration-fee order of a same-day walk-in (no appointment); None when it is free.
 
-    Its fee is the walk-in fee (walk_in_fee_fen), never the caller's. When it is paid,
-    order_paid carries the reference `walk-in:<key>` and the module that owns the walk-in
-    answers whether it could still serve it (False: billing refunds the payment in full).
+    Its fee is the schedule's price of the walk-in fee class, never an amount from the caller.
+    When it is paid, order_paid carries the reference `walk-in:<id>` and the module that owns
+    the walk-in answers whether it could still serve it (False: billing refunds it in full).
     """
-    fee_class = _walk_in_fee_class()
     fee_fen = registration_fee_fen(hospital_id, fee_class)
     if fee_fen <= 0:
         return None
@@ -211,7 +206,7 @@ def create_walk_in_order(
         {
             "hospital_id": hospital_id,
             "patient_id": patient_id,
-            "reference": walk_in_reference(walk_in_key),
+            "reference": OrderRef.walk_in(walk_in_id).format(),
             "fee_fen": fee_fen,
             "fee_class": fee_class,
             "expires_at": expires_at,
@@ -298,7 +293,7 @@ def create_visit_order(
     )
     db.session.add(order)
     db.session.flush()
-    order.reference = f"visit-order:{order.id}"
+    order.reference = OrderRef.visit_order(order.id).format()
     for request_item in items:
         fee_item = fee_items[request_item.fee_item_id]
         db.session.add(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -12,19 +12,20 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
 from hospital.accounts.models import Account
-from hospital.billing.models import (
-    FeeItem,
-    LedgerEntry,
-    LedgerKind,
-    Order,
-    Payment,
-    RegistrationFee,
-)
+from hospital.billing.models import FeeItem as FeeItem
+from hospital.billing.models import ItemCategory as ItemCategory
+from hospital.billing.models import LedgerEntry, LedgerKind, Payment, RegistrationFee
+from hospital.billing.models import Order as Order
+from hospital.billing.models import OrderStatus as OrderStatus
+from hospital.billing.references import OrderKind, OrderRef
 from hospital.billing.services.ledger import CASHIER_ROLES, _order_for
 from hospital.db import db
 from hospital.errors import Forbidden
 from hospital.organisation.models import Hospital
 from hospital.patients.access import Permission, patients_acting_for
+
+# FeeItem, ItemCategory, Order and OrderStatus are re-exported: neighbours name the types of what
+# these queries take and return, and may not import billing's models.
 
 
 def fee_schedule(hospital_id: int) -> tuple[list[RegistrationFee], list[FeeItem]]:
@@ -39,6 +40,21 @@ def fee_schedule(hospital_id: int) -> tuple[list[RegistrationFee], list[FeeItem]
         .order_by(FeeItem.category, FeeItem.code)
     ).all()
     return list(fees), list(items)
+
+
+def active_fee_items(hospital_id: int, categories: Iterable[ItemCategory]) -> list[FeeItem]:
+    """The hospital's active fee items of these categories, by category then id."""
+    return list(
+        db.session.scalars(
+            sa.select(FeeItem)
+            .where(
+                FeeItem.hospital_id == hospital_id,
+                FeeItem.is_active.is_(True),
+                FeeItem.category.in_(list(categories)),
+            )
+            .order_by(FeeItem.category, FeeItem.id)
+        )
+    )
 
 
 def order_for_viewer(actor: Account, order_id: int) -> Order:
@@ -163,11 +179,49 @@ def receipt_by_token(token: str) -> Order | None:
     return order
 
 
-def appointment_order(hospital_id: int, appointment_id: int) -> Order | None:
-    """The registration fee's order of an appointment, if one was made."""
+def order_for(hospital_id: int, ref: OrderRef) -> Order | None:
+    """The hospital's order for this reference (an appointment's or a walk-in's fee), if made."""
     return db.session.scalar(
-        sa.select(Order).where(
-            Order.hospital_id == hospital_id, Order.reference == f"appointment:{appointment_id}"
+        sa.select(Order).where(Order.hospital_id == hospital_id, Order.reference == ref.format())
+    )
+
+
+def pending_order_for(hospital_id: int, ref: OrderRef) -> Order | None:
+    """The order for this reference while it still awaits payment; None once paid or voided."""
+    order = order_for(hospital_id, ref)
+    return order if order is not None and order.status is OrderStatus.PENDING else None
+
+
+def orders_of_visit(hospital_id: int, patient_id: int, visit: OrderRef | str) -> list[Order]:
+    """The patient's orders of one visit (its registration fee and what staff ordered), oldest first.
+
+    A visit is named by its key: an appointment's or a ticket's reference, or the text staff gave.
+    """
+    key = visit.format() if isinstance(visit, OrderRef) else visit
+    return list(
+        db.session.scalars(
+            sa.select(Order)
+            .where(
+                Order.hospital_id == hospital_id,
+                Order.patient_id == patient_id,
+                Order.visit_key == key,
+            )
+            .order_by(Order.created_at, Order.id)
+        )
+    )
+
+
+def order_id_named(hospital_id: int, patient_id: int, name: str) -> int | None:
+    """The id of the patient's order a lab's order number names: its reference, or "order:<id>"."""
+    if not name:
+        return None
+    named = Order.reference == name
+    ref = OrderRef.read(name)
+    if ref is not None and ref.kind is OrderKind.ORDER:
+        named = sa.or_(named, Order.id == ref.id)
+    return db.session.scalar(
+        sa.select(Order.id).where(
+            Order.hospital_id == hospital_id, Order.patient_id == patient_id, named
         )
     )
 

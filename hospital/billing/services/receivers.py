@@ -1,6 +1,6 @@
 """Billing's reactions to scheduling: an order for a held appointment, voided when cancelled.
 
-They connect when this module is imported (through hospital.billing.service).
+hospital.billing.wiring.connect connects them (once, however often it is called).
 """
 
 from __future__ import annotations
@@ -35,5 +35,7 @@ def _on_appointment_cancelled(_sender: Any, **kw: Any) -> None:
     )
 
 
-appointment_held.connect(_on_appointment_held)
-appointment_cancelled.connect(_on_appointment_cancelled)
+def connect() -> None:
+    """Connect billing's receivers (blinker keeps one connection per receiver)."""
+    appointment_held.connect(_on_appointment_held)
+    appointment_cancelled.connect(_on_appointment_cancelled)

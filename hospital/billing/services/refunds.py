@@ -30,7 +30,7 @@ from hospital.billing.services.ledger import CASHIER_ROLES, _get_order, _ledger,
 from hospital.db import db
 from hospital.errors import Conflict, Forbidden, InvalidInput, NotFound
 from hospital.events import refund_issued
-from hospital.notifications.messages import register_template
+from hospital.notifications.messages import MessageTemplate
 from hospital.organisation.models import Hospital
 from hospital.patients.access import Permission
 from hospital.patients.models import Patient
@@ -41,22 +41,23 @@ log = logging.getLogger("hospital.billing")
 REFUND_SUBMIT_ATTEMPTS = 8
 
 
-register_template(
-    "billing.refunded",
-    subject=_l("Refund of {amount}"),
-    body=_l(
-        "{hospital}: {amount} for order {order} is being refunded to where it was paid from. "
-        "Reason: {reason}."
+# The messages _tell_patient sends; hospital.billing.wiring.connect registers them.
+MESSAGE_TEMPLATES = {
+    "billing.refunded": MessageTemplate(
+        subject=_l("Refund of {amount}"),
+        body=_l(
+            "{hospital}: {amount} for order {order} is being refunded to where it was paid from. "
+            "Reason: {reason}."
+        ),
     ),
-)
-register_template(
-    "billing.late_payment_refunded",
-    subject=_l("Payment refunded: the reservation had lapsed"),
-    body=_l(
-        "{hospital}: your payment of {amount} for order {order} arrived after the reservation "
-        "had lapsed or the slot was taken. It is refunded in full; please book again."
+    "billing.late_payment_refunded": MessageTemplate(
+        subject=_l("Payment refunded: the reservation had lapsed"),
+        body=_l(
+            "{hospital}: your payment of {amount} for order {order} arrived after the reservation "
+            "had lapsed or the slot was taken. It is refunded in full; please book again."
+        ),
     ),
-)
+}
 
 _REFUND_REASONS = {
     RefundKind.POLICY: _l("appointment cancelled"),

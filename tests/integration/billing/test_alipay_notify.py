@@ -13,7 +13,6 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from flask import Flask
 
-from hospital.billing import service
 from hospital.billing.models import (
     NotificationOutcome,
     Order,
@@ -22,6 +21,7 @@ from hospital.billing.models import (
     ProviderNotification,
 )
 from hospital.billing.providers.alipay import rsa2_sign, signing_string
+from hospital.billing.services import payments
 from hospital.db import db, utcnow
 from tests.support.billing_factories import create_visit_order
 
@@ -83,7 +83,7 @@ def payment(client: Any, hospital: Any, create_account: Any, create_patient: Any
     account = create_account(hospital)
     patient = create_patient(hospital, account=account)
     order = create_visit_order(hospital, patient, now=utcnow())
-    started = service.start_payment(account, order.id, provider_name="alipay", now=utcnow())
+    started = payments.start_payment(account, order.id, provider_name="alipay", now=utcnow())
     assert started.payment is not None
     query = dict(parse_qsl(urlsplit(started.redirect_url).query))
     assert query["method"] == "alipay.trade.page.pay"

@@ -11,7 +11,6 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
-from hospital.billing import service
 from hospital.billing.models import (
     LedgerEntry,
     LedgerKind,
@@ -21,6 +20,7 @@ from hospital.billing.models import (
     PaymentStatus,
     Refund,
 )
+from hospital.billing.services import settlement
 from hospital.db import db, utcnow
 from hospital.unit_of_work import unit_of_work
 from tests.support import factories
@@ -60,7 +60,7 @@ def test_every_notification_one_to_five_times_shuffled_pays_each_order_once(hosp
         deliveries += [sandbox_notification(payment, now=now) for _ in range(rng.randint(1, 5))]
     rng.shuffle(deliveries)
     for body, headers in deliveries:
-        result = service.handle_notification("sandbox", headers, body, now=now)
+        result = settlement.handle_notification("sandbox", headers, body, now=now)
         assert result.accepted
     db.session.expire_all()
     order_ids = [p.order_id for p in payments]
@@ -77,8 +77,8 @@ def test_a_late_failure_after_success_changes_nothing(hospital: Any) -> None:
     now = utcnow()
     ok_body, ok_headers = sandbox_notification(payment, now=now)
     bad_body, bad_headers = sandbox_notification(payment, now=now, status="failed")
-    service.handle_notification("sandbox", ok_headers, ok_body, now=now)
-    service.handle_notification("sandbox", bad_headers, bad_body, now=now)
+    settlement.handle_notification("sandbox", ok_headers, ok_body, now=now)
+    settlement.handle_notification("sandbox", bad_headers, bad_body, now=now)
     db.session.expire_all()
     assert db.session.get(Payment, payment.id).status == PaymentStatus.SUCCEEDED
     assert db.session.get(Order, payment.order_id).status == OrderStatus.PAID
@@ -110,7 +110,7 @@ def test_concurrent_duplicate_notifications_pay_once(
             try:
                 barrier.wait(timeout=30)
                 with unit_of_work():
-                    service.handle_notification("sandbox", headers, body, now=utcnow())
+                    settlement.handle_notification("sandbox", headers, body, now=utcnow())
             except BaseException as exc:  # reported below
                 errors.append(exc)
             finally:
@@ -183,7 +183,7 @@ def test_a_signed_notification_with_another_amount_is_ignored_and_logged(hospita
 
     (payment,) = _paying(hospital)
     body, headers = sandbox_notification(payment, now=utcnow(), amount_fen=1)
-    result = service.handle_notification("sandbox", headers, body, now=utcnow())
+    result = settlement.handle_notification("sandbox", headers, body, now=utcnow())
     assert not result.accepted
     db.session.expire_all()
     assert db.session.get(Order, payment.order_id).status == OrderStatus.PENDING
@@ -200,8 +200,8 @@ def test_a_signed_notification_with_another_amount_is_ignored_and_logged(hospita
 def test_reconciliation_settles_a_payment_whose_notifications_were_lost(hospital: Any) -> None:
     (payment,) = _paying(hospital)
     later = utcnow() + timedelta(minutes=10)
-    assert service.reconcile_pending_payments(later) == 1
-    assert service.reconcile_pending_payments(later) == 0
+    assert settlement.reconcile_pending_payments(later) == 1
+    assert settlement.reconcile_pending_payments(later) == 0
     db.session.expire_all()
     assert db.session.get(Order, payment.order_id).status == OrderStatus.PAID
     assert _succeeded_entries([payment.order_id]) == {payment.id: 1}
@@ -209,7 +209,7 @@ def test_reconciliation_settles_a_payment_whose_notifications_were_lost(hospital
 
 def test_reconciliation_leaves_fresh_payments_to_their_notifications(hospital: Any) -> None:
     (payment,) = _paying(hospital)
-    assert service.reconcile_pending_payments(utcnow() + timedelta(minutes=1)) == 0
+    assert settlement.reconcile_pending_payments(utcnow() + timedelta(minutes=1)) == 0
     db.session.expire_all()
     assert db.session.get(Payment, payment.id).status == PaymentStatus.PENDING
 
@@ -259,7 +259,7 @@ def test_the_sandbox_retries_a_delivery_that_failed(hospital: Any) -> None:
 
     def up(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
         calls.append(url)
-        result = service.handle_notification("sandbox", headers, body, now=retry_at)
+        result = settlement.handle_notification("sandbox", headers, body, now=retry_at)
         return 200, "ok" if result.accepted else "no"
 
     assert sandbox().deliver_due(now, up) == 0  # not due yet

@@ -11,7 +11,6 @@ import sqlalchemy as sa
 from flask import Flask
 
 from hospital.accounts.models import Role
-from hospital.billing import service
 from hospital.billing.models import (
     ItemCategory,
     LedgerEntry,
@@ -25,6 +24,8 @@ from hospital.billing.models import (
     RefundStatus,
     SandboxTransaction,
 )
+from hospital.billing.services import orders, payments
+from hospital.billing.services import refunds as billing_refunds
 from hospital.db import db, utcnow
 from hospital.errors import Conflict, Forbidden, InvalidInput
 from hospital.events import appointment_cancelled, appointment_held
@@ -109,7 +110,7 @@ def test_a_patient_cannot_refund(client: Any, hospital: Any) -> None:
     response = client.post(f"/api/v1/billing/orders/{order.id}/refunds", json={"reason": "mine"})
     assert response.status_code == 403
     with pytest.raises(Forbidden):
-        service.refund_order(
+        billing_refunds.refund_order(
             owner, order.id, amount_fen=1, kind=RefundKind.CASHIER, reason="x", now=utcnow()
         )
 
@@ -134,7 +135,7 @@ def test_a_refund_needs_a_reason_and_a_positive_amount(
         assert response.status_code == 422, (body, response.get_json())
         assert response.get_json()["message"]
     with pytest.raises(InvalidInput):
-        service.refund_order(
+        billing_refunds.refund_order(
             cashier, order.id, amount_fen=0, kind=RefundKind.CASHIER, reason="x", now=utcnow()
         )
     db.session.expire_all()
@@ -164,7 +165,7 @@ def test_a_retried_refund_with_the_same_idempotency_key_refunds_once(
     db.session.expire_all()
     assert db.session.get(Order, order.id).refunded_fen == 700
     # The service keeps the promise on its own too (e.g. a retried job or CLI call).
-    repeat = service.refund_order(
+    repeat = billing_refunds.refund_order(
         cashier,
         order.id,
         amount_fen=700,
@@ -187,7 +188,7 @@ def test_insurance_split_is_paid_and_refunded_in_proportion(
         now=utcnow(),
         prices=((11000, ItemCategory.LAB_TEST), (2000, ItemCategory.REGISTRATION)),
     )
-    order = service.apply_insurance(account, order.id, now=utcnow())
+    order = orders.apply_insurance(account, order.id, now=utcnow())
     # Deductible 10 yuan from the lab test, then 70 % of the remaining 100 yuan.
     assert (order.total_fen, order.insurance_fen, order.self_pay_fen) == (13000, 7000, 6000)
     payment = pay(order, account)
@@ -199,7 +200,7 @@ def test_insurance_split_is_paid_and_refunded_in_proportion(
         OrderStatus.PAID,
     )
     cashier = create_account(hospital, roles=(Role.CASHIER,))
-    refunds = service.refund_order(
+    refunds = billing_refunds.refund_order(
         cashier, order.id, amount_fen=1300, kind=RefundKind.CASHIER, reason="部分退费", now=utcnow()
     )
     by_source = {r.payment.source: r.amount_fen for r in refunds}
@@ -210,7 +211,7 @@ def test_insurance_split_is_paid_and_refunded_in_proportion(
 @pytest.mark.usefixtures("medicine_fully_insured")
 def test_a_fully_insured_order_is_paid_without_a_provider(hospital: Any) -> None:
     order, account = insured_medicine_order(hospital, now=utcnow())
-    started = service.start_payment(account, order.id, provider_name="sandbox", now=utcnow())
+    started = payments.start_payment(account, order.id, provider_name="sandbox", now=utcnow())
     assert started.payment is None
     assert db.session.get(Order, order.id).status == OrderStatus.PAID
 
@@ -314,7 +315,7 @@ def test_an_unpaid_order_is_voided_when_its_hold_lapses(
     db.session.expire_all()
     assert db.session.get(Order, order.id).status == OrderStatus.EXPIRED
     with pytest.raises(Conflict):
-        service.start_payment(account, order.id, provider_name="sandbox", now=utcnow())
+        payments.start_payment(account, order.id, provider_name="sandbox", now=utcnow())
 
 
 def test_hundred_concurrent_refunds_never_exceed_what_was_paid(
@@ -330,7 +331,7 @@ def test_hundred_concurrent_refunds_never_exceed_what_was_paid(
         order = create_visit_order(
             hospital, patient, now=utcnow(), prices=((20000, ItemCategory.LAB_TEST),)
         )
-        service.apply_insurance(account, order.id, now=utcnow())
+        orders.apply_insurance(account, order.id, now=utcnow())
         pay(order, account)
         order_id = order.id
         cashier_ids = [c.id for c in cashiers]
@@ -350,7 +351,7 @@ def test_hundred_concurrent_refunds_never_exceed_what_was_paid(
                 barrier.wait(timeout=60)
                 with unit_of_work():
                     cashier = db.session.get(Account, cashier_ids[n % len(cashier_ids)])
-                    service.refund_order(
+                    billing_refunds.refund_order(
                         cashier,
                         order_id,
                         amount_fen=amount,

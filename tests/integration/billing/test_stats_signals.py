@@ -12,10 +12,10 @@ import sqlalchemy as sa
 from blinker import Signal
 
 from hospital.accounts.models import Role
-from hospital.billing import service
 from hospital.billing.models import Order, OrderStatus, RefundKind, RefundStatus
 from hospital.billing.providers.base import ProviderUnavailable
 from hospital.billing.providers.sandbox import SandboxProvider
+from hospital.billing.services import payments, refunds
 from hospital.db import db, utcnow
 from hospital.events import order_paid, payment_received, refund_issued
 from reports.models import PaymentSummary
@@ -72,7 +72,7 @@ def test_a_settled_order_reports_one_online_payment_even_when_notified_twice(hos
 def test_a_fully_insured_order_reports_the_insured_amount(hospital: Any) -> None:
     order, account = insured_medicine_order(hospital, now=utcnow())
     with recording(payment_received) as seen:
-        service.start_payment(account, order.id, provider_name="sandbox", now=utcnow())
+        payments.start_payment(account, order.id, provider_name="sandbox", now=utcnow())
     assert [(s["order_id"], s["amount_fen"], s["online"]) for s in seen] == [(order.id, 3000, True)]
 
 
@@ -96,7 +96,7 @@ def test_a_cashier_refund_is_reported_once_in_fen(hospital: Any, create_account:
     cashier = create_account(hospital, roles=(Role.CASHIER,))
     now = utcnow()
     with recording(refund_issued) as seen:
-        service.refund_order(
+        refunds.refund_order(
             cashier, order.id, amount_fen=1500, kind=RefundKind.CASHIER, reason="检查取消", now=now
         )
     assert seen == [
@@ -122,14 +122,14 @@ def test_a_refund_the_provider_could_not_take_is_reported_when_it_goes_through(
 
     with recording(refund_issued) as seen:
         monkeypatch.setattr(SandboxProvider, "refund", unavailable)
-        (refund,) = service.refund_order(
+        (refund,) = refunds.refund_order(
             cashier, order.id, amount_fen=None, kind=RefundKind.CASHIER, reason="x", now=utcnow()
         )
         assert refund.status == RefundStatus.PENDING and seen == []
         monkeypatch.setattr(SandboxProvider, "refund", real_refund)
         later = utcnow() + timedelta(minutes=5)
-        assert service.retry_pending_refunds(later) == 1
-        service.retry_pending_refunds(later + timedelta(minutes=5))
+        assert refunds.retry_pending_refunds(later) == 1
+        refunds.retry_pending_refunds(later + timedelta(minutes=5))
     assert [(s["order_id"], s["amount_fen"], s["now"]) for s in seen] == [(order.id, 5000, later)]
 
 
@@ -168,7 +168,7 @@ def test_a_paid_and_partly_refunded_registration_lands_in_the_payment_summary(
     payment = succeeded_sandbox_payment(order, account, now=NOW)
     notify(payment, now=NOW + timedelta(seconds=5))
     cashier = create_account(hospital, roles=(Role.CASHIER,))
-    service.refund_order(
+    refunds.refund_order(
         cashier, order.id, amount_fen=500, kind=RefundKind.CASHIER, reason="x", now=NOW
     )
     db.session.expire_all()

@@ -6,8 +6,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from hospital.billing import service as billing_service
 from hospital.billing.models import Order, Payment
+from hospital.billing.services import settlement
 from hospital.db import db, utcnow
 from scheduling.models import Appointment, AppointmentState
 from tests.integration.kiosk.conftest import KioskWorld
@@ -51,7 +51,7 @@ def test_a_walk_in_pays_the_next_slot_from_the_phone_then_gets_the_ticket(
     ).one()
     payment = db.session.scalars(sa.select(Payment).where(Payment.order_id == order.id)).one()
     body, headers = sandbox_notification(payment, now=utcnow())
-    assert billing_service.handle_notification("sandbox", headers, body, now=utcnow()).accepted
+    assert settlement.handle_notification("sandbox", headers, body, now=utcnow()).accepted
     db.session.commit()
 
     paid = kiosk_client.post(status_url, json={"confirmation": confirmation}, headers=world.headers)

@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from hospital.billing import service as billing_service
 from hospital.billing.models import (
     ItemCategory,
     LedgerEntry,
@@ -19,6 +18,7 @@ from hospital.billing.models import (
     Payment,
     Refund,
 )
+from hospital.billing.services import settlement
 from hospital.db import db, utcnow
 from hospital.patients.models import Relationship
 from kiosk import service as kiosk_service
@@ -67,7 +67,7 @@ def _notify_paid(walk_in_id: int, *, now: Any) -> None:
     ).one()
     payment = db.session.scalars(sa.select(Payment).where(Payment.order_id == order.id)).one()
     body, headers = sandbox_notification(payment, now=now)
-    assert billing_service.handle_notification("sandbox", headers, body, now=now).accepted
+    assert settlement.handle_notification("sandbox", headers, body, now=now).accepted
     db.session.commit()
 
 
@@ -155,7 +155,7 @@ def test_a_repeated_payment_notification_issues_one_ticket(
     payment = db.session.scalars(sa.select(Payment).where(Payment.order_id == order.id)).one()
     body, headers = sandbox_notification(payment, now=utcnow())
     for _ in range(2):
-        assert billing_service.handle_notification("sandbox", headers, body, now=utcnow()).accepted
+        assert settlement.handle_notification("sandbox", headers, body, now=utcnow()).accepted
     db.session.commit()
     assert _count(Ticket) == 1
     assert _status(kiosk_client, fee_world, walk_in_id, confirmation).get_json()["paid"] is True
@@ -380,7 +380,7 @@ def test_payments_racing_the_expiry_job_end_ticketed_or_refunded_never_both(
 
     def deliver(body: bytes, headers: dict[str, str]) -> Any:
         paid_at = expires_at - timedelta(seconds=1)
-        return lambda: billing_service.handle_notification("sandbox", headers, body, now=paid_at)
+        return lambda: settlement.handle_notification("sandbox", headers, body, now=paid_at)
 
     threads = [threading.Thread(target=run, args=(deliver(*d),)) for d in deliveries]
     threads.append(

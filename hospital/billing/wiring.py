@@ -1,0 +1,36 @@
+"""Billing's one connection to the application: receivers, message templates, pages it links to.
+
+create_app calls connect(); nothing in billing connects as a side effect of being imported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from flask import Flask, current_app
+
+from hospital.billing.references import OrderKind
+from hospital.billing.services import receivers, refunds
+from hospital.notifications.messages import register_template
+
+_EXTENSION = "hospital.billing"
+
+
+def connect(app: Flask, *, after_payment: Mapping[OrderKind | str, str] | None = None) -> None:
+    """Wire billing into app; safe to call again (another app, or the same one).
+
+    after_payment: for a kind of order (an OrderKind or its value, e.g. "appointment"), the
+    endpoint of the page, in the module that owns what was paid for, where a paid order's
+    result page sends the patient on. Billing names no other module's pages itself.
+    """
+    receivers.connect()
+    for key, template in refunds.MESSAGE_TEMPLATES.items():
+        register_template(key, subject=template.subject, body=template.body)
+    pages = {OrderKind(kind): endpoint for kind, endpoint in (after_payment or {}).items()}
+    app.extensions[_EXTENSION] = {"pages_after_payment": pages}
+
+
+def page_after_payment(kind: OrderKind) -> str | None:
+    """The endpoint a paid order of this kind leads on to, if the composition root gave one."""
+    wired = current_app.extensions.get(_EXTENSION, {})
+    return wired.get("pages_after_payment", {}).get(kind)
