@@ -50,7 +50,6 @@ from scheduling.services.rules import (
     hospital_zone,
     rules_for,
     set_rules,
-    zone_of,
 )
 from scheduling.services.templates import (
     TEMPLATE_DEFAULTS,
@@ -106,5 +105,4 @@ __all__ = [
     "search_sessions",
     "set_rules",
     "update_template",
-    "zone_of",
 ]

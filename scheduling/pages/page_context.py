@@ -8,6 +8,7 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 
 from hospital.db import utcnow
+from hospital.zones import local_date
 from scheduling.models import AppointmentState, ExceptionKind, FeeClass
 from scheduling.services.places import effective_state
 from scheduling.services.rules import hospital_zone
@@ -57,4 +58,4 @@ def page_context() -> dict[str, Any]:
 
 def local_today(hospital_id: int) -> date:
     """Today in the hospital's time zone."""
-    return utcnow().astimezone(hospital_zone(hospital_id)).date()
+    return local_date(utcnow(), hospital_zone(hospital_id))
