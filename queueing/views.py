@@ -26,6 +26,7 @@ from hospital.patients.identity import mask_name
 from hospital.patients.models import Patient
 from hospital.web.navigation import sign_in_page_required
 from hospital.web.tiles import Tile, add_home_tile
+from hospital.zones import local_date, zone_for
 from queueing import snapshots
 from queueing.models import (
     Counter,
@@ -180,7 +181,7 @@ class PointState:
 
 
 def _today() -> date:
-    return queues.local_day(current_hospital().timezone, utcnow())
+    return local_date(utcnow(), zone_for(current_hospital()))
 
 
 def _waiting_counts(queue_ids: list[int]) -> dict[int, int]:
