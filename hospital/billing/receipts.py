@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask import current_app, render_template
@@ -18,6 +17,7 @@ from hospital.patients.identity import mask_id_number, mask_phone
 from hospital.patients.models import FamilyLink, Patient, Relationship
 from hospital.pdf import render_pdf
 from hospital.qr import qr_svg
+from hospital.zones import zone_for
 
 SIZES = ("a4", "80mm")
 VERIFY_PATH = "/billing/verify/{token}"
@@ -68,7 +68,7 @@ def receipt_view(order: Order) -> ReceiptView:
         patient_name=patient.name,
         patient_id_masked=mask_id_number(patient.id_number),
         payer=payer,
-        paid_at_local=order.paid_at.astimezone(ZoneInfo(hospital.timezone)),
+        paid_at_local=order.paid_at.astimezone(zone_for(hospital)),
         transaction_ids=[t for t in txns if t],
         verify_url=base + VERIFY_PATH.format(token=order.verification_token),
     )

@@ -32,6 +32,7 @@ from hospital.patients.models import Patient
 from hospital.pdf import render_pdf
 from hospital.web.navigation import sign_in_page_required
 from hospital.web.tiles import Tile, add_home_tile
+from hospital.zones import local_date, zone_for
 
 bp = Blueprint("billing_pages", __name__, template_folder="templates", url_prefix="/billing")
 
@@ -75,7 +76,8 @@ def _audit_staff_read(account: Account, action: str, orders: list[Order]) -> Non
 
 def _hospital_zone(order: Order) -> ZoneInfo:
     hospital = db.session.get(Hospital, order.hospital_id)
-    return ZoneInfo(hospital.timezone if hospital else "Asia/Shanghai")
+    assert hospital is not None, "an order names an existing hospital"
+    return zone_for(hospital)
 
 
 def _page_context() -> dict[str, object]:
@@ -204,7 +206,7 @@ def verify_receipt(token: str) -> Page:
     order = service.receipt_by_token(token)
     if order is None:
         return render_template("billing/verify.html", order=None), 404
-    paid_on = order.paid_at.astimezone(_hospital_zone(order)).date() if order.paid_at else None
+    paid_on = local_date(order.paid_at, _hospital_zone(order)) if order.paid_at else None
     return render_template(
         "billing/verify.html", order=order, paid_on=paid_on, money=receipts.money
     )
@@ -267,8 +269,8 @@ def _day(account: Account) -> date:
     raw = request.args.get("date") or request.form.get("date")
     if not raw:
         hospital = db.session.get(Hospital, account.hospital_id)
-        zone = ZoneInfo(hospital.timezone if hospital else "Asia/Shanghai")
-        return utcnow().astimezone(zone).date()
+        assert hospital is not None, "an account names an existing hospital"
+        return local_date(utcnow(), zone_for(hospital))
     try:
         return date.fromisoformat(raw)
     except ValueError:

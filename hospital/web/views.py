@@ -45,6 +45,7 @@ from hospital.web.i18n import (
 )
 from hospital.web.navigation import next_path, same_site_path
 from hospital.web.tiles import home_tiles
+from hospital.zones import DEFAULT_TIMEZONE
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +91,7 @@ def local_time(dt: datetime | None, fmt: str = DEFAULT_TIME_FORMAT) -> str:
     if dt is None:
         return ""
     hospital = g.get("hospital") or page_hospital()
-    zone = ZoneInfo(hospital.timezone if hospital is not None else "Asia/Shanghai")
+    zone = ZoneInfo(hospital.timezone if hospital is not None else DEFAULT_TIMEZONE)
     return dt.astimezone(zone).strftime(fmt)
 
 
