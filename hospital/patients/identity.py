@@ -70,8 +70,12 @@ def normalize_phone(raw: str) -> str:
 
 
 def mask_phone(phone: str) -> str:
-    """138****8000: enough for a person to recognise their own number."""
-    if len(phone) < 7:
+    """138****8000: enough for a person to recognise their own number, not to dial it.
+
+    A number shorter than eight characters is hidden whole: with three shown in front and four
+    behind, nothing of it would be masked.
+    """
+    if len(phone) < 8:
         return "*" * len(phone)
     return phone[:3] + "*" * (len(phone) - 7) + phone[-4:]
 
