@@ -43,7 +43,6 @@ from scheduling.services.queries import (
     list_templates,
 )
 from scheduling.services.rules import (
-    ACTIVE_STATES,
     DESK_ROLES,
     SCHEDULE_ROLES,
     Rules,
@@ -62,7 +61,6 @@ from scheduling.services.templates import (
 )
 
 __all__ = [
-    "ACTIVE_STATES",
     "DESK_ROLES",
     "SCHEDULE_ROLES",
     "TEMPLATE_DEFAULTS",

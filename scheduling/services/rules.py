@@ -16,9 +16,8 @@ from hospital.db import db
 from hospital.errors import Forbidden, InvalidInput, NotFound
 from hospital.organisation.models import Hospital
 from hospital.zones import zone_for
-from scheduling.models import DEFAULT_RULES, AppointmentState, SchedulingRules
+from scheduling.models import DEFAULT_RULES, SchedulingRules
 
-ACTIVE_STATES = (AppointmentState.HELD, AppointmentState.BOOKED, AppointmentState.CHECKED_IN)
 SCHEDULE_ROLES = (Role.ADMIN,)
 DESK_ROLES = (Role.REGISTRAR, Role.ADMIN)
 
