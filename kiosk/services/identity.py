@@ -181,7 +181,8 @@ def patient_for_identity(device: Device, number: str, *, now: datetime) -> Patie
     raw = re.sub(r"\s", "", number or "").upper()
     candidates = set()
     with contextlib.suppress(IdentityError):
-        candidates.add(parse_resident_id(raw).number)
+        today = local_date(now, zone_for(hospital_of(device.hospital_id)))
+        candidates.add(parse_resident_id(raw, today=today).number)
     with contextlib.suppress(IdentityError):
         candidates.add(normalize_passport(raw))
     if not candidates:
