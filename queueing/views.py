@@ -19,6 +19,7 @@ from hospital.billing import service as billing_service
 from hospital.billing.models import FeeItem, ItemCategory
 from hospital.db import db, utcnow
 from hospital.errors import DomainError, InvalidInput, NotFound
+from hospital.money import format_fen
 from hospital.organisation.lookup import current_hospital
 from hospital.organisation.models import Department, ServicePoint, ServicePointKind
 from hospital.patients.access import Permission, patients_acting_for
@@ -477,7 +478,7 @@ def complete_and_order(counter_id: int) -> WerkzeugResponse:
             "%(code)s finished. Tests ordered for %(name)s: %(total)s to pay from the phone.",
             code=ticket.code,
             name=mask_name(patient.name) if patient else "",
-            total=f"¥{order.self_pay_fen // 100}.{order.self_pay_fen % 100:02d}",
+            total=format_fen(order.self_pay_fen),
         ),
         "success",
     )

@@ -7,7 +7,6 @@ from datetime import datetime
 
 import sqlalchemy as sa
 from flask import current_app, render_template
-from flask_babel import format_currency
 
 from hospital.accounts.models import Account
 from hospital.billing.models import Order, Payment, PaymentSource
@@ -21,11 +20,6 @@ from hospital.zones import zone_for
 
 SIZES = ("a4", "80mm")
 VERIFY_PATH = "/billing/verify/{token}"
-
-
-def money(fen: int) -> str:
-    """Babel currency formatting in the reader's locale (¥12.00)."""
-    return format_currency(fen / 100, "CNY")
 
 
 @dataclass(frozen=True)
@@ -82,7 +76,6 @@ def receipt_html(order: Order, *, size: str = "a4") -> str:
         "billing/receipt_pdf.html",
         r=view,
         size=size,
-        money=money,
         qr=qr_svg(view.verify_url, box_size=10),
     )
 

@@ -27,6 +27,7 @@ from hospital.billing.providers.sandbox import SandboxProvider
 from hospital.db import db, utcnow
 from hospital.errors import DomainError, Forbidden, InvalidInput, NotFound
 from hospital.extensions import csrf
+from hospital.money import format_fen
 from hospital.organisation.models import Hospital
 from hospital.patients.models import Patient
 from hospital.pdf import render_pdf
@@ -82,7 +83,6 @@ def _hospital_zone(order: Order) -> ZoneInfo:
 
 def _page_context() -> dict[str, object]:
     return {
-        "money": receipts.money,
         "status_labels": STATUS_LABELS,
         "provider_labels": PROVIDER_LABELS,
         "zone_of": _hospital_zone,
@@ -207,9 +207,7 @@ def verify_receipt(token: str) -> Page:
     if order is None:
         return render_template("billing/verify.html", order=None), 404
     paid_on = local_date(order.paid_at, _hospital_zone(order)) if order.paid_at else None
-    return render_template(
-        "billing/verify.html", order=order, paid_on=paid_on, money=receipts.money
-    )
+    return render_template("billing/verify.html", order=order, paid_on=paid_on)
 
 
 @bp.post("/notify/<provider>")
@@ -252,7 +250,7 @@ def sandbox_checkout(out_trade_no: str) -> Page:
         if outcome not in ("success", "failure", "cancel"):
             raise InvalidInput(_l("Choose success, failure or cancel."), code="bad_outcome")
         return redirect(sandbox.decide(out_trade_no, outcome, now=utcnow()))
-    return render_template("billing/sandbox_checkout.html", txn=txn, money=receipts.money)
+    return render_template("billing/sandbox_checkout.html", txn=txn)
 
 
 # ---- cashier console --------------------------------------------------------------------------
@@ -308,7 +306,7 @@ def cashier_refund(order_id: int) -> Page:
         now=utcnow(),
     )
     total = sum(r.amount_fen for r in refunds)
-    flash(_("Refunded %(amount)s.", amount=receipts.money(total)), "success")
+    flash(_("Refunded %(amount)s.", amount=format_fen(total)), "success")
     return redirect(url_for("billing_pages.cashier", date=request.form.get("date") or None))
 
 

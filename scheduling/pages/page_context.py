@@ -42,15 +42,10 @@ CHECK_THE_FIELDS = _l("Some fields need your attention. Check them below.")
 EXCEPTION_KINDS = {ExceptionKind.HOLIDAY: _l("Public holiday"), ExceptionKind.LEAVE: _l("Leave")}
 
 
-def yuan(fen: int) -> str:
-    return f"¥{fen // 100}.{fen % 100:02d}"
-
-
 def page_context() -> dict[str, Any]:
     return {
         "fee_classes": FEE_CLASSES,
         "states": STATES,
-        "yuan": yuan,
         "weekdays": WEEKDAYS,
         "effective_state": lambda a: effective_state(a, utcnow()),
     }
