@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import datetime as dt
 import json
 import os
 import random
@@ -189,6 +190,7 @@ def seed(url: str, patients: int) -> dict[str, Any]:
     from hospital.db import db
     from hospital.organisation.models import Clinician, ClinicianTitle, Department, Hospital
     from hospital.patients.models import FamilyLink, IdentityType, Patient, Relationship, Sex
+    from hospital.zones import local_date, zone_for
     from scheduling.models import ClinicSession, FeeClass, SessionStatus, Slot
     from scheduling.slots import slot_times, to_utc
 
@@ -226,26 +228,24 @@ def seed(url: str, patients: int) -> dict[str, Any]:
         )
         db.session.add(clinician)
         db.session.flush()
-        from zoneinfo import ZoneInfo
-
-        zone = ZoneInfo("Asia/Shanghai")
-        today = now.astimezone(zone).date()
+        zone = zone_for(hospital)
+        today = local_date(now, zone)
         days = [today + timedelta(days=d) for d in range(1, 30)]
         days = [d for d in days if d.weekday() < 5][:SESSIONS]
         release_at = now  # every slot is released at the same instant, before the rush
         slot_count = 0
         for day in days:
-            start, end = datetime(2000, 1, 1, 8, 0), datetime(2000, 1, 1, 12, 0)
+            start, end = dt.time(8, 0), dt.time(12, 0)
             session = ClinicSession(
                 hospital_id=hospital.id,
                 template_id=None,
                 department_id=department.id,
                 clinician_id=clinician.id,
                 local_date=day,
-                start_time=start.time(),
-                end_time=end.time(),
-                starts_at=to_utc(day, start.time(), zone),
-                ends_at=to_utc(day, end.time(), zone),
+                start_time=start,
+                end_time=end,
+                starts_at=to_utc(day, start, zone),
+                ends_at=to_utc(day, end, zone),
                 fee_class=FeeClass.EXPERT,
                 fee_fen=5000,
                 release_at=release_at,
@@ -256,7 +256,7 @@ def seed(url: str, patients: int) -> dict[str, Any]:
             )
             db.session.add(session)
             db.session.flush()
-            for times in slot_times(day, start.time(), end.time(), 8, zone)[:SLOTS_PER_SESSION]:
+            for times in slot_times(day, start, end, 8, zone)[:SLOTS_PER_SESSION]:
                 db.session.add(
                     Slot(
                         hospital_id=hospital.id,
@@ -281,7 +281,7 @@ def seed(url: str, patients: int) -> dict[str, Any]:
                 hospital_id=hospital.id,
                 name=f"患者{i}",
                 sex=Sex.FEMALE,
-                birth_date=datetime(1980, 1, 1).date(),
+                birth_date=dt.date(1980, 1, 1),
                 id_type=IdentityType.PASSPORT,
                 id_number=f"E{i:08d}",
                 phone=f"135{i:08d}",

@@ -27,7 +27,7 @@ def _receipt_html(app: Any) -> str:
     from flask import render_template
 
     from hospital.billing.models import ItemCategory, Order, OrderItem, OrderPurpose, OrderStatus
-    from hospital.billing.receipts import ReceiptView, money
+    from hospital.billing.receipts import ReceiptView
     from hospital.organisation.models import Hospital
     from hospital.qr import qr_svg
 
@@ -99,7 +99,7 @@ def _receipt_html(app: Any) -> str:
     )
     with app.test_request_context("/", headers={"Accept-Language": "zh"}):
         return render_template(
-            "billing/receipt_pdf.html", r=view, size="a4", money=money, qr=qr_svg(view.verify_url)
+            "billing/receipt_pdf.html", r=view, size="a4", qr=qr_svg(view.verify_url)
         )
 
 

@@ -20,6 +20,7 @@ from hospital.errors import NotFound
 from hospital.patients.identity import mask_name, mask_phone
 from hospital.pdf import render_pdf
 from hospital.qr import qr_svg
+from hospital.zones import zone_for
 from kiosk import service
 from kiosk.models import HelpRequest
 from kiosk.printing.slip import TicketSlip
@@ -47,6 +48,7 @@ from kiosk.schemas import (
     RegisteredKioskOut,
     RegisterKioskArgs,
 )
+from kiosk.services.devices import hospital_of
 
 blp = Blueprint("kiosk", __name__, description="Self-service kiosks in the hospital hall.")
 
@@ -98,7 +100,7 @@ def _appointments(
     choices = service.todays_appointments(device.hospital_id, patient_ids, now)
     if not choices:
         raise _nothing_today(device, args)
-    zone = service.hospital_zone(device.hospital_id)
+    zone = zone_for(hospital_of(device.hospital_id))
     return {
         "confirmation": confirmation,
         "appointments": [
@@ -278,7 +280,7 @@ def book_walk_in(args: dict[str, Any]) -> dict[str, Any]:
     booking = service.book_walk_in(
         device, args["department_id"], phone=phone, now=utcnow(), patient_id=args["patient_id"]
     )
-    zone = service.hospital_zone(device.hospital_id)
+    zone = zone_for(hospital_of(device.hospital_id))
     return {
         "appointment_id": booking.appointment_id,
         "time": booking.starts_at.astimezone(zone).strftime("%H:%M"),
@@ -355,7 +357,7 @@ def cancel_walk_in(args: dict[str, Any], walk_in_id: int) -> None:
 def released_reports(args: dict[str, Any]) -> list[dict[str, Any]]:
     """Released reports of the confirmed phone's owner and family (at most five)."""
     device, phone = _confirmed_phone(args)
-    zone = service.hospital_zone(device.hospital_id)
+    zone = zone_for(hospital_of(device.hospital_id))
     return [
         {
             "public_id": c.public_id,

@@ -33,6 +33,7 @@ from hospital.db import db, utcnow
 from hospital.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from hospital.organisation.lookup import current_hospital
 from hospital.organisation.models import ServicePoint
+from hospital.zones import local_date, zone_for
 from queueing import device_check_in, snapshots
 from queueing.live import broker, state_cache
 from queueing.models import Counter, PriorityClass, ServiceQueue, Ticket
@@ -306,7 +307,7 @@ def _console_payload(counter_id: int) -> dict[str, Any]:
     actor = signed_in_account()
     counter = counters.counter_for_staff(actor, counter_id, action="console.read")
     queue = queues.find_queue(
-        counter.service_point, queues.local_day(current_hospital().timezone, utcnow())
+        counter.service_point, local_date(utcnow(), zone_for(current_hospital()))
     )
     if queue is None:
         return {
@@ -409,7 +410,7 @@ def board_queue_ids(args: dict[str, Any]) -> list[int]:
         scope = ServicePoint.id.in_(sorted({int(p) for p in args["points"].split(",")}))
     else:
         scope = ServicePoint.department_id == args["department"]
-    day = queues.local_day(hospital.timezone, utcnow())
+    day = local_date(utcnow(), zone_for(hospital))
     rows = db.session.scalars(
         sa.select(ServiceQueue.id)
         .join(ServicePoint, ServicePoint.id == ServiceQueue.service_point_id)
@@ -522,7 +523,7 @@ def counter_events(counter_id: int) -> Response:
     actor = signed_in_account()
     counter = counters.counter_for_staff(actor, counter_id, action="console.read")
     queue = queues.find_queue(
-        counter.service_point, queues.local_day(current_hospital().timezone, utcnow())
+        counter.service_point, local_date(utcnow(), zone_for(current_hospital()))
     )
     if queue is None:
         raise NotFound(_l("This counter's queue is not open today."), code="queue_not_open")

@@ -21,6 +21,7 @@ from hospital.billing.services import queries as billing_queries
 from hospital.billing.services.queries import ItemCategory
 from hospital.db import db, utcnow
 from hospital.errors import DomainError, InvalidInput, NotFound
+from hospital.money import format_fen
 from hospital.organisation.lookup import current_hospital
 from hospital.organisation.models import Department, ServicePoint, ServicePointKind
 from hospital.patients.access import Permission, patients_acting_for
@@ -28,6 +29,7 @@ from hospital.patients.identity import mask_name
 from hospital.patients.models import Patient
 from hospital.web.navigation import sign_in_page_required
 from hospital.web.tiles import Tile, add_home_tile
+from hospital.zones import local_date, zone_for
 from queueing import snapshots
 from queueing.models import (
     Counter,
@@ -182,7 +184,7 @@ class PointState:
 
 
 def _today() -> date:
-    return queues.local_day(current_hospital().timezone, utcnow())
+    return local_date(utcnow(), zone_for(current_hospital()))
 
 
 def _waiting_counts(queue_ids: list[int]) -> dict[int, int]:
@@ -471,7 +473,7 @@ def complete_and_order(counter_id: int) -> WerkzeugResponse:
             "%(code)s finished. Tests ordered for %(name)s: %(total)s to pay from the phone.",
             code=ticket.code,
             name=mask_name(patient.name) if patient else "",
-            total=f"¥{order.self_pay_fen // 100}.{order.self_pay_fen % 100:02d}",
+            total=format_fen(order.self_pay_fen),
         ),
         "success",
     )

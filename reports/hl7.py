@@ -138,12 +138,12 @@ def parse_hl7_datetime(value: str, *, segment: str, field: str) -> datetime | No
     try:
         if fmt is None:
             raise ValueError
-        parsed = datetime.strptime(value, fmt)
+        parsed = datetime.strptime(value, fmt).replace(tzinfo=offset)
     except ValueError:
         raise Hl7Error(
             segment, field, f"{value!r} is not a date/time like 20261128093000+0800"
         ) from None
-    return parsed.replace(tzinfo=offset).astimezone(UTC)
+    return parsed.astimezone(UTC)
 
 
 def _mrn(encoding: _Encoding, pid: _Segment) -> str:

@@ -13,6 +13,7 @@ from hospital.patients.identity import mask_id_number
 from hospital.patients.models import Patient
 from hospital.pdf import render_pdf
 from hospital.qr import qr_svg
+from hospital.zones import local_date, zone_for
 from reports.models import AbnormalFlag, LabReport, LabReportVersion
 
 # A report must never hold a worker for long: WeasyPrint is abandoned after this many seconds.
@@ -30,10 +31,10 @@ FLAG_TEXT = {
 SEX_TEXT = {"male": "男 M", "female": "女 F", "other": "其他 O"}
 
 
-def local_time(moment: datetime | None, timezone: str) -> str:
+def local_time(moment: datetime | None, zone: ZoneInfo) -> str:
     if moment is None:
         return ""
-    return moment.astimezone(ZoneInfo(timezone)).strftime("%Y-%m-%d %H:%M")
+    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M")
 
 
 def age_on(birth: Any, day: Any) -> int:
@@ -50,7 +51,7 @@ def report_html(
     issued_at: datetime,
 ) -> str:
     """The HTML of the issued document; every user-entered string is escaped by Jinja."""
-    tz = hospital.timezone
+    zone = zone_for(hospital)
     return render_template(
         "reports/report_pdf.html",
         report=report,
@@ -59,11 +60,11 @@ def report_html(
         patient=patient,
         masked_id=mask_id_number(patient.id_number),
         sex=SEX_TEXT.get(patient.sex.value, ""),
-        age=age_on(patient.birth_date, issued_at.astimezone(ZoneInfo(tz)).date()),
+        age=age_on(patient.birth_date, local_date(issued_at, zone)),
         flag_text=FLAG_TEXT,
-        observed_at=local_time(version.observed_at, tz),
-        received_at=local_time(report.received_at, tz),
-        issued_at=local_time(issued_at, tz),
+        observed_at=local_time(version.observed_at, zone),
+        received_at=local_time(report.received_at, zone),
+        issued_at=local_time(issued_at, zone),
         qr=qr_svg(verify_url, box_size=3, border=1),
         verify_url=verify_url,
     )

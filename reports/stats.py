@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from dataclasses import fields as dc_fields
 from datetime import date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
@@ -25,6 +24,7 @@ from hospital import events
 from hospital.billing.references import OrderKind, OrderRef
 from hospital.db import UTCDateTime, db, utcnow
 from hospital.organisation.models import Clinician, Department, Hospital
+from hospital.zones import day_bounds, local_date, zone_for
 from reports.models import LabReport, PaymentSummary, VisitSummary
 
 MAX_RANGE_DAYS = 366
@@ -38,8 +38,8 @@ MAX_RANGE_DAYS = 366
 
 def _local_date(hospital_id: int, moment: datetime) -> date:
     hospital = db.session.get(Hospital, hospital_id)
-    zone = ZoneInfo(hospital.timezone if hospital else "Asia/Shanghai")
-    return moment.astimezone(zone).date()
+    assert hospital is not None, "every row of a hospital's data names an existing hospital"
+    return local_date(moment, zone_for(hospital))
 
 
 def _visit(
@@ -479,9 +479,8 @@ def _payment_aggregates(
 
 def _report_pickups(hospital: Hospital, start: date, end: date) -> dict[date, int]:
     """Reports first opened online per local day: each is one trip to the report window saved."""
-    zone = ZoneInfo(hospital.timezone)
-    since = datetime.combine(start, datetime.min.time(), zone)
-    until = datetime.combine(end + timedelta(days=1), datetime.min.time(), zone)
+    zone = zone_for(hospital)
+    since, until = day_bounds(start, zone)[0], day_bounds(end, zone)[1]
     where = (
         LabReport.hospital_id == hospital.id,
         LabReport.first_viewed_at >= since,
@@ -493,8 +492,8 @@ def _report_pickups(hospital: Hospital, start: date, end: date) -> dict[date, in
         return {d: n for d, n in rows}
     counts: dict[date, int] = {}
     for (moment,) in db.session.execute(sa.select(LabReport.first_viewed_at).where(*where)):
-        local_day = moment.astimezone(zone).date()
-        counts[local_day] = counts.get(local_day, 0) + 1
+        on = local_date(moment, zone)
+        counts[on] = counts.get(on, 0) + 1
     return counts
 
 

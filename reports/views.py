@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import hashlib
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, redirect, render_template, request, url_for
 from flask_babel import get_locale
@@ -21,6 +20,7 @@ from hospital.errors import DomainError, InvalidInput
 from hospital.organisation.models import Hospital
 from hospital.pdf import PdfRenderError
 from hospital.web.navigation import sign_in_page_required
+from hospital.zones import zone_for
 from reports import charts, service, stats
 from reports.export import to_csv
 from reports.models import AbnormalFlag, ReportSource, ReportStatus
@@ -62,9 +62,7 @@ def _language() -> str:
 
 
 def _local(moment: Any, hospital: Hospital) -> str:
-    return (
-        moment.astimezone(ZoneInfo(hospital.timezone)).strftime("%Y-%m-%d %H:%M") if moment else ""
-    )
+    return moment.astimezone(zone_for(hospital)).strftime("%Y-%m-%d %H:%M") if moment else ""
 
 
 @bp.get("/")
@@ -224,7 +222,7 @@ def verify(code: str) -> Page:
         error=error,
         offered_sha=offered_sha
         or (hashlib.sha256(offered_file).hexdigest() if offered_file else None),
-        issued=result.issued_at.astimezone(ZoneInfo(result.timezone)).strftime("%Y-%m-%d"),
+        issued=result.issued_at.astimezone(zone_for(result)).strftime("%Y-%m-%d"),
     )
 
 
@@ -233,9 +231,7 @@ def verify(code: str) -> Page:
 
 def _stats_args() -> dict[str, Any]:
     default_start, default_end = stats.default_range(
-        utcnow().astimezone(
-            ZoneInfo(db.session.get(Hospital, signed_in_account().hospital_id).timezone)
-        )
+        utcnow().astimezone(zone_for(db.session.get(Hospital, signed_in_account().hospital_id)))
     )
     raw = {
         "start": request.args.get("start") or default_start.isoformat(),

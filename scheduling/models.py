@@ -45,7 +45,6 @@ OCCUPYING_STATES = (
     AppointmentState.COMPLETED,
     AppointmentState.NO_SHOW,
 )
-RELEASED_STATES = (AppointmentState.CANCELLED, AppointmentState.EXPIRED)
 _RELEASED_SQL = "state NOT IN ('cancelled', 'expired')"
 
 

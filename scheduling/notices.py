@@ -14,6 +14,7 @@ from hospital.notifications.service import notify_patient
 from hospital.organisation.models import Clinician, Department, Hospital, ServicePoint
 from hospital.patients.access import Permission
 from hospital.patients.models import Patient
+from hospital.zones import local_date, zone_for
 
 BOOKING_CONFIRMED = "scheduling.booking_confirmed"
 CANCELLED_BY_HOSPITAL = "scheduling.cancelled_by_hospital"
@@ -46,12 +47,10 @@ register_template(
 
 
 def _context(appointment: Any) -> tuple[Patient, dict[str, str]]:
-    from scheduling.services.rules import zone_of
-
     slot = appointment.slot
     session = slot.session
     hospital = db.session.get(Hospital, appointment.hospital_id)
-    zone = zone_of(hospital)
+    zone = zone_for(hospital)
     patient = db.session.get(Patient, appointment.patient_id)
     clinician = db.session.get(Clinician, session.clinician_id) if session.clinician_id else None
     department = db.session.get(Department, session.department_id)
@@ -107,11 +106,10 @@ def cancelled_by_hospital(appointment_id: int, *, note: str, now: datetime) -> N
 def send_reminders(*, now: datetime) -> int:
     """Remind every booking whose slot is tomorrow, local time (once each)."""
     from scheduling.models import Appointment, AppointmentState
-    from scheduling.services.rules import zone_of
 
     sent = 0
     for hospital in db.session.scalars(sa.select(Hospital)).all():
-        tomorrow = now.astimezone(zone_of(hospital)).date() + timedelta(days=1)
+        tomorrow = local_date(now, zone_for(hospital)) + timedelta(days=1)
         appointments = db.session.scalars(
             sa.select(Appointment).where(
                 Appointment.hospital_id == hospital.id,

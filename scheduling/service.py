@@ -43,14 +43,12 @@ from scheduling.services.queries import (
     list_templates,
 )
 from scheduling.services.rules import (
-    ACTIVE_STATES,
     DESK_ROLES,
     SCHEDULE_ROLES,
     Rules,
     hospital_zone,
     rules_for,
     set_rules,
-    zone_of,
 )
 from scheduling.services.templates import (
     TEMPLATE_DEFAULTS,
@@ -63,7 +61,6 @@ from scheduling.services.templates import (
 )
 
 __all__ = [
-    "ACTIVE_STATES",
     "DESK_ROLES",
     "SCHEDULE_ROLES",
     "TEMPLATE_DEFAULTS",
@@ -106,5 +103,4 @@ __all__ = [
     "search_sessions",
     "set_rules",
     "update_template",
-    "zone_of",
 ]

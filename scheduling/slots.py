@@ -50,10 +50,6 @@ def to_utc(local_day: date, wall: time, zone: ZoneInfo) -> datetime:
     return datetime.combine(local_day, wall).replace(tzinfo=zone, fold=0).astimezone(UTC)
 
 
-def local_date_of(instant: datetime, zone: ZoneInfo) -> date:
-    return instant.astimezone(zone).date()
-
-
 def slot_times(
     local_day: date, start: time, end: time, slot_minutes: int, zone: ZoneInfo
 ) -> list[SlotTimes]:

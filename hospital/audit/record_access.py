@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
@@ -16,6 +15,7 @@ from hospital.db import db
 from hospital.organisation.models import Clinician, Department, Hospital
 from hospital.patients.access import Permission, patients_acting_for
 from hospital.patients.models import Patient
+from hospital.zones import zone_for
 
 PER_PAGE = 20
 MAX_PER_PAGE = 100
@@ -133,7 +133,8 @@ def staff_accesses(
         .limit(per_page)
     ).all()
     hospital = db.session.get(Hospital, account.hospital_id)
-    zone = ZoneInfo(hospital.timezone if hospital else "Asia/Shanghai")
+    assert hospital is not None, "an account names an existing hospital"
+    zone = zone_for(hospital)
     departments = _staff_departments({e.actor_account_id for e in entries if e.actor_account_id})
     items = []
     for entry in entries:

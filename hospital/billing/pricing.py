@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import re
-from decimal import Decimal
-
-from babel.numbers import format_currency
 
 _YUAN = re.compile(r"^(0|[1-9]\d{0,9})\.\d{2}$")
 
@@ -23,11 +20,6 @@ def yuan_to_fen(text: str) -> int:
         raise ValueError(f"not a two-decimal amount: {text!r}")
     whole, cents = text.split(".")
     return int(whole) * 100 + int(cents)
-
-
-def format_fen(fen: int, locale: str = "zh_CN", currency: str = "CNY") -> str:
-    """¥12.00 / CN¥12.00 in the reader's locale (Babel)."""
-    return format_currency(Decimal(fen) / 100, currency, locale=locale)
 
 
 def split_refund(amount_fen: int, remaining: dict[str, int]) -> dict[str, int]:

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask import current_app, render_template
-from flask_babel import format_currency
 
 from hospital.accounts.models import Account
 from hospital.billing.models import Order, Payment, PaymentSource
@@ -18,14 +16,10 @@ from hospital.patients.identity import mask_id_number, mask_phone
 from hospital.patients.models import FamilyLink, Patient, Relationship
 from hospital.pdf import render_pdf
 from hospital.qr import qr_svg
+from hospital.zones import zone_for
 
 SIZES = ("a4", "80mm")
 VERIFY_PATH = "/billing/verify/{token}"
-
-
-def money(fen: int) -> str:
-    """Babel currency formatting in the reader's locale (¥12.00)."""
-    return format_currency(fen / 100, "CNY")
 
 
 @dataclass(frozen=True)
@@ -68,7 +62,7 @@ def receipt_view(order: Order) -> ReceiptView:
         patient_name=patient.name,
         patient_id_masked=mask_id_number(patient.id_number),
         payer=payer,
-        paid_at_local=order.paid_at.astimezone(ZoneInfo(hospital.timezone)),
+        paid_at_local=order.paid_at.astimezone(zone_for(hospital)),
         transaction_ids=[t for t in txns if t],
         verify_url=base + VERIFY_PATH.format(token=order.verification_token),
     )
@@ -82,7 +76,6 @@ def receipt_html(order: Order, *, size: str = "a4") -> str:
         "billing/receipt_pdf.html",
         r=view,
         size=size,
-        money=money,
         qr=qr_svg(view.verify_url, box_size=10),
     )
 

@@ -29,11 +29,13 @@ from hospital.billing.services import orders, payments, queries, refunds, settle
 from hospital.db import db, utcnow
 from hospital.errors import DomainError, Forbidden, InvalidInput, NotFound
 from hospital.extensions import csrf
+from hospital.money import format_fen
 from hospital.organisation.models import Hospital
 from hospital.patients.models import Patient
 from hospital.pdf import render_pdf
 from hospital.web.navigation import sign_in_page_required
 from hospital.web.tiles import Tile, add_home_tile
+from hospital.zones import local_date, zone_for
 
 bp = Blueprint("billing_pages", __name__, template_folder="templates", url_prefix="/billing")
 
@@ -77,12 +79,12 @@ def _audit_staff_read(account: Account, action: str, orders: list[Order]) -> Non
 
 def _hospital_zone(order: Order) -> ZoneInfo:
     hospital = db.session.get(Hospital, order.hospital_id)
-    return ZoneInfo(hospital.timezone if hospital else "Asia/Shanghai")
+    assert hospital is not None, "an order names an existing hospital"
+    return zone_for(hospital)
 
 
 def _page_context() -> dict[str, object]:
     return {
-        "money": receipts.money,
         "status_labels": STATUS_LABELS,
         "provider_labels": PROVIDER_LABELS,
         "zone_of": _hospital_zone,
@@ -213,10 +215,8 @@ def verify_receipt(token: str) -> Page:
     order = queries.receipt_by_token(token)
     if order is None:
         return render_template("billing/verify.html", order=None), 404
-    paid_on = order.paid_at.astimezone(_hospital_zone(order)).date() if order.paid_at else None
-    return render_template(
-        "billing/verify.html", order=order, paid_on=paid_on, money=receipts.money
-    )
+    paid_on = local_date(order.paid_at, _hospital_zone(order)) if order.paid_at else None
+    return render_template("billing/verify.html", order=order, paid_on=paid_on)
 
 
 @bp.post("/notify/<provider>")
@@ -259,7 +259,7 @@ def sandbox_checkout(out_trade_no: str) -> Page:
         if outcome not in ("success", "failure", "cancel"):
             raise InvalidInput(_l("Choose success, failure or cancel."), code="bad_outcome")
         return redirect(sandbox.decide(out_trade_no, outcome, now=utcnow()))
-    return render_template("billing/sandbox_checkout.html", txn=txn, money=receipts.money)
+    return render_template("billing/sandbox_checkout.html", txn=txn)
 
 
 # ---- cashier console --------------------------------------------------------------------------
@@ -276,8 +276,8 @@ def _day(account: Account) -> date:
     raw = request.args.get("date") or request.form.get("date")
     if not raw:
         hospital = db.session.get(Hospital, account.hospital_id)
-        zone = ZoneInfo(hospital.timezone if hospital else "Asia/Shanghai")
-        return utcnow().astimezone(zone).date()
+        assert hospital is not None, "an account names an existing hospital"
+        return local_date(utcnow(), zone_for(hospital))
     try:
         return date.fromisoformat(raw)
     except ValueError:
@@ -315,7 +315,7 @@ def cashier_refund(order_id: int) -> Page:
         now=utcnow(),
     )
     total = sum(r.amount_fen for r in issued)
-    flash(_("Refunded %(amount)s.", amount=receipts.money(total)), "success")
+    flash(_("Refunded %(amount)s.", amount=format_fen(total)), "success")
     return redirect(url_for("billing_pages.cashier", date=request.form.get("date") or None))
 
 

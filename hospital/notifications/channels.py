@@ -22,6 +22,7 @@ from urllib.parse import unquote, urlsplit
 import requests
 
 from hospital.notifications.models import Channel
+from hospital.patients.identity import mask_phone
 
 log = logging.getLogger("hospital.notifications")
 
@@ -45,13 +46,6 @@ class OutgoingMessage:
 class Sender(Protocol):
     def send(self, message: OutgoingMessage) -> None:
         """Hand the message over, or raise."""
-
-
-def mask_phone(phone: str) -> str:
-    """138****8000: enough to tell recipients apart in a log, not to dial them."""
-    if len(phone) < 8:
-        return "*" * len(phone)
-    return phone[:3] + "*" * (len(phone) - 7) + phone[-4:]
 
 
 def mask_email(address: str) -> str:

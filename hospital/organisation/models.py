@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hospital.db import Model, UTCDateTime, enum_column, utcnow
+from hospital.zones import DEFAULT_TIMEZONE
 
 
 class Hospital(Model):
@@ -18,7 +19,7 @@ class Hospital(Model):
     code: Mapped[str] = mapped_column(sa.String(32), unique=True)
     name_zh: Mapped[str] = mapped_column(sa.String(200))
     name_en: Mapped[str] = mapped_column(sa.String(200))
-    timezone: Mapped[str] = mapped_column(sa.String(64), default="Asia/Shanghai")
+    timezone: Mapped[str] = mapped_column(sa.String(64), default=DEFAULT_TIMEZONE)
     address_zh: Mapped[str] = mapped_column(sa.String(300), default="")
     address_en: Mapped[str] = mapped_column(sa.String(300), default="")
     phone: Mapped[str] = mapped_column(sa.String(32), default="")

@@ -26,6 +26,7 @@ from hospital.organisation.models import (
     ServicePointKind,
 )
 from hospital.web.id_fields import MAX_ID
+from hospital.zones import DEFAULT_TIMEZONE
 
 
 def pinyin_initials(name_zh: str) -> str:
@@ -130,7 +131,7 @@ def create_hospital(
     code: str,
     name_zh: str,
     name_en: str,
-    timezone: str = "Asia/Shanghai",
+    timezone: str = DEFAULT_TIMEZONE,
     address_zh: str = "",
     address_en: str = "",
     phone: str = "",

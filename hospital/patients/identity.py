@@ -30,7 +30,7 @@ def resident_id_check_char(first17: str) -> str:
     return _CHECK_CHARS[total % 11]
 
 
-def parse_resident_id(raw: str) -> ResidentId:
+def parse_resident_id(raw: str, *, today: date | None = None) -> ResidentId:
     """Validate an 18-character mainland resident ID (GB 11643) and read its birth date and sex."""
     number = raw.strip().upper()
     if not _RESIDENT_ID.match(number):
@@ -41,7 +41,7 @@ def parse_resident_id(raw: str) -> ResidentId:
         born = date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
     except ValueError:
         raise IdentityError("The birth date inside this resident ID is not a real date.") from None
-    if born.year < 1890 or born > date.today():
+    if born.year < 1890 or (today is not None and born > today):
         raise IdentityError("The birth date inside this resident ID is not plausible.")
     sex = "male" if int(number[16]) % 2 else "female"
     return ResidentId(number, born, sex)
@@ -70,8 +70,12 @@ def normalize_phone(raw: str) -> str:
 
 
 def mask_phone(phone: str) -> str:
-    """138****8000: enough for a person to recognise their own number."""
-    if len(phone) < 7:
+    """138****8000: enough for a person to recognise their own number, not to dial it.
+
+    A number shorter than eight characters is hidden whole: with three shown in front and four
+    behind, nothing of it would be masked.
+    """
+    if len(phone) < 8:
         return "*" * len(phone)
     return phone[:3] + "*" * (len(phone) - 7) + phone[-4:]
 

@@ -18,6 +18,7 @@ from hospital.patients import grants
 from hospital.patients.identity import mask_id_number, mask_name, mask_phone
 from hospital.patients.models import FamilyLink, IdentityType, Relationship, Sex
 from hospital.patients.services import adding, links
+from hospital.patients.services.person import local_today
 from hospital.web.navigation import sign_in_page_required
 from hospital.web.tiles import Tile, add_home_tile
 
@@ -71,13 +72,13 @@ def _choice(enum_cls: type, raw: str | None, field: str, errors: dict[str, str])
         return None
 
 
-def _birth_date(raw: str | None, errors: dict[str, str]) -> date | None:
+def _birth_date(raw: str | None, errors: dict[str, str], *, today: date) -> date | None:
     try:
         born = date.fromisoformat((raw or "").strip())
     except ValueError:
         errors["birth_date"] = _("Enter the date of birth as year-month-day, e.g. 1950-03-07.")
         return None
-    if born > date.today():
+    if born > today:
         errors["birth_date"] = _("The date of birth cannot be in the future.")
         return None
     return born
@@ -151,7 +152,7 @@ def add_member() -> Page:
     relationship = _choice(Relationship, form.get("relationship"), "relationship", errors)
     sex = _choice(Sex, form.get("sex"), "sex", errors)
     id_type = _choice(IdentityType, form.get("id_type"), "id_type", errors)
-    birth_date = _birth_date(form.get("birth_date"), errors)
+    birth_date = _birth_date(form.get("birth_date"), errors, today=local_today(account, utcnow()))
     name = form.get("name", "").strip()
     id_number = form.get("id_number", "").strip()
     if not name:

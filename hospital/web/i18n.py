@@ -5,6 +5,8 @@ from __future__ import annotations
 from flask import current_app, g, has_request_context, request
 from flask_login import current_user
 
+from hospital.zones import DEFAULT_TIMEZONE
+
 LANGUAGES = ("zh", "en")
 LANGUAGE_COOKIE = "lang"
 ELDER_COOKIE = "elder"
@@ -31,7 +33,7 @@ def select_locale() -> str:
 
 def select_timezone() -> str:
     hospital = g.get("hospital")
-    return hospital.timezone if hospital is not None else "Asia/Shanghai"
+    return hospital.timezone if hospital is not None else DEFAULT_TIMEZONE
 
 
 def elder_mode_on() -> bool:

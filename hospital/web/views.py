@@ -33,6 +33,7 @@ from hospital.accounts.models import Language
 from hospital.accounts.service import update_preferences
 from hospital.db import db
 from hospital.errors import NotFound, error_response
+from hospital.money import format_fen
 from hospital.organisation.lookup import current_hospital
 from hospital.patients.identity import mask_phone
 from hospital.web.i18n import (
@@ -45,6 +46,7 @@ from hospital.web.i18n import (
 )
 from hospital.web.navigation import next_path, same_site_path
 from hospital.web.tiles import home_tiles
+from hospital.zones import DEFAULT_TIMEZONE
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +92,7 @@ def local_time(dt: datetime | None, fmt: str = DEFAULT_TIME_FORMAT) -> str:
     if dt is None:
         return ""
     hospital = g.get("hospital") or page_hospital()
-    zone = ZoneInfo(hospital.timezone if hospital is not None else "Asia/Shanghai")
+    zone = ZoneInfo(hospital.timezone if hospital is not None else DEFAULT_TIMEZONE)
     return dt.astimezone(zone).strftime(fmt)
 
 
@@ -127,6 +129,9 @@ def page_context() -> dict[str, Any]:
 @bp.app_template_filter("local_time")
 def local_time_filter(dt: datetime | None, fmt: str = DEFAULT_TIME_FORMAT) -> str:
     return local_time(dt, fmt)
+
+
+bp.add_app_template_global(format_fen, "money")
 
 
 @bp.app_template_filter("mask_phone")

@@ -10,8 +10,9 @@ from flask_babel import lazy_gettext as _l
 from hospital.accounts.models import Device
 from hospital.audit.service import record
 from hospital.errors import Conflict, NotFound
+from hospital.zones import local_date, zone_for
 from kiosk.models import ActivityKind
-from kiosk.services.devices import config, hospital_of, kiosk_of, local_day
+from kiosk.services.devices import config, hospital_of, kiosk_of
 from kiosk.services.identity import appointment_from_code
 from kiosk.services.throttle import check_rate, log_activity
 from queueing import service as queueing_service
@@ -67,7 +68,7 @@ def check_in(device: Device, appointment_id: int, *, now: datetime) -> IssuedTic
     if state in _STATE_PROBLEMS:
         code, message = _STATE_PROBLEMS[state]
         raise Conflict(message, code=code)
-    today = local_day(hospital, now)
+    today = local_date(now, zone_for(hospital))
     if appointment.local_date != today:
         raise Conflict(
             _l(

@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask import current_app
@@ -31,21 +30,11 @@ def config(key: str, default: Any) -> Any:
     return current_app.config.get(key, default)
 
 
-def local_day(hospital: Hospital, now: datetime) -> date:
-    """The hospital's calendar day at now."""
-    return now.astimezone(ZoneInfo(hospital.timezone)).date()
-
-
 def hospital_of(hospital_id: int) -> Hospital:
     """The hospital a kiosk belongs to (it always exists)."""
     hospital = db.session.get(Hospital, hospital_id)
     assert hospital is not None
     return hospital
-
-
-def hospital_zone(hospital_id: int) -> ZoneInfo:
-    """The hospital's time zone."""
-    return ZoneInfo(hospital_of(hospital_id).timezone)
 
 
 def _printer_address(host: str, port: Any) -> tuple[str, int]:

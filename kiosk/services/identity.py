@@ -35,8 +35,9 @@ from hospital.patients.identity import (
     parse_resident_id,
 )
 from hospital.patients.models import FamilyLink, Patient, Relationship
+from hospital.zones import local_date, zone_for
 from kiosk.models import ActivityKind, KioskActivity
-from kiosk.services.devices import config, hospital_of, local_day
+from kiosk.services.devices import config, hospital_of
 from kiosk.services.throttle import check_rate, log_activity
 from scheduling.services.queries import (
     AppointmentState,
@@ -180,7 +181,8 @@ def patient_for_identity(device: Device, number: str, *, now: datetime) -> Patie
     raw = re.sub(r"\s", "", number or "").upper()
     candidates = set()
     with contextlib.suppress(IdentityError):
-        candidates.add(parse_resident_id(raw).number)
+        today = local_date(now, zone_for(hospital_of(device.hospital_id)))
+        candidates.add(parse_resident_id(raw, today=today).number)
     with contextlib.suppress(IdentityError):
         candidates.add(normalize_passport(raw))
     if not candidates:
@@ -223,7 +225,7 @@ def todays_appointments(
     """Today's booked or checked-in appointments of these patients, earliest first."""
     if not patient_ids:
         return []
-    day = local_day(hospital_of(hospital_id), now)
+    day = local_date(now, zone_for(hospital_of(hospital_id)))
     rows = appointments_of_patients_on(hospital_id, patient_ids, day)
     names = dict(
         db.session.execute(

@@ -13,9 +13,10 @@ from hospital.accounts.models import Account, Device
 from hospital.audit.service import record
 from hospital.billing.references import OrderRef
 from hospital.errors import Conflict, NotFound
+from hospital.zones import local_date, zone_for
 from kiosk.models import ActivityKind
 from kiosk.services.check_in import IssuedTicket, check_in
-from kiosk.services.devices import config, hospital_of, local_day
+from kiosk.services.devices import config, hospital_of
 from kiosk.services.identity import patients_for_phone, phone_account, walk_in_patient
 from kiosk.services.throttle import check_rate
 from scheduling.services.places import effective_state
@@ -40,7 +41,7 @@ def next_slots_today(
     """Each department's next bookable slot today whose session has a room (two queries)."""
     from scheduling.services.availability import search_availability
 
-    day = local_day(hospital_of(hospital_id), now)
+    day = local_date(now, zone_for(hospital_of(hospital_id)))
     slots = search_availability(
         hospital_id,
         first_date=day,

@@ -6,7 +6,6 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
 
@@ -15,10 +14,11 @@ from hospital.db import db
 from hospital.errors import NotFound
 from hospital.patients.identity import mask_name
 from hospital.patients.models import Patient
+from hospital.zones import local_date, zone_for
 from kiosk.models import ActivityKind, PrinterState
 from kiosk.printing.escpos import NetworkPrinter, PrinterError, PrintFailure, ticket_bytes
 from kiosk.printing.slip import TicketSlip
-from kiosk.services.devices import config, hospital_of, local_day
+from kiosk.services.devices import config, hospital_of
 from kiosk.services.throttle import check_rate, lock_kiosk, log_activity
 from queueing import service as queueing_service
 from queueing.queries import Ticket, latest_ticket_of_patients
@@ -59,7 +59,7 @@ def ticket_for_kiosk(device: Device, token: str) -> Ticket:
 
 def last_ticket(hospital_id: int, patient_ids: list[int], now: datetime) -> Ticket:
     """The patients' latest ticket of today, for a reprint."""
-    day = local_day(hospital_of(hospital_id), now)
+    day = local_date(now, zone_for(hospital_of(hospital_id)))
     ticket = latest_ticket_of_patients(hospital_id, patient_ids, day)
     if ticket is None:
         raise NotFound(
@@ -73,7 +73,7 @@ def ticket_slip(ticket: Ticket, *, ahead: int | None, now: datetime) -> TicketSl
     hospital = hospital_of(ticket.hospital_id)
     point = ticket.queue.service_point
     patient = db.session.get(Patient, ticket.patient_id) if ticket.patient_id else None
-    issued = ticket.created_at.astimezone(ZoneInfo(hospital.timezone))
+    issued = ticket.created_at.astimezone(zone_for(hospital))
     return TicketSlip(
         hospital_name_zh=hospital.name_zh,
         hospital_name_en=hospital.name_en,

@@ -20,9 +20,10 @@ from hospital.billing.references import OrderKind, OrderRef
 from hospital.db import db
 from hospital.errors import Conflict, DomainError, NotFound
 from hospital.organisation.models import Department
+from hospital.zones import local_date, zone_for
 from kiosk.models import ActivityKind, KioskActivity, WalkIn, WalkInStatus
 from kiosk.services.check_in import IssuedTicket
-from kiosk.services.devices import config, hospital_of, local_day
+from kiosk.services.devices import config, hospital_of
 from kiosk.services.identity import people_for_phone, phone_account, walk_in_patient
 from kiosk.services.same_day_booking import next_slots_today, start_phone_payment
 from kiosk.services.throttle import check_rate, log_activity
@@ -45,7 +46,7 @@ class WalkInChoice:
 
 def walk_in_departments(device: Device, *, now: datetime) -> list[WalkInChoice]:
     """Departments a walk-in can go to now: a queue open today, or a free slot today."""
-    day = local_day(hospital_of(device.hospital_id), now)
+    day = local_date(now, zone_for(hospital_of(device.hospital_id)))
     departments = db.session.scalars(
         sa.select(Department)
         .where(Department.hospital_id == device.hospital_id, Department.is_active.is_(True))

@@ -18,8 +18,9 @@ from hospital.audit.service import record_staff_read
 from hospital.db import db
 from hospital.errors import Conflict, NotFound
 from hospital.organisation.models import Hospital, ServicePoint
+from hospital.zones import local_date, zone_for
 from queueing.models import Counter, ServiceQueue, Ticket, TicketStatus
-from queueing.services.queues import active_service_point, local_day, require_may_work
+from queueing.services.queues import active_service_point, require_may_work
 
 
 def get_counter(hospital_id: int, counter_id: Any, *, lock: bool) -> Counter:
@@ -140,7 +141,7 @@ def lock_counter_and_queue(
     if not rows:
         raise NotFound(_l("No such counter."), code="counter_not_found")
     require_may_work(actor, rows[0][3], rows[0][4], action=action)
-    day = local_day(rows[0][0], now)
+    day = local_date(now, zone_for(rows[0]))
     queue_id = next((queue_id for _tz, queue_id, on, _kind, _point in rows if on == day), None)
     if queue_id is None:
         raise Conflict(

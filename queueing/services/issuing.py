@@ -16,6 +16,7 @@ from hospital.db import db
 from hospital.errors import Conflict, Forbidden, NotFound
 from hospital.organisation.models import Hospital, ServicePoint
 from hospital.patients.models import Patient
+from hospital.zones import local_date, zone_for
 from queueing import ordering
 from queueing.live import queue_changed
 from queueing.models import (
@@ -34,7 +35,6 @@ from queueing.services.queues import (
     find_queue,
     get_hospital,
     get_or_create_queue,
-    local_day,
 )
 
 
@@ -188,7 +188,7 @@ def issue_walk_in(
         patient = db.session.get(Patient, patient_id) if isinstance(patient_id, int) else None
         if patient is None or patient.hospital_id != hospital_id:
             raise NotFound(_l("No such patient."), code="patient_not_found")
-    day = local_day(hospital.timezone, now)
+    day = local_date(now, zone_for(hospital))
     # Finding today's open queue and taking its next number is one statement: the queue row is
     # locked from here to the commit, so the fewer round trips after it the better.
     queue = db.session.scalar(_TAKE_NUMBER_TODAY, {"point_id": point.id, "day": day})
@@ -258,7 +258,7 @@ def issue_for_appointment(
     patient = db.session.get(Patient, patient_id)
     if patient is None or patient.hospital_id != hospital_id:
         raise NotFound(_l("No such patient."), code="patient_not_found")
-    day = local_day(get_hospital(hospital_id).timezone, now)
+    day = local_date(now, zone_for(get_hospital(hospital_id)))
     queue, _created = get_or_create_queue(point, day, now=now, actor=actor, prefix=None)
     try:
         with db.session.begin_nested():

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
@@ -17,6 +16,7 @@ from hospital.db import db
 from hospital.errors import Forbidden, NotFound
 from hospital.organisation.models import Hospital, ServicePoint, ServicePointKind
 from hospital.organisation.staffing import may_work, roles_working
+from hospital.zones import local_date, zone_for
 from queueing.live import queue_changed
 from queueing.models import Counter, QueueStatus, ServiceQueue, Ticket, TicketAction, TicketEvent
 
@@ -28,11 +28,6 @@ PREFIXES: dict[ServicePointKind, str] = {
     ServicePointKind.PHARMACY: "P",
     ServicePointKind.IMAGING: "I",
 }
-
-
-def local_day(timezone: str, now: datetime) -> date:
-    """The hospital's service day: numbering restarts at local midnight, not UTC midnight."""
-    return now.astimezone(ZoneInfo(timezone)).date()
 
 
 def active_service_point(hospital_id: int, service_point_id: Any) -> ServicePoint:
@@ -150,7 +145,7 @@ def open_queue(
     """Open (or reopen) today's queue for a service point; opening twice returns the same queue."""
     point = active_service_point(hospital_id, service_point_id)
     require_may_work(actor, point.kind, point.id, action="open_queue")
-    day = local_day(get_hospital(hospital_id).timezone, now)
+    day = local_date(now, zone_for(get_hospital(hospital_id)))
     queue, created = get_or_create_queue(point, day, now=now, actor=actor, prefix=prefix)
     if not created and queue.status is QueueStatus.CLOSED:
         queue.status = QueueStatus.OPEN
@@ -179,7 +174,7 @@ def open_todays_queues(now: datetime) -> int:
     ):
         hospital = get_hospital(point.hospital_id)
         _queue, created = get_or_create_queue(
-            point, local_day(hospital.timezone, now), now=now, actor=None, prefix=None
+            point, local_date(now, zone_for(hospital)), now=now, actor=None, prefix=None
         )
         opened += created
     db.session.flush()

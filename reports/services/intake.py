@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
@@ -16,6 +15,7 @@ from hospital.db import db
 from hospital.errors import InvalidInput
 from hospital.organisation.models import Hospital
 from hospital.patients.models import Patient
+from hospital.zones import zone_for
 from reports.models import (
     AbnormalFlag,
     LabReport,
@@ -52,7 +52,7 @@ def _patient_by_mrn(hospital_id: int, mrn: str) -> Patient:
 
 
 def _new_report_number(hospital: Hospital, now: datetime) -> str:
-    day = now.astimezone(ZoneInfo(hospital.timezone)).strftime("%Y%m%d")
+    day = now.astimezone(zone_for(hospital)).strftime("%Y%m%d")
     while True:
         number = f"R{day}{secrets.randbelow(10**6):06d}"
         taken = db.session.scalar(

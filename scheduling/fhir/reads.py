@@ -17,6 +17,7 @@ from hospital.db import db
 from hospital.organisation.models import Clinician, Department, Hospital, ServicePoint
 from hospital.patients.access import Permission, patients_acting_for
 from hospital.patients.models import Patient
+from hospital.zones import local_date
 from scheduling.fhir import resources as fhir
 from scheduling.fhir.params import Range
 from scheduling.models import (
@@ -91,10 +92,10 @@ class SlotFilter:
 def local_dates(hospital_id: int, window: Range, now: datetime) -> tuple[date, date]:
     """The local days a search window covers: from today at the earliest, at most MAX_DAYS."""
     zone = hospital_zone(hospital_id)
-    today = now.astimezone(zone).date()
-    first = max(today, window.lower.astimezone(zone).date()) if window.lower else today
+    today = local_date(now, zone)
+    first = max(today, local_date(window.lower, zone)) if window.lower else today
     last = (
-        (window.upper - timedelta(microseconds=1)).astimezone(zone).date()
+        local_date(window.upper - timedelta(microseconds=1), zone)
         if window.upper
         else first + timedelta(days=DEFAULT_DAYS - 1)
     )
@@ -222,7 +223,7 @@ def slot_start(hospital_id: int, slot_id: int) -> datetime | None:
 
 def schedule_keys(hospital_id: int, *, now: datetime) -> list[tuple[int, int | None, int | None]]:
     """(department, clinician, room) of every schedule with sessions from today on or templates."""
-    today = now.astimezone(hospital_zone(hospital_id)).date()
+    today = local_date(now, hospital_zone(hospital_id))
     rows = db.session.execute(
         sa.select(
             ClinicSession.department_id, ClinicSession.clinician_id, ClinicSession.service_point_id

@@ -8,6 +8,7 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 
 from hospital.db import utcnow
+from hospital.zones import local_date
 from scheduling.models import AppointmentState, ExceptionKind, FeeClass
 from scheduling.services.places import effective_state
 from scheduling.services.rules import hospital_zone
@@ -41,15 +42,10 @@ CHECK_THE_FIELDS = _l("Some fields need your attention. Check them below.")
 EXCEPTION_KINDS = {ExceptionKind.HOLIDAY: _l("Public holiday"), ExceptionKind.LEAVE: _l("Leave")}
 
 
-def yuan(fen: int) -> str:
-    return f"¥{fen // 100}.{fen % 100:02d}"
-
-
 def page_context() -> dict[str, Any]:
     return {
         "fee_classes": FEE_CLASSES,
         "states": STATES,
-        "yuan": yuan,
         "weekdays": WEEKDAYS,
         "effective_state": lambda a: effective_state(a, utcnow()),
     }
@@ -57,4 +53,4 @@ def page_context() -> dict[str, Any]:
 
 def local_today(hospital_id: int) -> date:
     """Today in the hospital's time zone."""
-    return utcnow().astimezone(hospital_zone(hospital_id)).date()
+    return local_date(utcnow(), hospital_zone(hospital_id))

@@ -11,11 +11,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from hospital.db import db
 from hospital.organisation.models import Hospital
+from hospital.zones import local_date, zone_for
 from scheduling.models import ClinicSession, ScheduleException, SessionStatus, SessionTemplate, Slot
-from scheduling.services.rules import zone_of
 from scheduling.slots import (
     WeeklySession,
-    local_date_of,
     release_instant,
     session_dates,
     slot_times,
@@ -135,8 +134,8 @@ def materialise_slots(*, now: datetime, hospital_id: int | None = None) -> int:
         hospitals[hospital.id] = hospital
     created = 0
     for hid, templates in by_hospital.items():
-        zone = zone_of(hospitals[hid])
-        today = local_date_of(now, zone)
+        zone = zone_for(hospitals[hid])
+        today = local_date(now, zone)
         horizon = today + timedelta(days=max(t.booking_opens_days for t in templates) + 1)
         exceptions = db.session.scalars(
             sa.select(ScheduleException).where(

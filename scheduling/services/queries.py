@@ -16,6 +16,7 @@ from hospital.errors import Forbidden, InvalidInput, NotFound
 from hospital.organisation.models import Clinician, Department, Hospital, ServicePoint
 from hospital.patients.access import Permission, patients_acting_for, staff_grants
 from hospital.patients.models import Patient
+from hospital.zones import local_date
 from scheduling.calendar import CalendarEntry
 from scheduling.finding import department_matches
 from scheduling.models import (
@@ -29,7 +30,6 @@ from scheduling.models import (
 from scheduling.services.booking import _get_appointment
 from scheduling.services.places import effective_state
 from scheduling.services.rules import hospital_zone
-from scheduling.slots import local_date_of
 
 
 def appointments_for_account(actor: Account, *, now: datetime) -> list[Appointment]:
@@ -127,7 +127,7 @@ def list_templates(actor: Account) -> list[SessionTemplate]:
 
 
 def list_exceptions(actor: Account, *, now: datetime) -> list[ScheduleException]:
-    today = local_date_of(now, hospital_zone(actor.hospital_id))
+    today = local_date(now, hospital_zone(actor.hospital_id))
     return list(
         db.session.scalars(
             sa.select(ScheduleException)

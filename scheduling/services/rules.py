@@ -15,9 +15,9 @@ from hospital.audit.service import record
 from hospital.db import db
 from hospital.errors import Forbidden, InvalidInput, NotFound
 from hospital.organisation.models import Hospital
-from scheduling.models import DEFAULT_RULES, AppointmentState, SchedulingRules
+from hospital.zones import zone_for
+from scheduling.models import DEFAULT_RULES, SchedulingRules
 
-ACTIVE_STATES = (AppointmentState.HELD, AppointmentState.BOOKED, AppointmentState.CHECKED_IN)
 SCHEDULE_ROLES = (Role.ADMIN,)
 DESK_ROLES = (Role.REGISTRAR, Role.ADMIN)
 
@@ -65,20 +65,12 @@ def set_rules(actor: Account, hospital_id: int, values: dict[str, Any], *, now: 
     return rules_for(hospital_id)
 
 
-_zones: dict[str, ZoneInfo] = {}
-
-
-def zone_of(hospital: Hospital) -> ZoneInfo:
-    if hospital.timezone not in _zones:
-        _zones[hospital.timezone] = ZoneInfo(hospital.timezone)
-    return _zones[hospital.timezone]
-
-
 def hospital_zone(hospital_id: int) -> ZoneInfo:
+    """The time zone of the hospital with this id."""
     hospital = db.session.get(Hospital, hospital_id)
     if hospital is None:
         raise NotFound(_l("No such hospital."), code="hospital_not_found")
-    return zone_of(hospital)
+    return zone_for(hospital)
 
 
 def _require_roles(actor: Account, hospital_id: int, roles: Iterable[Role]) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
+from hospital import zones
 from hospital.accounts.models import Account
 from hospital.audit.service import record
 from hospital.db import db
@@ -229,7 +230,7 @@ def add_extra_session(
 ) -> ClinicSession:
     """Add a one-off session on a date (an ad-hoc extra clinic) with its slots."""
     _require_roles(actor, hospital_id, SCHEDULE_ROLES)
-    if local_date < now.astimezone(hospital_zone(hospital_id)).date():
+    if local_date < zones.local_date(now, hospital_zone(hospital_id)):
         raise InvalidInput(
             _l("An extra session cannot be in the past. Pick today or a later date."),
             code="session_in_past",

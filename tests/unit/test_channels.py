@@ -14,11 +14,11 @@ from hospital.notifications.channels import (
     OutgoingMessage,
     SmtpMailer,
     mask_email,
-    mask_phone,
     senders_from_config,
 )
 from hospital.notifications.models import Channel
 from hospital.notifications.service import backoff
+from hospital.patients.identity import mask_phone
 from tests.support.mail_servers import SmsGateway, SmtpServer, free_port
 
 

@@ -69,4 +69,6 @@ def test_names_are_masked_for_public_screens(name: str, masked: str) -> None:
 
 def test_numbers_are_masked() -> None:
     assert mask_phone("13800138000") == "138****8000"
+    assert mask_phone("+493012") == "*******"  # too short to show any of it
+    assert mask_phone("+49301234") == "+49**1234"
     assert mask_id_number("11010519491231002X") == "110105********002X"

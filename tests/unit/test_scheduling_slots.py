@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from hospital.zones import local_date
 from scheduling.slots import (
     WeeklySession,
     cancel_cutoff,
-    local_date_of,
     release_instant,
     session_dates,
     slot_times,
@@ -92,8 +92,8 @@ def test_shanghai_slots_after_local_midnight_belong_to_the_local_day() -> None:
     slots = slot_times(date(2026, 1, 2), time(0), time(1), 30, SHANGHAI)
     assert starts(slots) == [utc(2026, 1, 1, 16), utc(2026, 1, 1, 16, 30)]
     assert {s.local_date for s in slots} == {date(2026, 1, 2)}
-    assert local_date_of(utc(2026, 1, 1, 15, 59), SHANGHAI) == date(2026, 1, 1)
-    assert local_date_of(utc(2026, 1, 1, 16, 0), SHANGHAI) == date(2026, 1, 2)
+    assert local_date(utc(2026, 1, 1, 15, 59), SHANGHAI) == date(2026, 1, 1)
+    assert local_date(utc(2026, 1, 1, 16, 0), SHANGHAI) == date(2026, 1, 2)
 
 
 def test_a_slot_that_does_not_fit_before_the_end_is_not_created() -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask import current_app
@@ -20,6 +19,7 @@ from hospital.errors import Forbidden, TooManyRequests, Unauthorized
 from hospital.notifications.messages import register_template
 from hospital.organisation.models import Hospital
 from hospital.patients.identity import IdentityError, normalize_phone
+from hospital.zones import zone_for
 
 SIGN_IN_CODE_TEMPLATE = "sign_in_code"
 register_template(
@@ -175,7 +175,7 @@ def _count_wrong_password(account: Account, *, now: datetime) -> None:
 
 def _delayed(hospital: Hospital, until: datetime, *, now: datetime) -> SignInDelayed:
     seconds = max(1, math.ceil((until - now).total_seconds()))
-    local = until.astimezone(ZoneInfo(hospital.timezone))
+    local = until.astimezone(zone_for(hospital))
     return SignInDelayed(
         _l(
             "Too many wrong passwords for this account. Try again after %(time)s "

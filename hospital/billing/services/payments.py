@@ -5,7 +5,6 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask import current_app
@@ -41,6 +40,7 @@ from hospital.errors import Conflict, InvalidInput
 from hospital.events import order_paid, payment_received
 from hospital.organisation.models import Hospital
 from hospital.patients.access import Permission
+from hospital.zones import zone_for
 
 NOTIFY_PATH = "/billing/notify/{provider}"
 RESULT_PATH = "/billing/orders/{order_id}/result"
@@ -165,8 +165,8 @@ def _replay(earlier: Payment, order: Order, now: datetime) -> StartedPayment:
 
 def _receipt_no(order: Order, now: datetime) -> str:
     hospital = db.session.get(Hospital, order.hospital_id)
-    zone = ZoneInfo(hospital.timezone if hospital else "Asia/Shanghai")
-    return f"{now.astimezone(zone):%Y%m%d}{order.id:08d}"
+    assert hospital is not None, "an order names an existing hospital"
+    return f"{now.astimezone(zone_for(hospital)):%Y%m%d}{order.id:08d}"
 
 
 def _mark_paid(

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
@@ -23,6 +22,7 @@ from hospital.db import db
 from hospital.errors import Forbidden
 from hospital.organisation.models import Hospital
 from hospital.patients.access import Permission, patients_acting_for
+from hospital.zones import day_bounds, zone_for
 
 # FeeItem, ItemCategory, Order and OrderStatus are re-exported: neighbours name the types of what
 # these queries take and return, and may not import billing's models.
@@ -80,18 +80,12 @@ def orders_for_account(actor: Account) -> list[Order]:
     )
 
 
-def _local_day_bounds(hospital: Hospital, day: date) -> tuple[datetime, datetime]:
-    zone = ZoneInfo(hospital.timezone)
-    start = datetime.combine(day, time(0), tzinfo=zone)
-    return start, start + timedelta(days=1)
-
-
 def orders_for_cashier(actor: Account, day: date) -> list[Order]:
     if not actor.has_role(*CASHIER_ROLES):
         raise Forbidden(_l("Only cashiers can see this."), code="role_required")
     hospital = db.session.get(Hospital, actor.hospital_id)
     assert hospital is not None
-    start, end = _local_day_bounds(hospital, day)
+    start, end = day_bounds(day, zone_for(hospital))
     return list(
         db.session.scalars(
             sa.select(Order)
@@ -135,7 +129,7 @@ def daily_reconciliation(actor: Account, day: date) -> ReconciliationReport:
         raise Forbidden(_l("Only cashiers can see this."), code="role_required")
     hospital = db.session.get(Hospital, actor.hospital_id)
     assert hospital is not None
-    start, end = _local_day_bounds(hospital, day)
+    start, end = day_bounds(day, zone_for(hospital))
     rows = db.session.execute(
         sa.select(LedgerEntry, Payment, Order)
         .join(Payment, Payment.id == LedgerEntry.payment_id)

@@ -23,13 +23,14 @@ from hospital.billing.models import (
     RefundKind,
     RefundStatus,
 )
-from hospital.billing.pricing import fen_to_yuan, split_refund
+from hospital.billing.pricing import split_refund
 from hospital.billing.providers.base import ProviderUnavailable
 from hospital.billing.providers.registry import UnknownProvider, insurance_adapter, payment_provider
 from hospital.billing.services.ledger import CASHIER_ROLES, _get_order, _ledger, _locked_order
 from hospital.db import db
 from hospital.errors import Conflict, Forbidden, InvalidInput, NotFound
 from hospital.events import refund_issued
+from hospital.money import format_fen
 from hospital.notifications.messages import MessageTemplate
 from hospital.organisation.models import Hospital
 from hospital.patients.access import Permission
@@ -153,7 +154,7 @@ def _refund(
     if amount > left:
         raise Conflict(
             _l("At most {amount} can still be refunded for this order.").format(
-                amount=fen_to_yuan(left)
+                amount=format_fen(left)
             ),
             code="refund_exceeds_paid",
         )
@@ -360,7 +361,7 @@ def _tell_patient(
         template,
         {
             "hospital": hospital.name_zh,
-            "amount": f"¥{fen_to_yuan(amount_fen)}",
+            "amount": format_fen(amount_fen),
             "order": order.receipt_no or str(order.id),
             "reason": reason,
         },

@@ -8,7 +8,9 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 
 from hospital.accounts.models import Account
+from hospital.db import db
 from hospital.errors import InvalidInput
+from hospital.organisation.models import Hospital
 from hospital.patients.identity import (
     IdentityError,
     normalize_passport,
@@ -16,6 +18,7 @@ from hospital.patients.identity import (
     parse_resident_id,
 )
 from hospital.patients.models import IdentityType, Relationship, Sex
+from hospital.zones import local_date, zone_for
 
 # identity.py has no Flask in it, so its English sentences are translated here.
 _IDENTITY_MESSAGES = {
@@ -95,7 +98,9 @@ def _invalid_id(message: Any) -> InvalidInput:
     return InvalidInput(message, code="invalid_id_number", details={"id_number": [message]})
 
 
-def check_identity(id_type: IdentityType, id_number: str, *, birth_date: date, sex: Sex) -> str:
+def check_identity(
+    id_type: IdentityType, id_number: str, *, birth_date: date, sex: Sex, today: date
+) -> str:
     """Return the normalised identity number, or raise saying exactly what is wrong with it."""
     if id_type is IdentityType.PASSPORT:
         try:
@@ -103,7 +108,7 @@ def check_identity(id_type: IdentityType, id_number: str, *, birth_date: date, s
         except IdentityError as exc:
             raise _invalid_id(_translated(exc)) from None
     try:
-        resident = parse_resident_id(id_number or "")
+        resident = parse_resident_id(id_number or "", today=today)
     except IdentityError as exc:
         raise _invalid_id(_translated(exc)) from None
     if resident.birth_date != birth_date:
@@ -141,8 +146,15 @@ def check_phone(phone: str | None) -> str | None:
         raise InvalidInput(message, code="invalid_phone", details={"phone": [message]}) from None
 
 
-def _check_birth_date(birth_date: date, now: datetime) -> None:
-    if not isinstance(birth_date, date) or birth_date > now.date() or birth_date.year < 1890:
+def local_today(account: Account, now: datetime) -> date:
+    """The calendar day at the account's hospital at now."""
+    hospital = db.session.get(Hospital, account.hospital_id)
+    assert hospital is not None, "an account names an existing hospital"
+    return local_date(now, zone_for(hospital))
+
+
+def _check_birth_date(birth_date: date, today: date) -> None:
+    if not isinstance(birth_date, date) or birth_date > today or birth_date.year < 1890:
         raise InvalidInput(
             _l("Enter a real birth date: not in the future and not before 1890."),
             code="invalid_birth_date",
@@ -167,8 +179,11 @@ def clean_person(
     clean_name = _name(name)
     clean_sex = _sex(sex)
     clean_type = _id_type(id_type)
-    _check_birth_date(birth_date, now)
-    number = check_identity(clean_type, id_number, birth_date=birth_date, sex=clean_sex)
+    today = local_today(account, now)
+    _check_birth_date(birth_date, today)
+    number = check_identity(
+        clean_type, id_number, birth_date=birth_date, sex=clean_sex, today=today
+    )
     clean_phone = check_phone(phone)
     if clean_phone is None and rel is Relationship.SELF:
         clean_phone = account.phone

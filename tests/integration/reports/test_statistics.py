@@ -9,6 +9,7 @@ from typing import Any
 
 from hospital import events
 from hospital.db import db
+from hospital.zones import local_date, zone_for
 from reports import stats
 from reports.stats import GroupBy
 from tests.integration.reports.conftest import pdf_text, sign_in_as
@@ -160,7 +161,7 @@ def test_report_pickups_count_as_queues_avoided(client: Any, ward: Any) -> None:
     report = _report(ward)
     sign_in_as(client, ward.patient_account)
     client.get(f"/reports/{report.public_id}")
-    today = report.first_viewed_at.astimezone(stats.ZoneInfo(ward.hospital.timezone)).date()
+    today = local_date(report.first_viewed_at, zone_for(ward.hospital))
     table = stats.operations(ward.hospital, start=today, end=today)
     assert table.total.report_pickups == 1 and table.total.queues_avoided == 1
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, time, timedelta
+from datetime import time, timedelta
 from typing import Any
 
 import pytest
@@ -11,6 +11,7 @@ from flask import g
 
 from hospital.db import db, utcnow
 from hospital.idempotency import IdempotencyRecord, IdempotencyState
+from hospital.zones import local_date, zone_for
 from scheduling.models import (
     Appointment,
     AppointmentState,
@@ -314,7 +315,7 @@ def test_admin_creates_a_template_and_bad_ones_are_refused(client: Any, world: W
         "capacity": 3,
         "fee_class": "expert",
         "fee_fen": 5000,
-        "valid_from": date.today().isoformat(),
+        "valid_from": local_date(utcnow(), zone_for(world.hospital)).isoformat(),
     }
     created = client.post(f"{API}/templates", json=good)
     assert created.status_code == 201, created.json
