@@ -16,6 +16,11 @@ from werkzeug.routing import ValidationError as ValidationError_
 MAX_ID = 2**31 - 1
 
 
+def is_id(value: object) -> bool:
+    """True for an int a row id could have (bool is not an id)."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_ID
+
+
 class IdConverter(IntegerConverter):
     """Flask's `int` converter, bounded to ids: `/x/<int:id>` with a 20-digit number is a 404."""
 
