@@ -226,14 +226,14 @@ def _register_blueprints(app: Flask) -> None:
     from hospital.web import views as web_views
     from kiosk import api as kiosk_api
     from kiosk import report_shelf
-    from kiosk import service as kiosk_service
     from kiosk import views as kiosk_views
+    from kiosk.services import check_in
     from queueing import api as queueing_api
     from queueing import device_check_in
     from queueing import views as queueing_views
     from reports import api as reports_api
-    from reports import service as reports_service
     from reports import views as reports_views
+    from reports.services import download, reading
     from scheduling import api as scheduling_api
     from scheduling import views as scheduling_views
     from scheduling.fhir import api as fhir_api
@@ -265,10 +265,10 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(reports_views.bp, url_prefix="/reports")
     app.register_blueprint(csrf.exempt(fhir_api.bp), url_prefix="/fhir/r4")  # bearer tokens only
     # The kiosk may not import reports; the composition root hands it reports' public functions.
-    report_shelf.provide(list_for=reports_service.reports_for, download=reports_service.download)
+    report_shelf.provide(list_for=reading.reports_for, download=download.download)
     # Queueing may not import the kiosk; a device checks in there only through the kiosk's
     # proof-checked, rate-limited and audited check-in.
-    device_check_in.provide(kiosk_service.check_in_with_code)
+    device_check_in.provide(check_in.check_in_with_code)
 
 
 def _register_jobs() -> None:

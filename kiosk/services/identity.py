@@ -16,8 +16,8 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import event
 from sqlalchemy.orm import Session, SessionTransaction
 
-from hospital.accounts import service as accounts_service
 from hospital.accounts.models import Account, CodePurpose, Device
+from hospital.accounts.services import codes
 from hospital.audit.service import record
 from hospital.db import db
 from hospital.errors import InvalidInput, NotFound, Unauthorized
@@ -73,7 +73,7 @@ def send_code(device: Device, phone: str, *, language: str, now: datetime) -> in
     phone = normalized_phone(phone)
     check_rate(device, ActivityKind.CODE, int(config("KIOSK_CODES_PER_MINUTE", 6)), now)
     log_activity(device, ActivityKind.CODE, now)
-    return accounts_service.send_phone_code(
+    return codes.send_phone_code(
         hospital_of(device.hospital_id),
         phone,
         purpose=CodePurpose.KIOSK_CONFIRM,
@@ -87,7 +87,7 @@ def send_code(device: Device, phone: str, *, language: str, now: datetime) -> in
 def verify_code(device: Device, phone: str, code: str, *, now: datetime) -> str:
     """Check the latest code sent to phone at this hospital; return a short-lived confirmation."""
     phone = normalized_phone(phone)
-    accounts_service.check_phone_code(
+    codes.check_phone_code(
         hospital_of(device.hospital_id),
         phone,
         code,

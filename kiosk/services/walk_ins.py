@@ -25,8 +25,8 @@ from kiosk.services.devices import config, hospital_of, local_day
 from kiosk.services.identity import people_for_phone, phone_account, walk_in_patient
 from kiosk.services.same_day_booking import next_slots_today, start_phone_payment
 from kiosk.services.throttle import check_rate, log_activity
-from queueing import service as queueing_service
 from queueing.queries import Ticket, people_ahead, ticket_of_hospital, tickets_per_queue
+from queueing.services import issuing, queues
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ def walk_in_departments(device: Device, *, now: datetime) -> list[WalkInChoice]:
         .order_by(Department.sort_order, Department.id)
     ).all()
     first_queue: dict[int, tuple[int, int]] = {}
-    for point, queue in queueing_service.open_queues_on(device.hospital_id, day):
+    for point, queue in queues.open_queues_on(device.hospital_id, day):
         if point.department_id is not None:
             first_queue.setdefault(point.department_id, (point.id, queue.id))
     waiting = tickets_per_queue(q for _p, q in first_queue.values())
@@ -110,7 +110,7 @@ def walk_in(
             code="walk_in_fee_due",
         )
     check_rate(device, ActivityKind.TICKET, int(config("KIOSK_TICKETS_PER_MINUTE", 30)), now)
-    ticket = queueing_service.issue_walk_in(
+    ticket = issuing.issue_walk_in(
         actor=None,
         hospital_id=device.hospital_id,
         service_point_id=choice.service_point_id,
@@ -197,7 +197,7 @@ def start_paid_walk_in(
 
 
 def _ticket_walk_in(walk_in: WalkIn, *, now: datetime) -> Ticket:
-    ticket = queueing_service.issue_walk_in(
+    ticket = issuing.issue_walk_in(
         actor=None,
         hospital_id=walk_in.hospital_id,
         service_point_id=walk_in.service_point_id,

@@ -20,8 +20,8 @@ from hospital.billing.providers.stripe_webhooks import signature_header
 from hospital.db import db
 from hospital.organisation.models import Clinician, Hospital
 from hospital.patients.models import Patient
-from scheduling import service as scheduling
 from scheduling.models import Appointment
+from scheduling.services import booking
 from tests.support.factories import create_account, create_patient
 from tests.support.scheduling_factories import NOW, create_clinic_session, slots_of
 
@@ -160,7 +160,7 @@ def hold_a_paid_place(
     account = create_account(hospital)
     patient = create_patient(hospital, account=account, **patient_kw)
     slot = slots_of(session)[0]
-    held = scheduling.hold(account, patient_id=patient.id, slot_id=slot.id, now=NOW)
+    held = booking.hold(account, patient_id=patient.id, slot_id=slot.id, now=NOW)
     order = registration_order(held.id)
     assert order is not None
     return held, order, account

@@ -9,7 +9,7 @@ import pytest
 
 from hospital.accounts.models import Role
 from hospital.db import utcnow
-from queueing import service
+from queueing.services import queues
 from tests.support import queueing_factories as qf
 from tests.support.auth import sign_in
 
@@ -184,7 +184,7 @@ def test_open_queue_twice_returns_the_same_queue(setup):
     a = client.post(f"{API}/queues", json={"service_point_id": point.id}).get_json()
     b = client.post(f"{API}/queues", json={"service_point_id": point.id}).get_json()
     assert a["id"] == b["id"]
-    assert service.local_day("Asia/Shanghai", utcnow()).isoformat() == a["service_day"]
+    assert queues.local_day("Asia/Shanghai", utcnow()).isoformat() == a["service_day"]
 
 
 def test_ticket_qr_encodes_only_the_ticket_page_link(setup, monkeypatch):
