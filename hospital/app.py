@@ -1,4 +1,4 @@
-"""The composition root: builds the application and registers every module's blueprints and jobs.
+"""The composition root: builds the app, registers every blueprint, connects every package.
 
 Nothing imports this module but wsgi.py, the CLI and the tests.
 """
@@ -53,8 +53,6 @@ def create_app(config_override: dict[str, Any] | None = None) -> Flask:
 
     babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
     login_manager.init_app(app)
-    import hospital.accounts.sessions  # noqa: F401  (registers the session loader)
-
     csrf.init_app(app)
     limiter.init_app(app)
     api.init_app(app)
@@ -62,7 +60,7 @@ def create_app(config_override: dict[str, Any] | None = None) -> Flask:
     _register_unit_of_work(app)
     _register_blueprints(app)
     security_headers.register(app)
-    _register_jobs()
+    _connect_packages(app)
 
     from hospital.cli import register_commands
 
@@ -271,12 +269,25 @@ def _register_blueprints(app: Flask) -> None:
     device_check_in.provide(check_in.check_in_with_code)
 
 
-def _register_jobs() -> None:
-    # Importing a package's jobs module registers its jobs in hospital.jobs.REGISTRY.
-    import hospital.accounts.jobs  # noqa: F401
-    import hospital.billing.jobs  # noqa: F401
-    import hospital.notifications.jobs  # noqa: F401
-    import kiosk.jobs  # noqa: F401
-    import queueing.jobs  # noqa: F401
-    import reports.jobs  # noqa: F401
-    import scheduling.jobs  # noqa: F401
+def _connect_packages(app: Flask) -> None:
+    """Each package connects its signal receivers, message templates and jobs; none on import."""
+    from hospital.accounts import wiring as accounts_wiring
+    from hospital.billing import wiring as billing_wiring
+    from hospital.notifications import wiring as notifications_wiring
+    from hospital.patients import wiring as patients_wiring
+    from kiosk import wiring as kiosk_wiring
+    from queueing import wiring as queueing_wiring
+    from reports import wiring as reports_wiring
+    from scheduling import wiring as scheduling_wiring
+
+    for package in (
+        accounts_wiring,
+        patients_wiring,
+        notifications_wiring,
+        billing_wiring,
+        scheduling_wiring,
+        queueing_wiring,
+        reports_wiring,
+        kiosk_wiring,
+    ):
+        package.connect(app)

@@ -12,7 +12,6 @@ from typing import Any
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
-from hospital import events
 from hospital.accounts.models import Device
 from hospital.audit.service import record
 from hospital.billing.pricing import fen_to_yuan
@@ -261,9 +260,6 @@ def on_order_paid(_sender: Any, **kw: Any) -> bool | None:
         detail={"walk_in_id": walk_in.id, "device_id": walk_in.device_id},
     )
     return True
-
-
-events.order_paid.connect(on_order_paid)
 
 
 def _walk_in_of_phone(device: Device, walk_in_id: Any, phone: str) -> WalkIn:
