@@ -35,17 +35,17 @@ def after_commit(fn: Callable[[], Any]) -> None:
 
 
 def gathered_after_commit(key: str, make: Callable[[], Hook]) -> Hook:
-    """The hook gathering work under key in this transaction, made and registered on first use.
+    """The hook gathering work under key (in session.info) in this transaction, made on first use.
 
     For work done once per commit however often the transaction asks for it (one notice per
     changed queue): the hook is an object the caller adds to, run once after the commit.
     Whatever it gathered stays even if a savepoint rolls back, as an extra refresh is harmless.
     """
     session = db.session()
-    gathered: dict[str, Any] = session.info.setdefault(_GATHERED, {})
-    hook = gathered.get(key)
+    hook = session.info.get(key)
     if hook is None:
-        hook = gathered[key] = make()
+        hook = session.info[key] = make()
+        session.info.setdefault(_GATHERED, set()).add(key)
         session.info.setdefault(_COMMIT_HOOKS, []).append((hook, None))
     return cast(Hook, hook)
 
@@ -64,7 +64,7 @@ def _run_hooks(session: Session) -> None:
     if session.in_nested_transaction():
         return  # a released savepoint is not the commit the hooks wait for
     hooks = session.info.pop(_COMMIT_HOOKS, [])
-    session.info.pop(_GATHERED, None)
+    _forget_gathered(session)
     session.info.pop(_ROLLBACK_HOOKS, None)
     for fn, _transaction in hooks:
         fn()
@@ -76,11 +76,16 @@ def _after_rollback(session: Session, previous: SessionTransaction) -> None:
         _drop_hooks_of(session, previous)
         return
     session.info.pop(_COMMIT_HOOKS, None)
-    session.info.pop(_GATHERED, None)
+    _forget_gathered(session)
     if previous.parent is not None or not session.is_active:
         return  # the outermost transaction has not ended yet
     for fn in session.info.pop(_ROLLBACK_HOOKS, []):
         fn(session)
+
+
+def _forget_gathered(session: Session) -> None:
+    for key in session.info.pop(_GATHERED, ()):
+        session.info.pop(key, None)
 
 
 def _drop_hooks_of(session: Session, savepoint: SessionTransaction) -> None:
