@@ -46,8 +46,8 @@ def main() -> None:
     from hospital.app import create_app
     from hospital.db import db
     from hospital.organisation.models import Clinician, ClinicianTitle, Department, Hospital
-    from scheduling import service
     from scheduling.models import Appointment, AppointmentState, FeeClass, Slot
+    from scheduling.services import availability, materialise, rules, templates
     from tests.support.postgres_cluster import PostgresCluster
 
     cluster = PostgresCluster(max_connections=50)
@@ -97,7 +97,7 @@ def main() -> None:
                 db.session.flush()
                 for weekday in range(5):
                     for start, end in ((clock(8), clock(12)), (clock(14), clock(17))):
-                        service.create_template(
+                        templates.create_template(
                             admin,
                             hospital.id,
                             {
@@ -117,7 +117,7 @@ def main() -> None:
                         )
             db.session.commit()
             started = time.perf_counter()
-            sessions = service.materialise_slots(now=now)
+            sessions = materialise.materialise_slots(now=now)
             db.session.commit()
             materialise_s = time.perf_counter() - started
             slot_rows = db.session.execute(
@@ -172,7 +172,7 @@ def main() -> None:
             )
             db.session.execute(sa.text("ANALYZE"))
             db.session.commit()
-            today = now.astimezone(service.hospital_zone(hospital.id)).date()
+            today = now.astimezone(rules.hospital_zone(hospital.id)).date()
             last = today + timedelta(days=DAYS - 1)
             department_id = department.id
 
@@ -181,7 +181,7 @@ def main() -> None:
             for _ in range(args.runs):
                 began = time.perf_counter()
                 found = len(
-                    service.search_availability(
+                    availability.search_availability(
                         hospital.id,
                         first_date=today,
                         last_date=last,
@@ -198,7 +198,7 @@ def main() -> None:
             for _ in range(args.runs):
                 began = time.perf_counter()
                 sessions_found = len(
-                    service.search_sessions(
+                    availability.search_sessions(
                         hospital.id,
                         first_date=today,
                         last_date=last,

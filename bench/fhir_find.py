@@ -42,9 +42,9 @@ def build(now: datetime) -> tuple[int, str]:
     from hospital.db import db
     from hospital.organisation.models import Clinician, ClinicianTitle, Department, Hospital
     from hospital.patients.models import IdentityType, Patient, Sex
-    from scheduling import service
     from scheduling.fhir.auth import create_client
     from scheduling.models import Appointment, AppointmentState, FeeClass, Slot
+    from scheduling.services import materialise, templates
 
     db.create_all()
     hospital = Hospital(code="BENCH", name_zh="压测医院", name_en="Bench", timezone="Asia/Shanghai")
@@ -69,7 +69,7 @@ def build(now: datetime) -> tuple[int, str]:
         db.session.flush()
         for weekday in range(5):
             for start, end in ((clock(8), clock(12)), (clock(14), clock(17))):
-                service.create_template(
+                templates.create_template(
                     admin,
                     hospital.id,
                     {
@@ -88,7 +88,7 @@ def build(now: datetime) -> tuple[int, str]:
                     now=now,
                 )
     db.session.commit()
-    service.materialise_slots(now=now)
+    materialise.materialise_slots(now=now)
     db.session.commit()
     patient = Patient(
         hospital_id=hospital.id,
@@ -143,7 +143,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from hospital.app import create_app
-    from scheduling import service
+    from scheduling.services import rules
     from tests.support.postgres_cluster import PostgresCluster
 
     cluster = PostgresCluster(max_connections=50)
@@ -159,7 +159,7 @@ def main() -> None:
             from hospital.organisation.models import Hospital
 
             hospital = db.session.query(Hospital).one()
-            today = now.astimezone(service.hospital_zone(hospital.id)).date()
+            today = now.astimezone(rules.hospital_zone(hospital.id)).date()
         last = today + timedelta(days=DAYS - 1)
         client = app.test_client()
         native_url = "/api/v1/scheduling/availability"

@@ -32,9 +32,10 @@ def main() -> None:
     from hospital.app import create_app
     from hospital.db import db, utcnow
     from hospital.pdf import render_pdf
-    from reports import printing, service
+    from reports import printing
     from reports.models import ReportSource
     from reports.results import IncomingReport, ResultItem, flag_from_range
+    from reports.services import intake, release
     from tests.support import factories
 
     tmp = tempfile.mkdtemp(prefix="report-bench-")
@@ -85,7 +86,7 @@ def main() -> None:
             conclusion="部分指标异常，请结合临床。",
             items=items,
         )
-        (report,) = service.receive_results(
+        (report,) = intake.receive_results(
             hospital, [incoming], source=ReportSource.STAFF, now=utcnow()
         )
         version = report.current
@@ -97,7 +98,7 @@ def main() -> None:
                 version,
                 hospital=hospital,
                 patient=patient,
-                verify_url=service.verification_url(version.verification_code),
+                verify_url=release.verification_url(version.verification_code),
                 issued_at=now,
             )
             return printing.render_report_pdf(html)

@@ -1,4 +1,4 @@
-"""The composition root: builds the application and registers every module's blueprints and jobs.
+"""The composition root: builds the app, registers every blueprint, connects every package.
 
 Nothing imports this module but wsgi.py, the CLI and the tests.
 """
@@ -54,8 +54,6 @@ def create_app(config_override: dict[str, Any] | None = None) -> Flask:
 
     babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
     login_manager.init_app(app)
-    import hospital.accounts.sessions  # noqa: F401  (registers the session loader)
-
     csrf.init_app(app)
     limiter.init_app(app)
     api.init_app(app)
@@ -64,7 +62,7 @@ def create_app(config_override: dict[str, Any] | None = None) -> Flask:
     _register_blueprints(app)
     billing_wiring.connect(app, after_payment={"appointment": "scheduling_pages.my_appointments"})
     security_headers.register(app)
-    _register_jobs()
+    _connect_packages(app)
 
     from hospital.cli import register_commands
 
@@ -228,14 +226,14 @@ def _register_blueprints(app: Flask) -> None:
     from hospital.web import views as web_views
     from kiosk import api as kiosk_api
     from kiosk import report_shelf
-    from kiosk import service as kiosk_service
     from kiosk import views as kiosk_views
+    from kiosk.services import check_in
     from queueing import api as queueing_api
     from queueing import device_check_in
     from queueing import views as queueing_views
     from reports import api as reports_api
-    from reports import service as reports_service
     from reports import views as reports_views
+    from reports.services import download, reading
     from scheduling import api as scheduling_api
     from scheduling import views as scheduling_views
     from scheduling.fhir import api as fhir_api
@@ -267,18 +265,31 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(reports_views.bp, url_prefix="/reports")
     app.register_blueprint(csrf.exempt(fhir_api.bp), url_prefix="/fhir/r4")  # bearer tokens only
     # The kiosk may not import reports; the composition root hands it reports' public functions.
-    report_shelf.provide(list_for=reports_service.reports_for, download=reports_service.download)
+    report_shelf.provide(list_for=reading.reports_for, download=download.download)
     # Queueing may not import the kiosk; a device checks in there only through the kiosk's
     # proof-checked, rate-limited and audited check-in.
-    device_check_in.provide(kiosk_service.check_in_with_code)
+    device_check_in.provide(check_in.check_in_with_code)
 
 
-def _register_jobs() -> None:
-    # Importing a package's jobs module registers its jobs in hospital.jobs.REGISTRY.
-    import hospital.accounts.jobs  # noqa: F401
-    import hospital.billing.jobs  # noqa: F401
-    import hospital.notifications.jobs  # noqa: F401
-    import kiosk.jobs  # noqa: F401
-    import queueing.jobs  # noqa: F401
-    import reports.jobs  # noqa: F401
-    import scheduling.jobs  # noqa: F401
+def _connect_packages(app: Flask) -> None:
+    """Each package connects its signal receivers, message templates and jobs; none on import."""
+    from hospital.accounts import wiring as accounts_wiring
+    from hospital.billing import wiring as billing_wiring
+    from hospital.notifications import wiring as notifications_wiring
+    from hospital.patients import wiring as patients_wiring
+    from kiosk import wiring as kiosk_wiring
+    from queueing import wiring as queueing_wiring
+    from reports import wiring as reports_wiring
+    from scheduling import wiring as scheduling_wiring
+
+    for package in (
+        accounts_wiring,
+        patients_wiring,
+        notifications_wiring,
+        billing_wiring,
+        scheduling_wiring,
+        queueing_wiring,
+        reports_wiring,
+        kiosk_wiring,
+    ):
+        package.connect(app)

@@ -15,9 +15,9 @@ import sqlalchemy as sa
 from flask import current_app
 from flask.cli import with_appcontext
 
-from hospital.accounts import service as accounts_service
 from hospital.accounts.models import Account, AccountRole, Device, DeviceKind, Language, Role
 from hospital.accounts.passwords import hash_password
+from hospital.accounts.services import devices, staff
 from hospital.billing.demo import seed_fees
 from hospital.db import db, utcnow
 from hospital.organisation import service as organisation_service
@@ -29,9 +29,9 @@ from hospital.organisation.models import (
     ServicePoint,
     ServicePointKind,
 )
-from hospital.patients import service as patients_service
 from hospital.patients.identity import resident_id_check_char
 from hospital.patients.models import FamilyLink, IdentityType, Patient
+from hospital.patients.services import adding
 from hospital.unit_of_work import unit_of_work
 from queueing.demo import seed_queues
 from scheduling.demo import seed_schedules
@@ -300,7 +300,7 @@ def seed_staff(
             )
         )
         if account is None:
-            account = accounts_service.create_staff(
+            account = staff.create_staff(
                 hospital,
                 username=username,
                 password=PASSWORD,
@@ -352,7 +352,7 @@ def seed_patients(hospital: Hospital, now: datetime) -> None:
             )
             if linked is not None:
                 continue
-            patients_service.add_patient(
+            adding.add_patient(
                 account,
                 relationship=person.relationship,
                 name=person.name,
@@ -381,10 +381,10 @@ def seed_devices(hospital: Hospital, now: datetime) -> None:
             BOARD_TOKEN,
         ),
     ):
-        digest = accounts_service.device_token_hash(token)
+        digest = devices.device_token_hash(token)
         if db.session.scalar(sa.select(Device.id).where(Device.token_hash == digest)) is not None:
             continue
-        device, _random_token = accounts_service.register_device(
+        device, _random_token = devices.register_device(
             None,
             kind=kind,
             name=name,

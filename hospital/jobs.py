@@ -1,4 +1,4 @@
-"""Scheduled work: each package's jobs.py registers plain functions here.
+"""Scheduled work: each package's jobs.py lists its plain functions; its connect() registers them.
 
 Jobs are plain functions `fn(now)` run inside an app context and a unit of work, so tests call
 them directly. `hospital scheduler` runs every registered job in one APScheduler process.
@@ -6,7 +6,7 @@ them directly. `hospital scheduler` runs every registered job in one APScheduler
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -25,13 +25,12 @@ class Job:
 REGISTRY: dict[str, Job] = {}
 
 
-def register_job(id: str, func: JobFunction, trigger: str, **trigger_args: Any) -> None:
-    REGISTRY[id] = Job(id, func, trigger, trigger_args)
-
-
-def job(id: str, trigger: str, **trigger_args: Any) -> Callable[[JobFunction], JobFunction]:
-    def decorate(func: JobFunction) -> JobFunction:
-        register_job(id, func, trigger, **trigger_args)
-        return func
-
-    return decorate
+def register_jobs(jobs: Iterable[Job]) -> None:
+    """Make jobs known to the scheduler; registering the same ones again changes nothing."""
+    for job in jobs:
+        known = REGISTRY.get(job.id)
+        if known is not None and known != job:
+            raise ValueError(
+                f"job {job.id!r} is already registered with another function or trigger"
+            )
+        REGISTRY[job.id] = job

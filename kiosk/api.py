@@ -21,7 +21,6 @@ from hospital.patients.identity import mask_name, mask_phone
 from hospital.pdf import render_pdf
 from hospital.qr import qr_svg
 from hospital.zones import zone_for
-from kiosk import service
 from kiosk.models import HelpRequest
 from kiosk.printing.slip import TicketSlip
 from kiosk.schemas import (
@@ -48,7 +47,10 @@ from kiosk.schemas import (
     RegisteredKioskOut,
     RegisterKioskArgs,
 )
+from kiosk.services import check_in as kiosk_check_in
+from kiosk.services import devices, identity, report_printing, same_day_booking, slips, walk_ins
 from kiosk.services.devices import hospital_of
+from queueing.queries import people_ahead
 
 blp = Blueprint("kiosk", __name__, description="Self-service kiosks in the hospital hall.")
 
@@ -71,36 +73,37 @@ def _kiosk_device() -> Device:
 def _confirmed_phone(args: dict[str, Any]) -> tuple[Device, str]:
     """This kiosk and the phone its caller confirmed with a texted code."""
     device = _kiosk_device()
-    return device, service.confirmed_phone(device, args["confirmation"])
+    return device, identity.confirmed_phone(device, args["confirmation"])
 
 
 def _patients(device: Device, args: dict[str, Any]) -> list[int]:
     """The patients the caller proved to be (an identity number, or a confirmed phone)."""
     if args.get("id_number"):
         # An unknown number finds no one: the caller answers as for nothing today (no probing).
-        patient = service.patient_for_identity(device, args["id_number"], now=utcnow())
+        patient = identity.patient_for_identity(device, args["id_number"], now=utcnow())
         return [patient.id] if patient else []
     if args.get("confirmation"):
-        phone = service.confirmed_phone(device, args["confirmation"])
-        return [p.id for p in service.patients_for_phone(device.hospital_id, phone)]
+        phone = identity.confirmed_phone(device, args["confirmation"])
+        return [p.id for p in identity.patients_for_phone(device.hospital_id, phone)]
     return []
 
 
 def _nothing_today(device: Device, args: dict[str, Any]) -> NotFound:
     """One answer whether or not an identity number is known: nothing today, go to the desk."""
     if args.get("id_number"):
-        service.keep_fruitless_lookup(device)
-    return service.no_appointment_today()
+        identity.keep_fruitless_lookup(device)
+    return identity.no_appointment_today()
 
 
 def _appointments(
     device: Device, patient_ids: list[int], confirmation: str | None, args: dict[str, Any]
 ) -> dict[str, Any]:
     now = utcnow()
-    choices = service.todays_appointments(device.hospital_id, patient_ids, now)
+    choices = identity.todays_appointments(device.hospital_id, patient_ids, now)
     if not choices:
         raise _nothing_today(device, args)
     zone = zone_for(hospital_of(device.hospital_id))
+    zone = devices.hospital_zone(device.hospital_id)
     return {
         "confirmation": confirmation,
         "appointments": [
@@ -127,9 +130,9 @@ def ticket_pdf(slip: TicketSlip) -> bytes:
     return render_pdf(html)
 
 
-def _ticket_out(issued: service.IssuedTicket) -> dict[str, Any]:
+def _ticket_out(issued: kiosk_check_in.IssuedTicket) -> dict[str, Any]:
     ticket = issued.ticket
-    slip = service.ticket_slip(ticket, ahead=issued.ahead, now=utcnow())
+    slip = slips.ticket_slip(ticket, ahead=issued.ahead, now=utcnow())
     return {
         "code": ticket.code,
         "token": ticket.token,
@@ -149,7 +152,7 @@ def _ticket_out(issued: service.IssuedTicket) -> dict[str, Any]:
 @blp.response(200, KioskHeartbeatOut)
 def heartbeat() -> dict[str, Any]:
     """The kiosk is alive (the page calls this; staff see the last contact)."""
-    kiosk = service.touch(_kiosk_device(), now=utcnow())
+    kiosk = devices.touch(_kiosk_device(), now=utcnow())
     return {"ok": True, "printer_state": kiosk.printer_state.value}
 
 
@@ -159,7 +162,7 @@ def heartbeat() -> dict[str, Any]:
 def call_staff() -> dict[str, Any]:
     """Call staff to this kiosk."""
     device = _kiosk_device()
-    request = service.call_staff(device, now=utcnow())
+    request = devices.call_staff(device, now=utcnow())
     return _help_out(request, device)
 
 
@@ -169,11 +172,11 @@ def call_staff() -> dict[str, Any]:
 @blp.response(201, KioskSentCodeOut)
 def send_code(args: dict[str, Any]) -> dict[str, Any]:
     """Text a one-time code to the patient's phone."""
-    wait = service.send_code(
+    wait = identity.send_code(
         _kiosk_device(), args["phone"], language=args["language"], now=utcnow()
     )
     return {
-        "masked_phone": mask_phone(service.normalized_phone(args["phone"])),
+        "masked_phone": mask_phone(identity.normalized_phone(args["phone"])),
         "wait_seconds": wait,
     }
 
@@ -186,16 +189,16 @@ def verify_code(args: dict[str, Any]) -> dict[str, Any]:
     """Check the texted code; answer with a confirmation and today's appointments (may be none)."""
     device = _kiosk_device()
     # A wrong try stays counted although this request rolls back (accounts replays it).
-    confirmation = service.verify_code(device, args["phone"], args["code"], now=utcnow())
-    phone = service.normalized_phone(args["phone"])
-    patient_ids = [p.id for p in service.patients_for_phone(device.hospital_id, phone)]
+    confirmation = identity.verify_code(device, args["phone"], args["code"], now=utcnow())
+    phone = identity.normalized_phone(args["phone"])
+    patient_ids = [p.id for p in identity.patients_for_phone(device.hospital_id, phone)]
     try:
         found = _appointments(device, patient_ids, confirmation, {})
     except NotFound:
         found = {"confirmation": confirmation, "appointments": []}
     found["people"] = [
         {"patient_id": p.id, "masked_name": mask_name(p.name), "is_self": p.phone == phone}
-        for p in service.people_for_phone(device.hospital_id, phone)
+        for p in identity.people_for_phone(device.hospital_id, phone)
     ]
     return found
 
@@ -218,18 +221,18 @@ def check_in(args: dict[str, Any]) -> dict[str, Any]:
     """Check in by the appointment's QR, or an appointment of the identified patient."""
     device = _kiosk_device()
     if args.get("code"):
-        appointment_id = service.appointment_from_code(device, args["code"])
+        appointment_id = identity.appointment_from_code(device, args["code"])
     else:
         appointment_id = args["appointment_id"]
         allowed = {
             c.appointment_id
-            for c in service.todays_appointments(
+            for c in identity.todays_appointments(
                 device.hospital_id, _patients(device, args), utcnow()
             )
         }
         if appointment_id not in allowed:
             raise _nothing_today(device, args)
-    return _ticket_out(service.check_in(device, appointment_id, now=utcnow()))
+    return _ticket_out(kiosk_check_in.check_in(device, appointment_id, now=utcnow()))
 
 
 @blp.route("/walk-in/departments", methods=["GET"])
@@ -246,7 +249,7 @@ def walk_in_departments() -> list[dict[str, Any]]:
             "slot_today": c.slot_today,
             "fee": fen_to_yuan(c.queue_fee_fen) if c.queue_fee_fen > 0 else "",
         }
-        for c in service.walk_in_departments(_kiosk_device(), now=utcnow())
+        for c in walk_ins.walk_in_departments(_kiosk_device(), now=utcnow())
     ]
 
 
@@ -259,9 +262,9 @@ def walk_in(args: dict[str, Any]) -> dict[str, Any]:
     device = _kiosk_device()
     patient_ids = _patients(device, args)
     if args.get("id_number") and not patient_ids:
-        service.keep_fruitless_lookup(device)
-        raise service.no_record_for_walk_in()
-    issued = service.walk_in(
+        identity.keep_fruitless_lookup(device)
+        raise identity.no_record_for_walk_in()
+    issued = walk_ins.walk_in(
         device,
         args["department_id"],
         patient_id=patient_ids[0] if patient_ids else None,
@@ -277,10 +280,11 @@ def walk_in(args: dict[str, Any]) -> dict[str, Any]:
 def book_walk_in(args: dict[str, Any]) -> dict[str, Any]:
     """Hold the department's next slot today for the confirmed phone; pay it from the phone."""
     device, phone = _confirmed_phone(args)
-    booking = service.book_walk_in(
+    booking = same_day_booking.book_walk_in(
         device, args["department_id"], phone=phone, now=utcnow(), patient_id=args["patient_id"]
     )
     zone = zone_for(hospital_of(device.hospital_id))
+    zone = devices.hospital_zone(device.hospital_id)
     return {
         "appointment_id": booking.appointment_id,
         "time": booking.starts_at.astimezone(zone).strftime("%H:%M"),
@@ -311,7 +315,7 @@ def walk_in_booking(args: dict[str, Any], appointment_id: int) -> dict[str, Any]
     """Has the walk-in booking been paid? Then its ticket (the page polls this)."""
     device, phone = _confirmed_phone(args)
     return _payment_status_out(
-        service.walk_in_booking_ticket(device, appointment_id, phone=phone, now=utcnow())
+        same_day_booking.walk_in_booking_ticket(device, appointment_id, phone=phone, now=utcnow())
     )
 
 
@@ -322,7 +326,7 @@ def walk_in_booking(args: dict[str, Any], appointment_id: int) -> dict[str, Any]
 def pay_walk_in(args: dict[str, Any]) -> dict[str, Any]:
     """Register in the department's queue and pay its fee from the confirmed phone."""
     device, phone = _confirmed_phone(args)
-    started = service.start_paid_walk_in(
+    started = walk_ins.start_paid_walk_in(
         device, args["department_id"], phone=phone, now=utcnow(), patient_id=args["patient_id"]
     )
     return {"walk_in_id": started.walk_in_id, **_payment_out(started.fee_fen, started.pay_url)}
@@ -336,7 +340,7 @@ def walk_in_payment(args: dict[str, Any], walk_in_id: int) -> dict[str, Any]:
     """Has the walk-in fee been paid? Then the ticket (the page polls this)."""
     device, phone = _confirmed_phone(args)
     return _payment_status_out(
-        service.walk_in_ticket(device, walk_in_id, phone=phone, now=utcnow())
+        walk_ins.walk_in_ticket(device, walk_in_id, phone=phone, now=utcnow())
     )
 
 
@@ -347,7 +351,7 @@ def walk_in_payment(args: dict[str, Any], walk_in_id: int) -> dict[str, Any]:
 def cancel_walk_in(args: dict[str, Any], walk_in_id: int) -> None:
     """The patient left the payment screen: void the unpaid fee."""
     device, phone = _confirmed_phone(args)
-    service.cancel_walk_in(device, walk_in_id, phone=phone, now=utcnow())
+    walk_ins.cancel_walk_in(device, walk_in_id, phone=phone, now=utcnow())
 
 
 @blp.route("/reports", methods=["POST"])
@@ -358,6 +362,7 @@ def released_reports(args: dict[str, Any]) -> list[dict[str, Any]]:
     """Released reports of the confirmed phone's owner and family (at most five)."""
     device, phone = _confirmed_phone(args)
     zone = zone_for(hospital_of(device.hospital_id))
+    zone = devices.hospital_zone(device.hospital_id)
     return [
         {
             "public_id": c.public_id,
@@ -367,7 +372,7 @@ def released_reports(args: dict[str, Any]) -> list[dict[str, Any]]:
             if c.released_at
             else "",
         }
-        for c in service.released_reports(device, phone=phone)[:5]
+        for c in report_printing.released_reports(device, phone=phone)[:5]
     ]
 
 
@@ -377,7 +382,7 @@ def released_reports(args: dict[str, Any]) -> list[dict[str, Any]]:
 def report_pdf(args: dict[str, Any], public_id: str) -> Response:
     """A released report's PDF, to print at the kiosk (POST: the confirmation stays out of URLs)."""
     device, phone = _confirmed_phone(args)
-    data = service.report_pdf(device, public_id, phone=phone, now=utcnow())
+    data = report_printing.report_pdf(device, public_id, phone=phone, now=utcnow())
     return Response(data, mimetype="application/pdf", headers={"Cache-Control": "no-store"})
 
 
@@ -389,12 +394,12 @@ def reprint(args: dict[str, Any]) -> dict[str, Any]:
     """The identified patient's latest ticket of today, to print again."""
     device = _kiosk_device()
     try:
-        ticket = service.last_ticket(device.hospital_id, _patients(device, args), utcnow())
+        ticket = slips.last_ticket(device.hospital_id, _patients(device, args), utcnow())
     except NotFound:
         if args.get("id_number"):
-            service.keep_fruitless_lookup(device)
+            identity.keep_fruitless_lookup(device)
         raise
-    return _ticket_out(service.IssuedTicket(ticket, False, service.people_ahead(ticket, utcnow())))
+    return _ticket_out(kiosk_check_in.IssuedTicket(ticket, False, people_ahead(ticket, utcnow())))
 
 
 @blp.route("/tickets/<token>/print", methods=["POST"])
@@ -404,9 +409,9 @@ def print_ticket(token: str) -> dict[str, Any]:
     """Print a ticket on this kiosk's printer; a printer problem comes back in plain words."""
     device = _kiosk_device()
     now = utcnow()
-    ticket = service.ticket_for_kiosk(device, token)
-    slip = service.ticket_slip(ticket, ahead=service.people_ahead(ticket, now), now=now)
-    outcome = service.print_slip(device, slip, now=now)
+    ticket = slips.ticket_for_kiosk(device, token)
+    slip = slips.ticket_slip(ticket, ahead=people_ahead(ticket, now), now=now)
+    outcome = slips.print_slip(device, slip, now=now)
     return {
         "printed": outcome.printed,
         "by_browser": outcome.by_browser,
@@ -421,8 +426,8 @@ def ticket_pdf_file(token: str) -> Response:
     """The ticket slip as an 80 mm PDF."""
     device = _kiosk_device()
     now = utcnow()
-    ticket = service.ticket_for_kiosk(device, token)
-    slip = service.ticket_slip(ticket, ahead=service.people_ahead(ticket, now), now=now)
+    ticket = slips.ticket_for_kiosk(device, token)
+    slip = slips.ticket_slip(ticket, ahead=people_ahead(ticket, now), now=now)
     return Response(
         ticket_pdf(slip),
         mimetype="application/pdf",
@@ -433,7 +438,7 @@ def ticket_pdf_file(token: str) -> Response:
 # ---- staff --------------------------------------------------------------------------------
 
 
-def _kiosk_out(row: service.KioskRow) -> dict[str, Any]:
+def _kiosk_out(row: devices.KioskRow) -> dict[str, Any]:
     kiosk = row.kiosk
     return {
         "device_id": row.device.id,
@@ -464,7 +469,7 @@ def _help_out(request: HelpRequest, device: Device) -> dict[str, Any]:
 @blp.response(200, KioskOut(many=True))
 def list_kiosks() -> list[dict[str, Any]]:
     """Kiosks of the staff member's hospital with last contact and printer state."""
-    return [_kiosk_out(r) for r in service.list_kiosks(signed_in_account())]
+    return [_kiosk_out(r) for r in devices.list_kiosks(signed_in_account())]
 
 
 @blp.route("/devices", methods=["POST"])
@@ -473,8 +478,8 @@ def list_kiosks() -> list[dict[str, Any]]:
 @blp.response(201, RegisteredKioskOut)
 def register_kiosk(args: dict[str, Any]) -> dict[str, Any]:
     """Register a kiosk (admins); the device token is shown only in this answer."""
-    kiosk, device, token = service.register_kiosk(signed_in_account(), now=utcnow(), **args)
-    return {**_kiosk_out(service.KioskRow(device, kiosk, 0)), "token": token}
+    kiosk, device, token = devices.register_kiosk(signed_in_account(), now=utcnow(), **args)
+    return {**_kiosk_out(devices.KioskRow(device, kiosk, 0)), "token": token}
 
 
 @blp.route("/devices/<int:device_id>/printer", methods=["PUT"])
@@ -484,10 +489,10 @@ def register_kiosk(args: dict[str, Any]) -> dict[str, Any]:
 def update_printer(args: dict[str, Any], device_id: int) -> dict[str, Any]:
     """Change a kiosk's printer address (admins)."""
     actor = signed_in_account()
-    kiosk = service.update_printer(actor, device_id, now=utcnow(), **args)
+    kiosk = devices.update_printer(actor, device_id, now=utcnow(), **args)
     device = db.session.get(Device, device_id)
     assert device is not None
-    return _kiosk_out(service.KioskRow(device, kiosk, 0))
+    return _kiosk_out(devices.KioskRow(device, kiosk, 0))
 
 
 @blp.route("/help-requests", methods=["GET"])
@@ -495,7 +500,7 @@ def update_printer(args: dict[str, Any], device_id: int) -> dict[str, Any]:
 @blp.response(200, KioskHelpRequestOut(many=True))
 def help_requests() -> list[dict[str, Any]]:
     """Open "call staff" requests with each kiosk's location."""
-    return [_help_out(r, d) for r, d in service.open_help_requests(signed_in_account())]
+    return [_help_out(r, d) for r, d in devices.open_help_requests(signed_in_account())]
 
 
 @blp.route("/help-requests/<int:request_id>/resolve", methods=["POST"])
@@ -503,7 +508,7 @@ def help_requests() -> list[dict[str, Any]]:
 @blp.response(200, KioskHelpRequestOut)
 def resolve_help_request(request_id: int) -> dict[str, Any]:
     """Staff reached the kiosk."""
-    request = service.resolve_help_request(signed_in_account(), request_id, now=utcnow())
+    request = devices.resolve_help_request(signed_in_account(), request_id, now=utcnow())
     device = db.session.get(Device, request.device_id)
     assert device is not None
     return _help_out(request, device)

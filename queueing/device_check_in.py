@@ -1,7 +1,7 @@
 """How a device checks an appointment in here: a port the composition root fills.
 
 A kiosk proves who it acts for with the appointment's QR code, and its check-ins are rate-limited
-per device and audited; that is the kiosk's own check-in (kiosk/service.py), which queueing may
+per device and audited; that is the kiosk's own check-in (kiosk/services/check_in.py), which queueing may
 not import (ARCHITECTURE.md). hospital/app.py hands it over at start-up; without it, devices may
 not check in through the queueing API at all.
 """

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from hospital.jobs import job
+from hospital.jobs import Job
 from queueing.services import calling, queues
 
 
-@job("queueing.open_todays_queues", "interval", minutes=15)
 def open_todays_queues(now: datetime) -> int:
     """Open a queue for every active service point for its local service day."""
     return queues.open_todays_queues(now)
 
 
-@job("queueing.release_expired_leases", "interval", seconds=15)
 def release_expired_leases(now: datetime) -> int:
     """Put called tickets nobody started within the lease back in line."""
     return calling.release_expired_leases(now)
+
+
+JOBS = (
+    Job("queueing.open_todays_queues", open_todays_queues, "interval", {"minutes": 15}),
+    Job("queueing.release_expired_leases", release_expired_leases, "interval", {"seconds": 15}),
+)

@@ -17,10 +17,9 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import Flask
-from sqlalchemy import event
-from sqlalchemy.orm import Session
 
 from hospital.db import db, utcnow, write_intent
+from hospital.unit_of_work import gathered_after_commit
 
 log = logging.getLogger("hospital.queueing.live")
 
@@ -181,30 +180,22 @@ def broker() -> InProcessBroker:
 
 def queue_changed(queue_id: int, version: int) -> None:
     """Remember that a queue changed; screens are told once the outermost transaction commits."""
-    session = db.session()
-    pending: dict[int, int] = session.info.setdefault(_PENDING, {})
-    pending[queue_id] = max(version, pending.get(queue_id, 0))
-    session.info["queueing_broker_url"] = db.engine.url.render_as_string(hide_password=False)
+    url = db.engine.url.render_as_string(hide_password=False)
+    publication = gathered_after_commit(_PENDING, lambda: _Publication(url))
+    publication.versions[queue_id] = max(version, publication.versions.get(queue_id, 0))
 
 
-@event.listens_for(Session, "after_commit")
-def _publish_after_commit(session: Session) -> None:
-    if session.in_nested_transaction():
-        return  # a savepoint: the outer transaction may still roll back
-    pending = session.info.pop(_PENDING, None)
-    url = session.info.pop("queueing_broker_url", None)
-    if not pending or not url:
-        return
-    target = broker_for(url)
-    for queue_id, version in pending.items():
-        target.publish(queue_id, version)
+class _Publication:
+    """The queues a transaction changed, each with its newest version, told after the commit."""
 
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.versions: dict[int, int] = {}
 
-@event.listens_for(Session, "after_soft_rollback")
-def _forget_after_rollback(session: Session, previous: Any) -> None:
-    if previous.nested:
-        return  # events from a rolled-back savepoint are harmless extra refreshes
-    session.info.pop(_PENDING, None)
+    def __call__(self) -> None:
+        target = broker_for(self.url)
+        for queue_id, version in self.versions.items():
+            target.publish(queue_id, version)
 
 
 # ---- state cache shared by the streams of a process ---------------------------------------

@@ -279,7 +279,7 @@ DESK_ROLES = (Role.REGISTRAR, Role.NURSE, Role.ADMIN)
 @require_roles(*DESK_ROLES)
 def desk() -> Any:
     """Give a walk-in patient a number at the desk (with the patient's record, or anonymous)."""
-    from hospital.patients.service import confirm_identity, look_up_at_desk
+    from hospital.patients.services.records import confirm_identity, look_up_at_desk
     from hospital.qr import qr_svg
 
     actor = signed_in_account()

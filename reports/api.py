@@ -20,7 +20,7 @@ from hospital.accounts.models import DeviceKind, Role
 from hospital.db import db, utcnow
 from hospital.errors import InvalidInput, NotFound
 from hospital.organisation.models import Hospital
-from reports import fhir, hl7, service, stats
+from reports import fhir, hl7, stats
 from reports.models import LabReport, ReportSource, TestType
 from reports.schemas import (
     PatientReportOut,
@@ -35,6 +35,8 @@ from reports.schemas import (
     ReportTestTypeOut,
     StaffReportOut,
 )
+from reports.services import download as reports_download
+from reports.services import intake, reading, release, test_types
 from reports.stats import ReportStatsArgs
 
 blp = Blueprint(
@@ -64,13 +66,13 @@ def list_reports(args: dict[str, Any]) -> Any:
     """Your released reports and your family's; staff: one patient's reports by record number."""
     account = signed_in_account()
     if "medical_record_number" in args:
-        if not service._is_staff_reader(account):
+        if not reading.is_staff_reader(account):
             raise NotFound(
                 _("No patient with this medical record number."), code="patient_not_found"
             )
-        reports = service.staff_search(account, args["medical_record_number"])
+        reports = reading.staff_search(account, args["medical_record_number"])
         return jsonify(StaffReportOut(many=True).dump(reports))
-    return jsonify(PatientReportSummaryOut(many=True).dump(service.reports_for(account)))
+    return jsonify(PatientReportSummaryOut(many=True).dump(reading.reports_for(account)))
 
 
 @blp.route("/", methods=["POST"])
@@ -81,7 +83,7 @@ def enter_results(incoming: Any) -> LabReport:
     """Lab staff: enter a report's results (or attach a document) for a patient by record number."""
     account = signed_in_account()
     hospital = db.session.get(Hospital, account.hospital_id)
-    (report,) = service.receive_results(
+    (report,) = intake.receive_results(
         hospital, [incoming], source=ReportSource.STAFF, now=utcnow(), actor=account
     )
     return report
@@ -108,7 +110,7 @@ def receive_hl7() -> Any:
                 ),
             },
         ) from None
-    reports = service.receive_results(
+    reports = intake.receive_results(
         _device_hospital(), incoming, source=ReportSource.HL7, now=now, device=current_device()
     )
     numbers = [r.report_number for r in reports]
@@ -139,7 +141,7 @@ def receive_fhir() -> Any:
             code="fhir_invalid",
             details={"path": exc.path},
         ) from None
-    reports = service.receive_results(
+    reports = intake.receive_results(
         _device_hospital(),
         incoming,
         source=ReportSource.FHIR,
@@ -164,7 +166,7 @@ def save_test_type(args: dict[str, Any], code: str) -> TestType:
             code="bad_test_code",
         )
     account = signed_in_account()
-    return service.save_test_type(account.hospital_id, code, **args, actor=account)
+    return test_types.save_test_type(account.hospital_id, code, **args, actor=account)
 
 
 @blp.route("/statistics", methods=["GET"])
@@ -183,13 +185,13 @@ def statistics(args: dict[str, Any]) -> Any:
 def show_report(public_id: str) -> Any:
     """One report: the patient and family see released versions; staff reads are audited."""
     account = signed_in_account()
-    report = service.open_report(account, public_id, now=utcnow())
-    schema = StaffReportOut() if service._is_staff_reader(account) else PatientReportOut()
+    report = reading.open_report(account, public_id, now=utcnow())
+    schema = StaffReportOut() if reading.is_staff_reader(account) else PatientReportOut()
     return jsonify(schema.dump(report))
 
 
 def _file(public_id: str, args: dict[str, Any], *, document: bool) -> Response:
-    download = service.download(
+    download = reports_download.download(
         signed_in_account(), public_id, version=args["version"], document=document, now=utcnow()
     )
     response = Response(download.content, mimetype=download.mimetype)
@@ -220,8 +222,8 @@ def download_document(args: dict[str, Any], public_id: str) -> Response:
 def release_report(public_id: str) -> LabReport:
     """Clinician: release a report held for review; the patient and family are notified."""
     account = signed_in_account()
-    report = service.find_report(account, public_id, action="report.release")
-    return service.release_by_clinician(report, actor=account, now=utcnow())
+    report = reading.find_report(account, public_id, action="report.release")
+    return release.release_by_clinician(report, actor=account, now=utcnow())
 
 
 @blp.route("/<string:public_id>/amendments", methods=["POST"])
@@ -231,7 +233,7 @@ def release_report(public_id: str) -> LabReport:
 def amend_report(args: dict[str, Any], public_id: str) -> LabReport:
     """Lab staff: issue a corrected version; every earlier version is kept."""
     account = signed_in_account()
-    report = service.find_report(account, public_id, action="report.amend")
-    return service.amend(
+    report = reading.find_report(account, public_id, action="report.amend")
+    return intake.amend(
         report, args["incoming"], reason=args["reason"], now=utcnow(), actor=account
     )

@@ -297,6 +297,7 @@ def on_refund_issued(
     )
 
 
+# Connected by reports.wiring.connect, which create_app calls.
 RECEIVERS = (
     (events.appointment_booked, on_appointment_booked),
     (events.appointment_cancelled, on_appointment_cancelled),
@@ -308,8 +309,6 @@ RECEIVERS = (
     (events.payment_received, on_payment_received),
     (events.refund_issued, on_refund_issued),
 )
-for _signal, _receiver in RECEIVERS:
-    _signal.connect(_receiver)
 
 
 # ---- queries ---------------------------------------------------------------------------------

@@ -21,10 +21,12 @@ from hospital.organisation.models import Hospital
 from hospital.pdf import PdfRenderError
 from hospital.web.navigation import sign_in_page_required
 from hospital.zones import zone_for
-from reports import charts, service, stats
+from reports import charts, stats
 from reports.export import to_csv
 from reports.models import AbnormalFlag, ReportSource, ReportStatus
 from reports.schemas import ReportArgs
+from reports.services import download as reports_download
+from reports.services import intake, reading, release, verification
 
 bp = Blueprint("reports_pages", __name__, template_folder="templates")
 
@@ -72,7 +74,7 @@ def inbox() -> Page:
     hospital = db.session.get(Hospital, account.hospital_id)
     return render_template(
         "reports/inbox.html",
-        reports=service.reports_for(account),
+        reports=reading.reports_for(account),
         status_labels=STATUS_LABELS,
         local=lambda m: _local(m, hospital),
     )
@@ -82,9 +84,9 @@ def inbox() -> Page:
 @sign_in_page_required
 def show(public_id: str) -> Page:
     account = signed_in_account()
-    report = service.open_report(account, public_id, now=utcnow())
+    report = reading.open_report(account, public_id, now=utcnow())
     hospital = db.session.get(Hospital, report.hospital_id)
-    versions = service.visible_versions(account, report)
+    versions = reading.visible_versions(account, report)
     return render_template(
         "reports/report.html",
         report=report,
@@ -93,7 +95,7 @@ def show(public_id: str) -> Page:
         flag_labels=FLAG_LABELS,
         status_labels=STATUS_LABELS,
         local=lambda m: _local(m, hospital),
-        staff=service._is_staff_reader(account),
+        staff=reading.is_staff_reader(account),
     )
 
 
@@ -109,7 +111,7 @@ def _version_arg() -> int | None:
 
 
 def _send(public_id: str, *, document: bool) -> Response:
-    download = service.download(
+    download = reports_download.download(
         signed_in_account(), public_id, version=_version_arg(), document=document, now=utcnow()
     )
     response = Response(download.content, mimetype=download.mimetype)
@@ -181,7 +183,7 @@ def enter_results() -> Page:
             account = signed_in_account()
             hospital = db.session.get(Hospital, account.hospital_id)
             try:
-                (report,) = service.receive_results(
+                (report,) = intake.receive_results(
                     hospital, [incoming], source=ReportSource.STAFF, now=utcnow(), actor=account
                 )
             except DomainError as exc:
@@ -214,7 +216,7 @@ def verify(code: str) -> Page:
     ):
         error = _("A SHA-256 fingerprint has 64 characters 0-9 and a-f.")
         offered_sha = None
-    result = service.verify(code, offered_sha256=offered_sha, offered_file=offered_file)
+    result = verification.verify(code, offered_sha256=offered_sha, offered_file=offered_file)
     return render_template(
         "reports/verify.html",
         result=result,
@@ -366,7 +368,7 @@ def statistics_pdf() -> Page:
     try:
         pdf = render_pdf(html, timeout_s=30)
     except PdfRenderError as exc:
-        raise service.RenderFailed(
+        raise release.RenderFailed(
             _("The statistics could not be rendered just now. Try a shorter range.")
         ) from exc
     response = Response(pdf, mimetype="application/pdf")

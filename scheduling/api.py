@@ -16,7 +16,6 @@ from hospital.db import db, utcnow
 from hospital.errors import NotFound
 from hospital.idempotency import idempotent
 from hospital.organisation.lookup import current_hospital
-from scheduling import service
 from scheduling.calendar import appointment_ics
 from scheduling.models import ClinicSession, ExceptionKind, FeeClass, ScheduleException
 from scheduling.models import SessionTemplate as Template
@@ -44,6 +43,8 @@ from scheduling.schemas import (
     SessionTemplateUpdateArgs,
     StaffAppointmentOut,
 )
+from scheduling.services import attendance, booking, changes, queries, rules, templates
+from scheduling.services import availability as scheduling_availability
 
 blp = Blueprint(
     "scheduling",
@@ -70,9 +71,9 @@ def _search_terms(args: dict[str, Any]) -> dict[str, Any]:
 @public("free times of the timetable; no patient data")
 @blp.arguments(AvailabilityQueryArgs, location="query")
 @blp.response(200, AvailableSlotOut(many=True))
-def availability(args: dict[str, Any]) -> list[service.AvailableSlot]:
+def availability(args: dict[str, Any]) -> list[scheduling_availability.AvailableSlot]:
     """Search free times by department or clinician, date range and fee class."""
-    return service.search_availability(
+    return scheduling_availability.search_availability(
         current_hospital().id,
         **_search_terms(args),
         only_bookable=args["only_bookable"],
@@ -84,9 +85,11 @@ def availability(args: dict[str, Any]) -> list[service.AvailableSlot]:
 @public("free places per session; no patient data")
 @blp.arguments(SessionAvailabilityQueryArgs, location="query")
 @blp.response(200, AvailableSessionOut(many=True))
-def session_availability(args: dict[str, Any]) -> list[service.AvailableSession]:
+def session_availability(args: dict[str, Any]) -> list[scheduling_availability.AvailableSession]:
     """Which clinician has places on which day: sessions with their remaining places."""
-    return service.search_sessions(current_hospital().id, **_search_terms(args), now=utcnow())
+    return scheduling_availability.search_sessions(
+        current_hospital().id, **_search_terms(args), now=utcnow()
+    )
 
 
 @blp.route("/appointments", methods=["POST"])
@@ -101,7 +104,7 @@ def hold(args: dict[str, Any]) -> Any:
     Accepts an `Idempotency-Key` header: the same key and body return the stored response,
     the same key with another body is refused (422), and one still in flight gets 409.
     """
-    return service.hold(
+    return booking.hold(
         signed_in_account(), patient_id=args["patient_id"], slot_id=args["slot_id"], now=utcnow()
     )
 
@@ -111,7 +114,7 @@ def hold(args: dict[str, Any]) -> Any:
 @blp.response(200, AppointmentOut(many=True))
 def my_appointments() -> Any:
     """List your appointments and those of the family members you act for."""
-    return service.appointments_for_account(signed_in_account(), now=utcnow())
+    return queries.appointments_for_account(signed_in_account(), now=utcnow())
 
 
 @blp.route("/appointments/<int:appointment_id>", methods=["GET"])
@@ -120,7 +123,7 @@ def my_appointments() -> Any:
 def get_appointment(appointment_id: int) -> Any:
     """Show one appointment (a staff read is audited)."""
     account = signed_in_account()
-    appointment = service.get_appointment(account, appointment_id)
+    appointment = queries.get_appointment(account, appointment_id)
     record_staff_read(
         account,
         action="appointment.read",
@@ -140,7 +143,7 @@ def confirm(appointment_id: int) -> Any:
     Accepts an `Idempotency-Key` header: the same key and body return the stored response,
     the same key with another body is refused (422), and one still in flight gets 409.
     """
-    return service.confirm(signed_in_account(), appointment_id, now=utcnow())
+    return booking.confirm(signed_in_account(), appointment_id, now=utcnow())
 
 
 @blp.route("/appointments/<int:appointment_id>/cancel", methods=["POST"])
@@ -154,7 +157,7 @@ def cancel(args: dict[str, Any], appointment_id: int) -> Any:
     Accepts an `Idempotency-Key` header: the same key and body return the stored response,
     the same key with another body is refused (422), and one still in flight gets 409.
     """
-    return service.cancel(signed_in_account(), appointment_id, now=utcnow(), reason=args["reason"])
+    return changes.cancel(signed_in_account(), appointment_id, now=utcnow(), reason=args["reason"])
 
 
 @blp.route("/appointments/<int:appointment_id>/reschedule", methods=["POST"])
@@ -168,7 +171,7 @@ def reschedule(args: dict[str, Any], appointment_id: int) -> Any:
     Accepts an `Idempotency-Key` header: the same key and body return the stored response,
     the same key with another body is refused (422), and one still in flight gets 409.
     """
-    return service.reschedule(
+    return changes.reschedule(
         signed_in_account(), appointment_id, new_slot_id=args["slot_id"], now=utcnow()
     )
 
@@ -179,14 +182,14 @@ def reschedule(args: dict[str, Any], appointment_id: int) -> Any:
 def calendar_file(appointment_id: int) -> Response:
     """Download the appointment for a calendar (a cancelled one as a cancellation)."""
     account = signed_in_account()
-    appointment = service.get_appointment(account, appointment_id)
+    appointment = queries.get_appointment(account, appointment_id)
     record_staff_read(
         account,
         action="appointment.read",
         object_type="appointment",
         reads=[(appointment.id, appointment.patient_id)],
     )
-    entry = service.calendar_entry(
+    entry = queries.calendar_entry(
         account, appointment_id, now=utcnow(), language=get_locale().language
     )
     return Response(
@@ -206,7 +209,7 @@ def calendar_file(appointment_id: int) -> Response:
 def day_list(args: dict[str, Any]) -> Any:
     """A clinician's appointments on one day (booked, checked in, no-shows, cancelled); audited."""
     account = signed_in_account()
-    appointments = service.day_list(
+    appointments = queries.day_list(
         account, clinician_id=args["clinician_id"], local_date=args["date"]
     )
     record_staff_read(
@@ -226,7 +229,7 @@ def day_list(args: dict[str, Any]) -> Any:
 @blp.response(201, StaffAppointmentOut)
 def add_on(args: dict[str, Any]) -> Any:
     """Add an appointment beyond a slot's capacity ("加号"), with a reason (audited)."""
-    return service.add_on(signed_in_account(), **args, now=utcnow())
+    return changes.add_on(signed_in_account(), **args, now=utcnow())
 
 
 @blp.route("/appointments/<int:appointment_id>/check-in", methods=["POST"])
@@ -234,7 +237,7 @@ def add_on(args: dict[str, Any]) -> Any:
 @blp.response(200, StaffAppointmentOut)
 def check_in(appointment_id: int) -> Any:
     """Mark a patient as arrived for their appointment."""
-    return service.check_in(signed_in_account(), appointment_id, now=utcnow())
+    return changes.check_in(signed_in_account(), appointment_id, now=utcnow())
 
 
 @blp.route("/suspensions/lift", methods=["POST"])
@@ -243,7 +246,7 @@ def check_in(appointment_id: int) -> Any:
 @blp.response(204)
 def lift_suspension(args: dict[str, Any]) -> None:
     """Let a patient suspended for no-shows book online again."""
-    service.lift_suspension(
+    attendance.lift_suspension(
         signed_in_account(), args["patient_id"], reason=args["reason"], now=utcnow()
     )
 
@@ -256,7 +259,7 @@ def lift_suspension(args: dict[str, Any]) -> None:
 @blp.response(200, SessionTemplateOut(many=True))
 def list_templates() -> Any:
     """List the weekly session templates."""
-    return service.list_templates(signed_in_account())
+    return queries.list_templates(signed_in_account())
 
 
 @blp.route("/templates", methods=["POST"])
@@ -267,7 +270,7 @@ def create_template(args: dict[str, Any]) -> Template:
     """Add a weekly session in the hospital's local time."""
     account = signed_in_account()
     args["fee_class"] = FeeClass(args["fee_class"])
-    return service.create_template(account, account.hospital_id, args, now=utcnow())
+    return templates.create_template(account, account.hospital_id, args, now=utcnow())
 
 
 @blp.route("/templates/<int:template_id>", methods=["PATCH"])
@@ -278,7 +281,7 @@ def update_template(args: dict[str, Any], template_id: int) -> Template:
     """Change a template (sessions already released keep their times and bookings)."""
     if "fee_class" in args:
         args["fee_class"] = FeeClass(args["fee_class"])
-    return service.update_template(signed_in_account(), template_id, args, now=utcnow())
+    return templates.update_template(signed_in_account(), template_id, args, now=utcnow())
 
 
 @blp.route("/exceptions", methods=["GET"])
@@ -286,7 +289,7 @@ def update_template(args: dict[str, Any], template_id: int) -> Template:
 @blp.response(200, ScheduleExceptionOut(many=True))
 def list_exceptions() -> Any:
     """List holidays and leave from today on."""
-    return service.list_exceptions(signed_in_account(), now=utcnow())
+    return queries.list_exceptions(signed_in_account(), now=utcnow())
 
 
 @blp.route("/exceptions", methods=["POST"])
@@ -297,7 +300,9 @@ def add_exception(args: dict[str, Any]) -> ScheduleException:
     """Enter a holiday or leave; sessions it covers are cancelled and their patients told."""
     account = signed_in_account()
     args["kind"] = ExceptionKind(args["kind"])
-    exception, cancelled = service.add_exception(account, account.hospital_id, **args, now=utcnow())
+    exception, cancelled = templates.add_exception(
+        account, account.hospital_id, **args, now=utcnow()
+    )
     exception.cancelled_appointments = cancelled  # type: ignore[attr-defined]
     return exception
 
@@ -311,7 +316,7 @@ def add_extra_session(args: dict[str, Any]) -> ClinicSession:
     account = signed_in_account()
     local_date = args.pop("local_date")
     args["fee_class"] = FeeClass(args["fee_class"])
-    return service.add_extra_session(
+    return templates.add_extra_session(
         account, account.hospital_id, args, local_date=local_date, now=utcnow()
     )
 
@@ -323,7 +328,7 @@ def add_extra_session(args: dict[str, Any]) -> ClinicSession:
 def cancel_session(args: dict[str, Any], session_id: int) -> ClinicSession:
     """Cancel a session: its appointments are cancelled, refunded in full and notified."""
     account = signed_in_account()
-    service.cancel_session(account, session_id, reason=args["reason"], now=utcnow())
+    templates.cancel_session(account, session_id, reason=args["reason"], now=utcnow())
     session = db.session.get(ClinicSession, session_id)
     if session is None:
         raise NotFound(_l("No such session."), code="session_not_found")
@@ -333,16 +338,16 @@ def cancel_session(args: dict[str, Any], session_id: int) -> ClinicSession:
 @blp.route("/rules", methods=["GET"])
 @require_roles(Role.ADMIN, Role.REGISTRAR)
 @blp.response(200, BookingRulesOut)
-def get_rules() -> service.Rules:
+def get_rules() -> rules.Rules:
     """Show the hospital's booking rules."""
-    return service.rules_for(signed_in_account().hospital_id)
+    return rules.rules_for(signed_in_account().hospital_id)
 
 
 @blp.route("/rules", methods=["PATCH"])
 @require_roles(Role.ADMIN)
 @blp.arguments(BookingRulesArgs)
 @blp.response(200, BookingRulesOut)
-def set_rules(args: dict[str, Any]) -> service.Rules:
+def set_rules(args: dict[str, Any]) -> rules.Rules:
     """Change the hospital's booking rules."""
     account = signed_in_account()
-    return service.set_rules(account, account.hospital_id, args, now=utcnow())
+    return rules.set_rules(account, account.hospital_id, args, now=utcnow())

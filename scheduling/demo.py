@@ -16,7 +16,7 @@ from hospital.organisation.models import (
     ServicePointKind,
 )
 from hospital.patients.models import IdentityType, Patient, Sex
-from hospital.patients.service import assign_medical_record_number
+from hospital.patients.services.records import assign_medical_record_number
 from scheduling.models import FeeClass, SessionTemplate
 from scheduling.services.availability import search_availability
 from scheduling.services.booking import confirm_booking, hold

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
 from hospital.db import db
-from hospital.notifications.messages import register_template
+from hospital.notifications.messages import MessageTemplate
 from hospital.notifications.service import notify_patient
 from hospital.organisation.models import Clinician, Department, Hospital, ServicePoint
 from hospital.patients.access import Permission
@@ -20,30 +20,29 @@ BOOKING_CONFIRMED = "scheduling.booking_confirmed"
 CANCELLED_BY_HOSPITAL = "scheduling.cancelled_by_hospital"
 REMINDER = "scheduling.reminder"
 
-register_template(
-    BOOKING_CONFIRMED,
-    subject=_l("Appointment confirmed"),
-    body=_l(
-        "{hospital}: the appointment of {patient} with {clinician} ({department}) on {when} is "
-        "confirmed. Please check in from {checkin} at {place}."
+MESSAGE_TEMPLATES: dict[str, MessageTemplate] = {
+    BOOKING_CONFIRMED: MessageTemplate(
+        subject=_l("Appointment confirmed"),
+        body=_l(
+            "{hospital}: the appointment of {patient} with {clinician} ({department}) on {when} is "
+            "confirmed. Please check in from {checkin} at {place}."
+        ),
     ),
-)
-register_template(
-    CANCELLED_BY_HOSPITAL,
-    subject=_l("Appointment cancelled by the hospital"),
-    body=_l(
-        "{hospital}: we are sorry, the appointment of {patient} with {clinician} on {when} was "
-        "cancelled ({reason}). Any fee paid is refunded in full. Please book another time."
+    CANCELLED_BY_HOSPITAL: MessageTemplate(
+        subject=_l("Appointment cancelled by the hospital"),
+        body=_l(
+            "{hospital}: we are sorry, the appointment of {patient} with {clinician} on {when} was "
+            "cancelled ({reason}). Any fee paid is refunded in full. Please book another time."
+        ),
     ),
-)
-register_template(
-    REMINDER,
-    subject=_l("Appointment tomorrow"),
-    body=_l(
-        "{hospital}: reminder, {patient} has an appointment with {clinician} ({department}) "
-        "tomorrow, {when}. Please check in from {checkin} at {place}."
+    REMINDER: MessageTemplate(
+        subject=_l("Appointment tomorrow"),
+        body=_l(
+            "{hospital}: reminder, {patient} has an appointment with {clinician} ({department}) "
+            "tomorrow, {when}. Please check in from {checkin} at {place}."
+        ),
     ),
-)
+}
 
 
 def _context(appointment: Any) -> tuple[Patient, dict[str, str]]:

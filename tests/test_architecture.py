@@ -57,8 +57,8 @@ def test_imports_follow_the_dependency_direction(path: Path) -> None:
 
 def test_the_rule_catches_a_forbidden_import(tmp_path: Path) -> None:
     bad = tmp_path / "bad.py"
-    bad.write_text("from queueing.models import Ticket\nimport scheduling.service\n")
-    assert {"queueing.models", "scheduling.service"} <= imported_modules(bad)
+    bad.write_text("from queueing.models import Ticket\nimport scheduling.services.booking\n")
+    assert {"queueing.models", "scheduling.services.booking"} <= imported_modules(bad)
     assert "queueing" not in ALLOWED["scheduling"] and "scheduling" not in ALLOWED["hospital"]
 
 

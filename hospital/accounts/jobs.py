@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from hospital.accounts.services import codes
-from hospital.jobs import job
+from hospital.jobs import Job
 
 
-@job("accounts.prune_one_time_codes", "interval", hours=1)
 def prune_one_time_codes(now: datetime) -> int:
     """Delete codes older than a day: the send limits look back an hour, a code lives minutes."""
     return codes.prune_one_time_codes(now=now)
+
+
+JOBS = (Job("accounts.prune_one_time_codes", prune_one_time_codes, "interval", {"hours": 1}),)

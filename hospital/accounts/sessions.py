@@ -11,7 +11,6 @@ from flask import current_app, has_request_context, request
 
 from hospital.accounts.models import Account, AuthSession
 from hospital.db import db, utcnow
-from hospital.extensions import login_manager
 
 # last_seen_at is written at most this often, so reads do not all become writes.
 TOUCH_INTERVAL = timedelta(seconds=60)
@@ -96,6 +95,6 @@ def idle_limit(account: Account) -> timedelta:
     return timedelta(days=current_app.config["SESSION_IDLE_DAYS"])
 
 
-@login_manager.user_loader
-def _load_user(token: str) -> Account | None:
+def load_signed_in_account(token: str) -> Account | None:
+    """The account of a session cookie's token (Flask-Login's user loader, set by connect())."""
     return account_for_token(token, now=utcnow())

@@ -12,15 +12,13 @@ from flask import current_app
 from hospital.billing.providers.registry import enabled_provider_names, payment_provider
 from hospital.billing.providers.sandbox import SandboxProvider, Transport
 from hospital.billing.services import refunds, settlement
-from hospital.jobs import job
+from hospital.jobs import Job
 
 
-@job("billing.reconcile_pending_payments", "interval", minutes=1)
 def reconcile_pending_payments(now: datetime) -> int:
     return settlement.reconcile_pending_payments(now)
 
 
-@job("billing.retry_pending_refunds", "interval", minutes=1)
 def retry_pending_refunds(now: datetime) -> int:
     return refunds.retry_pending_refunds(now)
 
@@ -32,7 +30,6 @@ def _post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
     return response.status_code, response.text
 
 
-@job("billing.deliver_sandbox_notifications", "interval", seconds=5)
 def deliver_sandbox_notifications(now: datetime, transport: Transport | None = None) -> int:
     """Play the sandbox provider: post its signed notifications to our notify endpoint."""
     if "sandbox" not in enabled_provider_names(current_app.config):
@@ -40,3 +37,17 @@ def deliver_sandbox_notifications(now: datetime, transport: Transport | None = N
     provider = payment_provider("sandbox", current_app.config)
     assert isinstance(provider, SandboxProvider)
     return provider.deliver_due(now, transport or _post)
+
+
+JOBS = (
+    Job(
+        "billing.reconcile_pending_payments", reconcile_pending_payments, "interval", {"minutes": 1}
+    ),
+    Job("billing.retry_pending_refunds", retry_pending_refunds, "interval", {"minutes": 1}),
+    Job(
+        "billing.deliver_sandbox_notifications",
+        deliver_sandbox_notifications,
+        "interval",
+        {"seconds": 5},
+    ),
+)

@@ -1,4 +1,4 @@
-"""Billing's one connection to the application: receivers, message templates, pages it links to.
+"""Billing's one connection to the application: receivers, templates, jobs, pages it links to.
 
 create_app calls connect(); nothing in billing connects as a side effect of being imported.
 """
@@ -9,8 +9,10 @@ from collections.abc import Mapping
 
 from flask import Flask, current_app
 
+from hospital.billing import jobs
 from hospital.billing.references import OrderKind
 from hospital.billing.services import receivers, refunds
+from hospital.jobs import register_jobs
 from hospital.notifications.messages import register_template
 
 _EXTENSION = "hospital.billing"
@@ -24,6 +26,7 @@ def connect(app: Flask, *, after_payment: Mapping[OrderKind | str, str] | None =
     result page sends the patient on. Billing names no other module's pages itself.
     """
     receivers.connect()
+    register_jobs(jobs.JOBS)
     for key, template in refunds.MESSAGE_TEMPLATES.items():
         register_template(key, subject=template.subject, body=template.body)
     pages = {OrderKind(kind): endpoint for kind, endpoint in (after_payment or {}).items()}

@@ -1,9 +1,10 @@
-"""Message templates: each module registers its own at import time; rendered per recipient language."""
+"""Message templates: each package registers its own from its connect(); rendered per recipient language."""
 
 from __future__ import annotations
 
 import logging
 import string
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,8 +28,21 @@ TEMPLATES: dict[str, MessageTemplate] = {}
 
 
 def register_template(key: str, *, subject: Any, body: Any) -> None:
-    """Make a template known under key (call at import time of the owning module)."""
+    """Make a template known under key."""
     TEMPLATES[key] = MessageTemplate(subject=subject, body=body)
+
+
+def register_templates(templates: Mapping[str, MessageTemplate]) -> None:
+    """Make a package's templates known; registering the same ones again changes nothing.
+
+    Two packages claiming one key is a programming error, refused here rather than one
+    message silently replacing the other.
+    """
+    for key, template in templates.items():
+        known = TEMPLATES.get(key)
+        if known is not None and known is not template:
+            raise ValueError(f"message template {key!r} is already registered by another module")
+        TEMPLATES[key] = template
 
 
 def placeholders(text: str) -> set[str]:

@@ -15,19 +15,20 @@ from hospital.audit.models import AuditEntry, Outcome
 from hospital.audit.service import record
 from hospital.db import db
 from hospital.errors import Conflict, TooManyRequests
-from hospital.notifications.messages import register_template
+from hospital.notifications.messages import MessageTemplate
 from hospital.organisation.models import Hospital
 from hospital.patients.models import IdentityType, Patient
 
 FAMILY_LINK_CODE_TEMPLATE = "family_link_code"
-register_template(
-    FAMILY_LINK_CODE_TEMPLATE,
-    subject=_l("Someone asks to act for you"),
-    body=_l(
-        "{hospital}: someone asks to book, pay and see reports for you as your family member. "
-        "Give them the code {code} only if you agree. It expires in {minutes} minutes."
+MESSAGE_TEMPLATES: dict[str, MessageTemplate] = {
+    FAMILY_LINK_CODE_TEMPLATE: MessageTemplate(
+        subject=_l("Someone asks to act for you"),
+        body=_l(
+            "{hospital}: someone asks to book, pay and see reports for you as your family member. "
+            "Give them the code {code} only if you agree. It expires in {minutes} minutes."
+        ),
     ),
-)
+}
 
 # Audit actions that looked an identity number up for an account; the hourly limit counts them.
 # A refused attempt is audited as denied, so it survives the rollback and still counts.

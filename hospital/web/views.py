@@ -30,7 +30,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from hospital.accounts.guards import current_account, public
 from hospital.accounts.models import Language
-from hospital.accounts.service import update_preferences
+from hospital.accounts.services.preferences import update_preferences
 from hospital.db import db
 from hospital.errors import NotFound, error_response
 from hospital.money import format_fen

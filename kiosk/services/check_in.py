@@ -15,8 +15,8 @@ from kiosk.models import ActivityKind
 from kiosk.services.devices import config, hospital_of, kiosk_of
 from kiosk.services.identity import appointment_from_code
 from kiosk.services.throttle import check_rate, log_activity
-from queueing import service as queueing_service
 from queueing.queries import Ticket, people_ahead, ticket_for_appointment
+from queueing.services import issuing
 from scheduling.services.places import effective_state
 from scheduling.services.queries import AppointmentState, appointment_of_hospital
 
@@ -80,7 +80,7 @@ def check_in(device: Device, appointment_id: int, *, now: datetime) -> IssuedTic
     existing = ticket_for_appointment(appointment.id)
     if existing is None:
         check_rate(device, ActivityKind.TICKET, int(config("KIOSK_TICKETS_PER_MINUTE", 30)), now)
-    ticket, new = queueing_service.check_in(
+    ticket, new = issuing.check_in(
         actor=None, hospital_id=device.hospital_id, appointment_id=appointment.id, now=now
     )
     if new:

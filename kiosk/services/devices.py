@@ -14,8 +14,8 @@ import sqlalchemy as sa
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 
-from hospital.accounts import service as accounts_service
 from hospital.accounts.models import STAFF_ROLES, Account, Device, DeviceKind, Role
+from hospital.accounts.services import devices
 from hospital.audit.service import record
 from hospital.db import db
 from hospital.errors import Forbidden, InvalidInput, NotFound
@@ -70,7 +70,7 @@ def register_kiosk(
     """Register a kiosk of the actor's hospital; return it with its device token (shown once)."""
     _require_admin(actor, "kiosk.register")
     host, port = _printer_address(printer_host, printer_port)
-    device, token = accounts_service.register_device(
+    device, token = devices.register_device(
         actor, kind=DeviceKind.KIOSK, name=name, location=location, service_point_id=None, now=now
     )
     kiosk = Kiosk(

@@ -8,20 +8,19 @@ import contextlib
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import event
-from sqlalchemy.orm import Session, SessionTransaction
 
-from hospital.accounts import service as accounts_service
 from hospital.accounts.models import Account, CodePurpose, Device
+from hospital.accounts.services import codes
 from hospital.audit.service import record
 from hospital.db import db
 from hospital.errors import InvalidInput, NotFound, Unauthorized
-from hospital.notifications.messages import register_template
+from hospital.notifications.messages import MessageTemplate
 from hospital.patients.access import (
     Permission,
     patients_acting_for,
@@ -35,6 +34,7 @@ from hospital.patients.identity import (
     parse_resident_id,
 )
 from hospital.patients.models import FamilyLink, Patient, Relationship
+from hospital.unit_of_work import after_rollback
 from hospital.zones import local_date, zone_for
 from kiosk.models import ActivityKind, KioskActivity
 from kiosk.services.devices import config, hospital_of
@@ -46,11 +46,12 @@ from scheduling.services.queries import (
 )
 
 KIOSK_CODE_TEMPLATE = "kiosk_code"
-register_template(
-    KIOSK_CODE_TEMPLATE,
-    subject=_l("Your kiosk code"),
-    body=_l("Your code at the {hospital} kiosk is {code}. It expires in {minutes} minutes."),
-)
+MESSAGE_TEMPLATES: dict[str, MessageTemplate] = {
+    KIOSK_CODE_TEMPLATE: MessageTemplate(
+        subject=_l("Your kiosk code"),
+        body=_l("Your code at the {hospital} kiosk is {code}. It expires in {minutes} minutes."),
+    ),
+}
 
 CONFIRM_SALT = "kiosk-confirmed-phone"
 
@@ -74,7 +75,7 @@ def send_code(device: Device, phone: str, *, language: str, now: datetime) -> in
     phone = normalized_phone(phone)
     check_rate(device, ActivityKind.CODE, int(config("KIOSK_CODES_PER_MINUTE", 6)), now)
     log_activity(device, ActivityKind.CODE, now)
-    return accounts_service.send_phone_code(
+    return codes.send_phone_code(
         hospital_of(device.hospital_id),
         phone,
         purpose=CodePurpose.KIOSK_CONFIRM,
@@ -88,7 +89,7 @@ def send_code(device: Device, phone: str, *, language: str, now: datetime) -> in
 def verify_code(device: Device, phone: str, code: str, *, now: datetime) -> str:
     """Check the latest code sent to phone at this hospital; return a short-lived confirmation."""
     phone = normalized_phone(phone)
-    accounts_service.check_phone_code(
+    codes.check_phone_code(
         hospital_of(device.hospital_id),
         phone,
         code,
@@ -142,21 +143,8 @@ def patients_for_phone(hospital_id: int, phone: str) -> list[Patient]:
 # finds nothing end in a 404, which rolls back): the row is written again after the rollback,
 # and committed with the failure's audit entry (keep_fruitless_lookup), which the request edge
 # replays (hospital.audit.service.replay_after_rollback).
-_LOOKUPS_TO_KEEP = "kiosk_id_lookups_to_keep"
-
-
-@event.listens_for(Session, "after_commit")
-def _forget_lookups(session: Session) -> None:
-    session.info.pop(_LOOKUPS_TO_KEEP, None)
-
-
-@event.listens_for(Session, "after_soft_rollback")
-def _replay_lookups(session: Session, previous: SessionTransaction) -> None:
-    if previous.parent is not None or not session.is_active:
-        return
-    rows = session.info.pop(_LOOKUPS_TO_KEEP, None)
-    if rows:
-        session.execute(sa.insert(KioskActivity), rows)
+def _keep_lookup_after_rollback(row: dict[str, Any]) -> None:
+    after_rollback(lambda session: session.execute(sa.insert(KioskActivity), [row]))
 
 
 def keep_fruitless_lookup(device: Device) -> None:
@@ -192,7 +180,7 @@ def patient_for_identity(device: Device, number: str, *, now: datetime) -> Patie
         )
     check_rate(device, ActivityKind.ID_LOOKUP, int(config("KIOSK_ID_LOOKUPS_PER_MINUTE", 10)), now)
     log_activity(device, ActivityKind.ID_LOOKUP, now)
-    db.session().info.setdefault(_LOOKUPS_TO_KEEP, []).append(
+    _keep_lookup_after_rollback(
         {
             "hospital_id": device.hospital_id,
             "device_id": device.id,

@@ -20,8 +20,8 @@ from kiosk.printing.escpos import NetworkPrinter, PrinterError, PrintFailure, ti
 from kiosk.printing.slip import TicketSlip
 from kiosk.services.devices import config, hospital_of
 from kiosk.services.throttle import check_rate, lock_kiosk, log_activity
-from queueing import service as queueing_service
 from queueing.queries import Ticket, latest_ticket_of_patients
+from queueing.services import notify
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ _FAILURE_STATE = {
 
 def ticket_for_kiosk(device: Device, token: str) -> Ticket:
     """A ticket of this kiosk's hospital by its token; another hospital's is not found."""
-    ticket = queueing_service.ticket_by_token(token)
+    ticket = notify.ticket_by_token(token)
     if ticket.hospital_id != device.hospital_id:
         raise NotFound(
             _l("This ticket link is not valid. Scan the QR code on your ticket again."),
@@ -88,7 +88,7 @@ def ticket_slip(ticket: Ticket, *, ahead: int | None, now: datetime) -> TicketSl
         directions_en=point.directions_en,
         ahead=ahead,
         issued_at=issued.strftime("%Y-%m-%d %H:%M"),
-        url=queueing_service.ticket_link(ticket),
+        url=notify.ticket_link(ticket),
     )
 
 

@@ -12,7 +12,6 @@ from typing import Any
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
-from hospital import events
 from hospital.accounts.models import Device
 from hospital.audit.service import record
 from hospital.billing.pricing import fen_to_yuan
@@ -27,8 +26,8 @@ from kiosk.services.devices import config, hospital_of
 from kiosk.services.identity import people_for_phone, phone_account, walk_in_patient
 from kiosk.services.same_day_booking import next_slots_today, start_phone_payment
 from kiosk.services.throttle import check_rate, log_activity
-from queueing import service as queueing_service
 from queueing.queries import Ticket, people_ahead, ticket_of_hospital, tickets_per_queue
+from queueing.services import issuing, queues
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +52,7 @@ def walk_in_departments(device: Device, *, now: datetime) -> list[WalkInChoice]:
         .order_by(Department.sort_order, Department.id)
     ).all()
     first_queue: dict[int, tuple[int, int]] = {}
-    for point, queue in queueing_service.open_queues_on(device.hospital_id, day):
+    for point, queue in queues.open_queues_on(device.hospital_id, day):
         if point.department_id is not None:
             first_queue.setdefault(point.department_id, (point.id, queue.id))
     waiting = tickets_per_queue(q for _p, q in first_queue.values())
@@ -112,7 +111,7 @@ def walk_in(
             code="walk_in_fee_due",
         )
     check_rate(device, ActivityKind.TICKET, int(config("KIOSK_TICKETS_PER_MINUTE", 30)), now)
-    ticket = queueing_service.issue_walk_in(
+    ticket = issuing.issue_walk_in(
         actor=None,
         hospital_id=device.hospital_id,
         service_point_id=choice.service_point_id,
@@ -205,7 +204,7 @@ def _walk_in_fee_class() -> str:
 
 
 def _ticket_walk_in(walk_in: WalkIn, *, now: datetime) -> Ticket:
-    ticket = queueing_service.issue_walk_in(
+    ticket = issuing.issue_walk_in(
         actor=None,
         hospital_id=walk_in.hospital_id,
         service_point_id=walk_in.service_point_id,
@@ -269,9 +268,6 @@ def on_order_paid(_sender: Any, **kw: Any) -> bool | None:
         detail={"walk_in_id": walk_in.id, "device_id": walk_in.device_id},
     )
     return True
-
-
-events.order_paid.connect(on_order_paid)
 
 
 def _walk_in_of_phone(device: Device, walk_in_id: Any, phone: str) -> WalkIn:

@@ -289,8 +289,8 @@ def check_in(
     *, actor: Account | None, hospital_id: int, appointment_id: int, now: datetime
 ) -> tuple[Ticket, bool]:
     """Check a booked appointment in through scheduling and give it its ticket (idempotent)."""
-    from scheduling import service as scheduling_service
     from scheduling.models import Appointment
+    from scheduling.services import changes
 
     appointment = (
         db.session.get(Appointment, appointment_id) if isinstance(appointment_id, int) else None
@@ -300,7 +300,7 @@ def check_in(
     existing = db.session.scalar(sa.select(Ticket).where(Ticket.appointment_id == appointment.id))
     if existing is not None:
         return existing, False
-    scheduling_service.check_in(actor=actor, appointment_id=appointment.id, now=now)
+    changes.check_in(actor=actor, appointment_id=appointment.id, now=now)
     session = appointment.slot.session
     if session.service_point_id is None:
         raise Conflict(

@@ -11,40 +11,38 @@ from flask_babel import lazy_gettext as _l
 
 from hospital.db import db
 from hospital.errors import InvalidInput, NotFound
-from hospital.notifications.messages import register_template
+from hospital.notifications.messages import MessageTemplate
 from hospital.patients.models import Patient
 from queueing import ordering
 from queueing.models import ServiceQueue, Ticket
 from queueing.services.line import InLine, line_heads, policy_for
 
-register_template(
-    "queue.ticket_issued",
-    subject=_l("Your number {code}"),
-    body=_l("Your number at {place} is {code}. Follow your place in the queue here: {link}"),
-)
-register_template(
-    "queue.almost_turn",
-    subject=_l("{ahead} ahead of number {code}"),
-    body=_l(
-        "{ahead} patients are ahead of number {code} at {place}. Please make your way to "
-        "room {room}, floor {floor}. {link}"
+MESSAGE_TEMPLATES: dict[str, MessageTemplate] = {
+    "queue.ticket_issued": MessageTemplate(
+        subject=_l("Your number {code}"),
+        body=_l("Your number at {place} is {code}. Follow your place in the queue here: {link}"),
     ),
-)
-register_template(
-    "queue.your_turn",
-    subject=_l("Number {code}: your turn"),
-    body=_l(
-        "Number {code}: it is your turn. Please go to {place}, room {room}, floor {floor}. {directions}"
+    "queue.almost_turn": MessageTemplate(
+        subject=_l("{ahead} ahead of number {code}"),
+        body=_l(
+            "{ahead} patients are ahead of number {code} at {place}. Please make your way to "
+            "room {room}, floor {floor}. {link}"
+        ),
     ),
-)
-register_template(
-    "queue.missed",
-    subject=_l("Number {code} was called"),
-    body=_l(
-        "Number {code} was called at {place} but you were not there. You have been moved back "
-        "a few places: {link}"
+    "queue.your_turn": MessageTemplate(
+        subject=_l("Number {code}: your turn"),
+        body=_l(
+            "Number {code}: it is your turn. Please go to {place}, room {room}, floor {floor}. {directions}"
+        ),
     ),
-)
+    "queue.missed": MessageTemplate(
+        subject=_l("Number {code} was called"),
+        body=_l(
+            "Number {code} was called at {place} but you were not there. You have been moved back "
+            "a few places: {link}"
+        ),
+    ),
+}
 
 
 def ticket_link(ticket: Ticket) -> str:

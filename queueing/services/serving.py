@@ -133,12 +133,12 @@ def complete(
 
 def _complete_appointment(actor: Account | None, appointment_id: int, *, now: datetime) -> None:
     """The consultation is over: scheduling marks the checked-in appointment completed."""
-    from scheduling import service as scheduling_service
     from scheduling.models import Appointment, AppointmentState
+    from scheduling.services import changes
 
     appointment = db.session.get(Appointment, appointment_id)
     if appointment is not None and appointment.state is AppointmentState.CHECKED_IN:
-        scheduling_service.complete(actor, appointment_id, now=now)
+        changes.complete(actor, appointment_id, now=now)
 
 
 def transfer(

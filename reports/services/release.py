@@ -13,7 +13,7 @@ from flask_babel import lazy_gettext as _l
 from hospital.accounts.models import Account, Role
 from hospital.db import db
 from hospital.errors import Conflict, DomainError, Forbidden
-from hospital.notifications.messages import register_template
+from hospital.notifications.messages import MessageTemplate
 from hospital.notifications.service import notify_patient
 from hospital.organisation.models import Hospital
 from hospital.patients.access import Permission
@@ -26,20 +26,20 @@ from reports.services.audit import audit_report
 
 log = logging.getLogger("reports")
 
-register_template(
-    "reports.ready",
-    subject=_l("Your report is ready"),
-    # No test name or value: a text message may be read by anyone holding the phone.
-    body=_l("Report {report_number} for {patient} is ready. View it at {url}"),
-)
-register_template(
-    "reports.amended",
-    subject=_l("A report was corrected"),
-    body=_l(
-        "Report {report_number} for {patient} was corrected. "
-        "The earlier version is kept. View it at {url}"
+MESSAGE_TEMPLATES: dict[str, MessageTemplate] = {
+    "reports.ready": MessageTemplate(
+        subject=_l("Your report is ready"),
+        # No test name or value: a text message may be read by anyone holding the phone.
+        body=_l("Report {report_number} for {patient} is ready. View it at {url}"),
     ),
-)
+    "reports.amended": MessageTemplate(
+        subject=_l("A report was corrected"),
+        body=_l(
+            "Report {report_number} for {patient} was corrected. "
+            "The earlier version is kept. View it at {url}"
+        ),
+    ),
+}
 
 
 class RenderFailed(DomainError):

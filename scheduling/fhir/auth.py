@@ -19,8 +19,8 @@ from datetime import datetime
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
-from hospital.accounts import service as accounts_service
 from hospital.accounts.models import Account, Role
+from hospital.accounts.services import staff
 from hospital.accounts.sessions import account_for_token
 from hospital.audit.service import record
 from hospital.db import db
@@ -128,7 +128,7 @@ def create_client(
             _l("Give the client a name of 1 to 100 characters."), code="invalid_name"
         )
     token = secrets.token_urlsafe(32)
-    account = accounts_service.create_staff(
+    account = staff.create_staff(
         hospital,
         username=f"fhir-client-{secrets.token_hex(6)}",
         password=secrets.token_urlsafe(32),  # never told to anyone: the account cannot sign in

@@ -14,12 +14,12 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 
 from hospital.errors import DomainError, NotFound
-from scheduling import service
 from scheduling.fhir import reads
 from scheduling.fhir import resources as fhir
 from scheduling.fhir.auth import Principal
 from scheduling.fhir.params import BadParameter, Range, date_range, reference_id, token_code
 from scheduling.models import Appointment, FeeClass
+from scheduling.services import booking, changes, queries, rules
 
 FIND_PARAMETERS = frozenset(
     {"start", "end", "specialty", "service-type", "practitioner", "location", "patient", "_count"}
@@ -78,7 +78,7 @@ def find(
         raise unknown(extra)
     hospital_id = principal.hospital_id
     cat = reads.catalogue(hospital_id)
-    zone = service.hospital_zone(hospital_id)
+    zone = rules.hospital_zone(hospital_id)
     window = Range()
     start, end = _text(given.get("start", []), "start"), _text(given.get("end", []), "end")
     if start:
@@ -192,7 +192,7 @@ def _slot_and_patient(resource: dict[str, Any]) -> tuple[int, int]:
 def hold(principal: Principal, given: dict[str, list[Any]], *, now: datetime) -> Appointment:
     """ITI-116: hold the Slot of a proposed Appointment for its Patient."""
     slot_id, patient_id = _slot_and_patient(_appointment_input(given))
-    return service.hold(principal.account, patient_id=patient_id, slot_id=slot_id, now=now)
+    return booking.hold(principal.account, patient_id=patient_id, slot_id=slot_id, now=now)
 
 
 def book(
@@ -212,7 +212,7 @@ def book(
             )
         reason = resource.get("cancelationReason") or {}
         text = reason.get("text", "") if isinstance(reason, dict) else ""
-        cancelled = service.cancel(
+        cancelled = changes.cancel(
             principal.account, appointment_id, now=now, reason=str(text)[:200]
         )
         return cancelled, None
@@ -223,15 +223,15 @@ def book(
         )
     if appointment_id is None:
         slot_id, patient_id = _slot_and_patient(resource)
-        appointment_id = service.hold(
+        appointment_id = booking.hold(
             principal.account, patient_id=patient_id, slot_id=slot_id, now=now
         ).id
     try:
-        return service.confirm(principal.account, appointment_id, now=now), None
+        return booking.confirm(principal.account, appointment_id, now=now), None
     except DomainError as refusal:
         if refusal.code != "payment_required":
             raise
-        held = service.get_appointment(principal.account, appointment_id)
+        held = queries.get_appointment(principal.account, appointment_id)
         base = current_app.config.get("PUBLIC_URL", "").rstrip("/")
         where = f"{base}/appointments/{held.id}/confirm"
         text = f"{refusal.message} {where}"

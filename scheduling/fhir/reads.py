@@ -28,7 +28,9 @@ from scheduling.models import (
     SessionTemplate,
     Slot,
 )
-from scheduling.service import AvailableSlot, effective_state, hospital_zone, search_availability
+from scheduling.services.availability import AvailableSlot, search_availability
+from scheduling.services.places import effective_state
+from scheduling.services.rules import hospital_zone
 
 MAX_DAYS = 92
 DEFAULT_DAYS = 14

@@ -9,7 +9,6 @@ from flask_babel import lazy_gettext as _l
 
 from hospital.audit.service import record_staff_read
 from hospital.errors import NotFound
-from scheduling import service
 from scheduling.fhir import reads
 from scheduling.fhir import resources as fhir
 from scheduling.fhir.auth import Principal
@@ -23,6 +22,7 @@ from scheduling.fhir.params import (
     token_code,
 )
 from scheduling.models import FeeClass
+from scheduling.services import rules
 
 SLOT_STATUSES = frozenset({"free", "busy", "busy-tentative", "busy-unavailable"})
 
@@ -177,7 +177,7 @@ def _schedules(
 def _slots(
     principal: Principal, args: Any, cat: reads.Catalogue, *, now: datetime
 ) -> list[dict[str, Any]]:
-    zone = service.hospital_zone(principal.hospital_id)
+    zone = rules.hospital_zone(principal.hospital_id)
     terms: dict[str, Any] = {"window": date_range(args.getlist("start"), zone)}
     ids = _ids(args)
     if ids is not None:
@@ -232,7 +232,7 @@ def _slots(
 def _appointments(
     principal: Principal, args: Any, *, now: datetime, count: int, offset: int
 ) -> tuple[int, list[dict[str, Any]]]:
-    zone = service.hospital_zone(principal.hospital_id)
+    zone = rules.hospital_zone(principal.hospital_id)
     visible = reads.visible_patient_ids(principal.account) if principal.is_patient else None
     terms: dict[str, Any] = {"window": date_range(args.getlist("date"), zone)}
     patient = _one(args, "patient")

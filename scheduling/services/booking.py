@@ -412,6 +412,3 @@ def on_order_paid(sender: Any, **kw: Any) -> bool | None:
         return False
     booked = confirm_booking(appointment_id, now=kw["now"], order_id=kw.get("order_id"))
     return booked is not None
-
-
-events.order_paid.connect(on_order_paid)

@@ -122,10 +122,10 @@ def _clinic_world(
     from datetime import time, timedelta
     from zoneinfo import ZoneInfo
 
-    from queueing import service as queueing_service
-    from reports import service as reports_service
+    from queueing.services import issuing
     from reports.models import ReportSource
     from reports.results import IncomingReport, ResultItem
+    from reports.services import intake, release
     from scheduling.models import AppointmentState
     from tests.support.kiosk_factories import Clinic, book, create_clinic, create_kiosk
     from tests.support.queueing_factories import create_counter, open_queue, walk_in
@@ -137,7 +137,7 @@ def _clinic_world(
     open_queue(today.point, now=now)
     counter = create_counter(today.point, code="3")
     booked = book(today, patient, now=now)
-    ticket, _new = queueing_service.check_in(
+    ticket, _new = issuing.check_in(
         actor=None, hospital_id=hospital.id, appointment_id=booked.id, now=now
     )
     walk_in(hospital, today.point, now=now)
@@ -158,7 +158,7 @@ def _clinic_world(
     # The confirm page shows a live hold for as long as the browser tests run.
     held.hold_expires_at = now + timedelta(hours=12)
     book(later, parent, now=now)
-    (report,) = reports_service.receive_results(
+    (report,) = intake.receive_results(
         hospital,
         [
             IncomingReport(
@@ -188,7 +188,7 @@ def _clinic_world(
         now=now,
         actor=lab,
     )
-    reports_service.release(report, now=now)
+    release.release(report, now=now)
     _device, kiosk_token = create_kiosk(hospital, now=now)
     return {
         "department": today.department.id,

@@ -137,8 +137,8 @@ def payments_reach_this_server(live_server: Any) -> Iterator[None]:
 def seed(live_server: Any) -> Site:
     from hospital.billing.models import ItemCategory, RegistrationFee
     from hospital.organisation.models import Hospital
-    from reports import service as reports_service
     from reports.release import ReleaseRule
+    from reports.services import test_types
     from scheduling.models import FeeClass
     from tests.support import factories
     from tests.support.billing_factories import create_fee_item
@@ -220,7 +220,7 @@ def seed(live_server: Any) -> Site:
         nurse = factories.create_account(hospital, roles=(Role.NURSE,), password=PASSWORD)
         doctor = factories.create_account(hospital, roles=(Role.CLINICIAN,), password=PASSWORD)
         lab = factories.create_account(hospital, roles=(Role.LAB,), password=PASSWORD)
-        reports_service.save_test_type(
+        test_types.save_test_type(
             hospital.id,
             TEST_CODE,
             name_zh="血常规",

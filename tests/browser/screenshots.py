@@ -167,11 +167,11 @@ def _clinic(app: Any) -> dict[str, Any]:
         ServicePointKind,
     )
     from hospital.patients.models import FamilyLink, Patient
-    from queueing import service as queueing_service
     from queueing.models import Counter
-    from reports import service as reports_service
+    from queueing.services import calling, issuing
     from reports.models import ReportSource
     from reports.results import IncomingReport, ResultItem
+    from reports.services import intake, release
     from scheduling.models import AppointmentState
     from tests.support.kiosk_factories import Clinic, book
     from tests.support.scheduling_factories import create_clinic_session
@@ -236,27 +236,25 @@ def _clinic(app: Any) -> dict[str, Any]:
             .limit(4)
         ).all()
         for other in others[:2]:
-            queueing_service.issue_walk_in(
+            issuing.issue_walk_in(
                 actor=None,
                 hospital_id=hospital.id,
                 service_point_id=room.id,
                 now=now - timedelta(minutes=20),
                 patient_id=other.id,
             )
-        ticket, _new = queueing_service.check_in(
+        ticket, _new = issuing.check_in(
             actor=None, hospital_id=hospital.id, appointment_id=booked.id, now=now
         )
         for other in others[2:]:
-            queueing_service.issue_walk_in(
+            issuing.issue_walk_in(
                 actor=None,
                 hospital_id=hospital.id,
                 service_point_id=room.id,
                 now=now,
                 patient_id=other.id,
             )
-        queueing_service.call_next(
-            actor=None, hospital_id=hospital.id, counter_id=counter.id, now=now
-        )
+        calling.call_next(actor=None, hospital_id=hospital.id, counter_id=counter.id, now=now)
         later = create_clinic_session(
             clinician,
             local_date=local.date() + timedelta(days=2),
@@ -275,7 +273,7 @@ def _clinic(app: Any) -> dict[str, Any]:
         )
         held.hold_expires_at = now + timedelta(minutes=9, seconds=30)
         lab = db.session.get(Account, _account_id("lab"))
-        (report,) = reports_service.receive_results(
+        (report,) = intake.receive_results(
             hospital,
             [
                 IncomingReport(
@@ -305,7 +303,7 @@ def _clinic(app: Any) -> dict[str, Any]:
             now=now,
             actor=lab,
         )
-        reports_service.release(report, now=now)
+        release.release(report, now=now)
         ids = {
             "department": department.id,
             "clinician": clinician.id,

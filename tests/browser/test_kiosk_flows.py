@@ -673,9 +673,9 @@ def _seed_released_report(live_server: Any, hall: Hall) -> str:
     from hospital.accounts.models import Role
     from hospital.organisation.models import Hospital
     from hospital.patients.models import Patient
-    from reports import service as reports_service
     from reports.models import ReportSource
     from reports.results import IncomingReport, ResultItem
+    from reports.services import intake, release
 
     with live_server.app.app_context():
         hospital = db.session.get(Hospital, live_server.hospital_id)
@@ -683,7 +683,7 @@ def _seed_released_report(live_server: Any, hall: Hall) -> str:
             sa.select(Patient).where(Patient.id_number == hall.id_number)
         ).one()
         lab = factories.create_account(hospital, roles=(Role.LAB,))
-        (report,) = reports_service.receive_results(
+        (report,) = intake.receive_results(
             hospital,
             [
                 IncomingReport(
@@ -702,7 +702,7 @@ def _seed_released_report(live_server: Any, hall: Hall) -> str:
             now=utcnow(),
             actor=lab,
         )
-        reports_service.release(report, now=utcnow())
+        release.release(report, now=utcnow())
         db.session.commit()
         return report.public_id
 

@@ -24,9 +24,9 @@ import sqlalchemy as sa
 from flask import Flask
 from werkzeug.routing import Rule
 
-from hospital.accounts import service as accounts_service
 from hospital.accounts.guards import AccessPolicy
 from hospital.accounts.models import STAFF_ROLES, Account, DeviceKind, Role
+from hospital.accounts.services import devices
 from hospital.accounts.sessions import open_session
 from hospital.audit.models import AuditEntry, Outcome
 from hospital.db import db, utcnow
@@ -34,10 +34,10 @@ from hospital.organisation.models import Hospital
 from hospital.patients.models import FamilyLink, Patient
 from hospital.web.route_policy import LIBRARY_POLICIES, route_policies
 from kiosk.models import HelpRequest, WalkIn, WalkInStatus
-from reports import service as reports_service
 from reports.models import ReportSource
 from reports.results import IncomingReport, ResultItem
-from scheduling import service as scheduling_service
+from reports.services import intake, release
+from scheduling.services import templates
 from tests.support import factories
 from tests.support.billing_factories import create_visit_order
 from tests.support.kiosk_factories import Clinic, book, create_clinic, create_kiosk
@@ -87,7 +87,7 @@ def _link(w: World) -> int:
 
 def _report(w: World) -> str:
     lab = factories.create_account(w.a, roles=(Role.LAB,))
-    (report,) = reports_service.receive_results(
+    (report,) = intake.receive_results(
         w.a,
         [
             IncomingReport(
@@ -104,7 +104,7 @@ def _report(w: World) -> str:
         now=w.now,
         actor=lab,
     )
-    reports_service.release(report, now=w.now)
+    release.release(report, now=w.now)
     return report.public_id
 
 
@@ -121,7 +121,7 @@ def _template(w: World) -> int:
         "booking_opens_days": 14,
         "valid_from": w.now.date(),
     }
-    return scheduling_service.create_template(admin, w.a.id, values, now=w.now).id
+    return templates.create_template(admin, w.a.id, values, now=w.now).id
 
 
 def _kiosk_device(w: World) -> int:
@@ -221,7 +221,7 @@ def world(app: Flask, client: Any) -> World:
         )
     for kind in DeviceKind:
         for hospital, where in ((a, "same hospital"), (b, "another hospital")):
-            _device, token = accounts_service.register_device(
+            _device, token = devices.register_device(
                 None,
                 kind=kind,
                 name=f"{kind.value} {where}",

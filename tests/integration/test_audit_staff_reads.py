@@ -12,8 +12,8 @@ from flask import g
 from hospital.accounts.models import Role
 from hospital.audit.models import AuditEntry, Outcome
 from hospital.db import db, utcnow
-from scheduling import service as scheduling
 from scheduling.models import Appointment
+from scheduling.services import booking, rules
 from tests.integration.scheduling.conftest import World, build_world
 from tests.support import factories
 from tests.support.auth import sign_in
@@ -41,13 +41,13 @@ def booked(world: World, patient_index: int = 0) -> Appointment:
         world.clinician, local_date=day, capacity=3, release_at=utcnow() - timedelta(hours=1)
     )
     slot = slots_of(session)[patient_index]
-    appointment = scheduling.hold(
+    appointment = booking.hold(
         world.accounts[patient_index],
         patient_id=world.patients[patient_index].id,
         slot_id=slot.id,
         now=utcnow(),
     )
-    scheduling.confirm(world.accounts[patient_index], appointment.id, now=utcnow())
+    booking.confirm(world.accounts[patient_index], appointment.id, now=utcnow())
     db.session.commit()
     return appointment
 
@@ -115,7 +115,7 @@ def test_staff_reading_an_order_its_receipt_and_the_cashier_list_is_audited(
     assert client.get(f"/api/v1/billing/orders/{order.id}/receipt").status_code == 200
     assert client.get(f"/billing/orders/{order.id}/receipt.pdf").status_code == 200
     assert client.get("/billing/cashier").status_code == 200
-    day = utcnow().astimezone(scheduling.hospital_zone(hospital.id)).date().isoformat()
+    day = utcnow().astimezone(rules.hospital_zone(hospital.id)).date().isoformat()
     assert client.get(f"/api/v1/billing/cashier/orders?date={day}").status_code == 200
     mine = {"patient_id": order.patient_id, "actor_account_id": cashier.id}
     assert len(entries("order.read", **mine)) == 2
@@ -141,9 +141,7 @@ def _cancel_denials(actor_id: int) -> list[AuditEntry]:
     ]
 
 
-def test_a_refused_cancel_page_is_a_404_and_keeps_its_denial(
-    client: Any, world: World
-) -> None:
+def test_a_refused_cancel_page_is_a_404_and_keeps_its_denial(client: Any, world: World) -> None:
     appointment = booked(world, 0)
     stranger = world.accounts[1]
     switch_to(client, stranger)

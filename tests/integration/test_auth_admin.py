@@ -9,10 +9,10 @@ import pytest
 import sqlalchemy as sa
 from flask import g
 
-from hospital.accounts import service
 from hospital.accounts.commands import create_device, create_staff, disable_account
 from hospital.accounts.guards import current_device, require_device
 from hospital.accounts.models import Account, Device, DeviceKind, Role
+from hospital.accounts.services import devices, disabling
 from hospital.audit.models import AuditEntry
 from hospital.db import db, utcnow
 from hospital.errors import Forbidden, Unauthorized
@@ -78,7 +78,7 @@ def test_service_refuses_a_non_admin_and_audits_it(hospital: Any, create_account
     nurse = create_account(hospital, roles=(Role.NURSE,))
     target = create_account(hospital)
     with pytest.raises(Forbidden):
-        service.disable_account(nurse, target.id, reason="no", now=utcnow())
+        disabling.disable_account(nurse, target.id, reason="no", now=utcnow())
     assert target.is_active is True
     assert [d.object_id for d in _denials("account.disable")] == [str(target.id)]
 
@@ -219,7 +219,7 @@ def test_admin_registers_a_device_whose_token_works(
 
 
 def test_device_of_the_wrong_kind_is_refused(app: Any, hospital: Any, admin: Account) -> None:
-    _device, token = service.register_device(
+    _device, token = devices.register_device(
         admin,
         kind="display_board",
         name="Board",
@@ -232,7 +232,7 @@ def test_device_of_the_wrong_kind_is_refused(app: Any, hospital: Any, admin: Acc
 
 
 def test_disabled_device_is_refused(client: Any, app: Any, admin: Account) -> None:
-    device, token = service.register_device(
+    device, token = devices.register_device(
         admin, kind="kiosk", name="Kiosk", location="Hall", service_point_id=None, now=utcnow()
     )
     db.session.commit()
@@ -257,7 +257,7 @@ def test_device_token_is_bound_to_its_hospital(
 ) -> None:
     other = create_hospital()
     other_admin = create_account(other, roles=(Role.ADMIN,))
-    device, token = service.register_device(
+    device, token = devices.register_device(
         admin, kind="kiosk", name="Kiosk", location="Hall", service_point_id=None, now=utcnow()
     )
     db.session.commit()

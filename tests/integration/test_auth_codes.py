@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from hospital.accounts import service
 from hospital.accounts.models import Account, OneTimeCode, Role
+from hospital.accounts.services import sign_in
 from hospital.audit.models import AuditEntry
 from hospital.audit.service import replay_after_rollback
 from hospital.db import db, utcnow
@@ -84,14 +84,14 @@ def test_code_works_only_once(client: Any, hospital: Any, app: Any) -> None:
 
 def test_code_expires_after_five_minutes(hospital: Any, db_session: Any) -> None:
     now = utcnow()
-    service.request_sign_in_code(hospital, PHONE, language="zh", now=now)
+    sign_in.request_sign_in_code(hospital, PHONE, language="zh", now=now)
     code = last_sign_in_code(PHONE)
 
     with pytest.raises(Unauthorized) as refused:
-        service.sign_in_with_code(hospital, PHONE, code, now=now + timedelta(seconds=300))
+        sign_in.sign_in_with_code(hospital, PHONE, code, now=now + timedelta(seconds=300))
 
     assert refused.value.code == "code_expired"
-    account = service.sign_in_with_code(hospital, PHONE, code, now=now + timedelta(seconds=299))
+    account = sign_in.sign_in_with_code(hospital, PHONE, code, now=now + timedelta(seconds=299))
     assert account.phone == PHONE
 
 
@@ -129,12 +129,12 @@ def test_wrong_tries_are_counted_although_the_failing_request_rolls_back(
 
 def test_a_caller_that_rolls_back_still_counts_the_wrong_try(hospital: Any) -> None:
     now = utcnow()
-    service.request_sign_in_code(hospital, PHONE, language="zh", now=now)
+    sign_in.request_sign_in_code(hospital, PHONE, language="zh", now=now)
     db.session.commit()
     code = last_sign_in_code(PHONE)
 
     with pytest.raises(Unauthorized):
-        service.sign_in_with_code(hospital, PHONE, _wrong(code), now=now)
+        sign_in.sign_in_with_code(hospital, PHONE, _wrong(code), now=now)
     # What the request edge does with a failed request:
     db.session.rollback()
     replay_after_rollback()
@@ -164,17 +164,17 @@ def test_resend_waits_for_the_resend_interval(
 ) -> None:
     monkeypatch.setitem(app.config, "OTP_RESEND_SECONDS", 60)
     now = utcnow()
-    assert service.request_sign_in_code(hospital, PHONE, language="zh", now=now) == 60
+    assert sign_in.request_sign_in_code(hospital, PHONE, language="zh", now=now) == 60
 
     with pytest.raises(TooManyRequests) as refused:
-        service.request_sign_in_code(
+        sign_in.request_sign_in_code(
             hospital, PHONE, language="zh", now=now + timedelta(seconds=30)
         )
 
     assert refused.value.code == "code_send_limited"
     assert refused.value.details == {"retry_after": 30}
     assert (
-        service.request_sign_in_code(
+        sign_in.request_sign_in_code(
             hospital, PHONE, language="zh", now=now + timedelta(seconds=60)
         )
         == 60
@@ -187,7 +187,7 @@ def test_hourly_limit_per_phone_is_kept_in_the_database(
     monkeypatch.setitem(app.config, "OTP_SENDS_PER_HOUR", 3)
     now = utcnow()
     for minutes in (50, 40, 30):
-        service.request_sign_in_code(
+        sign_in.request_sign_in_code(
             hospital, PHONE, language="zh", now=now - timedelta(minutes=minutes)
         )
     db.session.commit()
@@ -269,18 +269,18 @@ def test_code_of_one_hospital_does_not_sign_in_at_another(
 ) -> None:
     other = create_hospital()
     now = utcnow()
-    service.request_sign_in_code(hospital, PHONE, language="en", now=now)
+    sign_in.request_sign_in_code(hospital, PHONE, language="en", now=now)
     code = last_sign_in_code(PHONE)
 
     with pytest.raises(Unauthorized):
-        service.sign_in_with_code(other, PHONE, code, now=now)
+        sign_in.sign_in_with_code(other, PHONE, code, now=now)
 
 
 def test_badly_formed_code_is_refused_before_any_try_counts(hospital: Any, db_session: Any) -> None:
     now = utcnow()
-    service.request_sign_in_code(hospital, PHONE, language="zh", now=now)
+    sign_in.request_sign_in_code(hospital, PHONE, language="zh", now=now)
     with pytest.raises(InvalidInput) as refused:
-        service.sign_in_with_code(hospital, PHONE, "12a4", now=now)
+        sign_in.sign_in_with_code(hospital, PHONE, "12a4", now=now)
     assert refused.value.code == "invalid_code_format"
     row = db.session.scalar(sa.select(OneTimeCode).where(OneTimeCode.phone == PHONE))
     assert row is not None and row.attempts == 0
@@ -290,11 +290,11 @@ def test_new_account_starts_in_the_language_the_code_was_asked_in(
     hospital: Any, db_session: Any
 ) -> None:
     now = utcnow()
-    service.request_sign_in_code(hospital, PHONE, language="en", now=now)
+    sign_in.request_sign_in_code(hospital, PHONE, language="en", now=now)
     body = db.session.scalar(sa.select(OutboxMessage.body).where(OutboxMessage.recipient == PHONE))
     assert body is not None and hospital.name_en in body and "sign-in code" in body
 
-    account = service.sign_in_with_code(hospital, PHONE, last_sign_in_code(PHONE), now=now)
+    account = sign_in.sign_in_with_code(hospital, PHONE, last_sign_in_code(PHONE), now=now)
 
     assert account.language.value == "en"
     assert account.roles == {Role.PATIENT}
@@ -306,9 +306,9 @@ def test_existing_patient_signs_in_to_their_own_account(
     existing = create_account(hospital, phone=PHONE)
     db.session.commit()
     now = utcnow()
-    service.request_sign_in_code(hospital, PHONE, language="zh", now=now)
+    sign_in.request_sign_in_code(hospital, PHONE, language="zh", now=now)
 
-    account = service.sign_in_with_code(hospital, PHONE, last_sign_in_code(PHONE), now=now)
+    account = sign_in.sign_in_with_code(hospital, PHONE, last_sign_in_code(PHONE), now=now)
 
     assert account.id == existing.id
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Account)) == 1

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from hospital.accounts import service
 from hospital.accounts.models import OneTimeCode
+from hospital.accounts.services import sign_in
 from hospital.audit.models import AuditEntry
 from hospital.db import db, utcnow
 from hospital.notifications.models import OutboxMessage
@@ -70,7 +70,7 @@ def test_hourly_send_limit_holds_under_concurrent_requests(
 def test_concurrent_wrong_guesses_cannot_exceed_the_try_limit(app: Any, hospital_id: int) -> None:
     with app.app_context(), unit_of_work():
         hospital = db.session.get(Hospital, hospital_id)
-        service.request_sign_in_code(hospital, PHONE, language="zh", now=utcnow())
+        sign_in.request_sign_in_code(hospital, PHONE, language="zh", now=utcnow())
 
     # The stored code is random: "000000" is right once in a million runs (then a 200 shows).
     statuses = _race(app, "/api/v1/auth/code/verify", {"phone": PHONE, "code": "000000"})

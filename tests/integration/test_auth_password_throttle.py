@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from hospital.accounts.models import Account, Role
-from hospital.accounts.service import password_delay
+from hospital.accounts.services.sign_in import password_delay
 from hospital.audit.models import AuditEntry, Outcome
 from hospital.db import db, utcnow
 from hospital.unit_of_work import unit_of_work

@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from hospital.accounts import service
 from hospital.accounts.models import Account, Role
+from hospital.accounts.services import passwords
+from hospital.accounts.services import sign_in as accounts_sign_in
 from hospital.audit.models import AuditEntry
 from hospital.db import db, utcnow
 from hospital.errors import Forbidden, InvalidInput
@@ -139,7 +140,7 @@ def test_changing_a_password_needs_the_current_one_and_ends_other_sessions(
 def test_too_short_password_is_refused_with_what_to_do(hospital: Any, create_account: Any) -> None:
     account = create_account(hospital)
     with pytest.raises(InvalidInput) as refused:
-        service.set_password(account, new_password="short", current_password=None, now=utcnow())
+        passwords.set_password(account, new_password="short", current_password=None, now=utcnow())
     assert refused.value.code == "password_too_short"
     assert account.password_hash is None
 
@@ -147,16 +148,18 @@ def test_too_short_password_is_refused_with_what_to_do(hospital: Any, create_acc
 def test_disabled_account_cannot_sign_in(hospital: Any, create_account: Any) -> None:
     account = create_account(hospital, password=PASSWORD, is_active=False)
     with pytest.raises(Forbidden) as refused:
-        service.sign_in_with_password(hospital, account.phone, PASSWORD, now=utcnow())
+        accounts_sign_in.sign_in_with_password(hospital, account.phone, PASSWORD, now=utcnow())
     assert refused.value.code == "account_disabled"
 
 
 def test_staff_cannot_sign_in_by_code(hospital: Any, create_account: Any) -> None:
     nurse = create_account(hospital, roles=(Role.NURSE,), phone="13600136000")
     now = utcnow()
-    service.request_sign_in_code(hospital, nurse.phone, language="zh", now=now)
+    accounts_sign_in.request_sign_in_code(hospital, nurse.phone, language="zh", now=now)
     with pytest.raises(Forbidden) as refused:
-        service.sign_in_with_code(hospital, nurse.phone, last_sign_in_code(nurse.phone), now=now)
+        accounts_sign_in.sign_in_with_code(
+            hospital, nurse.phone, last_sign_in_code(nurse.phone), now=now
+        )
     assert refused.value.code == "staff_use_password"
 
 

@@ -13,8 +13,8 @@ from flask import Flask
 from hospital.accounts.models import Account
 from hospital.db import db, utcnow
 from hospital.errors import Conflict
-from hospital.patients import service
 from hospital.patients.models import FamilyLink
+from hospital.patients.services import adding
 from hospital.unit_of_work import unit_of_work
 from tests.support import factories
 from tests.support.factories import make_resident_id
@@ -43,7 +43,7 @@ def test_parallel_adds_stop_exactly_at_the_limit(app: Flask, committed: Any, bac
             try:
                 with unit_of_work():
                     account = db.session.get(Account, account_id)
-                    service.add_patient(account, **values, now=utcnow())
+                    adding.add_patient(account, **values, now=utcnow())
                 outcomes.append("added")
             except Conflict as exc:
                 outcomes.append(exc.code)

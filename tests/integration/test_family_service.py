@@ -12,8 +12,9 @@ from hospital import events
 from hospital.audit.models import AuditEntry
 from hospital.db import db, utcnow
 from hospital.errors import Conflict, InvalidInput, NotFound
-from hospital.patients import service
 from hospital.patients.models import FamilyLink, Patient
+from hospital.patients.services import adding
+from hospital.patients.services import links as patients_links
 from tests.support.factories import make_resident_id
 from tests.support.family_factories import FATHER_BORN, english, person
 
@@ -32,7 +33,7 @@ def account(hospital: Any, create_account: Any) -> Any:
 
 def test_own_profile_and_five_family_members_then_the_sixth_is_refused(account: Any) -> None:
     now = utcnow()
-    own = service.add_patient(
+    own = adding.add_patient(
         account,
         **person(
             relationship="self",
@@ -46,7 +47,7 @@ def test_own_profile_and_five_family_members_then_the_sixth_is_refused(account: 
     assert own.patient.phone == account.phone  # the own profile takes the account's phone
     for n in range(5):
         born = date(1950 + n, 1, 2)
-        service.add_patient(
+        adding.add_patient(
             account,
             **person(name=f"家人{n}", birth_date=born, id_number=make_resident_id(born)),
             now=now,
@@ -55,7 +56,7 @@ def test_own_profile_and_five_family_members_then_the_sixth_is_refused(account: 
     born = date(1960, 6, 6)
 
     with pytest.raises(Conflict) as refused:
-        service.add_patient(
+        adding.add_patient(
             account,
             **person(name="第六人", birth_date=born, id_number=make_resident_id(born)),
             now=now,
@@ -64,7 +65,7 @@ def test_own_profile_and_five_family_members_then_the_sixth_is_refused(account: 
     assert refused.value.code == "family_limit_reached"
     assert "5" in english(refused.value.message)
     assert counts() == before
-    links = service.list_links(account)
+    links = patients_links.list_links(account)
     assert [link.relationship.value for link in links][0] == "self"
     assert len(links) == 6
 
@@ -74,10 +75,10 @@ def test_the_limit_follows_the_configuration(app: Any, account: Any) -> None:
     old = app.config["FAMILY_LIMIT"]
     app.config["FAMILY_LIMIT"] = 1
     try:
-        service.add_patient(account, **person(), now=now)
+        adding.add_patient(account, **person(), now=now)
         born = date(1951, 1, 1)
         with pytest.raises(Conflict) as refused:
-            service.add_patient(
+            adding.add_patient(
                 account, **person(birth_date=born, id_number=make_resident_id(born)), now=now
             )
         assert "1 family members" in english(refused.value.message)
@@ -87,10 +88,10 @@ def test_the_limit_follows_the_configuration(app: Any, account: Any) -> None:
 
 def test_a_second_own_profile_is_refused(account: Any) -> None:
     now = utcnow()
-    service.add_patient(account, **person(relationship="self"), now=now)
+    adding.add_patient(account, **person(relationship="self"), now=now)
     born = date(1979, 1, 1)
     with pytest.raises(Conflict) as refused:
-        service.add_patient(
+        adding.add_patient(
             account,
             **person(relationship="self", birth_date=born, id_number=make_resident_id(born)),
             now=now,
@@ -104,7 +105,7 @@ def test_a_wrong_check_digit_is_named(account: Any) -> None:
     before = counts()
 
     with pytest.raises(InvalidInput) as refused:
-        service.add_patient(account, **person(id_number=bad), now=utcnow())
+        adding.add_patient(account, **person(id_number=bad), now=utcnow())
 
     assert refused.value.code == "invalid_id_number"
     assert "check digit" in english(refused.value.message)
@@ -114,7 +115,7 @@ def test_a_wrong_check_digit_is_named(account: Any) -> None:
 
 def test_a_birth_date_that_differs_from_the_id_is_refused(account: Any) -> None:
     with pytest.raises(InvalidInput) as refused:
-        service.add_patient(
+        adding.add_patient(
             account,
             **person(birth_date=date(1948, 9, 4), id_number=make_resident_id(FATHER_BORN)),
             now=utcnow(),
@@ -126,7 +127,7 @@ def test_a_birth_date_that_differs_from_the_id_is_refused(account: Any) -> None:
 
 def test_a_sex_that_differs_from_the_id_is_refused(account: Any) -> None:
     with pytest.raises(InvalidInput) as refused:
-        service.add_patient(
+        adding.add_patient(
             account,
             **person(sex="female", id_number=make_resident_id(FATHER_BORN, male=True)),
             now=utcnow(),
@@ -136,21 +137,21 @@ def test_a_sex_that_differs_from_the_id_is_refused(account: Any) -> None:
 
 
 def test_a_passport_is_normalised_and_checked(account: Any) -> None:
-    link = service.add_patient(
+    link = adding.add_patient(
         account, **person(id_type="passport", id_number=" e1234 5678 "), now=utcnow()
     )
     assert link.patient.id_number == "E12345678"
     with pytest.raises(InvalidInput) as refused:
-        service.add_patient(account, **person(id_type="passport", id_number="E1!"), now=utcnow())
+        adding.add_patient(account, **person(id_type="passport", id_number="E1!"), now=utcnow())
     assert refused.value.code == "invalid_id_number"
 
 
 def test_phone_is_normalised_and_a_bad_one_refused(account: Any) -> None:
-    link = service.add_patient(account, **person(phone="+86 139-1234-5678"), now=utcnow())
+    link = adding.add_patient(account, **person(phone="+86 139-1234-5678"), now=utcnow())
     assert link.patient.phone == "13912345678"
     born = date(1952, 2, 2)
     with pytest.raises(InvalidInput) as refused:
-        service.add_patient(
+        adding.add_patient(
             account,
             **person(birth_date=born, id_number=make_resident_id(born), phone="12345"),
             now=utcnow(),
@@ -161,10 +162,10 @@ def test_phone_is_normalised_and_a_bad_one_refused(account: Any) -> None:
 
 def test_the_same_person_twice_is_a_duplicate(account: Any) -> None:
     father = person()
-    service.add_patient(account, **father, now=utcnow())
+    adding.add_patient(account, **father, now=utcnow())
     before = counts()
     with pytest.raises(Conflict) as refused:
-        service.add_patient(account, **father, now=utcnow())
+        adding.add_patient(account, **father, now=utcnow())
     assert refused.value.code == "duplicate_family_member"
     assert counts() == before
 
@@ -174,17 +175,17 @@ def test_a_person_registered_by_someone_else_is_never_linked_silently(
 ) -> None:
     other = create_account(hospital)
     father = person()
-    service.add_patient(other, **father, now=utcnow())
+    adding.add_patient(other, **father, now=utcnow())
     before = counts()
 
     with pytest.raises(Conflict) as refused:
-        service.add_patient(account, **father, now=utcnow())
+        adding.add_patient(account, **father, now=utcnow())
 
     # Issue #12 finding 2: the record has no phone to agree by SMS, so only the desk can link it.
     assert refused.value.code == "consent_at_desk"
     assert "registration desk" in english(refused.value.message)
     assert counts() == before
-    assert service.list_links(account) == []
+    assert patients_links.list_links(account) == []
 
 
 def test_the_same_id_number_at_another_hospital_is_a_new_patient(
@@ -192,8 +193,8 @@ def test_the_same_id_number_at_another_hospital_is_a_new_patient(
 ) -> None:
     elsewhere = create_account(create_hospital())
     father = person()
-    service.add_patient(elsewhere, **father, now=utcnow())
-    link = service.add_patient(account, **father, now=utcnow())
+    adding.add_patient(elsewhere, **father, now=utcnow())
+    link = adding.add_patient(account, **father, now=utcnow())
     assert link.patient.hospital_id == account.hospital_id
 
 
@@ -205,7 +206,7 @@ def test_adding_assigns_a_record_number_emits_the_event_and_audits(account: Any)
 
     now = utcnow()
     with events.family_member_added.connected_to(receiver):
-        link = service.add_patient(account, **person(can_pay=False), now=now)
+        link = adding.add_patient(account, **person(can_pay=False), now=now)
 
     assert link.patient.medical_record_number
     assert link.can_pay is False and link.can_book is True
@@ -219,7 +220,7 @@ def test_record_numbers_are_unique(account: Any) -> None:
     numbers = set()
     for n in range(3):
         born = date(1940 + n, 3, 3)
-        link = service.add_patient(
+        link = adding.add_patient(
             account, **person(birth_date=born, id_number=make_resident_id(born)), now=utcnow()
         )
         numbers.add(link.patient.medical_record_number)
@@ -227,8 +228,8 @@ def test_record_numbers_are_unique(account: Any) -> None:
 
 
 def test_permissions_change_and_are_audited(account: Any) -> None:
-    link = service.add_patient(account, **person(), now=utcnow())
-    updated = service.update_link(
+    link = adding.add_patient(account, **person(), now=utcnow())
+    updated = patients_links.update_link(
         account, link.id, can_view_reports=False, relationship="other", now=utcnow()
     )
     assert updated.can_view_reports is False and updated.relationship == "other"
@@ -238,26 +239,26 @@ def test_permissions_change_and_are_audited(account: Any) -> None:
 
 
 def test_the_own_profile_cannot_be_changed_nor_removed(account: Any) -> None:
-    own = service.add_patient(account, **person(relationship="self"), now=utcnow())
+    own = adding.add_patient(account, **person(relationship="self"), now=utcnow())
     with pytest.raises(InvalidInput) as refused:
-        service.update_link(account, own.id, can_book=False, now=utcnow())
+        patients_links.update_link(account, own.id, can_book=False, now=utcnow())
     assert refused.value.code == "own_profile_fixed"
     with pytest.raises(Conflict) as refused_removal:
-        service.remove_link(account, own.id, now=utcnow())
+        patients_links.remove_link(account, own.id, now=utcnow())
     assert refused_removal.value.code == "cannot_remove_own_profile"
-    assert len(service.list_links(account)) == 1
+    assert len(patients_links.list_links(account)) == 1
 
 
 def test_a_family_member_cannot_become_the_own_profile(account: Any) -> None:
-    link = service.add_patient(account, **person(), now=utcnow())
+    link = adding.add_patient(account, **person(), now=utcnow())
     with pytest.raises(InvalidInput):
-        service.update_link(account, link.id, relationship="self", now=utcnow())
+        patients_links.update_link(account, link.id, relationship="self", now=utcnow())
 
 
 def test_removing_a_link_keeps_the_patient_and_frees_a_place(account: Any) -> None:
-    link = service.add_patient(account, **person(), now=utcnow())
+    link = adding.add_patient(account, **person(), now=utcnow())
     patients_before, _ = counts()
-    service.remove_link(account, link.id, now=utcnow())
+    patients_links.remove_link(account, link.id, now=utcnow())
     assert counts() == (patients_before, 0)
     assert db.session.scalar(sa.select(AuditEntry.id).where(AuditEntry.action == "family.remove"))
 
@@ -266,11 +267,11 @@ def test_someone_elses_link_is_not_found_and_the_attempt_audited(
     hospital: Any, account: Any, create_account: Any
 ) -> None:
     other = create_account(hospital)
-    theirs = service.add_patient(other, **person(), now=utcnow())
+    theirs = adding.add_patient(other, **person(), now=utcnow())
     for attempt in (
-        lambda: service.get_link(account, theirs.id),
-        lambda: service.update_link(account, theirs.id, can_book=False, now=utcnow()),
-        lambda: service.remove_link(account, theirs.id, now=utcnow()),
+        lambda: patients_links.get_link(account, theirs.id),
+        lambda: patients_links.update_link(account, theirs.id, can_book=False, now=utcnow()),
+        lambda: patients_links.remove_link(account, theirs.id, now=utcnow()),
     ):
         with pytest.raises(NotFound) as refused:
             attempt()

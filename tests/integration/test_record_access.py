@@ -13,7 +13,7 @@ from hospital.accounts.models import Account, Language, Role
 from hospital.audit.service import record, record_staff_read
 from hospital.db import db, utcnow
 from hospital.patients.models import Patient, Relationship
-from scheduling import service as scheduling
+from scheduling.services import booking
 from tests.support import factories
 from tests.support.auth import sign_in
 from tests.support.scheduling_factories import create_clinic_session, slots_of
@@ -150,7 +150,7 @@ def test_a_real_staff_read_shows_up_for_the_patient(client: Any, family: Family)
     session = create_clinic_session(
         clinician, local_date=day, release_at=utcnow() - timedelta(hours=1)
     )
-    appointment = scheduling.hold(
+    appointment = booking.hold(
         family.account, patient_id=family.child.id, slot_id=slots_of(session)[0].id, now=utcnow()
     )
     db.session.commit()

@@ -21,8 +21,8 @@ from hospital.billing.services import orders, payments, settlement
 from hospital.db import db
 from hospital.organisation.models import Clinician, Hospital
 from hospital.patients.models import Patient
-from scheduling import service as scheduling
 from scheduling.models import Appointment
+from scheduling.services import booking
 from tests.support.factories import create_account, create_patient
 from tests.support.scheduling_factories import NOW, create_clinic_session, slots_of
 
@@ -163,7 +163,7 @@ def hold_a_paid_place(
     account = create_account(hospital)
     patient = create_patient(hospital, account=account, **patient_kw)
     slot = slots_of(session)[0]
-    held = scheduling.hold(account, patient_id=patient.id, slot_id=slot.id, now=NOW)
+    held = booking.hold(account, patient_id=patient.id, slot_id=slot.id, now=NOW)
     order = registration_order(held.id)
     assert order is not None
     return held, order, account

@@ -19,7 +19,7 @@ FATHER_BORN = date(1948, 9, 3)
 
 
 def person(**overrides: Any) -> dict[str, Any]:
-    """Keyword arguments for patients.service.add_patient: by default an elderly father."""
+    """Keyword arguments for hospital.patients.services.adding.add_patient: by default an elderly father."""
     birth = overrides.pop("birth_date", FATHER_BORN)
     male = overrides.get("sex", "male") != "female"
     values: dict[str, Any] = {

@@ -10,13 +10,13 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
-from hospital.accounts import service as accounts_service
 from hospital.accounts.models import Device, DeviceKind
+from hospital.accounts.services import devices
 from hospital.db import db
 from hospital.organisation.models import Clinician, Department, Hospital, ServicePoint
 from hospital.patients.models import Patient
-from kiosk import service as kiosk_service
 from kiosk.models import Kiosk, PrinterState
+from kiosk.services import devices as kiosk_devices
 from scheduling.appointment_codes import appointment_code
 from scheduling.models import Appointment, AppointmentState, ClinicSession, Slot
 from tests.support import factories
@@ -33,7 +33,7 @@ def create_kiosk(
     printer_port: int = 9100,
 ) -> tuple[Device, str]:
     """A registered kiosk device with its settings; returns the device and its token."""
-    device, token = accounts_service.register_device(
+    device, token = devices.register_device(
         None,
         kind=DeviceKind.KIOSK,
         name=name,
@@ -42,7 +42,7 @@ def create_kiosk(
         now=now,
         hospital=hospital,
     )
-    kiosk = kiosk_service.kiosk_of(device)
+    kiosk = kiosk_devices.kiosk_of(device)
     kiosk.printer_host = printer_host
     kiosk.printer_port = printer_port
     kiosk.printer_state = PrinterState.UNKNOWN if printer_host else PrinterState.BROWSER

@@ -15,13 +15,13 @@ from typing import Any
 import requests
 
 from hospital.organisation.models import Hospital, ServicePoint
-from queueing import service
 from queueing.models import Counter, ServiceQueue
+from queueing.services import counters, issuing, queues
 from tests.support.postgres_cluster import free_port
 
 
 def open_queue(point: ServicePoint, *, now: datetime, **settings: Any) -> ServiceQueue:
-    queue = service.open_queue(
+    queue = queues.open_queue(
         actor=None, hospital_id=point.hospital_id, service_point_id=point.id, now=now
     )
     for key, value in settings.items():
@@ -30,13 +30,13 @@ def open_queue(point: ServicePoint, *, now: datetime, **settings: Any) -> Servic
 
 
 def create_counter(point: ServicePoint, code: str = "1") -> Counter:
-    return service.create_counter(
+    return counters.create_counter(
         actor=None, hospital_id=point.hospital_id, service_point_id=point.id, code=code
     )
 
 
 def walk_in(hospital: Hospital, point: ServicePoint, *, now: datetime, **kw: Any) -> Any:
-    return service.issue_walk_in(
+    return issuing.issue_walk_in(
         actor=None, hospital_id=hospital.id, service_point_id=point.id, now=now, **kw
     )
 

@@ -9,8 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import event
-from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy.orm import Session
 
 from hospital.accounts import otp
 from hospital.accounts.models import CodePurpose, Language, OneTimeCode
@@ -22,6 +21,7 @@ from hospital.errors import InvalidInput, TooManyRequests, Unauthorized
 from hospital.notifications.service import notify
 from hospital.organisation.models import Hospital
 from hospital.patients.identity import IdentityError, mask_phone, normalize_phone
+from hospital.unit_of_work import after_rollback
 
 
 def parse_phone(raw: str) -> str:
@@ -158,28 +158,15 @@ def _secret() -> str:
 # it before failing (see web_session.sign_in_with_code). For a caller that rolls back instead,
 # the increment is written again after the rollback, and committed with the failure's audit
 # entry, which the request edge replays (hospital.audit.service.replay_after_rollback).
-_TRIES_TO_KEEP = "one_time_code_tries_to_keep"
-
-
 def _keep_try_after_rollback(code_id: int, max_attempts: int) -> None:
-    db.session().info.setdefault(_TRIES_TO_KEEP, []).append((code_id, max_attempts))
-
-
-@event.listens_for(Session, "after_commit")
-def _forget_tries(session: Session) -> None:
-    session.info.pop(_TRIES_TO_KEEP, None)
-
-
-@event.listens_for(Session, "after_soft_rollback")
-def _replay_tries(session: Session, previous: SessionTransaction) -> None:
-    if previous.parent is not None or not session.is_active:
-        return
-    for code_id, max_attempts in session.info.pop(_TRIES_TO_KEEP, ()):
+    def count_again(session: Session) -> None:
         session.execute(
             sa.update(OneTimeCode)
             .where(OneTimeCode.id == code_id, OneTimeCode.attempts < max_attempts)
             .values(attempts=OneTimeCode.attempts + 1)
         )
+
+    after_rollback(count_again)
 
 
 def _code_failure(

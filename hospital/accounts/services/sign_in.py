@@ -16,19 +16,20 @@ from hospital.audit.models import Outcome
 from hospital.audit.service import record
 from hospital.db import db
 from hospital.errors import Forbidden, TooManyRequests, Unauthorized
-from hospital.notifications.messages import register_template
+from hospital.notifications.messages import MessageTemplate
 from hospital.organisation.models import Hospital
 from hospital.patients.identity import IdentityError, normalize_phone
 from hospital.zones import zone_for
 
 SIGN_IN_CODE_TEMPLATE = "sign_in_code"
-register_template(
-    SIGN_IN_CODE_TEMPLATE,
-    subject=_l("Your sign-in code"),
-    body=_l(
-        "Your {hospital} sign-in code is {code}. It expires in {minutes} minutes. Never share it."
+MESSAGE_TEMPLATES: dict[str, MessageTemplate] = {
+    SIGN_IN_CODE_TEMPLATE: MessageTemplate(
+        subject=_l("Your sign-in code"),
+        body=_l(
+            "Your {hospital} sign-in code is {code}. It expires in {minutes} minutes. Never share it."
+        ),
     ),
-)
+}
 
 
 _SIGN_IN_FAILED = _l(

@@ -19,8 +19,8 @@ from hospital.billing.models import (
 from hospital.db import db, utcnow
 from hospital.events import order_paid
 from hospital.notifications.models import OutboxMessage
-from scheduling import service as scheduling
 from scheduling.models import Appointment, AppointmentState, Slot
+from scheduling.services import booking, places
 from tests.support.billing_factories import (
     deliver_sandbox_notification,
     hold_a_paid_place,
@@ -48,11 +48,11 @@ def test_payment_after_the_hold_lapsed_and_the_slot_was_retaken_is_refunded(
 
     # The notification is delayed; the hold lapses and someone else takes the place.
     lapse = held.hold_expires_at + timedelta(minutes=1)
-    assert scheduling.release_expired_holds(now=lapse) == 1
+    assert places.release_expired_holds(now=lapse) == 1
     assert db.session.get(Order, order.id).status == OrderStatus.EXPIRED
     other = create_account(hospital)
     other_patient = create_patient(hospital, account=other)
-    scheduling.hold(other, patient_id=other_patient.id, slot_id=held.slot_id, now=lapse)
+    booking.hold(other, patient_id=other_patient.id, slot_id=held.slot_id, now=lapse)
 
     late = lapse + timedelta(minutes=5)
     assert deliver_sandbox_notification(payment, now=late).accepted

@@ -242,7 +242,7 @@ def test_a_wrong_code_counts_even_though_the_request_failed(
 def test_a_confirmation_from_another_kiosk_is_refused(
     app: Any, kiosk_client: Any, world: KioskWorld
 ) -> None:
-    from kiosk.service import confirmation_token
+    from kiosk.services.identity import confirmation_token
 
     appointment = book(world.clinic, world.patient, now=utcnow())
     other_device, _token = create_kiosk(world.hospital, now=utcnow(), name="Kiosk 2")
@@ -311,10 +311,10 @@ def test_extra_fields_are_refused(app: Any, kiosk_client: Any, world: KioskWorld
 
 
 def test_only_a_kiosk_may_check_in(app: Any, kiosk_client: Any, world: KioskWorld) -> None:
-    from hospital.accounts import service as accounts_service
+    from hospital.accounts.services import devices
 
     appointment = book(world.clinic, world.patient, now=utcnow())
-    _board, board_token = accounts_service.register_device(
+    _board, board_token = devices.register_device(
         None,
         kind="display_board",
         name="Board",

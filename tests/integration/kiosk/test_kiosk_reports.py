@@ -6,15 +6,15 @@ from typing import Any
 
 from hospital.accounts.models import Role
 from hospital.db import db, utcnow
-from reports import service as reports_service
 from reports.models import LabReport, ReportSource
 from reports.results import IncomingReport, ResultItem
+from reports.services import intake, release
 from tests.integration.kiosk.conftest import KioskWorld
 from tests.integration.kiosk.test_kiosk_walk_in_booking import _confirm_phone
 
 
 def _released_report(world: KioskWorld, patient: Any, lab: Any) -> LabReport:
-    (report,) = reports_service.receive_results(
+    (report,) = intake.receive_results(
         world.hospital,
         [
             IncomingReport(
@@ -31,7 +31,7 @@ def _released_report(world: KioskWorld, patient: Any, lab: Any) -> LabReport:
         now=utcnow(),
         actor=lab,
     )
-    reports_service.release(report, now=utcnow())
+    release.release(report, now=utcnow())
     db.session.commit()
     return report
 

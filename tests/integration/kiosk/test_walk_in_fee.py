@@ -20,9 +20,10 @@ from hospital.billing.models import (
 )
 from hospital.billing.services import settlement
 from hospital.db import db, utcnow
+from hospital.errors import Conflict
 from hospital.patients.models import Relationship
-from kiosk import service as kiosk_service
 from kiosk.models import WalkIn, WalkInStatus
+from kiosk.services import walk_ins as kiosk_walk_ins
 from queueing.models import QueueStatus, Ticket
 from tests.integration.kiosk.conftest import KioskWorld
 from tests.support import factories
@@ -243,12 +244,12 @@ def test_an_unpaid_walk_in_lapses_and_a_late_payment_is_refunded(
 
     # Read time decides, with the expiry job switched off.
     phone = fee_world.patient.phone
-    with pytest.raises(kiosk_service.Conflict) as refused:
-        kiosk_service.walk_in_ticket(fee_world.device, walk_in_id, phone=phone, now=later)
+    with pytest.raises(Conflict) as refused:
+        kiosk_walk_ins.walk_in_ticket(fee_world.device, walk_in_id, phone=phone, now=later)
     assert refused.value.code == "payment_too_late"
 
-    assert kiosk_service.expire_walk_ins(now=later) == 1
-    assert kiosk_service.expire_walk_ins(now=later) == 0
+    assert kiosk_walk_ins.expire_walk_ins(now=later) == 1
+    assert kiosk_walk_ins.expire_walk_ins(now=later) == 0
     db.session.commit()
     order = db.session.scalars(sa.select(Order)).one()
     assert order.status is OrderStatus.EXPIRED
@@ -348,7 +349,7 @@ def test_payments_racing_the_expiry_job_end_ticketed_or_refunded_never_both(
         for _ in range(8):
             account = factories.create_account(hospital)
             factories.create_patient(hospital, account=account, phone=account.phone)
-            started = kiosk_service.start_paid_walk_in(
+            started = kiosk_walk_ins.start_paid_walk_in(
                 device, clinic.department.id, phone=account.phone, now=now
             )
             walk_ins.append(started.walk_in_id)
@@ -386,7 +387,7 @@ def test_payments_racing_the_expiry_job_end_ticketed_or_refunded_never_both(
     threads.append(
         threading.Thread(
             target=run,
-            args=(lambda: kiosk_service.expire_walk_ins(now=expires_at + timedelta(seconds=1)),),
+            args=(lambda: kiosk_walk_ins.expire_walk_ins(now=expires_at + timedelta(seconds=1)),),
         )
     )
     for t in threads:

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from hospital.organisation.models import Clinician, ServicePoint
-from scheduling import service as scheduling_service
 from scheduling.models import Appointment, AppointmentState, Slot
+from scheduling.services import booking
 from tests.support.scheduling_factories import NOW as SCHED_NOW
 from tests.support.scheduling_factories import create_clinic_session, slots_of
 
@@ -33,11 +33,9 @@ def book_at(
         slot = slots_of(session)[0]
         account = create_account(hospital)
         patient = create_patient(hospital, account=account, birth_date=date(1990, 1, 1))
-        appointment = scheduling_service.hold(
-            account, patient_id=patient.id, slot_id=slot.id, now=SCHED_NOW
-        )
+        appointment = booking.hold(account, patient_id=patient.id, slot_id=slot.id, now=SCHED_NOW)
         if appointment.state is AppointmentState.HELD:
-            appointment = scheduling_service.confirm(account, appointment.id, now=SCHED_NOW)
+            appointment = booking.confirm(account, appointment.id, now=SCHED_NOW)
         return appointment, clinician, slot
 
     return book

@@ -8,8 +8,8 @@ from hospital.accounts.models import Role
 from hospital.db import utcnow
 from hospital.errors import Conflict
 from hospital.organisation.models import ServicePointKind
-from queueing import service
 from queueing.models import QueueStatus, TicketStatus
+from queueing.services import calling
 from tests.support import queueing_factories as qf
 from tests.support.auth import sign_in
 
@@ -118,7 +118,7 @@ def test_closing_with_patients_waiting_keeps_them_waiting_but_stops_new_numbers(
     assert waiting.status is TicketStatus.WAITING
     with pytest.raises(Conflict):
         qf.walk_in(hospital, room, now=utcnow())
-    called = service.call_next(
+    called = calling.call_next(
         actor=site["nurse"], hospital_id=hospital.id, counter_id=counter.id, now=utcnow()
     )
     assert called.ticket is not None and called.ticket.id == waiting.id

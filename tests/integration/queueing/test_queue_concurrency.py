@@ -11,8 +11,8 @@ import sqlalchemy as sa
 
 from hospital.db import db
 from hospital.unit_of_work import unit_of_work
-from queueing import service
 from queueing.models import Ticket, TicketAction, TicketEvent, TicketStatus
+from queueing.services import calling, issuing, serving
 from tests.support import factories
 from tests.support import queueing_factories as qf
 
@@ -47,7 +47,7 @@ def test_twenty_kiosks_issue_2000_tickets_without_duplicates_or_gaps(app, commit
             with app.app_context():
                 for i in range(100):
                     with unit_of_work():
-                        service.issue_walk_in(
+                        issuing.issue_walk_in(
                             actor=None,
                             hospital_id=hospital_id,
                             service_point_id=point_ids[(k + i) % 3],
@@ -88,19 +88,19 @@ def test_two_counters_calling_at_once_never_share_or_skip_a_ticket(app, committe
                 barrier.wait()
                 while True:
                     with unit_of_work():
-                        result = service.call_next(
+                        result = calling.call_next(
                             actor=None, hospital_id=hospital_id, counter_id=counter_id, now=NOW
                         )
                     if result.ticket is None:
                         break
                     ticket_id = result.ticket.id
                     with unit_of_work():  # a double-click: the same ticket, never a second one
-                        again = service.call_next(
+                        again = calling.call_next(
                             actor=None, hospital_id=hospital_id, counter_id=counter_id, now=NOW
                         )
                         assert again.repeated and again.ticket.id == ticket_id
                     with unit_of_work():
-                        service.complete(
+                        serving.complete(
                             actor=None, hospital_id=hospital_id, counter_id=counter_id, now=NOW
                         )
                     served[counter_id].append(ticket_id)

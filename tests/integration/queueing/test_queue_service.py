@@ -10,8 +10,8 @@ import sqlalchemy as sa
 from hospital.db import db
 from hospital.errors import Conflict, InvalidInput, NotFound
 from hospital.notifications.models import OutboxMessage
-from queueing import service
 from queueing.models import PriorityClass, QueueStatus, Ticket, TicketStatus
+from queueing.services import calling, issuing, notify, queues, serving
 from tests.support import queueing_factories as qf
 
 NOW = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)  # 09:00 in Shanghai
@@ -70,8 +70,8 @@ def test_checking_in_twice_returns_the_same_ticket(hospital, point, create_patie
         slot_start=NOW + timedelta(minutes=30),
         now=NOW,
     )
-    first, created = service.issue_for_appointment(**args)
-    again, created_again = service.issue_for_appointment(
+    first, created = issuing.issue_for_appointment(**args)
+    again, created_again = issuing.issue_for_appointment(
         **{**args, "now": NOW + timedelta(minutes=1)}
     )
     assert created and not created_again
@@ -82,8 +82,8 @@ def test_checking_in_twice_returns_the_same_ticket(hospital, point, create_patie
 def test_second_call_next_returns_the_same_ticket(hospital, point, queue, counter):
     a = qf.walk_in(hospital, point, now=NOW)
     qf.walk_in(hospital, point, now=NOW + timedelta(minutes=1))
-    first = service.call_next(actor=None, hospital_id=hospital.id, counter_id=counter.id, now=NOW)
-    again = service.call_next(actor=None, hospital_id=hospital.id, counter_id=counter.id, now=NOW)
+    first = calling.call_next(actor=None, hospital_id=hospital.id, counter_id=counter.id, now=NOW)
+    again = calling.call_next(actor=None, hospital_id=hospital.id, counter_id=counter.id, now=NOW)
     assert first.ticket.id == a.id and not first.repeated
     assert again.ticket.id == a.id and again.repeated
     assert a.call_count == 1
@@ -94,16 +94,16 @@ def test_calling_from_a_paused_counter_is_refused(hospital, point, queue, counte
 
     nurse = create_account(hospital, roles=(Role.NURSE,))
     qf.walk_in(hospital, point, now=NOW)
-    service.set_paused(
+    serving.set_paused(
         actor=nurse, hospital_id=hospital.id, counter_id=counter.id, paused=True, now=NOW
     )
     with pytest.raises(Conflict) as caught:
-        service.call_next(actor=nurse, hospital_id=hospital.id, counter_id=counter.id, now=NOW)
+        calling.call_next(actor=nurse, hospital_id=hospital.id, counter_id=counter.id, now=NOW)
     assert caught.value.code == "counter_paused"
-    service.set_paused(
+    serving.set_paused(
         actor=nurse, hospital_id=hospital.id, counter_id=counter.id, paused=False, now=NOW
     )
-    assert service.call_next(
+    assert calling.call_next(
         actor=nurse, hospital_id=hospital.id, counter_id=counter.id, now=NOW
     ).ticket
 
@@ -111,10 +111,10 @@ def test_calling_from_a_paused_counter_is_refused(hospital, point, queue, counte
 def test_completing_a_ticket_never_called_is_refused(hospital, point, queue, counter):
     waiting = qf.walk_in(hospital, point, now=NOW)
     with pytest.raises(Conflict) as caught:
-        service.complete(actor=None, hospital_id=hospital.id, counter_id=counter.id, now=NOW)
+        serving.complete(actor=None, hospital_id=hospital.id, counter_id=counter.id, now=NOW)
     assert caught.value.code == "no_ticket_called"
     with pytest.raises(Conflict) as caught:
-        service.complete(
+        serving.complete(
             actor=None,
             hospital_id=hospital.id,
             counter_id=counter.id,
@@ -127,11 +127,11 @@ def test_completing_a_ticket_never_called_is_refused(hospital, point, queue, cou
 
 def test_call_start_complete_records_the_service_time(hospital, point, queue, counter):
     ticket = qf.walk_in(hospital, point, now=NOW)
-    service.call_next(actor=None, hospital_id=hospital.id, counter_id=counter.id, now=NOW)
-    service.start(
+    calling.call_next(actor=None, hospital_id=hospital.id, counter_id=counter.id, now=NOW)
+    serving.start(
         actor=None, hospital_id=hospital.id, counter_id=counter.id, now=NOW + timedelta(minutes=1)
     )
-    service.complete(
+    serving.complete(
         actor=None, hospital_id=hospital.id, counter_id=counter.id, now=NOW + timedelta(minutes=8)
     )
     assert ticket.status is TicketStatus.DONE
@@ -142,12 +142,12 @@ def test_call_start_complete_records_the_service_time(hospital, point, queue, co
 def test_lease_expiry_puts_the_called_ticket_back_in_line(hospital, point, queue, counter):
     first = qf.walk_in(hospital, point, now=NOW)
     second = qf.walk_in(hospital, point, now=NOW + timedelta(minutes=1))
-    service.call_next(actor=None, hospital_id=hospital.id, counter_id=counter.id, now=NOW)
+    calling.call_next(actor=None, hospital_id=hospital.id, counter_id=counter.id, now=NOW)
     later = NOW + timedelta(seconds=queue.lease_seconds + 1)
-    assert service.release_expired_leases(later) == 1
+    assert calling.release_expired_leases(later) == 1
     assert first.status is TicketStatus.WAITING and counter.current_ticket_id is None
     # Back at its old place: it is the next one called again, before the second ticket.
-    called = service.call_next(
+    called = calling.call_next(
         actor=None, hospital_id=hospital.id, counter_id=counter.id, now=later
     )
     assert called.ticket.id == first.id and second.status is TicketStatus.WAITING
@@ -157,26 +157,26 @@ def test_missed_goes_back_a_few_places_then_becomes_no_show(hospital, point, que
     queue.miss_setback = 2
     queue.max_misses = 2
     tickets = [qf.walk_in(hospital, point, now=NOW + timedelta(minutes=i)) for i in range(5)]
-    service.call_next(actor=None, hospital_id=hospital.id, counter_id=counter.id, now=NOW)
-    missed = service.mark_missed(
+    calling.call_next(actor=None, hospital_id=hospital.id, counter_id=counter.id, now=NOW)
+    missed = calling.mark_missed(
         actor=None, hospital_id=hospital.id, counter_id=counter.id, now=NOW
     )
     assert missed.id == tickets[0].id and missed.status is TicketStatus.WAITING
     calls = []
     for _ in range(3):
-        result = service.call_next(
+        result = calling.call_next(
             actor=None, hospital_id=hospital.id, counter_id=counter.id, now=NOW
         )
         calls.append(result.ticket.id)
-        service.complete(actor=None, hospital_id=hospital.id, counter_id=counter.id, now=NOW)
+        serving.complete(actor=None, hospital_id=hospital.id, counter_id=counter.id, now=NOW)
     assert calls == [tickets[1].id, tickets[2].id, tickets[0].id]
-    service.call_next(actor=None, hospital_id=hospital.id, counter_id=counter.id, now=NOW)
-    service.complete(actor=None, hospital_id=hospital.id, counter_id=counter.id, now=NOW)
+    calling.call_next(actor=None, hospital_id=hospital.id, counter_id=counter.id, now=NOW)
+    serving.complete(actor=None, hospital_id=hospital.id, counter_id=counter.id, now=NOW)
     # tickets[3] was served; now miss tickets[4] twice.
-    service.call_next(actor=None, hospital_id=hospital.id, counter_id=counter.id, now=NOW)
-    service.mark_missed(actor=None, hospital_id=hospital.id, counter_id=counter.id, now=NOW)
-    service.call_next(actor=None, hospital_id=hospital.id, counter_id=counter.id, now=NOW)
-    final = service.mark_missed(actor=None, hospital_id=hospital.id, counter_id=counter.id, now=NOW)
+    calling.call_next(actor=None, hospital_id=hospital.id, counter_id=counter.id, now=NOW)
+    calling.mark_missed(actor=None, hospital_id=hospital.id, counter_id=counter.id, now=NOW)
+    calling.call_next(actor=None, hospital_id=hospital.id, counter_id=counter.id, now=NOW)
+    final = calling.mark_missed(actor=None, hospital_id=hospital.id, counter_id=counter.id, now=NOW)
     assert final.id == tickets[4].id and final.status is TicketStatus.NO_SHOW
 
 
@@ -189,12 +189,12 @@ def test_transfer_to_a_closed_queue_is_refused(
     lab = create_service_point(hospital, kind="lab_draw")
     lab_queue = qf.open_queue(lab, now=NOW)
     lab_user = create_account(hospital, roles=(Role.LAB,))  # the lab works the lab's queue
-    service.close_queue(actor=lab_user, queue_id=lab_queue.id, now=NOW)
+    queues.close_queue(actor=lab_user, queue_id=lab_queue.id, now=NOW)
     assert lab_queue.status is QueueStatus.CLOSED
     qf.walk_in(hospital, point, now=NOW)
-    service.call_next(actor=nurse, hospital_id=hospital.id, counter_id=counter.id, now=NOW)
+    calling.call_next(actor=nurse, hospital_id=hospital.id, counter_id=counter.id, now=NOW)
     with pytest.raises(Conflict) as caught:
-        service.transfer(
+        serving.transfer(
             actor=nurse,
             hospital_id=hospital.id,
             counter_id=counter.id,
@@ -215,8 +215,8 @@ def test_doctor_to_lab_and_back_returns_with_priority(
     lab_counter = qf.create_counter(lab)
     patient = create_patient(hospital, birth_date=date(1990, 1, 1))
     ticket = qf.walk_in(hospital, point, now=NOW, patient_id=patient.id)
-    service.call_next(actor=nurse, hospital_id=hospital.id, counter_id=counter.id, now=NOW)
-    lab_ticket = service.transfer(
+    calling.call_next(actor=nurse, hospital_id=hospital.id, counter_id=counter.id, now=NOW)
+    lab_ticket = serving.transfer(
         actor=nurse,
         hospital_id=hospital.id,
         counter_id=counter.id,
@@ -227,8 +227,8 @@ def test_doctor_to_lab_and_back_returns_with_priority(
     assert ticket.status is TicketStatus.TRANSFERRED
     assert lab_ticket.code == "L001" and lab_ticket.transferred_from_id == ticket.id
     lab_user = create_account(hospital, roles=(Role.LAB,))  # the lab works the lab's queue
-    service.call_next(actor=lab_user, hospital_id=hospital.id, counter_id=lab_counter.id, now=NOW)
-    service.complete(actor=lab_user, hospital_id=hospital.id, counter_id=lab_counter.id, now=NOW)
+    calling.call_next(actor=lab_user, hospital_id=hospital.id, counter_id=lab_counter.id, now=NOW)
+    serving.complete(actor=lab_user, hospital_id=hospital.id, counter_id=lab_counter.id, now=NOW)
     back = db.session.scalar(sa.select(Ticket).where(Ticket.transferred_from_id == lab_ticket.id))
     assert back.queue_id == queue.id and back.priority is PriorityClass.RETURNING
     assert back.code == "A002"
@@ -245,11 +245,11 @@ def test_patients_aged_80_are_priority_and_served_one_per_two_regular(
     order = []
     for _ in range(5):
         order.append(
-            service.call_next(
+            calling.call_next(
                 actor=None, hospital_id=hospital.id, counter_id=counter.id, now=NOW
             ).ticket.id
         )
-        service.complete(actor=None, hospital_id=hospital.id, counter_id=counter.id, now=NOW)
+        serving.complete(actor=None, hospital_id=hospital.id, counter_id=counter.id, now=NOW)
     assert order == [regular[0].id, regular[1].id, old.id, regular[2].id, regular[3].id]
 
 
@@ -260,7 +260,7 @@ def test_call_out_of_order_needs_a_reason(hospital, point, queue, counter, creat
     qf.walk_in(hospital, point, now=NOW)
     later = qf.walk_in(hospital, point, now=NOW + timedelta(minutes=1))
     with pytest.raises(InvalidInput):
-        service.call_ticket(
+        calling.call_ticket(
             actor=nurse,
             hospital_id=hospital.id,
             counter_id=counter.id,
@@ -268,7 +268,7 @@ def test_call_out_of_order_needs_a_reason(hospital, point, queue, counter, creat
             reason="",
             now=NOW,
         )
-    result = service.call_ticket(
+    result = calling.call_ticket(
         actor=nurse,
         hospital_id=hospital.id,
         counter_id=counter.id,
@@ -281,7 +281,7 @@ def test_call_out_of_order_needs_a_reason(hospital, point, queue, counter, creat
 
 def test_unknown_token_is_not_found(hospital):
     with pytest.raises(NotFound):
-        service.ticket_by_token("x" * 22)
+        notify.ticket_by_token("x" * 22)
 
 
 def test_each_notification_is_sent_at_most_once_per_ticket(
@@ -303,11 +303,11 @@ def test_each_notification_is_sent_at_most_once_per_ticket(
     others = [qf.walk_in(hospital, point, now=NOW) for _ in range(4)]
     mine = qf.walk_in(hospital, point, now=NOW + timedelta(minutes=1), patient_id=patient.id)
     for _ in range(4):
-        service.call_next(actor=None, hospital_id=hospital.id, counter_id=counter.id, now=NOW)
-        service.complete(actor=None, hospital_id=hospital.id, counter_id=counter.id, now=NOW)
-    service.call_next(actor=None, hospital_id=hospital.id, counter_id=counter.id, now=NOW)
-    service.call_next(actor=None, hospital_id=hospital.id, counter_id=counter.id, now=NOW)
-    service.mark_missed(actor=None, hospital_id=hospital.id, counter_id=counter.id, now=NOW)
+        calling.call_next(actor=None, hospital_id=hospital.id, counter_id=counter.id, now=NOW)
+        serving.complete(actor=None, hospital_id=hospital.id, counter_id=counter.id, now=NOW)
+    calling.call_next(actor=None, hospital_id=hospital.id, counter_id=counter.id, now=NOW)
+    calling.call_next(actor=None, hospital_id=hospital.id, counter_id=counter.id, now=NOW)
+    calling.mark_missed(actor=None, hospital_id=hospital.id, counter_id=counter.id, now=NOW)
     assert len(others) == 4
     rows = db.session.scalars(
         sa.select(OutboxMessage).where(OutboxMessage.patient_id == patient.id)
@@ -337,10 +337,10 @@ def test_check_in_of_a_booked_appointment_gives_one_ticket_in_the_session_room(
     appointment, _clinician, slot = book_at(point)
     arrive = slot.starts_at - timedelta(minutes=20)
     registrar = create_account(hospital, roles=(Role.REGISTRAR,))
-    ticket, created = service.check_in(
+    ticket, created = issuing.check_in(
         actor=registrar, hospital_id=hospital.id, appointment_id=appointment.id, now=arrive
     )
-    again, created_again = service.check_in(
+    again, created_again = issuing.check_in(
         actor=registrar, hospital_id=hospital.id, appointment_id=appointment.id, now=arrive
     )
     assert created and not created_again and again.id == ticket.id
@@ -349,8 +349,8 @@ def test_check_in_of_a_booked_appointment_gives_one_ticket_in_the_session_room(
     assert ticket.queue.service_point_id == point.id
     counter = qf.create_counter(point)
     nurse = create_account(hospital, roles=(Role.NURSE,))  # the room's staff call, not the desk
-    service.call_next(actor=nurse, hospital_id=hospital.id, counter_id=counter.id, now=arrive)
-    service.complete(actor=nurse, hospital_id=hospital.id, counter_id=counter.id, now=arrive)
+    calling.call_next(actor=nurse, hospital_id=hospital.id, counter_id=counter.id, now=arrive)
+    serving.complete(actor=nurse, hospital_id=hospital.id, counter_id=counter.id, now=arrive)
     db.session.refresh(appointment)
     assert appointment.state is AppointmentState.COMPLETED
 

@@ -13,7 +13,7 @@ from blinker import Signal
 
 from hospital import events
 from hospital.db import db
-from queueing import service
+from queueing.services import calling, issuing, serving
 from reports.models import VisitSummary
 from tests.support import queueing_factories as qf
 
@@ -61,7 +61,7 @@ def counter(point):
 
 
 def _call(hospital, counter, now):
-    return service.call_next(actor=None, hospital_id=hospital.id, counter_id=counter.id, now=now)
+    return calling.call_next(actor=None, hospital_id=hospital.id, counter_id=counter.id, now=now)
 
 
 def test_a_walk_in_reports_each_step_once_with_its_kwargs(hospital, point, queue, counter):
@@ -70,9 +70,9 @@ def test_a_walk_in_reports_each_step_once_with_its_kwargs(hospital, point, queue
         ticket = qf.walk_in(hospital, point, now=at[0])
         _call(hospital, counter, at[1])
         _call(hospital, counter, at[1])  # a double-click returns the same ticket
-        service.start(actor=None, hospital_id=hospital.id, counter_id=counter.id, now=at[2])
-        service.start(actor=None, hospital_id=hospital.id, counter_id=counter.id, now=at[2])
-        service.complete(actor=None, hospital_id=hospital.id, counter_id=counter.id, now=at[3])
+        serving.start(actor=None, hospital_id=hospital.id, counter_id=counter.id, now=at[2])
+        serving.start(actor=None, hospital_id=hospital.id, counter_id=counter.id, now=at[2])
+        serving.complete(actor=None, hospital_id=hospital.id, counter_id=counter.id, now=at[3])
     ids = {"ticket_id": ticket.id, "hospital_id": hospital.id}
     assert seen == [
         (
@@ -99,12 +99,12 @@ def test_recalls_and_calls_after_a_miss_or_a_lapsed_lease_report_no_first_call(
     with recording(events.ticket_first_called) as seen:
         ticket = qf.walk_in(hospital, point, now=NOW)
         _call(hospital, counter, NOW)
-        service.recall(actor=None, hospital_id=hospital.id, counter_id=counter.id, now=NOW)
-        service.mark_missed(actor=None, hospital_id=hospital.id, counter_id=counter.id, now=NOW)
+        calling.recall(actor=None, hospital_id=hospital.id, counter_id=counter.id, now=NOW)
+        calling.mark_missed(actor=None, hospital_id=hospital.id, counter_id=counter.id, now=NOW)
         again = _call(hospital, counter, NOW + timedelta(minutes=1))
         assert again.ticket.id == ticket.id
         later = NOW + timedelta(minutes=1, seconds=queue.lease_seconds + 1)
-        assert service.release_expired_leases(later) == 1
+        assert calling.release_expired_leases(later) == 1
         assert _call(hospital, counter, later).ticket.id == ticket.id
     assert seen == [
         ("ticket-first-called", {"ticket_id": ticket.id, "hospital_id": hospital.id, "now": NOW})
@@ -121,7 +121,7 @@ def test_a_ticket_called_out_of_order_reports_its_first_call(
     qf.walk_in(hospital, point, now=NOW)
     second = qf.walk_in(hospital, point, now=NOW)
     with recording(events.ticket_first_called) as seen:
-        service.call_ticket(
+        calling.call_ticket(
             actor=nurse,
             hospital_id=hospital.id,
             counter_id=counter.id,
@@ -138,10 +138,10 @@ def test_checking_in_an_appointment_twice_reports_one_check_in_with_its_clinic(
     appointment, clinician, slot = book_at(point)
     arrive = slot.starts_at - timedelta(minutes=20)
     with recording(events.visit_checked_in) as seen:
-        ticket, _ = service.check_in(
+        ticket, _ = issuing.check_in(
             actor=None, hospital_id=hospital.id, appointment_id=appointment.id, now=arrive
         )
-        service.check_in(
+        issuing.check_in(
             actor=None, hospital_id=hospital.id, appointment_id=appointment.id, now=arrive
         )
     assert seen == [
@@ -168,7 +168,7 @@ def test_a_transfer_ticket_is_no_new_check_in(
     ticket = qf.walk_in(hospital, point, now=NOW, patient_id=patient.id)
     _call(hospital, counter, NOW)
     with recording(events.visit_checked_in, events.ticket_completed) as seen:
-        service.transfer(
+        serving.transfer(
             actor=None,
             hospital_id=hospital.id,
             counter_id=counter.id,
@@ -181,13 +181,13 @@ def test_a_transfer_ticket_is_no_new_check_in(
 def test_a_served_walk_in_lands_in_the_visit_summary(hospital, point, queue, counter):
     ticket = qf.walk_in(hospital, point, now=NOW)
     _call(hospital, counter, NOW + timedelta(minutes=12))
-    service.start(
+    serving.start(
         actor=None,
         hospital_id=hospital.id,
         counter_id=counter.id,
         now=NOW + timedelta(minutes=13),
     )
-    service.complete(
+    serving.complete(
         actor=None,
         hospital_id=hospital.id,
         counter_id=counter.id,

@@ -16,10 +16,11 @@ from hospital.audit.models import AuditEntry
 from hospital.db import db, utcnow
 from hospital.notifications.models import OutboxMessage
 from hospital.pdf import PdfRenderError
-from reports import printing, service
+from reports import printing
 from reports.jobs import release_due_reports
 from reports.models import LabReport, ReportSource, ReportStatus
 from reports.results import IncomingReport, ResultItem
+from reports.services import intake
 from tests.integration.reports.conftest import pdf_text, sign_in_as
 
 
@@ -32,7 +33,7 @@ def _report(
     name: str = "葡萄糖",
 ) -> LabReport:
     patient = patient or ward.patient
-    (report,) = service.receive_results(
+    (report,) = intake.receive_results(
         ward.hospital,
         [
             IncomingReport(

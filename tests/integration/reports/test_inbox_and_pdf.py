@@ -12,9 +12,10 @@ import sqlalchemy as sa
 from hospital.audit.models import AuditEntry
 from hospital.db import db, utcnow
 from hospital.patients.identity import mask_id_number
-from reports import printing, service
+from reports import printing
 from reports.models import LabReport, ReportSource, ReportStatus
 from reports.results import IncomingReport, ResultItem
+from reports.services import intake, release
 from tests.integration.reports.conftest import pdf_pages, pdf_text, sign_in_as
 
 
@@ -35,7 +36,7 @@ def _cbc(ward: Any, rows: int = 6, patient: Any = None) -> LabReport:
 
     for item in items:
         item.flag = flag_from_range(item.value, item.reference_range)
-    (report,) = service.receive_results(
+    (report,) = intake.receive_results(
         ward.hospital,
         [
             IncomingReport(
@@ -115,7 +116,7 @@ def test_pdf_download_has_the_letterhead_masked_id_items_and_page_numbers(
         report.current,
         hospital=ward.hospital,
         patient=ward.patient,
-        verify_url=service.verification_url(report.current.verification_code),
+        verify_url=release.verification_url(report.current.verification_code),
         issued_at=report.current.issued_at,
     )
     expected = qr_svg(
@@ -177,7 +178,7 @@ def test_attached_document_downloads_after_its_hash_check(client: Any, ward: Any
     from reports.results import ResultDocument
     from tests.support.reports_factories import TINY_PDF
 
-    (report,) = service.receive_results(
+    (report,) = intake.receive_results(
         ward.hospital,
         [
             IncomingReport(

@@ -9,10 +9,10 @@ import sqlalchemy as sa
 
 from hospital.db import db, utcnow
 from hospital.notifications.models import OutboxMessage
-from reports import service
 from reports.jobs import release_due_reports
 from reports.models import LabReport, ReportSource, ReportStatus
 from reports.results import IncomingReport, ResultItem
+from reports.services import intake, release
 from tests.integration.reports.conftest import sign_in_as
 from tests.support.reports_factories import report_args
 
@@ -33,7 +33,7 @@ def _incoming(ward: Any, test_code: str, value: str = "7.9", order: str = "") ->
 
 
 def _receive(ward: Any, test_code: str, *, now: Any = None, **kw: Any) -> LabReport:
-    (report,) = service.receive_results(
+    (report,) = intake.receive_results(
         ward.hospital,
         [_incoming(ward, test_code, **kw)],
         source=ReportSource.STAFF,
@@ -134,8 +134,8 @@ def test_amendment_keeps_every_earlier_version_visible(client: Any, ward: Any) -
 
 def test_a_pending_amendment_of_a_sensitive_report_stays_hidden(client: Any, ward: Any) -> None:
     report = _receive(ward, "HIV", order="O-9")
-    service.release_by_clinician(report, actor=ward.clinician, now=utcnow())
-    service.amend(
+    release.release_by_clinician(report, actor=ward.clinician, now=utcnow())
+    intake.amend(
         report, _incoming(ward, "HIV", value="1.0"), reason="复核", now=utcnow(), actor=ward.lab
     )
     assert report.current_version == 2 and report.released_version == 1

@@ -15,8 +15,8 @@ from hospital.accounts.models import Account
 from hospital.db import db
 from hospital.errors import DomainError
 from hospital.unit_of_work import unit_of_work
-from scheduling import service
 from scheduling.models import Appointment, AppointmentState
+from scheduling.services import booking, changes
 from tests.integration.scheduling.conftest import assert_slot_invariants, build_world
 from tests.support.scheduling_factories import NOW, create_clinic_session, slots_of
 
@@ -67,7 +67,7 @@ def test_fifty_threads_holding_one_slot_get_exactly_capacity_places(
     def holder(account_id: int, patient_id: int) -> Any:
         def job() -> int:
             account = db.session.get(Account, account_id)
-            return service.hold(account, patient_id=patient_id, slot_id=slot_id, now=NOW).id
+            return booking.hold(account, patient_id=patient_id, slot_id=slot_id, now=NOW).id
 
         return job
 
@@ -99,7 +99,7 @@ def test_a_double_clicked_hold_for_one_patient_gives_one_appointment(
     def job_for(slot_id: int) -> Any:
         def job() -> int:
             account = db.session.get(Account, account_id)
-            return service.hold(account, patient_id=patient_id, slot_id=slot_id, now=NOW).id
+            return booking.hold(account, patient_id=patient_id, slot_id=slot_id, now=NOW).id
 
         return job
 
@@ -118,19 +118,19 @@ def test_a_reschedule_racing_a_cancel_leaves_consistent_counts(
             world = build_world(n_patients=1)
             first, second = slots_of(create_clinic_session(world.clinician, capacity=1))[:2]
             account = world.accounts[0]
-            appointment = service.hold(
+            appointment = booking.hold(
                 account, patient_id=world.patients[0].id, slot_id=first.id, now=NOW
             )
-            service.confirm(account, appointment.id, now=NOW)
+            booking.confirm(account, appointment.id, now=NOW)
             ids = (account.id, appointment.id, second.id)
 
         def move(ids: tuple[int, int, int] = ids) -> Any:
             account = db.session.get(Account, ids[0])
-            return service.reschedule(account, ids[1], new_slot_id=ids[2], now=NOW).slot_id
+            return changes.reschedule(account, ids[1], new_slot_id=ids[2], now=NOW).slot_id
 
         def cancel(ids: tuple[int, int, int] = ids) -> Any:
             account = db.session.get(Account, ids[0])
-            return service.cancel(account, ids[1], now=NOW).state
+            return changes.cancel(account, ids[1], now=NOW).state
 
         results = run_threads(app, [move, cancel])
         assert all(r[0] in ("ok", 409) for r in results), results

@@ -18,8 +18,8 @@ from hypothesis.stateful import (
 
 from hospital.db import db
 from hospital.errors import DomainError
-from scheduling import service
 from scheduling.models import Appointment, AppointmentState, Slot
+from scheduling.services import attendance, booking, changes, places, rules
 from tests.integration.scheduling.conftest import assert_slot_invariants, build_world
 from tests.support.scheduling_factories import NOW, create_clinic_session, set_rules, slots_of
 
@@ -45,7 +45,7 @@ class BookingMachine(RuleBasedStateMachine):
         )
         soon = create_clinic_session(
             self.world.clinician,
-            local_date=NOW.astimezone(service.hospital_zone(self.world.hospital.id)).date(),
+            local_date=NOW.astimezone(rules.hospital_zone(self.world.hospital.id)).date(),
             start=time(10, 40),
             end=time(11, 40),
             slot_minutes=20,
@@ -80,7 +80,7 @@ class BookingMachine(RuleBasedStateMachine):
         actor = self.world.registrar if staff else account
         target = self.slots[slot % len(self.slots)]
         made = self.attempt(
-            lambda: service.hold(actor, patient_id=patient.id, slot_id=target.id, now=self.now)
+            lambda: booking.hold(actor, patient_id=patient.id, slot_id=target.id, now=self.now)
         )
         if made is not None:
             self.appointment_ids.append(made.id)
@@ -90,7 +90,7 @@ class BookingMachine(RuleBasedStateMachine):
         appointment_id = self.appointment_id(i)
         if appointment_id is not None:
             self.attempt(
-                lambda: service.confirm(self.world.registrar, appointment_id, now=self.now)
+                lambda: booking.confirm(self.world.registrar, appointment_id, now=self.now)
             )
 
     @rule(i=st.integers(0, 50), staff=st.booleans())
@@ -106,7 +106,7 @@ class BookingMachine(RuleBasedStateMachine):
             if any(a.id == appointment.account_id for a in self.world.accounts)
             else self.world.registrar
         )
-        self.attempt(lambda: service.cancel(actor, appointment_id, now=self.now, reason="test"))
+        self.attempt(lambda: changes.cancel(actor, appointment_id, now=self.now, reason="test"))
 
     @rule(i=st.integers(0, 50), slot=st.integers(0, 20))
     def reschedule(self, i: int, slot: int) -> None:
@@ -115,7 +115,7 @@ class BookingMachine(RuleBasedStateMachine):
             return
         target = self.slots[slot % len(self.slots)]
         self.attempt(
-            lambda: service.reschedule(
+            lambda: changes.reschedule(
                 self.world.registrar, appointment_id, new_slot_id=target.id, now=self.now
             )
         )
@@ -126,11 +126,11 @@ class BookingMachine(RuleBasedStateMachine):
 
     @rule()
     def expiry_job(self) -> None:
-        self.attempt(lambda: service.release_expired_holds(now=self.now))
+        self.attempt(lambda: places.release_expired_holds(now=self.now))
 
     @rule()
     def no_show_job(self) -> None:
-        self.attempt(lambda: service.mark_no_shows(now=self.now))
+        self.attempt(lambda: attendance.mark_no_shows(now=self.now))
 
     def teardown(self) -> None:
         if hasattr(self, "example"):

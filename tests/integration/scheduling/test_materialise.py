@@ -14,8 +14,8 @@ from hospital.accounts.models import Role
 from hospital.db import db
 from hospital.errors import InvalidInput
 from hospital.unit_of_work import unit_of_work
-from scheduling import service
 from scheduling.models import ClinicSession, ExceptionKind, Slot
+from scheduling.services import materialise, templates
 from tests.support import factories
 
 
@@ -36,7 +36,9 @@ def make_template(hospital: Any, clinician: Any, admin: Any, **kw: Any) -> Any:
         "valid_from": date(2026, 1, 1),
     }
     values.update(kw)
-    return service.create_template(admin, hospital.id, values, now=datetime(2026, 1, 1, tzinfo=UTC))
+    return templates.create_template(
+        admin, hospital.id, values, now=datetime(2026, 1, 1, tzinfo=UTC)
+    )
 
 
 @pytest.fixture
@@ -51,17 +53,17 @@ def test_materialising_twice_gives_the_same_slots(setup: tuple[Any, Any, Any]) -
     hospital, clinician, admin = setup
     make_template(hospital, clinician, admin)
     now = datetime(2026, 3, 23, 5, tzinfo=UTC)
-    created = service.materialise_slots(now=now, hospital_id=hospital.id)
+    created = materialise.materialise_slots(now=now, hospital_id=hospital.id)
     slots = count(Slot)
     assert created == 3 and slots == 3 * 8
-    assert service.materialise_slots(now=now, hospital_id=hospital.id) == 0
+    assert materialise.materialise_slots(now=now, hospital_id=hospital.id) == 0
     assert count(Slot) == slots
 
 
 def test_sessions_stay_at_eight_local_across_the_spring_change(setup: tuple[Any, Any, Any]) -> None:
     hospital, clinician, admin = setup
     make_template(hospital, clinician, admin)
-    service.materialise_slots(now=datetime(2026, 3, 23, 5, tzinfo=UTC), hospital_id=hospital.id)
+    materialise.materialise_slots(now=datetime(2026, 3, 23, 5, tzinfo=UTC), hospital_id=hospital.id)
     sessions = db.session.scalars(sa.select(ClinicSession).order_by(ClinicSession.local_date)).all()
     assert [s.local_date for s in sessions] == [
         date(2026, 3, 23),
@@ -88,7 +90,7 @@ def test_a_holiday_entered_first_prevents_its_sessions(setup: tuple[Any, Any, An
     hospital, clinician, admin = setup
     make_template(hospital, clinician, admin)
     now = datetime(2026, 3, 23, 5, tzinfo=UTC)
-    service.add_exception(
+    templates.add_exception(
         admin,
         hospital.id,
         kind=ExceptionKind.HOLIDAY,
@@ -97,7 +99,7 @@ def test_a_holiday_entered_first_prevents_its_sessions(setup: tuple[Any, Any, An
         reason="Public holiday",
         now=now,
     )
-    service.materialise_slots(now=now, hospital_id=hospital.id)
+    materialise.materialise_slots(now=now, hospital_id=hospital.id)
     days = db.session.scalars(
         sa.select(ClinicSession.local_date).order_by(ClinicSession.local_date)
     ).all()
@@ -106,7 +108,7 @@ def test_a_holiday_entered_first_prevents_its_sessions(setup: tuple[Any, Any, An
 
 def test_an_extra_session_adds_its_slots(setup: tuple[Any, Any, Any]) -> None:
     hospital, clinician, admin = setup
-    session = service.add_extra_session(
+    session = templates.add_extra_session(
         admin,
         hospital.id,
         {
@@ -133,7 +135,7 @@ def test_an_extra_session_in_the_past_is_refused(setup: tuple[Any, Any, Any]) ->
         "end_time": time(14),
     }
     with pytest.raises(InvalidInput) as caught:
-        service.add_extra_session(
+        templates.add_extra_session(
             admin,
             hospital.id,
             values,
@@ -173,7 +175,7 @@ def test_two_processes_materialising_at_once_create_each_slot_once(
             with app.app_context():
                 barrier.wait()
                 with unit_of_work():
-                    service.materialise_slots(now=now, hospital_id=hospital_id)
+                    materialise.materialise_slots(now=now, hospital_id=hospital_id)
                 db.session.remove()
         except BaseException as exc:  # noqa: BLE001
             errors.append(exc)

@@ -12,8 +12,8 @@ from flask import g
 from hospital.accounts.models import Role
 from hospital.audit.models import AuditEntry
 from hospital.db import db, utcnow
-from scheduling import service
 from scheduling.models import Appointment, BookingSuspension, ClinicSession, Slot
+from scheduling.services import attendance, rules
 from tests.integration.scheduling.conftest import World
 from tests.support import factories
 from tests.support.auth import sign_in
@@ -27,7 +27,7 @@ def switch_to(client: Any, account: Any) -> None:
 
 
 def local_today(world: World) -> date:
-    return utcnow().astimezone(service.hospital_zone(world.hospital.id)).date()
+    return utcnow().astimezone(rules.hospital_zone(world.hospital.id)).date()
 
 
 def extra_form(world: World, **changes: Any) -> dict[str, Any]:
@@ -179,7 +179,7 @@ def test_lifting_without_a_reason_is_refused_and_the_suspension_stays(
     page = response.get_data(as_text=True)
     assert "data-form-error" in page and "Give a reason" in page
     assert f'data-suspended-patient="{patient.id}"' in page
-    assert service.active_suspension(patient.id, now=utcnow()) is not None
+    assert attendance.active_suspension(patient.id, now=utcnow()) is not None
 
 
 def test_lifting_for_a_patient_who_is_not_suspended_is_a_conflict(
@@ -204,7 +204,7 @@ def test_patients_and_nurses_cannot_see_or_lift_suspensions(client: Any, world: 
             "/staff/suspensions/lift", data={"patient_id": patient.id, "reason": "x"}
         )
         assert lift.status_code == 403
-    assert service.active_suspension(patient.id, now=utcnow()) is not None
+    assert attendance.active_suspension(patient.id, now=utcnow()) is not None
 
 
 def test_desk_staff_list_the_active_suspensions_of_their_hospital_only(world: World) -> None:
@@ -226,8 +226,8 @@ def test_desk_staff_list_the_active_suspensions_of_their_hospital_only(world: Wo
         )
     )
     db.session.flush()
-    listed = service.active_suspensions(world.registrar, now=utcnow())
+    listed = attendance.active_suspensions(world.registrar, now=utcnow())
     assert [p.id for _s, p in listed] == [patient.id]
     nurse = factories.create_account(world.hospital, roles=(Role.NURSE,))
     with pytest.raises(Forbidden):
-        service.active_suspensions(nurse, now=utcnow())
+        attendance.active_suspensions(nurse, now=utcnow())

@@ -10,7 +10,7 @@ from typing import Any
 from blinker import Signal
 
 from hospital import events
-from scheduling import service
+from scheduling.services import attendance, booking
 from tests.integration.scheduling.conftest import World
 from tests.support.scheduling_factories import NOW, create_clinic_session, slots_of
 
@@ -33,11 +33,11 @@ def test_a_confirmed_booking_is_announced_once_as_online(world: World) -> None:
     account, patient = world.accounts[0], world.patients[0]
     session = create_clinic_session(world.clinician, local_date=date(2026, 12, 2))
     with received(events.appointment_booked) as calls:
-        appointment = service.hold(
+        appointment = booking.hold(
             account, patient_id=patient.id, slot_id=slots_of(session)[0].id, now=NOW
         )
-        service.confirm(account, appointment.id, now=NOW)
-        service.confirm(account, appointment.id, now=NOW)  # a repeated confirm books nothing new
+        booking.confirm(account, appointment.id, now=NOW)
+        booking.confirm(account, appointment.id, now=NOW)  # a repeated confirm books nothing new
     assert len(calls) == 1
     call = calls[0]
     assert call["appointment_id"] == appointment.id
@@ -49,14 +49,14 @@ def test_a_confirmed_booking_is_announced_once_as_online(world: World) -> None:
 def test_a_no_show_is_announced_once(world: World) -> None:
     account, patient = world.accounts[0], world.patients[0]
     session = create_clinic_session(world.clinician, local_date=date(2026, 12, 2))
-    appointment = service.hold(
+    appointment = booking.hold(
         account, patient_id=patient.id, slot_id=slots_of(session)[0].id, now=NOW
     )
-    service.confirm(account, appointment.id, now=NOW)
+    booking.confirm(account, appointment.id, now=NOW)
     after = NOW + timedelta(days=3)
     with received(events.appointment_no_show) as calls:
-        service.mark_no_shows(now=after)
-        service.mark_no_shows(now=after)
+        attendance.mark_no_shows(now=after)
+        attendance.mark_no_shows(now=after)
     assert calls == [
         {"appointment_id": appointment.id, "hospital_id": world.hospital.id, "now": after}
     ]

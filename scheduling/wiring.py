@@ -1,0 +1,18 @@
+"""Connect scheduling to the application: its signal receivers, message templates and jobs."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from hospital import events
+from hospital.jobs import register_jobs
+from hospital.notifications.messages import register_templates
+from scheduling import jobs, notices
+from scheduling.services import booking
+
+
+def connect(app: Flask) -> None:
+    """Connect scheduling's receivers, templates and jobs; a second call changes nothing."""
+    events.order_paid.connect(booking.on_order_paid)
+    register_templates(notices.MESSAGE_TEMPLATES)
+    register_jobs(jobs.JOBS)

@@ -1,0 +1,127 @@
+"""Each package connects its receivers, templates and jobs from create_app, once; never on import."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from blinker import Signal
+
+from hospital import events
+from hospital.app import create_app
+from hospital.jobs import REGISTRY
+from hospital.notifications.messages import TEMPLATES
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# Billing's receivers and templates still connect on import (its rework moves them to
+# hospital/billing/wiring.py); the test names them so that nothing else may.
+BILLING_ON_IMPORT_RECEIVERS = {"appointment_held": 1, "appointment_cancelled": 1}
+BILLING_ON_IMPORT_TEMPLATES = {"billing.refunded", "billing.late_payment_refunded"}
+
+RECEIVERS = {
+    "appointment_held": 1,  # billing
+    "appointment_cancelled": 2,  # billing, statistics
+    "order_paid": 2,  # scheduling (appointments), kiosk (walk-in fees)
+    "appointment_booked": 1,
+    "visit_checked_in": 1,
+    "appointment_no_show": 1,
+    "ticket_first_called": 1,
+    "ticket_serving_started": 1,
+    "ticket_completed": 1,
+    "payment_received": 1,
+    "refund_issued": 1,
+    "family_member_added": 0,
+    "account_disabled": 0,
+}
+TEMPLATE_KEYS = BILLING_ON_IMPORT_TEMPLATES | {
+    "sign_in_code",
+    "family_link_code",
+    "kiosk_code",
+    "queue.ticket_issued",
+    "queue.almost_turn",
+    "queue.your_turn",
+    "queue.missed",
+    "reports.ready",
+    "reports.amended",
+    "scheduling.booking_confirmed",
+    "scheduling.cancelled_by_hospital",
+    "scheduling.reminder",
+}
+JOB_IDS = {
+    "accounts.prune_one_time_codes",
+    "billing.deliver_sandbox_notifications",
+    "billing.reconcile_pending_payments",
+    "billing.retry_pending_refunds",
+    "deliver-outbox",
+    "kiosk.expire_walk_ins",
+    "kiosk.prune",
+    "queueing.open_todays_queues",
+    "queueing.release_expired_leases",
+    "reports.release_due",
+    "scheduling.mark_no_shows",
+    "scheduling.materialise_slots",
+    "scheduling.release_expired_holds",
+    "scheduling.send_reminders",
+}
+
+
+def _receiver_counts() -> dict[str, int]:
+    return {
+        name: len(signal.receivers)
+        for name, signal in vars(events).items()
+        if isinstance(signal, Signal)
+    }
+
+
+def test_create_app_connects_every_package_once_however_many_apps_are_built() -> None:
+    create_app({"DATABASE_URL": "sqlite://"})
+    first = (_receiver_counts(), dict(TEMPLATES), dict(REGISTRY))
+    create_app({"DATABASE_URL": "sqlite://"})
+    assert (_receiver_counts(), dict(TEMPLATES), dict(REGISTRY)) == first
+    assert _receiver_counts() == RECEIVERS
+    assert {key for key in TEMPLATES if not key.startswith("test.")} == TEMPLATE_KEYS
+    assert set(REGISTRY) == JOB_IDS
+
+
+# Imports every module of the domain packages and the kernel's wired ones, then reports what
+# got connected: run in a fresh interpreter, since this one already built apps.
+_IMPORT_EVERYTHING = """
+import importlib, json, pkgutil, sys
+from blinker import Signal
+for name in ("scheduling", "queueing", "reports", "kiosk", "hospital.accounts",
+             "hospital.patients", "hospital.notifications", "hospital.billing"):
+    package = importlib.import_module(name)
+    for module in pkgutil.walk_packages(package.__path__, name + "."):
+        if ".migrations" not in module.name:
+            importlib.import_module(module.name)
+from hospital import events
+from hospital.jobs import REGISTRY
+from hospital.notifications.messages import TEMPLATES
+from hospital.extensions import login_manager
+json.dump({
+    "receivers": {n: len(s.receivers) for n, s in vars(events).items() if isinstance(s, Signal)},
+    "templates": sorted(TEMPLATES),
+    "jobs": sorted(REGISTRY),
+    "user_loader": login_manager._user_callback is not None,
+}, sys.stdout)
+"""
+
+
+def test_importing_the_modules_connects_nothing() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", _IMPORT_EVERYTHING],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    found = json.loads(done.stdout)
+    connected = {name: n for name, n in found["receivers"].items() if n}
+    assert connected == BILLING_ON_IMPORT_RECEIVERS
+    assert set(found["templates"]) == BILLING_ON_IMPORT_TEMPLATES
+    assert found["jobs"] == []
+    assert found["user_loader"] is False
