@@ -17,7 +17,7 @@ from flask_babel import lazy_gettext as _l
 
 from hospital.accounts.guards import current_account
 from hospital.audit.service import REFUSALS, record_unrecorded_refusal, replay_after_rollback
-from hospital.config import load_config
+from hospital.config import instance_folder, load_config
 from hospital.db import db, write_intent
 from hospital.errors import DomainError, register_error_handlers
 from hospital.extensions import api, babel, csrf, limiter, login_manager, migrate
@@ -29,7 +29,7 @@ MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 def create_app(config_override: dict[str, Any] | None = None) -> Flask:
-    app = Flask("hospital", instance_path=os.path.join(os.getcwd(), "instance"))
+    app = Flask("hospital", instance_path=instance_folder(config_override))
     # Before any route is added: every `<int:…>` in the URL map is an id, bounded to MAX_ID.
     app.url_map.converters["int"] = IdConverter
     load_config(app, config_override)
