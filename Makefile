@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CATALOGUES = $(shell find hospital scheduling queueing reports kiosk -type d -name translations 2>/dev/null)
 
-.PHONY: demo test install translations messages lint format clean screenshots openapi
+.PHONY: demo test install translations messages lint format clean screenshots openapi fuzz
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -33,6 +33,11 @@ demo: install
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# schemathesis over every API operation and identity, randomly seeded, every check.
+fuzz: install
+	HOSPITAL_FUZZ=1 HOSPITAL_FUZZ_ALL_CHECKS=1 HOSPITAL_FUZZ_SEED=random HOSPITAL_FUZZ_EXAMPLES=20 \
+	  $(BIN)/python -m pytest tests/contract $(PYTEST_ARGS)
 
 # Render the main screens (phone pages, elder mode, staff console, PDFs) into docs/screenshots/.
 screenshots: install

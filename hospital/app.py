@@ -18,9 +18,9 @@ from flask_babel import lazy_gettext as _l
 from hospital.accounts.guards import current_account
 from hospital.audit.service import REFUSALS, record_unrecorded_refusal, replay_after_rollback
 from hospital.billing import wiring as billing_wiring
-from hospital.config import load_config
+from hospital.config import instance_folder, load_config
 from hospital.db import db, write_intent
-from hospital.errors import DomainError, register_error_handlers
+from hospital.errors import DomainError, ErrorSchema, register_error_handlers
 from hospital.extensions import api, babel, csrf, limiter, login_manager, migrate
 from hospital.web import security_headers
 from hospital.web.id_fields import IdConverter
@@ -30,7 +30,7 @@ MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 def create_app(config_override: dict[str, Any] | None = None) -> Flask:
-    app = Flask("hospital", instance_path=os.path.join(os.getcwd(), "instance"))
+    app = Flask("hospital", instance_path=instance_folder(config_override))
     # Before any route is added: every `<int:…>` in the URL map is an id, bounded to MAX_ID.
     app.url_map.converters["int"] = IdConverter
     load_config(app, config_override)
@@ -56,7 +56,11 @@ def create_app(config_override: dict[str, Any] | None = None) -> Flask:
     login_manager.init_app(app)
     csrf.init_app(app)
     limiter.init_app(app)
-    api.init_app(app)
+    # The document describes the error body the API really answers (code is a string).
+    api.ERROR_SCHEMA = ErrorSchema
+    from hospital.web.api_docs import ErrorResponses
+
+    api.init_app(app, spec_kwargs={"extra_plugins": [ErrorResponses(app)]})
     register_error_handlers(app)
     _register_unit_of_work(app)
     _register_blueprints(app)
@@ -95,8 +99,14 @@ def _register_unit_of_work(app: Flask) -> None:
         # when another writer got in first, so every request takes the write lock up front;
         # event streams read with write_intent off (queueing/live.py).
         g.write_intent_token = write_intent.set(request.method not in ("HEAD", "OPTIONS"))
-        if request.path.startswith("/api/") and request.method in MUTATING:
+        if (
+            request.path.startswith("/api/")
+            and request.method in MUTATING
+            and request.routing_exception is None  # a 404 or 405 says so, before anything else
+        ):
             _require_json_for_cookie_auth()
+            if request.method == "PATCH" and not request.get_data(cache=True):
+                raise _BodyRequired()
 
     @app.after_request
     def _finish(response: Any) -> Any:
@@ -211,6 +221,16 @@ class _UnsupportedMedia(DomainError):
 
     def __init__(self) -> None:
         super().__init__("Send the body as JSON (Content-Type: application/json).")
+
+
+class _BodyRequired(DomainError):
+    """A PATCH names what to change; one without a body is a client's mistake, not a no-op."""
+
+    status = 400
+    code = "body_required"
+
+    def __init__(self) -> None:
+        super().__init__(_l("Send the fields to change as a JSON object."))
 
 
 def _register_blueprints(app: Flask) -> None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import re
 import signal
+import socket
 import subprocess
 import sys
 from typing import Any
@@ -162,6 +164,7 @@ class RedactingAccessLogger(Logger):
 @click.option(
     "--with-scheduler", is_flag=True, help="Also start one scheduler process (for the demo)."
 )
+@with_appcontext
 def serve(bind: str, workers: int, threads: int, stream_slots: int, with_scheduler: bool) -> None:
     """Serve the application with gunicorn (threaded workers)."""
     import os
@@ -183,22 +186,92 @@ def serve(bind: str, workers: int, threads: int, stream_slots: int, with_schedul
 
             return create_app()
 
+    host, port = split_bind(bind)
+    claims = claim_address(host, port)  # held until this process ends
     child = None
     if with_scheduler:
         child = subprocess.Popen([sys.executable, "-m", "hospital", "scheduler"])
-    host = bind.split(":")[0]
-    port = bind.rsplit(":", 1)[-1]
+    from hospital.config import describe_database
     from hospital.pdf import font_warnings
 
     for warning in font_warnings():
         click.secho(f"warning: {warning}", fg="yellow", err=True)
+    database = describe_database(current_app.config["SQLALCHEMY_DATABASE_URI"])
+    click.echo(f"Database: {database}")
     click.echo(f"Serving on http://{host}:{port}/  (API docs: http://{host}:{port}/api/docs)")
     try:
         HospitalServer().run()
     finally:
+        for claim in claims:
+            claim.close()
         if child is not None:
             child.send_signal(signal.SIGTERM)
             child.wait(timeout=10)
+
+
+def split_bind(bind: str) -> tuple[str, int]:
+    """`host:port` (or `[v6]:port`, or a bare port) as gunicorn reads --bind."""
+    host, _, port = bind.rpartition(":")
+    if not port.isdigit():
+        raise click.BadParameter(f"{bind!r} is not host:port", param_hint="--bind")
+    return host.strip("[]") or "0.0.0.0", int(port)
+
+
+def claim_address(host: str, port: int) -> list[socket.socket]:
+    """Refuse to start when another process already serves host:port.
+
+    Each worker binds its own socket with SO_REUSEPORT, and the kernel would happily let a
+    second server (an old instance, a second `make demo`) share the port and split the requests
+    between two applications. So, before gunicorn binds:
+    - a plain bind (SO_REUSEADDR only, which passes over TIME_WAIT but never over a listening
+      socket) fails when anything at all listens there;
+    - a machine-wide claim, an abstract Unix socket named after the address, fails when another
+      `hospital serve` holds it, even one still starting whose workers have not bound yet.
+    The claims are returned; keep them open for the server's life (workers inherit them).
+    """
+    try:
+        addresses = {
+            info[4][:2]: info[0]
+            for info in socket.getaddrinfo(
+                host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+            )
+        }
+    except socket.gaierror as exc:
+        raise click.ClickException(f"cannot resolve {host!r} to serve port {port}: {exc}") from exc
+    claims: list[socket.socket] = []
+    for (address, _), family in sorted(addresses.items(), key=str):
+        busy = _address_in_use(family, (address, port))
+        if busy is None and sys.platform.startswith("linux"):
+            claim = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                claim.bind(f"\0hospital serve {address} {port}")
+            except OSError:
+                claim.close()
+                busy = "another `hospital serve`"
+            else:
+                claims.append(claim)
+        if busy:
+            for claim in claims:
+                claim.close()
+            raise click.ClickException(
+                f"port {port} on {address} is already in use ({busy}): stop that server, or "
+                f"start this one on another port (--bind {host or address}:<port>)"
+            )
+    return claims
+
+
+def _address_in_use(family: int, address: tuple[str, int]) -> str | None:
+    probe = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind(address)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            return "another process listens there"
+        raise click.ClickException(f"cannot serve on {address[0]}:{address[1]}: {exc}") from exc
+    finally:
+        probe.close()
+    return None
 
 
 @click.command()

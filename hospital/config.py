@@ -28,11 +28,15 @@ SETTINGS: dict[str, tuple[Any, str]] = {
     ),
     "SECRET_KEY": (
         None,
-        "Signs session cookies, one-time codes, kiosk confirmations and sandbox notifications. Required in production (a long random value, the same on every instance). Unset elsewhere: a random key generated on first start into `instance/secret_key` (mode 0600) and reused.",
+        "Signs session cookies, one-time codes, kiosk confirmations and sandbox notifications. Required in production (a long random value, the same on every instance). Unset elsewhere: a random key generated on first start into `secret_key` (mode 0600) in the instance folder and reused.",
     ),
     "DATABASE_URL": (
         None,
-        "SQLAlchemy URL; default a SQLite file `instance/hospital.db`. PostgreSQL: `postgresql+psycopg://user:pw@host/db`.",
+        "SQLAlchemy URL; default a SQLite file `hospital.db` in the instance folder (an absolute path, whatever the working directory). PostgreSQL: `postgresql+psycopg://user:pw@host/db`. `/healthz` and `hospital serve` name the database in use, without credentials.",
+    ),
+    "INSTANCE_PATH": (
+        None,
+        "The instance folder (default database, generated secret key), read from the environment only. Default: `instance/` in the project folder (a source checkout), else Flask's `<prefix>/var/hospital-instance`; never the working directory.",
     ),
     "DEBUG": (False, "Flask debug mode (never in production)."),
     "HOSPITAL_CODE": (
@@ -196,12 +200,37 @@ SETTINGS: dict[str, tuple[Any, str]] = {
 }
 
 
+def instance_folder(override: dict[str, Any] | None = None) -> str | None:
+    """The instance folder as an absolute path, never derived from the working directory.
+
+    From the test override's INSTANCE_PATH, else HOSPITAL_INSTANCE_PATH, else `instance/` in the
+    project folder when running from a source checkout; None lets Flask choose
+    (`<prefix>/var/hospital-instance` for an installed package).
+    """
+    chosen = (override or {}).get("INSTANCE_PATH") or os.environ.get("HOSPITAL_INSTANCE_PATH")
+    if chosen:
+        return os.path.abspath(os.path.expanduser(chosen))
+    project = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    if os.path.exists(os.path.join(project, "setup.cfg")):
+        return os.path.join(project, "instance")
+    return None
+
+
+def describe_database(url: str) -> str:
+    """The database URL without user name or password, for /healthz and start-up messages."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    return parsed._replace(username=None, password=None).render_as_string(hide_password=True)
+
+
 def load_config(app: Flask, override: dict[str, Any] | None) -> None:
     for key, (default, _help) in SETTINGS.items():
         app.config[key] = default
     app.config.from_prefixed_env("HOSPITAL")
     if override:
         app.config.update(override)
+    app.config["INSTANCE_PATH"] = app.instance_path
     if not app.config["SECRET_KEY"]:
         app.config["SECRET_KEY"] = _default_secret_key(app)
 

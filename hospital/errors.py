@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Flask, Response, jsonify, render_template, request
 from flask_babel import lazy_gettext as _l
+from marshmallow import Schema, fields
 from werkzeug.exceptions import HTTPException
 
 
@@ -78,6 +79,23 @@ _HTTP_MESSAGES = {
 }
 
 
+class ErrorSchema(Schema):
+    """The JSON body of every refusal and error the API answers (see error_response)."""
+
+    code = fields.Str(
+        required=True,
+        metadata={"description": "Stable machine code, e.g. `invalid_input`, `slot_taken`."},
+    )
+    message = fields.Str(
+        required=True, metadata={"description": "A sentence a person can act on, translated."}
+    )
+    errors = fields.Raw(
+        metadata={
+            "description": "Optional details: for `invalid_input`, the problems by field name."
+        }
+    )
+
+
 def wants_json() -> bool:
     return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
 
@@ -140,7 +158,13 @@ def register_error_handlers(app: Flask) -> None:
             message = f"{message} {_describe(details)}"
         elif status == 400 and details:
             message = f"{message} {_describe(details) or details}"
-        return error_response(status, code, message, details)
+        response = error_response(status, code, message, details)
+        if status == 405:
+            # RFC 9110: a 405 names the methods the address does accept.
+            for name, value in exc.get_headers():
+                if name.lower() == "allow":
+                    response.headers["Allow"] = value
+        return response
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:

@@ -20,6 +20,7 @@ from hospital.errors import NotFound
 from hospital.patients.identity import mask_name, mask_phone
 from hospital.pdf import render_pdf
 from hospital.qr import qr_svg
+from hospital.web.api_docs import file_response
 from hospital.zones import zone_for
 from kiosk.models import HelpRequest
 from kiosk.printing.slip import TicketSlip
@@ -379,6 +380,7 @@ def released_reports(args: dict[str, Any]) -> list[dict[str, Any]]:
 @blp.route("/reports/<public_id>/pdf", methods=["POST"])
 @require_device(DeviceKind.KIOSK)
 @blp.arguments(KioskBookingStatusArgs)
+@blp.doc(**file_response("The report (PDF).", "application/pdf"))
 def report_pdf(args: dict[str, Any], public_id: str) -> Response:
     """A released report's PDF, to print at the kiosk (POST: the confirmation stays out of URLs)."""
     device, phone = _confirmed_phone(args)
@@ -422,6 +424,7 @@ def print_ticket(token: str) -> dict[str, Any]:
 
 @blp.route("/tickets/<token>/ticket.pdf", methods=["GET"])
 @require_device(DeviceKind.KIOSK)
+@blp.doc(**file_response("The ticket slip (80 mm PDF).", "application/pdf"))
 def ticket_pdf_file(token: str) -> Response:
     """The ticket slip as an 80 mm PDF."""
     device = _kiosk_device()

@@ -33,6 +33,7 @@ from hospital.db import db, utcnow
 from hospital.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from hospital.organisation.lookup import current_hospital
 from hospital.organisation.models import ServicePoint
+from hospital.web.api_docs import file_response
 from hospital.zones import local_date, zone_for
 from queueing import device_check_in, snapshots
 from queueing.live import broker, state_cache
@@ -266,6 +267,7 @@ def get_ticket(token: str) -> dict[str, Any]:
 
 @blp.route("/tickets/<token>/qr.svg", methods=["GET"])
 @token_access("the ticket's link token")
+@blp.doc(**file_response("The QR code (SVG).", "image/svg+xml"))
 def ticket_qr(token: str) -> Response:
     """The ticket's QR code: it encodes only the ticket page's link (no personal data)."""
     from hospital.qr import qr_svg
@@ -499,6 +501,7 @@ def event_stream(
 
 @blp.route("/tickets/<token>/events", methods=["GET"])
 @token_access("the ticket's link token")
+@blp.doc(**file_response("Server-Sent Events: the ticket's state.", "text/event-stream"))
 def ticket_events(token: str) -> Response:
     """Live updates of one ticket (Server-Sent Events)."""
     ticket = notify.ticket_by_token(token)
@@ -511,6 +514,7 @@ def ticket_events(token: str) -> Response:
 @blp.route("/board/events", methods=["GET"])
 @public("display board: masked names and ticket numbers only")
 @blp.arguments(BoardArgs, location="query")
+@blp.doc(**file_response("Server-Sent Events: the board's state.", "text/event-stream"))
 def board_events(args: dict[str, Any]) -> Response:
     """Live updates of a display board (Server-Sent Events)."""
     return event_stream(board_queue_ids(args), snapshots.board_view)
@@ -518,6 +522,7 @@ def board_events(args: dict[str, Any]) -> Response:
 
 @blp.route("/counters/<int:counter_id>/events", methods=["GET"])
 @require_roles(*STAFF)
+@blp.doc(**file_response("Server-Sent Events: the console's state.", "text/event-stream"))
 def counter_events(counter_id: int) -> Response:
     """Live updates of a staff console (Server-Sent Events)."""
     actor = signed_in_account()

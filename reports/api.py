@@ -20,6 +20,7 @@ from hospital.accounts.models import DeviceKind, Role
 from hospital.db import db, utcnow
 from hospital.errors import InvalidInput, NotFound
 from hospital.organisation.models import Hospital
+from hospital.web.api_docs import file_response
 from reports import fhir, hl7, stats
 from reports.models import LabReport, ReportSource, TestType
 from reports.schemas import (
@@ -203,6 +204,7 @@ def _file(public_id: str, args: dict[str, Any], *, document: bool) -> Response:
 @blp.route("/<string:public_id>/pdf", methods=["GET"])
 @require_signed_in
 @blp.arguments(ReportDownloadArgs, location="query")
+@blp.doc(**file_response("The report (PDF).", "application/pdf"))
 def download_pdf(args: dict[str, Any], public_id: str) -> Response:
     """Download the issued PDF of a report (its SHA-256 is checked first)."""
     return _file(public_id, args, document=False)
@@ -211,6 +213,7 @@ def download_pdf(args: dict[str, Any], public_id: str) -> Response:
 @blp.route("/<string:public_id>/document", methods=["GET"])
 @require_signed_in
 @blp.arguments(ReportDownloadArgs, location="query")
+@blp.doc(**file_response("The attached document, in the type it was sent in.", "*/*"))
 def download_document(args: dict[str, Any], public_id: str) -> Response:
     """Download the document attached to a report (e.g. an imaging report PDF)."""
     return _file(public_id, args, document=True)

@@ -16,6 +16,7 @@ from hospital.db import db, utcnow
 from hospital.errors import NotFound
 from hospital.idempotency import idempotent
 from hospital.organisation.lookup import current_hospital
+from hospital.web.api_docs import file_response
 from scheduling.calendar import appointment_ics
 from scheduling.models import ClinicSession, ExceptionKind, FeeClass, ScheduleException
 from scheduling.models import SessionTemplate as Template
@@ -179,6 +180,7 @@ def reschedule(args: dict[str, Any], appointment_id: int) -> Any:
 @blp.route("/appointments/<int:appointment_id>/calendar.ics", methods=["GET"])
 @require_signed_in
 @blp.response(200, content_type="text/calendar")
+@blp.doc(**file_response("The appointment as an iCalendar file.", "text/calendar"))
 def calendar_file(appointment_id: int) -> Response:
     """Download the appointment for a calendar (a cancelled one as a cancellation)."""
     account = signed_in_account()

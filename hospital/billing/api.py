@@ -31,6 +31,7 @@ from hospital.db import utcnow
 from hospital.errors import Conflict
 from hospital.idempotency import HEADER, idempotent
 from hospital.organisation.lookup import current_hospital
+from hospital.web.api_docs import file_response
 
 blp = Blueprint(
     __name__.split(".")[1],
@@ -145,6 +146,7 @@ def refund(args: dict[str, Any], order_id: int) -> list[Refund]:
 @blp.route("/orders/<int:order_id>/receipt", methods=["GET"])
 @require_signed_in
 @blp.arguments(ReceiptSizeArgs, location="query")
+@blp.doc(**file_response("The receipt.", "application/pdf"))
 def receipt(args: dict[str, Any], order_id: int) -> Response:
     """The receipt PDF of a paid order (A4, or 80mm for a receipt printer)."""
     account = signed_in_account()

@@ -31,6 +31,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from hospital.accounts.guards import current_account, public
 from hospital.accounts.models import Language
 from hospital.accounts.services.preferences import update_preferences
+from hospital.config import describe_database
 from hospital.db import db
 from hospital.errors import NotFound, error_response
 from hospital.money import format_fen
@@ -201,7 +202,10 @@ def home() -> str:
 @bp.get("/healthz")
 @public("liveness check; no data")
 def healthz() -> Response:
-    return jsonify(status="ok")
+    # Which database this process opened (no credentials): a server started with the wrong
+    # settings is seen at once, not by "no such table" errors later.
+    database = describe_database(current_app.config["SQLALCHEMY_DATABASE_URI"])
+    return jsonify(status="ok", database=database)
 
 
 @bp.get("/readyz")
