@@ -36,8 +36,8 @@ test: install
 
 # schemathesis over every API operation and identity, randomly seeded, every check.
 fuzz: install
-	HOSPITAL_FUZZ=1 HOSPITAL_FUZZ_ALL_CHECKS=1 HOSPITAL_FUZZ_SEED=random HOSPITAL_FUZZ_EXAMPLES=20 \
-	  $(BIN)/python -m pytest tests/contract $(PYTEST_ARGS)
+	HOSPITAL_FUZZ_ALL_CHECKS=1 HOSPITAL_FUZZ_SEED=random HOSPITAL_FUZZ_EXAMPLES=20 \
+	  $(BIN)/python -m pytest -o addopts="-ra --strict-markers" tests/contract $(PYTEST_ARGS)
 
 # Render the main screens (phone pages, elder mode, staff console, PDFs) into docs/screenshots/.
 screenshots: install

@@ -44,10 +44,6 @@ NOT_YET = [
     "ensure_resource_availability",
     "ignored_auth",
 ]
-pytestmark = pytest.mark.skipif(
-    os.environ.get("HOSPITAL_FUZZ") != "1",
-    reason="schemathesis over every operation and identity: run `make fuzz` (HOSPITAL_FUZZ=1)",
-)
 EXAMPLES = int(os.environ.get("HOSPITAL_FUZZ_EXAMPLES", "2"))
 SEED = os.environ.get("HOSPITAL_FUZZ_SEED")
 IDENTITIES = [
