@@ -30,7 +30,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, mapped_column
 
-from hospital.db import Model, UTCDateTime, db, enum_column, utcnow
+from hospital.db import Model, UTCDateTime, db, enum_column, execute_dml, utcnow
 from hospital.errors import Conflict, InvalidInput
 
 HEADER = "Idempotency-Key"
@@ -126,7 +126,7 @@ def claim(
             )
         if existing.state is IdempotencyState.COMPLETED:
             return None, existing
-        taken_over = db.session.execute(
+        taken_over = execute_dml(
             sa.update(IdempotencyRecord)
             .where(
                 IdempotencyRecord.id == existing.id,

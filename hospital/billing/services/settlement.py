@@ -33,7 +33,7 @@ from hospital.billing.providers.base import (
 from hospital.billing.providers.registry import UnknownProvider, payment_provider
 from hospital.billing.services.ledger import _config, _ledger, _locked_order
 from hospital.billing.services.payments import _mark_paid, _provider, _refund_stray_payment
-from hospital.db import db
+from hospital.db import db, execute_dml
 
 log = logging.getLogger("hospital.billing")
 
@@ -132,7 +132,7 @@ def _apply_report(
     if report.status == "succeeded":
         return _payment_succeeded(payment, report.provider_txn_id, now=now)
     if report.status == "failed":
-        changed = db.session.execute(
+        changed = execute_dml(
             sa.update(Payment)
             .where(Payment.id == payment.id, Payment.status == PaymentStatus.PENDING)
             .values(status=PaymentStatus.FAILED, completed_at=now)
@@ -159,7 +159,7 @@ def _payment_succeeded(payment: Payment, txn_id: str, *, now: datetime) -> Notif
         raise ValueError("a successful payment needs the provider's transaction id")
     # The one statement that decides who records the success: concurrent or repeated
     # notifications find the row already succeeded and change nothing.
-    won = db.session.execute(
+    won = execute_dml(
         sa.update(Payment)
         .where(Payment.id == payment.id, Payment.status != PaymentStatus.SUCCEEDED)
         .values(status=PaymentStatus.SUCCEEDED, provider_txn_id=txn_id, completed_at=now)
