@@ -74,7 +74,7 @@ def calendar_entry(
     """The appointment as a calendar event (cancelled and lapsed ones as a cancellation)."""
     appointment = _get_appointment(actor, appointment_id, Permission.VIEW)
     session = appointment.slot.session
-    hospital = db.session.get(Hospital, appointment.hospital_id)
+    hospital = db.session.get_one(Hospital, appointment.hospital_id)
     clinician = db.session.get(Clinician, session.clinician_id) if session.clinician_id else None
     department = db.session.get(Department, session.department_id)
     point = (

@@ -163,7 +163,7 @@ class SandboxProvider:
             )
         delivered = 0
         for delivery_id, ok, answer in outcomes:
-            delivery = db.session.get(SandboxDelivery, delivery_id)
+            delivery = db.session.get_one(SandboxDelivery, delivery_id)
             if ok:
                 delivery.delivered_at = now
                 delivered += 1
