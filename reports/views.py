@@ -71,7 +71,7 @@ def _local(moment: Any, hospital: Hospital) -> str:
 @sign_in_page_required
 def inbox() -> Page:
     account = signed_in_account()
-    hospital = db.session.get(Hospital, account.hospital_id)
+    hospital = db.session.get_one(Hospital, account.hospital_id)
     return render_template(
         "reports/inbox.html",
         reports=service.reports_for(account),
@@ -85,7 +85,7 @@ def inbox() -> Page:
 def show(public_id: str) -> Page:
     account = signed_in_account()
     report = service.open_report(account, public_id, now=utcnow())
-    hospital = db.session.get(Hospital, report.hospital_id)
+    hospital = db.session.get_one(Hospital, report.hospital_id)
     versions = service.visible_versions(account, report)
     return render_template(
         "reports/report.html",
@@ -178,10 +178,10 @@ def enter_results() -> Page:
         try:
             incoming = ReportArgs().load(body)
         except ValidationError as exc:
-            errors = exc.messages
+            errors = exc.normalized_messages()
         else:
             account = signed_in_account()
-            hospital = db.session.get(Hospital, account.hospital_id)
+            hospital = db.session.get_one(Hospital, account.hospital_id)
             try:
                 (report,) = service.receive_results(
                     hospital, [incoming], source=ReportSource.STAFF, now=utcnow(), actor=account
@@ -234,7 +234,7 @@ def verify(code: str) -> Page:
 def _stats_args() -> dict[str, Any]:
     default_start, default_end = stats.default_range(
         utcnow().astimezone(
-            ZoneInfo(db.session.get(Hospital, signed_in_account().hospital_id).timezone)
+            ZoneInfo(db.session.get_one(Hospital, signed_in_account().hospital_id).timezone)
         )
     )
     raw = {
@@ -249,7 +249,7 @@ def _stats_args() -> dict[str, Any]:
             _(
                 "Check the dates: %(problems)s",
                 problems="; ".join(
-                    f"{k}: {' '.join(map(str, v))}" for k, v in exc.messages.items()
+                    f"{k}: {' '.join(map(str, v))}" for k, v in exc.normalized_messages().items()
                 ),
             ),
             code="bad_statistics_range",
@@ -258,7 +258,7 @@ def _stats_args() -> dict[str, Any]:
 
 def _table() -> tuple[stats.StatsTable, Hospital]:
     args = _stats_args()
-    hospital = db.session.get(Hospital, signed_in_account().hospital_id)
+    hospital = db.session.get_one(Hospital, signed_in_account().hospital_id)
     return stats.operations(hospital, **args, language=_language()), hospital
 
 

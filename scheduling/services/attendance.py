@@ -87,13 +87,13 @@ def _count_strikes(patient_id: int, hospital_id: int, *, now: datetime) -> None:
     since = now - timedelta(days=rules.no_show_window_days)
     if last_suspension is not None and last_suspension > since:
         since = last_suspension  # strikes before a suspension were paid for by it
-    strikes = db.session.scalar(
+    strikes = db.session.execute(
         sa.select(sa.func.count()).where(
             Appointment.patient_id == patient_id,
             Appointment.state == AppointmentState.NO_SHOW,
             Appointment.no_show_at > since,
         )
-    )
+    ).scalar_one()
     if strikes < rules.no_show_strikes:
         return
     db.session.add(
