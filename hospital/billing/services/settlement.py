@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -26,6 +25,7 @@ from hospital.billing.models import (
 )
 from hospital.billing.providers.base import (
     NotForUs,
+    NotificationHeaders,
     ProviderReport,
     ProviderUnavailable,
     SignatureError,
@@ -47,7 +47,7 @@ class NotificationResult:
 
 
 def handle_notification(
-    provider_name: str, headers: Mapping[str, str], body: bytes, *, now: datetime
+    provider_name: str, headers: NotificationHeaders, body: bytes, *, now: datetime
 ) -> NotificationResult:
     """Verify a provider's notification, then settle the payment it reports (at most once)."""
     provider = _provider(provider_name)
