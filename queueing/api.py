@@ -249,7 +249,7 @@ def _device_check_in(device: Any, args: dict[str, Any], now: Any) -> Ticket:
             ),
             code="proof_required",
         )
-    return ticket  # type: ignore[no-any-return]
+    return ticket
 
 
 @blp.route("/tickets/<token>", methods=["GET"])
@@ -475,7 +475,7 @@ def event_stream(
         finally:
             cleanup()
 
-    released = []
+    released: list[bool] = []
 
     def cleanup() -> None:
         # Runs when the stream ends or the server closes it, even if it never started.
