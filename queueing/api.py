@@ -79,7 +79,7 @@ _TICKET_OUT = TicketOut()
 
 
 def _ticket_out(ticket: Ticket) -> dict[str, Any]:
-    data = _TICKET_OUT.dump(ticket)
+    data: dict[str, Any] = _TICKET_OUT.dump(ticket)
     data["link"] = notify.ticket_link(ticket)
     return data
 

@@ -178,7 +178,7 @@ def enter_results() -> Page:
         try:
             incoming = ReportArgs().load(body)
         except ValidationError as exc:
-            errors = exc.normalized_messages()
+            errors = exc.messages_dict
         else:
             account = signed_in_account()
             hospital = db.session.get_one(Hospital, account.hospital_id)
@@ -243,13 +243,14 @@ def _stats_args() -> dict[str, Any]:
         "group_by": request.args.get("group_by") or "day",
     }
     try:
-        return stats.ReportStatsArgs().load(raw)
+        args: dict[str, Any] = stats.ReportStatsArgs().load(raw)
+        return args
     except ValidationError as exc:
         raise InvalidInput(
             _(
                 "Check the dates: %(problems)s",
                 problems="; ".join(
-                    f"{k}: {' '.join(map(str, v))}" for k, v in exc.normalized_messages().items()
+                    f"{k}: {' '.join(map(str, v))}" for k, v in exc.messages_dict.items()
                 ),
             ),
             code="bad_statistics_range",

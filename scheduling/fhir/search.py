@@ -35,7 +35,7 @@ def not_supported(kind: str) -> NotFound:
 
 
 def _one(args: Any, name: str) -> str | None:
-    values = args.getlist(name)
+    values: list[str] = args.getlist(name)
     if not values:
         return None
     if len(values) > 1:

@@ -16,12 +16,12 @@ from hospital.patients.access import Permission, staff_grants
 from scheduling.calendar import CalendarEntry
 from scheduling.models import (
     Appointment,
-    AppointmentState,
     ClinicSession,
     ScheduleException,
     SessionTemplate,
     Slot,
 )
+from scheduling.models import AppointmentState as AppointmentState  # re-exported to neighbours
 from scheduling.services.booking import _get_appointment
 from scheduling.services.places import effective_state
 from scheduling.services.rules import hospital_zone
