@@ -22,7 +22,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import sqlalchemy as sa
 from flask import Response, make_response, request
@@ -222,4 +222,4 @@ def idempotent(fn: F) -> F:
         complete(record_id, response, now=utcnow())
         return response
 
-    return wrapper  # type: ignore[return-value]
+    return cast(F, wrapper)

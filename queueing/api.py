@@ -439,7 +439,7 @@ def event_stream(
     queue_ids: list[int], render: Callable[[list[dict[str, Any]]], dict[str, Any]]
 ) -> Response:
     """Server-Sent Events: a snapshot now, a snapshot after each change, a heartbeat between."""
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    app = current_app._get_current_object()  # type: ignore[attr-defined]  # Flask types the proxy as Flask
     heartbeat = float(app.config.get("QUEUE_HEARTBEAT_SECONDS", HEARTBEAT_SECONDS))
     hub = broker()
     cache = state_cache(heartbeat)

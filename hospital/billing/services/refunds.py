@@ -297,7 +297,7 @@ def submit_refund(refund: Refund, *, now: datetime) -> None:
             refund.status = RefundStatus.FAILED
             log.error("refund %s failed for good: %s; a cashier must act", refund.id, exc)
             _ledger(
-                db.session.get(Order, refund.order_id),  # type: ignore[arg-type]
+                db.session.get_one(Order, refund.order_id),
                 LedgerKind.REFUND_FAILED,
                 now=now,
                 amount_fen=refund.amount_fen,
@@ -321,7 +321,7 @@ def submit_refund(refund: Refund, *, now: datetime) -> None:
             now=now,
         )
     _ledger(
-        db.session.get(Order, refund.order_id),  # type: ignore[arg-type]
+        db.session.get_one(Order, refund.order_id),
         LedgerKind.REFUND_SUCCEEDED,
         now=now,
         amount_fen=refund.amount_fen,
