@@ -5,13 +5,14 @@ from __future__ import annotations
 import contextvars
 import enum
 import sqlite3
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 import sqlalchemy as sa
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import CursorResult, Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING_CONVENTION = {
@@ -25,6 +26,11 @@ NAMING_CONVENTION = {
 
 class Base(DeclarativeBase):
     metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+
+    if TYPE_CHECKING:
+        # Every model maps one declared table (no mapping to joins or selects), so its
+        # __table__ is a Table, not just the FromClause SQLAlchemy types it as.
+        __table__: ClassVar[sa.Table]
 
 
 db = SQLAlchemy(model_class=Base)
@@ -105,6 +111,14 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
 def _begin(conn: sa.Connection) -> None:
     if conn.dialect.name == "sqlite":
         conn.exec_driver_sql("BEGIN IMMEDIATE" if write_intent.get() else "BEGIN")
+
+
+def execute_dml(
+    statement: sa.Executable, params: Mapping[str, Any] | None = None
+) -> CursorResult[Any]:
+    """Run an INSERT, UPDATE or DELETE in the session and return its cursor result (rowcount)."""
+    # Session.execute is typed as returning Result; for DML it returns a CursorResult.
+    return cast(CursorResult[Any], db.session.execute(statement, params))
 
 
 def is_postgres() -> bool:

@@ -7,6 +7,7 @@ demo data the same way: one more function (e.g. schedules), called at the end of
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -229,7 +230,7 @@ def seed_clinicians(
     return clinicians
 
 
-def _service_point(hospital: Hospital, values: dict[str, object], now: datetime) -> ServicePoint:
+def _service_point(hospital: Hospital, values: Mapping[str, object], now: datetime) -> ServicePoint:
     point = db.session.scalar(
         sa.select(ServicePoint).where(
             ServicePoint.hospital_id == hospital.id, ServicePoint.code == values["code"]

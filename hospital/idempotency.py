@@ -22,7 +22,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import sqlalchemy as sa
 from flask import Response, make_response, request
@@ -30,7 +30,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, mapped_column
 
-from hospital.db import Model, UTCDateTime, db, enum_column, utcnow
+from hospital.db import Model, UTCDateTime, db, enum_column, execute_dml, utcnow
 from hospital.errors import Conflict, InvalidInput
 
 HEADER = "Idempotency-Key"
@@ -126,7 +126,7 @@ def claim(
             )
         if existing.state is IdempotencyState.COMPLETED:
             return None, existing
-        taken_over = db.session.execute(
+        taken_over = execute_dml(
             sa.update(IdempotencyRecord)
             .where(
                 IdempotencyRecord.id == existing.id,
@@ -222,4 +222,4 @@ def idempotent(fn: F) -> F:
         complete(record_id, response, now=utcnow())
         return response
 
-    return wrapper  # type: ignore[return-value]
+    return cast(F, wrapper)

@@ -8,12 +8,19 @@ not check in through the queueing API at all.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Protocol
 
-# (device, appointment code, *, now) -> the appointment's ticket
-CheckInWithCode = Callable[..., Any]
+if TYPE_CHECKING:
+    from hospital.accounts.models import Device
+    from queueing.models import Ticket
+
+
+class CheckInWithCode(Protocol):
+    """(device, appointment code, *, now) -> the appointment's ticket."""
+
+    def __call__(self, device: Device, code: str, *, now: datetime) -> Ticket: ...
+
 
 _provided: list[CheckInWithCode] = []
 
@@ -23,6 +30,6 @@ def provide(check_in_with_code: CheckInWithCode) -> None:
     _provided[:] = [check_in_with_code]
 
 
-def check_in_with_code(device: Any, code: str, *, now: datetime) -> Any | None:
+def check_in_with_code(device: Device, code: str, *, now: datetime) -> Ticket | None:
     """The ticket of the appointment the code names, or None when no device check-in is wired."""
     return _provided[0](device, code, now=now) if _provided else None

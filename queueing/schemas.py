@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from hospital.web.id_fields import id_field, id_list_field
@@ -38,7 +40,7 @@ class CheckInArgs(Schema):
     )
 
     @validates_schema
-    def _one_way(self, data: dict, **_kw: object) -> None:
+    def _one_way(self, data: dict[str, Any], **_kw: object) -> None:
         if ("appointment_id" in data) == ("code" in data):
             raise ValidationError(
                 "Give either appointment_id or code (the appointment's QR code).",
@@ -79,7 +81,7 @@ class BoardArgs(Schema):
     department = id_field(strict=False)
 
     @validates_schema
-    def one_scope(self, data: dict, **_kw: object) -> None:
+    def one_scope(self, data: dict[str, Any], **_kw: object) -> None:
         if ("points" in data) == ("department" in data):
             raise ValidationError("Give either points (e.g. 1,2,3) or a department id.")
 

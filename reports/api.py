@@ -57,7 +57,8 @@ def _no_store(response: Response) -> Response:
 
 def _device_hospital() -> Hospital:
     device = current_device()
-    return db.session.get(Hospital, device.hospital_id)
+    assert device is not None, "only called behind require_device"
+    return db.session.get_one(Hospital, device.hospital_id)
 
 
 @blp.route("/", methods=["GET"])
@@ -83,7 +84,7 @@ def list_reports(args: dict[str, Any]) -> Any:
 def enter_results(incoming: Any) -> LabReport:
     """Lab staff: enter a report's results (or attach a document) for a patient by record number."""
     account = signed_in_account()
-    hospital = db.session.get(Hospital, account.hospital_id)
+    hospital = db.session.get_one(Hospital, account.hospital_id)
     (report,) = intake.receive_results(
         hospital, [incoming], source=ReportSource.STAFF, now=utcnow(), actor=account
     )
@@ -176,7 +177,7 @@ def save_test_type(args: dict[str, Any], code: str) -> TestType:
 def statistics(args: dict[str, Any]) -> Any:
     """Admin: operations statistics per day, department or clinician."""
     account = signed_in_account()
-    hospital = db.session.get(Hospital, account.hospital_id)
+    hospital = db.session.get_one(Hospital, account.hospital_id)
     table = stats.operations(hospital, **args)
     return jsonify(stats.as_json(table))
 

@@ -118,8 +118,8 @@ def line_chart(title: str, labels: list[str], series: list[Series]) -> str:
         dash_attr = f' stroke-dasharray="{dash}"' if dash else ""
         for run in runs:
             if len(run) == 1:
-                x, y = run[0].split(",")
-                parts.append(f'<circle cx="{x}" cy="{y}" r="2" fill="{colour}"/>')
+                cx, cy = run[0].split(",")
+                parts.append(f'<circle cx="{cx}" cy="{cy}" r="2" fill="{colour}"/>')
             elif run:
                 parts.append(
                     f'<polyline fill="none" stroke="{colour}" stroke-width="2"{dash_attr} points="{" ".join(run)}"/>'

@@ -53,12 +53,12 @@ def _str(value: Any, path: str, *, required: bool = False, limit: int = 200) -> 
         return ""
     if not isinstance(value, str):
         raise FhirError(path, "must be a string")
-    value = value.strip()
-    if required and not value:
+    text = value.strip()
+    if required and not text:
         raise FhirError(path, "must not be empty")
-    if len(value) > limit:
+    if len(text) > limit:
         raise FhirError(path, f"is longer than {limit} characters")
-    return value
+    return text
 
 
 def parse_fhir_datetime(value: Any, path: str) -> datetime | None:

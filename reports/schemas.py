@@ -168,7 +168,8 @@ class PatientReportOut(Schema):
     versions = fields.Method("_versions")
 
     def _versions(self, report: Any) -> list[dict[str, Any]]:
-        return ReportVersionOut(many=True).dump(report.released_versions)
+        dumped: list[dict[str, Any]] = ReportVersionOut(many=True).dump(report.released_versions)
+        return dumped
 
 
 class PatientReportSummaryOut(Schema):
@@ -198,7 +199,9 @@ class StaffReportOut(Schema):
     versions = fields.Method("_versions")
 
     def _versions(self, report: Any) -> list[dict[str, Any]]:
-        return ReportVersionOut(many=True).dump(sorted(report.versions, key=lambda v: -v.version))
+        newest_first = sorted(report.versions, key=lambda v: -v.version)
+        dumped: list[dict[str, Any]] = ReportVersionOut(many=True).dump(newest_first)
+        return dumped
 
 
 class ReportHl7ResultOut(Schema):

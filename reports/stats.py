@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import enum
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from dataclasses import fields as dc_fields
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
@@ -385,18 +386,24 @@ def _key_column(group_by: GroupBy, table: Any) -> Any:
     }[group_by]
 
 
+_Named = TypeVar("_Named", Department, Clinician)
+
+
+def _named_rows(model: type[_Named], ids: list[int], hospital: Hospital) -> Sequence[_Named]:
+    return db.session.scalars(
+        sa.select(model).where(model.id.in_(ids), model.hospital_id == hospital.id)
+    ).all()
+
+
 def _labels(hospital: Hospital, group_by: GroupBy, keys: set[Any], language: str) -> dict[Any, str]:
     if group_by is GroupBy.DAY:
         return {k: k.isoformat() for k in keys}
-    model = Department if group_by is GroupBy.DEPARTMENT else Clinician
     ids = [k for k in keys if k is not None]
-    rows = (
-        db.session.scalars(
-            sa.select(model).where(model.id.in_(ids), model.hospital_id == hospital.id)
-        ).all()
-        if ids
-        else []
-    )
+    rows: Sequence[Department | Clinician] = []
+    if ids and group_by is GroupBy.DEPARTMENT:
+        rows = _named_rows(Department, ids, hospital)
+    elif ids:
+        rows = _named_rows(Clinician, ids, hospital)
     names = {r.id: (r.name_zh if language == "zh" else r.name_en) for r in rows}
     return {k: names.get(k, str(_l("Not assigned")) if k is None else f"#{k}") for k in keys}
 

@@ -71,7 +71,7 @@ def _local(moment: Any, hospital: Hospital) -> str:
 @sign_in_page_required
 def inbox() -> Page:
     account = signed_in_account()
-    hospital = db.session.get(Hospital, account.hospital_id)
+    hospital = db.session.get_one(Hospital, account.hospital_id)
     return render_template(
         "reports/inbox.html",
         reports=reading.reports_for(account),
@@ -85,7 +85,7 @@ def inbox() -> Page:
 def show(public_id: str) -> Page:
     account = signed_in_account()
     report = reading.open_report(account, public_id, now=utcnow())
-    hospital = db.session.get(Hospital, report.hospital_id)
+    hospital = db.session.get_one(Hospital, report.hospital_id)
     versions = reading.visible_versions(account, report)
     return render_template(
         "reports/report.html",
@@ -178,10 +178,10 @@ def enter_results() -> Page:
         try:
             incoming = ReportArgs().load(body)
         except ValidationError as exc:
-            errors = exc.messages
+            errors = exc.messages_dict
         else:
             account = signed_in_account()
-            hospital = db.session.get(Hospital, account.hospital_id)
+            hospital = db.session.get_one(Hospital, account.hospital_id)
             try:
                 (report,) = intake.receive_results(
                     hospital, [incoming], source=ReportSource.STAFF, now=utcnow(), actor=account
@@ -233,7 +233,7 @@ def verify(code: str) -> Page:
 
 def _stats_args() -> dict[str, Any]:
     default_start, default_end = stats.default_range(
-        utcnow().astimezone(zone_for(db.session.get(Hospital, signed_in_account().hospital_id)))
+        utcnow().astimezone(zone_for(db.session.get_one(Hospital, signed_in_account().hospital_id)))
     )
     raw = {
         "start": request.args.get("start") or default_start.isoformat(),
@@ -241,13 +241,14 @@ def _stats_args() -> dict[str, Any]:
         "group_by": request.args.get("group_by") or "day",
     }
     try:
-        return stats.ReportStatsArgs().load(raw)
+        args: dict[str, Any] = stats.ReportStatsArgs().load(raw)
+        return args
     except ValidationError as exc:
         raise InvalidInput(
             _(
                 "Check the dates: %(problems)s",
                 problems="; ".join(
-                    f"{k}: {' '.join(map(str, v))}" for k, v in exc.messages.items()
+                    f"{k}: {' '.join(map(str, v))}" for k, v in exc.messages_dict.items()
                 ),
             ),
             code="bad_statistics_range",
@@ -256,7 +257,7 @@ def _stats_args() -> dict[str, Any]:
 
 def _table() -> tuple[stats.StatsTable, Hospital]:
     args = _stats_args()
-    hospital = db.session.get(Hospital, signed_in_account().hospital_id)
+    hospital = db.session.get_one(Hospital, signed_in_account().hospital_id)
     return stats.operations(hospital, **args, language=_language()), hospital
 
 

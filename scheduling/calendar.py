@@ -38,4 +38,5 @@ def appointment_ics(entry: CalendarEntry) -> bytes:
     event.add("description", entry.description)
     event.add("status", "CANCELLED" if entry.cancelled else "CONFIRMED")
     calendar.add_component(event)
-    return calendar.to_ical()
+    ical: bytes = calendar.to_ical()
+    return ical

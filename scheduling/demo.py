@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
 
 import sqlalchemy as sa
@@ -86,7 +87,9 @@ def seed_schedules(hospital: Hospital, now: datetime) -> None:
     _fill_popular_sessions(hospital, clinicians, now)
 
 
-def _fill_popular_sessions(hospital: Hospital, clinicians: list[Clinician], now: datetime) -> None:
+def _fill_popular_sessions(
+    hospital: Hospital, clinicians: Sequence[Clinician], now: datetime
+) -> None:
     """Book most places of the senior clinicians' next session, as the registration desk would."""
     registrar = db.session.scalar(
         sa.select(Account)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from datetime import date, datetime, time
+from typing import TypedDict
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -72,7 +73,21 @@ class SchedulingRules(Model):
     reschedule_limit: Mapped[int] = mapped_column(default=2)
 
 
-DEFAULT_RULES = {
+class RuleValues(TypedDict):
+    """The hospital-wide booking rules, by column name (see SchedulingRules)."""
+
+    hold_minutes: int
+    max_active_per_patient_per_day: int
+    max_active_per_account_per_day: int
+    cancel_cutoff_days_before: int
+    cancel_cutoff_time: time
+    no_show_strikes: int
+    no_show_window_days: int
+    suspension_days: int
+    reschedule_limit: int
+
+
+DEFAULT_RULES: RuleValues = {
     "hold_minutes": 10,
     "max_active_per_patient_per_day": 2,
     "max_active_per_account_per_day": 4,

@@ -48,9 +48,9 @@ MESSAGE_TEMPLATES: dict[str, MessageTemplate] = {
 def _context(appointment: Any) -> tuple[Patient, dict[str, str]]:
     slot = appointment.slot
     session = slot.session
-    hospital = db.session.get(Hospital, appointment.hospital_id)
+    hospital = db.session.get_one(Hospital, appointment.hospital_id)
     zone = zone_for(hospital)
-    patient = db.session.get(Patient, appointment.patient_id)
+    patient = db.session.get_one(Patient, appointment.patient_id)
     clinician = db.session.get(Clinician, session.clinician_id) if session.clinician_id else None
     department = db.session.get(Department, session.department_id)
     point = (

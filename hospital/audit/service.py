@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -107,7 +108,7 @@ def record_staff_read(
     *,
     action: str,
     object_type: str,
-    reads: list[tuple[int | str, int | None]],
+    reads: Sequence[tuple[int | str, int | None]],
     detail: dict[str, Any] | None = None,
 ) -> None:
     """Audit that a staff account was shown these patients' data: one entry per (object id, patient id).

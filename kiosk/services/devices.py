@@ -166,7 +166,9 @@ def list_kiosks(actor: Account) -> list[KioskRow]:
             sa.select(HelpRequest.device_id, sa.func.count())
             .where(HelpRequest.hospital_id == actor.hospital_id, HelpRequest.resolved_at.is_(None))
             .group_by(HelpRequest.device_id)
-        ).all()
+        )
+        .tuples()
+        .all()
     )
     rows = db.session.execute(
         sa.select(Device, Kiosk)
@@ -217,7 +219,9 @@ def open_help_requests(actor: Account) -> list[tuple[HelpRequest, Device]]:
             .join(Device, Device.id == HelpRequest.device_id)
             .where(HelpRequest.hospital_id == actor.hospital_id, HelpRequest.resolved_at.is_(None))
             .order_by(HelpRequest.created_at)
-        ).all()
+        )
+        .tuples()
+        .all()
     )
 
 

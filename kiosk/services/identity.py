@@ -220,7 +220,9 @@ def todays_appointments(
             sa.select(Patient.id, Patient.name).where(
                 Patient.id.in_({a.patient_id for a, _d, _c in rows})
             )
-        ).all()
+        )
+        .tuples()
+        .all()
     )
     return [
         AppointmentChoice(

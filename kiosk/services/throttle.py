@@ -9,7 +9,7 @@ from flask_babel import lazy_gettext as _l
 
 from hospital.accounts.models import Device
 from hospital.audit.service import record
-from hospital.db import db, is_postgres
+from hospital.db import db, execute_dml, is_postgres
 from hospital.errors import TooManyRequests
 from kiosk.models import ActivityKind, Kiosk, KioskActivity
 from kiosk.services.devices import kiosk_of
@@ -72,7 +72,5 @@ def log_activity(
 def prune(*, now: datetime) -> int:
     """Delete kiosk activity rows older than a day (the limits look back a minute)."""
     cutoff = now - timedelta(days=1)
-    activity = db.session.execute(
-        sa.delete(KioskActivity).where(KioskActivity.at < cutoff)
-    ).rowcount
+    activity = execute_dml(sa.delete(KioskActivity).where(KioskActivity.at < cutoff)).rowcount
     return int(activity or 0)

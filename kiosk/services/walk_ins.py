@@ -80,7 +80,8 @@ def walk_in_departments(device: Device, *, now: datetime) -> list[WalkInChoice]:
     return choices
 
 
-def _walk_in_queue(device: Device, department_id: int, now: datetime) -> WalkInChoice:
+def _walk_in_queue(device: Device, department_id: int, now: datetime) -> tuple[WalkInChoice, int]:
+    """The department's walk-in choice and the service point of its queue open today."""
     choice = next(
         (c for c in walk_in_departments(device, now=now) if c.department_id == department_id), None
     )
@@ -91,14 +92,14 @@ def _walk_in_queue(device: Device, department_id: int, now: datetime) -> WalkInC
             ),
             code="no_walk_in_queue",
         )
-    return choice
+    return choice, choice.service_point_id
 
 
 def walk_in(
     device: Device, department_id: int, *, patient_id: int | None, now: datetime
 ) -> IssuedTicket:
     """A free walk-in ticket in the department's queue open today (no fee is due for it)."""
-    choice = _walk_in_queue(device, department_id, now)
+    choice, service_point_id = _walk_in_queue(device, department_id, now)
     if choice.queue_fee_fen > 0:
         # Paying needs someone to pay from: a phone confirmed with a texted code.
         raise Conflict(
@@ -114,7 +115,7 @@ def walk_in(
     ticket = issuing.issue_walk_in(
         actor=None,
         hospital_id=device.hospital_id,
-        service_point_id=choice.service_point_id,
+        service_point_id=service_point_id,
         now=now,
         patient_id=patient_id,
     )
@@ -148,8 +149,7 @@ def start_paid_walk_in(
     """Register a walk-in in the department's queue; its ticket comes once the fee is paid."""
     from hospital.billing.services import orders
 
-    choice = _walk_in_queue(device, department_id, now)
-    assert choice.service_point_id is not None
+    _choice, service_point_id = _walk_in_queue(device, department_id, now)
     account = phone_account(device, phone)
     patient = walk_in_patient(device.hospital_id, phone, account, patient_id)
     check_rate(device, ActivityKind.TICKET, int(config("KIOSK_TICKETS_PER_MINUTE", 30)), now)
@@ -157,7 +157,7 @@ def start_paid_walk_in(
         hospital_id=device.hospital_id,
         device_id=device.id,
         department_id=department_id,
-        service_point_id=choice.service_point_id,
+        service_point_id=service_point_id,
         patient_id=patient.id,
         account_id=account.id,
         status=WalkInStatus.AWAITING_PAYMENT,

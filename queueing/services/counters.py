@@ -185,9 +185,7 @@ def current_ticket(counter: Counter, queue: ServiceQueue, ticket_id: int | None)
             _l("No ticket has been called at this counter. Call the next patient first."),
             code="no_ticket_called",
         )
-    ticket = db.session.get(Ticket, counter.current_ticket_id, with_for_update=True)
-    assert ticket is not None
-    return ticket
+    return db.session.get_one(Ticket, counter.current_ticket_id, with_for_update=True)
 
 
 def release_counter(counter: Counter, ticket: Ticket) -> None:

@@ -43,13 +43,17 @@ def _allocate_number(queue_id: int) -> int:
 
     The same statement counts the queue event, so issuing costs one write to the queue row.
     """
-    number, version = db.session.execute(
-        sa.update(ServiceQueue)
-        .where(ServiceQueue.id == queue_id)
-        .values(last_number=ServiceQueue.last_number + 1, version=ServiceQueue.version + 1)
-        .returning(ServiceQueue.last_number, ServiceQueue.version)
-        .execution_options(synchronize_session=False)
-    ).one()
+    number, version = (
+        db.session.execute(
+            sa.update(ServiceQueue)
+            .where(ServiceQueue.id == queue_id)
+            .values(last_number=ServiceQueue.last_number + 1, version=ServiceQueue.version + 1)
+            .returning(ServiceQueue.last_number, ServiceQueue.version)
+            .execution_options(synchronize_session=False)
+        )
+        .tuples()
+        .one()
+    )
     queue_changed(queue_id, version)
     return number
 

@@ -57,8 +57,8 @@ def report_url(report: LabReport) -> str:
 
 def issue_pdf(report: LabReport, version: LabReportVersion, *, now: datetime) -> None:
     """Render and store the version's PDF and its SHA-256 (bounded in time)."""
-    hospital = db.session.get(Hospital, report.hospital_id)
-    patient = db.session.get(Patient, report.patient_id)
+    hospital = db.session.get_one(Hospital, report.hospital_id)
+    patient = db.session.get_one(Patient, report.patient_id)
     html = printing.report_html(
         report,
         version,
@@ -93,7 +93,7 @@ def release(report: LabReport, *, now: datetime, actor: Account | None = None) -
     report.status = ReportStatus.AMENDED if amended else ReportStatus.READY
     db.session.flush()
     audit_report(report, "report.released", actor=actor, detail={"version": version.version})
-    patient = db.session.get(Patient, report.patient_id)
+    patient = db.session.get_one(Patient, report.patient_id)
     notify_patient(
         patient,
         "reports.amended" if amended else "reports.ready",

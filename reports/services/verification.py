@@ -42,7 +42,7 @@ def verify(
             _l("No issued report has this verification code."), code="verification_not_found"
         )
     report = version.report
-    hospital = db.session.get(Hospital, report.hospital_id)
+    hospital = db.session.get_one(Hospital, report.hospital_id)
     stored = version.pdf_sha256
     intact = version.pdf is not None and hashlib.sha256(version.pdf).hexdigest() == stored
     matches: bool | None = None

@@ -247,7 +247,8 @@ def _cacheable(response: Response, etag: str, modified: Any) -> Response:
     response.last_modified = modified
     response.cache_control.public = True
     response.cache_control.max_age = 60
-    return response.make_conditional(request)
+    response.make_conditional(request)  # answers 304 or a range in place
+    return response
 
 
 # ---- IHE ITI Scheduling operations ----------------------------------------------------------

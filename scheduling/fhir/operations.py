@@ -49,16 +49,19 @@ def parameters_of(body: Any) -> dict[str, list[Any]]:
     return found
 
 
+def _first_coding_code(concept: dict[str, Any]) -> Any:
+    """The code of a CodeableConcept's first coding (None when it has none or is malformed)."""
+    codings = concept.get("coding")
+    first = codings[0] if isinstance(codings, list) and codings else None
+    return first.get("code") if isinstance(first, dict) else None
+
+
 def _text(values: list[Any], name: str) -> str | None:
     if not values:
         return None
     value = values[0]
     if isinstance(value, dict):  # valueCoding / valueCodeableConcept / valueReference
-        value = (
-            value.get("code")
-            or value.get("reference")
-            or next(iter(value.get("coding") or [{}]), {}).get("code")
-        )
+        value = value.get("code") or value.get("reference") or _first_coding_code(value)
     if not isinstance(value, str | int) or isinstance(value, bool):
         raise BadParameter(
             _l("Parameter %(name)s has a value of the wrong type.", name=name),

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from scheduling.fhir import reads
+from scheduling.fhir import resources as fhir
 from scheduling.fhir.params import Range
 
 KINDS = ("Location", "Schedule", "Slot")
@@ -65,9 +66,7 @@ def build(hospital_id: int, *, now: datetime) -> dict[str, str]:
         if s.schedule_id in published
     ]
     point_ids = sorted({s.service_point_id for s in slots if s.service_point_id is not None})
-    locations = [
-        reads.fhir.location(cat.points[p], cat.hospital) for p in point_ids if p in cat.points
-    ]
+    locations = [fhir.location(cat.points[p], cat.hospital) for p in point_ids if p in cat.points]
     return {
         "Location": _ndjson(locations),
         "Schedule": _ndjson(_unique(schedules)),

@@ -153,7 +153,9 @@ def open_slots(hospital_id: int, terms: SlotFilter, *, now: datetime) -> list[Op
             sa.select(ClinicSession.id, ClinicSession.service_point_id).where(
                 ClinicSession.id.in_(session_ids)
             )
-        ).all()
+        )
+        .tuples()
+        .all()
     )
     held = _active_holds({p.slot_id for p in places if p.remaining == 0}, now)
     result = []
@@ -181,7 +183,9 @@ def _active_holds(slot_ids: set[int], now: datetime) -> dict[int, int]:
                 Appointment.hold_expires_at > now,
             )
             .group_by(Appointment.slot_id)
-        ).all()
+        )
+        .tuples()
+        .all()
     )
 
 

@@ -35,7 +35,7 @@ def not_supported(kind: str) -> NotFound:
 
 
 def _one(args: Any, name: str) -> str | None:
-    values = args.getlist(name)
+    values: list[str] = args.getlist(name)
     if not values:
         return None
     if len(values) > 1:
@@ -88,10 +88,10 @@ def _missing(kind: str) -> NotFound:
     return NotFound(_l("No %(kind)s with this id.", kind=kind), code="resource_not_found")
 
 
-def _int_ids(ids: set[str] | None, kind: str) -> set[int] | None:
+def _int_ids(ids: set[str] | None, kind: str) -> frozenset[int] | None:
     if ids is None:
         return None
-    return {int(i) for i in ids if i.isdigit() and len(i) < 12}
+    return frozenset(int(i) for i in ids if i.isdigit() and len(i) < 12)
 
 
 def _department_id(args: Any, cat: reads.Catalogue) -> int | None | bool:
@@ -159,14 +159,14 @@ def _schedules(
         if department_id is not None and department_id != dept:
             continue
         if wanted is not None:
-            kind, number = wanted
+            wanted_kind, wanted_id = wanted
             matches = {
                 "Practitioner": clinician,
                 "PractitionerRole": clinician,
                 "Location": point,
                 "HealthcareService": dept,
-            }[kind]
-            if matches != number:
+            }[wanted_kind]
+            if matches != wanted_id:
                 continue
         resource = reads.schedule_resource(key, cat, now=now)
         if resource is not None:
@@ -181,7 +181,7 @@ def _slots(
     terms: dict[str, Any] = {"window": date_range(args.getlist("start"), zone)}
     ids = _ids(args)
     if ids is not None:
-        numbers = _int_ids(ids, "Slot") or set()
+        numbers = _int_ids(ids, "Slot") or frozenset()
         if len(numbers) != 1:
             return []
         (slot_id,) = numbers

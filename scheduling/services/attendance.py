@@ -10,7 +10,7 @@ from flask_babel import lazy_gettext as _l
 from hospital import events
 from hospital.accounts.models import Account
 from hospital.audit.service import record
-from hospital.db import db
+from hospital.db import db, execute_dml
 from hospital.errors import Conflict, InvalidInput, NotFound
 from hospital.patients.models import Patient
 from scheduling.models import (
@@ -35,7 +35,7 @@ def mark_no_shows(*, now: datetime) -> int:
     ).all()
     marked = 0
     for session_id in session_ids:
-        claimed = db.session.execute(
+        claimed = execute_dml(
             sa.update(ClinicSession)
             .where(ClinicSession.id == session_id, ClinicSession.no_shows_marked_at.is_(None))
             .values(no_shows_marked_at=now)
@@ -87,13 +87,13 @@ def _count_strikes(patient_id: int, hospital_id: int, *, now: datetime) -> None:
     since = now - timedelta(days=rules.no_show_window_days)
     if last_suspension is not None and last_suspension > since:
         since = last_suspension  # strikes before a suspension were paid for by it
-    strikes = db.session.scalar(
+    strikes = db.session.execute(
         sa.select(sa.func.count()).where(
             Appointment.patient_id == patient_id,
             Appointment.state == AppointmentState.NO_SHOW,
             Appointment.no_show_at > since,
         )
-    )
+    ).scalar_one()
     if strikes < rules.no_show_strikes:
         return
     db.session.add(
@@ -147,7 +147,7 @@ def lift_suspension(actor: Account, patient_id: int, *, reason: str, now: dateti
     patient = db.session.get(Patient, patient_id)
     if patient is None or patient.hospital_id != actor.hospital_id:
         raise NotFound(_l("No such patient."), code="patient_not_found")
-    lifted = db.session.execute(
+    lifted = execute_dml(
         sa.update(BookingSuspension)
         .where(
             BookingSuspension.patient_id == patient_id,

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from hospital import events
 from hospital.accounts.models import Account
 from hospital.billing.references import OrderKind, OrderRef
-from hospital.db import UTCDateTime, db
+from hospital.db import UTCDateTime, db, execute_dml
 from hospital.errors import Conflict, Forbidden, InvalidInput, NotFound
 from hospital.patients.access import Permission, require_patient_access
 from hospital.patients.models import Patient
@@ -294,7 +294,7 @@ def confirm_booking(
     conditions = [Appointment.id == appointment_id, Appointment.state == AppointmentState.HELD]
     if not accept_lapsed:
         conditions.append(Appointment.hold_expires_at > now)
-    changed = db.session.execute(
+    changed = execute_dml(
         sa.update(Appointment)
         .where(*conditions)
         .values(state=AppointmentState.BOOKED, booked_at=now, order_id=order_id)
@@ -319,7 +319,7 @@ def confirm_booking(
         with db.session.begin_nested():
             if not _take_place(slot.id):
                 return None
-            changed = db.session.execute(
+            changed = execute_dml(
                 sa.update(Appointment)
                 .where(
                     Appointment.id == appointment_id,

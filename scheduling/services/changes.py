@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from hospital.accounts.models import Account, Role
 from hospital.audit.service import record
-from hospital.db import db
+from hospital.db import db, execute_dml
 from hospital.errors import Conflict, Forbidden, InvalidInput, NotFound
 from hospital.patients.access import Permission
 from hospital.patients.models import Patient
@@ -167,7 +167,7 @@ def reschedule(
         raise _taken()
     old_slot_id = appointment.slot_id
     try:
-        moved = db.session.execute(
+        moved = execute_dml(
             sa.update(Appointment)
             .where(
                 Appointment.id == appointment.id,
@@ -282,7 +282,7 @@ def check_in(actor: Account | None, appointment_id: int, *, now: datetime) -> Ap
             ),
             code="outside_checkin_window",
         )
-    changed = db.session.execute(
+    changed = execute_dml(
         sa.update(Appointment)
         .where(Appointment.id == appointment_id, Appointment.state == AppointmentState.BOOKED)
         .values(state=AppointmentState.CHECKED_IN, checked_in_at=now)
@@ -299,7 +299,7 @@ def complete(actor: Account | None, appointment_id: int, *, now: datetime) -> Ap
     appointment = db.session.get(Appointment, appointment_id)
     if appointment is None or (actor is not None and appointment.hospital_id != actor.hospital_id):
         raise NotFound(_l("No such appointment."), code="appointment_not_found")
-    changed = db.session.execute(
+    changed = execute_dml(
         sa.update(Appointment)
         .where(Appointment.id == appointment_id, Appointment.state == AppointmentState.CHECKED_IN)
         .values(state=AppointmentState.COMPLETED, completed_at=now)

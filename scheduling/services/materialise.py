@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import CursorResult
 
-from hospital.db import db
+from hospital.db import db, execute_dml
 from hospital.organisation.models import Hospital
 from hospital.zones import local_date, zone_for
 from scheduling.models import ClinicSession, ScheduleException, SessionStatus, SessionTemplate, Slot
@@ -61,13 +63,17 @@ def _session_row(
     }
 
 
-def _insert_ignoring_duplicates(table: sa.Table, rows: list[dict[str, Any]], returning: Any = None):
+def _insert_ignoring_duplicates(
+    table: sa.Table,
+    rows: list[dict[str, Any]],
+    returning: Sequence[sa.ColumnElement[Any]] | None = None,
+) -> CursorResult[Any]:
     dialect = db.session.get_bind().dialect.name
     insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
     statement = insert.values(rows).on_conflict_do_nothing()
-    if returning is not None:
-        statement = statement.returning(*returning)
-    return db.session.execute(statement)
+    if returning is None:
+        return execute_dml(statement)
+    return execute_dml(statement.returning(*returning))
 
 
 def _insert_slots(

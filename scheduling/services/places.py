@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from hospital import events
 from hospital.accounts.models import Account
-from hospital.db import db
+from hospital.db import db, execute_dml
 from scheduling import notices
 from scheduling.models import Appointment, AppointmentState, Slot
 
@@ -27,7 +27,7 @@ _TAKE_PLACE = sa.text(
 
 def _take_place(slot_id: int) -> bool:
     """Take one place in the slot if one is free: the check and the increment are one statement."""
-    return db.session.execute(_TAKE_PLACE, {"slot_id": slot_id}).rowcount == 1
+    return execute_dml(_TAKE_PLACE, {"slot_id": slot_id}).rowcount == 1
 
 
 def _give_back_place(slot_id: int) -> None:

@@ -21,12 +21,12 @@ from scheduling.calendar import CalendarEntry
 from scheduling.finding import department_matches
 from scheduling.models import (
     Appointment,
-    AppointmentState,
     ClinicSession,
     ScheduleException,
     SessionTemplate,
     Slot,
 )
+from scheduling.models import AppointmentState as AppointmentState  # re-exported to neighbours
 from scheduling.services.booking import _get_appointment
 from scheduling.services.places import effective_state
 from scheduling.services.rules import hospital_zone
@@ -76,7 +76,7 @@ def calendar_entry(
     """The appointment as a calendar event (cancelled and lapsed ones as a cancellation)."""
     appointment = _get_appointment(actor, appointment_id, Permission.VIEW)
     session = appointment.slot.session
-    hospital = db.session.get(Hospital, appointment.hospital_id)
+    hospital = db.session.get_one(Hospital, appointment.hospital_id)
     clinician = db.session.get(Clinician, session.clinician_id) if session.clinician_id else None
     department = db.session.get(Department, session.department_id)
     point = (

@@ -11,7 +11,7 @@ from flask_babel import lazy_gettext as _l
 from hospital import zones
 from hospital.accounts.models import Account
 from hospital.audit.service import record
-from hospital.db import db
+from hospital.db import db, execute_dml
 from hospital.errors import InvalidInput, NotFound
 from hospital.organisation.models import Clinician, Department, ServicePoint
 from scheduling.models import (
@@ -269,7 +269,7 @@ def cancel_session(actor: Account | None, session_id: int, *, reason: str, now: 
         _require_roles(actor, session.hospital_id, SCHEDULE_ROLES)
     if not reason.strip():
         raise InvalidInput(_l("Give a reason for cancelling the session."), code="reason_required")
-    changed = db.session.execute(
+    changed = execute_dml(
         sa.update(ClinicSession)
         .where(ClinicSession.id == session_id, ClinicSession.status == SessionStatus.OPEN)
         .values(status=SessionStatus.CANCELLED, cancel_reason=reason[:200])

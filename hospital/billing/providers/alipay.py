@@ -23,6 +23,7 @@ from hospital.billing.pricing import fen_to_yuan, yuan_to_fen
 from hospital.billing.providers.base import (
     Checkout,
     NotForUs,
+    NotificationHeaders,
     ProviderReport,
     ProviderUnavailable,
     SignatureError,
@@ -149,7 +150,7 @@ class AlipayProvider:
         return f"{self.gateway}?{urlencode(params)}"
 
     def verify_notification(
-        self, headers: Mapping[str, str], body: bytes, *, now: datetime
+        self, headers: NotificationHeaders, body: bytes, *, now: datetime
     ) -> ProviderReport:
         try:
             params = dict(

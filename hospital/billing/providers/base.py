@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -44,6 +43,12 @@ class ProviderReport:
     currency: str | None = None
 
 
+class NotificationHeaders(Protocol):
+    """The request headers of a notification: a plain mapping or Werkzeug's case-blind Headers."""
+
+    def get(self, key: str) -> str | None: ...
+
+
 class PaymentProvider(Protocol):
     name: str
 
@@ -52,7 +57,7 @@ class PaymentProvider(Protocol):
         ...
 
     def verify_notification(
-        self, headers: Mapping[str, str], body: bytes, *, now: datetime
+        self, headers: NotificationHeaders, body: bytes, *, now: datetime
     ) -> ProviderReport:
         """Verify and read an asynchronous notification; raise SignatureError or NotForUs."""
         ...

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import random
 import secrets
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from hospital.billing.models import SandboxDelivery, SandboxTransaction
 from hospital.billing.providers.base import (
     Checkout,
+    NotificationHeaders,
     ProviderReport,
     ProviderUnavailable,
     SignatureError,
@@ -163,7 +164,7 @@ class SandboxProvider:
             )
         delivered = 0
         for delivery_id, ok, answer in outcomes:
-            delivery = db.session.get(SandboxDelivery, delivery_id)
+            delivery = db.session.get_one(SandboxDelivery, delivery_id)
             if ok:
                 delivery.delivered_at = now
                 delivered += 1
@@ -178,7 +179,7 @@ class SandboxProvider:
     # ---- the protocol, as our service sees it ------------------------------------------------
 
     def verify_notification(
-        self, headers: Mapping[str, str], body: bytes, *, now: datetime
+        self, headers: NotificationHeaders, body: bytes, *, now: datetime
     ) -> ProviderReport:
         verify_signature(
             body, headers.get(SIGNATURE_HEADER), self.webhook_secrets, now=now.timestamp()

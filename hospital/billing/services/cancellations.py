@@ -64,7 +64,7 @@ def _cancel_order(
         amount = min(policy_refund_fen(order.paid_fen, percent), order.refundable_fen)
     if amount <= 0:
         return order
-    kind = RefundKind.HOSPITAL_CANCELLED if hospital_cancelled else RefundKind.POLICY
-    _refund(order, None, amount, kind=kind, reason="", now=now)
-    _tell_patient(order, "billing.refunded", amount, str(_REFUND_REASONS[kind]), now=now)
+    refund_kind = RefundKind.HOSPITAL_CANCELLED if hospital_cancelled else RefundKind.POLICY
+    _refund(order, None, amount, kind=refund_kind, reason="", now=now)
+    _tell_patient(order, "billing.refunded", amount, str(_REFUND_REASONS[refund_kind]), now=now)
     return order

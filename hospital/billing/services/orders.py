@@ -90,7 +90,7 @@ def _registration_order_rows(new_order: Any) -> tuple[Any, Any]:
 def _new_order_insert() -> Any:
     """Insert the pending registration order unless its reference exists; return its id."""
     order = Order.__table__
-    columns = {
+    columns: dict[str, sa.ColumnElement[Any]] = {
         "hospital_id": sa.bindparam("hospital_id", type_=sa.Integer),
         "patient_id": sa.bindparam("patient_id", type_=sa.Integer),
         "purpose": sa.literal(OrderPurpose.REGISTRATION.value, sa.String),

@@ -35,7 +35,7 @@ from hospital.billing.services.refunds import (
     _refund_payment,
     _tell_patient,
 )
-from hospital.db import db
+from hospital.db import db, execute_dml
 from hospital.errors import Conflict, InvalidInput
 from hospital.events import order_paid, payment_received
 from hospital.organisation.models import Hospital
@@ -173,7 +173,7 @@ def _mark_paid(
     order: Order, payment: Payment | None, *, now: datetime, payer: Account | None
 ) -> None:
     """Pay the order once (self-pay payment plus the insured share), then tell scheduling."""
-    won = db.session.execute(
+    won = execute_dml(
         sa.update(Order)
         .where(Order.id == order.id, Order.status == OrderStatus.PENDING)
         .values(

@@ -27,7 +27,7 @@ from hospital.billing.pricing import split_refund
 from hospital.billing.providers.base import ProviderUnavailable
 from hospital.billing.providers.registry import UnknownProvider, insurance_adapter, payment_provider
 from hospital.billing.services.ledger import CASHIER_ROLES, _get_order, _ledger, _locked_order
-from hospital.db import db
+from hospital.db import db, execute_dml
 from hospital.errors import Conflict, Forbidden, InvalidInput, NotFound
 from hospital.events import refund_issued
 from hospital.money import format_fen
@@ -163,7 +163,7 @@ def _refund(
     insured_part = parts.get(PaymentSource.INSURANCE.value, 0)
     # Conditional on the totals still fitting: a concurrent refund that got there first
     # makes this one fail instead of refunding more than was paid.
-    reserved = db.session.execute(
+    reserved = execute_dml(
         sa.update(Order)
         .where(
             Order.id == order.id,
@@ -234,7 +234,7 @@ def _refund_payment(
     now: datetime,
     idempotency_key: str | None = None,
 ) -> Refund | None:
-    taken = db.session.execute(
+    taken = execute_dml(
         sa.update(Payment)
         .where(Payment.id == payment.id, Payment.refunded_fen + amount <= Payment.amount_fen)
         .values(refunded_fen=Payment.refunded_fen + amount)
@@ -299,7 +299,7 @@ def submit_refund(refund: Refund, *, now: datetime) -> None:
             refund.status = RefundStatus.FAILED
             log.error("refund %s failed for good: %s; a cashier must act", refund.id, exc)
             _ledger(
-                db.session.get(Order, refund.order_id),  # type: ignore[arg-type]
+                db.session.get_one(Order, refund.order_id),
                 LedgerKind.REFUND_FAILED,
                 now=now,
                 amount_fen=refund.amount_fen,
@@ -323,7 +323,7 @@ def submit_refund(refund: Refund, *, now: datetime) -> None:
             now=now,
         )
     _ledger(
-        db.session.get(Order, refund.order_id),  # type: ignore[arg-type]
+        db.session.get_one(Order, refund.order_id),
         LedgerKind.REFUND_SUCCEEDED,
         now=now,
         amount_fen=refund.amount_fen,

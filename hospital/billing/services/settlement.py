@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -26,6 +25,7 @@ from hospital.billing.models import (
 )
 from hospital.billing.providers.base import (
     NotForUs,
+    NotificationHeaders,
     ProviderReport,
     ProviderUnavailable,
     SignatureError,
@@ -33,7 +33,7 @@ from hospital.billing.providers.base import (
 from hospital.billing.providers.registry import UnknownProvider, payment_provider
 from hospital.billing.services.ledger import _config, _ledger, _locked_order
 from hospital.billing.services.payments import _mark_paid, _provider, _refund_stray_payment
-from hospital.db import db
+from hospital.db import db, execute_dml
 
 log = logging.getLogger("hospital.billing")
 
@@ -47,7 +47,7 @@ class NotificationResult:
 
 
 def handle_notification(
-    provider_name: str, headers: Mapping[str, str], body: bytes, *, now: datetime
+    provider_name: str, headers: NotificationHeaders, body: bytes, *, now: datetime
 ) -> NotificationResult:
     """Verify a provider's notification, then settle the payment it reports (at most once)."""
     provider = _provider(provider_name)
@@ -132,7 +132,7 @@ def _apply_report(
     if report.status == "succeeded":
         return _payment_succeeded(payment, report.provider_txn_id, now=now)
     if report.status == "failed":
-        changed = db.session.execute(
+        changed = execute_dml(
             sa.update(Payment)
             .where(Payment.id == payment.id, Payment.status == PaymentStatus.PENDING)
             .values(status=PaymentStatus.FAILED, completed_at=now)
@@ -159,7 +159,7 @@ def _payment_succeeded(payment: Payment, txn_id: str, *, now: datetime) -> Notif
         raise ValueError("a successful payment needs the provider's transaction id")
     # The one statement that decides who records the success: concurrent or repeated
     # notifications find the row already succeeded and change nothing.
-    won = db.session.execute(
+    won = execute_dml(
         sa.update(Payment)
         .where(Payment.id == payment.id, Payment.status != PaymentStatus.SUCCEEDED)
         .values(status=PaymentStatus.SUCCEEDED, provider_txn_id=txn_id, completed_at=now)

@@ -375,3 +375,16 @@ def test_fuzzed_operation_parameters_never_cause_a_server_error(client: Any, wor
         assert response.status_code < 500, (op, items, response.json)
         validate(response.json)
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Appointment)) <= 1
+
+
+@pytest.mark.parametrize("coding", [{"code": "x"}, "x", [1], [["x"]]])
+def test_a_malformed_coding_is_a_bad_parameter(client: Any, world: Fhir, coding: Any) -> None:
+    parameter = {"name": "specialty", "valueCodeableConcept": {"coding": coding}}
+    response = post(
+        client,
+        "find",
+        {"resourceType": "Parameters", "parameter": [parameter]},
+        world.patient_token,
+    )
+    assert response.status_code == 400
+    assert code_of(response) == "invalid_parameter"
