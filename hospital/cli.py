@@ -240,7 +240,7 @@ def claim_address(host: str, port: int) -> list[socket.socket]:
         raise click.ClickException(f"cannot resolve {host!r} to serve port {port}: {exc}") from exc
     claims: list[socket.socket] = []
     for (address, _), family in sorted(addresses.items(), key=str):
-        busy = _address_in_use(family, (address, port))
+        busy = _address_in_use(family, (str(address), port))
         if busy is None and sys.platform.startswith("linux"):
             claim = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             try:

@@ -104,7 +104,6 @@ def _appointments(
     if not choices:
         raise _nothing_today(device, args)
     zone = zone_for(hospital_of(device.hospital_id))
-    zone = devices.hospital_zone(device.hospital_id)
     return {
         "confirmation": confirmation,
         "appointments": [
@@ -285,7 +284,6 @@ def book_walk_in(args: dict[str, Any]) -> dict[str, Any]:
         device, args["department_id"], phone=phone, now=utcnow(), patient_id=args["patient_id"]
     )
     zone = zone_for(hospital_of(device.hospital_id))
-    zone = devices.hospital_zone(device.hospital_id)
     return {
         "appointment_id": booking.appointment_id,
         "time": booking.starts_at.astimezone(zone).strftime("%H:%M"),
@@ -363,7 +361,6 @@ def released_reports(args: dict[str, Any]) -> list[dict[str, Any]]:
     """Released reports of the confirmed phone's owner and family (at most five)."""
     device, phone = _confirmed_phone(args)
     zone = zone_for(hospital_of(device.hospital_id))
-    zone = devices.hospital_zone(device.hospital_id)
     return [
         {
             "public_id": c.public_id,

@@ -151,7 +151,7 @@ def access(
 
 
 def current_account() -> Account | None:
-    user = current_user._get_current_object()  # type: ignore[attr-defined]
+    user = current_user._get_current_object()
     return user if isinstance(user, Account) else None
 
 

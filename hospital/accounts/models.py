@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -65,7 +66,11 @@ class Account(Model):
     # revoking the server-side session ends it (see hospital/accounts/sessions.py).
     is_authenticated = True
     is_anonymous = False
-    session_token = None  # set per request by the session loader; not a column
+    # Set per request by the session loader; not a column (so no annotation the ORM would map).
+    if TYPE_CHECKING:
+        session_token: str | None
+    else:
+        session_token = None
 
     def get_id(self) -> str | None:
         return self.session_token

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from flask import current_app, has_request_context, request
 
 from hospital.accounts.models import Account, AuthSession
-from hospital.db import db, utcnow
+from hospital.db import db, execute_dml, utcnow
 
 # last_seen_at is written at most this often, so reads do not all become writes.
 TOUCH_INTERVAL = timedelta(seconds=60)
@@ -51,7 +51,7 @@ def revoke_session(token: str | None, *, now: datetime) -> None:
 
 
 def revoke_all_sessions(account_id: int, *, now: datetime) -> int:
-    result = db.session.execute(
+    result = execute_dml(
         sa.update(AuthSession)
         .where(AuthSession.account_id == account_id, AuthSession.revoked_at.is_(None))
         .values(revoked_at=now)

@@ -186,7 +186,7 @@ def add_member() -> Page:
             consent_code=form.get("consent_code", "").strip() or None,
             now=utcnow(),
             **person,
-            **_permissions(form),
+            **_permissions(form),  # type: ignore[arg-type]  # mypy spreads one dict over every keyword
         )
     except DomainError as exc:
         return _add_form(

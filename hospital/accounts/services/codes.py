@@ -16,7 +16,7 @@ from hospital.accounts.models import CodePurpose, Language, OneTimeCode
 from hospital.accounts.services.preferences import parse_language
 from hospital.audit.models import Outcome
 from hospital.audit.service import record
-from hospital.db import db, is_postgres
+from hospital.db import db, execute_dml, is_postgres
 from hospital.errors import InvalidInput, TooManyRequests, Unauthorized
 from hospital.notifications.service import notify
 from hospital.organisation.models import Hospital
@@ -237,7 +237,7 @@ def check_phone_code(
     )
     if refused is None:
         # Claim one try atomically: concurrent guesses cannot exceed the limit between them.
-        claimed = db.session.execute(
+        claimed = execute_dml(
             sa.update(OneTimeCode)
             .where(
                 OneTimeCode.id == row.id,
@@ -275,7 +275,7 @@ def check_phone_code(
                 left=left,
             )
         raise _code_failure(hospital, phone, row, "wrong", message, purpose, device)
-    consumed = db.session.execute(
+    consumed = execute_dml(
         sa.update(OneTimeCode)
         .where(OneTimeCode.id == row.id, OneTimeCode.consumed_at.is_(None))
         .values(consumed_at=now)
@@ -292,7 +292,7 @@ def check_phone_code(
 
 def prune_one_time_codes(*, now: datetime) -> int:
     """Delete one-time codes (phone numbers with a hashed code) older than a day."""
-    deleted = db.session.execute(
+    deleted = execute_dml(
         sa.delete(OneTimeCode).where(OneTimeCode.created_at < now - timedelta(days=1))
     ).rowcount
     return int(deleted or 0)

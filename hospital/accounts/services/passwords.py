@@ -12,7 +12,7 @@ from hospital.accounts.passwords import hash_password, verify_password
 from hospital.accounts.sessions import revoke_all_sessions
 from hospital.audit.models import Outcome
 from hospital.audit.service import record
-from hospital.db import db
+from hospital.db import db, execute_dml
 from hospital.errors import Forbidden, InvalidInput
 
 PASSWORD_MIN_LENGTH = 8
@@ -66,7 +66,7 @@ def set_password(
         from hospital.accounts.sessions import token_hash
 
         revoked = (
-            db.session.execute(
+            execute_dml(
                 sa.update(AuthSession)
                 .where(
                     AuthSession.account_id == account.id,
