@@ -121,7 +121,13 @@ def parse_hl7_datetime(value: str, *, segment: str, field: str) -> datetime | No
             idx = value.rindex(sign)
             tz = value[idx + 1 :]
             value = value[:idx]
-            if len(tz) != 4 or not tz.isdigit():
+            # isascii: "²" is a digit to str.isdigit but not to int(); offsets end below 24 h.
+            if (
+                len(tz) != 4
+                or not (tz.isascii() and tz.isdigit())
+                or int(tz[:2]) > 23
+                or int(tz[2:]) > 59
+            ):
                 raise Hl7Error(segment, field, f"time zone offset {sign}{tz!r} is not +HHMM")
             delta = timedelta(hours=int(tz[:2]), minutes=int(tz[2:]))
             offset = timezone(delta if sign == "+" else -delta)
@@ -136,7 +142,7 @@ def parse_hl7_datetime(value: str, *, segment: str, field: str) -> datetime | No
     }
     fmt = formats.get(len(value))
     try:
-        if fmt is None:
+        if fmt is None or not (value.isascii() and value.isdigit()):
             raise ValueError
         parsed = datetime.strptime(value, fmt).replace(tzinfo=offset)
     except ValueError:

@@ -150,3 +150,11 @@ def test_a_damaged_real_message_is_read_or_refused_with_an_hl7_error(cut: int, j
     message = hl7_message("1", document=TINY_PDF)
     with contextlib.suppress(Hl7Error):
         parse_oru_r01(message[:cut] + junk + message[cut + len(junk) :])
+
+
+@pytest.mark.parametrize(
+    "value", ["2026112809²000", "20261128+2400", "20261128-0960", "20261128+08³0"]
+)
+def test_a_date_time_with_a_non_ascii_digit_or_an_impossible_offset_is_refused(value: str) -> None:
+    with pytest.raises(Hl7Error):
+        parse_hl7_datetime(value, segment="OBR", field="7")
