@@ -532,9 +532,17 @@ def counter_events(counter_id: int) -> Response:
     )
     if queue is None:
         raise NotFound(_l("This counter's queue is not open today."), code="queue_not_open")
-    # The names the first snapshot shows are audited as this request's read.
+    # The names the first snapshot shows are audited as this request's read; names that
+    # appear later are audited by the stream as it sends them.
     state = snapshots.load_state(queue.id, utcnow())
-    if state is not None:
-        view = snapshots.console_view(state, counter.id)
+    view = snapshots.console_view(state, counter.id) if state is not None else None
+    if view is not None:
         counters.audit_console_read(actor, view, counter_id=counter.id)
-    return event_stream([queue.id], lambda states: snapshots.console_view(states[0], counter_id))
+    audit_later_names = counters.live_console_auditor(actor, view, counter_id=counter.id)
+
+    def render(states: list[dict[str, Any]]) -> dict[str, Any]:
+        shown = snapshots.console_view(states[0], counter_id)
+        audit_later_names(shown)
+        return shown
+
+    return event_stream([queue.id], render)

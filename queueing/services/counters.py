@@ -6,18 +6,22 @@ ticket rows. On SQLite writers are serialised by BEGIN IMMEDIATE instead.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
 
-from hospital.accounts.models import Account
+from hospital.accounts.models import Account, Role
 from hospital.audit.service import record_staff_read
 from hospital.db import db
 from hospital.errors import Conflict, NotFound
 from hospital.organisation.models import Hospital, ServicePoint
+from hospital.unit_of_work import unit_of_work
 from hospital.zones import local_date, zone_for
 from queueing.models import Counter, ServiceQueue, Ticket, TicketStatus
 from queueing.services.queues import active_service_point, require_may_work
@@ -79,6 +83,50 @@ def audit_console_read(actor: Account, view: dict[str, Any], *, counter_id: int)
         reads=console_patients(view),
         detail={"counter_id": counter_id},
     )
+
+
+def live_console_auditor(
+    actor: Account, first_view: dict[str, Any] | None, *, counter_id: int
+) -> Callable[[dict[str, Any]], None]:
+    """For a console's event stream: audit each patient whose full name appears after it opened.
+
+    The first snapshot is audited by the request that opens the stream. Later snapshots are
+    sent from the stream, outside any request; each newly named patient is audited then, in a
+    unit of work of its own, once per stream.
+    """
+    from queueing.snapshots import console_patients
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]  # the proxy's object
+    reader = StaffReader(
+        id=actor.id, roles=frozenset(actor.roles), hospital_id=actor.hospital_id, is_staff=True
+    )
+    seen = set(console_patients(first_view)) if first_view else set()
+
+    def audit(view: dict[str, Any]) -> None:
+        new = [read for read in console_patients(view) if read not in seen]
+        if not new:
+            return
+        seen.update(new)
+        with app.app_context(), unit_of_work():
+            record_staff_read(
+                reader,
+                action="queue.console.read",
+                object_type="ticket",
+                reads=new,
+                detail={"counter_id": counter_id, "live": True},
+            )
+
+    return audit
+
+
+@dataclass(frozen=True)
+class StaffReader:
+    """Who reads, as the audit log needs it, without the request's database session."""
+
+    id: int
+    roles: frozenset[Role]
+    hospital_id: int
+    is_staff: bool
 
 
 # The hot statements are built once: building a statement costs more Python than running it.

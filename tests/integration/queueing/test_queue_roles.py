@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from typing import Any
 
@@ -159,6 +160,50 @@ def test_reading_the_console_is_audited_once_per_named_patient(
         ("ticket", str(room["ticket"].id), room["ticket"].patient_id, nurse.id)
     ]
     assert reads[0].detail == {"counter_id": room["counter"].id}
+
+
+def _next_snapshot(frames: Any) -> dict[str, Any]:
+    buffer = ""
+    for chunk in frames:
+        buffer += chunk if isinstance(chunk, str) else chunk.decode()
+        if "event: snapshot" in buffer and buffer.endswith("\n\n"):
+            frame = buffer.split("event: snapshot\n", 1)[1]
+            return dict(json.loads(frame.split("data: ", 1)[1].split("\n", 1)[0]))
+    raise AssertionError("the stream ended without a snapshot")
+
+
+def test_a_name_that_appears_on_the_open_console_stream_is_audited_once(
+    client: Any,
+    hospital: Any,
+    create_account: Any,
+    create_patient: Any,
+    room: dict[str, Any],
+) -> None:
+    nurse = create_account(hospital, roles=(Role.NURSE,))
+    db.session.commit()
+    sign_in(client, nurse)
+    response = client.get(f"{API}/counters/{room['counter'].id}/events", buffered=False)
+    frames = iter(response.response)
+    first = _next_snapshot(frames)
+    assert [w["patient_name"] for w in first["waiting"]] == ["张三明", ""]
+
+    later = create_patient(hospital, name="李四华", birth_date=date(1990, 2, 2))
+    ticket = qf.walk_in(hospital, room["point"], now=utcnow(), patient_id=later.id)
+    db.session.commit()
+    shown = _next_snapshot(frames)
+    assert "李四华" in [w["patient_name"] for w in shown["waiting"]]
+    response.close()
+
+    reads = [(r.patient_id, r.object_id, r.actor_account_id, r.detail) for r in _reads()]
+    assert reads == [
+        (
+            room["ticket"].patient_id,
+            str(room["ticket"].id),
+            nurse.id,
+            {"counter_id": room["counter"].id},
+        ),
+        (later.id, str(ticket.id), nurse.id, {"counter_id": room["counter"].id, "live": True}),
+    ]
 
 
 def test_opening_the_console_stream_audits_the_names_it_shows(
