@@ -211,9 +211,9 @@ def check_in(args: dict[str, Any]) -> dict[str, Any]:
     if actor.is_staff:
         issuing.require_check_in_role(actor)
     else:
-        from scheduling.models import Appointment
+        from scheduling.services.queries import appointment_of_hospital
 
-        appointment = db.session.get(Appointment, args["appointment_id"])
+        appointment = appointment_of_hospital(actor.hospital_id, args["appointment_id"])
         if appointment is None:
             raise NotFound(_l("No such appointment."), code="appointment_not_found")
         require_patient_access(

@@ -165,3 +165,65 @@ def test_the_billing_rule_catches_models_and_private_names(tmp_path: Path) -> No
     assert ("hospital.billing.services.ledger", "_order_for") in found
     assert ("hospital.billing.services", "queries") in found
     assert _is_public_billing("hospital.billing.services")
+
+
+# Across the domain packages the same rule: a neighbour is asked through its public surface.
+DOMAIN_PACKAGES = ("scheduling", "queueing", "reports", "kiosk")
+DOMAIN_PUBLIC = ("services", "schemas", "queries", "events")
+
+
+def neighbour_imports(path: Path, own: str) -> set[tuple[str, str]]:
+    """(module of another domain package, imported name or "") for each import in the file."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    found: set[tuple[str, str]] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(
+                (a.name, "")
+                for a in node.names
+                if a.name.split(".")[0] in DOMAIN_PACKAGES and a.name.split(".")[0] != own
+            )
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            top = node.module.split(".")[0]
+            if top not in DOMAIN_PACKAGES or top == own:
+                continue
+            for alias in node.names:
+                if node.module == top:  # `from queueing import queries`: a module
+                    found.add((f"{top}.{alias.name}", ""))
+                else:
+                    found.add((node.module, alias.name))
+    return found
+
+
+def _is_public_neighbour(module: str) -> bool:
+    parts = module.split(".")
+    return len(parts) >= 2 and parts[1] in DOMAIN_PUBLIC
+
+
+@pytest.mark.parametrize(
+    "path",
+    [p for p in source_files() if p.relative_to(ROOT).parts[0] in DOMAIN_PACKAGES],
+    ids=lambda p: str(p.relative_to(ROOT)),
+)
+def test_domain_packages_use_only_their_neighbours_public_surface(path: Path) -> None:
+    rel = path.relative_to(ROOT)
+    for module, name in neighbour_imports(path, rel.parts[0]):
+        assert _is_public_neighbour(module), (
+            f"{rel} imports {module}: from another package import only its "
+            f"{list(DOMAIN_PUBLIC)} (never its models or pages); ask it for a public function"
+        )
+        assert not name.startswith("_"), f"{rel} imports the private {module}.{name}"
+
+
+def test_the_neighbour_rule_catches_models_and_private_names(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.py"
+    bad.write_text(
+        "from queueing.models import Ticket\n"
+        "from scheduling.services.places import _take_place\n"
+        "from queueing import queries\n"
+    )
+    found = neighbour_imports(bad, "kiosk")
+    assert ("queueing.models", "Ticket") in found and not _is_public_neighbour("queueing.models")
+    assert ("scheduling.services.places", "_take_place") in found
+    assert ("queueing.queries", "") in found and _is_public_neighbour("queueing.queries")
+    assert not neighbour_imports(bad, "queueing") >= {("queueing.models", "Ticket")}

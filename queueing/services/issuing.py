@@ -225,11 +225,13 @@ def _report_checked_in(
     ticket: Ticket, point: ServicePoint, *, appointment_id: int | None, now: datetime
 ) -> None:
     """Tell the statistics a visit checked in: the appointment's clinic, else the service point's."""
-    from scheduling.models import Appointment
+    from scheduling.services.queries import appointment_of_hospital
 
     department_id, clinician_id = point.department_id, None
-    appointment = db.session.get(Appointment, appointment_id) if appointment_id else None
-    if appointment is not None and appointment.hospital_id == ticket.hospital_id:
+    appointment = (
+        appointment_of_hospital(ticket.hospital_id, appointment_id) if appointment_id else None
+    )
+    if appointment is not None:
         session = appointment.slot.session
         department_id, clinician_id = session.department_id, session.clinician_id
     events.visit_checked_in.send(
@@ -293,13 +295,15 @@ def check_in(
     *, actor: Account | None, hospital_id: int, appointment_id: int, now: datetime
 ) -> tuple[Ticket, bool]:
     """Check a booked appointment in through scheduling and give it its ticket (idempotent)."""
-    from scheduling.models import Appointment
     from scheduling.services import changes
+    from scheduling.services.queries import appointment_of_hospital
 
     appointment = (
-        db.session.get(Appointment, appointment_id) if isinstance(appointment_id, int) else None
+        appointment_of_hospital(hospital_id, appointment_id)
+        if isinstance(appointment_id, int)
+        else None
     )
-    if appointment is None or appointment.hospital_id != hospital_id:
+    if appointment is None:
         raise NotFound(_l("No such appointment."), code="appointment_not_found")
     existing = db.session.scalar(sa.select(Ticket).where(Ticket.appointment_id == appointment.id))
     if existing is not None:

@@ -114,7 +114,7 @@ def complete(
     )
     touch(queue)
     if ticket.appointment_id is not None:
-        _complete_appointment(actor, ticket.appointment_id, now=now)
+        _complete_appointment(actor, hospital_id, ticket.appointment_id, now=now)
     if ticket.return_queue_id is not None:
         back = locked_queue(hospital_id, ticket.return_queue_id)
         if back.status is QueueStatus.OPEN:
@@ -131,12 +131,14 @@ def complete(
     return ticket
 
 
-def _complete_appointment(actor: Account | None, appointment_id: int, *, now: datetime) -> None:
+def _complete_appointment(
+    actor: Account | None, hospital_id: int, appointment_id: int, *, now: datetime
+) -> None:
     """The consultation is over: scheduling marks the checked-in appointment completed."""
-    from scheduling.models import Appointment, AppointmentState
     from scheduling.services import changes
+    from scheduling.services.queries import AppointmentState, appointment_of_hospital
 
-    appointment = db.session.get(Appointment, appointment_id)
+    appointment = appointment_of_hospital(hospital_id, appointment_id)
     if appointment is not None and appointment.state is AppointmentState.CHECKED_IN:
         changes.complete(actor, appointment_id, now=now)
 
