@@ -183,16 +183,21 @@ def revoke_grant(account: Account, link_id: int, *, now: datetime) -> None:
         "relationship": grant.link.relationship.value,
         **rights(grant.link),
     }
-    patient_id = grant.link.patient_id
-    db.session.delete(grant.link)
+    end_link(account, grant.link, action="family.grant_revoke", detail=detail)
+
+
+def end_link(actor: Account, link: FamilyLink, *, action: str, detail: dict[str, Any]) -> None:
+    """Delete a family link (the patient and their records stay) and audit who ended it."""
+    link_id, patient_id = link.id, link.patient_id
+    db.session.delete(link)
     db.session.flush()
     record(
-        action="family.grant_revoke",
-        actor=account,
+        action=action,
+        actor=actor,
         object_type="family_link",
         object_id=str(link_id),
         patient_id=patient_id,
-        hospital_id=account.hospital_id,
+        hospital_id=actor.hospital_id,
         detail=detail,
     )
 

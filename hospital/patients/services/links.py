@@ -13,7 +13,7 @@ from hospital.accounts.models import Account
 from hospital.audit.service import record
 from hospital.db import db
 from hospital.errors import Conflict, InvalidInput, NotFound
-from hospital.patients.grants import refuse_raise_by_holder
+from hospital.patients.grants import end_link, refuse_raise_by_holder
 from hospital.patients.models import FamilyLink, Patient, Relationship
 from hospital.patients.services.person import parse_relationship
 from hospital.web.id_fields import MAX_ID
@@ -199,19 +199,7 @@ def remove_link(account: Account, link_id: int, *, now: datetime) -> None:
             _l("Your own profile cannot be removed from your account."),
             code="cannot_remove_own_profile",
         )
-    detail = link_permissions(link)
-    patient_id = link.patient_id
-    db.session.delete(link)
-    db.session.flush()
-    record(
-        action="family.remove",
-        actor=account,
-        object_type="family_link",
-        object_id=str(link_id),
-        patient_id=patient_id,
-        hospital_id=account.hospital_id,
-        detail=detail,
-    )
+    end_link(account, link, action="family.remove", detail=link_permissions(link))
 
 
 def refuse_duplicate_link(account: Account, patient: Patient, *, message: Any = None) -> None:
