@@ -6,7 +6,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,6 +15,7 @@ import pytest
 import requests
 
 from hospital.cli import claim_address
+from tests.support.servers import serving
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT_DATABASE = "sqlite:///" + str(ROOT / "instance" / "hospital.db")
@@ -58,28 +58,8 @@ def _server(port: int, cwd: Path, log_path: Path) -> Iterator[str]:
         process = subprocess.Popen(
             _command(port), cwd=cwd, env=_environment(), stdout=log, stderr=subprocess.STDOUT
         )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                if process.poll() is not None:
-                    log.seek(0)
-                    raise RuntimeError(f"server exited: {log.read().decode()[-2000:]}")
-                try:
-                    requests.get(base + "/healthz", timeout=2)
-                    break
-                except requests.ConnectionError:
-                    if time.monotonic() > deadline:
-                        raise RuntimeError("server did not start within 60 s") from None
-                    time.sleep(0.2)  # waiting for a process to bind, not papering over a race
+        with serving(process, f"http://127.0.0.1:{port}", log) as base:
             yield base
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
 
 
 def test_second_server_on_a_busy_port_exits_naming_the_port(tmp_path: Path) -> None:

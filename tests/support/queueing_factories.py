@@ -6,7 +6,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -18,6 +17,7 @@ from hospital.organisation.models import Hospital, ServicePoint
 from queueing.models import Counter, ServiceQueue
 from queueing.services import counters, issuing, queues
 from tests.support.postgres_cluster import free_port
+from tests.support.servers import serving
 
 
 def open_queue(point: ServicePoint, *, now: datetime, **settings: Any) -> ServiceQueue:
@@ -95,28 +95,8 @@ def _serve(
         stdout=subprocess.DEVNULL,
         stderr=log,
     )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                log.seek(0)
-                raise RuntimeError(f"server exited: {log.read().decode()[-2000:]}")
-            try:
-                requests.get(base + "/api/openapi.json", timeout=2)
-                break
-            except requests.ConnectionError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("server did not start within 60 s") from None
-                time.sleep(0.2)  # waiting for a process to bind, not papering over a race
+    with serving(process, f"http://127.0.0.1:{port}", log, probe="/api/openapi.json") as base:
         yield base
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def read_events(response: requests.Response) -> Iterator[tuple[str, str]]:
