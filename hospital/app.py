@@ -17,7 +17,6 @@ from flask_babel import lazy_gettext as _l
 
 from hospital.accounts.guards import current_account
 from hospital.audit.service import REFUSALS, record_unrecorded_refusal, replay_after_rollback
-from hospital.billing import wiring as billing_wiring
 from hospital.config import instance_folder, load_config
 from hospital.db import db, write_intent
 from hospital.errors import DomainError, ErrorSchema, register_error_handlers
@@ -64,7 +63,6 @@ def create_app(config_override: dict[str, Any] | None = None) -> Flask:
     register_error_handlers(app)
     _register_unit_of_work(app)
     _register_blueprints(app)
-    billing_wiring.connect(app, after_payment={"appointment": "scheduling_pages.my_appointments"})
     security_headers.register(app)
     _connect_packages(app)
 
@@ -306,10 +304,12 @@ def _connect_packages(app: Flask) -> None:
         accounts_wiring,
         patients_wiring,
         notifications_wiring,
-        billing_wiring,
         scheduling_wiring,
         queueing_wiring,
         reports_wiring,
         kiosk_wiring,
     ):
         package.connect(app)
+    # Billing names no other package's pages: the composition root says where a paid order of
+    # each kind leads the patient on.
+    billing_wiring.connect(app, after_payment={"appointment": "scheduling_pages.my_appointments"})

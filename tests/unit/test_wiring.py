@@ -123,3 +123,12 @@ def test_importing_the_modules_connects_nothing() -> None:
     assert found["templates"] == []
     assert found["jobs"] == []
     assert found["user_loader"] is False
+
+
+def test_a_paid_appointment_leads_on_to_my_appointments() -> None:
+    from hospital.billing.references import OrderKind
+    from hospital.billing.wiring import page_after_payment
+
+    app = create_app({"TESTING": True, "SECRET_KEY": "wiring", "DATABASE_URL": "sqlite://"})
+    with app.app_context():
+        assert page_after_payment(OrderKind.APPOINTMENT) == "scheduling_pages.my_appointments"
