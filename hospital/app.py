@@ -19,6 +19,7 @@ from hospital.accounts.guards import current_account
 from hospital.audit.service import REFUSALS, record_unrecorded_refusal, replay_after_rollback
 from hospital.config import instance_folder, load_config
 from hospital.db import db, write_intent
+from hospital.error_codes import ErrorCode
 from hospital.errors import DomainError, ErrorSchema, register_error_handlers
 from hospital.extensions import api, babel, csrf, limiter, login_manager, migrate
 from hospital.web import security_headers
@@ -189,7 +190,7 @@ def _take_request_slot(app: Flask) -> None:
 
 class ServerBusy(DomainError):
     status = 503
-    code = "server_busy"
+    code = ErrorCode.SERVER_BUSY
 
     def __init__(self) -> None:
         super().__init__(_l("The system is very busy right now. Please try again in a moment."))
@@ -208,14 +209,14 @@ def _require_json_for_cookie_auth() -> None:
     if not request.content_length:
         raise DomainError(
             "Send this request with the header X-Requested-With or a JSON body.",
-            code="csrf_header_missing",
+            code=ErrorCode.CSRF_HEADER_MISSING,
         )
     raise _UnsupportedMedia()
 
 
 class _UnsupportedMedia(DomainError):
     status = 415
-    code = "unsupported_media_type"
+    code = ErrorCode.UNSUPPORTED_MEDIA_TYPE
 
     def __init__(self) -> None:
         super().__init__("Send the body as JSON (Content-Type: application/json).")
@@ -225,7 +226,7 @@ class _BodyRequired(DomainError):
     """A PATCH names what to change; one without a body is a client's mistake, not a no-op."""
 
     status = 400
-    code = "body_required"
+    code = ErrorCode.BODY_REQUIRED
 
     def __init__(self) -> None:
         super().__init__(_l("Send the fields to change as a JSON object."))

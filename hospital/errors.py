@@ -10,14 +10,16 @@ from flask_babel import lazy_gettext as _l
 from marshmallow import Schema, fields
 from werkzeug.exceptions import HTTPException
 
+from hospital.error_codes import ErrorCode
+
 
 class DomainError(Exception):
     """A refusal the caller can fix; rendered as JSON for the API and as a page otherwise."""
 
     status = 400
-    code = "bad_request"
+    code: ErrorCode = ErrorCode.BAD_REQUEST
 
-    def __init__(self, message: Any, *, code: str | None = None, details: Any = None) -> None:
+    def __init__(self, message: Any, *, code: ErrorCode | None = None, details: Any = None) -> None:
         super().__init__(str(message))
         self.message = message
         if code:
@@ -36,46 +38,49 @@ class DomainError(Exception):
 
 class InvalidInput(DomainError):
     status = 422
-    code = "invalid_input"
+    code = ErrorCode.INVALID_INPUT
 
 
 class NotFound(DomainError):
     status = 404
-    code = "not_found"
+    code = ErrorCode.NOT_FOUND
 
 
 class Forbidden(DomainError):
     status = 403
-    code = "forbidden"
+    code = ErrorCode.FORBIDDEN
 
 
 class Unauthorized(DomainError):
     status = 401
-    code = "sign_in_required"
+    code = ErrorCode.SIGN_IN_REQUIRED
 
 
 class Conflict(DomainError):
     status = 409
-    code = "conflict"
+    code = ErrorCode.CONFLICT
 
 
 class TooManyRequests(DomainError):
     status = 429
-    code = "too_many_requests"
+    code = ErrorCode.TOO_MANY_REQUESTS
 
 
 # Human sentences for the HTTP errors raised by Flask, werkzeug and webargs themselves.
 _HTTP_MESSAGES = {
-    400: ("bad_request", _l("The request could not be read. Send valid JSON.")),
-    401: ("sign_in_required", _l("Please sign in first.")),
-    403: ("forbidden", _l("You are not allowed to do this.")),
-    404: ("not_found", _l("Nothing was found at this address.")),
-    405: ("method_not_allowed", _l("This address does not accept that method.")),
-    409: ("conflict", _l("This conflicts with the current state. Reload and try again.")),
-    413: ("body_too_large", _l("The request is too large. Send at most 1 MB.")),
-    415: ("unsupported_media_type", _l("Send the body as JSON (Content-Type: application/json).")),
-    422: ("invalid_input", _l("Some fields are not valid. Correct them and try again.")),
-    429: ("too_many_requests", _l("Too many attempts. Wait a moment and try again.")),
+    400: (ErrorCode.BAD_REQUEST, _l("The request could not be read. Send valid JSON.")),
+    401: (ErrorCode.SIGN_IN_REQUIRED, _l("Please sign in first.")),
+    403: (ErrorCode.FORBIDDEN, _l("You are not allowed to do this.")),
+    404: (ErrorCode.NOT_FOUND, _l("Nothing was found at this address.")),
+    405: (ErrorCode.METHOD_NOT_ALLOWED, _l("This address does not accept that method.")),
+    409: (ErrorCode.CONFLICT, _l("This conflicts with the current state. Reload and try again.")),
+    413: (ErrorCode.BODY_TOO_LARGE, _l("The request is too large. Send at most 1 MB.")),
+    415: (
+        ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+        _l("Send the body as JSON (Content-Type: application/json)."),
+    ),
+    422: (ErrorCode.INVALID_INPUT, _l("Some fields are not valid. Correct them and try again.")),
+    429: (ErrorCode.TOO_MANY_REQUESTS, _l("Too many attempts. Wait a moment and try again.")),
 }
 
 
@@ -100,7 +105,7 @@ def wants_json() -> bool:
     return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
 
 
-def error_response(status: int, code: str, message: Any, details: Any = None) -> Response:
+def error_response(status: int, code: ErrorCode, message: Any, details: Any = None) -> Response:
     if wants_json():
         body: dict[str, Any] = {"code": code, "message": str(message)}
         if details:
@@ -152,7 +157,7 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response:
         status = exc.code or 500
-        code, message = _HTTP_MESSAGES.get(status, ("error", exc.description or exc.name))
+        code, message = _HTTP_MESSAGES.get(status, (ErrorCode.ERROR, exc.description or exc.name))
         details = _webargs_details(exc)
         if status == 422 and details:
             message = f"{message} {_describe(details)}"
@@ -171,6 +176,6 @@ def register_error_handlers(app: Flask) -> None:
         app.logger.exception("unhandled error on %s %s", request.method, request.path)
         return error_response(
             500,
-            "internal_error",
+            ErrorCode.INTERNAL_ERROR,
             _l("Something went wrong on our side. It has been logged; please try again."),
         )

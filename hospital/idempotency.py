@@ -31,6 +31,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hospital.db import Model, UTCDateTime, db, enum_column, execute_dml, utcnow
+from hospital.error_codes import ErrorCode
 from hospital.errors import Conflict, InvalidInput
 
 HEADER = "Idempotency-Key"
@@ -122,7 +123,7 @@ def claim(
                     "This Idempotency-Key was already used for a different request. Use a new "
                     "key for a new request."
                 ),
-                code="idempotency_key_reused",
+                code=ErrorCode.IDEMPOTENCY_KEY_REUSED,
             )
         if existing.state is IdempotencyState.COMPLETED:
             return None, existing
@@ -142,7 +143,7 @@ def claim(
                     "The same request is still being processed. Wait a moment, then retry "
                     "with the same Idempotency-Key."
                 ),
-                code="idempotency_in_flight",
+                code=ErrorCode.IDEMPOTENCY_IN_FLIGHT,
             )
         record_id = existing.id
     db.session.commit()
@@ -200,7 +201,7 @@ def idempotent(fn: F) -> F:
         if not _valid_key(key):
             raise InvalidInput(
                 _l("The Idempotency-Key header must be 1 to 255 printable ASCII characters."),
-                code="idempotency_key_invalid",
+                code=ErrorCode.IDEMPOTENCY_KEY_INVALID,
             )
         from hospital.accounts.guards import signed_in_account
 

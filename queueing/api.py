@@ -30,6 +30,7 @@ from hospital.accounts.guards import (
 )
 from hospital.accounts.models import STAFF_ROLES, DeviceKind, Role
 from hospital.db import db, utcnow
+from hospital.error_codes import ErrorCode
 from hospital.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from hospital.organisation.lookup import current_hospital
 from hospital.organisation.models import ServicePoint
@@ -137,7 +138,7 @@ def _refuse_unpaid_kiosk_walk_in(hospital_id: int) -> None:
                 "A walk-in ticket costs the registration fee here: register through the kiosk's "
                 "walk-in screen, which takes the payment first."
             ),
-            code="walk_in_fee_due",
+            code=ErrorCode.WALK_IN_FEE_DUE,
         )
 
 
@@ -151,7 +152,7 @@ def issue_walk_in(args: dict[str, Any]) -> dict[str, Any]:
     if actor is not None:
         if not actor.is_staff:
             raise Forbidden(
-                _l("Only staff or a kiosk can issue walk-in tickets."), code="role_required"
+                _l("Only staff or a kiosk can issue walk-in tickets."), code=ErrorCode.ROLE_REQUIRED
             )
         hospital_id = actor.hospital_id
     else:
@@ -206,7 +207,7 @@ def check_in(args: dict[str, Any]) -> dict[str, Any]:
     if "appointment_id" not in args:
         raise InvalidInput(
             _l("Staff and patients check in by appointment_id; the code is for kiosks."),
-            code="appointment_id_required",
+            code=ErrorCode.APPOINTMENT_ID_REQUIRED,
         )
     if actor.is_staff:
         issuing.require_check_in_role(actor)
@@ -215,7 +216,7 @@ def check_in(args: dict[str, Any]) -> dict[str, Any]:
 
         appointment = appointment_of_hospital(actor.hospital_id, args["appointment_id"])
         if appointment is None:
-            raise NotFound(_l("No such appointment."), code="appointment_not_found")
+            raise NotFound(_l("No such appointment."), code=ErrorCode.APPOINTMENT_NOT_FOUND)
         require_patient_access(
             actor, appointment.patient_id, Permission.BOOK, action="queue.check_in"
         )
@@ -250,7 +251,7 @@ def _device_check_in(device: Any, args: dict[str, Any], now: Any) -> Ticket:
                 "A kiosk checks a patient in only with the appointment's QR code: send its "
                 "text as code."
             ),
-            code="proof_required",
+            code=ErrorCode.PROOF_REQUIRED,
         )
     return ticket
 
@@ -531,7 +532,7 @@ def counter_events(counter_id: int) -> Response:
         counter.service_point, local_date(utcnow(), zone_for(current_hospital()))
     )
     if queue is None:
-        raise NotFound(_l("This counter's queue is not open today."), code="queue_not_open")
+        raise NotFound(_l("This counter's queue is not open today."), code=ErrorCode.QUEUE_NOT_OPEN)
     # The names the first snapshot shows are audited as this request's read; names that
     # appear later are audited by the stream as it sends them.
     state = snapshots.load_state(queue.id, utcnow())

@@ -20,6 +20,7 @@ from hospital.billing.services import orders as billing_orders
 from hospital.billing.services import queries as billing_queries
 from hospital.billing.services.queries import ItemCategory
 from hospital.db import db, utcnow
+from hospital.error_codes import ErrorCode
 from hospital.errors import DomainError, InvalidInput, NotFound
 from hospital.money import format_fen
 from hospital.organisation.lookup import current_hospital
@@ -295,10 +296,12 @@ def desk() -> Any:
                     _l(
                         "No patient has this record or identity number. Check it, or leave it empty."
                     ),
-                    code="patient_not_found",
+                    code=ErrorCode.PATIENT_NOT_FOUND,
                 )
             if priority not in PRIORITIES:
-                raise InvalidInput(_l("Choose a priority from the list."), code="bad_priority")
+                raise InvalidInput(
+                    _l("Choose a priority from the list."), code=ErrorCode.BAD_PRIORITY
+                )
             if patient is not None and patient.identity_confirmed_at is None:
                 # A record a family account made: staff check the person before it is used.
                 if request.form.get("identity_checked") == str(patient.id):
@@ -325,7 +328,7 @@ def desk() -> Any:
     if request.args.get("ticket"):
         issued = notify.ticket_by_token(request.args["ticket"])
         if issued.hospital_id != actor.hospital_id:
-            raise NotFound(_l("No such ticket."), code="ticket_not_found")
+            raise NotFound(_l("No such ticket."), code=ErrorCode.TICKET_NOT_FOUND)
     patient = db.session.get(Patient, issued.patient_id) if issued and issued.patient_id else None
     page = render_template(
         "queueing/desk.html",
@@ -407,7 +410,7 @@ def close_queue(counter_id: int) -> str | WerkzeugResponse:
     counter = _staff_counter(counter_id, "close_queue")
     queue = queues.find_queue(counter.service_point, _today())
     if queue is None:
-        raise NotFound(_l("This counter's queue is not open today."), code="queue_not_open")
+        raise NotFound(_l("This counter's queue is not open today."), code=ErrorCode.QUEUE_NOT_OPEN)
     if request.method == "GET" or request.form.get("confirm") != "yes":
         return render_template(
             "queueing/close_queue.html",
@@ -440,14 +443,14 @@ def complete_and_order(counter_id: int) -> WerkzeugResponse:
     counters.counter_for_staff(actor, counter_id, action="queue.complete_and_order")
     try:
         if not chosen:
-            raise InvalidInput(_l("Choose at least one test to order."), code="order_empty")
+            raise InvalidInput(_l("Choose at least one test to order."), code=ErrorCode.ORDER_EMPTY)
         ticket = serving.complete(
             actor=actor, hospital_id=actor.hospital_id, counter_id=counter_id, now=now
         )
         if ticket.patient_id is None:
             raise InvalidInput(
                 _l("This ticket has no registered patient; order tests at the cashier."),
-                code="ticket_without_patient",
+                code=ErrorCode.TICKET_WITHOUT_PATIENT,
             )
         visit = (
             OrderRef.appointment(ticket.appointment_id)
@@ -494,6 +497,6 @@ def board_page() -> str:
     else:
         raise InvalidInput(
             _l("Give the board a department (?department=2) or service points (?points=1,2,3)."),
-            code="board_scope_required",
+            code=ErrorCode.BOARD_SCOPE_REQUIRED,
         )
     return render_template("queueing/board.html", scope=scope)

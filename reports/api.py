@@ -18,6 +18,7 @@ from hospital.accounts.guards import (
 )
 from hospital.accounts.models import DeviceKind, Role
 from hospital.db import db, utcnow
+from hospital.error_codes import ErrorCode
 from hospital.errors import InvalidInput, NotFound
 from hospital.organisation.models import Hospital
 from hospital.web.api_docs import file_response
@@ -70,7 +71,7 @@ def list_reports(args: dict[str, Any]) -> Any:
     if "medical_record_number" in args:
         if not reading.is_staff_reader(account):
             raise NotFound(
-                _("No patient with this medical record number."), code="patient_not_found"
+                _("No patient with this medical record number."), code=ErrorCode.PATIENT_NOT_FOUND
             )
         reports = reading.staff_search(account, args["medical_record_number"])
         return jsonify(StaffReportOut(many=True).dump(reports))
@@ -103,7 +104,7 @@ def receive_hl7() -> Any:
     except hl7.Hl7Error as exc:
         raise InvalidInput(
             _("The HL7 message was refused: %(problem)s", problem=str(exc)),
-            code="hl7_invalid",
+            code=ErrorCode.HL7_INVALID,
             details={
                 "segment": exc.segment,
                 "field": exc.field,
@@ -133,14 +134,14 @@ def receive_fhir() -> Any:
         document = json.loads(request.get_data(as_text=True) or "null")
     except ValueError:
         raise InvalidInput(
-            _("The body is not valid JSON."), code="fhir_invalid", details={"path": "$"}
+            _("The body is not valid JSON."), code=ErrorCode.FHIR_INVALID, details={"path": "$"}
         ) from None
     try:
         incoming = fhir.parse_bundle(document)
     except fhir.FhirError as exc:
         raise InvalidInput(
             _("The FHIR bundle was refused: %(problem)s", problem=str(exc)),
-            code="fhir_invalid",
+            code=ErrorCode.FHIR_INVALID,
             details={"path": exc.path},
         ) from None
     reports = intake.receive_results(
@@ -165,7 +166,7 @@ def save_test_type(args: dict[str, Any], code: str) -> TestType:
     ):
         raise InvalidInput(
             _("A test code has 1 to 40 letters, digits, dots, dashes or underscores."),
-            code="bad_test_code",
+            code=ErrorCode.BAD_TEST_CODE,
         )
     account = signed_in_account()
     return test_types.save_test_type(account.hospital_id, code, **args, actor=account)

@@ -16,6 +16,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from hospital.accounts.guards import require_roles, signed_in_account, token_access
 from hospital.accounts.models import Role
 from hospital.db import db, utcnow
+from hospital.error_codes import ErrorCode
 from hospital.errors import DomainError, InvalidInput
 from hospital.organisation.models import Hospital
 from hospital.pdf import PdfRenderError
@@ -105,7 +106,7 @@ def _version_arg() -> int | None:
         return None
     if not raw.isdigit() or not 1 <= int(raw) <= 10_000:
         raise InvalidInput(
-            _("The version must be a whole number such as 1 or 2."), code="bad_version"
+            _("The version must be a whole number such as 1 or 2."), code=ErrorCode.BAD_VERSION
         )
     return int(raw)
 
@@ -251,7 +252,7 @@ def _stats_args() -> dict[str, Any]:
                     f"{k}: {' '.join(map(str, v))}" for k, v in exc.messages_dict.items()
                 ),
             ),
-            code="bad_statistics_range",
+            code=ErrorCode.BAD_STATISTICS_RANGE,
         ) from None
 
 

@@ -13,6 +13,7 @@ from hospital.accounts.guards import public, require_roles, require_signed_in, s
 from hospital.accounts.models import Role
 from hospital.audit.service import record_staff_read
 from hospital.db import db, utcnow
+from hospital.error_codes import ErrorCode
 from hospital.errors import NotFound
 from hospital.idempotency import idempotent
 from hospital.organisation.lookup import current_hospital
@@ -333,7 +334,7 @@ def cancel_session(args: dict[str, Any], session_id: int) -> ClinicSession:
     templates.cancel_session(account, session_id, reason=args["reason"], now=utcnow())
     session = db.session.get(ClinicSession, session_id)
     if session is None:
-        raise NotFound(_l("No such session."), code="session_not_found")
+        raise NotFound(_l("No such session."), code=ErrorCode.SESSION_NOT_FOUND)
     return session
 
 

@@ -28,6 +28,7 @@ from flask_login import current_user
 
 from hospital.accounts.models import Account, Device, DeviceKind, Role
 from hospital.db import db, utcnow
+from hospital.error_codes import ErrorCode
 from hospital.errors import Forbidden, Unauthorized
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -197,7 +198,7 @@ def require_roles(*roles: Role) -> Callable[[F], F]:
                     detail={"needs": [r.value for r in roles]},
                 )
                 raise Forbidden(
-                    "Your account does not have the role this needs.", code="role_required"
+                    "Your account does not have the role this needs.", code=ErrorCode.ROLE_REQUIRED
                 )
             return fn(*args, **kwargs)
 
@@ -237,11 +238,13 @@ def require_device(*kinds: DeviceKind) -> Callable[[F], F]:
                 _record_device_denial(None, kinds)
                 raise Unauthorized(
                     "This device is not registered. Ask the hospital's IT team for a device token.",
-                    code="device_token_required",
+                    code=ErrorCode.DEVICE_TOKEN_REQUIRED,
                 )
             if kinds and device.kind not in kinds:
                 _record_device_denial(device, kinds)
-                raise Forbidden("This device may not use this function.", code="wrong_device_kind")
+                raise Forbidden(
+                    "This device may not use this function.", code=ErrorCode.WRONG_DEVICE_KIND
+                )
             device.last_seen_at = utcnow()
             return fn(*args, **kwargs)
 

@@ -28,6 +28,7 @@ from hospital.billing.schemas import (
 )
 from hospital.billing.services import orders, payments, queries, refunds
 from hospital.db import utcnow
+from hospital.error_codes import ErrorCode
 from hospital.errors import Conflict
 from hospital.idempotency import HEADER, idempotent
 from hospital.organisation.lookup import current_hospital
@@ -152,7 +153,9 @@ def receipt(args: dict[str, Any], order_id: int) -> Response:
     account = signed_in_account()
     order = queries.order_for_viewer(account, order_id)
     if order.paid_at is None:
-        raise Conflict(_l("This order has not been paid, so it has no receipt."), code="not_paid")
+        raise Conflict(
+            _l("This order has not been paid, so it has no receipt."), code=ErrorCode.NOT_PAID
+        )
     _audit_staff_read(account, "order.receipt.read", [order])
     pdf = receipts.receipt_pdf(order, size=args["size"])
     return Response(

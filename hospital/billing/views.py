@@ -27,6 +27,7 @@ from hospital.billing.providers.sandbox import SandboxProvider
 from hospital.billing.references import OrderKind, OrderRef
 from hospital.billing.services import orders, payments, queries, refunds, settlement
 from hospital.db import db, utcnow
+from hospital.error_codes import ErrorCode
 from hospital.errors import DomainError, Forbidden, InvalidInput, NotFound
 from hospital.extensions import csrf
 from hospital.money import format_fen
@@ -196,10 +197,12 @@ def receipt_pdf(order_id: int) -> Response:
     account = signed_in_account()
     order = queries.order_for_viewer(account, order_id)
     if order.paid_at is None:
-        raise NotFound(_l("This order has not been paid, so it has no receipt."), code="not_paid")
+        raise NotFound(
+            _l("This order has not been paid, so it has no receipt."), code=ErrorCode.NOT_PAID
+        )
     size = request.args.get("size", "a4")
     if size not in receipts.SIZES:
-        raise InvalidInput(_l("Choose the receipt size a4 or 80mm."), code="bad_size")
+        raise InvalidInput(_l("Choose the receipt size a4 or 80mm."), code=ErrorCode.BAD_SIZE)
     _audit_staff_read(account, "order.receipt.read", [order])
     return Response(
         receipts.receipt_pdf(order, size=size),
@@ -257,7 +260,7 @@ def sandbox_checkout(out_trade_no: str) -> Page:
     if request.method == "POST":
         outcome = request.form.get("outcome", "")
         if outcome not in ("success", "failure", "cancel"):
-            raise InvalidInput(_l("Choose success, failure or cancel."), code="bad_outcome")
+            raise InvalidInput(_l("Choose success, failure or cancel."), code=ErrorCode.BAD_OUTCOME)
         return redirect(sandbox.decide(out_trade_no, outcome, now=utcnow()))
     return render_template("billing/sandbox_checkout.html", txn=txn)
 
@@ -268,7 +271,7 @@ def sandbox_checkout(out_trade_no: str) -> Page:
 def _cashier() -> Account:
     account = signed_in_account()
     if not account.has_role(Role.CASHIER, Role.ADMIN):
-        raise Forbidden(_l("This page is for cashiers."), code="role_required")
+        raise Forbidden(_l("This page is for cashiers."), code=ErrorCode.ROLE_REQUIRED)
     return account
 
 
@@ -281,7 +284,7 @@ def _day(account: Account) -> date:
     try:
         return date.fromisoformat(raw)
     except ValueError:
-        raise InvalidInput(_l("Enter the date as YYYY-MM-DD."), code="bad_date") from None
+        raise InvalidInput(_l("Enter the date as YYYY-MM-DD."), code=ErrorCode.BAD_DATE) from None
 
 
 @bp.get("/cashier")
@@ -305,7 +308,9 @@ def cashier_refund(order_id: int) -> Page:
     try:
         amount = yuan_to_fen(raw if "." in raw or not raw else f"{raw}.00") if raw else None
     except ValueError:
-        raise InvalidInput(_l("Enter the amount in yuan, e.g. 12.50."), code="bad_amount") from None
+        raise InvalidInput(
+            _l("Enter the amount in yuan, e.g. 12.50."), code=ErrorCode.BAD_AMOUNT
+        ) from None
     issued = refunds.refund_order(
         account,
         order_id,

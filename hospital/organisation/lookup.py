@@ -6,6 +6,7 @@ import sqlalchemy as sa
 from flask import current_app, g
 
 from hospital.db import db
+from hospital.error_codes import ErrorCode
 from hospital.errors import NotFound
 from hospital.organisation.models import Hospital
 
@@ -27,7 +28,8 @@ def current_hospital() -> Hospital:
         hospital = db.session.scalar(sa.select(Hospital).order_by(Hospital.id).limit(1))
     if hospital is None:
         raise NotFound(
-            "No hospital is set up yet. Run `hospital seed-demo` or create one.", code="no_hospital"
+            "No hospital is set up yet. Run `hospital seed-demo` or create one.",
+            code=ErrorCode.NO_HOSPITAL,
         )
     g.hospital = hospital
     return hospital

@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from hospital.accounts.models import Account
 from hospital.audit.service import record
 from hospital.db import db
+from hospital.error_codes import ErrorCode
 from hospital.errors import Conflict, InvalidInput, NotFound
 from hospital.organisation.models import (
     Clinician,
@@ -58,7 +59,9 @@ def search_departments(hospital: Hospital, q: str | None = None) -> list[Departm
     return list(db.session.scalars(query.order_by(Department.sort_order, Department.id)))
 
 
-def _get(model: type[Any], hospital: Hospital, object_id: int, *, code: str, message: Any) -> Any:
+def _get(
+    model: type[Any], hospital: Hospital, object_id: int, *, code: ErrorCode, message: Any
+) -> Any:
     row = db.session.get(model, object_id) if 0 < object_id <= MAX_ID else None
     if row is None or row.hospital_id != hospital.id:
         raise NotFound(message, code=code)
@@ -70,7 +73,7 @@ def get_department(hospital: Hospital, department_id: int) -> Department:
         Department,
         hospital,
         department_id,
-        code="department_not_found",
+        code=ErrorCode.DEPARTMENT_NOT_FOUND,
         message=_l("No department with this id exists here. Pick one from the list."),
     )
 
@@ -92,7 +95,7 @@ def get_clinician(hospital: Hospital, clinician_id: int) -> Clinician:
         Clinician,
         hospital,
         clinician_id,
-        code="clinician_not_found",
+        code=ErrorCode.CLINICIAN_NOT_FOUND,
         message=_l("No clinician with this id works here. Pick one from the list."),
     )
 
@@ -118,7 +121,7 @@ def get_service_point(hospital: Hospital, service_point_id: int) -> ServicePoint
         ServicePoint,
         hospital,
         service_point_id,
-        code="service_point_not_found",
+        code=ErrorCode.SERVICE_POINT_NOT_FOUND,
         message=_l("No room or counter with this id exists here. Pick one from the list."),
     )
 
@@ -143,7 +146,7 @@ def create_hospital(
     except (ZoneInfoNotFoundError, ValueError):
         raise InvalidInput(
             _l("Unknown time zone. Use a name such as Asia/Shanghai."),
-            code="invalid_timezone",
+            code=ErrorCode.INVALID_TIMEZONE,
             details={"timezone": [_l("Unknown time zone.")]},
         ) from None
     hospital = Hospital(
@@ -156,7 +159,7 @@ def create_hospital(
         phone=phone,
         created_at=now,
     )
-    _insert(hospital, code="duplicate_code", message=_DUPLICATE_CODE)
+    _insert(hospital, code=ErrorCode.DUPLICATE_CODE, message=_DUPLICATE_CODE)
     return hospital
 
 
@@ -203,7 +206,7 @@ SERVICE_POINT_FIELDS = frozenset(
 )
 
 
-def _insert(row: Any, *, code: str, message: Any) -> None:
+def _insert(row: Any, *, code: ErrorCode, message: Any) -> None:
     """Add and flush, turning a unique-constraint race into a Conflict without losing the transaction."""
     try:
         with db.session.begin_nested():
@@ -213,7 +216,7 @@ def _insert(row: Any, *, code: str, message: Any) -> None:
         raise Conflict(message, code=code) from None
 
 
-def _flush_changes(*, code: str, message: Any) -> None:
+def _flush_changes(*, code: ErrorCode, message: Any) -> None:
     try:
         with db.session.begin_nested():
             db.session.flush()
@@ -227,7 +230,7 @@ def _check_fields(values: Mapping[str, Any], allowed: frozenset[str]) -> dict[st
     if unknown:
         raise InvalidInput(
             _l("These fields cannot be set: %(fields)s.", fields=", ".join(unknown)),
-            code="unknown_field",
+            code=ErrorCode.UNKNOWN_FIELD,
             details={name: [_l("Unknown field.")] for name in unknown},
         )
     data = {k: v.strip() if isinstance(v, str) else v for k, v in values.items()}
@@ -235,7 +238,7 @@ def _check_fields(values: Mapping[str, Any], allowed: frozenset[str]) -> dict[st
     if blank:
         raise InvalidInput(
             _l("Fill in %(fields)s: it cannot be blank.", fields=", ".join(blank)),
-            code="blank_field",
+            code=ErrorCode.BLANK_FIELD,
             details={name: [_l("Cannot be blank.")] for name in blank},
         )
     return data
@@ -252,7 +255,9 @@ def _refuse_taken_code(
     model: type[Any], hospital: Hospital, code: str, exclude: int | None
 ) -> None:
     if _code_taken(model, hospital, code, exclude):
-        raise Conflict(_DUPLICATE_CODE, code="duplicate_code", details={"code": [_DUPLICATE_CODE]})
+        raise Conflict(
+            _DUPLICATE_CODE, code=ErrorCode.DUPLICATE_CODE, details={"code": [_DUPLICATE_CODE]}
+        )
 
 
 def _audit(actor: Account | None, hospital: Hospital, action: str, row: Any, detail: Any) -> None:
@@ -273,7 +278,7 @@ def _enum(enum_cls: type[Any], value: Any, field: str) -> Any:
         choices = ", ".join(m.value for m in enum_cls)
         raise InvalidInput(
             _l("Choose one of: %(choices)s.", choices=choices),
-            code="invalid_choice",
+            code=ErrorCode.INVALID_CHOICE,
             details={field: [_l("Choose one of: %(choices)s.", choices=choices)]},
         ) from None
 
@@ -301,7 +306,7 @@ def create_department(
         data.pop("pinyin_initials", None)  # left blank on a new department: computed
     department = Department(hospital_id=hospital.id)
     _set_department(hospital, department, data)
-    _insert(department, code="duplicate_code", message=_DUPLICATE_CODE)
+    _insert(department, code=ErrorCode.DUPLICATE_CODE, message=_DUPLICATE_CODE)
     _audit(actor, hospital, "organisation.department.create", department, _jsonable(data))
     return department
 
@@ -317,7 +322,7 @@ def update_department(
     data = _check_fields(changes, DEPARTMENT_FIELDS)
     department = get_department(hospital, department_id)
     _set_department(hospital, department, data)
-    _flush_changes(code="duplicate_code", message=_DUPLICATE_CODE)
+    _flush_changes(code=ErrorCode.DUPLICATE_CODE, message=_DUPLICATE_CODE)
     _audit(actor, hospital, "organisation.department.update", department, _jsonable(data))
     return department
 
@@ -330,7 +335,7 @@ def _check_department(hospital: Hospital, department_id: int | None) -> None:
     except NotFound:
         raise InvalidInput(
             _l("No department with this id exists here. Pick one from the list."),
-            code="department_not_found",
+            code=ErrorCode.DEPARTMENT_NOT_FOUND,
             details={"department_id": [_l("No such department.")]},
         ) from None
 
@@ -344,7 +349,7 @@ def _check_clinician_account(
     if account is None or account.hospital_id != hospital.id:
         raise InvalidInput(
             _l("No account with this id exists here. Check the account id."),
-            code="account_not_found",
+            code=ErrorCode.ACCOUNT_NOT_FOUND,
             details={"account_id": [_l("No such account.")]},
         )
     taken = db.session.scalar(
@@ -355,7 +360,7 @@ def _check_clinician_account(
         else sa.select(Clinician.id).where(Clinician.account_id == account_id)
     )
     if taken is not None:
-        raise Conflict(_ACCOUNT_TAKEN, code="account_already_linked")
+        raise Conflict(_ACCOUNT_TAKEN, code=ErrorCode.ACCOUNT_ALREADY_LINKED)
 
 
 _ACCOUNT_TAKEN = _l("This account already belongs to another clinician.")
@@ -367,7 +372,7 @@ def _set_clinician(hospital: Hospital, clinician: Clinician, data: dict[str, Any
         if data["department_id"] is None:
             raise InvalidInput(
                 _l("A clinician must belong to a department."),
-                code="department_required",
+                code=ErrorCode.DEPARTMENT_REQUIRED,
                 details={"department_id": [_l("Field may not be null.")]},
             )
         _check_department(hospital, data["department_id"])
@@ -384,7 +389,7 @@ def create_clinician(
     data = _check_fields(values, CLINICIAN_FIELDS)
     clinician = Clinician(hospital_id=hospital.id)
     _set_clinician(hospital, clinician, data)
-    _insert(clinician, code="account_already_linked", message=_ACCOUNT_TAKEN)
+    _insert(clinician, code=ErrorCode.ACCOUNT_ALREADY_LINKED, message=_ACCOUNT_TAKEN)
     _audit(actor, hospital, "organisation.clinician.create", clinician, _jsonable(data))
     return clinician
 
@@ -400,7 +405,7 @@ def update_clinician(
     data = _check_fields(changes, CLINICIAN_FIELDS)
     clinician = get_clinician(hospital, clinician_id)
     _set_clinician(hospital, clinician, data)
-    _flush_changes(code="account_already_linked", message=_ACCOUNT_TAKEN)
+    _flush_changes(code=ErrorCode.ACCOUNT_ALREADY_LINKED, message=_ACCOUNT_TAKEN)
     _audit(actor, hospital, "organisation.clinician.update", clinician, _jsonable(data))
     return clinician
 
@@ -422,7 +427,7 @@ def create_service_point(
     data = _check_fields(values, SERVICE_POINT_FIELDS)
     point = ServicePoint(hospital_id=hospital.id)
     _set_service_point(hospital, point, data)
-    _insert(point, code="duplicate_code", message=_DUPLICATE_CODE)
+    _insert(point, code=ErrorCode.DUPLICATE_CODE, message=_DUPLICATE_CODE)
     _audit(actor, hospital, "organisation.service_point.create", point, _jsonable(data))
     return point
 
@@ -438,6 +443,6 @@ def update_service_point(
     data = _check_fields(changes, SERVICE_POINT_FIELDS)
     point = get_service_point(hospital, service_point_id)
     _set_service_point(hospital, point, data)
-    _flush_changes(code="duplicate_code", message=_DUPLICATE_CODE)
+    _flush_changes(code=ErrorCode.DUPLICATE_CODE, message=_DUPLICATE_CODE)
     _audit(actor, hospital, "organisation.service_point.update", point, _jsonable(data))
     return point

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from hospital.accounts.models import Account, Role
 from hospital.db import db
+from hospital.error_codes import ErrorCode
 from hospital.errors import NotFound
 from hospital.patients.models import FamilyLink, Patient
 
@@ -132,7 +133,9 @@ def require_patient_access(
         hospital_id=account.hospital_id,
         detail={"permission": permission.value},
     )
-    raise NotFound("No patient with this id is linked to your account.", code="patient_not_found")
+    raise NotFound(
+        "No patient with this id is linked to your account.", code=ErrorCode.PATIENT_NOT_FOUND
+    )
 
 
 def patients_for_phone_account(

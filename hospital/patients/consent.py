@@ -14,6 +14,7 @@ from hospital.accounts.services import codes
 from hospital.audit.models import AuditEntry, Outcome
 from hospital.audit.service import record
 from hospital.db import db
+from hospital.error_codes import ErrorCode
 from hospital.errors import Conflict, TooManyRequests
 from hospital.notifications.messages import MessageTemplate
 from hospital.organisation.models import Hospital
@@ -84,7 +85,7 @@ def check_lookup_limit(account: Account, *, now: datetime) -> None:
             limit=limit,
             minutes=minutes,
         ),
-        code="lookup_limited",
+        code=ErrorCode.LOOKUP_LIMITED,
         details={"retry_after": wait},
     )
 
@@ -119,7 +120,7 @@ def consent_phone(account: Account, existing: Patient | None, phone: str | None)
     """
     if existing is not None:
         if not existing.phone:
-            raise Conflict(CONSENT_AT_DESK, code="consent_at_desk")
+            raise Conflict(CONSENT_AT_DESK, code=ErrorCode.CONSENT_AT_DESK)
         return existing.phone
     if phone and phone != account.phone and phone_is_known(account.hospital_id, phone):
         return phone
@@ -147,7 +148,7 @@ def send_consent_code(account: Account, phone: str, *, now: datetime) -> int:
 def check_consent_code(account: Account, phone: str, code: str | None, *, now: datetime) -> None:
     """Consume the consent code sent to phone, or raise (consent_required when none is given)."""
     if not (code or "").strip():
-        raise Conflict(CONSENT_REQUIRED, code="consent_required")
+        raise Conflict(CONSENT_REQUIRED, code=ErrorCode.CONSENT_REQUIRED)
     codes.check_phone_code(
         _hospital(account), phone, code or "", purpose=CodePurpose.FAMILY_LINK, now=now
     )

@@ -18,6 +18,7 @@ from hospital.accounts.models import Account, Role
 from hospital.audit.models import Outcome
 from hospital.audit.service import record
 from hospital.db import db
+from hospital.error_codes import ErrorCode
 from hospital.errors import Forbidden, InvalidInput, NotFound
 from hospital.patients.access import Permission, require_patient_access
 from hospital.patients.models import FamilyLink, Relationship
@@ -75,7 +76,7 @@ def refuse_raise_by_holder(account: Account, link: FamilyLink, changes: dict[str
     )
     raise Forbidden(
         RIGHTS_FROM_PATIENT,
-        code="rights_granted_by_patient",
+        code=ErrorCode.RIGHTS_GRANTED_BY_PATIENT,
         details={name: [RIGHTS_FROM_PATIENT] for name in raising},
     )
 
@@ -144,7 +145,7 @@ def get_grant(account: Account, link_id: int, *, action: str = "family.grant_vie
         hospital_id=account.hospital_id,
     )
     raise NotFound(
-        _l("Nobody acts for you through this link. Reload the list."), code="link_not_found"
+        _l("Nobody acts for you through this link. Reload the list."), code=ErrorCode.LINK_NOT_FOUND
     )
 
 
@@ -226,7 +227,7 @@ def staff_change_rights(
         )
         raise Forbidden(
             _l("Only the registration desk or an administrator can change family links."),
-            code="role_required",
+            code=ErrorCode.ROLE_REQUIRED,
         )
     link = (
         db.session.get(FamilyLink, link_id)
@@ -243,7 +244,8 @@ def staff_change_rights(
     assert link is not None
     if link.relationship is Relationship.SELF:
         raise InvalidInput(
-            _l("A patient's own profile always has every permission."), code="own_profile_fixed"
+            _l("A patient's own profile always has every permission."),
+            code=ErrorCode.OWN_PROFILE_FIXED,
         )
     changes = {"can_book": can_book, "can_pay": can_pay, "can_view_reports": can_view_reports}
     before, after = _apply(link, changes)

@@ -13,6 +13,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from hospital.accounts.guards import signed_in_account
 from hospital.db import utcnow
+from hospital.error_codes import ErrorCode
 from hospital.errors import DomainError, InvalidInput
 from hospital.patients import grants
 from hospital.patients.identity import mask_id_number, mask_name, mask_phone
@@ -198,7 +199,7 @@ def add_member() -> Page:
 
 def _asks_consent(exc: DomainError) -> bool:
     """Whether the add page should offer to text a consent code."""
-    return exc.code == "consent_required" or exc.code.startswith("code_")
+    return exc.code == ErrorCode.CONSENT_REQUIRED or exc.code.startswith("code_")
 
 
 @bp.route("/family/<int:link_id>/edit", methods=["GET", "POST"])

@@ -33,6 +33,7 @@ from hospital.accounts.models import Language
 from hospital.accounts.services.preferences import update_preferences
 from hospital.config import describe_database
 from hospital.db import db
+from hospital.error_codes import ErrorCode
 from hospital.errors import NotFound, error_response
 from hospital.money import format_fen
 from hospital.organisation.lookup import current_hospital
@@ -185,7 +186,7 @@ def _remember_language_from_address(response: WerkzeugResponse) -> WerkzeugRespo
 def _csrf_failed(exc: CSRFError) -> Response:
     return error_response(
         400,
-        "csrf_failed",
+        ErrorCode.CSRF_FAILED,
         _l("This form is out of date. Go back, reload the page and try again."),
     )
 
@@ -263,7 +264,7 @@ def _save_preferences(**changes: Any) -> None:
 @public("a display preference (saved to the caller's own account)")
 def set_language(lang: str) -> WerkzeugResponse:
     if lang not in LANGUAGES:
-        raise NotFound(_l("This language is not offered."), code="unknown_language")
+        raise NotFound(_l("This language is not offered."), code=ErrorCode.UNKNOWN_LANGUAGE)
     response = redirect(_back())
     _remember(response, LANGUAGE_COOKIE, lang)
     # Only a form post changes the account: a link or an image cannot do it for another site.
@@ -276,7 +277,9 @@ def set_language(lang: str) -> WerkzeugResponse:
 @public("a display preference (saved to the caller's own account)")
 def set_elder_mode(state: str) -> WerkzeugResponse:
     if state not in ("on", "off"):
-        raise NotFound(_l("Elder mode can only be switched on or off."), code="unknown_state")
+        raise NotFound(
+            _l("Elder mode can only be switched on or off."), code=ErrorCode.UNKNOWN_STATE
+        )
     response = redirect(_back())
     _remember(response, ELDER_COOKIE, "1" if state == "on" else "0")
     if request.method == "POST":

@@ -9,6 +9,7 @@ from flask_babel import lazy_gettext as _l
 
 from hospital.accounts.models import Device
 from hospital.audit.service import record
+from hospital.error_codes import ErrorCode
 from hospital.errors import Conflict, NotFound
 from hospital.zones import local_date, zone_for
 from kiosk.models import ActivityKind
@@ -22,23 +23,23 @@ from scheduling.services.queries import AppointmentState, appointment_of_hospita
 
 _STATE_PROBLEMS = {
     AppointmentState.CANCELLED: (
-        "appointment_cancelled",
+        ErrorCode.APPOINTMENT_CANCELLED,
         _l('This appointment was cancelled. To see a doctor today, choose "Register now".'),
     ),
     AppointmentState.EXPIRED: (
-        "appointment_expired",
+        ErrorCode.APPOINTMENT_EXPIRED,
         _l('This appointment was never paid and has lapsed. Choose "Register now" instead.'),
     ),
     AppointmentState.HELD: (
-        "appointment_unpaid",
+        ErrorCode.APPOINTMENT_UNPAID,
         _l("This appointment is not paid yet. Pay for it on your phone first, then check in."),
     ),
     AppointmentState.COMPLETED: (
-        "appointment_completed",
+        ErrorCode.APPOINTMENT_COMPLETED,
         _l("This appointment has already been seen by the doctor."),
     ),
     AppointmentState.NO_SHOW: (
-        "appointment_missed",
+        ErrorCode.APPOINTMENT_MISSED,
         _l("This appointment was missed. Please ask at the registration desk."),
     ),
 }
@@ -61,7 +62,7 @@ def check_in(device: Device, appointment_id: int, *, now: datetime) -> IssuedTic
     if appointment is None:
         raise NotFound(
             _l("We could not find this appointment. Please ask at the registration desk."),
-            code="appointment_not_found",
+            code=ErrorCode.APPOINTMENT_NOT_FOUND,
         )
     hospital = hospital_of(device.hospital_id)
     state = effective_state(appointment, now)
@@ -75,7 +76,7 @@ def check_in(device: Device, appointment_id: int, *, now: datetime) -> IssuedTic
                 "This appointment is on %(day)s, not today. Please come back on that day.",
                 day=appointment.local_date.isoformat(),
             ),
-            code="appointment_other_day",
+            code=ErrorCode.APPOINTMENT_OTHER_DAY,
         )
     existing = ticket_for_appointment(appointment.id)
     if existing is None:

@@ -18,6 +18,7 @@ from hospital.accounts.models import STAFF_ROLES, Account, Device, DeviceKind, R
 from hospital.accounts.services import devices
 from hospital.audit.service import record
 from hospital.db import db
+from hospital.error_codes import ErrorCode
 from hospital.errors import Forbidden, InvalidInput, NotFound
 from hospital.organisation.models import Hospital
 from kiosk.models import HelpRequest, Kiosk, PrinterState
@@ -42,12 +43,12 @@ def _printer_address(host: str, port: Any) -> tuple[str, int]:
     if host and not _HOST.match(host):
         raise InvalidInput(
             _l("Give the printer's address as a host name or IP address, e.g. 192.168.1.50."),
-            code="invalid_printer_host",
+            code=ErrorCode.INVALID_PRINTER_HOST,
         )
     if not isinstance(port, int) or not 1 <= port <= 65535:
         raise InvalidInput(
             _l("Give the printer's port as a number from 1 to 65535 (usually 9100)."),
-            code="invalid_printer_port",
+            code=ErrorCode.INVALID_PRINTER_PORT,
         )
     return host, port
 
@@ -55,7 +56,9 @@ def _printer_address(host: str, port: Any) -> tuple[str, int]:
 def _require_admin(actor: Account, action: str) -> None:
     if not actor.has_role(Role.ADMIN):
         record(action=action, outcome="denied", actor=actor, detail={"needs": ["admin"]})
-        raise Forbidden(_l("Your account does not have the role this needs."), code="role_required")
+        raise Forbidden(
+            _l("Your account does not have the role this needs."), code=ErrorCode.ROLE_REQUIRED
+        )
 
 
 def register_kiosk(
@@ -96,7 +99,9 @@ def register_kiosk(
 def kiosk_of(device: Device) -> Kiosk:
     """The kiosk settings of a kiosk device (a device registered elsewhere gets defaults)."""
     if device.kind is not DeviceKind.KIOSK:
-        raise Forbidden(_l("This device may not use this function."), code="wrong_device_kind")
+        raise Forbidden(
+            _l("This device may not use this function."), code=ErrorCode.WRONG_DEVICE_KIND
+        )
     kiosk = db.session.get(Kiosk, device.id)
     if kiosk is None:
         kiosk = Kiosk(
@@ -122,7 +127,9 @@ def update_printer(
         or device.hospital_id != actor.hospital_id
         or device.kind is not DeviceKind.KIOSK
     ):
-        raise NotFound(_l("There is no such kiosk in this hospital."), code="kiosk_not_found")
+        raise NotFound(
+            _l("There is no such kiosk in this hospital."), code=ErrorCode.KIOSK_NOT_FOUND
+        )
     host, port = _printer_address(printer_host, printer_port)
     kiosk = kiosk_of(device)
     kiosk.printer_host, kiosk.printer_port = host, port
@@ -155,7 +162,9 @@ class KioskRow:
 
 def _require_staff(actor: Account) -> None:
     if not actor.has_role(*STAFF_ROLES):
-        raise Forbidden(_l("Your account does not have the role this needs."), code="role_required")
+        raise Forbidden(
+            _l("Your account does not have the role this needs."), code=ErrorCode.ROLE_REQUIRED
+        )
 
 
 def list_kiosks(actor: Account) -> list[KioskRow]:
@@ -230,7 +239,7 @@ def resolve_help_request(actor: Account, request_id: int, *, now: datetime) -> H
     _require_staff(actor)
     request = db.session.get(HelpRequest, request_id) if isinstance(request_id, int) else None
     if request is None or request.hospital_id != actor.hospital_id:
-        raise NotFound(_l("There is no such help request."), code="help_request_not_found")
+        raise NotFound(_l("There is no such help request."), code=ErrorCode.HELP_REQUEST_NOT_FOUND)
     if request.resolved_at is None:
         request.resolved_at = now
         request.resolved_by_account_id = actor.id

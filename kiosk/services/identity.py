@@ -19,6 +19,7 @@ from hospital.accounts.models import Account, CodePurpose, Device
 from hospital.accounts.services import codes
 from hospital.audit.service import record
 from hospital.db import db
+from hospital.error_codes import ErrorCode
 from hospital.errors import InvalidInput, NotFound, Unauthorized
 from hospital.notifications.messages import MessageTemplate
 from hospital.patients.access import (
@@ -62,7 +63,7 @@ def normalized_phone(raw: str) -> str:
     except IdentityError:
         raise InvalidInput(
             _l("Enter a mobile number: 11 digits starting with 1, e.g. 13800138000."),
-            code="invalid_phone",
+            code=ErrorCode.INVALID_PHONE,
         ) from None
 
 
@@ -116,15 +117,15 @@ def confirmed_phone(device: Device, token: str) -> str:
     except SignatureExpired:
         raise Unauthorized(
             _l("Your confirmation has run out. Start again and ask for a new code."),
-            code="confirmation_expired",
+            code=ErrorCode.CONFIRMATION_EXPIRED,
         ) from None
     except BadSignature:
         raise Unauthorized(
-            _l("Confirm your phone number with a code first."), code="confirmation_required"
+            _l("Confirm your phone number with a code first."), code=ErrorCode.CONFIRMATION_REQUIRED
         ) from None
     if not isinstance(data, dict) or data.get("d") != device.id:
         raise Unauthorized(
-            _l("Confirm your phone number with a code first."), code="confirmation_required"
+            _l("Confirm your phone number with a code first."), code=ErrorCode.CONFIRMATION_REQUIRED
         )
     return str(data["p"])
 
@@ -176,7 +177,7 @@ def patient_for_identity(device: Device, number: str, *, now: datetime) -> Patie
     if not candidates:
         raise InvalidInput(
             _l("Enter the 18 characters of the identity card, or the passport number."),
-            code="invalid_identity_number",
+            code=ErrorCode.INVALID_IDENTITY_NUMBER,
         )
     check_rate(device, ActivityKind.ID_LOOKUP, int(config("KIOSK_ID_LOOKUPS_PER_MINUTE", 10)), now)
     log_activity(device, ActivityKind.ID_LOOKUP, now)
@@ -246,7 +247,7 @@ def no_appointment_today() -> NotFound:
             "We found no appointment for today. Check the number, or ask at the registration "
             'desk. To see a doctor today, choose "Register now" on the first screen.'
         ),
-        code="no_appointment_today",
+        code=ErrorCode.NO_APPOINTMENT_TODAY,
     )
 
 
@@ -254,7 +255,7 @@ def no_record_for_walk_in() -> NotFound:
     """A walk-in named by an identity number needs a record: the desk registers the person."""
     return NotFound(
         _l("We found no patient with this number. Check it, or ask at the registration desk."),
-        code="patient_not_found",
+        code=ErrorCode.PATIENT_NOT_FOUND,
     )
 
 
@@ -267,13 +268,13 @@ def appointment_from_code(device: Device, text: str) -> int:
                 "This is not an appointment code of this hospital. Scan the QR code of your "
                 "appointment, or choose another way to check in."
             ),
-            code="unknown_code",
+            code=ErrorCode.UNKNOWN_CODE,
         )
     hospital_id, appointment_id = named
     if hospital_id != device.hospital_id:
         raise InvalidInput(
             _l("This appointment is at another hospital. Please go to that hospital."),
-            code="other_hospital_code",
+            code=ErrorCode.OTHER_HOSPITAL_CODE,
         )
     return appointment_id
 
@@ -301,7 +302,7 @@ def _own_patient(hospital_id: int, phone: str, account: Account) -> Patient:
     if own is None:
         raise NotFound(
             _l("We found no patient profile for this phone. Please ask at the registration desk."),
-            code="patient_not_found",
+            code=ErrorCode.PATIENT_NOT_FOUND,
         )
     return own
 
@@ -328,7 +329,7 @@ def walk_in_patient(
     if patient is None:
         raise NotFound(
             _l("This person is not in your family list. Choose again, or ask at the desk."),
-            code="patient_not_found",
+            code=ErrorCode.PATIENT_NOT_FOUND,
         )
     return patient
 
@@ -339,6 +340,6 @@ def phone_account(device: Device, phone: str) -> Account:
     if account is None:
         raise NotFound(
             _l("This phone has no account with us yet. Please ask at the registration desk."),
-            code="no_account_for_phone",
+            code=ErrorCode.NO_ACCOUNT_FOR_PHONE,
         )
     return account

@@ -12,6 +12,7 @@ from flask_babel import lazy_gettext as _l
 from hospital.accounts.models import Device
 from hospital.audit.service import record
 from hospital.db import db
+from hospital.error_codes import ErrorCode
 from hospital.errors import NotFound
 from hospital.patients.identity import mask_name
 from hospital.patients.models import Patient
@@ -33,7 +34,7 @@ def _reports() -> Any:
     if shelf is None:
         raise NotFound(
             _l("Reports cannot be printed at this kiosk. Please ask at the report window."),
-            code="reports_unavailable",
+            code=ErrorCode.REPORTS_UNAVAILABLE,
         )
     return shelf
 
@@ -45,7 +46,7 @@ def released_reports(device: Device, *, phone: str) -> list[ReportChoice]:
     if not reports:
         raise NotFound(
             _l("There is no released report for you yet. We send a text message when it is."),
-            code="no_released_report",
+            code=ErrorCode.NO_RELEASED_REPORT,
         )
     names = {
         p.id: p.name
@@ -67,7 +68,7 @@ def report_pdf(device: Device, public_id: str, *, phone: str, now: datetime) -> 
     if public_id not in {c.public_id for c in released_reports(device, phone=phone)}:
         raise NotFound(
             _l("There is no released report for you yet. We send a text message when it is."),
-            code="no_released_report",
+            code=ErrorCode.NO_RELEASED_REPORT,
         )
     download = _reports().download(account, public_id, version=None, document=False, now=now)
     record(

@@ -12,6 +12,7 @@ from flask_babel import lazy_gettext as _l
 from hospital.accounts.models import Account, Device
 from hospital.audit.service import record
 from hospital.billing.references import OrderRef
+from hospital.error_codes import ErrorCode
 from hospital.errors import Conflict, NotFound
 from hospital.zones import local_date, zone_for
 from kiosk.models import ActivityKind
@@ -83,7 +84,7 @@ def book_walk_in(
     if slot is None:
         raise NotFound(
             _l("There is no free appointment left today in this department."),
-            code="no_slot_today",
+            code=ErrorCode.NO_SLOT_TODAY,
         )
     check_rate(device, ActivityKind.TICKET, int(config("KIOSK_TICKETS_PER_MINUTE", 30)), now)
     appointment = scheduling_service.hold(
@@ -104,7 +105,7 @@ def book_walk_in(
     if order is None:
         raise Conflict(
             _l("The fee for this appointment could not be prepared. Please ask at the desk."),
-            code="order_missing",
+            code=ErrorCode.ORDER_MISSING,
         )
     started = start_phone_payment(account, order.id, key=f"kiosk:{appointment.id}", now=now)
     return WalkInBooking(appointment.id, slot.starts_at, order.self_pay_fen, started.redirect_url)
@@ -134,7 +135,7 @@ def walk_in_booking_ticket(
     if appointment is None or appointment.patient_id not in allowed:
         raise NotFound(
             _l("We could not find this appointment. Please ask at the registration desk."),
-            code="appointment_not_found",
+            code=ErrorCode.APPOINTMENT_NOT_FOUND,
         )
     state = effective_state(appointment, now)
     if state is AppointmentState.HELD:
@@ -144,6 +145,6 @@ def walk_in_booking_ticket(
             _l(
                 "The payment did not arrive in time and the place was released. Please start again."
             ),
-            code="payment_too_late",
+            code=ErrorCode.PAYMENT_TOO_LATE,
         )
     return check_in(device, appointment.id, now=now)

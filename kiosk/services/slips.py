@@ -11,6 +11,7 @@ from flask_babel import lazy_gettext as _l
 
 from hospital.accounts.models import Device
 from hospital.db import db
+from hospital.error_codes import ErrorCode
 from hospital.errors import NotFound
 from hospital.patients.identity import mask_name
 from hospital.patients.models import Patient
@@ -52,7 +53,7 @@ def ticket_for_kiosk(device: Device, token: str) -> Ticket:
     if ticket.hospital_id != device.hospital_id:
         raise NotFound(
             _l("This ticket link is not valid. Scan the QR code on your ticket again."),
-            code="ticket_not_found",
+            code=ErrorCode.TICKET_NOT_FOUND,
         )
     return ticket
 
@@ -63,7 +64,8 @@ def last_ticket(hospital_id: int, patient_ids: list[int], now: datetime) -> Tick
     ticket = latest_ticket_of_patients(hospital_id, patient_ids, day)
     if ticket is None:
         raise NotFound(
-            _l("You have no ticket today. Check in or register first."), code="no_ticket_today"
+            _l("You have no ticket today. Check in or register first."),
+            code=ErrorCode.NO_TICKET_TODAY,
         )
     return ticket
 

@@ -10,6 +10,7 @@ from flask_babel import lazy_gettext as _l
 from hospital.accounts.models import Device
 from hospital.audit.service import record
 from hospital.db import db, execute_dml, is_postgres
+from hospital.error_codes import ErrorCode
 from hospital.errors import TooManyRequests
 from kiosk.models import ActivityKind, Kiosk, KioskActivity
 from kiosk.services.devices import kiosk_of
@@ -48,7 +49,7 @@ def check_rate(device: Device, kind: ActivityKind, per_minute: int, now: datetim
         )
         raise TooManyRequests(
             _l("This kiosk is very busy. Wait a minute and try again, or ask staff."),
-            code="kiosk_rate_limited",
+            code=ErrorCode.KIOSK_RATE_LIMITED,
             details={"retry_after": 60},
         )
 

@@ -17,6 +17,7 @@ from hospital.audit.service import record
 from hospital.billing.pricing import fen_to_yuan
 from hospital.billing.references import OrderKind, OrderRef
 from hospital.db import db
+from hospital.error_codes import ErrorCode
 from hospital.errors import Conflict, DomainError, NotFound
 from hospital.organisation.models import Department
 from hospital.zones import local_date, zone_for
@@ -90,7 +91,7 @@ def _walk_in_queue(device: Device, department_id: int, now: datetime) -> tuple[W
             _l(
                 "This department takes no walk-in patients right now. Ask at the registration desk."
             ),
-            code="no_walk_in_queue",
+            code=ErrorCode.NO_WALK_IN_QUEUE,
         )
     return choice, choice.service_point_id
 
@@ -109,7 +110,7 @@ def walk_in(
                 "registration desk.",
                 fee=fen_to_yuan(choice.queue_fee_fen),
             ),
-            code="walk_in_fee_due",
+            code=ErrorCode.WALK_IN_FEE_DUE,
         )
     check_rate(device, ActivityKind.TICKET, int(config("KIOSK_TICKETS_PER_MINUTE", 30)), now)
     ticket = issuing.issue_walk_in(
@@ -280,7 +281,7 @@ def _walk_in_of_phone(device: Device, walk_in_id: Any, phone: str) -> WalkIn:
     ):
         raise NotFound(
             _l("We could not find this registration. Please ask at the registration desk."),
-            code="walk_in_not_found",
+            code=ErrorCode.WALK_IN_NOT_FOUND,
         )
     return walk_in
 
@@ -291,7 +292,7 @@ def _walk_in_too_late() -> Conflict:
             "The payment did not arrive in time, so no ticket was issued. If you paid, the fee "
             "is refunded automatically. Please start again."
         ),
-        code="payment_too_late",
+        code=ErrorCode.PAYMENT_TOO_LATE,
     )
 
 
@@ -310,11 +311,12 @@ def walk_in_ticket(
                 "This department stopped taking walk-in patients before your payment arrived. "
                 "The fee is refunded in full. Please ask at the registration desk."
             ),
-            code="walk_in_refunded",
+            code=ErrorCode.WALK_IN_REFUNDED,
         )
     if walk_in.status is WalkInStatus.CANCELLED:
         raise Conflict(
-            _l("This registration was cancelled. Please start again."), code="walk_in_cancelled"
+            _l("This registration was cancelled. Please start again."),
+            code=ErrorCode.WALK_IN_CANCELLED,
         )
     # Decided at read time too: the expiry job may not have run yet.
     if walk_in.status is WalkInStatus.EXPIRED or walk_in.expires_at <= now:
@@ -330,7 +332,7 @@ def cancel_walk_in(device: Device, walk_in_id: int, *, phone: str, now: datetime
     if walk_in.ticket_id is not None:
         raise Conflict(
             _l("This registration is already paid; its ticket has been issued."),
-            code="walk_in_paid",
+            code=ErrorCode.WALK_IN_PAID,
         )
     return walk_in
 

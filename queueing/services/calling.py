@@ -13,6 +13,7 @@ from hospital import events
 from hospital.accounts.models import Account
 from hospital.audit.service import record
 from hospital.db import db
+from hospital.error_codes import ErrorCode
 from hospital.errors import Conflict, InvalidInput
 from hospital.patients.models import Patient
 from queueing import ordering
@@ -132,7 +133,7 @@ def call_next(
             return CallResult(current, repeated=True)
     if counter.is_paused:
         raise Conflict(
-            _l("This counter is paused. Resume it before calling."), code="counter_paused"
+            _l("This counter is paused. Resume it before calling."), code=ErrorCode.COUNTER_PAUSED
         )
     placement = ordering.next_ticket(
         [t.waiting for t in line],
@@ -169,23 +170,23 @@ def call_ticket(
     if len(reason) < 3:
         raise InvalidInput(
             _l("Say why this patient is called out of order (at least 3 characters)."),
-            code="reason_required",
+            code=ErrorCode.REASON_REQUIRED,
         )
     counter, queue = lock_counter_and_queue(
         hospital_id, counter_id, now, actor=actor, action="call_ticket"
     )
     if counter.is_paused:
         raise Conflict(
-            _l("This counter is paused. Resume it before calling."), code="counter_paused"
+            _l("This counter is paused. Resume it before calling."), code=ErrorCode.COUNTER_PAUSED
         )
     if counter.current_ticket_id is not None:
         raise Conflict(
             _l("Finish or mark missed the current ticket before calling another."),
-            code="counter_busy",
+            code=ErrorCode.COUNTER_BUSY,
         )
     ticket = ticket_in_queue(queue, ticket_id, lock=True)
     if ticket.status is not TicketStatus.WAITING:
-        raise Conflict(_l("This ticket is not waiting."), code="ticket_not_waiting")
+        raise Conflict(_l("This ticket is not waiting."), code=ErrorCode.TICKET_NOT_WAITING)
     ticket.called_out_of_order_reason = reason[:300]
     _assign(ticket, counter, queue, now=now, actor=actor)
     add_event(
@@ -222,7 +223,9 @@ def recall(
     )
     ticket = current_ticket(counter, queue, ticket_id)
     if ticket.status is not TicketStatus.CALLED:
-        raise Conflict(_l("Only a called ticket can be called again."), code="ticket_not_called")
+        raise Conflict(
+            _l("Only a called ticket can be called again."), code=ErrorCode.TICKET_NOT_CALLED
+        )
     ticket.call_count += 1
     ticket.called_at = now
     ticket.lease_expires_at = now + timedelta(seconds=queue.lease_seconds)
@@ -245,7 +248,9 @@ def mark_missed(
     )
     ticket = current_ticket(counter, queue, ticket_id)
     if ticket.status is not TicketStatus.CALLED:
-        raise Conflict(_l("Only a called ticket can be marked missed."), code="ticket_not_called")
+        raise Conflict(
+            _l("Only a called ticket can be marked missed."), code=ErrorCode.TICKET_NOT_CALLED
+        )
     # Only the order keys of the ticket's own lane (regular or priority) place it back.
     in_lane = (
         Ticket.priority == PriorityClass.NONE

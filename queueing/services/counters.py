@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from hospital.accounts.models import Account, Role
 from hospital.audit.service import record_staff_read
 from hospital.db import db
+from hospital.error_codes import ErrorCode
 from hospital.errors import Conflict, NotFound
 from hospital.organisation.models import Hospital, ServicePoint
 from hospital.unit_of_work import unit_of_work
@@ -33,7 +34,7 @@ def get_counter(hospital_id: int, counter_id: Any, *, lock: bool) -> Counter:
         stmt = stmt.with_for_update().execution_options(populate_existing=True)
     counter = db.session.scalar(stmt) if isinstance(counter_id, int) else None
     if counter is None or counter.hospital_id != hospital_id:
-        raise NotFound(_l("No such counter."), code="counter_not_found")
+        raise NotFound(_l("No such counter."), code=ErrorCode.COUNTER_NOT_FOUND)
     return counter
 
 
@@ -59,7 +60,7 @@ def create_counter(
             db.session.add(counter)
     except IntegrityError:
         raise Conflict(
-            _l("A counter with this code exists already."), code="counter_exists"
+            _l("A counter with this code exists already."), code=ErrorCode.COUNTER_EXISTS
         ) from None
     return counter
 
@@ -172,7 +173,7 @@ def lock_counter_and_queue(
     A staff account whose roles do not work the counter's service point is refused first.
     """
     if not isinstance(counter_id, int):
-        raise NotFound(_l("No such counter."), code="counter_not_found")
+        raise NotFound(_l("No such counter."), code=ErrorCode.COUNTER_NOT_FOUND)
     # One read finds the hospital's zone and the point's queues around today (a local day is
     # within a day of the UTC one); a second locks both rows. Each round trip made while the
     # queue row is locked delays every other counter and kiosk of that queue.
@@ -187,19 +188,20 @@ def lock_counter_and_queue(
         },
     ).all()
     if not rows:
-        raise NotFound(_l("No such counter."), code="counter_not_found")
+        raise NotFound(_l("No such counter."), code=ErrorCode.COUNTER_NOT_FOUND)
     require_may_work(actor, rows[0][3], rows[0][4], action=action)
     day = local_date(now, zone_for(rows[0]))
     queue_id = next((queue_id for _tz, queue_id, on, _kind, _point in rows if on == day), None)
     if queue_id is None:
         raise Conflict(
-            _l("This counter's queue is not open today. Open it first."), code="queue_not_open"
+            _l("This counter's queue is not open today. Open it first."),
+            code=ErrorCode.QUEUE_NOT_OPEN,
         )
     locked = db.session.execute(
         _LOCK_QUEUE_AND_COUNTER, {"queue_id": queue_id, "counter_id": counter_id}
     ).first()
     if locked is None:  # the counter moved to another service point meanwhile
-        raise NotFound(_l("No such counter."), code="counter_not_found")
+        raise NotFound(_l("No such counter."), code=ErrorCode.COUNTER_NOT_FOUND)
     queue, counter = locked
     return counter, queue
 
@@ -210,7 +212,7 @@ def ticket_in_queue(queue: ServiceQueue, ticket_id: Any, *, lock: bool) -> Ticke
         stmt = stmt.with_for_update().execution_options(populate_existing=True)
     ticket = db.session.scalar(stmt) if isinstance(ticket_id, int) else None
     if ticket is None or ticket.queue_id != queue.id:
-        raise NotFound(_l("No such ticket in this queue."), code="ticket_not_found")
+        raise NotFound(_l("No such ticket in this queue."), code=ErrorCode.TICKET_NOT_FOUND)
     return ticket
 
 
@@ -221,17 +223,18 @@ def current_ticket(counter: Counter, queue: ServiceQueue, ticket_id: int | None)
         if ticket.id != counter.current_ticket_id:
             if ticket.status is TicketStatus.WAITING:
                 raise Conflict(
-                    _l("This ticket has not been called. Call it first."), code="ticket_not_called"
+                    _l("This ticket has not been called. Call it first."),
+                    code=ErrorCode.TICKET_NOT_CALLED,
                 )
             raise Conflict(
                 _l("This ticket is not at this counter. Reload the console."),
-                code="ticket_not_at_counter",
+                code=ErrorCode.TICKET_NOT_AT_COUNTER,
             )
         return ticket
     if counter.current_ticket_id is None:
         raise Conflict(
             _l("No ticket has been called at this counter. Call the next patient first."),
-            code="no_ticket_called",
+            code=ErrorCode.NO_TICKET_CALLED,
         )
     return db.session.get_one(Ticket, counter.current_ticket_id, with_for_update=True)
 

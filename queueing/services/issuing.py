@@ -13,6 +13,7 @@ from hospital import events
 from hospital.accounts.models import Account, Role
 from hospital.audit.service import record
 from hospital.db import db
+from hospital.error_codes import ErrorCode
 from hospital.errors import Conflict, Forbidden, NotFound
 from hospital.organisation.models import Hospital, ServicePoint
 from hospital.patients.models import Patient
@@ -87,7 +88,7 @@ def issue(
     if queue.status is not QueueStatus.OPEN:
         raise Conflict(
             _l("This queue is closed today. Ask at the desk which counter to go to."),
-            code="queue_closed",
+            code=ErrorCode.QUEUE_CLOSED,
         )
     number = _allocate_number(queue.id)
     return _create_ticket(
@@ -185,13 +186,13 @@ def issue_walk_in(
         else None
     )
     if found is None or found[0].hospital_id != hospital_id or not found[0].is_active:
-        raise NotFound(_l("No such service point."), code="service_point_not_found")
+        raise NotFound(_l("No such service point."), code=ErrorCode.SERVICE_POINT_NOT_FOUND)
     point, hospital = found
     patient = None
     if patient_id is not None:
         patient = db.session.get(Patient, patient_id) if isinstance(patient_id, int) else None
         if patient is None or patient.hospital_id != hospital_id:
-            raise NotFound(_l("No such patient."), code="patient_not_found")
+            raise NotFound(_l("No such patient."), code=ErrorCode.PATIENT_NOT_FOUND)
     day = local_date(now, zone_for(hospital))
     # Finding today's open queue and taking its next number is one statement: the queue row is
     # locked from here to the commit, so the fewer round trips after it the better.
@@ -201,11 +202,11 @@ def issue_walk_in(
         if closed is None:
             raise Conflict(
                 _l("This service point has no open queue today. Open it first."),
-                code="queue_not_open",
+                code=ErrorCode.QUEUE_NOT_OPEN,
             )
         raise Conflict(
             _l("This queue is closed today. Ask at the desk which counter to go to."),
-            code="queue_closed",
+            code=ErrorCode.QUEUE_CLOSED,
         )
     queue_changed(queue.id, queue.version)
     ticket = _create_ticket(
@@ -263,7 +264,7 @@ def issue_for_appointment(
     point = active_service_point(hospital_id, service_point_id)
     patient = db.session.get(Patient, patient_id)
     if patient is None or patient.hospital_id != hospital_id:
-        raise NotFound(_l("No such patient."), code="patient_not_found")
+        raise NotFound(_l("No such patient."), code=ErrorCode.PATIENT_NOT_FOUND)
     day = local_date(now, zone_for(get_hospital(hospital_id)))
     queue, _created = get_or_create_queue(point, day, now=now, actor=actor, prefix=None)
     try:
@@ -304,7 +305,7 @@ def check_in(
         else None
     )
     if appointment is None:
-        raise NotFound(_l("No such appointment."), code="appointment_not_found")
+        raise NotFound(_l("No such appointment."), code=ErrorCode.APPOINTMENT_NOT_FOUND)
     existing = db.session.scalar(sa.select(Ticket).where(Ticket.appointment_id == appointment.id))
     if existing is not None:
         return existing, False
@@ -312,7 +313,8 @@ def check_in(
     session = appointment.slot.session
     if session.service_point_id is None:
         raise Conflict(
-            _l("This clinic session has no room yet. Ask at the desk."), code="session_without_room"
+            _l("This clinic session has no room yet. Ask at the desk."),
+            code=ErrorCode.SESSION_WITHOUT_ROOM,
         )
     return issue_for_appointment(
         actor=actor,
@@ -341,7 +343,7 @@ def require_check_in_role(actor: Account) -> None:
     )
     raise Forbidden(
         _l("Your role does not check patients in. Send the patient to the registration desk."),
-        code="role_required",
+        code=ErrorCode.ROLE_REQUIRED,
     )
 
 

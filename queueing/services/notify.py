@@ -10,6 +10,7 @@ from flask import current_app, has_app_context
 from flask_babel import lazy_gettext as _l
 
 from hospital.db import db
+from hospital.error_codes import ErrorCode
 from hospital.errors import InvalidInput, NotFound
 from hospital.notifications.messages import MessageTemplate
 from hospital.patients.models import Patient
@@ -59,7 +60,7 @@ def ticket_by_token(token: Any) -> Ticket:
     if ticket is None:
         raise NotFound(
             _l("This ticket link is not valid. Scan the QR code on your ticket again."),
-            code="ticket_not_found",
+            code=ErrorCode.TICKET_NOT_FOUND,
         )
     return ticket
 
@@ -68,7 +69,9 @@ def set_notify_ahead(*, token: str, ahead: int) -> Ticket:
     """The patient picks at how many people ahead they want to be told to come."""
     ticket = ticket_by_token(token)
     if not 1 <= ahead <= 20:
-        raise InvalidInput(_l("Pick a number between 1 and 20."), code="notify_ahead_out_of_range")
+        raise InvalidInput(
+            _l("Pick a number between 1 and 20."), code=ErrorCode.NOTIFY_AHEAD_OUT_OF_RANGE
+        )
     ticket.notify_ahead = ahead
     return ticket
 

@@ -13,6 +13,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from hospital.accounts.models import Account
 from hospital.audit.service import record
 from hospital.db import db
+from hospital.error_codes import ErrorCode
 from hospital.errors import Forbidden, NotFound
 from hospital.organisation.models import Hospital, ServicePoint, ServicePointKind
 from hospital.organisation.staffing import may_work, roles_working
@@ -37,7 +38,7 @@ def active_service_point(hospital_id: int, service_point_id: Any) -> ServicePoin
         else None
     )
     if point is None or point.hospital_id != hospital_id or not point.is_active:
-        raise NotFound(_l("No such service point."), code="service_point_not_found")
+        raise NotFound(_l("No such service point."), code=ErrorCode.SERVICE_POINT_NOT_FOUND)
     return point
 
 
@@ -79,7 +80,7 @@ def require_may_work(
             "Your role does not work this queue: staff of this service point open, call and see "
             "it. Ask an administrator if you should work here."
         ),
-        code="queue_role_required",
+        code=ErrorCode.QUEUE_ROLE_REQUIRED,
     )
 
 
@@ -193,7 +194,7 @@ def locked_queue(hospital_id: int, queue_id: Any) -> ServiceQueue:
         else None
     )
     if queue is None or queue.hospital_id != hospital_id:
-        raise NotFound(_l("No such queue."), code="queue_not_found")
+        raise NotFound(_l("No such queue."), code=ErrorCode.QUEUE_NOT_FOUND)
     return queue
 
 

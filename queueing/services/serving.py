@@ -11,6 +11,7 @@ from hospital import events
 from hospital.accounts.models import Account
 from hospital.audit.service import record
 from hospital.db import db
+from hospital.error_codes import ErrorCode
 from hospital.errors import Conflict, InvalidInput
 from hospital.patients.models import Patient
 from queueing.models import (
@@ -162,11 +163,12 @@ def transfer(
     target = find_queue(point, queue.service_day)
     if target is None or target.status is not QueueStatus.OPEN:
         raise Conflict(
-            _l("That queue is closed today. Choose another service point."), code="queue_closed"
+            _l("That queue is closed today. Choose another service point."),
+            code=ErrorCode.QUEUE_CLOSED,
         )
     if target.id == queue.id:
         raise InvalidInput(
-            _l("Choose a different service point to transfer to."), code="same_queue"
+            _l("Choose a different service point to transfer to."), code=ErrorCode.SAME_QUEUE
         )
     ticket.status = TicketStatus.TRANSFERRED
     ticket.finished_at = now

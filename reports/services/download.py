@@ -12,6 +12,7 @@ from flask_babel import lazy_gettext as _l
 
 from hospital.accounts.models import Account
 from hospital.audit.models import Outcome
+from hospital.error_codes import ErrorCode
 from hospital.errors import Conflict, NotFound
 from reports.models import LabReport, LabReportVersion
 from reports.services.audit import audit_report
@@ -34,7 +35,9 @@ def _pick_version(account: Account, report: LabReport, version: Any) -> LabRepor
     else:
         chosen = next((v for v in versions if v.version == version), None)
     if chosen is None:
-        raise NotFound(_l("This version of the report does not exist."), code="version_not_found")
+        raise NotFound(
+            _l("This version of the report does not exist."), code=ErrorCode.VERSION_NOT_FOUND
+        )
     return chosen
 
 
@@ -47,7 +50,7 @@ def _check_integrity(
     what: str,
 ) -> bytes:
     if data is None or not stored:
-        raise NotFound(_l("This report has no such file yet."), code="file_not_issued")
+        raise NotFound(_l("This report has no such file yet."), code=ErrorCode.FILE_NOT_ISSUED)
     if hashlib.sha256(data).hexdigest() != stored:
         log.error(
             "integrity check failed: report %s version %s %s",
@@ -67,7 +70,7 @@ def _check_integrity(
                 "This file failed its integrity check and was not sent. "
                 "The hospital has been alerted; please contact the laboratory."
             ),
-            code="report_integrity_failed",
+            code=ErrorCode.REPORT_INTEGRITY_FAILED,
         )
     return data
 

@@ -12,6 +12,7 @@ from flask_babel import lazy_gettext as _l
 from hospital.accounts.models import Account, Device
 from hospital.billing.services.queries import order_id_named
 from hospital.db import db
+from hospital.error_codes import ErrorCode
 from hospital.errors import InvalidInput
 from hospital.organisation.models import Hospital
 from hospital.patients.models import Patient
@@ -46,7 +47,7 @@ def _patient_by_mrn(hospital_id: int, mrn: str) -> Patient:
                 "Check the number; nothing was stored.",
                 mrn=mrn[:20],
             ),
-            code="unknown_medical_record_number",
+            code=ErrorCode.UNKNOWN_MEDICAL_RECORD_NUMBER,
         )
     return patient
 
@@ -77,7 +78,7 @@ def _add_version(
     document = incoming.document
     if document is not None and len(document.data) > MAX_DOCUMENT_BYTES:
         raise InvalidInput(
-            _l("The attached document is larger than 10 MB."), code="document_too_large"
+            _l("The attached document is larger than 10 MB."), code=ErrorCode.DOCUMENT_TOO_LARGE
         )
     version = LabReportVersion(
         hospital_id=report.hospital_id,
@@ -158,7 +159,7 @@ def receive_results(
     A report for an order that already has one (same patient, order and test) is an amendment.
     """
     if not incoming:
-        raise InvalidInput(_l("The message holds no report."), code="no_report")
+        raise InvalidInput(_l("The message holds no report."), code=ErrorCode.NO_REPORT)
     stored: list[LabReport] = []
     for entry in incoming:
         patient = _patient_by_mrn(hospital.id, entry.medical_record_number)
@@ -233,7 +234,9 @@ def amend(
 ) -> LabReport:
     """Add a corrected version; every earlier version stays as it was issued."""
     if not reason.strip():
-        raise InvalidInput(_l("Say why the report is amended."), code="amendment_reason_required")
+        raise InvalidInput(
+            _l("Say why the report is amended."), code=ErrorCode.AMENDMENT_REASON_REQUIRED
+        )
     _add_version(
         report,
         incoming,

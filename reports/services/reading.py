@@ -12,6 +12,7 @@ from hospital.accounts.models import Account
 from hospital.audit.models import Outcome
 from hospital.audit.service import record
 from hospital.db import db
+from hospital.error_codes import ErrorCode
 from hospital.errors import NotFound
 from hospital.patients.access import (
     Permission,
@@ -40,7 +41,8 @@ def find_report(account: Account, public_id: Any, *, action: str) -> LabReport:
             )
         )
     missing = NotFound(
-        _l("No report with this address is available to your account."), code="report_not_found"
+        _l("No report with this address is available to your account."),
+        code=ErrorCode.REPORT_NOT_FOUND,
     )
     if report is None:
         record(
@@ -112,7 +114,9 @@ def staff_search(account: Account, medical_record_number: str) -> list[LabReport
         )
     )
     if patient is None or not can_act_for(account, patient, Permission.VIEW_REPORTS):
-        raise NotFound(_l("No patient with this medical record number."), code="patient_not_found")
+        raise NotFound(
+            _l("No patient with this medical record number."), code=ErrorCode.PATIENT_NOT_FOUND
+        )
     record(
         action="report.search",
         actor=account,

@@ -12,6 +12,7 @@ from flask_babel import lazy_gettext as _l
 
 from hospital.accounts.models import Account, Role
 from hospital.db import db
+from hospital.error_codes import ErrorCode
 from hospital.errors import Conflict, DomainError, Forbidden
 from hospital.notifications.messages import MessageTemplate
 from hospital.notifications.service import notify_patient
@@ -44,7 +45,7 @@ MESSAGE_TEMPLATES: dict[str, MessageTemplate] = {
 
 class RenderFailed(DomainError):
     status = 503
-    code = "report_render_failed"
+    code = ErrorCode.REPORT_RENDER_FAILED
 
 
 def verification_url(code: str) -> str:
@@ -111,9 +112,11 @@ def release(report: LabReport, *, now: datetime, actor: Account | None = None) -
 
 def release_by_clinician(report: LabReport, *, actor: Account, now: datetime) -> LabReport:
     if not actor.has_role(Role.CLINICIAN, Role.ADMIN):
-        raise Forbidden(_l("Only a clinician may release this report."), code="clinician_required")
+        raise Forbidden(
+            _l("Only a clinician may release this report."), code=ErrorCode.CLINICIAN_REQUIRED
+        )
     if report.released_version == report.current_version:
-        raise Conflict(_l("This report is already released."), code="already_released")
+        raise Conflict(_l("This report is already released."), code=ErrorCode.ALREADY_RELEASED)
     return release(report, now=now, actor=actor)
 
 

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
 from hospital.db import db
+from hospital.error_codes import ErrorCode
 from hospital.errors import NotFound
 from hospital.organisation.models import Hospital
 from reports.models import LabReportVersion
@@ -39,7 +40,8 @@ def verify(
         )
     if version is None or version.issued_at is None:
         raise NotFound(
-            _l("No issued report has this verification code."), code="verification_not_found"
+            _l("No issued report has this verification code."),
+            code=ErrorCode.VERIFICATION_NOT_FOUND,
         )
     report = version.report
     hospital = db.session.get_one(Hospital, report.hospital_id)

@@ -29,6 +29,7 @@ from hospital.accounts.guards import (
 from hospital.accounts.sessions import open_session
 from hospital.audit.service import record
 from hospital.db import db, utcnow
+from hospital.error_codes import ErrorCode
 from hospital.errors import DomainError, NotFound, Unauthorized
 from hospital.organisation.lookup import current_hospital
 from hospital.organisation.models import Hospital
@@ -94,7 +95,7 @@ def _unexpected(exc: Exception) -> Response:
 
     current_app.logger.exception("unhandled FHIR error on %s %s", request.method, request.path)
     return _outcome_response(
-        500, "internal_error", _l("Something went wrong on our side. It has been logged.")
+        500, ErrorCode.INTERNAL_ERROR, _l("Something went wrong on our side. It has been logged.")
     )
 
 
@@ -148,7 +149,8 @@ def with_principal(fn: Callable[..., Any]) -> Callable[..., Any]:
         header = request.headers.get("Authorization", "")
         if not header.startswith("Bearer ") or not header[7:].strip():
             raise Unauthorized(
-                _l("Send a valid bearer token (Authorization: Bearer …)."), code="token_required"
+                _l("Send a valid bearer token (Authorization: Bearer …)."),
+                code=ErrorCode.TOKEN_REQUIRED,
             )
         principal = principal_for_token(header[7:].strip(), now=utcnow())
         g.fhir_principal = principal
@@ -163,7 +165,7 @@ def _body() -> Any:
     if body is None:
         raise BadParameter(
             _l("The body is not JSON. Send a FHIR resource as application/fhir+json."),
-            code="invalid_json",
+            code=ErrorCode.INVALID_JSON,
         )
     return body
 
@@ -185,13 +187,13 @@ def patient_token() -> Response:
     if not (request.is_json or request.headers.get("X-Requested-With")):
         raise BadParameter(
             _l("Send this request with the header X-Requested-With or a JSON body."),
-            code="csrf_header_missing",
+            code=ErrorCode.CSRF_HEADER_MISSING,
         )
     account = signed_in_account()
     if account.is_staff:
         raise DomainError(
             _l("Staff accounts call the FHIR API through a system client token."),
-            code="staff_token_refused",
+            code=ErrorCode.STAFF_TOKEN_REFUSED,
         )
     token = open_session(account, now=utcnow())
     from flask import current_app
@@ -342,7 +344,7 @@ def read(principal: Principal, resource_type: str, resource_id: str) -> Response
 @public("answers an OperationOutcome for addresses this server does not have")
 def unsupported(rest: str) -> Response:
     """Anything else under the base: not supported."""
-    raise NotFound(_l("This server has nothing at this address."), code="not_found")
+    raise NotFound(_l("This server has nothing at this address."), code=ErrorCode.NOT_FOUND)
 
 
 def _search_args() -> Any:

@@ -24,6 +24,7 @@ from hospital.accounts.services import staff
 from hospital.accounts.sessions import account_for_token
 from hospital.audit.service import record
 from hospital.db import db
+from hospital.error_codes import ErrorCode
 from hospital.errors import Forbidden, InvalidInput, Unauthorized
 from hospital.organisation.models import Hospital
 from scheduling.fhir.models import FhirClient
@@ -45,7 +46,7 @@ def parse_scopes(text: str) -> dict[str, set[str]]:
         if match is None:
             raise InvalidInput(
                 _l("%(scope)s is not a SMART scope such as system/Slot.rs.", scope=scope),
-                code="invalid_scope",
+                code=ErrorCode.INVALID_SCOPE,
             )
         _context, resource, rights = match.groups()
         granted.setdefault(resource, set()).update(_LEGACY.get(rights, rights))
@@ -78,7 +79,7 @@ class Principal:
                     "Your token's scopes do not allow this. It needs %(scope)s.",
                     scope=f"system/{resource}.{interaction}",
                 ),
-                code="insufficient_scope",
+                code=ErrorCode.INSUFFICIENT_SCOPE,
             )
 
 
@@ -99,11 +100,11 @@ def principal_for_token(token: str, *, now: datetime) -> Principal:
         if account.is_staff:
             raise Forbidden(
                 _l("Staff accounts call the FHIR API through a system client token."),
-                code="staff_token_refused",
+                code=ErrorCode.STAFF_TOKEN_REFUSED,
             )
         return Principal(account=account, client=None, scopes=parse_scopes(PATIENT_SCOPE))
     raise Unauthorized(
-        _l("Send a valid bearer token (Authorization: Bearer …)."), code="token_required"
+        _l("Send a valid bearer token (Authorization: Bearer …)."), code=ErrorCode.TOKEN_REQUIRED
     )
 
 
@@ -120,12 +121,12 @@ def create_client(
     if not granted or any(not s.startswith("system/") for s in scopes.split()):
         raise InvalidInput(
             _l("A system client needs system/ scopes, such as system/Slot.rs."),
-            code="invalid_scope",
+            code=ErrorCode.INVALID_SCOPE,
         )
     name = (name or "").strip()
     if not name or len(name) > 100:
         raise InvalidInput(
-            _l("Give the client a name of 1 to 100 characters."), code="invalid_name"
+            _l("Give the client a name of 1 to 100 characters."), code=ErrorCode.INVALID_NAME
         )
     token = secrets.token_urlsafe(32)
     account = staff.create_staff(

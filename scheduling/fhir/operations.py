@@ -13,6 +13,7 @@ from typing import Any
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 
+from hospital.error_codes import ErrorCode
 from hospital.errors import DomainError, NotFound
 from scheduling.fhir import reads
 from scheduling.fhir import resources as fhir
@@ -30,20 +31,22 @@ def parameters_of(body: Any) -> dict[str, list[Any]]:
     """The values of a FHIR Parameters resource, by name (resources under "resource")."""
     if not isinstance(body, dict) or body.get("resourceType") != "Parameters":
         raise BadParameter(
-            _l("Send a FHIR Parameters resource as the body."), code="not_parameters"
+            _l("Send a FHIR Parameters resource as the body."), code=ErrorCode.NOT_PARAMETERS
         )
     found: dict[str, list[Any]] = {}
     items = body.get("parameter", [])
     if not isinstance(items, list):
-        raise BadParameter(_l("Parameters.parameter must be a list."), code="not_parameters")
+        raise BadParameter(
+            _l("Parameters.parameter must be a list."), code=ErrorCode.NOT_PARAMETERS
+        )
     for item in items:
         if not isinstance(item, dict) or not isinstance(item.get("name"), str):
-            raise BadParameter(_l("Each parameter needs a name."), code="not_parameters")
+            raise BadParameter(_l("Each parameter needs a name."), code=ErrorCode.NOT_PARAMETERS)
         values = [v for k, v in item.items() if k.startswith("value") or k == "resource"]
         if len(values) != 1:
             raise BadParameter(
                 _l("Parameter %(name)s needs exactly one value.", name=item["name"][:40]),
-                code="invalid_parameter",
+                code=ErrorCode.INVALID_PARAMETER,
             )
         found.setdefault(item["name"], []).append(values[0])
     return found
@@ -65,7 +68,7 @@ def _text(values: list[Any], name: str) -> str | None:
     if not isinstance(value, str | int) or isinstance(value, bool):
         raise BadParameter(
             _l("Parameter %(name)s has a value of the wrong type.", name=name),
-            code="invalid_parameter",
+            code=ErrorCode.INVALID_PARAMETER,
         )
     return str(value)
 
@@ -115,7 +118,8 @@ def find(
         and patient_id not in reads.visible_patient_ids(principal.account)
     ):
         raise NotFound(
-            _l("No patient with this id is linked to your account."), code="patient_not_found"
+            _l("No patient with this id is linked to your account."),
+            code=ErrorCode.PATIENT_NOT_FOUND,
         )
     from scheduling.fhir.params import _int
 
@@ -162,12 +166,12 @@ def _appointment_input(given: dict[str, list[Any]]) -> dict[str, Any]:
     if len(values) != 1 or not isinstance(values[0], dict):
         raise BadParameter(
             _l("Send one Appointment as the appointment-resource parameter."),
-            code="appointment_required",
+            code=ErrorCode.APPOINTMENT_REQUIRED,
         )
     resource = values[0]
     if resource.get("resourceType") != "Appointment":
         raise BadParameter(
-            _l("appointment-resource must be an Appointment."), code="appointment_required"
+            _l("appointment-resource must be an Appointment."), code=ErrorCode.APPOINTMENT_REQUIRED
         )
     return resource
 
@@ -175,7 +179,9 @@ def _appointment_input(given: dict[str, list[Any]]) -> dict[str, Any]:
 def _slot_and_patient(resource: dict[str, Any]) -> tuple[int, int]:
     slots = resource.get("slot")
     if not isinstance(slots, list) or len(slots) != 1 or not isinstance(slots[0], dict):
-        raise BadParameter(_l("The Appointment must name exactly one Slot."), code="slot_required")
+        raise BadParameter(
+            _l("The Appointment must name exactly one Slot."), code=ErrorCode.SLOT_REQUIRED
+        )
     slot_id = reference_id(slots[0].get("reference"), "Slot")
     patients = [
         p["actor"]["reference"]
@@ -187,7 +193,7 @@ def _slot_and_patient(resource: dict[str, Any]) -> tuple[int, int]:
     if len(patients) != 1:
         raise BadParameter(
             _l("The Appointment must name exactly one Patient participant."),
-            code="patient_required",
+            code=ErrorCode.PATIENT_REQUIRED,
         )
     return slot_id, reference_id(patients[0], "Patient")
 
@@ -211,7 +217,7 @@ def book(
     if status == "cancelled":
         if appointment_id is None:
             raise BadParameter(
-                _l("Name the Appointment to cancel by its id."), code="appointment_required"
+                _l("Name the Appointment to cancel by its id."), code=ErrorCode.APPOINTMENT_REQUIRED
             )
         reason = resource.get("cancelationReason") or {}
         text = reason.get("text", "") if isinstance(reason, dict) else ""
@@ -222,7 +228,7 @@ def book(
     if status not in ("booked", "pending", "proposed", None):
         raise BadParameter(
             _l("$book takes an Appointment with status booked or cancelled."),
-            code="invalid_status",
+            code=ErrorCode.INVALID_STATUS,
         )
     if appointment_id is None:
         slot_id, patient_id = _slot_and_patient(resource)

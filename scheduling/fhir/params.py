@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
 
+from hospital.error_codes import ErrorCode
 from hospital.errors import DomainError
 
 DEFAULT_COUNT = 50
@@ -21,13 +22,13 @@ _PREFIXES = ("eq", "ge", "gt", "le", "lt")
 
 class BadParameter(DomainError):
     status = 400
-    code = "invalid_parameter"
+    code = ErrorCode.INVALID_PARAMETER
 
 
 def unknown(names: set[str]) -> BadParameter:
     return BadParameter(
         _l("Unknown parameter: %(names)s.", names=", ".join(sorted(names))),
-        code="unknown_parameter",
+        code=ErrorCode.UNKNOWN_PARAMETER,
     )
 
 
@@ -59,7 +60,7 @@ def _int(raw: Any, name: str, default: int, low: int, high: int) -> int:
                 low=low,
                 high=high,
             ),
-            code="invalid_parameter",
+            code=ErrorCode.INVALID_PARAMETER,
         )
     return value
 
@@ -89,7 +90,7 @@ def _bad_date(raw: str) -> BadParameter:
             "2026-12-01T08:00:00+08:00.",
             value=raw[:60],
         ),
-        code="invalid_date",
+        code=ErrorCode.INVALID_DATE,
     )
 
 
@@ -155,12 +156,13 @@ def reference_id(value: Any, resource: str) -> int:
         kind, _, text = text.rpartition("/")
         if kind.rsplit("/", 1)[-1] != resource:
             raise BadParameter(
-                _l("Expected a reference to a %(kind)s.", kind=resource), code="invalid_reference"
+                _l("Expected a reference to a %(kind)s.", kind=resource),
+                code=ErrorCode.INVALID_REFERENCE,
             )
     if not text.isdigit() or len(text) > 12:
         raise BadParameter(
             _l("%(value)s is not a %(kind)s id.", value=text[:40], kind=resource),
-            code="invalid_reference",
+            code=ErrorCode.INVALID_REFERENCE,
         )
     return int(text)
 

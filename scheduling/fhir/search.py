@@ -8,6 +8,7 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 
 from hospital.audit.service import record_staff_read
+from hospital.error_codes import ErrorCode
 from hospital.errors import NotFound
 from scheduling.fhir import reads
 from scheduling.fhir import resources as fhir
@@ -30,7 +31,7 @@ SLOT_STATUSES = frozenset({"free", "busy", "busy-tentative", "busy-unavailable"}
 def not_supported(kind: str) -> NotFound:
     return NotFound(
         _l("%(kind)s is not a resource type this server supports.", kind=kind[:40]),
-        code="resource_not_supported",
+        code=ErrorCode.RESOURCE_NOT_SUPPORTED,
     )
 
 
@@ -39,7 +40,9 @@ def _one(args: Any, name: str) -> str | None:
     if not values:
         return None
     if len(values) > 1:
-        raise BadParameter(_l("Give %(name)s only once.", name=name), code="repeated_parameter")
+        raise BadParameter(
+            _l("Give %(name)s only once.", name=name), code=ErrorCode.REPEATED_PARAMETER
+        )
     return values[0]
 
 
@@ -85,7 +88,7 @@ def read(principal: Principal, kind: str, resource_id: str, *, now: datetime) ->
 
 
 def _missing(kind: str) -> NotFound:
-    return NotFound(_l("No %(kind)s with this id.", kind=kind), code="resource_not_found")
+    return NotFound(_l("No %(kind)s with this id.", kind=kind), code=ErrorCode.RESOURCE_NOT_FOUND)
 
 
 def _int_ids(ids: set[str] | None, kind: str) -> frozenset[int] | None:
@@ -148,7 +151,7 @@ def _schedules(
         if kind not in ("Practitioner", "PractitionerRole", "Location", "HealthcareService"):
             raise BadParameter(
                 _l("actor must reference a Practitioner, Location or HealthcareService."),
-                code="invalid_reference",
+                code=ErrorCode.INVALID_REFERENCE,
             )
         wanted = (kind, reference_id(number, kind))
     found = []
@@ -196,7 +199,7 @@ def _slots(
         if key is None:
             raise BadParameter(
                 _l("schedule must reference a Schedule of this server."),
-                code="invalid_reference",
+                code=ErrorCode.INVALID_REFERENCE,
             )
         terms["schedule"] = schedule.rpartition("/")[2]
         terms["department_id"], terms["clinician_id"], _point = key
@@ -206,7 +209,7 @@ def _slots(
         if not statuses <= SLOT_STATUSES:
             raise BadParameter(
                 _l("status must be free, busy, busy-tentative or busy-unavailable."),
-                code="invalid_parameter",
+                code=ErrorCode.INVALID_PARAMETER,
             )
         terms["statuses"] = frozenset(statuses)
     fee = _one(args, "service-type")
@@ -252,7 +255,7 @@ def _appointments(
             if token_code(code) not in fhir.STATES_FOR_STATUS:
                 raise BadParameter(
                     _l("Unknown appointment status: %(status)s.", status=code[:30]),
-                    code="invalid_parameter",
+                    code=ErrorCode.INVALID_PARAMETER,
                 )
             states += fhir.STATES_FOR_STATUS[token_code(code)]
         terms["states"] = states
@@ -288,7 +291,7 @@ def _patients(principal: Principal, args: Any) -> list[dict[str, Any]]:
         ids = visible if ids is None else visible & ids
     elif ids is None and identifier is None:
         raise BadParameter(
-            _l("Search patients by _id or identifier."), code="patient_search_too_broad"
+            _l("Search patients by _id or identifier."), code=ErrorCode.PATIENT_SEARCH_TOO_BROAD
         )
     rows = reads.patients(
         principal.hospital_id,

@@ -15,6 +15,7 @@ from hospital.accounts.guards import signed_in_account
 from hospital.accounts.models import Account
 from hospital.audit.service import record_staff_read
 from hospital.db import utcnow
+from hospital.error_codes import ErrorCode
 from hospital.errors import InvalidInput
 from hospital.qr import qr_svg
 from hospital.web.fixable_errors import flash_fixable_errors, undo_on_error
@@ -144,7 +145,7 @@ def reschedule(appointment_id: int) -> Page:
         slot_id = int_arg("slot_id")
         with undo_on_error() as outcome:
             if slot_id is None:
-                raise InvalidInput(_l("Choose a new time."), code="slot_required")
+                raise InvalidInput(_l("Choose a new time."), code=ErrorCode.SLOT_REQUIRED)
             changes.reschedule(account, appointment_id, new_slot_id=slot_id, now=utcnow())
         if outcome.error is None:
             flash(_("The appointment was moved to the new time."), "success")

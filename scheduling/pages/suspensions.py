@@ -11,6 +11,7 @@ from flask_babel import lazy_gettext as _l
 from hospital.accounts.guards import require_roles, signed_in_account
 from hospital.accounts.models import Role
 from hospital.db import utcnow
+from hospital.error_codes import ErrorCode
 from hospital.errors import InvalidInput
 from hospital.web.fixable_errors import undo_on_error
 from hospital.web.navigation import sign_in_page_required
@@ -45,7 +46,7 @@ def lift_suspension() -> Page:
     patient_id = int_arg("patient_id")
     with undo_on_error() as outcome:
         if patient_id is None:
-            raise InvalidInput(_l("Choose a patient."), code="patient_required")
+            raise InvalidInput(_l("Choose a patient."), code=ErrorCode.PATIENT_REQUIRED)
         attendance.lift_suspension(
             signed_in_account(),
             patient_id,

@@ -11,6 +11,7 @@ from hospital import events
 from hospital.accounts.models import Account
 from hospital.audit.service import record
 from hospital.db import db, execute_dml
+from hospital.error_codes import ErrorCode
 from hospital.errors import Conflict, InvalidInput, NotFound
 from hospital.patients.models import Patient
 from scheduling.models import (
@@ -143,10 +144,12 @@ def lift_suspension(actor: Account, patient_id: int, *, reason: str, now: dateti
     """Let a suspended patient book online again (desk staff, with a reason)."""
     _require_roles(actor, actor.hospital_id, DESK_ROLES)
     if not reason.strip():
-        raise InvalidInput(_l("Give a reason for lifting the suspension."), code="reason_required")
+        raise InvalidInput(
+            _l("Give a reason for lifting the suspension."), code=ErrorCode.REASON_REQUIRED
+        )
     patient = db.session.get(Patient, patient_id)
     if patient is None or patient.hospital_id != actor.hospital_id:
-        raise NotFound(_l("No such patient."), code="patient_not_found")
+        raise NotFound(_l("No such patient."), code=ErrorCode.PATIENT_NOT_FOUND)
     lifted = execute_dml(
         sa.update(BookingSuspension)
         .where(
@@ -158,7 +161,7 @@ def lift_suspension(actor: Account, patient_id: int, *, reason: str, now: dateti
         .execution_options(synchronize_session=False)
     ).rowcount
     if not lifted:
-        raise Conflict(_l("This patient is not suspended."), code="not_suspended")
+        raise Conflict(_l("This patient is not suspended."), code=ErrorCode.NOT_SUSPENDED)
     record(
         action="scheduling.suspension_lifted",
         actor=actor,

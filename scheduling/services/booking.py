@@ -14,6 +14,7 @@ from hospital import events
 from hospital.accounts.models import Account
 from hospital.billing.references import OrderKind, OrderRef
 from hospital.db import UTCDateTime, db, execute_dml
+from hospital.error_codes import ErrorCode
 from hospital.errors import Conflict, Forbidden, InvalidInput, NotFound
 from hospital.patients.access import Permission, require_patient_access
 from hospital.patients.models import Patient
@@ -32,7 +33,7 @@ from scheduling.services.rules import _is_desk_staff
 def _already_in_session() -> Conflict:
     return Conflict(
         _l("This patient already has an appointment in this session."),
-        code="already_booked_in_session",
+        code=ErrorCode.ALREADY_BOOKED_IN_SESSION,
     )
 
 
@@ -65,19 +66,22 @@ def _check_bookable(slot: Slot, now: datetime) -> None:
     session = slot.session
     if session.status is not SessionStatus.OPEN:
         raise Conflict(
-            _l("This session has been cancelled. Pick another time."), code="session_cancelled"
+            _l("This session has been cancelled. Pick another time."),
+            code=ErrorCode.SESSION_CANCELLED,
         )
     if slot.starts_at <= now:
-        raise InvalidInput(_l("This slot is in the past. Pick a later time."), code="slot_in_past")
+        raise InvalidInput(
+            _l("This slot is in the past. Pick a later time."), code=ErrorCode.SLOT_IN_PAST
+        )
     if now < session.release_at:
         raise InvalidInput(
             _l("Booking for this slot has not opened yet. Try again after it is released."),
-            code="not_released",
+            code=ErrorCode.NOT_RELEASED,
         )
     if now >= slot.closes_at:
         raise InvalidInput(
             _l("Online booking for this slot has closed. Pick a later time."),
-            code="booking_closed",
+            code=ErrorCode.BOOKING_CLOSED,
         )
 
 
@@ -187,7 +191,7 @@ def _check_limits(
                 "Online booking is suspended for this patient after repeated missed "
                 "appointments. Please contact the registration desk."
             ),
-            code="patient_suspended",
+            code=ErrorCode.PATIENT_SUSPENDED,
         )
     if n_session:
         raise _already_in_session()
@@ -197,7 +201,7 @@ def _check_limits(
                 "This patient already has %(n)d appointments on that day, the most allowed.",
                 n=n_patient,
             ),
-            code="patient_daily_limit",
+            code=ErrorCode.PATIENT_DAILY_LIMIT,
         )
     if not desk and n_account >= max_per_account:
         raise Conflict(
@@ -206,13 +210,13 @@ def _check_limits(
                 "may hold.",
                 n=n_account,
             ),
-            code="account_daily_limit",
+            code=ErrorCode.ACCOUNT_DAILY_LIMIT,
         )
     return _Limits(lapsed_holds=n_lapsed, hold_minutes=hold_minutes)
 
 
 def _taken() -> Conflict:
-    return Conflict(_l("This slot was just taken. Pick another time."), code="slot_full")
+    return Conflict(_l("This slot was just taken. Pick another time."), code=ErrorCode.SLOT_FULL)
 
 
 def hold(actor: Account, *, patient_id: Any, slot_id: Any, now: datetime) -> Appointment:
@@ -223,7 +227,9 @@ def hold(actor: Account, *, patient_id: Any, slot_id: Any, now: datetime) -> App
         else None
     )
     if row is None or row[0].hospital_id != actor.hospital_id:
-        raise NotFound(_l("No such slot. Search again for free times."), code="slot_not_found")
+        raise NotFound(
+            _l("No such slot. Search again for free times."), code=ErrorCode.SLOT_NOT_FOUND
+        )
     slot, has_lapsed_holds = row
     _check_bookable(slot, now)
     # Fail fast when the slot was already full when read: most losers of a rush stop here, after
@@ -364,7 +370,7 @@ def _get_appointment(actor: Account, appointment_id: Any, permission: Permission
         db.session.get(Appointment, appointment_id) if isinstance(appointment_id, int) else None
     )
     if appointment is None or appointment.hospital_id != actor.hospital_id:
-        raise NotFound(_l("No such appointment."), code="appointment_not_found")
+        raise NotFound(_l("No such appointment."), code=ErrorCode.APPOINTMENT_NOT_FOUND)
     require_patient_access(
         actor, appointment.patient_id, permission, action=f"scheduling.{permission.value}"
     )
@@ -373,7 +379,8 @@ def _get_appointment(actor: Account, appointment_id: Any, permission: Permission
 
 def _hold_lapsed() -> Conflict:
     return Conflict(
-        _l("Your hold on this slot lapsed. Search again and pick a time."), code="hold_expired"
+        _l("Your hold on this slot lapsed. Search again and pick a time."),
+        code=ErrorCode.HOLD_EXPIRED,
     )
 
 
@@ -387,13 +394,13 @@ def confirm(actor: Account, appointment_id: Any, *, now: datetime) -> Appointmen
         raise _hold_lapsed()
     if state is not AppointmentState.HELD:
         raise Conflict(
-            _l("This appointment can no longer be confirmed."), code="appointment_not_held"
+            _l("This appointment can no longer be confirmed."), code=ErrorCode.APPOINTMENT_NOT_HELD
         )
     if appointment.fee_fen > 0:
         # A fee-bearing hold is booked by its payment (billing's order_paid), never for free.
         raise Conflict(
             _l("Pay the registration fee to book this time: the payment confirms the booking."),
-            code="payment_required",
+            code=ErrorCode.PAYMENT_REQUIRED,
         )
     booked = confirm_booking(appointment.id, now=now, accept_lapsed=False)
     if booked is None:

@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from hospital.accounts.models import Account, Role
 from hospital.audit.service import record
 from hospital.db import db, execute_dml
+from hospital.error_codes import ErrorCode
 from hospital.errors import Conflict, Forbidden, InvalidInput, NotFound
 from hospital.patients.access import Permission
 from hospital.patients.models import Patient
@@ -41,7 +42,9 @@ from scheduling.slots import cancel_cutoff
 def _get_slot(hospital_id: int, slot_id: Any) -> Slot:
     slot = db.session.get(Slot, slot_id) if isinstance(slot_id, int) else None
     if slot is None or slot.hospital_id != hospital_id:
-        raise NotFound(_l("No such slot. Search again for free times."), code="slot_not_found")
+        raise NotFound(
+            _l("No such slot. Search again for free times."), code=ErrorCode.SLOT_NOT_FOUND
+        )
     return slot
 
 
@@ -62,13 +65,13 @@ def cancel(actor: Account, appointment_id: Any, *, now: datetime, reason: str = 
                 "This appointment cannot be cancelled any more (it is %(state)s).",
                 state=state.value,
             ),
-            code="not_cancellable",
+            code=ErrorCode.NOT_CANCELLABLE,
         )
     if desk:
         if not reason.strip():
             raise InvalidInput(
                 _l("Give a reason for cancelling on the patient's behalf."),
-                code="reason_required",
+                code=ErrorCode.REASON_REQUIRED,
             )
     elif state is AppointmentState.BOOKED:
         rules = rules_for(appointment.hospital_id)
@@ -81,7 +84,7 @@ def cancel(actor: Account, appointment_id: Any, *, now: datetime, reason: str = 
                     "Online cancellation closed at the cut-off. Please contact the "
                     "registration desk."
                 ),
-                code="cancellation_closed",
+                code=ErrorCode.CANCELLATION_CLOSED,
             )
     if desk:
         why, refund = "hospital_cancelled", "full"
@@ -100,7 +103,7 @@ def cancel(actor: Account, appointment_id: Any, *, now: datetime, reason: str = 
     if not ended:
         raise Conflict(
             _l("This appointment was changed at the same time. Reload and try again."),
-            code="appointment_changed",
+            code=ErrorCode.APPOINTMENT_CHANGED,
         )
     if desk:
         record(
@@ -121,7 +124,9 @@ def reschedule(
     """Move a booking to another slot in one transaction, keeping its payment."""
     appointment = _get_appointment(actor, appointment_id, Permission.BOOK)
     if effective_state(appointment, now) is not AppointmentState.BOOKED:
-        raise Conflict(_l("Only a confirmed booking can be rescheduled."), code="not_reschedulable")
+        raise Conflict(
+            _l("Only a confirmed booking can be rescheduled."), code=ErrorCode.NOT_RESCHEDULABLE
+        )
     rules = rules_for(appointment.hospital_id)
     desk = _is_desk_staff(actor)
     if appointment.reschedule_count >= rules.reschedule_limit:
@@ -131,17 +136,17 @@ def reschedule(
                 "and book again.",
                 n=appointment.reschedule_count,
             ),
-            code="reschedule_limit",
+            code=ErrorCode.RESCHEDULE_LIMIT,
         )
     zone = hospital_zone(appointment.hospital_id)
     if not desk and now >= patient_cancel_deadline(appointment, zone, rules):
         raise Conflict(
             _l("Online changes closed at the cut-off. Please contact the registration desk."),
-            code="reschedule_closed",
+            code=ErrorCode.RESCHEDULE_CLOSED,
         )
     new_slot = _get_slot(appointment.hospital_id, new_slot_id)
     if new_slot.id == appointment.slot_id:
-        raise InvalidInput(_l("Choose a different slot."), code="same_slot")
+        raise InvalidInput(_l("Choose a different slot."), code=ErrorCode.SAME_SLOT)
     _check_bookable(new_slot, now)
     if (new_slot.session.fee_fen, new_slot.session.fee_class) != (
         appointment.fee_fen,
@@ -149,7 +154,7 @@ def reschedule(
     ):
         raise InvalidInput(
             _l("Choose a slot with the same fee, so the payment can be kept."),
-            code="fee_differs",
+            code=ErrorCode.FEE_DIFFERS,
         )
     _lock_booker(actor.id, appointment.patient_id)
     _check_limits(
@@ -187,13 +192,13 @@ def reschedule(
     except IntegrityError as exc:
         raise Conflict(
             _l("This patient already has an appointment in that session."),
-            code="already_booked_in_session",
+            code=ErrorCode.ALREADY_BOOKED_IN_SESSION,
         ) from exc
     if moved != 1:
         # Cancelled or moved by a concurrent request: the caller rolls back the place taken above.
         raise Conflict(
             _l("This appointment was changed at the same time. Reload and try again."),
-            code="appointment_changed",
+            code=ErrorCode.APPOINTMENT_CHANGED,
         )
     _give_back_place(old_slot_id)
     _expire_cached(Slot, old_slot_id)
@@ -215,17 +220,21 @@ def add_on(
 ) -> Appointment:
     """Overbook a slot explicitly ("加号"): one more place for this patient, with a reason, audited."""
     if not actor.has_role(Role.REGISTRAR, Role.ADMIN, Role.CLINICIAN):
-        raise Forbidden(_l("Only clinic staff may add an appointment."), code="role_required")
+        raise Forbidden(
+            _l("Only clinic staff may add an appointment."), code=ErrorCode.ROLE_REQUIRED
+        )
     if not reason.strip():
-        raise InvalidInput(_l("Give a reason for the add-on appointment."), code="reason_required")
+        raise InvalidInput(
+            _l("Give a reason for the add-on appointment."), code=ErrorCode.REASON_REQUIRED
+        )
     patient = db.session.get(Patient, patient_id) if isinstance(patient_id, int) else None
     if patient is None or patient.hospital_id != actor.hospital_id:
-        raise NotFound(_l("No such patient."), code="patient_not_found")
+        raise NotFound(_l("No such patient."), code=ErrorCode.PATIENT_NOT_FOUND)
     slot = _get_slot(actor.hospital_id, slot_id)
     if slot.session.status is not SessionStatus.OPEN:
-        raise Conflict(_l("This session has been cancelled."), code="session_cancelled")
+        raise Conflict(_l("This session has been cancelled."), code=ErrorCode.SESSION_CANCELLED)
     if slot.session.ends_at <= now:
-        raise InvalidInput(_l("This session is over."), code="session_over")
+        raise InvalidInput(_l("This session is over."), code=ErrorCode.SESSION_OVER)
     _lock_booker(actor.id, patient.id)
     _check_limits(
         actor,
@@ -268,7 +277,7 @@ def check_in(actor: Account | None, appointment_id: int, *, now: datetime) -> Ap
     """Mark a booking as arrived, within the session's check-in window."""
     appointment = db.session.get(Appointment, appointment_id)
     if appointment is None or (actor is not None and appointment.hospital_id != actor.hospital_id):
-        raise NotFound(_l("No such appointment."), code="appointment_not_found")
+        raise NotFound(_l("No such appointment."), code=ErrorCode.APPOINTMENT_NOT_FOUND)
     session = appointment.slot.session
     opens = appointment.slot.starts_at - timedelta(minutes=session.checkin_opens_minutes)
     closes = appointment.slot.starts_at + timedelta(minutes=session.checkin_closes_minutes)
@@ -280,7 +289,7 @@ def check_in(actor: Account | None, appointment_id: int, *, now: datetime) -> Ap
                 opens=session.checkin_opens_minutes,
                 closes=session.checkin_closes_minutes,
             ),
-            code="outside_checkin_window",
+            code=ErrorCode.OUTSIDE_CHECKIN_WINDOW,
         )
     changed = execute_dml(
         sa.update(Appointment)
@@ -290,7 +299,7 @@ def check_in(actor: Account | None, appointment_id: int, *, now: datetime) -> Ap
     ).rowcount
     db.session.refresh(appointment)
     if changed != 1 and appointment.state is not AppointmentState.CHECKED_IN:
-        raise Conflict(_l("Only a confirmed booking can be checked in."), code="not_booked")
+        raise Conflict(_l("Only a confirmed booking can be checked in."), code=ErrorCode.NOT_BOOKED)
     return appointment
 
 
@@ -298,7 +307,7 @@ def complete(actor: Account | None, appointment_id: int, *, now: datetime) -> Ap
     """Mark a checked-in appointment as seen."""
     appointment = db.session.get(Appointment, appointment_id)
     if appointment is None or (actor is not None and appointment.hospital_id != actor.hospital_id):
-        raise NotFound(_l("No such appointment."), code="appointment_not_found")
+        raise NotFound(_l("No such appointment."), code=ErrorCode.APPOINTMENT_NOT_FOUND)
     changed = execute_dml(
         sa.update(Appointment)
         .where(Appointment.id == appointment_id, Appointment.state == AppointmentState.CHECKED_IN)
@@ -307,5 +316,7 @@ def complete(actor: Account | None, appointment_id: int, *, now: datetime) -> Ap
     ).rowcount
     db.session.refresh(appointment)
     if changed != 1 and appointment.state is not AppointmentState.COMPLETED:
-        raise Conflict(_l("Only a checked-in appointment can be completed."), code="not_checked_in")
+        raise Conflict(
+            _l("Only a checked-in appointment can be completed."), code=ErrorCode.NOT_CHECKED_IN
+        )
     return appointment

@@ -13,6 +13,7 @@ from flask_babel import lazy_gettext as _l
 
 from hospital.accounts.models import Account
 from hospital.db import db
+from hospital.error_codes import ErrorCode
 from hospital.errors import NotFound
 from hospital.organisation.models import Clinician, Department
 from hospital.patients.access import Permission, patients_acting_for
@@ -42,7 +43,7 @@ def department_days(
     """A department's sessions open for booking between two local days, day by day."""
     department = db.session.get(Department, department_id)
     if department is None or department.hospital_id != hospital_id:
-        raise NotFound(_l("No such department."), code="department_not_found")
+        raise NotFound(_l("No such department."), code=ErrorCode.DEPARTMENT_NOT_FOUND)
     by_day: dict[date, list[AvailableSession]] = {}
     for session in search_sessions(
         hospital_id,
@@ -68,7 +69,7 @@ def session_to_book(actor: Account, session_id: int, *, now: datetime) -> Sessio
     """One clinic session with its slots, and the patients the account may book for."""
     session = db.session.get(ClinicSession, session_id)
     if session is None or session.hospital_id != actor.hospital_id:
-        raise NotFound(_l("No such clinic session."), code="session_not_found")
+        raise NotFound(_l("No such clinic session."), code=ErrorCode.SESSION_NOT_FOUND)
     slots = [
         s
         for s in search_availability(

@@ -12,6 +12,7 @@ from hospital.accounts.models import Account
 from hospital.billing.references import OrderRef
 from hospital.billing.services import queries as billing_queries
 from hospital.db import db
+from hospital.error_codes import ErrorCode
 from hospital.errors import Forbidden, InvalidInput, NotFound
 from hospital.organisation.models import Clinician, Department, Hospital, ServicePoint
 from hospital.patients.access import Permission, patients_acting_for, staff_grants
@@ -51,10 +52,10 @@ def appointments_for_account(actor: Account, *, now: datetime) -> list[Appointme
 def day_list(actor: Account, *, clinician_id: int, local_date: date) -> list[Appointment]:
     """A clinician's appointments on one local day, in time order (staff only)."""
     if not actor.is_staff or not staff_grants(actor, Permission.VIEW):
-        raise Forbidden(_l("Only clinic staff may see the day list."), code="role_required")
+        raise Forbidden(_l("Only clinic staff may see the day list."), code=ErrorCode.ROLE_REQUIRED)
     clinician = db.session.get(Clinician, clinician_id)
     if clinician is None or clinician.hospital_id != actor.hospital_id:
-        raise NotFound(_l("No such clinician."), code="clinician_not_found")
+        raise NotFound(_l("No such clinician."), code=ErrorCode.CLINICIAN_NOT_FOUND)
     return list(
         db.session.scalars(
             sa.select(Appointment)
@@ -253,7 +254,7 @@ def patient_with_record_number(hospital_id: int, record_number: str) -> Patient:
     if patient is None:
         raise InvalidInput(
             _l("No patient has this medical record number. Check it and try again."),
-            code="patient_not_found",
+            code=ErrorCode.PATIENT_NOT_FOUND,
         )
     return patient
 

@@ -13,6 +13,7 @@ from flask_babel import lazy_gettext as _l
 from hospital.accounts.models import Account, Role
 from hospital.audit.service import record
 from hospital.db import db
+from hospital.error_codes import ErrorCode
 from hospital.errors import Forbidden, InvalidInput, NotFound
 from hospital.organisation.models import Hospital
 from hospital.zones import zone_for
@@ -52,7 +53,9 @@ def set_rules(actor: Account, hospital_id: int, values: dict[str, Any], *, now: 
         db.session.add(row)
     for name, value in values.items():
         if name not in DEFAULT_RULES:
-            raise InvalidInput(_l("Unknown rule: %(name)s.", name=name), code="unknown_rule")
+            raise InvalidInput(
+                _l("Unknown rule: %(name)s.", name=name), code=ErrorCode.UNKNOWN_RULE
+            )
         setattr(row, name, value)
     db.session.flush()
     record(
@@ -69,13 +72,15 @@ def hospital_zone(hospital_id: int) -> ZoneInfo:
     """The time zone of the hospital with this id."""
     hospital = db.session.get(Hospital, hospital_id)
     if hospital is None:
-        raise NotFound(_l("No such hospital."), code="hospital_not_found")
+        raise NotFound(_l("No such hospital."), code=ErrorCode.HOSPITAL_NOT_FOUND)
     return zone_for(hospital)
 
 
 def _require_roles(actor: Account, hospital_id: int, roles: Iterable[Role]) -> None:
     if actor.hospital_id != hospital_id or not actor.has_role(*roles):
-        raise Forbidden(_l("Your account does not have the role this needs."), code="role_required")
+        raise Forbidden(
+            _l("Your account does not have the role this needs."), code=ErrorCode.ROLE_REQUIRED
+        )
 
 
 def _is_desk_staff(actor: Account) -> bool:

@@ -12,6 +12,7 @@ from hospital import zones
 from hospital.accounts.models import Account
 from hospital.audit.service import record
 from hospital.db import db, execute_dml
+from hospital.error_codes import ErrorCode
 from hospital.errors import InvalidInput, NotFound
 from hospital.organisation.models import Clinician, Department, ServicePoint
 from scheduling.models import (
@@ -53,44 +54,50 @@ TEMPLATE_FIELDS = (
 def _check_provider(hospital_id: int, values: dict[str, Any]) -> None:
     department = db.session.get(Department, values.get("department_id"))
     if department is None or department.hospital_id != hospital_id:
-        raise InvalidInput(_l("Choose a department of this hospital."), code="unknown_department")
+        raise InvalidInput(
+            _l("Choose a department of this hospital."), code=ErrorCode.UNKNOWN_DEPARTMENT
+        )
     clinician_id = values.get("clinician_id")
     point_id = values.get("service_point_id")
     if clinician_id is None and point_id is None:
         raise InvalidInput(
-            _l("Choose a clinician or a service point for the session."), code="no_provider"
+            _l("Choose a clinician or a service point for the session."), code=ErrorCode.NO_PROVIDER
         )
     if clinician_id is not None:
         clinician = db.session.get(Clinician, clinician_id)
         if clinician is None or clinician.hospital_id != hospital_id:
-            raise InvalidInput(_l("Choose a clinician of this hospital."), code="unknown_clinician")
+            raise InvalidInput(
+                _l("Choose a clinician of this hospital."), code=ErrorCode.UNKNOWN_CLINICIAN
+            )
         if clinician.department_id != department.id:
             raise InvalidInput(
                 _l("The clinician does not work in the chosen department."),
-                code="clinician_department_mismatch",
+                code=ErrorCode.CLINICIAN_DEPARTMENT_MISMATCH,
             )
     if point_id is not None:
         point = db.session.get(ServicePoint, point_id)
         if point is None or point.hospital_id != hospital_id:
             raise InvalidInput(
-                _l("Choose a service point of this hospital."), code="unknown_service_point"
+                _l("Choose a service point of this hospital."), code=ErrorCode.UNKNOWN_SERVICE_POINT
             )
 
 
 def _check_template_times(values: dict[str, Any]) -> None:
     if values["start_time"] >= values["end_time"]:
-        raise InvalidInput(_l("The session must end after it starts."), code="session_times")
+        raise InvalidInput(
+            _l("The session must end after it starts."), code=ErrorCode.SESSION_TIMES
+        )
     start = datetime.combine(date(2000, 1, 1), values["start_time"])
     end = datetime.combine(date(2000, 1, 1), values["end_time"])
     if (end - start) < timedelta(minutes=values["slot_minutes"]):
         raise InvalidInput(
             _l("The session is shorter than one slot. Lengthen it or shorten the slots."),
-            code="session_shorter_than_slot",
+            code=ErrorCode.SESSION_SHORTER_THAN_SLOT,
         )
     until = values.get("valid_until")
     if until is not None and until < values["valid_from"]:
         raise InvalidInput(
-            _l("The last valid day must not be before the first."), code="validity_dates"
+            _l("The last valid day must not be before the first."), code=ErrorCode.VALIDITY_DATES
         )
 
 
@@ -139,7 +146,7 @@ def update_template(
     """Change a template; sessions already materialised keep their times and bookings."""
     template = db.session.get(SessionTemplate, template_id)
     if template is None or template.hospital_id != actor.hospital_id:
-        raise NotFound(_l("No such session template."), code="template_not_found")
+        raise NotFound(_l("No such session template."), code=ErrorCode.TEMPLATE_NOT_FOUND)
     _require_roles(actor, template.hospital_id, SCHEDULE_ROLES)
     merged = {k: getattr(template, k) for k in TEMPLATE_FIELDS} | values
     _check_provider(template.hospital_id, merged)
@@ -172,18 +179,22 @@ def add_exception(
     """Record a holiday or leave; cancel the sessions it covers. Returns (exception, cancelled)."""
     _require_roles(actor, hospital_id, SCHEDULE_ROLES)
     if first_date > last_date:
-        raise InvalidInput(_l("The last day must not be before the first."), code="exception_dates")
+        raise InvalidInput(
+            _l("The last day must not be before the first."), code=ErrorCode.EXCEPTION_DATES
+        )
     if kind is ExceptionKind.LEAVE and clinician_id is None:
-        raise InvalidInput(_l("Leave needs a clinician."), code="leave_needs_clinician")
+        raise InvalidInput(_l("Leave needs a clinician."), code=ErrorCode.LEAVE_NEEDS_CLINICIAN)
     if clinician_id is not None:
         clinician = db.session.get(Clinician, clinician_id)
         if clinician is None or clinician.hospital_id != hospital_id:
-            raise InvalidInput(_l("Choose a clinician of this hospital."), code="unknown_clinician")
+            raise InvalidInput(
+                _l("Choose a clinician of this hospital."), code=ErrorCode.UNKNOWN_CLINICIAN
+            )
     if department_id is not None:
         department = db.session.get(Department, department_id)
         if department is None or department.hospital_id != hospital_id:
             raise InvalidInput(
-                _l("Choose a department of this hospital."), code="unknown_department"
+                _l("Choose a department of this hospital."), code=ErrorCode.UNKNOWN_DEPARTMENT
             )
     exception = ScheduleException(
         hospital_id=hospital_id,
@@ -233,7 +244,7 @@ def add_extra_session(
     if local_date < zones.local_date(now, hospital_zone(hospital_id)):
         raise InvalidInput(
             _l("An extra session cannot be in the past. Pick today or a later date."),
-            code="session_in_past",
+            code=ErrorCode.SESSION_IN_PAST,
         )
     template_like = SessionTemplate(
         hospital_id=hospital_id,
@@ -264,11 +275,13 @@ def cancel_session(actor: Account | None, session_id: int, *, reason: str, now: 
     """Cancel a dated session and every appointment in it (notified, refunded in full)."""
     session = db.session.get(ClinicSession, session_id)
     if session is None or (actor is not None and session.hospital_id != actor.hospital_id):
-        raise NotFound(_l("No such session."), code="session_not_found")
+        raise NotFound(_l("No such session."), code=ErrorCode.SESSION_NOT_FOUND)
     if actor is not None:
         _require_roles(actor, session.hospital_id, SCHEDULE_ROLES)
     if not reason.strip():
-        raise InvalidInput(_l("Give a reason for cancelling the session."), code="reason_required")
+        raise InvalidInput(
+            _l("Give a reason for cancelling the session."), code=ErrorCode.REASON_REQUIRED
+        )
     changed = execute_dml(
         sa.update(ClinicSession)
         .where(ClinicSession.id == session_id, ClinicSession.status == SessionStatus.OPEN)

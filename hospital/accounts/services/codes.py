@@ -17,6 +17,7 @@ from hospital.accounts.services.preferences import parse_language
 from hospital.audit.models import Outcome
 from hospital.audit.service import record
 from hospital.db import db, execute_dml, is_postgres
+from hospital.error_codes import ErrorCode
 from hospital.errors import InvalidInput, TooManyRequests, Unauthorized
 from hospital.notifications.service import notify
 from hospital.organisation.models import Hospital
@@ -34,7 +35,7 @@ def parse_phone(raw: str) -> str:
                 "Enter a mobile number: 11 digits starting with 1 (e.g. 13800138000), "
                 "or an international number starting with + and the country code."
             ),
-            code="invalid_phone",
+            code=ErrorCode.INVALID_PHONE,
         ) from None
 
 
@@ -110,7 +111,7 @@ def send_phone_code(
                 "then ask for a new one.",
                 seconds=wait,
             ),
-            code="code_send_limited",
+            code=ErrorCode.CODE_SEND_LIMITED,
             details={"retry_after": wait},
         )
     ttl = int(current_app.config["OTP_TTL_SECONDS"])
@@ -187,7 +188,7 @@ def _code_failure(
         object_id=str(row.id) if row is not None else "",
         detail={"phone": mask_phone(phone), "reason": reason},
     )
-    return Unauthorized(message, code=f"code_{reason}")
+    return Unauthorized(message, code=ErrorCode(f"code_{reason}"))
 
 
 _CODE_MESSAGES = {
@@ -211,7 +212,9 @@ def check_phone_code(
     phone = parse_phone(phone)
     code = (code or "").strip()
     if not otp.is_well_formed(code):
-        raise InvalidInput(_l("Enter the 6-digit code from the SMS."), code="invalid_code_format")
+        raise InvalidInput(
+            _l("Enter the 6-digit code from the SMS."), code=ErrorCode.INVALID_CODE_FORMAT
+        )
     row = db.session.scalar(
         sa.select(OneTimeCode)
         .where(

@@ -13,6 +13,7 @@ from hospital.accounts.models import Account, Device, DeviceKind, Role
 from hospital.accounts.services.roles import role_required
 from hospital.audit.service import record
 from hospital.db import db
+from hospital.error_codes import ErrorCode
 from hospital.errors import InvalidInput, NotFound
 from hospital.organisation.models import Hospital, ServicePoint
 
@@ -48,17 +49,18 @@ def register_device(
     except ValueError:
         raise InvalidInput(
             _l("Unknown device kind. Choose kiosk, display_board or lab_system."),
-            code="invalid_device_kind",
+            code=ErrorCode.INVALID_DEVICE_KIND,
         ) from None
     name = " ".join((name or "").split())
     if not name or len(name) > 100:
         raise InvalidInput(
-            _l("Give the device a name of at most 100 characters."), code="invalid_device_name"
+            _l("Give the device a name of at most 100 characters."),
+            code=ErrorCode.INVALID_DEVICE_NAME,
         )
     location = " ".join((location or "").split())
     if len(location) > 200:
         raise InvalidInput(
-            _l("Keep the location to 200 characters or fewer."), code="invalid_location"
+            _l("Keep the location to 200 characters or fewer."), code=ErrorCode.INVALID_LOCATION
         )
     if service_point_id is not None:
         point = db.session.get(ServicePoint, service_point_id)
@@ -68,7 +70,7 @@ def register_device(
                     "There is no service point %(id)s in this hospital. Check the number.",
                     id=service_point_id,
                 ),
-                code="service_point_not_found",
+                code=ErrorCode.SERVICE_POINT_NOT_FOUND,
             )
     token = secrets.token_urlsafe(32)
     device = Device(
@@ -113,7 +115,7 @@ def disable_device(actor: Account | None, device_id: int, *, now: datetime) -> D
     if device is None or (actor is not None and device.hospital_id != actor.hospital_id):
         raise NotFound(
             _l("There is no device %(id)s in this hospital. Check the number.", id=device_id),
-            code="device_not_found",
+            code=ErrorCode.DEVICE_NOT_FOUND,
         )
     device.is_active = False
     db.session.flush()

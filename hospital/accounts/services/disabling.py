@@ -12,6 +12,7 @@ from hospital.accounts.services.roles import role_required
 from hospital.accounts.sessions import revoke_all_sessions, revoke_session
 from hospital.audit.service import record
 from hospital.db import db
+from hospital.error_codes import ErrorCode
 from hospital.errors import Conflict, InvalidInput, NotFound
 
 REASON_MAX_LENGTH = 200
@@ -27,11 +28,11 @@ def sign_out(account: Account | None, token: str | None, *, now: datetime) -> No
 def _reason(reason: str) -> str:
     reason = " ".join((reason or "").split())
     if not reason:
-        raise InvalidInput(_l("Give a reason, so others know why."), code="reason_required")
+        raise InvalidInput(_l("Give a reason, so others know why."), code=ErrorCode.REASON_REQUIRED)
     if len(reason) > REASON_MAX_LENGTH:
         raise InvalidInput(
             _l("Keep the reason to %(n)s characters or fewer.", n=REASON_MAX_LENGTH),
-            code="reason_too_long",
+            code=ErrorCode.REASON_TOO_LONG,
         )
     return reason
 
@@ -47,12 +48,12 @@ def disable_account(
     if target is None or (actor is not None and target.hospital_id != actor.hospital_id):
         raise NotFound(
             _l("There is no account %(id)s in this hospital. Check the number.", id=account_id),
-            code="account_not_found",
+            code=ErrorCode.ACCOUNT_NOT_FOUND,
         )
     if actor is not None and target.id == actor.id:
         raise Conflict(
             _l("You cannot disable your own account. Ask another administrator."),
-            code="cannot_disable_self",
+            code=ErrorCode.CANNOT_DISABLE_SELF,
         )
     if target.is_active:
         target.is_active = False

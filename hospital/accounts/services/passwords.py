@@ -13,6 +13,7 @@ from hospital.accounts.sessions import revoke_all_sessions
 from hospital.audit.models import Outcome
 from hospital.audit.service import record
 from hospital.db import db, execute_dml
+from hospital.error_codes import ErrorCode
 from hospital.errors import Forbidden, InvalidInput
 
 PASSWORD_MIN_LENGTH = 8
@@ -24,17 +25,17 @@ def check_new_password(password: str) -> None:
     if len(password) < PASSWORD_MIN_LENGTH:
         raise InvalidInput(
             _l("Choose a password of at least %(n)s characters.", n=PASSWORD_MIN_LENGTH),
-            code="password_too_short",
+            code=ErrorCode.PASSWORD_TOO_SHORT,
         )
     if len(password) > PASSWORD_MAX_LENGTH:
         raise InvalidInput(
             _l("Choose a password of at most %(n)s characters.", n=PASSWORD_MAX_LENGTH),
-            code="password_too_long",
+            code=ErrorCode.PASSWORD_TOO_LONG,
         )
     if password.strip() == "" or len(set(password)) < 3:
         raise InvalidInput(
             _l("This password is too easy to guess. Mix more different characters."),
-            code="password_too_weak",
+            code=ErrorCode.PASSWORD_TOO_WEAK,
         )
 
 
@@ -55,7 +56,7 @@ def set_password(
         )
         raise Forbidden(
             _l("Your current password is not right. Enter it again."),
-            code="current_password_wrong",
+            code=ErrorCode.CURRENT_PASSWORD_WRONG,
         )
     check_new_password(new_password)
     account.password_hash = hash_password(new_password)

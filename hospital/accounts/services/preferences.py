@@ -6,6 +6,7 @@ from flask_babel import lazy_gettext as _l
 
 from hospital.accounts.models import Account, Language
 from hospital.db import db
+from hospital.error_codes import ErrorCode
 from hospital.errors import InvalidInput
 
 DISPLAY_NAME_MAX_LENGTH = 100
@@ -17,7 +18,7 @@ def parse_language(value: str | Language) -> Language:
         return Language(value)
     except ValueError:
         raise InvalidInput(
-            _l("Choose the language zh (Chinese) or en (English)."), code="invalid_language"
+            _l("Choose the language zh (Chinese) or en (English)."), code=ErrorCode.INVALID_LANGUAGE
         ) from None
 
 
@@ -38,7 +39,7 @@ def update_preferences(
         if len(name) > DISPLAY_NAME_MAX_LENGTH:
             raise InvalidInput(
                 _l("Keep the name to %(n)s characters or fewer.", n=DISPLAY_NAME_MAX_LENGTH),
-                code="display_name_too_long",
+                code=ErrorCode.DISPLAY_NAME_TOO_LONG,
             )
         account.display_name = name
     db.session.flush()

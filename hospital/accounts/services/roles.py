@@ -7,6 +7,7 @@ from flask_babel import lazy_gettext as _l
 from hospital.accounts.models import Account
 from hospital.audit.models import Outcome
 from hospital.audit.service import record
+from hospital.error_codes import ErrorCode
 from hospital.errors import Forbidden
 
 
@@ -22,4 +23,6 @@ def role_required(
         object_id=str(object_id),
         detail={"needs": [needs]},
     )
-    return Forbidden(_l("Your account does not have the role this needs."), code="role_required")
+    return Forbidden(
+        _l("Your account does not have the role this needs."), code=ErrorCode.ROLE_REQUIRED
+    )

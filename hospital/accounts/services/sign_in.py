@@ -15,6 +15,7 @@ from hospital.accounts.services.codes import check_phone_code, parse_phone, send
 from hospital.audit.models import Outcome
 from hospital.audit.service import record
 from hospital.db import db
+from hospital.error_codes import ErrorCode
 from hospital.errors import Forbidden, TooManyRequests, Unauthorized
 from hospital.notifications.messages import MessageTemplate
 from hospital.organisation.models import Hospital
@@ -86,7 +87,7 @@ def sign_in_with_code(hospital: Hospital, phone: str, code: str, *, now: datetim
         )
         raise Forbidden(
             _l("Staff accounts sign in with their username and password."),
-            code="staff_use_password",
+            code=ErrorCode.STAFF_USE_PASSWORD,
         )
     return _signed_in(account, method="code", now=now)
 
@@ -101,7 +102,7 @@ def _check_may_sign_in(account: Account, *, method: str) -> None:
         )
         raise Forbidden(
             _l("This account has been disabled. Ask the hospital's help desk for help."),
-            code="account_disabled",
+            code=ErrorCode.ACCOUNT_DISABLED,
         )
 
 
@@ -137,7 +138,7 @@ def _find_by_login(hospital: Hospital, login: str) -> Account | None:
 
 
 class SignInDelayed(TooManyRequests):
-    code = "sign_in_delayed"
+    code = ErrorCode.SIGN_IN_DELAYED
 
 
 def password_delay(failures: int, *, free: int, first_seconds: int, max_seconds: int) -> int:
@@ -219,7 +220,7 @@ def sign_in_with_password(
         )
         if account is not None:
             _count_wrong_password(account, now=now)
-        raise Unauthorized(_SIGN_IN_FAILED, code="sign_in_failed")
+        raise Unauthorized(_SIGN_IN_FAILED, code=ErrorCode.SIGN_IN_FAILED)
     assert account is not None and account.password_hash is not None
     _check_may_sign_in(account, method="password")
     if needs_rehash(account.password_hash):

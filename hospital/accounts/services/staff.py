@@ -17,6 +17,7 @@ from hospital.accounts.services.preferences import DISPLAY_NAME_MAX_LENGTH
 from hospital.accounts.services.roles import role_required
 from hospital.audit.service import record
 from hospital.db import db
+from hospital.error_codes import ErrorCode
 from hospital.errors import Conflict, InvalidInput, NotFound
 from hospital.organisation.models import Hospital
 
@@ -37,7 +38,7 @@ def create_staff(
     if actor is not None and not actor.has_role(Role.ADMIN):
         raise role_required(actor, "account.create_staff", "account", 0, Role.ADMIN.value)
     if actor is not None and actor.hospital_id != hospital.id:
-        raise NotFound(_l("This hospital was not found."), code="hospital_not_found")
+        raise NotFound(_l("This hospital was not found."), code=ErrorCode.HOSPITAL_NOT_FOUND)
     username = (username or "").strip().lower()
     if not _USERNAME.match(username):
         raise InvalidInput(
@@ -45,26 +46,26 @@ def create_staff(
                 "Choose a username of 3 to 64 characters: lower-case letters, digits, "
                 "and . _ - (not first)."
             ),
-            code="invalid_username",
+            code=ErrorCode.INVALID_USERNAME,
         )
     try:
         wanted = {Role(r) for r in roles}
     except ValueError:
         raise InvalidInput(
             _l("Unknown role. Choose from: registrar, nurse, clinician, cashier, lab, admin."),
-            code="invalid_role",
+            code=ErrorCode.INVALID_ROLE,
         ) from None
     if not wanted or not wanted <= STAFF_ROLES:
         raise InvalidInput(
             _l("Give at least one staff role: registrar, nurse, clinician, cashier, lab or admin."),
-            code="invalid_role",
+            code=ErrorCode.INVALID_ROLE,
         )
     check_new_password(password or "")
     name = " ".join((display_name or "").split())
     if not name or len(name) > DISPLAY_NAME_MAX_LENGTH:
         raise InvalidInput(
             _l("Give the person's name (at most %(n)s characters).", n=DISPLAY_NAME_MAX_LENGTH),
-            code="invalid_display_name",
+            code=ErrorCode.INVALID_DISPLAY_NAME,
         )
     taken = db.session.scalar(
         sa.select(Account.id).where(
@@ -74,7 +75,7 @@ def create_staff(
     if taken is not None:
         raise Conflict(
             _l("The username %(username)s is taken. Choose another.", username=username),
-            code="username_taken",
+            code=ErrorCode.USERNAME_TAKEN,
         )
     account = Account(
         hospital_id=hospital.id,

@@ -14,6 +14,7 @@ from hospital.accounts.models import Account, Role
 from hospital.audit.service import record
 from hospital.billing.models import LedgerEntry, LedgerKind, Order, Payment, Refund
 from hospital.db import db
+from hospital.error_codes import ErrorCode
 from hospital.errors import NotFound
 from hospital.patients.access import Permission, can_act_for
 from hospital.patients.models import Patient
@@ -86,7 +87,7 @@ def _order_for(actor: Account, order_id: int, permission: Permission) -> Order:
         detail={"permission": permission.value},
     )
     raise NotFound(
-        _l("No order with this number is linked to your account."), code="order_not_found"
+        _l("No order with this number is linked to your account."), code=ErrorCode.ORDER_NOT_FOUND
     )
 
 

@@ -30,6 +30,7 @@ from hospital.billing.providers.registry import insurance_adapter
 from hospital.billing.references import OrderRef
 from hospital.billing.services.ledger import _ledger, _locked_order, _order_for
 from hospital.db import db
+from hospital.error_codes import ErrorCode
 from hospital.errors import Conflict, Forbidden, InvalidInput, NotFound
 from hospital.patients.access import Permission
 from hospital.patients.models import Patient
@@ -217,7 +218,7 @@ def create_walk_in_order(
     if order_id is None:
         raise Conflict(
             _l("This walk-in registration already has its order. Start again."),
-            code="walk_in_order_exists",
+            code=ErrorCode.WALK_IN_ORDER_EXISTS,
         )
     return db.session.get(Order, order_id)
 
@@ -251,12 +252,14 @@ def create_visit_order(
 ) -> Order:
     """Staff order tests, imaging, medicines or procedures for a patient; prices from the schedule."""
     if not actor.has_role(*STAFF_ORDERING_ROLES):
-        raise Forbidden(_l("Only clinicians and cashiers can add orders."), code="role_required")
+        raise Forbidden(
+            _l("Only clinicians and cashiers can add orders."), code=ErrorCode.ROLE_REQUIRED
+        )
     patient = db.session.get(Patient, patient_id)
     if patient is None or patient.hospital_id != actor.hospital_id:
-        raise NotFound(_l("No patient with this id."), code="patient_not_found")
+        raise NotFound(_l("No patient with this id."), code=ErrorCode.PATIENT_NOT_FOUND)
     if not items:
-        raise InvalidInput(_l("Add at least one item to the order."), code="order_empty")
+        raise InvalidInput(_l("Add at least one item to the order."), code=ErrorCode.ORDER_EMPTY)
     wanted = {i.fee_item_id for i in items}
     fee_items = {
         f.id: f
@@ -274,7 +277,7 @@ def create_visit_order(
             _l("These items are not in the fee schedule: {ids}.").format(
                 ids=", ".join(map(str, unknown))
             ),
-            code="unknown_fee_item",
+            code=ErrorCode.UNKNOWN_FEE_ITEM,
         )
     total = sum(fee_items[i.fee_item_id].price_fen * i.quantity for i in items)
     order = Order(
@@ -327,7 +330,9 @@ def apply_insurance(actor: Account, order_id: int, *, now: datetime) -> Order:
     order = _order_for(actor, order_id, Permission.PAY)
     order = _locked_order(order.id)
     if order.status != OrderStatus.PENDING:
-        raise Conflict(_l("This order is no longer waiting for payment."), code="order_not_payable")
+        raise Conflict(
+            _l("This order is no longer waiting for payment."), code=ErrorCode.ORDER_NOT_PAYABLE
+        )
     if order.insurance_applied:
         return order
     used = db.session.scalar(

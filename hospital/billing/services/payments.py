@@ -36,6 +36,7 @@ from hospital.billing.services.refunds import (
     _tell_patient,
 )
 from hospital.db import db, execute_dml
+from hospital.error_codes import ErrorCode
 from hospital.errors import Conflict, InvalidInput
 from hospital.events import order_paid, payment_received
 from hospital.organisation.models import Hospital
@@ -58,7 +59,7 @@ def _provider(name: str) -> PaymentProvider:
             _l("This payment method is not available. Choose one of: {names}.").format(
                 names=", ".join(enabled_provider_names(current_app.config))
             ),
-            code="unknown_provider",
+            code=ErrorCode.UNKNOWN_PROVIDER,
         ) from None
 
 
@@ -92,10 +93,13 @@ def start_payment(
             return _replay(earlier, order, now)
     order = _locked_order(order.id)
     if order.status != OrderStatus.PENDING:
-        raise Conflict(_l("This order is no longer waiting for payment."), code="order_not_payable")
+        raise Conflict(
+            _l("This order is no longer waiting for payment."), code=ErrorCode.ORDER_NOT_PAYABLE
+        )
     if order.expires_at is not None and order.expires_at <= now:
         raise Conflict(
-            _l("The reservation for this order has lapsed. Please book again."), code="hold_expired"
+            _l("The reservation for this order has lapsed. Please book again."),
+            code=ErrorCode.HOLD_EXPIRED,
         )
     result_url = _public_url() + RESULT_PATH.format(order_id=order.id)
     if order.self_pay_fen == 0:
@@ -157,7 +161,7 @@ def _replay(earlier: Payment, order: Order, now: datetime) -> StartedPayment:
     if earlier.order_id != order.id:
         raise Conflict(
             _l("This Idempotency-Key was already used for another order. Use a new key."),
-            code="idempotency_key_reused",
+            code=ErrorCode.IDEMPOTENCY_KEY_REUSED,
         )
     provider = _provider(earlier.provider)
     return StartedPayment(earlier, provider.checkout_url(_checkout(order, earlier), now=now))

@@ -19,6 +19,7 @@ from hospital.billing.models import OrderStatus as OrderStatus
 from hospital.billing.references import OrderKind, OrderRef
 from hospital.billing.services.ledger import CASHIER_ROLES, _order_for
 from hospital.db import db
+from hospital.error_codes import ErrorCode
 from hospital.errors import Forbidden
 from hospital.organisation.models import Hospital
 from hospital.patients.access import Permission, patients_acting_for
@@ -82,7 +83,7 @@ def orders_for_account(actor: Account) -> list[Order]:
 
 def orders_for_cashier(actor: Account, day: date) -> list[Order]:
     if not actor.has_role(*CASHIER_ROLES):
-        raise Forbidden(_l("Only cashiers can see this."), code="role_required")
+        raise Forbidden(_l("Only cashiers can see this."), code=ErrorCode.ROLE_REQUIRED)
     hospital = db.session.get(Hospital, actor.hospital_id)
     assert hospital is not None
     start, end = day_bounds(day, zone_for(hospital))
@@ -126,7 +127,7 @@ class ReconciliationReport:
 def daily_reconciliation(actor: Account, day: date) -> ReconciliationReport:
     """Money received and refunded on one local day, per provider, from the ledger."""
     if not actor.has_role(*CASHIER_ROLES):
-        raise Forbidden(_l("Only cashiers can see this."), code="role_required")
+        raise Forbidden(_l("Only cashiers can see this."), code=ErrorCode.ROLE_REQUIRED)
     hospital = db.session.get(Hospital, actor.hospital_id)
     assert hospital is not None
     start, end = day_bounds(day, zone_for(hospital))

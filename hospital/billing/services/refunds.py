@@ -28,6 +28,7 @@ from hospital.billing.providers.base import ProviderUnavailable
 from hospital.billing.providers.registry import UnknownProvider, insurance_adapter, payment_provider
 from hospital.billing.services.ledger import CASHIER_ROLES, _get_order, _ledger, _locked_order
 from hospital.db import db, execute_dml
+from hospital.error_codes import ErrorCode
 from hospital.errors import Conflict, Forbidden, InvalidInput, NotFound
 from hospital.events import refund_issued
 from hospital.money import format_fen
@@ -81,12 +82,12 @@ def refund_order(
     """Refund part or all of what was paid, back to each source in proportion."""
     if actor is not None:
         if not actor.has_role(*CASHIER_ROLES):
-            raise Forbidden(_l("Only cashiers can refund."), code="role_required")
+            raise Forbidden(_l("Only cashiers can refund."), code=ErrorCode.ROLE_REQUIRED)
         order = _get_order(order_id)
         if order is None or order.hospital_id != actor.hospital_id:
-            raise NotFound(_l("No order with this number."), code="order_not_found")
+            raise NotFound(_l("No order with this number."), code=ErrorCode.ORDER_NOT_FOUND)
         if not reason.strip():
-            raise InvalidInput(_l("Give a reason for the refund."), code="reason_required")
+            raise InvalidInput(_l("Give a reason for the refund."), code=ErrorCode.REASON_REQUIRED)
         if idempotency_key:
             earlier = db.session.scalars(
                 sa.select(Refund).where(
@@ -102,11 +103,13 @@ def refund_order(
                         _l(
                             "This Idempotency-Key was already used for another refund. Use a new key."
                         ),
-                        code="idempotency_key_reused",
+                        code=ErrorCode.IDEMPOTENCY_KEY_REUSED,
                     )
                 return list(earlier)
     if amount_fen is not None and amount_fen <= 0:
-        raise InvalidInput(_l("A refund must be more than zero."), code="amount_not_positive")
+        raise InvalidInput(
+            _l("A refund must be more than zero."), code=ErrorCode.AMOUNT_NOT_POSITIVE
+        )
     order = _locked_order(order_id)
     refunds = _refund(
         order,
@@ -140,7 +143,7 @@ def _refund(
     idempotency_key: str | None = None,
 ) -> list[Refund]:
     if order.status not in (OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED):
-        raise Conflict(_l("Only a paid order can be refunded."), code="order_not_paid")
+        raise Conflict(_l("Only a paid order can be refunded."), code=ErrorCode.ORDER_NOT_PAID)
     remaining = {
         PaymentSource.SELF_PAY.value: order.paid_self_fen - order.refunded_self_fen,
         PaymentSource.INSURANCE.value: order.paid_insurance_fen - order.refunded_insurance_fen,
@@ -149,14 +152,15 @@ def _refund(
     amount = left if amount_fen is None else amount_fen
     if amount <= 0:
         raise Conflict(
-            _l("Everything paid for this order is already refunded."), code="nothing_to_refund"
+            _l("Everything paid for this order is already refunded."),
+            code=ErrorCode.NOTHING_TO_REFUND,
         )
     if amount > left:
         raise Conflict(
             _l("At most {amount} can still be refunded for this order.").format(
                 amount=format_fen(left)
             ),
-            code="refund_exceeds_paid",
+            code=ErrorCode.REFUND_EXCEEDS_PAID,
         )
     parts = split_refund(amount, remaining)
     self_part = parts.get(PaymentSource.SELF_PAY.value, 0)
@@ -179,7 +183,7 @@ def _refund(
     if not reserved:
         raise Conflict(
             _l("Another refund changed this order just now. Reload and try again."),
-            code="refund_conflict",
+            code=ErrorCode.REFUND_CONFLICT,
         )
     db.session.refresh(order)
     order.status = (
@@ -216,7 +220,7 @@ def _refund(
         if refund is None:
             raise Conflict(
                 _l("Another refund changed this order just now. Reload and try again."),
-                code="refund_conflict",
+                code=ErrorCode.REFUND_CONFLICT,
             )
         refunds.append(refund)
     db.session.flush()

@@ -13,6 +13,7 @@ from hospital.accounts.models import Account
 from hospital.audit.models import Outcome
 from hospital.audit.service import record
 from hospital.db import db
+from hospital.error_codes import ErrorCode
 from hospital.errors import Conflict, DomainError
 from hospital.patients import consent
 from hospital.patients.consent import CONSENT_REQUIRED
@@ -142,7 +143,7 @@ def _register(account: Account, person: dict[str, Any], *, now: datetime) -> Pat
             db.session.flush()
     except IntegrityError:
         # Someone registered the same identity number a moment ago.
-        raise Conflict(CONSENT_REQUIRED, code="consent_required") from None
+        raise Conflict(CONSENT_REQUIRED, code=ErrorCode.CONSENT_REQUIRED) from None
     assign_medical_record_number(patient)
     return patient
 
@@ -189,7 +190,7 @@ def request_consent_code(
         if phone_to_ask is None:
             raise Conflict(
                 _l("No code is needed: this person is not registered yet. Add them directly."),
-                code="consent_not_needed",
+                code=ErrorCode.CONSENT_NOT_NEEDED,
             )
         wait = consent.send_consent_code(account, phone_to_ask, now=now)
     except DomainError as exc:

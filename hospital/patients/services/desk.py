@@ -10,6 +10,7 @@ from hospital import events
 from hospital.accounts.models import Account
 from hospital.audit.service import record
 from hospital.db import db
+from hospital.error_codes import ErrorCode
 from hospital.errors import Forbidden, NotFound
 from hospital.patients.access import Permission, require_patient_access
 from hospital.patients.grants import LINK_MANAGERS
@@ -48,7 +49,7 @@ def link_existing_patient(
         )
         raise Forbidden(
             _l("Only the registration desk or an administrator can link patients."),
-            code="role_required",
+            code=ErrorCode.ROLE_REQUIRED,
         )
     rel = parse_relationship(relationship)
     target = (
@@ -59,7 +60,7 @@ def link_existing_patient(
     if target is None or target.hospital_id != staff.hospital_id:
         raise NotFound(
             _l("No account with this id exists at this hospital. Check the account id."),
-            code="account_not_found",
+            code=ErrorCode.ACCOUNT_NOT_FOUND,
             details={"account_id": [_l("No such account.")]},
         )
     if not 0 < patient_id <= MAX_ID:

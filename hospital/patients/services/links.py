@@ -12,6 +12,7 @@ from flask_babel import lazy_gettext as _l
 from hospital.accounts.models import Account
 from hospital.audit.service import record
 from hospital.db import db
+from hospital.error_codes import ErrorCode
 from hospital.errors import Conflict, InvalidInput, NotFound
 from hospital.patients.grants import end_link, refuse_raise_by_holder
 from hospital.patients.models import FamilyLink, Patient, Relationship
@@ -61,7 +62,7 @@ def get_link(account: Account, link_id: int, *, action: str = "family.view") -> 
     )
     raise NotFound(
         _l("No family member with this id is linked to your account. Reload your list."),
-        code="link_not_found",
+        code=ErrorCode.LINK_NOT_FOUND,
     )
 
 
@@ -81,7 +82,7 @@ def check_room_for(account: Account, relationship: Relationship) -> None:
         if Relationship.SELF in relationships:
             raise Conflict(
                 _l("This account already has its own profile. Add others as family members."),
-                code="self_profile_exists",
+                code=ErrorCode.SELF_PROFILE_EXISTS,
             )
         return
     limit = family_limit()
@@ -92,7 +93,7 @@ def check_room_for(account: Account, relationship: Relationship) -> None:
                 "Remove one before adding another.",
                 limit=limit,
             ),
-            code="family_limit_reached",
+            code=ErrorCode.FAMILY_LIMIT_REACHED,
         )
 
 
@@ -160,7 +161,7 @@ def update_link(
                 "Your own profile always has every permission and cannot become a family "
                 "member, nor a family member your own profile."
             ),
-            code="own_profile_fixed",
+            code=ErrorCode.OWN_PROFILE_FIXED,
         )
     refuse_raise_by_holder(
         account,
@@ -197,7 +198,7 @@ def remove_link(account: Account, link_id: int, *, now: datetime) -> None:
     if link.relationship is Relationship.SELF:
         raise Conflict(
             _l("Your own profile cannot be removed from your account."),
-            code="cannot_remove_own_profile",
+            code=ErrorCode.CANNOT_REMOVE_OWN_PROFILE,
         )
     end_link(account, link, action="family.remove", detail=link_permissions(link))
 
@@ -212,5 +213,5 @@ def refuse_duplicate_link(account: Account, patient: Patient, *, message: Any = 
     if linked is not None:
         raise Conflict(
             message or _l("This patient is already linked to that account."),
-            code="duplicate_family_member",
+            code=ErrorCode.DUPLICATE_FAMILY_MEMBER,
         )

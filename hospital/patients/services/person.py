@@ -9,6 +9,7 @@ from flask_babel import lazy_gettext as _l
 
 from hospital.accounts.models import Account
 from hospital.db import db
+from hospital.error_codes import ErrorCode
 from hospital.errors import InvalidInput
 from hospital.organisation.models import Hospital
 from hospital.patients.identity import (
@@ -56,7 +57,7 @@ def parse_relationship(value: str | Relationship) -> Relationship:
     except ValueError:
         raise InvalidInput(
             _l("Choose a relationship: self, parent, child, spouse or other."),
-            code="invalid_relationship",
+            code=ErrorCode.INVALID_RELATIONSHIP,
             details={"relationship": [_l("Not a known relationship.")]},
         ) from None
 
@@ -67,7 +68,7 @@ def _sex(value: str | Sex) -> Sex:
     except ValueError:
         raise InvalidInput(
             _l("Choose a sex: female, male or other."),
-            code="invalid_sex",
+            code=ErrorCode.INVALID_SEX,
             details={"sex": [_l("Not a known sex.")]},
         ) from None
 
@@ -78,7 +79,7 @@ def _id_type(value: str | IdentityType) -> IdentityType:
     except ValueError:
         raise InvalidInput(
             _l("Choose an identity document: resident_id or passport."),
-            code="invalid_id_type",
+            code=ErrorCode.INVALID_ID_TYPE,
             details={"id_type": [_l("Not a known identity document.")]},
         ) from None
 
@@ -88,14 +89,14 @@ def _name(value: str) -> str:
     if not name or len(name) > 100:
         raise InvalidInput(
             _l("Enter the patient's name as on the identity document (1 to 100 characters)."),
-            code="invalid_name",
+            code=ErrorCode.INVALID_NAME,
             details={"name": [_l("Enter 1 to 100 characters.")]},
         )
     return name
 
 
 def _invalid_id(message: Any) -> InvalidInput:
-    return InvalidInput(message, code="invalid_id_number", details={"id_number": [message]})
+    return InvalidInput(message, code=ErrorCode.INVALID_ID_NUMBER, details={"id_number": [message]})
 
 
 def check_identity(
@@ -143,7 +144,9 @@ def check_phone(phone: str | None) -> str | None:
         return normalize_phone(phone)
     except IdentityError as exc:
         message = _translated(exc)
-        raise InvalidInput(message, code="invalid_phone", details={"phone": [message]}) from None
+        raise InvalidInput(
+            message, code=ErrorCode.INVALID_PHONE, details={"phone": [message]}
+        ) from None
 
 
 def local_today(account: Account, now: datetime) -> date:
@@ -157,7 +160,7 @@ def _check_birth_date(birth_date: date, today: date) -> None:
     if not isinstance(birth_date, date) or birth_date > today or birth_date.year < 1890:
         raise InvalidInput(
             _l("Enter a real birth date: not in the future and not before 1890."),
-            code="invalid_birth_date",
+            code=ErrorCode.INVALID_BIRTH_DATE,
             details={"birth_date": [_l("Not a plausible birth date.")]},
         )
 

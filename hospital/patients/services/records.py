@@ -13,6 +13,7 @@ from hospital.accounts.models import Account, Role
 from hospital.audit.models import Outcome
 from hospital.audit.service import record, record_staff_read
 from hospital.db import db
+from hospital.error_codes import ErrorCode
 from hospital.errors import Forbidden, NotFound
 from hospital.patients.identity import IdentityError, normalize_passport, parse_resident_id
 from hospital.patients.models import Patient
@@ -81,9 +82,9 @@ def confirm_identity(staff: Account, patient_id: int, *, now: datetime) -> Patie
         if not allowed:
             raise Forbidden(
                 _l("Only registration desk staff can confirm a patient's identity."),
-                code="role_required",
+                code=ErrorCode.ROLE_REQUIRED,
             )
-        raise NotFound(_l("No patient with this id exists here."), code="patient_not_found")
+        raise NotFound(_l("No patient with this id exists here."), code=ErrorCode.PATIENT_NOT_FOUND)
     if patient.identity_confirmed_at is None:
         patient.identity_confirmed_at = now
         db.session.flush()
