@@ -238,7 +238,7 @@ def book(
     try:
         return booking.confirm(principal.account, appointment_id, now=now), None
     except DomainError as refusal:
-        if refusal.code != "payment_required":
+        if refusal.code != ErrorCode.PAYMENT_REQUIRED:
             raise
         held = queries.get_appointment(principal.account, appointment_id)
         base = current_app.config.get("PUBLIC_URL", "").rstrip("/")
