@@ -64,7 +64,7 @@ def check_in(device: Device, appointment_id: int, *, now: datetime) -> IssuedTic
             code="appointment_not_found",
         )
     hospital = hospital_of(device.hospital_id)
-    state = effective_state(appointment, now)
+    state = effective_state(appointment, now=now)
     if state in _STATE_PROBLEMS:
         code, message = _STATE_PROBLEMS[state]
         raise Conflict(message, code=code)

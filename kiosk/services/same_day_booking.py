@@ -87,7 +87,7 @@ def book_walk_in(
         )
     check_rate(device, ActivityKind.TICKET, int(config("KIOSK_TICKETS_PER_MINUTE", 30)), now)
     appointment = scheduling_service.hold(
-        account, patient_id=patient.id, slot_id=slot.slot_id, now=now
+        actor=account, patient_id=patient.id, slot_id=slot.slot_id, now=now
     )
     record(
         action="kiosk.walk_in_hold",
@@ -98,7 +98,7 @@ def book_walk_in(
         patient_id=patient.id,
     )
     if appointment.fee_fen <= 0:
-        scheduling_service.confirm(account, appointment.id, now=now)
+        scheduling_service.confirm(appointment.id, actor=account, now=now)
         return WalkInBooking(appointment.id, slot.starts_at, 0, "")
     order = order_for(device.hospital_id, OrderRef.appointment(appointment.id))
     if order is None:
@@ -136,7 +136,7 @@ def walk_in_booking_ticket(
             _l("We could not find this appointment. Please ask at the registration desk."),
             code="appointment_not_found",
         )
-    state = effective_state(appointment, now)
+    state = effective_state(appointment, now=now)
     if state is AppointmentState.HELD:
         return None
     if state is AppointmentState.EXPIRED:

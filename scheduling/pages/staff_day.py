@@ -31,7 +31,7 @@ def _staff_day_page(*, error: Any = None, status: int = 200) -> Page:
     account = signed_in_account()
     day = date_arg("date", local_today(account.hospital_id))
     found = overviews.staff_day(
-        account, clinician_id=int_arg("clinician_id"), local_date=day, now=utcnow()
+        actor=account, clinician_id=int_arg("clinician_id"), local_date=day, now=utcnow()
     )
     record_staff_read(
         account,
@@ -79,7 +79,7 @@ def staff_add_on() -> Page:
     with undo_on_error() as outcome:
         patient = queries.patient_with_record_number(account.hospital_id, record_number)
         changes.add_on(
-            account,
+            actor=account,
             slot_id=int_arg("slot_id"),
             patient_id=patient.id,
             reason=request.form.get("reason", "")[:200],
@@ -96,7 +96,7 @@ def staff_add_on() -> Page:
 @require_roles(Role.REGISTRAR, Role.NURSE, Role.ADMIN)
 def staff_check_in(appointment_id: int) -> Page:
     with undo_on_error() as outcome:
-        changes.check_in(signed_in_account(), appointment_id, now=utcnow())
+        changes.check_in(appointment_id, actor=signed_in_account(), now=utcnow())
     if outcome.error is not None:
         return _staff_day_page(error=outcome.message, status=outcome.status)
     flash(_("Checked in."), "success")

@@ -215,7 +215,7 @@ def _taken() -> Conflict:
     return Conflict(_l("This slot was just taken. Pick another time."), code="slot_full")
 
 
-def hold(actor: Account, *, patient_id: Any, slot_id: Any, now: datetime) -> Appointment:
+def hold(*, actor: Account, patient_id: Any, slot_id: Any, now: datetime) -> Appointment:
     """Reserve a place in a slot for a patient until the hold expires (or is confirmed)."""
     row = (
         db.session.execute(_SLOT_FOR_HOLD, {"slot_id": slot_id, "now": now}).first()
@@ -377,10 +377,10 @@ def _hold_lapsed() -> Conflict:
     )
 
 
-def confirm(actor: Account, appointment_id: Any, *, now: datetime) -> Appointment:
+def confirm(appointment_id: Any, *, actor: Account, now: datetime) -> Appointment:
     """The patient's confirm step for a free appointment; a fee-bearing one is booked by paying."""
     appointment = _get_appointment(actor, appointment_id, Permission.BOOK)
-    state = effective_state(appointment, now)
+    state = effective_state(appointment, now=now)
     if state in (AppointmentState.BOOKED, AppointmentState.CHECKED_IN):
         return appointment
     if state is AppointmentState.EXPIRED:

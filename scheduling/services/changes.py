@@ -51,11 +51,11 @@ def patient_cancel_deadline(appointment: Appointment, zone: ZoneInfo, rules: Rul
     )
 
 
-def cancel(actor: Account, appointment_id: Any, *, now: datetime, reason: str = "") -> Appointment:
+def cancel(appointment_id: Any, *, actor: Account, now: datetime, reason: str = "") -> Appointment:
     """Cancel a hold or booking: patients until the cut-off, desk staff at any time with a reason."""
     appointment = _get_appointment(actor, appointment_id, Permission.BOOK)
     desk = _is_desk_staff(actor)
-    state = effective_state(appointment, now)
+    state = effective_state(appointment, now=now)
     if state not in (AppointmentState.HELD, AppointmentState.BOOKED):
         raise Conflict(
             _l(
@@ -116,11 +116,11 @@ def cancel(actor: Account, appointment_id: Any, *, now: datetime, reason: str = 
 
 
 def reschedule(
-    actor: Account, appointment_id: Any, *, new_slot_id: Any, now: datetime
+    appointment_id: Any, *, actor: Account, new_slot_id: Any, now: datetime
 ) -> Appointment:
     """Move a booking to another slot in one transaction, keeping its payment."""
     appointment = _get_appointment(actor, appointment_id, Permission.BOOK)
-    if effective_state(appointment, now) is not AppointmentState.BOOKED:
+    if effective_state(appointment, now=now) is not AppointmentState.BOOKED:
         raise Conflict(_l("Only a confirmed booking can be rescheduled."), code="not_reschedulable")
     rules = rules_for(appointment.hospital_id)
     desk = _is_desk_staff(actor)
@@ -211,7 +211,7 @@ def reschedule(
 
 
 def add_on(
-    actor: Account, *, slot_id: Any, patient_id: Any, reason: str, now: datetime
+    *, actor: Account, slot_id: Any, patient_id: Any, reason: str, now: datetime
 ) -> Appointment:
     """Overbook a slot explicitly ("加号"): one more place for this patient, with a reason, audited."""
     if not actor.has_role(Role.REGISTRAR, Role.ADMIN, Role.CLINICIAN):
@@ -264,7 +264,7 @@ def add_on(
     return appointment
 
 
-def check_in(actor: Account | None, appointment_id: int, *, now: datetime) -> Appointment:
+def check_in(appointment_id: int, *, actor: Account | None, now: datetime) -> Appointment:
     """Mark a booking as arrived, within the session's check-in window."""
     appointment = db.session.get(Appointment, appointment_id)
     if appointment is None or (actor is not None and appointment.hospital_id != actor.hospital_id):
@@ -294,7 +294,7 @@ def check_in(actor: Account | None, appointment_id: int, *, now: datetime) -> Ap
     return appointment
 
 
-def complete(actor: Account | None, appointment_id: int, *, now: datetime) -> Appointment:
+def complete(appointment_id: int, *, actor: Account | None, now: datetime) -> Appointment:
     """Mark a checked-in appointment as seen."""
     appointment = db.session.get(Appointment, appointment_id)
     if appointment is None or (actor is not None and appointment.hospital_id != actor.hospital_id):

@@ -163,7 +163,7 @@ def hold_a_paid_place(
     account = create_account(hospital)
     patient = create_patient(hospital, account=account, **patient_kw)
     slot = slots_of(session)[0]
-    held = booking.hold(account, patient_id=patient.id, slot_id=slot.id, now=NOW)
+    held = booking.hold(actor=account, patient_id=patient.id, slot_id=slot.id, now=NOW)
     order = registration_order(held.id)
     assert order is not None
     return held, order, account
