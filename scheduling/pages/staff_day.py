@@ -6,11 +6,13 @@ from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from hospital.accounts.guards import require_roles, signed_in_account
 from hospital.accounts.models import Role
 from hospital.audit.service import record_staff_read
 from hospital.db import utcnow
+from hospital.errors import NotFound
 from hospital.patients.identity import mask_name
 from hospital.web.fixable_errors import undo_on_error
 from hospital.web.navigation import sign_in_page_required
@@ -78,9 +80,12 @@ def staff_add_on() -> Page:
     record_number = request.form.get("medical_record_number", "").strip()
     with undo_on_error() as outcome:
         patient = queries.patient_with_record_number(account.hospital_id, record_number)
+        slot_id = int_arg("slot_id")
+        if slot_id is None:
+            raise NotFound(_l("No such slot. Search again for free times."), code="slot_not_found")
         changes.add_on(
             actor=account,
-            slot_id=int_arg("slot_id"),
+            slot_id=slot_id,
             patient_id=patient.id,
             reason=request.form.get("reason", "")[:200],
             now=utcnow(),

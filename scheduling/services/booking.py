@@ -215,13 +215,9 @@ def _taken() -> Conflict:
     return Conflict(_l("This slot was just taken. Pick another time."), code="slot_full")
 
 
-def hold(*, actor: Account, patient_id: Any, slot_id: Any, now: datetime) -> Appointment:
+def hold(*, actor: Account, patient_id: int, slot_id: int, now: datetime) -> Appointment:
     """Reserve a place in a slot for a patient until the hold expires (or is confirmed)."""
-    row = (
-        db.session.execute(_SLOT_FOR_HOLD, {"slot_id": slot_id, "now": now}).first()
-        if isinstance(slot_id, int)
-        else None
-    )
+    row = db.session.execute(_SLOT_FOR_HOLD, {"slot_id": slot_id, "now": now}).first()
     if row is None or row[0].hospital_id != actor.hospital_id:
         raise NotFound(_l("No such slot. Search again for free times."), code="slot_not_found")
     slot, has_lapsed_holds = row
@@ -359,10 +355,8 @@ class _Undo(Exception):
     """Roll back a savepoint whose work turned out to be unwanted."""
 
 
-def _get_appointment(actor: Account, appointment_id: Any, permission: Permission) -> Appointment:
-    appointment = (
-        db.session.get(Appointment, appointment_id) if isinstance(appointment_id, int) else None
-    )
+def _get_appointment(actor: Account, appointment_id: int, permission: Permission) -> Appointment:
+    appointment = db.session.get(Appointment, appointment_id)
     if appointment is None or appointment.hospital_id != actor.hospital_id:
         raise NotFound(_l("No such appointment."), code="appointment_not_found")
     require_patient_access(
@@ -377,7 +371,7 @@ def _hold_lapsed() -> Conflict:
     )
 
 
-def confirm(appointment_id: Any, *, actor: Account, now: datetime) -> Appointment:
+def confirm(appointment_id: int, *, actor: Account, now: datetime) -> Appointment:
     """The patient's confirm step for a free appointment; a fee-bearing one is booked by paying."""
     appointment = _get_appointment(actor, appointment_id, Permission.BOOK)
     state = effective_state(appointment, now=now)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -38,8 +37,8 @@ from scheduling.services.rules import Rules, _is_desk_staff, hospital_zone, rule
 from scheduling.slots import cancel_cutoff
 
 
-def _get_slot(hospital_id: int, slot_id: Any) -> Slot:
-    slot = db.session.get(Slot, slot_id) if isinstance(slot_id, int) else None
+def _get_slot(hospital_id: int, slot_id: int) -> Slot:
+    slot = db.session.get(Slot, slot_id)
     if slot is None or slot.hospital_id != hospital_id:
         raise NotFound(_l("No such slot. Search again for free times."), code="slot_not_found")
     return slot
@@ -51,7 +50,7 @@ def patient_cancel_deadline(appointment: Appointment, zone: ZoneInfo, rules: Rul
     )
 
 
-def cancel(appointment_id: Any, *, actor: Account, now: datetime, reason: str = "") -> Appointment:
+def cancel(appointment_id: int, *, actor: Account, now: datetime, reason: str = "") -> Appointment:
     """Cancel a hold or booking: patients until the cut-off, desk staff at any time with a reason."""
     appointment = _get_appointment(actor, appointment_id, Permission.BOOK)
     desk = _is_desk_staff(actor)
@@ -116,7 +115,7 @@ def cancel(appointment_id: Any, *, actor: Account, now: datetime, reason: str = 
 
 
 def reschedule(
-    appointment_id: Any, *, actor: Account, new_slot_id: Any, now: datetime
+    appointment_id: int, *, actor: Account, new_slot_id: int, now: datetime
 ) -> Appointment:
     """Move a booking to another slot in one transaction, keeping its payment."""
     appointment = _get_appointment(actor, appointment_id, Permission.BOOK)
@@ -211,14 +210,14 @@ def reschedule(
 
 
 def add_on(
-    *, actor: Account, slot_id: Any, patient_id: Any, reason: str, now: datetime
+    *, actor: Account, slot_id: int, patient_id: int, reason: str, now: datetime
 ) -> Appointment:
     """Overbook a slot explicitly ("加号"): one more place for this patient, with a reason, audited."""
     if not actor.has_role(Role.REGISTRAR, Role.ADMIN, Role.CLINICIAN):
         raise Forbidden(_l("Only clinic staff may add an appointment."), code="role_required")
     if not reason.strip():
         raise InvalidInput(_l("Give a reason for the add-on appointment."), code="reason_required")
-    patient = db.session.get(Patient, patient_id) if isinstance(patient_id, int) else None
+    patient = db.session.get(Patient, patient_id)
     if patient is None or patient.hospital_id != actor.hospital_id:
         raise NotFound(_l("No such patient."), code="patient_not_found")
     slot = _get_slot(actor.hospital_id, slot_id)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
@@ -71,7 +70,7 @@ def day_list(*, actor: Account, clinician_id: int, local_date: date) -> list[App
 
 
 def calendar_entry(
-    appointment_id: Any, *, actor: Account, now: datetime, language: str = "zh"
+    appointment_id: int, *, actor: Account, now: datetime, language: str = "zh"
 ) -> CalendarEntry:
     """The appointment as a calendar event (cancelled and lapsed ones as a cancellation)."""
     appointment = _get_appointment(actor, appointment_id, Permission.VIEW)
@@ -109,7 +108,7 @@ def calendar_entry(
     )
 
 
-def get_appointment(appointment_id: Any, *, actor: Account) -> Appointment:
+def get_appointment(appointment_id: int, *, actor: Account) -> Appointment:
     """One appointment the account may see."""
     return _get_appointment(actor, appointment_id, Permission.VIEW)
 
