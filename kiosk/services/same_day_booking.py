@@ -117,7 +117,7 @@ def start_phone_payment(account: Account, order_id: int, *, key: str, now: datet
 
     provider = phone_payment_provider(current_app.config)
     return payments.start_payment(
-        account, order_id, provider_name=provider, now=now, idempotency_key=key
+        order_id, actor=account, provider_name=provider, now=now, idempotency_key=key
     )
 
 
