@@ -79,12 +79,14 @@ def check_in(device: Device, appointment_id: int, *, now: datetime) -> IssuedTic
         )
     existing = ticket_for_appointment(appointment.id)
     if existing is None:
-        check_rate(device, ActivityKind.TICKET, int(config("KIOSK_TICKETS_PER_MINUTE", 30)), now)
+        check_rate(
+            device, ActivityKind.TICKET, int(config("KIOSK_TICKETS_PER_MINUTE", 30)), now=now
+        )
     ticket, new = issuing.check_in(
         actor=None, hospital_id=device.hospital_id, appointment_id=appointment.id, now=now
     )
     if new:
-        log_activity(device, ActivityKind.TICKET, now, ticket.id)
+        log_activity(device, ActivityKind.TICKET, ticket.id, now=now)
         record(
             action="kiosk.check_in",
             hospital_id=device.hospital_id,

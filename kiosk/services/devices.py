@@ -59,13 +59,7 @@ def _require_admin(actor: Account, action: str) -> None:
 
 
 def register_kiosk(
-    actor: Account,
-    *,
-    name: str,
-    location: str,
-    printer_host: str,
-    printer_port: int,
-    now: datetime,
+    *, actor: Account, name: str, location: str, printer_host: str, printer_port: int, now: datetime
 ) -> tuple[Kiosk, Device, str]:
     """Register a kiosk of the actor's hospital; return it with its device token (shown once)."""
     _require_admin(actor, "kiosk.register")
@@ -112,7 +106,7 @@ def kiosk_of(device: Device) -> Kiosk:
 
 
 def update_printer(
-    actor: Account, device_id: int, *, printer_host: str, printer_port: int, now: datetime
+    device_id: int, *, actor: Account, printer_host: str, printer_port: int, now: datetime
 ) -> Kiosk:
     """Change where a kiosk prints (an empty host: the kiosk's browser prints)."""
     _require_admin(actor, "kiosk.update_printer")
@@ -158,7 +152,7 @@ def _require_staff(actor: Account) -> None:
         raise Forbidden(_l("Your account does not have the role this needs."), code="role_required")
 
 
-def list_kiosks(actor: Account) -> list[KioskRow]:
+def list_kiosks(*, actor: Account) -> list[KioskRow]:
     """The kiosks of the actor's hospital with last contact, printer state and open help calls."""
     _require_staff(actor)
     open_counts = dict(
@@ -211,7 +205,7 @@ def call_staff(device: Device, *, now: datetime) -> HelpRequest:
     return request
 
 
-def open_help_requests(actor: Account) -> list[tuple[HelpRequest, Device]]:
+def open_help_requests(*, actor: Account) -> list[tuple[HelpRequest, Device]]:
     _require_staff(actor)
     return list(
         db.session.execute(
@@ -225,7 +219,7 @@ def open_help_requests(actor: Account) -> list[tuple[HelpRequest, Device]]:
     )
 
 
-def resolve_help_request(actor: Account, request_id: int, *, now: datetime) -> HelpRequest:
+def resolve_help_request(request_id: int, *, actor: Account, now: datetime) -> HelpRequest:
     """Staff reached the kiosk: close the request (twice is harmless)."""
     _require_staff(actor)
     request = db.session.get(HelpRequest, request_id) if isinstance(request_id, int) else None

@@ -78,14 +78,14 @@ def book_walk_in(
     from scheduling.services import booking as scheduling_service
 
     account = phone_account(device, phone)
-    patient = walk_in_patient(device.hospital_id, phone, account, patient_id)
+    patient = walk_in_patient(device.hospital_id, phone, patient_id, account=account)
     slot = next_slot_today(device.hospital_id, department_id, now=now)
     if slot is None:
         raise NotFound(
             _l("There is no free appointment left today in this department."),
             code="no_slot_today",
         )
-    check_rate(device, ActivityKind.TICKET, int(config("KIOSK_TICKETS_PER_MINUTE", 30)), now)
+    check_rate(device, ActivityKind.TICKET, int(config("KIOSK_TICKETS_PER_MINUTE", 30)), now=now)
     appointment = scheduling_service.hold(
         actor=account, patient_id=patient.id, slot_id=slot.slot_id, now=now
     )
@@ -106,11 +106,11 @@ def book_walk_in(
             _l("The fee for this appointment could not be prepared. Please ask at the desk."),
             code="order_missing",
         )
-    started = start_phone_payment(account, order.id, key=f"kiosk:{appointment.id}", now=now)
+    started = start_phone_payment(order.id, account=account, key=f"kiosk:{appointment.id}", now=now)
     return WalkInBooking(appointment.id, slot.starts_at, order.self_pay_fen, started.redirect_url)
 
 
-def start_phone_payment(account: Account, order_id: int, *, key: str, now: datetime) -> Any:
+def start_phone_payment(order_id: int, *, account: Account, key: str, now: datetime) -> Any:
     """Open the payment the patient completes by scanning the kiosk's QR with the phone."""
     from hospital.billing.services import payments
     from hospital.billing.services.queries import phone_payment_provider

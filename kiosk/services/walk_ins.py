@@ -111,7 +111,7 @@ def walk_in(
             ),
             code="walk_in_fee_due",
         )
-    check_rate(device, ActivityKind.TICKET, int(config("KIOSK_TICKETS_PER_MINUTE", 30)), now)
+    check_rate(device, ActivityKind.TICKET, int(config("KIOSK_TICKETS_PER_MINUTE", 30)), now=now)
     ticket = issuing.issue_walk_in(
         actor=None,
         hospital_id=device.hospital_id,
@@ -119,7 +119,7 @@ def walk_in(
         now=now,
         patient_id=patient_id,
     )
-    log_activity(device, ActivityKind.TICKET, now, ticket.id)
+    log_activity(device, ActivityKind.TICKET, ticket.id, now=now)
     record(
         action="kiosk.walk_in",
         hospital_id=device.hospital_id,
@@ -151,8 +151,8 @@ def start_paid_walk_in(
 
     _choice, service_point_id = _walk_in_queue(device, department_id, now)
     account = phone_account(device, phone)
-    patient = walk_in_patient(device.hospital_id, phone, account, patient_id)
-    check_rate(device, ActivityKind.TICKET, int(config("KIOSK_TICKETS_PER_MINUTE", 30)), now)
+    patient = walk_in_patient(device.hospital_id, phone, patient_id, account=account)
+    check_rate(device, ActivityKind.TICKET, int(config("KIOSK_TICKETS_PER_MINUTE", 30)), now=now)
     walk_in = WalkIn(
         hospital_id=device.hospital_id,
         device_id=device.id,
@@ -190,7 +190,9 @@ def start_paid_walk_in(
         return WalkInPayment(walk_in.id, 0, "")
     walk_in.order_id = order.id
     walk_in.fee_fen = order.self_pay_fen
-    started = start_phone_payment(account, order.id, key=f"kiosk-walk-in:{walk_in.id}", now=now)
+    started = start_phone_payment(
+        order.id, account=account, key=f"kiosk-walk-in:{walk_in.id}", now=now
+    )
     if started.payment is None:
         # Nothing left to pay (the whole fee was covered): start_payment marked the order paid
         # and order_paid issued the ticket.
