@@ -53,11 +53,7 @@ class IssuedTicket:
 
 def check_in(device: Device, appointment_id: int, *, now: datetime) -> IssuedTicket:
     """Check a booked appointment in at this kiosk: its ticket, the same one if done before."""
-    appointment = (
-        appointment_of_hospital(device.hospital_id, appointment_id)
-        if isinstance(appointment_id, int)
-        else None
-    )
+    appointment = appointment_of_hospital(device.hospital_id, appointment_id)
     if appointment is None:
         raise NotFound(
             _l("We could not find this appointment. Please ask at the registration desk."),

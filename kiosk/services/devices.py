@@ -110,7 +110,7 @@ def update_printer(
 ) -> Kiosk:
     """Change where a kiosk prints (an empty host: the kiosk's browser prints)."""
     _require_admin(actor, "kiosk.update_printer")
-    device = db.session.get(Device, device_id) if isinstance(device_id, int) else None
+    device = db.session.get(Device, device_id)
     if (
         device is None
         or device.hospital_id != actor.hospital_id
@@ -222,7 +222,7 @@ def open_help_requests(*, actor: Account) -> list[tuple[HelpRequest, Device]]:
 def resolve_help_request(request_id: int, *, actor: Account, now: datetime) -> HelpRequest:
     """Staff reached the kiosk: close the request (twice is harmless)."""
     _require_staff(actor)
-    request = db.session.get(HelpRequest, request_id) if isinstance(request_id, int) else None
+    request = db.session.get(HelpRequest, request_id)
     if request is None or request.hospital_id != actor.hospital_id:
         raise NotFound(_l("There is no such help request."), code="help_request_not_found")
     if request.resolved_at is None:

@@ -125,11 +125,7 @@ def walk_in_booking_ticket(
     device: Device, appointment_id: int, *, phone: str, now: datetime
 ) -> IssuedTicket | None:
     """Once the walk-in booking is paid, its ticket; None while the payment is still awaited."""
-    appointment = (
-        appointment_of_hospital(device.hospital_id, appointment_id)
-        if isinstance(appointment_id, int)
-        else None
-    )
+    appointment = appointment_of_hospital(device.hospital_id, appointment_id)
     allowed = {p.id for p in patients_for_phone(device.hospital_id, phone)}
     if appointment is None or appointment.patient_id not in allowed:
         raise NotFound(

@@ -272,8 +272,8 @@ def on_order_paid(_sender: Any, **kw: Any) -> bool | None:
     return True
 
 
-def _walk_in_of_phone(device: Device, walk_in_id: Any, phone: str) -> WalkIn:
-    walk_in = db.session.get(WalkIn, walk_in_id) if isinstance(walk_in_id, int) else None
+def _walk_in_of_phone(device: Device, walk_in_id: int, phone: str) -> WalkIn:
+    walk_in = db.session.get(WalkIn, walk_in_id)
     allowed = {p.id for p in people_for_phone(device.hospital_id, phone)}
     if (
         walk_in is None
