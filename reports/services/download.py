@@ -75,7 +75,7 @@ def _check_integrity(
 
 
 def download(
-    public_id: Any, *, account: Account, version: int | None, document: bool, now: datetime
+    public_id: str, *, account: Account, version: int | None, document: bool, now: datetime
 ) -> Download:
     """The issued PDF (or the attached document) of a version, after checking its SHA-256."""
     report = find_report(public_id, account=account, action="report.download")

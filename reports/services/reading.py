@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
@@ -30,10 +29,10 @@ def is_staff_reader(*, account: Account) -> bool:
     return staff_grants(account, Permission.VIEW_REPORTS)
 
 
-def find_report(public_id: Any, *, account: Account, action: str) -> LabReport:
+def find_report(public_id: str, *, account: Account, action: str) -> LabReport:
     """The report, if this account may see it; otherwise NotFound (audited), never a hint."""
     report = None
-    if isinstance(public_id, str) and 10 <= len(public_id) <= 32:
+    if 10 <= len(public_id) <= 32:
         report = db.session.scalar(
             sa.select(LabReport).where(
                 LabReport.public_id == public_id, LabReport.hospital_id == account.hospital_id
@@ -67,7 +66,7 @@ def visible_versions(report: LabReport, *, account: Account) -> list[LabReportVe
     return report.released_versions
 
 
-def open_report(public_id: Any, *, account: Account, now: datetime) -> LabReport:
+def open_report(public_id: str, *, account: Account, now: datetime) -> LabReport:
     """Show a report: staff reads are audited; a patient or family read marks it viewed."""
     report = find_report(public_id, account=account, action="report.read")
     audit_report(report, "report.read", actor=account)
