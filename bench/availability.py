@@ -98,7 +98,6 @@ def main() -> None:
                 for weekday in range(5):
                     for start, end in ((clock(8), clock(12)), (clock(14), clock(17))):
                         templates.create_template(
-                            admin,
                             hospital.id,
                             {
                                 "department_id": dept.id,
@@ -113,6 +112,7 @@ def main() -> None:
                                 "booking_opens_days": DAYS,
                                 "valid_from": date(2020, 1, 1),
                             },
+                            actor=admin,
                             now=now,
                         )
             db.session.commit()

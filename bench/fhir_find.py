@@ -70,7 +70,6 @@ def build(now: datetime) -> tuple[int, str]:
         for weekday in range(5):
             for start, end in ((clock(8), clock(12)), (clock(14), clock(17))):
                 templates.create_template(
-                    admin,
                     hospital.id,
                     {
                         "department_id": department.id,
@@ -85,6 +84,7 @@ def build(now: datetime) -> tuple[int, str]:
                         "booking_opens_days": DAYS,
                         "valid_from": date(2020, 1, 1),
                     },
+                    actor=admin,
                     now=now,
                 )
     db.session.commit()

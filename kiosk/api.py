@@ -100,7 +100,7 @@ def _appointments(
     device: Device, patient_ids: list[int], confirmation: str | None, args: dict[str, Any]
 ) -> dict[str, Any]:
     now = utcnow()
-    choices = identity.todays_appointments(device.hospital_id, patient_ids, now)
+    choices = identity.todays_appointments(device.hospital_id, patient_ids, now=now)
     if not choices:
         raise _nothing_today(device, args)
     zone = zone_for(hospital_of(device.hospital_id))
@@ -227,7 +227,7 @@ def check_in(args: dict[str, Any]) -> dict[str, Any]:
         allowed = {
             c.appointment_id
             for c in identity.todays_appointments(
-                device.hospital_id, _patients(device, args), utcnow()
+                device.hospital_id, _patients(device, args), now=utcnow()
             )
         }
         if appointment_id not in allowed:
@@ -393,7 +393,7 @@ def reprint(args: dict[str, Any]) -> dict[str, Any]:
     """The identified patient's latest ticket of today, to print again."""
     device = _kiosk_device()
     try:
-        ticket = slips.last_ticket(device.hospital_id, _patients(device, args), utcnow())
+        ticket = slips.last_ticket(device.hospital_id, _patients(device, args), now=utcnow())
     except NotFound:
         if args.get("id_number"):
             identity.keep_fruitless_lookup(device)
@@ -469,7 +469,7 @@ def _help_out(request: HelpRequest, device: Device) -> dict[str, Any]:
 @blp.response(200, KioskOut(many=True))
 def list_kiosks() -> list[dict[str, Any]]:
     """Kiosks of the staff member's hospital with last contact and printer state."""
-    return [_kiosk_out(r) for r in devices.list_kiosks(signed_in_account())]
+    return [_kiosk_out(r) for r in devices.list_kiosks(actor=signed_in_account())]
 
 
 @blp.route("/devices", methods=["POST"])
@@ -478,7 +478,7 @@ def list_kiosks() -> list[dict[str, Any]]:
 @blp.response(201, RegisteredKioskOut)
 def register_kiosk(args: dict[str, Any]) -> dict[str, Any]:
     """Register a kiosk (admins); the device token is shown only in this answer."""
-    kiosk, device, token = devices.register_kiosk(signed_in_account(), now=utcnow(), **args)
+    kiosk, device, token = devices.register_kiosk(actor=signed_in_account(), now=utcnow(), **args)
     return {**_kiosk_out(devices.KioskRow(device, kiosk, 0)), "token": token}
 
 
@@ -489,7 +489,7 @@ def register_kiosk(args: dict[str, Any]) -> dict[str, Any]:
 def update_printer(args: dict[str, Any], device_id: int) -> dict[str, Any]:
     """Change a kiosk's printer address (admins)."""
     actor = signed_in_account()
-    kiosk = devices.update_printer(actor, device_id, now=utcnow(), **args)
+    kiosk = devices.update_printer(device_id, actor=actor, now=utcnow(), **args)
     device = db.session.get(Device, device_id)
     assert device is not None
     return _kiosk_out(devices.KioskRow(device, kiosk, 0))
@@ -500,7 +500,7 @@ def update_printer(args: dict[str, Any], device_id: int) -> dict[str, Any]:
 @blp.response(200, KioskHelpRequestOut(many=True))
 def help_requests() -> list[dict[str, Any]]:
     """Open "call staff" requests with each kiosk's location."""
-    return [_help_out(r, d) for r, d in devices.open_help_requests(signed_in_account())]
+    return [_help_out(r, d) for r, d in devices.open_help_requests(actor=signed_in_account())]
 
 
 @blp.route("/help-requests/<int:request_id>/resolve", methods=["POST"])
@@ -508,7 +508,7 @@ def help_requests() -> list[dict[str, Any]]:
 @blp.response(200, KioskHelpRequestOut)
 def resolve_help_request(request_id: int) -> dict[str, Any]:
     """Staff reached the kiosk."""
-    request = devices.resolve_help_request(signed_in_account(), request_id, now=utcnow())
+    request = devices.resolve_help_request(request_id, actor=signed_in_account(), now=utcnow())
     device = db.session.get(Device, request.device_id)
     assert device is not None
     return _help_out(request, device)

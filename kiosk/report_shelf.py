@@ -13,17 +13,17 @@ from typing import Any
 
 @dataclass(frozen=True)
 class ReportFunctions:
-    # account -> released reports it may see (objects with public_id, report_number,
+    # (*, account) -> released reports it may see (objects with public_id, report_number,
     # test_name, patient_id, released_at)
-    list_for: Callable[[Any], list[Any]]
-    # (account, public_id, *, version, document, now) -> object with .content (PDF bytes)
+    list_for: Callable[..., list[Any]]
+    # (public_id, *, account, version, document, now) -> object with .content (PDF bytes)
     download: Callable[..., Any]
 
 
 _provided: list[ReportFunctions] = []
 
 
-def provide(*, list_for: Callable[[Any], list[Any]], download: Callable[..., Any]) -> None:
+def provide(*, list_for: Callable[..., list[Any]], download: Callable[..., Any]) -> None:
     """Called once by the composition root."""
     _provided[:] = [ReportFunctions(list_for, download)]
 

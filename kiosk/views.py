@@ -113,8 +113,8 @@ def console() -> str:
     actor = signed_in_account()
     return render_template(
         "kiosk/console.html",
-        kiosks=devices.list_kiosks(actor),
-        help_requests=devices.open_help_requests(actor),
+        kiosks=devices.list_kiosks(actor=actor),
+        help_requests=devices.open_help_requests(actor=actor),
         is_admin=actor.has_role(Role.ADMIN),
         new_token=None,
         printer_states=PRINTER_STATES,
@@ -133,7 +133,7 @@ def register() -> Any:
         port = 0
     try:
         _kiosk, device, token = devices.register_kiosk(
-            actor,
+            actor=actor,
             name=form.get("name", ""),
             location=form.get("location", ""),
             printer_host=form.get("printer_host", ""),
@@ -145,8 +145,8 @@ def register() -> Any:
         return redirect(url_for("kiosk_pages.console"))
     return render_template(
         "kiosk/console.html",
-        kiosks=devices.list_kiosks(actor),
-        help_requests=devices.open_help_requests(actor),
+        kiosks=devices.list_kiosks(actor=actor),
+        help_requests=devices.open_help_requests(actor=actor),
         is_admin=True,
         new_token=token,
         new_device=device,
@@ -158,5 +158,5 @@ def register() -> Any:
 @require_roles(*STAFF_ROLES)
 def resolve(request_id: int) -> WerkzeugResponse:
     """Staff reached the kiosk that called."""
-    devices.resolve_help_request(signed_in_account(), request_id, now=utcnow())
+    devices.resolve_help_request(request_id, actor=signed_in_account(), now=utcnow())
     return redirect(url_for("kiosk_pages.console"))

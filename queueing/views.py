@@ -458,7 +458,7 @@ def complete_and_order(counter_id: int) -> WerkzeugResponse:
             else OrderRef.ticket(ticket.id)
         )
         order = billing_orders.create_visit_order(
-            actor,
+            actor=actor,
             patient_id=ticket.patient_id,
             items=[billing_orders.ItemRequest(fee_item_id=i, quantity=1) for i in sorted(chosen)],
             visit_key=visit.format(),

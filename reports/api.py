@@ -69,13 +69,13 @@ def list_reports(args: dict[str, Any]) -> Any:
     """Your released reports and your family's; staff: one patient's reports by record number."""
     account = signed_in_account()
     if "medical_record_number" in args:
-        if not reading.is_staff_reader(account):
+        if not reading.is_staff_reader(account=account):
             raise NotFound(
                 _("No patient with this medical record number."), code=ErrorCode.PATIENT_NOT_FOUND
             )
-        reports = reading.staff_search(account, args["medical_record_number"])
+        reports = reading.staff_search(args["medical_record_number"], account=account)
         return jsonify(StaffReportOut(many=True).dump(reports))
-    return jsonify(PatientReportSummaryOut(many=True).dump(reading.reports_for(account)))
+    return jsonify(PatientReportSummaryOut(many=True).dump(reading.reports_for(account=account)))
 
 
 @blp.route("/", methods=["POST"])
@@ -188,14 +188,18 @@ def statistics(args: dict[str, Any]) -> Any:
 def show_report(public_id: str) -> Any:
     """One report: the patient and family see released versions; staff reads are audited."""
     account = signed_in_account()
-    report = reading.open_report(account, public_id, now=utcnow())
-    schema = StaffReportOut() if reading.is_staff_reader(account) else PatientReportOut()
+    report = reading.open_report(public_id, account=account, now=utcnow())
+    schema = StaffReportOut() if reading.is_staff_reader(account=account) else PatientReportOut()
     return jsonify(schema.dump(report))
 
 
 def _file(public_id: str, args: dict[str, Any], *, document: bool) -> Response:
     download = reports_download.download(
-        signed_in_account(), public_id, version=args["version"], document=document, now=utcnow()
+        public_id,
+        account=signed_in_account(),
+        version=args["version"],
+        document=document,
+        now=utcnow(),
     )
     response = Response(download.content, mimetype=download.mimetype)
     response.headers["Content-Disposition"] = f'attachment; filename="{download.filename}"'
@@ -227,7 +231,7 @@ def download_document(args: dict[str, Any], public_id: str) -> Response:
 def release_report(public_id: str) -> LabReport:
     """Clinician: release a report held for review; the patient and family are notified."""
     account = signed_in_account()
-    report = reading.find_report(account, public_id, action="report.release")
+    report = reading.find_report(public_id, account=account, action="report.release")
     return release.release_by_clinician(report, actor=account, now=utcnow())
 
 
@@ -238,7 +242,7 @@ def release_report(public_id: str) -> LabReport:
 def amend_report(args: dict[str, Any], public_id: str) -> LabReport:
     """Lab staff: issue a corrected version; every earlier version is kept."""
     account = signed_in_account()
-    report = reading.find_report(account, public_id, action="report.amend")
+    report = reading.find_report(public_id, account=account, action="report.amend")
     return intake.amend(
         report, args["incoming"], reason=args["reason"], now=utcnow(), actor=account
     )

@@ -10,7 +10,7 @@ from reports.services.release import release_due
 
 def release_due_reports(now: datetime) -> int:
     """Release every report whose delay has passed; the patient and family are notified."""
-    return release_due(now)
+    return release_due(now=now)
 
 
 JOBS = (Job("reports.release_due", release_due_reports, "interval", {"minutes": 1}),)

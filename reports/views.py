@@ -75,7 +75,7 @@ def inbox() -> Page:
     hospital = db.session.get_one(Hospital, account.hospital_id)
     return render_template(
         "reports/inbox.html",
-        reports=reading.reports_for(account),
+        reports=reading.reports_for(account=account),
         status_labels=STATUS_LABELS,
         local=lambda m: _local(m, hospital),
     )
@@ -85,9 +85,9 @@ def inbox() -> Page:
 @sign_in_page_required
 def show(public_id: str) -> Page:
     account = signed_in_account()
-    report = reading.open_report(account, public_id, now=utcnow())
+    report = reading.open_report(public_id, account=account, now=utcnow())
     hospital = db.session.get_one(Hospital, report.hospital_id)
-    versions = reading.visible_versions(account, report)
+    versions = reading.visible_versions(report, account=account)
     return render_template(
         "reports/report.html",
         report=report,
@@ -96,7 +96,7 @@ def show(public_id: str) -> Page:
         flag_labels=FLAG_LABELS,
         status_labels=STATUS_LABELS,
         local=lambda m: _local(m, hospital),
-        staff=reading.is_staff_reader(account),
+        staff=reading.is_staff_reader(account=account),
     )
 
 
@@ -113,7 +113,11 @@ def _version_arg() -> int | None:
 
 def _send(public_id: str, *, document: bool) -> Response:
     download = reports_download.download(
-        signed_in_account(), public_id, version=_version_arg(), document=document, now=utcnow()
+        public_id,
+        account=signed_in_account(),
+        version=_version_arg(),
+        document=document,
+        now=utcnow(),
     )
     response = Response(download.content, mimetype=download.mimetype)
     response.headers["Content-Disposition"] = f'attachment; filename="{download.filename}"'

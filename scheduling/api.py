@@ -107,7 +107,10 @@ def hold(args: dict[str, Any]) -> Any:
     the same key with another body is refused (422), and one still in flight gets 409.
     """
     return booking.hold(
-        signed_in_account(), patient_id=args["patient_id"], slot_id=args["slot_id"], now=utcnow()
+        actor=signed_in_account(),
+        patient_id=args["patient_id"],
+        slot_id=args["slot_id"],
+        now=utcnow(),
     )
 
 
@@ -116,7 +119,7 @@ def hold(args: dict[str, Any]) -> Any:
 @blp.response(200, AppointmentOut(many=True))
 def my_appointments() -> Any:
     """List your appointments and those of the family members you act for."""
-    return queries.appointments_for_account(signed_in_account(), now=utcnow())
+    return queries.appointments_for_account(actor=signed_in_account(), now=utcnow())
 
 
 @blp.route("/appointments/<int:appointment_id>", methods=["GET"])
@@ -125,7 +128,7 @@ def my_appointments() -> Any:
 def get_appointment(appointment_id: int) -> Any:
     """Show one appointment (a staff read is audited)."""
     account = signed_in_account()
-    appointment = queries.get_appointment(account, appointment_id)
+    appointment = queries.get_appointment(appointment_id, actor=account)
     record_staff_read(
         account,
         action="appointment.read",
@@ -145,7 +148,7 @@ def confirm(appointment_id: int) -> Any:
     Accepts an `Idempotency-Key` header: the same key and body return the stored response,
     the same key with another body is refused (422), and one still in flight gets 409.
     """
-    return booking.confirm(signed_in_account(), appointment_id, now=utcnow())
+    return booking.confirm(appointment_id, actor=signed_in_account(), now=utcnow())
 
 
 @blp.route("/appointments/<int:appointment_id>/cancel", methods=["POST"])
@@ -159,7 +162,9 @@ def cancel(args: dict[str, Any], appointment_id: int) -> Any:
     Accepts an `Idempotency-Key` header: the same key and body return the stored response,
     the same key with another body is refused (422), and one still in flight gets 409.
     """
-    return changes.cancel(signed_in_account(), appointment_id, now=utcnow(), reason=args["reason"])
+    return changes.cancel(
+        appointment_id, actor=signed_in_account(), now=utcnow(), reason=args["reason"]
+    )
 
 
 @blp.route("/appointments/<int:appointment_id>/reschedule", methods=["POST"])
@@ -174,7 +179,7 @@ def reschedule(args: dict[str, Any], appointment_id: int) -> Any:
     the same key with another body is refused (422), and one still in flight gets 409.
     """
     return changes.reschedule(
-        signed_in_account(), appointment_id, new_slot_id=args["slot_id"], now=utcnow()
+        appointment_id, actor=signed_in_account(), new_slot_id=args["slot_id"], now=utcnow()
     )
 
 
@@ -185,7 +190,7 @@ def reschedule(args: dict[str, Any], appointment_id: int) -> Any:
 def calendar_file(appointment_id: int) -> Response:
     """Download the appointment for a calendar (a cancelled one as a cancellation)."""
     account = signed_in_account()
-    appointment = queries.get_appointment(account, appointment_id)
+    appointment = queries.get_appointment(appointment_id, actor=account)
     record_staff_read(
         account,
         action="appointment.read",
@@ -193,7 +198,7 @@ def calendar_file(appointment_id: int) -> Response:
         reads=[(appointment.id, appointment.patient_id)],
     )
     entry = queries.calendar_entry(
-        account, appointment_id, now=utcnow(), language=get_locale().language
+        appointment_id, actor=account, now=utcnow(), language=get_locale().language
     )
     return Response(
         appointment_ics(entry),
@@ -213,7 +218,7 @@ def day_list(args: dict[str, Any]) -> Any:
     """A clinician's appointments on one day (booked, checked in, no-shows, cancelled); audited."""
     account = signed_in_account()
     appointments = queries.day_list(
-        account, clinician_id=args["clinician_id"], local_date=args["date"]
+        actor=account, clinician_id=args["clinician_id"], local_date=args["date"]
     )
     record_staff_read(
         account,
@@ -232,7 +237,7 @@ def day_list(args: dict[str, Any]) -> Any:
 @blp.response(201, StaffAppointmentOut)
 def add_on(args: dict[str, Any]) -> Any:
     """Add an appointment beyond a slot's capacity ("加号"), with a reason (audited)."""
-    return changes.add_on(signed_in_account(), **args, now=utcnow())
+    return changes.add_on(actor=signed_in_account(), **args, now=utcnow())
 
 
 @blp.route("/appointments/<int:appointment_id>/check-in", methods=["POST"])
@@ -240,7 +245,7 @@ def add_on(args: dict[str, Any]) -> Any:
 @blp.response(200, StaffAppointmentOut)
 def check_in(appointment_id: int) -> Any:
     """Mark a patient as arrived for their appointment."""
-    return changes.check_in(signed_in_account(), appointment_id, now=utcnow())
+    return changes.check_in(appointment_id, actor=signed_in_account(), now=utcnow())
 
 
 @blp.route("/suspensions/lift", methods=["POST"])
@@ -250,7 +255,7 @@ def check_in(appointment_id: int) -> Any:
 def lift_suspension(args: dict[str, Any]) -> None:
     """Let a patient suspended for no-shows book online again."""
     attendance.lift_suspension(
-        signed_in_account(), args["patient_id"], reason=args["reason"], now=utcnow()
+        args["patient_id"], actor=signed_in_account(), reason=args["reason"], now=utcnow()
     )
 
 
@@ -262,7 +267,7 @@ def lift_suspension(args: dict[str, Any]) -> None:
 @blp.response(200, SessionTemplateOut(many=True))
 def list_templates() -> Any:
     """List the weekly session templates."""
-    return queries.list_templates(signed_in_account())
+    return queries.list_templates(actor=signed_in_account())
 
 
 @blp.route("/templates", methods=["POST"])
@@ -273,7 +278,7 @@ def create_template(args: dict[str, Any]) -> Template:
     """Add a weekly session in the hospital's local time."""
     account = signed_in_account()
     args["fee_class"] = FeeClass(args["fee_class"])
-    return templates.create_template(account, account.hospital_id, args, now=utcnow())
+    return templates.create_template(account.hospital_id, args, actor=account, now=utcnow())
 
 
 @blp.route("/templates/<int:template_id>", methods=["PATCH"])
@@ -284,7 +289,7 @@ def update_template(args: dict[str, Any], template_id: int) -> Template:
     """Change a template (sessions already released keep their times and bookings)."""
     if "fee_class" in args:
         args["fee_class"] = FeeClass(args["fee_class"])
-    return templates.update_template(signed_in_account(), template_id, args, now=utcnow())
+    return templates.update_template(template_id, args, actor=signed_in_account(), now=utcnow())
 
 
 @blp.route("/exceptions", methods=["GET"])
@@ -292,7 +297,7 @@ def update_template(args: dict[str, Any], template_id: int) -> Template:
 @blp.response(200, ScheduleExceptionOut(many=True))
 def list_exceptions() -> Any:
     """List holidays and leave from today on."""
-    return queries.list_exceptions(signed_in_account(), now=utcnow())
+    return queries.list_exceptions(actor=signed_in_account(), now=utcnow())
 
 
 @blp.route("/exceptions", methods=["POST"])
@@ -304,7 +309,7 @@ def add_exception(args: dict[str, Any]) -> ScheduleException:
     account = signed_in_account()
     args["kind"] = ExceptionKind(args["kind"])
     exception, cancelled = templates.add_exception(
-        account, account.hospital_id, **args, now=utcnow()
+        account.hospital_id, actor=account, **args, now=utcnow()
     )
     exception.cancelled_appointments = cancelled  # type: ignore[attr-defined]
     return exception
@@ -320,7 +325,7 @@ def add_extra_session(args: dict[str, Any]) -> ClinicSession:
     local_date = args.pop("local_date")
     args["fee_class"] = FeeClass(args["fee_class"])
     return templates.add_extra_session(
-        account, account.hospital_id, args, local_date=local_date, now=utcnow()
+        account.hospital_id, args, actor=account, local_date=local_date, now=utcnow()
     )
 
 
@@ -331,7 +336,7 @@ def add_extra_session(args: dict[str, Any]) -> ClinicSession:
 def cancel_session(args: dict[str, Any], session_id: int) -> ClinicSession:
     """Cancel a session: its appointments are cancelled, refunded in full and notified."""
     account = signed_in_account()
-    templates.cancel_session(account, session_id, reason=args["reason"], now=utcnow())
+    templates.cancel_session(session_id, actor=account, reason=args["reason"], now=utcnow())
     session = db.session.get(ClinicSession, session_id)
     if session is None:
         raise NotFound(_l("No such session."), code=ErrorCode.SESSION_NOT_FOUND)
@@ -353,4 +358,4 @@ def get_rules() -> rules.Rules:
 def set_rules(args: dict[str, Any]) -> rules.Rules:
     """Change the hospital's booking rules."""
     account = signed_in_account()
-    return rules.set_rules(account, account.hospital_id, args, now=utcnow())
+    return rules.set_rules(account.hospital_id, args, actor=account, now=utcnow())

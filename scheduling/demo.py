@@ -64,7 +64,6 @@ def seed_schedules(hospital: Hospital, now: datetime) -> None:
         hours += [(weekday, time(14), time(17)) for weekday in (1, 3)]
         for weekday, start, end in hours:
             create_template(
-                admin,
                 hospital.id,
                 {
                     "department_id": clinician.department_id,
@@ -81,6 +80,7 @@ def seed_schedules(hospital: Hospital, now: datetime) -> None:
                     "release_time": time(7),
                     "valid_from": date(2020, 1, 1),
                 },
+                actor=admin,
                 now=now,
             )
     materialise_slots(now=now, hospital_id=hospital.id)
@@ -131,5 +131,7 @@ def _fill_popular_sessions(
         session_id = slots[0].session_id
         targets = [s for s in slots if s.session_id == session_id][:NEARLY_FULL_PLACES]
         for slot, patient in zip(targets, walk_ins, strict=False):
-            appointment = hold(registrar, patient_id=patient.id, slot_id=slot.slot_id, now=now)
+            appointment = hold(
+                actor=registrar, patient_id=patient.id, slot_id=slot.slot_id, now=now
+            )
             confirm_booking(appointment.id, now=now)

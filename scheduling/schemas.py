@@ -116,7 +116,7 @@ class DayListQueryArgs(Schema):
 def _effective_state(appointment: Any) -> str:
     from scheduling.services.places import effective_state
 
-    return effective_state(appointment, utcnow()).value
+    return effective_state(appointment, now=utcnow()).value
 
 
 class AppointmentOut(Schema):

@@ -69,7 +69,7 @@ def fee_schedule() -> dict[str, Any]:
 @blp.response(200, OrderOut(many=True))
 def my_orders() -> list[Order]:
     """Your orders and those of the family members you act for."""
-    return queries.orders_for_account(signed_in_account())
+    return queries.orders_for_account(actor=signed_in_account())
 
 
 @blp.route("/orders", methods=["POST"])
@@ -80,7 +80,7 @@ def create_visit_order(args: dict[str, Any]) -> Order:
     """Order tests, imaging, medicines or procedures for a patient during a visit."""
     items = [orders.ItemRequest(i["fee_item_id"], i["quantity"]) for i in args["items"]]
     return orders.create_visit_order(
-        signed_in_account(),
+        actor=signed_in_account(),
         patient_id=args["patient_id"],
         items=items,
         visit_key=args["visit_key"],
@@ -94,7 +94,7 @@ def create_visit_order(args: dict[str, Any]) -> Order:
 def get_order(order_id: int) -> Order:
     """One order, if it is yours, a family member's, or you are staff with access (audited)."""
     account = signed_in_account()
-    order = queries.order_for_viewer(account, order_id)
+    order = queries.order_for_viewer(order_id, actor=account)
     _audit_staff_read(account, "order.read", [order])
     return order
 
@@ -104,7 +104,7 @@ def get_order(order_id: int) -> Order:
 @blp.response(200, OrderOut)
 def use_insurance(order_id: int) -> Order:
     """Settle the covered share with medical insurance; the patient then pays the rest."""
-    return orders.apply_insurance(signed_in_account(), order_id, now=utcnow())
+    return orders.apply_insurance(order_id, actor=signed_in_account(), now=utcnow())
 
 
 @blp.route("/orders/<int:order_id>/payments", methods=["POST"])
@@ -118,8 +118,8 @@ def start_payment(args: dict[str, Any], order_id: int) -> payments.StartedPaymen
     The order is paid only when the provider's signed notification (or our query) confirms it.
     """
     return payments.start_payment(
-        signed_in_account(),
         order_id,
+        actor=signed_in_account(),
         provider_name=args["provider"],
         now=utcnow(),
         idempotency_key=idempotency_key(),
@@ -134,8 +134,8 @@ def start_payment(args: dict[str, Any], order_id: int) -> payments.StartedPaymen
 def refund(args: dict[str, Any], order_id: int) -> list[Refund]:
     """Cashier: refund part of an order (amount_fen) or all that is left, with a reason."""
     return refunds.refund_order(
-        signed_in_account(),
         order_id,
+        actor=signed_in_account(),
         amount_fen=args.get("amount_fen"),
         kind=RefundKind.CASHIER,
         reason=args["reason"],
@@ -151,7 +151,7 @@ def refund(args: dict[str, Any], order_id: int) -> list[Refund]:
 def receipt(args: dict[str, Any], order_id: int) -> Response:
     """The receipt PDF of a paid order (A4, or 80mm for a receipt printer)."""
     account = signed_in_account()
-    order = queries.order_for_viewer(account, order_id)
+    order = queries.order_for_viewer(order_id, actor=account)
     if order.paid_at is None:
         raise Conflict(
             _l("This order has not been paid, so it has no receipt."), code=ErrorCode.NOT_PAID
@@ -172,7 +172,7 @@ def receipt(args: dict[str, Any], order_id: int) -> Response:
 def cashier_orders(args: dict[str, Any]) -> list[Order]:
     """Cashier: the orders created on one day (the hospital's local date); audited."""
     account = signed_in_account()
-    orders = queries.orders_for_cashier(account, args["date"])
+    orders = queries.orders_for_cashier(args["date"], actor=account)
     _audit_staff_read(account, "order.cashier_list.read", orders)
     return orders
 
@@ -183,4 +183,4 @@ def cashier_orders(args: dict[str, Any]) -> list[Order]:
 @blp.response(200, ReconciliationOut)
 def reconciliation(args: dict[str, Any]) -> queries.ReconciliationReport:
     """Cashier: money received and refunded on one day, per provider."""
-    return queries.daily_reconciliation(signed_in_account(), args["date"])
+    return queries.daily_reconciliation(args["date"], actor=signed_in_account())

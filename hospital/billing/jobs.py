@@ -16,11 +16,11 @@ from hospital.jobs import Job
 
 
 def reconcile_pending_payments(now: datetime) -> int:
-    return settlement.reconcile_pending_payments(now)
+    return settlement.reconcile_pending_payments(now=now)
 
 
 def retry_pending_refunds(now: datetime) -> int:
-    return refunds.retry_pending_refunds(now)
+    return refunds.retry_pending_refunds(now=now)
 
 
 def _post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, str]:

@@ -96,7 +96,7 @@ def _page_context() -> dict[str, object]:
 @sign_in_page_required
 def my_orders() -> Page:
     account = signed_in_account()
-    orders = queries.orders_for_account(account)
+    orders = queries.orders_for_account(actor=account)
     patients = _patients_of(orders)
     return render_template(
         "billing/orders.html", orders=orders, patients=patients, **_page_context()
@@ -112,14 +112,14 @@ def pay(order_id: int) -> Page:
     if request.method == "POST":
         try:
             if request.form.get("action") == "insurance":
-                orders.apply_insurance(account, order_id, now=now)
+                orders.apply_insurance(order_id, actor=account, now=now)
                 flash(
                     _("Medical insurance was applied. You pay only the self-pay part."), "success"
                 )
                 return redirect(url_for("billing_pages.pay", order_id=order_id))
             started = payments.start_payment(
-                account,
                 order_id,
+                actor=account,
                 provider_name=request.form.get("provider", ""),
                 now=now,
             )
@@ -130,7 +130,7 @@ def pay(order_id: int) -> Page:
         else:
             # A full redirect to the provider: card data is never typed into our pages.
             return redirect(started.redirect_url)
-    order = queries.order_for_payer(account, order_id)
+    order = queries.order_for_payer(order_id, actor=account)
     _audit_staff_read(account, "order.read", [order])
     seconds_left = (
         max(int((order.expires_at - now).total_seconds()), 0) if order.expires_at else None
@@ -162,7 +162,7 @@ def result(order_id: int) -> Page:
         return render_template("billing/result_public.html", order_id=order_id, **_page_context())
     # Shows what our database knows: returning here never marks anything paid.
     account = signed_in_account()
-    order = queries.order_for_viewer(account, order_id)
+    order = queries.order_for_viewer(order_id, actor=account)
     _audit_staff_read(account, "order.read", [order])
     return render_template(
         "billing/result.html",
@@ -195,7 +195,7 @@ def _next_step(order: Order) -> tuple[str, object] | None:
 @sign_in_page_required
 def receipt_pdf(order_id: int) -> Response:
     account = signed_in_account()
-    order = queries.order_for_viewer(account, order_id)
+    order = queries.order_for_viewer(order_id, actor=account)
     if order.paid_at is None:
         raise NotFound(
             _l("This order has not been paid, so it has no receipt."), code=ErrorCode.NOT_PAID
@@ -292,7 +292,7 @@ def _day(account: Account) -> date:
 def cashier() -> Page:
     account = _cashier()
     day = _day(account)
-    orders = queries.orders_for_cashier(account, day)
+    orders = queries.orders_for_cashier(day, actor=account)
     _audit_staff_read(account, "order.cashier_list.read", orders)
     patients = _patients_of(orders)
     return render_template(
@@ -312,8 +312,8 @@ def cashier_refund(order_id: int) -> Page:
             _l("Enter the amount in yuan, e.g. 12.50."), code=ErrorCode.BAD_AMOUNT
         ) from None
     issued = refunds.refund_order(
-        account,
         order_id,
+        actor=account,
         amount_fen=amount,
         kind=RefundKind.CASHIER,
         reason=request.form.get("reason", ""),
@@ -329,7 +329,7 @@ def cashier_refund(order_id: int) -> Page:
 def reconciliation() -> Page:
     account = _cashier()
     day = _day(account)
-    report = queries.daily_reconciliation(account, day)
+    report = queries.daily_reconciliation(day, actor=account)
     fmt = request.args.get("format", "html")
     if fmt == "csv":
         body = csv_text(

@@ -54,18 +54,14 @@ class IssuedTicket:
 
 def check_in(device: Device, appointment_id: int, *, now: datetime) -> IssuedTicket:
     """Check a booked appointment in at this kiosk: its ticket, the same one if done before."""
-    appointment = (
-        appointment_of_hospital(device.hospital_id, appointment_id)
-        if isinstance(appointment_id, int)
-        else None
-    )
+    appointment = appointment_of_hospital(device.hospital_id, appointment_id)
     if appointment is None:
         raise NotFound(
             _l("We could not find this appointment. Please ask at the registration desk."),
             code=ErrorCode.APPOINTMENT_NOT_FOUND,
         )
     hospital = hospital_of(device.hospital_id)
-    state = effective_state(appointment, now)
+    state = effective_state(appointment, now=now)
     if state in _STATE_PROBLEMS:
         code, message = _STATE_PROBLEMS[state]
         raise Conflict(message, code=code)
@@ -80,12 +76,14 @@ def check_in(device: Device, appointment_id: int, *, now: datetime) -> IssuedTic
         )
     existing = ticket_for_appointment(appointment.id)
     if existing is None:
-        check_rate(device, ActivityKind.TICKET, int(config("KIOSK_TICKETS_PER_MINUTE", 30)), now)
+        check_rate(
+            device, ActivityKind.TICKET, int(config("KIOSK_TICKETS_PER_MINUTE", 30)), now=now
+        )
     ticket, new = issuing.check_in(
         actor=None, hospital_id=device.hospital_id, appointment_id=appointment.id, now=now
     )
     if new:
-        log_activity(device, ActivityKind.TICKET, now, ticket.id)
+        log_activity(device, ActivityKind.TICKET, ticket.id, now=now)
         record(
             action="kiosk.check_in",
             hospital_id=device.hospital_id,

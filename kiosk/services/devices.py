@@ -62,13 +62,7 @@ def _require_admin(actor: Account, action: str) -> None:
 
 
 def register_kiosk(
-    actor: Account,
-    *,
-    name: str,
-    location: str,
-    printer_host: str,
-    printer_port: int,
-    now: datetime,
+    *, actor: Account, name: str, location: str, printer_host: str, printer_port: int, now: datetime
 ) -> tuple[Kiosk, Device, str]:
     """Register a kiosk of the actor's hospital; return it with its device token (shown once)."""
     _require_admin(actor, "kiosk.register")
@@ -117,11 +111,11 @@ def kiosk_of(device: Device) -> Kiosk:
 
 
 def update_printer(
-    actor: Account, device_id: int, *, printer_host: str, printer_port: int, now: datetime
+    device_id: int, *, actor: Account, printer_host: str, printer_port: int, now: datetime
 ) -> Kiosk:
     """Change where a kiosk prints (an empty host: the kiosk's browser prints)."""
     _require_admin(actor, "kiosk.update_printer")
-    device = db.session.get(Device, device_id) if isinstance(device_id, int) else None
+    device = db.session.get(Device, device_id)
     if (
         device is None
         or device.hospital_id != actor.hospital_id
@@ -167,7 +161,7 @@ def _require_staff(actor: Account) -> None:
         )
 
 
-def list_kiosks(actor: Account) -> list[KioskRow]:
+def list_kiosks(*, actor: Account) -> list[KioskRow]:
     """The kiosks of the actor's hospital with last contact, printer state and open help calls."""
     _require_staff(actor)
     open_counts = dict(
@@ -220,7 +214,7 @@ def call_staff(device: Device, *, now: datetime) -> HelpRequest:
     return request
 
 
-def open_help_requests(actor: Account) -> list[tuple[HelpRequest, Device]]:
+def open_help_requests(*, actor: Account) -> list[tuple[HelpRequest, Device]]:
     _require_staff(actor)
     return list(
         db.session.execute(
@@ -234,10 +228,10 @@ def open_help_requests(actor: Account) -> list[tuple[HelpRequest, Device]]:
     )
 
 
-def resolve_help_request(actor: Account, request_id: int, *, now: datetime) -> HelpRequest:
+def resolve_help_request(request_id: int, *, actor: Account, now: datetime) -> HelpRequest:
     """Staff reached the kiosk: close the request (twice is harmless)."""
     _require_staff(actor)
-    request = db.session.get(HelpRequest, request_id) if isinstance(request_id, int) else None
+    request = db.session.get(HelpRequest, request_id)
     if request is None or request.hospital_id != actor.hospital_id:
         raise NotFound(_l("There is no such help request."), code=ErrorCode.HELP_REQUEST_NOT_FOUND)
     if request.resolved_at is None:

@@ -74,8 +74,8 @@ def _secret() -> str:
 def send_code(device: Device, phone: str, *, language: str, now: datetime) -> int:
     """Text a 6-digit code to phone; return seconds until another may be sent to it."""
     phone = normalized_phone(phone)
-    check_rate(device, ActivityKind.CODE, int(config("KIOSK_CODES_PER_MINUTE", 6)), now)
-    log_activity(device, ActivityKind.CODE, now)
+    check_rate(device, ActivityKind.CODE, int(config("KIOSK_CODES_PER_MINUTE", 6)), now=now)
+    log_activity(device, ActivityKind.CODE, now=now)
     return codes.send_phone_code(
         hospital_of(device.hospital_id),
         phone,
@@ -179,8 +179,10 @@ def patient_for_identity(device: Device, number: str, *, now: datetime) -> Patie
             _l("Enter the 18 characters of the identity card, or the passport number."),
             code=ErrorCode.INVALID_IDENTITY_NUMBER,
         )
-    check_rate(device, ActivityKind.ID_LOOKUP, int(config("KIOSK_ID_LOOKUPS_PER_MINUTE", 10)), now)
-    log_activity(device, ActivityKind.ID_LOOKUP, now)
+    check_rate(
+        device, ActivityKind.ID_LOOKUP, int(config("KIOSK_ID_LOOKUPS_PER_MINUTE", 10)), now=now
+    )
+    log_activity(device, ActivityKind.ID_LOOKUP, now=now)
     _keep_lookup_after_rollback(
         {
             "hospital_id": device.hospital_id,
@@ -209,7 +211,7 @@ class AppointmentChoice:
 
 
 def todays_appointments(
-    hospital_id: int, patient_ids: list[int], now: datetime
+    hospital_id: int, patient_ids: list[int], *, now: datetime
 ) -> list[AppointmentChoice]:
     """Today's booked or checked-in appointments of these patients, earliest first."""
     if not patient_ids:
@@ -318,7 +320,7 @@ def people_for_phone(hospital_id: int, phone: str) -> list[Patient]:
 
 
 def walk_in_patient(
-    hospital_id: int, phone: str, account: Account, patient_id: int | None
+    hospital_id: int, phone: str, patient_id: int | None, *, account: Account
 ) -> Patient:
     """The patient a walk-in is for: the phone's owner, or one of the family it books for."""
     if patient_id is None:

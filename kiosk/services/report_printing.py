@@ -42,7 +42,9 @@ def _reports() -> Any:
 def released_reports(device: Device, *, phone: str) -> list[ReportChoice]:
     """The released reports the phone's owner may see (own and family), newest first."""
     account = phone_account(device, phone)
-    reports = [r for r in _reports().list_for(account) if r.hospital_id == device.hospital_id]
+    reports = [
+        r for r in _reports().list_for(account=account) if r.hospital_id == device.hospital_id
+    ]
     if not reports:
         raise NotFound(
             _l("There is no released report for you yet. We send a text message when it is."),
@@ -70,7 +72,9 @@ def report_pdf(device: Device, public_id: str, *, phone: str, now: datetime) -> 
             _l("There is no released report for you yet. We send a text message when it is."),
             code=ErrorCode.NO_RELEASED_REPORT,
         )
-    download = _reports().download(account, public_id, version=None, document=False, now=now)
+    download = _reports().download(
+        public_id, account=account, version=None, document=False, now=now
+    )
     record(
         action="kiosk.report_print",
         device=device,

@@ -79,16 +79,16 @@ def book_walk_in(
     from scheduling.services import booking as scheduling_service
 
     account = phone_account(device, phone)
-    patient = walk_in_patient(device.hospital_id, phone, account, patient_id)
+    patient = walk_in_patient(device.hospital_id, phone, patient_id, account=account)
     slot = next_slot_today(device.hospital_id, department_id, now=now)
     if slot is None:
         raise NotFound(
             _l("There is no free appointment left today in this department."),
             code=ErrorCode.NO_SLOT_TODAY,
         )
-    check_rate(device, ActivityKind.TICKET, int(config("KIOSK_TICKETS_PER_MINUTE", 30)), now)
+    check_rate(device, ActivityKind.TICKET, int(config("KIOSK_TICKETS_PER_MINUTE", 30)), now=now)
     appointment = scheduling_service.hold(
-        account, patient_id=patient.id, slot_id=slot.slot_id, now=now
+        actor=account, patient_id=patient.id, slot_id=slot.slot_id, now=now
     )
     record(
         action="kiosk.walk_in_hold",
@@ -99,7 +99,7 @@ def book_walk_in(
         patient_id=patient.id,
     )
     if appointment.fee_fen <= 0:
-        scheduling_service.confirm(account, appointment.id, now=now)
+        scheduling_service.confirm(appointment.id, actor=account, now=now)
         return WalkInBooking(appointment.id, slot.starts_at, 0, "")
     order = order_for(device.hospital_id, OrderRef.appointment(appointment.id))
     if order is None:
@@ -107,18 +107,18 @@ def book_walk_in(
             _l("The fee for this appointment could not be prepared. Please ask at the desk."),
             code=ErrorCode.ORDER_MISSING,
         )
-    started = start_phone_payment(account, order.id, key=f"kiosk:{appointment.id}", now=now)
+    started = start_phone_payment(order.id, account=account, key=f"kiosk:{appointment.id}", now=now)
     return WalkInBooking(appointment.id, slot.starts_at, order.self_pay_fen, started.redirect_url)
 
 
-def start_phone_payment(account: Account, order_id: int, *, key: str, now: datetime) -> Any:
+def start_phone_payment(order_id: int, *, account: Account, key: str, now: datetime) -> Any:
     """Open the payment the patient completes by scanning the kiosk's QR with the phone."""
     from hospital.billing.services import payments
     from hospital.billing.services.queries import phone_payment_provider
 
     provider = phone_payment_provider(current_app.config)
     return payments.start_payment(
-        account, order_id, provider_name=provider, now=now, idempotency_key=key
+        order_id, actor=account, provider_name=provider, now=now, idempotency_key=key
     )
 
 
@@ -126,18 +126,14 @@ def walk_in_booking_ticket(
     device: Device, appointment_id: int, *, phone: str, now: datetime
 ) -> IssuedTicket | None:
     """Once the walk-in booking is paid, its ticket; None while the payment is still awaited."""
-    appointment = (
-        appointment_of_hospital(device.hospital_id, appointment_id)
-        if isinstance(appointment_id, int)
-        else None
-    )
+    appointment = appointment_of_hospital(device.hospital_id, appointment_id)
     allowed = {p.id for p in patients_for_phone(device.hospital_id, phone)}
     if appointment is None or appointment.patient_id not in allowed:
         raise NotFound(
             _l("We could not find this appointment. Please ask at the registration desk."),
             code=ErrorCode.APPOINTMENT_NOT_FOUND,
         )
-    state = effective_state(appointment, now)
+    state = effective_state(appointment, now=now)
     if state is AppointmentState.HELD:
         return None
     if state is AppointmentState.EXPIRED:

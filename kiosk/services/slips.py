@@ -58,7 +58,7 @@ def ticket_for_kiosk(device: Device, token: str) -> Ticket:
     return ticket
 
 
-def last_ticket(hospital_id: int, patient_ids: list[int], now: datetime) -> Ticket:
+def last_ticket(hospital_id: int, patient_ids: list[int], *, now: datetime) -> Ticket:
     """The patients' latest ticket of today, for a reprint."""
     day = local_date(now, zone_for(hospital_of(hospital_id)))
     ticket = latest_ticket_of_patients(hospital_id, patient_ids, day)
@@ -107,8 +107,8 @@ def print_slip(
 ) -> PrintOutcome:
     """Send the slip to the kiosk's network printer; a failure is a message, not an error."""
     kiosk = lock_kiosk(device)
-    check_rate(device, ActivityKind.PRINT, int(config("KIOSK_PRINTS_PER_MINUTE", 30)), now)
-    log_activity(device, ActivityKind.PRINT, now)
+    check_rate(device, ActivityKind.PRINT, int(config("KIOSK_PRINTS_PER_MINUTE", 30)), now=now)
+    log_activity(device, ActivityKind.PRINT, now=now)
     if not kiosk.printer_host and printer is None:
         kiosk.printer_state = PrinterState.BROWSER
         return PrintOutcome(False, True, PrinterState.BROWSER, "")

@@ -26,7 +26,7 @@ def lock_kiosk(device: Device) -> Kiosk:
     return kiosk
 
 
-def check_rate(device: Device, kind: ActivityKind, per_minute: int, now: datetime) -> None:
+def check_rate(device: Device, kind: ActivityKind, per_minute: int, *, now: datetime) -> None:
     """Refuse the action when this kiosk did it per_minute times in the last minute."""
     lock_kiosk(device)
     count = db.session.scalar(
@@ -55,7 +55,7 @@ def check_rate(device: Device, kind: ActivityKind, per_minute: int, now: datetim
 
 
 def log_activity(
-    device: Device, kind: ActivityKind, now: datetime, ticket_id: int | None = None
+    device: Device, kind: ActivityKind, ticket_id: int | None = None, *, now: datetime
 ) -> None:
     """Count one action of this kiosk (the limits look back a minute)."""
     db.session.add(

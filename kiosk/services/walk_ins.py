@@ -112,7 +112,7 @@ def walk_in(
             ),
             code=ErrorCode.WALK_IN_FEE_DUE,
         )
-    check_rate(device, ActivityKind.TICKET, int(config("KIOSK_TICKETS_PER_MINUTE", 30)), now)
+    check_rate(device, ActivityKind.TICKET, int(config("KIOSK_TICKETS_PER_MINUTE", 30)), now=now)
     ticket = issuing.issue_walk_in(
         actor=None,
         hospital_id=device.hospital_id,
@@ -120,7 +120,7 @@ def walk_in(
         now=now,
         patient_id=patient_id,
     )
-    log_activity(device, ActivityKind.TICKET, now, ticket.id)
+    log_activity(device, ActivityKind.TICKET, ticket.id, now=now)
     record(
         action="kiosk.walk_in",
         hospital_id=device.hospital_id,
@@ -152,8 +152,8 @@ def start_paid_walk_in(
 
     _choice, service_point_id = _walk_in_queue(device, department_id, now)
     account = phone_account(device, phone)
-    patient = walk_in_patient(device.hospital_id, phone, account, patient_id)
-    check_rate(device, ActivityKind.TICKET, int(config("KIOSK_TICKETS_PER_MINUTE", 30)), now)
+    patient = walk_in_patient(device.hospital_id, phone, patient_id, account=account)
+    check_rate(device, ActivityKind.TICKET, int(config("KIOSK_TICKETS_PER_MINUTE", 30)), now=now)
     walk_in = WalkIn(
         hospital_id=device.hospital_id,
         device_id=device.id,
@@ -191,7 +191,9 @@ def start_paid_walk_in(
         return WalkInPayment(walk_in.id, 0, "")
     walk_in.order_id = order.id
     walk_in.fee_fen = order.self_pay_fen
-    started = start_phone_payment(account, order.id, key=f"kiosk-walk-in:{walk_in.id}", now=now)
+    started = start_phone_payment(
+        order.id, account=account, key=f"kiosk-walk-in:{walk_in.id}", now=now
+    )
     if started.payment is None:
         # Nothing left to pay (the whole fee was covered): start_payment marked the order paid
         # and order_paid issued the ticket.
@@ -271,8 +273,8 @@ def on_order_paid(_sender: Any, **kw: Any) -> bool | None:
     return True
 
 
-def _walk_in_of_phone(device: Device, walk_in_id: Any, phone: str) -> WalkIn:
-    walk_in = db.session.get(WalkIn, walk_in_id) if isinstance(walk_in_id, int) else None
+def _walk_in_of_phone(device: Device, walk_in_id: int, phone: str) -> WalkIn:
+    walk_in = db.session.get(WalkIn, walk_in_id)
     allowed = {p.id for p in people_for_phone(device.hospital_id, phone)}
     if (
         walk_in is None

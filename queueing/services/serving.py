@@ -141,7 +141,7 @@ def _complete_appointment(
 
     appointment = appointment_of_hospital(hospital_id, appointment_id)
     if appointment is not None and appointment.state is AppointmentState.CHECKED_IN:
-        changes.complete(actor, appointment_id, now=now)
+        changes.complete(appointment_id, actor=actor, now=now)
 
 
 def transfer(

@@ -29,9 +29,11 @@ class Download:
 
 
 def _pick_version(account: Account, report: LabReport, version: Any) -> LabReportVersion:
-    versions = visible_versions(account, report)
+    versions = visible_versions(report, account=account)
     if version is None:
-        chosen = next((v for v in versions if v.pdf_sha256 or is_staff_reader(account)), None)
+        chosen = next(
+            (v for v in versions if v.pdf_sha256 or is_staff_reader(account=account)), None
+        )
     else:
         chosen = next((v for v in versions if v.version == version), None)
     if chosen is None:
@@ -76,10 +78,10 @@ def _check_integrity(
 
 
 def download(
-    account: Account, public_id: Any, *, version: int | None, document: bool, now: datetime
+    public_id: str, *, account: Account, version: int | None, document: bool, now: datetime
 ) -> Download:
     """The issued PDF (or the attached document) of a version, after checking its SHA-256."""
-    report = find_report(account, public_id, action="report.download")
+    report = find_report(public_id, account=account, action="report.download")
     chosen = _pick_version(account, report, version)
     if document:
         data = _check_integrity(
@@ -95,6 +97,6 @@ def download(
         actor=account,
         detail={"version": chosen.version, "file": "document" if document else "pdf"},
     )
-    if not is_staff_reader(account):
-        mark_viewed(report, now)
+    if not is_staff_reader(account=account):
+        mark_viewed(report, now=now)
     return Download(data, filename, "application/pdf")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
@@ -26,15 +25,15 @@ from reports.models import LabReport, LabReportVersion, ReportStatus
 from reports.services.audit import audit_report
 
 
-def is_staff_reader(account: Account) -> bool:
+def is_staff_reader(*, account: Account) -> bool:
     """Staff whose role needs reports (lab, clinician, admin) see unreleased versions too."""
     return staff_grants(account, Permission.VIEW_REPORTS)
 
 
-def find_report(account: Account, public_id: Any, *, action: str) -> LabReport:
+def find_report(public_id: str, *, account: Account, action: str) -> LabReport:
     """The report, if this account may see it; otherwise NotFound (audited), never a hint."""
     report = None
-    if isinstance(public_id, str) and 10 <= len(public_id) <= 32:
+    if 10 <= len(public_id) <= 32:
         report = db.session.scalar(
             sa.select(LabReport).where(
                 LabReport.public_id == public_id, LabReport.hospital_id == account.hospital_id
@@ -58,27 +57,27 @@ def find_report(account: Account, public_id: Any, *, action: str) -> LabReport:
         require_patient_access(account, report.patient_id, Permission.VIEW_REPORTS, action=action)
     except NotFound:
         raise missing from None
-    if not is_staff_reader(account) and report.released_version is None:
+    if not is_staff_reader(account=account) and report.released_version is None:
         raise missing
     return report
 
 
-def visible_versions(account: Account, report: LabReport) -> list[LabReportVersion]:
-    if is_staff_reader(account):
+def visible_versions(report: LabReport, *, account: Account) -> list[LabReportVersion]:
+    if is_staff_reader(account=account):
         return sorted(report.versions, key=lambda v: -v.version)
     return report.released_versions
 
 
-def open_report(account: Account, public_id: Any, *, now: datetime) -> LabReport:
+def open_report(public_id: str, *, account: Account, now: datetime) -> LabReport:
     """Show a report: staff reads are audited; a patient or family read marks it viewed."""
-    report = find_report(account, public_id, action="report.read")
+    report = find_report(public_id, account=account, action="report.read")
     audit_report(report, "report.read", actor=account)
-    if not is_staff_reader(account):
-        mark_viewed(report, now)
+    if not is_staff_reader(account=account):
+        mark_viewed(report, now=now)
     return report
 
 
-def mark_viewed(report: LabReport, now: datetime) -> None:
+def mark_viewed(report: LabReport, *, now: datetime) -> None:
     """The patient or family opened it: one trip to the report window saved (counted once)."""
     if report.status in (ReportStatus.READY, ReportStatus.AMENDED):
         report.status = ReportStatus.VIEWED
@@ -88,7 +87,7 @@ def mark_viewed(report: LabReport, now: datetime) -> None:
     db.session.flush()
 
 
-def reports_for(account: Account) -> list[LabReport]:
+def reports_for(*, account: Account) -> list[LabReport]:
     """Released reports of the patients this account may see reports for (own and family)."""
     patients = patients_acting_for(account, Permission.VIEW_REPORTS)
     if not patients:
@@ -105,7 +104,7 @@ def reports_for(account: Account) -> list[LabReport]:
     )
 
 
-def staff_search(account: Account, medical_record_number: str) -> list[LabReport]:
+def staff_search(medical_record_number: str, *, account: Account) -> list[LabReport]:
     """Staff: every report of one patient (the search itself is audited)."""
     patient = db.session.scalar(
         sa.select(Patient).where(

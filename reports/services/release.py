@@ -120,7 +120,7 @@ def release_by_clinician(report: LabReport, *, actor: Account, now: datetime) ->
     return release(report, now=now, actor=actor)
 
 
-def release_due(now: datetime) -> int:
+def release_due(*, now: datetime) -> int:
     """Release every report whose delay has passed; a report that fails to render waits."""
     due = db.session.scalars(
         sa.select(LabReport)

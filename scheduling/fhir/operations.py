@@ -201,7 +201,7 @@ def _slot_and_patient(resource: dict[str, Any]) -> tuple[int, int]:
 def hold(principal: Principal, given: dict[str, list[Any]], *, now: datetime) -> Appointment:
     """ITI-116: hold the Slot of a proposed Appointment for its Patient."""
     slot_id, patient_id = _slot_and_patient(_appointment_input(given))
-    return booking.hold(principal.account, patient_id=patient_id, slot_id=slot_id, now=now)
+    return booking.hold(actor=principal.account, patient_id=patient_id, slot_id=slot_id, now=now)
 
 
 def book(
@@ -222,7 +222,7 @@ def book(
         reason = resource.get("cancelationReason") or {}
         text = reason.get("text", "") if isinstance(reason, dict) else ""
         cancelled = changes.cancel(
-            principal.account, appointment_id, now=now, reason=str(text)[:200]
+            appointment_id, actor=principal.account, now=now, reason=str(text)[:200]
         )
         return cancelled, None
     if status not in ("booked", "pending", "proposed", None):
@@ -233,14 +233,14 @@ def book(
     if appointment_id is None:
         slot_id, patient_id = _slot_and_patient(resource)
         appointment_id = booking.hold(
-            principal.account, patient_id=patient_id, slot_id=slot_id, now=now
+            actor=principal.account, patient_id=patient_id, slot_id=slot_id, now=now
         ).id
     try:
-        return booking.confirm(principal.account, appointment_id, now=now), None
+        return booking.confirm(appointment_id, actor=principal.account, now=now), None
     except DomainError as refusal:
         if refusal.code != ErrorCode.PAYMENT_REQUIRED:
             raise
-        held = queries.get_appointment(principal.account, appointment_id)
+        held = queries.get_appointment(appointment_id, actor=principal.account)
         base = current_app.config.get("PUBLIC_URL", "").rstrip("/")
         where = f"{base}/appointments/{held.id}/confirm"
         text = f"{refusal.message} {where}"

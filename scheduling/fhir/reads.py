@@ -311,7 +311,7 @@ def appointments(
 
 def appointment_resource(row: Appointment, cat: Catalogue, *, now: datetime) -> dict[str, Any]:
     session = row.slot.session
-    state = effective_state(row, now)
+    state = effective_state(row, now=now)
     return fhir.appointment(
         row,
         status=fhir.APPOINTMENT_STATUS[state],

@@ -63,7 +63,7 @@ def _check_in_qr(appointment: Appointment) -> tuple[str, Markup]:
 @sign_in_page_required
 def confirm(appointment_id: int) -> Page:
     account = signed_in_account()
-    appointment = queries.get_appointment(account, appointment_id)
+    appointment = queries.get_appointment(appointment_id, actor=account)
     _audit_staff_read(account, appointment)
     order = queries.unpaid_registration_order(appointment)
     if order is not None and request.method == "POST":
@@ -72,17 +72,17 @@ def confirm(appointment_id: int) -> Page:
     error = None
     if request.method == "POST":
         with undo_on_error() as outcome:
-            booking.confirm(account, appointment_id, now=utcnow())
+            booking.confirm(appointment_id, actor=account, now=utcnow())
         if outcome.error is None:
             flash(_("Your appointment is booked. We sent you a confirmation."), "success")
             return redirect(url_for("scheduling_pages.my_appointments"))
         error = outcome.message
-        appointment = queries.get_appointment(account, appointment_id)
+        appointment = queries.get_appointment(appointment_id, actor=account)
     now = utcnow()
     page = render_template(
         "scheduling/confirm.html",
         error=error,
-        state=effective_state(appointment, now),
+        state=effective_state(appointment, now=now),
         seconds_left=max(0, int((appointment.hold_expires_at - now).total_seconds()))
         if appointment.hold_expires_at
         else 0,
@@ -98,7 +98,7 @@ def confirm(appointment_id: int) -> Page:
 @sign_in_page_required
 def my_appointments() -> Page:
     now = utcnow()
-    mine = overviews.account_appointments(signed_in_account(), now=now)
+    mine = overviews.account_appointments(actor=signed_in_account(), now=now)
     return render_template(
         "scheduling/my_appointments.html",
         appointments=mine.appointments,
@@ -125,8 +125,8 @@ def _back_to_list() -> str:
 @flash_fixable_errors(back=_back_to_list)
 def cancel(appointment_id: int) -> Page:
     changes.cancel(
-        signed_in_account(),
         appointment_id,
+        actor=signed_in_account(),
         now=utcnow(),
         reason=request.form.get("reason", "")[:200],
     )
@@ -138,7 +138,7 @@ def cancel(appointment_id: int) -> Page:
 @sign_in_page_required
 def reschedule(appointment_id: int) -> Page:
     account = signed_in_account()
-    appointment = queries.get_appointment(account, appointment_id)
+    appointment = queries.get_appointment(appointment_id, actor=account)
     _audit_staff_read(account, appointment)
     error = None
     if request.method == "POST":
@@ -146,12 +146,12 @@ def reschedule(appointment_id: int) -> Page:
         with undo_on_error() as outcome:
             if slot_id is None:
                 raise InvalidInput(_l("Choose a new time."), code=ErrorCode.SLOT_REQUIRED)
-            changes.reschedule(account, appointment_id, new_slot_id=slot_id, now=utcnow())
+            changes.reschedule(appointment_id, actor=account, new_slot_id=slot_id, now=utcnow())
         if outcome.error is None:
             flash(_("The appointment was moved to the new time."), "success")
             return redirect(url_for("scheduling_pages.my_appointments"))
         error = outcome.message
-        appointment = queries.get_appointment(account, appointment_id)
+        appointment = queries.get_appointment(appointment_id, actor=account)
     today = local_today(account.hospital_id)
     page = render_template(
         "scheduling/reschedule.html",

@@ -53,7 +53,7 @@ def department_days(department_id: int) -> Page:
 
 def _session_page(session_id: int, *, error: Any = None, status: int = 200) -> Page:
     now = utcnow()
-    found = overviews.session_to_book(signed_in_account(), session_id, now=now)
+    found = overviews.session_to_book(session_id, actor=signed_in_account(), now=now)
     page = render_template(
         "scheduling/session_slots.html",
         session=found.session,
@@ -84,7 +84,9 @@ def hold(session_id: int) -> Page:
             session_id, error=_("Choose a time and who the appointment is for."), status=422
         )
     with undo_on_error() as outcome:
-        appointment = booking.hold(account, patient_id=patient_id, slot_id=slot_id, now=utcnow())
+        appointment = booking.hold(
+            actor=account, patient_id=patient_id, slot_id=slot_id, now=utcnow()
+        )
     if outcome.error is not None:
         return _session_page(session_id, error=outcome.message, status=outcome.status)
     return redirect(url_for("scheduling_pages.confirm", appointment_id=appointment.id))

@@ -57,7 +57,7 @@ def add_extra_session() -> Page:
         return _extra_sessions_page(error=CHECK_THE_FIELDS, errors=errors, status=422)
     with undo_on_error() as outcome:
         session = templates.add_extra_session(
-            account, account.hospital_id, values, local_date=local_date, now=utcnow()
+            account.hospital_id, values, actor=account, local_date=local_date, now=utcnow()
         )
     if outcome.error is not None:
         return _extra_sessions_page(error=outcome.message, status=outcome.status)

@@ -47,7 +47,7 @@ def page_context() -> dict[str, Any]:
         "fee_classes": FEE_CLASSES,
         "states": STATES,
         "weekdays": WEEKDAYS,
-        "effective_state": lambda a: effective_state(a, utcnow()),
+        "effective_state": lambda a: effective_state(a, now=utcnow()),
     }
 
 

@@ -25,8 +25,8 @@ def _schedule_page(*, error: Any = None, errors: Any = None, status: int = 200) 
     now = utcnow()
     page = render_template(
         "scheduling/schedule_editor.html",
-        templates=queries.list_templates(account),
-        exceptions=queries.list_exceptions(account, now=now),
+        templates=queries.list_templates(actor=account),
+        exceptions=queries.list_exceptions(actor=account, now=now),
         clinicians={c.id: c for c in queries.clinicians_of(account.hospital_id)},
         departments=queries.departments_by_id(account.hospital_id),
         exception_kinds=EXCEPTION_KINDS,
@@ -65,7 +65,7 @@ def add_template() -> Page:
     if errors:
         return _schedule_page(error=CHECK_THE_FIELDS, errors=errors, status=422)
     with undo_on_error() as outcome:
-        templates.create_template(account, account.hospital_id, values, now=utcnow())
+        templates.create_template(account.hospital_id, values, actor=account, now=utcnow())
     if outcome.error is not None:
         return _schedule_page(error=outcome.message, status=outcome.status)
     flash(_("The weekly session was added. Its slots appear when they are released."), "success")
@@ -78,9 +78,9 @@ def add_template() -> Page:
 def toggle_template(template_id: int) -> Page:
     with undo_on_error() as outcome:
         templates.update_template(
-            signed_in_account(),
             template_id,
             {"is_active": request.form.get("active") == "1"},
+            actor=signed_in_account(),
             now=utcnow(),
         )
     if outcome.error is not None:
@@ -110,8 +110,8 @@ def add_exception() -> Page:
         return _schedule_page(error=CHECK_THE_FIELDS, errors=errors, status=422)
     with undo_on_error() as outcome:
         _exception, cancelled = templates.add_exception(
-            account,
             account.hospital_id,
+            actor=account,
             kind=kind,
             clinician_id=int_arg("clinician_id"),
             first_date=first,

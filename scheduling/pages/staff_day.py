@@ -6,11 +6,14 @@ from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from hospital.accounts.guards import require_roles, signed_in_account
 from hospital.accounts.models import Role
 from hospital.audit.service import record_staff_read
 from hospital.db import utcnow
+from hospital.error_codes import ErrorCode
+from hospital.errors import NotFound
 from hospital.patients.identity import mask_name
 from hospital.web.fixable_errors import undo_on_error
 from hospital.web.navigation import sign_in_page_required
@@ -31,7 +34,7 @@ def _staff_day_page(*, error: Any = None, status: int = 200) -> Page:
     account = signed_in_account()
     day = date_arg("date", local_today(account.hospital_id))
     found = overviews.staff_day(
-        account, clinician_id=int_arg("clinician_id"), local_date=day, now=utcnow()
+        actor=account, clinician_id=int_arg("clinician_id"), local_date=day, now=utcnow()
     )
     record_staff_read(
         account,
@@ -78,9 +81,14 @@ def staff_add_on() -> Page:
     record_number = request.form.get("medical_record_number", "").strip()
     with undo_on_error() as outcome:
         patient = queries.patient_with_record_number(account.hospital_id, record_number)
+        slot_id = int_arg("slot_id")
+        if slot_id is None:
+            raise NotFound(
+                _l("No such slot. Search again for free times."), code=ErrorCode.SLOT_NOT_FOUND
+            )
         changes.add_on(
-            account,
-            slot_id=int_arg("slot_id"),
+            actor=account,
+            slot_id=slot_id,
             patient_id=patient.id,
             reason=request.form.get("reason", "")[:200],
             now=utcnow(),
@@ -96,7 +104,7 @@ def staff_add_on() -> Page:
 @require_roles(Role.REGISTRAR, Role.NURSE, Role.ADMIN)
 def staff_check_in(appointment_id: int) -> Page:
     with undo_on_error() as outcome:
-        changes.check_in(signed_in_account(), appointment_id, now=utcnow())
+        changes.check_in(appointment_id, actor=signed_in_account(), now=utcnow())
     if outcome.error is not None:
         return _staff_day_page(error=outcome.message, status=outcome.status)
     flash(_("Checked in."), "success")

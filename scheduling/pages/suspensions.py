@@ -24,7 +24,7 @@ from scheduling.services import attendance, queries
 def _suspensions_page(*, error: Any = None, status: int = 200) -> Page:
     page = render_template(
         "scheduling/suspensions.html",
-        suspensions=attendance.active_suspensions(signed_in_account(), now=utcnow()),
+        suspensions=attendance.active_suspensions(actor=signed_in_account(), now=utcnow()),
         error=error,
         error_patient_id=int_arg("patient_id") if error else None,
         **page_context(),
@@ -48,8 +48,8 @@ def lift_suspension() -> Page:
         if patient_id is None:
             raise InvalidInput(_l("Choose a patient."), code=ErrorCode.PATIENT_REQUIRED)
         attendance.lift_suspension(
-            signed_in_account(),
             patient_id,
+            actor=signed_in_account(),
             reason=request.form.get("reason", "").strip()[:200],
             now=utcnow(),
         )

@@ -122,7 +122,7 @@ def active_suspension(patient_id: int, *, now: datetime) -> BookingSuspension | 
     )
 
 
-def active_suspensions(actor: Account, *, now: datetime) -> list[tuple[BookingSuspension, Patient]]:
+def active_suspensions(*, actor: Account, now: datetime) -> list[tuple[BookingSuspension, Patient]]:
     """The hospital's patients who may not book online now, soonest to end first (desk staff)."""
     _require_roles(actor, actor.hospital_id, DESK_ROLES)
     rows = db.session.execute(
@@ -140,7 +140,7 @@ def active_suspensions(actor: Account, *, now: datetime) -> list[tuple[BookingSu
     return [(suspension, patient) for suspension, patient in rows]
 
 
-def lift_suspension(actor: Account, patient_id: int, *, reason: str, now: datetime) -> int:
+def lift_suspension(patient_id: int, *, actor: Account, reason: str, now: datetime) -> int:
     """Let a suspended patient book online again (desk staff, with a reason)."""
     _require_roles(actor, actor.hospital_id, DESK_ROLES)
     if not reason.strip():

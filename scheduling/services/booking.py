@@ -219,13 +219,9 @@ def _taken() -> Conflict:
     return Conflict(_l("This slot was just taken. Pick another time."), code=ErrorCode.SLOT_FULL)
 
 
-def hold(actor: Account, *, patient_id: Any, slot_id: Any, now: datetime) -> Appointment:
+def hold(*, actor: Account, patient_id: int, slot_id: int, now: datetime) -> Appointment:
     """Reserve a place in a slot for a patient until the hold expires (or is confirmed)."""
-    row = (
-        db.session.execute(_SLOT_FOR_HOLD, {"slot_id": slot_id, "now": now}).first()
-        if isinstance(slot_id, int)
-        else None
-    )
+    row = db.session.execute(_SLOT_FOR_HOLD, {"slot_id": slot_id, "now": now}).first()
     if row is None or row[0].hospital_id != actor.hospital_id:
         raise NotFound(
             _l("No such slot. Search again for free times."), code=ErrorCode.SLOT_NOT_FOUND
@@ -365,10 +361,8 @@ class _Undo(Exception):
     """Roll back a savepoint whose work turned out to be unwanted."""
 
 
-def _get_appointment(actor: Account, appointment_id: Any, permission: Permission) -> Appointment:
-    appointment = (
-        db.session.get(Appointment, appointment_id) if isinstance(appointment_id, int) else None
-    )
+def _get_appointment(actor: Account, appointment_id: int, permission: Permission) -> Appointment:
+    appointment = db.session.get(Appointment, appointment_id)
     if appointment is None or appointment.hospital_id != actor.hospital_id:
         raise NotFound(_l("No such appointment."), code=ErrorCode.APPOINTMENT_NOT_FOUND)
     require_patient_access(
@@ -384,10 +378,10 @@ def _hold_lapsed() -> Conflict:
     )
 
 
-def confirm(actor: Account, appointment_id: Any, *, now: datetime) -> Appointment:
+def confirm(appointment_id: int, *, actor: Account, now: datetime) -> Appointment:
     """The patient's confirm step for a free appointment; a fee-bearing one is booked by paying."""
     appointment = _get_appointment(actor, appointment_id, Permission.BOOK)
-    state = effective_state(appointment, now)
+    state = effective_state(appointment, now=now)
     if state in (AppointmentState.BOOKED, AppointmentState.CHECKED_IN):
         return appointment
     if state is AppointmentState.EXPIRED:

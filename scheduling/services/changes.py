@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -39,8 +38,8 @@ from scheduling.services.rules import Rules, _is_desk_staff, hospital_zone, rule
 from scheduling.slots import cancel_cutoff
 
 
-def _get_slot(hospital_id: int, slot_id: Any) -> Slot:
-    slot = db.session.get(Slot, slot_id) if isinstance(slot_id, int) else None
+def _get_slot(hospital_id: int, slot_id: int) -> Slot:
+    slot = db.session.get(Slot, slot_id)
     if slot is None or slot.hospital_id != hospital_id:
         raise NotFound(
             _l("No such slot. Search again for free times."), code=ErrorCode.SLOT_NOT_FOUND
@@ -54,11 +53,11 @@ def patient_cancel_deadline(appointment: Appointment, zone: ZoneInfo, rules: Rul
     )
 
 
-def cancel(actor: Account, appointment_id: Any, *, now: datetime, reason: str = "") -> Appointment:
+def cancel(appointment_id: int, *, actor: Account, now: datetime, reason: str = "") -> Appointment:
     """Cancel a hold or booking: patients until the cut-off, desk staff at any time with a reason."""
     appointment = _get_appointment(actor, appointment_id, Permission.BOOK)
     desk = _is_desk_staff(actor)
-    state = effective_state(appointment, now)
+    state = effective_state(appointment, now=now)
     if state not in (AppointmentState.HELD, AppointmentState.BOOKED):
         raise Conflict(
             _l(
@@ -119,11 +118,11 @@ def cancel(actor: Account, appointment_id: Any, *, now: datetime, reason: str = 
 
 
 def reschedule(
-    actor: Account, appointment_id: Any, *, new_slot_id: Any, now: datetime
+    appointment_id: int, *, actor: Account, new_slot_id: int, now: datetime
 ) -> Appointment:
     """Move a booking to another slot in one transaction, keeping its payment."""
     appointment = _get_appointment(actor, appointment_id, Permission.BOOK)
-    if effective_state(appointment, now) is not AppointmentState.BOOKED:
+    if effective_state(appointment, now=now) is not AppointmentState.BOOKED:
         raise Conflict(
             _l("Only a confirmed booking can be rescheduled."), code=ErrorCode.NOT_RESCHEDULABLE
         )
@@ -216,7 +215,7 @@ def reschedule(
 
 
 def add_on(
-    actor: Account, *, slot_id: Any, patient_id: Any, reason: str, now: datetime
+    *, actor: Account, slot_id: int, patient_id: int, reason: str, now: datetime
 ) -> Appointment:
     """Overbook a slot explicitly ("加号"): one more place for this patient, with a reason, audited."""
     if not actor.has_role(Role.REGISTRAR, Role.ADMIN, Role.CLINICIAN):
@@ -227,7 +226,7 @@ def add_on(
         raise InvalidInput(
             _l("Give a reason for the add-on appointment."), code=ErrorCode.REASON_REQUIRED
         )
-    patient = db.session.get(Patient, patient_id) if isinstance(patient_id, int) else None
+    patient = db.session.get(Patient, patient_id)
     if patient is None or patient.hospital_id != actor.hospital_id:
         raise NotFound(_l("No such patient."), code=ErrorCode.PATIENT_NOT_FOUND)
     slot = _get_slot(actor.hospital_id, slot_id)
@@ -273,7 +272,7 @@ def add_on(
     return appointment
 
 
-def check_in(actor: Account | None, appointment_id: int, *, now: datetime) -> Appointment:
+def check_in(appointment_id: int, *, actor: Account | None, now: datetime) -> Appointment:
     """Mark a booking as arrived, within the session's check-in window."""
     appointment = db.session.get(Appointment, appointment_id)
     if appointment is None or (actor is not None and appointment.hospital_id != actor.hospital_id):
@@ -303,7 +302,7 @@ def check_in(actor: Account | None, appointment_id: int, *, now: datetime) -> Ap
     return appointment
 
 
-def complete(actor: Account | None, appointment_id: int, *, now: datetime) -> Appointment:
+def complete(appointment_id: int, *, actor: Account | None, now: datetime) -> Appointment:
     """Mark a checked-in appointment as seen."""
     appointment = db.session.get(Appointment, appointment_id)
     if appointment is None or (actor is not None and appointment.hospital_id != actor.hospital_id):

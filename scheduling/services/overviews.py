@@ -65,7 +65,7 @@ class SessionToBook:
     patients: list[Patient]
 
 
-def session_to_book(actor: Account, session_id: int, *, now: datetime) -> SessionToBook:
+def session_to_book(session_id: int, *, actor: Account, now: datetime) -> SessionToBook:
     """One clinic session with its slots, and the patients the account may book for."""
     session = db.session.get(ClinicSession, session_id)
     if session is None or session.hospital_id != actor.hospital_id:
@@ -127,8 +127,8 @@ class AccountAppointments:
     details: dict[int, AppointmentDetails]
 
 
-def account_appointments(actor: Account, *, now: datetime) -> AccountAppointments:
-    appointments = appointments_for_account(actor, now=now)
+def account_appointments(*, actor: Account, now: datetime) -> AccountAppointments:
+    appointments = appointments_for_account(actor=actor, now=now)
     return AccountAppointments(
         appointments=appointments,
         patients={p.id: p for p in patients_acting_for(actor, Permission.VIEW)},
@@ -174,13 +174,15 @@ class StaffDay:
 
 
 def staff_day(
-    actor: Account, *, clinician_id: int | None, local_date: date, now: datetime
+    *, actor: Account, clinician_id: int | None, local_date: date, now: datetime
 ) -> StaffDay:
     """A clinician's day for the desk (the first active clinician's when none is chosen)."""
     clinicians = clinicians_of(actor.hospital_id, active_only=True)
     clinician_id = clinician_id or (clinicians[0].id if clinicians else None)
     appointments = (
-        day_list(actor, clinician_id=clinician_id, local_date=local_date) if clinician_id else []
+        day_list(actor=actor, clinician_id=clinician_id, local_date=local_date)
+        if clinician_id
+        else []
     )
     sessions = db.session.scalars(
         sa.select(ClinicSession)
@@ -206,7 +208,7 @@ def staff_day(
     }
     counts: dict[str, int] = {}
     for appointment in appointments:
-        state = effective_state(appointment, now).value
+        state = effective_state(appointment, now=now).value
         counts[state] = counts.get(state, 0) + 1
     return StaffDay(
         clinicians=clinicians,

@@ -138,7 +138,7 @@ def release_expired_holds(*, now: datetime, limit: int = 1000) -> int:
     return sum(1 for appointment_id in ids if _expire_hold(appointment_id, now))
 
 
-def effective_state(appointment: Appointment, now: datetime) -> AppointmentState:
+def effective_state(appointment: Appointment, *, now: datetime) -> AppointmentState:
     """The state as everyone must see it: a hold past its expiry is expired, job or no job."""
     if (
         appointment.state is AppointmentState.HELD

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
@@ -33,7 +32,7 @@ from scheduling.services.places import effective_state
 from scheduling.services.rules import hospital_zone
 
 
-def appointments_for_account(actor: Account, *, now: datetime) -> list[Appointment]:
+def appointments_for_account(*, actor: Account, now: datetime) -> list[Appointment]:
     """Appointments of the account's own profile and the family members it may see."""
     patient_ids = [p.id for p in patients_acting_for(actor, Permission.VIEW)]
     if not patient_ids:
@@ -49,7 +48,7 @@ def appointments_for_account(actor: Account, *, now: datetime) -> list[Appointme
     )
 
 
-def day_list(actor: Account, *, clinician_id: int, local_date: date) -> list[Appointment]:
+def day_list(*, actor: Account, clinician_id: int, local_date: date) -> list[Appointment]:
     """A clinician's appointments on one local day, in time order (staff only)."""
     if not actor.is_staff or not staff_grants(actor, Permission.VIEW):
         raise Forbidden(_l("Only clinic staff may see the day list."), code=ErrorCode.ROLE_REQUIRED)
@@ -72,7 +71,7 @@ def day_list(actor: Account, *, clinician_id: int, local_date: date) -> list[App
 
 
 def calendar_entry(
-    actor: Account, appointment_id: Any, *, now: datetime, language: str = "zh"
+    appointment_id: int, *, actor: Account, now: datetime, language: str = "zh"
 ) -> CalendarEntry:
     """The appointment as a calendar event (cancelled and lapsed ones as a cancellation)."""
     appointment = _get_appointment(actor, appointment_id, Permission.VIEW)
@@ -91,7 +90,7 @@ def calendar_entry(
     location = hospital.name_en if english else hospital.name_zh
     if point is not None:
         location = f"{location}, {point.name_en if english else point.name_zh} {point.building}{point.room}"
-    state = effective_state(appointment, now)
+    state = effective_state(appointment, now=now)
     return CalendarEntry(
         uid=f"appointment-{appointment.id}@{hospital.code.lower()}.hospital",
         sequence=appointment.sequence,
@@ -110,12 +109,12 @@ def calendar_entry(
     )
 
 
-def get_appointment(actor: Account, appointment_id: Any) -> Appointment:
+def get_appointment(appointment_id: int, *, actor: Account) -> Appointment:
     """One appointment the account may see."""
     return _get_appointment(actor, appointment_id, Permission.VIEW)
 
 
-def list_templates(actor: Account) -> list[SessionTemplate]:
+def list_templates(*, actor: Account) -> list[SessionTemplate]:
     return list(
         db.session.scalars(
             sa.select(SessionTemplate)
@@ -127,7 +126,7 @@ def list_templates(actor: Account) -> list[SessionTemplate]:
     )
 
 
-def list_exceptions(actor: Account, *, now: datetime) -> list[ScheduleException]:
+def list_exceptions(*, actor: Account, now: datetime) -> list[ScheduleException]:
     today = local_date(now, hospital_zone(actor.hospital_id))
     return list(
         db.session.scalars(

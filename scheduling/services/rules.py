@@ -44,7 +44,7 @@ def rules_for(hospital_id: int) -> Rules:
     return Rules(**{name: getattr(row, name) for name in DEFAULT_RULES})
 
 
-def set_rules(actor: Account, hospital_id: int, values: dict[str, Any], *, now: datetime) -> Rules:
+def set_rules(hospital_id: int, values: dict[str, Any], *, actor: Account, now: datetime) -> Rules:
     """Change some of the hospital's booking rules."""
     _require_roles(actor, hospital_id, SCHEDULE_ROLES)
     row = db.session.get(SchedulingRules, hospital_id)

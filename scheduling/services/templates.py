@@ -118,7 +118,7 @@ TEMPLATE_DEFAULTS: dict[str, Any] = {
 
 
 def create_template(
-    actor: Account, hospital_id: int, values: dict[str, Any], *, now: datetime
+    hospital_id: int, values: dict[str, Any], *, actor: Account, now: datetime
 ) -> SessionTemplate:
     """Add a weekly session template."""
     _require_roles(actor, hospital_id, SCHEDULE_ROLES)
@@ -141,7 +141,7 @@ def create_template(
 
 
 def update_template(
-    actor: Account, template_id: int, values: dict[str, Any], *, now: datetime
+    template_id: int, values: dict[str, Any], *, actor: Account, now: datetime
 ) -> SessionTemplate:
     """Change a template; sessions already materialised keep their times and bookings."""
     template = db.session.get(SessionTemplate, template_id)
@@ -165,9 +165,9 @@ def update_template(
 
 
 def add_exception(
-    actor: Account,
     hospital_id: int,
     *,
+    actor: Account,
     kind: ExceptionKind,
     first_date: date,
     last_date: date,
@@ -220,7 +220,7 @@ def add_exception(
         query = query.where(ClinicSession.department_id == department_id)
     cancelled = 0
     for session_id in db.session.scalars(query).all():
-        cancelled += cancel_session(actor, session_id, reason=reason, now=now)
+        cancelled += cancel_session(session_id, actor=actor, reason=reason, now=now)
     record(
         action="scheduling.exception_added",
         actor=actor,
@@ -232,12 +232,7 @@ def add_exception(
 
 
 def add_extra_session(
-    actor: Account,
-    hospital_id: int,
-    values: dict[str, Any],
-    *,
-    local_date: date,
-    now: datetime,
+    hospital_id: int, values: dict[str, Any], *, actor: Account, local_date: date, now: datetime
 ) -> ClinicSession:
     """Add a one-off session on a date (an ad-hoc extra clinic) with its slots."""
     _require_roles(actor, hospital_id, SCHEDULE_ROLES)
@@ -271,7 +266,7 @@ def add_extra_session(
     return session
 
 
-def cancel_session(actor: Account | None, session_id: int, *, reason: str, now: datetime) -> int:
+def cancel_session(session_id: int, *, actor: Account | None, reason: str, now: datetime) -> int:
     """Cancel a dated session and every appointment in it (notified, refunded in full)."""
     session = db.session.get(ClinicSession, session_id)
     if session is None or (actor is not None and session.hospital_id != actor.hospital_id):

@@ -121,7 +121,7 @@ def _template(w: World) -> int:
         "booking_opens_days": 14,
         "valid_from": w.now.date(),
     }
-    return templates.create_template(admin, w.a.id, values, now=w.now).id
+    return templates.create_template(w.a.id, values, actor=admin, now=w.now).id
 
 
 def _kiosk_device(w: World) -> int:

@@ -42,12 +42,12 @@ def booked(world: World, patient_index: int = 0) -> Appointment:
     )
     slot = slots_of(session)[patient_index]
     appointment = booking.hold(
-        world.accounts[patient_index],
+        actor=world.accounts[patient_index],
         patient_id=world.patients[patient_index].id,
         slot_id=slot.id,
         now=utcnow(),
     )
-    booking.confirm(world.accounts[patient_index], appointment.id, now=utcnow())
+    booking.confirm(appointment.id, actor=world.accounts[patient_index], now=utcnow())
     db.session.commit()
     return appointment
 

@@ -151,7 +151,10 @@ def test_a_real_staff_read_shows_up_for_the_patient(client: Any, family: Family)
         clinician, local_date=day, release_at=utcnow() - timedelta(hours=1)
     )
     appointment = booking.hold(
-        family.account, patient_id=family.child.id, slot_id=slots_of(session)[0].id, now=utcnow()
+        actor=family.account,
+        patient_id=family.child.id,
+        slot_id=slots_of(session)[0].id,
+        now=utcnow(),
     )
     db.session.commit()
     as_(client, family.cashier).get(f"/api/v1/scheduling/appointments/{appointment.id}")

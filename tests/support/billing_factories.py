@@ -82,7 +82,7 @@ def create_visit_order(
         for p, c in prices
     ]
     return orders.create_visit_order(
-        staff, patient_id=patient.id, items=requests, visit_key=visit_key, now=now
+        actor=staff, patient_id=patient.id, items=requests, visit_key=visit_key, now=now
     )
 
 
@@ -93,7 +93,7 @@ def sandbox() -> SandboxProvider:
 
 
 def start_sandbox_payment(order: Order, payer: Account, *, now: datetime) -> Payment:
-    started = payments.start_payment(payer, order.id, provider_name="sandbox", now=now)
+    started = payments.start_payment(order.id, actor=payer, provider_name="sandbox", now=now)
     assert started.payment is not None
     return started.payment
 
@@ -144,7 +144,7 @@ def insured_medicine_order(hospital: Hospital, *, now: datetime) -> tuple[Order,
     account = create_account(hospital)
     patient = create_patient(hospital, account=account)
     order = create_visit_order(hospital, patient, now=now, prices=((3000, ItemCategory.MEDICINE),))
-    orders.apply_insurance(account, order.id, now=now)
+    orders.apply_insurance(order.id, actor=account, now=now)
     return order, account
 
 
@@ -163,7 +163,7 @@ def hold_a_paid_place(
     account = create_account(hospital)
     patient = create_patient(hospital, account=account, **patient_kw)
     slot = slots_of(session)[0]
-    held = booking.hold(account, patient_id=patient.id, slot_id=slot.id, now=NOW)
+    held = booking.hold(actor=account, patient_id=patient.id, slot_id=slot.id, now=NOW)
     order = registration_order(held.id)
     assert order is not None
     return held, order, account

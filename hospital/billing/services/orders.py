@@ -243,12 +243,7 @@ class ItemRequest:
 
 
 def create_visit_order(
-    actor: Account,
-    *,
-    patient_id: int,
-    items: Sequence[ItemRequest],
-    visit_key: str,
-    now: datetime,
+    *, actor: Account, patient_id: int, items: Sequence[ItemRequest], visit_key: str, now: datetime
 ) -> Order:
     """Staff order tests, imaging, medicines or procedures for a patient; prices from the schedule."""
     if not actor.has_role(*STAFF_ORDERING_ROLES):
@@ -325,7 +320,7 @@ def create_visit_order(
     return order
 
 
-def apply_insurance(actor: Account, order_id: int, *, now: datetime) -> Order:
+def apply_insurance(order_id: int, *, actor: Account, now: datetime) -> Order:
     """Split a pending order into the insured share and the patient's self-pay part."""
     order = _order_for(actor, order_id, Permission.PAY)
     order = _locked_order(order.id)

@@ -74,9 +74,9 @@ def _new_out_trade_no(now: datetime) -> str:
 
 
 def start_payment(
-    actor: Account,
     order_id: int,
     *,
+    actor: Account,
     provider_name: str,
     now: datetime,
     idempotency_key: str | None = None,

@@ -58,15 +58,15 @@ def active_fee_items(hospital_id: int, categories: Iterable[ItemCategory]) -> li
     )
 
 
-def order_for_viewer(actor: Account, order_id: int) -> Order:
+def order_for_viewer(order_id: int, *, actor: Account) -> Order:
     return _order_for(actor, order_id, Permission.VIEW)
 
 
-def order_for_payer(actor: Account, order_id: int) -> Order:
+def order_for_payer(order_id: int, *, actor: Account) -> Order:
     return _order_for(actor, order_id, Permission.PAY)
 
 
-def orders_for_account(actor: Account) -> list[Order]:
+def orders_for_account(*, actor: Account) -> list[Order]:
     """Orders of the account's own profile and of every family member it acts for."""
     patient_ids = [p.id for p in patients_acting_for(actor, Permission.VIEW)]
     if not patient_ids:
@@ -81,7 +81,7 @@ def orders_for_account(actor: Account) -> list[Order]:
     )
 
 
-def orders_for_cashier(actor: Account, day: date) -> list[Order]:
+def orders_for_cashier(day: date, *, actor: Account) -> list[Order]:
     if not actor.has_role(*CASHIER_ROLES):
         raise Forbidden(_l("Only cashiers can see this."), code=ErrorCode.ROLE_REQUIRED)
     hospital = db.session.get(Hospital, actor.hospital_id)
@@ -124,7 +124,7 @@ class ReconciliationReport:
         return sum(self.received_fen.values()) - sum(self.refunded_fen.values())
 
 
-def daily_reconciliation(actor: Account, day: date) -> ReconciliationReport:
+def daily_reconciliation(day: date, *, actor: Account) -> ReconciliationReport:
     """Money received and refunded on one local day, per provider, from the ledger."""
     if not actor.has_role(*CASHIER_ROLES):
         raise Forbidden(_l("Only cashiers can see this."), code=ErrorCode.ROLE_REQUIRED)

@@ -70,9 +70,9 @@ _REFUND_REASONS = {
 
 
 def refund_order(
-    actor: Account | None,
     order_id: int,
     *,
+    actor: Account | None,
     amount_fen: int | None,
     kind: RefundKind,
     reason: str,
@@ -337,7 +337,7 @@ def submit_refund(refund: Refund, *, now: datetime) -> None:
     )
 
 
-def retry_pending_refunds(now: datetime) -> int:
+def retry_pending_refunds(*, now: datetime) -> int:
     """Submit refunds a provider could not take earlier; return how many went through."""
     pending = db.session.scalars(
         sa.select(Refund)

@@ -198,7 +198,7 @@ def _payment_succeeded(payment: Payment, txn_id: str, *, now: datetime) -> Notif
     return NotificationOutcome.ACCEPTED
 
 
-def reconcile_pending_payments(now: datetime, *, older_than: timedelta | None = None) -> int:
+def reconcile_pending_payments(*, now: datetime, older_than: timedelta | None = None) -> int:
     """Ask providers about payments pending longer than N minutes; settle each once."""
     if older_than is None:
         older_than = timedelta(minutes=int(_config("RECONCILE_AFTER_MINUTES", 5)))

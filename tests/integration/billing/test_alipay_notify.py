@@ -83,7 +83,7 @@ def payment(client: Any, hospital: Any, create_account: Any, create_patient: Any
     account = create_account(hospital)
     patient = create_patient(hospital, account=account)
     order = create_visit_order(hospital, patient, now=utcnow())
-    started = payments.start_payment(account, order.id, provider_name="alipay", now=utcnow())
+    started = payments.start_payment(order.id, actor=account, provider_name="alipay", now=utcnow())
     assert started.payment is not None
     query = dict(parse_qsl(urlsplit(started.redirect_url).query))
     assert query["method"] == "alipay.trade.page.pay"

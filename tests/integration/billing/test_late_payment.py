@@ -52,7 +52,7 @@ def test_payment_after_the_hold_lapsed_and_the_slot_was_retaken_is_refunded(
     assert db.session.get(Order, order.id).status == OrderStatus.EXPIRED
     other = create_account(hospital)
     other_patient = create_patient(hospital, account=other)
-    booking.hold(other, patient_id=other_patient.id, slot_id=held.slot_id, now=lapse)
+    booking.hold(actor=other, patient_id=other_patient.id, slot_id=held.slot_id, now=lapse)
 
     late = lapse + timedelta(minutes=5)
     assert deliver_sandbox_notification(payment, now=late).accepted

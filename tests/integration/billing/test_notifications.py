@@ -200,8 +200,8 @@ def test_a_signed_notification_with_another_amount_is_ignored_and_logged(hospita
 def test_reconciliation_settles_a_payment_whose_notifications_were_lost(hospital: Any) -> None:
     (payment,) = _paying(hospital)
     later = utcnow() + timedelta(minutes=10)
-    assert settlement.reconcile_pending_payments(later) == 1
-    assert settlement.reconcile_pending_payments(later) == 0
+    assert settlement.reconcile_pending_payments(now=later) == 1
+    assert settlement.reconcile_pending_payments(now=later) == 0
     db.session.expire_all()
     assert db.session.get(Order, payment.order_id).status == OrderStatus.PAID
     assert _succeeded_entries([payment.order_id]) == {payment.id: 1}
@@ -209,7 +209,7 @@ def test_reconciliation_settles_a_payment_whose_notifications_were_lost(hospital
 
 def test_reconciliation_leaves_fresh_payments_to_their_notifications(hospital: Any) -> None:
     (payment,) = _paying(hospital)
-    assert settlement.reconcile_pending_payments(utcnow() + timedelta(minutes=1)) == 0
+    assert settlement.reconcile_pending_payments(now=utcnow() + timedelta(minutes=1)) == 0
     db.session.expire_all()
     assert db.session.get(Payment, payment.id).status == PaymentStatus.PENDING
 

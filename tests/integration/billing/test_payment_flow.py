@@ -216,7 +216,7 @@ def test_the_pay_page_shows_the_insurance_share_and_the_hold_countdown(
     html = client.get(f"/billing/orders/{order.id}/pay").get_data(as_text=True)
     assert "data-hold-countdown" in html
     assert "¥70.00" in html and "¥40.00" in html  # insurance share, self-pay
-    started = payments.start_payment(account, order.id, provider_name="sandbox", now=utcnow())
+    started = payments.start_payment(order.id, actor=account, provider_name="sandbox", now=utcnow())
     assert started.payment is not None and started.payment.amount_fen == 4000
 
 

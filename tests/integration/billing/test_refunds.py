@@ -111,7 +111,7 @@ def test_a_patient_cannot_refund(client: Any, hospital: Any) -> None:
     assert response.status_code == 403
     with pytest.raises(Forbidden):
         billing_refunds.refund_order(
-            owner, order.id, amount_fen=1, kind=RefundKind.CASHIER, reason="x", now=utcnow()
+            order.id, actor=owner, amount_fen=1, kind=RefundKind.CASHIER, reason="x", now=utcnow()
         )
 
 
@@ -136,7 +136,7 @@ def test_a_refund_needs_a_reason_and_a_positive_amount(
         assert response.get_json()["message"]
     with pytest.raises(InvalidInput):
         billing_refunds.refund_order(
-            cashier, order.id, amount_fen=0, kind=RefundKind.CASHIER, reason="x", now=utcnow()
+            order.id, actor=cashier, amount_fen=0, kind=RefundKind.CASHIER, reason="x", now=utcnow()
         )
     db.session.expire_all()
     assert db.session.get(Order, order.id).refunded_fen == 0
@@ -166,8 +166,8 @@ def test_a_retried_refund_with_the_same_idempotency_key_refunds_once(
     assert db.session.get(Order, order.id).refunded_fen == 700
     # The service keeps the promise on its own too (e.g. a retried job or CLI call).
     repeat = billing_refunds.refund_order(
-        cashier,
         order.id,
+        actor=cashier,
         amount_fen=700,
         kind=RefundKind.CASHIER,
         reason="x",
@@ -188,7 +188,7 @@ def test_insurance_split_is_paid_and_refunded_in_proportion(
         now=utcnow(),
         prices=((11000, ItemCategory.LAB_TEST), (2000, ItemCategory.REGISTRATION)),
     )
-    order = orders.apply_insurance(account, order.id, now=utcnow())
+    order = orders.apply_insurance(order.id, actor=account, now=utcnow())
     # Deductible 10 yuan from the lab test, then 70 % of the remaining 100 yuan.
     assert (order.total_fen, order.insurance_fen, order.self_pay_fen) == (13000, 7000, 6000)
     payment = pay(order, account)
@@ -201,7 +201,12 @@ def test_insurance_split_is_paid_and_refunded_in_proportion(
     )
     cashier = create_account(hospital, roles=(Role.CASHIER,))
     refunds = billing_refunds.refund_order(
-        cashier, order.id, amount_fen=1300, kind=RefundKind.CASHIER, reason="部分退费", now=utcnow()
+        order.id,
+        actor=cashier,
+        amount_fen=1300,
+        kind=RefundKind.CASHIER,
+        reason="部分退费",
+        now=utcnow(),
     )
     by_source = {r.payment.source: r.amount_fen for r in refunds}
     assert by_source == {PaymentSource.SELF_PAY: 600, PaymentSource.INSURANCE: 700}
@@ -211,7 +216,7 @@ def test_insurance_split_is_paid_and_refunded_in_proportion(
 @pytest.mark.usefixtures("medicine_fully_insured")
 def test_a_fully_insured_order_is_paid_without_a_provider(hospital: Any) -> None:
     order, account = insured_medicine_order(hospital, now=utcnow())
-    started = payments.start_payment(account, order.id, provider_name="sandbox", now=utcnow())
+    started = payments.start_payment(order.id, actor=account, provider_name="sandbox", now=utcnow())
     assert started.payment is None
     assert db.session.get(Order, order.id).status == OrderStatus.PAID
 
@@ -315,7 +320,7 @@ def test_an_unpaid_order_is_voided_when_its_hold_lapses(
     db.session.expire_all()
     assert db.session.get(Order, order.id).status == OrderStatus.EXPIRED
     with pytest.raises(Conflict):
-        payments.start_payment(account, order.id, provider_name="sandbox", now=utcnow())
+        payments.start_payment(order.id, actor=account, provider_name="sandbox", now=utcnow())
 
 
 def test_hundred_concurrent_refunds_never_exceed_what_was_paid(
@@ -331,7 +336,7 @@ def test_hundred_concurrent_refunds_never_exceed_what_was_paid(
         order = create_visit_order(
             hospital, patient, now=utcnow(), prices=((20000, ItemCategory.LAB_TEST),)
         )
-        orders.apply_insurance(account, order.id, now=utcnow())
+        orders.apply_insurance(order.id, actor=account, now=utcnow())
         pay(order, account)
         order_id = order.id
         cashier_ids = [c.id for c in cashiers]
@@ -352,8 +357,8 @@ def test_hundred_concurrent_refunds_never_exceed_what_was_paid(
                 with unit_of_work():
                     cashier = db.session.get(Account, cashier_ids[n % len(cashier_ids)])
                     billing_refunds.refund_order(
-                        cashier,
                         order_id,
+                        actor=cashier,
                         amount_fen=amount,
                         kind=RefundKind.CASHIER,
                         reason="并发退款",

@@ -72,7 +72,7 @@ def test_a_settled_order_reports_one_online_payment_even_when_notified_twice(hos
 def test_a_fully_insured_order_reports_the_insured_amount(hospital: Any) -> None:
     order, account = insured_medicine_order(hospital, now=utcnow())
     with recording(payment_received) as seen:
-        payments.start_payment(account, order.id, provider_name="sandbox", now=utcnow())
+        payments.start_payment(order.id, actor=account, provider_name="sandbox", now=utcnow())
     assert [(s["order_id"], s["amount_fen"], s["online"]) for s in seen] == [(order.id, 3000, True)]
 
 
@@ -97,7 +97,12 @@ def test_a_cashier_refund_is_reported_once_in_fen(hospital: Any, create_account:
     now = utcnow()
     with recording(refund_issued) as seen:
         refunds.refund_order(
-            cashier, order.id, amount_fen=1500, kind=RefundKind.CASHIER, reason="检查取消", now=now
+            order.id,
+            actor=cashier,
+            amount_fen=1500,
+            kind=RefundKind.CASHIER,
+            reason="检查取消",
+            now=now,
         )
     assert seen == [
         {
@@ -123,13 +128,18 @@ def test_a_refund_the_provider_could_not_take_is_reported_when_it_goes_through(
     with recording(refund_issued) as seen:
         monkeypatch.setattr(SandboxProvider, "refund", unavailable)
         (refund,) = refunds.refund_order(
-            cashier, order.id, amount_fen=None, kind=RefundKind.CASHIER, reason="x", now=utcnow()
+            order.id,
+            actor=cashier,
+            amount_fen=None,
+            kind=RefundKind.CASHIER,
+            reason="x",
+            now=utcnow(),
         )
         assert refund.status == RefundStatus.PENDING and seen == []
         monkeypatch.setattr(SandboxProvider, "refund", real_refund)
         later = utcnow() + timedelta(minutes=5)
-        assert refunds.retry_pending_refunds(later) == 1
-        refunds.retry_pending_refunds(later + timedelta(minutes=5))
+        assert refunds.retry_pending_refunds(now=later) == 1
+        refunds.retry_pending_refunds(now=later + timedelta(minutes=5))
     assert [(s["order_id"], s["amount_fen"], s["now"]) for s in seen] == [(order.id, 5000, later)]
 
 
@@ -169,7 +179,7 @@ def test_a_paid_and_partly_refunded_registration_lands_in_the_payment_summary(
     notify(payment, now=NOW + timedelta(seconds=5))
     cashier = create_account(hospital, roles=(Role.CASHIER,))
     refunds.refund_order(
-        cashier, order.id, amount_fen=500, kind=RefundKind.CASHIER, reason="x", now=NOW
+        order.id, actor=cashier, amount_fen=500, kind=RefundKind.CASHIER, reason="x", now=NOW
     )
     db.session.expire_all()
     assert db.session.get(Order, order.id).status == OrderStatus.PARTIALLY_REFUNDED

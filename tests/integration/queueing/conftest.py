@@ -33,9 +33,11 @@ def book_at(
         slot = slots_of(session)[0]
         account = create_account(hospital)
         patient = create_patient(hospital, account=account, birth_date=date(1990, 1, 1))
-        appointment = booking.hold(account, patient_id=patient.id, slot_id=slot.id, now=SCHED_NOW)
+        appointment = booking.hold(
+            actor=account, patient_id=patient.id, slot_id=slot.id, now=SCHED_NOW
+        )
         if appointment.state is AppointmentState.HELD:
-            appointment = booking.confirm(account, appointment.id, now=SCHED_NOW)
+            appointment = booking.confirm(appointment.id, actor=account, now=SCHED_NOW)
         return appointment, clinician, slot
 
     return book

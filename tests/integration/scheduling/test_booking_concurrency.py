@@ -67,7 +67,7 @@ def test_fifty_threads_holding_one_slot_get_exactly_capacity_places(
     def holder(account_id: int, patient_id: int) -> Any:
         def job() -> int:
             account = db.session.get(Account, account_id)
-            return booking.hold(account, patient_id=patient_id, slot_id=slot_id, now=NOW).id
+            return booking.hold(actor=account, patient_id=patient_id, slot_id=slot_id, now=NOW).id
 
         return job
 
@@ -99,7 +99,7 @@ def test_a_double_clicked_hold_for_one_patient_gives_one_appointment(
     def job_for(slot_id: int) -> Any:
         def job() -> int:
             account = db.session.get(Account, account_id)
-            return booking.hold(account, patient_id=patient_id, slot_id=slot_id, now=NOW).id
+            return booking.hold(actor=account, patient_id=patient_id, slot_id=slot_id, now=NOW).id
 
         return job
 
@@ -119,18 +119,18 @@ def test_a_reschedule_racing_a_cancel_leaves_consistent_counts(
             first, second = slots_of(create_clinic_session(world.clinician, capacity=1))[:2]
             account = world.accounts[0]
             appointment = booking.hold(
-                account, patient_id=world.patients[0].id, slot_id=first.id, now=NOW
+                actor=account, patient_id=world.patients[0].id, slot_id=first.id, now=NOW
             )
-            booking.confirm(account, appointment.id, now=NOW)
+            booking.confirm(appointment.id, actor=account, now=NOW)
             ids = (account.id, appointment.id, second.id)
 
         def move(ids: tuple[int, int, int] = ids) -> Any:
             account = db.session.get(Account, ids[0])
-            return changes.reschedule(account, ids[1], new_slot_id=ids[2], now=NOW).slot_id
+            return changes.reschedule(ids[1], actor=account, new_slot_id=ids[2], now=NOW).slot_id
 
         def cancel(ids: tuple[int, int, int] = ids) -> Any:
             account = db.session.get(Account, ids[0])
-            return changes.cancel(account, ids[1], now=NOW).state
+            return changes.cancel(ids[1], actor=account, now=NOW).state
 
         results = run_threads(app, [move, cancel])
         assert all(r[0] in ("ok", 409) for r in results), results

@@ -51,7 +51,7 @@ def slot(world: World) -> Slot:
 
 def test_hold_takes_the_place_and_confirm_books_it(world: World, slot: Slot) -> None:
     account, patient = world.accounts[0], world.patients[0]
-    appointment = booking.hold(account, patient_id=patient.id, slot_id=slot.id, now=NOW)
+    appointment = booking.hold(actor=account, patient_id=patient.id, slot_id=slot.id, now=NOW)
     assert appointment.state is AppointmentState.HELD
     assert appointment.hold_expires_at == NOW + timedelta(minutes=10)
     assert appointment.fee_fen == 5000
@@ -71,17 +71,19 @@ def test_hold_takes_the_place_and_confirm_books_it(world: World, slot: Slot) -> 
 
 def test_confirming_a_fee_bearing_hold_without_paying_is_refused(world: World, slot: Slot) -> None:
     account, patient = world.accounts[0], world.patients[0]
-    appointment = booking.hold(account, patient_id=patient.id, slot_id=slot.id, now=NOW)
+    appointment = booking.hold(actor=account, patient_id=patient.id, slot_id=slot.id, now=NOW)
     with pytest.raises(Conflict) as caught:
-        booking.confirm(account, appointment.id, now=NOW)
+        booking.confirm(appointment.id, actor=account, now=NOW)
     assert caught.value.code == "payment_required"
     assert db.session.get(Appointment, appointment.id).state is AppointmentState.HELD
 
 
 def test_a_full_slot_refuses_the_next_hold_with_a_clear_conflict(world: World, slot: Slot) -> None:
-    booking.hold(world.accounts[0], patient_id=world.patients[0].id, slot_id=slot.id, now=NOW)
+    booking.hold(actor=world.accounts[0], patient_id=world.patients[0].id, slot_id=slot.id, now=NOW)
     with pytest.raises(Conflict) as caught:
-        booking.hold(world.accounts[1], patient_id=world.patients[1].id, slot_id=slot.id, now=NOW)
+        booking.hold(
+            actor=world.accounts[1], patient_id=world.patients[1].id, slot_id=slot.id, now=NOW
+        )
     assert caught.value.code == "slot_full"
     with force_locale("en"):
         assert str(caught.value.message) == "This slot was just taken. Pick another time."
@@ -91,7 +93,7 @@ def test_a_full_slot_refuses_the_next_hold_with_a_clear_conflict(world: World, s
 
 def test_a_lapsed_hold_frees_the_slot_without_the_job(world: World, slot: Slot) -> None:
     first = booking.hold(
-        world.accounts[0], patient_id=world.patients[0].id, slot_id=slot.id, now=NOW
+        actor=world.accounts[0], patient_id=world.patients[0].id, slot_id=slot.id, now=NOW
     )
     later = NOW + timedelta(minutes=10)
     (shown,) = [
@@ -103,7 +105,7 @@ def test_a_lapsed_hold_frees_the_slot_without_the_job(world: World, slot: Slot) 
     ]
     assert shown.remaining == 1 and shown.bookable
     second = booking.hold(
-        world.accounts[1], patient_id=world.patients[1].id, slot_id=slot.id, now=later
+        actor=world.accounts[1], patient_id=world.patients[1].id, slot_id=slot.id, now=later
     )
     db.session.refresh(first)
     assert first.state is AppointmentState.EXPIRED
@@ -120,7 +122,7 @@ def test_the_job_releases_a_lapsed_hold_exactly_once(world: World, slot: Slot) -
     def receiver(sender: Any, **kw: Any) -> None:
         released.append(kw)
 
-    booking.hold(world.accounts[0], patient_id=world.patients[0].id, slot_id=slot.id, now=NOW)
+    booking.hold(actor=world.accounts[0], patient_id=world.patients[0].id, slot_id=slot.id, now=NOW)
     with events.appointment_cancelled.connected_to(receiver):
         assert places.release_expired_holds(now=NOW + timedelta(minutes=11)) == 1
         assert places.release_expired_holds(now=NOW + timedelta(minutes=12)) == 0
@@ -131,16 +133,16 @@ def test_the_job_releases_a_lapsed_hold_exactly_once(world: World, slot: Slot) -
 
 def test_confirming_a_lapsed_hold_is_refused_and_releases_it(world: World, slot: Slot) -> None:
     appointment = booking.hold(
-        world.accounts[0], patient_id=world.patients[0].id, slot_id=slot.id, now=NOW
+        actor=world.accounts[0], patient_id=world.patients[0].id, slot_id=slot.id, now=NOW
     )
     with pytest.raises(Conflict) as caught:
-        booking.confirm(world.accounts[0], appointment.id, now=NOW + timedelta(minutes=10))
+        booking.confirm(appointment.id, actor=world.accounts[0], now=NOW + timedelta(minutes=10))
     assert caught.value.code == "hold_expired"
 
 
 def test_a_late_payment_books_while_the_place_is_still_free(world: World, slot: Slot) -> None:
     appointment = booking.hold(
-        world.accounts[0], patient_id=world.patients[0].id, slot_id=slot.id, now=NOW
+        actor=world.accounts[0], patient_id=world.patients[0].id, slot_id=slot.id, now=NOW
     )
     places.release_expired_holds(now=NOW + timedelta(minutes=11))
     results = events.order_paid.send(
@@ -165,10 +167,12 @@ def test_a_late_payment_is_refused_when_someone_else_took_the_place(
     world: World, slot: Slot
 ) -> None:
     appointment = booking.hold(
-        world.accounts[0], patient_id=world.patients[0].id, slot_id=slot.id, now=NOW
+        actor=world.accounts[0], patient_id=world.patients[0].id, slot_id=slot.id, now=NOW
     )
     later = NOW + timedelta(minutes=11)
-    booking.hold(world.accounts[1], patient_id=world.patients[1].id, slot_id=slot.id, now=later)
+    booking.hold(
+        actor=world.accounts[1], patient_id=world.patients[1].id, slot_id=slot.id, now=later
+    )
     assert booking.confirm_booking(appointment.id, now=later) is None
     assert booked_count(slot) == 1
     assert_slot_invariants()
@@ -176,17 +180,17 @@ def test_a_late_payment_is_refused_when_someone_else_took_the_place(
 
 def test_cancel_then_rebook_the_same_slot(world: World, slot: Slot) -> None:
     account, patient = world.accounts[0], world.patients[0]
-    appointment = booking.hold(account, patient_id=patient.id, slot_id=slot.id, now=NOW)
+    appointment = booking.hold(actor=account, patient_id=patient.id, slot_id=slot.id, now=NOW)
     pay_and_book(account, appointment.id, now=NOW)
-    cancelled = changes.cancel(account, appointment.id, now=NOW + timedelta(minutes=1))
+    cancelled = changes.cancel(appointment.id, actor=account, now=NOW + timedelta(minutes=1))
     assert cancelled.state is AppointmentState.CANCELLED
     assert booked_count(slot) == 0
     again = booking.hold(
-        account, patient_id=patient.id, slot_id=slot.id, now=NOW + timedelta(minutes=2)
+        actor=account, patient_id=patient.id, slot_id=slot.id, now=NOW + timedelta(minutes=2)
     )
     assert again.id != appointment.id
     with pytest.raises(Conflict):
-        changes.cancel(account, appointment.id, now=NOW + timedelta(minutes=3))
+        changes.cancel(appointment.id, actor=account, now=NOW + timedelta(minutes=3))
     assert booked_count(slot) == 1
     assert_slot_invariants()
 
@@ -196,17 +200,19 @@ def test_patients_cancel_until_the_cutoff_and_staff_after_it_with_a_reason(world
     slot = slots_of(session)[0]
     account, patient = world.accounts[0], world.patients[0]
     appointment = pay_and_book(
-        account, booking.hold(account, patient_id=patient.id, slot_id=slot.id, now=NOW).id, now=NOW
+        account,
+        booking.hold(actor=account, patient_id=patient.id, slot_id=slot.id, now=NOW).id,
+        now=NOW,
     )
     # The session is on 3 December; the cut-off is 15:00 Shanghai on 2 December (07:00 UTC).
     after_cutoff = NOW.replace(day=2, hour=7)
     with pytest.raises(Conflict) as caught:
-        changes.cancel(account, appointment.id, now=after_cutoff)
+        changes.cancel(appointment.id, actor=account, now=after_cutoff)
     assert caught.value.code == "cancellation_closed"
     with pytest.raises(InvalidInput):
-        changes.cancel(world.registrar, appointment.id, now=after_cutoff)
+        changes.cancel(appointment.id, actor=world.registrar, now=after_cutoff)
     cancelled = changes.cancel(
-        world.registrar, appointment.id, now=after_cutoff, reason="phoned in"
+        appointment.id, actor=world.registrar, now=after_cutoff, reason="phoned in"
     )
     assert cancelled.state is AppointmentState.CANCELLED
     assert (
@@ -223,9 +229,9 @@ def test_one_active_appointment_per_patient_per_session(world: World) -> None:
     session = create_clinic_session(world.clinician, capacity=3)
     first, second = slots_of(session)[:2]
     account, patient = world.accounts[0], world.patients[0]
-    booking.hold(account, patient_id=patient.id, slot_id=first.id, now=NOW)
+    booking.hold(actor=account, patient_id=patient.id, slot_id=first.id, now=NOW)
     with pytest.raises(Conflict) as caught:
-        booking.hold(account, patient_id=patient.id, slot_id=second.id, now=NOW)
+        booking.hold(actor=account, patient_id=patient.id, slot_id=second.id, now=NOW)
     assert caught.value.code == "already_booked_in_session"
     assert booked_count(second) == 0
 
@@ -238,15 +244,19 @@ def test_one_account_cannot_hoard_a_day_through_family_members(world: World) -> 
         create_clinic_session(world.clinician, start=time(h), end=time(h + 1)) for h in (8, 9, 10)
     ]
     booking.hold(
-        account, patient_id=world.patients[0].id, slot_id=slots_of(sessions[0])[0].id, now=NOW
+        actor=account, patient_id=world.patients[0].id, slot_id=slots_of(sessions[0])[0].id, now=NOW
     )
-    booking.hold(account, patient_id=family[0].id, slot_id=slots_of(sessions[1])[0].id, now=NOW)
+    booking.hold(
+        actor=account, patient_id=family[0].id, slot_id=slots_of(sessions[1])[0].id, now=NOW
+    )
     with pytest.raises(Conflict) as caught:
-        booking.hold(account, patient_id=family[1].id, slot_id=slots_of(sessions[2])[0].id, now=NOW)
+        booking.hold(
+            actor=account, patient_id=family[1].id, slot_id=slots_of(sessions[2])[0].id, now=NOW
+        )
     assert caught.value.code == "account_daily_limit"
     # The registration desk is not bound by the per-account limit.
     booking.hold(
-        world.registrar, patient_id=family[1].id, slot_id=slots_of(sessions[2])[0].id, now=NOW
+        actor=world.registrar, patient_id=family[1].id, slot_id=slots_of(sessions[2])[0].id, now=NOW
     )
 
 
@@ -256,13 +266,15 @@ def test_a_patient_has_at_most_k_appointments_a_day(world: World) -> None:
         create_clinic_session(world.clinician, start=time(h), end=time(h + 1)) for h in (8, 9)
     ]
     account, patient = world.accounts[0], world.patients[0]
-    booking.hold(account, patient_id=patient.id, slot_id=slots_of(sessions[0])[0].id, now=NOW)
+    booking.hold(actor=account, patient_id=patient.id, slot_id=slots_of(sessions[0])[0].id, now=NOW)
     with pytest.raises(Conflict) as caught:
-        booking.hold(account, patient_id=patient.id, slot_id=slots_of(sessions[1])[0].id, now=NOW)
+        booking.hold(
+            actor=account, patient_id=patient.id, slot_id=slots_of(sessions[1])[0].id, now=NOW
+        )
     assert caught.value.code == "patient_daily_limit"
     # Once the first hold lapses it no longer counts.
     booking.hold(
-        account,
+        actor=account,
         patient_id=patient.id,
         slot_id=slots_of(sessions[1])[0].id,
         now=NOW + timedelta(minutes=10),
@@ -299,9 +311,9 @@ def test_bad_holds_are_refused_and_write_nothing(
     if case == "unknown_slot":
         slot_id = 999_999
     if case == "cancelled_session":
-        templates.cancel_session(world.admin, session.id, reason="closed", now=NOW)
+        templates.cancel_session(session.id, actor=world.admin, reason="closed", now=NOW)
     with pytest.raises(error) as caught:
-        booking.hold(account, patient_id=patient.id, slot_id=slot_id, now=NOW)
+        booking.hold(actor=account, patient_id=patient.id, slot_id=slot_id, now=NOW)
     assert caught.value.code == code
     assert appointments() == 0
     assert all(s.booked == 0 for s in slots_of(session))
@@ -311,9 +323,9 @@ def test_reschedule_moves_the_booking_and_keeps_its_payment(world: World) -> Non
     session = create_clinic_session(world.clinician, capacity=1, fee_fen=5000)
     first, second = slots_of(session)[:2]
     account, patient = world.accounts[0], world.patients[0]
-    appointment = booking.hold(account, patient_id=patient.id, slot_id=first.id, now=NOW)
+    appointment = booking.hold(actor=account, patient_id=patient.id, slot_id=first.id, now=NOW)
     booking.confirm_booking(appointment.id, now=NOW, order_id=42)
-    moved = changes.reschedule(account, appointment.id, new_slot_id=second.id, now=NOW)
+    moved = changes.reschedule(appointment.id, actor=account, new_slot_id=second.id, now=NOW)
     assert (moved.slot_id, moved.order_id, moved.reschedule_count, moved.sequence) == (
         second.id,
         42,
@@ -330,11 +342,13 @@ def test_reschedule_stops_at_the_limit(world: World) -> None:
     a, b, c = slots_of(session)[:3]
     account, patient = world.accounts[0], world.patients[0]
     appointment = pay_and_book(
-        account, booking.hold(account, patient_id=patient.id, slot_id=a.id, now=NOW).id, now=NOW
+        account,
+        booking.hold(actor=account, patient_id=patient.id, slot_id=a.id, now=NOW).id,
+        now=NOW,
     )
-    changes.reschedule(account, appointment.id, new_slot_id=b.id, now=NOW)
+    changes.reschedule(appointment.id, actor=account, new_slot_id=b.id, now=NOW)
     with pytest.raises(Conflict) as caught:
-        changes.reschedule(account, appointment.id, new_slot_id=c.id, now=NOW)
+        changes.reschedule(appointment.id, actor=account, new_slot_id=c.id, now=NOW)
     assert caught.value.code == "reschedule_limit"
 
 
@@ -345,27 +359,37 @@ def test_reschedule_refuses_a_slot_with_another_fee(world: World) -> None:
     )[0]
     account, patient = world.accounts[0], world.patients[0]
     appointment = pay_and_book(
-        account, booking.hold(account, patient_id=patient.id, slot_id=cheap.id, now=NOW).id, now=NOW
+        account,
+        booking.hold(actor=account, patient_id=patient.id, slot_id=cheap.id, now=NOW).id,
+        now=NOW,
     )
     with pytest.raises(InvalidInput) as caught:
-        changes.reschedule(account, appointment.id, new_slot_id=dear.id, now=NOW)
+        changes.reschedule(appointment.id, actor=account, new_slot_id=dear.id, now=NOW)
     assert caught.value.code == "fee_differs"
 
 
 def test_add_on_overbooks_only_explicitly_with_a_reason_and_is_audited(
     world: World, slot: Slot
 ) -> None:
-    booking.hold(world.accounts[0], patient_id=world.patients[0].id, slot_id=slot.id, now=NOW)
+    booking.hold(actor=world.accounts[0], patient_id=world.patients[0].id, slot_id=slot.id, now=NOW)
     with pytest.raises(Forbidden):
         changes.add_on(
-            world.accounts[1], slot_id=slot.id, patient_id=world.patients[1].id, reason="x", now=NOW
+            actor=world.accounts[1],
+            slot_id=slot.id,
+            patient_id=world.patients[1].id,
+            reason="x",
+            now=NOW,
         )
     with pytest.raises(InvalidInput):
         changes.add_on(
-            world.registrar, slot_id=slot.id, patient_id=world.patients[1].id, reason=" ", now=NOW
+            actor=world.registrar,
+            slot_id=slot.id,
+            patient_id=world.patients[1].id,
+            reason=" ",
+            now=NOW,
         )
     extra = changes.add_on(
-        world.registrar,
+        actor=world.registrar,
         slot_id=slot.id,
         patient_id=world.patients[1].id,
         reason="urgent follow-up",
@@ -376,7 +400,9 @@ def test_add_on_overbooks_only_explicitly_with_a_reason_and_is_audited(
     assert (slot.booked, slot.capacity, slot.addon_allowance) == (2, 1, 1)
     # Patients still see the slot as full.
     with pytest.raises(Conflict):
-        booking.hold(world.accounts[2], patient_id=world.patients[2].id, slot_id=slot.id, now=NOW)
+        booking.hold(
+            actor=world.accounts[2], patient_id=world.patients[2].id, slot_id=slot.id, now=NOW
+        )
     assert (
         db.session.scalar(
             sa.select(sa.func.count()).where(AuditEntry.action == "scheduling.add_on")
@@ -397,9 +423,9 @@ def test_no_shows_are_marked_after_the_session_and_strikes_suspend_booking(world
     for day in (2, 3):
         session = create_clinic_session(world.clinician, local_date=date(2026, 12, day))
         appointment = booking.hold(
-            account, patient_id=patient.id, slot_id=slots_of(session)[0].id, now=NOW
+            actor=account, patient_id=patient.id, slot_id=slots_of(session)[0].id, now=NOW
         )
-        booking.confirm(account, appointment.id, now=NOW)
+        booking.confirm(appointment.id, actor=account, now=NOW)
     after = NOW + timedelta(days=3)
     assert attendance.mark_no_shows(now=after) == 2
     assert attendance.mark_no_shows(now=after) == 0
@@ -407,12 +433,14 @@ def test_no_shows_are_marked_after_the_session_and_strikes_suspend_booking(world
     later_session = create_clinic_session(world.clinician, local_date=date(2026, 12, 10))
     target = slots_of(later_session)[0].id
     with pytest.raises(Forbidden) as caught:
-        booking.hold(account, patient_id=patient.id, slot_id=target, now=after)
+        booking.hold(actor=account, patient_id=patient.id, slot_id=target, now=after)
     assert caught.value.code == "patient_suspended"
     with pytest.raises(InvalidInput):
-        attendance.lift_suspension(world.registrar, patient.id, reason="", now=after)
-    attendance.lift_suspension(world.registrar, patient.id, reason="hospital error", now=after)
-    booking.hold(account, patient_id=patient.id, slot_id=target, now=after)
+        attendance.lift_suspension(patient.id, actor=world.registrar, reason="", now=after)
+    attendance.lift_suspension(
+        patient.id, actor=world.registrar, reason="hospital error", now=after
+    )
+    booking.hold(actor=account, patient_id=patient.id, slot_id=target, now=after)
     assert_slot_invariants()
 
 
@@ -427,13 +455,13 @@ def test_cancelling_a_session_cancels_its_appointments_refunds_and_notifies(worl
     for account, patient in zip(world.accounts[:2], world.patients[:2], strict=True):
         pay_and_book(
             account,
-            booking.hold(account, patient_id=patient.id, slot_id=slot.id, now=NOW).id,
+            booking.hold(actor=account, patient_id=patient.id, slot_id=slot.id, now=NOW).id,
             now=NOW,
         )
     with events.appointment_cancelled.connected_to(receiver):
         _exception, cancelled = templates.add_exception(
-            world.admin,
             world.hospital.id,
+            actor=world.admin,
             kind=ExceptionKind.LEAVE,
             clinician_id=world.clinician.id,
             first_date=session.local_date,
@@ -458,12 +486,12 @@ def test_cancelling_a_session_cancels_its_appointments_refunds_and_notifies(worl
 def test_staff_day_list_shows_a_clinicians_day(world: World) -> None:
     session = create_clinic_session(world.clinician, capacity=2)
     slot = slots_of(session)[0]
-    booking.hold(world.accounts[0], patient_id=world.patients[0].id, slot_id=slot.id, now=NOW)
+    booking.hold(actor=world.accounts[0], patient_id=world.patients[0].id, slot_id=slot.id, now=NOW)
     listed = queries.day_list(
-        world.registrar, clinician_id=world.clinician.id, local_date=session.local_date
+        actor=world.registrar, clinician_id=world.clinician.id, local_date=session.local_date
     )
     assert [a.patient_id for a in listed] == [world.patients[0].id]
     with pytest.raises(Forbidden):
         queries.day_list(
-            world.accounts[0], clinician_id=world.clinician.id, local_date=session.local_date
+            actor=world.accounts[0], clinician_id=world.clinician.id, local_date=session.local_date
         )

@@ -80,7 +80,9 @@ class BookingMachine(RuleBasedStateMachine):
         actor = self.world.registrar if staff else account
         target = self.slots[slot % len(self.slots)]
         made = self.attempt(
-            lambda: booking.hold(actor, patient_id=patient.id, slot_id=target.id, now=self.now)
+            lambda: booking.hold(
+                actor=actor, patient_id=patient.id, slot_id=target.id, now=self.now
+            )
         )
         if made is not None:
             self.appointment_ids.append(made.id)
@@ -90,7 +92,7 @@ class BookingMachine(RuleBasedStateMachine):
         appointment_id = self.appointment_id(i)
         if appointment_id is not None:
             self.attempt(
-                lambda: booking.confirm(self.world.registrar, appointment_id, now=self.now)
+                lambda: booking.confirm(appointment_id, actor=self.world.registrar, now=self.now)
             )
 
     @rule(i=st.integers(0, 50), staff=st.booleans())
@@ -106,7 +108,9 @@ class BookingMachine(RuleBasedStateMachine):
             if any(a.id == appointment.account_id for a in self.world.accounts)
             else self.world.registrar
         )
-        self.attempt(lambda: changes.cancel(actor, appointment_id, now=self.now, reason="test"))
+        self.attempt(
+            lambda: changes.cancel(appointment_id, actor=actor, now=self.now, reason="test")
+        )
 
     @rule(i=st.integers(0, 50), slot=st.integers(0, 20))
     def reschedule(self, i: int, slot: int) -> None:
@@ -116,7 +120,7 @@ class BookingMachine(RuleBasedStateMachine):
         target = self.slots[slot % len(self.slots)]
         self.attempt(
             lambda: changes.reschedule(
-                self.world.registrar, appointment_id, new_slot_id=target.id, now=self.now
+                appointment_id, actor=self.world.registrar, new_slot_id=target.id, now=self.now
             )
         )
 

@@ -103,9 +103,9 @@ def _booked(world: World) -> Appointment:
     )
     account, patient = world.accounts[0], world.patients[0]
     appointment = booking.hold(
-        account, patient_id=patient.id, slot_id=slots_of(session)[0].id, now=utcnow()
+        actor=account, patient_id=patient.id, slot_id=slots_of(session)[0].id, now=utcnow()
     )
-    booking.confirm(account, appointment.id, now=utcnow())
+    booking.confirm(appointment.id, actor=account, now=utcnow())
     db.session.commit()
     return appointment
 

@@ -37,7 +37,7 @@ def make_template(hospital: Any, clinician: Any, admin: Any, **kw: Any) -> Any:
     }
     values.update(kw)
     return templates.create_template(
-        admin, hospital.id, values, now=datetime(2026, 1, 1, tzinfo=UTC)
+        hospital.id, values, actor=admin, now=datetime(2026, 1, 1, tzinfo=UTC)
     )
 
 
@@ -91,8 +91,8 @@ def test_a_holiday_entered_first_prevents_its_sessions(setup: tuple[Any, Any, An
     make_template(hospital, clinician, admin)
     now = datetime(2026, 3, 23, 5, tzinfo=UTC)
     templates.add_exception(
-        admin,
         hospital.id,
+        actor=admin,
         kind=ExceptionKind.HOLIDAY,
         first_date=date(2026, 3, 30),
         last_date=date(2026, 3, 30),
@@ -109,7 +109,6 @@ def test_a_holiday_entered_first_prevents_its_sessions(setup: tuple[Any, Any, An
 def test_an_extra_session_adds_its_slots(setup: tuple[Any, Any, Any]) -> None:
     hospital, clinician, admin = setup
     session = templates.add_extra_session(
-        admin,
         hospital.id,
         {
             "department_id": clinician.department_id,
@@ -119,6 +118,7 @@ def test_an_extra_session_adds_its_slots(setup: tuple[Any, Any, Any]) -> None:
             "slot_minutes": 20,
             "capacity": 3,
         },
+        actor=admin,
         local_date=date(2026, 3, 25),
         now=datetime(2026, 3, 20, tzinfo=UTC),
     )
@@ -136,9 +136,9 @@ def test_an_extra_session_in_the_past_is_refused(setup: tuple[Any, Any, Any]) ->
     }
     with pytest.raises(InvalidInput) as caught:
         templates.add_extra_session(
-            admin,
             hospital.id,
             values,
+            actor=admin,
             local_date=date(2026, 3, 19),
             now=datetime(2026, 3, 20, tzinfo=UTC),
         )

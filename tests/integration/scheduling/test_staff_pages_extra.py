@@ -226,8 +226,8 @@ def test_desk_staff_list_the_active_suspensions_of_their_hospital_only(world: Wo
         )
     )
     db.session.flush()
-    listed = attendance.active_suspensions(world.registrar, now=utcnow())
+    listed = attendance.active_suspensions(actor=world.registrar, now=utcnow())
     assert [p.id for _s, p in listed] == [patient.id]
     nurse = factories.create_account(world.hospital, roles=(Role.NURSE,))
     with pytest.raises(Forbidden):
-        attendance.active_suspensions(nurse, now=utcnow())
+        attendance.active_suspensions(actor=nurse, now=utcnow())

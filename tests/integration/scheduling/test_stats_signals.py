@@ -34,10 +34,12 @@ def test_a_confirmed_booking_is_announced_once_as_online(world: World) -> None:
     session = create_clinic_session(world.clinician, local_date=date(2026, 12, 2))
     with received(events.appointment_booked) as calls:
         appointment = booking.hold(
-            account, patient_id=patient.id, slot_id=slots_of(session)[0].id, now=NOW
+            actor=account, patient_id=patient.id, slot_id=slots_of(session)[0].id, now=NOW
         )
-        booking.confirm(account, appointment.id, now=NOW)
-        booking.confirm(account, appointment.id, now=NOW)  # a repeated confirm books nothing new
+        booking.confirm(appointment.id, actor=account, now=NOW)
+        booking.confirm(
+            appointment.id, actor=account, now=NOW
+        )  # a repeated confirm books nothing new
     assert len(calls) == 1
     call = calls[0]
     assert call["appointment_id"] == appointment.id
@@ -50,9 +52,9 @@ def test_a_no_show_is_announced_once(world: World) -> None:
     account, patient = world.accounts[0], world.patients[0]
     session = create_clinic_session(world.clinician, local_date=date(2026, 12, 2))
     appointment = booking.hold(
-        account, patient_id=patient.id, slot_id=slots_of(session)[0].id, now=NOW
+        actor=account, patient_id=patient.id, slot_id=slots_of(session)[0].id, now=NOW
     )
-    booking.confirm(account, appointment.id, now=NOW)
+    booking.confirm(appointment.id, actor=account, now=NOW)
     after = NOW + timedelta(days=3)
     with received(events.appointment_no_show) as calls:
         attendance.mark_no_shows(now=after)
