@@ -6,6 +6,7 @@ from datetime import datetime
 
 from hospital.jobs import Job
 from scheduling import notices
+from scheduling.fhir import publish
 from scheduling.services import attendance, materialise, places
 
 
@@ -25,9 +26,16 @@ def send_reminders(now: datetime) -> int:
     return notices.send_reminders(now=now)
 
 
+def publish_scheduling_links(now: datetime) -> int:
+    return publish.refresh_all(now)
+
+
 JOBS = (
     Job("scheduling.materialise_slots", materialise_slots, "interval", {"minutes": 30}),
     Job("scheduling.release_expired_holds", release_expired_holds, "interval", {"minutes": 1}),
     Job("scheduling.mark_no_shows", mark_no_shows, "interval", {"minutes": 10}),
     Job("scheduling.send_reminders", send_reminders, "interval", {"minutes": 30}),
+    Job(
+        "scheduling.publish_scheduling_links", publish_scheduling_links, "interval", {"minutes": 5}
+    ),
 )

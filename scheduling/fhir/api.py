@@ -266,8 +266,25 @@ def find(principal: Principal) -> Response:
         given = operations.parameters_of(_body())
     else:
         given = {k: request.args.getlist(k) for k in request.args}
-    proposals, total = operations.find(principal, given, now=utcnow())
-    return fhir_response(fhir.bundle(proposals, base=base_url(), total=total))
+    proposals, total, count, offset = operations.find(principal, given, now=utcnow())
+    links = {}
+    if offset + count < total:
+        links["next"] = _find_page_url(given, offset + count, count)
+    if offset > 0:
+        links["previous"] = _find_page_url(given, max(0, offset - count), count)
+    return fhir_response(fhir.bundle(proposals, base=base_url(), total=total, links=links))
+
+
+def _find_page_url(given: dict[str, list[Any]], offset: int, count: int) -> str:
+    """A GET $find address for another page (a POSTed search's string values as query)."""
+    pairs = [
+        (name, operations.page_value(value))
+        for name, values in given.items()
+        if name not in ("_offset", "_count")
+        for value in values
+    ]
+    pairs += [("_count", str(count)), ("_offset", str(offset))]
+    return f"{base_url()}/Appointment/$find?{urlencode(pairs)}"
 
 
 @bp.post("/Appointment/$hold")

@@ -29,3 +29,19 @@ class FhirClient(Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by_account_id: Mapped[int | None] = mapped_column(sa.ForeignKey("account.id"))
     last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class FhirPublication(Model):
+    """One stored SMART Scheduling Links file, rewritten by the publish job and served as is."""
+
+    __tablename__ = "fhir_publication"
+    __table_args__ = (sa.UniqueConstraint("hospital_id", "kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hospital_id: Mapped[int] = mapped_column(sa.ForeignKey("hospital.id"))
+    kind: Mapped[str] = mapped_column(sa.String(20))  # Location, Schedule or Slot
+    content: Mapped[str] = mapped_column(sa.Text)  # NDJSON
+    etag: Mapped[str] = mapped_column(sa.String(64))
+    generated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # When the content last changed: polls with If-Modified-Since stay cheap between changes.
+    modified_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -1,24 +1,28 @@
 """SMART Scheduling Links: a manifest and NDJSON files of Locations, Schedules and released Slots.
 
-Files are rebuilt at most once a minute per process and keep their ETag and Last-Modified
-while their content is unchanged, so aggregators can poll with If-None-Match cheaply.
+The publish job (scheduling.jobs) rebuilds the files and stores them (FhirPublication); polls
+only read what it stored, so they never rebuild. A file keeps its ETag and Last-Modified while
+its content is unchanged, so aggregators can poll with If-None-Match cheaply.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import sqlalchemy as sa
+
+from hospital.db import db
+from hospital.organisation.models import Hospital
 from scheduling.fhir import reads
 from scheduling.fhir import resources as fhir
+from scheduling.fhir.models import FhirPublication
 from scheduling.fhir.params import Range
 
 KINDS = ("Location", "Schedule", "Slot")
-FRESH_FOR = timedelta(seconds=60)
 PUBLISH_DAYS = 28
 
 
@@ -30,10 +34,6 @@ class Publication:
     etags: dict[str, str]
 
 
-_cache: dict[int, Publication] = {}
-_lock = threading.Lock()
-
-
 def _ndjson(resources: list[dict[str, Any]]) -> str:
     return "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in resources)
 
@@ -41,6 +41,7 @@ def _ndjson(resources: list[dict[str, Any]]) -> str:
 def build(hospital_id: int, *, now: datetime) -> dict[str, str]:
     """The three NDJSON files, from released places only."""
     cat = reads.catalogue(hospital_id)
+    day = now.replace(hour=0, minute=0, second=0, microsecond=0)
     window = Range(now, now + timedelta(days=PUBLISH_DAYS))
     slots = [
         s
@@ -54,7 +55,8 @@ def build(hospital_id: int, *, now: datetime) -> dict[str, str]:
     schedules = []
     for department_id, clinician_id, point_id in keys:
         key = (department_id, clinician_id, None if clinician_id is not None else point_id)
-        resource = reads.schedule_resource(key, cat, now=now)
+        # The horizon from the day's start: the file changes daily, not at every run.
+        resource = reads.schedule_resource(key, cat, now=day)
         if resource is not None:
             if point_id is not None and clinician_id is not None:
                 resource["actor"].append({"reference": f"Location/{point_id}"})
@@ -81,24 +83,55 @@ def _unique(resources: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return list(seen.values())
 
 
-def publication(hospital_id: int, *, now: datetime) -> Publication:
-    """The current publication, rebuilt when older than FRESH_FOR."""
-    with _lock:
-        cached = _cache.get(hospital_id)
-    if cached is not None and now - cached.generated_at < FRESH_FOR:
-        return cached
+def _etag(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def refresh(hospital_id: int, *, now: datetime) -> int:
+    """Rebuild and store one hospital's files; returns how many files changed (flushes only)."""
     files = build(hospital_id, now=now)
-    etags = {k: hashlib.sha256(v.encode()).hexdigest()[:32] for k, v in files.items()}
-    modified = now
-    if cached is not None and cached.etags == etags:
-        modified = cached.modified_at
-    fresh = Publication(generated_at=now, modified_at=modified, files=files, etags=etags)
-    with _lock:
-        _cache[hospital_id] = fresh
-    return fresh
+    stored = {
+        row.kind: row
+        for row in db.session.scalars(
+            sa.select(FhirPublication).where(FhirPublication.hospital_id == hospital_id)
+        )
+    }
+    changed = 0
+    for kind, text in files.items():
+        etag = _etag(text)
+        row = stored.get(kind)
+        if row is None:
+            row = FhirPublication(hospital_id=hospital_id, kind=kind, modified_at=now, etag="")
+            db.session.add(row)
+        if row.etag != etag:
+            row.content, row.etag, row.modified_at = text, etag, now
+            changed += 1
+        row.generated_at = now
+    db.session.flush()
+    return changed
 
 
-def forget() -> None:
-    """Drop the cached files (tests; a schedule change that must show at once)."""
-    with _lock:
-        _cache.clear()
+def refresh_all(now: datetime) -> int:
+    """The publish job: rebuild every hospital's files; returns how many files changed."""
+    hospital_ids = db.session.scalars(sa.select(Hospital.id).order_by(Hospital.id)).all()
+    return sum(refresh(hospital_id, now=now) for hospital_id in hospital_ids)
+
+
+def publication(hospital_id: int, *, now: datetime) -> Publication:
+    """The stored publication; built in memory (not stored) only before the job first ran."""
+    rows = {
+        row.kind: row
+        for row in db.session.scalars(
+            sa.select(FhirPublication).where(FhirPublication.hospital_id == hospital_id)
+        )
+    }
+    if set(rows) == set(KINDS):
+        return Publication(
+            generated_at=min(r.generated_at for r in rows.values()),
+            modified_at=max(r.modified_at for r in rows.values()),
+            files={k: r.content for k, r in rows.items()},
+            etags={k: r.etag for k, r in rows.items()},
+        )
+    files = build(hospital_id, now=now)
+    etags = {k: _etag(v) for k, v in files.items()}
+    return Publication(generated_at=now, modified_at=now, files=files, etags=etags)

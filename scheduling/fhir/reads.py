@@ -6,7 +6,7 @@ module only gathers the rows each mapping needs, a page at a time.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -25,6 +25,7 @@ from scheduling.models import (
     AppointmentState,
     ClinicSession,
     FeeClass,
+    SessionStatus,
     SessionTemplate,
     Slot,
 )
@@ -44,9 +45,35 @@ class Catalogue:
     departments: dict[int, Department]
     clinicians: dict[int, Clinician]
     points: dict[int, ServicePoint]
+    memo: dict[tuple[str, Any], Any] = field(default_factory=dict)
 
     def department_by_code(self, code: str) -> Department | None:
         return next((d for d in self.departments.values() if d.code == code), None)
+
+    # The parts every resource of a department or fee class repeats, mapped once per request
+    # (the request's language is fixed) and shared between resources: json.dumps reads them
+    # as often as they are referenced.
+
+    def specialty(self, department_id: int) -> list[dict[str, Any]]:
+        key = ("specialty", department_id)
+        if key not in self.memo:
+            self.memo[key] = fhir.specialty(self.departments.get(department_id))
+        return self.memo[key]  # type: ignore[no-any-return]
+
+    def service_type(self, fee_class: FeeClass) -> list[dict[str, Any]]:
+        key = ("service_type", fee_class)
+        if key not in self.memo:
+            self.memo[key] = fhir.service_type(fee_class)
+        return self.memo[key]  # type: ignore[no-any-return]
+
+    def department_actor(self, department_id: int) -> dict[str, Any]:
+        key = ("department_actor", department_id)
+        if key not in self.memo:
+            self.memo[key] = {
+                "actor": {"reference": f"HealthcareService/{department_id}"},
+                "status": "accepted",
+            }
+        return self.memo[key]  # type: ignore[no-any-return]
 
 
 def catalogue(hospital_id: int) -> Catalogue:
@@ -338,3 +365,133 @@ def patients(
     if identifier is not None:
         query = query.where(Patient.medical_record_number == identifier)
     return list(db.session.scalars(query.limit(1000)).all())
+
+
+# ---- $find: proposals from one query --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """A bookable place as $find proposes it: the columns its Appointment is built from."""
+
+    slot_id: int
+    starts_at: datetime
+    ends_at: datetime
+    clinician_id: int | None
+    department_id: int
+    service_point_id: int | None
+    fee_class: FeeClass
+    fee_fen: int
+
+
+_statements: dict[tuple[bool, ...], Any] = {}
+
+
+def _proposal_statement(shape: tuple[bool, bool, bool, bool, bool, bool]) -> Any:
+    """The bookable-places query for one combination of filters, built once and reused.
+
+    Every value is a bound parameter, so SQLAlchemy's compiled cache answers each later call.
+    The rule is search_availability's: open session, released, booking not closed, a place left
+    once lapsed holds are given back.
+    """
+    statement = _statements.get(shape)
+    if statement is not None:
+        return statement
+    has_department, has_clinician, has_point, has_fee, has_lower, has_upper = shape
+    now = sa.bindparam("now", type_=Slot.closes_at.type)
+    lapsed = (
+        sa.select(Appointment.slot_id, sa.func.count().label("lapsed"))
+        .where(Appointment.state == AppointmentState.HELD, Appointment.hold_expires_at <= now)
+        .group_by(Appointment.slot_id)
+        .subquery()
+    )
+    remaining = Slot.capacity - Slot.booked + sa.func.coalesce(lapsed.c.lapsed, 0)
+    statement = (
+        sa.select(
+            Slot.id,
+            Slot.starts_at,
+            Slot.ends_at,
+            ClinicSession.clinician_id,
+            ClinicSession.department_id,
+            ClinicSession.service_point_id,
+            ClinicSession.fee_class,
+            ClinicSession.fee_fen,
+            sa.func.count().over().label("total"),
+        )
+        .join(ClinicSession, ClinicSession.id == Slot.session_id)
+        .outerjoin(lapsed, lapsed.c.slot_id == Slot.id)
+        .where(
+            Slot.hospital_id == sa.bindparam("hospital_id"),
+            Slot.local_date.between(
+                sa.bindparam("first", type_=sa.Date), sa.bindparam("last", type_=sa.Date)
+            ),
+            Slot.closes_at > now,
+            ClinicSession.status == SessionStatus.OPEN,
+            ClinicSession.release_at <= now,
+            remaining > 0,
+        )
+        .order_by(Slot.starts_at, ClinicSession.clinician_id, Slot.id)
+        .limit(sa.bindparam("limit"))
+        .offset(sa.bindparam("offset"))
+    )
+    if has_department:
+        statement = statement.where(ClinicSession.department_id == sa.bindparam("department_id"))
+    if has_clinician:
+        statement = statement.where(ClinicSession.clinician_id == sa.bindparam("clinician_id"))
+    if has_point:
+        statement = statement.where(
+            ClinicSession.service_point_id == sa.bindparam("service_point_id")
+        )
+    if has_fee:
+        statement = statement.where(
+            ClinicSession.fee_class == sa.bindparam("fee_class", type_=ClinicSession.fee_class.type)
+        )
+    if has_lower:
+        statement = statement.where(
+            Slot.starts_at >= sa.bindparam("lower", type_=Slot.starts_at.type)
+        )
+    if has_upper:
+        statement = statement.where(
+            Slot.starts_at < sa.bindparam("upper", type_=Slot.starts_at.type)
+        )
+    _statements[shape] = statement
+    return statement
+
+
+def proposals(
+    hospital_id: int, terms: SlotFilter, *, now: datetime, count: int, offset: int
+) -> tuple[int, list[Proposal]]:
+    """(total, one page) of the bookable places matching the filter, in time order."""
+    first, last = local_dates(hospital_id, terms.window, now)
+    if first > last:
+        return 0, []
+    window = terms.window
+    shape = (
+        terms.department_id is not None,
+        terms.clinician_id is not None,
+        terms.service_point_id is not None,
+        terms.fee_class is not None,
+        window.lower is not None,
+        window.upper is not None,
+    )
+    values: dict[str, Any] = {
+        "hospital_id": hospital_id,
+        "first": first,
+        "last": last,
+        "now": now,
+        "limit": count,
+        "offset": offset,
+        "department_id": terms.department_id,
+        "clinician_id": terms.clinician_id,
+        "service_point_id": terms.service_point_id,
+        "fee_class": terms.fee_class,
+        "lower": window.lower,
+        "upper": window.upper,
+    }
+    statement = _proposal_statement(shape)  # type: ignore[arg-type]
+    rows = db.session.execute(statement, values).all()
+    if not rows and offset > 0:  # past the last page: count alone
+        rows = db.session.execute(statement, {**values, "limit": 1, "offset": 0}).all()
+        return (rows[0][-1] if rows else 0), []
+    total = rows[0][-1] if rows else 0
+    return total, [Proposal(*row[:-1]) for row in rows]

@@ -267,7 +267,7 @@ def appointment(
         "created": instant(row.created_at),
         "slot": [{"reference": f"Slot/{row.slot_id}"}],
         "participant": participants(row.patient_id, clinician_id, service_point_id),
-        "extension": [_fee(row.fee_fen)],
+        "extension": [fee(row.fee_fen)],
     }
     if status == "pending" and row.hold_expires_at is not None:
         resource["extension"].append(
@@ -279,7 +279,7 @@ def appointment(
     return resource
 
 
-def _fee(fen: int) -> dict[str, Any]:
+def fee(fen: int) -> dict[str, Any]:
     return {"url": FEE_EXTENSION, "valueMoney": {"value": fen / 100, "currency": "CNY"}}
 
 

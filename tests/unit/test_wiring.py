@@ -63,6 +63,7 @@ JOB_IDS = {
     "scheduling.materialise_slots",
     "scheduling.release_expired_holds",
     "scheduling.send_reminders",
+    "scheduling.publish_scheduling_links",
 }
 
 

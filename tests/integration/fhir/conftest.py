@@ -14,7 +14,6 @@ from hospital.accounts.sessions import open_session
 from hospital.db import db, utcnow
 from hospital.organisation.models import Clinician, Department, Hospital, ServicePoint
 from hospital.patients.models import Patient
-from scheduling.fhir import publish
 from scheduling.fhir.auth import create_client
 from scheduling.models import ClinicSession, Slot
 from tests.support import factories
@@ -91,7 +90,6 @@ def build_fhir_world(n_patients: int = 0) -> Fhir:
         readonly_token=readonly_token,
     )
     db.session.commit()
-    publish.forget()
     return world
 
 

@@ -388,3 +388,21 @@ def test_a_malformed_coding_is_a_bad_parameter(client: Any, world: Fhir, coding:
     )
     assert response.status_code == 400
     assert code_of(response) == "invalid_parameter"
+
+
+def test_find_answers_a_page_with_a_next_link(client: Any, world: Fhir) -> None:
+    first = client.get(
+        f"{BASE}/Appointment/$find",
+        query_string={"practitioner": f"Practitioner/{world.clinician.id}", "_count": "1"},
+        headers=world.auth(world.system_token),
+    ).json
+    validate(first)
+    assert len(first["entry"]) == 1 and first["total"] == len(world.slots)
+    after = next(link["url"] for link in first["link"] if link["relation"] == "next")
+    second = client.get(
+        after.replace("http://localhost", ""), headers=world.auth(world.system_token)
+    )
+    assert second.status_code == 200, second.json
+    validate(second.json)
+    assert second.json["entry"][0]["resource"]["slot"] != first["entry"][0]["resource"]["slot"]
+    assert any(link["relation"] == "previous" for link in second.json["link"])
