@@ -488,7 +488,7 @@ def proposals(
         "lower": window.lower,
         "upper": window.upper,
     }
-    statement = _proposal_statement(shape)  # type: ignore[arg-type]
+    statement = _proposal_statement(shape)
     rows = db.session.execute(statement, values).all()
     if not rows and offset > 0:  # past the last page: count alone
         rows = db.session.execute(statement, {**values, "limit": 1, "offset": 0}).all()
