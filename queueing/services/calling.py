@@ -209,6 +209,26 @@ def call_ticket(
     return CallResult(ticket, repeated=False, reason="out_of_order", detail={"reason": reason})
 
 
+def _called_ticket(
+    *,
+    actor: Account,
+    hospital_id: int,
+    counter_id: int,
+    now: datetime,
+    ticket_id: int | None,
+    action: str,
+    refusal: Any,
+) -> tuple[Counter, ServiceQueue, Ticket]:
+    """Lock the counter and its queue and take its current ticket, which must be called."""
+    counter, queue = lock_counter_and_queue(
+        hospital_id, counter_id, now, actor=actor, action=action
+    )
+    ticket = current_ticket(counter, queue, ticket_id)
+    if ticket.status is not TicketStatus.CALLED:
+        raise Conflict(refusal, code=ErrorCode.TICKET_NOT_CALLED)
+    return counter, queue, ticket
+
+
 def recall(
     *,
     actor: Account,
@@ -218,14 +238,15 @@ def recall(
     ticket_id: int | None = None,
 ) -> Ticket:
     """Announce the current ticket again and renew its lease."""
-    counter, queue = lock_counter_and_queue(
-        hospital_id, counter_id, now, actor=actor, action="recall"
+    counter, queue, ticket = _called_ticket(
+        actor=actor,
+        hospital_id=hospital_id,
+        counter_id=counter_id,
+        now=now,
+        ticket_id=ticket_id,
+        action="recall",
+        refusal=_l("Only a called ticket can be called again."),
     )
-    ticket = current_ticket(counter, queue, ticket_id)
-    if ticket.status is not TicketStatus.CALLED:
-        raise Conflict(
-            _l("Only a called ticket can be called again."), code=ErrorCode.TICKET_NOT_CALLED
-        )
     ticket.call_count += 1
     ticket.called_at = now
     ticket.lease_expires_at = now + timedelta(seconds=queue.lease_seconds)
@@ -243,14 +264,15 @@ def mark_missed(
     ticket_id: int | None = None,
 ) -> Ticket:
     """The patient did not come: back a few places, or no-show after the queue's limit."""
-    counter, queue = lock_counter_and_queue(
-        hospital_id, counter_id, now, actor=actor, action="mark_missed"
+    counter, queue, ticket = _called_ticket(
+        actor=actor,
+        hospital_id=hospital_id,
+        counter_id=counter_id,
+        now=now,
+        ticket_id=ticket_id,
+        action="mark_missed",
+        refusal=_l("Only a called ticket can be marked missed."),
     )
-    ticket = current_ticket(counter, queue, ticket_id)
-    if ticket.status is not TicketStatus.CALLED:
-        raise Conflict(
-            _l("Only a called ticket can be marked missed."), code=ErrorCode.TICKET_NOT_CALLED
-        )
     # Only the order keys of the ticket's own lane (regular or priority) place it back.
     in_lane = (
         Ticket.priority == PriorityClass.NONE
