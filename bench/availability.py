@@ -18,21 +18,14 @@ import json
 import statistics
 import sys
 import time
-from datetime import UTC, date, datetime, timedelta
-from datetime import time as clock
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-CLINICIANS = 30
-DAYS = 14
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+from bench.department import CLINICIANS, DAYS, build, percentile  # noqa: E402
 
 
 def main() -> None:
@@ -42,12 +35,10 @@ def main() -> None:
 
     import sqlalchemy as sa
 
-    from hospital.accounts.models import Account, AccountRole, Role
     from hospital.app import create_app
     from hospital.db import db
-    from hospital.organisation.models import Clinician, ClinicianTitle, Department, Hospital
-    from scheduling.models import Appointment, AppointmentState, FeeClass, Slot
-    from scheduling.services import availability, materialise, rules, templates
+    from scheduling.models import Slot
+    from scheduling.services import availability, rules
     from tests.support.postgres_cluster import PostgresCluster
 
     cluster = PostgresCluster(max_connections=50)
@@ -58,123 +49,12 @@ def main() -> None:
         )
         now = datetime.now(UTC)
         with app.app_context():
-            db.create_all()
-            hospital = Hospital(
-                code="BENCH", name_zh="压测医院", name_en="Bench Hospital", timezone="Asia/Shanghai"
-            )
-            db.session.add(hospital)
-            db.session.flush()
-            department = Department(
-                hospital_id=hospital.id,
-                code="NK",
-                name_zh="内科",
-                name_en="Internal Medicine",
-                pinyin_initials="nk",
-            )
-            other = Department(
-                hospital_id=hospital.id,
-                code="WK",
-                name_zh="外科",
-                name_en="Surgery",
-                pinyin_initials="wk",
-            )
-            db.session.add_all([department, other])
-            db.session.flush()
-            admin = Account(hospital_id=hospital.id, username="admin", display_name="Admin")
-            admin.role_rows = [AccountRole(role=Role.ADMIN, hospital_id=hospital.id)]
-            db.session.add(admin)
-            db.session.flush()
-            for n in range(CLINICIANS * 2):
-                dept = department if n < CLINICIANS else other
-                clinician = Clinician(
-                    hospital_id=hospital.id,
-                    department_id=dept.id,
-                    name_zh=f"医生{n}",
-                    name_en=f"Doctor {n}",
-                    title=ClinicianTitle.ATTENDING_PHYSICIAN,
-                )
-                db.session.add(clinician)
-                db.session.flush()
-                for weekday in range(5):
-                    for start, end in ((clock(8), clock(12)), (clock(14), clock(17))):
-                        templates.create_template(
-                            hospital.id,
-                            {
-                                "department_id": dept.id,
-                                "clinician_id": clinician.id,
-                                "weekday": weekday,
-                                "start_time": start,
-                                "end_time": end,
-                                "slot_minutes": 15,
-                                "capacity": 2,
-                                "fee_class": FeeClass.GENERAL if n % 3 else FeeClass.EXPERT,
-                                "fee_fen": 1000 if n % 3 else 5000,
-                                "booking_opens_days": DAYS,
-                                "valid_from": date(2020, 1, 1),
-                            },
-                            actor=admin,
-                            now=now,
-                        )
-            db.session.commit()
             started = time.perf_counter()
-            sessions = materialise.materialise_slots(now=now)
-            db.session.commit()
+            built = build(now, departments=2, mixed_fees=True, lapsed=True)
             materialise_s = time.perf_counter() - started
-            slot_rows = db.session.execute(
-                sa.select(Slot.id, Slot.session_id, Slot.local_date, Slot.hospital_id)
-            ).all()
-            # Fill about a third of the places; a few holds are left lapsed.
-            from hospital.patients.models import IdentityType, Patient, Sex
-
-            patient = Patient(
-                hospital_id=hospital.id,
-                name="患者",
-                sex=Sex.MALE,
-                birth_date=date(1980, 1, 1),
-                id_type=IdentityType.PASSPORT,
-                id_number="E0",
-            )
-            db.session.add(patient)
-            db.session.flush()
-            appointments = []
-            for i, (slot_id, session_id, day, hid) in enumerate(slot_rows):
-                if i % 3:
-                    continue
-                lapsed = i % 27 == 0
-                appointments.append(
-                    {
-                        "hospital_id": hid,
-                        "slot_id": slot_id,
-                        "session_id": session_id,
-                        "local_date": day,
-                        "patient_id": patient.id,
-                        "account_id": admin.id,
-                        "state": AppointmentState.HELD if lapsed else AppointmentState.BOOKED,
-                        "fee_class": FeeClass.GENERAL,
-                        "fee_fen": 0,
-                        "hold_expires_at": now - timedelta(minutes=1) if lapsed else None,
-                        "created_at": now,
-                        "is_addon": False,
-                        "addon_reason": "",
-                        "reschedule_count": 0,
-                        "sequence": 0,
-                        "cancel_reason": "",
-                    }
-                )
-            # One patient may hold only one per session; these rows stand for many patients.
-            db.session.execute(sa.text("DROP INDEX uq_appointment_patient_session_active"))
-            db.session.execute(sa.insert(Appointment), appointments)
-            db.session.execute(
-                sa.text(
-                    "UPDATE slot SET booked = (SELECT count(*) FROM appointment a "
-                    "WHERE a.slot_id = slot.id)"
-                )
-            )
-            db.session.execute(sa.text("ANALYZE"))
-            db.session.commit()
+            hospital, department_id, sessions = built.hospital, built.department_id, built.sessions
             today = now.astimezone(rules.hospital_zone(hospital.id)).date()
             last = today + timedelta(days=DAYS - 1)
-            department_id = department.id
 
             timings: list[float] = []
             found = 0
@@ -228,7 +108,7 @@ def main() -> None:
         cluster.stop()
 
     print(
-        f"materialised {sessions} sessions in {materialise_s:.2f} s; {total_slots} slots in the "
+        f"built the hospital ({sessions} sessions materialised) in {materialise_s:.2f} s; {total_slots} slots in the "
         f"hospital, {found} in the department's two weeks"
     )
     print(

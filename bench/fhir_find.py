@@ -21,124 +21,28 @@ import json
 import statistics
 import sys
 import time
-from datetime import UTC, date, datetime, timedelta
-from datetime import time as clock
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-CLINICIANS = 30
-DAYS = 14
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+from bench.department import CLINICIANS, DAYS, percentile  # noqa: E402
+from bench.department import build as build_department  # noqa: E402
 
 
 def build(now: datetime) -> tuple[int, str]:
     """The department and its booked share; returns (department id, system client token)."""
-    import sqlalchemy as sa
-
-    from hospital.accounts.models import Account, AccountRole, Role
     from hospital.db import db
-    from hospital.organisation.models import Clinician, ClinicianTitle, Department, Hospital
-    from hospital.patients.models import IdentityType, Patient, Sex
     from scheduling.fhir.auth import create_client
-    from scheduling.models import Appointment, AppointmentState, FeeClass, Slot
-    from scheduling.services import materialise, templates
 
-    db.create_all()
-    hospital = Hospital(code="BENCH", name_zh="压测医院", name_en="Bench", timezone="Asia/Shanghai")
-    db.session.add(hospital)
-    db.session.flush()
-    department = Department(hospital_id=hospital.id, code="NK", name_zh="内科", name_en="IM")
-    db.session.add(department)
-    db.session.flush()
-    admin = Account(hospital_id=hospital.id, username="admin", display_name="Admin")
-    admin.role_rows = [AccountRole(role=Role.ADMIN, hospital_id=hospital.id)]
-    db.session.add(admin)
-    db.session.flush()
-    for n in range(CLINICIANS):
-        clinician = Clinician(
-            hospital_id=hospital.id,
-            department_id=department.id,
-            name_zh=f"医生{n}",
-            name_en=f"Doctor {n}",
-            title=ClinicianTitle.ATTENDING_PHYSICIAN,
-        )
-        db.session.add(clinician)
-        db.session.flush()
-        for weekday in range(5):
-            for start, end in ((clock(8), clock(12)), (clock(14), clock(17))):
-                templates.create_template(
-                    hospital.id,
-                    {
-                        "department_id": department.id,
-                        "clinician_id": clinician.id,
-                        "weekday": weekday,
-                        "start_time": start,
-                        "end_time": end,
-                        "slot_minutes": 15,
-                        "capacity": 2,
-                        "fee_class": FeeClass.GENERAL,
-                        "fee_fen": 1000,
-                        "booking_opens_days": DAYS,
-                        "valid_from": date(2020, 1, 1),
-                    },
-                    actor=admin,
-                    now=now,
-                )
-    db.session.commit()
-    materialise.materialise_slots(now=now)
-    db.session.commit()
-    patient = Patient(
-        hospital_id=hospital.id,
-        name="患者",
-        sex=Sex.MALE,
-        birth_date=date(1980, 1, 1),
-        id_type=IdentityType.PASSPORT,
-        id_number="E0",
-    )
-    db.session.add(patient)
-    db.session.flush()
-    rows = db.session.execute(sa.select(Slot.id, Slot.session_id, Slot.local_date)).all()
-    booked = [
-        {
-            "hospital_id": hospital.id,
-            "slot_id": slot_id,
-            "session_id": session_id,
-            "local_date": day,
-            "patient_id": patient.id,
-            "account_id": admin.id,
-            "state": AppointmentState.BOOKED,
-            "fee_class": FeeClass.GENERAL,
-            "fee_fen": 0,
-            "created_at": now,
-            "is_addon": False,
-            "addon_reason": "",
-            "reschedule_count": 0,
-            "sequence": 0,
-            "cancel_reason": "",
-        }
-        for i, (slot_id, session_id, day) in enumerate(rows)
-        if i % 3 == 0
-    ]
-    db.session.execute(sa.text("DROP INDEX uq_appointment_patient_session_active"))
-    db.session.execute(sa.insert(Appointment), booked)
-    db.session.execute(
-        sa.text(
-            "UPDATE slot SET booked = (SELECT count(*) FROM appointment a WHERE a.slot_id = slot.id)"
-        )
-    )
-    db.session.execute(sa.text("ANALYZE"))
+    built = build_department(now)
     _client, token = create_client(
-        hospital, name="bench", scopes="system/Slot.rs system/Appointment.cru", now=now
+        built.hospital, name="bench", scopes="system/Slot.rs system/Appointment.cru", now=now
     )
     db.session.commit()
-    return department.id, token
+    return built.department_id, token
 
 
 def main() -> None:

@@ -354,7 +354,7 @@ def seed_patients(hospital: Hospital, now: datetime) -> None:
             if linked is not None:
                 continue
             adding.add_patient(
-                account,
+                account=account,
                 relationship=person.relationship,
                 name=person.name,
                 sex=person.sex,
@@ -386,7 +386,7 @@ def seed_devices(hospital: Hospital, now: datetime) -> None:
         if db.session.scalar(sa.select(Device.id).where(Device.token_hash == digest)) is not None:
             continue
         device, _random_token = devices.register_device(
-            None,
+            actor=None,
             kind=kind,
             name=name,
             location=location,

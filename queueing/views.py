@@ -288,7 +288,7 @@ def desk() -> Any:
     to_confirm = None
     if request.method == "POST":
         number = request.form.get("patient_number", "").strip()
-        patient = look_up_at_desk(actor, number) if number else None
+        patient = look_up_at_desk(staff=actor, text=number) if number else None
         priority = request.form.get("priority") or "none"
         try:
             if number and patient is None:
@@ -305,7 +305,7 @@ def desk() -> Any:
             if patient is not None and patient.identity_confirmed_at is None:
                 # A record a family account made: staff check the person before it is used.
                 if request.form.get("identity_checked") == str(patient.id):
-                    confirm_identity(actor, patient.id, now=utcnow())
+                    confirm_identity(staff=actor, patient_id=patient.id, now=utcnow())
                 else:
                     to_confirm = patient
             if to_confirm is None:

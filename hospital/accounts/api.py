@@ -116,7 +116,7 @@ def me() -> Any:
 @blp.response(200, AccountSchema)
 def update_me(args: dict[str, Any]) -> Any:
     """Change language, elder mode or display name."""
-    return preferences.update_preferences(signed_in_account(), **args)
+    return preferences.update_preferences(account=signed_in_account(), **args)
 
 
 @blp.route("/me/password", methods=["POST"])
@@ -127,7 +127,7 @@ def update_me(args: dict[str, Any]) -> Any:
 def set_password(args: dict[str, Any]) -> None:
     """Set a password (after a code sign-in) or change it; other sessions end."""
     passwords.set_password(
-        signed_in_account(),
+        account=signed_in_account(),
         new_password=args["new_password"],
         current_password=args["current_password"],
         now=utcnow(),
@@ -141,7 +141,7 @@ def set_password(args: dict[str, Any]) -> None:
 def disable_account(args: dict[str, Any], account_id: int) -> Any:
     """Disable an account of this hospital and end all its sessions at once (administrators)."""
     return disabling.disable_account(
-        signed_in_account(), account_id, reason=args["reason"], now=utcnow()
+        actor=signed_in_account(), account_id=account_id, reason=args["reason"], now=utcnow()
     )
 
 
@@ -161,7 +161,7 @@ def create_staff(args: dict[str, Any]) -> Any:
 @blp.response(201, RegisteredDeviceSchema)
 def register_device(args: dict[str, Any]) -> Any:
     """Register a kiosk, display board or lab system; the token is shown only in this answer."""
-    device, token = devices.register_device(signed_in_account(), now=utcnow(), **args)
+    device, token = devices.register_device(actor=signed_in_account(), now=utcnow(), **args)
     return {"device": device, "token": token}
 
 
@@ -170,7 +170,7 @@ def register_device(args: dict[str, Any]) -> Any:
 @blp.response(200, DeviceSchema(many=True))
 def list_devices() -> Any:
     """The devices of this hospital (administrators)."""
-    return devices.list_devices(signed_in_account())
+    return devices.list_devices(actor=signed_in_account())
 
 
 @blp.route("/devices/<int:device_id>/disable", methods=["POST"])
@@ -179,4 +179,4 @@ def list_devices() -> Any:
 @blp.response(200, DeviceSchema)
 def disable_device(_args: dict[str, Any], device_id: int) -> Any:
     """Refuse this device's token from now on (administrators)."""
-    return devices.disable_device(signed_in_account(), device_id, now=utcnow())
+    return devices.disable_device(actor=signed_in_account(), device_id=device_id, now=utcnow())

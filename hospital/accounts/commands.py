@@ -76,7 +76,9 @@ def disable_account(account_id: int, reason: str) -> None:
 
     try:
         with unit_of_work():
-            disabling.disable_account(None, account_id, reason=reason, now=utcnow())
+            disabling.disable_account(
+                actor=None, account_id=account_id, reason=reason, now=utcnow()
+            )
     except DomainError as error:
         raise _fail(error) from None
     click.echo(f"Disabled account {account_id}; its sessions have ended.")
@@ -100,7 +102,7 @@ def create_device(
     try:
         with unit_of_work():
             device, token = devices.register_device(
-                None,
+                actor=None,
                 kind=DeviceKind(kind),
                 name=name,
                 location=location,

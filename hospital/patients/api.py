@@ -37,7 +37,7 @@ blp = Blueprint(
 @blp.response(200, FamilyLinkOut(many=True))
 def list_family() -> list[FamilyLink]:
     """List your own profile (first) and your family members."""
-    return links.list_links(signed_in_account())
+    return links.list_links(account=signed_in_account())
 
 
 @blp.route("/", methods=["POST"])
@@ -46,7 +46,7 @@ def list_family() -> list[FamilyLink]:
 @blp.response(201, FamilyLinkOut)
 def add_family_member(args: dict[str, Any]) -> FamilyLink:
     """Register a patient you act for: yourself (relationship "self") or a family member."""
-    return adding.add_patient(signed_in_account(), **args, now=utcnow())
+    return adding.add_patient(account=signed_in_account(), **args, now=utcnow())
 
 
 @blp.route("/consent-code", methods=["POST"])
@@ -56,7 +56,7 @@ def add_family_member(args: dict[str, Any]) -> FamilyLink:
 def request_consent_code(args: dict[str, Any]) -> dict[str, Any]:
     """Text a code to the phone of a person the hospital already knows; add them with it."""
     args.pop("name", None)
-    masked, wait = adding.request_consent_code(signed_in_account(), **args, now=utcnow())
+    masked, wait = adding.request_consent_code(account=signed_in_account(), **args, now=utcnow())
     return {"phone_masked": masked, "retry_after": wait}
 
 
@@ -65,7 +65,7 @@ def request_consent_code(args: dict[str, Any]) -> dict[str, Any]:
 @blp.response(200, GrantOut(many=True))
 def list_grants() -> list[Grant]:
     """Who can act for me: every other account linked to your own record."""
-    return grants.grants_to_others(signed_in_account())
+    return grants.grants_to_others(account=signed_in_account())
 
 
 @blp.route("/granted/<int:link_id>", methods=["PATCH"])
@@ -74,7 +74,7 @@ def list_grants() -> list[Grant]:
 @blp.response(200, GrantOut)
 def change_grant(args: dict[str, Any], link_id: int) -> Grant:
     """Raise or lower what another account may do for you."""
-    return grants.change_grant(signed_in_account(), link_id, **args, now=utcnow())
+    return grants.change_grant(account=signed_in_account(), link_id=link_id, **args, now=utcnow())
 
 
 @blp.route("/granted/<int:link_id>", methods=["DELETE"])
@@ -82,7 +82,7 @@ def change_grant(args: dict[str, Any], link_id: int) -> Grant:
 @blp.response(204)
 def revoke_grant(link_id: int) -> None:
     """Stop another account acting for you."""
-    grants.revoke_grant(signed_in_account(), link_id, now=utcnow())
+    grants.revoke_grant(account=signed_in_account(), link_id=link_id, now=utcnow())
 
 
 @blp.route("/<int:link_id>", methods=["GET"])
@@ -90,7 +90,7 @@ def revoke_grant(link_id: int) -> None:
 @blp.response(200, FamilyLinkOut)
 def get_family_member(link_id: int) -> FamilyLink:
     """Show one family member."""
-    return links.get_link(signed_in_account(), link_id)
+    return links.get_link(account=signed_in_account(), link_id=link_id)
 
 
 @blp.route("/<int:link_id>", methods=["PATCH"])
@@ -103,7 +103,7 @@ def update_family_member(args: dict[str, Any], link_id: int) -> FamilyLink:
     Raising a right answers 403 rights_granted_by_patient, unless you created this profile
     yourself: the patient or the registration desk grants rights.
     """
-    return links.update_link(signed_in_account(), link_id, **args, now=utcnow())
+    return links.update_link(account=signed_in_account(), link_id=link_id, **args, now=utcnow())
 
 
 @blp.route("/<int:link_id>", methods=["DELETE"])
@@ -111,7 +111,7 @@ def update_family_member(args: dict[str, Any], link_id: int) -> FamilyLink:
 @blp.response(204)
 def remove_family_member(link_id: int) -> None:
     """Stop acting for a family member (their records stay at the hospital)."""
-    links.remove_link(signed_in_account(), link_id, now=utcnow())
+    links.remove_link(account=signed_in_account(), link_id=link_id, now=utcnow())
 
 
 @blp.route("/staff-links", methods=["POST"])
@@ -121,7 +121,9 @@ def remove_family_member(link_id: int) -> None:
 def link_existing_patient(args: dict[str, Any]) -> FamilyLink:
     """Registration desk: link a patient already registered here to an account."""
     permissions = args.pop("permissions")
-    return desk.link_existing_patient(signed_in_account(), **args, **permissions, now=utcnow())
+    return desk.link_existing_patient(
+        staff=signed_in_account(), **args, **permissions, now=utcnow()
+    )
 
 
 @blp.route("/staff-links/<int:link_id>", methods=["PATCH"])
@@ -130,4 +132,6 @@ def link_existing_patient(args: dict[str, Any]) -> FamilyLink:
 @blp.response(200, StaffFamilyLinkOut)
 def staff_change_rights(args: dict[str, Any], link_id: int) -> FamilyLink:
     """Registration desk: change what an account may do for a patient (after checking ID)."""
-    return grants.staff_change_rights(signed_in_account(), link_id, **args, now=utcnow())
+    return grants.staff_change_rights(
+        staff=signed_in_account(), link_id=link_id, **args, now=utcnow()
+    )

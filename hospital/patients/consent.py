@@ -50,7 +50,7 @@ def lookups_per_hour() -> int:
     return int(current_app.config.get("FAMILY_LOOKUPS_PER_HOUR", 10))
 
 
-def check_lookup_limit(account: Account, *, now: datetime) -> None:
+def check_lookup_limit(*, account: Account, now: datetime) -> None:
     """Refuse (429) when the account looked up too many identity numbers in the last hour.
 
     Kept in the audit log, so the limit holds across workers and instances; call it with the
@@ -111,7 +111,7 @@ def phone_is_known(hospital_id: int, phone: str) -> bool:
     return bool(db.session.scalar(sa.select(sa.exists(on_record) | sa.exists(of_account))))
 
 
-def consent_phone(account: Account, existing: Patient | None, phone: str | None) -> str | None:
+def consent_phone(*, account: Account, existing: Patient | None, phone: str | None) -> str | None:
     """The phone whose owner must agree before account adds this person (None: nobody need).
 
     An existing record: the phone on it (raises consent_at_desk when it has none). A new
@@ -133,7 +133,7 @@ def _hospital(account: Account) -> Hospital:
     return hospital
 
 
-def send_consent_code(account: Account, phone: str, *, now: datetime) -> int:
+def send_consent_code(*, account: Account, phone: str, now: datetime) -> int:
     """Text a consent code to phone; return seconds until another may be sent."""
     return codes.send_phone_code(
         _hospital(account),
@@ -145,7 +145,7 @@ def send_consent_code(account: Account, phone: str, *, now: datetime) -> int:
     )
 
 
-def check_consent_code(account: Account, phone: str, code: str | None, *, now: datetime) -> None:
+def check_consent_code(*, account: Account, phone: str, code: str | None, now: datetime) -> None:
     """Consume the consent code sent to phone, or raise (consent_required when none is given)."""
     if not (code or "").strip():
         raise Conflict(CONSENT_REQUIRED, code=ErrorCode.CONSENT_REQUIRED)

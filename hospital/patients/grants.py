@@ -119,7 +119,7 @@ def _grants_query(account: Account) -> sa.Select[Any]:
     )
 
 
-def grants_to_others(account: Account) -> list[Grant]:
+def grants_to_others(*, account: Account) -> list[Grant]:
     """Every link from another account to this account's own patient record, oldest first."""
     rows = db.session.execute(
         _grants_query(account).order_by(FamilyLink.created_at, FamilyLink.id)
@@ -127,7 +127,7 @@ def grants_to_others(account: Account) -> list[Grant]:
     return [Grant(link, holder) for link, holder in rows]
 
 
-def get_grant(account: Account, link_id: int, *, action: str = "family.grant_view") -> Grant:
+def get_grant(*, account: Account, link_id: int, action: str = "family.grant_view") -> Grant:
     """One link to this account's own record; anything else is not found (and audited)."""
     row = (
         db.session.execute(_grants_query(account).where(FamilyLink.id == link_id)).first()
@@ -150,16 +150,16 @@ def get_grant(account: Account, link_id: int, *, action: str = "family.grant_vie
 
 
 def change_grant(
+    *,
     account: Account,
     link_id: int,
-    *,
     can_book: bool | None = None,
     can_pay: bool | None = None,
     can_view_reports: bool | None = None,
     now: datetime,
 ) -> Grant:
     """The patient raises or lowers what another account may do for them."""
-    grant = get_grant(account, link_id, action="family.grant_update")
+    grant = get_grant(account=account, link_id=link_id, action="family.grant_update")
     changes = {"can_book": can_book, "can_pay": can_pay, "can_view_reports": can_view_reports}
     before, after = _apply(grant.link, changes)
     if before != after:
@@ -176,18 +176,18 @@ def change_grant(
     return grant
 
 
-def revoke_grant(account: Account, link_id: int, *, now: datetime) -> None:
+def revoke_grant(*, account: Account, link_id: int, now: datetime) -> None:
     """The patient ends another account's link to them."""
-    grant = get_grant(account, link_id, action="family.grant_revoke")
+    grant = get_grant(account=account, link_id=link_id, action="family.grant_revoke")
     detail = {
         "holder_account_id": grant.holder.id,
         "relationship": grant.link.relationship.value,
         **rights(grant.link),
     }
-    end_link(account, grant.link, action="family.grant_revoke", detail=detail)
+    end_link(actor=account, link=grant.link, action="family.grant_revoke", detail=detail)
 
 
-def end_link(actor: Account, link: FamilyLink, *, action: str, detail: dict[str, Any]) -> None:
+def end_link(*, actor: Account, link: FamilyLink, action: str, detail: dict[str, Any]) -> None:
     """Delete a family link (the patient and their records stay) and audit who ended it."""
     link_id, patient_id = link.id, link.patient_id
     db.session.delete(link)
@@ -207,9 +207,9 @@ def end_link(actor: Account, link: FamilyLink, *, action: str, detail: dict[str,
 
 
 def staff_change_rights(
+    *,
     staff: Account,
     link_id: int,
-    *,
     can_book: bool | None = None,
     can_pay: bool | None = None,
     can_view_reports: bool | None = None,

@@ -102,7 +102,7 @@ def _error_fields(exc: DomainError) -> dict[str, str]:
 def family() -> Page:
     return render_template(
         "patients/family.html",
-        links=links.list_links(signed_in_account()),
+        links=links.list_links(account=signed_in_account()),
         relationships=RELATIONSHIPS,
         id_types=ID_TYPES,
         permissions_text=permissions_text,
@@ -138,7 +138,9 @@ def _add_form(
 def add_member() -> Page:
     account = signed_in_account()
     if request.method == "GET":
-        has_self = any(link.relationship == Relationship.SELF for link in links.list_links(account))
+        has_self = any(
+            link.relationship == Relationship.SELF for link in links.list_links(account=account)
+        )
         defaults = MultiDict(
             {
                 "relationship": Relationship.PARENT.value if has_self else Relationship.SELF.value,
@@ -174,7 +176,7 @@ def add_member() -> Page:
     }
     if "send_code" in form:
         try:
-            masked, _wait = adding.request_consent_code(account, **person, now=utcnow())
+            masked, _wait = adding.request_consent_code(account=account, **person, now=utcnow())
         except DomainError as exc:
             return _add_form(
                 form, error=exc.message, errors=_error_fields(exc), consent=_asks_consent(exc)
@@ -182,7 +184,7 @@ def add_member() -> Page:
         return _add_form(form, consent=True, code_sent_to=masked)
     try:
         link = adding.add_patient(
-            account,
+            account=account,
             name=name,
             consent_code=form.get("consent_code", "").strip() or None,
             now=utcnow(),
@@ -206,7 +208,7 @@ def _asks_consent(exc: DomainError) -> bool:
 @sign_in_page_required
 def edit_member(link_id: int) -> Page:
     account = signed_in_account()
-    link = links.get_link(account, link_id, action="family.edit")
+    link = links.get_link(account=account, link_id=link_id, action="family.edit")
     context = {
         "link": link,
         "may_raise": grants.holder_may_raise(link),
@@ -232,7 +234,7 @@ def edit_member(link_id: int) -> Page:
             "patients/edit.html", values=values, error=errors["relationship"], **context
         ), InvalidInput.status
     try:
-        links.update_link(account, link_id, now=utcnow(), **changes)
+        links.update_link(account=account, link_id=link_id, now=utcnow(), **changes)
     except DomainError as exc:
         return render_template(
             "patients/edit.html", values=values, error=exc.message, **context
@@ -245,12 +247,12 @@ def edit_member(link_id: int) -> Page:
 @sign_in_page_required
 def remove_member(link_id: int) -> Page:
     account = signed_in_account()
-    link = links.get_link(account, link_id, action="family.remove")
+    link = links.get_link(account=account, link_id=link_id, action="family.remove")
     if request.method == "GET":
         return render_template("patients/remove.html", link=link, error=None)
     name = link.patient.name
     try:
-        links.remove_link(account, link_id, now=utcnow())
+        links.remove_link(account=account, link_id=link_id, now=utcnow())
     except DomainError as exc:
         return render_template("patients/remove.html", link=link, error=exc.message), exc.status
     flash(_("%(name)s is no longer in your family members.", name=name), "success")
@@ -272,10 +274,12 @@ def holder_text(holder: Any) -> str:
 @sign_in_page_required
 def granted() -> Page:
     account = signed_in_account()
-    has_own = any(link.relationship == Relationship.SELF for link in links.list_links(account))
+    has_own = any(
+        link.relationship == Relationship.SELF for link in links.list_links(account=account)
+    )
     return render_template(
         "patients/granted.html",
-        grants=grants.grants_to_others(account),
+        grants=grants.grants_to_others(account=account),
         has_own=has_own,
         relationships=RELATIONSHIPS,
         permissions_text=permissions_text,
@@ -287,7 +291,7 @@ def granted() -> Page:
 @sign_in_page_required
 def edit_grant(link_id: int) -> Page:
     account = signed_in_account()
-    grant = grants.get_grant(account, link_id, action="family.grant_edit")
+    grant = grants.get_grant(account=account, link_id=link_id, action="family.grant_edit")
     context = {
         "grant": grant,
         "holder": holder_text(grant.holder),
@@ -299,7 +303,7 @@ def edit_grant(link_id: int) -> Page:
         return render_template("patients/grant_edit.html", values=values, error=None, **context)
     changes = _permissions(request.form)
     try:
-        grants.change_grant(account, link_id, now=utcnow(), **changes)
+        grants.change_grant(account=account, link_id=link_id, now=utcnow(), **changes)
     except DomainError as exc:
         return render_template(
             "patients/grant_edit.html", values=changes, error=exc.message, **context
@@ -312,12 +316,12 @@ def edit_grant(link_id: int) -> Page:
 @sign_in_page_required
 def revoke_grant(link_id: int) -> Page:
     account = signed_in_account()
-    grant = grants.get_grant(account, link_id, action="family.grant_revoke")
+    grant = grants.get_grant(account=account, link_id=link_id, action="family.grant_revoke")
     holder = holder_text(grant.holder)
     if request.method == "GET":
         return render_template("patients/grant_revoke.html", grant=grant, holder=holder, error=None)
     try:
-        grants.revoke_grant(account, link_id, now=utcnow())
+        grants.revoke_grant(account=account, link_id=link_id, now=utcnow())
     except DomainError as exc:
         return render_template(
             "patients/grant_revoke.html", grant=grant, holder=holder, error=exc.message

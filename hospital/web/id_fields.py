@@ -21,6 +21,13 @@ def is_id(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_ID
 
 
+def parse_id(text: str) -> int | None:
+    """The id written in text (ASCII digits within the id range), or None."""
+    if text.isascii() and text.isdigit() and len(text) <= 10 and 0 < int(text) <= MAX_ID:
+        return int(text)
+    return None
+
+
 class IdConverter(IntegerConverter):
     """Flask's `int` converter, bounded to ids: `/x/<int:id>` with a 20-digit number is a 404."""
 

@@ -257,7 +257,7 @@ def _save_preferences(**changes: Any) -> None:
     """Keep the choice on the signed-in account too, so it follows the person to other devices."""
     account = current_account()
     if account is not None:
-        update_preferences(account, **changes)
+        update_preferences(account=account, **changes)
 
 
 @bp.route("/language/<lang>", methods=["GET", "POST"])

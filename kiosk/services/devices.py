@@ -68,7 +68,12 @@ def register_kiosk(
     _require_admin(actor, "kiosk.register")
     host, port = _printer_address(printer_host, printer_port)
     device, token = devices.register_device(
-        actor, kind=DeviceKind.KIOSK, name=name, location=location, service_point_id=None, now=now
+        actor=actor,
+        kind=DeviceKind.KIOSK,
+        name=name,
+        location=location,
+        service_point_id=None,
+        now=now,
     )
     kiosk = Kiosk(
         device_id=device.id,

@@ -12,6 +12,7 @@ from flask_babel import lazy_gettext as _l
 
 from hospital.error_codes import ErrorCode
 from hospital.errors import DomainError
+from hospital.web.id_fields import parse_id
 
 DEFAULT_COUNT = 50
 MAX_COUNT = 500
@@ -159,12 +160,13 @@ def reference_id(value: Any, resource: str) -> int:
                 _l("Expected a reference to a %(kind)s.", kind=resource),
                 code=ErrorCode.INVALID_REFERENCE,
             )
-    if not text.isdigit() or len(text) > 12:
+    number = parse_id(text)
+    if number is None:
         raise BadParameter(
             _l("%(value)s is not a %(kind)s id.", value=text[:40], kind=resource),
             code=ErrorCode.INVALID_REFERENCE,
         )
-    return int(text)
+    return number
 
 
 def token_code(value: str) -> str:

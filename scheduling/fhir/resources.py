@@ -9,6 +9,7 @@ from flask_babel import get_locale
 
 from hospital.organisation.models import Clinician, Department, Hospital, ServicePoint
 from hospital.patients.models import Patient
+from hospital.web.id_fields import parse_id
 from scheduling.models import Appointment, AppointmentState, FeeClass
 
 SYSTEM = "urn:hospital-queue"
@@ -68,12 +69,15 @@ def parse_schedule_id(value: str) -> tuple[int, int | None, int | None] | None:
         dept, who = value.split("-", 1)
         if not dept.startswith("d") or who[:1] not in ("c", "p"):
             return None
-        number = int(who[1:])
-        if who[0] == "c":
-            return int(dept[1:]), number, None
-        return int(dept[1:]), None, number
     except ValueError:
         return None
+    # "p0": a department's schedule without a room (see schedule_id).
+    department, number = parse_id(dept[1:]), 0 if who == "p0" else parse_id(who[1:])
+    if department is None or number is None:
+        return None
+    if who[0] == "c":
+        return department, number, None
+    return department, None, number
 
 
 def specialty(department: Department | None) -> list[dict[str, Any]]:

@@ -72,7 +72,7 @@ def _headers(identity: str, app: Flask) -> dict[str, str]:
     hospital = factories.create_hospital()
     if identity.startswith("device:"):
         _device, token = register_device(
-            None,
+            actor=None,
             kind=DeviceKind(identity.split(":", 1)[1]),
             name="fuzz",
             location="fuzz",

@@ -222,7 +222,7 @@ def world(app: Flask, client: Any) -> World:
     for kind in DeviceKind:
         for hospital, where in ((a, "same hospital"), (b, "another hospital")):
             _device, token = devices.register_device(
-                None,
+                actor=None,
                 kind=kind,
                 name=f"{kind.value} {where}",
                 location="",

@@ -78,7 +78,7 @@ def test_service_refuses_a_non_admin_and_audits_it(hospital: Any, create_account
     nurse = create_account(hospital, roles=(Role.NURSE,))
     target = create_account(hospital)
     with pytest.raises(Forbidden):
-        disabling.disable_account(nurse, target.id, reason="no", now=utcnow())
+        disabling.disable_account(actor=nurse, account_id=target.id, reason="no", now=utcnow())
     assert target.is_active is True
     assert [d.object_id for d in _denials("account.disable")] == [str(target.id)]
 
@@ -220,7 +220,7 @@ def test_admin_registers_a_device_whose_token_works(
 
 def test_device_of_the_wrong_kind_is_refused(app: Any, hospital: Any, admin: Account) -> None:
     _device, token = devices.register_device(
-        admin,
+        actor=admin,
         kind="display_board",
         name="Board",
         location="Hall",
@@ -233,7 +233,12 @@ def test_device_of_the_wrong_kind_is_refused(app: Any, hospital: Any, admin: Acc
 
 def test_disabled_device_is_refused(client: Any, app: Any, admin: Account) -> None:
     device, token = devices.register_device(
-        admin, kind="kiosk", name="Kiosk", location="Hall", service_point_id=None, now=utcnow()
+        actor=admin,
+        kind="kiosk",
+        name="Kiosk",
+        location="Hall",
+        service_point_id=None,
+        now=utcnow(),
     )
     db.session.commit()
     sign_in(client, admin)
@@ -258,7 +263,12 @@ def test_device_token_is_bound_to_its_hospital(
     other = create_hospital()
     other_admin = create_account(other, roles=(Role.ADMIN,))
     device, token = devices.register_device(
-        admin, kind="kiosk", name="Kiosk", location="Hall", service_point_id=None, now=utcnow()
+        actor=admin,
+        kind="kiosk",
+        name="Kiosk",
+        location="Hall",
+        service_point_id=None,
+        now=utcnow(),
     )
     db.session.commit()
     monkeypatch.setitem(app.config, "HOSPITAL_CODE", other.code)

@@ -140,7 +140,9 @@ def test_changing_a_password_needs_the_current_one_and_ends_other_sessions(
 def test_too_short_password_is_refused_with_what_to_do(hospital: Any, create_account: Any) -> None:
     account = create_account(hospital)
     with pytest.raises(InvalidInput) as refused:
-        passwords.set_password(account, new_password="short", current_password=None, now=utcnow())
+        passwords.set_password(
+            account=account, new_password="short", current_password=None, now=utcnow()
+        )
     assert refused.value.code == "password_too_short"
     assert account.password_hash is None
 

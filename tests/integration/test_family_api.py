@@ -98,7 +98,7 @@ def test_someone_else_is_already_registered(
     signed_in: Any, hospital: Any, create_account: Any
 ) -> None:
     father = person()
-    adding.add_patient(create_account(hospital), **father, now=utcnow())
+    adding.add_patient(account=create_account(hospital), **father, now=utcnow())
     db.session.commit()
     body = {**father, "birth_date": father["birth_date"].isoformat()}
     before = row_count(FamilyLink)
@@ -133,7 +133,7 @@ def test_another_account_cannot_read_change_or_remove_my_family_member(
     client: Any, hospital: Any, create_account: Any
 ) -> None:
     mine, intruder = create_account(hospital), create_account(hospital)
-    link = adding.add_patient(mine, **person(), now=utcnow())
+    link = adding.add_patient(account=mine, **person(), now=utcnow())
     sign_in(client, intruder)
     db.session.commit()
     target = f"{URL}{link.id}"
@@ -186,7 +186,7 @@ def test_the_registration_desk_links_an_existing_patient(
     client: Any, hospital: Any, create_account: Any, role: Role
 ) -> None:
     first, second = create_account(hospital), create_account(hospital)
-    father = adding.add_patient(first, **person(), now=utcnow()).patient
+    father = adding.add_patient(account=first, **person(), now=utcnow()).patient
     desk = create_account(hospital, roles=(role,))
     sign_in(client, desk)
     db.session.commit()
@@ -204,7 +204,7 @@ def test_the_registration_desk_links_an_existing_patient(
     assert response.status_code == 201, response.get_json()
     body = response.get_json()
     assert body["account_id"] == second.id and body["can_pay"] is False and body["can_book"]
-    assert [link.patient_id for link in patients_links.list_links(second)] == [father.id]
+    assert [link.patient_id for link in patients_links.list_links(account=second)] == [father.id]
     entry = db.session.scalar(sa.select(AuditEntry).where(AuditEntry.action == "family.staff_link"))
     assert entry.actor_account_id == desk.id and entry.detail["account_id"] == second.id
 

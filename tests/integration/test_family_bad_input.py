@@ -40,9 +40,9 @@ def _fresh(app: Any) -> Iterator[None]:
 def world(client: Any, hospital: Any, create_account: Any, create_patient: Any) -> dict[str, Any]:
     """A registrar signed in (staff may also act for a family), with a link of their own."""
     desk = create_account(hospital, roles=(Role.REGISTRAR,))
-    own = adding.add_patient(desk, **person(), now=utcnow())
+    own = adding.add_patient(account=desk, **person(), now=utcnow())
     other_account = create_account(hospital)
-    theirs = adding.add_patient(other_account, **person(), now=utcnow())
+    theirs = adding.add_patient(account=other_account, **person(), now=utcnow())
     unlinked = create_patient(hospital)
     sign_in(client, desk)
     client.set_cookie("lang", "en")
@@ -190,7 +190,7 @@ def test_deleting_the_own_profile_is_refused(
     client: Any, hospital: Any, create_account: Any
 ) -> None:
     account = create_account(hospital)
-    own = adding.add_patient(account, **person(relationship="self"), now=utcnow())
+    own = adding.add_patient(account=account, **person(relationship="self"), now=utcnow())
     sign_in(client, account)
     db.session.commit()
     response = client.delete(f"{URL}{own.id}", headers=XHR)

@@ -43,7 +43,7 @@ def test_parallel_adds_stop_exactly_at_the_limit(app: Flask, committed: Any, bac
             try:
                 with unit_of_work():
                     account = db.session.get(Account, account_id)
-                    adding.add_patient(account, **values, now=utcnow())
+                    adding.add_patient(account=account, **values, now=utcnow())
                 outcomes.append("added")
             except Conflict as exc:
                 outcomes.append(exc.code)

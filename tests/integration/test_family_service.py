@@ -34,7 +34,7 @@ def account(hospital: Any, create_account: Any) -> Any:
 def test_own_profile_and_five_family_members_then_the_sixth_is_refused(account: Any) -> None:
     now = utcnow()
     own = adding.add_patient(
-        account,
+        account=account,
         **person(
             relationship="self",
             name="李梅",
@@ -48,7 +48,7 @@ def test_own_profile_and_five_family_members_then_the_sixth_is_refused(account: 
     for n in range(5):
         born = date(1950 + n, 1, 2)
         adding.add_patient(
-            account,
+            account=account,
             **person(name=f"家人{n}", birth_date=born, id_number=make_resident_id(born)),
             now=now,
         )
@@ -57,7 +57,7 @@ def test_own_profile_and_five_family_members_then_the_sixth_is_refused(account: 
 
     with pytest.raises(Conflict) as refused:
         adding.add_patient(
-            account,
+            account=account,
             **person(name="第六人", birth_date=born, id_number=make_resident_id(born)),
             now=now,
         )
@@ -65,7 +65,7 @@ def test_own_profile_and_five_family_members_then_the_sixth_is_refused(account: 
     assert refused.value.code == "family_limit_reached"
     assert "5" in english(refused.value.message)
     assert counts() == before
-    links = patients_links.list_links(account)
+    links = patients_links.list_links(account=account)
     assert [link.relationship.value for link in links][0] == "self"
     assert len(links) == 6
 
@@ -75,11 +75,13 @@ def test_the_limit_follows_the_configuration(app: Any, account: Any) -> None:
     old = app.config["FAMILY_LIMIT"]
     app.config["FAMILY_LIMIT"] = 1
     try:
-        adding.add_patient(account, **person(), now=now)
+        adding.add_patient(account=account, **person(), now=now)
         born = date(1951, 1, 1)
         with pytest.raises(Conflict) as refused:
             adding.add_patient(
-                account, **person(birth_date=born, id_number=make_resident_id(born)), now=now
+                account=account,
+                **person(birth_date=born, id_number=make_resident_id(born)),
+                now=now,
             )
         assert "1 family members" in english(refused.value.message)
     finally:
@@ -88,11 +90,11 @@ def test_the_limit_follows_the_configuration(app: Any, account: Any) -> None:
 
 def test_a_second_own_profile_is_refused(account: Any) -> None:
     now = utcnow()
-    adding.add_patient(account, **person(relationship="self"), now=now)
+    adding.add_patient(account=account, **person(relationship="self"), now=now)
     born = date(1979, 1, 1)
     with pytest.raises(Conflict) as refused:
         adding.add_patient(
-            account,
+            account=account,
             **person(relationship="self", birth_date=born, id_number=make_resident_id(born)),
             now=now,
         )
@@ -105,7 +107,7 @@ def test_a_wrong_check_digit_is_named(account: Any) -> None:
     before = counts()
 
     with pytest.raises(InvalidInput) as refused:
-        adding.add_patient(account, **person(id_number=bad), now=utcnow())
+        adding.add_patient(account=account, **person(id_number=bad), now=utcnow())
 
     assert refused.value.code == "invalid_id_number"
     assert "check digit" in english(refused.value.message)
@@ -116,7 +118,7 @@ def test_a_wrong_check_digit_is_named(account: Any) -> None:
 def test_a_birth_date_that_differs_from_the_id_is_refused(account: Any) -> None:
     with pytest.raises(InvalidInput) as refused:
         adding.add_patient(
-            account,
+            account=account,
             **person(birth_date=date(1948, 9, 4), id_number=make_resident_id(FATHER_BORN)),
             now=utcnow(),
         )
@@ -128,7 +130,7 @@ def test_a_birth_date_that_differs_from_the_id_is_refused(account: Any) -> None:
 def test_a_sex_that_differs_from_the_id_is_refused(account: Any) -> None:
     with pytest.raises(InvalidInput) as refused:
         adding.add_patient(
-            account,
+            account=account,
             **person(sex="female", id_number=make_resident_id(FATHER_BORN, male=True)),
             now=utcnow(),
         )
@@ -138,21 +140,23 @@ def test_a_sex_that_differs_from_the_id_is_refused(account: Any) -> None:
 
 def test_a_passport_is_normalised_and_checked(account: Any) -> None:
     link = adding.add_patient(
-        account, **person(id_type="passport", id_number=" e1234 5678 "), now=utcnow()
+        account=account, **person(id_type="passport", id_number=" e1234 5678 "), now=utcnow()
     )
     assert link.patient.id_number == "E12345678"
     with pytest.raises(InvalidInput) as refused:
-        adding.add_patient(account, **person(id_type="passport", id_number="E1!"), now=utcnow())
+        adding.add_patient(
+            account=account, **person(id_type="passport", id_number="E1!"), now=utcnow()
+        )
     assert refused.value.code == "invalid_id_number"
 
 
 def test_phone_is_normalised_and_a_bad_one_refused(account: Any) -> None:
-    link = adding.add_patient(account, **person(phone="+86 139-1234-5678"), now=utcnow())
+    link = adding.add_patient(account=account, **person(phone="+86 139-1234-5678"), now=utcnow())
     assert link.patient.phone == "13912345678"
     born = date(1952, 2, 2)
     with pytest.raises(InvalidInput) as refused:
         adding.add_patient(
-            account,
+            account=account,
             **person(birth_date=born, id_number=make_resident_id(born), phone="12345"),
             now=utcnow(),
         )
@@ -162,10 +166,10 @@ def test_phone_is_normalised_and_a_bad_one_refused(account: Any) -> None:
 
 def test_the_same_person_twice_is_a_duplicate(account: Any) -> None:
     father = person()
-    adding.add_patient(account, **father, now=utcnow())
+    adding.add_patient(account=account, **father, now=utcnow())
     before = counts()
     with pytest.raises(Conflict) as refused:
-        adding.add_patient(account, **father, now=utcnow())
+        adding.add_patient(account=account, **father, now=utcnow())
     assert refused.value.code == "duplicate_family_member"
     assert counts() == before
 
@@ -175,17 +179,17 @@ def test_a_person_registered_by_someone_else_is_never_linked_silently(
 ) -> None:
     other = create_account(hospital)
     father = person()
-    adding.add_patient(other, **father, now=utcnow())
+    adding.add_patient(account=other, **father, now=utcnow())
     before = counts()
 
     with pytest.raises(Conflict) as refused:
-        adding.add_patient(account, **father, now=utcnow())
+        adding.add_patient(account=account, **father, now=utcnow())
 
     # Issue #12 finding 2: the record has no phone to agree by SMS, so only the desk can link it.
     assert refused.value.code == "consent_at_desk"
     assert "registration desk" in english(refused.value.message)
     assert counts() == before
-    assert patients_links.list_links(account) == []
+    assert patients_links.list_links(account=account) == []
 
 
 def test_the_same_id_number_at_another_hospital_is_a_new_patient(
@@ -193,8 +197,8 @@ def test_the_same_id_number_at_another_hospital_is_a_new_patient(
 ) -> None:
     elsewhere = create_account(create_hospital())
     father = person()
-    adding.add_patient(elsewhere, **father, now=utcnow())
-    link = adding.add_patient(account, **father, now=utcnow())
+    adding.add_patient(account=elsewhere, **father, now=utcnow())
+    link = adding.add_patient(account=account, **father, now=utcnow())
     assert link.patient.hospital_id == account.hospital_id
 
 
@@ -206,7 +210,7 @@ def test_adding_assigns_a_record_number_emits_the_event_and_audits(account: Any)
 
     now = utcnow()
     with events.family_member_added.connected_to(receiver):
-        link = adding.add_patient(account, **person(can_pay=False), now=now)
+        link = adding.add_patient(account=account, **person(can_pay=False), now=now)
 
     assert link.patient.medical_record_number
     assert link.can_pay is False and link.can_book is True
@@ -221,16 +225,18 @@ def test_record_numbers_are_unique(account: Any) -> None:
     for n in range(3):
         born = date(1940 + n, 3, 3)
         link = adding.add_patient(
-            account, **person(birth_date=born, id_number=make_resident_id(born)), now=utcnow()
+            account=account,
+            **person(birth_date=born, id_number=make_resident_id(born)),
+            now=utcnow(),
         )
         numbers.add(link.patient.medical_record_number)
     assert len(numbers) == 3
 
 
 def test_permissions_change_and_are_audited(account: Any) -> None:
-    link = adding.add_patient(account, **person(), now=utcnow())
+    link = adding.add_patient(account=account, **person(), now=utcnow())
     updated = patients_links.update_link(
-        account, link.id, can_view_reports=False, relationship="other", now=utcnow()
+        account=account, link_id=link.id, can_view_reports=False, relationship="other", now=utcnow()
     )
     assert updated.can_view_reports is False and updated.relationship == "other"
     entry = db.session.scalar(sa.select(AuditEntry).where(AuditEntry.action == "family.update"))
@@ -239,26 +245,28 @@ def test_permissions_change_and_are_audited(account: Any) -> None:
 
 
 def test_the_own_profile_cannot_be_changed_nor_removed(account: Any) -> None:
-    own = adding.add_patient(account, **person(relationship="self"), now=utcnow())
+    own = adding.add_patient(account=account, **person(relationship="self"), now=utcnow())
     with pytest.raises(InvalidInput) as refused:
-        patients_links.update_link(account, own.id, can_book=False, now=utcnow())
+        patients_links.update_link(account=account, link_id=own.id, can_book=False, now=utcnow())
     assert refused.value.code == "own_profile_fixed"
     with pytest.raises(Conflict) as refused_removal:
-        patients_links.remove_link(account, own.id, now=utcnow())
+        patients_links.remove_link(account=account, link_id=own.id, now=utcnow())
     assert refused_removal.value.code == "cannot_remove_own_profile"
-    assert len(patients_links.list_links(account)) == 1
+    assert len(patients_links.list_links(account=account)) == 1
 
 
 def test_a_family_member_cannot_become_the_own_profile(account: Any) -> None:
-    link = adding.add_patient(account, **person(), now=utcnow())
+    link = adding.add_patient(account=account, **person(), now=utcnow())
     with pytest.raises(InvalidInput):
-        patients_links.update_link(account, link.id, relationship="self", now=utcnow())
+        patients_links.update_link(
+            account=account, link_id=link.id, relationship="self", now=utcnow()
+        )
 
 
 def test_removing_a_link_keeps_the_patient_and_frees_a_place(account: Any) -> None:
-    link = adding.add_patient(account, **person(), now=utcnow())
+    link = adding.add_patient(account=account, **person(), now=utcnow())
     patients_before, _ = counts()
-    patients_links.remove_link(account, link.id, now=utcnow())
+    patients_links.remove_link(account=account, link_id=link.id, now=utcnow())
     assert counts() == (patients_before, 0)
     assert db.session.scalar(sa.select(AuditEntry.id).where(AuditEntry.action == "family.remove"))
 
@@ -267,11 +275,13 @@ def test_someone_elses_link_is_not_found_and_the_attempt_audited(
     hospital: Any, account: Any, create_account: Any
 ) -> None:
     other = create_account(hospital)
-    theirs = adding.add_patient(other, **person(), now=utcnow())
+    theirs = adding.add_patient(account=other, **person(), now=utcnow())
     for attempt in (
-        lambda: patients_links.get_link(account, theirs.id),
-        lambda: patients_links.update_link(account, theirs.id, can_book=False, now=utcnow()),
-        lambda: patients_links.remove_link(account, theirs.id, now=utcnow()),
+        lambda: patients_links.get_link(account=account, link_id=theirs.id),
+        lambda: patients_links.update_link(
+            account=account, link_id=theirs.id, can_book=False, now=utcnow()
+        ),
+        lambda: patients_links.remove_link(account=account, link_id=theirs.id, now=utcnow()),
     ):
         with pytest.raises(NotFound) as refused:
             attempt()

@@ -81,7 +81,7 @@ def _desk_link(hospital: Any, create_account: Any, create_patient: Any) -> tuple
     holder = create_account(hospital, display_name="李建华", phone="13955556666")
     desk = create_account(hospital, roles=(Role.REGISTRAR,))
     link = patients_desk.link_existing_patient(
-        desk,
+        staff=desk,
         account_id=holder.id,
         patient_id=patient.id,
         relationship="parent",
@@ -141,21 +141,21 @@ def test_the_holder_raises_rights_only_on_a_new_profile_it_made_without_an_accou
     hospital: Any, create_account: Any
 ) -> None:
     holder = create_account(hospital)
-    link = adding.add_patient(holder, **person(can_pay=False), now=utcnow())
+    link = adding.add_patient(account=holder, **person(can_pay=False), now=utcnow())
     assert grants.holder_may_raise(link)
-    links.update_link(holder, link.id, can_pay=True, now=utcnow())
+    links.update_link(account=holder, link_id=link.id, can_pay=True, now=utcnow())
     assert link.can_pay is True
-    links.update_link(holder, link.id, can_pay=False, now=utcnow())
+    links.update_link(account=holder, link_id=link.id, can_pay=False, now=utcnow())
 
     # The person signs up and the desk links their own account: from now on they grant.
     own = create_account(hospital)
     desk = create_account(hospital, roles=(Role.REGISTRAR,))
     patients_desk.link_existing_patient(
-        desk, account_id=own.id, patient_id=link.patient_id, relationship="self", now=utcnow()
+        staff=desk, account_id=own.id, patient_id=link.patient_id, relationship="self", now=utcnow()
     )
     assert not grants.holder_may_raise(link)
     with pytest.raises(Forbidden) as refused:
-        links.update_link(holder, link.id, can_pay=True, now=utcnow())
+        links.update_link(account=holder, link_id=link.id, can_pay=True, now=utcnow())
     assert refused.value.code == "rights_granted_by_patient"
     assert link.can_pay is False
 
@@ -276,7 +276,7 @@ def test_an_existing_record_is_linked_only_with_the_code_texted_to_its_phone(
 ) -> None:
     first = create_account(hospital)
     father = person(phone="13912345678")
-    existing = adding.add_patient(first, **father, now=utcnow()).patient
+    existing = adding.add_patient(account=first, **father, now=utcnow()).patient
     me = create_account(hospital)
     _signed_in(client, me)
     body = _as_json(father, can_pay=False)
@@ -339,7 +339,7 @@ def test_a_record_without_a_phone_is_sent_to_the_desk_by_the_code_request(
     client: Any, hospital: Any, create_account: Any
 ) -> None:
     father = person()
-    adding.add_patient(create_account(hospital), **father, now=utcnow())
+    adding.add_patient(account=create_account(hospital), **father, now=utcnow())
     _signed_in(client, create_account(hospital))
     asked = client.post(f"{URL}consent-code", json=_lookup(father))
     assert_refused(asked, 409, "consent_at_desk", mentions="registration desk")
@@ -350,7 +350,7 @@ def test_the_add_page_offers_the_code_and_links_with_it(
     client: Any, hospital: Any, create_account: Any
 ) -> None:
     father = person(phone="13912345678")
-    adding.add_patient(create_account(hospital), **father, now=utcnow())
+    adding.add_patient(account=create_account(hospital), **father, now=utcnow())
     me = create_account(hospital)
     _signed_in(client, me)
     form = _as_json(father, can_book="1")
@@ -363,7 +363,7 @@ def test_the_add_page_offers_the_code_and_links_with_it(
     assert "139****5678" in sent.get_data(as_text=True)
     added = client.post("/family/add", data={**form, "consent_code": _consent_code("13912345678")})
     assert added.status_code == 302
-    assert [link.patient.phone for link in links.list_links(me)] == ["13912345678"]
+    assert [link.patient.phone for link in links.list_links(account=me)] == ["13912345678"]
 
 
 def test_a_record_made_online_is_confirmed_by_the_desk_at_its_first_match(
@@ -371,7 +371,9 @@ def test_a_record_made_online_is_confirmed_by_the_desk_at_its_first_match(
 ) -> None:
     point = create_service_point(hospital)
     qf.open_queue(point, now=utcnow())
-    link = adding.add_patient(create_account(hospital), **person(name="李建华"), now=utcnow())
+    link = adding.add_patient(
+        account=create_account(hospital), **person(name="李建华"), now=utcnow()
+    )
     patient = link.patient
     assert patient.identity_confirmed_at is None
     registrar = create_account(hospital, roles=(Role.REGISTRAR,))
@@ -411,14 +413,14 @@ def test_at_the_limit_registered_and_unregistered_numbers_answer_alike(
     client: Any, app: Any, hospital: Any, create_account: Any
 ) -> None:
     father = person(phone="13912345678")
-    adding.add_patient(create_account(hospital), **father, now=utcnow())
+    adding.add_patient(account=create_account(hospital), **father, now=utcnow())
     me = create_account(hospital)
     old = app.config["FAMILY_LIMIT"]
     app.config["FAMILY_LIMIT"] = 1
     try:
         born = date(1950, 1, 1)
         adding.add_patient(
-            me, **person(birth_date=born, id_number=make_resident_id(born)), now=utcnow()
+            account=me, **person(birth_date=born, id_number=make_resident_id(born)), now=utcnow()
         )
         _signed_in(client, me)
         registered = client.post(URL, json=_as_json(father))
@@ -438,7 +440,7 @@ def test_identity_lookups_are_limited_per_account_with_a_time_to_wait(
     client: Any, app: Any, hospital: Any, create_account: Any
 ) -> None:
     father = person(phone="13912345678")
-    adding.add_patient(create_account(hospital), **father, now=utcnow())
+    adding.add_patient(account=create_account(hospital), **father, now=utcnow())
     me = create_account(hospital)
     _signed_in(client, me)
     limit = app.config["FAMILY_LOOKUPS_PER_HOUR"]
@@ -457,4 +459,4 @@ def test_identity_lookups_are_limited_per_account_with_a_time_to_wait(
     # Another account is not held back.
     _signed_in(client, create_account(hospital))
     assert client.post(URL, json=fresh).status_code == 201
-    assert links.list_links(me) == []
+    assert links.list_links(account=me) == []

@@ -34,7 +34,7 @@ def create_kiosk(
 ) -> tuple[Device, str]:
     """A registered kiosk device with its settings; returns the device and its token."""
     device, token = devices.register_device(
-        None,
+        actor=None,
         kind=DeviceKind.KIOSK,
         name=name,
         location=location,

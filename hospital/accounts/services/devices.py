@@ -23,8 +23,8 @@ def device_token_hash(token: str) -> str:
 
 
 def register_device(
-    actor: Account | None,
     *,
+    actor: Account | None,
     kind: DeviceKind | str,
     name: str,
     location: str,
@@ -96,7 +96,7 @@ def register_device(
     return device, token
 
 
-def list_devices(actor: Account) -> list[Device]:
+def list_devices(*, actor: Account) -> list[Device]:
     """The devices of the actor's hospital (admins only)."""
     if not actor.has_role(Role.ADMIN):
         raise role_required(actor, "device.list", "device", 0, Role.ADMIN.value)
@@ -107,7 +107,7 @@ def list_devices(actor: Account) -> list[Device]:
     )
 
 
-def disable_device(actor: Account | None, device_id: int, *, now: datetime) -> Device:
+def disable_device(*, actor: Account | None, device_id: int, now: datetime) -> Device:
     """Refuse the device's token from now on."""
     if actor is not None and not actor.has_role(Role.ADMIN):
         raise role_required(actor, "device.disable", "device", device_id, Role.ADMIN.value)

@@ -38,7 +38,7 @@ def _reason(reason: str) -> str:
 
 
 def disable_account(
-    actor: Account | None, account_id: int, *, reason: str, now: datetime
+    *, actor: Account | None, account_id: int, reason: str, now: datetime
 ) -> Account:
     """Disable an account and end all its sessions at once (actor None: an operator at the CLI)."""
     if actor is not None and not actor.has_role(Role.ADMIN):

@@ -40,7 +40,7 @@ def check_new_password(password: str) -> None:
 
 
 def set_password(
-    account: Account, *, new_password: str, current_password: str | None, now: datetime
+    *, account: Account, new_password: str, current_password: str | None, now: datetime
 ) -> None:
     """Set or change the password; other sessions of the account end."""
     if account.password_hash is not None and not verify_password(

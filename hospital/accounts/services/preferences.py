@@ -23,8 +23,8 @@ def parse_language(value: str | Language) -> Language:
 
 
 def update_preferences(
-    account: Account,
     *,
+    account: Account,
     language: str | None = None,
     elder_mode: bool | None = None,
     display_name: str | None = None,

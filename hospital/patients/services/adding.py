@@ -42,8 +42,8 @@ def _refused_lookup(account: Account, action: str, exc: DomainError) -> None:
 
 
 def add_patient(
-    account: Account,
     *,
+    account: Account,
     relationship: str,
     name: str,
     sex: str,
@@ -64,7 +64,7 @@ def add_patient(
     registration desk; with the code, an existing record is linked.
     """
     person = clean_person(
-        account,
+        account=account,
         relationship=relationship,
         name=name,
         sex=sex,
@@ -75,25 +75,29 @@ def add_patient(
         now=now,
     )
     rel: Relationship = person["relationship"]
-    lock_account(account)
-    consent.check_lookup_limit(account, now=now)
+    lock_account(account=account)
+    consent.check_lookup_limit(account=account, now=now)
     try:
         # The limit is checked before the number is looked up, so that at the limit a
         # registered and an unregistered number are answered alike.
-        check_room_for(account, rel)
+        check_room_for(account=account, relationship=rel)
         existing = consent.existing_patient(
             account.hospital_id, person["id_type"], person["id_number"]
         )
         if existing is not None:
-            refuse_duplicate_link(account, existing, message=_ALREADY_YOURS)
-        phone_to_ask = consent.consent_phone(account, existing, person["phone"])
+            refuse_duplicate_link(account=account, patient=existing, message=_ALREADY_YOURS)
+        phone_to_ask = consent.consent_phone(
+            account=account, existing=existing, phone=person["phone"]
+        )
         if phone_to_ask is not None:
-            consent.check_consent_code(account, phone_to_ask, consent_code, now=now)
+            consent.check_consent_code(
+                account=account, phone=phone_to_ask, code=consent_code, now=now
+            )
         patient = existing if existing is not None else _register(account, person, now=now)
         link = new_link(
-            account,
-            patient,
-            rel,
+            account=account,
+            patient=patient,
+            relationship=rel,
             can_book=can_book,
             can_pay=can_pay,
             can_view_reports=can_view_reports,
@@ -152,8 +156,8 @@ _ALREADY_YOURS = _l("This person is already in your family list.")
 
 
 def request_consent_code(
-    account: Account,
     *,
+    account: Account,
     sex: str,
     birth_date: date,
     id_type: str,
@@ -167,7 +171,7 @@ def request_consent_code(
     Return the phone masked and the seconds until another code may be sent.
     """
     person = clean_person(
-        account,
+        account=account,
         relationship=relationship,
         name="-",
         sex=sex,
@@ -177,22 +181,24 @@ def request_consent_code(
         phone=phone,
         now=now,
     )
-    lock_account(account)
-    consent.check_lookup_limit(account, now=now)
+    lock_account(account=account)
+    consent.check_lookup_limit(account=account, now=now)
     try:
-        check_room_for(account, person["relationship"])
+        check_room_for(account=account, relationship=person["relationship"])
         existing = consent.existing_patient(
             account.hospital_id, person["id_type"], person["id_number"]
         )
         if existing is not None:
-            refuse_duplicate_link(account, existing, message=_ALREADY_YOURS)
-        phone_to_ask = consent.consent_phone(account, existing, person["phone"])
+            refuse_duplicate_link(account=account, patient=existing, message=_ALREADY_YOURS)
+        phone_to_ask = consent.consent_phone(
+            account=account, existing=existing, phone=person["phone"]
+        )
         if phone_to_ask is None:
             raise Conflict(
                 _l("No code is needed: this person is not registered yet. Add them directly."),
                 code=ErrorCode.CONSENT_NOT_NEEDED,
             )
-        wait = consent.send_consent_code(account, phone_to_ask, now=now)
+        wait = consent.send_consent_code(account=account, phone=phone_to_ask, now=now)
     except DomainError as exc:
         _refused_lookup(account, "family.consent_code", exc)
         raise

@@ -27,8 +27,8 @@ from hospital.patients.services.person import parse_relationship
 
 
 def link_existing_patient(
-    staff: Account,
     *,
+    staff: Account,
     account_id: int,
     patient_id: int,
     relationship: str,
@@ -68,13 +68,13 @@ def link_existing_patient(
     patient = require_patient_access(
         staff, patient_id, Permission.MANAGE, action="family.staff_link"
     )
-    lock_account(target)
-    refuse_duplicate_link(target, patient)
-    check_room_for(target, rel)
+    lock_account(account=target)
+    refuse_duplicate_link(account=target, patient=patient)
+    check_room_for(account=target, relationship=rel)
     link = new_link(
-        target,
-        patient,
-        rel,
+        account=target,
+        patient=patient,
+        relationship=rel,
         can_book=can_book,
         can_pay=can_pay,
         can_view_reports=can_view_reports,

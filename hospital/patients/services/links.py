@@ -27,7 +27,7 @@ def family_limit() -> int:
     return int(current_app.config.get("FAMILY_LIMIT", 5))
 
 
-def list_links(account: Account) -> list[FamilyLink]:
+def list_links(*, account: Account) -> list[FamilyLink]:
     """The account's links, its own profile first, each with its patient loaded."""
     return list(
         db.session.scalars(
@@ -42,7 +42,7 @@ def list_links(account: Account) -> list[FamilyLink]:
     )
 
 
-def get_link(account: Account, link_id: int, *, action: str = "family.view") -> FamilyLink:
+def get_link(*, account: Account, link_id: int, action: str = "family.view") -> FamilyLink:
     """One of the account's own links; anything else is not found (and the attempt audited)."""
     link = (
         db.session.get(FamilyLink, link_id)
@@ -66,14 +66,14 @@ def get_link(account: Account, link_id: int, *, action: str = "family.view") -> 
     )
 
 
-def lock_account(account: Account) -> None:
+def lock_account(*, account: Account) -> None:
     """Serialise link changes of one account, so two requests cannot both pass the limit."""
     db.session.execute(sa.select(Account.id).where(Account.id == account.id).with_for_update())
 
 
-def check_room_for(account: Account, relationship: Relationship) -> None:
+def check_room_for(*, account: Account, relationship: Relationship) -> None:
     """Lock the account and refuse a second own profile or a link beyond the family limit."""
-    lock_account(account)
+    lock_account(account=account)
     links = db.session.execute(
         sa.select(FamilyLink.relationship).where(FamilyLink.account_id == account.id)
     ).scalars()
@@ -108,10 +108,10 @@ def link_permissions(link: FamilyLink) -> dict[str, Any]:
 
 
 def new_link(
+    *,
     account: Account,
     patient: Patient,
     relationship: Relationship,
-    *,
     can_book: bool,
     can_pay: bool,
     can_view_reports: bool,
@@ -139,9 +139,9 @@ def new_link(
 
 
 def update_link(
+    *,
     account: Account,
     link_id: int,
-    *,
     relationship: str | None = None,
     can_book: bool | None = None,
     can_pay: bool | None = None,
@@ -153,7 +153,7 @@ def update_link(
     Raising a permission is the patient's grant (see grants.py), except on a profile the holder
     created itself.
     """
-    link = get_link(account, link_id, action="family.update")
+    link = get_link(account=account, link_id=link_id, action="family.update")
     rel = parse_relationship(relationship) if relationship is not None else None
     if link.relationship is Relationship.SELF or rel is Relationship.SELF:
         raise InvalidInput(
@@ -192,18 +192,18 @@ def update_link(
     return link
 
 
-def remove_link(account: Account, link_id: int, *, now: datetime) -> None:
+def remove_link(*, account: Account, link_id: int, now: datetime) -> None:
     """Stop acting for a family member (the patient and their records stay)."""
-    link = get_link(account, link_id, action="family.remove")
+    link = get_link(account=account, link_id=link_id, action="family.remove")
     if link.relationship is Relationship.SELF:
         raise Conflict(
             _l("Your own profile cannot be removed from your account."),
             code=ErrorCode.CANNOT_REMOVE_OWN_PROFILE,
         )
-    end_link(account, link, action="family.remove", detail=link_permissions(link))
+    end_link(actor=account, link=link, action="family.remove", detail=link_permissions(link))
 
 
-def refuse_duplicate_link(account: Account, patient: Patient, *, message: Any = None) -> None:
+def refuse_duplicate_link(*, account: Account, patient: Patient, message: Any = None) -> None:
     """Refuse to link a patient the account is already linked to."""
     linked = db.session.scalar(
         sa.select(FamilyLink.id).where(

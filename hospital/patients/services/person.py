@@ -166,8 +166,8 @@ def _check_birth_date(birth_date: date, today: date) -> None:
 
 
 def clean_person(
-    account: Account,
     *,
+    account: Account,
     relationship: str,
     name: str,
     sex: str,

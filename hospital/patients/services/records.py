@@ -49,7 +49,7 @@ def patient_by_number(hospital_id: int, text: str) -> Patient | None:
     )
 
 
-def look_up_at_desk(staff: Account, text: str) -> Patient | None:
+def look_up_at_desk(*, staff: Account, text: str) -> Patient | None:
     """The desk's lookup by record or identity number, audited as a staff read of the patient."""
     patient = patient_by_number(staff.hospital_id, text)
     if patient is not None:
@@ -62,7 +62,7 @@ def look_up_at_desk(staff: Account, text: str) -> Patient | None:
 IDENTITY_CONFIRMERS = (Role.REGISTRAR, Role.NURSE, Role.ADMIN)
 
 
-def confirm_identity(staff: Account, patient_id: int, *, now: datetime) -> Patient:
+def confirm_identity(*, staff: Account, patient_id: int, now: datetime) -> Patient:
     """Desk staff saw the person with their identity document: the record is confirmed."""
     patient = (
         db.session.get(Patient, patient_id)

@@ -315,7 +315,7 @@ def test_only_a_kiosk_may_check_in(app: Any, kiosk_client: Any, world: KioskWorl
 
     appointment = book(world.clinic, world.patient, now=utcnow())
     _board, board_token = devices.register_device(
-        None,
+        actor=None,
         kind="display_board",
         name="Board",
         location="",
