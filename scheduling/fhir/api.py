@@ -241,7 +241,7 @@ def bulk_file(kind: str) -> Response:
         raise search.not_supported(kind)
     published = publish.publication(current_hospital().id, now=utcnow())
     response = Response(published.files[kind], mimetype="application/fhir+ndjson")
-    return _cacheable(response, published.etags[kind], published.modified_at)
+    return _cacheable(response, published.etags[kind], published.modified[kind])
 
 
 def _cacheable(response: Response, etag: str, modified: Any) -> Response:
@@ -333,15 +333,21 @@ def search_type(principal: Principal, resource_type: str) -> Response:
     principal.require(resource_type, "s")
     count, offset = count_and_offset(request.args)
     g.fhir_object = (resource_type, "", None)
+    includes = request.args.getlist("_include")
+    search.check_includes(principal, resource_type, includes)
+    now = utcnow()
     total, page = search.search(
-        principal, resource_type, _search_args(), now=utcnow(), count=count, offset=offset
+        principal, resource_type, _search_args(), now=now, count=count, offset=offset
     )
+    extra = search.included(principal, includes, page, now=now) if includes else []
     links = {"self": _page_url(offset, count)}
     if offset + count < total:
         links["next"] = _page_url(offset + count, count)
     if offset > 0:
         links["previous"] = _page_url(max(0, offset - count), count)
-    return fhir_response(fhir.bundle(page, base=base_url(), total=total, links=links))
+    return fhir_response(
+        fhir.bundle(page, base=base_url(), total=total, links=links, included=extra)
+    )
 
 
 @bp.get("/<resource_type>/<resource_id>")
@@ -366,7 +372,7 @@ def unsupported(rest: str) -> Response:
 
 def _search_args() -> Any:
     args = request.args.copy()
-    for control in ("_count", "_offset", "_format", "_pretty"):
+    for control in ("_count", "_offset", "_format", "_pretty", "_include"):
         args.pop(control, None)
     return args
 
@@ -392,16 +398,13 @@ def _page_url(offset: int, count: int) -> str:
 @with_appcontext
 def create_client_command(hospital_code: str, name: str, scopes: str) -> None:
     """Issue a bearer token for a FHIR system client (shown once)."""
-    import sqlalchemy as sa
 
     from hospital.unit_of_work import unit_of_work
     from scheduling.fhir.auth import create_client
 
     try:
         with unit_of_work():
-            hospital = db.session.scalar(sa.select(Hospital).where(Hospital.code == hospital_code))
-            if hospital is None:
-                raise click.ClickException(f"There is no hospital with the code {hospital_code!r}.")
+            hospital = _hospital_by_code(hospital_code)
             client, token = create_client(hospital, name=name, scopes=scopes, now=utcnow())
             client_id = client.id
     except DomainError as error:
@@ -409,3 +412,46 @@ def create_client_command(hospital_code: str, name: str, scopes: str) -> None:
             raise click.ClickException(f"{error.message} ({error.code})") from None
     click.echo(f"Created FHIR client {name} (id {client_id}). Its bearer token, shown once:")
     click.echo(token)
+
+
+def _hospital_by_code(code: str) -> Hospital:
+    import sqlalchemy as sa
+
+    hospital = db.session.scalar(sa.select(Hospital).where(Hospital.code == code))
+    if hospital is None:
+        raise click.ClickException(f"There is no hospital with the code {code!r}.")
+    return hospital
+
+
+@bp.cli.command("list-clients")
+@click.option("--hospital", "hospital_code", required=True, help="The hospital's code.")
+@with_appcontext
+def list_clients_command(hospital_code: str) -> None:
+    """List the hospital's FHIR system clients: id, state, name, scopes, last seen."""
+    from scheduling.fhir.auth import clients
+
+    for client in clients(_hospital_by_code(hospital_code).id):
+        state = "active " if client.is_active else "revoked"
+        seen = client.last_seen_at.isoformat(timespec="seconds") if client.last_seen_at else "never"
+        click.echo(f"{client.id}\t{state}\t{client.name}\t{client.scopes}\tlast seen {seen}")
+
+
+@bp.cli.command("revoke-client")
+@click.option("--hospital", "hospital_code", required=True, help="The hospital's code.")
+@click.option("--id", "client_id", required=True, type=int, help="The client's id (list-clients).")
+@with_appcontext
+def revoke_client_command(hospital_code: str, client_id: int) -> None:
+    """Revoke a FHIR system client's token at once (audited)."""
+    from hospital.unit_of_work import unit_of_work
+    from scheduling.fhir.auth import revoke_client
+
+    try:
+        with unit_of_work():
+            client = revoke_client(
+                _hospital_by_code(hospital_code), client_id, actor=None, now=utcnow()
+            )
+            name = client.name
+    except DomainError as error:
+        with force_locale("en"):
+            raise click.ClickException(f"{error.message} ({error.code})") from None
+    click.echo(f"Revoked FHIR client {name} (id {client_id}); its token is refused from now on.")

@@ -158,3 +158,41 @@ def create_client(
         detail={"name": name, "scopes": client.scopes},
     )
     return client, token
+
+
+def clients(hospital_id: int) -> list[FhirClient]:
+    """The hospital's system clients, oldest first (active and revoked)."""
+    return list(
+        db.session.scalars(
+            sa.select(FhirClient)
+            .where(FhirClient.hospital_id == hospital_id)
+            .order_by(FhirClient.id)
+        )
+    )
+
+
+def revoke_client(
+    hospital: Hospital, client_id: int, *, actor: Account | None, now: datetime
+) -> FhirClient:
+    """Refuse the client's token from now on (its account stays, for the audit trail)."""
+    client = db.session.scalar(
+        sa.select(FhirClient).where(
+            FhirClient.hospital_id == hospital.id, FhirClient.id == client_id
+        )
+    )
+    if client is None:
+        raise InvalidInput(
+            _l("This hospital has no FHIR client with that id."), code=ErrorCode.NOT_FOUND
+        )
+    if client.is_active:
+        client.is_active = False
+        db.session.flush()
+        record(
+            action="fhir.client_revoked",
+            actor=actor,
+            hospital_id=hospital.id,
+            object_type="fhir_client",
+            object_id=str(client.id),
+            detail={"name": client.name, "revoked_at": now.isoformat()},
+        )
+    return client

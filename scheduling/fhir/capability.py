@@ -33,6 +33,13 @@ SEARCHES: dict[str, dict[str, str]] = {
     "HealthcareService": {"_id": "token", "specialty": "token"},
     "Patient": {"_id": "token", "identifier": "token"},
 }
+# _include values each search type answers (the referenced resources join the page's Bundle).
+INCLUDES: dict[str, tuple[str, ...]] = {
+    "Appointment": ("Appointment:patient", "Appointment:practitioner", "Appointment:location"),
+    "Slot": ("Slot:schedule",),
+    "Schedule": ("Schedule:actor",),
+    "PractitionerRole": ("PractitionerRole:practitioner",),
+}
 OPERATIONS = (
     ("find", "appointment-find"),
     ("hold", "appointment-hold"),
@@ -50,6 +57,8 @@ def capability_statement(*, base: str, now: datetime) -> dict[str, Any]:
                 {"name": name, "type": type_} for name, type_ in sorted(searches.items())
             ],
         }
+        if kind in INCLUDES:
+            entry["searchInclude"] = list(INCLUDES[kind])
         if kind == "Appointment":
             entry["operation"] = [
                 {"name": name, "definition": f"{IHE}/{definition}"}

@@ -29,9 +29,10 @@ PUBLISH_DAYS = 28
 @dataclass(frozen=True)
 class Publication:
     generated_at: datetime
-    modified_at: datetime
+    modified_at: datetime  # the newest file's change (the manifest's Last-Modified)
     files: dict[str, str]  # kind -> NDJSON text
     etags: dict[str, str]
+    modified: dict[str, datetime]  # kind -> when that file's content last changed
 
 
 def _ndjson(resources: list[dict[str, Any]]) -> str:
@@ -131,7 +132,14 @@ def publication(hospital_id: int, *, now: datetime) -> Publication:
             modified_at=max(r.modified_at for r in rows.values()),
             files={k: r.content for k, r in rows.items()},
             etags={k: r.etag for k, r in rows.items()},
+            modified={k: r.modified_at for k, r in rows.items()},
         )
     files = build(hospital_id, now=now)
     etags = {k: _etag(v) for k, v in files.items()}
-    return Publication(generated_at=now, modified_at=now, files=files, etags=etags)
+    return Publication(
+        generated_at=now,
+        modified_at=now,
+        files=files,
+        etags=etags,
+        modified=dict.fromkeys(files, now),
+    )

@@ -311,6 +311,7 @@ def bundle(
     total: int | None = None,
     links: dict[str, str] | None = None,
     bundle_type: str = "searchset",
+    included: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     result: dict[str, Any] = {"resourceType": "Bundle", "type": bundle_type}
     if total is not None:
@@ -318,12 +319,14 @@ def bundle(
     if links:
         result["link"] = [{"relation": rel, "url": url} for rel, url in links.items()]
     result["entry"] = []
-    for resource in entries:
+    extra = [(resource, "include") for resource in included or []]
+    for resource, mode in [(r, "match") for r in entries] + extra:
         entry: dict[str, Any] = {"resource": resource}
         if resource.get("id"):
             entry["fullUrl"] = f"{base}/{resource['resourceType']}/{resource['id']}"
         if bundle_type == "searchset":
-            mode = "outcome" if resource["resourceType"] == "OperationOutcome" else "match"
+            if resource["resourceType"] == "OperationOutcome":
+                mode = "outcome"
             entry["search"] = {"mode": mode}
         result["entry"].append(entry)
     return result

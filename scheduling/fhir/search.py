@@ -10,10 +10,11 @@ from flask_babel import lazy_gettext as _l
 from hospital.audit.service import record_staff_read
 from hospital.error_codes import ErrorCode
 from hospital.errors import NotFound
+from hospital.web.id_fields import parse_id
 from scheduling.fhir import reads
 from scheduling.fhir import resources as fhir
 from scheduling.fhir.auth import Principal
-from scheduling.fhir.capability import SEARCHES
+from scheduling.fhir.capability import INCLUDES, SEARCHES
 from scheduling.fhir.params import (
     BadParameter,
     Range,
@@ -72,6 +73,78 @@ def search(
     return len(found), found[offset : offset + count]
 
 
+# Where each _include finds its references in a resource of the page.
+_INCLUDE_TARGETS: dict[str, tuple[str, ...]] = {
+    "Appointment:patient": ("Patient",),
+    "Appointment:practitioner": ("Practitioner",),
+    "Appointment:location": ("Location",),
+    "Slot:schedule": ("Schedule",),
+    "Schedule:actor": ("Practitioner", "PractitionerRole", "Location", "HealthcareService"),
+    "PractitionerRole:practitioner": ("Practitioner",),
+}
+
+
+def check_includes(principal: Principal, kind: str, includes: list[str]) -> None:
+    """Refuse an _include this search type does not answer, or whose target the token may not read."""
+    allowed = INCLUDES.get(kind, ())
+    for include in includes:
+        if include not in allowed:
+            raise BadParameter(
+                _l(
+                    "_include=%(value)s is not supported here. Supported: %(allowed)s.",
+                    value=include[:60],
+                    allowed=", ".join(allowed) or "-",
+                ),
+                code=ErrorCode.INVALID_PARAMETER,
+            )
+        for target in _INCLUDE_TARGETS[include]:
+            principal.require(target, "r")
+
+
+def _references(resource: dict[str, Any]) -> list[str]:
+    """Every "Kind/id" a page resource points at (participants, schedule, actors, practitioner)."""
+    found = [p["actor"]["reference"] for p in resource.get("participant", []) if "actor" in p]
+    found += [a["reference"] for a in resource.get("actor", [])]
+    for key in ("schedule", "practitioner"):
+        if isinstance(resource.get(key), dict) and "reference" in resource[key]:
+            found.append(resource[key]["reference"])
+    return found
+
+
+def included(
+    principal: Principal, includes: list[str], page: list[dict[str, Any]], *, now: datetime
+) -> list[dict[str, Any]]:
+    """The resources the page references through the asked _include values, each once.
+
+    Each target kind is fetched with one search by _id, so the same access rule and audit apply
+    as to a direct search (a system client's Patient reads are audited; a patient token sees
+    only its own and its family's records, and other patients are left out).
+    """
+    from werkzeug.datastructures import MultiDict
+
+    wanted: dict[str, list[str]] = {}
+    targets = {t for include in includes for t in _INCLUDE_TARGETS[include]}
+    for resource in page:
+        for reference in _references(resource):
+            kind, _, number = reference.partition("/")
+            if kind in targets and number not in wanted.setdefault(kind, []):
+                wanted[kind].append(number)
+    found: list[dict[str, Any]] = []
+    for kind, numbers in wanted.items():
+        if kind in ("Slot", "Appointment"):
+            continue
+        _total, resources = search(
+            principal,
+            kind,
+            MultiDict({"_id": ",".join(numbers)}),
+            now=now,
+            count=len(numbers),
+            offset=0,
+        )
+        found += resources
+    return found
+
+
 def read(principal: Principal, kind: str, resource_id: str, *, now: datetime) -> dict[str, Any]:
     if kind not in SEARCHES:
         raise not_supported(kind)
@@ -94,7 +167,7 @@ def _missing(kind: str) -> NotFound:
 def _int_ids(ids: set[str] | None, kind: str) -> frozenset[int] | None:
     if ids is None:
         return None
-    return frozenset(int(i) for i in ids if i.isdigit() and len(i) < 12)
+    return frozenset(n for n in map(parse_id, ids) if n is not None)
 
 
 def _department_id(args: Any, cat: reads.Catalogue) -> int | None | bool:

@@ -68,3 +68,29 @@ def test_the_job_is_idempotent_and_publishes_a_newly_released_session(
     published = slot_ids_published(client)
     assert {s.id for s in later} <= published
     assert publish.publication(world.hospital.id, now=released_at).modified_at == released_at
+
+
+def test_each_file_has_its_own_last_modified(client: Any, db_session: Any) -> None:
+    from email.utils import format_datetime, parsedate_to_datetime
+
+    world = build_fhir_world()
+    upcoming(factories.create_clinician(world.department), release_at=utcnow() + timedelta(hours=1))
+    db.session.commit()
+    first = utcnow().replace(microsecond=0)
+    jobs.publish_scheduling_links(first)
+    db.session.commit()
+    released_at = first + timedelta(hours=2)
+    jobs.publish_scheduling_links(released_at)  # a new clinician's places: no new room
+    db.session.commit()
+
+    def modified(kind: str) -> Any:
+        response = client.get(f"/fhir/r4/$bulk-publish/{kind}.ndjson")
+        return parsedate_to_datetime(response.headers["Last-Modified"])
+
+    assert modified("Slot") == modified("Schedule") == released_at
+    assert modified("Location") == first
+    manifest = client.get("/fhir/r4/$bulk-publish")
+    assert parsedate_to_datetime(manifest.headers["Last-Modified"]) == released_at
+    since = {"If-Modified-Since": format_datetime(first, usegmt=True)}
+    assert client.get("/fhir/r4/$bulk-publish/Location.ndjson", headers=since).status_code == 304
+    assert client.get("/fhir/r4/$bulk-publish/Slot.ndjson", headers=since).status_code == 200
