@@ -150,8 +150,8 @@ def _switch_on_elder_mode_and_measure(page: Any) -> None:
     # WCAG asks 4.5:1 of normal text; elder mode aims for the enhanced 7:1 everywhere.
     weak = [t for t in text_contrasts(page) if t["ratio"] < 7]
     assert not weak, weak
-    # Fewer choices: secondary links and hints are gone.
-    assert sizes(page, "main .secondary") == []
+    # Elder mode simplifies the layout but hides nothing: secondary links and hints stay.
+    assert len(sizes(page, "main .secondary")) == page.locator("main .secondary").count()
     # Read-aloud is offered where the browser can speak.
     if page.evaluate("() => 'speechSynthesis' in window"):
         assert page.is_visible("[data-read-aloud]")

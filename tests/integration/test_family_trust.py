@@ -228,7 +228,7 @@ def test_who_can_act_for_me_page_in_both_languages_and_in_elder_mode(
     family = client.get("/family?lang=zh").get_data(as_text=True)
     assert 'class="elder' in family
     link_tag = re.search(r'<a [^>]*data-action="granted"[^>]*>', family)
-    assert link_tag and "secondary" not in link_tag.group(0)  # elder mode hides .secondary
+    assert link_tag and "secondary" not in link_tag.group(0)  # a main action, not a hint
 
     page = client.post(f"/family/granted/{link.id}/edit", data={"can_book": "1", "can_pay": "1"})
     assert page.status_code == 302
