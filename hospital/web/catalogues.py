@@ -61,6 +61,8 @@ def extract(catalogue: Path, pot: Path) -> None:
         "_l",
         "-k",
         "lazy_gettext",
+        "-k",
+        "lazy_pgettext:1c,2",
         "--no-location",
         "--sort-output",
         "-o",

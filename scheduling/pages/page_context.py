@@ -6,6 +6,7 @@ from datetime import date
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 
 from hospital.db import utcnow
 from hospital.zones import local_date
@@ -27,7 +28,7 @@ STATES = {
     AppointmentState.COMPLETED: _l("Seen"),
     AppointmentState.CANCELLED: _l("Cancelled"),
     AppointmentState.EXPIRED: _l("Hold lapsed"),
-    AppointmentState.NO_SHOW: _l("Missed"),
+    AppointmentState.NO_SHOW: lazy_pgettext("appointment", "Missed"),
 }
 WEEKDAYS = [
     _l("Monday"),

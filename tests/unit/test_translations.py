@@ -37,3 +37,28 @@ def test_catalogue_is_complete(catalogue: Path, tmp_path: Path) -> None:
     assert not missing, (
         f"untranslated in {po_path.relative_to(ROOT)} (run `make messages`, then translate): {missing}"
     )
+
+
+def test_one_source_string_means_one_thing_across_packages() -> None:
+    """The app merges every package's catalogue into one, so a msgid without a context that two
+    catalogues translate differently shows one package's meaning in the other's pages ("取消预约"
+    on a kiosk's back button). Where one English word means two things, give each use a context
+    (pgettext / lazy_pgettext, msgctxt in the catalogue)."""
+    meanings: dict[str, dict[str, list[str]]] = {}
+    for catalogue in catalogue_dirs():
+        po_path = catalogue / "zh" / "LC_MESSAGES" / "messages.po"
+        if not po_path.exists():
+            continue
+        with po_path.open("rb") as f:
+            for message in read_po(f):
+                if not message.id or message.context:
+                    continue
+                msgid = message.id if isinstance(message.id, str) else message.id[0]
+                text = message.string if isinstance(message.string, str) else message.string[0]
+                where = str(catalogue.relative_to(ROOT))
+                meanings.setdefault(msgid, {}).setdefault(text, []).append(where)
+    clashes = {msgid: found for msgid, found in meanings.items() if len(found) > 1}
+    assert not clashes, (
+        "one msgid, several translations (use a message context, or agree on one): "
+        + "; ".join(f"{msgid!r}: {found}" for msgid, found in sorted(clashes.items()))
+    )
