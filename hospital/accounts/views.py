@@ -29,7 +29,7 @@ def _next() -> str:
 
 
 def _after_sign_in() -> WerkzeugResponse:
-    return redirect(next_path(url_for("patients_pages.family")))
+    return redirect(next_path(url_for("web.home")))
 
 
 def _masked(phone: str) -> str:

@@ -36,6 +36,8 @@ def _sign_in(page: Any, live_server: Any, phone: str) -> None:
     page.wait_for_selector("[data-code-sent]")
     page.fill("#f-code", live_server.sign_in_code(phone))
     page.click("[data-action=verify-code]")
+    page.wait_for_url(f"{live_server.url}/")  # signed in: the home page
+    page.click("[data-action='tile-patients_pages.family']")
     page.wait_for_url("**/family")
 
 
@@ -57,6 +59,8 @@ def test_a_patient_signs_in_with_a_texted_code(page: Any, live_server: Any) -> N
 
     page.fill("#f-code", live_server.sign_in_code(phone))
     page.click("[data-action=verify-code]")
+    page.wait_for_url(f"{live_server.url}/")  # signed in: the home page
+    page.click("[data-action='tile-patients_pages.family']")
     page.wait_for_url("**/family")
     assert page.inner_text("h1") == "我的家庭成员"
     assert page.is_visible("[data-action=sign-out]")

@@ -54,7 +54,7 @@ def test_password_page_is_shown_in_both_languages(client: Any, hospital: Any) ->
     assert "Password" in client.get("/sign-in/password?lang=en").get_data(as_text=True)
 
 
-def test_a_patient_signs_in_with_a_code_and_lands_on_my_family(
+def test_a_patient_signs_in_with_a_code_and_lands_on_the_home_page(
     client: Any, hospital: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     sent = client.post("/sign-in/code", data={"phone": "13800000001"})
@@ -65,7 +65,7 @@ def test_a_patient_signs_in_with_a_code_and_lands_on_my_family(
     signed_in = client.post("/sign-in/verify", data={"phone": "13800000001", "code": code})
 
     assert signed_in.status_code == 302
-    assert signed_in.headers["Location"] == "/family"
+    assert signed_in.headers["Location"] == "/"  # the home page
     family = client.get("/family")
     assert family.status_code == 200
     assert 'action="/sign-out"' in family.get_data(as_text=True)
@@ -132,7 +132,7 @@ def test_next_cannot_send_the_visitor_off_site(
     )
 
     assert response.status_code == 302
-    assert response.headers["Location"] == "/family"
+    assert response.headers["Location"] == "/"
 
 
 def test_a_wrong_password_is_refused_and_the_login_kept(
