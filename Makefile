@@ -26,10 +26,14 @@ translations: $(STAMP)
 messages: $(STAMP)
 	$(BIN)/hospital i18n-update
 
+# `make demo PORT=8001 HOST=0.0.0.0`: links in messages and QR codes follow unless
+# HOSPITAL_PUBLIC_URL is set.
+HOST ?= 127.0.0.1
+PORT ?= 8000
 demo: install
 	$(BIN)/hospital db upgrade
-	$(BIN)/hospital seed-demo
-	$(BIN)/hospital serve --bind 127.0.0.1:8000 --with-scheduler
+	HOSPITAL_PUBLIC_URL="$${HOSPITAL_PUBLIC_URL:-http://$(HOST):$(PORT)}" $(BIN)/hospital seed-demo
+	$(BIN)/hospital serve --bind $(HOST):$(PORT) --with-scheduler
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

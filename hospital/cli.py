@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -188,6 +189,11 @@ def serve(bind: str, workers: int, threads: int, stream_slots: int, with_schedul
 
     host, port = split_bind(bind)
     claims = claim_address(host, port)  # held until this process ends
+    public_url = default_public_url(host, port, os.environ)
+    if public_url is not None:
+        # Workers and the scheduler build their app from the environment: links in messages
+        # and QR codes then point at this server (`make demo PORT=8001`).
+        os.environ["HOSPITAL_PUBLIC_URL"] = public_url
     child = None
     if with_scheduler:
         child = subprocess.Popen([sys.executable, "-m", "hospital", "scheduler"])
@@ -207,6 +213,17 @@ def serve(bind: str, workers: int, threads: int, stream_slots: int, with_schedul
         if child is not None:
             child.send_signal(signal.SIGTERM)
             child.wait(timeout=10)
+
+
+def default_public_url(host: str, port: int, environ: Mapping[str, str]) -> str | None:
+    """The public URL to use when HOSPITAL_PUBLIC_URL is not set: this server's own address
+    (127.0.0.1 for a wildcard bind, which a browser on this machine reaches); None when set."""
+    if environ.get("HOSPITAL_PUBLIC_URL"):
+        return None
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    if ":" in shown:
+        shown = f"[{shown}]"
+    return f"http://{shown}:{port}"
 
 
 def split_bind(bind: str) -> tuple[str, int]:

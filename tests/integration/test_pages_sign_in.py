@@ -294,3 +294,15 @@ def test_switches_on_a_refused_form_return_to_a_page_that_exists(
 
     assert 400 <= page.status_code < 500
     assert 'name="next" value="/sign-in/code"' in page.get_data(as_text=True)
+
+
+def test_without_an_sms_gateway_the_code_step_says_where_the_code_goes(
+    app: Any, client: Any, hospital: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    page = client.post("/sign-in/code?lang=en", data={"phone": "13800000021"})
+    assert page.status_code == 200
+    assert "written to the server's log" in page.get_data(as_text=True)
+    monkeypatch.setitem(app.config, "SMS_URL", "http://127.0.0.1:9/send")
+    page = client.post("/sign-in/code?lang=en", data={"phone": "13800000022"})
+    assert page.status_code == 200
+    assert "data-code-in-log" not in page.get_data(as_text=True)
