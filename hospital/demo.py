@@ -52,6 +52,8 @@ DEPARTMENTS = [
     ("YK", "眼科", "Ophthalmology", "5", "视力、眼病诊治", "Eyesight and eye diseases"),
     ("PFK", "皮肤科", "Dermatology", "5", "皮肤病与过敏", "Skin conditions and allergies"),
     ("JYK", "检验科", "Laboratory", "1", "抽血与化验", "Blood draws and laboratory tests"),
+    # Open around the clock, so check-in, the kiosk and the queue can be tried at any hour.
+    ("JZ", "急诊发热门诊", "Emergency & fever clinic", "1", "24小时开放：发热与急症", "Open 24 hours: fever and urgent illness"),
 ]
 # fmt: on
 
@@ -93,6 +95,10 @@ CLINICIANS = {
     "JYK": [
         ("唐志刚", "Tang Zhigang", T.TECHNICIAN, "临床检验", "Clinical laboratory"),
         ("冯丽娟", "Feng Lijuan", T.TECHNICIAN, "采血与生化检验", "Blood draws and biochemistry"),
+    ],
+    "JZ": [
+        ("钱卫东", "Qian Weidong", T.ATTENDING_PHYSICIAN, "急诊、发热", "Emergency and fever"),
+        ("许婷", "Xu Ting", T.RESIDENT_PHYSICIAN, "急诊常见病", "General emergency care"),
     ],
 }
 # fmt: on

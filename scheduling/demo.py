@@ -12,6 +12,7 @@ from hospital.db import db
 from hospital.organisation.models import (
     Clinician,
     ClinicianTitle,
+    Department,
     Hospital,
     ServicePoint,
     ServicePointKind,
@@ -32,6 +33,10 @@ FEES = {
 GENERAL_FEE = (FeeClass.GENERAL, 1000)
 # How many booked places to put into the first sessions of the most senior clinicians.
 NEARLY_FULL_PLACES = 14
+
+
+# Departments whose demo clinicians work around the clock, every day (the emergency clinic).
+ROUND_THE_CLOCK = ("JZ",)
 
 
 def seed_schedules(hospital: Hospital, now: datetime) -> None:
@@ -57,11 +62,22 @@ def seed_schedules(hospital: Hospital, now: datetime) -> None:
             ServicePoint.kind == ServicePointKind.CONSULTATION_ROOM,
         )
     ).all()
+    around_the_clock = set(
+        db.session.scalars(
+            sa.select(Department.id).where(
+                Department.hospital_id == hospital.id, Department.code.in_(ROUND_THE_CLOCK)
+            )
+        )
+    )
     for clinician in clinicians:
         fee_class, fee = FEES.get(clinician.title, GENERAL_FEE)
         room = next((r for r in rooms if r.department_id == clinician.department_id), None)
         hours = [(weekday, time(8), time(12)) for weekday in range(5)]
         hours += [(weekday, time(14), time(17)) for weekday in (1, 3)]
+        if clinician.department_id in around_the_clock:
+            # Three shifts every day of the week, so the demo has places today at any hour.
+            shifts = ((time(0), time(8)), (time(8), time(16)), (time(16), time(23, 59)))
+            hours = [(weekday, start, end) for weekday in range(7) for start, end in shifts]
         for weekday, start, end in hours:
             create_template(
                 hospital.id,

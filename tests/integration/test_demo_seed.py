@@ -112,6 +112,25 @@ def test_the_demo_hospital_has_what_the_readme_promises(app: Flask, committed: A
         assert device_for_token("demo-kiosk-token").kind is DeviceKind.KIOSK
         assert device_for_token("demo-board-token").kind is DeviceKind.DISPLAY_BOARD
 
+        # The emergency clinic works around the clock: whatever the hour, a session is on now.
+        from datetime import datetime, time
+        from zoneinfo import ZoneInfo
+
+        from scheduling.models import ClinicSession
+
+        local = datetime.now(ZoneInfo(hospital.timezone))
+        emergency = departments["急诊发热门诊"]
+        on_now = db.session.scalars(
+            sa.select(ClinicSession).where(
+                ClinicSession.department_id == emergency.id,
+                ClinicSession.local_date == local.date(),
+                ClinicSession.start_time <= local.time(),
+            )
+        ).all()
+        last_minute = time(23, 59)  # the day's last shift ends at 23:59
+        assert any(s.end_time > local.time() or s.end_time == last_minute for s in on_now)
+        assert all(s.service_point_id for s in on_now)
+
         # A walk-in ticket at the kiosk costs the general registration fee.
         from hospital.billing.services.orders import registration_fee_fen
 
