@@ -8,7 +8,7 @@ from datetime import date
 
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK_CHARS = "10X98765432"
-_RESIDENT_ID = re.compile(r"^\d{17}[\dX]$")
+RESIDENT_ID_SHAPE = re.compile(r"^\d{17}[\dX]$")
 _PASSPORT = re.compile(r"^[A-Z0-9]{5,17}$")
 _MAINLAND_MOBILE = re.compile(r"^1[3-9]\d{9}$")
 _E164 = re.compile(r"^\+[1-9]\d{7,14}$")
@@ -33,7 +33,7 @@ def resident_id_check_char(first17: str) -> str:
 def parse_resident_id(raw: str, *, today: date | None = None) -> ResidentId:
     """Validate an 18-character mainland resident ID (GB 11643) and read its birth date and sex."""
     number = raw.strip().upper()
-    if not _RESIDENT_ID.match(number):
+    if not RESIDENT_ID_SHAPE.match(number):
         raise IdentityError("A resident ID has 18 characters: 17 digits and a final digit or X.")
     if resident_id_check_char(number[:17]) != number[17]:
         raise IdentityError("This resident ID's check digit is wrong. Check the number for a typo.")

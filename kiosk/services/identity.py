@@ -28,6 +28,7 @@ from hospital.patients.access import (
     patients_for_phone_account,
 )
 from hospital.patients.identity import (
+    RESIDENT_ID_SHAPE,
     IdentityError,
     mask_name,
     normalize_passport,
@@ -176,7 +177,11 @@ def patient_for_identity(device: Device, number: str, *, now: datetime) -> Patie
         candidates.add(normalize_passport(raw))
     if not candidates:
         raise InvalidInput(
-            _l("Enter the 18 characters of the identity card, or the passport number."),
+            # 18 characters shaped like an identity card that do not add up: a typo, most
+            # likely in one digit; saying "enter 18 characters" would send the patient in circles.
+            _l("This identity card number does not add up. Check each digit for a typo.")
+            if RESIDENT_ID_SHAPE.match(raw)
+            else _l("Enter the 18 characters of the identity card, or the passport number."),
             code=ErrorCode.INVALID_IDENTITY_NUMBER,
         )
     check_rate(

@@ -71,3 +71,14 @@ def test_a_malformed_number_is_still_told_what_to_fix(kiosk_client: Any, world: 
     response = _ask(kiosk_client, world, "appointments", "12")
     assert response.status_code == 422
     assert response.get_json()["code"] == "invalid_identity_number"
+
+
+def test_an_identity_card_number_with_a_typo_is_told_so(
+    kiosk_client: Any, world: KioskWorld
+) -> None:
+    typo = "11010519491231002" + "0"  # the right check character would be X
+    response = _ask(kiosk_client, world, "appointments", typo)
+    assert response.status_code == 422
+    body = response.get_json()
+    assert body["code"] == "invalid_identity_number"
+    assert body["message"] == "该身份证号码校验不通过，请逐位检查是否输错。"
