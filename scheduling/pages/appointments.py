@@ -88,6 +88,7 @@ def confirm(appointment_id: int) -> Page:
         else 0,
         warn_before=WARN_BEFORE_SECONDS,
         order=order,
+        now=now,
         **_details(appointment),
         **page_context(),
     )
@@ -118,6 +119,22 @@ def _back_to_list() -> str:
             date=request.form.get("date", ""),
         )
     return url_for("scheduling_pages.my_appointments")
+
+
+@bp.get("/appointments/<int:appointment_id>/cancel")
+@sign_in_page_required
+def cancel_page(appointment_id: int) -> Page:
+    """Ask before cancelling: which appointment, and what happens to the fee."""
+    account = signed_in_account()
+    appointment = queries.get_appointment(appointment_id, actor=account)
+    _audit_staff_read(account, appointment)
+    return render_template(
+        "scheduling/cancel.html",
+        now=utcnow(),
+        state=effective_state(appointment, now=utcnow()),
+        **_details(appointment),
+        **page_context(),
+    )
 
 
 @bp.post("/appointments/<int:appointment_id>/cancel")

@@ -128,7 +128,14 @@ class AccountAppointments:
 
 
 def account_appointments(*, actor: Account, now: datetime) -> AccountAppointments:
-    appointments = appointments_for_account(actor=actor, now=now)
+    """The account's appointments as a patient reads them: the coming ones first, soonest first,
+    then the past ones, latest first."""
+    found = appointments_for_account(actor=actor, now=now)
+    coming = sorted(
+        (a for a in found if a.slot.ends_at > now), key=lambda a: (a.slot.starts_at, a.id)
+    )
+    past = [a for a in found if a.slot.ends_at <= now]  # already latest first
+    appointments = coming + past
     return AccountAppointments(
         appointments=appointments,
         patients={p.id: p for p in patients_acting_for(actor, Permission.VIEW)},

@@ -16,7 +16,7 @@ from scheduling.models import Appointment, AppointmentState, SessionTemplate, Sl
 from tests.integration.scheduling.conftest import World
 from tests.support.auth import sign_in
 from tests.support.billing_factories import client_transport
-from tests.support.scheduling_factories import create_clinic_session, slots_of
+from tests.support.scheduling_factories import create_clinic_session, set_rules, slots_of
 
 
 def switch_to(client: Any, account: Any) -> None:
@@ -149,3 +149,68 @@ def test_admin_adds_a_weekly_session_and_bad_input_is_explained(client: Any, wor
     assert client.post("/admin/schedule/templates", data=good).status_code == 302
     (template,) = db.session.scalars(sa.select(SessionTemplate)).all()
     assert (template.fee_fen, template.capacity) == (5000, 2)
+
+
+def _hold_free(patient: Any, world: World, session: Any, index: int = 0) -> Appointment:
+    slot = slots_of(session)[index]
+    held = patient.post(
+        f"/book/sessions/{session.id}/hold",
+        data={"slot_id": slot.id, "patient_id": world.patients[0].id},
+    )
+    assert held.status_code == 302, held.get_data(as_text=True)
+    return db.session.scalars(sa.select(Appointment).where(Appointment.slot_id == slot.id)).one()
+
+
+def test_cancelling_asks_first_and_says_what_happens_to_the_fee(patient: Any, world: World) -> None:
+    appointment = _hold_free(patient, world, upcoming(world, capacity=2))
+    patient.post(f"/appointments/{appointment.id}/confirm")
+    mine = patient.get("/appointments").get_data(as_text=True)
+    assert f'href="/appointments/{appointment.id}/cancel" data-action="cancel"' in mine
+    asked = patient.get(f"/appointments/{appointment.id}/cancel?lang=en")
+    assert asked.status_code == 200
+    page = asked.get_data(as_text=True)
+    assert "Cancel this appointment?" in page and 'data-action="confirm-cancel"' in page
+    db.session.refresh(appointment)
+    assert appointment.state is AppointmentState.BOOKED  # asking changed nothing
+    done = patient.post(f"/appointments/{appointment.id}/cancel")
+    assert done.status_code == 302
+    db.session.refresh(appointment)
+    assert appointment.state is AppointmentState.CANCELLED
+
+
+def test_another_accounts_appointment_has_no_cancel_page(client: Any, world: World) -> None:
+    sign_in(client, world.accounts[0])
+    appointment = _hold_free(client, world, upcoming(world))
+    switch_to(client, world.accounts[1])
+    assert client.get(f"/appointments/{appointment.id}/cancel").status_code == 404
+
+
+def test_my_appointments_list_the_coming_ones_soonest_first(patient: Any, world: World) -> None:
+    later = _hold_free(patient, world, upcoming(world, capacity=2))
+    sooner_session = create_clinic_session(
+        world.clinician,
+        local_date=(utcnow() + timedelta(hours=8)).date() + timedelta(days=1),
+        release_at=utcnow() - timedelta(hours=1),
+    )
+    sooner = _hold_free(patient, world, sooner_session)
+    page = patient.get("/appointments").get_data(as_text=True)
+    assert page.index(f'data-appointment="{sooner.id}"') < page.index(
+        f'data-appointment="{later.id}"'
+    )
+
+
+def test_a_booking_past_the_cancellation_cut_off_says_so_before_paying(
+    patient: Any, world: World
+) -> None:
+    # Cut-off 30 days before: any coming session is already past it (as a same-day one is).
+    set_rules(world.hospital.id, cancel_cutoff_days_before=30)
+    db.session.commit()
+    appointment = _hold_free(patient, world, upcoming(world))
+    page = patient.get(f"/appointments/{appointment.id}/confirm?lang=en").get_data(as_text=True)
+    assert "data-cancel-closed" in page
+    assert "can only be cancelled at the registration desk" in page
+    fine = _hold_free(patient, world, upcoming(world, capacity=2), index=1)
+    set_rules(world.hospital.id, cancel_cutoff_days_before=0)
+    db.session.commit()
+    page = patient.get(f"/appointments/{fine.id}/confirm?lang=en").get_data(as_text=True)
+    assert "data-cancel-closed" not in page and "You can cancel online until" in page
