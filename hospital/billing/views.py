@@ -311,6 +311,17 @@ def cashier_refund(order_id: int) -> Page:
         raise InvalidInput(
             _l("Enter the amount in yuan, e.g. 12.50."), code=ErrorCode.BAD_AMOUNT
         ) from None
+    if amount is None and request.form.get("confirm") != "full":
+        # Everything back is not undone by a second click: ask once, naming the amount.
+        order = queries.order_for_viewer(order_id, actor=account)
+        _audit_staff_read(account, "order.read", [order])
+        return render_template(
+            "billing/refund_confirm.html",
+            order=order,
+            reason=request.form.get("reason", ""),
+            date=request.form.get("date", ""),
+            **_page_context(),
+        )
     issued = refunds.refund_order(
         order_id,
         actor=account,

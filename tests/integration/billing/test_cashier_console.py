@@ -83,3 +83,35 @@ def test_patients_cannot_open_the_cashier_console(
     assert client.get("/billing/cashier").status_code == 403
     assert client.get("/billing/cashier/reconciliation?format=csv").status_code == 403
     assert client.post("/billing/cashier/orders/1/refund", data={"reason": "x"}).status_code == 403
+
+
+def test_a_full_refund_asks_first_and_reconciliation_reads_local_time(
+    client: Any, hospital: Any, create_account: Any
+) -> None:
+    order, _ = paid_visit_order(hospital, now=utcnow())
+    cashier = create_account(hospital, roles=(Role.CASHIER,))
+    sign_in(client, cashier)
+    day = _today(hospital)
+    asked = client.post(
+        f"/billing/cashier/orders/{order.id}/refund?lang=en",
+        data={"amount": "", "reason": "患者未就诊", "date": day},
+    )
+    assert asked.status_code == 200
+    page = asked.get_data(as_text=True)
+    assert "Refund everything?" in page and "¥50.00" in page and 'value="患者未就诊"' in page
+    db.session.expire_all()
+    assert db.session.get(Order, order.id).refunded_fen == 0  # asking refunded nothing
+    done = client.post(
+        f"/billing/cashier/orders/{order.id}/refund",
+        data={"amount": "", "reason": "患者未就诊", "date": day, "confirm": "full"},
+    )
+    assert done.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Order, order.id).refunded_fen == 5000
+
+    html = client.get(f"/billing/cashier/reconciliation?date={day}&lang=en").get_data(as_text=True)
+    assert " UTC" not in html
+    assert "Sandbox (test payments)" in html and "<td>sandbox</td>" not in html
+    paid_at = db.session.get(Order, order.id).paid_at
+    assert paid_at is not None
+    assert paid_at.astimezone(ZoneInfo(hospital.timezone)).strftime("%H:%M") in html
