@@ -425,6 +425,11 @@ def test_idle_warning_counts_down_then_everything_personal_is_gone(
     # The warning, and "continue" keeps what was typed (WCAG 2.2.1).
     page.wait_for_selector("[data-idle-warning]:not([hidden])")
     assert page.inner_text("[data-idle-countdown]") in ("1", "2", "3")
+    sizes = page.evaluate(
+        """() => ['#k-idle-title', '#k-idle-text'].map(
+             (s) => parseFloat(getComputedStyle(document.querySelector(s)).fontSize))"""
+    )
+    assert sizes[0] > sizes[1], f"the warning's title is not larger than its text: {sizes}"
     page.click("[data-action=continue]")
     assert page.is_hidden("[data-idle-warning]")
     assert page.input_value("#k-id") == hall.id_number
