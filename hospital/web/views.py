@@ -47,6 +47,7 @@ from hospital.web.i18n import (
     elder_mode_on,
 )
 from hospital.web.navigation import next_path, same_site_path
+from hospital.web.staff import staff_links
 from hospital.web.tiles import home_tiles
 from hospital.zones import DEFAULT_TIMEZONE
 
@@ -118,13 +119,15 @@ def page_context() -> dict[str, Any]:
             "elder_mode": False,
         }
     hospital = page_hospital()
+    account = current_account()
     return {
         **context,
         "hospital": hospital,
         "hospital_name": localized(hospital, "name") or _("Hospital"),
-        "account": current_account(),
+        "account": account,
         "elder_mode": elder_mode_on(),
         "here": _here(),
+        "staff_links": staff_links(account),
     }
 
 
@@ -197,7 +200,14 @@ def _csrf_failed(exc: CSRFError) -> Response:
 @bp.get("/")
 @public("the home page")
 def home() -> str:
-    return render_template("home.html", tiles=home_tiles(signed_in=current_account() is not None))
+    account = current_account()
+    if account is not None and account.is_staff:
+        # Staff land on their work, by role; their own family pages stay in the menu below.
+        from hospital.audit.record_access import ROLE_LABELS
+
+        roles = [ROLE_LABELS[r.value] for r in sorted(account.roles) if r.value in ROLE_LABELS]
+        return render_template("staff_home.html", links=staff_links(account), role_labels=roles)
+    return render_template("home.html", tiles=home_tiles(signed_in=account is not None))
 
 
 @bp.get("/healthz")
