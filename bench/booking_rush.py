@@ -92,6 +92,7 @@ class BenchRow(db.Model):
 # Counts are kept per (endpoint, status) in this worker; GET /__bench/statements returns them.
 _statements = threading.local()
 _counts: dict[str, list[int]] = {}
+_shapes: dict[str, dict[str, int]] = {}
 _counts_lock = threading.Lock()
 with app.app_context():
     _engine = db.engine
@@ -100,6 +101,7 @@ with app.app_context():
 @sa.event.listens_for(_engine, "before_cursor_execute")
 def _count_statement(conn, cursor, statement, parameters, context, executemany):
     _statements.n = getattr(_statements, "n", 0) + 1
+    _statements.seen = getattr(_statements, "seen", []) + [" ".join(statement.split())[:70]]
 
 
 _inner_wsgi = app.wsgi_app
@@ -107,11 +109,12 @@ _inner_wsgi = app.wsgi_app
 
 def _counting_wsgi(environ, start_response):
     if environ.get("PATH_INFO") == "/__bench/statements":
-        body = json.dumps({"pid": os.getpid(), "counts": _counts}).encode()
+        body = json.dumps({"pid": os.getpid(), "counts": _counts, "shapes": _shapes}).encode()
         start_response("200 OK", [("Content-Type", "application/json"),
                                   ("Content-Length", str(len(body)))])
         return [body]
     _statements.n = 0
+    _statements.seen = []
     status_seen = []
 
     def _start(status, headers, exc_info=None):
@@ -126,6 +129,9 @@ def _counting_wsgi(environ, start_response):
             entry = _counts.setdefault(key, [0, 0])
             entry[0] += 1
             entry[1] += _statements.n
+            shapes = _shapes.setdefault(key, {})
+            for shape in _statements.seen:
+                shapes[shape] = shapes.get(shape, 0) + 1
 
 
 app.wsgi_app = _counting_wsgi
@@ -694,14 +700,22 @@ async def rush(
     return holds, shown.refreshes
 
 
-async def statement_counts(port: int, workers: int = 2) -> dict[str, list[int]]:
+async def statement_counts(
+    port: int, workers: int = 2
+) -> tuple[dict[str, list[int]], dict[str, dict[str, int]]]:
     """Add up every worker's statement counts (new connections land on random workers)."""
     seen: dict[int, dict[str, list[int]]] = {}
+    shapes: dict[str, dict[str, int]] = {}
     for _ in range(100):
         connection = Connection("127.0.0.1", port)
         reply = await connection.request("GET", "/__bench/statements")
         await connection.close()
         data = reply.json()
+        if data["pid"] not in seen:
+            for key, counted in data["shapes"].items():
+                into = shapes.setdefault(key, {})
+                for shape, n in counted.items():
+                    into[shape] = into.get(shape, 0) + n
         seen[data["pid"]] = data["counts"]
         if len(seen) == workers:
             break
@@ -711,7 +725,7 @@ async def statement_counts(port: int, workers: int = 2) -> dict[str, list[int]]:
             entry = total.setdefault(key, [0, 0])
             entry[0] += requests
             entry[1] += statements
-    return total
+    return total, shapes
 
 
 def audit(url: str) -> dict[str, int]:
@@ -775,7 +789,7 @@ def main() -> None:
         for profiler in profilers:
             profiler.send_signal(signal.SIGINT)
             profiler.wait(timeout=60)
-        counts = asyncio.run(statement_counts(port))
+        counts, shapes = asyncio.run(statement_counts(port))
         checked = audit(url)
     finally:
         stop_server(server)
@@ -818,6 +832,10 @@ def main() -> None:
         f"statements per hold (201) {statements_per_hold}, per 409 {statements_per_409}, "
         f"per baseline {per_request(counts, 'POST /api/v1/bench/baseline 201')}"
     )
+    hold_key = "POST /api/v1/scheduling/appointments 201"
+    held_n = counts.get(hold_key, [0, 0])[0]
+    for shape, n in sorted(shapes.get(hold_key, {}).items(), key=lambda kv: -kv[1]):
+        print(f"  per hold {n / held_n if held_n else 0:5.2f} x {shape}")
     print(f"overbooked slots: {checked['overbooked']}; other errors: {errors}")
     figures = {
         "patients": args.patients,
