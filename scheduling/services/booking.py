@@ -255,15 +255,18 @@ _INSERT_HOLD = sa.text(
 
 def _take_place_and_insert_hold(values: dict[str, Any]) -> int | None:
     """Take a place in the slot and insert the hold; its id, or None when the slot is full."""
+    new_id: int | None
     try:
         if db.session.get_bind().dialect.name == "postgresql":
-            return db.session.execute(_TAKE_PLACE_AND_INSERT_HOLD, values).scalar()
-        if not _take_place(values["slot_id"]):
-            return None
-        return db.session.execute(_INSERT_HOLD, values).scalar_one()
+            new_id = db.session.execute(_TAKE_PLACE_AND_INSERT_HOLD, values).scalar()
+        elif _take_place(values["slot_id"]):
+            new_id = db.session.execute(_INSERT_HOLD, values).scalar_one()
+        else:
+            new_id = None
     except IntegrityError as exc:
         # Another request for the same patient and session won the race to the unique index.
         raise _already_in_session() from exc
+    return new_id
 
 
 def _hold_object(appointment_id: int, slot: Slot, values: dict[str, Any]) -> Appointment:
@@ -360,18 +363,16 @@ def hold(*, actor: Account, patient_id: int, slot_id: int, now: datetime) -> App
     }
     # The slot's row stays locked from the take to the commit: the take comes last but for
     # billing's order. If the order fails, the caller's rollback gives the place back too.
-    appointment_id = _take_place_and_insert_hold(values)
-    if appointment_id is None and release_lapsed_holds_on_slot(slot.id, now=now):
-        appointment_id = _take_place_and_insert_hold(values)
-    if appointment_id is None:
+    new_id = _take_place_and_insert_hold(values)
+    if new_id is None and release_lapsed_holds_on_slot(slot.id, now=now):
+        new_id = _take_place_and_insert_hold(values)
+    if new_id is None:
         raise _taken()
     db.session.expire(slot, ["booked"])
-    appointment = _hold_object(
-        appointment_id, slot, {**values, "fee_class_enum": session.fee_class}
-    )
+    appointment = _hold_object(new_id, slot, {**values, "fee_class_enum": session.fee_class})
     events.appointment_held.send(
         "scheduling",
-        appointment_id=appointment_id,
+        appointment_id=new_id,
         hospital_id=appointment.hospital_id,
         patient_id=patient.id,
         account_id=actor.id,
