@@ -32,6 +32,7 @@ import os
 import random
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -61,6 +62,9 @@ SESSIONS = 10
 WSGI_MODULE = '''
 """The benchmark's own app instance: the production app plus a bare baseline route."""
 
+import json
+import os
+import threading
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -83,6 +87,56 @@ class BenchRow(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+# Count the SQL statements each request sends (per thread: one request per thread at a time),
+# from the first byte in to the last byte out, so statements run by commit hooks count too.
+# Counts are kept per (endpoint, status) in this worker; GET /__bench/statements returns them.
+_statements = threading.local()
+_counts: dict[str, list[int]] = {}
+_shapes: dict[str, dict[str, int]] = {}
+_counts_lock = threading.Lock()
+with app.app_context():
+    _engine = db.engine
+
+
+@sa.event.listens_for(_engine, "before_cursor_execute")
+def _count_statement(conn, cursor, statement, parameters, context, executemany):
+    _statements.n = getattr(_statements, "n", 0) + 1
+    _statements.seen = getattr(_statements, "seen", []) + [" ".join(statement.split())[:70]]
+
+
+_inner_wsgi = app.wsgi_app
+
+
+def _counting_wsgi(environ, start_response):
+    if environ.get("PATH_INFO") == "/__bench/statements":
+        body = json.dumps({"pid": os.getpid(), "counts": _counts, "shapes": _shapes}).encode()
+        start_response("200 OK", [("Content-Type", "application/json"),
+                                  ("Content-Length", str(len(body)))])
+        return [body]
+    _statements.n = 0
+    _statements.seen = []
+    status_seen = []
+
+    def _start(status, headers, exc_info=None):
+        status_seen.append(status.split()[0])
+        return start_response(status, headers, exc_info) if exc_info else start_response(status, headers)
+
+    try:
+        return list(_inner_wsgi(environ, _start))
+    finally:
+        key = f"{environ.get('REQUEST_METHOD')} {environ.get('PATH_INFO')} {status_seen[-1] if status_seen else '?'}"
+        with _counts_lock:
+            entry = _counts.setdefault(key, [0, 0])
+            entry[0] += 1
+            entry[1] += _statements.n
+            shapes = _shapes.setdefault(key, {})
+            for shape in _statements.seen:
+                shapes[shape] = shapes.get(shape, 0) + 1
+
+
+app.wsgi_app = _counting_wsgi
+
+
 @app.post("/api/v1/bench/baseline")
 @csrf.exempt
 @require_signed_in
@@ -91,6 +145,70 @@ def baseline():
     db.session.add(row)
     db.session.flush()
     return jsonify(id=row.id), 201
+'''
+
+BARE_MODULE = '''
+"""The bare rush: a minimal Flask app, no extensions, one conditional UPDATE and one INSERT."""
+
+import os
+import queue
+import threading
+from contextlib import contextmanager
+
+import psycopg
+from flask import Flask, jsonify, request
+
+CONNINFO = os.environ["BARE_CONNINFO"]
+POOL_SIZE = int(os.environ.get("BARE_POOL_SIZE", "10"))
+
+app = Flask(__name__)
+_idle: "queue.LifoQueue[psycopg.Connection]" = queue.LifoQueue()
+_opened = 0
+_opened_lock = threading.Lock()
+_gate = threading.BoundedSemaphore(POOL_SIZE)  # at most POOL_SIZE connections, like the app's pool
+
+
+@contextmanager
+def connection():
+    global _opened
+    with _gate:
+        try:
+            conn = _idle.get_nowait()
+        except queue.Empty:
+            with _opened_lock:
+                _opened += 1
+            conn = psycopg.connect(CONNINFO)
+        try:
+            yield conn
+        finally:
+            conn.rollback()
+            _idle.put(conn)
+
+
+@app.get("/free")
+def free():
+    with connection() as conn:
+        rows = conn.execute("SELECT id, capacity - booked FROM bare_slot ORDER BY id").fetchall()
+    return jsonify([{"slot_id": i, "remaining": r} for i, r in rows])
+
+
+@app.post("/hold")
+def hold():
+    body = request.get_json()
+    with connection() as conn:
+        cur = conn.execute(
+            "UPDATE bare_slot SET booked = booked + 1 WHERE id = %s AND booked < capacity",
+            (body["slot_id"],),
+        )
+        if cur.rowcount != 1:
+            return jsonify(code="slot_full"), 409
+        hold_id = conn.execute(
+            "INSERT INTO bare_hold (slot_id, patient_id, created_at) VALUES (%s, %s, now()) "
+            "RETURNING id",
+            (body["slot_id"], body["patient_id"]),
+        ).fetchone()[0]
+        conn.commit()
+    return jsonify(id=hold_id), 201
 '''
 
 
@@ -306,20 +424,38 @@ def seed(url: str, patients: int) -> dict[str, Any]:
                     account_id=account.id,
                     hospital_id=hospital.id,
                     created_at=now,
-                    last_seen_at=now,
+                    # Seen "later" than the run: no request refreshes it (a touch is one more
+                    # UPDATE, and whether it fires would depend on how long seeding took).
+                    last_seen_at=now + timedelta(minutes=30),
                     expires_at=now + timedelta(days=30),
                 )
             )
             value = serializer.dumps({"_user_id": token, "_fresh": True})
             cookies.append((f"{app.config['SESSION_COOKIE_NAME']}={value}", patient.id))
         db.session.commit()
+        # The bare rush books the same places in a copy of the slots, so both rushes start full.
+        db.session.execute(
+            sa.text("CREATE TABLE bare_slot AS SELECT id, capacity, booked FROM slot")
+        )
+        db.session.execute(sa.text("ALTER TABLE bare_slot ADD PRIMARY KEY (id)"))
+        db.session.execute(
+            sa.text(
+                "CREATE TABLE bare_hold (id serial PRIMARY KEY, slot_id integer NOT NULL, "
+                "patient_id integer NOT NULL, created_at timestamptz NOT NULL)"
+            )
+        )
+        db.session.commit()
         info = {"clinician_id": clinician.id, "days": days, "slots": slot_count, "cookies": cookies}
         db.engine.dispose()
     return info
 
 
-def start_server(url: str, workdir: Path, port: int) -> subprocess.Popen:
-    (workdir / "bench_wsgi.py").write_text(WSGI_MODULE)
+def start_server(
+    url: str, workdir: Path, port: int, *, server: str = "gthread", bare: bool = False
+) -> subprocess.Popen:
+    """Serve the benchmark's app (or the bare app) with the given server settings."""
+    module = "bare_wsgi" if bare else "bench_wsgi"
+    (workdir / f"{module}.py").write_text(BARE_MODULE if bare else WSGI_MODULE)
     env = {
         **os.environ,
         "PYTHONPATH": f"{workdir}{os.pathsep}{ROOT}",
@@ -327,34 +463,92 @@ def start_server(url: str, workdir: Path, port: int) -> subprocess.Popen:
         **{f"HOSPITAL_{key}": value for key, value in PRODUCTION_SETTINGS.items()},
         "HOSPITAL_LOG_LEVEL": "WARNING",
         "HOSPITAL_RATELIMIT_ENABLED": "false",
+        "BARE_CONNINFO": url.replace("postgresql+psycopg://", "postgresql://"),
     }
-    # Exactly `hospital serve`'s settings (hospital/cli.py), with the benchmark's own app module.
-    from hospital.cli import server_settings
-
-    options, environment = server_settings(
-        bind=f"127.0.0.1:{port}", workers=2, threads=8, stream_slots=1000
-    )
+    options, environment = SERVERS[server](port)
     env.update(environment)
+    if bare:
+        options.pop("logger_class", None)  # the bare app has no hospital code at all
     # The options go in a config file, as `hospital serve` sets them: gunicorn reads each setting
     # by its own name, with no translation into command-line flags.
     config = "".join(f"{key} = {value!r}\n" for key, value in options.items())
-    (workdir / "bench_gunicorn.py").write_text(config)
-    command = [sys.executable, "-m", "gunicorn", "-c", "bench_gunicorn.py", "bench_wsgi:app"]
-    server = subprocess.Popen(
+    (workdir / f"{module}_gunicorn.py").write_text(config)
+    command = [sys.executable, "-m", "gunicorn", "-c", f"{module}_gunicorn.py", f"{module}:app"]
+    log = workdir / f"{module}.log"
+    process = subprocess.Popen(
         command,
         cwd=workdir,
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=(workdir / "server.log").open("wb"),  # noqa: SIM115 (lives as long as the server)
+        stderr=log.open("wb"),  # noqa: SIM115 (lives as long as the server)
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
-            return server
-        if server.poll() is not None:
-            raise RuntimeError((workdir / "server.log").read_text())
+            return process
+        if process.poll() is not None:
+            raise RuntimeError(log.read_text())
         time.sleep(0.2)
     raise RuntimeError("gunicorn did not start")
+
+
+def start_profilers(server: subprocess.Popen, out: Path) -> list[subprocess.Popen]:
+    """Sample every worker of the server with py-spy until interrupted."""
+    out.mkdir(parents=True, exist_ok=True)
+    children = Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()
+    py_spy = Path(sys.executable).with_name("py-spy")
+    return [
+        subprocess.Popen(
+            [
+                str(py_spy),
+                "record",
+                "--pid",
+                pid,
+                "--format",
+                "raw",
+                "--rate",
+                "100",
+                "--nonblocking",  # sampling must not pause the workers
+                "--output",
+                str(out / f"worker-{pid}.txt"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for pid in children
+    ]
+
+
+def stop_server(process: subprocess.Popen | None) -> None:
+    if process is None:
+        return
+    process.terminate()
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=15)
+    if process.poll() is None:
+        process.kill()
+
+
+def _gthread(threads: int) -> Any:
+    def settings(port: int) -> tuple[dict[str, Any], dict[str, str]]:
+        # Exactly `hospital serve`'s settings (hospital/cli.py), with the benchmark's app module.
+        from hospital.cli import server_settings
+
+        options, environment = server_settings(
+            bind=f"127.0.0.1:{port}", workers=2, threads=threads, stream_slots=1000
+        )
+        environment["BARE_POOL_SIZE"] = str(threads)  # as many as the app's request slots
+        return options, environment
+
+    return settings
+
+
+# Server settings the benchmark can compare (--server); "gthread" is what `hospital serve` runs.
+SERVERS = {
+    "gthread": _gthread(8),
+    "gthread-4": _gthread(4),
+    "gthread-16": _gthread(16),
+}
 
 
 # ---- the rush -----------------------------------------------------------------------------
@@ -414,13 +608,10 @@ async def run_phase(port: int, users: list[tuple[str, int]], concurrency: int, s
 class FreeSlots:
     """What the patients' phones show as free: refreshed from the availability API."""
 
-    def __init__(self, port: int, cookie: str, clinician_id: int, days: list[Any]) -> None:
+    def __init__(self, port: int, cookie: str, path: str) -> None:
         self.port = port
         self.cookie = cookie
-        self.path = (
-            f"/api/v1/scheduling/availability?clinician_id={clinician_id}"
-            f"&from={days[0].isoformat()}&to={days[-1].isoformat()}&only_bookable=true"
-        )
+        self.path = path
         self.free: list[int] = []
         self.refreshes = 0
 
@@ -445,21 +636,42 @@ class FreeSlots:
             self.free.remove(slot_id)
 
 
-async def rush(port: int, info: dict[str, Any], concurrency: int) -> tuple[Phase, Phase, int]:
+async def warm_up(port: int, users: list[tuple[str, int]], path: str) -> None:
+    """Let every worker load its code before timing (new connections spread over the workers)."""
+    for cookie, _pid in users[:20]:
+        warm = Connection("127.0.0.1", port)
+        await warm.request("GET", path, cookie=cookie)
+        await warm.close()
+
+
+async def baseline_phase(port: int, info: dict[str, Any], concurrency: int) -> Phase:
     users = info["cookies"]
-    warm = Connection("127.0.0.1", port)
-    for cookie, _pid in users[:20]:  # let both workers load their code before timing
-        await warm.request("GET", "/api/v1/scheduling/appointments", cookie=cookie)
-    await warm.close()
+    await warm_up(port, users, "/api/v1/scheduling/appointments")
 
     async def baseline(connection: Connection, cookie: str, _patient_id: int, phase: Phase) -> None:
         began = time.perf_counter()
         reply = await connection.request("POST", "/api/v1/bench/baseline", cookie=cookie, body={})
         phase.add(reply.status, time.perf_counter() - began)
 
-    base = await run_phase(port, users, concurrency, baseline)
+    return await run_phase(port, users, concurrency, baseline)
 
-    shown = FreeSlots(port, users[0][0], info["clinician_id"], info["days"])
+
+async def rush(
+    port: int, info: dict[str, Any], concurrency: int, *, bare: bool = False
+) -> tuple[Phase, int]:
+    """Every patient taps one slot among those shown free; (the phase, availability refreshes)."""
+    users = info["cookies"]
+    if bare:
+        free_path, hold_path = "/free", "/hold"
+        await warm_up(port, users, free_path)
+    else:
+        days = info["days"]
+        free_path = (
+            f"/api/v1/scheduling/availability?clinician_id={info['clinician_id']}"
+            f"&from={days[0].isoformat()}&to={days[-1].isoformat()}&only_bookable=true"
+        )
+        hold_path = "/api/v1/scheduling/appointments"
+    shown = FreeSlots(port, users[0][0], free_path)
     first = Connection("127.0.0.1", port)
     await shown.refresh(first)
     await first.close()
@@ -478,10 +690,7 @@ async def rush(port: int, info: dict[str, Any], concurrency: int) -> tuple[Phase
             slot_id = rng.choice(opened_page)
         began = time.perf_counter()
         reply = await connection.request(
-            "POST",
-            "/api/v1/scheduling/appointments",
-            cookie=cookie,
-            body={"patient_id": patient_id, "slot_id": slot_id},
+            "POST", hold_path, cookie=cookie, body={"patient_id": patient_id, "slot_id": slot_id}
         )
         phase.add(reply.status, time.perf_counter() - began)
         if reply.status in (201, 409):
@@ -490,7 +699,35 @@ async def rush(port: int, info: dict[str, Any], concurrency: int) -> tuple[Phase
     holds = await run_phase(port, users, concurrency, hold)
     stop.set()
     await refresher
-    return base, holds, shown.refreshes
+    return holds, shown.refreshes
+
+
+async def statement_counts(
+    port: int, workers: int = 2
+) -> tuple[dict[str, list[int]], dict[str, dict[str, int]]]:
+    """Add up every worker's statement counts (new connections land on random workers)."""
+    seen: dict[int, dict[str, list[int]]] = {}
+    shapes: dict[str, dict[str, int]] = {}
+    for _ in range(100):
+        connection = Connection("127.0.0.1", port)
+        reply = await connection.request("GET", "/__bench/statements")
+        await connection.close()
+        data = reply.json()
+        if data["pid"] not in seen:
+            for key, counted in data["shapes"].items():
+                into = shapes.setdefault(key, {})
+                for shape, n in counted.items():
+                    into[shape] = into.get(shape, 0) + n
+        seen[data["pid"]] = data["counts"]
+        if len(seen) == workers:
+            break
+    total: dict[str, list[int]] = {}
+    for counts in seen.values():
+        for key, (requests, statements) in counts.items():
+            entry = total.setdefault(key, [0, 0])
+            entry[0] += requests
+            entry[1] += statements
+    return total, shapes
 
 
 def audit(url: str) -> dict[str, int]:
@@ -512,10 +749,21 @@ def audit(url: str) -> dict[str, int]:
     return {"overbooked": overbooked, "appointments": held, "slots_taken": taken}
 
 
+def per_request(counts: dict[str, list[int]], key: str) -> float:
+    requests, statements = counts.get(key, [0, 0])
+    return round(statements / requests, 2) if requests else 0.0
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--patients", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=200)
+    parser.add_argument("--server", choices=sorted(SERVERS), default="gthread")
+    parser.add_argument(
+        "--profile",
+        metavar="DIR",
+        help="record the app workers with py-spy during the holds (collapsed stacks in DIR)",
+    )
     args = parser.parse_args()
 
     from tests.support.postgres_cluster import PostgresCluster
@@ -531,24 +779,34 @@ def main() -> None:
         )
         info = seed(url, args.patients)
         port = free_port()
-        server = start_server(url, workdir, port)
-        base, holds, refreshes = asyncio.run(rush(port, info, args.concurrency))
+        # The bare rush first, alone on the machine, with the same server settings and load.
+        server = start_server(url, workdir, port, server=args.server, bare=True)
+        bare, _ = asyncio.run(rush(port, info, args.concurrency, bare=True))
+        stop_server(server)
+        port = free_port()
+        server = start_server(url, workdir, port, server=args.server)
+        base = asyncio.run(baseline_phase(port, info, args.concurrency))
+        profilers = start_profilers(server, Path(args.profile)) if args.profile else []
+        holds, refreshes = asyncio.run(rush(port, info, args.concurrency))
+        for profiler in profilers:
+            profiler.send_signal(signal.SIGINT)
+            profiler.wait(timeout=60)
+        counts, shapes = asyncio.run(statement_counts(port))
         checked = audit(url)
     finally:
-        if server is not None:
-            server.terminate()
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                server.wait(timeout=15)
-            if server.poll() is None:
-                server.kill()
+        stop_server(server)
         cluster.stop()
         shutil.rmtree(workdir, ignore_errors=True)
 
     hold_statuses = holds.statuses
     unexpected = sum(n for status, n in hold_statuses.items() if status not in (201, 409))
     unexpected += sum(n for status, n in base.statuses.items() if status != 201)
-    errors = unexpected + holds.transport_errors + base.transport_errors
+    unexpected += sum(n for status, n in bare.statuses.items() if status not in (201, 409))
+    errors = unexpected + holds.transport_errors + base.transport_errors + bare.transport_errors
     holds_per_s = holds.answered / holds.elapsed if holds.elapsed else 0.0
+    bare_per_s = bare.answered / bare.elapsed if bare.elapsed else 0.0
+    statements_per_hold = per_request(counts, "POST /api/v1/scheduling/appointments 201")
+    statements_per_409 = per_request(counts, "POST /api/v1/scheduling/appointments 409")
     baseline_per_s = base.answered / base.elapsed if base.elapsed else 0.0
     print(
         f"baseline: {base.answered} requests in {base.elapsed:.2f} s = {baseline_per_s:.0f}/s, "
@@ -565,6 +823,21 @@ def main() -> None:
         f"{hold_statuses.get(409, 0)} got 409; {holds.gave_up} tapped a stale page after all slots were gone; "
         f"{refreshes} availability refreshes; database: {checked}"
     )
+    print(
+        f"bare rush: {bare.answered} requests in {bare.elapsed:.2f} s = {bare_per_s:.0f}/s, "
+        f"p50 {bare.percentile(50):.0f} ms, p99 {bare.percentile(99):.0f} ms, "
+        f"statuses {dict(sorted(bare.statuses.items()))}"
+    )
+    print(
+        f"holds / baseline {holds_per_s / baseline_per_s if baseline_per_s else 0:.2f}, "
+        f"holds / bare rush {holds_per_s / bare_per_s if bare_per_s else 0:.2f}; "
+        f"statements per hold (201) {statements_per_hold}, per 409 {statements_per_409}, "
+        f"per baseline {per_request(counts, 'POST /api/v1/bench/baseline 201')}"
+    )
+    hold_key = "POST /api/v1/scheduling/appointments 201"
+    held_n = counts.get(hold_key, [0, 0])[0]
+    for shape, n in sorted(shapes.get(hold_key, {}).items(), key=lambda kv: -kv[1]):
+        print(f"  per hold {n / held_n if held_n else 0:5.2f} x {shape}")
     print(f"overbooked slots: {checked['overbooked']}; other errors: {errors}")
     figures = {
         "patients": args.patients,
@@ -580,6 +853,12 @@ def main() -> None:
         "stale_taps": holds.gave_up,
         "overbooked": checked["overbooked"],
         "errors": errors,
+        "server": args.server,
+        "bare_rush_per_s": round(bare_per_s, 1),
+        "vs_bare_rush": round(holds_per_s / bare_per_s, 3) if bare_per_s else 0.0,
+        "bare_rush_p99_ms": round(bare.percentile(99), 1),
+        "statements_per_hold": statements_per_hold,
+        "statements_per_409": statements_per_409,
     }
     print(json.dumps(figures))
 

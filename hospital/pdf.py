@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import threading
+import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -84,28 +85,66 @@ def package_only_fetcher() -> Any:
     return _fetcher_class()(allowed_protocols=("data", "file"), allow_redirects=False)
 
 
+class _Typesetter:
+    """What every render can share: the parsed print rules and the font configuration.
+
+    Parsing PRINT_CSS and building a FontConfiguration (fontconfig and Pango's font map, with
+    their caches of matched and loaded fonts) cost a bare page a third of its time when done
+    for every PDF. Pango's font map is not safe to use from two threads at once, so renders
+    that share it take turns; they hold the GIL for nearly all their work anyway.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self._ready: tuple[Any, Any] | None = None
+
+    def shared(self) -> tuple[Any, Any]:
+        """(print stylesheet, font configuration); call with the lock held."""
+        if self._ready is None:
+            from weasyprint import CSS
+            from weasyprint.text.fonts import FontConfiguration
+
+            font_config = FontConfiguration()
+            stylesheet = CSS(
+                string=PRINT_CSS, url_fetcher=package_only_fetcher(), font_config=font_config
+            )
+            self._ready = (stylesheet, font_config)
+        return self._ready
+
+
+_typesetter = _Typesetter()
+
+
 def render_pdf(html: str, *, base_url: str | None = None, timeout_s: float = 20) -> bytes:
     """Render an HTML document to PDF bytes; raise PdfRenderError after timeout_s seconds."""
-    from weasyprint import CSS, HTML
+    from weasyprint import HTML
 
     result: dict[str, Any] = {}
+    started = time.monotonic()
 
     def _render() -> None:
         try:
-            fetcher = package_only_fetcher()
-            document = HTML(string=html, base_url=base_url, url_fetcher=fetcher)
-            result["pdf"] = document.write_pdf(
-                stylesheets=[CSS(string=PRINT_CSS, url_fetcher=fetcher)],
-                # Never full_fonts: a whole CJK font would make every PDF megabytes.
-                full_fonts=False,
-            )
+            if not _typesetter.lock.acquire(timeout=timeout_s):
+                raise PdfRenderError("another PDF is still rendering")
+            try:
+                stylesheet, font_config = _typesetter.shared()
+                fetcher = package_only_fetcher()
+                document = HTML(string=html, base_url=base_url, url_fetcher=fetcher)
+                result["pdf"] = document.write_pdf(
+                    stylesheets=[stylesheet],
+                    font_config=font_config,
+                    # Never full_fonts: a whole CJK font would make every PDF megabytes.
+                    full_fonts=False,
+                )
+            finally:
+                _typesetter.lock.release()
         except BaseException as exc:  # handed to the caller's thread below
             result["error"] = exc
 
     # WeasyPrint cannot be interrupted; a daemon thread lets the caller give up in time.
     worker = threading.Thread(target=_render, name="render-pdf", daemon=True)
     worker.start()
-    worker.join(timeout_s)
+    worker.join(max(0.0, timeout_s - (time.monotonic() - started)))
     if worker.is_alive():
         raise PdfRenderError(f"rendering the PDF took longer than {timeout_s:g} s")
     if "error" in result:

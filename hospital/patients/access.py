@@ -92,6 +92,11 @@ _PATIENT_WITH_LINK = (
     )
     .where(Patient.id == sa.bindparam("patient_id"))
 )
+# The same, also locking the patient's and the account's rows until the commit (PostgreSQL;
+# SQLite transactions are serial anyway): what a booking takes before counting its limits.
+_PATIENT_WITH_LINK_LOCKED = _PATIENT_WITH_LINK.join(
+    Account, Account.id == sa.bindparam("account_id")
+).with_for_update(key_share=True, of=[Patient.__table__, Account.__table__])
 
 
 def patients_acting_for(
@@ -108,15 +113,23 @@ def patients_acting_for(
 
 
 def require_patient_access(
-    account: Account, patient_id: int, permission: Permission, *, action: str
+    account: Account,
+    patient_id: int,
+    permission: Permission,
+    *,
+    action: str,
+    lock_rows: bool = False,
 ) -> Patient:
-    """Return the patient, or raise NotFound (never revealing whether it exists) and audit the denial."""
+    """Return the patient, or raise NotFound (never revealing whether it exists) and audit the denial.
+
+    With lock_rows, the patient's and the account's rows stay locked (FOR NO KEY UPDATE) until the
+    transaction ends, read in the same round trip, so that checks counted next cannot be raced.
+    """
     from hospital.audit.service import record
 
+    statement = _PATIENT_WITH_LINK_LOCKED if lock_rows else _PATIENT_WITH_LINK
     found = (
-        db.session.execute(
-            _PATIENT_WITH_LINK, {"patient_id": patient_id, "account_id": account.id}
-        ).first()
+        db.session.execute(statement, {"patient_id": patient_id, "account_id": account.id}).first()
         if isinstance(patient_id, int)
         else None
     )

@@ -9,6 +9,8 @@ from typing import Any
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
 
 from hospital import events
 from hospital.accounts.models import Account
@@ -219,8 +221,96 @@ def _taken() -> Conflict:
     return Conflict(_l("This slot was just taken. Pick another time."), code=ErrorCode.SLOT_FULL)
 
 
+# A hold's new row: every column a person reads back, so the returned object needs no reload.
+_NEW_HOLD_COLUMNS = (
+    "hospital_id, slot_id, session_id, local_date, patient_id, account_id, state, fee_class, "
+    "fee_fen, hold_expires_at, is_addon, addon_reason, reschedule_count, sequence, created_at, "
+    "cancel_reason"
+)
+_NEW_HOLD_VALUES = (
+    ":hospital_id, :slot_id, :session_id, :local_date, :patient_id, :account_id, :state, "
+    ":fee_class, :fee_fen, :hold_expires_at, false, '', 0, 0, :created_at, ''"
+)
+_HOLD_BIND_TYPES = (
+    sa.bindparam("local_date", type_=sa.Date()),
+    sa.bindparam("hold_expires_at", type_=UTCDateTime()),
+    sa.bindparam("created_at", type_=UTCDateTime()),
+)
+# PostgreSQL: take the place and insert the hold in one statement; no row means the slot is full.
+_TAKE_PLACE_AND_INSERT_HOLD = sa.text(
+    f"""
+    WITH took AS (
+      UPDATE slot SET booked = booked + 1 WHERE id = :slot_id AND booked < capacity RETURNING id
+    )
+    INSERT INTO appointment ({_NEW_HOLD_COLUMNS})
+    SELECT {_NEW_HOLD_VALUES.replace(":slot_id", "took.id")} FROM took
+    RETURNING id
+    """
+).bindparams(*_HOLD_BIND_TYPES)
+# SQLite (no data-modifying CTE; its write transactions are serial): the insert after the take.
+_INSERT_HOLD = sa.text(
+    f"INSERT INTO appointment ({_NEW_HOLD_COLUMNS}) VALUES ({_NEW_HOLD_VALUES}) RETURNING id"
+).bindparams(*_HOLD_BIND_TYPES)
+
+
+def _take_place_and_insert_hold(values: dict[str, Any]) -> int | None:
+    """Take a place in the slot and insert the hold; its id, or None when the slot is full."""
+    new_id: int | None
+    try:
+        if db.session.get_bind().dialect.name == "postgresql":
+            new_id = db.session.execute(_TAKE_PLACE_AND_INSERT_HOLD, values).scalar()
+        elif _take_place(values["slot_id"]):
+            new_id = db.session.execute(_INSERT_HOLD, values).scalar_one()
+        else:
+            new_id = None
+    except IntegrityError as exc:
+        # Another request for the same patient and session won the race to the unique index.
+        raise _already_in_session() from exc
+    return new_id
+
+
+def _hold_object(appointment_id: int, slot: Slot, values: dict[str, Any]) -> Appointment:
+    """The inserted hold as a persistent ORM object, built from what was written (no reload)."""
+    appointment = Appointment(
+        id=appointment_id,
+        hospital_id=values["hospital_id"],
+        slot_id=values["slot_id"],
+        session_id=values["session_id"],
+        local_date=values["local_date"],
+        patient_id=values["patient_id"],
+        account_id=values["account_id"],
+        state=AppointmentState.HELD,
+        fee_class=values["fee_class_enum"],
+        fee_fen=values["fee_fen"],
+        hold_expires_at=values["hold_expires_at"],
+        is_addon=False,
+        addon_reason="",
+        reschedule_count=0,
+        sequence=0,
+        order_id=None,
+        created_at=values["created_at"],
+        booked_at=None,
+        checked_in_at=None,
+        completed_at=None,
+        cancelled_at=None,
+        cancelled_by_account_id=None,
+        cancel_reason="",
+        expired_at=None,
+        no_show_at=None,
+    )
+    make_transient_to_detached(appointment)
+    db.session.add(appointment)  # persistent and unchanged: nothing to flush
+    set_committed_value(appointment, "slot", slot)  # already loaded: no lazy load to answer
+    return appointment
+
+
 def hold(*, actor: Account, patient_id: int, slot_id: int, now: datetime) -> Appointment:
-    """Reserve a place in a slot for a patient until the hold expires (or is confirmed)."""
+    """Reserve a place in a slot for a patient until the hold expires (or is confirmed).
+
+    A successful hold runs five statements after sign-in: the slot with its session, the patient
+    with the account's link (both rows locked, so limits cannot be raced), the limits counted in
+    one query, the place taken together with the insert, and billing's order (its signal).
+    """
     row = db.session.execute(_SLOT_FOR_HOLD, {"slot_id": slot_id, "now": now}).first()
     if row is None or row[0].hospital_id != actor.hospital_id:
         raise NotFound(
@@ -234,9 +324,10 @@ def hold(*, actor: Account, patient_id: int, slot_id: int, now: datetime) -> App
         has_lapsed_holds and release_lapsed_holds_on_slot(slot.id, now=now)
     ):
         raise _taken()
-    patient = require_patient_access(actor, patient_id, Permission.BOOK, action="scheduling.hold")
+    patient = require_patient_access(
+        actor, patient_id, Permission.BOOK, action="scheduling.hold", lock_rows=True
+    )
     desk = _is_desk_staff(actor)
-    _lock_booker(actor.id, patient.id)
     limits = _check_limits(
         actor,
         patient.id,
@@ -256,17 +347,32 @@ def hold(*, actor: Account, patient_id: int, slot_id: int, now: datetime) -> App
             )
         ).all():
             _expire_hold(appointment_id, now)
-    appointment = _insert_appointment(
-        slot,
-        patient,
-        actor,
-        now=now,
-        state=AppointmentState.HELD,
-        hold_expires_at=now + timedelta(minutes=limits.hold_minutes),
-    )
+    session = slot.session
+    values: dict[str, Any] = {
+        "hospital_id": slot.hospital_id,
+        "slot_id": slot.id,
+        "session_id": slot.session_id,
+        "local_date": slot.local_date,
+        "patient_id": patient.id,
+        "account_id": actor.id,
+        "state": AppointmentState.HELD.value,
+        "fee_class": session.fee_class.value,
+        "fee_fen": session.fee_fen,
+        "hold_expires_at": now + timedelta(minutes=limits.hold_minutes),
+        "created_at": now,
+    }
+    # The slot's row stays locked from the take to the commit: the take comes last but for
+    # billing's order. If the order fails, the caller's rollback gives the place back too.
+    new_id = _take_place_and_insert_hold(values)
+    if new_id is None and release_lapsed_holds_on_slot(slot.id, now=now):
+        new_id = _take_place_and_insert_hold(values)
+    if new_id is None:
+        raise _taken()
+    db.session.expire(slot, ["booked"])
+    appointment = _hold_object(new_id, slot, {**values, "fee_class_enum": session.fee_class})
     events.appointment_held.send(
         "scheduling",
-        appointment_id=appointment.id,
+        appointment_id=new_id,
         hospital_id=appointment.hospital_id,
         patient_id=patient.id,
         account_id=actor.id,
@@ -275,13 +381,6 @@ def hold(*, actor: Account, patient_id: int, slot_id: int, now: datetime) -> App
         expires_at=appointment.hold_expires_at,
         now=now,
     )
-    # Take the place last, so the slot's row stays locked only from here to the commit. If it
-    # fails, the caller's rollback also removes the appointment and whatever the signal wrote.
-    if not _take_place(slot.id) and not (
-        release_lapsed_holds_on_slot(slot.id, now=now) and _take_place(slot.id)
-    ):
-        raise _taken()
-    db.session.expire(slot, ["booked"])
     return appointment
 
 

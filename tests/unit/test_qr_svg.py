@@ -40,7 +40,7 @@ def _dark_cells_of(svg: str) -> set[tuple[int, int]]:
     path = re.search(r' d="([^"]*)"', svg)
     assert path is not None
     cells = set()
-    for x, y, length in re.findall(r"M(\d+) (\d+)h(\d+)v1h-\d+z", path.group(1)):
+    for x, y, length in re.findall(r"M(\d+) (\d+)\.5h(\d+)", path.group(1)):
         for dx in range(int(length)):
             cells.add((int(y), int(x) + dx))
     return cells
