@@ -10,6 +10,7 @@ from flask_babel import gettext as _
 
 from hospital.accounts.guards import signed_in_account
 from hospital.db import utcnow
+from hospital.organisation.schemas import TITLE_LABELS
 from hospital.web.fixable_errors import undo_on_error
 from hospital.web.navigation import sign_in_page_required
 from scheduling.pages.blueprint import Page, bp
@@ -43,10 +44,20 @@ def department_days(department_id: int) -> Page:
         last_date=today + timedelta(days=SEARCH_DAYS - 1),
         now=utcnow(),
     )
+    # The date strip: one day at a time (the asked one, else the first with places).
+    days = [day for day, _sessions in found.days]
+    asked = request.args.get("day", "")
+    chosen = next((d for d in days if d.isoformat() == asked), None) or next(
+        (day for day, sessions in found.days if any(s.bookable for s in sessions)),
+        days[0] if days else None,
+    )
     return render_template(
         "scheduling/department_days.html",
         department=found.department,
         by_day=found.days,
+        chosen=chosen,
+        clinicians=found.clinicians,
+        title_labels=TITLE_LABELS,
         **page_context(),
     )
 

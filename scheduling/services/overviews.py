@@ -35,6 +35,7 @@ from scheduling.services.rules import hospital_zone, rules_for
 class DepartmentDays:
     department: Department
     days: list[tuple[date, list[AvailableSession]]]
+    clinicians: dict[int, Clinician]  # the department's clinicians, for their title and specialty
 
 
 def department_days(
@@ -53,7 +54,13 @@ def department_days(
         now=now,
     ):
         by_day.setdefault(session.local_date, []).append(session)
-    return DepartmentDays(department, sorted(by_day.items()))
+    clinicians = {
+        c.id: c
+        for c in db.session.scalars(
+            sa.select(Clinician).where(Clinician.department_id == department.id)
+        )
+    }
+    return DepartmentDays(department, sorted(by_day.items()), clinicians)
 
 
 @dataclass(frozen=True)

@@ -214,3 +214,30 @@ def test_a_booking_past_the_cancellation_cut_off_says_so_before_paying(
     db.session.commit()
     page = patient.get(f"/appointments/{fine.id}/confirm?lang=en").get_data(as_text=True)
     assert "data-cancel-closed" not in page and "You can cancel online until" in page
+
+
+def test_a_department_shows_a_date_strip_and_doctor_cards(patient: Any, world: World) -> None:
+    from hospital.organisation.models import ClinicianTitle
+
+    world.clinician.title = ClinicianTitle.CHIEF_PHYSICIAN
+    world.clinician.specialty_en = "Hypertension"
+    first = upcoming(world, capacity=2)
+    later = create_clinic_session(
+        world.clinician,
+        local_date=first.local_date + timedelta(days=3),
+        release_at=utcnow() - timedelta(hours=1),
+    )
+    db.session.commit()
+    url = f"/book/departments/{world.department.id}"
+    page = patient.get(f"{url}?lang=en").get_data(as_text=True)
+    # Both days are chips; only the first day's doctors are shown, with title and specialty.
+    assert f'data-day-chip="{first.local_date.isoformat()}"' in page
+    assert f'data-day-chip="{later.local_date.isoformat()}"' in page
+    assert f'data-session="{first.id}"' in page and f'data-session="{later.id}"' not in page
+    assert "Chief physician" in page and "Specialty: Hypertension" in page
+    chosen = patient.get(f"{url}?day={later.local_date.isoformat()}&lang=en").get_data(as_text=True)
+    assert f'data-session="{later.id}"' in chosen and f'data-session="{first.id}"' not in chosen
+    assert 'aria-current="date"' in chosen
+    # A day that is not in the strip falls back to the first day with places.
+    odd = patient.get(f"{url}?day=1999-01-01").get_data(as_text=True)
+    assert f'data-session="{first.id}"' in odd
