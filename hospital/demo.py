@@ -174,6 +174,8 @@ def seed_hospital(now: datetime) -> Hospital:
         address_zh="北京市朝阳区示范路1号",
         address_en="1 Shifan Road, Chaoyang District, Beijing",
         phone="010-12345678",
+        opening_hours_zh="门诊 周一至周五 8:00–17:00；急诊发热门诊 24 小时",
+        opening_hours_en="Clinics Mon–Fri 8:00–17:00; emergency & fever clinic 24 hours",
         now=now,
     )
 

@@ -57,6 +57,8 @@ class Account(Model):
     # the next try must wait. Kept here, not in a worker's memory, so it holds across instances.
     failed_sign_ins: Mapped[int] = mapped_column(default=0, server_default="0")
     sign_in_delayed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the account holder agreed to the privacy notice (asked once, at the first sign-in).
+    privacy_accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     role_rows: Mapped[list[AccountRole]] = relationship(
         back_populates="account", cascade="all, delete-orphan", lazy="selectin"

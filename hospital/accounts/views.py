@@ -10,12 +10,13 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from hospital.accounts import web_session
 from hospital.accounts.guards import current_account, public
+from hospital.accounts.services.preferences import accept_privacy_notice, needs_privacy_consent
 from hospital.accounts.services.sign_in import request_sign_in_code
 from hospital.db import utcnow
 from hospital.errors import DomainError
 from hospital.organisation.lookup import current_hospital
 from hospital.patients.identity import IdentityError, mask_phone, normalize_phone
-from hospital.web.navigation import next_path, same_site_path
+from hospital.web.navigation import next_path, same_site_path, sign_in_page_required
 
 bp = Blueprint("accounts_pages", __name__, template_folder="templates")
 
@@ -29,7 +30,12 @@ def _next() -> str:
 
 
 def _after_sign_in() -> WerkzeugResponse:
-    return redirect(next_path(url_for("web.home")))
+    target = next_path(url_for("web.home"))
+    account = current_account()
+    if account is not None and needs_privacy_consent(account):
+        # The first sign-in of a patient account: the privacy notice first, then on.
+        return redirect(url_for("accounts_pages.privacy", next=target))
+    return redirect(target)
 
 
 def _masked(phone: str) -> str:
@@ -131,6 +137,27 @@ def sign_in_with_password() -> Page:
         wait = exc.details.get("retry_after") if isinstance(exc.details, dict) else None
         return page, exc.status, {"Retry-After": str(wait)} if wait else {}
     return _after_sign_in()
+
+
+@bp.get("/privacy")
+@sign_in_page_required
+def privacy() -> Page:
+    """The privacy notice: what the hospital keeps, who sees it, and the account holder's rights."""
+    account = current_account()
+    return render_template(
+        "accounts/privacy.html",
+        accepted_at=account.privacy_accepted_at if account else None,
+        next=next_path("") or "",
+    )
+
+
+@bp.post("/privacy")
+@sign_in_page_required
+def accept_privacy() -> WerkzeugResponse:
+    account = current_account()
+    assert account is not None  # sign_in_page_required
+    accept_privacy_notice(account=account, now=utcnow())
+    return redirect(next_path(url_for("web.home")))
 
 
 @bp.post("/sign-out")

@@ -23,6 +23,9 @@ class Hospital(Model):
     address_zh: Mapped[str] = mapped_column(sa.String(300), default="")
     address_en: Mapped[str] = mapped_column(sa.String(300), default="")
     phone: Mapped[str] = mapped_column(sa.String(32), default="")
+    # Shown in every page's footer, e.g. "门诊 周一至周五 8:00–17:00；急诊 24 小时".
+    opening_hours_zh: Mapped[str] = mapped_column(sa.String(300), default="", server_default="")
+    opening_hours_en: Mapped[str] = mapped_column(sa.String(300), default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -138,6 +138,8 @@ def create_hospital(
     address_zh: str = "",
     address_en: str = "",
     phone: str = "",
+    opening_hours_zh: str = "",
+    opening_hours_en: str = "",
     now: datetime,
 ) -> Hospital:
     """Set up a hospital (from the command line: there is no account yet to act)."""
@@ -155,6 +157,8 @@ def create_hospital(
         name_en=name_en,
         timezone=timezone,
         address_zh=address_zh,
+        opening_hours_zh=opening_hours_zh,
+        opening_hours_en=opening_hours_en,
         address_en=address_en,
         phone=phone,
         created_at=now,

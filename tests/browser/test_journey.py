@@ -67,6 +67,9 @@ def _sign_in_and_add_parent(page: Any, live_server: Any, lang: str, phone: str) 
     assert phone[:3] + "****" + phone[-4:] in page.inner_text("[data-code-sent]")
     page.fill("#f-code", live_server.sign_in_code(phone))
     page.click("[data-action=verify-code]")
+    # A new account: the privacy notice, once.
+    page.wait_for_url(lambda url: "/privacy?next=" in url)
+    page.click("[data-action=accept-privacy]")
     page.wait_for_url(f"{live_server.url}/")  # signed in: the home page
     page.click("[data-action='tile-patients_pages.family']")
     page.wait_for_url("**/family")

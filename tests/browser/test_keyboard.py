@@ -165,6 +165,10 @@ def test_a_patient_signs_in_with_the_keyboard_only(
     page.keyboard.type(live_server.sign_in_code(phone))
     _tab_to(page, "[data-action=verify-code]")
     page.keyboard.press("Space")
+    # A new account: the privacy notice, once.
+    page.wait_for_url(lambda url: "/privacy?next=" in url)
+    _tab_to(page, "[data-action=accept-privacy]")
+    page.keyboard.press("Enter")
     page.wait_for_url(f"{live_server.url}/")  # signed in: the home page
     assert page.is_visible("[data-action=sign-out]")
 

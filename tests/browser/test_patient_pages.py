@@ -36,6 +36,9 @@ def _sign_in(page: Any, live_server: Any, phone: str) -> None:
     page.wait_for_selector("[data-code-sent]")
     page.fill("#f-code", live_server.sign_in_code(phone))
     page.click("[data-action=verify-code]")
+    # A new account: the privacy notice, once.
+    page.wait_for_url(lambda url: "/privacy?next=" in url)
+    page.click("[data-action=accept-privacy]")
     page.wait_for_url(f"{live_server.url}/")  # signed in: the home page
     page.click("[data-action='tile-patients_pages.family']")
     page.wait_for_url("**/family")
@@ -59,6 +62,9 @@ def test_a_patient_signs_in_with_a_texted_code(page: Any, live_server: Any) -> N
 
     page.fill("#f-code", live_server.sign_in_code(phone))
     page.click("[data-action=verify-code]")
+    # A new account: the privacy notice, once.
+    page.wait_for_url(lambda url: "/privacy?next=" in url)
+    page.click("[data-action=accept-privacy]")
     page.wait_for_url(f"{live_server.url}/")  # signed in: the home page
     page.click("[data-action='tile-patients_pages.family']")
     page.wait_for_url("**/family")

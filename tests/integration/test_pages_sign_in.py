@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from hospital.accounts.models import Account
+from hospital.accounts.models import Account, Role
 from hospital.db import db, utcnow
 from hospital.notifications.service import deliver_due
 from tests.conftest import TEST_CONFIG
@@ -65,7 +65,14 @@ def test_a_patient_signs_in_with_a_code_and_lands_on_the_home_page(
     signed_in = client.post("/sign-in/verify", data={"phone": "13800000001", "code": code})
 
     assert signed_in.status_code == 302
-    assert signed_in.headers["Location"] == "/"  # the home page
+    # A new account: the privacy notice first, then the home page.
+    assert signed_in.headers["Location"] == "/privacy?next=/"
+    notice = client.get("/privacy?next=/&lang=en").get_data(as_text=True)
+    assert "data-privacy-notice" in notice and 'data-action="accept-privacy"' in notice
+    agreed = client.post("/privacy", data={"next": "/"})
+    assert agreed.headers["Location"] == "/"
+    again = client.get("/privacy?lang=en").get_data(as_text=True)
+    assert "data-privacy-accepted" in again and "accept-privacy" not in again
     family = client.get("/family")
     assert family.status_code == 200
     assert 'action="/sign-out"' in family.get_data(as_text=True)
@@ -306,3 +313,38 @@ def test_without_an_sms_gateway_the_code_step_says_where_the_code_goes(
     page = client.post("/sign-in/code?lang=en", data={"phone": "13800000022"})
     assert page.status_code == 200
     assert "data-code-in-log" not in page.get_data(as_text=True)
+
+
+def test_an_account_that_never_agreed_is_asked_once_and_staff_are_not(
+    client: Any, hospital: Any, create_account: Any
+) -> None:
+    fresh = create_account(hospital, password=PASSWORD, privacy_accepted_at=None)
+    asked = client.post("/sign-in/password", data={"login": fresh.phone, "password": PASSWORD})
+    assert asked.headers["Location"] == "/privacy?next=/"
+    client.post("/privacy", data={"next": "/"})
+    db.session.refresh(fresh)
+    assert fresh.privacy_accepted_at is not None
+    client.post("/sign-out")
+    again = client.post("/sign-in/password", data={"login": fresh.phone, "password": PASSWORD})
+    assert again.headers["Location"] == "/"
+    client.post("/sign-out")
+    nurse = create_account(
+        hospital, roles=(Role.NURSE,), password=PASSWORD, privacy_accepted_at=None
+    )
+    staff = client.post("/sign-in/password", data={"login": nurse.username, "password": PASSWORD})
+    assert staff.headers["Location"] == "/"
+
+
+def test_the_footer_names_the_address_phone_map_and_hours_and_patients_get_a_tab_bar(
+    client: Any, hospital: Any, create_account: Any
+) -> None:
+    hospital.address_en, hospital.phone = "1 Demo Road", "010-12345678"
+    hospital.opening_hours_en = "Mon-Fri 8:00-17:00"
+    db.session.commit()
+    page = client.get("/?lang=en").get_data(as_text=True)
+    assert "1 Demo Road" in page and 'href="tel:01012345678"' in page
+    assert "data-map-link" in page and "Mon-Fri 8:00-17:00" in page
+    assert "data-tab-bar" not in page  # not signed in
+    sign_in(client, create_account(hospital))
+    page = client.get("/book?lang=en").get_data(as_text=True)
+    assert 'data-tab="scheduling_pages.book" aria-current="page"' in page

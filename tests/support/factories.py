@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from hospital.accounts.models import Account, AccountRole, Language, Role
 from hospital.accounts.passwords import hash_password
-from hospital.db import db
+from hospital.db import db, utcnow
 from hospital.organisation.models import (
     Clinician,
     ClinicianTitle,
@@ -113,7 +113,13 @@ def create_account(
     **kw: Any,
 ) -> Account:
     staff = any(r != Role.PATIENT for r in roles)
-    values: dict[str, Any] = {"hospital_id": hospital.id, "language": Language.ZH}
+    # An existing account has agreed to the privacy notice (a first sign-in asks; its tests
+    # pass privacy_accepted_at=None).
+    values: dict[str, Any] = {
+        "hospital_id": hospital.id,
+        "language": Language.ZH,
+        "privacy_accepted_at": utcnow(),
+    }
     if staff:
         values["username"] = f"staff{next(_seq)}"
     else:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from flask_babel import lazy_gettext as _l
 
 from hospital.accounts.models import Account, Language
@@ -43,4 +45,17 @@ def update_preferences(
             )
         account.display_name = name
     db.session.flush()
+    return account
+
+
+def needs_privacy_consent(account: Account) -> bool:
+    """A patient account that has not yet agreed to the privacy notice (staff agree by contract)."""
+    return account.privacy_accepted_at is None and not account.is_staff
+
+
+def accept_privacy_notice(*, account: Account, now: datetime) -> Account:
+    """Record that the account holder agreed to the privacy notice (the first time only)."""
+    if account.privacy_accepted_at is None:
+        account.privacy_accepted_at = now
+        db.session.flush()
     return account
