@@ -40,7 +40,7 @@ from queueing.models import (
     Ticket,
     TicketStatus,
 )
-from queueing.services import counters, issuing, notify, queues, serving
+from queueing.services import counters, issuing, notify, queues, serving, stations
 
 bp = Blueprint("queueing_pages", __name__, template_folder="templates")
 
@@ -85,7 +85,7 @@ KINDS = {
 }
 
 # Tests a clinician orders from the console when a visit ends (paid from the patient's phone).
-ORDERABLE = (ItemCategory.LAB_TEST, ItemCategory.IMAGING)
+ORDERABLE = (ItemCategory.LAB_TEST, ItemCategory.IMAGING, ItemCategory.MEDICINE)
 # Tickets still worth showing on the patient's phone.
 OPEN_STATUSES = (TicketStatus.WAITING, TicketStatus.CALLED, TicketStatus.SERVING)
 
@@ -464,6 +464,11 @@ def complete_and_order(counter_id: int) -> WerkzeugResponse:
             visit_key=visit.format(),
             now=now,
         )
+        if request.form.get("come_back") == "yes":
+            # Once paid, the station numbers lead back to this room with priority.
+            stations.request_results_return(
+                actor=actor, order_id=order.id, return_queue_id=ticket.queue_id, now=now
+            )
     except DomainError as exc:
         if exc.is_refusal:
             raise

@@ -28,7 +28,7 @@ from kiosk.services.identity import people_for_phone, phone_account, walk_in_pat
 from kiosk.services.same_day_booking import next_slots_today, start_phone_payment
 from kiosk.services.throttle import check_rate, log_activity
 from queueing.queries import Ticket, people_ahead, ticket_of_hospital, tickets_per_queue
-from queueing.services import issuing, queues
+from queueing.services import issuing, queues, stations
 
 log = logging.getLogger(__name__)
 
@@ -271,6 +271,21 @@ def on_order_paid(_sender: Any, **kw: Any) -> bool | None:
         detail={"walk_in_id": walk_in.id, "device_id": walk_in.device_id},
     )
     return True
+
+
+def on_refund_issued(_sender: Any, **kw: Any) -> None:
+    """A walk-in fee refunded in full: the walk-in's ticket, if it still waits, is cancelled."""
+    walk_in_id = _walk_in_id(str(kw.get("reference", "")))
+    if walk_in_id is None or not kw.get("fully_refunded"):
+        return
+    walk_in = db.session.get(WalkIn, walk_in_id)
+    if walk_in is None or walk_in.hospital_id != kw.get("hospital_id") or walk_in.ticket_id is None:
+        return
+    if stations.cancel_waiting_ticket(
+        walk_in.ticket_id, now=kw["now"], reason=f"walk-in {walk_in.id} refunded"
+    ):
+        walk_in.status = WalkInStatus.REFUNDED
+        db.session.flush()
 
 
 def _walk_in_of_phone(device: Device, walk_in_id: int, phone: str) -> WalkIn:
