@@ -292,7 +292,9 @@ def _register_blueprints(app: Flask) -> None:
     device_check_in.provide(check_in.check_in_with_code)
     # Scheduling may not import queueing; the day list's check-in issues the queue number
     # through queueing's staff check-in, the same call the kiosk makes.
-    queue_port.provide(staff_check_in=queue_issuing.staff_check_in)
+    queue_port.provide(
+        staff_check_in=queue_issuing.staff_check_in, arrival_endpoint="queueing_pages.arrive_start"
+    )
 
 
 def _connect_packages(app: Flask) -> None:

@@ -15,11 +15,21 @@ from typing import Any
 StaffCheckIn = Callable[..., tuple[Any, bool]]
 
 _provided: list[StaffCheckIn] = []
+# The endpoint of the page where a patient checks in from the phone ("I have arrived").
+_arrival_endpoint: list[str] = []
 
 
-def provide(*, staff_check_in: StaffCheckIn) -> None:
+def provide(*, staff_check_in: StaffCheckIn, arrival_endpoint: str | None = None) -> None:
     """Called once by the composition root."""
     _provided[:] = [staff_check_in]
+    _arrival_endpoint[:] = [arrival_endpoint] if arrival_endpoint else []
+
+
+def arrival_url() -> str | None:
+    """Where "I have arrived" leads (None: no queue is connected)."""
+    from flask import url_for
+
+    return url_for(_arrival_endpoint[0]) if _arrival_endpoint else None
 
 
 def staff_check_in(*, actor: Any, appointment_id: int, now: datetime) -> str | None:
