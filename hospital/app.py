@@ -320,4 +320,12 @@ def _connect_packages(app: Flask) -> None:
         package.connect(app)
     # Billing names no other package's pages: the composition root says where a paid order of
     # each kind leads the patient on.
-    billing_wiring.connect(app, after_payment={"appointment": "scheduling_pages.my_appointments"})
+    billing_wiring.connect(
+        app,
+        after_payment={
+            "appointment": "scheduling_pages.my_appointments",
+            # A paid visit order or walk-in fee gives a queue number: the patient's numbers.
+            "visit-order": "queueing_pages.my_tickets",
+            "walk-in": "queueing_pages.my_tickets",
+        },
+    )

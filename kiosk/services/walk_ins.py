@@ -46,21 +46,26 @@ class WalkInChoice:
 
 def walk_in_departments(device: Device, *, now: datetime) -> list[WalkInChoice]:
     """Departments a walk-in can go to now: a queue open today, or a free slot today."""
-    day = local_date(now, zone_for(hospital_of(device.hospital_id)))
+    return departments_taking_walk_ins(device.hospital_id, now=now)
+
+
+def departments_taking_walk_ins(hospital_id: int, *, now: datetime) -> list[WalkInChoice]:
+    """Departments of the hospital a walk-in can go to now: a queue open today, or a free slot."""
+    day = local_date(now, zone_for(hospital_of(hospital_id)))
     departments = db.session.scalars(
         sa.select(Department)
-        .where(Department.hospital_id == device.hospital_id, Department.is_active.is_(True))
+        .where(Department.hospital_id == hospital_id, Department.is_active.is_(True))
         .order_by(Department.sort_order, Department.id)
     ).all()
     first_queue: dict[int, tuple[int, int]] = {}
-    for point, queue in queues.open_queues_on(device.hospital_id, day):
+    for point, queue in queues.open_queues_on(hospital_id, day):
         if point.department_id is not None:
             first_queue.setdefault(point.department_id, (point.id, queue.id))
     waiting = tickets_per_queue(q for _p, q in first_queue.values())
     from hospital.billing.services import orders
 
-    fee_fen = orders.walk_in_fee_fen(device.hospital_id, fee_class=_walk_in_fee_class())
-    slots = next_slots_today(device.hospital_id, now=now)
+    fee_fen = orders.walk_in_fee_fen(hospital_id, fee_class=walk_in_fee_class())
+    slots = next_slots_today(hospital_id, now=now)
     choices = []
     for department in departments:
         point_queue = first_queue.get(department.id)
@@ -180,14 +185,14 @@ def start_paid_walk_in(
         hospital_id=device.hospital_id,
         patient_id=patient.id,
         walk_in_id=walk_in.id,
-        fee_class=_walk_in_fee_class(),
+        fee_class=walk_in_fee_class(),
         account_id=account.id,
         now=now,
         expires_at=walk_in.expires_at,
     )
     if order is None:
         # The hospital charges nothing for a walk-in: the ticket now.
-        _ticket_walk_in(walk_in, now=now)
+        ticket_walk_in(walk_in, now=now)
         return WalkInPayment(walk_in.id, 0, "")
     walk_in.order_id = order.id
     walk_in.fee_fen = order.self_pay_fen
@@ -201,12 +206,12 @@ def start_paid_walk_in(
     return WalkInPayment(walk_in.id, order.self_pay_fen, started.redirect_url)
 
 
-def _walk_in_fee_class() -> str:
+def walk_in_fee_class() -> str:
     """The fee class (billing's registration fees) whose price a walk-in pays."""
     return str(config("KIOSK_WALK_IN_FEE_CLASS", "general"))
 
 
-def _ticket_walk_in(walk_in: WalkIn, *, now: datetime) -> Ticket:
+def ticket_walk_in(walk_in: WalkIn, *, now: datetime) -> Ticket:
     ticket = issuing.issue_walk_in(
         actor=None,
         hospital_id=walk_in.hospital_id,
@@ -216,15 +221,16 @@ def _ticket_walk_in(walk_in: WalkIn, *, now: datetime) -> Ticket:
     )
     walk_in.ticket_id = ticket.id
     walk_in.status = WalkInStatus.TICKETED
-    db.session.add(
-        KioskActivity(
-            hospital_id=walk_in.hospital_id,
-            device_id=walk_in.device_id,
-            kind=ActivityKind.TICKET,
-            at=now,
-            ticket_id=ticket.id,
+    if walk_in.device_id is not None:  # a number taken from the phone used no kiosk
+        db.session.add(
+            KioskActivity(
+                hospital_id=walk_in.hospital_id,
+                device_id=walk_in.device_id,
+                kind=ActivityKind.TICKET,
+                at=now,
+                ticket_id=ticket.id,
+            )
         )
-    )
     db.session.flush()
     return ticket
 
@@ -255,7 +261,7 @@ def on_order_paid(_sender: Any, **kw: Any) -> bool | None:
         return False
     try:
         with db.session.begin_nested():
-            ticket = _ticket_walk_in(walk_in, now=now)
+            ticket = ticket_walk_in(walk_in, now=now)
     except DomainError as refused:
         # The queue closed between registration and payment: billing refunds in full.
         log.info("walk-in %s paid but not ticketed: %s", walk_in.id, refused)

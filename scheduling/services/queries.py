@@ -212,6 +212,26 @@ def room_of_session(session: ClinicSession) -> int | None:
     return usual_room(session.hospital_id, session.clinician_id)
 
 
+def department_in_hours(hospital_id: int, department_id: int, now: datetime) -> bool:
+    """True while one of the department's open clinic sessions is running (its hours today)."""
+    from scheduling.models import SessionStatus
+
+    return (
+        db.session.scalar(
+            sa.select(ClinicSession.id)
+            .where(
+                ClinicSession.hospital_id == hospital_id,
+                ClinicSession.department_id == department_id,
+                ClinicSession.status == SessionStatus.OPEN,
+                ClinicSession.starts_at <= now,
+                ClinicSession.ends_at > now,
+            )
+            .limit(1)
+        )
+        is not None
+    )
+
+
 def consultation_rooms(hospital_id: int) -> list[ServicePoint]:
     """The hospital's active consultation rooms, for a session's room field."""
     return list(
