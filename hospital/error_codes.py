@@ -178,6 +178,8 @@ class ErrorCode(enum.StrEnum):
     PAYMENT_TOO_LATE = "payment_too_late"
     # A check-in poster's code that is not one of ours (edited, or from another hospital).
     POSTER_CODE_INVALID = "poster_code_invalid"
+    # A patient's check-in from the phone without the scanned poster's code.
+    POSTER_CODE_REQUIRED = "poster_code_required"
     # The scanned check-in poster hangs at another department than the appointment's.
     POSTER_OTHER_DEPARTMENT = "poster_other_department"
     # A kiosk check-in without the appointment's QR code text.

@@ -183,9 +183,9 @@ def issue_walk_in(args: dict[str, Any]) -> dict[str, Any]:
     "that does not check patients in (code `proof_required` / `role_required`).",
 )
 @blp.alt_response(
-    400,
-    description="A patient without the check-in poster's code, or with one that is not "
-    "this hospital's (code `poster_code_invalid`).",
+    404,
+    description="A patient's poster code that is not a check-in poster of this hospital "
+    "(code `poster_code_invalid`); an appointment that is not the patient's.",
 )
 @blp.alt_response(
     409,
@@ -202,8 +202,8 @@ def check_in(args: dict[str, Any]) -> dict[str, Any]:
 
     Who may, and with what proof: a patient (or family with booking rights) by `appointment_id`
     with `poster_code`, the check-in poster scanned at the department's entrance, inside the
-    check-in window (400 `poster_code_invalid`, 409 `poster_other_department` or
-    `outside_checkin_window` otherwise);
+    check-in window (422 `poster_code_required`, 404 `poster_code_invalid`, 409
+    `poster_other_department` or `outside_checkin_window` otherwise);
     staff who check patients in (registrar, nurse, admin) by `appointment_id`, audited; a kiosk
     device only with `code`, the text of the appointment's QR code, rate-limited per device and
     audited like the kiosk's own check-in. A device giving only an id is refused.

@@ -564,15 +564,15 @@ def arrive(code: str) -> Any:
     return (page, 409) if error else page
 
 
-@bp.route("/queueing/points/<int:point_id>/poster")
+@bp.route("/queueing/points/<int:service_point_id>/poster")
 @sign_in_page_required
 @require_roles(*POSTER_ROLES)
-def poster_page(point_id: int) -> str:
+def poster_page(service_point_id: int) -> str:
     """The printable check-in poster of a service point: a large QR the phones scan on arrival."""
     from hospital.qr import qr_svg
 
     actor = signed_in_account()
-    point = queues.active_service_point(actor.hospital_id, point_id)
+    point = queues.active_service_point(actor.hospital_id, service_point_id)
     code = arrivals.poster_code_of(point)
     return render_template(
         "queueing/poster.html",

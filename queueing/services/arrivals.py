@@ -36,11 +36,11 @@ def _key() -> str:
 
 
 def point_of_poster(hospital_id: int, code: str) -> ServicePoint:
-    """The active service point a scanned poster code names, in this hospital; 400 otherwise."""
+    """The active service point a scanned poster code names, in this hospital; 404 otherwise."""
     named = posters.read_poster_code(_key(), code)
     point = db.session.get(ServicePoint, named[1]) if named and named[0] == hospital_id else None
     if point is None or point.hospital_id != hospital_id or not point.is_active:
-        raise InvalidInput(
+        raise NotFound(
             _l(
                 "This is not a check-in poster of this hospital. Scan the QR poster at the "
                 "entrance of your department."
@@ -56,6 +56,14 @@ def check_in_from_phone(
     """Check the appointment in where the patient scanned the poster; the kiosk's own call."""
     from scheduling.services.queries import appointment_of_hospital, room_of_session
 
+    if not poster_code:
+        raise InvalidInput(
+            _l(
+                "Scan the check-in poster at the entrance of your department to check in from "
+                "your phone."
+            ),
+            code=ErrorCode.POSTER_CODE_REQUIRED,
+        )
     point = point_of_poster(actor.hospital_id, poster_code)
     allowed = {p.id for p in patients_acting_for(actor, Permission.BOOK)}
     appointment = (
