@@ -598,11 +598,25 @@ def board_page() -> str:
             _l("Give the board a department (?department=2) or service points (?points=1,2,3)."),
             code=ErrorCode.BOARD_SCOPE_REQUIRED,
         )
+    if not parts and is_id(int(department)):
+        # A department's board shows the posters of its own service points.
+        parts = [
+            str(point_id)
+            for point_id in db.session.scalars(
+                sa.select(ServicePoint.id)
+                .where(
+                    ServicePoint.department_id == int(department),
+                    ServicePoint.is_active.is_(True),
+                )
+                .order_by(ServicePoint.code)
+                .limit(4)
+            )
+        ]
     return render_template("queueing/board.html", scope=scope, posters=_board_posters(parts))
 
 
 def _board_posters(point_ids: list[str]) -> list[tuple[ServicePoint, Markup]]:
-    """The check-in poster QR of each service point the board shows (by points only)."""
+    """The check-in poster QR of (up to four of) the service points the board shows."""
     from hospital.qr import qr_svg
 
     hospital = current_hospital()

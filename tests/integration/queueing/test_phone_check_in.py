@@ -137,6 +137,8 @@ def test_the_poster_page_and_the_arrival_pages(client: Any, db_session: Any) -> 
     assert f'data-poster-code="{code}"' in text and "<svg" in text
     board = client.get(f"/queueing/board?points={clinic.point.id}").get_data(as_text=True)
     assert f'data-poster="{clinic.point.id}"' in board
+    by_department = client.get(f"/queueing/board?department={clinic.department.id}")
+    assert f'data-poster="{clinic.point.id}"' in by_department.get_data(as_text=True)
 
     g.pop("_login_user", None)
     g.pop("hospital", None)
