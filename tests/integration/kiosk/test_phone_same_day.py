@@ -169,3 +169,19 @@ def test_the_cap_holds_under_fifty_concurrent_requests(
     with app.app_context():
         assert _count(Ticket) == 7 and _count(WalkIn) == 7
         db.session.remove()
+
+
+def test_the_same_day_page_sends_the_patient_to_pay_then_refuses_when_full(
+    client: Any, db_session: Any, app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(app.config, "KIOSK_PHONE_SAME_DAY_CAP", 1)
+    _hospital, clinic, account, patient = _world()
+    sign_in(client, account)
+    form = {"department_id": clinic.department.id, "patient_id": patient.id}
+    taken = client.post("/same-day", data=form)
+    assert taken.status_code == 303
+    assert "/billing/sandbox/checkout/" in taken.headers["Location"]
+    full = client.post("/same-day", data=form)
+    assert full.status_code == 409
+    assert "取完" in full.get_data(as_text=True)
+    assert _count(WalkIn) == 1
