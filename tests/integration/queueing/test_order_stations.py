@@ -294,3 +294,34 @@ def test_concurrent_payments_and_duplicate_notifications_issue_one_number_each(
         assert len(links) == 2
         assert all(db.session.get(Order, o).status.value == "paid" for o in order_ids)
         db.session.remove()
+
+
+def test_the_console_order_with_see_again_leads_the_lab_number_back_to_the_room(
+    client: Any, db_session: Any, hospital: Any
+) -> None:
+    from tests.support.auth import sign_in
+    from tests.support.billing_factories import create_fee_item
+    from tests.support.queueing_factories import walk_in
+
+    _stations(hospital)
+    room = factories.create_service_point(hospital)
+    now = utcnow()
+    room_queue = open_queue(room, now=now)
+    counter = create_counter(room)
+    patient, account = _patient(hospital)
+    walk_in(hospital, room, now=now, patient_id=patient.id)
+    clinician = factories.create_account(hospital, roles=(Role.CLINICIAN,), password="pw-1234567")
+    serving_call(clinician, hospital, counter)
+    serving.start(actor=clinician, hospital_id=hospital.id, counter_id=counter.id, now=now)
+    lab = create_fee_item(hospital, price_fen=3000, category=ItemCategory.LAB_TEST)
+    db.session.flush()
+    sign_in(client, clinician)
+    response = client.post(
+        f"/queueing/console/{counter.id}/complete-and-order",
+        data={"fee_item_id": str(lab.id), "come_back": "yes"},
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)
+    order = db.session.scalars(sa.select(Order).where(Order.patient_id == patient.id)).one()
+    pay_in_sandbox(order, account, now=utcnow())
+    lab_ticket = [t for t in _tickets_of(patient) if t.queue_id != room_queue.id]
+    assert len(lab_ticket) == 1 and lab_ticket[0].return_queue_id == room_queue.id
