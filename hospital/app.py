@@ -250,10 +250,12 @@ def _register_blueprints(app: Flask) -> None:
     from queueing import api as queueing_api
     from queueing import device_check_in
     from queueing import views as queueing_views
+    from queueing.services import issuing as queue_issuing
     from reports import api as reports_api
     from reports import views as reports_views
     from reports.services import download, reading
     from scheduling import api as scheduling_api
+    from scheduling import queue_port
     from scheduling import views as scheduling_views
     from scheduling.fhir import api as fhir_api
 
@@ -288,6 +290,11 @@ def _register_blueprints(app: Flask) -> None:
     # Queueing may not import the kiosk; a device checks in there only through the kiosk's
     # proof-checked, rate-limited and audited check-in.
     device_check_in.provide(check_in.check_in_with_code)
+    # Scheduling may not import queueing; the day list's check-in issues the queue number
+    # through queueing's staff check-in, the same call the kiosk makes.
+    queue_port.provide(
+        staff_check_in=queue_issuing.staff_check_in, arrival_endpoint="queueing_pages.arrive_start"
+    )
 
 
 def _connect_packages(app: Flask) -> None:
@@ -313,4 +320,12 @@ def _connect_packages(app: Flask) -> None:
         package.connect(app)
     # Billing names no other package's pages: the composition root says where a paid order of
     # each kind leads the patient on.
-    billing_wiring.connect(app, after_payment={"appointment": "scheduling_pages.my_appointments"})
+    billing_wiring.connect(
+        app,
+        after_payment={
+            "appointment": "scheduling_pages.my_appointments",
+            # A paid visit order or walk-in fee gives a queue number: the patient's numbers.
+            "visit-order": "queueing_pages.my_tickets",
+            "walk-in": "queueing_pages.my_tickets",
+        },
+    )

@@ -140,6 +140,10 @@ SETTINGS: dict[str, tuple[Any, str]] = {
         10,
         "Kiosk: minutes a walk-in has to pay its fee before the registration lapses.",
     ),
+    "KIOSK_PHONE_SAME_DAY_CAP": (
+        20,
+        "Same-day numbers a queue gives out from patients' phones each day (paid or being paid).",
+    ),
     "KIOSK_CONFIRM_SECONDS": (
         300,
         "Kiosk: how long a phone confirmation at the kiosk stays valid.",

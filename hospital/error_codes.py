@@ -176,6 +176,12 @@ class ErrorCode(enum.StrEnum):
     PATIENT_SUSPENDED = "patient_suspended"
     PAYMENT_REQUIRED = "payment_required"
     PAYMENT_TOO_LATE = "payment_too_late"
+    # A check-in poster's code that is not one of ours (edited, or from another hospital).
+    POSTER_CODE_INVALID = "poster_code_invalid"
+    # A patient's check-in from the phone without the scanned poster's code.
+    POSTER_CODE_REQUIRED = "poster_code_required"
+    # The scanned check-in poster hangs at another department than the appointment's.
+    POSTER_OTHER_DEPARTMENT = "poster_other_department"
     # A kiosk check-in without the appointment's QR code text.
     PROOF_REQUIRED = "proof_required"
     QUEUE_CLOSED = "queue_closed"
@@ -198,6 +204,8 @@ class ErrorCode(enum.StrEnum):
     # Only the patient may raise what a family member may do for them.
     RIGHTS_GRANTED_BY_PATIENT = "rights_granted_by_patient"
     ROLE_REQUIRED = "role_required"
+    # Today's same-day numbers from the phone for this queue are all taken.
+    SAME_DAY_FULL = "same_day_full"
     SAME_QUEUE = "same_queue"
     SAME_SLOT = "same_slot"
     SELF_PROFILE_EXISTS = "self_profile_exists"

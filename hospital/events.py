@@ -24,7 +24,9 @@ appointment_held = _signals.signal("appointment-held")
 # "policy" | "none"), now. Billing refunds or voids the order accordingly.
 appointment_cancelled = _signals.signal("appointment-cancelled")
 # An order was paid (confirmed by a verified provider notification or query). kwargs: order_id,
-# hospital_id, purpose ("registration" | "visit"), reference (e.g. "appointment:42"), now.
+# hospital_id, purpose ("registration" | "visit"), reference (e.g. "appointment:42"), patient_id,
+# visit_key (the visit the order belongs to, e.g. "appointment:42" or "ticket:7"), categories
+# (tuple of the items' category values, e.g. ("lab_test", "medicine")), now.
 # A receiver returns False when it cannot accept the payment (e.g. the hold lapsed and the slot
 # is full): billing then refunds in full and tells the patient.
 order_paid = _signals.signal("order-paid")
@@ -52,5 +54,7 @@ ticket_completed = _signals.signal("ticket-completed")
 # paid from a phone or the web, not at a cashier's desk), reference (e.g. "appointment:42"),
 # now. Sent by billing (alongside order_paid).
 payment_received = _signals.signal("payment-received")
-# Money was refunded. kwargs: order_id, hospital_id, amount_fen (int), now. Sent by billing.
+# Money was refunded. kwargs: order_id, hospital_id, amount_fen (int), reference (e.g.
+# "walk-in:9"), fully_refunded (bool: nothing paid for the order is kept), now. Sent by billing;
+# queueing cancels the order's (or walk-in's) ticket still waiting when fully_refunded.
 refund_issued = _signals.signal("refund-issued")

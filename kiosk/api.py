@@ -12,7 +12,13 @@ from flask import Response, render_template, url_for
 from flask_babel import get_locale
 from flask_smorest import Blueprint
 
-from hospital.accounts.guards import access, current_device, require_device, signed_in_account
+from hospital.accounts.guards import (
+    access,
+    current_device,
+    require_device,
+    require_signed_in,
+    signed_in_account,
+)
 from hospital.accounts.models import STAFF_ROLES, Device, DeviceKind, Role
 from hospital.billing.pricing import fen_to_yuan
 from hospital.db import db, utcnow
@@ -47,9 +53,20 @@ from kiosk.schemas import (
     KioskWalkInPaymentOut,
     RegisteredKioskOut,
     RegisterKioskArgs,
+    SameDayChoiceOut,
+    SameDayNumberArgs,
+    SameDayNumberOut,
 )
 from kiosk.services import check_in as kiosk_check_in
-from kiosk.services import devices, identity, report_printing, same_day_booking, slips, walk_ins
+from kiosk.services import (
+    devices,
+    identity,
+    phone_numbers,
+    report_printing,
+    same_day_booking,
+    slips,
+    walk_ins,
+)
 from kiosk.services.devices import hospital_of
 from queueing.queries import people_ahead
 
@@ -351,6 +368,49 @@ def cancel_walk_in(args: dict[str, Any], walk_in_id: int) -> None:
     """The patient left the payment screen: void the unpaid fee."""
     device, phone = _confirmed_phone(args)
     walk_ins.cancel_walk_in(device, walk_in_id, phone=phone, now=utcnow())
+
+
+@blp.route("/same-day", methods=["GET"])
+@require_signed_in
+@blp.response(200, SameDayChoiceOut(many=True))
+def same_day_choices() -> list[dict[str, Any]]:
+    """Departments giving same-day numbers to phones now (in their hours), and how many are left."""
+    account = signed_in_account()
+    return [
+        {
+            "department_id": c.choice.department_id,
+            "name_zh": c.choice.name_zh,
+            "name_en": c.choice.name_en,
+            "waiting": c.choice.waiting,
+            "fee": fen_to_yuan(c.choice.queue_fee_fen),
+            "left": c.left,
+        }
+        for c in phone_numbers.same_day_departments(account.hospital_id, now=utcnow())
+    ]
+
+
+@blp.route("/same-day", methods=["POST"])
+@require_signed_in
+@blp.arguments(SameDayNumberArgs)
+@blp.response(201, SameDayNumberOut)
+@blp.alt_response(
+    409,
+    description="The department gives no same-day numbers now (`no_walk_in_queue`), or today's "
+    "are all taken (`same_day_full`).",
+)
+def take_same_day_number(args: dict[str, Any]) -> dict[str, Any]:
+    """Take a same-day number from the phone: pay the walk-in fee, and the number is issued."""
+    started = phone_numbers.take_same_day_number(
+        actor=signed_in_account(),
+        department_id=args["department_id"],
+        patient_id=args["patient_id"],
+        now=utcnow(),
+    )
+    return {
+        "walk_in_id": started.walk_in_id,
+        "fee": fen_to_yuan(started.fee_fen),
+        "pay_url": started.pay_url,
+    }
 
 
 @blp.route("/reports", methods=["POST"])

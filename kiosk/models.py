@@ -94,7 +94,8 @@ class WalkIn(Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     hospital_id: Mapped[int] = mapped_column(sa.ForeignKey("hospital.id"), index=True)
-    device_id: Mapped[int] = mapped_column(sa.ForeignKey("device.id"), index=True)
+    # None for a same-day number taken from the phone (no kiosk involved).
+    device_id: Mapped[int | None] = mapped_column(sa.ForeignKey("device.id"), index=True)
     department_id: Mapped[int] = mapped_column(sa.ForeignKey("department.id"))
     service_point_id: Mapped[int] = mapped_column(sa.ForeignKey("service_point.id"))
     patient_id: Mapped[int] = mapped_column(sa.ForeignKey("patient.id"), index=True)

@@ -197,3 +197,28 @@ class KioskReportOut(Schema):
     title = fields.Str()
     masked_name = fields.Str()
     released = fields.Str()
+
+
+class SameDayNumberArgs(Schema):
+    department_id = id_field(required=True)
+    patient_id = id_field(
+        required=True,
+        metadata={"description": "Whom the number is for: you, or a family member you book for."},
+    )
+
+
+class SameDayChoiceOut(Schema):
+    department_id = fields.Int()
+    name_zh = fields.Str()
+    name_en = fields.Str()
+    waiting = fields.Int()
+    fee = fields.Str(metadata={"description": 'The walk-in fee in yuan ("0.00": free).'})
+    left = fields.Int(metadata={"description": "Same-day numbers still to be had from phones."})
+
+
+class SameDayNumberOut(Schema):
+    walk_in_id = fields.Int()
+    fee = fields.Str()
+    pay_url = fields.Str(
+        metadata={"description": "Where to pay the fee; empty when free (the number is issued)."}
+    )

@@ -29,6 +29,8 @@ from hospital.accounts.guards import (
 from hospital.accounts.models import STAFF_ROLES, DeviceKind, Role
 from hospital.db import utcnow
 from hospital.errors import DomainError
+from hospital.web.navigation import sign_in_page_required
+from hospital.web.tiles import Tile, add_home_tile
 from kiosk import report_shelf
 from kiosk.services import devices
 
@@ -160,3 +162,56 @@ def resolve(request_id: int) -> WerkzeugResponse:
     """Staff reached the kiosk that called."""
     devices.resolve_help_request(request_id, actor=signed_in_account(), now=utcnow())
     return redirect(url_for("kiosk_pages.console"))
+
+
+@bp.route("/same-day", methods=["GET", "POST"])
+@sign_in_page_required
+def same_day() -> Any:
+    """Take a same-day number from the phone: choose the department, pay, get the number."""
+    from hospital.db import db
+    from hospital.patients.access import Permission, patients_acting_for
+    from kiosk.services import phone_numbers
+
+    account = signed_in_account()
+    now = utcnow()
+    error = None
+    if request.method == "POST":
+        department = request.form.get("department_id", "")
+        patient = request.form.get("patient_id", "")
+        try:
+            started = phone_numbers.take_same_day_number(
+                actor=account,
+                department_id=int(department)
+                if department.isdigit() and len(department) < 10
+                else 0,
+                patient_id=int(patient) if patient.isdigit() and len(patient) < 10 else 0,
+                now=now,
+            )
+        except DomainError as exc:
+            if exc.is_refusal:
+                raise
+            db.session.rollback()
+            error = exc.message
+        else:
+            if started.pay_url:
+                return redirect(started.pay_url, 303)
+            flash(_("Your number is issued."), "success")
+            return redirect(url_for("queueing_pages.my_tickets"), 303)
+    page = render_template(
+        "kiosk/same_day.html",
+        choices=phone_numbers.same_day_departments(account.hospital_id, now=now),
+        patients=patients_acting_for(account, Permission.BOOK),
+        error=error,
+    )
+    return (page, 409) if error else page
+
+
+add_home_tile(
+    Tile(
+        "kiosk_pages.same_day",
+        _l("Same-day number"),
+        _l("Came without booking? Pay online and get a number, no window"),
+        order=24,
+        show_signed_out=False,
+    )
+)

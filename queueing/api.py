@@ -54,7 +54,7 @@ from queueing.schemas import (
     TransferArgs,
     WalkInArgs,
 )
-from queueing.services import calling, counters, issuing, notify, queues, serving
+from queueing.services import arrivals, calling, counters, issuing, notify, queues, serving
 
 blp = Blueprint(
     "queueing", __name__, description="Virtual queues: tickets, calling, boards, live events."
@@ -183,6 +183,16 @@ def issue_walk_in(args: dict[str, Any]) -> dict[str, Any]:
     "that does not check patients in (code `proof_required` / `role_required`).",
 )
 @blp.alt_response(
+    404,
+    description="A patient's poster code that is not a check-in poster of this hospital "
+    "(code `poster_code_invalid`); an appointment that is not the patient's.",
+)
+@blp.alt_response(
+    409,
+    description="Outside the check-in window (`outside_checkin_window`), or the poster hangs "
+    "at another department (`poster_other_department`).",
+)
+@blp.alt_response(
     429,
     description="This kiosk checked in too many patients in a minute "
     "(`kiosk_rate_limited`, with Retry-After).",
@@ -190,7 +200,10 @@ def issue_walk_in(args: dict[str, Any]) -> dict[str, Any]:
 def check_in(args: dict[str, Any]) -> dict[str, Any]:
     """Check a booked appointment in and get its ticket (twice gives the same ticket).
 
-    Who may, and with what proof: a patient (or family with booking rights) by `appointment_id`;
+    Who may, and with what proof: a patient (or family with booking rights) by `appointment_id`
+    with `poster_code`, the check-in poster scanned at the department's entrance, inside the
+    check-in window (422 `poster_code_required`, 404 `poster_code_invalid`, 409
+    `poster_other_department` or `outside_checkin_window` otherwise);
     staff who check patients in (registrar, nurse, admin) by `appointment_id`, audited; a kiosk
     device only with `code`, the text of the appointment's QR code, rate-limited per device and
     audited like the kiosk's own check-in. A device giving only an id is refused.
@@ -220,6 +233,14 @@ def check_in(args: dict[str, Any]) -> dict[str, Any]:
         require_patient_access(
             actor, appointment.patient_id, Permission.BOOK, action="queue.check_in"
         )
+        # A patient checks in on arrival: the scanned poster at the department is the proof.
+        ticket, _created = arrivals.check_in_from_phone(
+            actor=actor,
+            appointment_id=appointment.id,
+            poster_code=args.get("poster_code", ""),
+            now=now,
+        )
+        return _ticket_out(ticket)
     ticket, created = issuing.check_in(
         actor=actor, hospital_id=actor.hospital_id, appointment_id=args["appointment_id"], now=now
     )

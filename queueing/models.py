@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hospital.db import Model, UTCDateTime, enum_column, utcnow
-from hospital.organisation.models import ServicePoint
+from hospital.organisation.models import ServicePoint, ServicePointKind
 
 
 class QueueStatus(enum.StrEnum):
@@ -180,3 +180,40 @@ class TicketEvent(Model):
     actor_account_id: Mapped[int | None] = mapped_column(sa.ForeignKey("account.id"))
     at: Mapped[datetime] = mapped_column(UTCDateTime)
     detail: Mapped[str] = mapped_column(sa.String(300), default="")
+
+
+class StationTicket(Model):
+    """The ticket a paid order was given at one station (lab draw, pharmacy, imaging).
+
+    One row per order and station, so a payment reported twice issues nothing more; orders of
+    one visit paid while the visit's ticket there still waits share that ticket.
+    """
+
+    __tablename__ = "station_ticket"
+    __table_args__ = (sa.UniqueConstraint("order_id", "station"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hospital_id: Mapped[int] = mapped_column(sa.ForeignKey("hospital.id"), index=True)
+    # Billing's order (a kernel table; queueing reads it only through order_paid's arguments).
+    order_id: Mapped[int] = mapped_column(sa.ForeignKey("billing_order.id"))
+    station: Mapped[ServicePointKind] = enum_column(ServicePointKind)
+    visit_key: Mapped[str] = mapped_column(sa.String(64))
+    ticket_id: Mapped[int] = mapped_column(sa.ForeignKey("ticket.id"), index=True)
+    # Set when the order was refunded in full: a ticket all of whose orders are refunded and
+    # that still waits is cancelled.
+    refunded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ResultsReturn(Model):
+    """The clinician asked to see an order's results: its station tickets lead back here."""
+
+    __tablename__ = "results_return"
+    __table_args__ = (sa.UniqueConstraint("order_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hospital_id: Mapped[int] = mapped_column(sa.ForeignKey("hospital.id"), index=True)
+    order_id: Mapped[int] = mapped_column(sa.ForeignKey("billing_order.id"))
+    return_queue_id: Mapped[int] = mapped_column(sa.ForeignKey("service_queue.id"))
+    requested_by_account_id: Mapped[int | None] = mapped_column(sa.ForeignKey("account.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -38,6 +38,13 @@ class CheckInArgs(Schema):
             "must give (a device may not check in by id)."
         },
     )
+    poster_code = fields.Str(
+        validate=validate.Length(min=1, max=100),
+        metadata={
+            "description": "Patients: the code of the check-in poster scanned at the "
+            "department's entrance (its QR carries it), the proof of being there."
+        },
+    )
 
     @validates_schema
     def _one_way(self, data: dict[str, Any], **_kw: object) -> None:

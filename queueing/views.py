@@ -28,6 +28,7 @@ from hospital.organisation.models import Department, ServicePoint, ServicePointK
 from hospital.patients.access import Permission, patients_acting_for
 from hospital.patients.identity import mask_name
 from hospital.patients.models import Patient
+from hospital.web.id_fields import is_id
 from hospital.web.navigation import sign_in_page_required
 from hospital.web.tiles import Tile, add_home_tile
 from hospital.zones import local_date, zone_for
@@ -40,7 +41,7 @@ from queueing.models import (
     Ticket,
     TicketStatus,
 )
-from queueing.services import counters, issuing, notify, queues, serving
+from queueing.services import arrivals, counters, issuing, notify, queues, serving, stations
 
 bp = Blueprint("queueing_pages", __name__, template_folder="templates")
 
@@ -85,7 +86,7 @@ KINDS = {
 }
 
 # Tests a clinician orders from the console when a visit ends (paid from the patient's phone).
-ORDERABLE = (ItemCategory.LAB_TEST, ItemCategory.IMAGING)
+ORDERABLE = (ItemCategory.LAB_TEST, ItemCategory.IMAGING, ItemCategory.MEDICINE)
 # Tickets still worth showing on the patient's phone.
 OPEN_STATUSES = (TicketStatus.WAITING, TicketStatus.CALLED, TicketStatus.SERVING)
 
@@ -267,6 +268,7 @@ def console_index() -> str:
         "queueing/console_index.html",
         groups=[groups[k] for k in sorted(groups)],
         open_status=QueueStatus.OPEN,
+        can_print_posters=signed_in_account().has_role(*POSTER_ROLES),
     )
 
 
@@ -464,6 +466,11 @@ def complete_and_order(counter_id: int) -> WerkzeugResponse:
             visit_key=visit.format(),
             now=now,
         )
+        if request.form.get("come_back") == "yes":
+            # Once paid, the station numbers lead back to this room with priority.
+            stations.request_results_return(
+                actor=actor, order_id=order.id, return_queue_id=ticket.queue_id, now=now
+            )
     except DomainError as exc:
         if exc.is_refusal:
             raise
@@ -483,6 +490,98 @@ def complete_and_order(counter_id: int) -> WerkzeugResponse:
     return redirect(url_for("queueing_pages.console_page", counter_id=counter_id))
 
 
+# Staff who print a service point's check-in poster.
+POSTER_ROLES = (Role.ADMIN, Role.REGISTRAR, Role.NURSE)
+
+
+@bp.route("/arrive", methods=["GET"])
+@sign_in_page_required
+def arrive_start() -> Any:
+    """ "I have arrived": scan the poster at the entrance, or type the code printed under it."""
+    code = request.args.get("poster_code", "").strip()
+    if code:
+        return redirect(url_for("queueing_pages.arrive", code=code[:100]))
+    return render_template(
+        "queueing/arrive.html", point=None, appointments=[], names={}, error=None
+    )
+
+
+def _arrivals_at(account: Any, point: ServicePoint) -> list[Any]:
+    """Today's appointments of the patients the account books for that check in at this point."""
+    from scheduling.services.queries import (
+        AppointmentState,
+        appointments_for_account,
+        room_of_session,
+    )
+
+    allowed = {p.id for p in patients_acting_for(account, Permission.BOOK)}
+    today = _today()
+    found = []
+    for appointment in appointments_for_account(actor=account, now=utcnow()):
+        session = appointment.slot.session
+        if (
+            appointment.patient_id in allowed
+            and appointment.local_date == today
+            and appointment.state in (AppointmentState.BOOKED, AppointmentState.CHECKED_IN)
+            and (
+                room_of_session(session) == point.id or session.department_id == point.department_id
+            )
+        ):
+            found.append(appointment)
+    return found
+
+
+@bp.route("/arrive/<code>", methods=["GET", "POST"])
+@sign_in_page_required
+def arrive(code: str) -> Any:
+    """The page a check-in poster's QR opens: check in today's appointment here, get the number."""
+    account = signed_in_account()
+    point = arrivals.point_of_poster(account.hospital_id, code)
+    error = None
+    if request.method == "POST":
+        try:
+            ticket, _created = arrivals.check_in_from_phone(
+                actor=account,
+                appointment_id=_int_form("appointment_id"),
+                poster_code=code,
+                now=utcnow(),
+            )
+        except DomainError as exc:
+            if exc.is_refusal or exc.status == 404:
+                raise
+            db.session.rollback()
+            error = exc.message
+        else:
+            return redirect(url_for("queueing_pages.ticket_page", token=ticket.token), 303)
+    page = render_template(
+        "queueing/arrive.html",
+        point=point,
+        code=code,
+        appointments=_arrivals_at(account, point),
+        names={p.id: p.name for p in patients_acting_for(account, Permission.BOOK)},
+        error=error,
+    )
+    return (page, 409) if error else page
+
+
+@bp.route("/queueing/points/<int:service_point_id>/poster")
+@sign_in_page_required
+@require_roles(*POSTER_ROLES)
+def poster_page(service_point_id: int) -> str:
+    """The printable check-in poster of a service point: a large QR the phones scan on arrival."""
+    from hospital.qr import qr_svg
+
+    actor = signed_in_account()
+    point = queues.active_service_point(actor.hospital_id, service_point_id)
+    code = arrivals.poster_code_of(point)
+    return render_template(
+        "queueing/poster.html",
+        point=point,
+        code=code,
+        qr=Markup(qr_svg(arrivals.poster_link(code), box_size=12)),
+    )
+
+
 @bp.route("/queueing/board")
 @public("display board: masked names and ticket numbers only")
 def board_page() -> str:
@@ -499,4 +598,32 @@ def board_page() -> str:
             _l("Give the board a department (?department=2) or service points (?points=1,2,3)."),
             code=ErrorCode.BOARD_SCOPE_REQUIRED,
         )
-    return render_template("queueing/board.html", scope=scope)
+    if not parts and is_id(int(department)):
+        # A department's board shows the posters of its own service points.
+        parts = [
+            str(point_id)
+            for point_id in db.session.scalars(
+                sa.select(ServicePoint.id)
+                .where(
+                    ServicePoint.department_id == int(department),
+                    ServicePoint.is_active.is_(True),
+                )
+                .order_by(ServicePoint.code)
+                .limit(4)
+            )
+        ]
+    return render_template("queueing/board.html", scope=scope, posters=_board_posters(parts))
+
+
+def _board_posters(point_ids: list[str]) -> list[tuple[ServicePoint, Markup]]:
+    """The check-in poster QR of (up to four of) the service points the board shows."""
+    from hospital.qr import qr_svg
+
+    hospital = current_hospital()
+    posters = []
+    for text in point_ids[:4]:
+        point = db.session.get(ServicePoint, int(text)) if is_id(int(text)) else None
+        if point is not None and point.hospital_id == hospital.id and point.is_active:
+            code = arrivals.poster_code_of(point)
+            posters.append((point, Markup(qr_svg(arrivals.poster_link(code), box_size=4))))
+    return posters

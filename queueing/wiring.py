@@ -1,16 +1,20 @@
-"""Connect queueing to the application: its message templates and jobs."""
+"""Connect queueing to the application: its signal receivers, message templates and jobs."""
 
 from __future__ import annotations
 
 from flask import Flask
 
+from hospital import events
 from hospital.jobs import register_jobs
 from hospital.notifications.messages import register_templates
 from queueing import jobs
-from queueing.services import notify
+from queueing.services import notify, stations
 
 
 def connect(app: Flask) -> None:
-    """Connect queueing's templates and jobs; a second call changes nothing."""
+    """Connect queueing's receivers, templates and jobs; a second call changes nothing."""
+    # A paid order issues its station numbers; a refunded one cancels those still waiting.
+    events.order_paid.connect(stations.on_order_paid)
+    events.refund_issued.connect(stations.on_refund_issued)
     register_templates(notify.MESSAGE_TEMPLATES)
     register_jobs(jobs.JOBS)

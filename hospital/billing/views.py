@@ -175,10 +175,18 @@ def result(order_id: int) -> Page:
 # What a paid order's result page says on the way to the page of what was paid for.
 NEXT_STEP_MESSAGES = {
     OrderKind.APPOINTMENT: _l("Your appointment is booked. See it in My appointments."),
+    OrderKind.VISIT_ORDER: _l("Paid. Your number at the next counter is in My queue numbers."),
+    OrderKind.WALK_IN: _l("Paid. Your number is in My queue numbers."),
+}
+# The button that leads there.
+NEXT_STEP_BUTTONS = {
+    OrderKind.APPOINTMENT: _l("My appointments"),
+    OrderKind.VISIT_ORDER: _l("My queue numbers"),
+    OrderKind.WALK_IN: _l("My queue numbers"),
 }
 
 
-def _next_step(order: Order) -> tuple[str, object] | None:
+def _next_step(order: Order) -> tuple[str, object, object] | None:
     """Where a paid order leads on: the page the composition root named for its kind, if any."""
     from flask import current_app
 
@@ -188,7 +196,7 @@ def _next_step(order: Order) -> tuple[str, object] | None:
     endpoint = wiring.page_after_payment(ref.kind)
     if endpoint is None or endpoint not in current_app.view_functions:
         return None
-    return url_for(endpoint), NEXT_STEP_MESSAGES[ref.kind]
+    return url_for(endpoint), NEXT_STEP_MESSAGES[ref.kind], NEXT_STEP_BUTTONS[ref.kind]
 
 
 @bp.get("/orders/<int:order_id>/receipt.pdf")

@@ -28,7 +28,7 @@ from kiosk.services.identity import people_for_phone, phone_account, walk_in_pat
 from kiosk.services.same_day_booking import next_slots_today, start_phone_payment
 from kiosk.services.throttle import check_rate, log_activity
 from queueing.queries import Ticket, people_ahead, ticket_of_hospital, tickets_per_queue
-from queueing.services import issuing, queues
+from queueing.services import issuing, queues, stations
 
 log = logging.getLogger(__name__)
 
@@ -46,21 +46,26 @@ class WalkInChoice:
 
 def walk_in_departments(device: Device, *, now: datetime) -> list[WalkInChoice]:
     """Departments a walk-in can go to now: a queue open today, or a free slot today."""
-    day = local_date(now, zone_for(hospital_of(device.hospital_id)))
+    return departments_taking_walk_ins(device.hospital_id, now=now)
+
+
+def departments_taking_walk_ins(hospital_id: int, *, now: datetime) -> list[WalkInChoice]:
+    """Departments of the hospital a walk-in can go to now: a queue open today, or a free slot."""
+    day = local_date(now, zone_for(hospital_of(hospital_id)))
     departments = db.session.scalars(
         sa.select(Department)
-        .where(Department.hospital_id == device.hospital_id, Department.is_active.is_(True))
+        .where(Department.hospital_id == hospital_id, Department.is_active.is_(True))
         .order_by(Department.sort_order, Department.id)
     ).all()
     first_queue: dict[int, tuple[int, int]] = {}
-    for point, queue in queues.open_queues_on(device.hospital_id, day):
+    for point, queue in queues.open_queues_on(hospital_id, day):
         if point.department_id is not None:
             first_queue.setdefault(point.department_id, (point.id, queue.id))
     waiting = tickets_per_queue(q for _p, q in first_queue.values())
     from hospital.billing.services import orders
 
-    fee_fen = orders.walk_in_fee_fen(device.hospital_id, fee_class=_walk_in_fee_class())
-    slots = next_slots_today(device.hospital_id, now=now)
+    fee_fen = orders.walk_in_fee_fen(hospital_id, fee_class=walk_in_fee_class())
+    slots = next_slots_today(hospital_id, now=now)
     choices = []
     for department in departments:
         point_queue = first_queue.get(department.id)
@@ -180,14 +185,14 @@ def start_paid_walk_in(
         hospital_id=device.hospital_id,
         patient_id=patient.id,
         walk_in_id=walk_in.id,
-        fee_class=_walk_in_fee_class(),
+        fee_class=walk_in_fee_class(),
         account_id=account.id,
         now=now,
         expires_at=walk_in.expires_at,
     )
     if order is None:
         # The hospital charges nothing for a walk-in: the ticket now.
-        _ticket_walk_in(walk_in, now=now)
+        ticket_walk_in(walk_in, now=now)
         return WalkInPayment(walk_in.id, 0, "")
     walk_in.order_id = order.id
     walk_in.fee_fen = order.self_pay_fen
@@ -201,12 +206,12 @@ def start_paid_walk_in(
     return WalkInPayment(walk_in.id, order.self_pay_fen, started.redirect_url)
 
 
-def _walk_in_fee_class() -> str:
+def walk_in_fee_class() -> str:
     """The fee class (billing's registration fees) whose price a walk-in pays."""
     return str(config("KIOSK_WALK_IN_FEE_CLASS", "general"))
 
 
-def _ticket_walk_in(walk_in: WalkIn, *, now: datetime) -> Ticket:
+def ticket_walk_in(walk_in: WalkIn, *, now: datetime) -> Ticket:
     ticket = issuing.issue_walk_in(
         actor=None,
         hospital_id=walk_in.hospital_id,
@@ -216,15 +221,16 @@ def _ticket_walk_in(walk_in: WalkIn, *, now: datetime) -> Ticket:
     )
     walk_in.ticket_id = ticket.id
     walk_in.status = WalkInStatus.TICKETED
-    db.session.add(
-        KioskActivity(
-            hospital_id=walk_in.hospital_id,
-            device_id=walk_in.device_id,
-            kind=ActivityKind.TICKET,
-            at=now,
-            ticket_id=ticket.id,
+    if walk_in.device_id is not None:  # a number taken from the phone used no kiosk
+        db.session.add(
+            KioskActivity(
+                hospital_id=walk_in.hospital_id,
+                device_id=walk_in.device_id,
+                kind=ActivityKind.TICKET,
+                at=now,
+                ticket_id=ticket.id,
+            )
         )
-    )
     db.session.flush()
     return ticket
 
@@ -255,7 +261,7 @@ def on_order_paid(_sender: Any, **kw: Any) -> bool | None:
         return False
     try:
         with db.session.begin_nested():
-            ticket = _ticket_walk_in(walk_in, now=now)
+            ticket = ticket_walk_in(walk_in, now=now)
     except DomainError as refused:
         # The queue closed between registration and payment: billing refunds in full.
         log.info("walk-in %s paid but not ticketed: %s", walk_in.id, refused)
@@ -271,6 +277,21 @@ def on_order_paid(_sender: Any, **kw: Any) -> bool | None:
         detail={"walk_in_id": walk_in.id, "device_id": walk_in.device_id},
     )
     return True
+
+
+def on_refund_issued(_sender: Any, **kw: Any) -> None:
+    """A walk-in fee refunded in full: the walk-in's ticket, if it still waits, is cancelled."""
+    walk_in_id = _walk_in_id(str(kw.get("reference", "")))
+    if walk_in_id is None or not kw.get("fully_refunded"):
+        return
+    walk_in = db.session.get(WalkIn, walk_in_id)
+    if walk_in is None or walk_in.hospital_id != kw.get("hospital_id") or walk_in.ticket_id is None:
+        return
+    if stations.cancel_waiting_ticket(
+        walk_in.ticket_id, now=kw["now"], reason=f"walk-in {walk_in.id} refunded"
+    ):
+        walk_in.status = WalkInStatus.REFUNDED
+        db.session.flush()
 
 
 def _walk_in_of_phone(device: Device, walk_in_id: int, phone: str) -> WalkIn:

@@ -297,7 +297,7 @@ def check_in(
 ) -> tuple[Ticket, bool]:
     """Check a booked appointment in through scheduling and give it its ticket (idempotent)."""
     from scheduling.services import changes
-    from scheduling.services.queries import appointment_of_hospital
+    from scheduling.services.queries import appointment_of_hospital, room_of_session
 
     appointment = (
         appointment_of_hospital(hospital_id, appointment_id)
@@ -310,8 +310,9 @@ def check_in(
     if existing is not None:
         return existing, False
     changes.check_in(actor=actor, appointment_id=appointment.id, now=now)
-    session = appointment.slot.session
-    if session.service_point_id is None:
+    # A session added without a room is held in its clinician's usual room.
+    room = room_of_session(appointment.slot.session)
+    if room is None:
         raise Conflict(
             _l("This clinic session has no room yet. Ask at the desk."),
             code=ErrorCode.SESSION_WITHOUT_ROOM,
@@ -321,7 +322,7 @@ def check_in(
         hospital_id=hospital_id,
         appointment_id=appointment.id,
         patient_id=appointment.patient_id,
-        service_point_id=session.service_point_id,
+        service_point_id=room,
         slot_start=appointment.slot.starts_at,
         now=now,
     )
@@ -345,6 +346,16 @@ def require_check_in_role(actor: Account) -> None:
         _l("Your role does not check patients in. Send the patient to the registration desk."),
         code=ErrorCode.ROLE_REQUIRED,
     )
+
+
+def staff_check_in(*, actor: Account, appointment_id: int, now: datetime) -> tuple[Ticket, bool]:
+    """Staff check a patient in by the appointment (the day list): the kiosk's call, audited."""
+    require_check_in_role(actor)
+    ticket, created = check_in(
+        actor=actor, hospital_id=actor.hospital_id, appointment_id=appointment_id, now=now
+    )
+    audit_staff_check_in(actor, ticket, created=created)
+    return ticket, created
 
 
 def audit_staff_check_in(actor: Account, ticket: Ticket, *, created: bool) -> None:

@@ -20,6 +20,7 @@ from hospital.errors import InvalidInput
 from hospital.qr import qr_svg
 from hospital.web.fixable_errors import flash_fixable_errors, undo_on_error
 from hospital.web.navigation import sign_in_page_required
+from scheduling import queue_port
 from scheduling.appointment_codes import appointment_code
 from scheduling.models import Appointment
 from scheduling.pages.blueprint import Page, bp
@@ -99,7 +100,8 @@ def confirm(appointment_id: int) -> Page:
 @sign_in_page_required
 def my_appointments() -> Page:
     now = utcnow()
-    mine = overviews.account_appointments(actor=signed_in_account(), now=now)
+    account = signed_in_account()
+    mine = overviews.account_appointments(actor=account, now=now)
     return render_template(
         "scheduling/my_appointments.html",
         appointments=mine.appointments,
@@ -107,6 +109,8 @@ def my_appointments() -> Page:
         now=now,
         contexts=mine.details,
         check_in_qr=_check_in_qr,
+        arrival_url=queue_port.arrival_url(),
+        today=local_today(account.hospital_id),
         **page_context(),
     )
 

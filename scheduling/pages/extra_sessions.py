@@ -24,6 +24,7 @@ def _extra_sessions_page(*, error: Any = None, errors: Any = None, status: int =
         "scheduling/extra_sessions.html",
         clinicians={c.id: c for c in queries.clinicians_of(account.hospital_id, active_only=True)},
         departments=queries.departments_by_id(account.hospital_id),
+        rooms=queries.consultation_rooms(account.hospital_id),
         sessions=queries.upcoming_extra_sessions(
             account.hospital_id, from_date=local_today(account.hospital_id)
         ),
@@ -49,6 +50,13 @@ def add_extra_session() -> Page:
     account = signed_in_account()
     errors: dict[str, str] = {}
     values = session_values(account, errors)
+    room = request.form.get("service_point_id", "")
+    if room:
+        rooms = {p.id for p in queries.consultation_rooms(account.hospital_id)}
+        if not (room.isdigit() and len(room) < 10 and int(room) in rooms):
+            errors["service_point_id"] = _("Choose one of the rooms.")
+        else:
+            values["service_point_id"] = int(room)
     local_date = parse_date(request.form.get("local_date"), "local_date", errors)
     # The service refuses a past date too; here it becomes a message beside the field.
     if local_date is not None and local_date < local_today(account.hospital_id):

@@ -17,6 +17,7 @@ from hospital.errors import NotFound
 from hospital.patients.identity import mask_name
 from hospital.web.fixable_errors import undo_on_error
 from hospital.web.navigation import sign_in_page_required
+from scheduling import queue_port
 from scheduling.pages.blueprint import Page, bp
 from scheduling.pages.form_input import date_arg, int_arg
 from scheduling.pages.page_context import local_today, page_context
@@ -103,9 +104,17 @@ def staff_add_on() -> Page:
 @sign_in_page_required
 @require_roles(Role.REGISTRAR, Role.NURSE, Role.ADMIN)
 def staff_check_in(appointment_id: int) -> Page:
+    number = None
     with undo_on_error() as outcome:
-        changes.check_in(appointment_id, actor=signed_in_account(), now=utcnow())
+        actor, now = signed_in_account(), utcnow()
+        # The queue number exactly as the kiosk issues it; without a queue, only the arrival.
+        number = queue_port.staff_check_in(actor=actor, appointment_id=appointment_id, now=now)
+        if number is None:
+            changes.check_in(appointment_id, actor=actor, now=now)
     if outcome.error is not None:
         return _staff_day_page(error=outcome.message, status=outcome.status)
-    flash(_("Checked in."), "success")
+    if number:
+        flash(_("Checked in: queue number %(number)s.", number=number), "success")
+    else:
+        flash(_("Checked in."), "success")
     return redirect(_back_to_day())

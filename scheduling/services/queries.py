@@ -13,7 +13,13 @@ from hospital.billing.services import queries as billing_queries
 from hospital.db import db
 from hospital.error_codes import ErrorCode
 from hospital.errors import Forbidden, InvalidInput, NotFound
-from hospital.organisation.models import Clinician, Department, Hospital, ServicePoint
+from hospital.organisation.models import (
+    Clinician,
+    Department,
+    Hospital,
+    ServicePoint,
+    ServicePointKind,
+)
 from hospital.patients.access import Permission, patients_acting_for, staff_grants
 from hospital.patients.models import Patient
 from hospital.zones import local_date
@@ -170,17 +176,83 @@ def appointments_of_patients_on(
     return [(a, d, c) for a, d, c in rows]
 
 
-def sessions_with_a_room(session_ids: set[int]) -> set[int]:
-    """Those of these clinic sessions that are held in a room (a service point with a queue)."""
-    if not session_ids:
-        return set()
-    return set(
-        db.session.scalars(
-            sa.select(ClinicSession.id).where(
-                ClinicSession.id.in_(session_ids), ClinicSession.service_point_id.is_not(None)
+def usual_room(hospital_id: int, clinician_id: int | None) -> int | None:
+    """The room a clinician usually works in: their latest weekly session's, else a past session's."""
+    if clinician_id is None:
+        return None
+    from_template = db.session.scalar(
+        sa.select(SessionTemplate.service_point_id)
+        .where(
+            SessionTemplate.hospital_id == hospital_id,
+            SessionTemplate.clinician_id == clinician_id,
+            SessionTemplate.is_active.is_(True),
+            SessionTemplate.service_point_id.is_not(None),
+        )
+        .order_by(SessionTemplate.id.desc())
+        .limit(1)
+    )
+    if from_template is not None:
+        return from_template
+    return db.session.scalar(
+        sa.select(ClinicSession.service_point_id)
+        .where(
+            ClinicSession.hospital_id == hospital_id,
+            ClinicSession.clinician_id == clinician_id,
+            ClinicSession.service_point_id.is_not(None),
+        )
+        .order_by(ClinicSession.starts_at.desc())
+        .limit(1)
+    )
+
+
+def room_of_session(session: ClinicSession) -> int | None:
+    """Where a session is held: its own room, else its clinician's usual room (None: nowhere)."""
+    if session.service_point_id is not None:
+        return session.service_point_id
+    return usual_room(session.hospital_id, session.clinician_id)
+
+
+def department_in_hours(hospital_id: int, department_id: int, now: datetime) -> bool:
+    """True while one of the department's open clinic sessions is running (its hours today)."""
+    from scheduling.models import SessionStatus
+
+    return (
+        db.session.scalar(
+            sa.select(ClinicSession.id)
+            .where(
+                ClinicSession.hospital_id == hospital_id,
+                ClinicSession.department_id == department_id,
+                ClinicSession.status == SessionStatus.OPEN,
+                ClinicSession.starts_at <= now,
+                ClinicSession.ends_at > now,
             )
+            .limit(1)
+        )
+        is not None
+    )
+
+
+def consultation_rooms(hospital_id: int) -> list[ServicePoint]:
+    """The hospital's active consultation rooms, for a session's room field."""
+    return list(
+        db.session.scalars(
+            sa.select(ServicePoint)
+            .where(
+                ServicePoint.hospital_id == hospital_id,
+                ServicePoint.kind == ServicePointKind.CONSULTATION_ROOM,
+                ServicePoint.is_active.is_(True),
+            )
+            .order_by(ServicePoint.code)
         )
     )
+
+
+def sessions_with_a_room(session_ids: set[int]) -> set[int]:
+    """Those of these clinic sessions held in a room: their own, or their clinician's usual one."""
+    if not session_ids:
+        return set()
+    sessions = db.session.scalars(sa.select(ClinicSession).where(ClinicSession.id.in_(session_ids)))
+    return {session.id for session in sessions if room_of_session(session) is not None}
 
 
 def appointment_named_by_code(secret: str, text: str) -> tuple[int, int] | None:

@@ -241,11 +241,22 @@ def add_extra_session(
             _l("An extra session cannot be in the past. Pick today or a later date."),
             code=ErrorCode.SESSION_IN_PAST,
         )
+    values = TEMPLATE_DEFAULTS | values
+    if values.get("service_point_id") is None:
+        # A session always has a room: the clinician's usual one, or the admin must choose.
+        from scheduling.services.queries import usual_room
+
+        values["service_point_id"] = usual_room(hospital_id, values.get("clinician_id"))
+        if values["service_point_id"] is None:
+            raise InvalidInput(
+                _l("Choose a room for the session: this doctor has no usual room yet."),
+                code=ErrorCode.SESSION_WITHOUT_ROOM,
+            )
     template_like = SessionTemplate(
         hospital_id=hospital_id,
         weekday=local_date.weekday(),
         valid_from=local_date,
-        **(TEMPLATE_DEFAULTS | values),
+        **values,
     )
     merged = {k: getattr(template_like, k) for k in TEMPLATE_FIELDS}
     _check_provider(hospital_id, merged)

@@ -32,10 +32,24 @@ from hospital.billing.services.ledger import _ledger, _locked_order, _order_for
 from hospital.db import db
 from hospital.error_codes import ErrorCode
 from hospital.errors import Conflict, Forbidden, InvalidInput, NotFound
+from hospital.money import format_fen
+from hospital.notifications.messages import MessageTemplate
+from hospital.organisation.models import Hospital
 from hospital.patients.access import Permission
 from hospital.patients.models import Patient
 
 STAFF_ORDERING_ROLES = (Role.CLINICIAN, Role.CASHIER, Role.ADMIN)
+
+# The message _tell_ordered sends; hospital.billing.wiring.connect registers it.
+MESSAGE_TEMPLATES = {
+    "billing.order_created": MessageTemplate(
+        subject=_l("New order: {amount} to pay"),
+        body=_l(
+            "{hospital}: ordered for {patient}: {items}, {amount} in all. Pay from your phone "
+            "and you get your number at the next counter: {link}"
+        ),
+    ),
+}
 
 
 def _registration_order_rows(new_order: Any) -> tuple[Any, Any]:
@@ -317,7 +331,38 @@ def create_visit_order(
         object_id=str(order.id),
         patient_id=patient.id,
     )
+    _tell_ordered(order, patient, now=now)
     return order
+
+
+def pay_link(order: Order) -> str:
+    """The absolute link of the order's payment page (for messages sent off the web)."""
+    base = str(current_app.config.get("PUBLIC_URL", "") or "")
+    return f"{base.rstrip('/')}/billing/orders/{order.id}/pay"
+
+
+def _tell_ordered(order: Order, patient: Patient, *, now: datetime) -> None:
+    """Tell the patient and every family account with the pay right what to pay, and where."""
+    from hospital.notifications.service import notify_patient
+    from hospital.patients.identity import mask_name
+
+    hospital = db.session.get(Hospital, order.hospital_id)
+    if hospital is None:
+        return
+    notify_patient(
+        patient,
+        "billing.order_created",
+        {
+            "hospital": hospital.name_zh,
+            "patient": mask_name(patient.name),
+            "items": "; ".join(f"{i.name_zh} {i.name_en} x{i.quantity}" for i in order.items),
+            "amount": format_fen(order.self_pay_fen),
+            "link": pay_link(order),
+        },
+        now=now,
+        dedupe_key=f"billing:order-created:{order.id}",
+        family_permission=Permission.PAY,
+    )
 
 
 def apply_insurance(order_id: int, *, actor: Account, now: datetime) -> Order:

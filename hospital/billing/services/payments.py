@@ -245,6 +245,9 @@ def _mark_paid(
         hospital_id=order.hospital_id,
         purpose=order.purpose.value,
         reference=order.reference or "",
+        patient_id=order.patient_id,
+        visit_key=order.visit_key,
+        categories=tuple(item.category.value for item in order.items),
         now=now,
     )
     # After order_paid (scheduling books the visit the payment is counted against), before a

@@ -319,11 +319,14 @@ def submit_refund(refund: Refund, *, now: datetime) -> None:
     if payment.settles_order:
         # A stray (duplicate or late) payment was never counted as received: its refund is not
         # reported either.
+        refunded = db.session.get_one(Order, refund.order_id)
         refund_issued.send(
             "billing",
             order_id=refund.order_id,
             hospital_id=refund.hospital_id,
             amount_fen=refund.amount_fen,
+            reference=refunded.reference or "",
+            fully_refunded=refunded.status is OrderStatus.REFUNDED,
             now=now,
         )
     _ledger(

@@ -27,7 +27,11 @@ from kiosk.services import walk_ins as kiosk_walk_ins
 from queueing.models import QueueStatus, Ticket
 from tests.integration.kiosk.conftest import KioskWorld
 from tests.support import factories
-from tests.support.billing_factories import create_registration_fee, sandbox_notification
+from tests.support.billing_factories import (
+    create_registration_fee,
+    sandbox,
+    sandbox_notification,
+)
 from tests.support.kiosk_factories import confirm_phone, verify_phone
 from tests.support.queueing_factories import open_queue
 
@@ -413,3 +417,32 @@ def test_payments_racing_the_expiry_job_end_ticketed_or_refunded_never_both(
         ticketed = sum(1 for w in walk_ins if db.session.get(WalkIn, w).ticket_id is not None)
         assert tickets == ticketed
         db.session.remove()
+
+
+def test_a_refunded_walk_in_fee_cancels_its_waiting_ticket(
+    kiosk_client: Any, fee_world: KioskWorld
+) -> None:
+    from hospital.accounts.models import Role
+    from hospital.billing.models import RefundKind
+    from hospital.billing.services import refunds
+    from queueing.models import TicketStatus
+
+    confirmation = confirm_phone(kiosk_client, fee_world.headers, fee_world.patient.phone)
+    walk_in_id = _pay(kiosk_client, fee_world, confirmation).get_json()["walk_in_id"]
+    payment = db.session.scalars(sa.select(Payment)).one()
+    sandbox().decide(payment.out_trade_no, "success", now=utcnow())
+    _notify_paid(walk_in_id, now=utcnow())
+    order = db.session.scalars(sa.select(Order)).one()
+    cashier = factories.create_account(fee_world.hospital, roles=(Role.CASHIER,))
+    refunds.refund_order(
+        order.id,
+        actor=cashier,
+        amount_fen=None,
+        kind=RefundKind.CASHIER,
+        reason="left before being seen",
+        now=utcnow(),
+    )
+    db.session.commit()
+    db.session.expire_all()
+    assert db.session.scalars(sa.select(Ticket)).one().status is TicketStatus.CANCELLED
+    assert db.session.get(WalkIn, walk_in_id).status is WalkInStatus.REFUNDED

@@ -108,6 +108,9 @@ def test_a_holiday_entered_first_prevents_its_sessions(setup: tuple[Any, Any, An
 
 def test_an_extra_session_adds_its_slots(setup: tuple[Any, Any, Any]) -> None:
     hospital, clinician, admin = setup
+    # Issue 14: a session always has a room; without one it is held in the clinician's usual room.
+    room = factories.create_service_point(hospital)
+    make_template(hospital, clinician, admin, service_point_id=room.id)
     session = templates.add_extra_session(
         hospital.id,
         {
@@ -123,7 +126,29 @@ def test_an_extra_session_adds_its_slots(setup: tuple[Any, Any, Any]) -> None:
         now=datetime(2026, 3, 20, tzinfo=UTC),
     )
     assert session.template_id is None
+    assert session.service_point_id == room.id
     assert count(Slot) == 3
+
+
+def test_an_extra_session_without_a_room_or_a_usual_one_is_refused(
+    setup: tuple[Any, Any, Any],
+) -> None:
+    hospital, clinician, admin = setup
+    with pytest.raises(InvalidInput) as caught:
+        templates.add_extra_session(
+            hospital.id,
+            {
+                "department_id": clinician.department_id,
+                "clinician_id": clinician.id,
+                "start_time": time(13),
+                "end_time": time(14),
+            },
+            actor=admin,
+            local_date=date(2026, 3, 25),
+            now=datetime(2026, 3, 20, tzinfo=UTC),
+        )
+    assert caught.value.code == "session_without_room"
+    assert count(ClinicSession) == 0 and count(Slot) == 0
 
 
 def test_an_extra_session_in_the_past_is_refused(setup: tuple[Any, Any, Any]) -> None:

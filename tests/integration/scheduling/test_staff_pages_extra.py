@@ -30,9 +30,23 @@ def local_today(world: World) -> date:
     return utcnow().astimezone(rules.hospital_zone(world.hospital.id)).date()
 
 
+def room_of(world: World) -> Any:
+    """The hospital's consultation room (made on first use): an extra session needs a room."""
+    from hospital.organisation.models import ServicePoint, ServicePointKind
+
+    room = db.session.scalar(
+        sa.select(ServicePoint).where(
+            ServicePoint.hospital_id == world.hospital.id,
+            ServicePoint.kind == ServicePointKind.CONSULTATION_ROOM,
+        )
+    )
+    return room or factories.create_service_point(world.hospital)
+
+
 def extra_form(world: World, **changes: Any) -> dict[str, Any]:
     return {
         "clinician_id": world.clinician.id,
+        "service_point_id": str(room_of(world).id),
         "local_date": (local_today(world) + timedelta(days=3)).isoformat(),
         "start_time": "13:30",
         "end_time": "15:00",
@@ -71,6 +85,7 @@ def test_admin_adds_an_extra_session_whose_slots_are_bookable(client: Any, world
     assert response.status_code == 302, response.get_data(as_text=True)
     (session,) = db.session.scalars(sa.select(ClinicSession)).all()
     assert session.template_id is None and session.clinician_id == world.clinician.id
+    assert session.service_point_id == room_of(world).id
     slots = slots_of(session)
     assert [s.capacity for s in slots] == [2, 2, 2]
     listed = client.get("/admin/schedule/extra-sessions").get_data(as_text=True)
@@ -231,3 +246,22 @@ def test_desk_staff_list_the_active_suspensions_of_their_hospital_only(world: Wo
     nurse = factories.create_account(world.hospital, roles=(Role.NURSE,))
     with pytest.raises(Forbidden):
         attendance.active_suspensions(actor=nurse, now=utcnow())
+
+
+def test_an_extra_session_with_no_room_and_no_usual_room_is_refused_with_a_message(
+    client: Any, world: World
+) -> None:
+    sign_in(client, world.admin)
+    page = client.get("/admin/schedule/extra-sessions").get_data(as_text=True)
+    assert 'name="service_point_id"' in page
+    response = client.post(
+        "/admin/schedule/extra-sessions", data=extra_form(world, service_point_id="")
+    )
+    assert response.status_code == 422
+    assert "诊室" in response.get_data(as_text=True)
+    assert count(ClinicSession) == 0
+    wrong = client.post(
+        "/admin/schedule/extra-sessions", data=extra_form(world, service_point_id="99999999")
+    )
+    assert wrong.status_code == 422
+    assert count(ClinicSession) == 0
