@@ -77,6 +77,11 @@ class ServiceQueue(Model):
     lease_seconds: Mapped[int] = mapped_column(default=120)
     default_service_seconds: Mapped[int] = mapped_column(default=300)
     elder_age: Mapped[int] = mapped_column(default=80)
+    # The wait range's calibration (factors around the expected wait), refitted by a job from the
+    # service point's judged estimates; None until there are enough of them.
+    eta_low_factor: Mapped[float | None] = mapped_column(sa.Float)
+    eta_high_factor: Mapped[float | None] = mapped_column(sa.Float)
+    eta_samples: Mapped[int] = mapped_column(default=0)
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     opened_by_account_id: Mapped[int | None] = mapped_column(sa.ForeignKey("account.id"))
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -98,6 +103,8 @@ class Counter(Model):
     name_en: Mapped[str] = mapped_column(sa.String(100), default="")
     is_paused: Mapped[bool] = mapped_column(default=False)
     paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    pause_reason: Mapped[str] = mapped_column(sa.String(200), default="")
+    paused_until: Mapped[datetime | None] = mapped_column(UTCDateTime)  # when staff said
     # The ticket this counter has called or is serving: unique, so a ticket is at one counter.
     # (No foreign key: ticket already refers to queue_counter, and a cycle breaks table drops.)
     current_ticket_id: Mapped[int | None] = mapped_column(unique=True)
@@ -180,3 +187,29 @@ class TicketEvent(Model):
     actor_account_id: Mapped[int | None] = mapped_column(sa.ForeignKey("account.id"))
     at: Mapped[datetime] = mapped_column(UTCDateTime)
     detail: Mapped[str] = mapped_column(sa.String(300), default="")
+
+
+class WaitEstimate(Model):
+    """A wait range as the patient's ticket page showed it, and, once called, how it fared."""
+
+    __tablename__ = "queue_wait_estimate"
+    __table_args__ = (
+        sa.Index("ix_queue_wait_estimate_queue_judged", "queue_id", "judged"),
+        sa.Index("ix_queue_wait_estimate_point_judged_at", "service_point_id", "judged_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hospital_id: Mapped[int] = mapped_column(sa.ForeignKey("hospital.id"), index=True)
+    queue_id: Mapped[int] = mapped_column(sa.ForeignKey("service_queue.id"))
+    service_point_id: Mapped[int] = mapped_column(sa.ForeignKey("service_point.id"))
+    ticket_id: Mapped[int] = mapped_column(sa.ForeignKey("ticket.id"), index=True)
+    shown_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ahead: Mapped[int] = mapped_column()
+    expected_seconds: Mapped[int] = mapped_column()
+    low_minutes: Mapped[int] = mapped_column()
+    high_minutes: Mapped[int] = mapped_column()
+    judged: Mapped[bool] = mapped_column(default=False)
+    judged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Seconds from shown to the first call; None when the ticket ended without a call.
+    actual_seconds: Mapped[int | None] = mapped_column()
+    inside: Mapped[bool | None] = mapped_column()

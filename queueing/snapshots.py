@@ -97,6 +97,8 @@ def load_state(queue_id: int, now: datetime) -> dict[str, Any] | None:
             "slot_start": _iso(ticket.slot_start),
             "notify_ahead": ticket.notify_ahead,
             "out_of_order_reason": ticket.called_out_of_order_reason,
+            "order_key": _iso(ticket.order_key),
+            "started_at": _iso(ticket.started_at),
         }
         if ticket.status is TicketStatus.WAITING:
             waiting.append(ticket)
@@ -111,6 +113,9 @@ def load_state(queue_id: int, now: datetime) -> dict[str, Any] | None:
         samples, default_seconds=queue.default_service_seconds
     )
     active = [c for c in counters if not c.is_paused] or list(counters)
+    from scheduling.services.queries import booked_not_arrived
+
+    booked_pending = booked_not_arrived(point.id, queue.service_day)
     called = sorted(
         (t for t in by_id.values() if t["called_at"]),
         key=lambda t: t["called_at"],
@@ -132,6 +137,8 @@ def load_state(queue_id: int, now: datetime) -> dict[str, Any] | None:
                 "name_zh": c.name_zh,
                 "name_en": c.name_en,
                 "paused": c.is_paused,
+                "pause_reason": c.pause_reason,
+                "paused_until": _iso(c.paused_until),
                 "ticket_id": c.current_ticket_id,
             }
             for c in counters
@@ -152,6 +159,13 @@ def load_state(queue_id: int, now: datetime) -> dict[str, Any] | None:
         "from_samples": measured,
         "default_service_seconds": queue.default_service_seconds,
         "active_counters": max(len(active), 1),
+        "booked_pending": [_iso(start) for start in booked_pending],
+        "arrival_grace_minutes": queue.arrival_grace_minutes,
+        "calibration": {
+            "low_factor": queue.eta_low_factor,
+            "high_factor": queue.eta_high_factor,
+            "samples": queue.eta_samples,
+        },
         "generated_at": now.isoformat(),
     }
 
@@ -208,6 +222,60 @@ def board_view(states: list[dict[str, Any]]) -> dict[str, Any]:
     return {"queues": queues, "calls": calls[:RECENT_CALLS]}
 
 
+def calibration_of(state: dict[str, Any]) -> eta.Calibration:
+    c = state["calibration"]
+    if c["low_factor"] is None or c["high_factor"] is None:
+        return eta.UNCALIBRATED
+    return eta.Calibration(c["low_factor"], c["high_factor"], c["samples"], None)
+
+
+def wait_ranges(
+    state: dict[str, Any], now: datetime, *, only: int | None = None
+) -> dict[int, eta.WaitRange]:
+    """The wait range each waiting ticket's page shows (or only that ticket's), by the queue's
+    model: counters busy, free or back from a pause, booked patients still to come, and the
+    calibration fitted on how earlier ranges fared."""
+    per_ticket = float(state["per_ticket_seconds"])
+    tickets = state["tickets"]
+    lanes: list[eta.Lane] = []
+    for counter in state["counters"]:
+        current = tickets.get(counter["ticket_id"]) if counter["ticket_id"] else None
+        since = (current or {}).get("started_at") or (current or {}).get("called_at")
+        until = counter.get("paused_until")
+        lane = eta.lane_for_counter(
+            per_ticket_seconds=per_ticket,
+            busy_for_seconds=(now - datetime.fromisoformat(since)).total_seconds()
+            if since
+            else None,
+            paused=counter["paused"],
+            back_in_seconds=(datetime.fromisoformat(until) - now).total_seconds()
+            if until
+            else None,
+        )
+        if lane is not None:
+            lanes.append(lane)
+    grace = timedelta(minutes=state["arrival_grace_minutes"])
+    pending = [
+        datetime.fromisoformat(start)
+        for start in state["booked_pending"]
+        if datetime.fromisoformat(start) + grace > now
+    ]
+    calibration = calibration_of(state)
+    ranges: dict[int, eta.WaitRange] = {}
+    for w in state["waiting"]:
+        if only is not None and w["ticket_id"] != only:
+            continue
+        key = datetime.fromisoformat(tickets[w["ticket_id"]]["order_key"])
+        expected = eta.expected_wait_seconds(
+            w["position"],
+            per_ticket_seconds=per_ticket,
+            lanes=lanes,
+            booked_ahead_in_seconds=[(s - now).total_seconds() for s in pending if s < key],
+        )
+        ranges[w["ticket_id"]] = eta.wait_range(w["position"], expected, calibration)
+    return ranges
+
+
 def ticket_view(state: dict[str, Any], ticket_id: int) -> dict[str, Any]:
     """The patient's own ticket page: position, ETA, room and directions; masked name only."""
     ticket = state["tickets"][ticket_id]
@@ -215,13 +283,10 @@ def ticket_view(state: dict[str, Any], ticket_id: int) -> dict[str, Any]:
     ahead = next((w["position"] for w in state["waiting"] if w["ticket_id"] == ticket_id), None)
     estimate = None
     if ahead is not None:
-        e = eta.estimate(
-            ahead,
-            samples=state["samples"],
-            default_seconds=state["default_service_seconds"],
-            counters=state["active_counters"],
-        )
-        estimate = {"low_minutes": e.low_minutes, "high_minutes": e.high_minutes}
+        shown = wait_ranges(state, datetime.fromisoformat(state["generated_at"]), only=ticket_id)[
+            ticket_id
+        ]
+        estimate = {"low_minutes": shown.low_minutes, "high_minutes": shown.high_minutes}
     return {
         "code": ticket["code"],
         "masked_name": ticket["masked_name"],

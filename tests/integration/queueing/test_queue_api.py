@@ -98,7 +98,9 @@ def test_ticket_page_shows_people_ahead_and_an_eta_range(setup):
     mine = _walk_in(client, point)
     data = client.get(f"{API}/tickets/{mine['token']}").get_json()
     assert data["ahead"] == 3
-    assert data["eta"] == {"low_minutes": 15, "high_minutes": 20}  # default 5 min per patient
+    # Default 5 min per patient, one counter: 15 min expected; until the queue has judged enough
+    # ranges to calibrate, the range is 0.7-1.4 times that, rounded outward (issue 17).
+    assert data["eta"] == {"low_minutes": 10, "high_minutes": 25}
     page = client.get(f"/q/{mine['token']}")
     assert page.status_code == 200 and 'aria-live="polite"' in page.get_data(as_text=True)
 

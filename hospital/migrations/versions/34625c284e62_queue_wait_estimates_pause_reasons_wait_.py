@@ -1,0 +1,131 @@
+"""Queue wait estimates and their calibration, pause reasons, the wait accuracy summary
+
+Revision ID: 34625c284e62
+Revises: c4d8e1f2a3b6
+Create Date: 2026-12-04 21:30:33.437010
+
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+import hospital.db
+
+# revision identifiers, used by Alembic.
+revision = "34625c284e62"
+down_revision = "c4d8e1f2a3b6"
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    op.create_table(
+        "report_wait_accuracy",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("hospital_id", sa.Integer(), nullable=False),
+        sa.Column("service_point_id", sa.Integer(), nullable=False),
+        sa.Column("service_date", sa.Date(), nullable=False),
+        sa.Column("hour", sa.Integer(), nullable=False),
+        sa.Column("shown", sa.Integer(), nullable=False),
+        sa.Column("inside", sa.Integer(), nullable=False),
+        sa.Column("abs_error_seconds", sa.BigInteger(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["hospital_id"],
+            ["hospital.id"],
+            name=op.f("fk_report_wait_accuracy_hospital_id_hospital"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_report_wait_accuracy")),
+        sa.UniqueConstraint(
+            "hospital_id",
+            "service_point_id",
+            "service_date",
+            "hour",
+            name=op.f("uq_report_wait_accuracy_hospital_id_service_point_id_service_date_hour"),
+        ),
+    )
+    op.create_table(
+        "queue_wait_estimate",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("hospital_id", sa.Integer(), nullable=False),
+        sa.Column("queue_id", sa.Integer(), nullable=False),
+        sa.Column("service_point_id", sa.Integer(), nullable=False),
+        sa.Column("ticket_id", sa.Integer(), nullable=False),
+        sa.Column("shown_at", hospital.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("ahead", sa.Integer(), nullable=False),
+        sa.Column("expected_seconds", sa.Integer(), nullable=False),
+        sa.Column("low_minutes", sa.Integer(), nullable=False),
+        sa.Column("high_minutes", sa.Integer(), nullable=False),
+        sa.Column("judged", sa.Boolean(), nullable=False),
+        sa.Column("judged_at", hospital.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("actual_seconds", sa.Integer(), nullable=True),
+        sa.Column("inside", sa.Boolean(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["hospital_id"],
+            ["hospital.id"],
+            name=op.f("fk_queue_wait_estimate_hospital_id_hospital"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["queue_id"],
+            ["service_queue.id"],
+            name=op.f("fk_queue_wait_estimate_queue_id_service_queue"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["service_point_id"],
+            ["service_point.id"],
+            name=op.f("fk_queue_wait_estimate_service_point_id_service_point"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["ticket_id"], ["ticket.id"], name=op.f("fk_queue_wait_estimate_ticket_id_ticket")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_queue_wait_estimate")),
+    )
+    with op.batch_alter_table("queue_wait_estimate", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_queue_wait_estimate_hospital_id"), ["hospital_id"], unique=False
+        )
+        batch_op.create_index(
+            "ix_queue_wait_estimate_point_judged_at",
+            ["service_point_id", "judged_at"],
+            unique=False,
+        )
+        batch_op.create_index(
+            "ix_queue_wait_estimate_queue_judged", ["queue_id", "judged"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_queue_wait_estimate_ticket_id"), ["ticket_id"], unique=False
+        )
+
+    with op.batch_alter_table("queue_counter", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("pause_reason", sa.String(length=200), nullable=False, server_default="")
+        )
+        batch_op.add_column(
+            sa.Column("paused_until", hospital.db.UTCDateTime(timezone=True), nullable=True)
+        )
+
+    with op.batch_alter_table("service_queue", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("eta_low_factor", sa.Float(), nullable=True))
+        batch_op.add_column(sa.Column("eta_high_factor", sa.Float(), nullable=True))
+        batch_op.add_column(
+            sa.Column("eta_samples", sa.Integer(), nullable=False, server_default="0")
+        )
+
+
+def downgrade():
+    with op.batch_alter_table("service_queue", schema=None) as batch_op:
+        batch_op.drop_column("eta_samples")
+        batch_op.drop_column("eta_high_factor")
+        batch_op.drop_column("eta_low_factor")
+
+    with op.batch_alter_table("queue_counter", schema=None) as batch_op:
+        batch_op.drop_column("paused_until")
+        batch_op.drop_column("pause_reason")
+
+    with op.batch_alter_table("queue_wait_estimate", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_queue_wait_estimate_ticket_id"))
+        batch_op.drop_index("ix_queue_wait_estimate_queue_judged")
+        batch_op.drop_index("ix_queue_wait_estimate_point_judged_at")
+        batch_op.drop_index(batch_op.f("ix_queue_wait_estimate_hospital_id"))
+
+    op.drop_table("queue_wait_estimate")
+    op.drop_table("report_wait_accuracy")
