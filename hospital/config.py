@@ -157,6 +157,10 @@ SETTINGS: dict[str, tuple[Any, str]] = {
         "Live event streams (boards, ticket pages, consoles) one worker holds open; beyond it screens poll. `hospital serve --stream-slots` sets it.",
     ),
     "QUEUE_HEARTBEAT_SECONDS": (15.0, "Seconds between heartbeats on live event streams."),
+    "QUEUE_UNDO_SECONDS": (
+        120,
+        "How long a counter's last call, miss, completion or transfer can be undone.",
+    ),
     "QUEUE_ETA_TARGET_COVERAGE": (
         0.8,
         "Share of patients the wait range on the ticket page should hold for; each queue's range is calibrated to it from its recent estimates.",

@@ -49,12 +49,14 @@ from queueing.schemas import (
     CounterOut,
     NotifyAheadArgs,
     OpenQueueArgs,
+    PauseArgs,
     QueueOut,
     TicketOut,
     TransferArgs,
     WalkInArgs,
 )
 from queueing.services import calling, counters, issuing, notify, queues, serving
+from queueing.services import undo as undo_service
 
 blp = Blueprint(
     "queueing", __name__, description="Virtual queues: tickets, calling, boards, live events."
@@ -377,14 +379,42 @@ for _path, _fn, _schema, _doc in (
     )
 
 
+@blp.route("/counters/<int:counter_id>/undo", methods=["POST"])
+@require_roles(*STAFF)
+@blp.response(200, TicketOut)
+@blp.alt_response(
+    409,
+    description="Nothing to undo (`nothing_to_undo`), too late (`undo_too_late`), or the ticket "
+    "moved on since (`undo_not_possible`).",
+)
+def undo(counter_id: int) -> dict[str, Any]:
+    """Undo the counter's last call, miss, completion or transfer, within a short time (audited)."""
+    actor = signed_in_account()
+    ticket = undo_service.undo_last(
+        actor=actor,
+        hospital_id=actor.hospital_id,
+        counter_id=counter_id,
+        now=utcnow(),
+        window_seconds=int(current_app.config["QUEUE_UNDO_SECONDS"]),
+    )
+    return _ticket_out(ticket)
+
+
 @blp.route("/counters/<int:counter_id>/pause", methods=["POST"])
 @require_roles(*STAFF)
+@blp.arguments(PauseArgs)
 @blp.response(200, CounterOut)
-def pause(counter_id: int) -> Counter:
-    """Pause the counter: it cannot call until resumed."""
+def pause(args: dict[str, Any], counter_id: int) -> Counter:
+    """Pause the counter, saying why and for how many minutes: it cannot call until resumed,
+    and the board shows when it will be back."""
     actor = signed_in_account()
     return serving.set_paused(
-        actor=actor, hospital_id=actor.hospital_id, counter_id=counter_id, paused=True, now=utcnow()
+        actor=actor,
+        hospital_id=actor.hospital_id,
+        counter_id=counter_id,
+        paused=True,
+        now=utcnow(),
+        **args,
     )
 
 

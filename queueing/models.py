@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from datetime import date, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -172,10 +173,12 @@ class TicketAction(enum.StrEnum):
     TRANSFERRED = "transferred"
     LEASE_EXPIRED = "lease_expired"
     CANCELLED = "cancelled"
+    UNDONE = "undone"  # a counter's last action taken back (detail: which event)
 
 
 class TicketEvent(Model):
-    """Who did what to a ticket and when (append-only)."""
+    """Who did what to a ticket and when (append-only: an undo adds an `undone` event and only
+    marks the event it took back)."""
 
     __tablename__ = "ticket_event"
 
@@ -187,6 +190,9 @@ class TicketEvent(Model):
     actor_account_id: Mapped[int | None] = mapped_column(sa.ForeignKey("account.id"))
     at: Mapped[datetime] = mapped_column(UTCDateTime)
     detail: Mapped[str] = mapped_column(sa.String(300), default="")
+    # What a counter's undo needs to put back (the ticket's place, the queue's ratio state).
+    undo_state: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
+    undone_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class WaitEstimate(Model):

@@ -70,6 +70,11 @@ class TransferArgs(Schema):
     ticket_id = id_field(load_default=None, allow_none=True)
 
 
+class PauseArgs(Schema):
+    reason = fields.Str(required=True, validate=validate.Length(min=2, max=200))
+    minutes = fields.Int(required=True, strict=True, validate=validate.Range(min=1, max=480))
+
+
 class NotifyAheadArgs(Schema):
     notify_ahead = fields.Int(required=True, strict=True, validate=validate.Range(min=1, max=20))
 
@@ -103,6 +108,8 @@ class CounterOut(Schema):
     name_zh = fields.Str()
     name_en = fields.Str()
     is_paused = fields.Bool()
+    pause_reason = fields.Str()
+    paused_until = fields.DateTime(allow_none=True)
     current_ticket_id = fields.Int(allow_none=True)
 
 

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
 from hospital.db import db
-from hospital.organisation.models import ServicePoint
+from hospital.organisation.models import Hospital, ServicePoint
 from hospital.patients.identity import mask_name
 from hospital.patients.models import Patient
 from queueing import eta, ordering
@@ -66,6 +67,7 @@ def load_state(queue_id: int, now: datetime) -> dict[str, Any] | None:
     if queue is None:
         return None
     point = queue.service_point
+    hospital = db.session.get_one(Hospital, queue.hospital_id)
     counters = db.session.scalars(
         sa.select(Counter).where(Counter.service_point_id == point.id).order_by(Counter.code)
     ).all()
@@ -129,6 +131,7 @@ def load_state(queue_id: int, now: datetime) -> dict[str, Any] | None:
             "version": queue.version,
             "service_day": queue.service_day.isoformat(),
             "point": _point(point),
+            "timezone": hospital.timezone,
         },
         "counters": [
             {
@@ -184,6 +187,22 @@ def _public_ticket(ticket: dict[str, Any], point: dict[str, Any]) -> dict[str, A
     }
 
 
+def _paused_counters(state: dict[str, Any]) -> list[dict[str, Any]]:
+    """Paused counters as a board shows them: code and the local time it said it would be back
+    (never the reason, which is for staff)."""
+    zone = ZoneInfo(state["queue"]["timezone"])
+    return [
+        {
+            "counter": c["code"],
+            "back_at": datetime.fromisoformat(c["paused_until"]).astimezone(zone).strftime("%H:%M")
+            if c["paused_until"]
+            else None,
+        }
+        for c in state["counters"]
+        if c["paused"]
+    ]
+
+
 def board_view(states: list[dict[str, Any]]) -> dict[str, Any]:
     """What a display board shows for several queues (invariant 8: no names, phones, IDs)."""
     queues = []
@@ -216,6 +235,7 @@ def board_view(states: list[dict[str, Any]]) -> dict[str, Any]:
                     for w in state["waiting"][:BOARD_NEXT]
                 ],
                 "waiting_count": len(state["waiting"]),
+                "paused_counters": _paused_counters(state),
             }
         )
     calls.sort(key=lambda c: c["called_at"] or "", reverse=True)

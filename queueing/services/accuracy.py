@@ -95,7 +95,7 @@ def judge(queue: ServiceQueue, now: datetime) -> int:
     tell the statistics, per local hour shown."""
     first_call = (
         sa.select(TicketEvent.ticket_id, sa.func.min(TicketEvent.at).label("called_at"))
-        .where(TicketEvent.action == TicketAction.CALLED)
+        .where(TicketEvent.action == TicketAction.CALLED, TicketEvent.undone_at.is_(None))
         .group_by(TicketEvent.ticket_id)
         .subquery()
     )

@@ -143,6 +143,7 @@ def call_next(
     )
     if placement is None:
         return CallResult(None, repeated=False)
+    since_before = queue.regular_since_priority
     # Read and call the chosen ticket in one statement (the queue row is locked meanwhile).
     ticket = db.session.scalar(
         _CALL_WAITING,
@@ -156,7 +157,13 @@ def call_next(
     assert ticket is not None  # waiting tickets change only under the queue lock held here
     _assign(ticket, counter, queue, now=now, actor=actor, written=True)
     add_event(
-        ticket, TicketAction.CALLED, now=now, actor=actor, counter=counter, detail=placement.reason
+        ticket,
+        TicketAction.CALLED,
+        now=now,
+        actor=actor,
+        counter=counter,
+        detail=placement.reason,
+        undo_state={"since": since_before},
     )
     maybe_notify_almost(queue, now=now, line=[t for t in line if t.waiting.id != ticket.id])
     return CallResult(ticket, repeated=False, reason=placement.reason, detail=placement.detail)
@@ -187,6 +194,7 @@ def call_ticket(
     ticket = ticket_in_queue(queue, ticket_id, lock=True)
     if ticket.status is not TicketStatus.WAITING:
         raise Conflict(_l("This ticket is not waiting."), code=ErrorCode.TICKET_NOT_WAITING)
+    since_before = queue.regular_since_priority
     ticket.called_out_of_order_reason = reason[:300]
     _assign(ticket, counter, queue, now=now, actor=actor)
     add_event(
@@ -196,6 +204,7 @@ def call_ticket(
         actor=actor,
         counter=counter,
         detail=f"out of order: {reason}",
+        undo_state={"since": since_before},
     )
     record(
         action="queue.call_out_of_order",
@@ -286,6 +295,7 @@ def mark_missed(
             )
         )
     )
+    undo_state = {"order_key": ticket.order_key.isoformat()}
     ticket.misses += 1
     ticket.lease_expires_at = None
     ticket.counter_id = None
@@ -293,14 +303,28 @@ def mark_missed(
         ticket.status = TicketStatus.NO_SHOW
         ticket.finished_at = now
         release_counter(counter, ticket)
-        add_event(ticket, TicketAction.NO_SHOW, now=now, actor=actor, counter=counter)
+        add_event(
+            ticket,
+            TicketAction.NO_SHOW,
+            now=now,
+            actor=actor,
+            counter=counter,
+            undo_state=undo_state,
+        )
     else:
         ticket.order_key = ordering.order_key_after_miss(
             same_lane, setback=queue.miss_setback, now=now
         )
         ticket.status = TicketStatus.WAITING
         release_counter(counter, ticket)
-        add_event(ticket, TicketAction.MISSED, now=now, actor=actor, counter=counter)
+        add_event(
+            ticket,
+            TicketAction.MISSED,
+            now=now,
+            actor=actor,
+            counter=counter,
+            undo_state=undo_state,
+        )
         if ticket.patient_id:
             patient = db.session.get(Patient, ticket.patient_id)
             if patient is not None:

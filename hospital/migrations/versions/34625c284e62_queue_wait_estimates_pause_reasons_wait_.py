@@ -18,7 +18,25 @@ branch_labels = None
 depends_on = None
 
 
+_OLD_ACTIONS = (
+    "action IN ('issued', 'called', 'recalled', 'started', 'completed', 'missed', 'no_show',"
+    " 'transferred', 'lease_expired', 'cancelled')"
+)
+_NEW_ACTIONS = (
+    "action IN ('issued', 'called', 'recalled', 'started', 'completed', 'missed', 'no_show',"
+    " 'transferred', 'lease_expired', 'cancelled', 'undone')"
+)
+
+
 def upgrade():
+    with op.batch_alter_table("ticket_event", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("undo_state", sa.JSON(), nullable=True))
+        batch_op.add_column(
+            sa.Column("undone_at", hospital.db.UTCDateTime(timezone=True), nullable=True)
+        )
+        batch_op.drop_constraint(batch_op.f("ck_ticket_event_ticketaction"), type_="check")
+        batch_op.create_check_constraint("ticketaction", sa.text(_NEW_ACTIONS))
+
     op.create_table(
         "report_wait_accuracy",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -112,6 +130,13 @@ def upgrade():
 
 
 def downgrade():
+    op.execute("DELETE FROM ticket_event WHERE action = 'undone'")
+    with op.batch_alter_table("ticket_event", schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f("ck_ticket_event_ticketaction"), type_="check")
+        batch_op.create_check_constraint("ticketaction", sa.text(_OLD_ACTIONS))
+        batch_op.drop_column("undone_at")
+        batch_op.drop_column("undo_state")
+
     with op.batch_alter_table("service_queue", schema=None) as batch_op:
         batch_op.drop_column("eta_samples")
         batch_op.drop_column("eta_high_factor")

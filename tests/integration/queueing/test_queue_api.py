@@ -131,7 +131,14 @@ def test_bad_input_gets_4xx_with_messages(setup, create_service_point, create_ac
     )
     assert r.status_code == 409 and r.get_json()["code"] == "queue_closed"
     client.post(f"{API}/counters/{counter.id}/complete", json={})
-    assert client.post(f"{API}/counters/{counter.id}/pause", headers=JSON).status_code == 200
+    # Pausing asks for a reason and an expected length (issue 17).
+    r = client.post(f"{API}/counters/{counter.id}/pause", headers=JSON)
+    assert r.status_code == 422
+    r = client.post(f"{API}/counters/{counter.id}/pause", json={"reason": "lunch", "minutes": 0})
+    assert r.status_code == 422 and "minutes" in r.get_json()["message"]
+    r = client.post(f"{API}/counters/{counter.id}/pause", json={"reason": "lunch", "minutes": 20})
+    assert r.status_code == 200 and r.get_json()["pause_reason"] == "lunch"
+    assert r.get_json()["paused_until"] is not None
     r = client.post(f"{API}/counters/{counter.id}/call-next", headers=JSON)
     assert r.status_code == 409 and r.get_json()["code"] == "counter_paused"
     r = client.post(f"{API}/tickets", json={"service_point_id": "1"})
