@@ -40,6 +40,9 @@ from queueing import device_check_in, snapshots
 from queueing.live import broker, state_cache
 from queueing.models import Counter, PriorityClass, ServiceQueue, Ticket
 from queueing.schemas import (
+    AlertsOut,
+    AlertThresholdsArgs,
+    AlertThresholdsOut,
     BoardArgs,
     CallOut,
     CallTicketArgs,
@@ -55,7 +58,7 @@ from queueing.schemas import (
     TransferArgs,
     WalkInArgs,
 )
-from queueing.services import calling, counters, issuing, notify, queues, serving
+from queueing.services import alerting, calling, counters, issuing, notify, queues, serving
 from queueing.services import undo as undo_service
 
 blp = Blueprint(
@@ -376,6 +379,40 @@ for _path, _fn, _schema, _doc in (
     _view.__doc__ = _doc
     blp.route(f"/counters/<int:counter_id>/{_path}", methods=["POST"])(
         require_roles(*STAFF)(blp.arguments(_schema)(blp.response(200, TicketOut)(_view)))
+    )
+
+
+@blp.route("/alerts", methods=["GET"])
+@require_roles(*STAFF)
+@blp.response(200, AlertsOut)
+def staff_alerts() -> dict[str, Any]:
+    """Today's alerts on the queues the signed-in staff member works (for the staff home)."""
+    return {"alerts": alerting.staff_alerts(actor=signed_in_account(), now=utcnow())}
+
+
+@blp.route("/points/<int:service_point_id>/alert-thresholds", methods=["GET"])
+@require_roles(*STAFF)
+@blp.response(200, AlertThresholdsOut)
+def get_alert_thresholds(service_point_id: int) -> Any:
+    """A service point's alert thresholds (the defaults until set)."""
+    actor = signed_in_account()
+    point = queues.active_service_point(actor.hospital_id, service_point_id)
+    return alerting.thresholds_for(actor.hospital_id, point.id)
+
+
+@blp.route("/points/<int:service_point_id>/alert-thresholds", methods=["PUT"])
+@require_roles(Role.ADMIN, Role.NURSE)
+@blp.arguments(AlertThresholdsArgs)
+@blp.response(200, AlertThresholdsOut)
+def set_alert_thresholds(args: dict[str, Any], service_point_id: int) -> Any:
+    """Set when the console and staff home warn about this service point's queue."""
+    actor = signed_in_account()
+    return alerting.set_thresholds(
+        actor=actor,
+        hospital_id=actor.hospital_id,
+        service_point_id=service_point_id,
+        now=utcnow(),
+        **args,
     )
 
 

@@ -219,3 +219,29 @@ class WaitEstimate(Model):
     # Seconds from shown to the first call; None when the ticket ended without a call.
     actual_seconds: Mapped[int | None] = mapped_column()
     inside: Mapped[bool | None] = mapped_column()
+
+
+class AlertThresholds(Model):
+    """When the console and the staff home warn about a service point's queue (per point, so
+    they hold every day); a point without a row uses the defaults."""
+
+    __tablename__ = "queue_alert_thresholds"
+    __table_args__ = (
+        sa.UniqueConstraint("service_point_id"),
+        sa.CheckConstraint("booked_wait_minutes > 0", name="booked_wait_positive"),
+        sa.CheckConstraint("longest_wait_minutes > 0", name="longest_wait_positive"),
+        sa.CheckConstraint("pause_overrun_minutes >= 0", name="pause_overrun_not_negative"),
+        sa.CheckConstraint("calls_without_coming >= 2", name="calls_at_least_two"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hospital_id: Mapped[int] = mapped_column(sa.ForeignKey("hospital.id"), index=True)
+    service_point_id: Mapped[int] = mapped_column(sa.ForeignKey("service_point.id"))
+    # A booked patient who checked in has waited this long.
+    booked_wait_minutes: Mapped[int] = mapped_column(default=30)
+    # The longest wait in the queue passed this.
+    longest_wait_minutes: Mapped[int] = mapped_column(default=60)
+    # A paused counter is this much later than it said it would be back.
+    pause_overrun_minutes: Mapped[int] = mapped_column(default=5)
+    # A patient was called this many times without coming.
+    calls_without_coming: Mapped[int] = mapped_column(default=3)

@@ -135,3 +135,35 @@ class CallOut(Schema):
     repeated = fields.Bool()
     reason = fields.Str()
     detail = fields.Dict()
+
+
+class AlertThresholdsArgs(Schema):
+    booked_wait_minutes = fields.Int(required=True, strict=True, validate=validate.Range(1, 600))
+    longest_wait_minutes = fields.Int(required=True, strict=True, validate=validate.Range(1, 600))
+    pause_overrun_minutes = fields.Int(required=True, strict=True, validate=validate.Range(0, 240))
+    calls_without_coming = fields.Int(required=True, strict=True, validate=validate.Range(2, 10))
+
+
+class AlertThresholdsOut(Schema):
+    booked_wait_minutes = fields.Int()
+    longest_wait_minutes = fields.Int()
+    pause_overrun_minutes = fields.Int()
+    calls_without_coming = fields.Int()
+
+
+class AlertOut(Schema):
+    kind = fields.Str(
+        metadata={
+            "description": "booked_waiting_long, longest_wait, pause_overrun or called_not_coming"
+        }
+    )
+    queue_id = fields.Int()
+    service_point_id = fields.Int()
+    place_zh = fields.Str()
+    place_en = fields.Str()
+    message = fields.Str(metadata={"description": "In the request's language"})
+    detail = fields.Dict(metadata={"description": "Ticket number, minutes, counter code; no names"})
+
+
+class AlertsOut(Schema):
+    alerts = fields.List(fields.Nested(AlertOut))

@@ -16,8 +16,15 @@ from hospital.db import db
 from hospital.organisation.models import Hospital, ServicePoint
 from hospital.patients.identity import mask_name
 from hospital.patients.models import Patient
-from queueing import eta, ordering
-from queueing.models import ACTIVE_STATUSES, Counter, ServiceQueue, Ticket, TicketStatus
+from queueing import alerts, eta, ordering
+from queueing.models import (
+    ACTIVE_STATUSES,
+    AlertThresholds,
+    Counter,
+    ServiceQueue,
+    Ticket,
+    TicketStatus,
+)
 
 RECENT_CALLS = 6
 BOARD_NEXT = 5
@@ -118,6 +125,9 @@ def load_state(queue_id: int, now: datetime) -> dict[str, Any] | None:
     from scheduling.services.queries import booked_not_arrived
 
     booked_pending = booked_not_arrived(point.id, queue.service_day)
+    limits = db.session.scalar(
+        sa.select(AlertThresholds).where(AlertThresholds.service_point_id == point.id)
+    )
     called = sorted(
         (t for t in by_id.values() if t["called_at"]),
         key=lambda t: t["called_at"],
@@ -164,6 +174,14 @@ def load_state(queue_id: int, now: datetime) -> dict[str, Any] | None:
         "active_counters": max(len(active), 1),
         "booked_pending": [_iso(start) for start in booked_pending],
         "arrival_grace_minutes": queue.arrival_grace_minutes,
+        "alert_thresholds": {
+            "booked_wait_minutes": limits.booked_wait_minutes,
+            "longest_wait_minutes": limits.longest_wait_minutes,
+            "pause_overrun_minutes": limits.pause_overrun_minutes,
+            "calls_without_coming": limits.calls_without_coming,
+        }
+        if limits
+        else None,
         "calibration": {
             "low_factor": queue.eta_low_factor,
             "high_factor": queue.eta_high_factor,
@@ -340,6 +358,17 @@ def people_ahead(ticket: Ticket, now: datetime) -> int | None:
     return None if ahead is None else int(ahead)
 
 
+def alerts_of(state: dict[str, Any]) -> list[dict[str, Any]]:
+    """The queue's staff alerts at the time the state was read, by its thresholds."""
+    limits = state.get("alert_thresholds")
+    thresholds = alerts.Thresholds(**limits) if limits else alerts.Thresholds()
+    now = datetime.fromisoformat(state["generated_at"])
+    return [
+        {"kind": a.kind, "queue_id": a.queue_id, "detail": a.detail}
+        for a in alerts.queue_alerts(state, thresholds, now)
+    ]
+
+
 def console_view(state: dict[str, Any], counter_id: int) -> dict[str, Any]:
     """The staff console: the counter's ticket, the waiting list in order with why, and ETA."""
     tickets = state["tickets"]
@@ -371,6 +400,7 @@ def console_view(state: dict[str, Any], counter_id: int) -> dict[str, Any]:
         "counters": state["counters"],
         "per_ticket_seconds": state["per_ticket_seconds"],
         "from_samples": state["from_samples"],
+        "alerts": alerts_of(state),
         "served": sum(1 for t in tickets.values() if t["status"] == TicketStatus.DONE.value),
         "active": sum(
             1 for t in tickets.values() if t["status"] in {s.value for s in ACTIVE_STATUSES}

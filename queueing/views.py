@@ -40,7 +40,7 @@ from queueing.models import (
     Ticket,
     TicketStatus,
 )
-from queueing.services import counters, issuing, notify, queues, serving
+from queueing.services import alerting, counters, issuing, notify, queues, serving
 
 bp = Blueprint("queueing_pages", __name__, template_folder="templates")
 
@@ -377,6 +377,7 @@ def console_page(counter_id: int) -> str:
         others=others,
         reasons={k: str(v) for k, v in REASONS.items()},
         priorities={k: str(v) for k, v in PRIORITIES.items()},
+        alert_messages={k: str(v) for k, v in alerting.MESSAGES.items()},
         orderable=_orderable_items(actor.hospital_id) if can_order else [],
         queue=queue,
         waiting=_waiting_counts([queue.id]).get(queue.id, 0) if queue else 0,

@@ -29,6 +29,50 @@ _NEW_ACTIONS = (
 
 
 def upgrade():
+    op.create_table(
+        "queue_alert_thresholds",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("hospital_id", sa.Integer(), nullable=False),
+        sa.Column("service_point_id", sa.Integer(), nullable=False),
+        sa.Column("booked_wait_minutes", sa.Integer(), nullable=False),
+        sa.Column("longest_wait_minutes", sa.Integer(), nullable=False),
+        sa.Column("pause_overrun_minutes", sa.Integer(), nullable=False),
+        sa.Column("calls_without_coming", sa.Integer(), nullable=False),
+        sa.CheckConstraint(
+            "booked_wait_minutes > 0",
+            name=op.f("ck_queue_alert_thresholds_booked_wait_positive"),
+        ),
+        sa.CheckConstraint(
+            "calls_without_coming >= 2",
+            name=op.f("ck_queue_alert_thresholds_calls_at_least_two"),
+        ),
+        sa.CheckConstraint(
+            "longest_wait_minutes > 0",
+            name=op.f("ck_queue_alert_thresholds_longest_wait_positive"),
+        ),
+        sa.CheckConstraint(
+            "pause_overrun_minutes >= 0",
+            name=op.f("ck_queue_alert_thresholds_pause_overrun_not_negative"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["hospital_id"],
+            ["hospital.id"],
+            name=op.f("fk_queue_alert_thresholds_hospital_id_hospital"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["service_point_id"],
+            ["service_point.id"],
+            name=op.f("fk_queue_alert_thresholds_service_point_id_service_point"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_queue_alert_thresholds")),
+        sa.UniqueConstraint(
+            "service_point_id", name=op.f("uq_queue_alert_thresholds_service_point_id")
+        ),
+    )
+    with op.batch_alter_table("queue_alert_thresholds", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_queue_alert_thresholds_hospital_id"), ["hospital_id"], unique=False
+        )
     with op.batch_alter_table("ticket_event", schema=None) as batch_op:
         batch_op.add_column(sa.Column("undo_state", sa.JSON(), nullable=True))
         batch_op.add_column(
@@ -130,6 +174,9 @@ def upgrade():
 
 
 def downgrade():
+    with op.batch_alter_table("queue_alert_thresholds", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_queue_alert_thresholds_hospital_id"))
+    op.drop_table("queue_alert_thresholds")
     op.execute("DELETE FROM ticket_event WHERE action = 'undone'")
     with op.batch_alter_table("ticket_event", schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f("ck_ticket_event_ticketaction"), type_="check")
