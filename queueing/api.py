@@ -38,7 +38,7 @@ from hospital.web.api_docs import file_response
 from hospital.zones import local_date, zone_for
 from queueing import device_check_in, snapshots
 from queueing.live import broker, state_cache
-from queueing.models import Counter, PriorityClass, ServiceQueue, Ticket
+from queueing.models import CallRule, Counter, PriorityClass, ServiceQueue, Ticket
 from queueing.schemas import (
     AlertsOut,
     AlertThresholdsArgs,
@@ -50,6 +50,8 @@ from queueing.schemas import (
     CounterActionArgs,
     CounterCreateArgs,
     CounterOut,
+    CounterQueuesArgs,
+    CounterQueuesOut,
     NotifyAheadArgs,
     OpenQueueArgs,
     PauseArgs,
@@ -380,6 +382,27 @@ for _path, _fn, _schema, _doc in (
     blp.route(f"/counters/<int:counter_id>/{_path}", methods=["POST"])(
         require_roles(*STAFF)(blp.arguments(_schema)(blp.response(200, TicketOut)(_view)))
     )
+
+
+@blp.route("/counters/<int:counter_id>/queues", methods=["PUT"])
+@require_roles(Role.ADMIN, Role.NURSE)
+@blp.arguments(CounterQueuesArgs)
+@blp.response(200, CounterQueuesOut)
+def assign_counter_queues(args: dict[str, Any], counter_id: int) -> dict[str, Any]:
+    """Let a counter call from further service points' queues: by longest wait, or in order."""
+    actor = signed_in_account()
+    counter = counters.assign_queues(
+        actor=actor,
+        hospital_id=actor.hospital_id,
+        counter_id=counter_id,
+        service_point_ids=args["service_point_ids"],
+        rule=CallRule(args["rule"]),
+    )
+    return {
+        "counter_id": counter.id,
+        "rule": counter.call_rule.value,
+        "service_point_ids": counters.assigned_points(counter.id),
+    }
 
 
 @blp.route("/alerts", methods=["GET"])

@@ -90,6 +90,13 @@ class ServiceQueue(Model):
     service_point: Mapped[ServicePoint] = relationship()
 
 
+class CallRule(enum.StrEnum):
+    """How a counter serving several queues picks the next one."""
+
+    LONGEST_WAIT = "longest_wait"  # whoever, among each queue's next patient, waited longest
+    PRIORITY_ORDER = "priority_order"  # the first queue, in the counter's order, with anyone
+
+
 class Counter(Model):
     """A place staff call from (a consultation room's desk, cashier window 3)."""
 
@@ -109,8 +116,22 @@ class Counter(Model):
     # The ticket this counter has called or is serving: unique, so a ticket is at one counter.
     # (No foreign key: ticket already refers to queue_counter, and a cycle breaks table drops.)
     current_ticket_id: Mapped[int | None] = mapped_column(unique=True)
+    call_rule: Mapped[CallRule] = enum_column(CallRule, default=CallRule.LONGEST_WAIT)
 
     service_point: Mapped[ServicePoint] = relationship()
+
+
+class CounterQueue(Model):
+    """A further service point whose queue a counter also calls from (its own comes first)."""
+
+    __tablename__ = "queue_counter_queue"
+    __table_args__ = (sa.UniqueConstraint("counter_id", "service_point_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hospital_id: Mapped[int] = mapped_column(sa.ForeignKey("hospital.id"), index=True)
+    counter_id: Mapped[int] = mapped_column(sa.ForeignKey("queue_counter.id"), index=True)
+    service_point_id: Mapped[int] = mapped_column(sa.ForeignKey("service_point.id"))
+    position: Mapped[int] = mapped_column()  # 1, 2, …: the order for the priority rule
 
 
 class Ticket(Model):

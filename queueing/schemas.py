@@ -167,3 +167,21 @@ class AlertOut(Schema):
 
 class AlertsOut(Schema):
     alerts = fields.List(fields.Nested(AlertOut))
+
+
+class CounterQueuesArgs(Schema):
+    service_point_ids = fields.List(
+        id_field(),
+        required=True,
+        validate=validate.Length(max=10),
+        metadata={"description": "Further service points, in priority order (own one first)"},
+    )
+    rule = fields.Str(
+        load_default="longest_wait", validate=validate.OneOf(["longest_wait", "priority_order"])
+    )
+
+
+class CounterQueuesOut(Schema):
+    counter_id = fields.Int()
+    rule = fields.Str()
+    service_point_ids = fields.List(fields.Int())

@@ -106,11 +106,25 @@ def load_state(queue_id: int, now: datetime) -> dict[str, Any] | None:
             "slot_start": _iso(ticket.slot_start),
             "notify_ahead": ticket.notify_ahead,
             "out_of_order_reason": ticket.called_out_of_order_reason,
+            "counter_room": "",
             "order_key": _iso(ticket.order_key),
             "started_at": _iso(ticket.started_at),
         }
         if ticket.status is TicketStatus.WAITING:
             waiting.append(ticket)
+    visiting = {
+        t["counter_id"] for t in by_id.values() if t["counter_id"] and not t["counter_code"]
+    }
+    if visiting:
+        # Counters of another service point that serve this queue too: the board says where.
+        for counter_id, code, room in db.session.execute(
+            sa.select(Counter.id, Counter.code, ServicePoint.room)
+            .join(ServicePoint, ServicePoint.id == Counter.service_point_id)
+            .where(Counter.id.in_(visiting))
+        ):
+            for t in by_id.values():
+                if t["counter_id"] == counter_id:
+                    t["counter_code"], t["counter_room"] = code, room
     placements = ordering.order(
         [as_waiting(t) for t in waiting],
         policy=policy_for(queue),
@@ -197,7 +211,7 @@ def _public_ticket(ticket: dict[str, Any], point: dict[str, Any]) -> dict[str, A
         "code": ticket["code"],
         "masked_name": ticket["masked_name"],
         "status": ticket["status"],
-        "room": point["room"],
+        "room": ticket["counter_room"] or point["room"],
         "counter": ticket["counter_code"],
         "call_count": ticket["call_count"],
         "called_at": ticket["called_at"],

@@ -30,6 +30,57 @@ _NEW_ACTIONS = (
 
 def upgrade():
     op.create_table(
+        "queue_counter_queue",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("hospital_id", sa.Integer(), nullable=False),
+        sa.Column("counter_id", sa.Integer(), nullable=False),
+        sa.Column("service_point_id", sa.Integer(), nullable=False),
+        sa.Column("position", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["counter_id"],
+            ["queue_counter.id"],
+            name=op.f("fk_queue_counter_queue_counter_id_queue_counter"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["hospital_id"],
+            ["hospital.id"],
+            name=op.f("fk_queue_counter_queue_hospital_id_hospital"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["service_point_id"],
+            ["service_point.id"],
+            name=op.f("fk_queue_counter_queue_service_point_id_service_point"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_queue_counter_queue")),
+        sa.UniqueConstraint(
+            "counter_id",
+            "service_point_id",
+            name=op.f("uq_queue_counter_queue_counter_id_service_point_id"),
+        ),
+    )
+    with op.batch_alter_table("queue_counter_queue", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_queue_counter_queue_counter_id"), ["counter_id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_queue_counter_queue_hospital_id"), ["hospital_id"], unique=False
+        )
+    with op.batch_alter_table("queue_counter", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column(
+                "call_rule",
+                sa.Enum(
+                    "longest_wait",
+                    "priority_order",
+                    name="callrule",
+                    native_enum=False,
+                    create_constraint=True,
+                ),
+                nullable=False,
+                server_default="longest_wait",
+            )
+        )
+    op.create_table(
         "queue_alert_thresholds",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("hospital_id", sa.Integer(), nullable=False),
@@ -174,6 +225,12 @@ def upgrade():
 
 
 def downgrade():
+    with op.batch_alter_table("queue_counter", schema=None) as batch_op:
+        batch_op.drop_column("call_rule")
+    with op.batch_alter_table("queue_counter_queue", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_queue_counter_queue_hospital_id"))
+        batch_op.drop_index(batch_op.f("ix_queue_counter_queue_counter_id"))
+    op.drop_table("queue_counter_queue")
     with op.batch_alter_table("queue_alert_thresholds", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_queue_alert_thresholds_hospital_id"))
     op.drop_table("queue_alert_thresholds")
