@@ -16,13 +16,15 @@ from hospital.db import db
 from hospital.organisation.models import Hospital, ServicePoint
 from hospital.patients.identity import mask_name
 from hospital.patients.models import Patient
-from queueing import alerts, eta, ordering
+from queueing import alerts, eta, fairness, ordering
 from queueing.models import (
     ACTIVE_STATUSES,
     AlertThresholds,
     Counter,
     ServiceQueue,
     Ticket,
+    TicketAction,
+    TicketEvent,
     TicketStatus,
 )
 
@@ -125,6 +127,17 @@ def load_state(queue_id: int, now: datetime) -> dict[str, Any] | None:
             for t in by_id.values():
                 if t["counter_id"] == counter_id:
                     t["counter_code"], t["counter_room"] = code, room
+    last_call = db.session.execute(
+        sa.select(TicketEvent.ticket_id, TicketEvent.detail, TicketEvent.at)
+        .join(Ticket, Ticket.id == TicketEvent.ticket_id)
+        .where(
+            Ticket.queue_id == queue.id,
+            TicketEvent.action == TicketAction.CALLED,
+            TicketEvent.undone_at.is_(None),
+        )
+        .order_by(TicketEvent.id.desc())
+        .limit(1)
+    ).first()
     placements = ordering.order(
         [as_waiting(t) for t in waiting],
         policy=policy_for(queue),
@@ -187,6 +200,9 @@ def load_state(queue_id: int, now: datetime) -> dict[str, Any] | None:
         "default_service_seconds": queue.default_service_seconds,
         "active_counters": max(len(active), 1),
         "booked_pending": [_iso(start) for start in booked_pending],
+        "last_call": {"ticket_id": last_call[0], "reason": last_call[1], "at": _iso(last_call[2])}
+        if last_call
+        else None,
         "arrival_grace_minutes": queue.arrival_grace_minutes,
         "alert_thresholds": {
             "booked_wait_minutes": limits.booked_wait_minutes,
@@ -346,6 +362,8 @@ def ticket_view(state: dict[str, Any], ticket_id: int) -> dict[str, Any]:
         "ahead": ahead,
         "eta": estimate,
         "counter": ticket["counter_code"],
+        "counter_room": ticket["counter_room"],
+        "called_ahead_because": fairness.called_ahead(state, ticket_id),
         "call_count": ticket["call_count"],
         "notify_ahead": ticket["notify_ahead"],
         "queue_status": state["queue"]["status"],

@@ -40,7 +40,7 @@ from queueing.models import (
     Ticket,
     TicketStatus,
 )
-from queueing.services import alerting, counters, issuing, notify, queues, serving
+from queueing.services import alerting, counters, fairness_report, issuing, notify, queues, serving
 
 bp = Blueprint("queueing_pages", __name__, template_folder="templates")
 
@@ -63,6 +63,18 @@ PRIORITIES = {
     "disability": _l("Disability"),
     "pregnancy": _l("Pregnancy"),
     "returning": _l("Returning with results"),
+}
+PASSING_REASONS = {
+    "emergency": _l("Emergency"),
+    "priority:elderly": _l("Priority turn: aged"),
+    "priority:disability": _l("Priority turn: disability"),
+    "priority:pregnancy": _l("Priority turn: pregnancy"),
+    "priority:returning": _l("Priority turn: returning with results"),
+    "booked_slot": _l("Booked time, arrived on time"),
+    "requeued_after_miss": _l("Put back after a missed call"),
+    "staff_decision": _l("Called out of order by staff"),
+    "arrival_order": _l("Earlier place in line"),
+    "waited_long": _l("Waited past the bound"),
 }
 STATUSES = {
     "waiting": _l("Waiting"),
@@ -482,6 +494,28 @@ def complete_and_order(counter_id: int) -> WerkzeugResponse:
         "success",
     )
     return redirect(url_for("queueing_pages.console_page", counter_id=counter_id))
+
+
+@bp.route("/queueing/fairness")
+@sign_in_page_required
+@require_roles(Role.ADMIN, Role.NURSE)
+def fairness_page() -> str:
+    """The daily fairness report: longest waits per class against the bound, passing calls."""
+    raw = request.args.get("day", "")
+    try:
+        day = date.fromisoformat(raw) if raw else _today()
+    except ValueError:
+        raise InvalidInput(
+            _l("Give the day as YYYY-MM-DD."), code=ErrorCode.BAD_STATISTICS_RANGE
+        ) from None
+    report = fairness_report.daily_report(actor=signed_in_account(), day=day)
+    return render_template(
+        "queueing/fairness.html",
+        day=day,
+        report=report,
+        priorities={k: str(v) for k, v in PRIORITIES.items()},
+        reasons={k: str(v) for k, v in PASSING_REASONS.items()},
+    )
 
 
 @bp.route("/queueing/board")

@@ -1,7 +1,7 @@
 """Counters: their records, who may work them, their current ticket, and console reads.
 
 Lock order, everywhere, so two operations never deadlock: queue row, then counter row, then
-ticket rows. On SQLite writers are serialised by BEGIN IMMEDIATE instead.
+ticket rows; a counter serving several queues locks all of them in id order, then itself. On SQLite writers are serialised by BEGIN IMMEDIATE instead.
 """
 
 from __future__ import annotations
