@@ -20,7 +20,6 @@ from hospital.organisation.models import Hospital
 from hospital.zones import zone_for
 from queueing import eta
 from queueing.models import (
-    QueueStatus,
     ServiceQueue,
     Ticket,
     TicketAction,
@@ -39,10 +38,10 @@ def _queues_to_watch(now: datetime) -> list[ServiceQueue]:
         db.session.scalars(
             sa.select(ServiceQueue)
             .where(
+                # Closed queues too: closing stops issuing, and those waiting are still called.
                 ServiceQueue.service_day.between(
                     utc_day - timedelta(days=1), utc_day + timedelta(days=1)
                 ),
-                ServiceQueue.status == QueueStatus.OPEN,
             )
             .order_by(ServiceQueue.id)
         )

@@ -137,3 +137,19 @@ def test_the_queue_is_recalibrated_from_its_judged_ranges(hospital, point, queue
     assert fitted.low_factor >= 1.0  # the range moved to where patients were really called
     shown = wait_ranges(load_state(queue.id, NOW), NOW)[ticket.id]
     assert shown.calibrated
+
+
+def test_a_closed_queue_still_has_its_ranges_judged(hospital, point, queue, counter):
+    from queueing.services import queues
+
+    ticket = qf.walk_in(hospital, point, now=NOW)
+    accuracy.track_wait_estimates(NOW, target=0.8)
+    from hospital.accounts.models import Role
+    from tests.support.factories import create_account
+
+    nurse = create_account(hospital, roles=(Role.NURSE,))
+    queues.close_queue(actor=nurse, queue_id=queue.id, now=NOW)
+    calling.call_next(actor=None, hospital_id=hospital.id, counter_id=counter.id, now=NOW)
+    accuracy.track_wait_estimates(NOW + timedelta(seconds=15), target=0.8)
+    (record,) = _records(ticket.id)
+    assert record.judged and record.actual_seconds == 0
