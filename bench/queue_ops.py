@@ -373,6 +373,7 @@ def open_loop(base: str, site: Site) -> dict:
         "open_p50_ms": round(percentile(latencies, 50), 1),
         "open_p99_ms": round(percentile(latencies, 99), 1),
         "open_errors": len(errors),
+        "open_error_samples": errors[:5],
     }
 
 
