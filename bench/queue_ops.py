@@ -1,7 +1,19 @@
 """50 counters calling and 20 kiosks issuing at once through the HTTP server, on PostgreSQL.
 
+Three phases against one server, in one run:
+
+1. closed loop: 20 kiosks issue and 50 counters call-next and complete, each device sending its
+   next request as soon as the last is answered; ten of the counters also serve a second
+   service point's queue (longest wait first), so multi-queue calling is in the mix;
+2. baseline: the same 70 clients, each repeating the app's authenticated one-row ORM insert
+   (a nurse adds a counter: sign-in check, one read, one insert, commit) as fast as answered;
+3. open loop: requests arrive at a fixed 25 per second (a large hospital's morning compressed
+   tenfold: issue, call-next, complete), whatever the answers' speed; latency is measured
+   from the moment each request was due, so a server that falls behind shows it.
+
 Prints operations per second, latency percentiles, duplicates (a ticket called to two counters)
-and lost tickets (issued but never served, or a gap in a queue's numbers). Last line: JSON.
+and lost tickets (issued but never served, or a gap in a queue's numbers). Last line: JSON with
+at least ops_per_s, baseline_per_s, ratio, open_p50_ms, open_p99_ms, duplicates, lost.
 """
 
 from __future__ import annotations
@@ -23,6 +35,8 @@ from hospital.accounts.models import Device, DeviceKind, Role  # noqa: E402
 from hospital.app import create_app  # noqa: E402
 from hospital.db import db, utcnow  # noqa: E402
 from hospital.unit_of_work import unit_of_work  # noqa: E402
+from queueing.models import CallRule  # noqa: E402
+from queueing.services import counters as counter_service  # noqa: E402
 from tests.support import factories  # noqa: E402
 from tests.support import queueing_factories as qf  # noqa: E402
 from tests.support.postgres_cluster import PostgresCluster  # noqa: E402
@@ -56,6 +70,16 @@ def build_site(database_url: str, *, points: int, counters_per_point: int) -> Si
                 counters += [
                     qf.create_counter(point, code=str(c + 1)) for c in range(counters_per_point)
                 ]
+            # The first counter of each point also serves the next point's queue.
+            for i in range(len(site_points)):
+                first = counters[i * counters_per_point]
+                counter_service.assign_queues(
+                    actor=None,
+                    hospital_id=hospital.id,
+                    counter_id=first.id,
+                    service_point_ids=[site_points[(i + 1) % len(site_points)].id],
+                    rule=CallRule.LONGEST_WAIT,
+                )
             factories.create_account(
                 hospital, roles=(Role.NURSE,), password=NURSE_PASSWORD, username="bench-nurse"
             )
@@ -100,7 +124,14 @@ def main() -> None:
         threads = int(os.environ.get("BENCH_THREADS", "8"))
         with hospital_server(url, workers=2, threads=threads) as base:
             result = run(base, site)
-        result.update(audit(url))
+            result.update(audit(url))
+            result.update(baseline(base, site, seconds=result["seconds"]))
+            result.update(open_loop(base, site))
+        result["ratio"] = (
+            round(result["ops_per_s"] / result["baseline_per_s"], 3)
+            if result["baseline_per_s"]
+            else 0.0
+        )
     finally:
         cluster.stop()
     print(
@@ -108,6 +139,15 @@ def main() -> None:
         f"p50 {result['p50_ms']:.0f} ms, p99 {result['p99_ms']:.0f} ms; "
         f"issued {result['issued']}, served {result['served']}, "
         f"duplicates {result['duplicates']}, lost {result['lost']}, errors {result['errors']}"
+    )
+    print(
+        f"baseline (one-row insert, same {KIOSKS + len(site.counter_ids)} clients): "
+        f"{result['baseline_per_s']:.0f}/s; ratio {result['ratio']:.2f}"
+    )
+    print(
+        f"open loop at {OPEN_RATE:.0f} req/s: {result['open_ops']} requests, "
+        f"p50 {result['open_p50_ms']:.0f} ms, p99 {result['open_p99_ms']:.0f} ms, "
+        f"errors {result['open_errors']}"
     )
     print(json.dumps(result))
 
@@ -205,6 +245,135 @@ def run(base: str, site) -> dict:
         "error_samples": errors[:5],
         "counters": len(site.counter_ids),
         "kiosks": KIOSKS,
+    }
+
+
+def _nurse_session(base: str, site: Site) -> requests.Session:
+    session = requests.Session()
+    signed = requests.post(
+        base + "/api/v1/auth/password",
+        json={"login": site.nurse_login, "password": NURSE_PASSWORD},
+        timeout=60,
+    )
+    signed.raise_for_status()
+    session.cookies.update(signed.cookies)
+    return session
+
+
+def baseline(base: str, site: Site, *, seconds: float) -> dict:
+    """The same number of clients, each adding a counter (one authenticated ORM insert) in a
+    closed loop, for as long as the queue phase took (at least 5 s)."""
+    clients = KIOSKS + len(site.counter_ids)
+    cookies = _nurse_session(base, site).cookies
+    done = 0
+    errors = 0
+    lock = threading.Lock()
+    stop_at = time.perf_counter() + max(seconds, 5.0)
+    start = threading.Event()
+
+    def client(n: int) -> None:
+        nonlocal done, errors
+        session = requests.Session()
+        session.cookies.update(cookies)
+        start.wait()
+        i = 0
+        while time.perf_counter() < stop_at:
+            i += 1
+            r = session.post(
+                base + "/api/v1/queueing/counters",
+                json={
+                    "service_point_id": site.point_ids[n % len(site.point_ids)],
+                    "code": f"b{n}-{i}",
+                },
+                timeout=60,
+            )
+            with lock:
+                if r.status_code == 201:
+                    done += 1
+                else:
+                    errors += 1
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
+    for t in threads:
+        t.start()
+    began = time.perf_counter()
+    start.set()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - began
+    return {"baseline_per_s": round(done / elapsed, 1), "baseline_errors": errors}
+
+
+OPEN_RATE = float(os.environ.get("BENCH_OPEN_RATE", "25"))
+OPEN_SECONDS = float(os.environ.get("BENCH_OPEN_SECONDS", "20"))
+
+
+def open_loop(base: str, site: Site) -> dict:
+    """Requests due at a fixed rate (issue, call-next, complete in turn over the counters);
+    each one's latency counts from when it was due."""
+    cookies = _nurse_session(base, site).cookies
+    total = int(OPEN_RATE * OPEN_SECONDS)
+    latencies: list[float] = []
+    errors: list[str] = []
+    lock = threading.Lock()
+    began = time.perf_counter() + 0.5
+    plan = []
+    for n in range(total):
+        step, round_ = n % 3, n // 3
+        counter_id = site.counter_ids[round_ % len(site.counter_ids)]
+        point = site.point_ids[round_ % len(site.point_ids)]
+        if step == 0:
+            plan.append(("kiosk", "/api/v1/queueing/tickets", {"service_point_id": point}))
+        elif step == 1:
+            plan.append(("nurse", f"/api/v1/queueing/counters/{counter_id}/call-next", {}))
+        else:
+            plan.append(("nurse", f"/api/v1/queueing/counters/{counter_id}/complete", {}))
+    next_index = 0
+
+    def sender() -> None:
+        nonlocal next_index
+        kiosk = requests.Session()
+        kiosk.headers["Authorization"] = f"Bearer {site.kiosk_token}"
+        nurse = requests.Session()
+        nurse.cookies.update(cookies)
+        while True:
+            with lock:
+                if next_index >= total:
+                    return
+                index = next_index
+                next_index += 1
+            due = began + index / OPEN_RATE
+            delay = due - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)  # waiting for the request's arrival time (the load's shape)
+            who, path, body = plan[index]
+            session = kiosk if who == "kiosk" else nurse
+            try:
+                r = session.post(base + path, json=body, timeout=60)
+                status = r.status_code
+            except requests.RequestException as exc:
+                status = 0
+                with lock:
+                    errors.append(repr(exc)[:120])
+            elapsed = (time.perf_counter() - due) * 1000
+            with lock:
+                latencies.append(elapsed)
+                # A complete with nothing called (the counter found nobody) is a 409, not a fault.
+                if status >= 500 or status == 0:
+                    errors.append(f"{path} {status}")
+
+    threads = [threading.Thread(target=sender) for _ in range(KIOSKS + len(site.counter_ids))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return {
+        "open_rate_per_s": OPEN_RATE,
+        "open_ops": len(latencies),
+        "open_p50_ms": round(percentile(latencies, 50), 1),
+        "open_p99_ms": round(percentile(latencies, 99), 1),
+        "open_errors": len(errors),
+        "open_error_samples": errors[:5],
     }
 
 

@@ -161,6 +161,14 @@ SETTINGS: dict[str, tuple[Any, str]] = {
         "Live event streams (boards, ticket pages, consoles) one worker holds open; beyond it screens poll. `hospital serve --stream-slots` sets it.",
     ),
     "QUEUE_HEARTBEAT_SECONDS": (15.0, "Seconds between heartbeats on live event streams."),
+    "QUEUE_UNDO_SECONDS": (
+        120,
+        "How long a counter's last call, miss, completion or transfer can be undone.",
+    ),
+    "QUEUE_ETA_TARGET_COVERAGE": (
+        0.8,
+        "Share of patients the wait range on the ticket page should hold for; each queue's range is calibrated to it from its recent estimates.",
+    ),
     "BILLING_PROVIDERS": (
         "sandbox",
         "Payment providers offered, comma-separated: `sandbox`, `alipay`. Production refuses to start with `sandbox` (a patient would approve their own payment).",
@@ -326,6 +334,13 @@ def instance_secret_key(instance_path: str) -> str:
 def validate(app: Flask) -> None:
     if app.config["DEFAULT_LANGUAGE"] not in ("zh", "en"):
         raise ConfigError("HOSPITAL_DEFAULT_LANGUAGE must be 'zh' or 'en'")
+    try:
+        coverage = float(app.config["QUEUE_ETA_TARGET_COVERAGE"])
+    except (TypeError, ValueError):
+        coverage = -1.0
+    if not 0.5 <= coverage <= 0.99:
+        raise ConfigError("HOSPITAL_QUEUE_ETA_TARGET_COVERAGE must be a share between 0.5 and 0.99")
+    app.config["QUEUE_ETA_TARGET_COVERAGE"] = coverage
     if app.config["ENV"] == "production":
         if (
             app.config["SECRET_KEY"] in (DEV_SECRET_KEY, "", None)

@@ -153,6 +153,8 @@ class ErrorCode(enum.StrEnum):
     NOT_RELEASED = "not_released"
     NOT_RESCHEDULABLE = "not_reschedulable"
     NOT_SUSPENDED = "not_suspended"
+    # A counter's undo: nothing recent to undo, too late, or later changes make it impossible.
+    NOTHING_TO_UNDO = "nothing_to_undo"
     NOTHING_TO_REFUND = "nothing_to_refund"
     NOTIFY_AHEAD_OUT_OF_RANGE = "notify_ahead_out_of_range"
     ORDER_EMPTY = "order_empty"
@@ -174,6 +176,7 @@ class ErrorCode(enum.StrEnum):
     PATIENT_REQUIRED = "patient_required"
     PATIENT_SEARCH_TOO_BROAD = "patient_search_too_broad"
     PATIENT_SUSPENDED = "patient_suspended"
+    PAUSE_LENGTH_REQUIRED = "pause_length_required"
     PAYMENT_REQUIRED = "payment_required"
     PAYMENT_TOO_LATE = "payment_too_late"
     # A check-in poster's code that is not one of ours (edited, or from another hospital).
@@ -237,6 +240,8 @@ class ErrorCode(enum.StrEnum):
     TICKET_WITHOUT_PATIENT = "ticket_without_patient"
     TOKEN_REQUIRED = "token_required"
     TOO_MANY_REQUESTS = "too_many_requests"
+    UNDO_NOT_POSSIBLE = "undo_not_possible"
+    UNDO_TOO_LATE = "undo_too_late"
     UNKNOWN_CLINICIAN = "unknown_clinician"
     UNKNOWN_CODE = "unknown_code"
     UNKNOWN_DEPARTMENT = "unknown_department"

@@ -50,6 +50,10 @@ ticket_first_called = _signals.signal("ticket-first-called")
 # Service began / ended for a ticket. kwargs: ticket_id, hospital_id, now. Sent by queueing.
 ticket_serving_started = _signals.signal("ticket-serving-started")
 ticket_completed = _signals.signal("ticket-completed")
+# Wait ranges shown to patients were judged against when they were called, grouped by the local
+# hour they were shown in. kwargs: hospital_id, service_point_id, service_date, hour (0-23),
+# shown, inside (counts), abs_error_seconds (sum of |midpoint - actual|), now. Sent by queueing.
+wait_estimates_judged = _signals.signal("wait-estimates-judged")
 # Money was taken for an order. kwargs: order_id, hospital_id, amount_fen (int), online (bool:
 # paid from a phone or the web, not at a cashier's desk), reference (e.g. "appointment:42"),
 # now. Sent by billing (alongside order_paid).

@@ -38,8 +38,11 @@ from hospital.web.api_docs import file_response
 from hospital.zones import local_date, zone_for
 from queueing import device_check_in, snapshots
 from queueing.live import broker, state_cache
-from queueing.models import Counter, PriorityClass, ServiceQueue, Ticket
+from queueing.models import CallRule, Counter, PriorityClass, ServiceQueue, Ticket
 from queueing.schemas import (
+    AlertsOut,
+    AlertThresholdsArgs,
+    AlertThresholdsOut,
     BoardArgs,
     CallOut,
     CallTicketArgs,
@@ -47,14 +50,27 @@ from queueing.schemas import (
     CounterActionArgs,
     CounterCreateArgs,
     CounterOut,
+    CounterQueuesArgs,
+    CounterQueuesOut,
     NotifyAheadArgs,
     OpenQueueArgs,
+    PauseArgs,
     QueueOut,
     TicketOut,
     TransferArgs,
     WalkInArgs,
 )
-from queueing.services import arrivals, calling, counters, issuing, notify, queues, serving
+from queueing.services import (
+    alerting,
+    arrivals,
+    calling,
+    counters,
+    issuing,
+    notify,
+    queues,
+    serving,
+)
+from queueing.services import undo as undo_service
 
 blp = Blueprint(
     "queueing", __name__, description="Virtual queues: tickets, calling, boards, live events."
@@ -398,14 +414,97 @@ for _path, _fn, _schema, _doc in (
     )
 
 
+@blp.route("/counters/<int:counter_id>/queues", methods=["PUT"])
+@require_roles(Role.ADMIN, Role.NURSE)
+@blp.arguments(CounterQueuesArgs)
+@blp.response(200, CounterQueuesOut)
+def assign_counter_queues(args: dict[str, Any], counter_id: int) -> dict[str, Any]:
+    """Let a counter call from further service points' queues: by longest wait, or in order."""
+    actor = signed_in_account()
+    counter = counters.assign_queues(
+        actor=actor,
+        hospital_id=actor.hospital_id,
+        counter_id=counter_id,
+        service_point_ids=args["service_point_ids"],
+        rule=CallRule(args["rule"]),
+    )
+    return {
+        "counter_id": counter.id,
+        "rule": counter.call_rule.value,
+        "service_point_ids": counters.assigned_points(counter.id),
+    }
+
+
+@blp.route("/alerts", methods=["GET"])
+@require_roles(*STAFF)
+@blp.response(200, AlertsOut)
+def staff_alerts() -> dict[str, Any]:
+    """Today's alerts on the queues the signed-in staff member works (for the staff home)."""
+    return {"alerts": alerting.staff_alerts(actor=signed_in_account(), now=utcnow())}
+
+
+@blp.route("/points/<int:service_point_id>/alert-thresholds", methods=["GET"])
+@require_roles(*STAFF)
+@blp.response(200, AlertThresholdsOut)
+def get_alert_thresholds(service_point_id: int) -> Any:
+    """A service point's alert thresholds (the defaults until set)."""
+    actor = signed_in_account()
+    point = queues.active_service_point(actor.hospital_id, service_point_id)
+    return alerting.thresholds_for(actor.hospital_id, point.id)
+
+
+@blp.route("/points/<int:service_point_id>/alert-thresholds", methods=["PUT"])
+@require_roles(Role.ADMIN, Role.NURSE)
+@blp.arguments(AlertThresholdsArgs)
+@blp.response(200, AlertThresholdsOut)
+def set_alert_thresholds(args: dict[str, Any], service_point_id: int) -> Any:
+    """Set when the console and staff home warn about this service point's queue."""
+    actor = signed_in_account()
+    return alerting.set_thresholds(
+        actor=actor,
+        hospital_id=actor.hospital_id,
+        service_point_id=service_point_id,
+        now=utcnow(),
+        **args,
+    )
+
+
+@blp.route("/counters/<int:counter_id>/undo", methods=["POST"])
+@require_roles(*STAFF)
+@blp.response(200, TicketOut)
+@blp.alt_response(
+    409,
+    description="Nothing to undo (`nothing_to_undo`), too late (`undo_too_late`), or the ticket "
+    "moved on since (`undo_not_possible`).",
+)
+def undo(counter_id: int) -> dict[str, Any]:
+    """Undo the counter's last call, miss, completion or transfer, within a short time (audited)."""
+    actor = signed_in_account()
+    ticket = undo_service.undo_last(
+        actor=actor,
+        hospital_id=actor.hospital_id,
+        counter_id=counter_id,
+        now=utcnow(),
+        window_seconds=int(current_app.config["QUEUE_UNDO_SECONDS"]),
+    )
+    return _ticket_out(ticket)
+
+
 @blp.route("/counters/<int:counter_id>/pause", methods=["POST"])
 @require_roles(*STAFF)
+@blp.arguments(PauseArgs)
 @blp.response(200, CounterOut)
-def pause(counter_id: int) -> Counter:
-    """Pause the counter: it cannot call until resumed."""
+def pause(args: dict[str, Any], counter_id: int) -> Counter:
+    """Pause the counter, saying why and for how many minutes: it cannot call until resumed,
+    and the board shows when it will be back."""
     actor = signed_in_account()
     return serving.set_paused(
-        actor=actor, hospital_id=actor.hospital_id, counter_id=counter_id, paused=True, now=utcnow()
+        actor=actor,
+        hospital_id=actor.hospital_id,
+        counter_id=counter_id,
+        paused=True,
+        now=utcnow(),
+        **args,
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from datetime import date, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -77,11 +78,23 @@ class ServiceQueue(Model):
     lease_seconds: Mapped[int] = mapped_column(default=120)
     default_service_seconds: Mapped[int] = mapped_column(default=300)
     elder_age: Mapped[int] = mapped_column(default=80)
+    # The wait range's calibration (factors around the expected wait), refitted by a job from the
+    # service point's judged estimates; None until there are enough of them.
+    eta_low_factor: Mapped[float | None] = mapped_column(sa.Float)
+    eta_high_factor: Mapped[float | None] = mapped_column(sa.Float)
+    eta_samples: Mapped[int] = mapped_column(default=0)
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     opened_by_account_id: Mapped[int | None] = mapped_column(sa.ForeignKey("account.id"))
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     service_point: Mapped[ServicePoint] = relationship()
+
+
+class CallRule(enum.StrEnum):
+    """How a counter serving several queues picks the next one."""
+
+    LONGEST_WAIT = "longest_wait"  # whoever, among each queue's next patient, waited longest
+    PRIORITY_ORDER = "priority_order"  # the first queue, in the counter's order, with anyone
 
 
 class Counter(Model):
@@ -98,11 +111,27 @@ class Counter(Model):
     name_en: Mapped[str] = mapped_column(sa.String(100), default="")
     is_paused: Mapped[bool] = mapped_column(default=False)
     paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    pause_reason: Mapped[str] = mapped_column(sa.String(200), default="")
+    paused_until: Mapped[datetime | None] = mapped_column(UTCDateTime)  # when staff said
     # The ticket this counter has called or is serving: unique, so a ticket is at one counter.
     # (No foreign key: ticket already refers to queue_counter, and a cycle breaks table drops.)
     current_ticket_id: Mapped[int | None] = mapped_column(unique=True)
+    call_rule: Mapped[CallRule] = enum_column(CallRule, default=CallRule.LONGEST_WAIT)
 
     service_point: Mapped[ServicePoint] = relationship()
+
+
+class CounterQueue(Model):
+    """A further service point whose queue a counter also calls from (its own comes first)."""
+
+    __tablename__ = "queue_counter_queue"
+    __table_args__ = (sa.UniqueConstraint("counter_id", "service_point_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hospital_id: Mapped[int] = mapped_column(sa.ForeignKey("hospital.id"), index=True)
+    counter_id: Mapped[int] = mapped_column(sa.ForeignKey("queue_counter.id"), index=True)
+    service_point_id: Mapped[int] = mapped_column(sa.ForeignKey("service_point.id"))
+    position: Mapped[int] = mapped_column()  # 1, 2, …: the order for the priority rule
 
 
 class Ticket(Model):
@@ -165,10 +194,12 @@ class TicketAction(enum.StrEnum):
     TRANSFERRED = "transferred"
     LEASE_EXPIRED = "lease_expired"
     CANCELLED = "cancelled"
+    UNDONE = "undone"  # a counter's last action taken back (detail: which event)
 
 
 class TicketEvent(Model):
-    """Who did what to a ticket and when (append-only)."""
+    """Who did what to a ticket and when (append-only: an undo adds an `undone` event and only
+    marks the event it took back)."""
 
     __tablename__ = "ticket_event"
 
@@ -180,6 +211,61 @@ class TicketEvent(Model):
     actor_account_id: Mapped[int | None] = mapped_column(sa.ForeignKey("account.id"))
     at: Mapped[datetime] = mapped_column(UTCDateTime)
     detail: Mapped[str] = mapped_column(sa.String(300), default="")
+    # What a counter's undo needs to put back (the ticket's place, the queue's ratio state).
+    undo_state: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
+    undone_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class WaitEstimate(Model):
+    """A wait range as the patient's ticket page showed it, and, once called, how it fared."""
+
+    __tablename__ = "queue_wait_estimate"
+    __table_args__ = (
+        sa.Index("ix_queue_wait_estimate_queue_judged", "queue_id", "judged"),
+        sa.Index("ix_queue_wait_estimate_point_judged_at", "service_point_id", "judged_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hospital_id: Mapped[int] = mapped_column(sa.ForeignKey("hospital.id"), index=True)
+    queue_id: Mapped[int] = mapped_column(sa.ForeignKey("service_queue.id"))
+    service_point_id: Mapped[int] = mapped_column(sa.ForeignKey("service_point.id"))
+    ticket_id: Mapped[int] = mapped_column(sa.ForeignKey("ticket.id"), index=True)
+    shown_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ahead: Mapped[int] = mapped_column()
+    expected_seconds: Mapped[int] = mapped_column()
+    low_minutes: Mapped[int] = mapped_column()
+    high_minutes: Mapped[int] = mapped_column()
+    judged: Mapped[bool] = mapped_column(default=False)
+    judged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Seconds from shown to the first call; None when the ticket ended without a call.
+    actual_seconds: Mapped[int | None] = mapped_column()
+    inside: Mapped[bool | None] = mapped_column()
+
+
+class AlertThresholds(Model):
+    """When the console and the staff home warn about a service point's queue (per point, so
+    they hold every day); a point without a row uses the defaults."""
+
+    __tablename__ = "queue_alert_thresholds"
+    __table_args__ = (
+        sa.UniqueConstraint("service_point_id"),
+        sa.CheckConstraint("booked_wait_minutes > 0", name="booked_wait_positive"),
+        sa.CheckConstraint("longest_wait_minutes > 0", name="longest_wait_positive"),
+        sa.CheckConstraint("pause_overrun_minutes >= 0", name="pause_overrun_not_negative"),
+        sa.CheckConstraint("calls_without_coming >= 2", name="calls_at_least_two"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hospital_id: Mapped[int] = mapped_column(sa.ForeignKey("hospital.id"), index=True)
+    service_point_id: Mapped[int] = mapped_column(sa.ForeignKey("service_point.id"))
+    # A booked patient who checked in has waited this long.
+    booked_wait_minutes: Mapped[int] = mapped_column(default=30)
+    # The longest wait in the queue passed this.
+    longest_wait_minutes: Mapped[int] = mapped_column(default=60)
+    # A paused counter is this much later than it said it would be back.
+    pause_overrun_minutes: Mapped[int] = mapped_column(default=5)
+    # A patient was called this many times without coming.
+    calls_without_coming: Mapped[int] = mapped_column(default=3)
 
 
 class StationTicket(Model):

@@ -77,6 +77,11 @@ class TransferArgs(Schema):
     ticket_id = id_field(load_default=None, allow_none=True)
 
 
+class PauseArgs(Schema):
+    reason = fields.Str(required=True, validate=validate.Length(min=2, max=200))
+    minutes = fields.Int(required=True, strict=True, validate=validate.Range(min=1, max=480))
+
+
 class NotifyAheadArgs(Schema):
     notify_ahead = fields.Int(required=True, strict=True, validate=validate.Range(min=1, max=20))
 
@@ -110,6 +115,8 @@ class CounterOut(Schema):
     name_zh = fields.Str()
     name_en = fields.Str()
     is_paused = fields.Bool()
+    pause_reason = fields.Str()
+    paused_until = fields.DateTime(allow_none=True)
     current_ticket_id = fields.Int(allow_none=True)
 
 
@@ -135,3 +142,53 @@ class CallOut(Schema):
     repeated = fields.Bool()
     reason = fields.Str()
     detail = fields.Dict()
+
+
+class AlertThresholdsArgs(Schema):
+    booked_wait_minutes = fields.Int(required=True, strict=True, validate=validate.Range(1, 600))
+    longest_wait_minutes = fields.Int(required=True, strict=True, validate=validate.Range(1, 600))
+    pause_overrun_minutes = fields.Int(required=True, strict=True, validate=validate.Range(0, 240))
+    calls_without_coming = fields.Int(required=True, strict=True, validate=validate.Range(2, 10))
+
+
+class AlertThresholdsOut(Schema):
+    booked_wait_minutes = fields.Int()
+    longest_wait_minutes = fields.Int()
+    pause_overrun_minutes = fields.Int()
+    calls_without_coming = fields.Int()
+
+
+class AlertOut(Schema):
+    kind = fields.Str(
+        metadata={
+            "description": "booked_waiting_long, longest_wait, pause_overrun or called_not_coming"
+        }
+    )
+    queue_id = fields.Int()
+    service_point_id = fields.Int()
+    place_zh = fields.Str()
+    place_en = fields.Str()
+    message = fields.Str(metadata={"description": "In the request's language"})
+    detail = fields.Dict(metadata={"description": "Ticket number, minutes, counter code; no names"})
+
+
+class AlertsOut(Schema):
+    alerts = fields.List(fields.Nested(AlertOut))
+
+
+class CounterQueuesArgs(Schema):
+    service_point_ids = fields.List(
+        id_field(),
+        required=True,
+        validate=validate.Length(max=10),
+        metadata={"description": "Further service points, in priority order (own one first)"},
+    )
+    rule = fields.Str(
+        load_default="longest_wait", validate=validate.OneOf(["longest_wait", "priority_order"])
+    )
+
+
+class CounterQueuesOut(Schema):
+    counter_id = fields.Int()
+    rule = fields.Str()
+    service_point_ids = fields.List(fields.Int())

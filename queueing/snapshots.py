@@ -8,15 +8,25 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
 from hospital.db import db
-from hospital.organisation.models import ServicePoint
+from hospital.organisation.models import Hospital, ServicePoint
 from hospital.patients.identity import mask_name
 from hospital.patients.models import Patient
-from queueing import eta, ordering
-from queueing.models import ACTIVE_STATUSES, Counter, ServiceQueue, Ticket, TicketStatus
+from queueing import alerts, eta, fairness, ordering
+from queueing.models import (
+    ACTIVE_STATUSES,
+    AlertThresholds,
+    Counter,
+    ServiceQueue,
+    Ticket,
+    TicketAction,
+    TicketEvent,
+    TicketStatus,
+)
 
 RECENT_CALLS = 6
 BOARD_NEXT = 5
@@ -66,6 +76,7 @@ def load_state(queue_id: int, now: datetime) -> dict[str, Any] | None:
     if queue is None:
         return None
     point = queue.service_point
+    hospital = db.session.get_one(Hospital, queue.hospital_id)
     counters = db.session.scalars(
         sa.select(Counter).where(Counter.service_point_id == point.id).order_by(Counter.code)
     ).all()
@@ -97,9 +108,36 @@ def load_state(queue_id: int, now: datetime) -> dict[str, Any] | None:
             "slot_start": _iso(ticket.slot_start),
             "notify_ahead": ticket.notify_ahead,
             "out_of_order_reason": ticket.called_out_of_order_reason,
+            "counter_room": "",
+            "order_key": _iso(ticket.order_key),
+            "started_at": _iso(ticket.started_at),
         }
         if ticket.status is TicketStatus.WAITING:
             waiting.append(ticket)
+    visiting = {
+        t["counter_id"] for t in by_id.values() if t["counter_id"] and not t["counter_code"]
+    }
+    if visiting:
+        # Counters of another service point that serve this queue too: the board says where.
+        for counter_id, code, room in db.session.execute(
+            sa.select(Counter.id, Counter.code, ServicePoint.room)
+            .join(ServicePoint, ServicePoint.id == Counter.service_point_id)
+            .where(Counter.id.in_(visiting))
+        ):
+            for t in by_id.values():
+                if t["counter_id"] == counter_id:
+                    t["counter_code"], t["counter_room"] = code, room
+    last_call = db.session.execute(
+        sa.select(TicketEvent.ticket_id, TicketEvent.detail, TicketEvent.at)
+        .join(Ticket, Ticket.id == TicketEvent.ticket_id)
+        .where(
+            Ticket.queue_id == queue.id,
+            TicketEvent.action == TicketAction.CALLED,
+            TicketEvent.undone_at.is_(None),
+        )
+        .order_by(TicketEvent.id.desc())
+        .limit(1)
+    ).first()
     placements = ordering.order(
         [as_waiting(t) for t in waiting],
         policy=policy_for(queue),
@@ -111,6 +149,12 @@ def load_state(queue_id: int, now: datetime) -> dict[str, Any] | None:
         samples, default_seconds=queue.default_service_seconds
     )
     active = [c for c in counters if not c.is_paused] or list(counters)
+    from scheduling.services.queries import booked_not_arrived
+
+    booked_pending = booked_not_arrived(point.id, queue.service_day)
+    limits = db.session.scalar(
+        sa.select(AlertThresholds).where(AlertThresholds.service_point_id == point.id)
+    )
     called = sorted(
         (t for t in by_id.values() if t["called_at"]),
         key=lambda t: t["called_at"],
@@ -124,6 +168,7 @@ def load_state(queue_id: int, now: datetime) -> dict[str, Any] | None:
             "version": queue.version,
             "service_day": queue.service_day.isoformat(),
             "point": _point(point),
+            "timezone": hospital.timezone,
         },
         "counters": [
             {
@@ -132,6 +177,8 @@ def load_state(queue_id: int, now: datetime) -> dict[str, Any] | None:
                 "name_zh": c.name_zh,
                 "name_en": c.name_en,
                 "paused": c.is_paused,
+                "pause_reason": c.pause_reason,
+                "paused_until": _iso(c.paused_until),
                 "ticket_id": c.current_ticket_id,
             }
             for c in counters
@@ -152,6 +199,24 @@ def load_state(queue_id: int, now: datetime) -> dict[str, Any] | None:
         "from_samples": measured,
         "default_service_seconds": queue.default_service_seconds,
         "active_counters": max(len(active), 1),
+        "booked_pending": [_iso(start) for start in booked_pending],
+        "last_call": {"ticket_id": last_call[0], "reason": last_call[1], "at": _iso(last_call[2])}
+        if last_call
+        else None,
+        "arrival_grace_minutes": queue.arrival_grace_minutes,
+        "alert_thresholds": {
+            "booked_wait_minutes": limits.booked_wait_minutes,
+            "longest_wait_minutes": limits.longest_wait_minutes,
+            "pause_overrun_minutes": limits.pause_overrun_minutes,
+            "calls_without_coming": limits.calls_without_coming,
+        }
+        if limits
+        else None,
+        "calibration": {
+            "low_factor": queue.eta_low_factor,
+            "high_factor": queue.eta_high_factor,
+            "samples": queue.eta_samples,
+        },
         "generated_at": now.isoformat(),
     }
 
@@ -162,12 +227,28 @@ def _public_ticket(ticket: dict[str, Any], point: dict[str, Any]) -> dict[str, A
         "code": ticket["code"],
         "masked_name": ticket["masked_name"],
         "status": ticket["status"],
-        "room": point["room"],
+        "room": ticket["counter_room"] or point["room"],
         "counter": ticket["counter_code"],
         "call_count": ticket["call_count"],
         "called_at": ticket["called_at"],
         "call_key": f"{ticket['id']}-{ticket['call_count']}",
     }
+
+
+def _paused_counters(state: dict[str, Any]) -> list[dict[str, Any]]:
+    """Paused counters as a board shows them: code and the local time it said it would be back
+    (never the reason, which is for staff)."""
+    zone = ZoneInfo(state["queue"]["timezone"])
+    return [
+        {
+            "counter": c["code"],
+            "back_at": datetime.fromisoformat(c["paused_until"]).astimezone(zone).strftime("%H:%M")
+            if c["paused_until"]
+            else None,
+        }
+        for c in state["counters"]
+        if c["paused"]
+    ]
 
 
 def board_view(states: list[dict[str, Any]]) -> dict[str, Any]:
@@ -202,10 +283,65 @@ def board_view(states: list[dict[str, Any]]) -> dict[str, Any]:
                     for w in state["waiting"][:BOARD_NEXT]
                 ],
                 "waiting_count": len(state["waiting"]),
+                "paused_counters": _paused_counters(state),
             }
         )
     calls.sort(key=lambda c: c["called_at"] or "", reverse=True)
     return {"queues": queues, "calls": calls[:RECENT_CALLS]}
+
+
+def calibration_of(state: dict[str, Any]) -> eta.Calibration:
+    c = state["calibration"]
+    if c["low_factor"] is None or c["high_factor"] is None:
+        return eta.UNCALIBRATED
+    return eta.Calibration(c["low_factor"], c["high_factor"], c["samples"], None)
+
+
+def wait_ranges(
+    state: dict[str, Any], now: datetime, *, only: int | None = None
+) -> dict[int, eta.WaitRange]:
+    """The wait range each waiting ticket's page shows (or only that ticket's), by the queue's
+    model: counters busy, free or back from a pause, booked patients still to come, and the
+    calibration fitted on how earlier ranges fared."""
+    per_ticket = float(state["per_ticket_seconds"])
+    tickets = state["tickets"]
+    lanes: list[eta.Lane] = []
+    for counter in state["counters"]:
+        current = tickets.get(counter["ticket_id"]) if counter["ticket_id"] else None
+        since = (current or {}).get("started_at") or (current or {}).get("called_at")
+        until = counter.get("paused_until")
+        lane = eta.lane_for_counter(
+            per_ticket_seconds=per_ticket,
+            busy_for_seconds=(now - datetime.fromisoformat(since)).total_seconds()
+            if since
+            else None,
+            paused=counter["paused"],
+            back_in_seconds=(datetime.fromisoformat(until) - now).total_seconds()
+            if until
+            else None,
+        )
+        if lane is not None:
+            lanes.append(lane)
+    grace = timedelta(minutes=state["arrival_grace_minutes"])
+    pending = [
+        datetime.fromisoformat(start)
+        for start in state["booked_pending"]
+        if datetime.fromisoformat(start) + grace > now
+    ]
+    calibration = calibration_of(state)
+    ranges: dict[int, eta.WaitRange] = {}
+    for w in state["waiting"]:
+        if only is not None and w["ticket_id"] != only:
+            continue
+        key = datetime.fromisoformat(tickets[w["ticket_id"]]["order_key"])
+        expected = eta.expected_wait_seconds(
+            w["position"],
+            per_ticket_seconds=per_ticket,
+            lanes=lanes,
+            booked_ahead_in_seconds=[(s - now).total_seconds() for s in pending if s < key],
+        )
+        ranges[w["ticket_id"]] = eta.wait_range(w["position"], expected, calibration)
+    return ranges
 
 
 def ticket_view(state: dict[str, Any], ticket_id: int) -> dict[str, Any]:
@@ -215,13 +351,10 @@ def ticket_view(state: dict[str, Any], ticket_id: int) -> dict[str, Any]:
     ahead = next((w["position"] for w in state["waiting"] if w["ticket_id"] == ticket_id), None)
     estimate = None
     if ahead is not None:
-        e = eta.estimate(
-            ahead,
-            samples=state["samples"],
-            default_seconds=state["default_service_seconds"],
-            counters=state["active_counters"],
-        )
-        estimate = {"low_minutes": e.low_minutes, "high_minutes": e.high_minutes}
+        shown = wait_ranges(state, datetime.fromisoformat(state["generated_at"]), only=ticket_id)[
+            ticket_id
+        ]
+        estimate = {"low_minutes": shown.low_minutes, "high_minutes": shown.high_minutes}
     return {
         "code": ticket["code"],
         "masked_name": ticket["masked_name"],
@@ -229,6 +362,8 @@ def ticket_view(state: dict[str, Any], ticket_id: int) -> dict[str, Any]:
         "ahead": ahead,
         "eta": estimate,
         "counter": ticket["counter_code"],
+        "counter_room": ticket["counter_room"],
+        "called_ahead_because": fairness.called_ahead(state, ticket_id),
         "call_count": ticket["call_count"],
         "notify_ahead": ticket["notify_ahead"],
         "queue_status": state["queue"]["status"],
@@ -253,6 +388,17 @@ def people_ahead(ticket: Ticket, now: datetime) -> int | None:
     # The queue's position is 0 for "called next": exactly the number of people ahead.
     ahead = ticket_view(state, ticket.id)["ahead"]
     return None if ahead is None else int(ahead)
+
+
+def alerts_of(state: dict[str, Any]) -> list[dict[str, Any]]:
+    """The queue's staff alerts at the time the state was read, by its thresholds."""
+    limits = state.get("alert_thresholds")
+    thresholds = alerts.Thresholds(**limits) if limits else alerts.Thresholds()
+    now = datetime.fromisoformat(state["generated_at"])
+    return [
+        {"kind": a.kind, "queue_id": a.queue_id, "detail": a.detail}
+        for a in alerts.queue_alerts(state, thresholds, now)
+    ]
 
 
 def console_view(state: dict[str, Any], counter_id: int) -> dict[str, Any]:
@@ -286,6 +432,7 @@ def console_view(state: dict[str, Any], counter_id: int) -> dict[str, Any]:
         "counters": state["counters"],
         "per_ticket_seconds": state["per_ticket_seconds"],
         "from_samples": state["from_samples"],
+        "alerts": alerts_of(state),
         "served": sum(1 for t in tickets.values() if t["status"] == TicketStatus.DONE.value),
         "active": sum(
             1 for t in tickets.values() if t["status"] in {s.value for s in ACTIVE_STATUSES}

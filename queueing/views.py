@@ -41,7 +41,17 @@ from queueing.models import (
     Ticket,
     TicketStatus,
 )
-from queueing.services import arrivals, counters, issuing, notify, queues, serving, stations
+from queueing.services import (
+    alerting,
+    arrivals,
+    counters,
+    fairness_report,
+    issuing,
+    notify,
+    queues,
+    serving,
+    stations,
+)
 
 bp = Blueprint("queueing_pages", __name__, template_folder="templates")
 
@@ -64,6 +74,18 @@ PRIORITIES = {
     "disability": _l("Disability"),
     "pregnancy": _l("Pregnancy"),
     "returning": _l("Returning with results"),
+}
+PASSING_REASONS = {
+    "emergency": _l("Emergency"),
+    "priority:elderly": _l("Priority turn: aged"),
+    "priority:disability": _l("Priority turn: disability"),
+    "priority:pregnancy": _l("Priority turn: pregnancy"),
+    "priority:returning": _l("Priority turn: returning with results"),
+    "booked_slot": _l("Booked time, arrived on time"),
+    "requeued_after_miss": _l("Put back after a missed call"),
+    "staff_decision": _l("Called out of order by staff"),
+    "arrival_order": _l("Earlier place in line"),
+    "waited_long": _l("Waited past the bound"),
 }
 STATUSES = {
     "waiting": _l("Waiting"),
@@ -379,6 +401,7 @@ def console_page(counter_id: int) -> str:
         others=others,
         reasons={k: str(v) for k, v in REASONS.items()},
         priorities={k: str(v) for k, v in PRIORITIES.items()},
+        alert_messages={k: str(v) for k, v in alerting.MESSAGES.items()},
         orderable=_orderable_items(actor.hospital_id) if can_order else [],
         queue=queue,
         waiting=_waiting_counts([queue.id]).get(queue.id, 0) if queue else 0,
@@ -579,6 +602,28 @@ def poster_page(service_point_id: int) -> str:
         point=point,
         code=code,
         qr=Markup(qr_svg(arrivals.poster_link(code), box_size=12)),
+    )
+
+
+@bp.route("/queueing/fairness")
+@sign_in_page_required
+@require_roles(Role.ADMIN, Role.NURSE)
+def fairness_page() -> str:
+    """The daily fairness report: longest waits per class against the bound, passing calls."""
+    raw = request.args.get("day", "")
+    try:
+        day = date.fromisoformat(raw) if raw else _today()
+    except ValueError:
+        raise InvalidInput(
+            _l("Give the day as YYYY-MM-DD."), code=ErrorCode.BAD_STATISTICS_RANGE
+        ) from None
+    report = fairness_report.daily_report(actor=signed_in_account(), day=day)
+    return render_template(
+        "queueing/fairness.html",
+        day=day,
+        report=report,
+        priorities={k: str(v) for k, v in PRIORITIES.items()},
+        reasons={k: str(v) for k, v in PASSING_REASONS.items()},
     )
 
 

@@ -225,3 +225,21 @@ class PaymentSummary(Model):
     amount_fen: Mapped[int] = mapped_column(sa.BigInteger, default=0)
     refunded_fen: Mapped[int] = mapped_column(sa.BigInteger, default=0)
     online: Mapped[bool] = mapped_column(default=False)
+
+
+class WaitAccuracySummary(Model):
+    """How the wait ranges shown at one service point fared, per local day and hour shown."""
+
+    __tablename__ = "report_wait_accuracy"
+    __table_args__ = (
+        sa.UniqueConstraint("hospital_id", "service_point_id", "service_date", "hour"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hospital_id: Mapped[int] = mapped_column(sa.ForeignKey("hospital.id"))
+    service_point_id: Mapped[int]
+    service_date: Mapped[date] = mapped_column(sa.Date)
+    hour: Mapped[int]
+    shown: Mapped[int] = mapped_column(default=0)
+    inside: Mapped[int] = mapped_column(default=0)
+    abs_error_seconds: Mapped[int] = mapped_column(sa.BigInteger, default=0)

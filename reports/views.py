@@ -6,7 +6,7 @@ import base64
 import hashlib
 from typing import Any
 
-from flask import Blueprint, Response, redirect, render_template, request, url_for
+from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -22,7 +22,7 @@ from hospital.organisation.models import Hospital
 from hospital.pdf import PdfRenderError
 from hospital.web.navigation import sign_in_page_required
 from hospital.zones import zone_for
-from reports import charts, stats
+from reports import charts, stats, wait_accuracy
 from reports.export import to_csv
 from reports.models import AbnormalFlag, ReportSource, ReportStatus
 from reports.schemas import ReportArgs
@@ -331,10 +331,27 @@ def cell(row: stats.StatsRow, name: str) -> Any:
 @require_roles(Role.ADMIN)
 def statistics() -> Page:
     table, hospital = _table()
+    accuracy = wait_accuracy.wait_accuracy(
+        hospital, start=table.start, end=table.end, language=_language()
+    )
     return render_template(
         "reports/statistics.html",
         table=table,
         charts=_charts(table),
+        accuracy=accuracy,
+        accuracy_chart=charts.line_chart(
+            _("Share called inside the wait range shown, by hour shown (%)"),
+            [f"{h:02d}:00" for h in accuracy.hours],
+            [
+                charts.Series(_("Coverage"), list(accuracy.coverage_by_hour)),
+                charts.Series(
+                    _("Target"),
+                    [current_app.config["QUEUE_ETA_TARGET_COVERAGE"] * 100] * len(accuracy.hours),
+                ),
+            ],
+        )
+        if accuracy.hours
+        else "",
         columns=COLUMNS,
         cell=cell,
         hospital=hospital,

@@ -17,10 +17,19 @@ from hospital.error_codes import ErrorCode
 from hospital.errors import Conflict, InvalidInput
 from hospital.patients.models import Patient
 from queueing import ordering
-from queueing.models import Counter, PriorityClass, ServiceQueue, Ticket, TicketAction, TicketStatus
+from queueing.models import (
+    CallRule,
+    Counter,
+    PriorityClass,
+    ServiceQueue,
+    Ticket,
+    TicketAction,
+    TicketStatus,
+)
 from queueing.services.counters import (
     current_ticket,
     lock_counter_and_queue,
+    lock_counter_and_queues,
     release_counter,
     ticket_in_queue,
 )
@@ -117,6 +126,9 @@ def call_next(
     *, actor: Account | None, hospital_id: int, counter_id: int, now: datetime
 ) -> CallResult:
     """Call the next ticket to this counter; a repeat returns the ticket it already has (invariant 5)."""
+    several = lock_counter_and_queues(hospital_id, counter_id, now, actor=actor, action="call_next")
+    if several is not None:
+        return _call_next_across(*several, actor=actor, now=now)
     counter, queue = lock_counter_and_queue(
         hospital_id, counter_id, now, actor=actor, action="call_next"
     )
@@ -143,6 +155,7 @@ def call_next(
     )
     if placement is None:
         return CallResult(None, repeated=False)
+    since_before = queue.regular_since_priority
     # Read and call the chosen ticket in one statement (the queue row is locked meanwhile).
     ticket = db.session.scalar(
         _CALL_WAITING,
@@ -156,7 +169,78 @@ def call_next(
     assert ticket is not None  # waiting tickets change only under the queue lock held here
     _assign(ticket, counter, queue, now=now, actor=actor, written=True)
     add_event(
-        ticket, TicketAction.CALLED, now=now, actor=actor, counter=counter, detail=placement.reason
+        ticket,
+        TicketAction.CALLED,
+        now=now,
+        actor=actor,
+        counter=counter,
+        detail=placement.reason,
+        undo_state={"since": since_before},
+    )
+    maybe_notify_almost(queue, now=now, line=[t for t in line if t.waiting.id != ticket.id])
+    return CallResult(ticket, repeated=False, reason=placement.reason, detail=placement.detail)
+
+
+def _call_next_across(
+    counter: Counter, queues: list[ServiceQueue], *, actor: Account | None, now: datetime
+) -> CallResult:
+    """Call-next for a counter serving several queues: each queue's own next patient, by its
+    own ordering (so each keeps its fairness guarantees), then the counter's rule between them."""
+    if counter.current_ticket_id is not None:
+        current = db.session.get(Ticket, counter.current_ticket_id)
+        if current is not None and current.status in (TicketStatus.CALLED, TicketStatus.SERVING):
+            return CallResult(current, repeated=True)
+    if counter.is_paused:
+        raise Conflict(
+            _l("This counter is paused. Resume it before calling."), code=ErrorCode.COUNTER_PAUSED
+        )
+    candidates: list[tuple[int, ServiceQueue, list[Any], ordering.Placement]] = []
+    for rank, queue in enumerate(queues):
+        line, expired = line_heads(queue.id, now)
+        if expired:
+            release_expired_leases(now, queue_id=queue.id)
+            line, _expired = line_heads(queue.id, now)
+        placement = ordering.next_ticket(
+            [t.waiting for t in line],
+            policy=policy_for(queue),
+            regular_since_priority=queue.regular_since_priority,
+            now=now,
+        )
+        if placement is not None:
+            candidates.append((rank, queue, line, placement))
+    if not candidates:
+        return CallResult(None, repeated=False)
+    if counter.call_rule is CallRule.PRIORITY_ORDER:
+        rank, queue, line, placement = min(candidates, key=lambda c: c[0])
+    else:
+        rank, queue, line, placement = min(
+            candidates,
+            key=lambda c: (
+                c[3].ticket.priority != ordering.EMERGENCY,
+                c[3].ticket.arrived_at,
+                c[0],
+            ),
+        )
+    since_before = queue.regular_since_priority
+    ticket = db.session.scalar(
+        _CALL_WAITING,
+        {
+            "the_ticket": placement.ticket.id,
+            "to_counter": counter.id,
+            "at": now,
+            "lease_until": now + timedelta(seconds=queue.lease_seconds),
+        },
+    )
+    assert ticket is not None  # every queue called from is locked
+    _assign(ticket, counter, queue, now=now, actor=actor, written=True)
+    add_event(
+        ticket,
+        TicketAction.CALLED,
+        now=now,
+        actor=actor,
+        counter=counter,
+        detail=placement.reason,
+        undo_state={"since": since_before},
     )
     maybe_notify_almost(queue, now=now, line=[t for t in line if t.waiting.id != ticket.id])
     return CallResult(ticket, repeated=False, reason=placement.reason, detail=placement.detail)
@@ -187,6 +271,7 @@ def call_ticket(
     ticket = ticket_in_queue(queue, ticket_id, lock=True)
     if ticket.status is not TicketStatus.WAITING:
         raise Conflict(_l("This ticket is not waiting."), code=ErrorCode.TICKET_NOT_WAITING)
+    since_before = queue.regular_since_priority
     ticket.called_out_of_order_reason = reason[:300]
     _assign(ticket, counter, queue, now=now, actor=actor)
     add_event(
@@ -196,6 +281,7 @@ def call_ticket(
         actor=actor,
         counter=counter,
         detail=f"out of order: {reason}",
+        undo_state={"since": since_before},
     )
     record(
         action="queue.call_out_of_order",
@@ -286,6 +372,7 @@ def mark_missed(
             )
         )
     )
+    undo_state = {"order_key": ticket.order_key.isoformat()}
     ticket.misses += 1
     ticket.lease_expires_at = None
     ticket.counter_id = None
@@ -293,14 +380,28 @@ def mark_missed(
         ticket.status = TicketStatus.NO_SHOW
         ticket.finished_at = now
         release_counter(counter, ticket)
-        add_event(ticket, TicketAction.NO_SHOW, now=now, actor=actor, counter=counter)
+        add_event(
+            ticket,
+            TicketAction.NO_SHOW,
+            now=now,
+            actor=actor,
+            counter=counter,
+            undo_state=undo_state,
+        )
     else:
         ticket.order_key = ordering.order_key_after_miss(
             same_lane, setback=queue.miss_setback, now=now
         )
         ticket.status = TicketStatus.WAITING
         release_counter(counter, ticket)
-        add_event(ticket, TicketAction.MISSED, now=now, actor=actor, counter=counter)
+        add_event(
+            ticket,
+            TicketAction.MISSED,
+            now=now,
+            actor=actor,
+            counter=counter,
+            undo_state=undo_state,
+        )
         if ticket.patient_id:
             patient = db.session.get(Patient, ticket.patient_id)
             if patient is not None:

@@ -1,7 +1,7 @@
 """Counters: their records, who may work them, their current ticket, and console reads.
 
 Lock order, everywhere, so two operations never deadlock: queue row, then counter row, then
-ticket rows. On SQLite writers are serialised by BEGIN IMMEDIATE instead.
+ticket rows; a counter serving several queues locks all of them in id order, then itself. On SQLite writers are serialised by BEGIN IMMEDIATE instead.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from hospital.errors import Conflict, NotFound
 from hospital.organisation.models import Hospital, ServicePoint
 from hospital.unit_of_work import unit_of_work
 from hospital.zones import local_date, zone_for
-from queueing.models import Counter, ServiceQueue, Ticket, TicketStatus
+from queueing.models import CallRule, Counter, CounterQueue, ServiceQueue, Ticket, TicketStatus
 from queueing.services.queues import active_service_point, require_may_work
 
 
@@ -138,6 +138,10 @@ _COUNTER_QUEUES = (
         ServiceQueue.service_day,
         ServicePoint.kind,
         ServicePoint.id,
+        sa.select(Ticket.queue_id)
+        .where(Ticket.id == Counter.current_ticket_id)
+        .scalar_subquery()
+        .label("held_in"),
     )
     .select_from(Counter)
     .join(Hospital, Hospital.id == Counter.hospital_id)
@@ -154,6 +158,21 @@ _COUNTER_QUEUES = (
     )
 )
 
+
+# The queue of the ticket a counter holds, when it came from another service point's queue.
+_HELD_TICKET_QUEUE = (
+    sa.select(Ticket.queue_id)
+    .join(Counter, Counter.current_ticket_id == Ticket.id)
+    .where(Counter.id == sa.bindparam("counter_id"))
+)
+
+_LOCK_ANY_QUEUE_AND_COUNTER = (
+    sa.select(ServiceQueue, Counter)
+    .join(Counter, Counter.hospital_id == ServiceQueue.hospital_id)
+    .where(ServiceQueue.id == sa.bindparam("queue_id"), Counter.id == sa.bindparam("counter_id"))
+    .with_for_update()
+    .execution_options(populate_existing=True)
+)
 
 # FOR UPDATE without OF locks the rows in FROM order: the queue row, then the counter row.
 _LOCK_QUEUE_AND_COUNTER = (
@@ -191,7 +210,26 @@ def lock_counter_and_queue(
         raise NotFound(_l("No such counter."), code=ErrorCode.COUNTER_NOT_FOUND)
     require_may_work(actor, rows[0][3], rows[0][4], action=action)
     day = local_date(now, zone_for(rows[0]))
-    queue_id = next((queue_id for _tz, queue_id, on, _kind, _point in rows if on == day), None)
+    queue_id = next(
+        (queue_id for _tz, queue_id, on, _kind, _point, _held in rows if on == day), None
+    )
+    held_in = rows[0][5]
+    if held_in is not None and held_in != queue_id:
+        # A counter serving several queues holds a ticket of another one: that queue is locked.
+        locked = db.session.execute(
+            _LOCK_ANY_QUEUE_AND_COUNTER, {"queue_id": held_in, "counter_id": counter_id}
+        ).first()
+        if locked is None:
+            raise NotFound(_l("No such counter."), code=ErrorCode.COUNTER_NOT_FOUND)
+        queue, counter = locked
+        if counter.current_ticket_id is not None and (
+            db.session.scalar(_HELD_TICKET_QUEUE, {"counter_id": counter_id}) != queue.id
+        ):
+            raise Conflict(
+                _l("This ticket is not at this counter. Reload the console."),
+                code=ErrorCode.TICKET_NOT_AT_COUNTER,
+            )
+        return counter, queue
     if queue_id is None:
         raise Conflict(
             _l("This counter's queue is not open today. Open it first."),
@@ -204,6 +242,106 @@ def lock_counter_and_queue(
         raise NotFound(_l("No such counter."), code=ErrorCode.COUNTER_NOT_FOUND)
     queue, counter = locked
     return counter, queue
+
+
+def _todays_queue_ids(hospital_id: int, counter_id: int, now: datetime) -> tuple[list[int], bool]:
+    """Today's queues a counter calls from, its own first then by position; and whether it has
+    further ones at all."""
+    hospital = db.session.get_one(Hospital, hospital_id)
+    day = local_date(now, zone_for(hospital))
+    points = db.session.execute(
+        sa.select(CounterQueue.service_point_id, CounterQueue.position)
+        .where(CounterQueue.counter_id == counter_id)
+        .order_by(CounterQueue.position)
+    ).all()
+    if not points:
+        return [], False
+    own = db.session.scalar(sa.select(Counter.service_point_id).where(Counter.id == counter_id))
+    order = [own] + [p for p, _pos in points if p != own]
+    found: dict[int, int] = {
+        point_id: queue_id
+        for point_id, queue_id in db.session.execute(
+            sa.select(ServiceQueue.service_point_id, ServiceQueue.id).where(
+                ServiceQueue.service_point_id.in_(order), ServiceQueue.service_day == day
+            )
+        ).all()
+    }
+    return [found[p] for p in order if p in found], True
+
+
+def lock_counter_and_queues(
+    hospital_id: int, counter_id: Any, now: datetime, *, actor: Account | None, action: str
+) -> tuple[Counter, list[ServiceQueue]] | None:
+    """For a counter that serves several queues: lock all of today's, by id (so two such
+    counters never deadlock), then the counter; their order is the counter's. None for a
+    counter with one queue (lock_counter_and_queue serves it)."""
+    if not isinstance(counter_id, int):
+        raise NotFound(_l("No such counter."), code=ErrorCode.COUNTER_NOT_FOUND)
+    if not db.session.scalar(sa.select(sa.exists().where(CounterQueue.counter_id == counter_id))):
+        return None
+    counter = get_counter(hospital_id, counter_id, lock=False)
+    point = counter.service_point
+    require_may_work(actor, point.kind, point.id, action=action)
+    queue_ids, _multi = _todays_queue_ids(hospital_id, counter.id, now)
+    if not queue_ids:
+        raise Conflict(
+            _l("This counter's queue is not open today. Open it first."),
+            code=ErrorCode.QUEUE_NOT_OPEN,
+        )
+    locked = {
+        q.id: q
+        for q in db.session.scalars(
+            sa.select(ServiceQueue)
+            .where(ServiceQueue.id.in_(queue_ids))
+            .order_by(ServiceQueue.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    }
+    counter = get_counter(hospital_id, counter.id, lock=True)
+    return counter, [locked[i] for i in queue_ids if i in locked]
+
+
+def assign_queues(
+    *,
+    actor: Account | None,
+    hospital_id: int,
+    counter_id: int,
+    service_point_ids: list[int],
+    rule: CallRule,
+) -> Counter:
+    """Let a counter call from further service points' queues, in this order, by this rule;
+    an empty list makes it a one-queue counter again."""
+    counter = get_counter(hospital_id, counter_id, lock=True)
+    if actor is not None:
+        point = counter.service_point
+        require_may_work(actor, point.kind, point.id, action="assign_queues")
+    wanted = [p for p in dict.fromkeys(service_point_ids) if p != counter.service_point_id]
+    for point_id in wanted:
+        active_service_point(hospital_id, point_id)
+    db.session.execute(sa.delete(CounterQueue).where(CounterQueue.counter_id == counter.id))
+    for position, point_id in enumerate(wanted, start=1):
+        db.session.add(
+            CounterQueue(
+                hospital_id=hospital_id,
+                counter_id=counter.id,
+                service_point_id=point_id,
+                position=position,
+            )
+        )
+    counter.call_rule = rule
+    db.session.flush()
+    return counter
+
+
+def assigned_points(counter_id: int) -> list[int]:
+    return list(
+        db.session.scalars(
+            sa.select(CounterQueue.service_point_id)
+            .where(CounterQueue.counter_id == counter_id)
+            .order_by(CounterQueue.position)
+        )
+    )
 
 
 def ticket_in_queue(queue: ServiceQueue, ticket_id: Any, *, lock: bool) -> Ticket:

@@ -222,15 +222,17 @@ def add_event(
     actor: Account | None,
     counter: Counter | None = None,
     detail: str = "",
-) -> None:
-    db.session.add(
-        TicketEvent(
-            hospital_id=ticket.hospital_id,
-            ticket_id=ticket.id,
-            action=action,
-            counter_id=counter.id if counter else None,
-            actor_account_id=actor.id if actor else None,
-            at=now,
-            detail=detail[:300],
-        )
+    undo_state: dict[str, Any] | None = None,
+) -> TicketEvent:
+    event = TicketEvent(
+        hospital_id=ticket.hospital_id,
+        ticket_id=ticket.id,
+        action=action,
+        counter_id=counter.id if counter else None,
+        actor_account_id=actor.id if actor else None,
+        at=now,
+        detail=detail[:300],
+        undo_state=undo_state,
     )
+    db.session.add(event)
+    return event

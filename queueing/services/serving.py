@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
@@ -109,7 +109,15 @@ def complete(
         ticket.finished_at = now
         ticket.lease_expires_at = None
     release_counter(counter, ticket)
-    add_event(ticket, TicketAction.COMPLETED, now=now, actor=actor, counter=counter)
+    add_event(
+        ticket,
+        TicketAction.COMPLETED,
+        now=now,
+        actor=actor,
+        counter=counter,
+        # Completing a called ticket starts it now too: undo puts back whether it had started.
+        undo_state={"was_started": ticket.started_at != now},
+    )
     events.ticket_completed.send(
         "queueing", ticket_id=ticket.id, hospital_id=ticket.hospital_id, now=now
     )
@@ -170,6 +178,13 @@ def transfer(
         raise InvalidInput(
             _l("Choose a different service point to transfer to."), code=ErrorCode.SAME_QUEUE
         )
+    undo_state = {
+        "status": ticket.status.value,
+        "lease_expires_at": ticket.lease_expires_at.isoformat()
+        if ticket.lease_expires_at
+        else None,
+        "to_queue_id": target.id,
+    }
     ticket.status = TicketStatus.TRANSFERRED
     ticket.finished_at = now
     ticket.lease_expires_at = None
@@ -181,6 +196,7 @@ def transfer(
         actor=actor,
         counter=counter,
         detail=f"to queue {target.id}",
+        undo_state=undo_state,
     )
     touch(queue)
     patient = db.session.get(Patient, ticket.patient_id) if ticket.patient_id else None
@@ -197,10 +213,39 @@ def transfer(
     )
 
 
+MAX_PAUSE_MINUTES = 480
+
+
 def set_paused(
-    *, actor: Account, hospital_id: int, counter_id: int, paused: bool, now: datetime
+    *,
+    actor: Account,
+    hospital_id: int,
+    counter_id: int,
+    paused: bool,
+    now: datetime,
+    reason: str = "",
+    minutes: int | None = None,
 ) -> Counter:
-    """Pause or resume a counter; a paused counter cannot call."""
+    """Pause (saying why and for how long) or resume a counter; a paused counter cannot call.
+
+    The board shows when the counter said it would be back, and the wait estimates count it
+    from then.
+    """
+    reason = (reason or "").strip()
+    if paused and len(reason) < 2:
+        raise InvalidInput(
+            _l("Say why the counter pauses (at least 2 characters)."),
+            code=ErrorCode.REASON_REQUIRED,
+        )
+    if paused and (
+        not isinstance(minutes, int)
+        or isinstance(minutes, bool)
+        or not 1 <= minutes <= MAX_PAUSE_MINUTES
+    ):
+        raise InvalidInput(
+            _l("Say for how many minutes the counter pauses (1 to 480)."),
+            code=ErrorCode.PAUSE_LENGTH_REQUIRED,
+        )
     # The queue row first, as everywhere: locking the counter first could deadlock a call.
     queue: ServiceQueue | None
     try:
@@ -211,6 +256,8 @@ def set_paused(
         counter, queue = get_counter(hospital_id, counter_id, lock=True), None
     counter.is_paused = paused
     counter.paused_at = now if paused else None
+    counter.pause_reason = reason[:200] if paused else ""
+    counter.paused_until = now + timedelta(minutes=minutes) if paused and minutes else None
     if queue is not None:
         touch(queue)
     record(
@@ -218,5 +265,6 @@ def set_paused(
         actor=actor,
         object_type="queue_counter",
         object_id=str(counter.id),
+        detail={"reason": counter.pause_reason, "minutes": minutes} if paused else None,
     )
     return counter

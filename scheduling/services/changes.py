@@ -319,3 +319,14 @@ def complete(appointment_id: int, *, actor: Account | None, now: datetime) -> Ap
             _l("Only a checked-in appointment can be completed."), code=ErrorCode.NOT_CHECKED_IN
         )
     return appointment
+
+
+def reopen_completed(appointment_id: int, *, actor: Account | None, now: datetime) -> bool:
+    """Put a completed appointment back to checked in (the counter undid its completion)."""
+    changed = execute_dml(
+        sa.update(Appointment)
+        .where(Appointment.id == appointment_id, Appointment.state == AppointmentState.COMPLETED)
+        .values(state=AppointmentState.CHECKED_IN, completed_at=None)
+        .execution_options(synchronize_session="fetch")
+    ).rowcount
+    return bool(changed == 1)

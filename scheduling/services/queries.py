@@ -348,3 +348,20 @@ def upcoming_extra_sessions(hospital_id: int, *, from_date: date) -> list[Clinic
             .limit(100)
         ).all()
     )
+
+
+def booked_not_arrived(service_point_id: int, local_day: date) -> list[datetime]:
+    """Slot starts of the day's booked appointments at a service point not yet checked in."""
+    return list(
+        db.session.scalars(
+            sa.select(Slot.starts_at)
+            .join(Appointment, Appointment.slot_id == Slot.id)
+            .join(ClinicSession, ClinicSession.id == Appointment.session_id)
+            .where(
+                ClinicSession.service_point_id == service_point_id,
+                Appointment.local_date == local_day,
+                Appointment.state == AppointmentState.BOOKED,
+            )
+            .order_by(Slot.starts_at)
+        ).all()
+    )

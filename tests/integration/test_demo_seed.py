@@ -135,3 +135,16 @@ def test_the_demo_hospital_has_what_the_readme_promises(app: Flask, committed: A
         from hospital.billing.services.orders import registration_fee_fen
 
         assert registration_fee_fen(hospital.id, "general") == 1000
+
+        # The statistics page has a past month of wait-range accuracy to show (issue 17).
+        from datetime import timedelta
+
+        from hospital.db import utcnow
+        from reports.wait_accuracy import wait_accuracy
+
+        today = utcnow().date()
+        figures = wait_accuracy(
+            hospital, start=today - timedelta(days=30), end=today, language="en"
+        )
+        assert len({row.day for row in figures.rows}) >= 20
+        assert figures.hours == list(range(8, 17)) and 0.7 < figures.coverage < 0.85

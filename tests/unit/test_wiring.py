@@ -27,6 +27,7 @@ RECEIVERS = {
     "ticket_first_called": 1,
     "ticket_serving_started": 1,
     "ticket_completed": 1,
+    "wait_estimates_judged": 1,  # statistics
     "payment_received": 1,
     "refund_issued": 1,
     "family_member_added": 0,
@@ -58,6 +59,7 @@ JOB_IDS = {
     "kiosk.prune",
     "queueing.open_todays_queues",
     "queueing.release_expired_leases",
+    "queueing.track_wait_estimates",
     "reports.release_due",
     "scheduling.mark_no_shows",
     "scheduling.materialise_slots",

@@ -83,7 +83,7 @@ def test_other_roles_cannot_run_or_read_a_consultation_room_queue(
         client.post(
             f"{API}/counters/{counter.id}/call", json={"ticket_id": ticket.id, "reason": "urgent"}
         ),
-        client.post(f"{API}/counters/{counter.id}/pause", headers=JSON),
+        client.post(f"{API}/counters/{counter.id}/pause", json={"reason": "lunch", "minutes": 30}),
         client.post(f"{API}/counters/{counter.id}/resume", headers=JSON),
         client.post(f"{API}/counters/{counter.id}/recall", json={}),
         client.post(f"{API}/counters/{counter.id}/complete", json={}),

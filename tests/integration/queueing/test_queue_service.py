@@ -95,7 +95,13 @@ def test_calling_from_a_paused_counter_is_refused(hospital, point, queue, counte
     nurse = create_account(hospital, roles=(Role.NURSE,))
     qf.walk_in(hospital, point, now=NOW)
     serving.set_paused(
-        actor=nurse, hospital_id=hospital.id, counter_id=counter.id, paused=True, now=NOW
+        actor=nurse,
+        hospital_id=hospital.id,
+        counter_id=counter.id,
+        paused=True,
+        now=NOW,
+        reason="lunch",
+        minutes=30,
     )
     with pytest.raises(Conflict) as caught:
         calling.call_next(actor=nurse, hospital_id=hospital.id, counter_id=counter.id, now=NOW)
