@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 RECEIVERS = {
     "appointment_held": 1,  # billing
     "appointment_cancelled": 2,  # billing, statistics
-    "order_paid": 2,  # scheduling (appointments), kiosk (walk-in fees)
+    "order_paid": 3,  # scheduling (appointments), kiosk (walk-in fees), queueing (stations)
     "appointment_booked": 1,
     "visit_checked_in": 1,
     "appointment_no_show": 1,
@@ -29,11 +29,12 @@ RECEIVERS = {
     "ticket_completed": 1,
     "wait_estimates_judged": 1,  # statistics
     "payment_received": 1,
-    "refund_issued": 1,
+    "refund_issued": 3,  # statistics, kiosk (walk-in tickets), queueing (station tickets)
     "family_member_added": 0,
     "account_disabled": 0,
 }
 TEMPLATE_KEYS = {
+    "billing.order_created",
     "billing.refunded",
     "billing.late_payment_refunded",
     "sign_in_code",
