@@ -82,6 +82,7 @@ def _import_models() -> None:
     import hospital.notifications.models  # noqa: F401
     import hospital.organisation.models  # noqa: F401
     import hospital.patients.models  # noqa: F401
+    import hospital.visits.models  # noqa: F401
     import kiosk.models  # noqa: F401
     import queueing.models  # noqa: F401
     import reports.models  # noqa: F401
@@ -296,6 +297,7 @@ def _connect_packages(app: Flask) -> None:
     from hospital.billing import wiring as billing_wiring
     from hospital.notifications import wiring as notifications_wiring
     from hospital.patients import wiring as patients_wiring
+    from hospital.visits import wiring as visits_wiring
     from kiosk import wiring as kiosk_wiring
     from queueing import wiring as queueing_wiring
     from reports import wiring as reports_wiring
@@ -305,6 +307,7 @@ def _connect_packages(app: Flask) -> None:
         accounts_wiring,
         patients_wiring,
         notifications_wiring,
+        visits_wiring,
         scheduling_wiring,
         queueing_wiring,
         reports_wiring,
