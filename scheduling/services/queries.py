@@ -276,3 +276,20 @@ def upcoming_extra_sessions(hospital_id: int, *, from_date: date) -> list[Clinic
             .limit(100)
         ).all()
     )
+
+
+def appointments_of_visit(hospital_id: int, patient_id: int, day: date) -> list[Appointment]:
+    """The patient's appointments on a local day that were booked (in any later state), or held."""
+    return list(
+        db.session.scalars(
+            sa.select(Appointment)
+            .join(ClinicSession, ClinicSession.id == Appointment.session_id)
+            .where(
+                Appointment.hospital_id == hospital_id,
+                Appointment.patient_id == patient_id,
+                Appointment.local_date == day,
+                Appointment.state != AppointmentState.EXPIRED,
+            )
+            .order_by(ClinicSession.starts_at, Appointment.id)
+        )
+    )
