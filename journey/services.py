@@ -8,7 +8,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from hospital.accounts.models import Account
+from flask_babel import lazy_gettext as _l
+
+from hospital.accounts.models import Account, Role
+from hospital.audit.service import record_staff_read
 from hospital.billing.references import OrderRef
 from hospital.billing.services import queries as billing_queries
 from hospital.db import db
@@ -18,7 +21,9 @@ from hospital.organisation.models import Hospital, ServicePoint
 from hospital.patients.access import Permission, patients_acting_for, require_patient_access
 from hospital.patients.identity import mask_name
 from hospital.patients.models import Patient
+from hospital.patients.services.records import look_up_at_desk
 from hospital.visits import services as visits
+from hospital.visits.codes import looks_like_visit_code
 from hospital.visits.models import Visit
 from hospital.zones import day_bounds, local_date, zone_for
 from journey.steps import (
@@ -231,3 +236,39 @@ def visits_for_account(*, actor: Account, now: datetime) -> list[VisitSummary]:
         VisitSummary(v, mask_name(patients[v.patient_id].name), v.service_date == today)
         for v in found
     ]
+
+
+DESK_ROLES = (Role.REGISTRAR, Role.NURSE, Role.ADMIN, Role.CASHIER)
+
+
+def desk_search(staff: Account, text: str, *, now: datetime) -> list[VisitView]:
+    """The desk's lookup: a visit by its code, or a patient's visits (today on) by record or ID number.
+
+    Every visit shown is audited as a staff read; a refused code is audited as a refusal.
+    """
+    text = (text or "").strip()
+    if not text:
+        return []
+    if looks_like_visit_code(text):
+        visit = visits.visit_at_staff_station(staff, text, station="desk", now=now)
+        patient = db.session.get(Patient, visit.patient_id)
+        assert patient is not None, "a visit names an existing patient"
+        return [view_of(visit, patient, now=now)]
+    patient = look_up_at_desk(staff, text)
+    if patient is None:
+        raise NotFound(
+            _l("No patient has this record or identity number. Check it."),
+            code=ErrorCode.PATIENT_NOT_FOUND,
+        )
+    hospital = db.session.get(Hospital, staff.hospital_id)
+    assert hospital is not None, "an account names an existing hospital"
+    found = visits.visits_of_patients_since(
+        staff.hospital_id, [patient.id], local_date(now, zone_for(hospital))
+    )
+    record_staff_read(
+        staff,
+        action="visit.desk.read",
+        object_type="visit",
+        reads=[(v.id, v.patient_id) for v in found],
+    )
+    return [view_of(v, patient, now=now) for v in found]

@@ -251,3 +251,28 @@ def latest_visit_until(hospital_id: int, patient_id: int, day: date) -> Visit | 
         .order_by(Visit.service_date.desc())
         .limit(1)
     )
+
+
+def visit_at_staff_station(staff: Any, code: str, *, station: str, now: datetime) -> Visit:
+    """The visit a staff station scanned (this hospital's, today's), audited as a staff read."""
+    from hospital.audit.service import record_staff_read
+
+    visit = resolve_code(code, hospital_id=staff.hospital_id, station=station, now=now, actor=staff)
+    record_staff_read(
+        staff,
+        action=f"visit.{station}.read",
+        object_type="visit",
+        reads=[(visit.id, visit.patient_id)],
+    )
+    return visit
+
+
+def refuse_visit_here(staff: Any, visit: Visit, *, station: str, reason: str) -> NotFound:
+    """Audit and return the refusal of a visit with no business at this station."""
+    refuse_at_station(
+        station=station, reason=reason, hospital_id=staff.hospital_id, actor=staff, visit=visit
+    )
+    return NotFound(
+        _l("This visit has nothing waiting here. Check the patient's next step on their phone."),
+        code=ErrorCode.VISIT_NOT_HERE,
+    )
