@@ -7,6 +7,7 @@ acting account or device as keyword arguments and only flush.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -276,3 +277,60 @@ def refuse_visit_here(staff: Any, visit: Visit, *, station: str, reason: str) ->
         _l("This visit has nothing waiting here. Check the patient's next step on their phone."),
         code=ErrorCode.VISIT_NOT_HERE,
     )
+
+
+@dataclass(frozen=True)
+class StopsAvoided:
+    """Physical stops the visits of one day (and clinic) replaced, counted from their events."""
+
+    service_date: date
+    department_id: int | None
+    visits: int
+    registration: int
+    cashier: int
+    waiting_hall: int
+    report_window: int
+    station_numbers: int
+
+    @property
+    def total(self) -> int:
+        return (
+            self.registration
+            + self.cashier
+            + self.waiting_hall
+            + self.report_window
+            + self.station_numbers
+        )
+
+
+def stops_avoided(hospital_id: int, start: date, end: date) -> list[StopsAvoided]:
+    """Per day and department of [start, end]: visits and the physical stops they replaced."""
+
+    def count(flag: Any) -> Any:
+        return sa.func.sum(sa.case((flag, 1), else_=0))
+
+    rows = db.session.execute(
+        sa.select(
+            Visit.service_date,
+            Visit.department_id,
+            sa.func.count(Visit.id),
+            count(Visit.registration_online),
+            count(Visit.paid_online),
+            count(Visit.virtual_queue),
+            count(Visit.report_online),
+            sa.func.sum(Visit.station_numbers),
+        )
+        .where(
+            Visit.hospital_id == hospital_id,
+            Visit.service_date >= start,
+            Visit.service_date <= end,
+        )
+        .group_by(Visit.service_date, Visit.department_id)
+        .order_by(Visit.service_date, Visit.department_id)
+    ).all()
+    return [
+        StopsAvoided(
+            d, dept, int(n), int(r or 0), int(c or 0), int(w or 0), int(p or 0), int(s or 0)
+        )
+        for d, dept, n, r, c, w, p, s in rows
+    ]
