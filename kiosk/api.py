@@ -124,12 +124,23 @@ def _appointments(
     }
 
 
+def _visit_qr(slip: TicketSlip) -> str:
+    return qr_svg(slip.visit_code, box_size=6, border=2) if slip.visit_code else ""
+
+
 def slip_html(slip: TicketSlip) -> str:
-    return render_template("kiosk/_slip.html", slip=slip, qr=qr_svg(slip.url, box_size=4))
+    return render_template(
+        "kiosk/_slip.html", slip=slip, qr=qr_svg(slip.url, box_size=4), visit_qr=_visit_qr(slip)
+    )
 
 
 def ticket_pdf(slip: TicketSlip) -> bytes:
-    html = render_template("kiosk/ticket_pdf.html", slip=slip, qr=qr_svg(slip.url, box_size=4))
+    html = render_template(
+        "kiosk/ticket_pdf.html",
+        slip=slip,
+        qr=qr_svg(slip.url, box_size=4),
+        visit_qr=_visit_qr(slip),
+    )
     return render_pdf(html)
 
 

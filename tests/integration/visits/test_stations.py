@@ -81,6 +81,8 @@ def test_kiosk_checks_in_and_reprints_with_the_visit_code(client: Any, day: Any,
     code = _book(day).code
     first = client.post("/api/v1/kiosk/check-in", json={"code": code}, headers=kiosk)
     assert first.status_code == 200, first.get_json()
+    # The printed slip carries the visit code as a second QR, for a patient without a phone.
+    assert f'data-slip-visit-code="{code}"' in first.get_json()["slip_html"]
     again = client.post("/api/v1/kiosk/check-in", json={"code": code.lower()}, headers=kiosk)
     assert again.status_code == 200
     assert again.get_json()["code"] == first.get_json()["code"]
