@@ -41,6 +41,9 @@ class NextStepOut(Schema):
 class TimelineEntryOut(Schema):
     kind = fields.Str(required=True)
     at = fields.DateTime(allow_none=True, required=True)
+    time = fields.Str(
+        required=True, metadata={"description": "HH:MM in the hospital's time zone ('' if none)."}
+    )
     done = fields.Bool(required=True)
     text = fields.Str(required=True)
     ticket_code = fields.Str(allow_none=True, required=True)

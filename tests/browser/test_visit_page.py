@@ -13,7 +13,7 @@ from hospital.accounts.models import Account
 from hospital.db import db, utcnow
 from hospital.organisation.models import Hospital
 from hospital.visits.models import Visit
-from queueing.services import issuing
+from queueing.services import calling, issuing
 from scheduling.services import booking
 from tests.support import factories
 from tests.support import queueing_factories as qf
@@ -38,8 +38,11 @@ def _sign_in(page: Any, live_server: Any) -> str:
     return phone
 
 
-def _checked_in_visit(live_server: Any, phone: str) -> tuple[str, str, str]:
-    """Book today's clinic for the phone's own patient and check in: (visit code, ticket, room)."""
+def _checked_in_visit(live_server: Any, phone: str) -> tuple[str, str, str, int]:
+    """Book today's clinic for the phone's own patient and check in.
+
+    Returns the visit code, the ticket's number, the room and the room's counter.
+    """
     with live_server.app.app_context():
         now = utcnow()
         hospital = db.session.get(Hospital, live_server.hospital_id)
@@ -50,6 +53,7 @@ def _checked_in_visit(live_server: Any, phone: str) -> tuple[str, str, str]:
         clinic = create_clinic(hospital, now=now)
         clinic.point.floor, clinic.point.room = "3", f"3{next(_phones):02d}"
         qf.open_queue(clinic.point, now=now)
+        counter = qf.create_counter(clinic.point)
         slot = next(s for s in slots_of(clinic.session) if s.closes_at > now)
         held = booking.hold(actor=account, patient_id=patient.id, slot_id=slot.id, now=now)
         booking.confirm(held.id, actor=account, now=now)
@@ -57,7 +61,7 @@ def _checked_in_visit(live_server: Any, phone: str) -> tuple[str, str, str]:
             actor=None, hospital_id=hospital.id, appointment_id=held.id, now=now
         )
         visit = db.session.scalar(sa.select(Visit).where(Visit.patient_id == patient.id))
-        found = (visit.code, ticket.code, clinic.point.room)
+        found = (visit.code, ticket.code, clinic.point.room, counter.id)
         db.session.commit()
         db.session.remove()
     return found
@@ -68,7 +72,7 @@ def test_the_visit_page_shows_the_large_code_and_the_next_step(
     page: Any, live_server: Any, lang: str
 ) -> None:
     phone = _sign_in(page, live_server)
-    code, ticket, room = _checked_in_visit(live_server, phone)
+    code, ticket, room, counter_id = _checked_in_visit(live_server, phone)
 
     page.goto(f"/?lang={lang}")
     page.click(f"[data-visit='{code}']")  # today's visit comes first on the home page
@@ -98,3 +102,12 @@ def test_the_visit_page_shows_the_large_code_and_the_next_step(
     assert title_size >= 28  # the next step in large type
     label = page.inner_text(".v-code figcaption")
     assert ("就诊码" in label) if lang == "zh" else ("Visit code" in label)
+
+    # The nurse calls the number: the page changes by itself, over the ticket's event stream.
+    with live_server.app.app_context():
+        hospital_id = live_server.hospital_id
+        calling.call_next(actor=None, hospital_id=hospital_id, counter_id=counter_id, now=utcnow())
+        db.session.commit()
+        db.session.remove()
+    page.wait_for_selector("#v-next[data-kind=go_now]", timeout=15000)
+    assert room in page.inner_text("#v-next-title")

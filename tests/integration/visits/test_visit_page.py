@@ -55,6 +55,7 @@ def test_next_step_and_timeline_follow_the_visit(client: Any, day: Any) -> None:
     assert body["next_step"]["kind"] == "check_in"
     assert body["next_step"]["place"]["room"] == "201"
     assert _kinds(body)[:2] == ["booked", "paid"]
+    assert all(len(e["time"]) == 5 for e in body["timeline"][:2])  # HH:MM, the hospital's zone
     assert all(e["done"] for e in body["timeline"][:2])
 
     # Checked in: the number, how many ahead, where to wait.
