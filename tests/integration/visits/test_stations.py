@@ -92,6 +92,15 @@ def test_kiosk_checks_in_and_reprints_with_the_visit_code(client: Any, day: Any,
     assert reprint.get_json()["code"] == first.get_json()["code"]
 
 
+def test_a_kiosk_checks_in_through_the_queueing_api_with_the_visit_code(
+    client: Any, day: Any, kiosk: Any
+):
+    code = _book(day).code
+    answer = client.post("/api/v1/queueing/check-in", json={"code": code}, headers=kiosk)
+    assert answer.status_code == 200, answer.get_json()
+    assert answer.get_json()["status"] == "waiting"
+
+
 def test_kiosk_refuses_unknown_and_other_hospitals_codes(client: Any, day: Any, kiosk: Any):
     foreign = client.post(
         "/api/v1/kiosk/check-in", json={"code": _foreign_code(day)}, headers=kiosk
