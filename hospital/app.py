@@ -82,6 +82,7 @@ def _import_models() -> None:
     import hospital.notifications.models  # noqa: F401
     import hospital.organisation.models  # noqa: F401
     import hospital.patients.models  # noqa: F401
+    import hospital.visits.models  # noqa: F401
     import kiosk.models  # noqa: F401
     import queueing.models  # noqa: F401
     import reports.models  # noqa: F401
@@ -243,6 +244,8 @@ def _register_blueprints(app: Flask) -> None:
     from hospital.patients import api as patients_api
     from hospital.patients import views as patients_views
     from hospital.web import views as web_views
+    from journey import api as journey_api
+    from journey import views as journey_views
     from kiosk import api as kiosk_api
     from kiosk import report_shelf
     from kiosk import views as kiosk_views
@@ -269,6 +272,7 @@ def _register_blueprints(app: Flask) -> None:
         (reports_api.blp, "/api/v1/reports"),
         (kiosk_api.blp, "/api/v1/kiosk"),
         (audit_api.blp, "/api/v1/audit"),
+        (journey_api.blp, "/api/v1/journey"),
     ):
         csrf.exempt(blp)  # the JSON API has its own CSRF defence (_require_json_for_cookie_auth)
         api.register_blueprint(blp, url_prefix=prefix)
@@ -281,6 +285,7 @@ def _register_blueprints(app: Flask) -> None:
         billing_views.bp,
         kiosk_views.bp,
         audit_views.bp,
+        journey_views.bp,
     ):
         app.register_blueprint(bp)
     app.register_blueprint(reports_views.bp, url_prefix="/reports")
@@ -303,6 +308,8 @@ def _connect_packages(app: Flask) -> None:
     from hospital.billing import wiring as billing_wiring
     from hospital.notifications import wiring as notifications_wiring
     from hospital.patients import wiring as patients_wiring
+    from hospital.visits import wiring as visits_wiring
+    from journey import wiring as journey_wiring
     from kiosk import wiring as kiosk_wiring
     from queueing import wiring as queueing_wiring
     from reports import wiring as reports_wiring
@@ -312,10 +319,12 @@ def _connect_packages(app: Flask) -> None:
         accounts_wiring,
         patients_wiring,
         notifications_wiring,
+        visits_wiring,
         scheduling_wiring,
         queueing_wiring,
         reports_wiring,
         kiosk_wiring,
+        journey_wiring,
     ):
         package.connect(app)
     # Billing names no other package's pages: the composition root says where a paid order of

@@ -260,6 +260,10 @@ class ErrorCode(enum.StrEnum):
     VALIDITY_DATES = "validity_dates"
     VERIFICATION_NOT_FOUND = "verification_not_found"
     VERSION_NOT_FOUND = "version_not_found"
+    # A visit code (就诊码) a station cannot use: unknown, another day, or no business here.
+    VISIT_NOT_FOUND = "visit_not_found"
+    VISIT_NOT_HERE = "visit_not_here"
+    VISIT_OTHER_DAY = "visit_other_day"
     WALK_IN_CANCELLED = "walk_in_cancelled"
     WALK_IN_FEE_DUE = "walk_in_fee_due"
     WALK_IN_NOT_FOUND = "walk_in_not_found"

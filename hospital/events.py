@@ -34,12 +34,13 @@ order_paid = _signals.signal("order-paid")
 # ---- operations statistics (received by reports/stats.py) --------------------------------
 # Each visit event is reported once by the module that owns the state change; reports keeps a
 # summary table from them. Times are aware UTC datetimes; ids are ints or None.
-# An appointment became booked (paid, or free). kwargs: appointment_id, hospital_id,
+# An appointment became booked (paid, or free). kwargs: appointment_id, hospital_id, patient_id,
 # department_id, clinician_id, starts_at, online (bool: booked by the patient from a phone or
 # the web, not at a desk or kiosk), now. Sent by scheduling.
 appointment_booked = _signals.signal("appointment-booked")
 # The patient checked in (a ticket exists). kwargs: appointment_id (None for a walk-in),
-# ticket_id, hospital_id, department_id, clinician_id, now. Sent by queueing (or scheduling).
+# ticket_id, hospital_id, department_id, clinician_id, patient_id (None for an anonymous
+# walk-in), service_point_id, now. Sent by queueing (or scheduling).
 visit_checked_in = _signals.signal("visit-checked-in")
 # The session ended without the patient checking in. kwargs: appointment_id, hospital_id, now.
 # Sent by scheduling.
@@ -54,7 +55,8 @@ ticket_completed = _signals.signal("ticket-completed")
 # hour they were shown in. kwargs: hospital_id, service_point_id, service_date, hour (0-23),
 # shown, inside (counts), abs_error_seconds (sum of |midpoint - actual|), now. Sent by queueing.
 wait_estimates_judged = _signals.signal("wait-estimates-judged")
-# Money was taken for an order. kwargs: order_id, hospital_id, amount_fen (int), online (bool:
+# Money was taken for an order. kwargs: order_id, hospital_id, patient_id, amount_fen (int),
+# online (bool:
 # paid from a phone or the web, not at a cashier's desk), reference (e.g. "appointment:42"),
 # now. Sent by billing (alongside order_paid).
 payment_received = _signals.signal("payment-received")
@@ -62,3 +64,6 @@ payment_received = _signals.signal("payment-received")
 # "walk-in:9"), fully_refunded (bool: nothing paid for the order is kept), now. Sent by billing;
 # queueing cancels the order's (or walk-in's) ticket still waiting when fully_refunded.
 refund_issued = _signals.signal("refund-issued")
+# A report was first released to the patient. kwargs: report_id, hospital_id, patient_id, now.
+# Sent by reports; the visit counts the report window it replaced.
+report_released = _signals.signal("report-released")

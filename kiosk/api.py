@@ -26,6 +26,8 @@ from hospital.errors import NotFound
 from hospital.patients.identity import mask_name, mask_phone
 from hospital.pdf import render_pdf
 from hospital.qr import qr_svg
+from hospital.visits.codes import looks_like_visit_code
+from hospital.visits.services import resolve_code
 from hospital.web.api_docs import file_response
 from hospital.zones import zone_for
 from kiosk.models import HelpRequest
@@ -45,6 +47,7 @@ from kiosk.schemas import (
     KioskPrintOut,
     KioskProofArgs,
     KioskReportOut,
+    KioskReprintArgs,
     KioskSendCodeArgs,
     KioskSentCodeOut,
     KioskTicketOut,
@@ -138,12 +141,23 @@ def _appointments(
     }
 
 
+def _visit_qr(slip: TicketSlip) -> str:
+    return qr_svg(slip.visit_code, box_size=6, border=2) if slip.visit_code else ""
+
+
 def slip_html(slip: TicketSlip) -> str:
-    return render_template("kiosk/_slip.html", slip=slip, qr=qr_svg(slip.url, box_size=4))
+    return render_template(
+        "kiosk/_slip.html", slip=slip, qr=qr_svg(slip.url, box_size=4), visit_qr=_visit_qr(slip)
+    )
 
 
 def ticket_pdf(slip: TicketSlip) -> bytes:
-    html = render_template("kiosk/ticket_pdf.html", slip=slip, qr=qr_svg(slip.url, box_size=4))
+    html = render_template(
+        "kiosk/ticket_pdf.html",
+        slip=slip,
+        qr=qr_svg(slip.url, box_size=4),
+        visit_qr=_visit_qr(slip),
+    )
     return render_pdf(html)
 
 
@@ -237,6 +251,10 @@ def appointments(args: dict[str, Any]) -> dict[str, Any]:
 def check_in(args: dict[str, Any]) -> dict[str, Any]:
     """Check in by the appointment's QR, or an appointment of the identified patient."""
     device = _kiosk_device()
+    if args.get("code") and looks_like_visit_code(args["code"]):
+        return _ticket_out(
+            kiosk_check_in.check_in_with_visit_code(device, args["code"], now=utcnow())
+        )
     if args.get("code"):
         appointment_id = identity.appointment_from_code(device, args["code"])
     else:
@@ -447,11 +465,18 @@ def report_pdf(args: dict[str, Any], public_id: str) -> Response:
 
 @blp.route("/reprint", methods=["POST"])
 @require_device(DeviceKind.KIOSK)
-@blp.arguments(KioskProofArgs)
+@blp.arguments(KioskReprintArgs)
 @blp.response(200, KioskTicketOut)
 def reprint(args: dict[str, Any]) -> dict[str, Any]:
-    """The identified patient's latest ticket of today, to print again."""
+    """The identified patient's latest ticket of today (or the visit code's), to print again."""
     device = _kiosk_device()
+    if args.get("code"):
+        now = utcnow()
+        visit = resolve_code(
+            args["code"], hospital_id=device.hospital_id, station="kiosk", now=now, device=device
+        )
+        ticket = slips.last_ticket(device.hospital_id, [visit.patient_id], now=now)
+        return _ticket_out(kiosk_check_in.IssuedTicket(ticket, False, people_ahead(ticket, now)))
     try:
         ticket = slips.last_ticket(device.hospital_id, _patients(device, args), now=utcnow())
     except NotFound:

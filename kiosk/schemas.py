@@ -23,6 +23,29 @@ class KioskProofArgs(Schema):
             raise ValidationError(_PROOF, "id_number")
 
 
+class KioskReprintArgs(Schema):
+    """Who the patient is: the visit code (就诊码), an identity number, or a confirmed phone."""
+
+    code = fields.Str(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(max=200),
+        metadata={"description": "The visit code scanned from the patient's phone."},
+    )
+    id_number = fields.Str(load_default=None, allow_none=True, validate=validate.Length(max=32))
+    confirmation = fields.Str(load_default=None, allow_none=True, validate=validate.Length(max=400))
+
+    @validates_schema
+    def _one_proof(self, data: dict[str, Any], **_kw: Any) -> None:
+        given = [k for k in ("code", "id_number", "confirmation") if data.get(k)]
+        if len(given) != 1:
+            raise ValidationError(
+                "Identify the patient: scan the visit code, or give id_number, or the "
+                "confirmation from a texted code.",
+                "code",
+            )
+
+
 class KioskCheckInArgs(Schema):
     code = fields.Str(load_default=None, allow_none=True, validate=validate.Length(max=200))
     appointment_id = id_field(load_default=None, allow_none=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable
 from datetime import date, datetime
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -66,3 +67,27 @@ def latest_ticket_of_patients(hospital_id: int, patient_ids: list[int], day: dat
 def people_ahead(ticket: Ticket, now: datetime) -> int | None:
     """How many are called before this ticket (None: it is not waiting)."""
     return _people_ahead(ticket, now)
+
+
+def tickets_of_patient_on(hospital_id: int, patient_id: int, day: date) -> list[Ticket]:
+    """The patient's tickets in the queues of one service day, oldest first (every station)."""
+    return list(
+        db.session.scalars(
+            sa.select(Ticket)
+            .join(ServiceQueue, ServiceQueue.id == Ticket.queue_id)
+            .where(
+                Ticket.hospital_id == hospital_id,
+                Ticket.patient_id == patient_id,
+                ServiceQueue.service_day == day,
+            )
+            .order_by(Ticket.created_at, Ticket.id)
+        )
+    )
+
+
+def ticket_state(ticket: Ticket, now: datetime) -> dict[str, Any] | None:
+    """What the patient's ticket page shows: status, ahead, ETA, counter and place."""
+    from queueing.snapshots import load_state, ticket_view
+
+    state = load_state(ticket.queue_id, now)
+    return ticket_view(state, ticket.id) if state else None

@@ -34,8 +34,8 @@ class CheckInArgs(Schema):
     code = fields.Str(
         validate=validate.Length(min=1, max=512),
         metadata={
-            "description": "Kiosks: the text of the appointment's QR code, the proof a device "
-            "must give (a device may not check in by id)."
+            "description": "Kiosks: the text of the appointment's QR code or the patient's "
+            "visit code (就诊码), the proof a device must give (a device may not check in by id)."
         },
     )
     poster_code = fields.Str(

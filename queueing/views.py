@@ -28,6 +28,8 @@ from hospital.organisation.models import Department, ServicePoint, ServicePointK
 from hospital.patients.access import Permission, patients_acting_for
 from hospital.patients.identity import mask_name
 from hospital.patients.models import Patient
+from hospital.visits.codes import looks_like_visit_code
+from hospital.visits.services import refuse_visit_here, visit_at_staff_station
 from hospital.web.id_fields import is_id
 from hospital.web.navigation import sign_in_page_required
 from hospital.web.tiles import Tile, add_home_tile
@@ -41,6 +43,7 @@ from queueing.models import (
     Ticket,
     TicketStatus,
 )
+from queueing.queries import tickets_of_patient_on
 from queueing.services import (
     alerting,
     arrivals,
@@ -312,7 +315,11 @@ def desk() -> Any:
     to_confirm = None
     if request.method == "POST":
         number = request.form.get("patient_number", "").strip()
-        patient = look_up_at_desk(staff=actor, text=number) if number else None
+        if number and looks_like_visit_code(number):
+            visit = visit_at_staff_station(actor, number, station="desk", now=utcnow())
+            patient = db.session.get(Patient, visit.patient_id)
+        else:
+            patient = look_up_at_desk(staff=actor, text=number) if number else None
         priority = request.form.get("priority") or "none"
         try:
             if number and patient is None:
@@ -406,6 +413,41 @@ def console_page(counter_id: int) -> str:
         queue=queue,
         waiting=_waiting_counts([queue.id]).get(queue.id, 0) if queue else 0,
         open_status=QueueStatus.OPEN,
+    )
+
+
+@bp.route("/queueing/console/<int:counter_id>/find")
+@sign_in_page_required
+@require_roles(*STAFF_ROLES)
+def console_find(counter_id: int) -> str:
+    """Find the patient's ticket in this counter's queue today by the visit code they show."""
+    actor = signed_in_account()
+    counter = _staff_counter(counter_id, "console.find")
+    code = request.args.get("code", "").strip()
+    if not code:
+        raise InvalidInput(
+            _l("Scan or type the patient's visit code."), code=ErrorCode.VISIT_NOT_FOUND
+        )
+    now = utcnow()
+    visit = visit_at_staff_station(actor, code, station="counter", now=now)
+    queue = queues.find_queue(counter.service_point, _today())
+    found = [
+        t
+        for t in tickets_of_patient_on(actor.hospital_id, visit.patient_id, visit.service_date)
+        if queue is not None and t.queue_id == queue.id
+    ]
+    if not found:
+        raise refuse_visit_here(actor, visit, station="counter", reason="no_ticket_here")
+    ticket = next((t for t in reversed(found) if t.status in OPEN_STATUSES), found[-1])
+    patient = db.session.get(Patient, visit.patient_id)
+    return render_template(
+        "queueing/console_find.html",
+        counter=counter,
+        point=counter.service_point,
+        ticket=ticket,
+        statuses=STATUSES,
+        masked_name=mask_name(patient.name) if patient else "",
+        ahead=snapshots.people_ahead(ticket, now),
     )
 
 

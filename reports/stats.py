@@ -25,6 +25,7 @@ from hospital import events
 from hospital.billing.references import OrderKind, OrderRef
 from hospital.db import UTCDateTime, db, utcnow
 from hospital.organisation.models import Clinician, Department, Hospital
+from hospital.visits import services as visit_stops
 from hospital.zones import day_bounds, local_date, zone_for
 from reports.models import LabReport, PaymentSummary, VisitSummary
 
@@ -353,6 +354,10 @@ class StatsRow:
     online_payments: int = 0
     report_pickups: int = 0
     queues_avoided: int = 0
+    # From the visits' own events (hospital/visits): visits, and the stops they replaced.
+    visits: int = 0
+    stops_avoided: int = 0
+    stops_per_visit: float | None = None
 
 
 @dataclass
@@ -362,6 +367,21 @@ class StatsTable:
     group_by: GroupBy
     rows: list[StatsRow] = field(default_factory=list)
     total: StatsRow = field(default_factory=lambda: StatsRow("total", str(_l("Total"))))
+    # Per day and department: visits and the physical stops they replaced.
+    visit_stops: list[VisitStopsRow] = field(default_factory=list)
+
+
+@dataclass
+class VisitStopsRow:
+    day: date
+    department: str
+    visits: int
+    registration: int
+    cashier: int
+    waiting_hall: int
+    report_window: int
+    station_numbers: int
+    total: int
 
 
 def percentile(values: list[int], fraction: float) -> float | None:
@@ -515,7 +535,14 @@ def operations(
     visits, (p50, p90) = _visit_aggregates(hospital, start, end, group_by)
     payments = _payment_aggregates(hospital, start, end, group_by)
     pickups = _report_pickups(hospital, start, end)
-    keys = set(visits) | set(payments)
+    per_visit = visit_stops.stops_avoided(hospital.id, start, end)
+    by_key: dict[Any, tuple[int, int]] = {}
+    if group_by is not GroupBy.CLINICIAN:
+        for s in per_visit:
+            k = s.service_date if group_by is GroupBy.DAY else s.department_id
+            n, total_stops = by_key.get(k, (0, 0))
+            by_key[k] = (n + s.visits, total_stops + s.total)
+    keys = set(visits) | set(payments) | set(by_key)
     if group_by is GroupBy.DAY:
         keys |= set(pickups)
     labels = _labels(hospital, group_by, keys, language)
@@ -543,6 +570,8 @@ def operations(
         row.online_payments = int(p.get("online_payments") or 0)
         row.report_pickups = pickups.get(k, 0) if group_by is GroupBy.DAY else 0
         row.queues_avoided = row.online_bookings + row.online_payments + row.report_pickups
+        row.visits, row.stops_avoided = by_key.get(k, (0, 0))
+        row.stops_per_visit = round(row.stops_avoided / row.visits, 2) if row.visits else None
         table.rows.append(row)
         for name in (
             "booked",
@@ -559,6 +588,24 @@ def operations(
         service_n += s_n
         booked_live += live
     total.report_pickups = sum(pickups.values())
+    total.visits = sum(s.visits for s in per_visit)
+    total.stops_avoided = sum(s.total for s in per_visit)
+    total.stops_per_visit = round(total.stops_avoided / total.visits, 2) if total.visits else None
+    names = _labels(hospital, GroupBy.DEPARTMENT, {s.department_id for s in per_visit}, language)
+    table.visit_stops = [
+        VisitStopsRow(
+            day=s.service_date,
+            department=names[s.department_id],
+            visits=s.visits,
+            registration=s.registration,
+            cashier=s.cashier,
+            waiting_hall=s.waiting_hall,
+            report_window=s.report_window,
+            station_numbers=s.station_numbers,
+            total=s.total,
+        )
+        for s in per_visit
+    ]
     total.queues_avoided = total.online_bookings + total.online_payments + total.report_pickups
     total.no_show_rate = round(total.no_shows / booked_live, 4) if booked_live else None
     total.service_avg_min = _minutes(service_sum / service_n) if service_n else None
@@ -577,6 +624,10 @@ def as_json(table: StatsTable) -> dict[str, Any]:
         "group_by": table.group_by.value,
         "rows": [row(r) for r in table.rows],
         "total": row(table.total),
+        "visit_stops": [
+            {**{f.name: getattr(s, f.name) for f in dc_fields(s)}, "day": s.day.isoformat()}
+            for s in table.visit_stops
+        ],
     }
 
 

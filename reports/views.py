@@ -312,6 +312,9 @@ COLUMNS = (
     ("cancellations", _l("Cancellations")),
     ("revenue_fen", _l("Revenue (yuan)")),
     ("queues_avoided", _l("Queues avoided")),
+    ("visits", _l("Visits")),
+    ("stops_avoided", _l("Stops replaced (per visit events)")),
+    ("stops_per_visit", _l("Stops replaced per visit")),
 )
 
 

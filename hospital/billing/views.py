@@ -34,6 +34,7 @@ from hospital.money import format_fen
 from hospital.organisation.models import Hospital
 from hospital.patients.models import Patient
 from hospital.pdf import render_pdf
+from hospital.visits.services import refuse_visit_here, visit_at_staff_station
 from hospital.web.navigation import sign_in_page_required
 from hospital.web.tiles import Tile, add_home_tile
 from hospital.zones import local_date, zone_for
@@ -299,12 +300,31 @@ def _day(account: Account) -> date:
 @sign_in_page_required
 def cashier() -> Page:
     account = _cashier()
-    day = _day(account)
-    orders = queries.orders_for_cashier(day, actor=account)
+    code = request.args.get("code", "").strip()
+    visit_code = ""
+    if code:
+        # The patient's visit code: that visit's orders only (its day, its patient).
+        visit = visit_at_staff_station(account, code, station="cashier", now=utcnow())
+        day, visit_code = visit.service_date, visit.code
+        orders = [
+            o
+            for o in queries.orders_for_cashier(day, actor=account)
+            if o.patient_id == visit.patient_id
+        ]
+        if not orders:
+            raise refuse_visit_here(account, visit, station="cashier", reason="no_orders")
+    else:
+        day = _day(account)
+        orders = queries.orders_for_cashier(day, actor=account)
     _audit_staff_read(account, "order.cashier_list.read", orders)
     patients = _patients_of(orders)
     return render_template(
-        "billing/cashier.html", orders=orders, patients=patients, day=day, **_page_context()
+        "billing/cashier.html",
+        orders=orders,
+        patients=patients,
+        day=day,
+        visit_code=visit_code,
+        **_page_context(),
     )
 
 

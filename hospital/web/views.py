@@ -32,7 +32,7 @@ from hospital.accounts.guards import current_account, public
 from hospital.accounts.models import Language
 from hospital.accounts.services.preferences import update_preferences
 from hospital.config import describe_database
-from hospital.db import db
+from hospital.db import db, utcnow
 from hospital.error_codes import ErrorCode
 from hospital.errors import NotFound, error_response
 from hospital.money import format_fen
@@ -207,7 +207,27 @@ def home() -> str:
 
         roles = [ROLE_LABELS[r.value] for r in sorted(account.roles) if r.value in ROLE_LABELS]
         return render_template("staff_home.html", links=staff_links(account), role_labels=roles)
-    return render_template("home.html", tiles=home_tiles(signed_in=account is not None))
+    return render_template(
+        "home.html",
+        tiles=home_tiles(signed_in=account is not None),
+        todays_visits=_todays_visits(account),
+    )
+
+
+def _todays_visits(account: Any) -> list[tuple[str, str]]:
+    """(visit code, masked name) of today's visits of the patients the account acts for."""
+    if account is None or "journey_pages.visit_page" not in current_app.view_functions:
+        return []
+    from hospital.patients.access import Permission, patients_acting_for
+    from hospital.patients.identity import mask_name
+    from hospital.visits.services import hospital_day, visits_of_patients_on
+
+    patients = {p.id: p for p in patients_acting_for(account, Permission.VIEW)}
+    today = hospital_day(account.hospital_id, utcnow())
+    return [
+        (v.code, mask_name(patients[v.patient_id].name))
+        for v in visits_of_patients_on(account.hospital_id, list(patients), today)
+    ]
 
 
 @bp.get("/healthz")

@@ -55,6 +55,11 @@ def ticket_bytes(slip: TicketSlip) -> bytes:
         _text(printer, text)
     printer.set(align="center", normal_textsize=True)
     printer.qr(slip.url, native=True, size=6, center=False)
+    if slip.visit_code:
+        printer.ln(1)
+        _text(printer, "就诊码 / Visit code")
+        printer.qr(slip.visit_code, native=True, size=8, center=False)
+        _text(printer, slip.visit_code)
     printer.ln(2)
     printer.cut()
     return bytes(printer.output)

@@ -22,6 +22,8 @@ class TicketSlip:
     ahead: int | None
     issued_at: str  # already in the hospital's zone, e.g. "2026-12-01 10:05"
     url: str  # the ticket page; the only thing the QR carries
+    # The patient's visit code (就诊码), printed as a second QR to show at every station.
+    visit_code: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

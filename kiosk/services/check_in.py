@@ -11,12 +11,19 @@ from hospital.accounts.models import Device
 from hospital.audit.service import record
 from hospital.error_codes import ErrorCode
 from hospital.errors import Conflict, NotFound
+from hospital.visits.codes import looks_like_visit_code
+from hospital.visits.services import refuse_at_station, resolve_code
 from hospital.zones import local_date, zone_for
 from kiosk.models import ActivityKind
 from kiosk.services.devices import config, hospital_of, kiosk_of
-from kiosk.services.identity import appointment_from_code
+from kiosk.services.identity import appointment_from_code, todays_appointments
 from kiosk.services.throttle import check_rate, log_activity
-from queueing.queries import Ticket, people_ahead, ticket_for_appointment
+from queueing.queries import (
+    Ticket,
+    latest_ticket_of_patients,
+    people_ahead,
+    ticket_for_appointment,
+)
 from queueing.services import issuing
 from scheduling.services.places import effective_state
 from scheduling.services.queries import AppointmentState, appointment_of_hospital
@@ -98,4 +105,35 @@ def check_in(device: Device, appointment_id: int, *, now: datetime) -> IssuedTic
 def check_in_with_code(device: Device, code: str, *, now: datetime) -> Ticket:
     """Check in the appointment a scanned QR code names (the queueing API's device check-in)."""
     kiosk_of(device)
+    if looks_like_visit_code(code):
+        return check_in_with_visit_code(device, code, now=now).ticket
     return check_in(device, appointment_from_code(device, code), now=now).ticket
+
+
+def check_in_with_visit_code(device: Device, code: str, *, now: datetime) -> IssuedTicket:
+    """The visit code at the kiosk: check in today's next appointment, else give today's ticket.
+
+    One code does both check-in and reprint: a patient whose appointments are all checked in
+    (or who came as a walk-in) gets the latest ticket of the day again.
+    """
+    visit = resolve_code(
+        code, hospital_id=device.hospital_id, station="kiosk", now=now, device=device
+    )
+    choices = todays_appointments(device.hospital_id, [visit.patient_id], now=now)
+    waiting = [c for c in choices if not c.checked_in]
+    if waiting:
+        return check_in(device, waiting[0].appointment_id, now=now)
+    ticket = latest_ticket_of_patients(device.hospital_id, [visit.patient_id], visit.service_date)
+    if ticket is None:
+        refuse_at_station(
+            station="kiosk",
+            reason="nothing_today",
+            hospital_id=device.hospital_id,
+            device=device,
+            visit=visit,
+        )
+        raise NotFound(
+            _l("You have no appointment or ticket today. Please ask at the registration desk."),
+            code=ErrorCode.NO_TICKET_TODAY,
+        )
+    return IssuedTicket(ticket, False, people_ahead(ticket, now))

@@ -15,6 +15,7 @@ from hospital.error_codes import ErrorCode
 from hospital.errors import NotFound
 from hospital.patients.identity import mask_name
 from hospital.patients.models import Patient
+from hospital.visits.services import visit_of
 from hospital.zones import local_date, zone_for
 from kiosk.models import ActivityKind, PrinterState
 from kiosk.printing.escpos import NetworkPrinter, PrinterError, PrintFailure, ticket_bytes
@@ -91,7 +92,16 @@ def ticket_slip(ticket: Ticket, *, ahead: int | None, now: datetime) -> TicketSl
         ahead=ahead,
         issued_at=issued.strftime("%Y-%m-%d %H:%M"),
         url=notify.ticket_link(ticket),
+        visit_code=_visit_code(ticket),
     )
+
+
+def _visit_code(ticket: Ticket) -> str:
+    """The code of the patient's visit of the ticket's day (none for an anonymous ticket)."""
+    if ticket.patient_id is None:
+        return ""
+    visit = visit_of(ticket.hospital_id, ticket.patient_id, ticket.queue.service_day)
+    return visit.code if visit is not None else ""
 
 
 @dataclass(frozen=True)

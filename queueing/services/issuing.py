@@ -242,6 +242,8 @@ def _report_checked_in(
         hospital_id=ticket.hospital_id,
         department_id=department_id,
         clinician_id=clinician_id,
+        patient_id=ticket.patient_id,
+        service_point_id=point.id,
         now=now,
     )
 

@@ -131,3 +131,19 @@ def staff_search(medical_record_number: str, *, account: Account) -> list[LabRep
             .order_by(LabReport.received_at.desc())
         )
     )
+
+
+def reports_of_visit(
+    hospital_id: int, patient_id: int, *, order_ids: list[int], start: datetime, end: datetime
+) -> list[LabReport]:
+    """The patient's reports of one visit: of its orders, or received that day."""
+    named: sa.ColumnElement[bool] = LabReport.received_at.between(start, end)
+    if order_ids:
+        named = sa.or_(named, LabReport.billing_order_id.in_(order_ids))
+    return list(
+        db.session.scalars(
+            sa.select(LabReport)
+            .where(LabReport.hospital_id == hospital_id, LabReport.patient_id == patient_id, named)
+            .order_by(LabReport.received_at, LabReport.id)
+        )
+    )

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 
+from hospital import events
 from hospital.accounts.models import Account, Role
 from hospital.db import db
 from hospital.error_codes import ErrorCode
@@ -94,6 +95,14 @@ def release(report: LabReport, *, now: datetime, actor: Account | None = None) -
     report.status = ReportStatus.AMENDED if amended else ReportStatus.READY
     db.session.flush()
     audit_report(report, "report.released", actor=actor, detail={"version": version.version})
+    if not amended:
+        events.report_released.send(
+            "reports",
+            report_id=report.id,
+            hospital_id=report.hospital_id,
+            patient_id=report.patient_id,
+            now=now,
+        )
     patient = db.session.get_one(Patient, report.patient_id)
     notify_patient(
         patient,

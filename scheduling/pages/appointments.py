@@ -18,6 +18,7 @@ from hospital.db import utcnow
 from hospital.error_codes import ErrorCode
 from hospital.errors import InvalidInput
 from hospital.qr import qr_svg
+from hospital.visits.services import visit_of
 from hospital.web.fixable_errors import flash_fixable_errors, undo_on_error
 from hospital.web.navigation import sign_in_page_required
 from scheduling import queue_port
@@ -56,7 +57,12 @@ def check_in_code(appointment: Appointment) -> str:
 
 
 def _check_in_qr(appointment: Appointment) -> tuple[str, Markup]:
-    code = check_in_code(appointment)
+    """The one code the patient shows: the visit code of the appointment's day (就诊码).
+
+    The appointment's own signed code still checks in at a kiosk, but is no longer shown.
+    """
+    visit = visit_of(appointment.hospital_id, appointment.patient_id, appointment.local_date)
+    code = visit.code if visit is not None else check_in_code(appointment)
     return code, Markup(qr_svg(code, box_size=4))
 
 

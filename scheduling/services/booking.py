@@ -448,6 +448,7 @@ def _announce_booking(appointment: Appointment, *, now: datetime) -> None:
         None,
         appointment_id=appointment.id,
         hospital_id=appointment.hospital_id,
+        patient_id=appointment.patient_id,
         department_id=session.department_id,
         clinician_id=session.clinician_id,
         starts_at=appointment.slot.starts_at,

@@ -365,3 +365,20 @@ def booked_not_arrived(service_point_id: int, local_day: date) -> list[datetime]
             .order_by(Slot.starts_at)
         ).all()
     )
+
+
+def appointments_of_visit(hospital_id: int, patient_id: int, day: date) -> list[Appointment]:
+    """The patient's appointments on a local day that were booked (in any later state), or held."""
+    return list(
+        db.session.scalars(
+            sa.select(Appointment)
+            .join(ClinicSession, ClinicSession.id == Appointment.session_id)
+            .where(
+                Appointment.hospital_id == hospital_id,
+                Appointment.patient_id == patient_id,
+                Appointment.local_date == day,
+                Appointment.state != AppointmentState.EXPIRED,
+            )
+            .order_by(ClinicSession.starts_at, Appointment.id)
+        )
+    )

@@ -74,6 +74,8 @@ SCREENS: list[Screen] = [
     Screen("my-tickets", "/tickets", "patient", primary="main a[href*='/q/']"),
     Screen("ticket", "/q/{ticket_token}", primary="main", patient_page=False, ready="#q-ahead[data-ahead]"),
     Screen("reports-inbox", "/reports/", "patient", primary="main a[href*='/reports/']"),
+    Screen("visit", "/visits/{visit_code}", "patient", primary="#v-next", ready="#v-next"),
+    Screen("visit-desk", "/visits/desk?q={visit_code}", "admin", patient_page=False),
     Screen("report", "/reports/{report}", "patient", primary="main a[href*='/pdf']"),
     Screen("staff-day", "/staff/day?clinician_id={clinician}", "admin", patient_page=False),
     Screen("admin-schedule", "/admin/schedule", "admin", patient_page=False),
@@ -140,6 +142,10 @@ def _clinic_world(
     ticket, _new = issuing.check_in(
         actor=None, hospital_id=hospital.id, appointment_id=booked.id, now=now
     )
+    from hospital.visits.services import hospital_day, visit_of
+
+    visit = visit_of(hospital.id, patient.id, hospital_day(hospital.id, now))
+    assert visit is not None, "her check-in started today's visit"
     walk_in(hospital, today.point, now=now)
     walk_in(hospital, today.point, now=now)
     local_today = now.astimezone(ZoneInfo(hospital.timezone)).date()
@@ -196,6 +202,7 @@ def _clinic_world(
         "future_session": future.id,
         "held_appointment": held.id,
         "ticket_token": ticket.token,
+        "visit_code": visit.code,
         "counter": counter.id,
         "report": report.public_id,
         "kiosk_token": kiosk_token,

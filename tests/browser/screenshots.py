@@ -75,6 +75,10 @@ SHOTS: list[Shot] = [
     Shot("ticket", "/q/{ticket_token}?lang=zh", ready="#q-ahead[data-ahead]"),
     Shot("ticket-en", "/q/{ticket_token}?lang=en", ready="#q-ahead[data-ahead]"),
     Shot("report", "/reports/{report}?lang=zh", sign_in_as=PATIENT),
+    Shot("visit", "/visits/{visit_code}?lang=zh", sign_in_as=PATIENT, ready="#v-next"),
+    Shot("visit-en", "/visits/{visit_code}?lang=en", sign_in_as=PATIENT, ready="#v-next"),
+    Shot("visit-elder", "/visits/{visit_code}?lang=zh", sign_in_as=PATIENT, elder=True, ready="#v-next"),
+    Shot("visit-desk", "/visits/desk?q={visit_code}&lang=zh", DESKTOP, sign_in_as=ADMIN),
     Shot("staff-day", "/staff/day?clinician_id={clinician}&lang=zh", DESKTOP, sign_in_as=ADMIN),
     Shot("queue-console", "/queueing/console/{counter}?lang=zh", DESKTOP, sign_in_as=ADMIN, ready="#q-waiting tr"),
     Shot("display-board", "/queueing/board?department={department}&lang=zh", BOARD, full_page=False, ready="#q-next .q-row"),
@@ -167,6 +171,7 @@ def _clinic(app: Any) -> dict[str, Any]:
         ServicePointKind,
     )
     from hospital.patients.models import FamilyLink, Patient
+    from hospital.visits.services import visit_of
     from queueing.models import Counter
     from queueing.services import calling, issuing
     from reports.models import ReportSource
@@ -304,7 +309,10 @@ def _clinic(app: Any) -> dict[str, Any]:
             actor=lab,
         )
         release.release(report, now=now)
+        visit = visit_of(hospital.id, herself.id, local.date())
+        assert visit is not None, "her check-in started today's visit"
         ids = {
+            "visit_code": visit.code,
             "department": department.id,
             "clinician": clinician.id,
             "counter": counter.id,

@@ -21,15 +21,16 @@ RECEIVERS = {
     "appointment_held": 1,  # billing
     "appointment_cancelled": 2,  # billing, statistics
     "order_paid": 3,  # scheduling (appointments), kiosk (walk-in fees), queueing (stations)
-    "appointment_booked": 1,
-    "visit_checked_in": 1,
+    "appointment_booked": 2,  # statistics, visits
+    "visit_checked_in": 2,  # statistics, visits
     "appointment_no_show": 1,
     "ticket_first_called": 1,
     "ticket_serving_started": 1,
     "ticket_completed": 1,
     "wait_estimates_judged": 1,  # statistics
-    "payment_received": 1,
+    "payment_received": 2,  # statistics, visits
     "refund_issued": 3,  # statistics, kiosk (walk-in tickets), queueing (station tickets)
+    "report_released": 1,  # visits
     "family_member_added": 0,
     "account_disabled": 0,
 }
@@ -93,8 +94,8 @@ def test_create_app_connects_every_package_once_however_many_apps_are_built() ->
 _IMPORT_EVERYTHING = """
 import importlib, json, pkgutil, sys
 from blinker import Signal
-for name in ("scheduling", "queueing", "reports", "kiosk", "hospital.accounts",
-             "hospital.patients", "hospital.notifications", "hospital.billing"):
+for name in ("scheduling", "queueing", "reports", "kiosk", "journey", "hospital.accounts",
+             "hospital.patients", "hospital.notifications", "hospital.billing", "hospital.visits"):
     package = importlib.import_module(name)
     for module in pkgutil.walk_packages(package.__path__, name + "."):
         if ".migrations" not in module.name:

@@ -258,6 +258,7 @@ def _mark_paid(
             order_id=order.id,
             hospital_id=order.hospital_id,
             amount_fen=order.paid_fen,
+            patient_id=order.patient_id,
             # Every payment is started by the payer through a provider; there is no desk payment.
             online=True,
             reference=order.reference or "",

@@ -226,3 +226,21 @@ def phone_payment_provider(config: Mapping[str, Any]) -> str:
     from hospital.billing.providers.registry import enabled_provider_names
 
     return (enabled_provider_names(config) or ["sandbox"])[0]
+
+
+def orders_of_patient_between(
+    hospital_id: int, patient_id: int, start: datetime, end: datetime
+) -> list[Order]:
+    """The patient's orders created in [start, end), oldest first (a visit's day)."""
+    return list(
+        db.session.scalars(
+            sa.select(Order)
+            .where(
+                Order.hospital_id == hospital_id,
+                Order.patient_id == patient_id,
+                Order.created_at >= start,
+                Order.created_at < end,
+            )
+            .order_by(Order.created_at, Order.id)
+        )
+    )

@@ -61,6 +61,7 @@ def test_a_settled_order_reports_one_online_payment_even_when_notified_twice(hos
             "order_id": order.id,
             "hospital_id": hospital.id,
             "amount_fen": 5000,
+            "patient_id": order.patient_id,
             "online": True,
             "reference": order.reference or "",
             "now": now,

@@ -82,6 +82,8 @@ def test_a_walk_in_reports_each_step_once_with_its_kwargs(hospital, point, queue
                 **ids,
                 "department_id": point.department_id,
                 "clinician_id": None,
+                "patient_id": None,
+                "service_point_id": point.id,
                 "now": at[0],
             },
         ),
@@ -153,6 +155,8 @@ def test_checking_in_an_appointment_twice_reports_one_check_in_with_its_clinic(
                 "hospital_id": hospital.id,
                 "department_id": clinician.department_id,
                 "clinician_id": clinician.id,
+                "patient_id": appointment.patient_id,
+                "service_point_id": point.id,
                 "now": arrive,
             },
         )

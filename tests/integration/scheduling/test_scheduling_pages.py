@@ -76,7 +76,8 @@ def test_a_patient_books_through_the_pages(
     assert appointment.state is AppointmentState.BOOKED
     mine = patient.get("/appointments").get_data(as_text=True)
     assert f'data-appointment="{appointment.id}"' in mine and 'data-action="calendar"' in mine
-    assert f'data-check-in-code="HQA1.{appointment.hospital_id}.{appointment.id}.' in mine
+    # The one code shown is the visit's (就诊码); the appointment's own code is no longer shown.
+    assert 'data-check-in-code="V-' in mine and "HQA1." not in mine
 
 
 def test_holding_without_choosing_shows_the_form_again(patient: Any, world: World) -> None:
