@@ -21,6 +21,7 @@ from hospital.accounts.passwords import hash_password
 from hospital.accounts.services import devices, staff
 from hospital.billing.demo import seed_fees
 from hospital.db import db, utcnow
+from hospital.guide.demo_map import seed_map
 from hospital.organisation import service as organisation_service
 from hospital.organisation.models import (
     Clinician,
@@ -437,6 +438,7 @@ def seed_demo() -> None:
         clinicians = seed_clinicians(hospital, departments, now)
         seed_consultation_rooms(hospital, departments, now)
         seed_counters(hospital, departments, now)
+        seed_map(hospital.id, now)  # guide: floor maps joining every service point
         seed_staff(hospital, clinicians, now)
         seed_patients(hospital, now)
         seed_devices(hospital, now)
