@@ -47,6 +47,7 @@ def answer_view(answer: Answer) -> dict[str, Any]:
                 "reason_en": s.reason_en(),
                 "score": s.score,
                 "url": _url(answer, s),
+                "service_point": answer.places.get(s.target.code),
             }
         )
     return {

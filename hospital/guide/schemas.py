@@ -27,6 +27,9 @@ class SuggestionOut(Schema):
     reason_en = fields.Str()
     score = fields.Float()
     url = fields.Str(allow_none=True, metadata={"description": "where to act on it, if anywhere"})
+    service_point = fields.Str(
+        allow_none=True, metadata={"description": "a place to show the way to (GET /route)"}
+    )
 
 
 class TriageOut(Schema):

@@ -22,6 +22,9 @@ class TicketSlip:
     ahead: int | None
     issued_at: str  # already in the hospital's zone, e.g. "2026-12-01 10:05"
     url: str  # the ticket page; the only thing the QR carries
+    # The way from the entrance, step by step (hospital/guide), when the hospital has a map.
+    route_zh: tuple[str, ...] = ()
+    route_en: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -54,6 +57,9 @@ def slip_lines(slip: TicketSlip) -> list[tuple[str, str]]:
         lines.append(("text", slip.directions_zh))
     if slip.directions_en:
         lines.append(("small", slip.directions_en))
+    for n, (zh, en) in enumerate(zip(slip.route_zh, slip.route_en, strict=False), start=1):
+        lines.append(("text", f"{n}. {zh}"))
+        lines.append(("small", f"   {en}"))
     if slip.ahead is not None:
         lines.append(("text", f"前面还有 {slip.ahead} 人 / {slip.ahead} ahead of you"))
     lines.append(("small", slip.issued_at))

@@ -303,3 +303,38 @@ def test_the_booking_page_answers_plain_words_above_the_departments(patient_clie
     assert "data-no-departments" not in page
     urgent = patient_client.get("/book", query_string={"q": "胸痛"}).get_data(as_text=True)
     assert "data-emergency" in urgent
+
+
+def test_the_kiosk_asks_and_prints_the_way_on_the_slip(client: Any, demo: Hospital) -> None:
+    from hospital.organisation.models import ServicePoint
+    from kiosk.printing.slip import slip_lines
+    from kiosk.services.slips import ticket_slip
+    from queueing.services import issuing
+    from tests.support import queueing_factories as qf
+    from tests.support.kiosk_factories import create_kiosk
+
+    _device, token = create_kiosk(demo, now=utcnow())
+    db.session.commit()
+    assert client.post("/kiosk/setup", data={"token": token}).status_code == 302
+    page = client.get("/kiosk").get_data(as_text=True)
+    assert 'data-action="guide-ask"' in page and 'data-screen="guide"' in page
+    assert "kiosk/guide.js" in page
+    answer = client.get("/api/v1/guide/triage", query_string={"q": "眼睛痒"}).get_json()
+    assert answer["suggestions"][0]["code"] == "YK"
+    assert answer["suggestions"][0]["service_point"] == "YK-01"
+
+    point = db.session.scalar(
+        sa.select(ServicePoint).where(
+            ServicePoint.hospital_id == demo.id, ServicePoint.code == "YK-01"
+        )
+    )
+    qf.open_queue(point, now=utcnow())
+    ticket = issuing.issue_walk_in(
+        actor=None, hospital_id=demo.id, service_point_id=point.id, now=utcnow()
+    )
+    slip = ticket_slip(ticket, ahead=0, now=utcnow())
+    assert slip.route_zh[0].startswith("从门诊楼正门出发") and slip.route_en[-1].startswith(
+        "You have arrived"
+    )
+    text = [line for _style, line in slip_lines(slip)]
+    assert any("走楼梯到A座5楼" in line for line in text)

@@ -29,7 +29,7 @@ from hospital.guide.triage import (
     shipped_lexicon,
     triage,
 )
-from hospital.organisation.models import Department
+from hospital.organisation.models import Department, ServicePoint, ServicePointKind
 
 _cache: dict[tuple[int, str], Lexicon] = {}
 _cache_lock = threading.Lock()
@@ -161,6 +161,7 @@ class Answer:
     result: TriageResult
     suggestions: list[Suggestion]
     departments: dict[str, Department]
+    places: dict[str, str]  # target code -> the code of a service point to show the way to
 
     @property
     def emergency(self) -> bool:
@@ -179,4 +180,22 @@ def answer(hospital_id: int, text: str) -> Answer:
             )
         )
     }
-    return Answer(text, result, for_hospital(lexicon, result, set(departments)), departments)
+    suggestions = for_hospital(lexicon, result, set(departments))
+    return Answer(text, result, suggestions, departments, _places(hospital_id, departments))
+
+
+def _places(hospital_id: int, departments: Mapping[str, Department]) -> dict[str, str]:
+    """Where to walk for each department (its first room) and for paying (the first cashier)."""
+    code_of = {d.id: code for code, d in departments.items()}
+    places: dict[str, str] = {}
+    points = db.session.execute(
+        sa.select(ServicePoint.code, ServicePoint.department_id, ServicePoint.kind)
+        .where(ServicePoint.hospital_id == hospital_id, ServicePoint.is_active.is_(True))
+        .order_by(ServicePoint.code)
+    )
+    for code, department_id, kind in points:
+        if department_id in code_of:
+            places.setdefault(code_of[department_id], code)
+        if kind == ServicePointKind.CASHIER:
+            places.setdefault("PAY", code)
+    return places
