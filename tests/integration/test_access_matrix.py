@@ -199,6 +199,7 @@ BUILDERS: dict[str, Callable[[World], Any]] = {
     "service_point_id": lambda w: w.clinic.point.id,
     "code": lambda w: "GLU",  # a test type of the victim's hospital (after the report exists)
     "key": _lexicon_edit,
+    "patient_id": lambda w: w.victim_patient.id,  # the victim's own profile (hospital/cards)
 }
 
 

@@ -35,6 +35,7 @@ RECEIVERS = {
 TEMPLATE_KEYS = {
     "billing.refunded",
     "billing.late_payment_refunded",
+    "cards.used",
     "sign_in_code",
     "family_link_code",
     "kiosk_code",

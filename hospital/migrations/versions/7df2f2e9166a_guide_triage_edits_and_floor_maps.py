@@ -1,4 +1,4 @@
-"""Guide: a hospital's triage lexicon edits and its floor maps (nodes, edges)
+"""Guide: triage lexicon edits and floor maps (nodes, edges); patient cards
 
 Revision ID: 7df2f2e9166a
 Revises: c4d8e1f2a3b6
@@ -142,9 +142,58 @@ def upgrade():
         )
         batch_op.create_index(batch_op.f("ix_map_edge_hospital_id"), ["hospital_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_map_edge_to_node_id"), ["to_node_id"], unique=False)
+    # Patient cards (hospital/cards): a family prints a long-lived code for an elder.
+    op.create_table(
+        "patient_card",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("hospital_id", sa.Integer(), nullable=False),
+        sa.Column("patient_id", sa.Integer(), nullable=False),
+        sa.Column("code", sa.String(length=24), nullable=False),
+        sa.Column("issued_by_account_id", sa.Integer(), nullable=False),
+        sa.Column("issued_at", hospital.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("revoked_at", hospital.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("last_used_at", hospital.db.UTCDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["hospital_id"], ["hospital.id"], name=op.f("fk_patient_card_hospital_id_hospital")
+        ),
+        sa.ForeignKeyConstraint(
+            ["issued_by_account_id"],
+            ["account.id"],
+            name=op.f("fk_patient_card_issued_by_account_id_account"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["patient_id"], ["patient.id"], name=op.f("fk_patient_card_patient_id_patient")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_patient_card")),
+        sa.UniqueConstraint("code", name=op.f("uq_patient_card_code")),
+    )
+    with op.batch_alter_table("patient_card", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_patient_card_hospital_id"), ["hospital_id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_patient_card_patient_id"), ["patient_id"], unique=False
+        )
+        batch_op.create_index(
+            "uq_patient_card_active",
+            ["patient_id"],
+            unique=True,
+            sqlite_where=sa.text("revoked_at IS NULL"),
+            postgresql_where=sa.text("revoked_at IS NULL"),
+        )
 
 
 def downgrade():
+    with op.batch_alter_table("patient_card", schema=None) as batch_op:
+        batch_op.drop_index(
+            "uq_patient_card_active",
+            sqlite_where=sa.text("revoked_at IS NULL"),
+            postgresql_where=sa.text("revoked_at IS NULL"),
+        )
+        batch_op.drop_index(batch_op.f("ix_patient_card_patient_id"))
+        batch_op.drop_index(batch_op.f("ix_patient_card_hospital_id"))
+
+    op.drop_table("patient_card")
 
     with op.batch_alter_table("map_edge", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_map_edge_to_node_id"))
