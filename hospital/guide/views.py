@@ -84,6 +84,24 @@ def route_page() -> Page:
     )
 
 
+@bp.get("/guide/route/panel")
+@public("directions between public places of the hospital")
+def route_fragment() -> Page:
+    """The route panel alone (no page around it), for pages that fetch and embed it."""
+    to = request.args.get("to_point", "")[:32]
+    panel = route_panel(
+        current_hospital().id,
+        to,
+        request.args.get("from_point", "")[:32] or None,
+        _flag("accessible"),
+        page_language(),
+        show_map=not _flag("no_map"),
+    )
+    if not panel:
+        return render_template("guide/_no_route.html"), 404
+    return str(panel)
+
+
 # ---- the admin's editors -----------------------------------------------------------------------
 
 

@@ -338,3 +338,13 @@ def test_the_kiosk_asks_and_prints_the_way_on_the_slip(client: Any, demo: Hospit
     )
     text = [line for _style, line in slip_lines(slip)]
     assert any("走楼梯到A座5楼" in line for line in text)
+
+
+def test_the_route_fragment_embeds_in_any_page(patient_client: Any) -> None:
+    r = patient_client.get("/guide/route/panel?to_point=PHARM-1&from_point=REG-1&no_map=1")
+    assert r.status_code == 200
+    html = r.get_data(as_text=True)
+    assert html.startswith("\n<section") or html.lstrip().startswith("<section")
+    assert "<svg" not in html and "<html" not in html and "从挂号处出发" in html
+    missing = patient_client.get("/guide/route/panel?to_point=NOWHERE")
+    assert missing.status_code == 404 and "data-no-route" in missing.get_data(as_text=True)
