@@ -348,3 +348,27 @@ def test_the_route_fragment_embeds_in_any_page(patient_client: Any) -> None:
     assert "<svg" not in html and "<html" not in html and "从挂号处出发" in html
     missing = patient_client.get("/guide/route/panel?to_point=NOWHERE")
     assert missing.status_code == 404 and "data-no-route" in missing.get_data(as_text=True)
+
+
+def test_the_admin_edits_an_entry_through_the_form(admin_client: Any) -> None:
+    form = {
+        "key": "teeth",
+        "kind": "symptom",
+        "label_zh": "牙齿口腔问题",
+        "label_en": "teeth",
+        "zh": "牙疼，牙花子疼、大牙疼",
+        "en": "toothache",
+        "pinyin": "yahuazi",
+        "targets": "WK:3, KQK",
+        "active": "on",
+    }
+    r = admin_client.post("/staff/guide/lexicon", data=form)
+    assert r.status_code == 302
+    answer = admin_client.get("/api/v1/guide/triage", query_string={"q": "大牙疼"}).get_json()
+    assert answer["suggestions"][0]["code"] == "WK"
+    bad = admin_client.post("/staff/guide/lexicon", data={**form, "targets": "NOPE:2"})
+    assert bad.status_code == 422 and "NOPE" not in str(
+        db.session.scalar(sa.select(TriageEntryEdit.body).where(TriageEntryEdit.key == "teeth"))
+    )
+    map_page = admin_client.post("/staff/guide/map", data={"map": "{not json"})
+    assert map_page.status_code == 422 and "data-map-form" in map_page.get_data(as_text=True)
