@@ -132,3 +132,21 @@ def test_a_stranger_cannot_make_or_print_someone_elses_card(
     assert _active(father.id) is None
     page = client.get(f"/family/codes?patient={father.id}").get_data(as_text=True)
     assert f'data-chosen="{father.id}"' not in page
+
+
+def test_the_demo_daughter_carries_her_fathers_card(db_session: Any) -> None:
+    from hospital.cards.demo import seed_card
+    from hospital.demo import seed_hospital, seed_patients
+
+    now = utcnow()
+    hospital = seed_hospital(now)
+    seed_patients(hospital, now)
+    seed_card(hospital, now)
+    seed_card(hospital, now)
+    cards = db.session.scalars(
+        sa.select(PatientCard).where(PatientCard.hospital_id == hospital.id)
+    ).all()
+    assert len(cards) == 1 and cards[0].revoked_at is None
+    from hospital.patients.models import Patient
+
+    assert db.session.get(Patient, cards[0].patient_id).name == "李建华"  # type: ignore[union-attr]
