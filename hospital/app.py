@@ -78,6 +78,8 @@ def _import_models() -> None:
     import hospital.accounts.models  # noqa: F401
     import hospital.audit.models  # noqa: F401
     import hospital.billing.models  # noqa: F401
+    import hospital.cards.models  # noqa: F401
+    import hospital.guide.models  # noqa: F401
     import hospital.idempotency  # noqa: F401
     import hospital.notifications.models  # noqa: F401
     import hospital.organisation.models  # noqa: F401
@@ -240,6 +242,9 @@ def _register_blueprints(app: Flask) -> None:
     from hospital.audit import views as audit_views
     from hospital.billing import api as billing_api
     from hospital.billing import views as billing_views
+    from hospital.cards import views as cards_views
+    from hospital.guide import api as guide_api
+    from hospital.guide import views as guide_views
     from hospital.organisation import api as organisation_api
     from hospital.patients import api as patients_api
     from hospital.patients import views as patients_views
@@ -273,6 +278,7 @@ def _register_blueprints(app: Flask) -> None:
         (kiosk_api.blp, "/api/v1/kiosk"),
         (audit_api.blp, "/api/v1/audit"),
         (journey_api.blp, "/api/v1/journey"),
+        (guide_api.blp, "/api/v1/guide"),
     ):
         csrf.exempt(blp)  # the JSON API has its own CSRF defence (_require_json_for_cookie_auth)
         api.register_blueprint(blp, url_prefix=prefix)
@@ -286,6 +292,8 @@ def _register_blueprints(app: Flask) -> None:
         kiosk_views.bp,
         audit_views.bp,
         journey_views.bp,
+        guide_views.bp,
+        cards_views.bp,
     ):
         app.register_blueprint(bp)
     app.register_blueprint(reports_views.bp, url_prefix="/reports")
@@ -306,6 +314,8 @@ def _connect_packages(app: Flask) -> None:
     """Each package connects its signal receivers, message templates and jobs; none on import."""
     from hospital.accounts import wiring as accounts_wiring
     from hospital.billing import wiring as billing_wiring
+    from hospital.cards import wiring as cards_wiring
+    from hospital.guide import wiring as guide_wiring
     from hospital.notifications import wiring as notifications_wiring
     from hospital.patients import wiring as patients_wiring
     from hospital.visits import wiring as visits_wiring
@@ -318,6 +328,8 @@ def _connect_packages(app: Flask) -> None:
     for package in (
         accounts_wiring,
         patients_wiring,
+        guide_wiring,
+        cards_wiring,
         notifications_wiring,
         visits_wiring,
         scheduling_wiring,

@@ -20,7 +20,9 @@ from hospital.accounts.models import Account, AccountRole, Device, DeviceKind, L
 from hospital.accounts.passwords import hash_password
 from hospital.accounts.services import devices, staff
 from hospital.billing.demo import seed_fees
+from hospital.cards.demo import seed_card
 from hospital.db import db, utcnow
+from hospital.guide.demo_map import seed_map
 from hospital.organisation import service as organisation_service
 from hospital.organisation.models import (
     Clinician,
@@ -445,8 +447,10 @@ def seed_demo() -> None:
         clinicians = seed_clinicians(hospital, departments, now)
         seed_consultation_rooms(hospital, departments, now)
         seed_counters(hospital, departments, now)
+        seed_map(hospital.id, now)  # guide: floor maps joining every service point
         seed_staff(hospital, clinicians, now)
         seed_patients(hospital, now)
+        seed_card(hospital, now)  # cards: the father's patient card, carried by his daughter
         seed_devices(hospital, now)
         seed_fees(hospital)  # billing: registration fees (a kiosk walk-in pays the general one)
         seed_schedules(hospital, now)  # scheduling: two weeks of sessions, some nearly full

@@ -24,6 +24,9 @@ class TicketSlip:
     url: str  # the ticket page; the only thing the QR carries
     # The patient's visit code (就诊码), printed as a second QR to show at every station.
     visit_code: str = ""
+    # The way from the entrance, step by step (hospital/guide), when the hospital has a map.
+    route_zh: tuple[str, ...] = ()
+    route_en: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -56,6 +59,9 @@ def slip_lines(slip: TicketSlip) -> list[tuple[str, str]]:
         lines.append(("text", slip.directions_zh))
     if slip.directions_en:
         lines.append(("small", slip.directions_en))
+    for n, (zh, en) in enumerate(zip(slip.route_zh, slip.route_en, strict=False), start=1):
+        lines.append(("text", f"{n}. {zh}"))
+        lines.append(("small", f"   {en}"))
     if slip.ahead is not None:
         lines.append(("text", f"前面还有 {slip.ahead} 人 / {slip.ahead} ahead of you"))
     lines.append(("small", slip.issued_at))

@@ -18,6 +18,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from hospital.accounts.models import Account, CodePurpose, Device
 from hospital.accounts.services import codes
 from hospital.audit.service import record
+from hospital.cards import service as cards
 from hospital.db import db
 from hospital.error_codes import ErrorCode
 from hospital.errors import InvalidInput, NotFound, Unauthorized
@@ -169,13 +170,15 @@ def patient_for_identity(device: Device, number: str, *, now: datetime) -> Patie
     find out who is a patient here.
     """
     raw = re.sub(r"\s", "", number or "").upper()
+    # A family-printed patient card (hospital/cards) is accepted here like an identity number.
+    card = cards.looks_like_card(raw)
     candidates = set()
     with contextlib.suppress(IdentityError):
         today = local_date(now, zone_for(hospital_of(device.hospital_id)))
         candidates.add(parse_resident_id(raw, today=today).number)
     with contextlib.suppress(IdentityError):
         candidates.add(normalize_passport(raw))
-    if not candidates:
+    if not candidates and not card:
         raise InvalidInput(
             # 18 characters shaped like an identity card that do not add up: a typo, most
             # likely in one digit; saying "enter 18 characters" would send the patient in circles.
@@ -196,6 +199,15 @@ def patient_for_identity(device: Device, number: str, *, now: datetime) -> Patie
             "at": now,
         }
     )
+    if card:
+        hospital = hospital_of(device.hospital_id)
+        return cards.patient_for_card(
+            device.hospital_id,
+            raw,
+            place=device.location or device.name,
+            when=now.astimezone(zone_for(hospital)).strftime("%Y-%m-%d %H:%M"),
+            now=now,
+        )
     return db.session.scalar(
         sa.select(Patient)
         .where(Patient.hospital_id == device.hospital_id, Patient.id_number.in_(candidates))

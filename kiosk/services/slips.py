@@ -13,6 +13,7 @@ from hospital.accounts.models import Device
 from hospital.db import db
 from hospital.error_codes import ErrorCode
 from hospital.errors import NotFound
+from hospital.guide.services import maps
 from hospital.patients.identity import mask_name
 from hospital.patients.models import Patient
 from hospital.visits.services import visit_of
@@ -77,6 +78,8 @@ def ticket_slip(ticket: Ticket, *, ahead: int | None, now: datetime) -> TicketSl
     point = ticket.queue.service_point
     patient = db.session.get(Patient, ticket.patient_id) if ticket.patient_id else None
     issued = ticket.created_at.astimezone(zone_for(hospital))
+    way = maps.route_or_none(hospital.id, to_point=point.code)
+    steps = way.steps if way else []
     return TicketSlip(
         hospital_name_zh=hospital.name_zh,
         hospital_name_en=hospital.name_en,
@@ -93,6 +96,8 @@ def ticket_slip(ticket: Ticket, *, ahead: int | None, now: datetime) -> TicketSl
         issued_at=issued.strftime("%Y-%m-%d %H:%M"),
         url=notify.ticket_link(ticket),
         visit_code=_visit_code(ticket),
+        route_zh=tuple(s.zh for s in steps),
+        route_en=tuple(s.en for s in steps),
     )
 
 

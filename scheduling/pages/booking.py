@@ -10,6 +10,8 @@ from flask_babel import gettext as _
 
 from hospital.accounts.guards import signed_in_account
 from hospital.db import utcnow
+from hospital.guide.presenting import answer_view
+from hospital.guide.services import lexicon
 from hospital.organisation.schemas import TITLE_LABELS
 from hospital.web.fixable_errors import undo_on_error
 from hospital.web.navigation import sign_in_page_required
@@ -24,10 +26,13 @@ from scheduling.services import booking, overviews, queries
 def book() -> Page:
     account = signed_in_account()
     search = request.args.get("q", "")[:50]
+    # The same box understands plain words (智能导诊): symptoms, services, red flags first.
+    triage = answer_view(lexicon.answer(account.hospital_id, search)) if search.strip() else None
     return render_template(
         "scheduling/departments.html",
         departments=queries.departments_matching(account.hospital_id, search),
         query=search,
+        triage=triage,
         **page_context(),
     )
 

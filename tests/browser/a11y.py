@@ -87,6 +87,11 @@ SCREENS: list[Screen] = [
     Screen("kiosk-setup", "/kiosk/setup", patient_page=False),
     Screen("kiosk", "/kiosk", "kiosk", patient_page=False, ready='[data-screen="start"]:not([hidden])'),
     Screen("kiosk-console", "/kiosk/console", "admin", patient_page=False),
+    Screen("guide-ask", "/guide/ask?q=孩子发烧咳嗽", "patient", primary="main form[data-guide-ask]"),
+    Screen("guide-route", "/guide/route?to_point=NOWHERE", primary="main [data-no-route]"),
+    Screen("family-codes", "/family/codes", "patient", primary="main [data-people] a"),
+    Screen("guide-lexicon", "/staff/guide/lexicon?try=胸痛", "admin", primary="main form[data-entry-form]", patient_page=False),
+    Screen("guide-map", "/staff/guide/map", "admin", primary="main form[data-map-form]", patient_page=False),
 ]
 # fmt: on
 LANGUAGES = ("zh", "en")

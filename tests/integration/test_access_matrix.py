@@ -169,6 +169,16 @@ def _ticket_token(w: World) -> str:
     return walk_in(w.a, w.clinic.point, now=w.now, patient_id=w.victim_patient.id).token
 
 
+def _lexicon_edit(w: World) -> str:
+    """The victim hospital's own version of a triage lexicon entry (hospital/guide)."""
+    from hospital.guide.models import TriageEntryEdit
+
+    body = {"kind": "symptom", "label_zh": "发热", "label_en": "fever", "zh": ["发烧"]}
+    db.session.add(TriageEntryEdit(hospital_id=w.a.id, key="fever", body=body, updated_at=w.now))
+    db.session.flush()
+    return "fever"
+
+
 # A parameter the victim's object is built for. Order matters where one needs another.
 BUILDERS: dict[str, Callable[[World], Any]] = {
     "account_id": lambda w: w.victim.id,
@@ -188,6 +198,8 @@ BUILDERS: dict[str, Callable[[World], Any]] = {
     "clinician_id": lambda w: w.clinic.clinician.id,
     "service_point_id": lambda w: w.clinic.point.id,
     "code": lambda w: "GLU",  # a test type of the victim's hospital (after the report exists)
+    "key": _lexicon_edit,
+    "patient_id": lambda w: w.victim_patient.id,  # the victim's own profile (hospital/cards)
 }
 
 

@@ -38,6 +38,7 @@ TEMPLATE_KEYS = {
     "billing.order_created",
     "billing.refunded",
     "billing.late_payment_refunded",
+    "cards.used",
     "sign_in_code",
     "family_link_code",
     "kiosk_code",

@@ -12,12 +12,14 @@ from flask_babel import lazy_gettext as _l
 from hospital.accounts.models import Account, Role
 from hospital.audit.models import Outcome
 from hospital.audit.service import record, record_staff_read
-from hospital.db import db
+from hospital.db import db, utcnow
 from hospital.error_codes import ErrorCode
 from hospital.errors import Forbidden, NotFound
+from hospital.organisation.models import Hospital
 from hospital.patients.identity import IdentityError, normalize_passport, parse_resident_id
 from hospital.patients.models import Patient
 from hospital.patients.services.links import MAX_ID
+from hospital.zones import zone_for
 
 
 def assign_medical_record_number(patient: Patient) -> None:
@@ -50,8 +52,25 @@ def patient_by_number(hospital_id: int, text: str) -> Patient | None:
 
 
 def look_up_at_desk(*, staff: Account, text: str) -> Patient | None:
-    """The desk's lookup by record or identity number, audited as a staff read of the patient."""
-    patient = patient_by_number(staff.hospital_id, text)
+    """The desk's lookup by record or identity number, audited as a staff read of the patient.
+
+    A family-printed patient card (hospital/cards) is accepted too, like a phone's code.
+    """
+    from hospital.cards import service as cards
+
+    if cards.looks_like_card(text):
+        now = utcnow()
+        hospital = db.session.get(Hospital, staff.hospital_id)
+        zone = zone_for(hospital) if hospital is not None else None
+        patient = cards.patient_for_card(
+            staff.hospital_id,
+            text,
+            place="挂号处 / registration desk",
+            when=now.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
+            now=now,
+        )
+    else:
+        patient = patient_by_number(staff.hospital_id, text)
     if patient is not None:
         record_staff_read(
             staff, action="patient.lookup", object_type="patient", reads=[(patient.id, patient.id)]
