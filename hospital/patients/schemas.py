@@ -6,13 +6,15 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from hospital.patients.identity import mask_id_number, mask_name, mask_phone
+from hospital.patients.identity import PHONE_PATTERN, mask_id_number, mask_name, mask_phone
 from hospital.patients.models import IdentityType, Relationship, Sex
 from hospital.web.id_fields import id_field
 
 RELATIONSHIPS = [r.value for r in Relationship]
 SEXES = [s.value for s in Sex]
 ID_TYPES = [t.value for t in IdentityType]
+# A phone, or blank for a person without one (the services check it: 422 invalid_phone).
+OPTIONAL_PHONE_PATTERN = rf"^\s*$|{PHONE_PATTERN}"
 
 
 class FamilyMemberArgs(Schema):
@@ -28,7 +30,10 @@ class FamilyMemberArgs(Schema):
         load_default=None,
         allow_none=True,
         validate=validate.Length(max=32),
-        metadata={"description": "Leave empty for an elder without a phone."},
+        metadata={
+            "description": "Leave empty for an elder without a phone.",
+            "pattern": OPTIONAL_PHONE_PATTERN,
+        },
     )
     can_book = fields.Bool(load_default=True)
     can_pay = fields.Bool(load_default=True)
@@ -53,7 +58,12 @@ class ConsentCodeArgs(Schema):
     birth_date = fields.Date(required=True, metadata={"example": "1948-09-03"})
     id_type = fields.Str(required=True, validate=validate.OneOf(ID_TYPES))
     id_number = fields.Str(required=True, validate=validate.Length(min=1, max=32))
-    phone = fields.Str(load_default=None, allow_none=True, validate=validate.Length(max=32))
+    phone = fields.Str(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(max=32),
+        metadata={"pattern": OPTIONAL_PHONE_PATTERN},
+    )
 
 
 class ConsentCodeOut(Schema):

@@ -56,6 +56,8 @@ MESSAGE_TEMPLATES: dict[str, MessageTemplate] = {
 
 CONFIRM_SALT = "kiosk-confirmed-phone"
 
+_RESIDENT_ID_SHAPE = re.compile(r"\d{17}[\dXx]")
+
 
 def normalized_phone(raw: str) -> str:
     try:
@@ -167,7 +169,7 @@ def patient_for_identity(device: Device, number: str, *, now: datetime) -> Patie
     unknown number exactly as a known one with nothing today, so the kiosk cannot be used to
     find out who is a patient here.
     """
-    raw = re.sub(r"\s", "", number or "").upper()
+    raw = re.sub(r"\s", "", number or "")
     candidates = set()
     with contextlib.suppress(IdentityError):
         today = local_date(now, zone_for(hospital_of(device.hospital_id)))
@@ -175,10 +177,12 @@ def patient_for_identity(device: Device, number: str, *, now: datetime) -> Patie
     with contextlib.suppress(IdentityError):
         candidates.add(normalize_passport(raw))
     if not candidates:
-        raise InvalidInput(
-            _l("Enter the 18 characters of the identity card, or the passport number."),
-            code=ErrorCode.INVALID_IDENTITY_NUMBER,
-        )
+        message = _l("Enter the 18 characters of the identity card, or the passport number.")
+        if _RESIDENT_ID_SHAPE.fullmatch(raw):
+            # Well formed, but its check character or birth date is wrong: no person has it
+            # (the API document's pattern cannot check those, so this is not a malformed 422).
+            raise NotFound(message, code=ErrorCode.INVALID_IDENTITY_NUMBER)
+        raise InvalidInput(message, code=ErrorCode.INVALID_IDENTITY_NUMBER)
     check_rate(
         device, ActivityKind.ID_LOOKUP, int(config("KIOSK_ID_LOOKUPS_PER_MINUTE", 10)), now=now
     )
@@ -265,7 +269,8 @@ def appointment_from_code(device: Device, text: str) -> int:
     """The appointment a scanned QR names, if it is one of this hospital's."""
     named = appointment_named_by_code(_secret(), text)
     if named is None:
-        raise InvalidInput(
+        # Any text may be scanned; one that is not our signed code names no appointment.
+        raise NotFound(
             _l(
                 "This is not an appointment code of this hospital. Scan the QR code of your "
                 "appointment, or choose another way to check in."
