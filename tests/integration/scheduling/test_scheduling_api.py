@@ -385,9 +385,12 @@ def test_every_availability_query_the_document_allows_has_an_answer(
     assert slot.id not in slot_ids(
         **{"from": (start - timedelta(days=1)).isoformat(), "to": "9999-12-31"}
     )
-    assert client.get(
-        f"{API}/availability", query_string={"from": "9999-12-31", "to": "9999-12-31"}
-    ).json == []
+    assert (
+        client.get(
+            f"{API}/availability", query_string={"from": "9999-12-31", "to": "9999-12-31"}
+        ).json
+        == []
+    )
 
 
 def test_the_openapi_document_describes_the_scheduling_api(client: Any) -> None:
