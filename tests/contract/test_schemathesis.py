@@ -17,9 +17,10 @@ from typing import Any, ClassVar
 
 import pytest
 import schemathesis
-from flask import Flask
+from flask import Flask, jsonify
 from hypothesis import HealthCheck, Phase, settings
 from schemathesis.checks import not_a_server_error
+from schemathesis.core.failures import FailureGroup
 from schemathesis.generation.meta import TestPhase
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -184,3 +185,23 @@ def test_api_links_hold_as_documented(
             )
 
     Links.run(settings=_settings(STATEFUL_EXAMPLES, stateful_step_count=STATEFUL_STEPS))
+
+
+def test_an_operation_ignoring_its_credentials_fails_the_contract(
+    app: Flask, api_schema: Any, identity_headers: dict[str, dict[str, str]]
+) -> None:
+    """The document's security is what ignored_auth holds the API to: prove the check bites."""
+    (endpoint,) = [
+        rule.endpoint
+        for rule in app.url_map.iter_rules()
+        if rule.rule == "/api/v1/auth/devices" and "GET" in (rule.methods or ())
+    ]
+    guarded = app.view_functions[endpoint]
+    app.view_functions[endpoint] = lambda: jsonify([])  # answers without asking who calls
+    try:
+        case = api_schema["/api/v1/auth/devices"]["GET"].Case()
+        with pytest.raises(FailureGroup) as failure:
+            case.call_and_validate(headers=identity_headers["staff:admin"], checks=CHECKS)
+        assert "without authentication" in str(failure.value.exceptions[0])
+    finally:
+        app.view_functions[endpoint] = guarded
