@@ -98,3 +98,30 @@ def test_the_documented_phone_pattern_is_exactly_what_is_accepted(raw: str) -> N
 def test_upper_casing_does_not_make_a_passport_number() -> None:
     with pytest.raises(IdentityError):
         normalize_passport("straße")
+
+
+def _documented_id_pattern(id_type: str) -> str:
+    from hospital.patients.schemas import IDENTITY_BY_TYPE
+
+    (choice,) = [
+        c for c in IDENTITY_BY_TYPE["oneOf"] if c["properties"]["id_type"]["enum"] == [id_type]
+    ]
+    return str(choice["properties"]["id_number"]["pattern"])
+
+
+@settings(max_examples=300)
+@given(st.text(alphabet="ab XZ09ßı\t", max_size=20))
+def test_the_documented_passport_pattern_is_exactly_what_is_accepted(raw: str) -> None:
+    try:
+        normalize_passport(raw)
+        accepted = True
+    except IdentityError:
+        accepted = False
+    assert accepted == bool(re.search(_documented_id_pattern("passport"), raw)), raw
+
+
+def test_every_valid_resident_id_has_the_documented_form() -> None:
+    pattern = _documented_id_pattern("resident_id")
+    for number in (" 11010519491231002x", "11010519491231002X "):
+        parse_resident_id(number)
+        assert re.search(pattern, number)
