@@ -38,10 +38,10 @@ demo: install
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# schemathesis over every API operation and identity, randomly seeded, every check.
+# The contract tests of `make test` (schemathesis, every check), randomly seeded and larger.
 fuzz: install
-	HOSPITAL_FUZZ_ALL_CHECKS=1 HOSPITAL_FUZZ_SEED=random HOSPITAL_FUZZ_EXAMPLES=20 \
-	  $(BIN)/python -m pytest -o addopts="-ra --strict-markers" tests/contract $(PYTEST_ARGS)
+	HOSPITAL_FUZZ_SEED=random HOSPITAL_FUZZ_EXAMPLES=20 HOSPITAL_FUZZ_STATEFUL_EXAMPLES=50 \
+	  HOSPITAL_FUZZ_STATEFUL_STEPS=10 $(BIN)/python -m pytest tests/contract $(PYTEST_ARGS)
 
 # Render the main screens (phone pages, elder mode, staff console, PDFs) into docs/screenshots/.
 screenshots: install

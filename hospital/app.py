@@ -58,9 +58,11 @@ def create_app(config_override: dict[str, Any] | None = None) -> Flask:
     limiter.init_app(app)
     # The document describes the error body the API really answers (code is a string).
     api.ERROR_SCHEMA = ErrorSchema
-    from hospital.web.api_docs import ErrorResponses
+    from hospital.web.api_docs import ErrorResponses, SchemaConstraints, security_schemes
 
-    api.init_app(app, spec_kwargs={"extra_plugins": [ErrorResponses(app)]})
+    api.init_app(app, spec_kwargs={"extra_plugins": [ErrorResponses(app), SchemaConstraints()]})
+    for name, scheme in security_schemes(app).items():
+        api.spec.components.security_scheme(name, scheme)
     register_error_handlers(app)
     _register_unit_of_work(app)
     _register_blueprints(app)

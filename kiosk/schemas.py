@@ -2,19 +2,48 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from hospital.accounts.otp import CODE_PATTERN
+from hospital.patients.identity import PHONE_PATTERN
 from hospital.web.id_fields import id_field
 
 _PROOF = "Identify the patient: give id_number, or the confirmation from a texted code."
+# An empty or null proof counts as none given (as the validation below reads them).
+_GIVEN_ID = {
+    "required": ["id_number"],
+    "properties": {"id_number": {"type": "string", "minLength": 1}},
+}
+_GIVEN_CONFIRMATION = {
+    "required": ["confirmation"],
+    "properties": {"confirmation": {"type": "string", "minLength": 1}},
+}
+_ONE_PROOF = {"oneOf": [_GIVEN_ID, _GIVEN_CONFIRMATION]}
+# Resident ID (18 characters) or passport number (5 to 17 letters and digits); spaces ignored.
+IDENTITY_NUMBER_PATTERN = r"^\s*(?:[A-Za-z0-9]\s*){5,17}$|^\s*(?:\d\s*){17}[\dXx]\s*$"
+
+
+def _identity_number() -> fields.Str:
+    return fields.Str(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(max=32),
+        metadata={
+            "pattern": rf"^$|{IDENTITY_NUMBER_PATTERN}",
+            "description": "A resident ID or passport number; a resident ID whose check "
+            "character or birth date is wrong names nobody (404).",
+        },
+    )
 
 
 class KioskProofArgs(Schema):
     """Who the patient is: an identity number, or a confirmed phone."""
 
-    id_number = fields.Str(load_default=None, allow_none=True, validate=validate.Length(max=32))
+    OPENAPI_CONSTRAINTS: ClassVar[dict[str, Any]] = _ONE_PROOF
+
+    id_number = _identity_number()
     confirmation = fields.Str(load_default=None, allow_none=True, validate=validate.Length(max=400))
 
     @validates_schema
@@ -47,9 +76,22 @@ class KioskReprintArgs(Schema):
 
 
 class KioskCheckInArgs(Schema):
+    """The appointment's QR code; or an appointment with one proof of who the patient is."""
+
+    OPENAPI_CONSTRAINTS: ClassVar[dict[str, Any]] = {
+        "anyOf": [
+            {"required": ["code"], "properties": {"code": {"type": "string", "minLength": 1}}},
+            {
+                "required": ["appointment_id"],
+                "properties": {"appointment_id": {"type": "integer"}},
+                **_ONE_PROOF,
+            },
+        ]
+    }
+
     code = fields.Str(load_default=None, allow_none=True, validate=validate.Length(max=200))
     appointment_id = id_field(load_default=None, allow_none=True)
-    id_number = fields.Str(load_default=None, allow_none=True, validate=validate.Length(max=32))
+    id_number = _identity_number()
     confirmation = fields.Str(load_default=None, allow_none=True, validate=validate.Length(max=400))
 
     @validates_schema
@@ -65,6 +107,16 @@ class KioskCheckInArgs(Schema):
 
 
 class KioskWalkInArgs(KioskProofArgs):
+    OPENAPI_CONSTRAINTS: ClassVar[dict[str, Any]] = {
+        "not": {
+            "required": ["id_number", "confirmation"],
+            "properties": {
+                "id_number": {"type": "string", "minLength": 1},
+                "confirmation": {"type": "string", "minLength": 1},
+            },
+        }
+    }
+
     department_id = id_field(required=True)
 
     @validates_schema
@@ -75,13 +127,25 @@ class KioskWalkInArgs(KioskProofArgs):
 
 
 class KioskSendCodeArgs(Schema):
-    phone = fields.Str(required=True, validate=validate.Length(min=1, max=20))
+    phone = fields.Str(
+        required=True,
+        validate=validate.Length(min=1, max=20),
+        metadata={"pattern": PHONE_PATTERN},
+    )
     language = fields.Str(load_default="zh", validate=validate.OneOf(["zh", "en"]))
 
 
 class KioskVerifyCodeArgs(Schema):
-    phone = fields.Str(required=True, validate=validate.Length(min=1, max=20))
-    code = fields.Str(required=True, validate=validate.Length(min=1, max=12))
+    phone = fields.Str(
+        required=True,
+        validate=validate.Length(min=1, max=20),
+        metadata={"pattern": PHONE_PATTERN},
+    )
+    code = fields.Str(
+        required=True,
+        validate=validate.Length(min=1, max=12),
+        metadata={"pattern": CODE_PATTERN},
+    )
 
 
 class RegisterKioskArgs(Schema):

@@ -34,7 +34,7 @@ from hospital.error_codes import ErrorCode
 from hospital.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from hospital.organisation.lookup import current_hospital
 from hospital.organisation.models import ServicePoint
-from hospital.web.api_docs import file_response
+from hospital.web.api_docs import file_response, json_response
 from hospital.zones import local_date, zone_for
 from queueing import device_check_in, snapshots
 from queueing.live import broker, state_cache
@@ -44,6 +44,7 @@ from queueing.schemas import (
     AlertThresholdsArgs,
     AlertThresholdsOut,
     BoardArgs,
+    BoardOut,
     CallOut,
     CallTicketArgs,
     CheckInArgs,
@@ -53,10 +54,12 @@ from queueing.schemas import (
     CounterQueuesArgs,
     CounterQueuesOut,
     NotifyAheadArgs,
+    NotifyAheadOut,
     OpenQueueArgs,
     PauseArgs,
     QueueOut,
     TicketOut,
+    TicketViewOut,
     TransferArgs,
     WalkInArgs,
 )
@@ -295,6 +298,7 @@ def _device_check_in(device: Any, args: dict[str, Any], now: Any) -> Ticket:
 
 @blp.route("/tickets/<token>", methods=["GET"])
 @token_access("the ticket's link token")
+@blp.response(200, TicketViewOut)
 def get_ticket(token: str) -> dict[str, Any]:
     """The ticket page's data: status, people ahead, ETA range, room and directions."""
     ticket = notify.ticket_by_token(token)
@@ -317,6 +321,7 @@ def ticket_qr(token: str) -> Response:
 @blp.route("/tickets/<token>", methods=["PATCH"])
 @token_access("the ticket's link token")
 @blp.arguments(NotifyAheadArgs)
+@blp.response(200, NotifyAheadOut)
 def set_notify_ahead(args: dict[str, Any], token: str) -> dict[str, Any]:
     """Choose at how many people ahead to be told to come (default 3)."""
     ticket = notify.set_notify_ahead(token=token, ahead=args["notify_ahead"])
@@ -324,6 +329,25 @@ def set_notify_ahead(args: dict[str, Any], token: str) -> dict[str, Any]:
 
 
 # ---- counters -------------------------------------------------------------------------------
+
+# The console's answer, as far as its clients rely on it: the queue and the counter's current
+# ticket (null before the queue opens today), the waiting list in calling order, and when the
+# queue is open the counters and the service-time estimate.
+CONSOLE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["queue", "counter", "current", "waiting"],
+    "properties": {
+        "queue": {"type": "object", "nullable": True},
+        "counter": {"type": "object", "nullable": True},
+        "current": {"type": "object", "nullable": True},
+        "waiting": {"type": "array", "items": {"type": "object"}},
+        "counters": {"type": "array", "items": {"type": "object"}},
+        "per_ticket_seconds": {"type": "number"},
+        "from_samples": {"type": "boolean"},
+        "served": {"type": "integer"},
+        "active": {"type": "integer"},
+    },
+}
 
 
 @blp.route("/counters", methods=["POST"])
@@ -338,6 +362,7 @@ def create_counter(args: dict[str, Any]) -> Counter:
 
 @blp.route("/counters/<int:counter_id>", methods=["GET"])
 @require_roles(*STAFF)
+@blp.doc(**json_response("The console's data.", CONSOLE_SCHEMA))
 def get_console(counter_id: int) -> dict[str, Any]:
     """The console's data: the counter's ticket and the waiting list in order, with why."""
     return _console_payload(counter_id)
@@ -527,12 +552,14 @@ def resume(counter_id: int) -> Counter:
 
 
 def board_queue_ids(args: dict[str, Any]) -> list[int]:
-    """Today's queues of a department's (or the listed) service points of the current hospital."""
+    """Today's queues of the listed service points and a department's, or the whole hospital's."""
     hospital = current_hospital()
+    chosen: list[sa.ColumnElement[bool]] = []
     if args.get("points"):
-        scope = ServicePoint.id.in_(sorted({int(p) for p in args["points"].split(",")}))
-    else:
-        scope = ServicePoint.department_id == args["department"]
+        chosen.append(ServicePoint.id.in_(sorted({int(p) for p in args["points"].split(",")})))
+    if args.get("department") is not None:
+        chosen.append(ServicePoint.department_id == args["department"])
+    scope = sa.or_(*chosen) if chosen else sa.true()
     day = local_date(utcnow(), zone_for(hospital))
     rows = db.session.scalars(
         sa.select(ServiceQueue.id)
@@ -550,6 +577,7 @@ def board_queue_ids(args: dict[str, Any]) -> list[int]:
 @blp.route("/board", methods=["GET"])
 @public("display board: masked names and ticket numbers only")
 @blp.arguments(BoardArgs, location="query")
+@blp.response(200, BoardOut)
 def get_board(args: dict[str, Any]) -> dict[str, Any]:
     """What the display board shows: now calling, last calls, next waiting (masked names)."""
     now = utcnow()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
@@ -28,6 +28,10 @@ class WalkInArgs(Schema):
 
 
 class CheckInArgs(Schema):
+    OPENAPI_CONSTRAINTS: ClassVar[dict[str, Any]] = {
+        "oneOf": [{"required": ["appointment_id"]}, {"required": ["code"]}]
+    }
+
     appointment_id = id_field(
         metadata={"description": "Staff and patients: the appointment to check in."},
     )
@@ -86,16 +90,92 @@ class NotifyAheadArgs(Schema):
     notify_ahead = fields.Int(required=True, strict=True, validate=validate.Range(min=1, max=20))
 
 
-class BoardArgs(Schema):
-    """A board shows a department's service points, or an area's listed ones."""
+class NotifyAheadOut(Schema):
+    notify_ahead = fields.Int(required=True)
 
-    points = id_list_field(max_items=20, error="List up to 20 service point ids, e.g. 1,2,3.")
+
+class EtaOut(Schema):
+    low_minutes = fields.Int(required=True)
+    high_minutes = fields.Int(required=True)
+
+
+class TicketPlaceOut(Schema):
+    name_zh = fields.Str(required=True)
+    name_en = fields.Str(required=True)
+    building = fields.Str(required=True, allow_none=True)
+    floor = fields.Str(required=True, allow_none=True)
+    room = fields.Str(required=True, allow_none=True)
+    directions_zh = fields.Str(required=True, allow_none=True)
+    directions_en = fields.Str(required=True, allow_none=True)
+
+
+class TicketViewOut(Schema):
+    """The ticket page: position, ETA range, room and directions; masked name only."""
+
+    code = fields.Str(required=True)
+    masked_name = fields.Str(required=True)
+    status = fields.Str(required=True)
+    ahead = fields.Int(required=True, allow_none=True)
+    eta = fields.Nested(EtaOut, required=True, allow_none=True)
+    counter = fields.Str(required=True, allow_none=True)
+    call_count = fields.Int(required=True)
+    notify_ahead = fields.Int(required=True)
+    queue_status = fields.Str(required=True)
+    version = fields.Int(required=True)
+    place = fields.Nested(TicketPlaceOut, required=True)
+
+
+class BoardArgs(Schema):
+    """A board shows the listed service points and a department's; with neither, the hospital's."""
+
+    points = id_list_field(
+        max_items=20,
+        error="List up to 20 service point ids, e.g. 1,2,3.",
+        metadata={"description": "Service point ids, e.g. 1,2,3 (up to 20)."},
+    )
     department = id_field(strict=False)
 
-    @validates_schema
-    def one_scope(self, data: dict[str, Any], **_kw: object) -> None:
-        if ("points" in data) == ("department" in data):
-            raise ValidationError("Give either points (e.g. 1,2,3) or a department id.")
+
+class BoardTicketOut(Schema):
+    """A ticket as a public screen shows it: number and masked name only."""
+
+    code = fields.Str(required=True)
+    masked_name = fields.Str(required=True)
+    status = fields.Str(required=True)
+    room = fields.Str(required=True, allow_none=True)
+    counter = fields.Str(required=True, allow_none=True)
+    call_count = fields.Int(required=True)
+    called_at = fields.Str(required=True, allow_none=True)
+    call_key = fields.Str(required=True)
+
+
+class BoardCallOut(BoardTicketOut):
+    place_zh = fields.Str(required=True)
+    place_en = fields.Str(required=True)
+
+
+class BoardWaitingOut(Schema):
+    code = fields.Str(required=True)
+    masked_name = fields.Str(required=True)
+
+
+class BoardQueueOut(Schema):
+    queue_id = fields.Int(required=True)
+    version = fields.Int(required=True)
+    name_zh = fields.Str(required=True)
+    name_en = fields.Str(required=True)
+    room = fields.Str(required=True, allow_none=True)
+    floor = fields.Str(required=True, allow_none=True)
+    now_calling = fields.List(fields.Nested(BoardTicketOut), required=True)
+    next_waiting = fields.List(fields.Nested(BoardWaitingOut), required=True)
+    waiting_count = fields.Int(required=True)
+
+
+class BoardOut(Schema):
+    """A display board: each queue's calls and next waiting, and the latest calls overall."""
+
+    queues = fields.List(fields.Nested(BoardQueueOut), required=True)
+    calls = fields.List(fields.Nested(BoardCallOut), required=True)
 
 
 class QueueOut(Schema):

@@ -36,10 +36,11 @@ from reports.schemas import (
     ReportTestTypeArgs,
     ReportTestTypeOut,
     StaffReportOut,
+    StatsOut,
 )
 from reports.services import download as reports_download
 from reports.services import intake, reading, release, test_types
-from reports.stats import ReportStatsArgs
+from reports.stats import StatsQueryArgs
 
 blp = Blueprint(
     "reports_api",
@@ -65,6 +66,23 @@ def _device_hospital() -> Hospital:
 @blp.route("/", methods=["GET"])
 @require_signed_in
 @blp.arguments(ReportListArgs, location="query")
+@blp.doc(
+    responses={
+        "200": {
+            "description": "A patient's own and family's reports; staff: the record's reports.",
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "anyOf": [
+                            {"type": "array", "items": PatientReportSummaryOut},
+                            {"type": "array", "items": StaffReportOut},
+                        ]
+                    }
+                }
+            },
+        }
+    }
+)
 def list_reports(args: dict[str, Any]) -> Any:
     """Your released reports and your family's; staff: one patient's reports by record number."""
     account = signed_in_account()
@@ -95,6 +113,17 @@ def enter_results(incoming: Any) -> LabReport:
 @blp.route("/hl7", methods=["POST"])
 @require_device(DeviceKind.LAB_SYSTEM)
 @blp.response(201, ReportHl7ResultOut)
+@blp.doc(
+    requestBody={
+        "required": True,
+        "description": "An HL7 v2.5 ORU^R01 message: MSH, one PID, then OBR segments each "
+        "followed by its OBX results (segments end with carriage returns).",
+        "content": {
+            media_type: {"schema": {"type": "string", "pattern": r"^MSH\S"}}
+            for media_type in ("x-application/hl7-v2+er7", "text/plain")
+        },
+    }
+)
 def receive_hl7() -> Any:
     """Laboratory system: post an HL7 v2 ORU^R01 message (pipe-delimited text)."""
     message = request.get_data(as_text=True)
@@ -128,6 +157,26 @@ def receive_hl7() -> Any:
 @blp.route("/fhir", methods=["POST"])
 @require_device(DeviceKind.LAB_SYSTEM)
 @blp.response(201, ReportFhirResultOut)
+@blp.doc(
+    requestBody={
+        "required": True,
+        "description": "A FHIR R4 Bundle holding a DiagnosticReport, its Observations and "
+        "optionally the report's PDF (presentedForm).",
+        "content": {
+            media_type: {
+                "schema": {
+                    "type": "object",
+                    "required": ["resourceType", "entry"],
+                    "properties": {
+                        "resourceType": {"type": "string", "enum": ["Bundle"]},
+                        "entry": {"type": "array", "minItems": 1, "items": {"type": "object"}},
+                    },
+                }
+            }
+            for media_type in ("application/fhir+json", "application/json")
+        },
+    }
+)
 def receive_fhir() -> Any:
     """Laboratory system: post a FHIR R4 Bundle with DiagnosticReport and Observations."""
     try:
@@ -174,7 +223,8 @@ def save_test_type(args: dict[str, Any], code: str) -> TestType:
 
 @blp.route("/statistics", methods=["GET"])
 @require_roles(Role.ADMIN)
-@blp.arguments(ReportStatsArgs, location="query")
+@blp.arguments(StatsQueryArgs, location="query")
+@blp.response(200, StatsOut)
 def statistics(args: dict[str, Any]) -> Any:
     """Admin: operations statistics per day, department or clinician."""
     account = signed_in_account()
@@ -183,8 +233,18 @@ def statistics(args: dict[str, Any]) -> Any:
     return jsonify(stats.as_json(table))
 
 
-@blp.route("/<string:public_id>", methods=["GET"])
+@blp.route("/<string(length=22):public_id>", methods=["GET"])
 @require_signed_in
+@blp.doc(
+    responses={
+        "200": {
+            "description": "The report as its reader may see it.",
+            "content": {
+                "application/json": {"schema": {"anyOf": [PatientReportOut, StaffReportOut]}}
+            },
+        }
+    }
+)
 def show_report(public_id: str) -> Any:
     """One report: the patient and family see released versions; staff reads are audited."""
     account = signed_in_account()
@@ -207,7 +267,7 @@ def _file(public_id: str, args: dict[str, Any], *, document: bool) -> Response:
     return response
 
 
-@blp.route("/<string:public_id>/pdf", methods=["GET"])
+@blp.route("/<string(length=22):public_id>/pdf", methods=["GET"])
 @require_signed_in
 @blp.arguments(ReportDownloadArgs, location="query")
 @blp.doc(**file_response("The report (PDF).", "application/pdf"))
@@ -216,7 +276,7 @@ def download_pdf(args: dict[str, Any], public_id: str) -> Response:
     return _file(public_id, args, document=False)
 
 
-@blp.route("/<string:public_id>/document", methods=["GET"])
+@blp.route("/<string(length=22):public_id>/document", methods=["GET"])
 @require_signed_in
 @blp.arguments(ReportDownloadArgs, location="query")
 @blp.doc(**file_response("The attached document, in the type it was sent in.", "*/*"))
@@ -225,7 +285,7 @@ def download_document(args: dict[str, Any], public_id: str) -> Response:
     return _file(public_id, args, document=True)
 
 
-@blp.route("/<string:public_id>/release", methods=["POST"])
+@blp.route("/<string(length=22):public_id>/release", methods=["POST"])
 @require_roles(Role.CLINICIAN, Role.ADMIN)
 @blp.response(200, StaffReportOut)
 def release_report(public_id: str) -> LabReport:
@@ -235,7 +295,7 @@ def release_report(public_id: str) -> LabReport:
     return release.release_by_clinician(report, actor=account, now=utcnow())
 
 
-@blp.route("/<string:public_id>/amendments", methods=["POST"])
+@blp.route("/<string(length=22):public_id>/amendments", methods=["POST"])
 @require_roles(Role.LAB, Role.ADMIN)
 @blp.arguments(ReportAmendmentArgs)
 @blp.response(201, StaffReportOut)

@@ -211,3 +211,35 @@ class ReportHl7ResultOut(Schema):
 
 class ReportFhirResultOut(Schema):
     reports = fields.List(fields.Str())
+
+
+class StatsRowOut(Schema):
+    """One row of the operations statistics (a day, a department or a clinician, or the total)."""
+
+    key = fields.Str(required=True)
+    label = fields.Str(required=True)
+    booked = fields.Int(required=True)
+    checked_in = fields.Int(required=True)
+    no_shows = fields.Int(required=True)
+    cancellations = fields.Int(required=True)
+    completed = fields.Int(required=True)
+    no_show_rate = fields.Float(required=True, allow_none=True)
+    wait_p50_min = fields.Float(required=True, allow_none=True)
+    wait_p90_min = fields.Float(required=True, allow_none=True)
+    service_avg_min = fields.Float(required=True, allow_none=True)
+    patients_per_hour = fields.Float(required=True, allow_none=True)
+    revenue_fen = fields.Int(required=True)
+    online_bookings = fields.Int(required=True)
+    online_payments = fields.Int(required=True)
+    report_pickups = fields.Int(required=True)
+    queues_avoided = fields.Int(required=True)
+
+
+class StatsOut(Schema):
+    start = fields.Date(required=True)
+    end = fields.Date(required=True)
+    group_by = fields.Str(
+        required=True, validate=validate.OneOf(["day", "department", "clinician"])
+    )
+    rows = fields.List(fields.Nested(StatsRowOut), required=True)
+    total = fields.Nested(StatsRowOut, required=True)

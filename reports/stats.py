@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
-from marshmallow import Schema, ValidationError, fields, validates_schema
+from marshmallow import Schema, ValidationError, fields, post_load, validates_schema
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.compiler import compiles
 
@@ -322,10 +322,37 @@ class GroupBy(enum.StrEnum):
     CLINICIAN = "clinician"
 
 
-class ReportStatsArgs(Schema):
+_FIRST_COUNTED = date.min + timedelta(days=1)
+_LAST_COUNTED = date.max - timedelta(days=1)
+
+
+class _StatsRangeArgs(Schema):
     start = fields.Date(required=True)
     end = fields.Date(required=True)
     group_by = fields.Enum(GroupBy, by_value=True, load_default=GroupBy.DAY)
+
+
+class StatsQueryArgs(_StatsRangeArgs):
+    """The API's range: every pair of dates has a meaning (a query string cannot document more)."""
+
+    end = fields.Date(
+        required=True,
+        metadata={
+            "description": f"The last day counted. At most {MAX_RANGE_DAYS} days from `start` "
+            "are counted (later days are left out); an `end` before `start` counts nothing."
+        },
+    )
+
+    @post_load
+    def _window(self, data: dict[str, Any], **_kw: Any) -> dict[str, Any]:
+        days_left = (date.max - data["start"]).days
+        window = timedelta(days=min(MAX_RANGE_DAYS - 1, days_left))
+        data["end"] = min(data["end"], data["start"] + window)
+        return data
+
+
+class ReportStatsArgs(_StatsRangeArgs):
+    """The statistics page's range: a person is told to fix a reversed or too long one."""
 
     @validates_schema
     def ordered_range(self, data: dict[str, Any], **_kw: Any) -> None:
@@ -532,6 +559,8 @@ def operations(
     language: str = "zh",
 ) -> StatsTable:
     """Compute the statistics for [start, end] (local dates), one row per day/department/clinician."""
+    # A day's bounds in UTC exist only a day inside the calendar's ends; nothing happened there.
+    start, end = max(start, _FIRST_COUNTED), min(end, _LAST_COUNTED)
     visits, (p50, p90) = _visit_aggregates(hospital, start, end, group_by)
     payments = _payment_aggregates(hospital, start, end, group_by)
     pickups = _report_pickups(hospital, start, end)

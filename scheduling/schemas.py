@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import time, timedelta
+from datetime import date, time, timedelta
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from hospital.db import utcnow
 from hospital.web.id_fields import id_field
@@ -33,23 +33,29 @@ def _reason(required: bool = True) -> fields.Str:
 
 
 class AvailabilityQueryArgs(Schema):
+    """A department, a clinician, both or neither (the whole hospital); at most 31 days."""
+
     department_id = id_field(strict=False)
     clinician_id = id_field(strict=False)
     date_from = fields.Date(required=True, data_key="from", metadata={"example": "2026-12-01"})
-    date_to = fields.Date(required=True, data_key="to", metadata={"example": "2026-12-14"})
+    date_to = fields.Date(
+        required=True,
+        data_key="to",
+        metadata={
+            "example": "2026-12-14",
+            "description": f"The last day searched. At most {MAX_SEARCH_DAYS} days from `from` "
+            "are answered (later days are left out); a `to` before `from` answers nothing.",
+        },
+    )
     fee_class = fields.Str(validate=validate.OneOf(FEE_CLASSES))
     only_bookable = fields.Bool(load_default=False)
 
-    @validates_schema
-    def _range(self, data: dict[str, Any], **_kw: Any) -> None:
-        first, last = data.get("date_from"), data.get("date_to")
-        if first and last:
-            if last < first:
-                raise ValidationError("`to` must not be before `from`.", "to")
-            if last - first > timedelta(days=MAX_SEARCH_DAYS - 1):
-                raise ValidationError(f"Search at most {MAX_SEARCH_DAYS} days at once.", "to")
-        if data.get("department_id") is None and data.get("clinician_id") is None:
-            raise ValidationError("Give a department_id or a clinician_id.", "department_id")
+    @post_load
+    def _window(self, data: dict[str, Any], **_kw: Any) -> dict[str, Any]:
+        days_left = (date.max - data["date_from"]).days
+        window = timedelta(days=min(MAX_SEARCH_DAYS - 1, days_left))
+        data["date_to"] = min(data["date_to"], data["date_from"] + window)
+        return data
 
 
 class _OfferedTimeOut(Schema):

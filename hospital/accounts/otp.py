@@ -14,6 +14,8 @@ from datetime import datetime, timedelta
 
 CODE_LENGTH = 6
 _CODE = re.compile(rf"[0-9]{{{CODE_LENGTH}}}")
+# What a code field accepts as well formed (is_well_formed after strip), for the API document.
+CODE_PATTERN = rf"^\s*[0-9]{{{CODE_LENGTH}}}\s*$"
 
 
 def generate_code() -> str:

@@ -7,6 +7,8 @@ from typing import Any
 from marshmallow import RAISE, Schema, fields, validate
 
 from hospital.accounts.models import Account, DeviceKind, Language, Role
+from hospital.accounts.otp import CODE_PATTERN
+from hospital.patients.identity import PHONE_PATTERN
 from hospital.web.id_fields import id_field
 
 
@@ -29,7 +31,11 @@ class NoArgs(_Args):
 
 
 class SendCodeArgs(_Args):
-    phone = fields.Str(required=True, validate=validate.Length(min=1, max=32))
+    phone = fields.Str(
+        required=True,
+        validate=validate.Length(min=1, max=32),
+        metadata={"pattern": PHONE_PATTERN},
+    )
     language = fields.Enum(Language, by_value=True, load_default=None)
 
 
@@ -39,8 +45,16 @@ class SendCodeResult(Schema):
 
 
 class VerifyCodeArgs(_Args):
-    phone = fields.Str(required=True, validate=validate.Length(min=1, max=32))
-    code = fields.Str(required=True, validate=validate.Length(min=1, max=16))
+    phone = fields.Str(
+        required=True,
+        validate=validate.Length(min=1, max=32),
+        metadata={"pattern": PHONE_PATTERN},
+    )
+    code = fields.Str(
+        required=True,
+        validate=validate.Length(min=1, max=16),
+        metadata={"pattern": CODE_PATTERN},
+    )
 
 
 class PasswordSignInArgs(_Args):

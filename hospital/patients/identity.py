@@ -13,6 +13,14 @@ _PASSPORT = re.compile(r"^[A-Z0-9]{5,17}$")
 _MAINLAND_MOBILE = re.compile(r"^1[3-9]\d{9}$")
 _E164 = re.compile(r"^\+[1-9]\d{7,14}$")
 
+# What normalize_phone accepts, as one pattern for the API document: separators (spaces, dashes,
+# brackets) anywhere; a mainland mobile, optionally after +86 or 0086; or another country's
+# number in E.164 form (a +86 number must be a mainland mobile).
+_SEP = r"[\s()-]*"
+_MAINLAND_TEXT = rf"(?:(?:\+|00){_SEP}8{_SEP}6{_SEP})?1{_SEP}[3-9](?:{_SEP}\d){{9}}"
+_ABROAD_TEXT = rf"\+{_SEP}(?:[1-79](?:{_SEP}\d){{7,14}}|8{_SEP}[0-57-9](?:{_SEP}\d){{6,13}})"
+PHONE_PATTERN = rf"^{_SEP}(?:{_MAINLAND_TEXT}|{_ABROAD_TEXT}){_SEP}$"
+
 
 class IdentityError(ValueError):
     """The number is not valid; the message says how."""
@@ -48,8 +56,9 @@ def parse_resident_id(raw: str, *, today: date | None = None) -> ResidentId:
 
 
 def normalize_passport(raw: str) -> str:
-    number = re.sub(r"\s", "", raw).upper()
-    if not _PASSPORT.match(number):
+    number = re.sub(r"\s", "", raw)
+    # Letters and digits as typed (ASCII): upper-casing must not make one ("ß" is not "SS").
+    if not number.isascii() or not _PASSPORT.match(number := number.upper()):
         raise IdentityError("A passport number has 5 to 17 letters and digits.")
     return number
 

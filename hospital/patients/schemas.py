@@ -2,33 +2,71 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from hospital.patients.identity import mask_id_number, mask_name, mask_phone
+from hospital.patients.identity import PHONE_PATTERN, mask_id_number, mask_name, mask_phone
 from hospital.patients.models import IdentityType, Relationship, Sex
 from hospital.web.id_fields import id_field
 
 RELATIONSHIPS = [r.value for r in Relationship]
 SEXES = [s.value for s in Sex]
 ID_TYPES = [t.value for t in IdentityType]
+# A phone, or blank for a person without one (the services check it: 422 invalid_phone).
+OPTIONAL_PHONE_PATTERN = rf"^\s*$|{PHONE_PATTERN}"
+# The number's form by its type (the services check it: 422 invalid_id_number). A resident
+# ID's check character, and the birth date and sex inside it matching the ones given, are
+# checked too; JSON Schema cannot state those (the field's description says so).
+IDENTITY_BY_TYPE: dict[str, Any] = {
+    "oneOf": [
+        {
+            "properties": {
+                "id_type": {"enum": [IdentityType.RESIDENT_ID.value]},
+                "id_number": {"pattern": r"^\s*\d{17}[\dXx]\s*$"},
+            }
+        },
+        {
+            "properties": {
+                "id_type": {"enum": [IdentityType.PASSPORT.value]},
+                "id_number": {"pattern": r"^\s*(?:[A-Za-z0-9]\s*){5,17}$"},
+            }
+        },
+    ]
+}
+
+
+def _id_number() -> fields.Str:
+    return fields.Str(
+        required=True,
+        validate=validate.Length(min=1, max=32),
+        metadata={
+            "description": "A resident ID (18 characters; its check character, birth date and "
+            "sex must be right and match `birth_date` and `sex`) or a passport number (5 to 17 "
+            "letters and digits)."
+        },
+    )
 
 
 class FamilyMemberArgs(Schema):
     """A new patient to act for: yourself (relationship "self") or a family member."""
+
+    OPENAPI_CONSTRAINTS: ClassVar[dict[str, Any]] = IDENTITY_BY_TYPE
 
     relationship = fields.Str(required=True, validate=validate.OneOf(RELATIONSHIPS))
     name = fields.Str(required=True, validate=validate.Length(min=1, max=100))
     sex = fields.Str(required=True, validate=validate.OneOf(SEXES))
     birth_date = fields.Date(required=True, metadata={"example": "1948-09-03"})
     id_type = fields.Str(required=True, validate=validate.OneOf(ID_TYPES))
-    id_number = fields.Str(required=True, validate=validate.Length(min=1, max=32))
+    id_number = _id_number()
     phone = fields.Str(
         load_default=None,
         allow_none=True,
         validate=validate.Length(max=32),
-        metadata={"description": "Leave empty for an elder without a phone."},
+        metadata={
+            "description": "Leave empty for an elder without a phone.",
+            "pattern": OPTIONAL_PHONE_PATTERN,
+        },
     )
     can_book = fields.Bool(load_default=True)
     can_pay = fields.Bool(load_default=True)
@@ -47,13 +85,20 @@ class FamilyMemberArgs(Schema):
 class ConsentCodeArgs(Schema):
     """The person you want to add, whose phone is asked to agree."""
 
+    OPENAPI_CONSTRAINTS: ClassVar[dict[str, Any]] = IDENTITY_BY_TYPE
+
     relationship = fields.Str(load_default="other", validate=validate.OneOf(RELATIONSHIPS))
     name = fields.Str(validate=validate.Length(max=100))
     sex = fields.Str(required=True, validate=validate.OneOf(SEXES))
     birth_date = fields.Date(required=True, metadata={"example": "1948-09-03"})
     id_type = fields.Str(required=True, validate=validate.OneOf(ID_TYPES))
-    id_number = fields.Str(required=True, validate=validate.Length(min=1, max=32))
-    phone = fields.Str(load_default=None, allow_none=True, validate=validate.Length(max=32))
+    id_number = _id_number()
+    phone = fields.Str(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(max=32),
+        metadata={"pattern": OPTIONAL_PHONE_PATTERN},
+    )
 
 
 class ConsentCodeOut(Schema):

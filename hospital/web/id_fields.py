@@ -54,6 +54,24 @@ def id_field(*, strict: bool = True, **kwargs: Any) -> fields.Int:
     return fields.Int(strict=strict, validate=validate.Range(min=1, max=MAX_ID), **kwargs)
 
 
+def _up_to(limit: int) -> str:
+    """A regular expression for the numbers 1 to limit, written without leading zeros."""
+    digits = str(limit)
+    shorter = f"[1-9]\\d{{0,{len(digits) - 2}}}" if len(digits) > 1 else ""
+    same_length = []
+    for i, d in enumerate(digits):
+        rest = len(digits) - i - 1
+        low = "1" if i == 0 else "0"
+        if int(d) > int(low):
+            tail = f"\\d{{{rest}}}" if rest else ""
+            same_length.append(f"{digits[:i]}[{low}-{int(d) - 1}]{tail}")
+    same_length.append(digits)
+    return "(?:" + "|".join(([shorter] if shorter else []) + same_length) + ")"
+
+
+ID_TEXT = _up_to(MAX_ID)
+
+
 def _each_an_id(error: str) -> Any:
     def check(value: str) -> None:
         # The pattern reports malformed text; this one only numbers out of range.
@@ -68,7 +86,7 @@ def id_list_field(*, max_items: int, error: str, **kwargs: Any) -> fields.Str:
     """Comma-separated ids in a query string ("1,2,3"), kept as text, each within MAX_ID."""
     return fields.Str(
         validate=[
-            validate.Regexp(rf"^\d{{1,10}}(,\d{{1,10}}){{0,{max_items - 1}}}$", error=error),
+            validate.Regexp(rf"^{ID_TEXT}(,{ID_TEXT}){{0,{max_items - 1}}}$", error=error),
             _each_an_id(error),
         ],
         **kwargs,

@@ -29,7 +29,6 @@ from hospital.patients.access import (
     patients_for_phone_account,
 )
 from hospital.patients.identity import (
-    RESIDENT_ID_SHAPE,
     IdentityError,
     mask_name,
     normalize_passport,
@@ -57,6 +56,8 @@ MESSAGE_TEMPLATES: dict[str, MessageTemplate] = {
 }
 
 CONFIRM_SALT = "kiosk-confirmed-phone"
+
+_RESIDENT_ID_SHAPE = re.compile(r"\d{17}[\dXx]")
 
 
 def normalized_phone(raw: str) -> str:
@@ -169,9 +170,9 @@ def patient_for_identity(device: Device, number: str, *, now: datetime) -> Patie
     unknown number exactly as a known one with nothing today, so the kiosk cannot be used to
     find out who is a patient here.
     """
-    raw = re.sub(r"\s", "", number or "").upper()
+    raw = re.sub(r"\s", "", number or "")
     # A family-printed patient card (hospital/cards) is accepted here like an identity number.
-    card = cards.looks_like_card(raw)
+    card = cards.looks_like_card(raw.upper())
     candidates = set()
     with contextlib.suppress(IdentityError):
         today = local_date(now, zone_for(hospital_of(device.hospital_id)))
@@ -179,12 +180,16 @@ def patient_for_identity(device: Device, number: str, *, now: datetime) -> Patie
     with contextlib.suppress(IdentityError):
         candidates.add(normalize_passport(raw))
     if not candidates and not card:
+        if _RESIDENT_ID_SHAPE.fullmatch(raw.upper()):
+            # Well formed, but its check character or birth date is wrong: no person has it
+            # (the API document's pattern cannot check those, so this is not a malformed 422).
+            # Most likely a typo in one digit: say so, not "enter 18 characters".
+            raise NotFound(
+                _l("This identity card number does not add up. Check each digit for a typo."),
+                code=ErrorCode.INVALID_IDENTITY_NUMBER,
+            )
         raise InvalidInput(
-            # 18 characters shaped like an identity card that do not add up: a typo, most
-            # likely in one digit; saying "enter 18 characters" would send the patient in circles.
-            _l("This identity card number does not add up. Check each digit for a typo.")
-            if RESIDENT_ID_SHAPE.match(raw)
-            else _l("Enter the 18 characters of the identity card, or the passport number."),
+            _l("Enter the 18 characters of the identity card, or the passport number."),
             code=ErrorCode.INVALID_IDENTITY_NUMBER,
         )
     check_rate(
@@ -203,7 +208,7 @@ def patient_for_identity(device: Device, number: str, *, now: datetime) -> Patie
         hospital = hospital_of(device.hospital_id)
         return cards.patient_for_card(
             device.hospital_id,
-            raw,
+            raw.upper(),
             place=device.location or device.name,
             when=now.astimezone(zone_for(hospital)).strftime("%Y-%m-%d %H:%M"),
             now=now,
@@ -282,7 +287,8 @@ def appointment_from_code(device: Device, text: str) -> int:
     """The appointment a scanned QR names, if it is one of this hospital's."""
     named = appointment_named_by_code(_secret(), text)
     if named is None:
-        raise InvalidInput(
+        # Any text may be scanned; one that is not our signed code names no appointment.
+        raise NotFound(
             _l(
                 "This is not an appointment code of this hospital. Scan the QR code of your "
                 "appointment, or choose another way to check in."

@@ -73,6 +73,37 @@ def test_every_operation_documents_its_error_statuses(client: Any) -> None:
     assert "401" not in board  # a public screen never asks anyone to sign in
 
 
+def test_every_operation_documents_its_success_answer(client: Any) -> None:
+    document = client.get("/api/openapi.json").get_json()
+    missing = [
+        f"{method.upper()} {path}"
+        for path, method, operation in _operations(document)
+        if not any(status.startswith("2") for status in operation["responses"])
+    ]
+    assert not missing, missing
+
+
+def test_every_operation_names_the_credentials_it_takes(client: Any) -> None:
+    document = client.get("/api/openapi.json").get_json()
+    schemes = document["components"]["securitySchemes"]
+    assert schemes["session"] == {**schemes["session"], "in": "cookie", "type": "apiKey"}
+    assert schemes["device"]["scheme"] == "bearer"
+    paths = document["paths"]
+    assert paths["/api/v1/auth/me"]["get"]["security"] == [{"session": []}]
+    assert {"device": []} in paths["/api/v1/reports/hl7"]["post"]["security"]
+    assert "security" not in paths["/api/v1/queueing/board"]["get"]  # public
+    assert "security" not in paths["/api/v1/queueing/tickets/{token}"]["get"]  # the token admits
+    assert client.get("/api/v1/auth/me").status_code == 401
+
+
+def test_rules_across_body_fields_are_in_the_document(client: Any) -> None:
+    schemas = client.get("/api/openapi.json").get_json()["components"]["schemas"]
+    assert schemas["CheckInArgs"]["oneOf"] == [
+        {"required": ["appointment_id"]},
+        {"required": ["code"]},
+    ]
+
+
 def test_every_file_and_stream_endpoint_documents_its_media_type(client: Any) -> None:
     document = client.get("/api/openapi.json").get_json()
     for (path, method), media_type in FILE_ENDPOINTS.items():

@@ -1,8 +1,12 @@
+import re
 from datetime import date
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hospital.patients.identity import (
+    PHONE_PATTERN,
     IdentityError,
     mask_id_number,
     mask_name,
@@ -72,3 +76,52 @@ def test_numbers_are_masked() -> None:
     assert mask_phone("+493012") == "*******"  # too short to show any of it
     assert mask_phone("+49301234") == "+49**1234"
     assert mask_id_number("11010519491231002X") == "110105********002X"
+
+
+@settings(max_examples=300)
+@given(st.from_regex(PHONE_PATTERN))
+def test_every_phone_the_document_allows_is_accepted(raw: str) -> None:
+    normalize_phone(raw)
+
+
+@settings(max_examples=500)
+@given(st.text(alphabet="+0123456789 -()\n86x", max_size=22))
+def test_the_documented_phone_pattern_is_exactly_what_is_accepted(raw: str) -> None:
+    try:
+        normalize_phone(raw)
+        accepted = True
+    except IdentityError:
+        accepted = False
+    assert accepted == bool(re.search(PHONE_PATTERN, raw)), raw
+
+
+def test_upper_casing_does_not_make_a_passport_number() -> None:
+    with pytest.raises(IdentityError):
+        normalize_passport("straße")
+
+
+def _documented_id_pattern(id_type: str) -> str:
+    from hospital.patients.schemas import IDENTITY_BY_TYPE
+
+    (choice,) = [
+        c for c in IDENTITY_BY_TYPE["oneOf"] if c["properties"]["id_type"]["enum"] == [id_type]
+    ]
+    return str(choice["properties"]["id_number"]["pattern"])
+
+
+@settings(max_examples=300)
+@given(st.text(alphabet="ab XZ09ßı\t", max_size=20))
+def test_the_documented_passport_pattern_is_exactly_what_is_accepted(raw: str) -> None:
+    try:
+        normalize_passport(raw)
+        accepted = True
+    except IdentityError:
+        accepted = False
+    assert accepted == bool(re.search(_documented_id_pattern("passport"), raw)), raw
+
+
+def test_every_valid_resident_id_has_the_documented_form() -> None:
+    pattern = _documented_id_pattern("resident_id")
+    for number in (" 11010519491231002x", "11010519491231002X "):
+        parse_resident_id(number)
+        assert re.search(pattern, number)

@@ -205,5 +205,19 @@ def test_bad_statistics_ranges_are_refused(client: Any, ward: Any) -> None:
         "start=yesterday&end=2026-01-01",
         "start=2026-01-01&end=2026-01-02&group_by=planet",
     ):
-        assert client.get(f"/api/v1/reports/statistics?{query}").status_code == 422, query
         assert client.get(f"/reports/statistics?{query}").status_code == 422, query
+    for query in (
+        "start=yesterday&end=2026-01-01",
+        "start=2026-01-01&end=2026-01-02&group_by=planet",
+    ):
+        assert client.get(f"/api/v1/reports/statistics?{query}").status_code == 422, query
+    # The API documents what it does with every pair of dates (a query string cannot document
+    # a rule across parameters, issue #21): a reversed range counts nothing, a long one its
+    # first 366 days.
+    reversed_range = client.get("/api/v1/reports/statistics?start=2026-11-05&end=2026-11-01")
+    assert reversed_range.status_code == 200 and reversed_range.json["rows"] == []
+    assert reversed_range.json["total"]["booked"] == 0
+    long_range = client.get("/api/v1/reports/statistics?start=2024-01-01&end=2026-01-01")
+    assert long_range.status_code == 200 and long_range.json["end"] == "2024-12-31"
+    far = client.get("/api/v1/reports/statistics?start=9999-12-01&end=9999-12-31")
+    assert far.status_code == 200 and far.json["rows"] == []
