@@ -22,7 +22,11 @@ _GIVEN_CONFIRMATION = {
 }
 _ONE_PROOF = {"oneOf": [_GIVEN_ID, _GIVEN_CONFIRMATION]}
 # Resident ID (18 characters) or passport number (5 to 17 letters and digits); spaces ignored.
-IDENTITY_NUMBER_PATTERN = r"^\s*(?:[A-Za-z0-9]\s*){5,17}$|^\s*(?:\d\s*){17}[\dXx]\s*$"
+# A family-printed patient card's code (hospital/cards, "HC-ABCD-EFGH-JKLM-NPQR") is taken too.
+IDENTITY_NUMBER_PATTERN = (
+    r"^\s*(?:[A-Za-z0-9]\s*){5,17}$|^\s*(?:\d\s*){17}[\dXx]\s*$"
+    r"|^\s*[Hh][Cc](?:[\s-]*[A-Za-z0-9]){16}[\s-]*$"
+)
 
 
 def _identity_number() -> fields.Str:
@@ -55,13 +59,21 @@ class KioskProofArgs(Schema):
 class KioskReprintArgs(Schema):
     """Who the patient is: the visit code (就诊码), an identity number, or a confirmed phone."""
 
+    OPENAPI_CONSTRAINTS: ClassVar[dict[str, Any]] = {
+        "oneOf": [
+            {"required": ["code"], "properties": {"code": {"type": "string", "minLength": 1}}},
+            _GIVEN_ID,
+            _GIVEN_CONFIRMATION,
+        ]
+    }
+
     code = fields.Str(
         load_default=None,
         allow_none=True,
         validate=validate.Length(max=200),
         metadata={"description": "The visit code scanned from the patient's phone."},
     )
-    id_number = fields.Str(load_default=None, allow_none=True, validate=validate.Length(max=32))
+    id_number = _identity_number()
     confirmation = fields.Str(load_default=None, allow_none=True, validate=validate.Length(max=400))
 
     @validates_schema
