@@ -73,7 +73,11 @@ SETTINGS: dict[str, tuple[Any, str]] = {
     ),
     "RATELIMIT_STORAGE_URI": (
         "memory://",
-        "flask-limiter storage for per-address limits (e.g. `redis://…` across instances).",
+        "flask-limiter storage for per-address limits; default `HOSPITAL_REDIS_URL` when that is set, else memory (each process counts alone).",
+    ),
+    "REDIS_URL": (
+        None,
+        "Redis for state shared by every instance (`redis://host:6379/0`): the per-address rate limits count there. Unreachable: sign-in and code sending answer 503 with Retry-After, other limits let requests through.",
     ),
     "RATELIMIT_ENABLED": (True, "Turn the per-address rate limits on or off."),
     "SIGN_IN_RATE_LIMIT": ("10 per minute", "Sign-in attempts per client address."),
@@ -272,7 +276,9 @@ def load_config(app: Flask, override: dict[str, Any] | None) -> None:
         RATELIMIT_HEADERS_ENABLED=True,
         WTF_CSRF_TIME_LIMIT=None,
     )
-    app.config["RATELIMIT_STORAGE_URI"] = app.config["RATELIMIT_STORAGE_URI"]
+    from hospital.rate_limits import configure as configure_rate_limits
+
+    configure_rate_limits(app)
     app.debug = bool(app.config["DEBUG"])
     validate(app)
 

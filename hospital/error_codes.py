@@ -131,6 +131,8 @@ class ErrorCode(enum.StrEnum):
     KIOSK_NOT_FOUND = "kiosk_not_found"
     KIOSK_RATE_LIMITED = "kiosk_rate_limited"
     LEAVE_NEEDS_CLINICIAN = "leave_needs_clinician"
+    # The store of the per-address limits (Redis) is down: sign-in waits.
+    LIMITS_UNAVAILABLE = "limits_unavailable"
     LINK_NOT_FOUND = "link_not_found"
     LOOKUP_LIMITED = "lookup_limited"
     METHOD_NOT_ALLOWED = "method_not_allowed"

@@ -149,7 +149,7 @@ def register_error_handlers(app: Flask) -> None:
     def _domain_error(exc: DomainError) -> Response:
         response = error_response(exc.status, exc.code, exc.message, exc.details)
         wait = exc.details.get("retry_after") if isinstance(exc.details, dict) else None
-        if exc.status == 429 and isinstance(wait, int | float) and wait > 0:
+        if exc.status in (429, 503) and isinstance(wait, int | float) and wait > 0:
             # Clients and proxies read the wait from the standard header, not from our body.
             response.headers["Retry-After"] = str(math.ceil(wait))
         return response
