@@ -171,10 +171,20 @@ def serve(bind: str, workers: int, threads: int, stream_slots: int, with_schedul
 
     from gunicorn.app.base import BaseApplication
 
+    from hospital.metrics import prepare_multiprocess, worker_exited
+
     options, environment = server_settings(
         bind=bind, workers=workers, threads=threads, stream_slots=stream_slots
     )
     os.environ.update(environment)
+    host, port = split_bind(bind)
+    # Every worker's counters in one folder per server, added up by /metrics.
+    prepare_multiprocess(
+        os.path.join(current_app.instance_path, "metrics", f"{host.replace(':', '_')}-{port}")
+    )
+    options["child_exit"] = lambda _server, worker: worker_exited(worker.pid)
+    if current_app.config["LOG_FORMAT"] == "json":
+        options["accesslog"] = None  # the application logs each request as a JSON line
 
     class HospitalServer(BaseApplication):
         def load_config(self) -> None:
@@ -186,7 +196,6 @@ def serve(bind: str, workers: int, threads: int, stream_slots: int, with_schedul
 
             return create_app()
 
-    host, port = split_bind(bind)
     claims = claim_address(host, port)  # held until this process ends
     child = None
     if with_scheduler:

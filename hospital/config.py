@@ -107,6 +107,14 @@ SETTINGS: dict[str, tuple[Any, str]] = {
         "The address patients reach the site at; used in links in messages and QR codes.",
     ),
     "LOG_LEVEL": ("INFO", "Logging level."),
+    "LOG_FORMAT": (
+        "text",
+        "`text` lines for a terminal, or `json`: one JSON object a line, and one line per request (request id, endpoint, method, status, duration; never a path, query or personal data), which then replaces gunicorn's access log.",
+    ),
+    "METRICS_TOKEN": (
+        None,
+        "Bearer token a Prometheus scraper sends to `/metrics`. Unset: `/metrics` answers only requests from the machine itself (loopback).",
+    ),
     "KIOSK_IDLE_SECONDS": (60, "Kiosk: seconds without a touch before the idle warning."),
     "KIOSK_IDLE_WARNING_SECONDS": (
         20,
@@ -326,6 +334,8 @@ def instance_secret_key(instance_path: str) -> str:
 
 
 def validate(app: Flask) -> None:
+    if app.config["LOG_FORMAT"] not in ("text", "json"):
+        raise ConfigError("HOSPITAL_LOG_FORMAT must be 'text' or 'json'")
     if app.config["DEFAULT_LANGUAGE"] not in ("zh", "en"):
         raise ConfigError("HOSPITAL_DEFAULT_LANGUAGE must be 'zh' or 'en'")
     if app.config["ENV"] == "production":

@@ -41,11 +41,11 @@ _send_code_limit = limiter.shared_limit(send_code_rate_limit, scope="send_code")
 
 
 def limit_sign_in(view: F) -> F:
-    return fail_closed(_sign_in_limit(view))
+    return fail_closed(_sign_in_limit(view))  # type: ignore[return-value]
 
 
 def limit_send_code(view: F) -> F:
-    return fail_closed(_send_code_limit(view))
+    return fail_closed(_send_code_limit(view))  # type: ignore[return-value]
 
 
 def start(account: Account, *, now: datetime) -> None:

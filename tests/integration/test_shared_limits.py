@@ -133,3 +133,21 @@ def test_redis_down_sign_in_and_code_sending_fail_closed_the_rest_stays_up(
     for base in instances:
         answers = [_sign_in(base).status_code for _ in range(2)]
         assert answers[-1] not in (429, 500, 503), answers
+
+
+def _healthz_count(base: str) -> float:
+    text = requests.get(base + "/metrics", timeout=10).text
+    for line in text.splitlines():
+        if line.startswith("hospital_http_request_duration_seconds_count{") and (
+            'endpoint="web.healthz"' in line and 'status="200"' in line
+        ):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def test_metrics_add_up_every_worker_of_an_instance(instances: list[str]) -> None:
+    base = instances[1]
+    before = _healthz_count(base)
+    for _ in range(12):  # new connections: the kernel spreads them over both workers
+        assert requests.get(base + "/healthz", timeout=10).status_code == 200
+    assert _healthz_count(base) == before + 12
