@@ -37,6 +37,7 @@ def main() -> None:
 
 def register_commands(app: Flask) -> None:
     from hospital.accounts.commands import create_device, create_staff, disable_account
+    from hospital.backup import register as register_backup
     from hospital.demo import seed_demo
     from hospital.web.catalogues import i18n_update
 
@@ -50,6 +51,7 @@ def register_commands(app: Flask) -> None:
         i18n_update,
     ):
         app.cli.add_command(command)
+    register_backup()
 
 
 def server_settings(
