@@ -69,6 +69,14 @@ def create_app(config_override: dict[str, Any] | None = None) -> Flask:
     security_headers.register(app)
     _connect_packages(app)
 
+    hops = int(app.config["PROXY_HOPS"] or 0)
+    if hops > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops
+        )
+
     from hospital.cli import register_commands
 
     register_commands(app)

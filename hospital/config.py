@@ -75,6 +75,10 @@ SETTINGS: dict[str, tuple[Any, str]] = {
         "memory://",
         "flask-limiter storage for per-address limits; default `HOSPITAL_REDIS_URL` when that is set, else memory (each process counts alone).",
     ),
+    "PROXY_HOPS": (
+        0,
+        "Reverse proxies in front of the instances whose `X-Forwarded-For/-Proto/-Host/-Port` are trusted (werkzeug's ProxyFix). 0: none, the headers are ignored. Behind one HAProxy: 1. Never more than really stand in front: a client could forge the client address the per-address limits count.",
+    ),
     "REDIS_URL": (
         None,
         "Redis for state shared by every instance (`redis://host:6379/0`): the per-address rate limits count there. Unreachable: sign-in and code sending answer 503 with Retry-After, other limits let requests through.",

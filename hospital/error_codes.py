@@ -71,6 +71,8 @@ class ErrorCode(enum.StrEnum):
     # A cookie-authenticated API call without X-Requested-With or a JSON body.
     CSRF_HEADER_MISSING = "csrf_header_missing"
     CURRENT_PASSWORD_WRONG = "current_password_wrong"
+    # The database cannot be reached for a moment (restart, failover): retry after Retry-After.
+    DATABASE_UNAVAILABLE = "database_unavailable"
     DEPARTMENT_NOT_FOUND = "department_not_found"
     DEPARTMENT_REQUIRED = "department_required"
     DEVICE_NOT_FOUND = "device_not_found"
