@@ -167,12 +167,23 @@ def database_unavailable(exc: BaseException) -> bool:
     )
 
 
+_DATABASE_UNAVAILABLE = _l("The system is briefly unavailable. Please try again in a few seconds.")
+
+
 def _database_unavailable_response() -> Response:
-    response = error_response(
-        503,
-        ErrorCode.DATABASE_UNAVAILABLE,
-        _l("The system is briefly unavailable. Please try again in a few seconds."),
-    )
+    """A 503 built without the database: no signed-in language, no page shell, both languages."""
+    from flask_babel import force_locale
+
+    with force_locale("zh"):
+        zh = str(_DATABASE_UNAVAILABLE)
+    with force_locale("en"):
+        en = str(_DATABASE_UNAVAILABLE)
+    message = f"{zh} {en}"
+    if wants_json():
+        response = jsonify({"code": ErrorCode.DATABASE_UNAVAILABLE, "message": message})
+    else:
+        response = Response(message, mimetype="text/plain")
+    response.status_code = 503
     response.headers["Retry-After"] = str(DATABASE_RETRY_AFTER_SECONDS)
     return response
 
