@@ -46,7 +46,6 @@ def cluster() -> Iterator[Cluster]:
         threads=8,
         extra_env={
             "HOSPITAL_SECRET_KEY": SECRET_KEY,
-            "HOSPITAL_LOG_LEVEL": "WARNING",
             "HOSPITAL_SIGN_IN_RATE_LIMIT": "10000 per minute",
         },
     )
