@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CATALOGUES = $(shell find hospital scheduling queueing reports kiosk journey -type d -name translations 2>/dev/null)
 
-.PHONY: demo test install translations messages lint format clean screenshots openapi fuzz
+.PHONY: demo test install translations messages lint format clean screenshots openapi fuzz cluster cluster-stop
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -37,6 +37,14 @@ demo: install
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The production layout on this machine (see README "Production layout"): PostgreSQL, Redis,
+# three web instances, two schedulers and HAProxy on http://127.0.0.1:8080/, under instance/cluster/.
+cluster: install
+	$(BIN)/python -m deploy.cluster start --seed
+
+cluster-stop:
+	$(BIN)/python -m deploy.cluster stop
 
 # The contract tests of `make test` (schemathesis, every check), randomly seeded and larger.
 fuzz: install

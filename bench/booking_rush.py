@@ -446,6 +446,7 @@ def seed(url: str, patients: int) -> dict[str, Any]:
         )
         db.session.commit()
         info = {"clinician_id": clinician.id, "days": days, "slots": slot_count, "cookies": cookies}
+        db.session.remove()  # the attribute reads above opened a connection: give it back
         db.engine.dispose()
     return info
 

@@ -5,7 +5,6 @@ Nothing imports this module but wsgi.py, the CLI and the tests.
 
 from __future__ import annotations
 
-import logging
 import os
 import secrets
 import threading
@@ -15,6 +14,7 @@ from typing import Any
 from flask import Flask, g, request
 from flask_babel import lazy_gettext as _l
 
+from hospital import metrics
 from hospital.accounts.guards import current_account
 from hospital.audit.service import REFUSALS, record_unrecorded_refusal, replay_after_rollback
 from hospital.config import instance_folder, load_config
@@ -22,6 +22,7 @@ from hospital.db import db, write_intent
 from hospital.error_codes import ErrorCode
 from hospital.errors import DomainError, ErrorSchema, register_error_handlers
 from hospital.extensions import api, babel, csrf, limiter, login_manager, migrate
+from hospital.scheduler import leadership_figures
 from hospital.web import security_headers
 from hospital.web.id_fields import IdConverter
 
@@ -34,9 +35,7 @@ def create_app(config_override: dict[str, Any] | None = None) -> Flask:
     # Before any route is added: every `<int:…>` in the URL map is an id, bounded to MAX_ID.
     app.url_map.converters["int"] = IdConverter
     load_config(app, config_override)
-    logging.basicConfig(
-        level=app.config["LOG_LEVEL"], format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    metrics.configure_logging(app.config["LOG_LEVEL"], str(app.config["LOG_FORMAT"]))
     from hospital.web.catalogues import catalogue_dirs
 
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = ";".join(str(d) for d in catalogue_dirs())
@@ -65,9 +64,20 @@ def create_app(config_override: dict[str, Any] | None = None) -> Flask:
         api.spec.components.security_scheme(name, scheme)
     register_error_handlers(app)
     _register_unit_of_work(app)
+    metrics.init_app(app)
+    # Scrape-time figures of the kernel (queueing adds its own in its wiring).
+    metrics.add_sampler(app, leadership_figures)
     _register_blueprints(app)
     security_headers.register(app)
     _connect_packages(app)
+
+    hops = int(app.config["PROXY_HOPS"] or 0)
+    if hops > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops
+        )
 
     from hospital.cli import register_commands
 
@@ -299,6 +309,7 @@ def _register_blueprints(app: Flask) -> None:
     ):
         app.register_blueprint(bp)
     app.register_blueprint(reports_views.bp, url_prefix="/reports")
+    app.register_blueprint(csrf.exempt(metrics.bp))
     app.register_blueprint(csrf.exempt(fhir_api.bp), url_prefix="/fhir/r4")  # bearer tokens only
     # The kiosk may not import reports; the composition root hands it reports' public functions.
     report_shelf.provide(list_for=reading.reports_for, download=download.download)

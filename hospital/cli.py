@@ -38,6 +38,7 @@ def main() -> None:
 
 def register_commands(app: Flask) -> None:
     from hospital.accounts.commands import create_device, create_staff, disable_account
+    from hospital.backup import register as register_backup
     from hospital.demo import seed_demo
     from hospital.web.catalogues import i18n_update
 
@@ -51,6 +52,7 @@ def register_commands(app: Flask) -> None:
         i18n_update,
     ):
         app.cli.add_command(command)
+    register_backup()
 
 
 def server_settings(
@@ -172,10 +174,20 @@ def serve(bind: str, workers: int, threads: int, stream_slots: int, with_schedul
 
     from gunicorn.app.base import BaseApplication
 
+    from hospital.metrics import prepare_multiprocess, worker_exited
+
     options, environment = server_settings(
         bind=bind, workers=workers, threads=threads, stream_slots=stream_slots
     )
     os.environ.update(environment)
+    host, port = split_bind(bind)
+    # Every worker's counters in one folder per server, added up by /metrics.
+    prepare_multiprocess(
+        os.path.join(current_app.instance_path, "metrics", f"{host.replace(':', '_')}-{port}")
+    )
+    options["child_exit"] = lambda _server, worker: worker_exited(worker.pid)
+    if current_app.config["LOG_FORMAT"] == "json":
+        options["accesslog"] = None  # the application logs each request as a JSON line
 
     class HospitalServer(BaseApplication):
         def load_config(self) -> None:
@@ -187,7 +199,6 @@ def serve(bind: str, workers: int, threads: int, stream_slots: int, with_schedul
 
             return create_app()
 
-    host, port = split_bind(bind)
     claims = claim_address(host, port)  # held until this process ends
     public_url = default_public_url(host, port, os.environ)
     if public_url is not None:

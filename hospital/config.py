@@ -73,7 +73,15 @@ SETTINGS: dict[str, tuple[Any, str]] = {
     ),
     "RATELIMIT_STORAGE_URI": (
         "memory://",
-        "flask-limiter storage for per-address limits (e.g. `redis://…` across instances).",
+        "flask-limiter storage for per-address limits; default `HOSPITAL_REDIS_URL` when that is set, else memory (each process counts alone).",
+    ),
+    "PROXY_HOPS": (
+        0,
+        "Reverse proxies in front of the instances whose `X-Forwarded-For/-Proto/-Host/-Port` are trusted (werkzeug's ProxyFix). 0: none, the headers are ignored. Behind one HAProxy: 1. Never more than really stand in front: a client could forge the client address the per-address limits count.",
+    ),
+    "REDIS_URL": (
+        None,
+        "Redis for state shared by every instance (`redis://host:6379/0`): the per-address rate limits count there. Unreachable: sign-in and code sending answer 503 with Retry-After, other limits let requests through.",
     ),
     "RATELIMIT_ENABLED": (True, "Turn the per-address rate limits on or off."),
     "SIGN_IN_RATE_LIMIT": ("10 per minute", "Sign-in attempts per client address."),
@@ -103,6 +111,14 @@ SETTINGS: dict[str, tuple[Any, str]] = {
         "The address patients reach the site at; used in links in messages and QR codes.",
     ),
     "LOG_LEVEL": ("INFO", "Logging level."),
+    "LOG_FORMAT": (
+        "text",
+        "`text` lines for a terminal, or `json`: one JSON object a line, and one line per request (request id, endpoint, method, status, duration; never a path, query or personal data), which then replaces gunicorn's access log.",
+    ),
+    "METRICS_TOKEN": (
+        None,
+        "Bearer token a Prometheus scraper sends to `/metrics`. Unset: `/metrics` answers only requests from the machine itself (loopback).",
+    ),
     "KIOSK_IDLE_SECONDS": (60, "Kiosk: seconds without a touch before the idle warning."),
     "KIOSK_IDLE_WARNING_SECONDS": (
         20,
@@ -284,7 +300,9 @@ def load_config(app: Flask, override: dict[str, Any] | None) -> None:
         RATELIMIT_HEADERS_ENABLED=True,
         WTF_CSRF_TIME_LIMIT=None,
     )
-    app.config["RATELIMIT_STORAGE_URI"] = app.config["RATELIMIT_STORAGE_URI"]
+    from hospital.rate_limits import configure as configure_rate_limits
+
+    configure_rate_limits(app)
     app.debug = bool(app.config["DEBUG"])
     validate(app)
 
@@ -332,6 +350,8 @@ def instance_secret_key(instance_path: str) -> str:
 
 
 def validate(app: Flask) -> None:
+    if app.config["LOG_FORMAT"] not in ("text", "json"):
+        raise ConfigError("HOSPITAL_LOG_FORMAT must be 'text' or 'json'")
     if app.config["DEFAULT_LANGUAGE"] not in ("zh", "en"):
         raise ConfigError("HOSPITAL_DEFAULT_LANGUAGE must be 'zh' or 'en'")
     try:

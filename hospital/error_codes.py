@@ -71,6 +71,8 @@ class ErrorCode(enum.StrEnum):
     # A cookie-authenticated API call without X-Requested-With or a JSON body.
     CSRF_HEADER_MISSING = "csrf_header_missing"
     CURRENT_PASSWORD_WRONG = "current_password_wrong"
+    # The database cannot be reached for a moment (restart, failover): retry after Retry-After.
+    DATABASE_UNAVAILABLE = "database_unavailable"
     DEPARTMENT_NOT_FOUND = "department_not_found"
     DEPARTMENT_REQUIRED = "department_required"
     DEVICE_NOT_FOUND = "device_not_found"
@@ -133,6 +135,8 @@ class ErrorCode(enum.StrEnum):
     LEAVE_NEEDS_CLINICIAN = "leave_needs_clinician"
     LEXICON_ENTRY_INVALID = "lexicon_entry_invalid"
     LEXICON_ENTRY_NOT_FOUND = "lexicon_entry_not_found"
+    # The store of the per-address limits (Redis) is down: sign-in waits.
+    LIMITS_UNAVAILABLE = "limits_unavailable"
     LINK_NOT_FOUND = "link_not_found"
     LOOKUP_LIMITED = "lookup_limited"
     MAP_INVALID = "map_invalid"

@@ -8,6 +8,7 @@ from typing import Any
 from flask import Flask, Response, jsonify, render_template, request
 from flask_babel import lazy_gettext as _l
 from marshmallow import Schema, fields
+from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException
 
 from hospital.error_codes import ErrorCode
@@ -144,12 +145,55 @@ def _describe(details: Any) -> str:
     return "; ".join(parts)
 
 
+DATABASE_RETRY_AFTER_SECONDS = 5
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """The database cannot be reached (restarting, failing over, network): worth a retry.
+
+    Not SQLite's "database is locked" or a constraint: only a lost or refused PostgreSQL
+    connection.
+    """
+    if not isinstance(exc, sa_exc.DBAPIError):
+        return False
+    if exc.connection_invalidated:
+        return True
+    try:
+        import psycopg
+    except ImportError:  # pragma: no cover - psycopg is a dependency
+        return False
+    return isinstance(exc.orig, psycopg.OperationalError | psycopg.InterfaceError) and not (
+        isinstance(exc.orig, psycopg.errors.LockNotAvailable | psycopg.errors.QueryCanceled)
+    )
+
+
+_DATABASE_UNAVAILABLE = _l("The system is briefly unavailable. Please try again in a few seconds.")
+
+
+def _database_unavailable_response() -> Response:
+    """A 503 built without the database: no signed-in language, no page shell, both languages."""
+    from flask_babel import force_locale
+
+    with force_locale("zh"):
+        zh = str(_DATABASE_UNAVAILABLE)
+    with force_locale("en"):
+        en = str(_DATABASE_UNAVAILABLE)
+    message = f"{zh} {en}"
+    if wants_json():
+        response = jsonify({"code": ErrorCode.DATABASE_UNAVAILABLE, "message": message})
+    else:
+        response = Response(message, mimetype="text/plain")
+    response.status_code = 503
+    response.headers["Retry-After"] = str(DATABASE_RETRY_AFTER_SECONDS)
+    return response
+
+
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def _domain_error(exc: DomainError) -> Response:
         response = error_response(exc.status, exc.code, exc.message, exc.details)
         wait = exc.details.get("retry_after") if isinstance(exc.details, dict) else None
-        if exc.status == 429 and isinstance(wait, int | float) and wait > 0:
+        if exc.status in (429, 503) and isinstance(wait, int | float) and wait > 0:
             # Clients and proxies read the wait from the standard header, not from our body.
             response.headers["Retry-After"] = str(math.ceil(wait))
         return response
@@ -157,6 +201,10 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response:
         status = exc.code or 500
+        original = getattr(exc, "original_exception", None)
+        if status == 500 and original is not None and database_unavailable(original):
+            # Raised while committing in after_request: Flask wraps it in a 500.
+            return _database_unavailable_response()
         code, message = _HTTP_MESSAGES.get(status, (ErrorCode.ERROR, exc.description or exc.name))
         details = _webargs_details(exc)
         if status == 422 and details:
@@ -170,6 +218,13 @@ def register_error_handlers(app: Flask) -> None:
                 if name.lower() == "allow":
                     response.headers["Allow"] = value
         return response
+
+    @app.errorhandler(sa_exc.OperationalError)
+    @app.errorhandler(sa_exc.InterfaceError)
+    def _database_error(exc: sa_exc.DBAPIError) -> Response:
+        if database_unavailable(exc):
+            return _database_unavailable_response()
+        return _unexpected(exc)
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:

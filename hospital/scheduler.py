@@ -10,13 +10,14 @@ import logging
 import signal
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import sqlalchemy as sa
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
+from prometheus_client.core import GaugeMetricFamily
 
 from hospital.db import db, utcnow
 from hospital.jobs import REGISTRY, Job
@@ -179,3 +180,25 @@ def run_scheduler(app: Flask) -> None:
                 leader_connection.close()
         if not lost.is_set():
             return
+
+
+def leadership_figures() -> Iterator[GaugeMetricFamily]:
+    """For /metrics: whether some scheduler holds the leader lock (PostgreSQL only).
+
+    SQLite has no election and no lock to see, so the figure is left out there.
+    """
+    leader = GaugeMetricFamily(
+        "hospital_scheduler_leader",
+        "1 while a scheduler process holds the leader lock and runs the jobs.",
+    )
+    if db.session.get_bind().dialect.name != "postgresql":
+        return
+    held = db.session.execute(
+        sa.text(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+            "AND classid = 0 AND objid = :key AND objsubid = 1 AND granted"
+        ),
+        {"key": LEADER_LOCK_KEY},
+    ).scalar()
+    leader.add_metric([], 1 if held else 0)
+    yield leader

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from flask import Flask
 
 from hospital.db import db, utcnow, write_intent
+from hospital.metrics import metrics
 from hospital.unit_of_work import gathered_after_commit
 
 log = logging.getLogger("hospital.queueing.live")
@@ -33,6 +34,7 @@ class Subscription:
     def __init__(self, queue_ids: Iterable[int]) -> None:
         self.queue_ids = frozenset(queue_ids)
         self._changed = threading.Event()
+        self.counted = False  # in the open-streams figure until unsubscribed
 
     def signal(self) -> None:
         self._changed.set()
@@ -56,12 +58,17 @@ class InProcessBroker:
         with self._lock:
             for queue_id in subscription.queue_ids:
                 self._subscribers.setdefault(queue_id, set()).add(subscription)
+            subscription.counted = True
+        metrics().sse_subscribers.inc()
         return subscription
 
     def unsubscribe(self, subscription: Subscription) -> None:
         with self._lock:
             for queue_id in subscription.queue_ids:
                 self._subscribers.get(queue_id, set()).discard(subscription)
+            counted, subscription.counted = subscription.counted, False
+        if counted:
+            metrics().sse_subscribers.dec()
 
     def latest_version(self, queue_id: int) -> int:
         return self._versions.get(queue_id, 0)

@@ -19,6 +19,7 @@ from hospital.db import db
 from hospital.errors import DomainError
 from hospital.extensions import limiter
 from hospital.organisation.models import Hospital
+from hospital.rate_limits import F, fail_closed
 
 # The flask-login key that holds our server-side session token (see Account.get_id).
 _TOKEN_KEY = "_user_id"
@@ -34,8 +35,17 @@ def send_code_rate_limit() -> str:
 
 # Per client address, on top of the per-phone limits kept in the database by the service. Shared
 # scopes: sign-in pages and API endpoints draw on one allowance per address.
-limit_sign_in = limiter.shared_limit(sign_in_rate_limit, scope="sign_in")
-limit_send_code = limiter.shared_limit(send_code_rate_limit, scope="send_code")
+# Both fail closed when the shared store (Redis) is down: see hospital/rate_limits.py.
+_sign_in_limit = limiter.shared_limit(sign_in_rate_limit, scope="sign_in")
+_send_code_limit = limiter.shared_limit(send_code_rate_limit, scope="send_code")
+
+
+def limit_sign_in(view: F) -> F:
+    return fail_closed(_sign_in_limit(view))  # type: ignore[return-value]
+
+
+def limit_send_code(view: F) -> F:
+    return fail_closed(_send_code_limit(view))  # type: ignore[return-value]
 
 
 def start(account: Account, *, now: datetime) -> None:

@@ -25,7 +25,7 @@ def serving(
             try:
                 requests.get(base + probe, timeout=2)
                 break
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):
                 if time.monotonic() > deadline:
                     raise RuntimeError("server did not start within 60 s") from None
                 time.sleep(0.2)  # waiting for a process to bind, not papering over a race

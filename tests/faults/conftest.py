@@ -1,0 +1,65 @@
+"""The fault suite: the production layout (deploy/cluster.py) with real processes, broken on purpose.
+
+One cluster for the whole suite (PostgreSQL, Redis, three web instances, two schedulers, HAProxy),
+on free ports under a temporary folder, with the booking rush's hospital: one clinician's
+slots released at once and signed-in patients (bench/booking_rush.py's seed).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from deploy.cluster import Cluster, Ports
+
+REQUIRE = os.environ.get("HOSPITAL_REQUIRE_POSTGRES") == "1"
+PATIENTS = 240
+
+
+def _missing() -> list[str]:
+    return [tool for tool in ("redis-server", "haproxy") if shutil.which(tool) is None]
+
+
+@pytest.fixture(scope="session")
+def cluster() -> Iterator[Cluster]:
+    missing = _missing()
+    if missing:
+        message = f"the fault suite needs {', '.join(missing)} (Debian packages)"
+        if REQUIRE:
+            pytest.fail(message)
+        pytest.skip(message)
+    from bench.booking_rush import SECRET_KEY
+
+    # Not under pytest's private temp folder: PostgreSQL and Redis run as other users.
+    base = Path(tempfile.mkdtemp(prefix="hospital-cluster-"))
+    os.chmod(base, 0o755)
+    cluster = Cluster(
+        base,
+        Ports.free(),
+        workers=1,
+        threads=8,
+        extra_env={
+            "HOSPITAL_SECRET_KEY": SECRET_KEY,
+            "HOSPITAL_SIGN_IN_RATE_LIMIT": "10000 per minute",
+        },
+    )
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def rush_hospital(cluster: Cluster) -> dict[str, Any]:
+    """One clinician's slots and signed-in patients with session cookies (bench's seed)."""
+    from bench.booking_rush import seed
+
+    return seed(cluster.database_url, PATIENTS)
