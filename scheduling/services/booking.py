@@ -219,8 +219,18 @@ def _taken() -> Conflict:
     return Conflict(_l("This slot was just taken. Pick another time."), code=ErrorCode.SLOT_FULL)
 
 
-def hold(*, actor: Account, patient_id: int, slot_id: int, now: datetime) -> Appointment:
-    """Reserve a place in a slot for a patient until the hold expires (or is confirmed)."""
+def hold(
+    *,
+    actor: Account,
+    patient_id: int,
+    slot_id: int,
+    now: datetime,
+    hold_until: datetime | None = None,
+) -> Appointment:
+    """Reserve a place in a slot for a patient until the hold expires (or is confirmed).
+
+    hold_until replaces the hospital's hold time (a waitlist offer's claim window).
+    """
     row = db.session.execute(_SLOT_FOR_HOLD, {"slot_id": slot_id, "now": now}).first()
     if row is None or row[0].hospital_id != actor.hospital_id:
         raise NotFound(
@@ -262,7 +272,7 @@ def hold(*, actor: Account, patient_id: int, slot_id: int, now: datetime) -> App
         actor,
         now=now,
         state=AppointmentState.HELD,
-        hold_expires_at=now + timedelta(minutes=limits.hold_minutes),
+        hold_expires_at=hold_until or now + timedelta(minutes=limits.hold_minutes),
     )
     events.appointment_held.send(
         "scheduling",
