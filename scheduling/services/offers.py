@@ -201,7 +201,10 @@ def _offer_place(
         ).all()
     )
     while True:
-        entries = db.session.scalars(_candidates(slot, session, tried=tried, limit=20)).all()
+        # One waiter at a time: FOR UPDATE locks every row it returns, and a row locked here is
+        # skipped by concurrent freeings, so locking more than the one tried would push them
+        # further down the line.
+        entries = db.session.scalars(_candidates(slot, session, tried=tried, limit=1)).all()
         if not entries:
             return None
         for entry in entries:

@@ -291,27 +291,29 @@ def entries_for_account(*, actor: Account, now: datetime) -> list[EntryView]:
         )
         .order_by(WaitlistEntry.joined_at.desc())
     ).all()
-    views = []
-    for entry in entries:
-        offer = db.session.scalar(
-            sa.select(WaitlistOffer).where(
-                WaitlistOffer.entry_id == entry.id,
-                WaitlistOffer.state == OfferState.OFFERED,
-                WaitlistOffer.notify_at <= now,
-            )
+    return [
+        view_of(entry, now=now, patient_name=patients[entry.patient_id].name) for entry in entries
+    ]
+
+
+def view_of(entry: WaitlistEntry, *, now: datetime, patient_name: str = "") -> EntryView:
+    """An entry with its place in line, what it waits for and its live offer."""
+    offer = db.session.scalar(
+        sa.select(WaitlistOffer).where(
+            WaitlistOffer.entry_id == entry.id,
+            WaitlistOffer.state == OfferState.OFFERED,
+            WaitlistOffer.notify_at <= now,
         )
-        session = db.session.get(ClinicSession, entry.session_id) if entry.session_id else None
-        views.append(
-            EntryView(
-                entry=entry,
-                position=position(entry),
-                patient_name=patients[entry.patient_id].name,
-                target=_target(entry),
-                session_starts_at=session.starts_at if session is not None else None,
-                offer=offer,
-            )
-        )
-    return views
+    )
+    session = db.session.get(ClinicSession, entry.session_id) if entry.session_id else None
+    return EntryView(
+        entry=entry,
+        position=position(entry),
+        patient_name=patient_name,
+        target=_target(entry),
+        session_starts_at=session.starts_at if session is not None else None,
+        offer=offer,
+    )
 
 
 # ---- demand, for staff ----------------------------------------------------------------------
