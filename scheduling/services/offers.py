@@ -30,7 +30,9 @@ from hospital.error_codes import ErrorCode
 from hospital.errors import Conflict, DomainError, NotFound
 from hospital.notifications.messages import MessageTemplate
 from hospital.notifications.service import notify_patient
+from hospital.organisation.models import Clinician, Department
 from hospital.patients.access import Permission, require_patient_access
+from hospital.patients.models import Patient
 from scheduling.backfill import OfferSettings, band_of, claim_deadline, parse_quiet_hours, send_time
 from scheduling.models import (
     Appointment,
@@ -315,6 +317,29 @@ def get_offer(offer_id: int, *, actor: Account, now: datetime) -> WaitlistOffer:
         release_lapsed_holds_on_slot(offer.slot_id, now=now)
         db.session.refresh(offer)
     return offer
+
+
+@dataclass(frozen=True)
+class OfferDetails:
+    patient_name: str
+    clinician: Clinician | None
+    department: Department | None
+    starts_at: datetime
+    fee_fen: int
+
+
+def offer_details(offer: WaitlistOffer) -> OfferDetails:
+    """What an offer page shows: whose place, with whom, when, for how much."""
+    appointment = db.session.get_one(Appointment, offer.appointment_id)
+    session = appointment.slot.session
+    patient = db.session.get_one(Patient, appointment.patient_id)
+    return OfferDetails(
+        patient_name=patient.name,
+        clinician=db.session.get(Clinician, session.clinician_id) if session.clinician_id else None,
+        department=db.session.get(Department, session.department_id),
+        starts_at=appointment.slot.starts_at,
+        fee_fen=appointment.fee_fen,
+    )
 
 
 def accept(offer_id: int, *, actor: Account, now: datetime) -> Appointment:
