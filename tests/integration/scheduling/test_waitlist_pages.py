@@ -94,3 +94,20 @@ def test_a_stranger_cannot_see_or_answer_an_offer(client: Any, world: World, sol
     switch_to(client, world.accounts[2])
     assert client.get(f"/waitlist/offers/{offer.id}").status_code == 404
     assert client.post(f"/waitlist/offers/{offer.id}/accept").status_code == 404
+
+
+def test_staff_see_waitlist_length_on_the_day_view_and_schedule_editor(
+    client: Any, world: World, sold_out: Any
+) -> None:
+    session, _booked = sold_out
+    sign_in(client, world.accounts[1])
+    client.post(f"/book/sessions/{session.id}/waitlist", data={"patient_id": world.patients[1].id})
+    switch_to(client, world.registrar)
+    day = client.get(
+        f"/staff/day?clinician_id={world.clinician.id}&date={session.local_date.isoformat()}"
+    ).get_data(as_text=True)
+    assert 'data-waitlist-length="1"' in day
+    assert f'data-demand-clinician="{world.clinician.id}"' in day
+    switch_to(client, world.admin)
+    editor = client.get("/admin/schedule").get_data(as_text=True)
+    assert f'data-demand-clinician="{world.clinician.id}"' in editor
