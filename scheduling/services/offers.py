@@ -531,8 +531,8 @@ def statistics(*, hospital_id: int, since: datetime, until: datetime) -> Backfil
         )
     ).all()
     waits = [(r - f).total_seconds() / 60 for f, r in freed if r is not None]
-    counts = dict(
-        db.session.execute(
+    counts: dict[OfferState, int] = dict(
+        db.session.execute(  # type: ignore[arg-type]
             sa.select(WaitlistOffer.state, sa.func.count())
             .where(
                 WaitlistOffer.hospital_id == hospital_id,
@@ -549,8 +549,8 @@ def statistics(*, hospital_id: int, since: datetime, until: datetime) -> Backfil
 
     def no_show_rate(waitlisted: bool) -> float | None:
         ids = Appointment.id.in_(from_waitlist)
-        rows = dict(
-            db.session.execute(
+        rows: dict[AppointmentState, int] = dict(
+            db.session.execute(  # type: ignore[arg-type]
                 sa.select(Appointment.state, sa.func.count())
                 .where(
                     Appointment.hospital_id == hospital_id,

@@ -11,7 +11,7 @@ from flask_babel import lazy_gettext as _l
 
 from hospital import zones
 from hospital.accounts.models import Account
-from hospital.db import db
+from hospital.db import db, execute_dml
 from hospital.error_codes import ErrorCode
 from hospital.errors import Conflict, Forbidden, InvalidInput, NotFound
 from hospital.organisation.models import Clinician, Department
@@ -375,15 +375,15 @@ def demand_by_clinician(*, actor: Account, now: datetime, days: int = 14) -> lis
         WaitlistEntry.first_date < horizon,
         WaitlistEntry.last_date >= today,
     )
-    by_clinician = dict(
-        db.session.execute(
+    by_clinician: dict[int | None, int] = dict(
+        db.session.execute(  # type: ignore[arg-type]
             sa.select(WaitlistEntry.clinician_id, sa.func.count())
             .where(active, WaitlistEntry.clinician_id.is_not(None))
             .group_by(WaitlistEntry.clinician_id)
         ).all()
     )
-    by_department = dict(
-        db.session.execute(
+    by_department: dict[int, int] = dict(
+        db.session.execute(  # type: ignore[arg-type]
             sa.select(WaitlistEntry.department_id, sa.func.count())
             .where(active, WaitlistEntry.kind == WaitlistKind.DEPARTMENT)
             .group_by(WaitlistEntry.department_id)
@@ -415,7 +415,7 @@ def end_past_entries(*, now: datetime) -> int:
     ).all()
     for hospital_id in hospital_ids:
         today = zones.local_date(now, hospital_zone(hospital_id))
-        ended += db.session.execute(
+        ended += execute_dml(
             sa.update(WaitlistEntry)
             .where(
                 WaitlistEntry.hospital_id == hospital_id,
