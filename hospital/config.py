@@ -225,6 +225,30 @@ SETTINGS: dict[str, tuple[Any, str]] = {
         50,
         "Refund share when a patient cancels after the cut-off.",
     ),
+    "WAITLIST_CLAIM_MINUTES": (
+        15,
+        "Waitlist: minutes a patient has to claim an offered place (shorter close to the start).",
+    ),
+    "WAITLIST_MIN_CLAIM_MINUTES": (
+        5,
+        "Waitlist: shortest claim window; a place whose booking cut-off is closer is not offered.",
+    ),
+    "WAITLIST_QUIET_HOURS": (
+        "22:00-07:00",
+        "Waitlist: local hours without offers; places freed then are offered when they end, the window starting then.",
+    ),
+    "WAITLIST_MAX_ENTRIES": (
+        3,
+        "Waitlist: active waitlist entries one patient may hold.",
+    ),
+    "WAITLIST_MAX_LAPSES": (
+        3,
+        "Waitlist: offers a waiter may let lapse before leaving the list.",
+    ),
+    "WAITLIST_KEEP_OR_RELEASE_HOURS": (
+        48,
+        "Hours before a booking when the patient is asked to keep or release it (0: never).",
+    ),
 }
 
 

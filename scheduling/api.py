@@ -9,6 +9,7 @@ from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_smorest import Blueprint
 
+from hospital import zones
 from hospital.accounts.guards import public, require_roles, require_signed_in, signed_in_account
 from hospital.accounts.models import Role
 from hospital.audit.service import record_staff_read
@@ -19,7 +20,7 @@ from hospital.idempotency import idempotent
 from hospital.organisation.lookup import current_hospital
 from hospital.web.api_docs import file_response
 from scheduling.calendar import appointment_ics
-from scheduling.models import ClinicSession, ExceptionKind, FeeClass, ScheduleException
+from scheduling.models import ClinicSession, ExceptionKind, FeeClass, ScheduleException, TimeBand
 from scheduling.models import SessionTemplate as Template
 from scheduling.schemas import (
     AddOnArgs,
@@ -28,6 +29,8 @@ from scheduling.schemas import (
     AvailabilityQueryArgs,
     AvailableSessionOut,
     AvailableSlotOut,
+    BackfillStatsOut,
+    BackfillStatsQueryArgs,
     BookingRulesArgs,
     BookingRulesOut,
     ClinicSessionOut,
@@ -44,8 +47,21 @@ from scheduling.schemas import (
     SessionTemplateOut,
     SessionTemplateUpdateArgs,
     StaffAppointmentOut,
+    WaitlistDemandOut,
+    WaitlistEntryOut,
+    WaitlistJoinArgs,
+    WaitlistOfferOut,
 )
-from scheduling.services import attendance, booking, changes, queries, rules, templates
+from scheduling.services import (
+    attendance,
+    booking,
+    changes,
+    offers,
+    queries,
+    rules,
+    templates,
+    waitlist,
+)
 from scheduling.services import availability as scheduling_availability
 
 blp = Blueprint(
@@ -359,3 +375,92 @@ def set_rules(args: dict[str, Any]) -> rules.Rules:
     """Change the hospital's booking rules."""
     account = signed_in_account()
     return rules.set_rules(account.hospital_id, args, actor=account, now=utcnow())
+
+
+# ---- the waitlist (候补) ---------------------------------------------------------------------
+
+
+@blp.route("/waitlist", methods=["POST"])
+@require_signed_in
+@blp.arguments(WaitlistJoinArgs)
+@blp.response(201, WaitlistEntryOut)
+@blp.alt_response(409, description="Places are free, already booked or on it, or too many entries.")
+def join_waitlist(args: dict[str, Any]) -> Any:
+    """Wait for a sold-out session, or a clinician's or department's dates (候补).
+
+    Freed places are offered in the order patients joined, as a hold with a claim window.
+    """
+    now = utcnow()
+    fee_class = args.pop("fee_class", None)
+    entry = waitlist.join(
+        actor=signed_in_account(),
+        now=now,
+        band=TimeBand(args.pop("band")),
+        fee_class=FeeClass(fee_class) if fee_class else None,
+        **args,
+    )
+    return waitlist.view_of(entry, now=now)
+
+
+@blp.route("/waitlist", methods=["GET"])
+@require_signed_in
+@blp.response(200, WaitlistEntryOut(many=True))
+def my_waitlist() -> Any:
+    """Your waitlist entries and your family's, with places in line and offers out."""
+    return waitlist.entries_for_account(actor=signed_in_account(), now=utcnow())
+
+
+@blp.route("/waitlist/<int:entry_id>", methods=["DELETE"])
+@require_signed_in
+@blp.response(200, WaitlistEntryOut)
+def leave_waitlist(entry_id: int) -> Any:
+    """Leave a waitlist (an offer already out stays yours to answer)."""
+    now = utcnow()
+    return waitlist.view_of(waitlist.leave(entry_id, actor=signed_in_account(), now=now), now=now)
+
+
+@blp.route("/waitlist/offers/<int:offer_id>", methods=["GET"])
+@require_signed_in
+@blp.response(200, WaitlistOfferOut)
+def get_offer(offer_id: int) -> Any:
+    """Show an offer made to you or a family member."""
+    return offers.get_offer(offer_id, actor=signed_in_account(), now=utcnow())
+
+
+@blp.route("/waitlist/offers/<int:offer_id>/accept", methods=["POST"])
+@require_signed_in
+@blp.response(200, AppointmentOut)
+@blp.alt_response(409, description="The offer was answered or has lapsed.")
+def accept_offer(offer_id: int) -> Any:
+    """Claim an offered place: a free one is booked; a fee-bearing one stays held until paid."""
+    return offers.accept(offer_id, actor=signed_in_account(), now=utcnow())
+
+
+@blp.route("/waitlist/offers/<int:offer_id>/decline", methods=["POST"])
+@require_signed_in
+@blp.response(200, WaitlistOfferOut)
+@blp.alt_response(409, description="The offer was answered or has lapsed.")
+def decline_offer(offer_id: int) -> Any:
+    """Turn an offer down: the place goes to the next waiter, you stay on the list."""
+    return offers.decline(offer_id, actor=signed_in_account(), now=utcnow())
+
+
+@blp.route("/waitlist/demand", methods=["GET"])
+@require_roles(Role.REGISTRAR, Role.ADMIN)
+@blp.response(200, WaitlistDemandOut(many=True))
+def waitlist_demand() -> Any:
+    """Waitlist length per clinician over the next 14 days (the signal to open a session)."""
+    return waitlist.demand_by_clinician(actor=signed_in_account(), now=utcnow())
+
+
+@blp.route("/waitlist/statistics", methods=["GET"])
+@require_roles(Role.REGISTRAR, Role.ADMIN)
+@blp.arguments(BackfillStatsQueryArgs, location="query")
+@blp.response(200, BackfillStatsOut)
+def waitlist_statistics(args: dict[str, Any]) -> Any:
+    """Freed places, the share re-booked from the waitlist, offers and no-show rates."""
+    hospital_id = signed_in_account().hospital_id
+    zone = rules.hospital_zone(hospital_id)
+    since, _ = zones.day_bounds(args["date_from"], zone)
+    _, until = zones.day_bounds(args["date_to"], zone)
+    return offers.statistics(hospital_id=hospital_id, since=since, until=until)

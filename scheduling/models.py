@@ -289,3 +289,118 @@ class BookingSuspension(Model):
     lifted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     lifted_by_account_id: Mapped[int | None] = mapped_column(sa.ForeignKey("account.id"))
     lift_reason: Mapped[str] = mapped_column(sa.String(200), default="")
+
+
+# ---- the waitlist (候补) ---------------------------------------------------------------------
+
+
+class WaitlistKind(enum.StrEnum):
+    SESSION = "session"  # one dated clinic session
+    CLINICIAN = "clinician"  # any session of a clinician over a date range
+    DEPARTMENT = "department"  # any session of a department over a date range
+
+
+class TimeBand(enum.StrEnum):
+    ANY = "any"
+    MORNING = "morning"  # starts before 12:00 local time
+    AFTERNOON = "afternoon"  # 12:00 to 18:00
+    EVENING = "evening"  # from 18:00
+
+
+class WaitlistState(enum.StrEnum):
+    WAITING = "waiting"
+    OFFERED = "offered"  # an offer is out; the entry waits for its answer
+    FULFILLED = "fulfilled"  # an offer was accepted
+    LEFT = "left"  # the patient left the list
+    REMOVED = "removed"  # too many offers lapsed unanswered
+    ENDED = "ended"  # its dates passed
+
+
+ACTIVE_WAITLIST_STATES = (WaitlistState.WAITING, WaitlistState.OFFERED)
+
+
+class OfferState(enum.StrEnum):
+    OFFERED = "offered"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    LAPSED = "lapsed"
+    WITHDRAWN = "withdrawn"  # the hold ended otherwise (the session was cancelled)
+
+
+class WaitlistEntry(Model):
+    """A patient waiting for a place: in one session, or a clinician's or department's dates."""
+
+    __tablename__ = "waitlist_entry"
+    __table_args__ = (
+        sa.Index("ix_waitlist_entry_hospital_state_joined", "hospital_id", "state", "joined_at"),
+        sa.Index("ix_waitlist_entry_patient_state", "patient_id", "state"),
+        sa.CheckConstraint("first_date <= last_date", name="dates_ordered"),
+        sa.CheckConstraint("lapses >= 0", name="lapses_nonnegative"),
+        sa.CheckConstraint(
+            "(kind = 'session' AND session_id IS NOT NULL) OR "
+            "(kind = 'clinician' AND clinician_id IS NOT NULL) OR kind = 'department'",
+            name="has_target",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hospital_id: Mapped[int] = mapped_column(sa.ForeignKey("hospital.id"))
+    patient_id: Mapped[int] = mapped_column(sa.ForeignKey("patient.id"))
+    account_id: Mapped[int] = mapped_column(sa.ForeignKey("account.id"))
+    kind: Mapped[WaitlistKind] = enum_column(WaitlistKind)
+    session_id: Mapped[int | None] = mapped_column(sa.ForeignKey("clinic_session.id"))
+    clinician_id: Mapped[int | None] = mapped_column(sa.ForeignKey("clinician.id"))
+    department_id: Mapped[int] = mapped_column(sa.ForeignKey("department.id"))
+    first_date: Mapped[date] = mapped_column(sa.Date)
+    last_date: Mapped[date] = mapped_column(sa.Date)
+    band: Mapped[TimeBand] = enum_column(TimeBand, default=TimeBand.ANY)
+    fee_class: Mapped[FeeClass | None] = enum_column(FeeClass, nullable=True)
+    state: Mapped[WaitlistState] = enum_column(WaitlistState, default=WaitlistState.WAITING)
+    lapses: Mapped[int] = mapped_column(default=0)
+    joined_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class FreedPlace(Model):
+    """A place that came free in a slot, followed until the waitlist re-books it (or cannot)."""
+
+    __tablename__ = "waitlist_freed_place"
+    __table_args__ = (
+        sa.Index("ix_waitlist_freed_place_hospital_freed", "hospital_id", "freed_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hospital_id: Mapped[int] = mapped_column(sa.ForeignKey("hospital.id"))
+    slot_id: Mapped[int] = mapped_column(sa.ForeignKey("slot.id"))
+    session_id: Mapped[int] = mapped_column(sa.ForeignKey("clinic_session.id"))
+    reason: Mapped[str] = mapped_column(sa.String(40))
+    freed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    rebooked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class WaitlistOffer(Model):
+    """A freed place offered to one waiter as a hold with a claim window."""
+
+    __tablename__ = "waitlist_offer"
+    __table_args__ = (
+        sa.UniqueConstraint("appointment_id"),
+        sa.Index("ix_waitlist_offer_state_notify", "state", "notify_at"),
+        sa.Index("ix_waitlist_offer_entry", "entry_id"),
+        sa.CheckConstraint("notify_at < expires_at", name="window_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hospital_id: Mapped[int] = mapped_column(sa.ForeignKey("hospital.id"))
+    entry_id: Mapped[int] = mapped_column(sa.ForeignKey("waitlist_entry.id"))
+    freed_place_id: Mapped[int | None] = mapped_column(sa.ForeignKey("waitlist_freed_place.id"))
+    slot_id: Mapped[int] = mapped_column(sa.ForeignKey("slot.id"))
+    appointment_id: Mapped[int] = mapped_column(sa.ForeignKey("appointment.id"))
+    state: Mapped[OfferState] = enum_column(OfferState, default=OfferState.OFFERED)
+    offered_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Offers made at night are sent (and their claim window starts) when the quiet hours end.
+    notify_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    entry: Mapped[WaitlistEntry] = relationship(lazy="joined")

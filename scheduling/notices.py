@@ -74,6 +74,11 @@ def _context(appointment: Any) -> tuple[Patient, dict[str, str]]:
     }
 
 
+def message_context(appointment: Any) -> tuple[Patient, dict[str, str]]:
+    """The patient and the placeholders every appointment message fills in."""
+    return _context(appointment)
+
+
 def booking_confirmed(appointment: Any, *, now: datetime) -> None:
     patient, context = _context(appointment)
     notify_patient(

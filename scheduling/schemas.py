@@ -9,7 +9,15 @@ from marshmallow import Schema, ValidationError, fields, post_load, validate, va
 
 from hospital.db import utcnow
 from hospital.web.id_fields import id_field
-from scheduling.models import ExceptionKind, FeeClass, SessionStatus
+from scheduling.models import (
+    ExceptionKind,
+    FeeClass,
+    OfferState,
+    SessionStatus,
+    TimeBand,
+    WaitlistKind,
+    WaitlistState,
+)
 
 MAX_SEARCH_DAYS = 31
 FEE_CLASSES = [f.value for f in FeeClass]
@@ -329,3 +337,102 @@ class BookingRulesOut(Schema):
     no_show_window_days = fields.Int()
     suspension_days = fields.Int()
     reschedule_limit = fields.Int()
+
+
+# ---- the waitlist ---------------------------------------------------------------------------
+
+TIME_BANDS = [b.value for b in TimeBand]
+
+
+class WaitlistJoinArgs(Schema):
+    """Wait for one sold-out session, or for a clinician's or a department's dates."""
+
+    patient_id = id_field(required=True)
+    session_id = id_field()
+    clinician_id = id_field()
+    department_id = id_field()
+    first_date = fields.Date(metadata={"description": "First day (ranges only; default today)."})
+    last_date = fields.Date(metadata={"description": "Last day (ranges only; at most 31 days)."})
+    band = fields.Str(load_default="any", validate=validate.OneOf(TIME_BANDS))
+    fee_class = fields.Str(validate=validate.OneOf(FEE_CLASSES))
+
+    @validates_schema
+    def _one_target(self, data: dict[str, Any], **_kw: Any) -> None:
+        targets = [k for k in ("session_id", "clinician_id", "department_id") if data.get(k)]
+        if len(targets) != 1:
+            raise ValidationError(
+                "Give exactly one of session_id, clinician_id or department_id.", "session_id"
+            )
+
+
+class WaitlistOfferOut(Schema):
+    """A freed place held for a waiter until the claim window ends."""
+
+    id = fields.Int()
+    entry_id = fields.Int()
+    slot_id = fields.Int()
+    appointment_id = fields.Int(
+        metadata={"description": "The held appointment: confirm it, or pay its order, to accept."}
+    )
+    state = fields.Enum(OfferState, by_value=True)
+    offered_at = fields.AwareDateTime()
+    notify_at = fields.AwareDateTime()
+    expires_at = fields.AwareDateTime()
+    decided_at = fields.AwareDateTime(allow_none=True)
+
+
+class WaitlistEntryOut(Schema):
+    """A waitlist entry with its place in line and the offer out to it, if any."""
+
+    id = fields.Int(attribute="entry.id")
+    patient_id = fields.Int(attribute="entry.patient_id")
+    kind = fields.Enum(WaitlistKind, by_value=True, attribute="entry.kind")
+    session_id = fields.Int(attribute="entry.session_id", allow_none=True)
+    clinician_id = fields.Int(attribute="entry.clinician_id", allow_none=True)
+    department_id = fields.Int(attribute="entry.department_id")
+    first_date = fields.Date(attribute="entry.first_date")
+    last_date = fields.Date(attribute="entry.last_date")
+    band = fields.Enum(TimeBand, by_value=True, attribute="entry.band")
+    fee_class = fields.Enum(FeeClass, by_value=True, attribute="entry.fee_class", allow_none=True)
+    state = fields.Enum(WaitlistState, by_value=True, attribute="entry.state")
+    lapses = fields.Int(attribute="entry.lapses")
+    joined_at = fields.AwareDateTime(attribute="entry.joined_at")
+    position = fields.Int(
+        allow_none=True, metadata={"description": "Place in line, from 1; null once ended."}
+    )
+    target = fields.Str(metadata={"description": "The clinician's or department's name."})
+    offer = fields.Nested(WaitlistOfferOut, allow_none=True)
+
+
+class WaitlistDemandOut(Schema):
+    clinician_id = fields.Int()
+    name = fields.Str()
+    waiting = fields.Int(metadata={"description": "Entries for the clinician or their sessions."})
+    department_waiting = fields.Int(
+        metadata={"description": "Entries for the clinician's whole department."}
+    )
+
+
+class BackfillStatsQueryArgs(Schema):
+    date_from = fields.Date(required=True)
+    date_to = fields.Date(required=True)
+
+    @validates_schema
+    def _ordered(self, data: dict[str, Any], **_kw: Any) -> None:
+        if data["date_to"] < data["date_from"]:
+            raise ValidationError("date_to must not be before date_from.", "date_to")
+        if (data["date_to"] - data["date_from"]).days > 366:
+            raise ValidationError("Ask for at most a year at a time.", "date_to")
+
+
+class BackfillStatsOut(Schema):
+    freed = fields.Int(metadata={"description": "Places that came free with someone waiting."})
+    rebooked = fields.Int(metadata={"description": "Of them, re-booked from the waitlist."})
+    rebooked_share = fields.Float(allow_none=True)
+    median_minutes_to_rebook = fields.Float(allow_none=True)
+    offers_sent = fields.Int()
+    offers_accepted = fields.Int()
+    offers_declined = fields.Int()
+    offers_lapsed = fields.Int()
+    waitlist_no_show_rate = fields.Float(allow_none=True)
+    other_no_show_rate = fields.Float(allow_none=True)

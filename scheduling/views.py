@@ -16,6 +16,7 @@ from scheduling.pages import (  # noqa: F401  (each module adds its pages to the
     schedule_editor,
     staff_day,
     suspensions,
+    waitlist,
 )
 from scheduling.pages.blueprint import bp
 
@@ -27,6 +28,14 @@ add_home_tile(
         _l("Book an appointment"),
         _l("Choose a department, a doctor and a time"),
         order=10,
+    )
+)
+add_home_tile(
+    Tile(
+        "scheduling_pages.my_waitlist",
+        _l("My waitlist"),
+        _l("Your place in line for sold-out times, and places offered to you"),
+        order=25,
     )
 )
 add_home_tile(

@@ -77,6 +77,9 @@ def _session_page(session_id: int, *, error: Any = None, status: int = 200) -> P
         department=found.department,
         slots=found.slots,
         patients=found.patients,
+        # Released and every time taken: the patient may join the waitlist instead.
+        sold_out=now >= found.session.release_at
+        and not any(s.bookable and s.remaining for s in found.slots),
         error=error,
         now=now,
         **page_context(),

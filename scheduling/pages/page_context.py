@@ -10,7 +10,7 @@ from flask_babel import lazy_pgettext
 
 from hospital.db import utcnow
 from hospital.zones import local_date
-from scheduling.models import AppointmentState, ExceptionKind, FeeClass
+from scheduling.models import AppointmentState, ExceptionKind, FeeClass, TimeBand, WaitlistState
 from scheduling.services.places import effective_state
 from scheduling.services.rules import hospital_zone
 
@@ -40,6 +40,20 @@ WEEKDAYS = [
     _l("Sunday"),
 ]
 CHECK_THE_FIELDS = _l("Some fields need your attention. Check them below.")
+BANDS = {
+    TimeBand.ANY: "",
+    TimeBand.MORNING: _l("morning"),
+    TimeBand.AFTERNOON: _l("afternoon"),
+    TimeBand.EVENING: _l("evening"),
+}
+WAITLIST_STATES = {
+    WaitlistState.WAITING: _l("Waiting"),
+    WaitlistState.OFFERED: _l("Place offered"),
+    WaitlistState.FULFILLED: _l("Booked from the waitlist"),
+    WaitlistState.LEFT: _l("Left the waitlist"),
+    WaitlistState.REMOVED: _l("Removed after offers lapsed"),
+    WaitlistState.ENDED: _l("Dates passed"),
+}
 EXCEPTION_KINDS = {ExceptionKind.HOLIDAY: _l("Public holiday"), ExceptionKind.LEAVE: _l("Leave")}
 
 
@@ -48,6 +62,8 @@ def page_context() -> dict[str, Any]:
         "fee_classes": FEE_CLASSES,
         "states": STATES,
         "weekdays": WEEKDAYS,
+        "bands": BANDS,
+        "waitlist_states": WAITLIST_STATES,
         "effective_state": lambda a: effective_state(a, now=utcnow()),
     }
 

@@ -16,7 +16,7 @@ from scheduling.models import ExceptionKind
 from scheduling.pages.blueprint import Page, bp
 from scheduling.pages.form_input import int_arg, parse_date, parse_int, parse_time, session_values
 from scheduling.pages.page_context import CHECK_THE_FIELDS, EXCEPTION_KINDS, page_context
-from scheduling.services import queries, templates
+from scheduling.services import queries, templates, waitlist
 from scheduling.services.rules import rules_for
 
 
@@ -31,6 +31,7 @@ def _schedule_page(*, error: Any = None, errors: Any = None, status: int = 200) 
         departments=queries.departments_by_id(account.hospital_id),
         exception_kinds=EXCEPTION_KINDS,
         rules=rules_for(account.hospital_id),
+        demand=waitlist.demand_by_clinician(actor=account, now=now),
         values=request.form if request.method == "POST" else {},
         error=error,
         errors=errors or {},

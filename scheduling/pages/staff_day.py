@@ -21,7 +21,7 @@ from scheduling import queue_port
 from scheduling.pages.blueprint import Page, bp
 from scheduling.pages.form_input import date_arg, int_arg
 from scheduling.pages.page_context import local_today, page_context
-from scheduling.services import changes, overviews, queries
+from scheduling.services import changes, overviews, queries, waitlist
 
 
 @bp.get("/staff/day")
@@ -54,6 +54,12 @@ def _staff_day_page(*, error: Any = None, status: int = 200) -> Page:
         slots=found.slots,
         patients=found.patients,
         counts=found.counts,
+        waiting=waitlist.waiting_for_sessions(found.sessions),
+        demand=(
+            waitlist.demand_by_clinician(actor=account, now=utcnow())
+            if account.has_role(Role.REGISTRAR, Role.ADMIN)
+            else []
+        ),
         error=error,
         can_add_on=account.has_role(Role.REGISTRAR, Role.CLINICIAN, Role.ADMIN),
         can_cancel=account.has_role(Role.REGISTRAR, Role.ADMIN),

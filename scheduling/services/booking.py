@@ -304,8 +304,17 @@ def _hold_object(appointment_id: int, slot: Slot, values: dict[str, Any]) -> App
     return appointment
 
 
-def hold(*, actor: Account, patient_id: int, slot_id: int, now: datetime) -> Appointment:
+def hold(
+    *,
+    actor: Account,
+    patient_id: int,
+    slot_id: int,
+    now: datetime,
+    hold_until: datetime | None = None,
+) -> Appointment:
     """Reserve a place in a slot for a patient until the hold expires (or is confirmed).
+
+    hold_until replaces the hospital's hold time (a waitlist offer's claim window).
 
     A successful hold runs five statements after sign-in: the slot with its session, the patient
     with the account's link (both rows locked, so limits cannot be raced), the limits counted in
@@ -358,7 +367,7 @@ def hold(*, actor: Account, patient_id: int, slot_id: int, now: datetime) -> App
         "state": AppointmentState.HELD.value,
         "fee_class": session.fee_class.value,
         "fee_fen": session.fee_fen,
-        "hold_expires_at": now + timedelta(minutes=limits.hold_minutes),
+        "hold_expires_at": hold_until or now + timedelta(minutes=limits.hold_minutes),
         "created_at": now,
     }
     # The slot's row stays locked from the take to the commit: the take comes last but for

@@ -17,6 +17,7 @@ from hospital.errors import Conflict, Forbidden, InvalidInput, NotFound
 from hospital.patients.access import Permission
 from hospital.patients.models import Patient
 from scheduling.models import Appointment, AppointmentState, SessionStatus, Slot
+from scheduling.services import offers
 from scheduling.services.booking import (
     _announce_booking,
     _check_bookable,
@@ -202,6 +203,7 @@ def reschedule(
     _give_back_place(old_slot_id)
     _expire_cached(Slot, old_slot_id)
     _expire_cached(Slot, new_slot.id)
+    offers.place_freed(old_slot_id, reason="rescheduled", now=now)
     db.session.refresh(appointment)
     record(
         action="scheduling.appointment_rescheduled",

@@ -25,6 +25,7 @@ from scheduling.models import (
     SessionStatus,
     SessionTemplate,
 )
+from scheduling.services import offers
 from scheduling.services.materialise import _insert_slots, _session_row
 from scheduling.services.places import _end_appointment
 from scheduling.services.rules import SCHEDULE_ROLES, _require_roles, hospital_zone
@@ -274,6 +275,8 @@ def add_extra_session(
         object_type="clinic_session",
         object_id=str(session.id),
     )
+    # Its places go to the waitlist first.
+    offers.offer_free_places(session.id, reason="extra_session", now=now)
     return session
 
 

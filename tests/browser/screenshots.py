@@ -72,6 +72,10 @@ SHOTS: list[Shot] = [
     Shot("book-slots-elder", "/book/sessions/{future_session}?lang=zh", sign_in_as=PATIENT, elder=True),
     Shot("book-confirm", "/appointments/{held_appointment}/confirm?lang=zh", sign_in_as=PATIENT),
     Shot("my-appointments", "/appointments?lang=zh", sign_in_as=PATIENT),
+    Shot("waitlist-join", "/book/sessions/{sold_out_session}?lang=zh", sign_in_as=PATIENT),
+    Shot("waitlist-mine", "/waitlist?lang=zh", sign_in_as=PATIENT),
+    Shot("waitlist-offer", "/waitlist/offers/{waitlist_offer}?lang=zh", sign_in_as=PATIENT),
+    Shot("waitlist-offer-elder", "/waitlist/offers/{waitlist_offer}?lang=zh", sign_in_as=PATIENT, elder=True),
     Shot("ticket", "/q/{ticket_token}?lang=zh", ready="#q-ahead[data-ahead]"),
     Shot("ticket-en", "/q/{ticket_token}?lang=en", ready="#q-ahead[data-ahead]"),
     Shot("report", "/reports/{report}?lang=zh", sign_in_as=PATIENT),
@@ -101,6 +105,8 @@ def _config(database: Path) -> dict[str, Any]:
         "PUBLIC_URL": "http://127.0.0.1",
         "BILLING_SANDBOX_MAX_DELAY_S": 0,
         "BILLING_SANDBOX_DUPLICATE_RATE": 0.0,
+        # Offers are sent at once whatever the hour the screens are rendered.
+        "WAITLIST_QUIET_HOURS": "00:00-00:00",
     }
 
 
@@ -325,6 +331,82 @@ def _clinic(app: Any) -> dict[str, Any]:
     return ids
 
 
+def _waitlist(app: Any) -> dict[str, Any]:
+    """Two sold-out sessions of Dr Wang: 李梅 may join one; her father waits on the other and,
+    when a place there is cancelled, it is offered to him (she answers for him)."""
+    from datetime import time, timedelta
+    from zoneinfo import ZoneInfo
+
+    from hospital.accounts.models import Account
+    from hospital.db import db, utcnow
+    from hospital.demo import DOCTOR_CLINICIAN
+    from hospital.organisation.models import Clinician, Department, Hospital
+    from hospital.patients.models import FamilyLink, Patient
+    from scheduling.models import WaitlistOffer
+    from scheduling.services import booking, changes, waitlist
+    from tests.support.scheduling_factories import create_clinic_session, slots_of
+
+    with app.app_context():
+        now = utcnow()
+        hospital = db.session.scalar(sa.select(Hospital).where(Hospital.code == "DEMO"))
+        local = now.astimezone(ZoneInfo(hospital.timezone))
+        code, name = DOCTOR_CLINICIAN
+        department = db.session.scalar(
+            sa.select(Department).where(
+                Department.hospital_id == hospital.id, Department.code == code
+            )
+        )
+        clinician = db.session.scalar(
+            sa.select(Clinician).where(
+                Clinician.department_id == department.id, Clinician.name_zh == name
+            )
+        )
+        desk = db.session.get_one(Account, _account_id("registrar"))
+        account = db.session.get_one(Account, _account_id(PATIENT))
+        family = {
+            p.id
+            for p in db.session.scalars(
+                sa.select(Patient)
+                .join(FamilyLink, FamilyLink.patient_id == Patient.id)
+                .where(FamilyLink.account_id == account.id)
+            )
+        }
+        father = db.session.scalar(
+            sa.select(Patient)
+            .join(FamilyLink, FamilyLink.patient_id == Patient.id)
+            .where(FamilyLink.account_id == account.id, Patient.name == "李建华")
+        )
+        others = db.session.scalars(
+            sa.select(Patient)
+            .where(Patient.hospital_id == hospital.id, Patient.id.not_in(family))
+            .order_by(Patient.id)
+            .offset(4)
+            .limit(4)
+        ).all()
+        sessions = []
+        booked = []
+        for days, who in ((3, others[:2]), (4, others[2:])):
+            session = create_clinic_session(
+                clinician,
+                local_date=local.date() + timedelta(days=days),
+                start=time(14),
+                end=time(14, 30),
+                zone=hospital.timezone,
+                release_at=now - timedelta(days=7),
+            )
+            for slot, patient in zip(slots_of(session), who, strict=True):
+                held = booking.hold(actor=desk, patient_id=patient.id, slot_id=slot.id, now=now)
+                booked.append(booking.confirm(held.id, actor=desk, now=now))
+            sessions.append(session)
+        waitlist.join(actor=account, patient_id=father.id, session_id=sessions[1].id, now=now)
+        changes.cancel(booked[-1].id, actor=desk, now=now, reason="患者改期")
+        offer = db.session.scalar(sa.select(WaitlistOffer))
+        assert offer is not None
+        ids = {"sold_out_session": sessions[0].id, "waitlist_offer": offer.id}
+        db.session.commit()
+    return ids
+
+
 def _signed_in(app: Any, url: str, login: str) -> dict[str, Any]:
     from hospital.accounts.models import Account
     from hospital.accounts.sessions import open_session
@@ -353,7 +435,7 @@ def render(outdir: Path) -> list[Path]:
         seeded = app.test_cli_runner().invoke(args=["seed-demo"])
         if seeded.exit_code != 0:
             raise SystemExit(f"seed-demo failed:\n{seeded.output}{seeded.exception!r}")
-        ids = {**_orders(app), **_clinic(app)}
+        ids = {**_orders(app), **_clinic(app), **_waitlist(app)}
 
         server = make_server("127.0.0.1", 0, app, threaded=True)
         thread = threading.Thread(target=server.serve_forever, daemon=True)

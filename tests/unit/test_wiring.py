@@ -19,9 +19,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 RECEIVERS = {
     "appointment_held": 1,  # billing
-    "appointment_cancelled": 2,  # billing, statistics
+    "appointment_cancelled": 3,  # billing, statistics, the waitlist
     "order_paid": 3,  # scheduling (appointments), kiosk (walk-in fees), queueing (stations)
-    "appointment_booked": 2,  # statistics, visits
+    "appointment_booked": 3,  # statistics, visits, the waitlist
     "visit_checked_in": 2,  # statistics, visits
     "appointment_no_show": 1,
     "ticket_first_called": 1,
@@ -51,6 +51,8 @@ TEMPLATE_KEYS = {
     "scheduling.booking_confirmed",
     "scheduling.cancelled_by_hospital",
     "scheduling.reminder",
+    "scheduling.waitlist_offer",
+    "scheduling.keep_or_release",
 }
 JOB_IDS = {
     "accounts.prune_one_time_codes",
@@ -69,6 +71,8 @@ JOB_IDS = {
     "scheduling.release_expired_holds",
     "scheduling.send_reminders",
     "scheduling.publish_scheduling_links",
+    "scheduling.waitlist_sweep",
+    "scheduling.ask_keep_or_release",
 }
 
 

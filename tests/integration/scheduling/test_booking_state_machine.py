@@ -1,4 +1,5 @@
-"""Random sequences of hold / confirm / cancel / expire / reschedule / no-show keep the invariants."""
+"""Random sequences of hold / confirm / cancel / expire / reschedule / no-show / waitlist steps keep
+the invariants."""
 
 from __future__ import annotations
 
@@ -18,8 +19,17 @@ from hypothesis.stateful import (
 
 from hospital.db import db
 from hospital.errors import DomainError
-from scheduling.models import Appointment, AppointmentState, Slot
-from scheduling.services import attendance, booking, changes, places, rules
+from scheduling.models import (
+    Appointment,
+    AppointmentState,
+    OfferState,
+    Slot,
+    WaitlistEntry,
+    WaitlistOffer,
+    WaitlistState,
+)
+from scheduling.services import attendance, booking, changes, offers, places, rules
+from scheduling.services import waitlist as waitlist_service
 from tests.integration.scheduling.conftest import assert_slot_invariants, build_world
 from tests.support.scheduling_factories import NOW, create_clinic_session, set_rules, slots_of
 
@@ -124,6 +134,60 @@ class BookingMachine(RuleBasedStateMachine):
             )
         )
 
+    @rule(who=st.integers(0, 9), slot=st.integers(0, 20), by_clinician=st.booleans())
+    def join_waitlist(self, who: int, slot: int, by_clinician: bool) -> None:
+        account, patient = self.pair(who)
+        target = self.slots[slot % len(self.slots)]
+        if by_clinician:
+            self.attempt(
+                lambda: waitlist_service.join(
+                    actor=account,
+                    patient_id=patient.id,
+                    clinician_id=self.world.clinician.id,
+                    first_date=target.local_date,
+                    now=self.now,
+                )
+            )
+        else:
+            self.attempt(
+                lambda: waitlist_service.join(
+                    actor=account, patient_id=patient.id, session_id=target.session_id, now=self.now
+                )
+            )
+
+    def offer_id(self, i: int) -> tuple[int, Any] | None:
+        ids = db.session.scalars(sa.select(WaitlistOffer.id).order_by(WaitlistOffer.id)).all()
+        if not ids:
+            return None
+        offer = db.session.get_one(WaitlistOffer, ids[i % len(ids)])
+        account = next(
+            (a for a in self.world.accounts if a.id == offer.entry.account_id), self.world.registrar
+        )
+        return offer.id, account
+
+    @rule(i=st.integers(0, 50), take=st.booleans())
+    def answer_offer(self, i: int, take: bool) -> None:
+        found = self.offer_id(i)
+        if found is None:
+            return
+        offer_id, account = found
+        answer = offers.accept if take else offers.decline
+        self.attempt(lambda: answer(offer_id, actor=account, now=self.now))
+
+    @rule(i=st.integers(0, 50))
+    def leave_waitlist(self, i: int) -> None:
+        ids = db.session.scalars(sa.select(WaitlistEntry.id).order_by(WaitlistEntry.id)).all()
+        if ids:
+            entry = db.session.get_one(WaitlistEntry, ids[i % len(ids)])
+            account = next(a for a in self.world.accounts if a.id == entry.account_id)
+            self.attempt(lambda: waitlist_service.leave(entry.id, actor=account, now=self.now))
+
+    @rule()
+    def waitlist_sweep(self) -> None:
+        from scheduling import jobs
+
+        self.attempt(lambda: jobs.waitlist_sweep(self.now))
+
     @rule(minutes=st.integers(1, 25))
     def time_passes(self, minutes: int) -> None:
         self.now += timedelta(minutes=minutes)
@@ -145,6 +209,43 @@ class BookingMachine(RuleBasedStateMachine):
     def counters_match_occupants(self) -> None:
         if hasattr(self, "world"):
             assert_slot_invariants()
+
+    @invariant()
+    def offers_are_single_holds(self) -> None:
+        """A live offer is one held appointment in its slot; an entry has at most one live offer."""
+        if not hasattr(self, "world"):
+            return
+        live = db.session.scalars(
+            sa.select(WaitlistOffer)
+            .where(WaitlistOffer.state == OfferState.OFFERED)
+            .execution_options(populate_existing=True)
+        ).all()
+        assert len({o.entry_id for o in live}) == len(live)
+        assert len({o.appointment_id for o in live}) == len(live)
+        for offer in live:
+            appointment = db.session.get_one(Appointment, offer.appointment_id)
+            db.session.refresh(appointment)
+            assert appointment.state is AppointmentState.HELD
+            assert appointment.slot_id == offer.slot_id
+            assert appointment.hold_expires_at == offer.expires_at
+            db.session.refresh(offer.entry)
+            # A patient who left the list keeps the offer already out to answer.
+            assert offer.entry.state in (WaitlistState.OFFERED, WaitlistState.LEFT)
+        offered = db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(WaitlistEntry)
+            .where(WaitlistEntry.state == WaitlistState.OFFERED)
+        )
+        assert offered == sum(1 for o in live if o.entry.state is WaitlistState.OFFERED)
+        accepted = db.session.scalars(
+            sa.select(WaitlistOffer.appointment_id).where(
+                WaitlistOffer.state == OfferState.ACCEPTED
+            )
+        ).all()
+        for appointment_id in accepted:
+            assert (
+                db.session.get_one(Appointment, appointment_id).state is not AppointmentState.HELD
+            )
 
     @invariant()
     def limits_hold(self) -> None:
