@@ -47,7 +47,7 @@ BANDS = {
     TimeBand.EVENING: _l("evening"),
 }
 WAITLIST_STATES = {
-    WaitlistState.WAITING: _l("Waiting"),
+    WaitlistState.WAITING: lazy_pgettext("waitlist", "Waiting"),
     WaitlistState.OFFERED: _l("Place offered"),
     WaitlistState.FULFILLED: _l("Booked from the waitlist"),
     WaitlistState.LEFT: _l("Left the waitlist"),

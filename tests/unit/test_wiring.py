@@ -18,10 +18,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 RECEIVERS = {
-    "appointment_held": 1,  # billing
+    "appointment_held": 2,  # billing, metrics
     "appointment_cancelled": 3,  # billing, statistics, the waitlist
     "order_paid": 3,  # scheduling (appointments), kiosk (walk-in fees), queueing (stations)
-    "appointment_booked": 3,  # statistics, visits, the waitlist
+    "appointment_booked": 4,  # statistics, visits, the waitlist, metrics
     "visit_checked_in": 2,  # statistics, visits
     "appointment_no_show": 1,
     "ticket_first_called": 1,
