@@ -242,7 +242,7 @@ def check_in(args: dict[str, Any]) -> dict[str, Any]:
             code=ErrorCode.APPOINTMENT_ID_REQUIRED,
         )
     if actor.is_staff:
-        issuing.require_check_in_role(actor)
+        issuing.require_check_in_role(actor=actor)
     else:
         from scheduling.services.queries import appointment_of_hospital
 
@@ -264,7 +264,7 @@ def check_in(args: dict[str, Any]) -> dict[str, Any]:
         actor=actor, hospital_id=actor.hospital_id, appointment_id=args["appointment_id"], now=now
     )
     if actor.is_staff:
-        issuing.audit_staff_check_in(actor, ticket, created=created)
+        issuing.audit_staff_check_in(actor=actor, ticket=ticket, created=created)
     return _ticket_out(ticket)
 
 
@@ -370,7 +370,7 @@ def get_console(counter_id: int) -> dict[str, Any]:
 
 def _console_payload(counter_id: int) -> dict[str, Any]:
     actor = signed_in_account()
-    counter = counters.counter_for_staff(actor, counter_id, action="console.read")
+    counter = counters.counter_for_staff(actor=actor, counter_id=counter_id, action="console.read")
     queue = queues.find_queue(
         counter.service_point, local_date(utcnow(), zone_for(current_hospital()))
     )
@@ -384,7 +384,7 @@ def _console_payload(counter_id: int) -> dict[str, Any]:
     state = snapshots.load_state(queue.id, utcnow())
     assert state is not None
     view = snapshots.console_view(state, counter.id)
-    counters.audit_console_read(actor, view, counter_id=counter.id)
+    counters.audit_console_read(actor=actor, view=view, counter_id=counter.id)
     return view
 
 
@@ -675,7 +675,7 @@ def board_events(args: dict[str, Any]) -> Response:
 def counter_events(counter_id: int) -> Response:
     """Live updates of a staff console (Server-Sent Events)."""
     actor = signed_in_account()
-    counter = counters.counter_for_staff(actor, counter_id, action="console.read")
+    counter = counters.counter_for_staff(actor=actor, counter_id=counter_id, action="console.read")
     queue = queues.find_queue(
         counter.service_point, local_date(utcnow(), zone_for(current_hospital()))
     )
@@ -686,8 +686,10 @@ def counter_events(counter_id: int) -> Response:
     state = snapshots.load_state(queue.id, utcnow())
     view = snapshots.console_view(state, counter.id) if state is not None else None
     if view is not None:
-        counters.audit_console_read(actor, view, counter_id=counter.id)
-    audit_later_names = counters.live_console_auditor(actor, view, counter_id=counter.id)
+        counters.audit_console_read(actor=actor, view=view, counter_id=counter.id)
+    audit_later_names = counters.live_console_auditor(
+        actor=actor, first_view=view, counter_id=counter.id
+    )
 
     def render(states: list[dict[str, Any]]) -> dict[str, Any]:
         shown = snapshots.console_view(states[0], counter_id)

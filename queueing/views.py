@@ -227,7 +227,9 @@ def _waiting_counts(queue_ids: list[int]) -> dict[int, int]:
 
 def _staff_counter(counter_id: int, action: str) -> Counter:
     """A counter of this hospital whose queue the signed-in account's roles work (else 403)."""
-    return counters.counter_for_staff(signed_in_account(), counter_id, action=action)
+    return counters.counter_for_staff(
+        actor=signed_in_account(), counter_id=counter_id, action=action
+    )
 
 
 @bp.route("/queueing/console")
@@ -243,7 +245,7 @@ def console_index() -> str:
             .where(ServicePoint.hospital_id == actor.hospital_id, ServicePoint.is_active.is_(True))
             .order_by(ServicePoint.code)
         )
-        if queues.may_work_at(actor, point)
+        if queues.may_work_at(actor=actor, point=point)
     ]
     point_ids = [p.id for p in points]
     point_counters: dict[int, list[Counter]] = {}
@@ -507,7 +509,9 @@ def complete_and_order(counter_id: int) -> WerkzeugResponse:
     actor = signed_in_account()
     now = utcnow()
     chosen = {int(v) for v in request.form.getlist("fee_item_id") if v.isdigit() and len(v) < 10}
-    counters.counter_for_staff(actor, counter_id, action="queue.complete_and_order")
+    counters.counter_for_staff(
+        actor=actor, counter_id=counter_id, action="queue.complete_and_order"
+    )
     try:
         if not chosen:
             raise InvalidInput(_l("Choose at least one test to order."), code=ErrorCode.ORDER_EMPTY)

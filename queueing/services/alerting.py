@@ -57,7 +57,9 @@ def set_thresholds(
 ) -> alerts.Thresholds:
     """Set a service point's alert thresholds (audited)."""
     point = active_service_point(hospital_id, service_point_id)
-    require_may_work(actor, point.kind, point.id, action="alert_thresholds")
+    require_may_work(
+        actor=actor, kind=point.kind, service_point_id=point.id, action="alert_thresholds"
+    )
     row = db.session.scalar(
         sa.select(AlertThresholds)
         .where(AlertThresholds.service_point_id == point.id)
@@ -84,7 +86,7 @@ def staff_alerts(*, actor: Account, now: datetime) -> list[dict[str, Any]]:
     hospital = get_hospital(actor.hospital_id)
     found: list[dict[str, Any]] = []
     for point, queue in open_queues_on(hospital.id, local_date(now, zone_for(hospital))):
-        if not may_work_at(actor, point):
+        if not may_work_at(actor=actor, point=point):
             continue
         state = load_state(queue.id, now)
         if state is None:

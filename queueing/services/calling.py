@@ -126,11 +126,13 @@ def call_next(
     *, actor: Account | None, hospital_id: int, counter_id: int, now: datetime
 ) -> CallResult:
     """Call the next ticket to this counter; a repeat returns the ticket it already has (invariant 5)."""
-    several = lock_counter_and_queues(hospital_id, counter_id, now, actor=actor, action="call_next")
+    several = lock_counter_and_queues(
+        hospital_id=hospital_id, counter_id=counter_id, now=now, actor=actor, action="call_next"
+    )
     if several is not None:
         return _call_next_across(*several, actor=actor, now=now)
     counter, queue = lock_counter_and_queue(
-        hospital_id, counter_id, now, actor=actor, action="call_next"
+        hospital_id=hospital_id, counter_id=counter_id, now=now, actor=actor, action="call_next"
     )
     # One read for the heads of the line and any called ticket whose lease ran out (rare:
     # released first).
@@ -257,7 +259,7 @@ def call_ticket(
             code=ErrorCode.REASON_REQUIRED,
         )
     counter, queue = lock_counter_and_queue(
-        hospital_id, counter_id, now, actor=actor, action="call_ticket"
+        hospital_id=hospital_id, counter_id=counter_id, now=now, actor=actor, action="call_ticket"
     )
     if counter.is_paused:
         raise Conflict(
@@ -307,7 +309,7 @@ def _called_ticket(
 ) -> tuple[Counter, ServiceQueue, Ticket]:
     """Lock the counter and its queue and take its current ticket, which must be called."""
     counter, queue = lock_counter_and_queue(
-        hospital_id, counter_id, now, actor=actor, action=action
+        hospital_id=hospital_id, counter_id=counter_id, now=now, actor=actor, action=action
     )
     ticket = current_ticket(counter, queue, ticket_id)
     if ticket.status is not TicketStatus.CALLED:

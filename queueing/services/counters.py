@@ -28,7 +28,7 @@ from queueing.models import CallRule, Counter, CounterQueue, ServiceQueue, Ticke
 from queueing.services.queues import active_service_point, require_may_work
 
 
-def get_counter(hospital_id: int, counter_id: Any, *, lock: bool) -> Counter:
+def get_counter(hospital_id: int, counter_id: int, *, lock: bool) -> Counter:
     stmt = sa.select(Counter).where(Counter.id == counter_id)
     if lock:
         stmt = stmt.with_for_update().execution_options(populate_existing=True)
@@ -65,15 +65,15 @@ def create_counter(
     return counter
 
 
-def counter_for_staff(actor: Account, counter_id: Any, *, action: str) -> Counter:
+def counter_for_staff(*, actor: Account, counter_id: int, action: str) -> Counter:
     """A counter of the actor's hospital whose service point the actor's roles work (else 403)."""
     counter = get_counter(actor.hospital_id, counter_id, lock=False)
     point = counter.service_point
-    require_may_work(actor, point.kind, point.id, action=action)
+    require_may_work(actor=actor, kind=point.kind, service_point_id=point.id, action=action)
     return counter
 
 
-def audit_console_read(actor: Account, view: dict[str, Any], *, counter_id: int) -> None:
+def audit_console_read(*, actor: Account, view: dict[str, Any], counter_id: int) -> None:
     """Audit that a staff console showed these waiting patients' full names."""
     from queueing.snapshots import console_patients
 
@@ -87,7 +87,7 @@ def audit_console_read(actor: Account, view: dict[str, Any], *, counter_id: int)
 
 
 def live_console_auditor(
-    actor: Account, first_view: dict[str, Any] | None, *, counter_id: int
+    *, actor: Account, first_view: dict[str, Any] | None, counter_id: int
 ) -> Callable[[dict[str, Any]], None]:
     """For a console's event stream: audit each patient whose full name appears after it opened.
 
@@ -185,7 +185,7 @@ _LOCK_QUEUE_AND_COUNTER = (
 
 
 def lock_counter_and_queue(
-    hospital_id: int, counter_id: Any, now: datetime, *, actor: Account | None, action: str
+    *, hospital_id: int, counter_id: int, now: datetime, actor: Account | None, action: str
 ) -> tuple[Counter, ServiceQueue]:
     """Lock today's queue of the counter, then the counter (the lock order everywhere).
 
@@ -208,7 +208,7 @@ def lock_counter_and_queue(
     ).all()
     if not rows:
         raise NotFound(_l("No such counter."), code=ErrorCode.COUNTER_NOT_FOUND)
-    require_may_work(actor, rows[0][3], rows[0][4], action=action)
+    require_may_work(actor=actor, kind=rows[0][3], service_point_id=rows[0][4], action=action)
     day = local_date(now, zone_for(rows[0]))
     queue_id = next(
         (queue_id for _tz, queue_id, on, _kind, _point, _held in rows if on == day), None
@@ -270,7 +270,7 @@ def _todays_queue_ids(hospital_id: int, counter_id: int, now: datetime) -> tuple
 
 
 def lock_counter_and_queues(
-    hospital_id: int, counter_id: Any, now: datetime, *, actor: Account | None, action: str
+    *, hospital_id: int, counter_id: int, now: datetime, actor: Account | None, action: str
 ) -> tuple[Counter, list[ServiceQueue]] | None:
     """For a counter that serves several queues: lock all of today's, by id (so two such
     counters never deadlock), then the counter; their order is the counter's. None for a
@@ -281,7 +281,7 @@ def lock_counter_and_queues(
         return None
     counter = get_counter(hospital_id, counter_id, lock=False)
     point = counter.service_point
-    require_may_work(actor, point.kind, point.id, action=action)
+    require_may_work(actor=actor, kind=point.kind, service_point_id=point.id, action=action)
     queue_ids, _multi = _todays_queue_ids(hospital_id, counter.id, now)
     if not queue_ids:
         raise Conflict(
@@ -315,7 +315,9 @@ def assign_queues(
     counter = get_counter(hospital_id, counter_id, lock=True)
     if actor is not None:
         point = counter.service_point
-        require_may_work(actor, point.kind, point.id, action="assign_queues")
+        require_may_work(
+            actor=actor, kind=point.kind, service_point_id=point.id, action="assign_queues"
+        )
     wanted = [p for p in dict.fromkeys(service_point_ids) if p != counter.service_point_id]
     for point_id in wanted:
         active_service_point(hospital_id, point_id)
@@ -344,7 +346,7 @@ def assigned_points(counter_id: int) -> list[int]:
     )
 
 
-def ticket_in_queue(queue: ServiceQueue, ticket_id: Any, *, lock: bool) -> Ticket:
+def ticket_in_queue(queue: ServiceQueue, ticket_id: int, *, lock: bool) -> Ticket:
     stmt = sa.select(Ticket).where(Ticket.id == ticket_id)
     if lock:
         stmt = stmt.with_for_update().execution_options(populate_existing=True)

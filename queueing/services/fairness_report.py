@@ -51,7 +51,7 @@ def daily_report(*, actor: Account, day: date) -> list[QueueFairness]:
     ).all()
     report = []
     for queue, point in rows:
-        if not may_work_at(actor, point):
+        if not may_work_at(actor=actor, point=point):
             continue
         report.append(_queue_fairness(queue, point, zone))
     return report

@@ -334,7 +334,7 @@ def check_in(
 CHECK_IN_ROLES = frozenset({Role.REGISTRAR, Role.NURSE, Role.ADMIN})
 
 
-def require_check_in_role(actor: Account) -> None:
+def require_check_in_role(*, actor: Account) -> None:
     """Refuse (403, audited) a staff account whose role does not check patients in."""
     if actor.has_role(*CHECK_IN_ROLES):
         return
@@ -352,15 +352,15 @@ def require_check_in_role(actor: Account) -> None:
 
 def staff_check_in(*, actor: Account, appointment_id: int, now: datetime) -> tuple[Ticket, bool]:
     """Staff check a patient in by the appointment (the day list): the kiosk's call, audited."""
-    require_check_in_role(actor)
+    require_check_in_role(actor=actor)
     ticket, created = check_in(
         actor=actor, hospital_id=actor.hospital_id, appointment_id=appointment_id, now=now
     )
-    audit_staff_check_in(actor, ticket, created=created)
+    audit_staff_check_in(actor=actor, ticket=ticket, created=created)
     return ticket, created
 
 
-def audit_staff_check_in(actor: Account, ticket: Ticket, *, created: bool) -> None:
+def audit_staff_check_in(*, actor: Account, ticket: Ticket, created: bool) -> None:
     """Audit a staff check-in by id (and that the staff member was shown its ticket)."""
     record(
         action="queue.check_in",

@@ -31,7 +31,7 @@ PREFIXES: dict[ServicePointKind, str] = {
 }
 
 
-def active_service_point(hospital_id: int, service_point_id: Any) -> ServicePoint:
+def active_service_point(hospital_id: int, service_point_id: int) -> ServicePoint:
     point = (
         db.session.get(ServicePoint, service_point_id)
         if isinstance(service_point_id, int)
@@ -48,13 +48,13 @@ def get_hospital(hospital_id: int) -> Hospital:
     return hospital
 
 
-def may_work_at(actor: Account, point: ServicePoint) -> bool:
+def may_work_at(*, actor: Account, point: ServicePoint) -> bool:
     """Whether this staff account's roles work the queue of this service point."""
     return may_work(actor.roles, point.kind)
 
 
 def require_may_work(
-    actor: Account | None, kind: ServicePointKind, service_point_id: int, *, action: str
+    *, actor: Account | None, kind: ServicePointKind, service_point_id: int, action: str
 ) -> None:
     """Refuse (403, audited) a staff account whose roles do not work this kind of service point.
 
@@ -145,7 +145,7 @@ def open_queue(
 ) -> ServiceQueue:
     """Open (or reopen) today's queue for a service point; opening twice returns the same queue."""
     point = active_service_point(hospital_id, service_point_id)
-    require_may_work(actor, point.kind, point.id, action="open_queue")
+    require_may_work(actor=actor, kind=point.kind, service_point_id=point.id, action="open_queue")
     day = local_date(now, zone_for(get_hospital(hospital_id)))
     queue, created = get_or_create_queue(point, day, now=now, actor=actor, prefix=prefix)
     if not created and queue.status is QueueStatus.CLOSED:
@@ -160,7 +160,7 @@ def close_queue(*, actor: Account, queue_id: int, now: datetime) -> ServiceQueue
     """Stop issuing tickets; tickets already waiting are still served."""
     queue = locked_queue(actor.hospital_id, queue_id)
     point = queue.service_point
-    require_may_work(actor, point.kind, point.id, action="close_queue")
+    require_may_work(actor=actor, kind=point.kind, service_point_id=point.id, action="close_queue")
     queue.status = QueueStatus.CLOSED
     queue.closed_at = now
     touch(queue)
@@ -182,7 +182,7 @@ def open_todays_queues(now: datetime) -> int:
     return opened
 
 
-def locked_queue(hospital_id: int, queue_id: Any) -> ServiceQueue:
+def locked_queue(hospital_id: int, queue_id: int) -> ServiceQueue:
     queue = (
         db.session.scalar(
             sa.select(ServiceQueue)

@@ -50,7 +50,7 @@ def start(
 ) -> Ticket:
     """The patient arrived at the counter: start serving (the lease no longer applies)."""
     counter, queue = lock_counter_and_queue(
-        hospital_id, counter_id, now, actor=actor, action="start"
+        hospital_id=hospital_id, counter_id=counter_id, now=now, actor=actor, action="start"
     )
     ticket = current_ticket(counter, queue, ticket_id)
     if ticket.status is TicketStatus.SERVING:
@@ -92,7 +92,7 @@ def complete(
 ) -> Ticket:
     """Finish serving the current ticket; a transfer's return leg is issued now."""
     counter, queue = lock_counter_and_queue(
-        hospital_id, counter_id, now, actor=actor, action="complete"
+        hospital_id=hospital_id, counter_id=counter_id, now=now, actor=actor, action="complete"
     )
     ticket = None
     if counter.current_ticket_id is not None and ticket_id in (None, counter.current_ticket_id):
@@ -164,7 +164,7 @@ def transfer(
 ) -> Ticket:
     """Send the current patient to another queue (e.g. lab draw), optionally returning here after."""
     counter, queue = lock_counter_and_queue(
-        hospital_id, counter_id, now, actor=actor, action="transfer"
+        hospital_id=hospital_id, counter_id=counter_id, now=now, actor=actor, action="transfer"
     )
     ticket = current_ticket(counter, queue, ticket_id)
     point = active_service_point(hospital_id, to_service_point_id)
@@ -250,7 +250,11 @@ def set_paused(
     queue: ServiceQueue | None
     try:
         counter, queue = lock_counter_and_queue(
-            hospital_id, counter_id, now, actor=actor, action="set_paused"
+            hospital_id=hospital_id,
+            counter_id=counter_id,
+            now=now,
+            actor=actor,
+            action="set_paused",
         )
     except Conflict:  # no queue today: only the counter to lock
         counter, queue = get_counter(hospital_id, counter_id, lock=True), None

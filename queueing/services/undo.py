@@ -158,7 +158,7 @@ def undo_last(
 ) -> Ticket:
     """Take back the counter's last action if it is recent enough; audited."""
     counter, queue = lock_counter_and_queue(
-        hospital_id, counter_id, now, actor=actor, action="undo"
+        hospital_id=hospital_id, counter_id=counter_id, now=now, actor=actor, action="undo"
     )
     event = last_action(counter.id)
     if event is None or event.action not in UNDOABLE or event.undone_at is not None:
