@@ -180,6 +180,50 @@ def _lexicon_edit(w: World) -> str:
 
 
 # A parameter the victim's object is built for. Order matters where one needs another.
+def _waitlist_entry(w: World) -> int:
+    from datetime import timedelta
+
+    from scheduling.models import WaitlistEntry, WaitlistKind
+
+    day = w.clinic.session.local_date
+    entry = WaitlistEntry(
+        hospital_id=w.a.id,
+        patient_id=w.victim_patient.id,
+        account_id=w.victim.id,
+        kind=WaitlistKind.SESSION,
+        session_id=w.clinic.session.id,
+        clinician_id=w.clinic.clinician.id,
+        department_id=w.clinic.department.id,
+        first_date=day,
+        last_date=day + timedelta(days=1),
+        joined_at=w.now,
+    )
+    db.session.add(entry)
+    db.session.flush()
+    return entry.id
+
+
+def _waitlist_offer(w: World) -> int:
+    from datetime import timedelta
+
+    from scheduling.models import Appointment, WaitlistOffer
+
+    appointment = db.session.get(Appointment, w.objects["appointment_id"])
+    assert appointment is not None
+    offer = WaitlistOffer(
+        hospital_id=w.a.id,
+        entry_id=w.objects["entry_id"],
+        slot_id=appointment.slot_id,
+        appointment_id=appointment.id,
+        offered_at=w.now,
+        notify_at=w.now,
+        expires_at=w.now + timedelta(minutes=15),
+    )
+    db.session.add(offer)
+    db.session.flush()
+    return offer.id
+
+
 BUILDERS: dict[str, Callable[[World], Any]] = {
     "account_id": lambda w: w.victim.id,
     "appointment_id": _appointment,
@@ -200,6 +244,8 @@ BUILDERS: dict[str, Callable[[World], Any]] = {
     "code": lambda w: "GLU",  # a test type of the victim's hospital (after the report exists)
     "key": _lexicon_edit,
     "patient_id": lambda w: w.victim_patient.id,  # the victim's own profile (hospital/cards)
+    "entry_id": _waitlist_entry,  # the victim's waitlist entry (after the appointment)
+    "offer_id": _waitlist_offer,  # a place offered to it
 }
 
 

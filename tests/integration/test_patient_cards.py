@@ -118,7 +118,7 @@ def test_the_desk_finds_the_patient_by_card(client: Any, family: Any, create_acc
     from hospital.patients.services.records import look_up_at_desk
 
     registrar = create_account(hospital, roles=(Role.REGISTRAR,))
-    found = look_up_at_desk(registrar, code)
+    found = look_up_at_desk(staff=registrar, text=code)
     assert found is not None and found.id == father.id
 
 

@@ -111,6 +111,8 @@ def test_a_cashier_refund_is_reported_once_in_fen(hospital: Any, create_account:
             "order_id": order.id,
             "hospital_id": hospital.id,
             "amount_fen": 1500,
+            "reference": order.reference or "",
+            "fully_refunded": False,
             "now": now,
         }
     ]

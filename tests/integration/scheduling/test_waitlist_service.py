@@ -27,6 +27,7 @@ from scheduling.models import (
 from scheduling.services import booking, changes, keep_or_release, offers, places, templates
 from scheduling.services import waitlist as waitlist_service
 from tests.integration.scheduling.conftest import World, assert_slot_invariants
+from tests.support import factories
 from tests.support.scheduling_factories import NOW, create_clinic_session, slots_of
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -345,6 +346,10 @@ def test_a_reschedule_away_and_an_extra_session_offer_their_places(world: World,
             "start_time": time(9),
             "end_time": time(9, 15),
             "booking_opens_days": 14,
+            # Every session has a room (issue 14); this clinician has no usual one.
+            "service_point_id": factories.create_service_point(
+                world.hospital, department_id=world.department.id
+            ).id,
         },
         actor=world.admin,
         local_date=session.local_date + timedelta(days=1),
