@@ -309,7 +309,11 @@ def load_config(app: Flask, override: dict[str, Any] | None) -> None:
         API_TITLE="Hospital registration and queue API",
         API_VERSION="v1",
         API_SPEC_OPTIONS={
-            "info": {"description": "FHIR R4 scheduling: [/fhir/r4/metadata](/fhir/r4/metadata)"}
+            "info": {
+                "description": "FHIR R4 scheduling: [/fhir/r4/metadata](/fhir/r4/metadata). "
+                "Text never contains the NUL character (U+0000): a query, form or JSON body "
+                "with one is refused (400 `bad_request`)."
+            }
         },
         OPENAPI_VERSION="3.0.3",
         OPENAPI_URL_PREFIX="/api",

@@ -188,7 +188,30 @@ def _database_unavailable_response() -> Response:
     return response
 
 
+def _carries_nul(req: Any) -> bool:
+    """A NUL character anywhere in the query, a form or a JSON body (PostgreSQL cannot store,
+    search or compare text holding one; SQLite would, so the two would answer differently)."""
+    if any("\x00" in value for _key, values in req.args.lists() for value in values):
+        return True
+    if req.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        return any("\x00" in value for _key, values in req.form.lists() for value in values)
+    if req.is_json:
+        body = req.get_data(cache=True)
+        return b"\\u0000" in body or b"\x00" in body
+    return False
+
+
 def register_error_handlers(app: Flask) -> None:
+    @app.before_request
+    def _refuse_nul_characters() -> Response | None:
+        if _carries_nul(request):
+            return error_response(
+                400,
+                ErrorCode.BAD_REQUEST,
+                _l("Text cannot contain the NUL character (\\0). Remove it and send again."),
+            )
+        return None
+
     @app.errorhandler(DomainError)
     def _domain_error(exc: DomainError) -> Response:
         response = error_response(exc.status, exc.code, exc.message, exc.details)
