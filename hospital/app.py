@@ -20,7 +20,12 @@ from hospital.audit.service import REFUSALS, record_unrecorded_refusal, replay_a
 from hospital.config import instance_folder, load_config
 from hospital.db import db, write_intent
 from hospital.error_codes import ErrorCode
-from hospital.errors import DomainError, ErrorSchema, register_error_handlers
+from hospital.errors import (
+    DomainError,
+    ErrorSchema,
+    refuse_nul_characters,
+    register_error_handlers,
+)
 from hospital.extensions import api, babel, csrf, limiter, login_manager, migrate
 from hospital.scheduler import leadership_figures
 from hospital.web import security_headers
@@ -113,6 +118,7 @@ def _register_unit_of_work(app: Flask) -> None:
         # when another writer got in first, so every request takes the write lock up front;
         # event streams read with write_intent off (queueing/live.py).
         g.write_intent_token = write_intent.set(request.method not in ("HEAD", "OPTIONS"))
+        refuse_nul_characters()  # PostgreSQL cannot hold U+0000: a 400 on both databases
         if (
             request.path.startswith("/api/")
             and request.method in MUTATING

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from hospital.db import db
 from tests.support.auth import sign_in
 
 
@@ -22,3 +23,29 @@ def test_a_nul_in_a_query_form_or_json_body_is_a_400_not_a_500(
     page = client.get("/book?q=%00")
     assert page.status_code == 400 and page.mimetype == "text/html"
     assert client.get("/api/v1/organisation/departments?q=ab").status_code == 200
+
+
+def test_the_fhir_facade_answers_a_nul_with_an_operation_outcome(
+    client: Any, db_session: Any
+) -> None:
+    response = client.get("/fhir/r4/Slot?status=free%00")
+    assert response.status_code == 400
+    assert response.json["resourceType"] == "OperationOutcome"
+
+
+def test_a_form_body_with_a_nul_is_refused_and_others_are_read_intact(
+    client: Any, hospital: Any
+) -> None:
+    db.session.commit()  # a refused request rolls back its own work, not the test's set-up
+    refused = client.post(
+        "/sign-in/code",
+        data="phone=138%000000001",
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert refused.status_code == 400
+    sent = client.post(
+        "/sign-in/code",
+        data="phone=13800000001",
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert sent.status_code == 200  # the form is still parsed after the raw body was read
