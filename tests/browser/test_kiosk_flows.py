@@ -735,5 +735,6 @@ def test_a_released_report_prints_after_a_texted_code(
     # The report's frame prints once Chromium's PDF viewer has loaded it (RECORDERS runs in that
     # frame too). Waiting for it keeps the viewer's start-up in the test, not racing the teardown.
     page.wait_for_function(
-        "document.querySelector('[data-report-frame]').contentWindow.__printed === 1"
+        # A function, not an expression: polling an expression evals it, which the CSP refuses.
+        "() => document.querySelector('[data-report-frame]').contentWindow.__printed === 1"
     )
