@@ -13,7 +13,7 @@ from hospital import events
 from hospital.db import db
 from hospital.organisation.models import Hospital, ServicePoint
 from reports.models import WaitAccuracySummary
-from reports.stats import _insert
+from reports.summary_feed import upsert_insert
 
 
 def on_wait_estimates_judged(
@@ -32,7 +32,7 @@ def on_wait_estimates_judged(
     """Add the judged ranges to their hour's row (one upsert)."""
     table = WaitAccuracySummary
     statement = (
-        _insert()(table)
+        upsert_insert()(table)
         .values(
             hospital_id=hospital_id,
             service_point_id=service_point_id,

@@ -35,7 +35,7 @@ from schemathesis.specs.openapi.checks import (
     use_after_free,
 )
 
-import queueing.api
+import queueing.rest.streams
 from hospital.accounts.models import DeviceKind, Role
 from hospital.accounts.services.devices import register_device
 from hospital.db import db, utcnow
@@ -140,7 +140,7 @@ def identity_headers(
     app: Flask, db_session: Any, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[dict[str, dict[str, str]]]:
     # An event stream sends its first snapshot and ends, instead of holding the test open.
-    monkeypatch.setattr(queueing.api, "STREAM_SECONDS", 0.0)
+    monkeypatch.setattr(queueing.rest.streams, "STREAM_SECONDS", 0.0)
     hospital = factories.create_hospital()
     with fresh_request_globals(app):
         yield {identity: _headers(identity, app, hospital) for identity in IDENTITIES}

@@ -1,0 +1,1 @@
+"""The queue's pages, one module per concern (see queueing/views.py)."""

@@ -1,0 +1,305 @@
+"""Feeding the statistics summary: receivers of other modules' signals, one statement each.
+
+Reports keeps its own summary (report_visit_summary, report_payment_summary) instead of reading
+scheduling, queueing and billing tables: a year of statistics stays one indexed scan, and those
+modules can change their tables freely. Receivers run in the sender's transaction.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.compiler import compiles
+
+from hospital import events
+from hospital.billing.references import OrderKind, OrderRef
+from hospital.db import UTCDateTime, db
+from hospital.organisation.models import Hospital
+from hospital.zones import local_date, zone_for
+from reports.models import PaymentSummary, VisitSummary
+
+MAX_RANGE_DAYS = 366
+
+
+# ---- feeding the summary ----------------------------------------------------------------------
+#
+# Receivers run inside the sender's transaction, often while it holds a queue row locked, so each
+# one is a single statement: an upsert or a conditional UPDATE, never a SELECT followed by a write.
+
+
+def _local_date(hospital_id: int, moment: datetime) -> date:
+    hospital = db.session.get(Hospital, hospital_id)
+    assert hospital is not None, "every row of a hospital's data names an existing hospital"
+    return local_date(moment, zone_for(hospital))
+
+
+def _visit(
+    hospital_id: int, *, appointment_id: int | None = None, ticket_id: int | None = None
+) -> VisitSummary | None:
+    query = sa.select(VisitSummary).where(VisitSummary.hospital_id == hospital_id)
+    if appointment_id is not None:
+        query = query.where(VisitSummary.appointment_id == appointment_id)
+    elif ticket_id is not None:
+        query = query.where(VisitSummary.ticket_id == ticket_id)
+    else:
+        return None
+    return db.session.scalar(query)
+
+
+class _SecondsBetween(sa.sql.functions.FunctionElement[int]):
+    """Whole seconds from the second argument to the first, never negative; NULL if either is."""
+
+    type = sa.Integer()
+    name = "seconds_between"
+    inherit_cache = True
+
+
+@compiles(_SecondsBetween, "postgresql")
+def _seconds_between_postgresql(element: _SecondsBetween, compiler: Any, **kw: Any) -> str:
+    later, earlier = (compiler.process(arg, **kw) for arg in element.clauses)
+    whole = f"FLOOR(EXTRACT(EPOCH FROM ({later} - {earlier})))"
+    return f"CAST(CASE WHEN {whole} < 0 THEN 0 ELSE {whole} END AS INTEGER)"
+
+
+@compiles(_SecondsBetween, "sqlite")
+def _seconds_between_sqlite(element: _SecondsBetween, compiler: Any, **kw: Any) -> str:
+    # Times are stored as 'YYYY-MM-DD HH:MM:SS.ffffff'. SQLite's date functions keep only
+    # milliseconds (and round), so whole seconds and microseconds are taken apart exactly.
+    later, earlier = (compiler.process(arg, **kw) for arg in element.clauses)
+
+    def micros(t: str) -> str:
+        return (
+            f"(CAST(strftime('%s', substr({t}, 1, 19)) AS INTEGER) * 1000000"
+            f" + CAST(substr({t}, 21, 6) AS INTEGER))"
+        )
+
+    diff = f"({micros(later)} - {micros(earlier)})"
+    return f"(CASE WHEN {diff} < 0 THEN 0 ELSE {diff} / 1000000 END)"
+
+
+def _at(moment: datetime) -> Any:
+    return sa.literal(moment, UTCDateTime())
+
+
+def upsert_insert() -> Any:
+    """The dialect's INSERT with ON CONFLICT (both PostgreSQL and SQLite have it)."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert
+    return sqlite.insert
+
+
+def _forget_cached_visit(visit_id: int | None) -> None:
+    """A summary row written by SQL: make the session reload it if it holds it."""
+    if visit_id is None:
+        return
+    obj = db.session.identity_map.get(db.session.identity_key(VisitSummary, visit_id))
+    if obj is not None:
+        db.session.expire(obj)
+
+
+def _upsert_visit(key: str, values: dict[str, Any], changes: dict[str, Any]) -> None:
+    """Insert the visit's row, or apply `changes` to the row with the same (hospital, key)."""
+    statement = upsert_insert()(VisitSummary).values(**values)
+    statement = statement.on_conflict_do_update(
+        index_elements=["hospital_id", key], set_=changes
+    ).returning(VisitSummary.id)
+    _forget_cached_visit(db.session.execute(statement).scalar())
+
+
+def _update_visit(*where: Any, **changes: Any) -> int | None:
+    """Change the visit's row in one statement; its id, or None when there is no such row."""
+    visit_id = db.session.execute(
+        sa.update(VisitSummary)
+        .where(*where)
+        .values(**changes)
+        .returning(VisitSummary.id)
+        .execution_options(synchronize_session=False)
+    ).scalar()
+    _forget_cached_visit(visit_id)
+    return visit_id
+
+
+def on_appointment_booked(
+    _sender: Any,
+    *,
+    appointment_id: int,
+    hospital_id: int,
+    department_id: int | None,
+    clinician_id: int | None,
+    starts_at: datetime,
+    online: bool,
+    now: datetime,
+    **_kw: Any,
+) -> None:
+    changes = {
+        "service_date": _local_date(hospital_id, starts_at),
+        "department_id": department_id,
+        "clinician_id": clinician_id,
+        "booked": True,
+        "booked_online": bool(online),
+        "cancelled": False,
+    }
+    _upsert_visit(
+        "appointment_id",
+        {"hospital_id": hospital_id, "appointment_id": appointment_id, **changes},
+        changes,
+    )
+
+
+def on_appointment_cancelled(
+    _sender: Any, *, appointment_id: int, hospital_id: int, reason: str = "", **_kw: Any
+) -> None:
+    # An expired hold was never booked, so it is no cancellation.
+    if reason != "expired":
+        _update_visit(
+            VisitSummary.hospital_id == hospital_id,
+            VisitSummary.appointment_id == appointment_id,
+            cancelled=True,
+        )
+
+
+def on_visit_checked_in(
+    _sender: Any,
+    *,
+    hospital_id: int,
+    ticket_id: int,
+    now: datetime,
+    appointment_id: int | None = None,
+    department_id: int | None = None,
+    clinician_id: int | None = None,
+    **_kw: Any,
+) -> None:
+    arrival = {"ticket_id": ticket_id, "checked_in_at": now, "no_show": False}
+    # A booked visit has its row already (from the booking): one UPDATE finds and changes it.
+    if appointment_id and _update_visit(
+        VisitSummary.hospital_id == hospital_id,
+        VisitSummary.appointment_id == appointment_id,
+        **arrival,
+    ):
+        return
+    # A walk-in (or a visit booked before statistics were kept): a new row, or the ticket's row.
+    _upsert_visit(
+        "ticket_id",
+        {
+            "hospital_id": hospital_id,
+            "appointment_id": appointment_id,
+            "service_date": _local_date(hospital_id, now),
+            "department_id": department_id,
+            "clinician_id": clinician_id,
+            **arrival,
+        },
+        {"checked_in_at": now, "no_show": False},
+    )
+
+
+def on_appointment_no_show(
+    _sender: Any, *, appointment_id: int, hospital_id: int, **_kw: Any
+) -> None:
+    _update_visit(
+        VisitSummary.hospital_id == hospital_id,
+        VisitSummary.appointment_id == appointment_id,
+        no_show=True,
+    )
+
+
+def on_ticket_first_called(
+    _sender: Any, *, ticket_id: int, hospital_id: int, now: datetime, **_kw: Any
+) -> None:
+    _update_visit(
+        VisitSummary.hospital_id == hospital_id,
+        VisitSummary.ticket_id == ticket_id,
+        VisitSummary.called_at.is_(None),
+        called_at=now,
+        wait_seconds=_SecondsBetween(_at(now), VisitSummary.checked_in_at),
+    )
+
+
+def on_ticket_serving_started(
+    _sender: Any, *, ticket_id: int, hospital_id: int, now: datetime, **_kw: Any
+) -> None:
+    _update_visit(
+        VisitSummary.hospital_id == hospital_id,
+        VisitSummary.ticket_id == ticket_id,
+        VisitSummary.started_at.is_(None),
+        started_at=now,
+    )
+
+
+def on_ticket_completed(
+    _sender: Any, *, ticket_id: int, hospital_id: int, now: datetime, **_kw: Any
+) -> None:
+    # SET expressions read the row as it was: started_at and called_at are not changed here.
+    _update_visit(
+        VisitSummary.hospital_id == hospital_id,
+        VisitSummary.ticket_id == ticket_id,
+        completed_at=now,
+        service_seconds=_SecondsBetween(
+            _at(now), sa.func.coalesce(VisitSummary.started_at, VisitSummary.called_at)
+        ),
+    )
+
+
+def on_payment_received(
+    _sender: Any,
+    *,
+    order_id: int,
+    hospital_id: int,
+    amount_fen: int,
+    online: bool,
+    reference: str = "",
+    now: datetime,
+    **_kw: Any,
+) -> None:
+    department_id = clinician_id = None
+    ref = OrderRef.read(reference)
+    if ref is not None and ref.kind is OrderKind.APPOINTMENT:
+        visit = _visit(hospital_id, appointment_id=ref.id)
+        if visit is not None:
+            department_id, clinician_id = visit.department_id, visit.clinician_id
+    # A provider notification processed twice counts once.
+    db.session.execute(
+        upsert_insert()(PaymentSummary)
+        .values(
+            hospital_id=hospital_id,
+            order_id=order_id,
+            service_date=_local_date(hospital_id, now),
+            department_id=department_id,
+            clinician_id=clinician_id,
+            amount_fen=int(amount_fen),
+            online=bool(online),
+        )
+        .on_conflict_do_nothing(index_elements=["hospital_id", "order_id"])
+    )
+
+
+def on_refund_issued(
+    _sender: Any, *, order_id: int, hospital_id: int, amount_fen: int, **_kw: Any
+) -> None:
+    refunded = PaymentSummary.refunded_fen + int(amount_fen)
+    db.session.execute(
+        sa.update(PaymentSummary)
+        .where(PaymentSummary.hospital_id == hospital_id, PaymentSummary.order_id == order_id)
+        .values(
+            refunded_fen=sa.case(
+                (refunded > PaymentSummary.amount_fen, PaymentSummary.amount_fen), else_=refunded
+            )
+        )
+        .execution_options(synchronize_session="fetch")
+    )
+
+
+# Connected by reports.wiring.connect, which create_app calls.
+RECEIVERS = (
+    (events.appointment_booked, on_appointment_booked),
+    (events.appointment_cancelled, on_appointment_cancelled),
+    (events.visit_checked_in, on_visit_checked_in),
+    (events.appointment_no_show, on_appointment_no_show),
+    (events.ticket_first_called, on_ticket_first_called),
+    (events.ticket_serving_started, on_ticket_serving_started),
+    (events.ticket_completed, on_ticket_completed),
+    (events.payment_received, on_payment_received),
+    (events.refund_issued, on_refund_issued),
+)
