@@ -8,13 +8,12 @@ KIOSK_PHONE_SAME_DAY_CAP such numbers a day, and only while the department's cli
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
 from hospital.accounts.models import Account
-from hospital.audit.service import record
 from hospital.db import db
 from hospital.error_codes import ErrorCode
 from hospital.errors import Conflict, NotFound
@@ -23,13 +22,11 @@ from hospital.web.id_fields import is_id
 from hospital.zones import day_bounds, local_date, zone_for
 from kiosk.models import WalkIn, WalkInStatus
 from kiosk.services.devices import config, hospital_of
-from kiosk.services.same_day_booking import start_phone_payment
 from kiosk.services.walk_ins import (
     WalkInChoice,
     WalkInPayment,
     departments_taking_walk_ins,
-    ticket_walk_in,
-    walk_in_fee_class,
+    register_walk_in,
 )
 from queueing.services import queues
 from scheduling.services.queries import department_in_hours
@@ -87,8 +84,6 @@ def take_same_day_number(
     *, actor: Account, department_id: int, patient_id: int, now: datetime
 ) -> WalkInPayment:
     """Register the patient in the department's queue today; the number comes once paid."""
-    from hospital.billing.services import orders
-
     patient = next(
         (p for p in patients_acting_for(actor, Permission.BOOK) if p.id == patient_id), None
     )
@@ -130,44 +125,14 @@ def take_same_day_number(
             _l("Today's same-day numbers for this department are all taken. Please book a time."),
             code=ErrorCode.SAME_DAY_FULL,
         )
-    walk_in = WalkIn(
+    return register_walk_in(
         hospital_id=actor.hospital_id,
-        device_id=None,
+        device=None,
         department_id=department_id,
         service_point_id=point_id,
         patient_id=patient.id,
-        account_id=actor.id,
-        status=WalkInStatus.AWAITING_PAYMENT,
-        created_at=now,
-        expires_at=now + timedelta(minutes=int(config("KIOSK_WALK_IN_PAY_MINUTES", 10))),
-    )
-    db.session.add(walk_in)
-    db.session.flush()
-    record(
+        account=actor,
         action="kiosk.phone_same_day_number",
-        actor=actor,
-        object_type="kiosk_walk_in",
-        object_id=str(walk_in.id),
-        patient_id=patient.id,
-        detail={"department_id": department_id},
-    )
-    order = orders.create_walk_in_order(
-        hospital_id=actor.hospital_id,
-        patient_id=patient.id,
-        walk_in_id=walk_in.id,
-        fee_class=walk_in_fee_class(),
-        account_id=actor.id,
+        payment_key="phone-same-day",
         now=now,
-        expires_at=walk_in.expires_at,
     )
-    if order is None:
-        ticket_walk_in(walk_in, now=now)
-        return WalkInPayment(walk_in.id, 0, "")
-    walk_in.order_id = order.id
-    walk_in.fee_fen = order.self_pay_fen
-    started = start_phone_payment(
-        order.id, account=actor, key=f"phone-same-day:{walk_in.id}", now=now
-    )
-    if started.payment is None:
-        return WalkInPayment(walk_in.id, 0, "")
-    return WalkInPayment(walk_in.id, order.self_pay_fen, started.redirect_url)

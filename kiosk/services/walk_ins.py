@@ -12,7 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
-from hospital.accounts.models import Device
+from hospital.accounts.models import Account, Device
 from hospital.audit.service import record
 from hospital.billing.pricing import fen_to_yuan
 from hospital.billing.references import OrderKind, OrderRef
@@ -153,18 +153,45 @@ def start_paid_walk_in(
     patient_id: int | None = None,
 ) -> WalkInPayment:
     """Register a walk-in in the department's queue; its ticket comes once the fee is paid."""
-    from hospital.billing.services import orders
-
     _choice, service_point_id = _walk_in_queue(device, department_id, now)
     account = phone_account(device, phone)
     patient = walk_in_patient(device.hospital_id, phone, patient_id, account=account)
     check_rate(device, ActivityKind.TICKET, int(config("KIOSK_TICKETS_PER_MINUTE", 30)), now=now)
-    walk_in = WalkIn(
+    return register_walk_in(
         hospital_id=device.hospital_id,
-        device_id=device.id,
+        device=device,
         department_id=department_id,
         service_point_id=service_point_id,
         patient_id=patient.id,
+        account=account,
+        action="kiosk.walk_in_registered",
+        payment_key="kiosk-walk-in",
+        now=now,
+    )
+
+
+def register_walk_in(
+    *,
+    hospital_id: int,
+    device: Device | None,
+    department_id: int,
+    service_point_id: int,
+    patient_id: int,
+    account: Account,
+    action: str,
+    payment_key: str,
+    now: datetime,
+) -> WalkInPayment:
+    """Register a walk-in in a queue (from a kiosk, or from the phone when device is None), order
+    its fee and start its payment from the account's phone; no fee: the ticket at once."""
+    from hospital.billing.services import orders
+
+    walk_in = WalkIn(
+        hospital_id=hospital_id,
+        device_id=device.id if device is not None else None,
+        department_id=department_id,
+        service_point_id=service_point_id,
+        patient_id=patient_id,
         account_id=account.id,
         status=WalkInStatus.AWAITING_PAYMENT,
         created_at=now,
@@ -173,17 +200,18 @@ def start_paid_walk_in(
     db.session.add(walk_in)
     db.session.flush()
     record(
-        action="kiosk.walk_in_registered",
+        action=action,
+        actor=account if device is None else None,
         device=device,
-        hospital_id=device.hospital_id,
+        hospital_id=hospital_id,
         object_type="kiosk_walk_in",
         object_id=str(walk_in.id),
-        patient_id=patient.id,
+        patient_id=patient_id,
         detail={"department_id": department_id},
     )
     order = orders.create_walk_in_order(
-        hospital_id=device.hospital_id,
-        patient_id=patient.id,
+        hospital_id=hospital_id,
+        patient_id=patient_id,
         walk_in_id=walk_in.id,
         fee_class=walk_in_fee_class(),
         account_id=account.id,
@@ -197,7 +225,7 @@ def start_paid_walk_in(
     walk_in.order_id = order.id
     walk_in.fee_fen = order.self_pay_fen
     started = start_phone_payment(
-        order.id, account=account, key=f"kiosk-walk-in:{walk_in.id}", now=now
+        order.id, account=account, key=f"{payment_key}:{walk_in.id}", now=now
     )
     if started.payment is None:
         # Nothing left to pay (the whole fee was covered): start_payment marked the order paid
