@@ -11,13 +11,14 @@ from markupsafe import Markup
 
 from hospital.accounts.guards import public, require_roles, signed_in_account
 from hospital.accounts.models import Role
-from hospital.db import db
+from hospital.db import db, utcnow
 from hospital.error_codes import ErrorCode
 from hospital.errors import InvalidInput
 from hospital.organisation.lookup import current_hospital
-from hospital.organisation.models import ServicePoint
+from hospital.organisation.models import Department, ServicePoint
 from hospital.web.id_fields import is_id
 from hospital.web.navigation import sign_in_page_required
+from hospital.zones import zone_for
 from queueing.pages.common import PASSING_REASONS, POSTER_ROLES, PRIORITIES, bp, service_today
 from queueing.services import arrivals, fairness_report, queues
 
@@ -91,7 +92,36 @@ def board_page() -> str:
                 .limit(4)
             )
         ]
-    return render_template("queueing/board.html", scope=scope, posters=_board_posters(parts))
+    hospital = current_hospital()
+    now = utcnow()
+    return render_template(
+        "queueing/board.html",
+        scope=scope,
+        posters=_board_posters(parts),
+        place=_board_place(department, parts),
+        zone=hospital.timezone,
+        clock=now.astimezone(zone_for(hospital)),
+        sound=request.args.get("sound") == "1",
+    )
+
+
+def _board_place(department: str, point_ids: list[str]) -> tuple[str, str]:
+    """What the board is for, in Chinese and English: its department, else its service points."""
+    hospital = current_hospital()
+    found: Department | None = None
+    if department.isdigit() and is_id(int(department)):
+        found = db.session.get(Department, int(department))
+    points = [
+        p
+        for p in (db.session.get(ServicePoint, int(t)) for t in point_ids[:20] if is_id(int(t)))
+        if p is not None and p.hospital_id == hospital.id
+    ]
+    departments = {p.department_id for p in points}
+    if found is None and len(departments) == 1 and points[0].department_id is not None:
+        found = db.session.get(Department, points[0].department_id)
+    if found is not None and found.hospital_id == hospital.id:
+        return found.name_zh, found.name_en
+    return " · ".join(p.name_zh for p in points[:3]), " · ".join(p.name_en for p in points[:3])
 
 
 def _board_posters(point_ids: list[str]) -> list[tuple[ServicePoint, Markup]]:
