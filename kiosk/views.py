@@ -82,6 +82,7 @@ def kiosk_page() -> Any:
         timers=_timers(),
         default_language=current_app.config.get("DEFAULT_LANGUAGE", "zh"),
         reports_enabled=report_shelf.functions() is not None,
+        zone=devices.hospital_of(device.hospital_id).timezone,
     )
 
 

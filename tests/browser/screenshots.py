@@ -33,7 +33,7 @@ PHONE = (390, 844)
 TABLET = (820, 1180)
 DESKTOP = (1280, 800)
 BOARD = (1920, 1080)
-KIOSK = (1280, 1024)
+KIOSK = (1080, 1920)  # the kiosk's portrait touch screen
 PATIENT = "13800000001"  # 李梅, with her father 李建华 and her child (see hospital/demo.py)
 CASHIER = "cashier"
 ADMIN = "admin"
@@ -52,8 +52,10 @@ class Shot:
     full_page: bool = True
     # Live pages (an open event stream) never go network-idle: wait for what they draw instead.
     ready: str | None = None
-    # A control to press before the picture (e.g. the kiosk's own elder-mode switch).
-    click: str | None = None
+    # Controls to press, in order, before the picture (e.g. the kiosk's own elder-mode switch).
+    click: str | tuple[str, ...] | None = None
+    # What the clicks bring up, waited for before the picture.
+    shown: str | None = None
 
 
 # fmt: off
@@ -88,6 +90,10 @@ SHOTS: list[Shot] = [
     Shot("display-board", "/queueing/board?department={department}&lang=zh", BOARD, full_page=False, ready="#q-next .q-row"),
     Shot("kiosk", "/kiosk?lang=zh", KIOSK, sign_in_as=KIOSK_DEVICE, full_page=False, ready='[data-screen="start"]:not([hidden])'),
     Shot("kiosk-elder", "/kiosk?lang=zh", KIOSK, sign_in_as=KIOSK_DEVICE, full_page=False, ready='[data-screen="start"]:not([hidden])', click="[data-action=elder]"),
+    Shot("kiosk-keypad", "/kiosk?lang=zh", KIOSK, sign_in_as=KIOSK_DEVICE, full_page=False, ready='#kiosk[data-current="start"]',
+         click=("[data-action=check-in]", "[data-action=by-phone]", *(f'[data-screen="phone"] [data-key="{k}"]' for k in "1380013"))),
+    Shot("kiosk-departments", "/kiosk?lang=zh", KIOSK, sign_in_as=KIOSK_DEVICE, full_page=False, ready='#kiosk[data-current="start"]',
+         click="[data-action=walk-in]", shown="[data-department]"),
     Shot("report-statistics", "/reports/statistics?lang=zh", DESKTOP, sign_in_as=ADMIN),
 ]
 # name, path of the PDF, who is signed in
@@ -476,7 +482,11 @@ def render(outdir: Path) -> list[Path]:
                     else:
                         page.wait_for_load_state("networkidle")
                     if shot.click:
-                        page.click(shot.click)
+                        steps = (shot.click,) if isinstance(shot.click, str) else shot.click
+                        for selector in steps:
+                            page.click(selector)
+                        if shot.shown:
+                            page.wait_for_selector(shot.shown)
                         page.wait_for_timeout(300)
                     target = outdir / f"{shot.name}.png"
                     page.screenshot(path=str(target), full_page=shot.full_page)

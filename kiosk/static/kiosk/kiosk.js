@@ -15,13 +15,12 @@
     timeout: Number(root.dataset.requestTimeoutSeconds) || 8,
     payPoll: Number(root.dataset.payPollSeconds) || 3
   };
-  var PAGE = 5; // five departments and "more": at most six choices a screen
   var state = fresh();
   var idleTimer = null, countdownTimer = null, heartbeatTimer = null, probeTimer = null, payTimer = null;
   var camera = null;
 
   function fresh() {
-    return { flow: null, proof: null, department: null, departments: [], page: 0,
+    return { flow: null, proof: null, department: null, departments: [],
              screen: "start", lastInput: "start", retry: null, elder: false, offline: false,
              ticket: null, phone: null, pending: null, people: [], patient: null, fee: "" };
   }
@@ -43,6 +42,9 @@
     } else {
       $('[data-action="by-id"]').hidden = state.flow === "report"; // reports need a texted code
     }
+    // A fee, or a booked slot, with no phone to pay from: the desk takes it (a printed slip).
+    $('[data-action="no-phone"]').hidden = !(name === "identify" && state.flow === "walk-in" &&
+                                             (state.queue === false || state.fee));
     say(screen.dataset.say || (screen.querySelector("h1") || {}).textContent);
     var input = screen.querySelector("input");
     if (input) input.focus();
@@ -383,33 +385,80 @@
   function departments() {
     api("GET", "/walk-in/departments").then(function (list) {
       state.departments = list;
-      state.page = 0;
       renderDepartments();
       show("departments");
+      // Say "scroll for more" only when there is more than the screen shows.
+      var grid = $('[data-list="departments"]');
+      $("[data-scroll-hint]").hidden = grid.scrollHeight <= grid.clientHeight;
     }, fail);
   }
   function renderDepartments() {
     var holder = $('[data-list="departments"]');
     holder.innerHTML = "";
-    var list = state.departments, start = state.page * PAGE;
+    var list = state.departments;
     if (!list.length) { problem(T.no_departments); return; }
-    list.slice(start, start + PAGE).forEach(function (d) {
+    // Every department in one scrolling grid: name large, waiting and fee beneath.
+    list.forEach(function (d) {
       var b = document.createElement("button");
       b.type = "button";
-      b.className = "choice";
+      b.className = "department";
       b.dataset.department = d.department_id;
-      b.textContent = d.name + " · " + fill(T.waiting, { n: d.waiting }) +
+      var name = document.createElement("span");
+      name.className = "department-name";
+      name.textContent = d.name;
+      var more = document.createElement("span");
+      more.className = "department-more";
+      more.textContent = fill(T.waiting, { n: d.waiting }) +
         (d.queue && d.fee ? " · " + fill(T.fee, { fee: d.fee }) : "");
+      b.appendChild(name);
+      b.appendChild(more);
       b.addEventListener("click", function () {
         state.department = d.department_id;
         state.queue = d.queue;
         state.fee = d.queue ? d.fee : "";
+        state.departmentName = d.name;
         show("identify");
       });
       holder.appendChild(b);
     });
-    $('[data-action="more-departments"]').hidden = list.length <= PAGE;
   }
+
+  // ---- a walk-in without a phone: a slip for the registration desk -------------------------
+  function deskSlip() {
+    var zone = root.dataset.zone || undefined;
+    $("[data-desk-department]").textContent = state.departmentName || "";
+    $("[data-desk-fee]").textContent = state.fee ?
+      "挂号费 " + state.fee + " 元 / Registration fee " + state.fee + " yuan" :
+      "挂号费请到窗口询问 / The desk tells you the fee";
+    $("[data-desk-time]").textContent = new Intl.DateTimeFormat("zh-CN", {
+      timeZone: zone, year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hour12: false
+    }).format(new Date());
+    show("desk");
+    printDeskSlip();
+  }
+  function printDeskSlip() {
+    $("[data-desk-status]").textContent = T.desk_printing;
+    window.print();
+  }
+
+  // ---- the on-screen keypad ----------------------------------------------------------------
+  function press(key) {
+    var pad = key.closest("[data-keypad-for]");
+    var input = document.getElementById(pad.dataset.keypadFor);
+    var value = input.value, max = Number(input.getAttribute("maxlength")) || 32;
+    var k = key.dataset.key;
+    if (k === "back") value = value.slice(0, -1);
+    else if (k === "clear") value = "";
+    else if (value.length < max) value += k;
+    input.value = value;
+    input.dispatchEvent(new Event("input", { bubbles: true }));
+    input.focus();
+    armIdle();
+  }
+  root.addEventListener("input", function (event) {
+    // An ID typed on a keyboard: the final check character is a capital X.
+    if (event.target.id === "k-id") event.target.value = event.target.value.replace(/x/g, "X");
+  });
 
   var actions = {
     "check-in": function () { state.flow = "check-in"; show("identify"); },
@@ -425,11 +474,8 @@
     "by-id": function () { state.lastInput = "id"; show("id"); },
     "anonymous": function () { state.proof = null; proven(); },
     "camera": startCamera,
-    "more-departments": function () {
-      state.page = (state.page + 1) * PAGE >= state.departments.length ? 0 : state.page + 1;
-      renderDepartments();
-      armIdle();
-    },
+    "no-phone": deskSlip,
+    "print-desk-slip": printDeskSlip,
     "print-again": printTicket,
     "leave-payment": leavePayment,
     "done": reset,
@@ -447,6 +493,8 @@
     }
   };
   root.addEventListener("click", function (event) {
+    var key = event.target.closest("[data-key]");
+    if (key) { event.preventDefault(); press(key); return; }
     var button = event.target.closest("[data-action]");
     if (!button || !actions[button.dataset.action] || button.tagName === "A") return;
     if (button.type === "submit") return; // the form's submit handler acts
