@@ -192,8 +192,8 @@ def _board_and_console(
 ) -> tuple[Any, Any]:
     hall, board = steps.watched(browser, live_server, problems, viewport=(1920, 1080), lang=lang)
     board.add_init_script(steps.BOARD_RECORDERS)
-    board.goto(f"/queueing/board?points={site.point_id}")
-    board.click("#q-sound")
+    # The board has nothing to press: a hall screen turns its sound on by its address.
+    board.goto(f"/queueing/board?points={site.point_id}&sound=1")
     desk, console = steps.watched(browser, live_server, problems, viewport=(1280, 900), lang=lang)
     steps.staff_sign_in(console, site.nurse, f"/queueing/console/{site.counter_id}")
     console.wait_for_function(
