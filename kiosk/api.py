@@ -40,6 +40,8 @@ from kiosk.schemas import (
     KioskBookingStatusOut,
     KioskCheckInArgs,
     KioskDepartmentOut,
+    KioskDeskSlipArgs,
+    KioskDeskSlipOut,
     KioskHeartbeatOut,
     KioskHelpRequestOut,
     KioskOut,
@@ -306,6 +308,29 @@ def walk_in(args: dict[str, Any]) -> dict[str, Any]:
         now=utcnow(),
     )
     return _ticket_out(issued)
+
+
+@blp.route("/walk-in/desk-slip", methods=["POST"])
+@require_device(DeviceKind.KIOSK)
+@blp.arguments(KioskDeskSlipArgs)
+@blp.response(200, KioskDeskSlipOut)
+def desk_slip(args: dict[str, Any]) -> dict[str, Any]:
+    """Print a slip for a walk-in without a phone: the department and fee, paid at the desk."""
+    device = _kiosk_device()
+    now = utcnow()
+    slip = walk_ins.desk_slip(device, args["department_id"], now=now)
+    outcome = slips.print_slip(device, slip, now=now)
+    return {
+        "department": _pick(slip.department_zh, slip.department_en),
+        "department_zh": slip.department_zh,
+        "department_en": slip.department_en,
+        "fee": slip.fee,
+        "issued_at": slip.issued_at,
+        "printed": outcome.printed,
+        "by_browser": outcome.by_browser,
+        "printer_state": outcome.state.value,
+        "message": outcome.message,
+    }
 
 
 @blp.route("/walk-in/book", methods=["POST"])

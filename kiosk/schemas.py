@@ -218,6 +218,18 @@ class KioskPrintOut(Schema):
     message = fields.Str()
 
 
+class KioskDeskSlipArgs(Schema):
+    department_id = id_field(required=True)
+
+
+class KioskDeskSlipOut(KioskPrintOut):
+    department = fields.Str(metadata={"description": "The department, in the page's language."})
+    department_zh = fields.Str()
+    department_en = fields.Str()
+    fee = fields.Str(metadata={"description": "Walk-in fee in yuan; empty: the desk says."})
+    issued_at = fields.Str(metadata={"description": "Local time, YYYY-MM-DD HH:MM."})
+
+
 class KioskDepartmentOut(Schema):
     department_id = fields.Int()
     name = fields.Str()

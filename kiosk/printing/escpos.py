@@ -13,7 +13,7 @@ from typing import Protocol
 
 from escpos.printer import Dummy
 
-from kiosk.printing.slip import TicketSlip, slip_lines
+from kiosk.printing.slip import DeskSlip, TicketSlip, desk_slip_lines, slip_lines
 
 KANJI_ON = b"\x1c\x26"  # FS &: two-byte (GB18030) characters
 KANJI_OFF = b"\x1c\x2e"  # FS .
@@ -39,11 +39,8 @@ def _text(printer: Dummy, text: str) -> None:
     printer._raw(KANJI_ON + text.encode("gb18030", errors="replace") + b"\n" + KANJI_OFF)
 
 
-def ticket_bytes(slip: TicketSlip) -> bytes:
-    """The ESC/POS job for one slip: text lines, a native QR of the ticket page, a cut."""
-    printer = Dummy()
-    printer.hw("INIT")
-    for style, text in slip_lines(slip):
+def _lines(printer: Dummy, lines: list[tuple[str, str]]) -> None:
+    for style, text in lines:
         if style == "number":
             printer.set(align="center", bold=True, custom_size=True, width=4, height=4)
         elif style == "title":
@@ -53,6 +50,13 @@ def ticket_bytes(slip: TicketSlip) -> bytes:
         else:
             printer.set(align="center", bold=False, normal_textsize=True)
         _text(printer, text)
+
+
+def ticket_bytes(slip: TicketSlip) -> bytes:
+    """The ESC/POS job for one slip: text lines, a native QR of the ticket page, a cut."""
+    printer = Dummy()
+    printer.hw("INIT")
+    _lines(printer, slip_lines(slip))
     printer.set(align="center", normal_textsize=True)
     printer.qr(slip.url, native=True, size=6, center=False)
     if slip.visit_code:
@@ -60,6 +64,16 @@ def ticket_bytes(slip: TicketSlip) -> bytes:
         _text(printer, "就诊码 / Visit code")
         printer.qr(slip.visit_code, native=True, size=8, center=False)
         _text(printer, slip.visit_code)
+    printer.ln(2)
+    printer.cut()
+    return bytes(printer.output)
+
+
+def desk_slip_bytes(slip: DeskSlip) -> bytes:
+    """The ESC/POS job for a desk slip: text lines and a cut (no QR: there is no ticket yet)."""
+    printer = Dummy()
+    printer.hw("INIT")
+    _lines(printer, desk_slip_lines(slip))
     printer.ln(2)
     printer.cut()
     return bytes(printer.output)

@@ -67,3 +67,38 @@ def slip_lines(slip: TicketSlip) -> list[tuple[str, str]]:
     lines.append(("small", slip.issued_at))
     lines.append(("small", "扫码查看排队进度 / Scan to follow your place"))
     return lines
+
+
+@dataclass(frozen=True)
+class DeskSlip:
+    """A walk-in without a phone, sent to the registration desk to pay: no number yet."""
+
+    hospital_name_zh: str
+    hospital_name_en: str
+    department_zh: str
+    department_en: str
+    fee: str  # yuan, e.g. "8.00"; empty: the desk says what is due
+    issued_at: str  # already in the hospital's zone
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def desk_slip_lines(slip: DeskSlip) -> list[tuple[str, str]]:
+    """The desk slip as (style, text) lines, Chinese first then English, for a text printer."""
+    fee = (
+        ("bold", f"挂号费 {slip.fee} 元 / Registration fee {slip.fee} yuan")
+        if slip.fee
+        else ("text", "挂号费请到窗口询问 / The desk tells you the fee")
+    )
+    return [
+        ("title", slip.hospital_name_zh),
+        ("small", slip.hospital_name_en),
+        ("bold", "挂号单 / Registration slip"),
+        ("title", slip.department_zh),
+        ("small", slip.department_en),
+        fee,
+        ("text", "请持此单到挂号窗口缴费取号"),
+        ("small", "Take this slip to the registration desk to pay and get your number"),
+        ("small", slip.issued_at),
+    ]

@@ -19,8 +19,14 @@ from hospital.patients.models import Patient
 from hospital.visits.services import visit_of
 from hospital.zones import local_date, zone_for
 from kiosk.models import ActivityKind, PrinterState
-from kiosk.printing.escpos import NetworkPrinter, PrinterError, PrintFailure, ticket_bytes
-from kiosk.printing.slip import TicketSlip
+from kiosk.printing.escpos import (
+    NetworkPrinter,
+    PrinterError,
+    PrintFailure,
+    desk_slip_bytes,
+    ticket_bytes,
+)
+from kiosk.printing.slip import DeskSlip, TicketSlip
 from kiosk.services.devices import config, hospital_of
 from kiosk.services.throttle import check_rate, lock_kiosk, log_activity
 from queueing.queries import Ticket, latest_ticket_of_patients
@@ -118,9 +124,10 @@ class PrintOutcome:
 
 
 def print_slip(
-    device: Device, slip: TicketSlip, *, now: datetime, printer: Any = None
+    device: Device, slip: TicketSlip | DeskSlip, *, now: datetime, printer: Any = None
 ) -> PrintOutcome:
-    """Send the slip to the kiosk's network printer; a failure is a message, not an error."""
+    """Send the slip (a ticket's, or a desk slip) to the kiosk's network printer; a failure is a
+    message, not an error."""
     kiosk = lock_kiosk(device)
     check_rate(device, ActivityKind.PRINT, int(config("KIOSK_PRINTS_PER_MINUTE", 30)), now=now)
     log_activity(device, ActivityKind.PRINT, now=now)
@@ -134,7 +141,9 @@ def print_slip(
     )
     kiosk.printer_checked_at = now
     try:
-        printer.print_job(ticket_bytes(slip))
+        printer.print_job(
+            ticket_bytes(slip) if isinstance(slip, TicketSlip) else desk_slip_bytes(slip)
+        )
     except PrinterError as exc:
         log.warning("kiosk %s could not print: %s", device.id, exc)
         kiosk.printer_state = _FAILURE_STATE[exc.failure]

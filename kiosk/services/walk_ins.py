@@ -22,6 +22,7 @@ from hospital.errors import Conflict, DomainError, NotFound
 from hospital.organisation.models import Department
 from hospital.zones import local_date, zone_for
 from kiosk.models import ActivityKind, KioskActivity, WalkIn, WalkInStatus
+from kiosk.printing.slip import DeskSlip
 from kiosk.services.check_in import IssuedTicket
 from kiosk.services.devices import config, hospital_of
 from kiosk.services.identity import people_for_phone, phone_account, walk_in_patient
@@ -135,6 +136,30 @@ def walk_in(
         detail={"device_id": device.id, "department_id": department_id},
     )
     return IssuedTicket(ticket, True, people_ahead(ticket, now))
+
+
+def desk_slip(device: Device, department_id: int, *, now: datetime) -> DeskSlip:
+    """A slip for a walk-in without a phone: the department and its fee, paid at the desk."""
+    choice = next(
+        (c for c in walk_in_departments(device, now=now) if c.department_id == department_id), None
+    )
+    if choice is None:
+        raise NotFound(
+            _l(
+                "This department takes no walk-in patients right now. Ask at the registration desk."
+            ),
+            code=ErrorCode.NO_WALK_IN_QUEUE,
+        )
+    hospital = hospital_of(device.hospital_id)
+    queue_fee = choice.service_point_id is not None and choice.queue_fee_fen > 0
+    return DeskSlip(
+        hospital_name_zh=hospital.name_zh,
+        hospital_name_en=hospital.name_en,
+        department_zh=choice.name_zh,
+        department_en=choice.name_en,
+        fee=fen_to_yuan(choice.queue_fee_fen) if queue_fee else "",
+        issued_at=now.astimezone(zone_for(hospital)).strftime("%Y-%m-%d %H:%M"),
+    )
 
 
 @dataclass(frozen=True)

@@ -425,20 +425,35 @@
 
   // ---- a walk-in without a phone: a slip for the registration desk -------------------------
   function deskSlip() {
-    var zone = root.dataset.zone || undefined;
-    $("[data-desk-department]").textContent = state.departmentName || "";
-    $("[data-desk-fee]").textContent = state.fee ?
-      "挂号费 " + state.fee + " 元 / Registration fee " + state.fee + " yuan" :
-      "挂号费请到窗口询问 / The desk tells you the fee";
-    $("[data-desk-time]").textContent = new Intl.DateTimeFormat("zh-CN", {
-      timeZone: zone, year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hour12: false
-    }).format(new Date());
-    show("desk");
-    printDeskSlip();
+    // The server prints the slip on the kiosk's printer, or says the browser prints it.
+    api("POST", "/walk-in/desk-slip", { department_id: state.department }).then(function (d) {
+      $("[data-desk-department]").textContent = d.department_zh;
+      $("[data-desk-department-en]").textContent = d.department_en;
+      $("[data-desk-fee]").textContent = d.fee ?
+        "挂号费 " + d.fee + " 元 / Registration fee " + d.fee + " yuan" :
+        "挂号费请到窗口询问 / The desk tells you the fee";
+      $("[data-desk-time]").textContent = d.issued_at;
+      show("desk");
+      printed(d);
+    }, fail);
+  }
+  function printed(d) {
+    var status = $("[data-desk-status]");
+    status.className = "notice";
+    root.dataset.printerState = d.printer_state;
+    if (d.by_browser) {
+      status.textContent = T.desk_printing;
+      window.print();
+    } else if (d.printed) {
+      status.textContent = T.desk_printing;
+    } else {
+      status.textContent = d.message || T.print_error;
+      status.className = "notice notice-error";
+      say(status.textContent);
+    }
   }
   function printDeskSlip() {
-    $("[data-desk-status]").textContent = T.desk_printing;
-    window.print();
+    api("POST", "/walk-in/desk-slip", { department_id: state.department }).then(printed, fail);
   }
 
   // ---- the on-screen keypad ----------------------------------------------------------------
