@@ -9,9 +9,10 @@ from kiosk.printing.escpos import (
     NetworkPrinter,
     PrinterError,
     PrintFailure,
+    desk_slip_bytes,
     ticket_bytes,
 )
-from kiosk.printing.slip import TicketSlip, slip_lines
+from kiosk.printing.slip import DeskSlip, TicketSlip, desk_slip_lines, slip_lines
 from tests.support.kiosk_printer import closed_port, thermal_printer
 
 URL = "http://hospital.test/q/Zx3kP0aQw9LmN2bV7cR1tY"
@@ -79,3 +80,24 @@ def test_a_printer_that_never_answers_times_out() -> None:
     with thermal_printer(answer=False) as printer, pytest.raises(PrinterError) as caught:
         NetworkPrinter(printer.host, printer.port, timeout_s=0.5).print_job(b"x")
     assert caught.value.failure is PrintFailure.TIMEOUT
+
+
+def _desk_slip(fee: str = "8.00") -> DeskSlip:
+    return DeskSlip(
+        hospital_name_zh="示范人民医院",
+        hospital_name_en="Demo People's Hospital",
+        department_zh="急诊发热门诊",
+        department_en="Emergency and fever clinic",
+        fee=fee,
+        issued_at="2026-12-01 10:05",
+    )
+
+
+def test_a_desk_slip_says_where_to_pay_in_both_languages_and_carries_no_qr() -> None:
+    job = desk_slip_bytes(_desk_slip())
+    assert "急诊发热门诊".encode("gb18030") in job
+    assert "请持此单到挂号窗口缴费取号".encode("gb18030") in job
+    assert b"Registration fee 8.00 yuan" in job
+    assert b"\x1d(k" not in job  # no QR: there is no ticket to follow yet
+    texts = [text for _style, text in desk_slip_lines(_desk_slip(fee=""))]
+    assert "挂号费请到窗口询问 / The desk tells you the fee" in texts
