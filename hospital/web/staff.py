@@ -105,6 +105,12 @@ LINKS: tuple[StaffLink, ...] = (
         _l("Queues avoided, waits, payments and reports"),
         R.ADMIN,
     ),
+    _link(
+        "web.styleguide",
+        _l("Styleguide"),
+        _l("The design system: tokens and components, in both languages and elder mode"),
+        R.ADMIN,
+    ),
 )
 
 
