@@ -62,3 +62,94 @@ def test_styleguide_renders_each_component_in_chinese_english_and_elder_mode(
         "(el) => getComputedStyle(el).position"
     )
     assert position == "static"
+
+
+NURSE_PASSWORD = "console-keys-pw-1"
+
+
+@pytest.fixture
+def console_site(live_server: Any) -> dict[str, Any]:
+    from hospital.accounts.models import Role
+    from hospital.db import db, utcnow
+    from hospital.organisation.models import Hospital
+    from tests.support import factories
+    from tests.support import queueing_factories as qf
+
+    with live_server.app.app_context():
+        hospital = db.session.get(Hospital, live_server.hospital_id)
+        point = factories.create_service_point(hospital, room="418", floor="4")
+        qf.open_queue(point, now=utcnow())
+        counter = qf.create_counter(point)
+        nurse = factories.create_account(hospital, roles=(Role.NURSE,), password=NURSE_PASSWORD)
+        first = qf.walk_in(hospital, point, now=utcnow())
+        second = qf.walk_in(hospital, point, now=utcnow())
+        site = {
+            "counter_id": counter.id,
+            "nurse": nurse.username,
+            "codes": [first.code, second.code],
+        }
+        db.session.commit()
+    return site
+
+
+def _current(page: Any) -> str:
+    return page.inner_text("#q-current")
+
+
+def _enabled(page: Any) -> set[str]:
+    return set(
+        page.eval_on_selector_all(
+            "[data-action]:not([disabled])", "(els) => els.map((b) => b.dataset.action)"
+        )
+    )
+
+
+def test_console_keyboard_shortcuts_act_only_outside_fields_and_only_when_they_apply(
+    page: Any, console_site: dict[str, Any]
+) -> None:
+    page.set_viewport_size(DESKTOP)
+    signed = page.request.post(
+        "/api/v1/auth/password",
+        data={"login": console_site["nurse"], "password": NURSE_PASSWORD},
+    )
+    assert signed.ok, signed.text()
+    page.goto(f"/queueing/console/{console_site['counter_id']}?lang=en")
+    page.wait_for_function("() => document.getElementById('q-waiting-count').textContent === '2'")
+    # The header says the same count as the table.
+    assert "2 waiting" in page.inner_text("[data-waiting-label]")
+    assert page.locator("#q-waiting tr").count() == 2
+    # Nobody at the counter: only calling (and pausing, undo) applies.
+    assert {"call-next", "pause", "undo"} <= _enabled(page)
+    assert not {"recall", "start", "complete", "missed", "transfer"} & _enabled(page)
+    assert page.inner_text("#q-call-next").split()[-1] == "N"
+
+    # Typing "n" in a field is typing, not calling.
+    page.fill("#q-pause-reason", "")
+    page.focus("#q-pause-reason")
+    page.keyboard.type("n")
+    assert page.input_value("#q-pause-reason") == "n"
+    assert _current(page) == "—"
+
+    first, second = console_site["codes"]
+    page.locator("h1").click()  # focus leaves the field
+    page.keyboard.press("n")
+    page.wait_for_function(f"() => document.getElementById('q-current').textContent === '{first}'")
+    page.wait_for_function("() => document.getElementById('q-waiting-count').textContent === '1'")
+    assert "1 waiting" in page.inner_text("[data-waiting-label]")
+    page.wait_for_function("() => !document.querySelector('[data-action=recall]').disabled")
+    assert {"recall", "start", "complete", "missed"} <= _enabled(page)
+    assert "call-next" not in _enabled(page)
+
+    # M: missed, back into the line; N calls the next one; C completes it.
+    page.keyboard.press("m")
+    page.wait_for_function("() => document.getElementById('q-current').textContent === '—'")
+    page.wait_for_function("() => !document.getElementById('q-call-next').disabled")
+    page.keyboard.press("n")
+    page.wait_for_function("() => document.getElementById('q-current').textContent !== '—'")
+    called = _current(page)
+    assert called in (first, second)
+    page.wait_for_function("() => !document.querySelector('[data-action=complete]').disabled")
+    page.keyboard.press("c")
+    page.wait_for_function("() => document.getElementById('q-current').textContent === '—'")
+    page.wait_for_function("() => document.getElementById('q-waiting-count').textContent === '1'")
+    assert page.inner_text("#q-error") == ""
