@@ -14,7 +14,10 @@ from tests.support.auth import sign_in
 EXPECTED = {
     Role.REGISTRAR: ({"/queueing/desk", "/staff/day", "/staff/suspensions"}, {"/billing/cashier"}),
     Role.NURSE: ({"/queueing/console", "/staff/day"}, {"/queueing/desk", "/admin/schedule"}),
-    Role.CLINICIAN: ({"/queueing/console", "/staff/day", "/reports/lab/new"}, {"/billing/cashier"}),
+    Role.CLINICIAN: (
+        {"/queueing/console", "/staff/day", "/reports/lab/awaiting-release"},
+        {"/billing/cashier", "/reports/lab/new"},  # intake is the lab's (a 403 for a doctor)
+    ),
     Role.LAB: ({"/reports/lab/new", "/queueing/console"}, {"/staff/day"}),
     Role.CASHIER: ({"/billing/cashier", "/billing/cashier/reconciliation"}, {"/staff/day"}),
     Role.ADMIN: (
