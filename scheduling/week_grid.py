@@ -8,39 +8,10 @@ hospital's holiday, a department's closure, the clinician's leave) that cover th
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, time, timedelta
-from typing import Any, Protocol
-
-
-class _Session(Protocol):
-    id: int
-    template_id: int | None
-    clinician_id: int | None
-    department_id: int
-    service_point_id: int | None
-    local_date: date
-    start_time: time
-    end_time: time
-
-
-class _Template(Protocol):
-    id: int
-    clinician_id: int | None
-    service_point_id: int | None
-    weekday: int
-    start_time: time
-    end_time: time
-    valid_from: date
-    valid_until: date | None
-    is_active: bool
-
-
-class _Exception(Protocol):
-    clinician_id: int | None
-    department_id: int | None
-    first_date: date
-    last_date: date
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -65,7 +36,7 @@ def week_start(day: date) -> date:
     return day - timedelta(days=day.weekday())
 
 
-def _covers(exc: _Exception, clinician: Any, day: date) -> bool:
+def _covers(exc: Any, clinician: Any, day: date) -> bool:
     if not exc.first_date <= day <= exc.last_date:
         return False
     if exc.clinician_id is not None:
@@ -77,14 +48,18 @@ def _covers(exc: _Exception, clinician: Any, day: date) -> bool:
 
 def build(
     monday: date,
-    clinicians: list[Any],
-    sessions: list[_Session],
-    templates: list[_Template],
-    exceptions: list[_Exception],
+    clinicians: Sequence[Any],
+    sessions: Sequence[Any],
+    templates: Sequence[Any],
+    exceptions: Sequence[Any],
     *,
-    cancelled: set[int] = frozenset(),  # type: ignore[assignment]
+    cancelled: frozenset[int] | set[int] = frozenset(),
 ) -> list[Row]:
-    """Lay out the week starting on monday, a row per clinician in the order given."""
+    """Lay out the week starting on monday, a row per clinician in the order given.
+
+    clinicians have id and department_id; sessions, templates and exceptions are scheduling's
+    ClinicSession, SessionTemplate and ScheduleException rows (or anything with their fields).
+    """
     days = [monday + timedelta(days=i) for i in range(7)]
     rows = []
     for clinician in clinicians:

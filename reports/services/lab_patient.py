@@ -16,7 +16,8 @@ from hospital.patients.models import Patient
 from hospital.patients.services.records import patient_by_number
 from hospital.visits.codes import looks_like_visit_code, normalize
 from hospital.visits.services import resolve_code
-from reports.models import LabReport, ReleaseRule
+from reports.models import LabReport
+from reports.release import ReleaseRule
 
 STATION = "lab"
 
