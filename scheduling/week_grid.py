@@ -54,6 +54,7 @@ def build(
     exceptions: Sequence[Any],
     *,
     cancelled: frozenset[int] | set[int] = frozenset(),
+    today: date | None = None,
 ) -> list[Row]:
     """Lay out the week starting on monday, a row per clinician in the order given.
 
@@ -87,6 +88,7 @@ def build(
                     and t.valid_from <= day
                     and (t.valid_until is None or day <= t.valid_until)
                     and t.id not in made_from
+                    and (today is None or day >= today)  # a past day shows what happened
                 ):
                     entries.append(
                         Entry("planned", t.start_time, t.end_time, t.service_point_id, t)

@@ -47,6 +47,7 @@ def _grid(account: Any, monday: date) -> list[week_grid.Row]:
         queries.list_templates(actor=account),
         queries.exceptions_between(account.hospital_id, monday, last),
         cancelled={s.id for s in sessions if s.status is SessionStatus.CANCELLED},
+        today=local_today(account.hospital_id),
     )
 
 

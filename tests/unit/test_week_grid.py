@@ -68,3 +68,11 @@ def test_a_made_session_replaces_its_template_and_closures_cover_their_days():
     assert [e.kind for e in mine[2]] == ["closed", "planned"]  # the whole hospital's holiday
     assert [e.kind for e in rows[1].days[0]] == ["closed"]  # only the other's department closed
     assert week_grid.week_start(date(2026, 3, 8)) == MONDAY
+
+
+def test_no_planned_session_on_a_past_day():
+    doctor = NS(id=7, department_id=2)
+    rows = week_grid.build(MONDAY, [doctor], [], [_template()], [], today=date(2026, 3, 3))
+    assert rows[0].days[0] == []  # Monday has passed: nothing was made, nothing is planned
+    rows = week_grid.build(MONDAY, [doctor], [], [_template(weekday=2)], [], today=date(2026, 3, 3))
+    assert [e.kind for e in rows[0].days[2]] == ["planned"]
