@@ -24,7 +24,17 @@ DESKTOP = {"width": 1366, "height": 768}
 STAFF_SCREENS = [
     s
     for s in SCREENS
-    if s.name in {"styleguide", "queue-console", "lab-entry", "admin-schedule", "billing-cashier"}
+    if s.name
+    in {
+        "styleguide",
+        "staff-home",
+        "queue-console",
+        "lab-entry",
+        "reports-awaiting-release",
+        "admin-schedule",
+        "billing-cashier",
+        "report-statistics",
+    }
 ]
 
 
