@@ -37,6 +37,7 @@ from hospital.patients.models import FamilyLink, IdentityType, Patient
 from hospital.patients.services import adding
 from hospital.unit_of_work import unit_of_work
 from queueing.demo import seed_past_month, seed_queues
+from reports.demo import seed_test_types
 from scheduling.demo import seed_schedules
 
 HOSPITAL_CODE = "DEMO"
@@ -456,4 +457,5 @@ def seed_demo() -> None:
         seed_schedules(hospital, now)  # scheduling: two weeks of sessions, some nearly full
         seed_queues(hospital, now)  # queueing: counters at every service point, today's queues
         seed_past_month(hospital, now)  # queueing: last month's queues and wait-range accuracy
+        seed_test_types(hospital)  # reports: what lab intake offers, with release rules
     click.echo(summary(current_app.config["PUBLIC_URL"]))

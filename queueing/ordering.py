@@ -123,7 +123,11 @@ def order(
             continue
         if has_priority and (head is None or since >= ratio):
             ticket = priority[p]
-            if head is None:
+            # "Only priority patients" only when no regular patient waits at all: in the
+            # projection a priority ticket placed after the regular ones ahead of it still
+            # stands there by the priority lane's turn (the console once said "only priority
+            # patients" next to a regular patient in the same list).
+            if not regular:
                 placements.append(
                     Placement(ticket, position, REASON_ONLY_PRIORITY, {"class": ticket.priority})
                 )

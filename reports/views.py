@@ -6,7 +6,16 @@ import base64
 import hashlib
 from typing import Any
 
-from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -15,10 +24,12 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from hospital.accounts.guards import require_roles, signed_in_account, token_access
 from hospital.accounts.models import Role
+from hospital.audit.service import record_staff_read
 from hospital.db import db, utcnow
 from hospital.error_codes import ErrorCode
 from hospital.errors import DomainError, InvalidInput
 from hospital.organisation.models import Hospital
+from hospital.patients.identity import mask_name
 from hospital.pdf import PdfRenderError
 from hospital.web.navigation import sign_in_page_required
 from hospital.zones import zone_for
@@ -27,7 +38,7 @@ from reports.export import to_csv
 from reports.models import AbnormalFlag, ReportSource, ReportStatus
 from reports.schemas import ReportArgs
 from reports.services import download as reports_download
-from reports.services import intake, reading, release, verification
+from reports.services import intake, lab_patient, reading, release, test_types, verification
 
 bp = Blueprint("reports_pages", __name__, template_folder="templates")
 
@@ -161,11 +172,11 @@ def enter_results() -> Page:
     """Lab staff: type or paste results, or upload a document, for a patient's record number."""
     form = request.form
     errors: dict[str, Any] = {}
+    account = signed_in_account()
     if request.method == "POST":
         body: dict[str, Any] = {
             key: form.get(key, "").strip()
             for key in (
-                "medical_record_number",
                 "test_code",
                 "test_name",
                 "order_reference",
@@ -180,25 +191,84 @@ def enter_results() -> Page:
                 "content_type": "application/pdf",
                 "data": base64.b64encode(upload.read()).decode(),
             }
+        # The patient by record number, ID number or visit code (the last two audited).
+        try:
+            patient = lab_patient.patient_for_results(
+                actor=account, text=form.get("patient", ""), now=utcnow()
+            )
+        except DomainError as exc:
+            # An unknown visit code is a mistyped field here (its refusal is audited anyway).
+            if exc.is_refusal and exc.code not in VISIT_REFUSALS:
+                raise
+            errors["patient"] = [str(exc.message)]
+            body["medical_record_number"] = ""
+        else:
+            body["medical_record_number"] = patient.medical_record_number
         try:
             incoming = ReportArgs().load(body)
         except ValidationError as exc:
-            errors = exc.messages_dict
-        else:
-            account = signed_in_account()
+            errors = {**exc.messages_dict, **errors}
+            if "patient" in errors:
+                errors.pop("medical_record_number", None)
+        if not errors:
             hospital = db.session.get_one(Hospital, account.hospital_id)
             try:
                 (report,) = intake.receive_results(
                     hospital, [incoming], source=ReportSource.STAFF, now=utcnow(), actor=account
                 )
             except DomainError as exc:
-                errors = {"medical_record_number": [str(exc.message)]}
+                errors = {"patient": [str(exc.message)]}
             else:
                 return redirect(url_for("reports_pages.show", public_id=report.public_id))
     return (
-        render_template("reports/enter.html", values=form, errors=errors),
+        render_template(
+            "reports/enter.html",
+            values=form,
+            errors=errors,
+            test_types=test_types.all_test_types(account.hospital_id),
+        ),
         422 if errors else 200,
     )
+
+
+VISIT_REFUSALS = (ErrorCode.VISIT_NOT_FOUND, ErrorCode.VISIT_NOT_HERE, ErrorCode.VISIT_OTHER_DAY)
+
+
+@bp.get("/lab/awaiting-release")
+@sign_in_page_required
+@require_roles(Role.CLINICIAN, Role.LAB, Role.ADMIN)
+def awaiting_release() -> Page:
+    """Reports held for a clinician: the doctor releases each to the patient with one button."""
+    account = signed_in_account()
+    reports = lab_patient.awaiting_clinician(account.hospital_id)
+    if reports:
+        record_staff_read(
+            account,
+            action="report.awaiting_release.list",
+            object_type="lab_report",
+            reads=[(r.id, r.patient_id) for r in reports],
+        )
+    return render_template(
+        "reports/awaiting.html",
+        reports=reports,
+        can_release=account.has_role(Role.CLINICIAN, Role.ADMIN),
+        mask_name=mask_name,
+    )
+
+
+@bp.post("/lab/<string(length=22):public_id>/release")
+@sign_in_page_required
+@require_roles(Role.CLINICIAN, Role.ADMIN)
+def release_from_list(public_id: str) -> WerkzeugResponse:
+    """The clinician's release button: publish the report and notify the patient and family."""
+    account = signed_in_account()
+    report = reading.find_report(public_id, account=account, action="report.release")
+    release.release_by_clinician(report, actor=account, now=utcnow())
+    flash(
+        _("Report %(number)s released: the patient is notified.", number=report.report_number),
+        "success",
+    )
+    return redirect(url_for("reports_pages.awaiting_release"), 303)
 
 
 @bp.route("/verify/<string:code>", methods=["GET", "POST"])

@@ -67,7 +67,13 @@ LINKS: tuple[StaffLink, ...] = (
         _l("Lab results"),
         _l("Enter results and release reports"),
         R.LAB,
+    ),
+    _link(
+        "reports_pages.awaiting_release",
+        _l("Reports to release"),
+        _l("Results held for a clinician: release them to the patient"),
         R.CLINICIAN,
+        R.ADMIN,
     ),
     _link(
         "billing_pages.cashier",
@@ -103,6 +109,12 @@ LINKS: tuple[StaffLink, ...] = (
         "reports_pages.statistics",
         _l("Statistics"),
         _l("Queues avoided, waits, payments and reports"),
+        R.ADMIN,
+    ),
+    _link(
+        "web.styleguide",
+        _l("Styleguide"),
+        _l("The design system: tokens and components, in both languages and elder mode"),
         R.ADMIN,
     ),
 )

@@ -20,16 +20,17 @@ from flask import (
     request,
     url_for,
 )
-from flask_babel import get_locale, refresh
+from flask_babel import force_locale, get_locale, refresh
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
+from markupsafe import Markup
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from hospital.accounts.guards import current_account, public
-from hospital.accounts.models import Language
+from hospital.accounts.guards import current_account, public, require_roles
+from hospital.accounts.models import STAFF_ROLES, Language
 from hospital.accounts.services.preferences import update_preferences
 from hospital.config import describe_database
 from hospital.db import db, utcnow
@@ -46,7 +47,7 @@ from hospital.web.i18n import (
     SPEECH_LANG,
     elder_mode_on,
 )
-from hospital.web.navigation import next_path, same_site_path
+from hospital.web.navigation import next_path, same_site_path, sign_in_page_required
 from hospital.web.staff import staff_links
 from hospital.web.tiles import home_tiles
 from hospital.zones import DEFAULT_TIMEZONE
@@ -315,3 +316,20 @@ def set_elder_mode(state: str) -> WerkzeugResponse:
     if request.method == "POST":
         _save_preferences(elder_mode=state == "on")
     return response
+
+
+@bp.get("/styleguide")
+@sign_in_page_required
+@require_roles(*STAFF_ROLES)
+def styleguide() -> str:
+    """Every component of the design system, in Chinese, in English and in elder mode."""
+    samples = []
+    for key, language, elder, title in (
+        ("zh", "zh", False, _l("Chinese")),
+        ("en", "en", False, _l("English")),
+        ("elder", page_language(), True, _l("Elder mode")),
+    ):
+        with force_locale(language):
+            html = render_template("styleguide_components.html", p=f"sg-{key}")
+        samples.append((key, HTML_LANG[language], elder, title, Markup(html)))
+    return render_template("styleguide.html", samples=samples)

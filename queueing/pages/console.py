@@ -63,6 +63,36 @@ def _waiting_counts(queue_ids: list[int]) -> dict[int, int]:
     return {queue_id: count for queue_id, count in rows}
 
 
+# Where a patient is usually sent next from a counter: tests first, then imaging, the pharmacy,
+# another room. The cashier and the registration desk come last: payment happens on the phone.
+_TRANSFER_PREFERENCE = (
+    ServicePointKind.LAB_DRAW,
+    ServicePointKind.IMAGING,
+    ServicePointKind.PHARMACY,
+    ServicePointKind.CONSULTATION_ROOM,
+    ServicePointKind.REGISTRATION_DESK,
+    ServicePointKind.CASHIER,
+)
+
+
+def default_transfer_target(point: ServicePoint, others: list[ServicePoint]) -> ServicePoint | None:
+    """The station the console's transfer list preselects (never the cashier while another
+    station exists): from a room, the lab; from a station, a room of the same department."""
+
+    def rank(other: ServicePoint) -> tuple[int, int, str]:
+        kind = _TRANSFER_PREFERENCE.index(other.kind)
+        if point.kind is not ServicePointKind.CONSULTATION_ROOM and (
+            other.kind is ServicePointKind.CONSULTATION_ROOM
+        ):
+            kind = -1  # back from a station to a doctor
+        same_department = (
+            0 if point.department_id and other.department_id == point.department_id else 1
+        )
+        return (kind, same_department, other.code)
+
+    return min(others, key=rank, default=None)
+
+
 def _staff_counter(counter_id: int, action: str) -> Counter:
     """A counter of this hospital whose queue the signed-in account's roles work (else 403)."""
     return counters.counter_for_staff(
@@ -161,6 +191,7 @@ def console_page(counter_id: int) -> str:
         counter=counter,
         point=counter.service_point,
         others=others,
+        default_target=default_transfer_target(counter.service_point, others),
         reasons={k: str(v) for k, v in REASONS.items()},
         priorities={k: str(v) for k, v in PRIORITIES.items()},
         alert_messages={k: str(v) for k, v in alerting.MESSAGES.items()},

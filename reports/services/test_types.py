@@ -17,6 +17,15 @@ def test_type_for(hospital_id: int, code: str) -> TestType | None:
     )
 
 
+def all_test_types(hospital_id: int) -> list[TestType]:
+    """The hospital's test types, by code (the intake form lists them)."""
+    return list(
+        db.session.scalars(
+            sa.select(TestType).where(TestType.hospital_id == hospital_id).order_by(TestType.code)
+        )
+    )
+
+
 def save_test_type(
     hospital_id: int,
     code: str,

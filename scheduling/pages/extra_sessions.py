@@ -50,13 +50,15 @@ def add_extra_session() -> Page:
     account = signed_in_account()
     errors: dict[str, str] = {}
     values = session_values(account, errors)
+    # The form names the room: an extra session is often in another room than the usual one.
     room = request.form.get("service_point_id", "")
-    if room:
-        rooms = {p.id for p in queries.consultation_rooms(account.hospital_id)}
-        if not (room.isdigit() and len(room) < 10 and int(room) in rooms):
-            errors["service_point_id"] = _("Choose one of the rooms.")
-        else:
-            values["service_point_id"] = int(room)
+    rooms = {p.id for p in queries.consultation_rooms(account.hospital_id)}
+    if not room:
+        errors["service_point_id"] = _("Choose the room for the session.")
+    elif not (room.isdigit() and len(room) < 10 and int(room) in rooms):
+        errors["service_point_id"] = _("Choose one of the rooms.")
+    else:
+        values["service_point_id"] = int(room)
     local_date = parse_date(request.form.get("local_date"), "local_date", errors)
     # The service refuses a past date too; here it becomes a message beside the field.
     if local_date is not None and local_date < local_today(account.hospital_id):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
@@ -12,19 +13,58 @@ from hospital.accounts.models import Role
 from hospital.db import utcnow
 from hospital.web.fixable_errors import undo_on_error
 from hospital.web.navigation import sign_in_page_required
-from scheduling.models import ExceptionKind
+from scheduling import week_grid
+from scheduling.models import ExceptionKind, SessionStatus
 from scheduling.pages.blueprint import Page, bp
 from scheduling.pages.form_input import int_arg, parse_date, parse_int, parse_time, session_values
-from scheduling.pages.page_context import CHECK_THE_FIELDS, EXCEPTION_KINDS, page_context
+from scheduling.pages.page_context import (
+    CHECK_THE_FIELDS,
+    EXCEPTION_KINDS,
+    local_today,
+    page_context,
+)
 from scheduling.services import queries, templates, waitlist
 from scheduling.services.rules import rules_for
+
+
+def _week(hospital_id: int) -> date:
+    """The Monday of the week asked for (?week=YYYY-MM-DD), else of this week."""
+    asked = request.args.get("week", "")
+    try:
+        day = date.fromisoformat(asked) if len(asked) == 10 else local_today(hospital_id)
+    except ValueError:
+        day = local_today(hospital_id)
+    return week_grid.week_start(day)
+
+
+def _grid(account: Any, monday: date) -> list[week_grid.Row]:
+    last = monday + timedelta(days=6)
+    sessions = queries.sessions_between(account.hospital_id, monday, last)
+    return week_grid.build(
+        monday,
+        queries.clinicians_of(account.hospital_id, active_only=True),
+        sessions,
+        queries.list_templates(actor=account),
+        queries.exceptions_between(account.hospital_id, monday, last),
+        cancelled={s.id for s in sessions if s.status is SessionStatus.CANCELLED},
+        today=local_today(account.hospital_id),
+    )
 
 
 def _schedule_page(*, error: Any = None, errors: Any = None, status: int = 200) -> Page:
     account = signed_in_account()
     now = utcnow()
+    monday = _week(account.hospital_id)
+    prefill = {k: request.args.get(k, "") for k in ("clinician_id", "weekday", "local_date")}
     page = render_template(
         "scheduling/schedule_editor.html",
+        monday=monday,
+        week_days=[monday + timedelta(days=i) for i in range(7)],
+        grid=_grid(account, monday),
+        rooms={r.id: r for r in queries.consultation_rooms(account.hospital_id)},
+        prefill=prefill,
+        today=local_today(account.hospital_id),
+        timedelta=timedelta,
         templates=queries.list_templates(actor=account),
         exceptions=queries.list_exceptions(actor=account, now=now),
         clinicians={c.id: c for c in queries.clinicians_of(account.hospital_id)},

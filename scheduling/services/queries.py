@@ -382,3 +382,31 @@ def appointments_of_visit(hospital_id: int, patient_id: int, day: date) -> list[
             .order_by(ClinicSession.starts_at, Appointment.id)
         )
     )
+
+
+def sessions_between(hospital_id: int, first: date, last: date) -> list[ClinicSession]:
+    """Every session of the hospital from first to last (local dates), for the week grid."""
+    return list(
+        db.session.scalars(
+            sa.select(ClinicSession)
+            .where(
+                ClinicSession.hospital_id == hospital_id,
+                ClinicSession.local_date >= first,
+                ClinicSession.local_date <= last,
+            )
+            .order_by(ClinicSession.local_date, ClinicSession.start_time)
+        )
+    )
+
+
+def exceptions_between(hospital_id: int, first: date, last: date) -> list[ScheduleException]:
+    """The closures and leave overlapping first..last."""
+    return list(
+        db.session.scalars(
+            sa.select(ScheduleException).where(
+                ScheduleException.hospital_id == hospital_id,
+                ScheduleException.first_date <= last,
+                ScheduleException.last_date >= first,
+            )
+        )
+    )

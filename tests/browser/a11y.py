@@ -92,6 +92,9 @@ SCREENS: list[Screen] = [
     Screen("family-codes", "/family/codes", "patient", primary="main [data-people] a"),
     Screen("guide-lexicon", "/staff/guide/lexicon?try=胸痛", "admin", primary="main form[data-entry-form]", patient_page=False),
     Screen("guide-map", "/staff/guide/map", "admin", primary="main form[data-map-form]", patient_page=False),
+    Screen("styleguide", "/styleguide", "admin", primary="main [data-component=buttons] .button", patient_page=False),
+    Screen("staff-home", "/", "admin", primary="main [data-staff-home] a", patient_page=False),
+    Screen("reports-awaiting-release", "/reports/lab/awaiting-release", "admin", primary="main h1", patient_page=False),
 ]
 # fmt: on
 LANGUAGES = ("zh", "en")

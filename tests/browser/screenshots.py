@@ -32,6 +32,7 @@ from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 PHONE = (390, 844)
 TABLET = (820, 1180)
 DESKTOP = (1280, 800)
+STAFF_DESKTOP = (1366, 768)
 BOARD = (1920, 1080)
 KIOSK = (1080, 1920)  # the kiosk's portrait touch screen
 PATIENT = "13800000001"  # 李梅, with her father 李建华 and her child (see hospital/demo.py)
@@ -95,6 +96,13 @@ SHOTS: list[Shot] = [
     Shot("kiosk-departments", "/kiosk?lang=zh", KIOSK, sign_in_as=KIOSK_DEVICE, full_page=False, ready='#kiosk[data-current="start"]',
          click="[data-action=walk-in]", shown="[data-department]"),
     Shot("report-statistics", "/reports/statistics?lang=zh", DESKTOP, sign_in_as=ADMIN),
+    # Staff at their desks (#16): each role's home, the console, intake, the schedule grid.
+    *[Shot(f"staff-home-{who}", "/?lang=zh", STAFF_DESKTOP, sign_in_as=who, full_page=False) for who in ("registrar", "nurse", "doctor", "lab", "cashier", "admin")],
+    Shot("queue-console-desktop", "/queueing/console/{counter}?lang=zh", STAFF_DESKTOP, sign_in_as=ADMIN, full_page=False, ready="#q-waiting tr"),
+    Shot("lab-entry", "/reports/lab/new?lang=zh", STAFF_DESKTOP, sign_in_as="lab"),
+    Shot("reports-awaiting-release", "/reports/lab/awaiting-release?lang=zh", STAFF_DESKTOP, sign_in_as="doctor", full_page=False),
+    Shot("admin-schedule", "/admin/schedule?lang=zh", STAFF_DESKTOP, sign_in_as=ADMIN, full_page=False),
+    Shot("styleguide", "/styleguide?lang=zh", STAFF_DESKTOP, sign_in_as=ADMIN),
 ]
 # name, path of the PDF, who is signed in
 PDFS: list[tuple[str, str, str]] = [

@@ -294,9 +294,7 @@ def test_a_patient_books_for_a_parent_and_follows_the_visit_to_a_verified_report
         )
         contexts.append(lab_desk)
         steps.staff_sign_in(lab, site.lab, "/reports/lab/new")
-        lab.fill(
-            "input[name=medical_record_number]", steps.medical_record_number(live_server, PARENT)
-        )
+        lab.fill("input[name=patient]", steps.medical_record_number(live_server, PARENT))
         lab.fill("input[name=test_code]", TEST_CODE)
         lab.fill("input[name=test_name]", "血常规 Complete blood count")
         lab.fill("input[name=order_reference]", f"visit-order:{order_id}")

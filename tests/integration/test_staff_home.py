@@ -14,11 +14,20 @@ from tests.support.auth import sign_in
 EXPECTED = {
     Role.REGISTRAR: ({"/queueing/desk", "/staff/day", "/staff/suspensions"}, {"/billing/cashier"}),
     Role.NURSE: ({"/queueing/console", "/staff/day"}, {"/queueing/desk", "/admin/schedule"}),
-    Role.CLINICIAN: ({"/queueing/console", "/staff/day", "/reports/lab/new"}, {"/billing/cashier"}),
+    Role.CLINICIAN: (
+        {"/queueing/console", "/staff/day", "/reports/lab/awaiting-release"},
+        {"/billing/cashier", "/reports/lab/new"},  # intake is the lab's (a 403 for a doctor)
+    ),
     Role.LAB: ({"/reports/lab/new", "/queueing/console"}, {"/staff/day"}),
     Role.CASHIER: ({"/billing/cashier", "/billing/cashier/reconciliation"}, {"/staff/day"}),
     Role.ADMIN: (
-        {"/admin/schedule", "/kiosk/console", "/reports/statistics", "/billing/cashier"},
+        {
+            "/admin/schedule",
+            "/kiosk/console",
+            "/reports/statistics",
+            "/billing/cashier",
+            "/styleguide",
+        },
         set(),
     ),
 }
@@ -65,3 +74,27 @@ def test_staff_land_on_their_home_after_signing_in(
     )
     assert signed_in.headers["Location"] == "/"
     assert "data-staff-home" in client.get("/").get_data(as_text=True)
+
+
+def test_the_styleguide_shows_every_component_in_both_languages_and_elder_mode(
+    client: Any, hospital: Any, create_account: Any
+) -> None:
+    sign_in(client, create_account(hospital, roles=(Role.NURSE,)))
+    response = client.get("/styleguide?lang=en")
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    for sample, lang in (("zh", "zh-Hans"), ("en", "en"), ("elder", "en")):
+        assert f'data-sample="{sample}"' in html
+        assert re.search(rf'id="sample-{sample}" lang="{lang}"', html), sample
+    assert re.search(r'class="panel elder" id="sample-elder"', html)
+    for component in ("buttons", "form", "card", "table", "tab-bar", "keypad", "display-number"):
+        assert html.count(f'data-component="{component}"') == 3, component
+    assert "叫下一位" in html and "Call next" in html  # the Chinese and the English sample
+    ids = re.findall(r' id="([^"]+)"', html)
+    assert len(ids) == len(set(ids)), "ids are unique across the three samples"
+
+
+def test_the_styleguide_is_for_staff_only(client: Any, hospital: Any, create_account: Any) -> None:
+    assert client.get("/styleguide").status_code == 302  # to the sign-in page
+    sign_in(client, create_account(hospital))
+    assert client.get("/styleguide").status_code == 403

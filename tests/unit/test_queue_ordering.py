@@ -134,3 +134,24 @@ def test_missed_ticket_goes_behind_the_setback_th_waiting_ticket():
     assert keys[2] < key < keys[3]
     assert ordering.order_key_after_miss([], setback=3, now=NOW) == NOW
     assert ordering.order_key_after_miss(keys[:2], setback=3, now=NOW) > keys[1]
+
+
+def test_only_priority_is_never_said_while_a_regular_patient_waits():
+    """Seen on the console: "only priority patients are waiting" beside a waiting regular
+    patient (a priority ticket projected after the regular ones)."""
+    base = NOW - timedelta(minutes=10)
+    waiting = [
+        Waiting(1, 1, "none", base, base),
+        Waiting(2, 2, "elderly", base + timedelta(minutes=1), base + timedelta(minutes=1)),
+    ]
+    placed = ordering.order(
+        waiting, policy=Policy(priority_ratio=2), regular_since_priority=0, now=NOW
+    )
+    assert [p.ticket.id for p in placed] == [1, 2]
+    assert all(p.reason != ordering.REASON_ONLY_PRIORITY for p in placed)
+    assert placed[1].reason == ordering.REASON_PRIORITY_TURN
+    # With nobody regular waiting, it is said.
+    alone = ordering.order(
+        waiting[1:], policy=Policy(priority_ratio=2), regular_since_priority=0, now=NOW
+    )
+    assert alone[0].reason == ordering.REASON_ONLY_PRIORITY

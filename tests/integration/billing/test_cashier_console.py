@@ -115,3 +115,19 @@ def test_a_full_refund_asks_first_and_reconciliation_reads_local_time(
     paid_at = db.session.get(Order, order.id).paid_at
     assert paid_at is not None
     assert paid_at.astimezone(ZoneInfo(hospital.timezone)).strftime("%H:%M") in html
+
+
+def test_a_pending_order_shows_what_is_due_not_only_the_zero_paid(
+    client: Any, hospital: Any, create_account: Any, create_patient: Any
+) -> None:
+    """The demo's desk bookings read "待缴费 ¥0.00": an unpaid order showed only its Paid column."""
+    from tests.support.billing_factories import create_visit_order
+
+    order = create_visit_order(hospital, create_patient(hospital), now=utcnow())
+    cashier = create_account(hospital, roles=(Role.CASHIER,))
+    db.session.commit()
+    sign_in(client, cashier)
+    html = client.get(f"/billing/cashier?date={_today(hospital)}").get_data(as_text=True)
+    row = html.split(f'data-order="{order.id}"', 1)[1].split("</tr>", 1)[0]
+    assert "待缴费" in row
+    assert row.split("data-amount>", 1)[1].startswith("¥50.00")

@@ -137,3 +137,43 @@ def test_a_counter_of_another_hospital_is_not_found(site, create_hospital, creat
     client = site["client"]
     sign_in(client, site["nurse"])
     assert client.post(f"/queueing/console/{foreign.id}/open-queue").status_code == 404
+
+
+def test_console_preselects_a_station_not_the_cashier_and_says_guo_hao_for_missed(
+    site, hospital, create_service_point
+):
+    client = site["client"]
+    lab = create_service_point(
+        hospital, kind=ServicePointKind.LAB_DRAW, name_zh="检验采血处", name_en="Lab draw"
+    )
+    qf.walk_in(hospital, site["room"], now=utcnow())
+    qf.walk_in(hospital, site["room"], now=utcnow())
+    sign_in(client, site["nurse"])
+    page = client.get(f"/queueing/console/{site['room_counter'].id}?lang=zh").get_data(as_text=True)
+    select = page.split('id="q-transfer-to"', 1)[1].split("</select>", 1)[0]
+    assert f'<option value="{lab.id}" selected>' in select
+    assert f'value="{site["cashier"].id}" selected' not in select
+    # Missed is the queue's 过号 (not the appointment's 爽约), and each action shows its key.
+    assert "过号" in page and "爽约" not in page
+    for key in ("N", "R", "S", "C", "M"):
+        assert f'aria-keyshortcuts="{key}"' in page
+    # One count: the header and the table title start from the same number.
+    assert "data-waiting-count>2<" in page and "2 人候诊" in page
+
+
+def test_default_transfer_target_ranks_lab_first_and_the_cashier_last(
+    hospital, create_department, create_service_point
+):
+    from queueing.pages.console import default_transfer_target
+
+    dept = create_department(hospital)
+    room = create_service_point(hospital, department_id=dept.id, code="R1")
+    cashier = create_service_point(hospital, kind=ServicePointKind.CASHIER, code="A0")
+    other_room = create_service_point(hospital, department_id=dept.id, code="R2")
+    assert default_transfer_target(room, [cashier, other_room]) == other_room
+    assert default_transfer_target(room, [cashier]) == cashier
+    assert default_transfer_target(room, []) is None
+    lab = create_service_point(hospital, kind=ServicePointKind.LAB_DRAW, code="L1")
+    assert default_transfer_target(room, [cashier, other_room, lab]) == lab
+    # From the lab, back to a doctor of the department.
+    assert default_transfer_target(lab, [cashier, room]) == room

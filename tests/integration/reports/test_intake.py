@@ -237,7 +237,7 @@ def test_lab_staff_enter_results_in_a_page(client: Any, ward: Any) -> None:
     sign_in_as(client, ward.lab)
     assert client.get("/reports/lab/new").status_code == 200
     form = {
-        "medical_record_number": ward.patient.medical_record_number,
+        "patient": ward.patient.medical_record_number,
         "test_code": "GLU",
         "test_name": "血糖",
         "signed_by": "李检验",
@@ -245,7 +245,7 @@ def test_lab_staff_enter_results_in_a_page(client: Any, ward: Any) -> None:
     }
     bad = client.post("/reports/lab/new", data={**form, "results": "葡萄糖"})
     assert bad.status_code == 422 and 'data-error="items"' in bad.get_data(as_text=True)
-    unknown = client.post("/reports/lab/new", data={**form, "medical_record_number": "424242"})
+    unknown = client.post("/reports/lab/new", data={**form, "patient": "424242"})
     assert unknown.status_code == 422 and "424242" in unknown.get_data(as_text=True)
     assert _count() == 0
     response = client.post("/reports/lab/new", data=form)
