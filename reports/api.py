@@ -161,9 +161,10 @@ def receive_hl7() -> Any:
     requestBody={
         "required": True,
         "description": "A FHIR R4 Bundle holding a DiagnosticReport, its Observations and "
-        "optionally the report's PDF (presentedForm).",
+        "optionally the report's PDF (presentedForm). Sent as application/fhir+json (FHIR's "
+        "own media type); the same body as application/json is read alike.",
         "content": {
-            media_type: {
+            "application/fhir+json": {
                 "schema": {
                     "type": "object",
                     "required": ["resourceType", "entry"],
@@ -173,7 +174,6 @@ def receive_hl7() -> Any:
                     },
                 }
             }
-            for media_type in ("application/fhir+json", "application/json")
         },
     }
 )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 
@@ -74,16 +75,16 @@ class _Encoding:
     def unescape(self, text: str) -> str:
         if self.escape not in text:
             return text
-        e = self.escape
-        for code, char in (
-            ("F", self.field),
-            ("S", self.component),
-            ("T", self.subcomponent),
-            ("R", self.repetition),
-            ("E", self.escape),
-        ):
-            text = text.replace(f"{e}{code}{e}", char)
-        return text
+        e = re.escape(self.escape)
+        chars = {
+            "F": self.field,
+            "S": self.component,
+            "T": self.subcomponent,
+            "R": self.repetition,
+            "E": self.escape,
+        }
+        # One pass, left to right: "\E\F\E\" is an escaped "\F\", not an escaped "|".
+        return re.sub(f"{e}([FSTRE]){e}", lambda m: chars[m.group(1)], text)
 
     def components(self, value: str) -> list[str]:
         return [self.unescape(c) for c in value.split(self.component)]

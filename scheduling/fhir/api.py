@@ -272,7 +272,8 @@ def find(principal: Principal) -> Response:
         links["next"] = _find_page_url(given, offset + count, count)
     if offset > 0:
         links["previous"] = _find_page_url(given, max(0, offset - count), count)
-    return fhir_response(fhir.bundle(proposals, base=base_url(), total=total, links=links))
+    text = fhir.bundle_text(proposals, base=base_url(), total=total, links=links)
+    return Response(text, mimetype=FHIR_JSON)
 
 
 def _find_page_url(given: dict[str, list[Any]], offset: int, count: int) -> str:

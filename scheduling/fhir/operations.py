@@ -7,6 +7,7 @@ scheduling's services.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -99,11 +100,12 @@ def page_value(value: Any) -> str:
 
 def find(
     principal: Principal, given: dict[str, list[Any]], *, now: datetime
-) -> tuple[list[dict[str, Any]], int, int, int]:
+) -> tuple[list[str], int, int, int]:
     """One page of proposed appointments built from free places (ITI-115).
 
-    Returns (proposals, total, page size, offset); the page is `_count` long (DEFAULT_COUNT
-    unless asked) and the caller links the next page.
+    Returns (entries, total, page size, offset): each entry a searchset Bundle entry holding a
+    proposed Appointment, already serialised (`resources.bundle_text` puts them in the Bundle);
+    the page is `_count` long (DEFAULT_COUNT unless asked) and the caller links the next page.
     """
     extra = set(given) - FIND_PARAMETERS
     if extra:
@@ -154,13 +156,11 @@ def find(
     total, places = reads.proposals(
         hospital_id, reads.SlotFilter(**terms), now=now, count=size, offset=offset
     )
-    return [_proposal(p, patient_id, cat) for p in places], total, size, offset
+    return _ProposalWriter(patient_id, cat).entries(places), total, size, offset
 
 
-def _proposal(
-    place: reads.Proposal, patient_id: int | None, cat: reads.Catalogue
-) -> dict[str, Any]:
-    """A proposed Appointment (ITI-115), built straight from the row; shared parts are cached."""
+def proposal(place: reads.Proposal, patient_id: int | None, cat: reads.Catalogue) -> dict[str, Any]:
+    """A proposed Appointment (ITI-115), built from the row (the shape `_ProposalWriter` writes)."""
     people = fhir.participants(patient_id, place.clinician_id, place.service_point_id)
     people.append(cat.department_actor(place.department_id))
     return {
@@ -174,6 +174,75 @@ def _proposal(
         "participant": people,
         "extension": [fhir.fee(place.fee_fen)],
     }
+
+
+_SLOT = "Slot/0"  # `proposal` for a stand-in place: split around its start, end and slot id
+_START, _END = "2000-01-01T00:00:00Z", "2000-01-01T00:00:01Z"
+
+
+class _ProposalWriter:
+    """Proposals as searchset Bundle entries, serialised (`json.dumps` text of `proposal`).
+
+    A whole answer is thousands of places sharing a few clinicians, rooms, fees and times: the
+    text around a place's start, end and slot id is serialised once per combination (from
+    `proposal` itself, so the two cannot drift apart) and each instant once, instead of building
+    and encoding a dozen small objects per place.
+    """
+
+    def __init__(self, patient_id: int | None, cat: reads.Catalogue) -> None:
+        self.patient_id = patient_id
+        self.cat = cat
+        self.frames: dict[tuple[Any, ...], tuple[str, str, str, str]] = {}
+        self.instants: dict[datetime, str] = {}
+
+    def _frame(self, place: reads.Proposal) -> tuple[str, str, str, str]:
+        stand_in = reads.Proposal(
+            slot_id=0,
+            starts_at=datetime.fromisoformat(_START),
+            ends_at=datetime.fromisoformat(_END),
+            clinician_id=place.clinician_id,
+            department_id=place.department_id,
+            service_point_id=place.service_point_id,
+            fee_class=place.fee_class,
+            fee_fen=place.fee_fen,
+        )
+        text = json.dumps(
+            {
+                "resource": proposal(stand_in, self.patient_id, self.cat),
+                "search": {"mode": "match"},
+            },
+            ensure_ascii=False,
+        )
+        head, rest = text.split(json.dumps(_START), 1)
+        middle, rest = rest.split(json.dumps(_END), 1)
+        before_id, tail = rest.split(json.dumps(_SLOT), 1)
+        return head + '"', '"' + middle + '"', '"' + before_id + '"Slot/', '"' + tail
+
+    def _instant(self, value: datetime) -> str:
+        text = self.instants.get(value)
+        if text is None:
+            text = self.instants[value] = fhir.instant(value)
+        return text
+
+    def entries(self, places: list[reads.Proposal]) -> list[str]:
+        out = []
+        for place in places:
+            key = (
+                place.clinician_id,
+                place.department_id,
+                place.service_point_id,
+                place.fee_class,
+                place.fee_fen,
+            )
+            frame = self.frames.get(key)
+            if frame is None:
+                frame = self.frames[key] = self._frame(place)
+            head, middle, before_id, tail = frame
+            out.append(
+                f"{head}{self._instant(place.starts_at)}{middle}{self._instant(place.ends_at)}"
+                f"{before_id}{place.slot_id}{tail}"
+            )
+        return out
 
 
 def _appointment_input(given: dict[str, list[Any]]) -> dict[str, Any]:

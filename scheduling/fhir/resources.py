@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -330,3 +331,12 @@ def bundle(
             entry["search"] = {"mode": mode}
         result["entry"].append(entry)
     return result
+
+
+def bundle_text(
+    entries: list[str], *, base: str, total: int | None = None, links: dict[str, str] | None = None
+) -> str:
+    """The JSON text of `bundle` (a searchset) whose entries are already serialised."""
+    text = json.dumps(bundle([], base=base, total=total, links=links), ensure_ascii=False)
+    assert text.endswith('"entry": []}')
+    return f"{text[:-2]}{', '.join(entries)}]}}"

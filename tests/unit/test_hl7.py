@@ -158,3 +158,10 @@ def test_a_damaged_real_message_is_read_or_refused_with_an_hl7_error(cut: int, j
 def test_a_date_time_with_a_non_ascii_digit_or_an_impossible_offset_is_refused(value: str) -> None:
     with pytest.raises(Hl7Error):
         parse_hl7_datetime(value, segment="OBR", field="7")
+
+
+def test_escape_sequences_are_read_in_one_pass() -> None:
+    # An escaped "\F\" (the text itself, not a field separator) stays as written.
+    message = hl7_message("1").replace("|3.5-9.5|H|", "|\\E\\F\\E\\ \\F\\ \\S\\|H|", 1)
+    (report,) = parse_oru_r01(message)
+    assert report.items[0].reference_range == "\\F\\ | ^"

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import random
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
-from hospital.db import db
+from hospital.db import db, utcnow
+from scheduling.fhir import operations, reads
+from scheduling.fhir import resources as fhir
+from scheduling.fhir.params import Range
 from scheduling.models import Appointment, AppointmentState, BookingSuspension
 from tests.integration.fhir.conftest import BASE, Fhir, upcoming, validate
 from tests.support import factories
@@ -406,3 +410,33 @@ def test_find_answers_a_page_with_a_next_link(client: Any, world: Fhir) -> None:
     validate(second.json)
     assert second.json["entry"][0]["resource"]["slot"] != first["entry"][0]["resource"]["slot"]
     assert any(link["relation"] == "previous" for link in second.json["link"])
+
+
+@pytest.mark.parametrize("language", ["zh", "en"])
+def test_find_answer_is_the_bundle_of_its_proposals_to_the_byte(
+    app: Any, client: Any, world: Fhir, language: str
+) -> None:
+    """$find writes its entries as text (fast); the text is exactly the Bundle of `proposal`s."""
+    query = {
+        "patient": f"Patient/{world.patient.id}",
+        "practitioner": f"Practitioner/{world.clinician.id}",
+        "_count": "2",
+    }
+    headers = {**world.auth(world.system_token), "Accept-Language": language}
+    response = client.get(f"{BASE}/Appointment/$find", query_string=query, headers=headers)
+    assert response.status_code == 200, response.json
+    validate(response.json)
+    with app.test_request_context(headers={"Accept-Language": language}):
+        total, places = reads.proposals(
+            world.hospital.id,
+            reads.SlotFilter(window=Range(), clinician_id=world.clinician.id, only_bookable=True),
+            now=utcnow(),
+            count=2,
+            offset=0,
+        )
+        cat = reads.catalogue(world.hospital.id)
+        proposals = [operations.proposal(p, world.patient.id, cat) for p in places]
+        links = {"next": response.json["link"][0]["url"]}
+        expected = fhir.bundle(proposals, base="http://localhost/fhir/r4", total=total, links=links)
+    assert len(places) == 2 and total == len(world.slots)
+    assert response.get_data(as_text=True) == json.dumps(expected, ensure_ascii=False)
