@@ -291,7 +291,10 @@ def schedule_resource(
             else SessionTemplate.service_point_id == point_id,
         )
     )
-    horizon = (now, now + timedelta(days=days or DEFAULT_DAYS))
+    # From the day's start (UTC): a search and a read of the same Schedule agree whatever second
+    # each runs in, and the published file changes daily, not at every run.
+    start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    horizon = (start, start + timedelta(days=days or DEFAULT_DAYS))
     return fhir.schedule(department, clinician, point_id, horizon=horizon)
 
 
