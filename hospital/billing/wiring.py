@@ -11,7 +11,7 @@ from flask import Flask, current_app
 
 from hospital.billing import jobs
 from hospital.billing.references import OrderKind
-from hospital.billing.services import orders, receivers, refunds
+from hospital.billing.services import accounts, insured, orders, receivers, refunds
 from hospital.jobs import register_jobs
 from hospital.notifications.messages import register_template
 
@@ -27,7 +27,12 @@ def connect(app: Flask, *, after_payment: Mapping[OrderKind | str, str] | None =
     """
     receivers.connect()
     register_jobs(jobs.JOBS)
-    for key, template in {**refunds.MESSAGE_TEMPLATES, **orders.MESSAGE_TEMPLATES}.items():
+    for key, template in {
+        **refunds.MESSAGE_TEMPLATES,
+        **orders.MESSAGE_TEMPLATES,
+        **accounts.MESSAGE_TEMPLATES,
+        **insured.MESSAGE_TEMPLATES,
+    }.items():
         register_template(key, subject=template.subject, body=template.body)
     pages = {OrderKind(kind): endpoint for kind, endpoint in (after_payment or {}).items()}
     app.extensions[_EXTENSION] = {"pages_after_payment": pages}
