@@ -221,10 +221,6 @@ SETTINGS: dict[str, tuple[Any, str]] = {
         50000,
         "Insurance sandbox: opening personal-account balance of a newly activated person, in fen.",
     ),
-    "BILLING_FAMILY_POOL_MONTHLY_MAX_FEN": (
-        200000,
-        "家庭共济: the most a family-pool grant may allow per month, in fen.",
-    ),
     "BILLING_RECONCILE_AFTER_MINUTES": (
         5,
         "Payments pending longer than this are queried at the provider and settled.",

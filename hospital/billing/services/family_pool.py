@@ -29,7 +29,7 @@ from hospital.billing.models import (
 from hospital.billing.providers.insurance import InsufficientBalance
 from hospital.billing.providers.registry import insurance_adapter
 from hospital.billing.services import accounts, insured, orders
-from hospital.billing.services.ledger import _config, _ledger, _locked_order, _order_for
+from hospital.billing.services.ledger import _ledger, _locked_order, _order_for
 from hospital.billing.services.payments import _mark_paid
 from hospital.db import db
 from hospital.error_codes import ErrorCode
@@ -37,6 +37,7 @@ from hospital.errors import Conflict, InvalidInput, NotFound
 from hospital.money import format_fen
 from hospital.organisation.models import Hospital
 from hospital.patients.access import Permission, patients_acting_for, require_patient_access
+from hospital.patients.identity import mask_name
 from hospital.patients.models import FamilyLink, Patient, Relationship
 from hospital.zones import zone_for
 
@@ -49,6 +50,18 @@ class GrantView:
     owner: Patient
     beneficiary: Patient
     used_this_month_fen: int
+
+    @property
+    def owner_masked_name(self) -> str:
+        return mask_name(self.owner.name)
+
+    @property
+    def beneficiary_masked_name(self) -> str:
+        return mask_name(self.beneficiary.name)
+
+    @property
+    def revoked(self) -> bool:
+        return self.grant.revoked_at is not None
 
 
 def month_of(hospital_id: int, now: datetime) -> str:
@@ -88,15 +101,13 @@ def grant(
     now: datetime,
 ) -> FamilyPoolGrant:
     """Let the actor's own insurance account pay for a family member, within the limits."""
-    most = int(_config("FAMILY_POOL_MONTHLY_MAX_FEN", 200000))
-    if not 0 < per_payment_limit_fen <= monthly_limit_fen <= most:
+    if per_payment_limit_fen <= 0 or monthly_limit_fen <= 0:
         raise InvalidInput(
-            _l(
-                "Give a limit per payment above zero and a monthly limit at least as high, "
-                "at most {most} a month."
-            ).format(most=format_fen(most)),
+            _l("Give limits above zero, per payment and per month."),
             code=ErrorCode.FAMILY_POOL_LIMITS,
         )
+    # A payment can never take more than the month allows: the lower limit is the one that holds.
+    per_payment_limit_fen = min(per_payment_limit_fen, monthly_limit_fen)
     beneficiary = require_patient_access(
         actor, beneficiary_patient_id, Permission.PAY, action="family_pool.grant"
     )
@@ -181,7 +192,7 @@ def grants_given(actor: Account, *, now: datetime) -> list[GrantView]:
         .where(FamilyPoolGrant.owner_patient_id == owner.id, FamilyPoolGrant.revoked_at.is_(None))
         .order_by(FamilyPoolGrant.id)
     ).all()
-    return [_view(g, now) for g in rows]
+    return [view(g, now=now) for g in rows]
 
 
 def grants_for_patient(actor: Account, patient_id: int, *, now: datetime) -> list[GrantView]:
@@ -195,10 +206,10 @@ def grants_for_patient(actor: Account, patient_id: int, *, now: datetime) -> lis
         )
         .order_by(FamilyPoolGrant.id)
     ).all()
-    return [_view(g, now) for g in rows]
+    return [view(g, now=now) for g in rows]
 
 
-def _view(found: FamilyPoolGrant, now: datetime) -> GrantView:
+def view(found: FamilyPoolGrant, *, now: datetime) -> GrantView:
     return GrantView(
         grant=found,
         owner=db.session.get_one(Patient, found.owner_patient_id),

@@ -54,11 +54,17 @@ def patient_by_number(hospital_id: int, text: str) -> Patient | None:
 def look_up_at_desk(*, staff: Account, text: str) -> Patient | None:
     """The desk's lookup by record or identity number, audited as a staff read of the patient.
 
-    A family-printed patient card (hospital/cards) is accepted too, like a phone's code.
+    A family-printed patient card (hospital/cards) is accepted too, like a phone's code, and so
+    is a medical-insurance code shown on a phone (hospital/billing/services/insured.py).
     """
+    from hospital.billing.services import insured
     from hospital.cards import service as cards
 
-    if cards.looks_like_card(text):
+    if insured.looks_like_code(text):
+        patient = insured.patient_for_code(
+            staff.hospital_id, text, place="挂号处 / registration desk", now=utcnow()
+        )
+    elif cards.looks_like_card(text):
         now = utcnow()
         hospital = db.session.get(Hospital, staff.hospital_id)
         zone = zone_for(hospital) if hospital is not None else None
