@@ -79,10 +79,8 @@ def look_up_at_desk(*, staff: Account, text: str) -> Patient | None:
     """
     from hospital.cards import service as cards
 
-    by_code = _patient_by_shown_code(staff.hospital_id, text)
-    if by_code is not None:
-        patient = by_code
-    elif cards.looks_like_card(text):
+    patient: Patient | None = _patient_by_shown_code(staff.hospital_id, text)
+    if patient is None and cards.looks_like_card(text):
         now = utcnow()
         hospital = db.session.get(Hospital, staff.hospital_id)
         zone = zone_for(hospital) if hospital is not None else None
@@ -93,7 +91,7 @@ def look_up_at_desk(*, staff: Account, text: str) -> Patient | None:
             when=now.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
             now=now,
         )
-    else:
+    elif patient is None:
         patient = patient_by_number(staff.hospital_id, text)
     if patient is not None:
         record_staff_read(
