@@ -201,11 +201,11 @@ def reconciliation(args: dict[str, Any]) -> queries.ReconciliationReport:
 @blp.arguments(InsuranceCodePaymentArgs)
 @blp.response(200, OrderOut)
 def pay_with_insurance_code(args: dict[str, Any], order_id: int) -> Order:
-    """Pay with the patient's medical-insurance code: the fund's share, the patient's own
-    personal account, then (with family_grant_id) a family member's account within its limits.
+    """Pay with the patient's medical-insurance code (fund, own account, family account).
 
-    Whatever is left (cash_fen) is paid with a provider (POST payments); when nothing is left the
-    order is paid at once. Repeating it changes nothing.
+    The fund pays its share, then the patient's own personal account, then (with
+    family_grant_id) a family member's account within the grant's limits (家庭共济). Whatever is left (cash_fen) is paid with a provider (POST payments); when nothing is left the
+    order is paid at once. Repeating it while the cash part is due changes nothing.
     """
     return family_pool.pay_with_code(
         order_id,

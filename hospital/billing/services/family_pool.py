@@ -227,8 +227,8 @@ def pay_with_code(
 ) -> Order:
     """Pay a pending order with the patient's insurance code (fund, own account, family pool).
 
-    Repeating it for an order already planned changes nothing. When nothing is left for the
-    payment provider the order is paid at once.
+    Repeating it while the order still waits for its cash part changes nothing. When nothing is
+    left for the payment provider the order is paid at once.
     """
     order = _order_for(actor, order_id, Permission.PAY)
     order = _locked_order(order.id)
