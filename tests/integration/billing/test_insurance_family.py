@@ -69,7 +69,7 @@ def _consent_code(phone: str) -> str:
         .limit(1)
     )
     assert body is not None
-    found = re.search(r"\b(\d{6})\b", body)
+    found = re.search(r"(?<!\d)(\d{6})(?!\d)", body)
     assert found
     return found.group(1)
 
