@@ -405,3 +405,21 @@ def test_parallel_payments_never_exceed_the_monthly_limit(
         assert amounts == [1000, 3000, 3000, 3000]
         paid = db.session.scalar(sa.select(sa.func.sum(Order.account_fen)))
         assert paid == 10000
+
+
+def test_the_receipt_names_what_the_insurance_accounts_paid(db_session: Any) -> None:
+    import io
+
+    import pypdf
+
+    from hospital.billing import receipts
+
+    hospital = factories.create_hospital()
+    daughter, _me, father = _insured_family(hospital)
+    order = create_visit_order(
+        hospital, father, prices=((3000, ItemCategory.REGISTRATION),), now=utcnow()
+    )
+    order = family_pool.pay_with_code(order.id, actor=daughter, family_grant_id=None, now=utcnow())
+    pdf = receipts.receipt_pdf(order)
+    text = "".join(p.extract_text() for p in pypdf.PdfReader(io.BytesIO(pdf)).pages)
+    assert "家庭共济" in text and "30.00" in text
