@@ -259,6 +259,7 @@ def _register_blueprints(app: Flask) -> None:
     from hospital.audit import api as audit_api
     from hospital.audit import views as audit_views
     from hospital.billing import api as billing_api
+    from hospital.billing import insurance_views
     from hospital.billing import views as billing_views
     from hospital.cards import views as cards_views
     from hospital.guide import api as guide_api
@@ -312,6 +313,7 @@ def _register_blueprints(app: Flask) -> None:
         journey_views.bp,
         guide_views.bp,
         cards_views.bp,
+        insurance_views.bp,
     ):
         app.register_blueprint(bp)
     app.register_blueprint(reports_views.bp, url_prefix="/reports")

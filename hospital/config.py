@@ -217,6 +217,10 @@ SETTINGS: dict[str, tuple[Any, str]] = {
         'Insurance sandbox: covered percent by item category, JSON (e.g. `{"lab": 70}`).',
     ),
     "BILLING_INSURANCE_DEDUCTIBLE_FEN": (1000, "Insurance sandbox: per-visit deductible in fen."),
+    "BILLING_INSURANCE_SANDBOX_BALANCE_FEN": (
+        50000,
+        "Insurance sandbox: opening personal-account balance of a newly activated person, in fen.",
+    ),
     "BILLING_RECONCILE_AFTER_MINUTES": (
         5,
         "Payments pending longer than this are queried at the provider and settled.",

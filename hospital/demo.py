@@ -19,7 +19,7 @@ from flask.cli import with_appcontext
 from hospital.accounts.models import Account, AccountRole, Device, DeviceKind, Language, Role
 from hospital.accounts.passwords import hash_password
 from hospital.accounts.services import devices, staff
-from hospital.billing.demo import seed_fees
+from hospital.billing.demo import seed_fees, seed_insurance
 from hospital.cards.demo import seed_card
 from hospital.db import db, utcnow
 from hospital.guide.demo_map import seed_map
@@ -422,6 +422,7 @@ def summary(public_url: str) -> str:
         "",
         f"Patients (phone + password {PASSWORD}):",
         "  13800000001  李梅: herself, her father 李建华 (born 1948, no phone), her child 王小雨",
+        "               (she shows his insurance code and her account pays for him: 家庭共济)",
         "  13800000002  张伟: himself",
         "",
         f"Staff (username + password {PASSWORD}):",
@@ -454,6 +455,9 @@ def seed_demo() -> None:
         seed_card(hospital, now)  # cards: the father's patient card, carried by his daughter
         seed_devices(hospital, now)
         seed_fees(hospital)  # billing: registration fees (a kiosk walk-in pays the general one)
+        seed_insurance(
+            hospital, now
+        )  # billing: the father's insurance code, his daughter's 家庭共济
         seed_schedules(hospital, now)  # scheduling: two weeks of sessions, some nearly full
         seed_queues(hospital, now)  # queueing: counters at every service point, today's queues
         seed_past_month(hospital, now)  # queueing: last month's queues and wait-range accuracy

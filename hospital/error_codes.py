@@ -87,6 +87,9 @@ class ErrorCode(enum.StrEnum):
     # A template exception whose last day is before its first.
     EXCEPTION_DATES = "exception_dates"
     FAMILY_LIMIT_REACHED = "family_limit_reached"
+    # 家庭共济: no grant, limits that make no sense, or the grant is not the actor's to change.
+    FAMILY_POOL_LIMITS = "family_pool_limits"
+    FAMILY_POOL_NOT_FOUND = "family_pool_not_found"
     # A reschedule to a slot with another fee (the payment could not be kept).
     FEE_DIFFERS = "fee_differs"
     # A lab result pushed as FHIR that cannot be read.
@@ -98,6 +101,9 @@ class ErrorCode(enum.StrEnum):
     # The held place behind an order lapsed before payment.
     HOLD_EXPIRED = "hold_expired"
     HOSPITAL_NOT_FOUND = "hospital_not_found"
+    # A medical-insurance code (医保电子凭证) that is not activated, expired or unknown here.
+    INSURANCE_CODE_INVALID = "insurance_code_invalid"
+    INSURANCE_NOT_ACTIVATED = "insurance_not_activated"
     IDEMPOTENCY_IN_FLIGHT = "idempotency_in_flight"
     IDEMPOTENCY_KEY_INVALID = "idempotency_key_invalid"
     IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"

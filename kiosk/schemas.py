@@ -22,10 +22,12 @@ _GIVEN_CONFIRMATION = {
 }
 _ONE_PROOF = {"oneOf": [_GIVEN_ID, _GIVEN_CONFIRMATION]}
 # Resident ID (18 characters) or passport number (5 to 17 letters and digits); spaces ignored.
-# A family-printed patient card's code (hospital/cards, "HC-ABCD-EFGH-JKLM-NPQR") is taken too.
+# A family-printed patient card's code (hospital/cards, "HC-ABCD-EFGH-JKLM-NPQR") is taken too,
+# and so is a medical-insurance code shown on a phone ("YB" and 16 characters).
 IDENTITY_NUMBER_PATTERN = (
     r"^\s*(?:[A-Za-z0-9]\s*){5,17}$|^\s*(?:\d\s*){17}[\dXx]\s*$"
     r"|^\s*[Hh][Cc](?:[\s-]*[A-Za-z0-9]){16}[\s-]*$"
+    r"|^\s*[Yy][Bb](?:[\s-]*[A-Za-z0-9]){16}[\s-]*$"
 )
 
 

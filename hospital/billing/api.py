@@ -13,25 +13,35 @@ from hospital.accounts.guards import public, require_roles, require_signed_in, s
 from hospital.accounts.models import Account, Role
 from hospital.audit.service import record_staff_read
 from hospital.billing import receipts
-from hospital.billing.models import Order, Refund, RefundKind
+from hospital.billing.models import InsuranceVoucher, Order, Refund, RefundKind
+from hospital.billing.providers.insurance import ShownCode
 from hospital.billing.schemas import (
     BillingDayArgs,
+    FamilyPoolGrantArgs,
+    FamilyPoolGrantOut,
     FeeScheduleOut,
+    InsuranceActivationArgs,
+    InsuranceCodePaymentArgs,
+    InsuranceConsentSentOut,
+    InsuranceVoucherOut,
+    InsuredPersonOut,
     OrderOut,
     PaymentArgs,
     ReceiptSizeArgs,
     ReconciliationOut,
     RefundArgs,
     RefundOut,
+    ShownCodeOut,
     StartedPaymentOut,
     VisitOrderArgs,
 )
-from hospital.billing.services import orders, payments, queries, refunds
+from hospital.billing.services import family_pool, insured, orders, payments, queries, refunds
 from hospital.db import utcnow
 from hospital.error_codes import ErrorCode
 from hospital.errors import Conflict
 from hospital.idempotency import HEADER, idempotent
 from hospital.organisation.lookup import current_hospital
+from hospital.patients.identity import mask_name
 from hospital.web.api_docs import file_response
 
 blp = Blueprint(
@@ -184,3 +194,123 @@ def cashier_orders(args: dict[str, Any]) -> list[Order]:
 def reconciliation(args: dict[str, Any]) -> queries.ReconciliationReport:
     """Cashier: money received and refunded on one day, per provider."""
     return queries.daily_reconciliation(args["date"], actor=signed_in_account())
+
+
+@blp.route("/orders/<int:order_id>/insurance-code-payment", methods=["POST"])
+@require_signed_in
+@blp.arguments(InsuranceCodePaymentArgs)
+@blp.response(200, OrderOut)
+def pay_with_insurance_code(args: dict[str, Any], order_id: int) -> Order:
+    """Pay with the patient's medical-insurance code (fund, own account, family account).
+
+    The fund pays its share, then the patient's own personal account, then (with
+    family_grant_id) a family member's account within the grant's limits (家庭共济). Whatever is left (cash_fen) is paid with a provider (POST payments); when nothing is left the
+    order is paid at once. Repeating it while the cash part is due changes nothing.
+    """
+    return family_pool.pay_with_code(
+        order_id,
+        actor=signed_in_account(),
+        family_grant_id=args.get("family_grant_id"),
+        now=utcnow(),
+    )
+
+
+@blp.route("/insurance/people", methods=["GET"])
+@require_signed_in
+@blp.response(200, InsuredPersonOut(many=True))
+def insured_people() -> list[dict[str, Any]]:
+    """Whose medical-insurance code you may show and use: yourself and those you pay for."""
+    people = []
+    for patient in family_pool.payable_people(signed_in_account()):
+        voucher = insured.active_voucher(patient.id)
+        people.append(
+            {
+                "patient_id": patient.id,
+                "masked_name": mask_name(patient.name),
+                "activated": voucher is not None,
+                "consent": voucher.consent.value if voucher is not None else None,
+                "balance_fen": insured.balance_of(patient.id),
+            }
+        )
+    return people
+
+
+@blp.route("/insurance/people/<int:patient_id>/consent-code", methods=["POST"])
+@require_signed_in
+@blp.response(202, InsuranceConsentSentOut)
+def insurance_consent_code(patient_id: int) -> dict[str, int]:
+    """Text the insured person a code: giving it to you is their consent to activation."""
+    wait = insured.send_consent_code(actor=signed_in_account(), patient_id=patient_id, now=utcnow())
+    return {"retry_after": wait}
+
+
+@blp.route("/insurance/people/<int:patient_id>/activation", methods=["POST"])
+@require_signed_in
+@blp.arguments(InsuranceActivationArgs)
+@blp.response(200, InsuranceVoucherOut)
+def activate_insurance(args: dict[str, Any], patient_id: int) -> InsuranceVoucher:
+    """Activate the person's medical-insurance code (医保电子凭证).
+
+    Yourself: no code. A family member you may pay for: the code sent to their phone (409
+    consent_required without it, consent_at_desk when they have no phone). Desk staff: no code.
+    """
+    return insured.activate(
+        actor=signed_in_account(),
+        patient_id=patient_id,
+        consent_code=args.get("consent_code"),
+        now=utcnow(),
+    )
+
+
+@blp.route("/insurance/people/<int:patient_id>/activation", methods=["DELETE"])
+@require_signed_in
+@blp.response(204)
+def deactivate_insurance(patient_id: int) -> None:
+    """Turn the person's medical-insurance code off here."""
+    insured.deactivate(actor=signed_in_account(), patient_id=patient_id, now=utcnow())
+
+
+@blp.route("/insurance/people/<int:patient_id>/code", methods=["POST"])
+@require_signed_in
+@blp.response(201, ShownCodeOut)
+def show_insurance_code(patient_id: int) -> ShownCode:
+    """A fresh code to show at registration and payment (valid ten minutes)."""
+    return insured.show_code(actor=signed_in_account(), patient_id=patient_id, now=utcnow())
+
+
+@blp.route("/insurance/family-pool", methods=["GET"])
+@require_signed_in
+@blp.response(200, FamilyPoolGrantOut(many=True))
+def family_pool_grants() -> list[family_pool.GrantView]:
+    """家庭共济: whom your own insurance account pays for, with this month's use."""
+    return family_pool.grants_given(signed_in_account(), now=utcnow())
+
+
+@blp.route("/insurance/family-pool", methods=["POST"])
+@require_signed_in
+@blp.arguments(FamilyPoolGrantArgs)
+@blp.response(201, FamilyPoolGrantOut)
+def grant_family_pool(args: dict[str, Any]) -> family_pool.GrantView:
+    """Let your own insurance account pay a family member's self-pay part, within limits.
+
+    Granting again for the same person changes the limits. You are told each time it pays.
+    """
+    now = utcnow()
+    found = family_pool.grant(
+        actor=signed_in_account(),
+        beneficiary_patient_id=args["beneficiary_patient_id"],
+        per_payment_limit_fen=args["per_payment_limit_fen"],
+        monthly_limit_fen=args["monthly_limit_fen"],
+        now=now,
+    )
+    return family_pool.view(found, now=now)
+
+
+@blp.route("/insurance/family-pool/<int:grant_id>", methods=["DELETE"])
+@require_signed_in
+@blp.response(200, FamilyPoolGrantOut)
+def revoke_family_pool(grant_id: int) -> family_pool.GrantView:
+    """Withdraw your consent: your account pays nothing more for this person."""
+    now = utcnow()
+    found = family_pool.revoke(actor=signed_in_account(), grant_id=grant_id, now=now)
+    return family_pool.view(found, now=now)

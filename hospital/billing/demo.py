@@ -6,11 +6,16 @@ shows and what a walk-in ticket at a kiosk costs (the general class by default).
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import sqlalchemy as sa
 
-from hospital.billing.models import FeeItem, ItemCategory, RegistrationFee
+from hospital.accounts.models import Account, AccountRole, Role
+from hospital.billing.models import FeeItem, ItemCategory, RegistrationFee, SandboxInsured
+from hospital.billing.services import family_pool, insured
 from hospital.db import db
 from hospital.organisation.models import Hospital
+from hospital.patients.models import FamilyLink, Patient, Relationship
 
 REGISTRATION_FEES = (
     ("general", "普通号挂号费", "General registration fee", 1000),
@@ -61,3 +66,58 @@ def seed_fees(hospital: Hospital) -> None:
                 )
             )
     db.session.flush()
+
+
+DAUGHTER_PHONE = "13800000001"
+FATHER_BALANCE_FEN = 2000  # ¥20 left in his own account: his daughter's shared account pays more
+
+
+def seed_insurance(hospital: Hospital, now: datetime) -> None:
+    """李建华 (no phone) is insured, activated at the desk; his daughter 李梅 shows his code and
+    shares her own account with him (家庭共济: ¥100 a payment, ¥500 a month). Once only."""
+    found = db.session.execute(
+        sa.select(Account, Patient)
+        .join(FamilyLink, FamilyLink.account_id == Account.id)
+        .join(Patient, Patient.id == FamilyLink.patient_id)
+        .where(
+            Account.hospital_id == hospital.id,
+            Account.phone == DAUGHTER_PHONE,
+            FamilyLink.relationship == Relationship.PARENT,
+        )
+        .limit(1)
+    ).first()
+    registrar = db.session.scalar(
+        sa.select(Account)
+        .join(AccountRole, AccountRole.account_id == Account.id)
+        .where(Account.hospital_id == hospital.id, AccountRole.role == Role.REGISTRAR)
+        .order_by(Account.id)
+        .limit(1)
+    )
+    own = db.session.scalar(
+        sa.select(Patient)
+        .join(FamilyLink, FamilyLink.patient_id == Patient.id)
+        .join(Account, Account.id == FamilyLink.account_id)
+        .where(Account.phone == DAUGHTER_PHONE, FamilyLink.relationship == Relationship.SELF)
+    )
+    if found is None or registrar is None or own is None:
+        return
+    daughter, father = found
+    if insured.active_voucher(father.id) is None:
+        voucher = insured.activate(
+            actor=registrar, patient_id=father.id, consent_code=None, now=now
+        )
+        db.session.execute(
+            sa.update(SandboxInsured)
+            .where(SandboxInsured.insured_ref == voucher.insured_ref)
+            .values(balance_fen=FATHER_BALANCE_FEN)
+        )
+    if insured.active_voucher(own.id) is None:
+        insured.activate(actor=daughter, patient_id=own.id, consent_code=None, now=now)
+    if not family_pool.grants_given(daughter, now=now):
+        family_pool.grant(
+            actor=daughter,
+            beneficiary_patient_id=father.id,
+            per_payment_limit_fen=10000,
+            monthly_limit_fen=50000,
+            now=now,
+        )

@@ -178,6 +178,10 @@ class Order(Model):
     paid_insurance_fen: Mapped[int] = mapped_column(default=0)
     refunded_self_fen: Mapped[int] = mapped_column(default=0)
     refunded_insurance_fen: Mapped[int] = mapped_column(default=0)
+    # The part of self_pay_fen that personal insurance accounts (the patient's own and a family
+    # member's, 家庭共济) pay through the insurer; the payment provider collects only the rest.
+    # Its charges (AccountCharge) are held when planned and settled when the order is paid.
+    account_fen: Mapped[int] = mapped_column(default=0, server_default="0")
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     paid_by_account_id: Mapped[int | None] = mapped_column(sa.ForeignKey("account.id"))
@@ -202,6 +206,11 @@ class Order(Model):
     @property
     def refundable_fen(self) -> int:
         return self.paid_fen - self.refunded_fen
+
+    @property
+    def cash_fen(self) -> int:
+        """What the payment provider collects: the self-pay part less the insurance accounts'."""
+        return self.self_pay_fen - self.account_fen
 
 
 class OrderItem(Model):
@@ -394,6 +403,148 @@ class SandboxDelivery(Model):
     attempts: Mapped[int] = mapped_column(default=0)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str] = mapped_column(sa.String(300), default="")
+
+
+class VoucherConsent(enum.StrEnum):
+    """How the activation of a medical-insurance code was agreed."""
+
+    SELF = "self"  # the insured person activated it
+    CONSENT_CODE = "consent_code"  # a family member, with the code sent to the person's phone
+    DESK = "desk"  # registration staff saw the person's identity document
+
+
+class InsuranceVoucher(Model):
+    """A patient's activated medical-insurance code (医保电子凭证) at the insurer."""
+
+    __tablename__ = "billing_insurance_voucher"
+    __table_args__ = (
+        sa.Index(
+            "uq_billing_insurance_voucher_active",
+            "patient_id",
+            unique=True,
+            sqlite_where=sa.text("revoked_at IS NULL"),
+            postgresql_where=sa.text("revoked_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hospital_id: Mapped[int] = mapped_column(sa.ForeignKey("hospital.id"), index=True)
+    patient_id: Mapped[int] = mapped_column(sa.ForeignKey("patient.id"), index=True)
+    # The insurer's id of the insured person (never the identity number).
+    insured_ref: Mapped[str] = mapped_column(sa.String(40))
+    consent: Mapped[VoucherConsent] = enum_column(VoucherConsent)
+    activated_by_account_id: Mapped[int] = mapped_column(sa.ForeignKey("account.id"))
+    activated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class FamilyPoolGrant(Model):
+    """家庭共济: the owner's personal insurance account may pay the beneficiary's self-pay part.
+
+    Given by the owner (the balance is theirs), within a limit per payment and per calendar month
+    (the hospital's zone); revoked by the owner at any time.
+    """
+
+    __tablename__ = "billing_family_pool_grant"
+    __table_args__ = (
+        sa.CheckConstraint("owner_patient_id <> beneficiary_patient_id", name="not_to_oneself"),
+        sa.CheckConstraint(
+            "per_payment_limit_fen > 0 AND monthly_limit_fen >= per_payment_limit_fen",
+            name="limits_make_sense",
+        ),
+        sa.Index(
+            "uq_billing_family_pool_grant_active",
+            "owner_patient_id",
+            "beneficiary_patient_id",
+            unique=True,
+            sqlite_where=sa.text("revoked_at IS NULL"),
+            postgresql_where=sa.text("revoked_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hospital_id: Mapped[int] = mapped_column(sa.ForeignKey("hospital.id"), index=True)
+    owner_patient_id: Mapped[int] = mapped_column(sa.ForeignKey("patient.id"), index=True)
+    beneficiary_patient_id: Mapped[int] = mapped_column(sa.ForeignKey("patient.id"), index=True)
+    per_payment_limit_fen: Mapped[int] = mapped_column()
+    monthly_limit_fen: Mapped[int] = mapped_column()
+    granted_by_account_id: Mapped[int] = mapped_column(sa.ForeignKey("account.id"))
+    granted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class AccountSource(enum.StrEnum):
+    PERSONAL = "personal"  # the patient's own personal insurance account
+    FAMILY = "family"  # a family member's, through a FamilyPoolGrant
+
+
+class ChargeStatus(enum.StrEnum):
+    HELD = "held"  # debited at the insurer while the order waits for its cash part
+    SETTLED = "settled"  # the order is paid
+    RELEASED = "released"  # the order lapsed or was cancelled unpaid: credited back
+
+
+class AccountCharge(Model):
+    """Money a personal insurance account pays towards one order's self-pay part."""
+
+    __tablename__ = "billing_account_charge"
+    __table_args__ = (
+        sa.UniqueConstraint("order_id", "source"),
+        sa.CheckConstraint("amount_fen > 0", name="amount_positive"),
+        sa.CheckConstraint(
+            "refunded_fen >= 0 AND refunded_fen <= amount_fen", name="refund_within_amount"
+        ),
+        sa.CheckConstraint("(source = 'family') = (grant_id IS NOT NULL)", name="family_has_grant"),
+        sa.Index("ix_billing_account_charge_grant_month", "grant_id", "month"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hospital_id: Mapped[int] = mapped_column(sa.ForeignKey("hospital.id"), index=True)
+    order_id: Mapped[int] = mapped_column(sa.ForeignKey("billing_order.id"), index=True)
+    source: Mapped[AccountSource] = enum_column(AccountSource)
+    # Whose account pays: the order's patient (personal) or the grant's owner (family).
+    payer_patient_id: Mapped[int] = mapped_column(sa.ForeignKey("patient.id"))
+    insured_ref: Mapped[str] = mapped_column(sa.String(40))
+    grant_id: Mapped[int | None] = mapped_column(sa.ForeignKey("billing_family_pool_grant.id"))
+    amount_fen: Mapped[int] = mapped_column()
+    refunded_fen: Mapped[int] = mapped_column(default=0)
+    month: Mapped[str] = mapped_column(sa.String(7))  # YYYY-MM in the hospital's zone
+    status: Mapped[ChargeStatus] = enum_column(ChargeStatus, default=ChargeStatus.HELD)
+    txn_id: Mapped[str] = mapped_column(sa.String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class SandboxInsured(Model):
+    """The sandbox insurer's own record of an insured person and their personal account."""
+
+    __tablename__ = "billing_sandbox_insured"
+    __table_args__ = (
+        sa.UniqueConstraint("insured_ref"),
+        sa.UniqueConstraint("hospital_id", "person_key"),
+        sa.CheckConstraint("balance_fen >= 0", name="balance_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hospital_id: Mapped[int] = mapped_column(sa.ForeignKey("hospital.id"), index=True)
+    insured_ref: Mapped[str] = mapped_column(sa.String(40))
+    # A keyed hash of the identity number: the sandbox keeps no identity numbers.
+    person_key: Mapped[str] = mapped_column(sa.String(64))
+    balance_fen: Mapped[int] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class SandboxInsuranceCode(Model):
+    """A code the sandbox insurer showed for an insured person; valid for a few minutes."""
+
+    __tablename__ = "billing_sandbox_insurance_code"
+    __table_args__ = (sa.UniqueConstraint("code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hospital_id: Mapped[int] = mapped_column(sa.ForeignKey("hospital.id"), index=True)
+    code: Mapped[str] = mapped_column(sa.String(24))
+    insured_ref: Mapped[str] = mapped_column(sa.String(40), index=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 make_append_only(LedgerEntry.__table__)

@@ -76,6 +76,12 @@ class OrderOut(Schema):
     insurance_applied = fields.Bool()
     insurance_fen = fields.Int()
     self_pay_fen = fields.Int()
+    account_fen = fields.Int(
+        metadata={"description": "Of self_pay_fen: paid from personal insurance accounts."}
+    )
+    cash_fen = fields.Int(
+        metadata={"description": "Of self_pay_fen: what the payment provider collects."}
+    )
     paid_fen = fields.Int()
     refunded_fen = fields.Int()
     refundable_fen = fields.Int()
@@ -142,3 +148,79 @@ class ReconciliationOut(Schema):
     received_fen = fields.Dict(keys=fields.Str(), values=fields.Int())
     refunded_fen = fields.Dict(keys=fields.Str(), values=fields.Int())
     net_fen = fields.Int()
+
+
+class InsuranceCodePaymentArgs(Schema):
+    """Pay with the patient's insurance code; a family member's account pays too if named."""
+
+    family_grant_id = id_field(
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "A 家庭共济 grant for this patient (see GET family-pool)."},
+    )
+
+
+class InsuranceActivationArgs(Schema):
+    consent_code = fields.Str(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Regexp(r"^\d{6}$"),
+        metadata={
+            "description": "The code sent to the insured person's phone; not needed for "
+            "oneself or at the desk."
+        },
+    )
+
+
+class InsuranceConsentSentOut(Schema):
+    retry_after = fields.Int(metadata={"description": "Seconds until another code may be sent."})
+
+
+class InsuredPersonOut(Schema):
+    patient_id = fields.Int()
+    masked_name = fields.Str()
+    activated = fields.Bool()
+    consent = fields.Str(allow_none=True, metadata={"description": "self, consent_code or desk"})
+    balance_fen = fields.Int(
+        allow_none=True, metadata={"description": "Personal account balance; null if inactive."}
+    )
+
+
+class InsuranceVoucherOut(Schema):
+    patient_id = fields.Int()
+    consent = fields.Str(attribute="consent.value")
+    activated_at = fields.AwareDateTime()
+
+
+class ShownCodeOut(Schema):
+    code = fields.Str(metadata={"description": "YB and 16 characters; scan or type it."})
+    expires_at = fields.AwareDateTime()
+
+
+class FamilyPoolGrantArgs(Schema):
+    """Let your own insurance account pay a family member's self-pay part, within limits."""
+
+    beneficiary_patient_id = id_field(required=True)
+    per_payment_limit_fen = fields.Int(
+        strict=True, required=True, validate=validate.Range(min=1, max=10**8)
+    )
+    monthly_limit_fen = fields.Int(
+        strict=True,
+        required=True,
+        validate=validate.Range(min=1, max=10**8),
+        metadata={
+            "description": "Per calendar month; a per-payment limit above it is lowered to it."
+        },
+    )
+
+
+class FamilyPoolGrantOut(Schema):
+    id = fields.Int(attribute="grant.id")
+    owner_patient_id = fields.Int(attribute="grant.owner_patient_id")
+    owner_masked_name = fields.Str()
+    beneficiary_patient_id = fields.Int(attribute="grant.beneficiary_patient_id")
+    beneficiary_masked_name = fields.Str()
+    per_payment_limit_fen = fields.Int(attribute="grant.per_payment_limit_fen")
+    monthly_limit_fen = fields.Int(attribute="grant.monthly_limit_fen")
+    used_this_month_fen = fields.Int()
+    revoked = fields.Bool()

@@ -25,7 +25,16 @@ from hospital.billing.providers.registry import (
 )
 from hospital.billing.providers.sandbox import SandboxProvider
 from hospital.billing.references import OrderKind, OrderRef
-from hospital.billing.services import orders, payments, queries, refunds, settlement
+from hospital.billing.services import (
+    accounts,
+    family_pool,
+    insured,
+    orders,
+    payments,
+    queries,
+    refunds,
+    settlement,
+)
 from hospital.db import db, utcnow
 from hospital.error_codes import ErrorCode
 from hospital.errors import DomainError, Forbidden, InvalidInput, NotFound
@@ -112,6 +121,18 @@ def pay(order_id: int) -> Page:
     error = None
     if request.method == "POST":
         try:
+            if request.form.get("action") == "insurance_code":
+                raw_grant = request.form.get("family_grant", "")
+                family_pool.pay_with_code(
+                    order_id,
+                    actor=account,
+                    family_grant_id=int(raw_grant)
+                    if raw_grant.isdigit() and len(raw_grant) < 10
+                    else None,
+                    now=now,
+                )
+                flash(_("Paid with the medical-insurance code as far as it goes."), "success")
+                return redirect(url_for("billing_pages.pay", order_id=order_id))
             if request.form.get("action") == "insurance":
                 orders.apply_insurance(order_id, actor=account, now=now)
                 flash(
@@ -136,10 +157,16 @@ def pay(order_id: int) -> Page:
     seconds_left = (
         max(int((order.expires_at - now).total_seconds()), 0) if order.expires_at else None
     )
+    can_use_code = order.status is OrderStatus.PENDING and not accounts.charges_of(order.id)
     page = render_template(
         "billing/pay.html",
         order=order,
         patient=db.session.get(Patient, order.patient_id),
+        insured_code=can_use_code and insured.active_voucher(order.patient_id) is not None,
+        family_grants=family_pool.grants_for_patient(account, order.patient_id, now=now)
+        if can_use_code
+        else [],
+        charges=accounts.charges_of(order.id),
         providers=enabled_provider_names(_config()),
         seconds_left=seconds_left,
         error=error,
@@ -302,7 +329,21 @@ def cashier() -> Page:
     account = _cashier()
     code = request.args.get("code", "").strip()
     visit_code = ""
-    if code:
+    if code and insured.looks_like_code(code):
+        # A medical-insurance code shown on a phone: the patient's orders of today.
+        patient = insured.patient_for_code(
+            account.hospital_id, code, place="收费处 / cashier", now=utcnow()
+        )
+        if patient is None:
+            raise NotFound(
+                _l("This insurance code is not valid here, or it has expired. Ask for a new one."),
+                code=ErrorCode.INSURANCE_CODE_INVALID,
+            )
+        day, visit_code = _day(account), code
+        orders = [
+            o for o in queries.orders_for_cashier(day, actor=account) if o.patient_id == patient.id
+        ]
+    elif code:
         # The patient's visit code: that visit's orders only (its day, its patient).
         visit = visit_at_staff_station(account, code, station="cashier", now=utcnow())
         day, visit_code = visit.service_date, visit.code

@@ -18,6 +18,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from hospital.accounts.models import Account, CodePurpose, Device
 from hospital.accounts.services import codes
 from hospital.audit.service import record
+from hospital.billing.services import insured
 from hospital.cards import service as cards
 from hospital.db import db
 from hospital.error_codes import ErrorCode
@@ -173,13 +174,15 @@ def patient_for_identity(device: Device, number: str, *, now: datetime) -> Patie
     raw = re.sub(r"\s", "", number or "")
     # A family-printed patient card (hospital/cards) is accepted here like an identity number.
     card = cards.looks_like_card(raw.upper())
+    # So is the medical-insurance code (医保电子凭证) a phone shows, the person's or a family's.
+    insurance = insured.looks_like_code(raw)
     candidates = set()
     with contextlib.suppress(IdentityError):
         today = local_date(now, zone_for(hospital_of(device.hospital_id)))
         candidates.add(parse_resident_id(raw, today=today).number)
     with contextlib.suppress(IdentityError):
         candidates.add(normalize_passport(raw))
-    if not candidates and not card:
+    if not candidates and not card and not insurance:
         if _RESIDENT_ID_SHAPE.fullmatch(raw.upper()):
             # Well formed, but its check character or birth date is wrong: no person has it
             # (the API document's pattern cannot check those, so this is not a malformed 422).
@@ -204,6 +207,10 @@ def patient_for_identity(device: Device, number: str, *, now: datetime) -> Patie
             "at": now,
         }
     )
+    if insurance:
+        return insured.patient_for_code(
+            device.hospital_id, raw, place=device.location or device.name, now=now
+        )
     if card:
         hospital = hospital_of(device.hospital_id)
         return cards.patient_for_card(

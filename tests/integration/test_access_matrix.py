@@ -224,6 +224,25 @@ def _waitlist_offer(w: World) -> int:
     return offer.id
 
 
+def _family_pool_grant(w: World) -> int:
+    """The victim's own insurance account paying for a parent (hospital/billing 家庭共济)."""
+    from hospital.billing.services import family_pool, insured
+    from hospital.patients.models import Relationship
+
+    parent = factories.create_patient(
+        w.a, account=w.victim, relationship=Relationship.PARENT, name="王父亲"
+    )
+    insured.activate(actor=w.victim, patient_id=w.victim_patient.id, consent_code=None, now=w.now)
+    found = family_pool.grant(
+        actor=w.victim,
+        beneficiary_patient_id=parent.id,
+        per_payment_limit_fen=1000,
+        monthly_limit_fen=5000,
+        now=w.now,
+    )
+    return found.id
+
+
 BUILDERS: dict[str, Callable[[World], Any]] = {
     "account_id": lambda w: w.victim.id,
     "appointment_id": _appointment,
@@ -246,6 +265,7 @@ BUILDERS: dict[str, Callable[[World], Any]] = {
     "patient_id": lambda w: w.victim_patient.id,  # the victim's own profile (hospital/cards)
     "entry_id": _waitlist_entry,  # the victim's waitlist entry (after the appointment)
     "offer_id": _waitlist_offer,  # a place offered to it
+    "grant_id": _family_pool_grant,  # the victim's 家庭共济 grant to a parent
 }
 
 

@@ -58,7 +58,10 @@ def insurance_adapter(config: Mapping[str, Any]) -> InsuranceAdapter:
     coverage = config.get("BILLING_INSURANCE_COVERAGE")
     if isinstance(coverage, str):
         coverage = json.loads(coverage)
+    key = str(config.get("SECRET_KEY") or "").encode()
     return SandboxInsurance(
         coverage_percent=coverage,
         deductible_fen=int(config.get("BILLING_INSURANCE_DEDUCTIBLE_FEN", 1000)),
+        opening_balance_fen=int(config.get("BILLING_INSURANCE_SANDBOX_BALANCE_FEN", 50000)),
+        secret=hmac.new(key, b"insurance-sandbox-person", hashlib.sha256).hexdigest(),
     )

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from hospital.billing.models import LedgerKind, Order, OrderStatus, Refund, RefundKind
 from hospital.billing.pricing import policy_refund_fen
 from hospital.billing.references import OrderRef
+from hospital.billing.services.accounts import release_charges
 from hospital.billing.services.ledger import _config, _ledger, _locked_order
 from hospital.billing.services.queries import order_for
 from hospital.billing.services.refunds import _REFUND_REASONS, _refund, _tell_patient
@@ -43,6 +44,8 @@ def _cancel_order(
     if order.status == OrderStatus.PENDING:
         order.status = OrderStatus.EXPIRED if reason == "expired" else OrderStatus.CANCELLED
         db.session.flush()
+        if order.account_fen > 0:
+            release_charges(order, now=now)
         kind = LedgerKind.ORDER_EXPIRED if reason == "expired" else LedgerKind.ORDER_CANCELLED
         _ledger(order, kind, now=now, detail={"reason": reason})
         return order

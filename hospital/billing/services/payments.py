@@ -28,6 +28,7 @@ from hospital.billing.providers.registry import (
     insurance_adapter,
     payment_provider,
 )
+from hospital.billing.services import accounts
 from hospital.billing.services.ledger import _ledger, _locked_order, _order_for
 from hospital.billing.services.refunds import (
     _REFUND_REASONS,
@@ -102,7 +103,7 @@ def start_payment(
             code=ErrorCode.HOLD_EXPIRED,
         )
     result_url = _public_url() + RESULT_PATH.format(order_id=order.id)
-    if order.self_pay_fen == 0:
+    if order.cash_fen == 0:
         _mark_paid(order, None, now=now, payer=actor)
         return StartedPayment(None, result_url)
     provider = _provider(provider_name)
@@ -112,7 +113,7 @@ def start_payment(
         source=PaymentSource.SELF_PAY,
         provider=provider.name,
         out_trade_no=_new_out_trade_no(now),
-        amount_fen=order.self_pay_fen,
+        amount_fen=order.cash_fen,
         currency=order.currency,
         status=PaymentStatus.PENDING,
         payer_account_id=actor.id,
@@ -182,7 +183,8 @@ def _mark_paid(
         .where(Order.id == order.id, Order.status == OrderStatus.PENDING)
         .values(
             status=OrderStatus.PAID,
-            paid_self_fen=payment.amount_fen if payment is not None else 0,
+            # The cash payment plus what personal insurance accounts hold for the order.
+            paid_self_fen=(payment.amount_fen if payment is not None else 0) + order.account_fen,
             paid_at=now,
             paid_by_account_id=payer.id if payer is not None else None,
             receipt_no=_receipt_no(order, now),
@@ -197,6 +199,8 @@ def _mark_paid(
         return
     if payment is not None:
         payment.settles_order = True
+    if order.account_fen > 0:
+        accounts.settle_charges(order, now=now)
     if order.insurance_fen > 0:
         adapter = insurance_adapter(current_app.config)
         out_trade_no = _new_out_trade_no(now)

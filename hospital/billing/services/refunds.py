@@ -26,6 +26,7 @@ from hospital.billing.models import (
 from hospital.billing.pricing import split_refund
 from hospital.billing.providers.base import ProviderUnavailable
 from hospital.billing.providers.registry import UnknownProvider, insurance_adapter, payment_provider
+from hospital.billing.services import accounts
 from hospital.billing.services.ledger import CASHIER_ROLES, _get_order, _ledger, _locked_order
 from hospital.db import db, execute_dml
 from hospital.error_codes import ErrorCode
@@ -198,6 +199,11 @@ def _refund(
     ):
         if part <= 0:
             continue
+        if source is PaymentSource.SELF_PAY and order.account_fen > 0:
+            # Insurance accounts paid part of it: they get their share back at once.
+            part = accounts.refund_self_part(order, part, actor=actor, now=now)
+            if part <= 0:
+                continue
         payment = db.session.scalar(
             sa.select(Payment).where(
                 Payment.order_id == order.id,

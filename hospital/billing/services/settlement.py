@@ -180,7 +180,7 @@ def _payment_succeeded(payment: Payment, txn_id: str, *, now: datetime) -> Notif
     )
     fits = (
         order.status == OrderStatus.PENDING
-        and payment.amount_fen == order.self_pay_fen
+        and payment.amount_fen == order.cash_fen
         and payment.currency == order.currency
     )
     if not fits:

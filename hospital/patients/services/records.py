@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+from collections.abc import Callable
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -51,14 +52,35 @@ def patient_by_number(hospital_id: int, text: str) -> Patient | None:
     )
 
 
+# Resolvers of codes shown on a phone (name -> function(hospital_id, text, place, now)); the kernel
+# does not know billing, so billing's wiring hands its medical-insurance code resolver in here.
+CodeResolver = Callable[[int, str, str, datetime], Patient | None]
+_CODE_RESOLVERS: dict[str, CodeResolver] = {}
+
+
+def accept_codes(name: str, resolver: CodeResolver) -> None:
+    """Let the desk accept another kind of code; a second call with the name replaces it."""
+    _CODE_RESOLVERS[name] = resolver
+
+
+def _patient_by_shown_code(hospital_id: int, text: str) -> Patient | None:
+    for resolver in _CODE_RESOLVERS.values():
+        patient = resolver(hospital_id, text, "挂号处 / registration desk", utcnow())
+        if patient is not None:
+            return patient
+    return None
+
+
 def look_up_at_desk(*, staff: Account, text: str) -> Patient | None:
     """The desk's lookup by record or identity number, audited as a staff read of the patient.
 
-    A family-printed patient card (hospital/cards) is accepted too, like a phone's code.
+    A family-printed patient card (hospital/cards) is accepted too, like a phone's code, and so
+    is any code a resolver handed in by `accept_codes` knows (billing's medical-insurance code).
     """
     from hospital.cards import service as cards
 
-    if cards.looks_like_card(text):
+    patient: Patient | None = _patient_by_shown_code(staff.hospital_id, text)
+    if patient is None and cards.looks_like_card(text):
         now = utcnow()
         hospital = db.session.get(Hospital, staff.hospital_id)
         zone = zone_for(hospital) if hospital is not None else None
@@ -69,7 +91,7 @@ def look_up_at_desk(*, staff: Account, text: str) -> Patient | None:
             when=now.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
             now=now,
         )
-    else:
+    elif patient is None:
         patient = patient_by_number(staff.hospital_id, text)
     if patient is not None:
         record_staff_read(
