@@ -92,6 +92,7 @@ def create_app(config_override: dict[str, Any] | None = None) -> Flask:
 
 def _import_models() -> None:
     """Every table must be known to the metadata before migrations or create_all run."""
+    import consult.models  # noqa: F401
     import hospital.accounts.models  # noqa: F401
     import hospital.audit.models  # noqa: F401
     import hospital.billing.models  # noqa: F401
@@ -254,6 +255,8 @@ class _BodyRequired(DomainError):
 
 
 def _register_blueprints(app: Flask) -> None:
+    from consult import api as consult_api
+    from consult import views as consult_views
     from hospital.accounts import api as accounts_api
     from hospital.accounts import views as accounts_views
     from hospital.audit import api as audit_api
@@ -297,6 +300,7 @@ def _register_blueprints(app: Flask) -> None:
         (audit_api.blp, "/api/v1/audit"),
         (journey_api.blp, "/api/v1/journey"),
         (guide_api.blp, "/api/v1/guide"),
+        (consult_api.blp, "/api/v1/consult"),
     ):
         csrf.exempt(blp)  # the JSON API has its own CSRF defence (_require_json_for_cookie_auth)
         api.register_blueprint(blp, url_prefix=prefix)
@@ -312,6 +316,7 @@ def _register_blueprints(app: Flask) -> None:
         journey_views.bp,
         guide_views.bp,
         cards_views.bp,
+        consult_views.bp,
     ):
         app.register_blueprint(bp)
     app.register_blueprint(reports_views.bp, url_prefix="/reports")
@@ -331,6 +336,7 @@ def _register_blueprints(app: Flask) -> None:
 
 def _connect_packages(app: Flask) -> None:
     """Each package connects its signal receivers, message templates and jobs; none on import."""
+    from consult import wiring as consult_wiring
     from hospital.accounts import wiring as accounts_wiring
     from hospital.billing import wiring as billing_wiring
     from hospital.cards import wiring as cards_wiring
@@ -356,6 +362,7 @@ def _connect_packages(app: Flask) -> None:
         reports_wiring,
         kiosk_wiring,
         journey_wiring,
+        consult_wiring,
     ):
         package.connect(app)
     # Billing names no other package's pages: the composition root says where a paid order of
@@ -367,5 +374,7 @@ def _connect_packages(app: Flask) -> None:
             # A paid visit order or walk-in fee gives a queue number: the patient's numbers.
             "visit-order": "queueing_pages.my_tickets",
             "walk-in": "queueing_pages.my_tickets",
+            # A paid consultation fee sends the question: back to its thread.
+            "consultation": "consult_pages.my_consultations",
         },
     )

@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from flask import Flask
 from werkzeug.routing import Rule
 
+from consult.models import Consultation, ConsultStatus
 from hospital.accounts.guards import AccessPolicy
 from hospital.accounts.models import STAFF_ROLES, Account, DeviceKind, Role
 from hospital.accounts.services import devices
@@ -224,6 +225,26 @@ def _waitlist_offer(w: World) -> int:
     return offer.id
 
 
+def _consultation(w: World) -> int:
+    """A paid question of the victim's patient to the clinic's clinician, waiting for its answer."""
+    row = Consultation(
+        hospital_id=w.a.id,
+        patient_id=w.victim_patient.id,
+        clinician_id=w.clinic.clinician.id,
+        department_id=w.clinic.department.id,
+        asked_by_account_id=w.victim.id,
+        status=ConsultStatus.OPEN,
+        question="报告说转氨酶偏高，怎么办？",
+        fee_fen=0,
+        answer_hours=24,
+        created_at=w.now,
+        answer_due_at=w.now + timedelta(hours=24),
+    )
+    db.session.add(row)
+    db.session.flush()
+    return row.id
+
+
 BUILDERS: dict[str, Callable[[World], Any]] = {
     "account_id": lambda w: w.victim.id,
     "appointment_id": _appointment,
@@ -246,6 +267,7 @@ BUILDERS: dict[str, Callable[[World], Any]] = {
     "patient_id": lambda w: w.victim_patient.id,  # the victim's own profile (hospital/cards)
     "entry_id": _waitlist_entry,  # the victim's waitlist entry (after the appointment)
     "offer_id": _waitlist_offer,  # a place offered to it
+    "consultation_id": _consultation,  # the victim's patient's question to the clinic's doctor
 }
 
 
