@@ -102,3 +102,22 @@ class ConsultMessage(Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     consultation: Mapped[Consultation] = relationship(back_populates="messages")
+
+
+class ConsultAttachment(Model):
+    """A photo or PDF sent with a question; the file lives outside the web root, by a random name."""
+
+    __tablename__ = "consult_attachment"
+    __table_args__ = (
+        sa.UniqueConstraint("storage_name"),
+        sa.CheckConstraint("size_bytes > 0", name="size_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hospital_id: Mapped[int] = mapped_column(sa.ForeignKey("hospital.id"), index=True)
+    consultation_id: Mapped[int] = mapped_column(sa.ForeignKey("consultation.id"), index=True)
+    uploaded_by_account_id: Mapped[int] = mapped_column(sa.ForeignKey("account.id"))
+    content_type: Mapped[str] = mapped_column(sa.String(40))
+    size_bytes: Mapped[int] = mapped_column()
+    storage_name: Mapped[str] = mapped_column(sa.String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

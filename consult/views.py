@@ -4,13 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from consult.red_flags import red_flags_in
-from consult.services import answering, asking, offers, reading
+from consult.services import answering, asking, attachments, offers, reading
 from hospital.accounts.guards import require_roles, signed_in_account
 from hospital.accounts.models import Role
 from hospital.billing.services import queries as billing_queries
@@ -137,6 +146,8 @@ def thread(consultation_id: int) -> Page:
         medicines=medicines,
         lab_tests=lab_tests,
         follow_ups_left=_follow_ups_left(view.consultation),
+        files=attachments.attachments_of(view.consultation),
+        can_attach=not view.as_clinician and view.consultation.status in attachments.ACCEPTING,
     )
 
 
@@ -145,6 +156,37 @@ def _follow_ups_left(consultation: Any) -> int:
 
     used = sum(1 for m in consultation.messages if not m.from_clinician)
     return max(0, int(current_app.config["CONSULT_MAX_FOLLOW_UPS"]) - used)
+
+
+@bp.post("/consult/<int:consultation_id>/attachments")
+@sign_in_page_required
+def upload(consultation_id: int) -> WerkzeugResponse:
+    sent = request.files.get("file")
+    try:
+        attachments.attach(
+            consultation_id,
+            actor=signed_in_account(),
+            data=sent.read() if sent is not None else b"",
+            now=utcnow(),
+        )
+    except DomainError as error:
+        _fixable(error)
+    else:
+        flash(_("The file is added."))
+    return redirect(url_for("consult_pages.thread", consultation_id=consultation_id))
+
+
+@bp.get("/consult/files/<int:attachment_id>")
+@sign_in_page_required
+def attachment(attachment_id: int) -> WerkzeugResponse:
+    stored = attachments.open_attachment(attachment_id, actor=signed_in_account())
+    response = send_file(stored.path, mimetype=stored.content_type, max_age=0, conditional=False)
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Disposition"] = (
+        "attachment; filename=report.pdf" if stored.content_type == "application/pdf" else "inline"
+    )
+    return response
 
 
 @bp.post("/consult/<int:consultation_id>/follow-up")

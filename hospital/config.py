@@ -172,6 +172,16 @@ SETTINGS: dict[str, tuple[Any, str]] = {
         48,
         "Consultations: hours the conversation stays open after the first answer.",
     ),
+    "CONSULT_ATTACHMENT_DIR": (
+        "",
+        "Consultations: folder of the photos and PDFs patients send (outside the web root); "
+        "empty: consult_attachments in the instance folder.",
+    ),
+    "CONSULT_ATTACHMENT_MAX_BYTES": (
+        900_000,
+        "Consultations: largest photo or PDF accepted (a request is at most 1 MB in all).",
+    ),
+    "CONSULT_ATTACHMENTS_MAX": (4, "Consultations: photos or PDFs one consultation may hold."),
     "CONSULT_MAX_FOLLOW_UPS": (
         3,
         "Consultations: follow-up messages the patient may send after the first answer.",

@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from flask import Flask
 from werkzeug.routing import Rule
 
-from consult.models import Consultation, ConsultStatus
+from consult.models import Consultation, ConsultAttachment, ConsultStatus
 from hospital.accounts.guards import AccessPolicy
 from hospital.accounts.models import STAFF_ROLES, Account, DeviceKind, Role
 from hospital.accounts.services import devices
@@ -245,6 +245,22 @@ def _consultation(w: World) -> int:
     return row.id
 
 
+def _consult_attachment(w: World) -> int:
+    """A photo row of the victim's consultation (the refusal comes before any file is read)."""
+    row = ConsultAttachment(
+        hospital_id=w.a.id,
+        consultation_id=w.objects["consultation_id"],
+        uploaded_by_account_id=w.victim.id,
+        content_type="image/jpeg",
+        size_bytes=100,
+        storage_name="matrix-victim.jpg",
+        created_at=w.now,
+    )
+    db.session.add(row)
+    db.session.flush()
+    return row.id
+
+
 BUILDERS: dict[str, Callable[[World], Any]] = {
     "account_id": lambda w: w.victim.id,
     "appointment_id": _appointment,
@@ -268,6 +284,7 @@ BUILDERS: dict[str, Callable[[World], Any]] = {
     "entry_id": _waitlist_entry,  # the victim's waitlist entry (after the appointment)
     "offer_id": _waitlist_offer,  # a place offered to it
     "consultation_id": _consultation,  # the victim's patient's question to the clinic's doctor
+    "attachment_id": _consult_attachment,  # a photo sent with it
 }
 
 

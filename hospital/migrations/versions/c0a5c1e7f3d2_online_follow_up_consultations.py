@@ -2,7 +2,7 @@
 
 Revision ID: c0a5c1e7f3d2
 Revises: d5e9a7b3c1f0
-Create Date: 2026-12-05 00:33:45.234897
+Create Date: 2026-12-05 00:58:33.969209
 
 """
 
@@ -127,6 +127,43 @@ def upgrade():
         )
 
     op.create_table(
+        "consult_attachment",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("hospital_id", sa.Integer(), nullable=False),
+        sa.Column("consultation_id", sa.Integer(), nullable=False),
+        sa.Column("uploaded_by_account_id", sa.Integer(), nullable=False),
+        sa.Column("content_type", sa.String(length=40), nullable=False),
+        sa.Column("size_bytes", sa.Integer(), nullable=False),
+        sa.Column("storage_name", sa.String(length=64), nullable=False),
+        sa.Column("created_at", hospital.db.UTCDateTime(timezone=True), nullable=False),
+        sa.CheckConstraint("size_bytes > 0", name=op.f("ck_consult_attachment_size_positive")),
+        sa.ForeignKeyConstraint(
+            ["consultation_id"],
+            ["consultation.id"],
+            name=op.f("fk_consult_attachment_consultation_id_consultation"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["hospital_id"],
+            ["hospital.id"],
+            name=op.f("fk_consult_attachment_hospital_id_hospital"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["uploaded_by_account_id"],
+            ["account.id"],
+            name=op.f("fk_consult_attachment_uploaded_by_account_id_account"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_consult_attachment")),
+        sa.UniqueConstraint("storage_name", name=op.f("uq_consult_attachment_storage_name")),
+    )
+    with op.batch_alter_table("consult_attachment", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_consult_attachment_consultation_id"), ["consultation_id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_consult_attachment_hospital_id"), ["hospital_id"], unique=False
+        )
+
+    op.create_table(
         "consult_message",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("hospital_id", sa.Integer(), nullable=False),
@@ -171,6 +208,11 @@ def downgrade():
         batch_op.drop_index(batch_op.f("ix_consult_message_consultation_id"))
 
     op.drop_table("consult_message")
+    with op.batch_alter_table("consult_attachment", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_consult_attachment_hospital_id"))
+        batch_op.drop_index(batch_op.f("ix_consult_attachment_consultation_id"))
+
+    op.drop_table("consult_attachment")
     with op.batch_alter_table("consultation", schema=None) as batch_op:
         batch_op.drop_index("ix_consultation_status_due")
         batch_op.drop_index(batch_op.f("ix_consultation_patient_id"))
