@@ -168,6 +168,17 @@ def inbox() -> list[dict[str, Any]]:
     return [presenting.consultation_dict(c) for c in reading.inbox(actor=signed_in_account())]
 
 
+@blp.route("/clinicians/<int:clinician_id>/settings", methods=["GET"])
+@require_roles(Role.CLINICIAN, Role.ADMIN)
+@blp.response(200, OfferOut)
+@blp.alt_response(403, description="Only an administrator or the clinician themself.")
+@blp.alt_response(404, description="No clinician with this id.")
+def get_setting(clinician_id: int) -> dict[str, Any]:
+    """A clinician's consultation terms (their settings, or the hospital's defaults)."""
+    offer = offers.setting_for(clinician_id, actor=signed_in_account())
+    return presenting.offer_dict(offer)
+
+
 @blp.route("/clinicians/<int:clinician_id>/settings", methods=["PUT"])
 @require_roles(Role.CLINICIAN, Role.ADMIN)
 @blp.arguments(SettingArgs)

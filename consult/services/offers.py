@@ -136,6 +136,24 @@ def clinician_of_account(account: Account) -> Clinician | None:
     )
 
 
+def _settable(clinician_id: int, actor: Account) -> Clinician:
+    clinician = scheduling_queries.clinician_in(actor.hospital_id, clinician_id)
+    if clinician is None:
+        raise NotFound(_l("No clinician with this id."), code=ErrorCode.NOT_FOUND)
+    own = clinician.account_id == actor.id and actor.has_role(Role.CLINICIAN)
+    if not (own or actor.has_role(Role.ADMIN)):
+        raise Forbidden(
+            _l("Only an administrator or the doctor can change these settings."),
+            code=ErrorCode.ROLE_REQUIRED,
+        )
+    return clinician
+
+
+def setting_for(clinician_id: int, *, actor: Account) -> Offer:
+    """An admin's or the clinician's own view of the clinician's terms."""
+    return offer_of(_settable(clinician_id, actor))
+
+
 def update_setting(
     clinician_id: int,
     *,
@@ -148,15 +166,7 @@ def update_setting(
     now: datetime,
 ) -> Offer:
     """An admin, or the clinician themself, sets the clinician's consultation terms."""
-    clinician = scheduling_queries.clinician_in(actor.hospital_id, clinician_id)
-    if clinician is None:
-        raise NotFound(_l("No clinician with this id."), code=ErrorCode.NOT_FOUND)
-    own = clinician.account_id == actor.id and actor.has_role(Role.CLINICIAN)
-    if not (own or actor.has_role(Role.ADMIN)):
-        raise Forbidden(
-            _l("Only an administrator or the doctor can change these settings."),
-            code=ErrorCode.ROLE_REQUIRED,
-        )
+    clinician = _settable(clinician_id, actor)
     setting = _setting(clinician.id)
     if setting is None:
         setting = ConsultSetting(hospital_id=clinician.hospital_id, clinician_id=clinician.id)

@@ -320,5 +320,7 @@ def test_a_clinician_sets_their_own_terms_and_not_anothers(client: Any, world: C
     own = client.put(f"/api/v1/consult/clinicians/{world.doctor.id}/settings", json=terms)
     assert own.status_code == 200, own.json
     assert own.json["fee_fen"] == 1500
+    read = client.get(f"/api/v1/consult/clinicians/{world.doctor.id}/settings")
+    assert read.status_code == 200 and read.json["answer_hours"] == 6
     other = client.put(f"/api/v1/consult/clinicians/{world.other_doctor.id}/settings", json=terms)
     assert other.status_code == 403
