@@ -15,6 +15,7 @@ from hospital.notifications.service import notify, notify_patient
 from hospital.organisation.models import Clinician, Hospital
 from hospital.patients.access import Permission
 from hospital.patients.models import Patient
+from hospital.zones import zone_for
 
 MESSAGE_TEMPLATES = {
     "consult.new_question": MessageTemplate(
@@ -98,11 +99,13 @@ def _tell_clinician(
 
 def tell_clinician_new_question(consultation: Consultation, *, now: datetime) -> None:
     due = consultation.answer_due_at
+    hospital = db.session.get(Hospital, consultation.hospital_id)
+    local = due.astimezone(zone_for(hospital)) if due is not None and hospital else None
     _tell_clinician(
         consultation,
         "consult.new_question",
         now=now,
-        due=due.strftime("%Y-%m-%d %H:%M UTC") if due is not None else "",
+        due=local.strftime("%m-%d %H:%M") if local is not None else "",
     )
 
 

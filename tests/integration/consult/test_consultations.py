@@ -324,3 +324,11 @@ def test_a_clinician_sets_their_own_terms_and_not_anothers(client: Any, world: C
     assert read.status_code == 200 and read.json["answer_hours"] == 6
     other = client.put(f"/api/v1/consult/clinicians/{world.other_doctor.id}/settings", json=terms)
     assert other.status_code == 403
+
+
+def test_the_doctor_with_a_phone_is_texted_a_new_paid_question(world: ConsultWorld):
+    world.doctor_account.phone = "13911112222"
+    db.session.flush()
+    _paid(world)
+    (message,) = _messages("consult.new_question")
+    assert message.recipient == "13911112222"
