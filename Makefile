@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-CATALOGUES = $(shell find hospital scheduling queueing reports kiosk journey -type d -name translations 2>/dev/null)
+CATALOGUES = $(shell find hospital scheduling queueing reports kiosk journey consult -type d -name translations 2>/dev/null)
 
 .PHONY: demo test install translations messages lint format clean screenshots openapi fuzz cluster cluster-stop
 

@@ -92,6 +92,7 @@ def create_app(config_override: dict[str, Any] | None = None) -> Flask:
 
 def _import_models() -> None:
     """Every table must be known to the metadata before migrations or create_all run."""
+    import consult.models  # noqa: F401
     import hospital.accounts.models  # noqa: F401
     import hospital.audit.models  # noqa: F401
     import hospital.billing.models  # noqa: F401
@@ -254,6 +255,9 @@ class _BodyRequired(DomainError):
 
 
 def _register_blueprints(app: Flask) -> None:
+    from consult import api as consult_api
+    from consult import stats as consult_stats
+    from consult import views as consult_views
     from hospital.accounts import api as accounts_api
     from hospital.accounts import views as accounts_views
     from hospital.audit import api as audit_api
@@ -279,6 +283,7 @@ def _register_blueprints(app: Flask) -> None:
     from queueing import views as queueing_views
     from queueing.services import issuing as queue_issuing
     from reports import api as reports_api
+    from reports import sections as report_sections
     from reports import views as reports_views
     from reports.services import download, reading
     from scheduling import api as scheduling_api
@@ -298,6 +303,7 @@ def _register_blueprints(app: Flask) -> None:
         (audit_api.blp, "/api/v1/audit"),
         (journey_api.blp, "/api/v1/journey"),
         (guide_api.blp, "/api/v1/guide"),
+        (consult_api.blp, "/api/v1/consult"),
     ):
         csrf.exempt(blp)  # the JSON API has its own CSRF defence (_require_json_for_cookie_auth)
         api.register_blueprint(blp, url_prefix=prefix)
@@ -314,6 +320,8 @@ def _register_blueprints(app: Flask) -> None:
         guide_views.bp,
         cards_views.bp,
         insurance_views.bp,
+
+        consult_views.bp,
     ):
         app.register_blueprint(bp)
     app.register_blueprint(reports_views.bp, url_prefix="/reports")
@@ -321,6 +329,8 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(csrf.exempt(fhir_api.bp), url_prefix="/fhir/r4")  # bearer tokens only
     # The kiosk may not import reports; the composition root hands it reports' public functions.
     report_shelf.provide(list_for=reading.reports_for, download=download.download)
+    # Reports may not import consult; its figures join the statistics page as a section.
+    report_sections.provide(consult_stats.statistics_section)
     # Queueing may not import the kiosk; a device checks in there only through the kiosk's
     # proof-checked, rate-limited and audited check-in.
     device_check_in.provide(check_in.check_in_with_code)
@@ -333,6 +343,7 @@ def _register_blueprints(app: Flask) -> None:
 
 def _connect_packages(app: Flask) -> None:
     """Each package connects its signal receivers, message templates and jobs; none on import."""
+    from consult import wiring as consult_wiring
     from hospital.accounts import wiring as accounts_wiring
     from hospital.billing import wiring as billing_wiring
     from hospital.cards import wiring as cards_wiring
@@ -358,6 +369,7 @@ def _connect_packages(app: Flask) -> None:
         reports_wiring,
         kiosk_wiring,
         journey_wiring,
+        consult_wiring,
     ):
         package.connect(app)
     # Billing names no other package's pages: the composition root says where a paid order of
@@ -369,5 +381,7 @@ def _connect_packages(app: Flask) -> None:
             # A paid visit order or walk-in fee gives a queue number: the patient's numbers.
             "visit-order": "queueing_pages.my_tickets",
             "walk-in": "queueing_pages.my_tickets",
+            # A paid consultation fee sends the question: back to its thread.
+            "consultation": "consult_pages.my_consultations",
         },
     )

@@ -148,6 +148,44 @@ SETTINGS: dict[str, tuple[Any, str]] = {
         "Kiosk: identity-number lookups one kiosk may make per minute (stops probing who is a patient).",
     ),
     "KIOSK_PRINTER_TIMEOUT_SECONDS": (3, "Kiosk: network (ESC/POS, port 9100) printer timeout."),
+    "CONSULT_RECENT_VISIT_DAYS": (
+        30,
+        "Consultations: a clinician who saw the patient within these days may be asked.",
+    ),
+    "CONSULT_DEFAULT_FEE_FEN": (
+        2000,
+        "Consultations: fee (fen) of a clinician who has not set one.",
+    ),
+    "CONSULT_DEFAULT_ANSWER_HOURS": (
+        24,
+        "Consultations: promised answer time (hours) of a clinician who has not set one.",
+    ),
+    "CONSULT_DEFAULT_DAILY_CAP": (
+        20,
+        "Consultations: questions a day of a clinician who has not set a cap.",
+    ),
+    "CONSULT_PAY_MINUTES": (
+        30,
+        "Consultations: minutes to pay the fee before the question lapses.",
+    ),
+    "CONSULT_CONVERSATION_HOURS": (
+        48,
+        "Consultations: hours the conversation stays open after the first answer.",
+    ),
+    "CONSULT_ATTACHMENT_DIR": (
+        "",
+        "Consultations: folder of the photos and PDFs patients send (outside the web root); "
+        "empty: consult_attachments in the instance folder.",
+    ),
+    "CONSULT_ATTACHMENT_MAX_BYTES": (
+        900_000,
+        "Consultations: largest photo or PDF accepted (a request is at most 1 MB in all).",
+    ),
+    "CONSULT_ATTACHMENTS_MAX": (4, "Consultations: photos or PDFs one consultation may hold."),
+    "CONSULT_MAX_FOLLOW_UPS": (
+        3,
+        "Consultations: follow-up messages the patient may send after the first answer.",
+    ),
     "KIOSK_WALK_IN_FEE_CLASS": (
         "general",
         "Kiosk: fee class (billing's registration fees) of a walk-in ticket; no fee: free.",

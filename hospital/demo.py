@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from flask import current_app
 from flask.cli import with_appcontext
 
+from consult.demo import seed_consultations
 from hospital.accounts.models import Account, AccountRole, Device, DeviceKind, Language, Role
 from hospital.accounts.passwords import hash_password
 from hospital.accounts.services import devices, staff
@@ -462,4 +463,6 @@ def seed_demo() -> None:
         seed_queues(hospital, now)  # queueing: counters at every service point, today's queues
         seed_past_month(hospital, now)  # queueing: last month's queues and wait-range accuracy
         seed_test_types(hospital)  # reports: what lab intake offers, with release rules
+
+        seed_consultations(hospital, now)  # consult: two doctors online, one answered question
     click.echo(summary(current_app.config["PUBLIC_URL"]))

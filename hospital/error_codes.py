@@ -69,6 +69,15 @@ class ErrorCode(enum.StrEnum):
     # A page form whose CSRF token is missing or out of date.
     CSRF_FAILED = "csrf_failed"
     # A cookie-authenticated API call without X-Requested-With or a JSON body.
+    CONSULT_ATTACHMENT_TOO_LARGE = "consult_attachment_too_large"
+    CONSULT_ATTACHMENT_TYPE = "consult_attachment_type"
+    CONSULT_ATTACHMENTS_FULL = "consult_attachments_full"
+    CONSULT_CLINICIAN_UNAVAILABLE = "consult_clinician_unavailable"
+    CONSULT_DAILY_CAP = "consult_daily_cap"
+    CONSULT_EMERGENCY_WARNING = "consult_emergency_warning"
+    CONSULT_FOLLOW_UPS_USED = "consult_follow_ups_used"
+    CONSULT_NOT_FOUND = "consult_not_found"
+    CONSULT_WRONG_STATE = "consult_wrong_state"
     CSRF_HEADER_MISSING = "csrf_header_missing"
     CURRENT_PASSWORD_WRONG = "current_password_wrong"
     # The database cannot be reached for a moment (restart, failover): retry after Retry-After.

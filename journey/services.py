@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
 
+from consult.services import reading as consult_reading
 from hospital.accounts.models import Account, Role
 from hospital.audit.service import record_staff_read
 from hospital.billing.references import OrderRef
@@ -28,6 +29,7 @@ from hospital.visits.models import Visit
 from hospital.zones import day_bounds, local_date, zone_for
 from journey.steps import (
     AppointmentFact,
+    ConsultFact,
     Entry,
     NextStep,
     OrderFact,
@@ -157,6 +159,19 @@ def _orders(visit: Visit, start: datetime, end: datetime) -> tuple[OrderFact, ..
     )
 
 
+def _consultations(visit: Visit, start: datetime, end: datetime) -> tuple[ConsultFact, ...]:
+    """The patient's online questions asked or answered on the visit's day (part of the record)."""
+    return tuple(
+        ConsultFact(c.id, c.created_at, c.answered_at)
+        for c in consult_reading.consultations_of_patient(visit.hospital_id, visit.patient_id)
+        if c.paid_at is not None
+        and (
+            start <= c.created_at < end
+            or (c.answered_at is not None and start <= c.answered_at < end)
+        )
+    )
+
+
 def _reports(
     visit: Visit, order_ids: list[int], start: datetime, end: datetime
 ) -> tuple[ReportFact, ...]:
@@ -185,6 +200,7 @@ def gather(visit: Visit, *, now: datetime) -> VisitFacts:
         tickets=_tickets(visit, now),
         orders=orders,
         reports=_reports(visit, [o.id for o in orders if o.purpose == "visit"], start, end),
+        consultations=_consultations(visit, start, end),
     )
 
 

@@ -83,11 +83,21 @@ class ReportFact:
 
 
 @dataclass(frozen=True)
+class ConsultFact:
+    """An online follow-up question asked or answered that day."""
+
+    id: int
+    asked_at: datetime
+    answered_at: datetime | None
+
+
+@dataclass(frozen=True)
 class VisitFacts:
     appointments: tuple[AppointmentFact, ...] = ()
     tickets: tuple[TicketFact, ...] = ()
     orders: tuple[OrderFact, ...] = ()
     reports: tuple[ReportFact, ...] = ()
+    consultations: tuple[ConsultFact, ...] = ()
 
 
 class StepKind(enum.StrEnum):
@@ -130,6 +140,8 @@ class EntryKind(enum.StrEnum):
     STATION = "station"
     REPORT_PENDING = "report_pending"
     REPORT_READY = "report_ready"
+    CONSULT_ASKED = "consult_asked"
+    CONSULT_ANSWERED = "consult_answered"
 
 
 @dataclass(frozen=True)
@@ -288,4 +300,17 @@ def timeline(facts: VisitFacts) -> list[Entry]:
                 extra={"report_id": r.public_id},
             )
         )
+    for c in facts.consultations:
+        entries.append(
+            Entry(EntryKind.CONSULT_ASKED, c.asked_at, True, extra={"consultation": str(c.id)})
+        )
+        if c.answered_at is not None:
+            entries.append(
+                Entry(
+                    EntryKind.CONSULT_ANSWERED,
+                    c.answered_at,
+                    True,
+                    extra={"consultation": str(c.id)},
+                )
+            )
     return entries

@@ -157,6 +157,12 @@ def entry_text(entry: Entry, lang: str) -> str:
         if entry.ahead is not None:
             text += _(", %(n)s ahead", n=entry.ahead)
         return text
+    if kind is EntryKind.CONSULT_ASKED:
+        return _("Asked the doctor online (no. %(number)s)", number=entry.extra.get("consultation"))
+    if kind is EntryKind.CONSULT_ANSWERED:
+        return _(
+            "The doctor answered online (no. %(number)s)", number=entry.extra.get("consultation")
+        )
     if kind is EntryKind.REPORT_PENDING:
         return _("Report in preparation: %(title)s", title=entry.title)
     return _("Report ready: %(title)s", title=entry.title)

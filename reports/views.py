@@ -33,7 +33,7 @@ from hospital.patients.identity import mask_name
 from hospital.pdf import PdfRenderError
 from hospital.web.navigation import sign_in_page_required
 from hospital.zones import zone_for
-from reports import charts, stats, wait_accuracy
+from reports import charts, sections, stats, wait_accuracy
 from reports.export import to_csv
 from reports.models import AbnormalFlag, ReportSource, ReportStatus
 from reports.schemas import ReportArgs
@@ -428,6 +428,7 @@ def statistics() -> Page:
         columns=COLUMNS,
         cell=cell,
         hospital=hospital,
+        extra_sections=sections.render_all(hospital, table.start, table.end),
     )
 
 

@@ -42,6 +42,11 @@ WHAT_LABELS: dict[str, Any] = {
     "scheduling.add_on": _l("Added an appointment for you"),
     "scheduling.appointment_cancelled_by_staff": _l("Cancelled an appointment"),
     "scheduling.suspension_lifted": _l("Lifted a booking suspension"),
+    "consult.read": _l("Opened your online consultation"),
+    "consult.inbox.read": _l("Saw your question in a doctor's inbox of online questions"),
+    "consult.case.read": _l("Read your recent visits and reports beside your online question"),
+    "consult.replied": _l("Answered your online question"),
+    "consult.declined": _l("Declined your online question"),
 }
 PREFIX_LABELS: list[tuple[str, Any]] = [
     ("appointment.", _l("Opened your appointments")),
@@ -52,6 +57,7 @@ PREFIX_LABELS: list[tuple[str, Any]] = [
     ("queue", _l("Saw you in a waiting queue")),
     ("desk.", _l("Looked you up at the registration desk")),
     ("patient", _l("Opened your patient record")),
+    ("consult.", _l("Opened your online consultations")),
 ]
 OTHER_LABEL = _l("Opened your records")
 

@@ -21,6 +21,7 @@ class OrderKind(enum.Enum):
     VISIT_ORDER = "visit-order"  # billing: an order staff made during a visit (its own id)
     TICKET = "ticket"  # queueing: the visit of a ticket without an appointment
     ORDER = "order"  # billing: an order named by its id (a lab's order number "order:<id>")
+    CONSULTATION = "consultation"  # consult: the fee of an online follow-up consultation
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,10 @@ class OrderRef:
     @classmethod
     def ticket(cls, ticket_id: int) -> OrderRef:
         return cls(OrderKind.TICKET, ticket_id)
+
+    @classmethod
+    def consultation(cls, consultation_id: int) -> OrderRef:
+        return cls(OrderKind.CONSULTATION, consultation_id)
 
     def format(self) -> str:
         return f"{self.kind.value}:{self.id}"

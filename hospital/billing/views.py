@@ -205,12 +205,14 @@ NEXT_STEP_MESSAGES = {
     OrderKind.APPOINTMENT: _l("Your appointment is booked. See it in My appointments."),
     OrderKind.VISIT_ORDER: _l("Paid. Your number at the next counter is in My queue numbers."),
     OrderKind.WALK_IN: _l("Paid. Your number is in My queue numbers."),
+    OrderKind.CONSULTATION: _l("Paid. Your question is sent to the doctor."),
 }
 # The button that leads there.
 NEXT_STEP_BUTTONS = {
     OrderKind.APPOINTMENT: _l("My appointments"),
     OrderKind.VISIT_ORDER: _l("My queue numbers"),
     OrderKind.WALK_IN: _l("My queue numbers"),
+    OrderKind.CONSULTATION: _l("My consultations"),
 }
 
 

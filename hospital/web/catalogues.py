@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("hospital", "scheduling", "queueing", "reports", "kiosk", "journey")
+PACKAGES = ("hospital", "scheduling", "queueing", "reports", "kiosk", "journey", "consult")
 SOURCE_SUFFIXES = (".py", ".html", ".txt")
 
 

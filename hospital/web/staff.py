@@ -76,6 +76,12 @@ LINKS: tuple[StaffLink, ...] = (
         R.ADMIN,
     ),
     _link(
+        "consult_pages.inbox",
+        _l("Online questions"),
+        _l("Patients' follow-up questions, the nearest deadline first"),
+        R.CLINICIAN,
+    ),
+    _link(
         "billing_pages.cashier",
         _l("Cashier console"),
         _l("Orders of the day and refunds"),

@@ -410,3 +410,34 @@ def exceptions_between(hospital_id: int, first: date, last: date) -> list[Schedu
             )
         )
     )
+
+SEEN_STATES = (AppointmentState.CHECKED_IN, AppointmentState.COMPLETED)
+
+
+def recent_appointments_seen(
+    hospital_id: int, patient_id: int, *, since: date
+) -> list[tuple[Appointment, Department, Clinician | None]]:
+    """The patient's appointments checked in or completed on or after a local day, newest first."""
+    rows = db.session.execute(
+        sa.select(Appointment, Department, Clinician)
+        .join(ClinicSession, ClinicSession.id == Appointment.session_id)
+        .join(Department, Department.id == ClinicSession.department_id)
+        .outerjoin(Clinician, Clinician.id == ClinicSession.clinician_id)
+        .where(
+            Appointment.hospital_id == hospital_id,
+            Appointment.patient_id == patient_id,
+            Appointment.local_date >= since,
+            Appointment.state.in_(SEEN_STATES),
+        )
+        .order_by(ClinicSession.starts_at.desc(), Appointment.id.desc())
+    ).all()
+    return [(a, d, c) for a, d, c in rows]
+
+
+def clinicians_who_saw(hospital_id: int, patient_id: int, *, since: date) -> set[int]:
+    """Ids of the clinicians who saw the patient (checked in or completed) since a local day."""
+    return {
+        c.id
+        for _a, _d, c in recent_appointments_seen(hospital_id, patient_id, since=since)
+        if c is not None
+    }

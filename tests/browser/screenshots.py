@@ -103,6 +103,12 @@ SHOTS: list[Shot] = [
     Shot("reports-awaiting-release", "/reports/lab/awaiting-release?lang=zh", STAFF_DESKTOP, sign_in_as="doctor", full_page=False),
     Shot("admin-schedule", "/admin/schedule?lang=zh", STAFF_DESKTOP, sign_in_as=ADMIN, full_page=False),
     Shot("styleguide", "/styleguide?lang=zh", STAFF_DESKTOP, sign_in_as=ADMIN),
+
+    Shot("consult-ask", "/consult/ask/{consult_patient}?lang=zh", sign_in_as=PATIENT),
+    Shot("consult-thread", "/consult/{consultation}?lang=zh", sign_in_as=PATIENT),
+    Shot("consult-thread-en", "/consult/{consultation}?lang=en", sign_in_as=PATIENT),
+    Shot("consult-thread-elder", "/consult/{consultation}?lang=zh", sign_in_as=PATIENT, elder=True),
+    Shot("consult-doctor", "/consult/{consultation}?lang=zh", DESKTOP, sign_in_as="doctor"),
 ]
 # name, path of the PDF, who is signed in
 PDFS: list[tuple[str, str, str]] = [
@@ -172,6 +178,17 @@ def _orders(app: Any) -> dict[str, Any]:
         ids = {"pending_order": pending.id, "paid_order": paid.id}
         db.session.commit()
     return ids
+
+
+def _consultation(app: Any) -> dict[str, Any]:
+    """The demo's answered question: 李梅 asked about her father's report (consult/demo.py)."""
+    from consult.models import Consultation
+    from hospital.db import db
+
+    with app.app_context():
+        found = db.session.scalars(sa.select(Consultation).order_by(Consultation.id)).first()
+        assert found is not None, "the demo has an answered consultation"
+        return {"consultation": found.id, "consult_patient": found.patient_id}
 
 
 def _clinic(app: Any) -> dict[str, Any]:
@@ -449,7 +466,7 @@ def render(outdir: Path) -> list[Path]:
         seeded = app.test_cli_runner().invoke(args=["seed-demo"])
         if seeded.exit_code != 0:
             raise SystemExit(f"seed-demo failed:\n{seeded.output}{seeded.exception!r}")
-        ids = {**_orders(app), **_clinic(app), **_waitlist(app)}
+        ids = {**_orders(app), **_clinic(app), **_waitlist(app), **_consultation(app)}
 
         server = make_server("127.0.0.1", 0, app, threaded=True)
         thread = threading.Thread(target=server.serve_forever, daemon=True)

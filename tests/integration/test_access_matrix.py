@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from flask import Flask
 from werkzeug.routing import Rule
 
+from consult.models import Consultation, ConsultAttachment, ConsultStatus
 from hospital.accounts.guards import AccessPolicy
 from hospital.accounts.models import STAFF_ROLES, Account, DeviceKind, Role
 from hospital.accounts.services import devices
@@ -242,6 +243,41 @@ def _family_pool_grant(w: World) -> int:
     )
     return found.id
 
+def _consultation(w: World) -> int:
+    """A paid question of the victim's patient to the clinic's clinician, waiting for its answer."""
+    row = Consultation(
+        hospital_id=w.a.id,
+        patient_id=w.victim_patient.id,
+        clinician_id=w.clinic.clinician.id,
+        department_id=w.clinic.department.id,
+        asked_by_account_id=w.victim.id,
+        status=ConsultStatus.OPEN,
+        question="报告说转氨酶偏高，怎么办？",
+        fee_fen=0,
+        answer_hours=24,
+        created_at=w.now,
+        answer_due_at=w.now + timedelta(hours=24),
+    )
+    db.session.add(row)
+    db.session.flush()
+    return row.id
+
+
+def _consult_attachment(w: World) -> int:
+    """A photo row of the victim's consultation (the refusal comes before any file is read)."""
+    row = ConsultAttachment(
+        hospital_id=w.a.id,
+        consultation_id=w.objects["consultation_id"],
+        uploaded_by_account_id=w.victim.id,
+        content_type="image/jpeg",
+        size_bytes=100,
+        storage_name="matrix-victim.jpg",
+        created_at=w.now,
+    )
+    db.session.add(row)
+    db.session.flush()
+    return row.id
+
 
 BUILDERS: dict[str, Callable[[World], Any]] = {
     "account_id": lambda w: w.victim.id,
@@ -266,6 +302,9 @@ BUILDERS: dict[str, Callable[[World], Any]] = {
     "entry_id": _waitlist_entry,  # the victim's waitlist entry (after the appointment)
     "offer_id": _waitlist_offer,  # a place offered to it
     "grant_id": _family_pool_grant,  # the victim's 家庭共济 grant to a parent
+
+    "consultation_id": _consultation,  # the victim's patient's question to the clinic's doctor
+    "attachment_id": _consult_attachment,  # a photo sent with it
 }
 
 

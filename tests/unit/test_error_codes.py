@@ -9,7 +9,7 @@ from pathlib import Path
 from hospital.error_codes import ErrorCode
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-PACKAGES = ("hospital", "scheduling", "queueing", "reports", "kiosk", "journey")
+PACKAGES = ("hospital", "scheduling", "queueing", "reports", "kiosk", "journey", "consult")
 SNAKE = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$")
 
 

@@ -20,7 +20,8 @@ ROOT = Path(__file__).resolve().parents[2]
 RECEIVERS = {
     "appointment_held": 2,  # billing, metrics
     "appointment_cancelled": 3,  # billing, statistics, the waitlist
-    "order_paid": 3,  # scheduling (appointments), kiosk (walk-in fees), queueing (stations)
+    # scheduling (appointments), kiosk (walk-in fees), queueing (stations), consult (fees)
+    "order_paid": 4,
     "appointment_booked": 4,  # statistics, visits, the waitlist, metrics
     "visit_checked_in": 2,  # statistics, visits
     "appointment_no_show": 1,
@@ -43,6 +44,11 @@ TEMPLATE_KEYS = {
     "billing.insurance_activated",
     "billing.insurance_consent_code",
     "cards.used",
+    "consult.new_question",
+    "consult.answered",
+    "consult.refunded",
+    "consult.declined",
+    "consult.follow_up",
     "sign_in_code",
     "family_link_code",
     "kiosk_code",
@@ -63,6 +69,7 @@ JOB_IDS = {
     "billing.deliver_sandbox_notifications",
     "billing.reconcile_pending_payments",
     "billing.retry_pending_refunds",
+    "consult.sweep",
     "deliver-outbox",
     "kiosk.expire_walk_ins",
     "kiosk.prune",
@@ -103,7 +110,7 @@ def test_create_app_connects_every_package_once_however_many_apps_are_built() ->
 _IMPORT_EVERYTHING = """
 import importlib, json, pkgutil, sys
 from blinker import Signal
-for name in ("scheduling", "queueing", "reports", "kiosk", "journey", "hospital.accounts",
+for name in ("scheduling", "queueing", "reports", "kiosk", "journey", "consult", "hospital.accounts",
              "hospital.patients", "hospital.notifications", "hospital.billing", "hospital.visits"):
     package = importlib.import_module(name)
     for module in pkgutil.walk_packages(package.__path__, name + "."):

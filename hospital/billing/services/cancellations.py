@@ -34,6 +34,22 @@ def cancel_walk_in_order(
     )
 
 
+def cancel_consultation_order(
+    *, hospital_id: int, consultation_id: int, reason: str, now: datetime
+) -> Order | None:
+    """Void a consultation's unpaid fee ("expired"), or refund a paid one in full (any other reason).
+
+    A second call refunds nothing more: the consultation sweep may run as often as it likes.
+    """
+    return _cancel_order(
+        hospital_id,
+        OrderRef.consultation(consultation_id),
+        reason="expired" if reason == "expired" else "hospital_cancelled",
+        refund="full",
+        now=now,
+    )
+
+
 def _cancel_order(
     hospital_id: int, reference: OrderRef, *, reason: str, refund: str, now: datetime
 ) -> Order | None:

@@ -250,6 +250,59 @@ def _insert_registration_order(params: dict[str, Any]) -> int | None:
     return order_id
 
 
+def create_consultation_order(
+    *,
+    hospital_id: int,
+    patient_id: int,
+    consultation_id: int,
+    fee_fen: int,
+    expires_at: datetime | None,
+    account_id: int | None,
+    now: datetime,
+) -> Order | None:
+    """The fee order of an online follow-up consultation; None when it is free.
+
+    Its amount is the clinician's consultation fee, read by the consult package from its own
+    settings. When it is paid, order_paid carries `consultation:<id>` and the consult package
+    answers whether the consultation still waits for it (False: billing refunds it in full).
+    """
+    if fee_fen <= 0:
+        return None
+    order = Order(
+        hospital_id=hospital_id,
+        patient_id=patient_id,
+        purpose=OrderPurpose.REGISTRATION,
+        reference=OrderRef.consultation(consultation_id).format(),
+        visit_key=OrderRef.consultation(consultation_id).format(),
+        status=OrderStatus.PENDING,
+        currency=CURRENCY,
+        total_fen=fee_fen,
+        insurance_fen=0,
+        self_pay_fen=fee_fen,
+        expires_at=expires_at,
+        created_by_account_id=account_id,
+        created_at=now,
+    )
+    db.session.add(order)
+    db.session.flush()
+    db.session.add(
+        OrderItem(
+            hospital_id=hospital_id,
+            order_id=order.id,
+            category=ItemCategory.CONSULTATION,
+            name_zh="在线复诊咨询费",
+            name_en="Online follow-up consultation",
+            unit_price_fen=fee_fen,
+            quantity=1,
+            amount_fen=fee_fen,
+        )
+    )
+    db.session.flush()
+    db.session.refresh(order)
+    _ledger(order, LedgerKind.ORDER_CREATED, now=now, amount_fen=fee_fen)
+    return order
+
+
 @dataclass(frozen=True)
 class ItemRequest:
     fee_item_id: int

@@ -1,0 +1,18 @@
+"""Connect consultations to the application: the paid-fee receiver, message templates and jobs."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from consult import jobs
+from consult.services import asking, notices
+from hospital import events
+from hospital.jobs import register_jobs
+from hospital.notifications.messages import register_templates
+
+
+def connect(app: Flask) -> None:
+    """Connect consult's receiver, templates and jobs; a second call changes nothing."""
+    events.order_paid.connect(asking.on_order_paid)
+    register_templates(notices.MESSAGE_TEMPLATES)
+    register_jobs(jobs.JOBS)
