@@ -320,7 +320,6 @@ def _register_blueprints(app: Flask) -> None:
         guide_views.bp,
         cards_views.bp,
         insurance_views.bp,
-
         consult_views.bp,
     ):
         app.register_blueprint(bp)

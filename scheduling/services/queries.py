@@ -411,6 +411,7 @@ def exceptions_between(hospital_id: int, first: date, last: date) -> list[Schedu
         )
     )
 
+
 SEEN_STATES = (AppointmentState.CHECKED_IN, AppointmentState.COMPLETED)
 
 

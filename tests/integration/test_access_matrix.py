@@ -243,6 +243,7 @@ def _family_pool_grant(w: World) -> int:
     )
     return found.id
 
+
 def _consultation(w: World) -> int:
     """A paid question of the victim's patient to the clinic's clinician, waiting for its answer."""
     row = Consultation(
@@ -302,7 +303,6 @@ BUILDERS: dict[str, Callable[[World], Any]] = {
     "entry_id": _waitlist_entry,  # the victim's waitlist entry (after the appointment)
     "offer_id": _waitlist_offer,  # a place offered to it
     "grant_id": _family_pool_grant,  # the victim's 家庭共济 grant to a parent
-
     "consultation_id": _consultation,  # the victim's patient's question to the clinic's doctor
     "attachment_id": _consult_attachment,  # a photo sent with it
 }
