@@ -29,7 +29,7 @@ from hospital.patients.access import Permission, patients_acting_for
 from hospital.patients.identity import mask_name
 from hospital.patients.models import Patient
 from hospital.visits.codes import looks_like_visit_code
-from hospital.visits.services import refuse_visit_here, visit_at_staff_station
+from hospital.visits.services import refuse_visit_here, visit_at_staff_station, visit_of
 from hospital.web.id_fields import is_id
 from hospital.web.navigation import sign_in_page_required
 from hospital.web.tiles import Tile, add_home_tile
@@ -169,12 +169,20 @@ def ticket_page(token: str) -> str:
     from hospital.qr import qr_svg
 
     ticket = notify.ticket_by_token(token)
+    # A visit's patient shows its one code at every station (on the visit page): the ticket's
+    # own QR is then not shown, so the phone never offers two codes.
+    visit = (
+        visit_of(ticket.hospital_id, ticket.patient_id, ticket.queue.service_day)
+        if ticket.patient_id is not None
+        else None
+    )
     return render_template(
         "queueing/ticket.html",
         ticket=ticket,
         point=ticket.queue.service_point,
         statuses=STATUSES,
-        qr=Markup(qr_svg(notify.ticket_link(ticket), box_size=4)),
+        visit_code=visit.code if visit is not None else None,
+        qr=Markup(qr_svg(notify.ticket_link(ticket), box_size=4)) if visit is None else "",
     )
 
 
