@@ -21,6 +21,7 @@ from hospital.errors import DomainError, InvalidInput
 from hospital.organisation.models import Hospital
 from hospital.pdf import PdfRenderError
 from hospital.web.navigation import sign_in_page_required
+from hospital.web.statistics_panels import render_statistics_panels
 from hospital.zones import zone_for
 from reports import charts, stats, wait_accuracy
 from reports.export import to_csv
@@ -358,6 +359,7 @@ def statistics() -> Page:
         columns=COLUMNS,
         cell=cell,
         hospital=hospital,
+        panels=render_statistics_panels(hospital.id, table.start, table.end),
     )
 
 
