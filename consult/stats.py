@@ -9,6 +9,7 @@ from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
 from flask import render_template
+from markupsafe import Markup
 
 from consult.models import Consultation, ConsultStatus
 from hospital.db import db
@@ -103,7 +104,10 @@ def figures(hospital: Hospital, start: date, end: date) -> ConsultFigures:
     return ConsultFigures(rows=ordered, total=total)
 
 
-def statistics_section(hospital: Hospital, start: date, end: date) -> str:
-    """The consultation section of the statistics page."""
+def statistics_panel(hospital_id: int, start: date, end: date) -> Markup:
+    """The consultation section of the statistics page (a hospital.web.statistics_panels panel)."""
+    hospital = db.session.get(Hospital, hospital_id)
+    if hospital is None:
+        return Markup("")
     found = figures(hospital, start, end)
-    return render_template("consult/statistics_section.html", figures=found)
+    return Markup(render_template("consult/statistics_section.html", figures=found))  # noqa: S704

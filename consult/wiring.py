@@ -1,14 +1,15 @@
-"""Connect consultations to the application: the paid-fee receiver, message templates and jobs."""
+"""Connect consultations to the application: the paid-fee receiver, templates, jobs, statistics."""
 
 from __future__ import annotations
 
 from flask import Flask
 
-from consult import jobs
+from consult import jobs, stats
 from consult.services import asking, notices
 from hospital import events
 from hospital.jobs import register_jobs
 from hospital.notifications.messages import register_templates
+from hospital.web.statistics_panels import StatisticsPanel, add_statistics_panel
 
 
 def connect(app: Flask) -> None:
@@ -16,3 +17,4 @@ def connect(app: Flask) -> None:
     events.order_paid.connect(asking.on_order_paid)
     register_templates(notices.MESSAGE_TEMPLATES)
     register_jobs(jobs.JOBS)
+    add_statistics_panel(StatisticsPanel("consult.figures", stats.statistics_panel, order=60))

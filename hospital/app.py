@@ -256,7 +256,6 @@ class _BodyRequired(DomainError):
 
 def _register_blueprints(app: Flask) -> None:
     from consult import api as consult_api
-    from consult import stats as consult_stats
     from consult import views as consult_views
     from hospital.accounts import api as accounts_api
     from hospital.accounts import views as accounts_views
@@ -283,7 +282,6 @@ def _register_blueprints(app: Flask) -> None:
     from queueing import views as queueing_views
     from queueing.services import issuing as queue_issuing
     from reports import api as reports_api
-    from reports import sections as report_sections
     from reports import views as reports_views
     from reports.services import download, reading
     from scheduling import api as scheduling_api
@@ -328,8 +326,6 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(csrf.exempt(fhir_api.bp), url_prefix="/fhir/r4")  # bearer tokens only
     # The kiosk may not import reports; the composition root hands it reports' public functions.
     report_shelf.provide(list_for=reading.reports_for, download=download.download)
-    # Reports may not import consult; its figures join the statistics page as a section.
-    report_sections.provide(consult_stats.statistics_section)
     # Queueing may not import the kiosk; a device checks in there only through the kiosk's
     # proof-checked, rate-limited and audited check-in.
     device_check_in.provide(check_in.check_in_with_code)

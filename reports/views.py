@@ -32,8 +32,9 @@ from hospital.organisation.models import Hospital
 from hospital.patients.identity import mask_name
 from hospital.pdf import PdfRenderError
 from hospital.web.navigation import sign_in_page_required
+from hospital.web.statistics_panels import render_statistics_panels
 from hospital.zones import zone_for
-from reports import charts, sections, stats, wait_accuracy
+from reports import charts, stats, wait_accuracy
 from reports.export import to_csv
 from reports.models import AbnormalFlag, ReportSource, ReportStatus
 from reports.schemas import ReportArgs
@@ -428,7 +429,7 @@ def statistics() -> Page:
         columns=COLUMNS,
         cell=cell,
         hospital=hospital,
-        extra_sections=sections.render_all(hospital, table.start, table.end),
+        panels=render_statistics_panels(hospital.id, table.start, table.end),
     )
 
 

@@ -270,6 +270,8 @@ class Appointment(Model):
     cancel_reason: Mapped[str] = mapped_column(sa.String(200), default="")
     expired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     no_show_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The patient answered "keep" to keep-or-release (none: not asked, or no answer: kept too).
+    kept_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     slot: Mapped[Slot] = relationship(lazy="joined")
 

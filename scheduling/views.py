@@ -17,6 +17,7 @@ from scheduling.pages import (  # noqa: F401  (each module adds its pages to the
     staff_day,
     suspensions,
     waitlist,
+    waitlist_range,
 )
 from scheduling.pages.blueprint import bp
 

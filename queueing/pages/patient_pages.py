@@ -14,6 +14,7 @@ from hospital.db import db, utcnow
 from hospital.errors import DomainError
 from hospital.organisation.models import ServicePoint
 from hospital.patients.access import Permission, patients_acting_for
+from hospital.visits.services import visit_of
 from hospital.web.navigation import sign_in_page_required
 from queueing.models import ServiceQueue, Ticket
 from queueing.pages.common import OPEN_STATUSES, STATUSES, bp, form_int, service_today
@@ -64,12 +65,20 @@ def ticket_page(token: str) -> str:
     from hospital.qr import qr_svg
 
     ticket = notify.ticket_by_token(token)
+    # A visit's patient shows its one code at every station (on the visit page): the ticket's
+    # own QR is then not shown, so the phone never offers two codes.
+    visit = (
+        visit_of(ticket.hospital_id, ticket.patient_id, ticket.queue.service_day)
+        if ticket.patient_id is not None
+        else None
+    )
     return render_template(
         "queueing/ticket.html",
         ticket=ticket,
         point=ticket.queue.service_point,
         statuses=STATUSES,
-        qr=Markup(qr_svg(notify.ticket_link(ticket), box_size=4)),
+        visit_code=visit.code if visit is not None else None,
+        qr=Markup(qr_svg(notify.ticket_link(ticket), box_size=4)) if visit is None else "",
     )
 
 

@@ -27,7 +27,7 @@ from scheduling.models import Appointment
 from scheduling.pages.blueprint import Page, bp
 from scheduling.pages.form_input import int_arg
 from scheduling.pages.page_context import SEARCH_DAYS, local_today, page_context
-from scheduling.services import booking, changes, overviews, queries
+from scheduling.services import booking, changes, keep_or_release, overviews, queries
 from scheduling.services.places import effective_state
 from scheduling.services.rules import rules_for
 
@@ -115,6 +115,7 @@ def my_appointments() -> Page:
         now=now,
         contexts=mine.details,
         check_in_qr=_check_in_qr,
+        asking=lambda a: keep_or_release.asking(a, now=now),
         arrival_url=queue_port.arrival_url(),
         today=local_today(account.hospital_id),
         **page_context(),
@@ -129,6 +130,16 @@ def _back_to_list() -> str:
             date=request.form.get("date", ""),
         )
     return url_for("scheduling_pages.my_appointments")
+
+
+@bp.post("/appointments/<int:appointment_id>/keep")
+@sign_in_page_required
+@flash_fixable_errors(back=_back_to_list)
+def keep(appointment_id: int) -> Page:
+    """Keep-or-release answered "keep": the patient will come."""
+    keep_or_release.keep(appointment_id, actor=signed_in_account(), now=utcnow())
+    flash(_("Thank you: you keep your appointment. See you then."), "success")
+    return redirect(url_for("scheduling_pages.my_appointments"), 303)
 
 
 @bp.get("/appointments/<int:appointment_id>/cancel")

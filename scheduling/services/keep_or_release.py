@@ -8,12 +8,17 @@ import sqlalchemy as sa
 from flask import current_app, has_app_context
 from flask_babel import lazy_gettext as _l
 
+from hospital.accounts.models import Account
 from hospital.db import db
+from hospital.error_codes import ErrorCode
+from hospital.errors import Conflict
 from hospital.notifications.messages import MessageTemplate
 from hospital.notifications.service import notify_patient
 from hospital.patients.access import Permission
 from scheduling import notices
 from scheduling.models import Appointment, AppointmentState, Slot
+from scheduling.services.booking import _get_appointment
+from scheduling.services.places import effective_state
 
 KEEP_OR_RELEASE = "scheduling.keep_or_release"
 
@@ -46,6 +51,7 @@ def ask_keep_or_release(*, now: datetime) -> int:
         .join(Slot, Slot.id == Appointment.slot_id)
         .where(
             Appointment.state == AppointmentState.BOOKED,
+            Appointment.kept_at.is_(None),  # kept before being asked: nothing to ask
             Slot.starts_at > now,
             Slot.starts_at <= now + timedelta(hours=hours),
         )
@@ -68,3 +74,31 @@ def ask_keep_or_release(*, now: datetime) -> int:
         )
         asked += 1 if written else 0
     return asked
+
+
+def asking(appointment: Appointment, *, now: datetime) -> bool:
+    """Whether the patient is now asked to keep or release this booking (and has not kept it)."""
+    hours = ask_hours()
+    return (
+        hours > 0
+        and appointment.kept_at is None
+        and effective_state(appointment, now=now) is AppointmentState.BOOKED
+        and now < appointment.slot.starts_at <= now + timedelta(hours=hours)
+    )
+
+
+def keep(appointment_id: int, *, actor: Account, now: datetime) -> Appointment:
+    """The patient answers "I will come": the booking is kept and not asked about again."""
+    appointment = _get_appointment(actor, appointment_id, Permission.BOOK)
+    if (
+        effective_state(appointment, now=now) is not AppointmentState.BOOKED
+        or appointment.slot.starts_at <= now
+    ):
+        raise Conflict(
+            _l("Only a booked appointment that has not started can be kept."),
+            code=ErrorCode.NOT_BOOKED,
+        )
+    if appointment.kept_at is None:
+        appointment.kept_at = now
+        db.session.flush()
+    return appointment

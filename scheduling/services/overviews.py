@@ -233,3 +233,27 @@ def staff_day(
         patients=patients,
         counts=counts,
     )
+
+
+@dataclass(frozen=True)
+class WaitlistChoice:
+    """What the phone's waitlist form offers: a department, perhaps one of its clinicians."""
+
+    department: Department
+    clinician: Clinician | None
+    patients: list[Patient]
+
+
+def waitlist_choice(
+    department_id: int, clinician_id: int | None, *, actor: Account
+) -> WaitlistChoice:
+    """The department (and clinician) a patient may wait for over a range of dates."""
+    department = db.session.get(Department, department_id)
+    if department is None or department.hospital_id != actor.hospital_id:
+        raise NotFound(_l("No such department."), code=ErrorCode.UNKNOWN_DEPARTMENT)
+    clinician = None
+    if clinician_id is not None:
+        clinician = db.session.get(Clinician, clinician_id)
+        if clinician is None or clinician.department_id != department.id:
+            raise NotFound(_l("No such clinician."), code=ErrorCode.UNKNOWN_CLINICIAN)
+    return WaitlistChoice(department, clinician, patients_acting_for(actor, Permission.BOOK))

@@ -239,6 +239,7 @@ class EntryView:
     target: str  # "Dr Chen" or "Cardiology"
     session_starts_at: datetime | None
     offer: WaitlistOffer | None  # the live offer, if any
+    target_en: str = ""  # the same in English (the Chinese name when there is none)
 
 
 def position(entry: WaitlistEntry) -> int | None:
@@ -266,13 +267,16 @@ def position(entry: WaitlistEntry) -> int | None:
     return int(ahead or 0) + 1
 
 
-def _target(entry: WaitlistEntry) -> str:
+def _target(entry: WaitlistEntry) -> tuple[str, str]:
+    """What the entry waits for, in Chinese and in English."""
+    named: Clinician | Department | None = None
     if entry.clinician_id is not None:
-        clinician = db.session.get(Clinician, entry.clinician_id)
-        if clinician is not None:
-            return clinician.name_zh
-    department = db.session.get(Department, entry.department_id)
-    return department.name_zh if department is not None else ""
+        named = db.session.get(Clinician, entry.clinician_id)
+    if named is None:
+        named = db.session.get(Department, entry.department_id)
+    if named is None:
+        return "", ""
+    return named.name_zh, named.name_en or named.name_zh
 
 
 def entries_for_account(*, actor: Account, now: datetime) -> list[EntryView]:
@@ -306,11 +310,13 @@ def view_of(entry: WaitlistEntry, *, now: datetime, patient_name: str = "") -> E
         )
     )
     session = db.session.get(ClinicSession, entry.session_id) if entry.session_id else None
+    target_zh, target_en = _target(entry)
     return EntryView(
         entry=entry,
         position=position(entry),
         patient_name=patient_name,
-        target=_target(entry),
+        target=target_zh,
+        target_en=target_en,
         session_starts_at=session.starts_at if session is not None else None,
         offer=offer,
     )
