@@ -22,7 +22,7 @@ from hospital.organisation.models import Hospital
 from hospital.pdf import PdfRenderError
 from hospital.web.navigation import sign_in_page_required
 from hospital.zones import zone_for
-from reports import charts, stats, wait_accuracy
+from reports import charts, productivity, stats, wait_accuracy
 from reports.export import to_csv
 from reports.models import AbnormalFlag, ReportSource, ReportStatus
 from reports.schemas import ReportArgs
@@ -358,6 +358,14 @@ def statistics() -> Page:
         columns=COLUMNS,
         cell=cell,
         hospital=hospital,
+        staff_rows=productivity.staff_productivity(
+            hospital, start=table.start, end=table.end, language=_language()
+        ),
+        heatmap=productivity.queue_heatmap(
+            hospital, start=table.start, end=table.end, language=_language()
+        ),
+        heat_arrivals=lambda row: row.arrivals,
+        heat_waits=lambda row: row.waits,
     )
 
 

@@ -93,7 +93,14 @@ def _assign(
     if ticket.call_count == 1:
         # Only the first call ends the wait; a call after a miss or a lapsed lease does not.
         events.ticket_first_called.send(
-            "queueing", ticket_id=ticket.id, hospital_id=ticket.hospital_id, now=now
+            "queueing",
+            ticket_id=ticket.id,
+            hospital_id=ticket.hospital_id,
+            now=now,
+            counter_id=counter.id,
+            counter_code=counter.code,
+            counter_point_id=counter.service_point_id,
+            account_id=actor.id if actor is not None else None,
         )
     since = queue.regular_since_priority
     if ticket.priority is PriorityClass.NONE:

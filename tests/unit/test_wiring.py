@@ -27,6 +27,7 @@ RECEIVERS = {
     "ticket_first_called": 1,
     "ticket_serving_started": 1,
     "ticket_completed": 1,
+    "counter_pause_changed": 1,  # statistics
     "wait_estimates_judged": 1,  # statistics
     "payment_received": 2,  # statistics, visits
     "refund_issued": 3,  # statistics, kiosk (walk-in tickets), queueing (station tickets)
