@@ -29,7 +29,7 @@ from queueing.models import (
 from queueing.services.counters import (
     current_ticket,
     lock_counter_and_queue,
-    lock_counter_and_queues,
+    lock_for_calling,
     release_counter,
     ticket_in_queue,
 )
@@ -133,25 +133,10 @@ def call_next(
     *, actor: Account | None, hospital_id: int, counter_id: int, now: datetime
 ) -> CallResult:
     """Call the next ticket to this counter; a repeat returns the ticket it already has (invariant 5)."""
-    counter, queues = _lock_for_call(
+    counter, queues = lock_for_calling(
         hospital_id=hospital_id, counter_id=counter_id, now=now, actor=actor, action="call_next"
     )
     return _call_next_from(counter, queues, actor=actor, now=now)
-
-
-def _lock_for_call(
-    *, hospital_id: int, counter_id: int, now: datetime, actor: Account | None, action: str
-) -> tuple[Counter, list[ServiceQueue]]:
-    """Lock the queues the counter calls from (one, or several in id order), then the counter."""
-    several = lock_counter_and_queues(
-        hospital_id=hospital_id, counter_id=counter_id, now=now, actor=actor, action=action
-    )
-    if several is not None:
-        return several
-    counter, queue = lock_counter_and_queue(
-        hospital_id=hospital_id, counter_id=counter_id, now=now, actor=actor, action=action
-    )
-    return counter, [queue]
 
 
 def _call_next_from(
