@@ -28,7 +28,8 @@ from hospital.accounts.guards import (
 )
 from hospital.accounts.models import STAFF_ROLES, DeviceKind, Role
 from hospital.db import utcnow
-from hospital.errors import DomainError
+from hospital.error_codes import ErrorCode
+from hospital.errors import DomainError, NotFound
 from hospital.web.navigation import sign_in_page_required
 from hospital.web.tiles import Tile, add_home_tile
 from kiosk import report_shelf
@@ -215,3 +216,33 @@ add_home_tile(
         show_signed_out=False,
     )
 )
+
+
+@bp.route("/kiosk/survey", methods=["GET", "POST"])
+@access(devices=[DeviceKind.KIOSK])  # anyone else is sent to the setup page
+def survey() -> Any:
+    """The satisfaction survey at the kiosk: scan today's ticket, then the same three questions."""
+    from queueing.models import SurveyVia
+    from queueing.pages.survey import render_survey, take_answers
+    from queueing.services import surveys
+
+    device = current_device()
+    if device is None or device.kind is not DeviceKind.KIOSK:
+        return redirect(url_for("kiosk_pages.setup"))
+    # A scanned ticket QR types its whole link; the token is its last part.
+    scanned = (request.values.get("ticket") or "").strip().rstrip("/").rsplit("/", 1)[-1]
+    action = url_for("kiosk_pages.survey")
+    if not scanned:
+        return render_template("kiosk/survey.html", state="scan", error=None, action=action)
+    try:
+        found = surveys.survey_for_ticket(scanned)
+        if found.hospital_id != device.hospital_id:
+            raise NotFound(_l("No such survey."), code=ErrorCode.SURVEY_NOT_FOUND)
+    except DomainError as exc:
+        page = render_template("kiosk/survey.html", state="scan", error=exc.message, action=action)
+        return page, exc.status
+    state, error, status = ("answered" if found.answered_at else "form"), None, 200
+    if request.method == "POST" and request.form.get("wait_score") is not None:
+        state, error, status = take_answers(found, via=SurveyVia.KIOSK)
+    page = render_survey("kiosk/survey.html", state, error, action, hidden={"ticket": scanned})
+    return page, status

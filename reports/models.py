@@ -270,3 +270,25 @@ class CounterPauseSummary(Model):
     paused_at: Mapped[datetime] = mapped_column(UTCDateTime)
     resumed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     seconds: Mapped[int | None]
+
+
+class SatisfactionSummary(Model):
+    """One answered satisfaction survey, for the statistics by department and week."""
+
+    __tablename__ = "report_satisfaction"
+    __table_args__ = (
+        sa.UniqueConstraint("hospital_id", "survey_id"),
+        sa.Index("ix_report_satisfaction_day", "hospital_id", "service_date"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hospital_id: Mapped[int] = mapped_column(sa.ForeignKey("hospital.id"))
+    survey_id: Mapped[int]
+    department_id: Mapped[int | None]
+    service_date: Mapped[date] = mapped_column(sa.Date)
+    wait_score: Mapped[int]
+    staff_score: Mapped[int]
+    overall_score: Mapped[int]
+    comment: Mapped[str] = mapped_column(sa.Text, default="")
+    via: Mapped[str] = mapped_column(sa.String(10), default="")
+    answered_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -19,7 +19,12 @@ from hospital.billing.references import OrderKind, OrderRef
 from hospital.db import UTCDateTime, db
 from hospital.organisation.models import Hospital
 from hospital.zones import local_date, zone_for
-from reports.models import CounterPauseSummary, PaymentSummary, VisitSummary
+from reports.models import (
+    CounterPauseSummary,
+    PaymentSummary,
+    SatisfactionSummary,
+    VisitSummary,
+)
 
 MAX_RANGE_DAYS = 366
 
@@ -350,6 +355,39 @@ def on_counter_pause_changed(
     )
 
 
+def on_survey_answered(
+    _sender: Any,
+    *,
+    survey_id: int,
+    hospital_id: int,
+    department_id: int | None,
+    service_date: date,
+    wait_score: int,
+    staff_score: int,
+    overall_score: int,
+    comment: str,
+    via: str,
+    now: datetime,
+    **_kw: Any,
+) -> None:
+    db.session.execute(
+        upsert_insert()(SatisfactionSummary)
+        .values(
+            hospital_id=hospital_id,
+            survey_id=survey_id,
+            department_id=department_id,
+            service_date=service_date,
+            wait_score=int(wait_score),
+            staff_score=int(staff_score),
+            overall_score=int(overall_score),
+            comment=str(comment or ""),
+            via=str(via)[:10],
+            answered_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["hospital_id", "survey_id"])
+    )
+
+
 # Connected by reports.wiring.connect, which create_app calls.
 RECEIVERS = (
     (events.appointment_booked, on_appointment_booked),
@@ -362,4 +400,5 @@ RECEIVERS = (
     (events.payment_received, on_payment_received),
     (events.refund_issued, on_refund_issued),
     (events.counter_pause_changed, on_counter_pause_changed),
+    (events.survey_answered, on_survey_answered),
 )

@@ -22,7 +22,7 @@ from hospital.organisation.models import Hospital
 from hospital.pdf import PdfRenderError
 from hospital.web.navigation import sign_in_page_required
 from hospital.zones import zone_for
-from reports import charts, productivity, stats, wait_accuracy
+from reports import charts, productivity, satisfaction, stats, wait_accuracy
 from reports.export import to_csv
 from reports.models import AbnormalFlag, ReportSource, ReportStatus
 from reports.schemas import ReportArgs
@@ -362,6 +362,9 @@ def statistics() -> Page:
             hospital, start=table.start, end=table.end, language=_language()
         ),
         heatmap=productivity.queue_heatmap(
+            hospital, start=table.start, end=table.end, language=_language()
+        ),
+        satisfaction=satisfaction.satisfaction(
             hospital, start=table.start, end=table.end, language=_language()
         ),
         heat_arrivals=lambda row: row.arrivals,

@@ -24,6 +24,7 @@ from queueing.models import (
     TicketKind,
     TicketStatus,
 )
+from queueing.services import surveys
 from queueing.services.counters import (
     current_ticket,
     get_counter,
@@ -124,6 +125,8 @@ def complete(
     touch(queue)
     if ticket.appointment_id is not None:
         _complete_appointment(actor, hospital_id, ticket.appointment_id, now=now)
+    if ticket.patient_id is not None:
+        surveys.offer_after_consultation(ticket, queue, queue.service_point, now=now)
     if ticket.return_queue_id is not None:
         back = locked_queue(hospital_id, ticket.return_queue_id)
         if back.status is QueueStatus.OPEN:
