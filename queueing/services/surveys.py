@@ -33,7 +33,19 @@ MESSAGE_TEMPLATES: dict[str, MessageTemplate] = {
     ),
 }
 
-QUESTIONS = ("wait_score", "staff_score", "overall_score")
+# The three questions and the five answers, worded for elders (the link page and the kiosk).
+QUESTIONS = (
+    ("wait_score", _l("Was your wait acceptable?")),
+    ("staff_score", _l("Did the staff treat you kindly and explain clearly?")),
+    ("overall_score", _l("How was your visit overall?")),
+)
+CHOICES = (
+    (1, "😞", _l("Very poor")),
+    (2, "🙁", _l("Poor")),
+    (3, "😐", _l("All right")),
+    (4, "🙂", _l("Good")),
+    (5, "😄", _l("Very good")),
+)
 COMMENT_LENGTH = 500
 
 
@@ -181,7 +193,7 @@ def survey_for_ticket(ticket_token: Any) -> SatisfactionSurvey:
 def parse_answers(form: Any) -> Answers:
     """Three answers from 1 to 5 and an optional comment; a clear 4xx for anything else."""
     scores: dict[str, int] = {}
-    for name in QUESTIONS:
+    for name, _question in QUESTIONS:
         raw = form.get(name)
         value = int(raw) if isinstance(raw, str) and raw.isdigit() else None
         if value is None or not 1 <= value <= 5:
@@ -235,3 +247,18 @@ def answer(
         now=now,
     )
     return survey
+
+
+def answer_from_form(
+    survey: SatisfactionSurvey, form: Any, *, via: SurveyVia, now: datetime
+) -> bool:
+    """Answer from a posted form: True when recorded, False when it was answered before.
+
+    Invalid answers raise InvalidInput (nothing is written)."""
+    if survey.answered_at is not None:
+        return False
+    try:
+        answer(survey, parse_answers(form), via=via, now=now)
+    except Conflict:
+        return False
+    return True
