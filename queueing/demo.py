@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -155,7 +156,7 @@ def _seed_day_of_work(
     start = datetime.combine(day, time(OPEN_HOURS.start), tzinfo=zone).astimezone(UTC)
     free_at = {desk.id: start for desk in desks}
     staffed = {desk.id: staff[(desk.id + day.toordinal()) % len(staff)] for desk in desks}
-    who = {"hospital_id": hospital.id}
+    who: dict[str, Any] = {"hospital_id": hospital.id}
     # Some counters take a lunch pause.
     for desk in desks:
         if rng.random() < 0.4:
@@ -188,7 +189,7 @@ def _seed_day_of_work(
             began = called + timedelta(seconds=rng.uniform(20, 150))
             done = began + timedelta(minutes=max(rng.gauss(service_minutes, 1.5), 0.5))
             free_at[desk.id] = done
-            ticket = {**who, "ticket_id": ticket_id}
+            ticket: dict[str, Any] = {**who, "ticket_id": ticket_id}
             events.visit_checked_in.send(
                 "queueing",
                 **ticket,

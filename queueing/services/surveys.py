@@ -21,7 +21,8 @@ from hospital.notifications.messages import MessageTemplate
 from hospital.notifications.service import notify
 from hospital.organisation.models import ServicePoint, ServicePointKind
 from hospital.patients.models import FamilyLink, Patient, Relationship
-from queueing.models import SatisfactionSurvey, ServiceQueue, SurveyVia, Ticket
+from queueing.models import SatisfactionSurvey, ServiceQueue, Ticket
+from queueing.models import SurveyVia as SurveyVia  # re-exported: callers pass it to answer()
 
 MESSAGE_TEMPLATES: dict[str, MessageTemplate] = {
     "queue.survey": MessageTemplate(
@@ -63,11 +64,12 @@ def survey_link(survey: SatisfactionSurvey) -> str:
 
 
 def _upsert_insert() -> Any:
+    """The dialect's INSERT with ON CONFLICT (both PostgreSQL and SQLite have it)."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
     if db.session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert
+        return postgresql.insert
+    return sqlite.insert
 
 
 def offer_after_consultation(
@@ -214,7 +216,7 @@ def answer(
     survey: SatisfactionSurvey, answers: Answers, *, via: SurveyVia, now: datetime
 ) -> SatisfactionSurvey:
     """Record the answers once: a second answer for the same visit is refused."""
-    done = db.session.execute(
+    done = db.session.execute(  # type: ignore[attr-defined]  # a CursorResult
         sa.update(SatisfactionSurvey)
         .where(SatisfactionSurvey.id == survey.id, SatisfactionSurvey.answered_at.is_(None))
         .values(

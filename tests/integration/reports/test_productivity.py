@@ -65,9 +65,9 @@ def test_calls_service_walk_idle_and_pauses_per_counter_and_staff_member(
     html = client.get("/reports/statistics?start=2026-11-03&end=2026-11-03").get_data(as_text=True)
     assert "data-staff-table" in html and 'data-heatmap="arrivals"' in html
     assert 'data-heatmap="waits"' in html and "19.5" in html and "<caption>" in html
-    zh = client.get(
-        "/reports/statistics?start=2026-11-03&end=2026-11-03&lang=zh"
-    ).get_data(as_text=True)
+    zh = client.get("/reports/statistics?start=2026-11-03&end=2026-11-03&lang=zh").get_data(
+        as_text=True
+    )
     assert "员工工作量" in zh
     empty = client.get("/reports/statistics?start=2026-10-01&end=2026-10-02")
     assert "data-no-productivity" in empty.get_data(as_text=True)
