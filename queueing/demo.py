@@ -4,6 +4,7 @@ past month of closed queues whose judged wait ranges feed the statistics."""
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -65,11 +66,14 @@ PAST_POINTS = 6  # enough queues for the charts, few enough to read the table
 OPEN_HOURS = range(8, 17)
 
 
-def seed_past_month(hospital: Hospital, now: datetime, *, days: int = PAST_DAYS) -> int:
+def seed_past_month(
+    hospital: Hospital, now: datetime, *, days: int = PAST_DAYS, work: PastWork | None = None
+) -> int:
     """Closed queues for the past month at every service point, each with the judged wait ranges
     a day of that queue would have sent the statistics (coverage settling at the 80 % target as
     the calibration learns). Only newly created past queues send figures, so seeding twice adds
-    nothing. Returns the number of queues created."""
+    nothing. With `work`, each new past day's visits, pauses and survey answers are added to it
+    for the statistics. Returns the number of queues created."""
     rng = random.Random(hospital.id)
     points = db.session.scalars(
         sa.select(ServicePoint)
@@ -108,7 +112,8 @@ def seed_past_month(hospital: Hospital, now: datetime, *, days: int = PAST_DAYS)
                     abs_error_seconds=error,
                     now=now,
                 )
-            _seed_day_of_work(hospital, point, queue.id, day, rng, now=now)
+            if work is not None:
+                _seed_day_of_work(hospital, point, queue.id, day, rng, work)
     db.session.flush()
     return created
 
@@ -122,20 +127,27 @@ COMMENTS = (
 )
 
 
+@dataclass
+class PastWork:
+    """A past month of work as the statistics keep it, one plain record per visit, pause and
+    survey answer (the demo hands it to the statistics in bulk: a signal per record is slow)."""
+
+    visits: list[dict[str, Any]] = field(default_factory=list)
+    pauses: list[dict[str, Any]] = field(default_factory=list)
+    answers: list[dict[str, Any]] = field(default_factory=list)
+
+
 def _seed_day_of_work(
     hospital: Hospital,
     point: ServicePoint,
     queue_id: int,
     day: date,
     rng: random.Random,
-    *,
-    now: datetime,
+    work: PastWork,
 ) -> None:
-    """One past day at a service point as its signals would have reported it: arrivals, calls,
-    service and pauses at its counters by the staff, and (after consultations) some surveys.
-
-    Only signals are sent (the statistics' own summary is what the charts read); the ids are
-    negative so they never meet a real ticket's or survey's."""
+    """One past day at a service point: arrivals, calls, service and pauses at its counters by
+    the staff, and (after consultations) some survey answers. The ids are negative so they
+    never meet a real ticket's or survey's."""
     zone = zone_for(hospital)
     desks = list(
         db.session.scalars(
@@ -156,24 +168,25 @@ def _seed_day_of_work(
     start = datetime.combine(day, time(OPEN_HOURS.start), tzinfo=zone).astimezone(UTC)
     free_at = {desk.id: start for desk in desks}
     staffed = {desk.id: staff[(desk.id + day.toordinal()) % len(staff)] for desk in desks}
-    who: dict[str, Any] = {"hospital_id": hospital.id}
     # Some counters take a lunch pause.
     for desk in desks:
         if rng.random() < 0.4:
             paused = datetime.combine(day, time(12, rng.randrange(0, 20)), tzinfo=zone)
             paused = paused.astimezone(UTC)
             back = paused + timedelta(minutes=rng.randrange(15, 45))
-            for flag, at in ((True, paused), (False, back)):
-                events.counter_pause_changed.send(
-                    "queueing",
-                    **who,
-                    counter_id=desk.id,
-                    counter_code=desk.code,
-                    counter_point_id=desk.service_point_id,
-                    account_id=staffed[desk.id],
-                    paused=flag,
-                    now=at,
-                )
+            work.pauses.append(
+                {
+                    "hospital_id": hospital.id,
+                    "counter_id": desk.id,
+                    "counter_code": desk.code,
+                    "counter_point_id": desk.service_point_id,
+                    "staff_account_id": staffed[desk.id],
+                    "service_date": day,
+                    "paused_at": paused,
+                    "resumed_at": back,
+                    "seconds": int((back - paused).total_seconds()),
+                }
+            )
             free_at[desk.id] = max(free_at[desk.id], back)
     n = 0
     for hour in OPEN_HOURS:
@@ -189,40 +202,38 @@ def _seed_day_of_work(
             began = called + timedelta(seconds=rng.uniform(20, 150))
             done = began + timedelta(minutes=max(rng.gauss(service_minutes, 1.5), 0.5))
             free_at[desk.id] = done
-            ticket: dict[str, Any] = {**who, "ticket_id": ticket_id}
-            events.visit_checked_in.send(
-                "queueing",
-                **ticket,
-                appointment_id=None,
-                department_id=point.department_id,
-                clinician_id=None,
-                patient_id=None,
-                service_point_id=point.id,
-                now=arrived,
+            work.visits.append(
+                {
+                    "hospital_id": hospital.id,
+                    "ticket_id": ticket_id,
+                    "service_date": day,
+                    "department_id": point.department_id,
+                    "service_point_id": point.id,
+                    "checked_in_at": arrived,
+                    "called_at": called,
+                    "started_at": began,
+                    "completed_at": done,
+                    "wait_seconds": int((called - arrived).total_seconds()),
+                    "service_seconds": int((done - began).total_seconds()),
+                    "counter_id": desk.id,
+                    "counter_code": desk.code,
+                    "counter_point_id": desk.service_point_id,
+                    "staff_account_id": staffed[desk.id],
+                }
             )
-            events.ticket_first_called.send(
-                "queueing",
-                **ticket,
-                now=called,
-                counter_id=desk.id,
-                counter_code=desk.code,
-                counter_point_id=desk.service_point_id,
-                account_id=staffed[desk.id],
-            )
-            events.ticket_serving_started.send("queueing", **ticket, now=began)
-            events.ticket_completed.send("queueing", **ticket, now=done)
             if consultation and rng.random() < 0.3:
                 overall = rng.choices((2, 3, 4, 5), weights=(1, 2, 5, 6))[0]
-                events.survey_answered.send(
-                    "queueing",
-                    **who,
-                    survey_id=ticket_id,
-                    department_id=point.department_id,
-                    service_date=day,
-                    wait_score=max(1, overall - rng.randrange(0, 2)),
-                    staff_score=min(5, overall + rng.randrange(0, 2)),
-                    overall_score=overall,
-                    comment=rng.choice(COMMENTS) if rng.random() < 0.15 else "",
-                    via=rng.choice(("link", "link", "kiosk")),
-                    now=done + timedelta(hours=1),
+                work.answers.append(
+                    {
+                        "hospital_id": hospital.id,
+                        "survey_id": ticket_id,
+                        "department_id": point.department_id,
+                        "service_date": day,
+                        "wait_score": max(1, overall - rng.randrange(0, 2)),
+                        "staff_score": min(5, overall + rng.randrange(0, 2)),
+                        "overall_score": overall,
+                        "comment": rng.choice(COMMENTS) if rng.random() < 0.15 else "",
+                        "via": rng.choice(("link", "link", "kiosk")),
+                        "answered_at": done + timedelta(hours=1),
+                    }
                 )
