@@ -37,8 +37,8 @@ from hospital.patients.identity import resident_id_check_char
 from hospital.patients.models import FamilyLink, IdentityType, Patient
 from hospital.patients.services import adding
 from hospital.unit_of_work import unit_of_work
-from queueing.demo import seed_past_month, seed_queues
-from reports.demo import seed_test_types
+from queueing.demo import PastWork, seed_past_month, seed_queues
+from reports.demo import record_past_work, seed_test_types
 from scheduling.demo import seed_schedules
 
 HOSPITAL_CODE = "DEMO"
@@ -461,8 +461,11 @@ def seed_demo() -> None:
         )  # billing: the father's insurance code, his daughter's 家庭共济
         seed_schedules(hospital, now)  # scheduling: two weeks of sessions, some nearly full
         seed_queues(hospital, now)  # queueing: counters at every service point, today's queues
-        seed_past_month(hospital, now)  # queueing: last month's queues and wait-range accuracy
+        # queueing: last month's queues and wait-range accuracy; its calls, pauses and survey
+        # answers go to the statistics in bulk (productivity, heatmap, satisfaction)
+        work = PastWork()
+        seed_past_month(hospital, now, work=work)
+        record_past_work(visits=work.visits, pauses=work.pauses, answers=work.answers)
         seed_test_types(hospital)  # reports: what lab intake offers, with release rules
-
         seed_consultations(hospital, now)  # consult: two doctors online, one answered question
     click.echo(summary(current_app.config["PUBLIC_URL"]))

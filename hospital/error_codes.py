@@ -241,6 +241,9 @@ class ErrorCode(enum.StrEnum):
     SESSION_IN_PAST = "session_in_past"
     SESSION_NOT_FOUND = "session_not_found"
     SESSION_OVER = "session_over"
+    SURVEY_ANSWERED = "survey_answered"
+    SURVEY_INVALID = "survey_invalid"
+    SURVEY_NOT_FOUND = "survey_not_found"
     SESSION_SHORTER_THAN_SLOT = "session_shorter_than_slot"
     # A session template that ends before it starts.
     SESSION_TIMES = "session_times"

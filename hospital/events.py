@@ -45,9 +45,17 @@ visit_checked_in = _signals.signal("visit-checked-in")
 # The session ended without the patient checking in. kwargs: appointment_id, hospital_id, now.
 # Sent by scheduling.
 appointment_no_show = _signals.signal("appointment-no-show")
-# A ticket was called for the first time. kwargs: ticket_id, hospital_id, now (the call time).
-# Recalls send nothing. Sent by queueing.
+# A ticket was called for the first time. kwargs: ticket_id, hospital_id, now (the call time),
+# counter_id, counter_code, counter_point_id (the counter's own service point), account_id (the
+# staff member who called, None for a device). Recalls send nothing. Sent by queueing.
 ticket_first_called = _signals.signal("ticket-first-called")
+# A counter paused or resumed. kwargs: hospital_id, counter_id, counter_code, counter_point_id,
+# account_id, paused (bool), now. Sent by queueing; the statistics count pauses and their length.
+counter_pause_changed = _signals.signal("counter-pause-changed")
+# A patient answered the satisfaction survey (once per visit). kwargs: survey_id, hospital_id,
+# department_id, service_date, wait_score, staff_score, overall_score (1-5), comment (str),
+# via ("link" | "kiosk"), now. Sent by queueing; the statistics show it by department and week.
+survey_answered = _signals.signal("survey-answered")
 # Service began / ended for a ticket. kwargs: ticket_id, hospital_id, now. Sent by queueing.
 ticket_serving_started = _signals.signal("ticket-serving-started")
 ticket_completed = _signals.signal("ticket-completed")

@@ -27,8 +27,9 @@ from hospital.accounts.guards import (
     signed_in_account,
 )
 from hospital.accounts.models import STAFF_ROLES, DeviceKind, Role
-from hospital.db import utcnow
-from hospital.errors import DomainError
+from hospital.db import db, utcnow
+from hospital.error_codes import ErrorCode
+from hospital.errors import DomainError, NotFound
 from hospital.web.navigation import sign_in_page_required
 from hospital.web.tiles import Tile, add_home_tile
 from kiosk import report_shelf
@@ -216,3 +217,44 @@ add_home_tile(
         show_signed_out=False,
     )
 )
+
+
+@bp.route("/kiosk/survey", methods=["GET", "POST"])
+@access(devices=[DeviceKind.KIOSK])  # anyone else is sent to the setup page
+def survey() -> Any:
+    """The satisfaction survey at the kiosk: scan today's ticket, then the same three questions."""
+    from queueing.services import surveys
+
+    device = current_device()
+    if device is None or device.kind is not DeviceKind.KIOSK:
+        return redirect(url_for("kiosk_pages.setup"))
+    # A scanned ticket QR types its whole link; the token is its last part.
+    scanned = (request.values.get("ticket") or "").strip().rstrip("/").rsplit("/", 1)[-1]
+    words = {
+        "action": url_for("kiosk_pages.survey"),
+        "questions": surveys.QUESTIONS,
+        "choices": surveys.CHOICES,
+        "hidden": {"ticket": scanned},
+    }
+    if not scanned:
+        return render_template("kiosk/survey.html", state="scan", error=None, **words)
+    try:
+        found = surveys.survey_for_ticket(scanned)
+        if found.hospital_id != device.hospital_id:
+            raise NotFound(_l("No such survey."), code=ErrorCode.SURVEY_NOT_FOUND)
+    except DomainError as exc:
+        page = render_template("kiosk/survey.html", state="scan", error=exc.message, **words)
+        return page, exc.status
+    state, error, status = ("answered" if found.answered_at else "form"), None, 200
+    if request.method == "POST" and request.form.get("wait_score") is not None:
+        try:
+            recorded = surveys.answer_from_form(
+                found, request.form, via=surveys.SurveyVia.KIOSK, now=utcnow()
+            )
+        except DomainError as exc:
+            db.session.rollback()
+            state, error, status = "form", str(exc.message), exc.status
+        else:
+            state, status = ("thanks", 200) if recorded else ("answered", 409)
+    page = render_template("kiosk/survey.html", state=state, error=error, **words)
+    return page, status

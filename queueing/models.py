@@ -303,3 +303,39 @@ class ResultsReturn(Model):
     return_queue_id: Mapped[int] = mapped_column(sa.ForeignKey("service_queue.id"))
     requested_by_account_id: Mapped[int | None] = mapped_column(sa.ForeignKey("account.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class SurveyVia(enum.StrEnum):
+    LINK = "link"  # the link in the message sent after the visit
+    KIOSK = "kiosk"
+
+
+class SatisfactionSurvey(Model):
+    """The short survey offered once per patient and service day, after a consultation ends.
+
+    The token is the link's permission; the answers are given once (answered_at).
+    """
+
+    __tablename__ = "queue_survey"
+    __table_args__ = (
+        sa.UniqueConstraint("hospital_id", "patient_id", "service_date"),
+        *(
+            sa.CheckConstraint(f"{q} IS NULL OR ({q} >= 1 AND {q} <= 5)", name=f"{q}_in_scale")
+            for q in ("wait_score", "staff_score", "overall_score")
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hospital_id: Mapped[int] = mapped_column(sa.ForeignKey("hospital.id"), index=True)
+    patient_id: Mapped[int] = mapped_column(sa.ForeignKey("patient.id"), index=True)
+    service_date: Mapped[date] = mapped_column(sa.Date)
+    ticket_id: Mapped[int] = mapped_column(sa.ForeignKey("ticket.id"))
+    department_id: Mapped[int | None] = mapped_column(sa.ForeignKey("department.id"))
+    token: Mapped[str] = mapped_column(sa.String(43), unique=True)
+    offered_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    answered_via: Mapped[SurveyVia | None] = enum_column(SurveyVia, nullable=True)
+    wait_score: Mapped[int | None]
+    staff_score: Mapped[int | None]
+    overall_score: Mapped[int | None]
+    comment: Mapped[str] = mapped_column(sa.Text, default="")

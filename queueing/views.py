@@ -3,7 +3,13 @@
 One module per concern; each registers its routes on `bp` when imported.
 """
 
-from queueing.pages import boards, console, desk, patient_pages  # noqa: F401  (routes register)
+from queueing.pages import (  # noqa: F401  (routes register)
+    boards,
+    console,
+    desk,
+    patient_pages,
+    survey,
+)
 from queueing.pages.common import bp
 
 __all__ = ["bp"]

@@ -10,7 +10,7 @@ from hospital.metrics import add_sampler
 from hospital.notifications.messages import register_templates
 from queueing import jobs
 from queueing.metrics import queue_figures
-from queueing.services import notify, stations
+from queueing.services import notify, stations, surveys
 
 
 def connect(app: Flask) -> None:
@@ -19,5 +19,6 @@ def connect(app: Flask) -> None:
     events.order_paid.connect(stations.on_order_paid)
     events.refund_issued.connect(stations.on_refund_issued)
     register_templates(notify.MESSAGE_TEMPLATES)
+    register_templates(surveys.MESSAGE_TEMPLATES)
     register_jobs(jobs.JOBS)
     add_sampler(app, queue_figures)

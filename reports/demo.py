@@ -1,10 +1,16 @@
-"""The demo's test types: what lab intake offers, each with the rule that releases its reports."""
+"""Demo data of reports: the test types lab intake offers, and a past month of work written to
+the statistics summary in bulk."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
 from hospital.db import db
 from hospital.organisation.models import Hospital
-from reports.models import TestType
+from reports.models import CounterPauseSummary, SatisfactionSummary, TestType, VisitSummary
 from reports.release import ReleaseRule
 from reports.services.test_types import test_type_for
 
@@ -34,4 +40,21 @@ def seed_test_types(hospital: Hospital) -> None:
                     release_delay_minutes=delay,
                 )
             )
+
+
+def record_past_work(
+    *,
+    visits: Sequence[Mapping[str, Any]],
+    pauses: Sequence[Mapping[str, Any]],
+    answers: Sequence[Mapping[str, Any]],
+) -> None:
+    """Insert the records (keyed by the summary's columns) as the feed would have written them;
+    one statement per table, since a demo month is thousands of visits."""
+    for model, rows in (
+        (VisitSummary, visits),
+        (CounterPauseSummary, pauses),
+        (SatisfactionSummary, answers),
+    ):
+        if rows:
+            db.session.execute(sa.insert(model), [dict(row) for row in rows])
     db.session.flush()

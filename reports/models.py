@@ -205,6 +205,12 @@ class VisitSummary(Model):
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     wait_seconds: Mapped[int | None]
     service_seconds: Mapped[int | None]
+    # Where the patient queued, and who called them from which counter (staff productivity).
+    service_point_id: Mapped[int | None]
+    counter_id: Mapped[int | None]
+    counter_code: Mapped[str | None] = mapped_column(sa.String(16))
+    counter_point_id: Mapped[int | None]
+    staff_account_id: Mapped[int | None]
 
 
 class PaymentSummary(Model):
@@ -243,3 +249,46 @@ class WaitAccuracySummary(Model):
     shown: Mapped[int] = mapped_column(default=0)
     inside: Mapped[int] = mapped_column(default=0)
     abs_error_seconds: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+
+
+class CounterPauseSummary(Model):
+    """One pause of a counter, for the staff productivity figures."""
+
+    __tablename__ = "report_counter_pause"
+    __table_args__ = (
+        sa.Index("ix_report_counter_pause_day", "hospital_id", "service_date"),
+        sa.Index("ix_report_counter_pause_open", "counter_id", "resumed_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hospital_id: Mapped[int] = mapped_column(sa.ForeignKey("hospital.id"))
+    counter_id: Mapped[int]
+    counter_code: Mapped[str] = mapped_column(sa.String(16))
+    counter_point_id: Mapped[int]
+    staff_account_id: Mapped[int | None]
+    service_date: Mapped[date] = mapped_column(sa.Date)
+    paused_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    resumed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    seconds: Mapped[int | None]
+
+
+class SatisfactionSummary(Model):
+    """One answered satisfaction survey, for the statistics by department and week."""
+
+    __tablename__ = "report_satisfaction"
+    __table_args__ = (
+        sa.UniqueConstraint("hospital_id", "survey_id"),
+        sa.Index("ix_report_satisfaction_day", "hospital_id", "service_date"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hospital_id: Mapped[int] = mapped_column(sa.ForeignKey("hospital.id"))
+    survey_id: Mapped[int]
+    department_id: Mapped[int | None]
+    service_date: Mapped[date] = mapped_column(sa.Date)
+    wait_score: Mapped[int]
+    staff_score: Mapped[int]
+    overall_score: Mapped[int]
+    comment: Mapped[str] = mapped_column(sa.Text, default="")
+    via: Mapped[str] = mapped_column(sa.String(10), default="")
+    answered_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -19,7 +19,12 @@ from hospital.billing.references import OrderKind, OrderRef
 from hospital.db import UTCDateTime, db
 from hospital.organisation.models import Hospital
 from hospital.zones import local_date, zone_for
-from reports.models import PaymentSummary, VisitSummary
+from reports.models import (
+    CounterPauseSummary,
+    PaymentSummary,
+    SatisfactionSummary,
+    VisitSummary,
+)
 
 MAX_RANGE_DAYS = 366
 
@@ -170,9 +175,15 @@ def on_visit_checked_in(
     appointment_id: int | None = None,
     department_id: int | None = None,
     clinician_id: int | None = None,
+    service_point_id: int | None = None,
     **_kw: Any,
 ) -> None:
-    arrival = {"ticket_id": ticket_id, "checked_in_at": now, "no_show": False}
+    arrival = {
+        "ticket_id": ticket_id,
+        "checked_in_at": now,
+        "no_show": False,
+        "service_point_id": service_point_id,
+    }
     # A booked visit has its row already (from the booking): one UPDATE finds and changes it.
     if appointment_id and _update_visit(
         VisitSummary.hospital_id == hospital_id,
@@ -191,7 +202,7 @@ def on_visit_checked_in(
             "clinician_id": clinician_id,
             **arrival,
         },
-        {"checked_in_at": now, "no_show": False},
+        {"checked_in_at": now, "no_show": False, "service_point_id": service_point_id},
     )
 
 
@@ -206,7 +217,16 @@ def on_appointment_no_show(
 
 
 def on_ticket_first_called(
-    _sender: Any, *, ticket_id: int, hospital_id: int, now: datetime, **_kw: Any
+    _sender: Any,
+    *,
+    ticket_id: int,
+    hospital_id: int,
+    now: datetime,
+    counter_id: int | None = None,
+    counter_code: str | None = None,
+    counter_point_id: int | None = None,
+    account_id: int | None = None,
+    **_kw: Any,
 ) -> None:
     _update_visit(
         VisitSummary.hospital_id == hospital_id,
@@ -214,6 +234,10 @@ def on_ticket_first_called(
         VisitSummary.called_at.is_(None),
         called_at=now,
         wait_seconds=_SecondsBetween(_at(now), VisitSummary.checked_in_at),
+        counter_id=counter_id,
+        counter_code=counter_code,
+        counter_point_id=counter_point_id,
+        staff_account_id=account_id,
     )
 
 
@@ -291,6 +315,79 @@ def on_refund_issued(
     )
 
 
+def on_counter_pause_changed(
+    _sender: Any,
+    *,
+    hospital_id: int,
+    counter_id: int,
+    counter_code: str,
+    counter_point_id: int,
+    account_id: int | None,
+    paused: bool,
+    now: datetime,
+    **_kw: Any,
+) -> None:
+    if paused:
+        db.session.execute(
+            sa.insert(CounterPauseSummary).values(
+                hospital_id=hospital_id,
+                counter_id=counter_id,
+                counter_code=counter_code,
+                counter_point_id=counter_point_id,
+                staff_account_id=account_id,
+                service_date=_local_date(hospital_id, now),
+                paused_at=now,
+            )
+        )
+        return
+    db.session.execute(
+        sa.update(CounterPauseSummary)
+        .where(
+            CounterPauseSummary.hospital_id == hospital_id,
+            CounterPauseSummary.counter_id == counter_id,
+            CounterPauseSummary.resumed_at.is_(None),
+        )
+        .values(
+            resumed_at=now,
+            seconds=_SecondsBetween(_at(now), CounterPauseSummary.paused_at),
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
+def on_survey_answered(
+    _sender: Any,
+    *,
+    survey_id: int,
+    hospital_id: int,
+    department_id: int | None,
+    service_date: date,
+    wait_score: int,
+    staff_score: int,
+    overall_score: int,
+    comment: str,
+    via: str,
+    now: datetime,
+    **_kw: Any,
+) -> None:
+    db.session.execute(
+        upsert_insert()(SatisfactionSummary)
+        .values(
+            hospital_id=hospital_id,
+            survey_id=survey_id,
+            department_id=department_id,
+            service_date=service_date,
+            wait_score=int(wait_score),
+            staff_score=int(staff_score),
+            overall_score=int(overall_score),
+            comment=str(comment or ""),
+            via=str(via)[:10],
+            answered_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["hospital_id", "survey_id"])
+    )
+
+
 # Connected by reports.wiring.connect, which create_app calls.
 RECEIVERS = (
     (events.appointment_booked, on_appointment_booked),
@@ -302,4 +399,6 @@ RECEIVERS = (
     (events.ticket_completed, on_ticket_completed),
     (events.payment_received, on_payment_received),
     (events.refund_issued, on_refund_issued),
+    (events.counter_pause_changed, on_counter_pause_changed),
+    (events.survey_answered, on_survey_answered),
 )

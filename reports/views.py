@@ -34,7 +34,7 @@ from hospital.pdf import PdfRenderError
 from hospital.web.navigation import sign_in_page_required
 from hospital.web.statistics_panels import render_statistics_panels
 from hospital.zones import zone_for
-from reports import charts, stats, wait_accuracy
+from reports import charts, productivity, satisfaction, stats, wait_accuracy
 from reports.export import to_csv
 from reports.models import AbnormalFlag, ReportSource, ReportStatus
 from reports.schemas import ReportArgs
@@ -430,6 +430,17 @@ def statistics() -> Page:
         cell=cell,
         hospital=hospital,
         panels=render_statistics_panels(hospital.id, table.start, table.end),
+        staff_rows=productivity.staff_productivity(
+            hospital, start=table.start, end=table.end, language=_language()
+        ),
+        heatmap=productivity.queue_heatmap(
+            hospital, start=table.start, end=table.end, language=_language()
+        ),
+        satisfaction=satisfaction.satisfaction(
+            hospital, start=table.start, end=table.end, language=_language()
+        ),
+        heat_arrivals=lambda row: row.arrivals,
+        heat_waits=lambda row: row.waits,
     )
 
 

@@ -29,11 +29,11 @@ from queueing.models import (
 from queueing.services.counters import (
     current_ticket,
     lock_counter_and_queue,
-    lock_counter_and_queues,
+    lock_for_calling,
     release_counter,
     ticket_in_queue,
 )
-from queueing.services.line import line_heads, policy_for
+from queueing.services.line import InLine, line_heads, policy_for
 from queueing.services.notify import maybe_notify_almost, notify_ticket
 from queueing.services.queues import add_event, touch
 
@@ -93,7 +93,14 @@ def _assign(
     if ticket.call_count == 1:
         # Only the first call ends the wait; a call after a miss or a lapsed lease does not.
         events.ticket_first_called.send(
-            "queueing", ticket_id=ticket.id, hospital_id=ticket.hospital_id, now=now
+            "queueing",
+            ticket_id=ticket.id,
+            hospital_id=ticket.hospital_id,
+            now=now,
+            counter_id=counter.id,
+            counter_code=counter.code,
+            counter_point_id=counter.service_point_id,
+            account_id=actor.id if actor is not None else None,
         )
     since = queue.regular_since_priority
     if ticket.priority is PriorityClass.NONE:
@@ -126,82 +133,40 @@ def call_next(
     *, actor: Account | None, hospital_id: int, counter_id: int, now: datetime
 ) -> CallResult:
     """Call the next ticket to this counter; a repeat returns the ticket it already has (invariant 5)."""
-    several = lock_counter_and_queues(
+    counter, queues = lock_for_calling(
         hospital_id=hospital_id, counter_id=counter_id, now=now, actor=actor, action="call_next"
     )
-    if several is not None:
-        return _call_next_across(*several, actor=actor, now=now)
-    counter, queue = lock_counter_and_queue(
-        hospital_id=hospital_id, counter_id=counter_id, now=now, actor=actor, action="call_next"
-    )
-    # One read for the heads of the line and any called ticket whose lease ran out (rare:
-    # released first).
-    line, expired = line_heads(queue.id, now)
-    if expired:
-        release_expired_leases(now, queue_id=queue.id)
-        db.session.refresh(counter)
-        line, _expired = line_heads(queue.id, now)
-    if counter.current_ticket_id is not None:
-        current = db.session.get(Ticket, counter.current_ticket_id)
-        if current is not None and current.status in (TicketStatus.CALLED, TicketStatus.SERVING):
-            return CallResult(current, repeated=True)
-    if counter.is_paused:
-        raise Conflict(
-            _l("This counter is paused. Resume it before calling."), code=ErrorCode.COUNTER_PAUSED
-        )
-    placement = ordering.next_ticket(
-        [t.waiting for t in line],
-        policy=policy_for(queue),
-        regular_since_priority=queue.regular_since_priority,
-        now=now,
-    )
-    if placement is None:
-        return CallResult(None, repeated=False)
-    since_before = queue.regular_since_priority
-    # Read and call the chosen ticket in one statement (the queue row is locked meanwhile).
-    ticket = db.session.scalar(
-        _CALL_WAITING,
-        {
-            "the_ticket": placement.ticket.id,
-            "to_counter": counter.id,
-            "at": now,
-            "lease_until": now + timedelta(seconds=queue.lease_seconds),
-        },
-    )
-    assert ticket is not None  # waiting tickets change only under the queue lock held here
-    _assign(ticket, counter, queue, now=now, actor=actor, written=True)
-    add_event(
-        ticket,
-        TicketAction.CALLED,
-        now=now,
-        actor=actor,
-        counter=counter,
-        detail=placement.reason,
-        undo_state={"since": since_before},
-    )
-    maybe_notify_almost(queue, now=now, line=[t for t in line if t.waiting.id != ticket.id])
-    return CallResult(ticket, repeated=False, reason=placement.reason, detail=placement.detail)
+    return _call_next_from(counter, queues, actor=actor, now=now)
 
 
-def _call_next_across(
+def _call_next_from(
     counter: Counter, queues: list[ServiceQueue], *, actor: Account | None, now: datetime
 ) -> CallResult:
-    """Call-next for a counter serving several queues: each queue's own next patient, by its
-    own ordering (so each keeps its fairness guarantees), then the counter's rule between them."""
-    if counter.current_ticket_id is not None:
-        current = db.session.get(Ticket, counter.current_ticket_id)
-        if current is not None and current.status in (TicketStatus.CALLED, TicketStatus.SERVING):
-            return CallResult(current, repeated=True)
-    if counter.is_paused:
-        raise Conflict(
-            _l("This counter is paused. Resume it before calling."), code=ErrorCode.COUNTER_PAUSED
-        )
-    candidates: list[tuple[int, ServiceQueue, list[Any], ordering.Placement]] = []
-    for rank, queue in enumerate(queues):
+    """Call-next once every queue is locked: each queue's own next patient by its own ordering
+    (so each keeps its fairness guarantees), then the counter's rule between the queues."""
+    # One read per queue for the heads of the line and any called ticket whose lease ran out
+    # (rare: released first, which may free this counter's own lapsed ticket).
+    lines: list[list[InLine]] = []
+    released = False
+    for queue in queues:
         line, expired = line_heads(queue.id, now)
         if expired:
             release_expired_leases(now, queue_id=queue.id)
+            released = True
             line, _expired = line_heads(queue.id, now)
+        lines.append(line)
+    if released:
+        db.session.refresh(counter)
+    if counter.current_ticket_id is not None:
+        current = db.session.get(Ticket, counter.current_ticket_id)
+        if current is not None and current.status in (TicketStatus.CALLED, TicketStatus.SERVING):
+            return CallResult(current, repeated=True)
+    if counter.is_paused:
+        raise Conflict(
+            _l("This counter is paused. Resume it before calling."), code=ErrorCode.COUNTER_PAUSED
+        )
+    candidates: list[tuple[int, ServiceQueue, list[InLine], ordering.Placement]] = []
+    for rank, (queue, line) in enumerate(zip(queues, lines, strict=True)):
         placement = ordering.next_ticket(
             [t.waiting for t in line],
             policy=policy_for(queue),
@@ -213,9 +178,9 @@ def _call_next_across(
     if not candidates:
         return CallResult(None, repeated=False)
     if counter.call_rule is CallRule.PRIORITY_ORDER:
-        rank, queue, line, placement = min(candidates, key=lambda c: c[0])
+        _rank, queue, line, placement = min(candidates, key=lambda c: c[0])
     else:
-        rank, queue, line, placement = min(
+        _rank, queue, line, placement = min(
             candidates,
             key=lambda c: (
                 c[3].ticket.priority != ordering.EMERGENCY,
@@ -224,6 +189,7 @@ def _call_next_across(
             ),
         )
     since_before = queue.regular_since_priority
+    # Read and call the chosen ticket in one statement (its queue row is locked meanwhile).
     ticket = db.session.scalar(
         _CALL_WAITING,
         {
@@ -233,7 +199,7 @@ def _call_next_across(
             "lease_until": now + timedelta(seconds=queue.lease_seconds),
         },
     )
-    assert ticket is not None  # every queue called from is locked
+    assert ticket is not None  # waiting tickets change only under the queue locks held here
     _assign(ticket, counter, queue, now=now, actor=actor, written=True)
     add_event(
         ticket,

@@ -142,6 +142,10 @@ _COUNTER_QUEUES = (
         .where(Ticket.id == Counter.current_ticket_id)
         .scalar_subquery()
         .label("held_in"),
+        sa.exists()
+        .where(CounterQueue.counter_id == Counter.id)
+        .correlate(Counter)
+        .label("serves_several"),
     )
     .select_from(Counter)
     .join(Hospital, Hospital.id == Counter.hospital_id)
@@ -191,11 +195,37 @@ def lock_counter_and_queue(
 
     A staff account whose roles do not work the counter's service point is refused first.
     """
+    rows = _counter_queue_rows(hospital_id=hospital_id, counter_id=counter_id, now=now)
+    return _lock_own_queue(rows, counter_id=counter_id, now=now, actor=actor, action=action)
+
+
+def lock_for_calling(
+    *, hospital_id: int, counter_id: int, now: datetime, actor: Account | None, action: str
+) -> tuple[Counter, list[ServiceQueue]]:
+    """Lock every queue the counter calls from (one, or several in id order), then the counter.
+
+    The first read tells whether the counter serves several queues, so a one-queue counter
+    (the usual case) makes no extra round trip to find out.
+    """
+    rows = _counter_queue_rows(hospital_id=hospital_id, counter_id=counter_id, now=now)
+    if rows[0].serves_several:
+        several = lock_counter_and_queues(
+            hospital_id=hospital_id, counter_id=counter_id, now=now, actor=actor, action=action
+        )
+        if several is not None:
+            return several
+    counter, queue = _lock_own_queue(
+        rows, counter_id=counter_id, now=now, actor=actor, action=action
+    )
+    return counter, [queue]
+
+
+def _counter_queue_rows(*, hospital_id: int, counter_id: int, now: datetime) -> list[Any]:
+    """The hospital's zone, the counter's point and its queues around today (one read)."""
     if not isinstance(counter_id, int):
         raise NotFound(_l("No such counter."), code=ErrorCode.COUNTER_NOT_FOUND)
-    # One read finds the hospital's zone and the point's queues around today (a local day is
-    # within a day of the UTC one); a second locks both rows. Each round trip made while the
-    # queue row is locked delays every other counter and kiosk of that queue.
+    # A local day is within a day of the UTC one. Each round trip made while the queue row is
+    # locked delays every other counter and kiosk of that queue, so this one is made before.
     utc_day = now.astimezone(UTC).date()
     rows = db.session.execute(
         _COUNTER_QUEUES,
@@ -208,11 +238,15 @@ def lock_counter_and_queue(
     ).all()
     if not rows:
         raise NotFound(_l("No such counter."), code=ErrorCode.COUNTER_NOT_FOUND)
+    return list(rows)
+
+
+def _lock_own_queue(
+    rows: list[Any], *, counter_id: int, now: datetime, actor: Account | None, action: str
+) -> tuple[Counter, ServiceQueue]:
     require_may_work(actor=actor, kind=rows[0][3], service_point_id=rows[0][4], action=action)
     day = local_date(now, zone_for(rows[0]))
-    queue_id = next(
-        (queue_id for _tz, queue_id, on, _kind, _point, _held in rows if on == day), None
-    )
+    queue_id = next((row[1] for row in rows if row[2] == day), None)
     held_in = rows[0][5]
     if held_in is not None and held_in != queue_id:
         # A counter serving several queues holds a ticket of another one: that queue is locked.

@@ -24,6 +24,7 @@ from queueing.models import (
     TicketKind,
     TicketStatus,
 )
+from queueing.services import surveys
 from queueing.services.counters import (
     current_ticket,
     get_counter,
@@ -124,6 +125,8 @@ def complete(
     touch(queue)
     if ticket.appointment_id is not None:
         _complete_appointment(actor, hospital_id, ticket.appointment_id, now=now)
+    if ticket.patient_id is not None:
+        surveys.offer_after_consultation(ticket, queue, queue.service_point, now=now)
     if ticket.return_queue_id is not None:
         back = locked_queue(hospital_id, ticket.return_queue_id)
         if back.status is QueueStatus.OPEN:
@@ -258,12 +261,24 @@ def set_paused(
         )
     except Conflict:  # no queue today: only the counter to lock
         counter, queue = get_counter(hospital_id, counter_id, lock=True), None
+    was_paused = counter.is_paused
     counter.is_paused = paused
     counter.paused_at = now if paused else None
     counter.pause_reason = reason[:200] if paused else ""
     counter.paused_until = now + timedelta(minutes=minutes) if paused and minutes else None
     if queue is not None:
         touch(queue)
+    if was_paused != paused:
+        events.counter_pause_changed.send(
+            "queueing",
+            hospital_id=counter.hospital_id,
+            counter_id=counter.id,
+            counter_code=counter.code,
+            counter_point_id=counter.service_point_id,
+            account_id=actor.id if actor is not None else None,
+            paused=paused,
+            now=now,
+        )
     record(
         action="queue.counter_paused" if paused else "queue.counter_resumed",
         actor=actor,

@@ -148,3 +148,17 @@ def test_the_demo_hospital_has_what_the_readme_promises(app: Flask, committed: A
         )
         assert len({row.day for row in figures.rows}) >= 20
         assert figures.hours == list(range(8, 17)) and 0.7 < figures.coverage < 0.85
+
+        # ... and staff productivity, the hour-of-day heatmap and satisfaction (issue 17).
+        from reports.productivity import queue_heatmap, staff_productivity
+        from reports.satisfaction import satisfaction
+
+        month = {"start": today - timedelta(days=30), "end": today, "language": "en"}
+        staff_rows = staff_productivity(hospital, **month)
+        assert staff_rows and all(r.staff for r in staff_rows)
+        assert any(r.pauses for r in staff_rows) and all(r.calls for r in staff_rows)
+        assert all(r.walk_minutes and r.service_minutes for r in staff_rows)
+        heat = queue_heatmap(hospital, **month)
+        assert heat.hours == list(range(8, 17)) and heat.rows
+        liked = satisfaction(hospital, **month)
+        assert liked.answers > 50 and liked.rows and liked.comments

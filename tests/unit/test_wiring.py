@@ -28,6 +28,8 @@ RECEIVERS = {
     "ticket_first_called": 1,
     "ticket_serving_started": 1,
     "ticket_completed": 1,
+    "counter_pause_changed": 1,  # statistics
+    "survey_answered": 1,  # statistics
     "wait_estimates_judged": 1,  # statistics
     "payment_received": 2,  # statistics, visits
     "refund_issued": 3,  # statistics, kiosk (walk-in tickets), queueing (station tickets)
@@ -56,6 +58,7 @@ TEMPLATE_KEYS = {
     "queue.almost_turn",
     "queue.your_turn",
     "queue.missed",
+    "queue.survey",
     "reports.ready",
     "reports.amended",
     "scheduling.booking_confirmed",

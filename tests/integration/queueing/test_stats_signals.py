@@ -60,6 +60,16 @@ def counter(point):
     return qf.create_counter(point)
 
 
+def _by(counter, account_id=None):
+    """The first call's counter and staff kwargs (for the productivity figures)."""
+    return {
+        "counter_id": counter.id,
+        "counter_code": counter.code,
+        "counter_point_id": counter.service_point_id,
+        "account_id": account_id,
+    }
+
+
 def _call(hospital, counter, now):
     return calling.call_next(actor=None, hospital_id=hospital.id, counter_id=counter.id, now=now)
 
@@ -87,7 +97,7 @@ def test_a_walk_in_reports_each_step_once_with_its_kwargs(hospital, point, queue
                 "now": at[0],
             },
         ),
-        ("ticket-first-called", {**ids, "now": at[1]}),
+        ("ticket-first-called", {**ids, "now": at[1], **_by(counter)}),
         ("ticket-serving-started", {**ids, "now": at[2]}),
         ("ticket-completed", {**ids, "now": at[3]}),
     ]
@@ -109,7 +119,10 @@ def test_recalls_and_calls_after_a_miss_or_a_lapsed_lease_report_no_first_call(
         assert calling.release_expired_leases(later) == 1
         assert _call(hospital, counter, later).ticket.id == ticket.id
     assert seen == [
-        ("ticket-first-called", {"ticket_id": ticket.id, "hospital_id": hospital.id, "now": NOW})
+        (
+            "ticket-first-called",
+            {"ticket_id": ticket.id, "hospital_id": hospital.id, "now": NOW, **_by(counter)},
+        )
     ]
     assert ticket.call_count == 4
 
