@@ -61,6 +61,7 @@ from scheduling.services import (
     rules,
     templates,
     waitlist,
+    waitlist_stats,
 )
 from scheduling.services import availability as scheduling_availability
 
@@ -463,4 +464,4 @@ def waitlist_statistics(args: dict[str, Any]) -> Any:
     zone = rules.hospital_zone(hospital_id)
     since, _ = zones.day_bounds(args["date_from"], zone)
     _, until = zones.day_bounds(args["date_to"], zone)
-    return offers.statistics(hospital_id=hospital_id, since=since, until=until)
+    return waitlist_stats.statistics(hospital_id=hospital_id, since=since, until=until)

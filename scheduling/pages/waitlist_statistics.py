@@ -9,7 +9,7 @@ from markupsafe import Markup
 
 from hospital import zones
 from hospital.web.statistics_panels import StatisticsPanel
-from scheduling.services import offers, rules
+from scheduling.services import rules, waitlist_stats
 
 
 def render_waitlist_statistics(hospital_id: int, start: date, end: date) -> Markup:
@@ -17,7 +17,7 @@ def render_waitlist_statistics(hospital_id: int, start: date, end: date) -> Mark
     zone = rules.hospital_zone(hospital_id)
     since, _ = zones.day_bounds(start, zone)
     _, until = zones.day_bounds(end, zone)
-    figures = offers.statistics(hospital_id=hospital_id, since=since, until=until)
+    figures = waitlist_stats.statistics(hospital_id=hospital_id, since=since, until=until)
     return Markup(render_template("scheduling/_waitlist_statistics.html", s=figures))
 
 

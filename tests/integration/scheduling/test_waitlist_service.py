@@ -24,7 +24,15 @@ from scheduling.models import (
     WaitlistOffer,
     WaitlistState,
 )
-from scheduling.services import booking, changes, keep_or_release, offers, places, templates
+from scheduling.services import (
+    booking,
+    changes,
+    keep_or_release,
+    offers,
+    places,
+    templates,
+    waitlist_stats,
+)
 from scheduling.services import waitlist as waitlist_service
 from tests.integration.scheduling.conftest import World, assert_slot_invariants
 from tests.support import factories
@@ -186,7 +194,7 @@ def test_accepting_a_free_place_books_it(world: World, full: Any) -> None:
     appointment = offers.accept(offer.id, actor=world.accounts[1], now=NOW + timedelta(minutes=2))
     assert appointment.state is AppointmentState.BOOKED
     assert (offer.state, entry.state) == (OfferState.ACCEPTED, WaitlistState.FULFILLED)
-    stats = offers.statistics(
+    stats = waitlist_stats.statistics(
         hospital_id=world.hospital.id, since=NOW - timedelta(days=1), until=NOW + timedelta(days=1)
     )
     assert (stats.freed, stats.rebooked, stats.offers_sent, stats.offers_accepted) == (1, 1, 1, 1)
