@@ -102,12 +102,14 @@ class Cluster:
         workers: int = 1,
         threads: int = 8,
         extra_env: dict[str, str] | None = None,
+        scheduler_env: dict[str, str] | None = None,
     ) -> None:
         self.base = base
         self.ports = ports or Ports.fixed()
         self.workers = workers
         self.threads = threads
         self.extra_env = extra_env or {}
+        self.scheduler_env = scheduler_env or {}
         self.logs = base / "logs"
         self.pids = base / "pids"
         self.pg_data = base / "postgres"
@@ -198,6 +200,9 @@ class Cluster:
         if self.pid(name) is not None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(pid, signal.SIGKILL)
+            deadline = time.monotonic() + 10
+            while self.pid(name) is not None and time.monotonic() < deadline:
+                time.sleep(0.05)  # reaps our child (pid() polls it)
 
     def _hospital(self, *args: str) -> list[str]:
         return [sys.executable, "-m", "hospital", *args]
@@ -291,7 +296,7 @@ class Cluster:
         self._spawn(
             f"scheduler{index + 1}",
             self._hospital("scheduler"),
-            env=self.environment(),
+            env={**self.environment(), **self.scheduler_env},
             cwd=str(self.base),
         )
 

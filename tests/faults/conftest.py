@@ -69,6 +69,8 @@ def cluster(sms_gateway: SmsGateway, smtp_server: SmtpServer) -> Iterator[Cluste
             "HOSPITAL_OUTBOX_RETRY_SECONDS": "2",
             "HOSPITAL_OUTBOX_LEASE_SECONDS": "30",
         },
+        # Every job run logged (start, end, process): the leader test counts them.
+        scheduler_env={"HOSPITAL_LOG_LEVEL": "DEBUG"},
     )
     try:
         cluster.start()

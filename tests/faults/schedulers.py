@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import datetime
+from typing import Any
 
 from deploy.cluster import SCHEDULER_COUNT, Cluster
 
@@ -36,3 +38,18 @@ def wait_for_one_leader(cluster: Cluster, timeout: float = 60) -> int:
         assert time.monotonic() < deadline, [state(cluster, i) for i in range(SCHEDULER_COUNT)]
         time.sleep(0.5)  # polling the processes' logs, not papering over a race
     return leaders(cluster)[0]
+
+
+def job_runs(cluster: Cluster) -> list[dict[str, Any]]:
+    """Every job run both schedulers logged: job, started, finished (datetimes), pid."""
+    runs = []
+    for index in range(SCHEDULER_COUNT):
+        path = cluster.logs / f"scheduler{index + 1}.log"
+        for line in path.read_text(errors="replace").splitlines():
+            if not line.startswith('{"') or '"event":"job"' not in line:
+                continue
+            run = json.loads(line)
+            run["started"] = datetime.fromisoformat(run["started"])
+            run["finished"] = datetime.fromisoformat(run["finished"])
+            runs.append(run)
+    return sorted(runs, key=lambda run: run["started"])

@@ -1,16 +1,30 @@
-"""kill -9 the scheduler leader: the standby takes the leader lock and runs the jobs."""
+"""kill -9 the scheduler leader: the standby takes the leader lock and runs the jobs, and no
+job runs twice, neither at once nor more often than its period, across the two processes."""
 
 from __future__ import annotations
 
 import signal
 import time
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import requests
 
 from deploy.cluster import Cluster
-from tests.faults.schedulers import LEADS, state, wait_for_one_leader
+from hospital.notifications.jobs import JOBS as OUTBOX_JOBS
+from queueing.jobs import JOBS as QUEUE_JOBS
+from scheduling.jobs import JOBS as SCHEDULING_JOBS
+from tests.faults.schedulers import LEADS, job_runs, state, wait_for_one_leader
 
 TAKEOVER_BOUND_S = 30
+WAIT_S = 300  # generous; the loops poll, they assert no speed
+# The jobs that run often enough to be seen several times in a few minutes.
+PERIODS = {
+    job.id: timedelta(**job.trigger_args).total_seconds()
+    for job in (*OUTBOX_JOBS, *QUEUE_JOBS, *SCHEDULING_JOBS)
+    if job.trigger == "interval" and timedelta(**job.trigger_args) <= timedelta(minutes=1)
+}
 
 
 def _leader_metric(cluster: Cluster) -> float:
@@ -21,9 +35,31 @@ def _leader_metric(cluster: Cluster) -> float:
     return -1.0
 
 
-def test_standby_takes_over_when_the_leader_is_killed(cluster: Cluster) -> None:
+def _runs_by(cluster: Cluster, pid: int | None, since: datetime) -> int:
+    return sum(
+        1
+        for run in job_runs(cluster)
+        if run["job"] == "deliver-outbox" and run["pid"] == pid and run["started"] >= since
+    )
+
+
+def _wait(what: str, condition: Any) -> None:
+    deadline = time.monotonic() + WAIT_S
+    while not condition():
+        assert time.monotonic() < deadline, f"not within {WAIT_S} s: {what}"
+        time.sleep(0.5)  # polling the processes' logs, not papering over a race
+
+
+def test_standby_takes_over_when_the_leader_is_killed_and_no_job_runs_twice(
+    cluster: Cluster,
+) -> None:
     leader = wait_for_one_leader(cluster, TAKEOVER_BOUND_S)
     standby = 1 - leader
+    old_pid = cluster.pid(f"scheduler{leader + 1}")
+    new_pid = cluster.pid(f"scheduler{standby + 1}")
+    since = datetime.now(UTC)
+    _wait("the leader runs the jobs", lambda: _runs_by(cluster, old_pid, since) >= 2)
+
     cluster.kill(f"scheduler{leader + 1}", signal.SIGKILL)
     killed = time.monotonic()
     while state(cluster, standby) != LEADS:
@@ -31,4 +67,22 @@ def test_standby_takes_over_when_the_leader_is_killed(cluster: Cluster) -> None:
         time.sleep(0.5)  # as above
     print(f"standby took over {time.monotonic() - killed:.1f} s after the leader was killed")
     assert _leader_metric(cluster) == 1.0  # exactly one session holds the leader lock
+    took_over = datetime.now(UTC)
+    _wait("the new leader runs the jobs", lambda: _runs_by(cluster, new_pid, took_over) >= 3)
+    until = datetime.now(UTC)
     cluster.start_scheduler(leader)  # back as the standby
+
+    runs: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for run in job_runs(cluster):
+        if since <= run["started"] <= until:
+            runs[run["job"]].append(run)
+    assert {run["pid"] for run in runs["deliver-outbox"]} == {old_pid, new_pid}
+    window = (until - since).total_seconds()
+    for job, period in PERIODS.items():
+        # Never at once: each run ended before the next one (in either process) started.
+        for earlier, later in zip(runs[job], runs[job][1:], strict=False):
+            assert earlier["finished"] <= later["started"], (job, earlier, later)
+        # Never more often than its period: the old leader's runs up to the kill, then the new
+        # leader's, whose timers start when it takes over (one run of slack for a late start).
+        assert len(runs[job]) <= window / period + 2, (job, len(runs[job]), window)
+    print(f"runs in {window:.0f} s: " + ", ".join(f"{j} {len(runs[j])}" for j in sorted(PERIODS)))
