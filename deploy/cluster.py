@@ -320,7 +320,29 @@ class Cluster:
                 raise RuntimeError(f"{what} not ready within {timeout:.0f} s; see {self.logs}")
             time.sleep(0.1)  # waiting for processes to start, not papering over a race
 
+    def running(self) -> list[str]:
+        """The layout's processes that are alive now (PostgreSQL included)."""
+        names = ["haproxy", "redis"] + [f"web{i + 1}" for i in range(WEB_COUNT)]
+        names += [f"scheduler{i + 1}" for i in range(SCHEDULER_COUNT)]
+        alive = [name for name in names if self.pids.exists() and self.pid(name) is not None]
+        if (self.pg_data / "postmaster.pid").exists():  # may be stale (a reboot): ask pg_ctl
+            status = subprocess.run(
+                [str(self.pg_bin / "pg_ctl"), "-D", str(self.pg_data), "status"],
+                capture_output=True,
+                check=False,
+                **_drop_to("postgres"),  # type: ignore[arg-type]
+            )
+            if status.returncode == 0:
+                alive.append("postgres")
+        return alive
+
     def start(self, *, seed: bool = False) -> None:
+        alive = self.running()
+        if alive:
+            raise SystemExit(
+                f"The cluster under {self.base} is already running ({', '.join(alive)}): "
+                "stop it first with `make cluster-stop`."
+            )
         for folder in (self.base, self.logs, self.pids, self.base / "instance"):
             folder.mkdir(parents=True, exist_ok=True)
         if os.geteuid() == 0:
