@@ -303,6 +303,7 @@ class Cluster:
     def start_proxy(self) -> None:
         env = dict(os.environ)
         env["HOSPITAL_PROXY_BIND"] = f"127.0.0.1:{self.ports.proxy}"
+        env["HOSPITAL_WEB_MAXCONN"] = str(self.workers * self.threads * 2)
         for i, port in enumerate(self.ports.web):
             env[f"HOSPITAL_WEB{i + 1}"] = f"127.0.0.1:{port}"
         self._spawn("haproxy", ["haproxy", "-db", "-f", str(DEPLOY / "haproxy.cfg")], env=env)
