@@ -102,12 +102,14 @@ class Cluster:
         workers: int = 1,
         threads: int = 8,
         extra_env: dict[str, str] | None = None,
+        scheduler_env: dict[str, str] | None = None,
     ) -> None:
         self.base = base
         self.ports = ports or Ports.fixed()
         self.workers = workers
         self.threads = threads
         self.extra_env = extra_env or {}
+        self.scheduler_env = scheduler_env or {}
         self.logs = base / "logs"
         self.pids = base / "pids"
         self.pg_data = base / "postgres"
@@ -198,6 +200,9 @@ class Cluster:
         if self.pid(name) is not None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(pid, signal.SIGKILL)
+            deadline = time.monotonic() + 10
+            while self.pid(name) is not None and time.monotonic() < deadline:
+                time.sleep(0.05)  # reaps our child (pid() polls it)
 
     def _hospital(self, *args: str) -> list[str]:
         return [sys.executable, "-m", "hospital", *args]
@@ -291,13 +296,14 @@ class Cluster:
         self._spawn(
             f"scheduler{index + 1}",
             self._hospital("scheduler"),
-            env=self.environment(),
+            env={**self.environment(), **self.scheduler_env},
             cwd=str(self.base),
         )
 
     def start_proxy(self) -> None:
         env = dict(os.environ)
         env["HOSPITAL_PROXY_BIND"] = f"127.0.0.1:{self.ports.proxy}"
+        env["HOSPITAL_WEB_MAXCONN"] = str(self.workers * self.threads * 2)
         for i, port in enumerate(self.ports.web):
             env[f"HOSPITAL_WEB{i + 1}"] = f"127.0.0.1:{port}"
         self._spawn("haproxy", ["haproxy", "-db", "-f", str(DEPLOY / "haproxy.cfg")], env=env)
@@ -315,7 +321,29 @@ class Cluster:
                 raise RuntimeError(f"{what} not ready within {timeout:.0f} s; see {self.logs}")
             time.sleep(0.1)  # waiting for processes to start, not papering over a race
 
+    def running(self) -> list[str]:
+        """The layout's processes that are alive now (PostgreSQL included)."""
+        names = ["haproxy", "redis"] + [f"web{i + 1}" for i in range(WEB_COUNT)]
+        names += [f"scheduler{i + 1}" for i in range(SCHEDULER_COUNT)]
+        alive = [name for name in names if self.pids.exists() and self.pid(name) is not None]
+        if (self.pg_data / "postmaster.pid").exists():  # may be stale (a reboot): ask pg_ctl
+            status = subprocess.run(
+                [str(self.pg_bin / "pg_ctl"), "-D", str(self.pg_data), "status"],
+                capture_output=True,
+                check=False,
+                **_drop_to("postgres"),  # type: ignore[arg-type]
+            )
+            if status.returncode == 0:
+                alive.append("postgres")
+        return alive
+
     def start(self, *, seed: bool = False) -> None:
+        alive = self.running()
+        if alive:
+            raise SystemExit(
+                f"The cluster under {self.base} is already running ({', '.join(alive)}): "
+                "stop it first with `make cluster-stop`."
+            )
         for folder in (self.base, self.logs, self.pids, self.base / "instance"):
             folder.mkdir(parents=True, exist_ok=True)
         if os.geteuid() == 0:

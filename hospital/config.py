@@ -97,7 +97,7 @@ SETTINGS: dict[str, tuple[Any, str]] = {
     "PASSWORD_MAX_DELAY_SECONDS": (900, "Longest wait between password tries for one account."),
     "SMS_URL": (
         None,
-        "HTTP SMS gateway: JSON POST `{to, text}` to this URL. Unset: SMS are written to the log (development only; production refuses to start), with names and numbers masked.",
+        "HTTP SMS gateway: JSON POST `{to, text}` to this URL, with an `Idempotency-Key` header that stays the same when a message is retried. Unset: SMS are written to the log (development only; production refuses to start), with names and numbers masked.",
     ),
     "SMS_SECRET": (None, "Shared secret sent to the SMS gateway in the `X-Gateway-Secret` header."),
     "SMTP_URL": (
@@ -106,6 +106,14 @@ SETTINGS: dict[str, tuple[Any, str]] = {
     ),
     "MAIL_FROM": ("hospital@localhost", "Sender address of e-mail."),
     "OUTBOX_MAX_ATTEMPTS": (8, "Delivery attempts per message before it is marked failed."),
+    "OUTBOX_RETRY_SECONDS": (
+        30,
+        "Wait after a message's first failed delivery; it doubles with each further failure, up to an hour.",
+    ),
+    "OUTBOX_LEASE_SECONDS": (
+        900,
+        "How long a dispatcher holds the messages it claimed; a dispatcher that dies hands them back after this.",
+    ),
     "PUBLIC_URL": (
         "http://127.0.0.1:8000",
         "The address patients reach the site at; used in links in messages and QR codes.",

@@ -101,6 +101,17 @@ def prepare_multiprocess(directory: str) -> None:
             os.unlink(os.path.join(directory, name))
     os.environ[MULTIPROC_ENV] = directory
     values.ValueClass = values.get_value_class()
+    # Figures made before this (the command line's app counts its pool checkouts) hold their
+    # values in memory, and workers forked with them would never write their files: the
+    # gauges and counters would be missing from /metrics. Each worker makes its own anew.
+    global _metrics
+    with _metrics_lock:
+        if _metrics is not None:
+            from prometheus_client import REGISTRY
+
+            for collector in vars(_metrics).values():
+                REGISTRY.unregister(collector)
+            _metrics = None
 
 
 def worker_exited(pid: int) -> None:

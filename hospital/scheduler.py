@@ -6,10 +6,13 @@ lock runs jobs, the others stand by and take over when the leader's database ses
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import signal
 import threading
 import time
+import zlib
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -28,6 +31,7 @@ log = logging.getLogger("hospital.scheduler")
 # what matters. run_job logs a job's failure, and what a job did when it did something.
 logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)
 LEADER_LOCK_KEY = 7_301_001  # pg advisory lock id; any fixed number shared by all instances
+JOB_LOCK_CLASS = 7_302  # with a job's number: held by the process running that job
 STANDBY_SECONDS = 15
 LEADERSHIP_CHECK_SECONDS = 30
 
@@ -39,18 +43,84 @@ LEADERSHIP_CHECK_SECONDS = 30
 JOB_DEFAULTS: dict[str, Any] = {"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
 
 
-def run_job(app: Flask, job: Job) -> None:
-    """Run one job in its own app context and unit of work; log, never raise, its failure."""
-    with app.app_context():
+class JobFence:
+    """On PostgreSQL: a job runs only while this process leads and no other process runs it.
+
+    The leader watch notices a lost leader lock only every LEADERSHIP_CHECK_SECONDS; a process
+    whose database session ended (a network cut, PostgreSQL restarted) while a standby took the
+    lock would run jobs alongside the new leader until then. So each run first asks the
+    leader's session whether it still holds the lock, and holds the job's own advisory lock
+    while it runs, so that no job ever runs in two processes at once.
+    """
+
+    def __init__(self, engine: sa.Engine, leader: sa.Connection) -> None:
+        self.engine = engine
+        self.leader = leader
+        self._leader_lock = threading.Lock()  # jobs run in a thread pool; one connection
+
+    def leading(self) -> bool:
+        with self._leader_lock:
+            return still_leading(self.leader)
+
+    @contextlib.contextmanager
+    def running(self, job_id: str) -> Iterator[bool]:
+        """Yield whether this process may run the job now (and hold its lock meanwhile)."""
+        if not self.leading():
+            yield False
+            return
         try:
-            with unit_of_work():
-                done = job.func(utcnow())
-            if done:
-                log.info("job %s: %s", job.id, done)
-        except Exception:
-            log.exception("job %s failed", job.id)
+            connection = self.engine.connect()
+        except sa.exc.DBAPIError:
+            yield False
+            return
+        try:
+            got = connection.execute(
+                sa.select(sa.func.pg_try_advisory_lock(JOB_LOCK_CLASS, job_number(job_id)))
+            ).scalar()
+            connection.commit()
+            yield bool(got)
         finally:
-            db.session.remove()
+            connection.close()  # unpooled: the session ends, and with it the job's lock
+
+
+def job_number(job_id: str) -> int:
+    """A job's second advisory-lock key (a signed 32-bit number)."""
+    return zlib.crc32(job_id.encode()) - 2**31
+
+
+def run_job(app: Flask, job: Job, fence: JobFence | None = None) -> None:
+    """Run one job in its own app context and unit of work; log, never raise, its failure.
+
+    Each run is logged at DEBUG as one line with its start, end and process, so that an
+    operator (and the fault suite) can check that no job ran twice at once across the cluster.
+    """
+    with contextlib.ExitStack() as stack:
+        if fence is not None and not stack.enter_context(fence.running(job.id)):
+            log.warning("job %s not run: not the leader, or running in another process", job.id)
+            return
+        started = utcnow()
+        outcome = "done"
+        with app.app_context():
+            try:
+                with unit_of_work():
+                    done = job.func(started)
+                if done:
+                    log.info("job %s: %s", job.id, done)
+            except Exception:
+                outcome = "failed"
+                log.exception("job %s failed", job.id)
+            finally:
+                db.session.remove()
+        if log.isEnabledFor(logging.DEBUG):
+            fields = {
+                "event": "job",
+                "job": job.id,
+                "started": started.isoformat(),
+                "finished": utcnow().isoformat(),
+                "pid": os.getpid(),
+                "outcome": outcome,
+            }
+            log.debug("job %s ran: %s", job.id, fields, extra={"fields": fields})
 
 
 def run_all_once(app: Flask) -> None:
@@ -62,12 +132,18 @@ def build_scheduler(
     app: Flask,
     scheduler_cls: type[BaseScheduler] = BlockingScheduler,
     jobs: Iterable[Job] | None = None,
+    fence: JobFence | None = None,
 ) -> BaseScheduler:
     """A scheduler holding every registered job (or the jobs given), not yet started."""
     scheduler = scheduler_cls(timezone="UTC", job_defaults=JOB_DEFAULTS)
     for job in REGISTRY.values() if jobs is None else jobs:
         scheduler.add_job(
-            run_job, job.trigger, args=(app, job), id=job.id, name=job.id, **job.trigger_args
+            run_job,
+            job.trigger,
+            args=(app, job, fence),
+            id=job.id,
+            name=job.id,
+            **job.trigger_args,
         )
     return scheduler
 
@@ -132,10 +208,8 @@ def _wait_for_leadership(app: Flask) -> sa.Connection | None:
         time.sleep(STANDBY_SECONDS)
 
 
-def _watch_leadership(
-    connection: sa.Connection, scheduler: BaseScheduler, lost: threading.Event
-) -> None:
-    if still_leading(connection):
+def _watch_leadership(fence: JobFence, scheduler: BaseScheduler, lost: threading.Event) -> None:
+    if fence.leading():
         return
     log.error("scheduler: lost the leader lock (database session ended); stopping jobs")
     lost.set()
@@ -158,14 +232,20 @@ def run_scheduler(app: Flask) -> None:
     """Run the jobs until stopped; stand by again whenever leadership is lost."""
     while True:
         leader_connection = _wait_for_leadership(app)
-        scheduler = build_scheduler(app)
+        engine = leader_engine(app) if leader_connection is not None else None
+        fence = (
+            JobFence(engine, leader_connection)
+            if engine is not None and leader_connection is not None
+            else None
+        )
+        scheduler = build_scheduler(app, fence=fence)
         lost = threading.Event()
-        if leader_connection is not None:
+        if fence is not None:
             scheduler.add_job(
                 _watch_leadership,
                 "interval",
                 seconds=LEADERSHIP_CHECK_SECONDS,
-                args=(leader_connection, scheduler, lost),
+                args=(fence, scheduler, lost),
                 id="_leadership",
             )
         if threading.current_thread() is threading.main_thread():
@@ -178,6 +258,8 @@ def run_scheduler(app: Flask) -> None:
         finally:
             if leader_connection is not None:
                 leader_connection.close()
+            if engine is not None:
+                engine.dispose()
         if not lost.is_set():
             return
 

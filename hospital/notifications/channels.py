@@ -41,6 +41,10 @@ class OutgoingMessage:
     recipient: str
     subject: str
     body: str
+    # The same for every attempt at one outbox message, so that a gateway that took a message
+    # whose answer was lost (or a dispatcher that died before writing "sent") recognises the
+    # retry: the SMS gateway's Idempotency-Key header, the e-mail's Message-ID.
+    key: str = ""
 
 
 class Sender(Protocol):
@@ -102,6 +106,8 @@ class HttpSmsGateway:
 
     def send(self, message: OutgoingMessage) -> None:
         headers = {"X-Gateway-Secret": self.secret} if self.secret else {}
+        if message.key:
+            headers["Idempotency-Key"] = message.key
         try:
             response = requests.post(
                 self.url,
@@ -132,7 +138,10 @@ class SmtpMailer:
         mail["To"] = message.recipient
         mail["Subject"] = message.subject
         mail["Date"] = formatdate(usegmt=True)
-        mail["Message-ID"] = make_msgid(domain=self.sender.rpartition("@")[2] or None)
+        domain = self.sender.rpartition("@")[2] or "localhost"
+        mail["Message-ID"] = (
+            f"<{message.key}@{domain}>" if message.key else make_msgid(domain=domain)
+        )
         mail.set_content(message.body, charset="utf-8")
         parts = urlsplit(self.url)
         scheme = parts.scheme.lower()

@@ -169,16 +169,17 @@ LONGEST_WAIT = timedelta(hours=1)
 ERROR_LENGTH = 1000
 
 
-def backoff(attempts: int) -> timedelta:
+def backoff(attempts: int, first: timedelta = FIRST_RETRY) -> timedelta:
     """The wait after the attempts-th failure: 30 s, 1 min, 2 min ... capped at an hour."""
-    if attempts > 12:  # 30 s * 2**12 is already far beyond the cap; avoid huge numbers
+    if attempts > 20:  # far beyond the cap for any sensible first wait; avoid huge numbers
         return LONGEST_WAIT
-    return min(FIRST_RETRY * 2 ** max(attempts - 1, 0), LONGEST_WAIT)
+    return min(first * 2 ** max(attempts - 1, 0), LONGEST_WAIT)
 
 
-# A claimed message is invisible to other dispatchers until its lease ends; a dispatcher that
-# dies mid-batch thereby hands its messages back. A batch stops sending at half the lease.
-LEASE = timedelta(minutes=15)
+# A claimed message is invisible to other dispatchers until its lease ends
+# (OUTBOX_LEASE_SECONDS); a dispatcher that dies mid-batch thereby hands its messages back.
+# A batch stops sending at half the lease.
+LEASE = timedelta(minutes=15)  # the setting's default
 batch_clock = time.monotonic  # replaced in tests
 
 
@@ -189,7 +190,12 @@ class _Claim:
     attempt: int
 
 
-def _claim_due(now: datetime, limit: int) -> list[_Claim]:
+def message_key(row: OutboxMessage) -> str:
+    """The message's idempotency key: the same on every attempt, unique across databases."""
+    return f"hospital-outbox-{row.hospital_id}-{row.id}-{int(row.created_at.timestamp())}"
+
+
+def _claim_due(now: datetime, limit: int, lease: timedelta) -> list[_Claim]:
     due = db.session.scalars(
         sa.select(OutboxMessage)
         .where(
@@ -203,10 +209,12 @@ def _claim_due(now: datetime, limit: int) -> list[_Claim]:
     claims = []
     for row in due:
         row.attempts += 1
-        row.next_attempt_at = now + LEASE
+        row.next_attempt_at = now + lease
         claims.append(
             _Claim(
-                OutgoingMessage(row.channel, row.recipient, row.subject, row.body),
+                OutgoingMessage(
+                    row.channel, row.recipient, row.subject, row.body, message_key(row)
+                ),
                 row.id,
                 row.attempts,
             )
@@ -234,61 +242,70 @@ def deliver_due(
 ) -> int:
     """Send pending messages that are due; return how many were sent.
 
-    Unlike other services this one commits, twice: the claim (rows locked FOR UPDATE SKIP
-    LOCKED on PostgreSQL, so two dispatchers never take the same message) and the outcomes are
-    each a short transaction, and nothing is held open while talking to the gateways: a
-    transaction open across network calls would block every writer on SQLite. Call it in its
-    own unit of work (the deliver-outbox job). A failure schedules a retry with exponential
-    backoff, or marks the message failed after OUTBOX_MAX_ATTEMPTS attempts.
+    Unlike other services this one commits: the claim (rows locked FOR UPDATE SKIP LOCKED on
+    PostgreSQL, so two dispatchers never take the same message), then each message's outcome
+    as soon as it is known, each in a short transaction; nothing is held open while talking to
+    the gateways (a transaction open across network calls would block every writer on
+    SQLite). Call it in its own unit of work (the deliver-outbox job). A failure schedules a
+    retry with exponential backoff, or marks the message failed after OUTBOX_MAX_ATTEMPTS.
+
+    A dispatcher that dies between a gateway's "accepted" and its own "sent" leaves at most the
+    one message in flight, which is sent again once the lease ends, with the same key: the
+    gateway's idempotency key and the e-mail's Message-ID let the far side drop the copy.
     """
+    config = current_app.config
     if senders is None:
-        senders = senders_from_config(current_app.config)
-    max_attempts = int(current_app.config.get("OUTBOX_MAX_ATTEMPTS") or 1)
-    claims = _claim_due(now, limit)
+        senders = senders_from_config(config)
+    max_attempts = int(config.get("OUTBOX_MAX_ATTEMPTS") or 1)
+    first_retry = timedelta(seconds=int(config.get("OUTBOX_RETRY_SECONDS") or 30))
+    lease = timedelta(seconds=int(config.get("OUTBOX_LEASE_SECONDS") or LEASE.total_seconds()))
+    claims = _claim_due(now, limit, lease)
     db.session.commit()
     if not claims:
         return 0
 
-    outcomes: list[tuple[_Claim, Exception | None]] = []
+    sent = 0
+    tried = 0
     started = batch_clock()
     for claim in claims:
-        if batch_clock() - started > LEASE.total_seconds() / 2:
+        if batch_clock() - started > lease.total_seconds() / 2:
             break  # the rest go back to the queue below, before their lease could run out
+        tried += 1
         try:
             senders[claim.message.channel].send(claim.message)
         except Exception as exc:  # any failure of one message must not stop the others
-            outcomes.append((claim, exc))
+            _record_failure(claim, exc, now, max_attempts=max_attempts, first_retry=first_retry)
         else:
-            outcomes.append((claim, None))
-
-    sent = 0
-    for claim, error in outcomes:
-        if error is None:
             _record(claim, {"status": DeliveryStatus.SENT, "sent_at": now, "last_error": ""})
             sent += 1
-            continue
-        last_error = f"{type(error).__name__}: {error}"[:ERROR_LENGTH]
-        if claim.attempt >= max_attempts:
-            _record(claim, {"status": DeliveryStatus.FAILED, "last_error": last_error})
-            log.error(
-                "outbox message %s (%s) failed for good after %d attempts: %s",
-                claim.id,
-                claim.message.channel.value,
-                claim.attempt,
-                last_error,
-            )
-        else:
-            retry_at = now + backoff(claim.attempt)
-            _record(claim, {"next_attempt_at": retry_at, "last_error": last_error})
-            log.warning(
-                "outbox message %s (%s) attempt %d failed, retrying at %s: %s",
-                claim.id,
-                claim.message.channel.value,
-                claim.attempt,
-                retry_at.isoformat(),
-                last_error,
-            )
-    for claim in claims[len(outcomes) :]:  # not tried: no attempt spent
+        db.session.commit()
+    for claim in claims[tried:]:  # not tried: no attempt spent
         _record(claim, {"attempts": claim.attempt - 1, "next_attempt_at": now})
     db.session.commit()
     return sent
+
+
+def _record_failure(
+    claim: _Claim, error: Exception, now: datetime, *, max_attempts: int, first_retry: timedelta
+) -> None:
+    last_error = f"{type(error).__name__}: {error}"[:ERROR_LENGTH]
+    if claim.attempt >= max_attempts:
+        _record(claim, {"status": DeliveryStatus.FAILED, "last_error": last_error})
+        log.error(
+            "outbox message %s (%s) failed for good after %d attempts: %s",
+            claim.id,
+            claim.message.channel.value,
+            claim.attempt,
+            last_error,
+        )
+        return
+    retry_at = now + backoff(claim.attempt, first_retry)
+    _record(claim, {"next_attempt_at": retry_at, "last_error": last_error})
+    log.warning(
+        "outbox message %s (%s) attempt %d failed, retrying at %s: %s",
+        claim.id,
+        claim.message.channel.value,
+        claim.attempt,
+        retry_at.isoformat(),
+        last_error,
+    )

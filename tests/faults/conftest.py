@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from deploy.cluster import Cluster, Ports
+from tests.support.mail_servers import SmsGateway, SmtpServer
 
 REQUIRE = os.environ.get("HOSPITAL_REQUIRE_POSTGRES") == "1"
 PATIENTS = 240
@@ -27,7 +28,20 @@ def _missing() -> list[str]:
 
 
 @pytest.fixture(scope="session")
-def cluster() -> Iterator[Cluster]:
+def sms_gateway() -> Iterator[SmsGateway]:
+    """The SMS gateway the cluster sends to (a test takes it down and brings it back)."""
+    with SmsGateway() as gateway:
+        yield gateway
+
+
+@pytest.fixture(scope="session")
+def smtp_server() -> Iterator[SmtpServer]:
+    with SmtpServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def cluster(sms_gateway: SmsGateway, smtp_server: SmtpServer) -> Iterator[Cluster]:
     missing = _missing()
     if missing:
         message = f"the fault suite needs {', '.join(missing)} (Debian packages)"
@@ -47,7 +61,16 @@ def cluster() -> Iterator[Cluster]:
         extra_env={
             "HOSPITAL_SECRET_KEY": SECRET_KEY,
             "HOSPITAL_SIGN_IN_RATE_LIMIT": "10000 per minute",
+            "HOSPITAL_SMS_URL": sms_gateway.url,
+            "HOSPITAL_SMTP_URL": smtp_server.url,
+            "HOSPITAL_MAIL_FROM": "hospital@faults.example",
+            # Retries a few seconds apart (not 30 s) and a dead dispatcher's messages handed
+            # back after 30 s (not 15 min), so that an outage plays out within a test.
+            "HOSPITAL_OUTBOX_RETRY_SECONDS": "2",
+            "HOSPITAL_OUTBOX_LEASE_SECONDS": "30",
         },
+        # Every job run logged (start, end, process): the leader test counts them.
+        scheduler_env={"HOSPITAL_LOG_LEVEL": "DEBUG"},
     )
     try:
         cluster.start()

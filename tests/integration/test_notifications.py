@@ -400,3 +400,58 @@ def test_a_batch_that_runs_long_hands_back_what_it_did_not_try(
         (DeliveryStatus.PENDING, 0, now),
         (DeliveryStatus.PENDING, 0, now),
     ]
+
+
+# ---- exactly once at the far side: the idempotency key ------------------------------------
+
+
+def test_a_lost_answer_is_retried_with_the_same_key_and_delivered_once(
+    app: Flask, hospital: Any, gateway: SmsGateway, now: datetime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(app.config, "OUTBOX_RETRY_SECONDS", 5)
+    visit(hospital, now, phone="13800138000")
+    gateway.drop_replies(1)  # the gateway takes the message; its answer never arrives
+
+    assert deliver_due(now) == 0
+    (message,) = rows()
+    assert message.status == DeliveryStatus.PENDING
+    assert message.next_attempt_at == now + timedelta(seconds=5)  # OUTBOX_RETRY_SECONDS
+    assert "SMS gateway unreachable" in message.last_error
+
+    assert deliver_due(now + timedelta(seconds=5)) == 1
+    first, again = gateway.requests
+    assert first.key is not None and first.key == again.key == service.message_key(message)
+    assert (first.duplicate, again.duplicate) == (False, True)
+    assert len(gateway.delivered) == 1  # the phone got one SMS
+    assert rows()[0].status == DeliveryStatus.SENT
+
+
+def test_a_dispatcher_that_died_after_sending_resends_with_the_same_key(
+    hospital: Any, gateway: SmsGateway, smtp: SmtpServer, now: datetime
+) -> None:
+    visit(hospital, now, phone="13800138000", email="zhang@example.com")
+
+    sent: list[str] = []
+
+    class SendsThenDies:
+        def __init__(self, real: Any) -> None:
+            self.real = real
+
+        def send(self, message: OutgoingMessage) -> None:
+            self.real.send(message)
+            sent.append(message.key)
+            if len(sent) == 2:
+                raise _Dies  # after the far side took the e-mail, before "sent" is written
+
+    real = service.senders_from_config(service.current_app.config)
+    with pytest.raises(_Dies):
+        deliver_due(now, senders={c: SendsThenDies(s) for c, s in real.items()})
+    # Each outcome is written as soon as it is known: the SMS was marked sent before the crash,
+    # so only the message in flight (the e-mail) is sent again once its lease has run out.
+    assert [m.status for m in rows()] == [DeliveryStatus.SENT, DeliveryStatus.PENDING]
+    assert deliver_due(now + LEASE) == 1
+
+    assert len(gateway.requests) == 1
+    ids = [m["Message-ID"] for m in smtp.messages]
+    assert len(ids) == 2 and ids[0] == ids[1]  # a mail client shows one message
+    assert ids[0].startswith("<hospital-outbox-") and ids[0].endswith("@example.org>")

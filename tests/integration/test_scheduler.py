@@ -19,6 +19,7 @@ from hospital.notifications.models import DeliveryStatus, OutboxMessage
 from hospital.notifications.service import notify
 from hospital.organisation.models import Hospital
 from hospital.scheduler import (
+    JobFence,
     build_scheduler,
     leader_engine,
     run_job,
@@ -148,3 +149,50 @@ def test_a_job_run_is_logged_only_when_the_job_did_something(app: Flask, caplog:
     run_job(app, Job("test.busy", lambda now: 3, "interval", {"seconds": 60}))
     lines = [r.getMessage() for r in caplog.records if r.name.startswith(("hospital", "apsch"))]
     assert lines == ["job test.busy: 3"]
+
+
+def test_a_job_runs_only_on_the_leader_and_never_in_two_processes_at_once(
+    app: Flask, backend: str
+) -> None:
+    if backend == "sqlite":
+        pytest.skip("leader election uses PostgreSQL advisory locks; SQLite runs one scheduler")
+    engine = leader_engine(app)
+    assert engine is not None
+    old, new = engine.connect(), engine.connect()
+    try:
+        assert try_to_lead(old)
+        stale, standby = JobFence(engine, old), JobFence(engine, new)
+        with standby.running("deliver-outbox") as may:
+            assert not may  # a standby runs nothing
+        with stale.running("deliver-outbox") as may:
+            assert may
+            # The leader's session ends mid-run (a network cut); the standby takes the lock
+            # before the old process notices. The job still running there is not run again.
+            old.close()
+            assert try_to_lead(new)
+            with standby.running("deliver-outbox") as again:
+                assert not again
+            with standby.running("queueing.release_expired_leases") as other:
+                assert other  # other jobs run on the new leader
+            with stale.running("queueing.release_expired_leases") as other:
+                assert not other  # and no longer on the old one
+        with standby.running("deliver-outbox") as may:
+            assert may  # the old run ended: its lock went with it
+    finally:
+        old.close()
+        new.close()
+        engine.dispose()
+
+
+def test_each_run_is_logged_at_debug_with_its_start_end_and_process(
+    app: Flask, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+    import os
+
+    caplog.set_level(logging.DEBUG, logger="hospital.scheduler")
+    run_job(app, Job("test.idle", lambda now: 0, "interval", {"seconds": 60}))
+    (record,) = [r for r in caplog.records if getattr(r, "fields", None)]
+    fields = record.fields  # type: ignore[attr-defined]
+    assert (fields["event"], fields["job"], fields["pid"]) == ("job", "test.idle", os.getpid())
+    assert fields["started"] <= fields["finished"] and fields["outcome"] == "done"

@@ -7,6 +7,9 @@ Both listen on 127.0.0.1 on a free port, record what they receive and are contex
     with SmsGateway(secret="s3") as sms:   # sms.url -> "http://127.0.0.1:PORT/sms"
         sms.fail_next(2)                   # answer the next two requests with HTTP 500
         ...                                # sms.delivered: the requests answered with 2xx
+                                           # (once per Idempotency-Key, as a real gateway)
+
+Both can be taken down and brought back on the same port (`down()`, `up()`), as an outage.
 """
 
 from __future__ import annotations
@@ -72,9 +75,11 @@ class SmtpServer:
             # AUTH is offered but not required: requiring it without TLS makes aiosmtpd warn.
             # `ReceivedMail.login` tells whether the client signed in.
             kwargs.update(authenticator=self._authenticate, auth_require_tls=False)
-        self._controller = Controller(
-            _Recorder(self), hostname="127.0.0.1", port=self.port, **kwargs
-        )
+        self._kwargs = kwargs
+        self._controller: Controller | None = None
+
+    def _new_controller(self) -> Controller:
+        return Controller(_Recorder(self), hostname="127.0.0.1", port=self.port, **self._kwargs)
 
     def _authenticate(
         self, _server: Any, _session: Any, _envelope: Any, _mechanism: str, data: Any
@@ -96,12 +101,25 @@ class SmtpServer:
         with self.lock:
             return [r.message for r in self.received]
 
+    def up(self) -> None:
+        """Listen (again, on the same port)."""
+        if self._controller is None:
+            self._controller = self._new_controller()
+            self._controller.start()
+
+    def down(self) -> None:
+        """Stop listening: clients get "connection refused"."""
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller.loop.close()
+            self._controller = None
+
     def __enter__(self) -> SmtpServer:
-        self._controller.start()
+        self.up()
         return self
 
     def __exit__(self, *_exc: object) -> None:
-        self._controller.stop()
+        self.down()
 
 
 # ---- SMS gateway --------------------------------------------------------------------------
@@ -113,6 +131,11 @@ class SmsRequest:
     headers: dict[str, str]
     body: Any  # the decoded JSON, or the raw text if it was not JSON
     status: int
+    duplicate: bool = False  # accepted, but its Idempotency-Key was already delivered
+
+    @property
+    def key(self) -> str | None:
+        return self.headers.get("Idempotency-Key")
 
 
 @dataclass
@@ -121,7 +144,10 @@ class _GatewayState:
     lock: threading.Lock = field(default_factory=threading.Lock)
     failures_left: int = 0
     failure_status: int = 500
+    replies_to_drop: int = 0
+    hold: threading.Event | None = None
     requests: list[SmsRequest] = field(default_factory=list)
+    keys: set[str] = field(default_factory=set)
 
 
 class _GatewayHandler(BaseHTTPRequestHandler):
@@ -142,13 +168,31 @@ class _GatewayHandler(BaseHTTPRequestHandler):
                 status = 401
             else:
                 status = 200
-            state.requests.append(SmsRequest(self.path, dict(self.headers), body, status))
-        reply = json.dumps({"ok": status == 200}).encode()
+            key = self.headers.get("Idempotency-Key")
+            duplicate = status == 200 and key is not None and key in state.keys
+            if status == 200 and key is not None:
+                state.keys.add(key)
+            state.requests.append(
+                SmsRequest(self.path, dict(self.headers), body, status, duplicate)
+            )
+            drop = status == 200 and state.replies_to_drop > 0
+            if drop:
+                state.replies_to_drop -= 1
+            hold = state.hold
+        if hold is not None:
+            hold.wait(timeout=120)  # the message is taken; its answer waits (a test's pause)
+        if drop:  # taken, but the answer is lost on the way back
+            self.close_connection = True
+            return
+        reply = json.dumps({"ok": status == 200, "duplicate": duplicate}).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(reply)))
-        self.end_headers()
-        self.wfile.write(reply)
+        try:
+            self.end_headers()
+            self.wfile.write(reply)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the sender died while its message was held: the message is still taken
 
     def log_message(self, *_args: Any) -> None:  # keep test output quiet
         pass
@@ -159,16 +203,51 @@ class SmsGateway:
 
     def __init__(self, *, secret: str | None = None) -> None:
         self.state = _GatewayState(secret=secret)
+        self.port = free_port()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/sms"
+
+    def up(self) -> None:
+        """Listen (again, on the same port); what it received before is kept."""
+        if self._server is not None:
+            return
         handler = type("Handler", (_GatewayHandler,), {"state": self.state})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
+        self._thread.start()
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}/sms"
+    def down(self) -> None:
+        """Stop listening: clients get "connection refused"."""
+        if self._server is None or self._thread is None:
+            return
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=10)
+        self._server = self._thread = None
+
+    def drop_replies(self, count: int) -> None:
+        """Take the next count messages but close the connection instead of answering."""
+        with self.state.lock:
+            self.state.replies_to_drop = count
+
+    def hold_replies(self) -> threading.Event:
+        """Take messages but answer none until the returned event is set."""
+        with self.state.lock:
+            self.state.hold = threading.Event()
+            return self.state.hold
+
+    def release_replies(self) -> None:
+        with self.state.lock:
+            hold, self.state.hold = self.state.hold, None
+        if hold is not None:
+            hold.set()
 
     def fail_next(self, count: int, *, status: int = 500) -> None:
         with self.state.lock:
@@ -182,14 +261,13 @@ class SmsGateway:
 
     @property
     def delivered(self) -> list[SmsRequest]:
-        """The requests the gateway accepted (answered with 2xx)."""
-        return [r for r in self.requests if 200 <= r.status < 300]
+        """The messages the gateway passed on: accepted, and not a repeat of a delivered key."""
+        return [r for r in self.requests if 200 <= r.status < 300 and not r.duplicate]
 
     def __enter__(self) -> SmsGateway:
-        self._thread.start()
+        self.up()
         return self
 
     def __exit__(self, *_exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=10)
+        self.release_replies()
+        self.down()
