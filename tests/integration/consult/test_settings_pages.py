@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from consult.models import Consultation, ConsultSetting, ConsultStatus
 from hospital.accounts.models import Role
 from hospital.db import db
+from hospital.zones import zone_for
 from tests.support import factories
 from tests.support.auth import sign_in
 from tests.support.consult_factories import ConsultWorld
@@ -40,8 +41,10 @@ def test_a_doctor_changes_their_own_settings_from_the_inbox(client: Any, world: 
     assert listed.status_code == 302 and listed.headers["Location"].endswith(own)
     form = client.get(f"{own}?lang=en")
     assert form.status_code == 200 and "data-settings-form" in form.get_data(as_text=True)
-    saved = client.post(own, data=GOOD)
-    assert saved.status_code == 302
+    saved = client.post(own, data=GOOD, follow_redirects=True)
+    assert "The consultation settings are saved." in saved.get_data(
+        as_text=True
+    ) or "咨询设置已保存" in saved.get_data(as_text=True)
     setting = _setting(world.doctor.id)
     assert setting is not None
     assert (setting.is_offered, setting.open_to_all) == (True, False)
@@ -129,7 +132,9 @@ def test_the_doctors_staff_home_shows_the_questions_waiting(client: Any, world: 
         )
     db.session.commit()
     html = client.get("/?lang=en").get_data(as_text=True)
-    assert "2 questions waiting for your answer" in html and "the first due" in html
+    first_due = (world.now + timedelta(hours=2)).astimezone(zone_for(world.hospital))
+    assert "2 questions waiting for your answer" in html
+    assert f"the first due {first_due:%m-%d %H:%M}" in html
     assert 'href="/staff/consult"' in html
     zh = client.get("/?lang=zh").get_data(as_text=True)
     assert "2 个问题等待您回答" in zh
