@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import (
@@ -16,12 +17,16 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from markupsafe import Markup
+from marshmallow import ValidationError
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from consult.red_flags import red_flags_in
+from consult.schemas import SettingArgs
 from consult.services import answering, asking, attachments, offers, reading
 from hospital.accounts.guards import require_roles, signed_in_account
 from hospital.accounts.models import Role
+from hospital.billing.pricing import fen_to_yuan
 from hospital.billing.services import queries as billing_queries
 from hospital.billing.services.orders import ItemRequest
 from hospital.db import db, utcnow
@@ -29,13 +34,17 @@ from hospital.errors import DomainError
 from hospital.patients.access import Permission, patients_acting_for
 from hospital.patients.identity import mask_name
 from hospital.patients.models import Patient
+from hospital.web.fixable_errors import undo_on_error
 from hospital.web.id_fields import parse_id
 from hospital.web.navigation import sign_in_page_required
+from hospital.web.staff import add_staff_summary
 from hospital.web.tiles import Tile, add_home_tile
 
 bp = Blueprint("consult_pages", __name__, template_folder="templates")
 
-Page = str | WerkzeugResponse
+Page = str | WerkzeugResponse | tuple[str, int]
+
+_YUAN_TYPED = re.compile(r"^(\d{1,9})(?:\.(\d{1,2}))?$", re.ASCII)
 
 add_home_tile(
     Tile(
@@ -227,7 +236,129 @@ def inbox() -> Page:
     for c in rows:
         patient = db.session.get(Patient, c.patient_id)
         names[c.id] = mask_name(patient.name) if patient is not None else ""
-    return render_template("consult/inbox.html", consultations=rows, names=names, now=utcnow())
+    own = offers.clinician_of_account(account)
+    return render_template(
+        "consult/inbox.html", consultations=rows, names=names, now=utcnow(), own=own
+    )
+
+
+def _waiting_summary(account: Any) -> Markup | None:
+    waiting = reading.waiting_for(account)
+    if waiting is None:
+        return None
+    return Markup(render_template("consult/_waiting.html", waiting=waiting))
+
+
+add_staff_summary("consult_pages.inbox", _waiting_summary)
+
+
+@bp.get("/staff/consult/settings")
+@sign_in_page_required
+@require_roles(Role.CLINICIAN, Role.ADMIN)
+def settings() -> Page:
+    """An administrator's list of every doctor's terms; a doctor goes to their own form."""
+    account = signed_in_account()
+    if not account.has_role(Role.ADMIN):
+        own = offers.clinician_of_account(account)
+        if own is None:
+            abort(404)
+        return redirect(url_for("consult_pages.edit_settings", clinician_id=own.id))
+    return render_template("consult/settings_list.html", terms=offers.hospital_terms(actor=account))
+
+
+def _fee_fen(text: str) -> int | None:
+    """Yuan as typed ("20", "20.5", "20.50") -> fen; None for anything else ("1e3", "-5")."""
+    match = _YUAN_TYPED.match(text.strip())
+    if match is None:
+        return None
+    return int(match[1]) * 100 + int((match[2] or "").ljust(2, "0"))
+
+
+def _whole(text: str) -> int | None:
+    text = text.strip()
+    return int(text) if text.isascii() and text.isdigit() and len(text) < 9 else None
+
+
+def _limits(name: str) -> Any:
+    # The ranges are the API's (SettingArgs): one rule for the page and the API.
+    return SettingArgs().fields[name].validators[0]
+
+
+def _setting_form() -> tuple[dict[str, Any], dict[str, str]]:
+    """The form's values, checked by the API's schema, and a message per bad field."""
+    form = request.form
+    raw = {
+        "is_offered": form.get("is_offered") == "1",
+        "open_to_all": form.get("open_to_all") == "1",
+        "fee_fen": _fee_fen(form.get("fee_yuan", "")),
+        "answer_hours": _whole(form.get("answer_hours", "")),
+        "daily_cap": _whole(form.get("daily_cap", "")),
+    }
+    fee, hours, cap = _limits("fee_fen"), _limits("answer_hours"), _limits("daily_cap")
+    messages = {
+        "fee_fen": _(
+            "Enter the fee in yuan, from %(low)s to %(high)s, at most two decimals (like 20 or 20.50).",
+            low=fee.min // 100,
+            high=fee.max // 100,
+        ),
+        "answer_hours": _(
+            "Enter the answer time as whole hours, from %(low)s to %(high)s.",
+            low=hours.min,
+            high=hours.max,
+        ),
+        "daily_cap": _(
+            "Enter the daily cap as a whole number, from %(low)s to %(high)s.",
+            low=cap.min,
+            high=cap.max,
+        ),
+    }
+    errors: dict[str, str] = {}
+    try:
+        values: dict[str, Any] = SettingArgs().load({k: v for k, v in raw.items() if v is not None})
+    except ValidationError as error:
+        values = {}
+        bad = error.messages if isinstance(error.messages, dict) else {}
+        errors = {name: messages[name] for name in bad if name in messages}
+    errors.update({name: messages[name] for name, v in raw.items() if v is None})
+    field_names = {"fee_fen": "fee_yuan"}
+    return values, {field_names.get(k, k): m for k, m in errors.items()}
+
+
+@bp.route("/staff/consult/settings/<int:clinician_id>", methods=["GET", "POST"])
+@sign_in_page_required
+@require_roles(Role.CLINICIAN, Role.ADMIN)
+def edit_settings(clinician_id: int) -> Page:
+    """A doctor's own terms, or (for an administrator) any doctor's of the hospital."""
+    account = signed_in_account()
+    offer = offers.setting_for(clinician_id, actor=account)
+    errors: dict[str, str] = {}
+    message = None
+    status = 200
+    if request.method == "POST":
+        values, errors = _setting_form()
+        if not errors:
+            with undo_on_error(let_refusals_through=True) as failed:
+                offers.update_setting(clinician_id, actor=account, now=utcnow(), **values)
+            if failed.error is None:
+                flash(_("The consultation settings are saved."))
+                return redirect(url_for("consult_pages.edit_settings", clinician_id=clinician_id))
+            message, status = failed.message, failed.status
+        else:
+            message, status = _("Nothing is saved: please correct the fields marked below."), 400
+        db.session.rollback()
+    form = request.form if request.method == "POST" else None
+    return (
+        render_template(
+            "consult/settings_edit.html",
+            offer=offer,
+            form=form,
+            errors=errors,
+            message=message,
+            fee_yuan=fen_to_yuan(offer.fee_fen),
+            is_admin=account.has_role(Role.ADMIN),
+        ),
+        status,
+    )
 
 
 def _items(field: str) -> list[ItemRequest]:

@@ -149,6 +149,16 @@ def _settable(clinician_id: int, actor: Account) -> Clinician:
     return clinician
 
 
+def hospital_terms(*, actor: Account) -> list[Offer]:
+    """An administrator's view of every clinician's terms in their hospital."""
+    if not actor.has_role(Role.ADMIN):
+        raise Forbidden(
+            _l("Only an administrator sees every doctor's settings."),
+            code=ErrorCode.ROLE_REQUIRED,
+        )
+    return [offer_of(c) for c in scheduling_queries.clinicians_of(actor.hospital_id)]
+
+
 def setting_for(clinician_id: int, *, actor: Account) -> Offer:
     """An admin's or the clinician's own view of the clinician's terms."""
     return offer_of(_settable(clinician_id, actor))

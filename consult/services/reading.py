@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 
-from consult.models import WAITING_FOR_CLINICIAN, Consultation
+from consult.models import WAITING_FOR_CLINICIAN, Consultation, ConsultStatus
 from consult.services import access
 from consult.services.offers import clinician_of_account
 from hospital.accounts.models import Account
@@ -58,6 +58,31 @@ def _require_clinician(actor: Account) -> int:
             code=ErrorCode.ROLE_REQUIRED,
         )
     return clinician.id
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """How many questions wait for the clinician's first answer, and the nearest deadline."""
+
+    count: int
+    nearest_due: datetime | None
+
+
+def waiting_for(actor: Account) -> Waiting | None:
+    """The signed-in clinician's unanswered questions (None: the account is no clinician).
+
+    Counts only, no patient's data: not audited (the inbox it leads to is).
+    """
+    clinician = clinician_of_account(actor)
+    if clinician is None:
+        return None
+    count, nearest = db.session.execute(
+        sa.select(sa.func.count(Consultation.id), sa.func.min(Consultation.answer_due_at)).where(
+            Consultation.clinician_id == clinician.id,
+            Consultation.status == ConsultStatus.OPEN,
+        )
+    ).one()
+    return Waiting(count=int(count or 0), nearest_due=nearest)
 
 
 def inbox(*, actor: Account) -> list[Consultation]:

@@ -48,7 +48,7 @@ from hospital.web.i18n import (
     elder_mode_on,
 )
 from hospital.web.navigation import next_path, same_site_path, sign_in_page_required
-from hospital.web.staff import staff_links
+from hospital.web.staff import staff_links, staff_summaries
 from hospital.web.tiles import home_tiles
 from hospital.zones import DEFAULT_TIMEZONE
 
@@ -207,7 +207,13 @@ def home() -> str:
         from hospital.audit.record_access import ROLE_LABELS
 
         roles = [ROLE_LABELS[r.value] for r in sorted(account.roles) if r.value in ROLE_LABELS]
-        return render_template("staff_home.html", links=staff_links(account), role_labels=roles)
+        links = staff_links(account)
+        return render_template(
+            "staff_home.html",
+            links=links,
+            role_labels=roles,
+            summaries=staff_summaries(account, links),
+        )
     return render_template(
         "home.html",
         tiles=home_tiles(signed_in=account is not None),

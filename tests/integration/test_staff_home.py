@@ -15,7 +15,12 @@ EXPECTED = {
     Role.REGISTRAR: ({"/queueing/desk", "/staff/day", "/staff/suspensions"}, {"/billing/cashier"}),
     Role.NURSE: ({"/queueing/console", "/staff/day"}, {"/queueing/desk", "/admin/schedule"}),
     Role.CLINICIAN: (
-        {"/queueing/console", "/staff/day", "/reports/lab/awaiting-release"},
+        {
+            "/queueing/console",
+            "/staff/day",
+            "/reports/lab/awaiting-release",
+            "/staff/consult/settings",
+        },
         {"/billing/cashier", "/reports/lab/new"},  # intake is the lab's (a 403 for a doctor)
     ),
     Role.LAB: ({"/reports/lab/new", "/queueing/console"}, {"/staff/day"}),
@@ -27,6 +32,7 @@ EXPECTED = {
             "/reports/statistics",
             "/billing/cashier",
             "/styleguide",
+            "/staff/consult/settings",
         },
         set(),
     ),
