@@ -292,20 +292,31 @@ class Payment(Model):
 
 
 class Refund(Model):
-    """Money returned to one payment's source."""
+    """Money returned to one payment's source, or to one insurance account charge.
+
+    A refund of a provider or fund payment has payment_id; the share credited back to a
+    personal insurance account (own or family, 家庭共济) has account_charge_id instead and is
+    succeeded at once.
+    """
 
     __tablename__ = "billing_refund"
     __table_args__ = (
         sa.UniqueConstraint("refund_no"),
         sa.UniqueConstraint("requested_by_account_id", "idempotency_key"),
         sa.CheckConstraint("amount_fen > 0", name="amount_positive"),
+        sa.CheckConstraint(
+            "(payment_id IS NULL) <> (account_charge_id IS NULL)", name="one_source"
+        ),
         sa.Index("ix_billing_refund_status", "status"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     hospital_id: Mapped[int] = mapped_column(sa.ForeignKey("hospital.id"), index=True)
     order_id: Mapped[int] = mapped_column(sa.ForeignKey("billing_order.id"), index=True)
-    payment_id: Mapped[int] = mapped_column(sa.ForeignKey("billing_payment.id"), index=True)
+    payment_id: Mapped[int | None] = mapped_column(sa.ForeignKey("billing_payment.id"), index=True)
+    account_charge_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("billing_account_charge.id"), index=True
+    )
     refund_no: Mapped[str] = mapped_column(sa.String(64))
     amount_fen: Mapped[int] = mapped_column()
     kind: Mapped[RefundKind] = enum_column(RefundKind)
@@ -319,7 +330,16 @@ class Refund(Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    payment: Mapped[Payment] = relationship()
+    payment: Mapped[Payment | None] = relationship()
+    account_charge: Mapped[AccountCharge | None] = relationship()
+
+    @property
+    def source(self) -> str:
+        """self_pay, insurance (the fund), personal_account or family_account."""
+        if self.payment is not None:
+            return self.payment.source.value
+        assert self.account_charge is not None
+        return f"{self.account_charge.source.value}_account"
 
 
 class LedgerEntry(Model):

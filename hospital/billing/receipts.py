@@ -7,9 +7,10 @@ from datetime import datetime
 
 import sqlalchemy as sa
 from flask import current_app, render_template
+from flask_babel import lazy_gettext as _l
 
 from hospital.accounts.models import Account
-from hospital.billing.models import Order, Payment, PaymentSource
+from hospital.billing.models import Order, Payment, PaymentSource, Refund, RefundStatus
 from hospital.db import db
 from hospital.organisation.models import Hospital
 from hospital.patients.identity import mask_id_number, mask_phone
@@ -20,6 +21,24 @@ from hospital.zones import zone_for
 
 SIZES = ("a4", "80mm")
 VERIFY_PATH = "/billing/verify/{token}"
+
+# Where a refund's money went (Refund.source), in the order a person reads them.
+REFUND_SOURCE_LABELS = {
+    "self_pay": _l("Cash (payment provider)"),
+    "insurance": _l("Medical insurance fund"),
+    "personal_account": _l("Own insurance account"),
+    "family_account": _l("Family member's insurance account (家庭共济)"),
+}
+
+
+def refunded_by_source(order_id: int) -> dict[str, int]:
+    """What was refunded (or is on its way back) to each source, in REFUND_SOURCE_LABELS order."""
+    found: dict[str, int] = {}
+    for refund in db.session.scalars(
+        sa.select(Refund).where(Refund.order_id == order_id, Refund.status != RefundStatus.FAILED)
+    ).all():
+        found[refund.source] = found.get(refund.source, 0) + refund.amount_fen
+    return {source: found[source] for source in REFUND_SOURCE_LABELS if source in found}
 
 
 @dataclass(frozen=True)
@@ -32,6 +51,7 @@ class ReceiptView:
     paid_at_local: datetime
     transaction_ids: list[str]
     verify_url: str
+    refunds: dict[str, int]  # Refund.source -> fen
 
 
 def receipt_view(order: Order) -> ReceiptView:
@@ -65,6 +85,7 @@ def receipt_view(order: Order) -> ReceiptView:
         paid_at_local=order.paid_at.astimezone(zone_for(hospital)),
         transaction_ids=[t for t in txns if t],
         verify_url=base + VERIFY_PATH.format(token=order.verification_token),
+        refunds=refunded_by_source(order.id),
     )
 
 
@@ -74,6 +95,7 @@ def receipt_html(order: Order, *, size: str = "a4") -> str:
     view = receipt_view(order)
     return render_template(
         "billing/receipt_pdf.html",
+        refund_labels=REFUND_SOURCE_LABELS,
         r=view,
         size=size,
         qr=qr_svg(view.verify_url, box_size=10),

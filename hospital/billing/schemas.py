@@ -100,10 +100,28 @@ class StartedPaymentOut(Schema):
 
 
 class RefundOut(Schema):
+    """One part of a refund: back to the cash payment, the fund, or an insurance account."""
+
     id = fields.Int()
     order_id = fields.Int()
-    payment_id = fields.Int()
-    source = fields.Str(attribute="payment.source")
+    payment_id = fields.Int(
+        allow_none=True,
+        metadata={"description": "The payment refunded; null for an insurance account's share."},
+    )
+    account_charge_id = fields.Int(
+        allow_none=True,
+        metadata={
+            "description": "The insurance account charge credited back; null for a payment's."
+        },
+    )
+    source = fields.Str(
+        metadata={
+            "description": "Where the money goes: self_pay (the cash payment), insurance (the "
+            "fund), personal_account (the patient's own insurance account) or family_account "
+            "(a family member's, 家庭共济).",
+            "enum": ["self_pay", "insurance", "personal_account", "family_account"],
+        }
+    )
     refund_no = fields.Str()
     amount_fen = fields.Int()
     kind = fields.Enum(RefundKind, by_value=True)

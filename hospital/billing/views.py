@@ -24,6 +24,7 @@ from hospital.billing.providers.registry import (
     payment_provider,
 )
 from hospital.billing.providers.sandbox import SandboxProvider
+from hospital.billing.receipts import REFUND_SOURCE_LABELS
 from hospital.billing.references import OrderKind, OrderRef
 from hospital.billing.services import (
     accounts,
@@ -63,6 +64,8 @@ STATUS_LABELS = {
 PROVIDER_LABELS = {
     "sandbox": _l("Sandbox (test payments)"),
     "alipay": _l("Alipay"),
+    "personal_account": REFUND_SOURCE_LABELS["personal_account"],
+    "family_account": REFUND_SOURCE_LABELS["family_account"],
 }
 
 add_home_tile(
@@ -402,7 +405,15 @@ def cashier_refund(order_id: int) -> Page:
         now=utcnow(),
     )
     total = sum(r.amount_fen for r in issued)
-    flash(_("Refunded %(amount)s.", amount=format_fen(total)), "success")
+    by_source: dict[str, int] = {}
+    for part in issued:
+        by_source[part.source] = by_source.get(part.source, 0) + part.amount_fen
+    parts = "; ".join(
+        f"{REFUND_SOURCE_LABELS[source]} {format_fen(by_source[source])}"
+        for source in REFUND_SOURCE_LABELS
+        if source in by_source
+    )
+    flash(_("Refunded %(amount)s: %(parts)s.", amount=format_fen(total), parts=parts), "success")
     return redirect(url_for("billing_pages.cashier", date=request.form.get("date") or None))
 
 

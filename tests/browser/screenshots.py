@@ -69,6 +69,10 @@ SHOTS: list[Shot] = [
     Shot("home-elder", "/?lang=zh", sign_in_as=PATIENT, elder=True),
     Shot("billing-pay", "/billing/orders/{pending_order}/pay?lang=zh", sign_in_as=PATIENT),
     Shot("billing-orders", "/billing/orders?lang=en", sign_in_as=PATIENT),
+    # The daughter shows her father's medical-insurance code and shares her account (#22).
+    Shot("insurance-code", "/billing/insurance/?patient={father}&lang=zh", sign_in_as=PATIENT),
+    Shot("insurance-code-en", "/billing/insurance/?patient={father}&lang=en", sign_in_as=PATIENT),
+    Shot("insurance-code-elder", "/billing/insurance/?patient={father}&lang=zh", sign_in_as=PATIENT, elder=True),
     Shot("cashier-console", "/billing/cashier?lang=zh", DESKTOP, sign_in_as=CASHIER, full_page=False),
     Shot("book-departments", "/book?lang=zh", sign_in_as=PATIENT),
     Shot("book-slots", "/book/sessions/{future_session}?lang=zh", sign_in_as=PATIENT),
@@ -175,7 +179,7 @@ def _orders(app: Any) -> dict[str, Any]:
         sandbox().decide(payment.out_trade_no, "success", now=now)
         body, headers = sandbox_notification(payment, now=now)
         settlement.handle_notification("sandbox", headers, body, now=now)
-        ids = {"pending_order": pending.id, "paid_order": paid.id}
+        ids = {"pending_order": pending.id, "paid_order": paid.id, "father": father.id}
         db.session.commit()
     return ids
 

@@ -7,6 +7,7 @@ with the cash payment.
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -22,6 +23,9 @@ from hospital.billing.models import (
     Order,
     Payment,
     PaymentSource,
+    Refund,
+    RefundKind,
+    RefundStatus,
 )
 from hospital.billing.pricing import split_refund
 from hospital.billing.providers.registry import insurance_adapter
@@ -106,14 +110,24 @@ def release_charges(order: Order, *, now: datetime) -> None:
     db.session.flush()
 
 
-def refund_self_part(order: Order, self_part: int, *, actor: Account | None, now: datetime) -> int:
+def refund_self_part(
+    order: Order,
+    self_part: int,
+    *,
+    actor: Account | None,
+    now: datetime,
+    kind: RefundKind,
+    reason: str,
+    idempotency_key: str | None = None,
+) -> tuple[int, list[Refund]]:
     """Return self_part over the cash payment and the settled charges in proportion.
 
-    Credits the accounts' shares at once and answers the share left for the cash payment.
+    Credits the accounts' shares at once, each recorded as a succeeded Refund of its charge,
+    and answers the share left for the cash payment with those refunds.
     """
     charges = [c for c in charges_of(order.id) if c.status is ChargeStatus.SETTLED]
     if not charges:
-        return self_part
+        return self_part, []
     cash = db.session.scalar(
         sa.select(Payment).where(
             Payment.order_id == order.id,
@@ -127,6 +141,7 @@ def refund_self_part(order: Order, self_part: int, *, actor: Account | None, now
     parts = split_refund(self_part, remaining)
     adapter = insurance_adapter(current_app.config)
     credited = 0
+    issued: list[Refund] = []
     for charge in charges:
         part = parts.get(f"charge:{charge.id}", 0)
         if part <= 0:
@@ -150,13 +165,34 @@ def refund_self_part(order: Order, self_part: int, *, actor: Account | None, now
             now=now,
         )
         credited += part
+        source = f"{charge.source.value}_account"
+        refund = Refund(
+            hospital_id=order.hospital_id,
+            order_id=order.id,
+            account_charge_id=charge.id,
+            refund_no="RF" + secrets.token_hex(12),
+            amount_fen=part,
+            kind=kind,
+            reason=reason,
+            status=RefundStatus.SUCCEEDED,
+            provider_refund_id=txn[:64] if txn else None,
+            requested_by_account_id=actor.id if actor is not None else None,
+            idempotency_key=f"{idempotency_key}#{source}" if idempotency_key else None,
+            attempts=1,
+            created_at=now,
+            completed_at=now,
+        )
+        db.session.add(refund)
+        db.session.flush()
+        issued.append(refund)
         _ledger(
             order,
             LedgerKind.REFUND_SUCCEEDED,
             now=now,
             amount_fen=part,
+            refund=refund,
             actor=actor,
-            detail={"source": f"{charge.source.value}_account", "txn": txn},
+            detail={"source": source, "txn": txn},
         )
         if charge.source is AccountSource.FAMILY:
             _tell_owner(
@@ -173,7 +209,7 @@ def refund_self_part(order: Order, self_part: int, *, actor: Account | None, now
             now=now,
         )
     db.session.flush()
-    return parts.get("cash", 0)
+    return parts.get("cash", 0), issued
 
 
 def _tell_owner(

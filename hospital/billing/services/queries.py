@@ -11,9 +11,9 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
 from hospital.accounts.models import Account
+from hospital.billing.models import AccountSource, LedgerEntry, LedgerKind, Payment, RegistrationFee
 from hospital.billing.models import FeeItem as FeeItem
 from hospital.billing.models import ItemCategory as ItemCategory
-from hospital.billing.models import LedgerEntry, LedgerKind, Payment, RegistrationFee
 from hospital.billing.models import Order as Order
 from hospital.billing.models import OrderStatus as OrderStatus
 from hospital.billing.references import OrderKind, OrderRef
@@ -101,6 +101,10 @@ def orders_for_cashier(day: date, *, actor: Account) -> list[Order]:
     )
 
 
+# The reconciliation's "providers" for money from insurance personal accounts.
+ACCOUNT_PROVIDERS = frozenset(f"{source.value}_account" for source in AccountSource)
+
+
 @dataclass(frozen=True)
 class ReconciliationLine:
     at: datetime
@@ -125,7 +129,11 @@ class ReconciliationReport:
 
 
 def daily_reconciliation(day: date, *, actor: Account) -> ReconciliationReport:
-    """Money received and refunded on one local day, per provider, from the ledger."""
+    """Money received and refunded on one local day, per provider, from the ledger.
+
+    Insurance personal accounts count as providers of their own (personal_account,
+    family_account), so the day adds up to what the orders were paid.
+    """
     if not actor.has_role(*CASHIER_ROLES):
         raise Forbidden(_l("Only cashiers can see this."), code=ErrorCode.ROLE_REQUIRED)
     hospital = db.session.get(Hospital, actor.hospital_id)
@@ -133,7 +141,7 @@ def daily_reconciliation(day: date, *, actor: Account) -> ReconciliationReport:
     start, end = day_bounds(day, zone_for(hospital))
     rows = db.session.execute(
         sa.select(LedgerEntry, Payment, Order)
-        .join(Payment, Payment.id == LedgerEntry.payment_id)
+        .outerjoin(Payment, Payment.id == LedgerEntry.payment_id)
         .join(Order, Order.id == LedgerEntry.order_id)
         .where(
             LedgerEntry.hospital_id == hospital.id,
@@ -147,17 +155,24 @@ def daily_reconciliation(day: date, *, actor: Account) -> ReconciliationReport:
     received: dict[str, int] = {}
     refunded: dict[str, int] = {}
     for entry, payment, order in rows:
+        if payment is not None:
+            provider, txn = payment.provider, payment.provider_txn_id or ""
+        elif entry.detail.get("source") in ACCOUNT_PROVIDERS:
+            # An insurance personal account (own or 家庭共济) charged or credited back.
+            provider, txn = str(entry.detail["source"]), str(entry.detail.get("txn") or "")
+        else:
+            continue
         is_payment = entry.kind == LedgerKind.PAYMENT_SUCCEEDED
         bucket = received if is_payment else refunded
-        bucket[payment.provider] = bucket.get(payment.provider, 0) + entry.amount_fen
+        bucket[provider] = bucket.get(provider, 0) + entry.amount_fen
         lines.append(
             ReconciliationLine(
                 at=entry.at,
                 kind="payment" if is_payment else "refund",
-                provider=payment.provider,
+                provider=provider,
                 order_id=order.id,
                 receipt_no=order.receipt_no or "",
-                provider_txn_id=payment.provider_txn_id or "",
+                provider_txn_id=txn,
                 amount_fen=entry.amount_fen,
             )
         )

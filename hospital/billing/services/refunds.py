@@ -14,6 +14,7 @@ from flask_babel import lazy_gettext as _l
 from hospital.accounts.models import Account
 from hospital.audit.service import record
 from hospital.billing.models import (
+    AccountSource,
     LedgerKind,
     Order,
     OrderStatus,
@@ -42,6 +43,12 @@ log = logging.getLogger("hospital.billing")
 
 
 REFUND_SUBMIT_ATTEMPTS = 8
+
+# Where a refund's money goes: the two payment sources and the two insurance accounts.
+REFUND_SOURCES = (
+    *(s.value for s in PaymentSource),
+    *(f"{s.value}_account" for s in AccountSource),
+)
 
 
 # The messages _tell_patient sends; hospital.billing.wiring.connect registers them.
@@ -93,9 +100,7 @@ def refund_order(
             earlier = db.session.scalars(
                 sa.select(Refund).where(
                     Refund.requested_by_account_id == actor.id,
-                    Refund.idempotency_key.in_(
-                        [f"{idempotency_key}#{s.value}" for s in PaymentSource]
-                    ),
+                    Refund.idempotency_key.in_([f"{idempotency_key}#{s}" for s in REFUND_SOURCES]),
                 )
             ).all()
             if earlier:
@@ -201,7 +206,16 @@ def _refund(
             continue
         if source is PaymentSource.SELF_PAY and order.account_fen > 0:
             # Insurance accounts paid part of it: they get their share back at once.
-            part = accounts.refund_self_part(order, part, actor=actor, now=now)
+            part, credited = accounts.refund_self_part(
+                order,
+                part,
+                actor=actor,
+                now=now,
+                kind=kind,
+                reason=reason or str(_REFUND_REASONS.get(kind, "")),
+                idempotency_key=idempotency_key,
+            )
+            refunds.extend(credited)
             if part <= 0:
                 continue
         payment = db.session.scalar(
@@ -293,6 +307,8 @@ def submit_refund(refund: Refund, *, now: datetime) -> None:
     if refund.status != RefundStatus.PENDING:
         return
     payment = refund.payment
+    if payment is None:  # an insurance account's share: credited when it was made
+        return
     refund.attempts += 1
     try:
         backend = _refund_backend(payment)

@@ -302,7 +302,13 @@ def test_refunds_go_back_in_proportion_to_every_source(db_session: Any) -> None:
         reason="退一半",
         now=utcnow(),
     )
-    assert [r.amount_fen for r in done] == [1000]  # the cash half
+    # every part is a refund record: each account's share (credited at once) and the cash half
+    parts = {r.source: (r.amount_fen, r.status.value) for r in done}
+    assert parts == {
+        "personal_account": (500, "succeeded"),
+        "family_account": (500, "succeeded"),
+        "self_pay": (1000, "succeeded"),
+    }
     charges = {c.source: c for c in db.session.scalars(sa.select(AccountCharge)).all()}
     assert charges[AccountSource.PERSONAL].refunded_fen == 500
     assert charges[AccountSource.FAMILY].refunded_fen == 500
