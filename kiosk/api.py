@@ -4,7 +4,8 @@ Every patient call carries its own proof (a scanned appointment code, an identit
 short-lived confirmation of a texted code): the kiosk keeps no one signed in.
 
 One module per concern in kiosk/rest/; the routes register on `blp` as each module is imported,
-in this order (the order of the OpenAPI document's paths).
+in this order (the order of the OpenAPI document's paths). Nothing else imports a route module, or the order
+would follow whoever imported first.
 """
 
 from kiosk.rest import hall  # noqa: F401  # isort: skip

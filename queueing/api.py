@@ -5,7 +5,8 @@ public and show masked data only. Streams send a full snapshot on (re)connect, t
 queue event, with a heartbeat between; GET endpoints return the same payloads for polling.
 
 One module per concern; the routes register on `blp` as each module is imported, in this order
-(the order of the OpenAPI document's paths).
+(the order of the OpenAPI document's paths). Nothing else imports a route module, or the order
+would follow whoever imported first.
 """
 
 from queueing.rest import tickets  # noqa: F401  # isort: skip

@@ -16,6 +16,9 @@ blp = Blueprint(
 )
 
 STAFF = tuple(STAFF_ROLES)
+# An event stream ends after this; EventSource reconnects and gets a snapshot. (Here, not in
+# streams.py: only queueing/api.py imports the route modules, so that they register in order.)
+STREAM_SECONDS = 600.0
 
 # One instance: building a schema costs more than dumping a ticket with it.
 TICKET_OUT = TicketOut()

@@ -25,13 +25,13 @@ from hospital.web.api_docs import file_response
 from hospital.zones import local_date, zone_for
 from queueing import snapshots
 from queueing.live import broker, state_cache
+from queueing.rest import common
 from queueing.rest.boards import board_queue_ids
 from queueing.rest.common import STAFF, blp
 from queueing.schemas import BoardArgs
 from queueing.services import counters, notify, queues
 
 HEARTBEAT_SECONDS = 15.0
-STREAM_SECONDS = 600.0  # a stream ends after this; EventSource reconnects and gets a snapshot
 DEFAULT_STREAM_SLOTS = 1000
 _slots: dict[int, threading.BoundedSemaphore] = {}
 _slots_lock = threading.Lock()
@@ -65,7 +65,7 @@ def event_stream(
 
     def frames() -> Iterator[str]:
         last = ""
-        ends = time.monotonic() + (STREAM_SECONDS if holds_slot else 0)
+        ends = time.monotonic() + (common.STREAM_SECONDS if holds_slot else 0)
         try:
             yield "retry: 2000\n\n" if holds_slot else "retry: 10000\n\n"
             changed = True

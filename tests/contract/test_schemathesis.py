@@ -36,7 +36,7 @@ from schemathesis.specs.openapi.checks import (
     use_after_free,
 )
 
-import queueing.rest.streams
+import queueing.rest.common
 from hospital.accounts.models import DeviceKind, Role
 from hospital.accounts.services.devices import register_device
 from hospital.db import db, utcnow
@@ -140,7 +140,7 @@ def identity_headers(
     app: Flask, db_session: Any, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[dict[str, dict[str, str]]]:
     # An event stream sends its first snapshot and ends, instead of holding the test open.
-    monkeypatch.setattr(queueing.rest.streams, "STREAM_SECONDS", 0.0)
+    monkeypatch.setattr(queueing.rest.common, "STREAM_SECONDS", 0.0)
     hospital = factories.create_hospital()
     for mrn in CONTRACT_MRNS:  # the patients the generated laboratory messages are for
         factories.create_patient(hospital).medical_record_number = mrn

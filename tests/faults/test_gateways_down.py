@@ -25,7 +25,9 @@ from hospital.notifications.service import message_key, notify
 from tests.faults.schedulers import wait_for_one_leader
 from tests.support.mail_servers import SmsGateway, SmsRequest, SmtpServer
 
-register_template("faults.notice", subject="Notice {n}", body="Notice {n}: please come to room 3.")
+register_template(
+    "test.faults_notice", subject="Notice {n}", body="Notice {n}: please come to room 3."
+)
 MESSAGES = 12
 WAIT_S = 300  # generous: a loaded 2-core machine; the loops below poll, they assert no speed
 
@@ -56,7 +58,7 @@ def enqueue(app: Flask, phones: list[str], emails: list[str]) -> list[int]:
             for n, phone in enumerate(phones):
                 written += notify(
                     hospital_id=hospital_id,
-                    template="faults.notice",
+                    template="test.faults_notice",
                     context={"n": n},
                     language="en",
                     phone=phone,

@@ -73,8 +73,11 @@ def _serving(cluster: Cluster) -> list[int]:
     return [i for i in range(WEB_COUNT) if _subscribers(cluster, i) > 0]
 
 
-def _connect(url: str) -> Iterator[tuple[str, str]]:
-    """Open the stream as EventSource does: retry the same URL until it answers 200."""
+def _connect(url: str, opened: list[requests.Response]) -> Iterator[tuple[str, str]]:
+    """Open the stream as EventSource does: retry the same URL until it answers 200.
+
+    Every response is kept in `opened` for the test to close: an unclosed socket is reported
+    when it is collected, in whichever test runs then."""
     deadline = time.monotonic() + WAIT_S
     while True:
         try:
@@ -83,6 +86,8 @@ def _connect(url: str) -> Iterator[tuple[str, str]]:
             )
         except requests.RequestException:
             response = None
+        if response is not None:
+            opened.append(response)
         if response is not None and response.status_code == 200:
             return read_events(response)
         assert time.monotonic() < deadline, "the stream did not come back"
@@ -100,7 +105,9 @@ def test_a_ticket_stream_survives_its_instance_being_killed(
     cluster: Cluster, waiting_ticket: dict[str, Any]
 ) -> None:
     url = f"{cluster.url}/api/v1/queueing/tickets/{waiting_ticket['token']}/events"
-    events = _connect(url)
+    opened: list[requests.Response] = []
+    closing: list[requests.Session] = []
+    events = _connect(url, opened)
     assert _next_snapshot(events)["status"] == "waiting"
     deadline = time.monotonic() + WAIT_S
     while len(_serving(cluster)) != 1:
@@ -115,13 +122,14 @@ def test_a_ticket_stream_survives_its_instance_being_killed(
         with pytest.raises((requests.RequestException, StopIteration)):
             while True:
                 next(events)
-        events = _connect(url)
+        events = _connect(url, opened)
         assert _next_snapshot(events)["status"] == "waiting"  # the current state, at once
         back = time.monotonic() - killed
         (now_serving,) = _serving(cluster)
         assert now_serving != victim
 
         nurse = requests.Session()
+        closing.append(nurse)
         signed = nurse.post(
             f"{cluster.url}/api/v1/auth/password",
             json={"login": "faults-nurse", "password": NURSE_PASSWORD},
@@ -138,5 +146,9 @@ def test_a_ticket_stream_survives_its_instance_being_killed(
         assert _next_snapshot(events)["status"] == "called"
         print(f"\nstream back through the proxy {back:.1f} s after web{victim + 1} was killed")
     finally:
+        for response in opened:
+            response.close()
+        for session in closing:
+            session.close()
         cluster.start_web(victim)
         cluster.wait_ready(victim)
