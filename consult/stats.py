@@ -105,7 +105,7 @@ def figures(hospital: Hospital, start: date, end: date) -> ConsultFigures:
 
 
 def statistics_panel(hospital_id: int, start: date, end: date) -> Markup:
-    """The consultation section of the statistics page (a hospital.web.statistics_panels panel)."""
+    """The consultation section of the statistics page (hospital.web.page_slots)."""
     hospital = db.session.get(Hospital, hospital_id)
     if hospital is None:
         return Markup("")

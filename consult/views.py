@@ -37,7 +37,7 @@ from hospital.patients.models import Patient
 from hospital.web.fixable_errors import undo_on_error
 from hospital.web.id_fields import parse_id
 from hospital.web.navigation import sign_in_page_required
-from hospital.web.staff import add_staff_summary
+from hospital.web.page_slots import STAFF_SUMMARIES
 from hospital.web.tiles import Tile, add_home_tile
 
 bp = Blueprint("consult_pages", __name__, template_folder="templates")
@@ -243,13 +243,13 @@ def inbox() -> Page:
 
 
 def _waiting_summary(account: Any) -> Markup | None:
-    waiting = reading.waiting_for(account)
+    waiting = reading.waiting_for(actor=account)
     if waiting is None:
         return None
     return Markup(render_template("consult/_waiting.html", waiting=waiting))
 
 
-add_staff_summary("consult_pages.inbox", _waiting_summary)
+STAFF_SUMMARIES.add("consult_pages.inbox", _waiting_summary)
 
 
 @bp.get("/staff/consult/settings")

@@ -9,7 +9,7 @@ from consult.services import asking, notices
 from hospital import events
 from hospital.jobs import register_jobs
 from hospital.notifications.messages import register_templates
-from hospital.web.statistics_panels import StatisticsPanel, add_statistics_panel
+from hospital.web.page_slots import STATISTICS_SECTIONS
 
 
 def connect(app: Flask) -> None:
@@ -17,4 +17,4 @@ def connect(app: Flask) -> None:
     events.order_paid.connect(asking.on_order_paid)
     register_templates(notices.MESSAGE_TEMPLATES)
     register_jobs(jobs.JOBS)
-    add_statistics_panel(StatisticsPanel("consult.figures", stats.statistics_panel, order=60))
+    STATISTICS_SECTIONS.add("consult.figures", stats.statistics_panel, order=60)

@@ -32,7 +32,7 @@ from hospital.organisation.models import Hospital
 from hospital.patients.identity import mask_name
 from hospital.pdf import PdfRenderError
 from hospital.web.navigation import sign_in_page_required
-from hospital.web.statistics_panels import render_statistics_panels
+from hospital.web.page_slots import render_statistics_sections
 from hospital.zones import zone_for
 from reports import charts, productivity, satisfaction, stats, wait_accuracy
 from reports.export import to_csv
@@ -244,7 +244,7 @@ def awaiting_release() -> Page:
     reports = lab_patient.awaiting_clinician(account.hospital_id)
     if reports:
         record_staff_read(
-            account,
+            actor=account,
             action="report.awaiting_release.list",
             object_type="lab_report",
             reads=[(r.id, r.patient_id) for r in reports],
@@ -429,7 +429,7 @@ def statistics() -> Page:
         columns=COLUMNS,
         cell=cell,
         hospital=hospital,
-        panels=render_statistics_panels(hospital.id, table.start, table.end),
+        panels=render_statistics_sections(hospital.id, table.start, table.end),
         staff_rows=productivity.staff_productivity(
             hospital, start=table.start, end=table.end, language=_language()
         ),

@@ -7,7 +7,7 @@ from flask import Flask
 from hospital import events
 from hospital.jobs import register_jobs
 from hospital.notifications.messages import register_templates
-from hospital.web.statistics_panels import add_statistics_panel
+from hospital.web.page_slots import STATISTICS_SECTIONS
 from scheduling import jobs, notices
 from scheduling.pages import waitlist_statistics
 from scheduling.services import booking, keep_or_release, offers
@@ -22,4 +22,6 @@ def connect(app: Flask) -> None:
     register_templates(offers.MESSAGE_TEMPLATES)
     register_templates(keep_or_release.MESSAGE_TEMPLATES)
     register_jobs(jobs.JOBS)
-    add_statistics_panel(waitlist_statistics.PANEL)
+    STATISTICS_SECTIONS.add(
+        "scheduling.waitlist", waitlist_statistics.render_waitlist_statistics, order=50
+    )

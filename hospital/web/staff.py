@@ -9,7 +9,6 @@ imports no domain package; a link whose page is not registered in this app is le
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +17,7 @@ from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 
 from hospital.accounts.models import Account, Role
+from hospital.web.page_slots import STAFF_SUMMARIES
 
 
 @dataclass(frozen=True)
@@ -144,22 +144,11 @@ def staff_links(account: Account | None) -> list[StaffLink]:
     return [link for link in LINKS if link.roles & roles and link.endpoint in registered]
 
 
-# A line of live figures under a staff home link ("3 questions waiting, the first due 14:30"),
-# added by the package owning the page, like home tiles: summary(account) -> HTML or None.
-StaffSummary = Callable[[Account], Markup | None]
-_SUMMARIES: dict[str, StaffSummary] = {}
-
-
-def add_staff_summary(endpoint: str, summary: StaffSummary) -> None:
-    """Show summary's HTML under the staff home link to endpoint (adding again replaces it)."""
-    _SUMMARIES[endpoint] = summary
-
-
 def staff_summaries(account: Account, links: list[StaffLink]) -> dict[str, Markup]:
     """The summaries of the links this account sees, by endpoint (those with something to say)."""
     shown = {}
     for link in links:
-        summary = _SUMMARIES.get(link.endpoint)
+        summary = STAFF_SUMMARIES.get(link.endpoint)
         html = summary(account) if summary is not None else None
         if html:
             shown[link.endpoint] = html

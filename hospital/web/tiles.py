@@ -11,6 +11,8 @@ from typing import Any
 from flask import current_app, has_app_context, has_request_context, url_for
 from flask_babel import lazy_gettext as _l
 
+from hospital.web.page_slots import PageSlot
+
 
 @dataclass(frozen=True)
 class Tile:
@@ -28,28 +30,26 @@ class Tile:
         return url_for(self.endpoint)
 
 
-_TILES: dict[str, Tile] = {}
+# The home page's slot (hospital/web/page_slots.py), keyed by the tile's endpoint.
+HOME_TILES: PageSlot[Tile] = PageSlot("home.tiles")
 
 
 def add_home_tile(tile: Tile) -> None:
     """Offer tile on the home page (adding the same endpoint again replaces it)."""
-    _TILES[tile.endpoint] = tile
+    HOME_TILES.add(tile.endpoint, tile, order=tile.order)
 
 
 def home_tiles(*, signed_in: bool) -> list[Tile]:
     # A tile whose module is not registered in this app (e.g. a trimmed deployment) is left out.
     registered = current_app.view_functions if has_app_context() else None
     staff = signed_in and _signed_in_staff()
-    return sorted(
-        (
-            t
-            for t in _TILES.values()
-            if (signed_in or t.show_signed_out)
-            and (staff or not t.staff_only)
-            and (registered is None or t.endpoint in registered)
-        ),
-        key=lambda t: (t.order, t.endpoint),
-    )
+    return [
+        t
+        for t in HOME_TILES.fragments()
+        if (signed_in or t.show_signed_out)
+        and (staff or not t.staff_only)
+        and (registered is None or t.endpoint in registered)
+    ]
 
 
 def _signed_in_staff() -> bool:

@@ -8,7 +8,6 @@ from flask import render_template
 from markupsafe import Markup
 
 from hospital import zones
-from hospital.web.statistics_panels import StatisticsPanel
 from scheduling.services import rules, waitlist_stats
 
 
@@ -19,6 +18,3 @@ def render_waitlist_statistics(hospital_id: int, start: date, end: date) -> Mark
     _, until = zones.day_bounds(end, zone)
     figures = waitlist_stats.statistics(hospital_id=hospital_id, since=since, until=until)
     return Markup(render_template("scheduling/_waitlist_statistics.html", s=figures))
-
-
-PANEL = StatisticsPanel("scheduling.waitlist", render_waitlist_statistics, order=50)

@@ -81,9 +81,9 @@ def test_modules_add_tiles_to_the_home_page(client: Any, hospital: Any) -> None:
         assert "Check the health" in html
         assert html.index("Check the health") < html.index('href="/family"')
     finally:
-        from hospital.web import tiles
+        from hospital.web.tiles import HOME_TILES
 
-        tiles._TILES.pop("web.healthz")
+        HOME_TILES.remove("web.healthz")
     assert all(t.endpoint != "web.healthz" for t in home_tiles(signed_in=True))
 
 
