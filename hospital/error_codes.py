@@ -99,6 +99,7 @@ class ErrorCode(enum.StrEnum):
     # 家庭共济: no grant, limits that make no sense, or the grant is not the actor's to change.
     FAMILY_POOL_LIMITS = "family_pool_limits"
     FAMILY_POOL_NOT_FOUND = "family_pool_not_found"
+    FAMILY_POOL_OWNER_INACTIVE = "family_pool_owner_inactive"
     # A reschedule to a slot with another fee (the payment could not be kept).
     FEE_DIFFERS = "fee_differs"
     # A lab result pushed as FHIR that cannot be read.

@@ -68,7 +68,7 @@ class Waiting:
     nearest_due: datetime | None
 
 
-def waiting_for(actor: Account) -> Waiting | None:
+def waiting_for(*, actor: Account) -> Waiting | None:
     """The signed-in clinician's unanswered questions (None: the account is no clinician).
 
     Counts only, no patient's data: not audited (the inbox it leads to is).
@@ -104,7 +104,7 @@ def inbox(*, actor: Account) -> list[Consultation]:
         )
     )
     record_staff_read(
-        actor,
+        actor=actor,
         action="consult.inbox.read",
         object_type="consultation",
         reads=[(c.id, c.patient_id) for c in rows],
@@ -147,7 +147,7 @@ def case(consultation_id: int, *, actor: Account, now: datetime) -> CaseView:
             if r.is_released
         ]
         record_staff_read(
-            actor,
+            actor=actor,
             action="consult.case.read",
             object_type="patient",
             reads=[(patient.id, patient.id)],

@@ -61,7 +61,10 @@ def idempotency_key() -> str | None:
 
 def _audit_staff_read(account: Account, action: str, orders: list[Order]) -> None:
     record_staff_read(
-        account, action=action, object_type="order", reads=[(o.id, o.patient_id) for o in orders]
+        actor=account,
+        action=action,
+        object_type="order",
+        reads=[(o.id, o.patient_id) for o in orders],
     )
 
 
@@ -205,7 +208,9 @@ def pay_with_insurance_code(args: dict[str, Any], order_id: int) -> Order:
 
     The fund pays its share, then the patient's own personal account, then (with
     family_grant_id) a family member's account within the grant's limits (家庭共济). Whatever is left (cash_fen) is paid with a provider (POST payments); when nothing is left the
-    order is paid at once. Repeating it while the cash part is due changes nothing.
+    order is paid at once. Repeating it while the cash part is due changes nothing. 409
+    insurance_not_activated: the patient's own code is off; 409 family_pool_owner_inactive: the
+    family member whose account the grant shares has turned their code off.
     """
     return family_pool.pay_with_code(
         order_id,
@@ -221,7 +226,7 @@ def pay_with_insurance_code(args: dict[str, Any], order_id: int) -> Order:
 def insured_people() -> list[dict[str, Any]]:
     """Whose medical-insurance code you may show and use: yourself and those you pay for."""
     people = []
-    for patient in family_pool.payable_people(signed_in_account()):
+    for patient in family_pool.payable_people(actor=signed_in_account()):
         voucher = insured.active_voucher(patient.id)
         people.append(
             {
@@ -283,7 +288,7 @@ def show_insurance_code(patient_id: int) -> ShownCode:
 @blp.response(200, FamilyPoolGrantOut(many=True))
 def family_pool_grants() -> list[family_pool.GrantView]:
     """家庭共济: whom your own insurance account pays for, with this month's use."""
-    return family_pool.grants_given(signed_in_account(), now=utcnow())
+    return family_pool.grants_given(actor=signed_in_account(), now=utcnow())
 
 
 @blp.route("/insurance/family-pool", methods=["POST"])

@@ -113,7 +113,7 @@ def seed_insurance(hospital: Hospital, now: datetime) -> None:
         )
     if insured.active_voucher(own.id) is None:
         insured.activate(actor=daughter, patient_id=own.id, consent_code=None, now=now)
-    if not family_pool.grants_given(daughter, now=now):
+    if not family_pool.grants_given(actor=daughter, now=now):
         family_pool.grant(
             actor=daughter,
             beneficiary_patient_id=father.id,

@@ -59,7 +59,7 @@ def _back(patient_id: int | None = None) -> WerkzeugResponse:
 def insurance() -> str:
     account = signed_in_account()
     now = utcnow()
-    people = family_pool.payable_people(account)
+    people = family_pool.payable_people(actor=account)
     raw = request.args.get("patient", "")
     chosen = next((p for p in people if str(p.id) == raw), people[0] if people else None)
     links = {
@@ -90,8 +90,10 @@ def insurance() -> str:
         balance=insured.balance_of(chosen.id) if chosen else None,
         own=own,
         own_active=own is not None and insured.active_voucher(own.id) is not None,
-        given=family_pool.grants_given(account, now=now),
-        usable=family_pool.grants_for_patient(account, chosen.id, now=now) if chosen else [],
+        given=family_pool.grants_given(actor=account, now=now),
+        usable=family_pool.grants_for_patient(actor=account, patient_id=chosen.id, now=now)
+        if chosen
+        else [],
         mask_name=mask_name,
     )
 

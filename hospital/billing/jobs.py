@@ -1,4 +1,4 @@
-"""Scheduled billing work: reconciliation with providers, refund retries, sandbox deliveries.
+"""Scheduled billing work: reconciliation, refund retries, sandbox deliveries and clean-up.
 
 Each job runs inside the unit of work the scheduler opens (see hospital/scheduler.py).
 """
@@ -11,7 +11,7 @@ from flask import current_app
 
 from hospital.billing.providers.registry import enabled_provider_names, payment_provider
 from hospital.billing.providers.sandbox import SandboxProvider, Transport
-from hospital.billing.services import refunds, settlement
+from hospital.billing.services import insured, refunds, settlement
 from hospital.jobs import Job
 
 
@@ -21,6 +21,11 @@ def reconcile_pending_payments(now: datetime) -> int:
 
 def retry_pending_refunds(now: datetime) -> int:
     return refunds.retry_pending_refunds(now=now)
+
+
+def forget_expired_insurance_codes(now: datetime) -> int:
+    """Delete the sandbox insurer's codes a day after they expired (a batch a run)."""
+    return insured.forget_expired_codes(now=now)
 
 
 def _post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
@@ -49,5 +54,11 @@ JOBS = (
         deliver_sandbox_notifications,
         "interval",
         {"seconds": 5},
+    ),
+    Job(
+        "billing.forget_expired_insurance_codes",
+        forget_expired_insurance_codes,
+        "interval",
+        {"minutes": 10},
     ),
 )

@@ -564,7 +564,8 @@ class SandboxInsuranceCode(Model):
     hospital_id: Mapped[int] = mapped_column(sa.ForeignKey("hospital.id"), index=True)
     code: Mapped[str] = mapped_column(sa.String(24))
     insured_ref: Mapped[str] = mapped_column(sa.String(40), index=True)
-    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Indexed for the job that forgets codes a day after they expire.
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
 make_append_only(LedgerEntry.__table__)

@@ -87,7 +87,10 @@ def _patients_of(orders: list[Order]) -> dict[int, Patient]:
 
 def _audit_staff_read(account: Account, action: str, orders: list[Order]) -> None:
     record_staff_read(
-        account, action=action, object_type="order", reads=[(o.id, o.patient_id) for o in orders]
+        actor=account,
+        action=action,
+        object_type="order",
+        reads=[(o.id, o.patient_id) for o in orders],
     )
 
 
@@ -166,7 +169,9 @@ def pay(order_id: int) -> Page:
         order=order,
         patient=db.session.get(Patient, order.patient_id),
         insured_code=can_use_code and insured.active_voucher(order.patient_id) is not None,
-        family_grants=family_pool.grants_for_patient(account, order.patient_id, now=now)
+        family_grants=family_pool.grants_for_patient(
+            actor=account, patient_id=order.patient_id, now=now
+        )
         if can_use_code
         else [],
         charges=accounts.charges_of(order.id),

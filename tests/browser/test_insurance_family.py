@@ -7,19 +7,15 @@ QR code, and paying his order with the code splits it between his own account an
 from __future__ import annotations
 
 import itertools
-from datetime import date
 from typing import Any
 
 import pytest
 
-from hospital.accounts.models import Account, Role
+from hospital.accounts.models import Account
 from hospital.billing.models import ItemCategory
 from hospital.db import db, utcnow
 from hospital.organisation.models import Hospital
-from hospital.patients.models import FamilyLink, Relationship
 from tests.browser.a11y import preference_cookies, session_cookie
-from tests.support import factories
-from tests.support.factories import make_resident_id
 
 pytestmark = pytest.mark.browser
 
@@ -28,47 +24,19 @@ _numbers = itertools.count(1)
 
 def _family_with_an_order(live_server: Any) -> dict[str, Any]:
     from hospital.accounts.sessions import open_session
-    from hospital.billing.services import family_pool, insured
     from tests.support.billing_factories import create_visit_order
+    from tests.support.insurance_factories import create_family, set_balance, share
 
     n = next(_numbers)
     app = live_server.app
     with app.app_context():
         hospital = db.session.get_one(Hospital, live_server.hospital_id)
         # a range of its own: the live server is shared
-        daughter = factories.create_account(hospital, phone=f"1398800{n:04d}")
-        factories.create_patient(
-            hospital,
-            account=daughter,
-            name="李梅",
-            phone=daughter.phone,
-            birth_date=date(1978, 5, 12),
-            id_number=make_resident_id(date(1978, 5, 12), male=False),
+        daughter, _me, father, _registrar = create_family(
+            hospital, daughter_phone=f"1398800{n:04d}", activate=True
         )
-        father = factories.create_patient(hospital, name="李建华", phone=None)
-        db.session.add(
-            FamilyLink(
-                hospital_id=hospital.id,
-                account_id=daughter.id,
-                patient_id=father.id,
-                relationship=Relationship.PARENT,
-            )
-        )
-        db.session.flush()
-        registrar = factories.create_account(hospital, roles=(Role.REGISTRAR,))
-        insured.activate(actor=registrar, patient_id=father.id, consent_code=None, now=utcnow())
-        me = next(p for p in family_pool.payable_people(daughter) if p.id != father.id)
-        insured.activate(actor=daughter, patient_id=me.id, consent_code=None, now=utcnow())
-        from tests.integration.billing.test_insurance_family import _set_balance
-
-        _set_balance(father.id, 1000)  # ¥10 in his own account
-        grant = family_pool.grant(
-            actor=daughter,
-            beneficiary_patient_id=father.id,
-            per_payment_limit_fen=3000,
-            monthly_limit_fen=5000,
-            now=utcnow(),
-        )
+        set_balance(father.id, 1000)  # ¥10 in his own account
+        grant = share(daughter, father, per_payment_fen=3000, monthly_fen=5000)
         # ¥40 registration (not covered): ¥10 his account, ¥30 hers, nothing left in cash
         order = create_visit_order(
             hospital,

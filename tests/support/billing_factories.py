@@ -8,8 +8,9 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+import pytest
 import sqlalchemy as sa
-from flask import current_app
+from flask import Flask, current_app
 
 from hospital.accounts.models import Account, Role
 from hospital.billing.models import FeeItem, ItemCategory, Order, Payment, RegistrationFee
@@ -84,6 +85,12 @@ def create_visit_order(
     return orders.create_visit_order(
         actor=staff, patient_id=patient.id, items=requests, visit_key=visit_key, now=now
     )
+
+
+def calm_sandbox(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The sandbox provider without random delays or duplicates (restored after the test)."""
+    monkeypatch.setitem(app.config, "BILLING_SANDBOX_MAX_DELAY_S", 0)
+    monkeypatch.setitem(app.config, "BILLING_SANDBOX_DUPLICATE_RATE", 0.0)
 
 
 def sandbox() -> SandboxProvider:

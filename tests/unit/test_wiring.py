@@ -70,6 +70,7 @@ TEMPLATE_KEYS = {
 JOB_IDS = {
     "accounts.prune_one_time_codes",
     "billing.deliver_sandbox_notifications",
+    "billing.forget_expired_insurance_codes",
     "billing.reconcile_pending_payments",
     "billing.retry_pending_refunds",
     "consult.sweep",

@@ -161,6 +161,21 @@ class SandboxInsurance:
         db.session.flush()
         return ShownCode(code, shown.expires_at)
 
+    def forget_expired_codes(self, *, before: datetime, limit: int) -> int:
+        """Delete at most limit codes that expired before `before` (oldest first); how many."""
+        oldest = (
+            sa.select(SandboxInsuranceCode.id)
+            .where(SandboxInsuranceCode.expires_at < before)
+            .order_by(SandboxInsuranceCode.expires_at, SandboxInsuranceCode.id)
+            .limit(limit)
+        )
+        deleted = execute_dml(
+            sa.delete(SandboxInsuranceCode)
+            .where(SandboxInsuranceCode.id.in_(oldest.scalar_subquery()))
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        return int(deleted or 0)
+
     def resolve_code(self, *, hospital_id: int, code: str, now: datetime) -> str | None:
         return db.session.scalar(
             sa.select(SandboxInsuranceCode.insured_ref).where(

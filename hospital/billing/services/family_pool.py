@@ -42,6 +42,11 @@ from hospital.patients.models import FamilyLink, Patient, Relationship
 from hospital.zones import zone_for
 
 NO_GRANT = _l("There is no such family account sharing (家庭共济) for you to use or change.")
+OWNER_INACTIVE = _l(
+    "The family member who shares their insurance account with this patient (家庭共济) has "
+    "turned their medical-insurance code off, so their account cannot pay now. Pay the rest "
+    "another way, or ask them to activate their code again."
+)
 
 
 @dataclass(frozen=True)
@@ -64,7 +69,7 @@ class GrantView:
         return self.grant.revoked_at is not None
 
 
-def month_of(hospital_id: int, now: datetime) -> str:
+def month_of(hospital_id: int, *, now: datetime) -> str:
     hospital = db.session.get_one(Hospital, hospital_id)
     return now.astimezone(zone_for(hospital)).strftime("%Y-%m")
 
@@ -182,7 +187,7 @@ def revoke(*, actor: Account, grant_id: int, now: datetime) -> FamilyPoolGrant:
     return found
 
 
-def grants_given(actor: Account, *, now: datetime) -> list[GrantView]:
+def grants_given(*, actor: Account, now: datetime) -> list[GrantView]:
     """The active grants of the actor's own account."""
     owner = _own_profile(actor)
     if owner is None:
@@ -195,7 +200,7 @@ def grants_given(actor: Account, *, now: datetime) -> list[GrantView]:
     return [view(g, now=now) for g in rows]
 
 
-def grants_for_patient(actor: Account, patient_id: int, *, now: datetime) -> list[GrantView]:
+def grants_for_patient(*, actor: Account, patient_id: int, now: datetime) -> list[GrantView]:
     """Active grants that may pay for this patient (for an actor who pays for them)."""
     patient = require_patient_access(actor, patient_id, Permission.PAY, action="family_pool.list")
     rows = db.session.scalars(
@@ -214,11 +219,12 @@ def view(found: FamilyPoolGrant, *, now: datetime) -> GrantView:
         grant=found,
         owner=db.session.get_one(Patient, found.owner_patient_id),
         beneficiary=db.session.get_one(Patient, found.beneficiary_patient_id),
-        used_this_month_fen=used_in_month(found.id, month_of(found.hospital_id, now)),
+        used_this_month_fen=used_in_month(found.id, month_of(found.hospital_id, now=now)),
     )
 
 
-def payable_people(actor: Account) -> list[Patient]:
+def payable_people(*, actor: Account) -> list[Patient]:
+    """The people whose insurance code the actor may show and pay with: self and family."""
     return patients_acting_for(actor, Permission.PAY)
 
 
@@ -248,7 +254,7 @@ def pay_with_code(
         orders.apply_insurance(order.id, actor=actor, now=now)
         order = _locked_order(order.id)
     adapter = insurance_adapter(current_app.config)
-    month = month_of(order.hospital_id, now)
+    month = month_of(order.hospital_id, now=now)
     own = min(adapter.balance(insured_ref=voucher.insured_ref), order.self_pay_fen)
     if own > 0:
         _charge(
@@ -295,7 +301,7 @@ def _charge_family(
         raise NotFound(NO_GRANT, code=ErrorCode.FAMILY_POOL_NOT_FOUND)
     owner_voucher = insured.active_voucher(found.owner_patient_id)
     if owner_voucher is None:
-        raise Conflict(insured.NOT_ACTIVATED, code=ErrorCode.INSURANCE_NOT_ACTIVATED)
+        raise Conflict(OWNER_INACTIVE, code=ErrorCode.FAMILY_POOL_OWNER_INACTIVE)
     adapter = insurance_adapter(current_app.config)
     used = used_in_month(found.id, month)
     amount = min(

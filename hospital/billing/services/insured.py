@@ -7,7 +7,7 @@ who saw the person's identity document. Everything at the insurer goes through t
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from flask import current_app
@@ -17,7 +17,11 @@ from hospital.accounts.models import Account, CodePurpose, Role
 from hospital.accounts.services import codes
 from hospital.audit.service import record
 from hospital.billing.models import InsuranceVoucher, VoucherConsent
-from hospital.billing.providers.insurance import ShownCode, looks_like_insurance_code
+from hospital.billing.providers.insurance import (
+    SandboxInsurance,
+    ShownCode,
+    looks_like_insurance_code,
+)
 from hospital.billing.providers.registry import insurance_adapter
 from hospital.db import db
 from hospital.error_codes import ErrorCode
@@ -207,6 +211,24 @@ def balance_of(patient_id: int) -> int | None:
     if voucher is None:
         return None
     return insurance_adapter(current_app.config).balance(insured_ref=voucher.insured_ref)
+
+
+# Shown codes live minutes; a day later none can matter to a scan, a desk or a dispute.
+KEEP_EXPIRED_CODES = timedelta(days=1)
+# At most this many rows a run, so a backlog never holds a long delete in one transaction.
+FORGET_CODES_BATCH = 5000
+
+
+def forget_expired_codes(*, now: datetime, batch: int = FORGET_CODES_BATCH) -> int:
+    """Delete up to `batch` sandbox codes that expired more than a day ago; how many went.
+
+    Every page view of the insurance code shows a fresh one, so the sandbox insurer's table
+    grows by a row a view. A real insurer keeps its own codes: then there is nothing to do.
+    """
+    adapter = insurance_adapter(current_app.config)
+    if not isinstance(adapter, SandboxInsurance):
+        return 0
+    return adapter.forget_expired_codes(before=now - KEEP_EXPIRED_CODES, limit=batch)
 
 
 def looks_like_code(raw: str) -> bool:

@@ -2,26 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from flask import Flask
 
+from tests.support.billing_factories import calm_sandbox
+
 
 @pytest.fixture(autouse=True)
-def _calm_sandbox(app: Flask) -> Iterator[None]:
-    saved = {
-        k: app.config.get(k)
-        for k in ("BILLING_SANDBOX_MAX_DELAY_S", "BILLING_SANDBOX_DUPLICATE_RATE")
-    }
-    app.config["BILLING_SANDBOX_MAX_DELAY_S"] = 0
-    app.config["BILLING_SANDBOX_DUPLICATE_RATE"] = 0.0
-    yield
-    for key, value in saved.items():
-        if value is None:
-            app.config.pop(key, None)
-        else:
-            app.config[key] = value
+def _calm_sandbox(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    calm_sandbox(app, monkeypatch)
 
 
 @pytest.fixture

@@ -38,7 +38,9 @@ def test_the_daughter_shows_her_fathers_code_and_pays_from_her_balance(
         shown = insured.show_code(actor=daughter, patient_id=father_id, now=utcnow())
         found = insured.patient_for_code(hospital.id, shown.code, place="test", now=utcnow())
         assert found is not None and found.id == father_id
-        (grant,) = family_pool.grants_for_patient(daughter, father_id, now=utcnow())
+        (grant,) = family_pool.grants_for_patient(
+            actor=daughter, patient_id=father_id, now=utcnow()
+        )
         order = create_visit_order(
             hospital,
             found,

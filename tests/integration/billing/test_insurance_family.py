@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import re
 import threading
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from flask import Flask
+from flask_babel import force_locale
 
 from hospital.accounts.models import Account, Role
+from hospital.billing import jobs as billing_jobs
 from hospital.billing.models import (
     AccountCharge,
     AccountSource,
@@ -20,7 +21,7 @@ from hospital.billing.models import (
     Order,
     OrderStatus,
     RefundKind,
-    SandboxInsured,
+    SandboxInsuranceCode,
 )
 from hospital.billing.references import OrderRef
 from hospital.billing.services import family_pool, insured, refunds
@@ -28,71 +29,23 @@ from hospital.billing.services.cancellations import _cancel_order
 from hospital.db import db, utcnow
 from hospital.errors import Conflict, NotFound
 from hospital.notifications.models import OutboxMessage
-from hospital.patients.models import FamilyLink, Relationship
 from hospital.unit_of_work import unit_of_work
 from tests.support import factories
+from tests.support.auth import sign_in
 from tests.support.billing_factories import create_visit_order, pay_in_sandbox
-from tests.support.factories import make_resident_id
-
-
-def _family(hospital: Any, *, father_phone: str | None = None) -> tuple[Account, Any, Any]:
-    daughter = factories.create_account(hospital)
-    me = factories.create_patient(
-        hospital,
-        account=daughter,
-        name="李梅",
-        phone=daughter.phone,
-        birth_date=date(1978, 5, 12),
-        id_number=make_resident_id(date(1978, 5, 12), male=False),
-    )
-    father = factories.create_patient(hospital, name="李建华", phone=father_phone)
-    db.session.add(
-        FamilyLink(
-            hospital_id=hospital.id,
-            account_id=daughter.id,
-            patient_id=father.id,
-            relationship=Relationship.PARENT,
-        )
-    )
-    db.session.flush()
-    return daughter, me, father
-
-
-def _consent_code(phone: str) -> str:
-    body = db.session.scalar(
-        sa.select(OutboxMessage.body)
-        .where(
-            OutboxMessage.recipient == phone,
-            OutboxMessage.template == insured.CONSENT_TEMPLATE,
-        )
-        .order_by(OutboxMessage.id.desc())
-        .limit(1)
-    )
-    assert body is not None
-    found = re.search(r"(?<!\d)(\d{6})(?!\d)", body)
-    assert found
-    return found.group(1)
-
-
-def _balance(patient_id: int) -> int:
-    value = insured.balance_of(patient_id)
-    assert value is not None
-    return value
-
-
-def _set_balance(patient_id: int, fen: int) -> None:
-    voucher = insured.active_voucher(patient_id)
-    assert voucher is not None
-    db.session.execute(
-        sa.update(SandboxInsured)
-        .where(SandboxInsured.insured_ref == voucher.insured_ref)
-        .values(balance_fen=fen)
-    )
+from tests.support.insurance_factories import (
+    balance,
+    consent_code,
+    create_family,
+    paid_with_family_help,
+    set_balance,
+    share,
+)
 
 
 def test_the_person_activates_their_own_code(db_session: Any) -> None:
     hospital = factories.create_hospital()
-    daughter, me, _father = _family(hospital)
+    daughter, me, _father, _registrar = create_family(hospital)
     voucher = insured.activate(actor=daughter, patient_id=me.id, consent_code=None, now=utcnow())
     assert voucher.consent.value == "self" and voucher.insured_ref.startswith("YBP")
     shown = insured.show_code(actor=daughter, patient_id=me.id, now=utcnow())
@@ -105,13 +58,15 @@ def test_the_person_activates_their_own_code(db_session: Any) -> None:
 
 def test_a_family_member_needs_the_persons_consent(db_session: Any) -> None:
     hospital = factories.create_hospital()
-    daughter, _me, father = _family(hospital, father_phone=factories.unique_phone())
+    daughter, _me, father, _registrar = create_family(
+        hospital, father_phone=factories.unique_phone()
+    )
     with pytest.raises(Conflict) as refused:
         insured.activate(actor=daughter, patient_id=father.id, consent_code=None, now=utcnow())
     assert refused.value.code == "consent_required"
     assert insured.active_voucher(father.id) is None
     insured.send_consent_code(actor=daughter, patient_id=father.id, now=utcnow())
-    code = _consent_code(father.phone)
+    code = consent_code(father.phone)
     voucher = insured.activate(
         actor=daughter, patient_id=father.id, consent_code=code, now=utcnow()
     )
@@ -120,11 +75,10 @@ def test_a_family_member_needs_the_persons_consent(db_session: Any) -> None:
 
 def test_an_elder_without_a_phone_is_activated_at_the_desk(db_session: Any) -> None:
     hospital = factories.create_hospital()
-    daughter, _me, father = _family(hospital)
+    daughter, _me, father, registrar = create_family(hospital)
     with pytest.raises(Conflict) as refused:
         insured.activate(actor=daughter, patient_id=father.id, consent_code="123456", now=utcnow())
     assert refused.value.code == "consent_at_desk"
-    registrar = factories.create_account(hospital, roles=(Role.REGISTRAR,))
     voucher = insured.activate(
         actor=registrar, patient_id=father.id, consent_code=None, now=utcnow()
     )
@@ -133,7 +87,7 @@ def test_an_elder_without_a_phone_is_activated_at_the_desk(db_session: Any) -> N
 
 def test_a_stranger_cannot_activate_or_show_a_code(db_session: Any) -> None:
     hospital = factories.create_hospital()
-    _daughter, _me, father = _family(hospital)
+    _daughter, _me, father, _registrar = create_family(hospital)
     stranger = factories.create_account(hospital)
     with pytest.raises(NotFound):
         insured.activate(actor=stranger, patient_id=father.id, consent_code=None, now=utcnow())
@@ -141,28 +95,14 @@ def test_a_stranger_cannot_activate_or_show_a_code(db_session: Any) -> None:
         insured.show_code(actor=stranger, patient_id=father.id, now=utcnow())
 
 
-def _insured_family(hospital: Any) -> tuple[Account, Any, Any]:
-    daughter, me, father = _family(hospital)
-    registrar = factories.create_account(hospital, roles=(Role.REGISTRAR,))
-    insured.activate(actor=registrar, patient_id=father.id, consent_code=None, now=utcnow())
-    insured.activate(actor=daughter, patient_id=me.id, consent_code=None, now=utcnow())
-    return daughter, me, father
-
-
 def test_the_payment_splits_between_fund_own_account_family_account_and_cash(
     db_session: Any,
 ) -> None:
     hospital = factories.create_hospital()
-    daughter, me, father = _insured_family(hospital)
-    _set_balance(father.id, 1000)  # ¥10 in his own account
-    grant = family_pool.grant(
-        actor=daughter,
-        beneficiary_patient_id=father.id,
-        per_payment_limit_fen=3000,
-        monthly_limit_fen=5000,
-        now=utcnow(),
-    )
-    before = _balance(me.id)
+    daughter, me, father, _registrar = create_family(hospital, activate=True)
+    set_balance(father.id, 1000)  # ¥10 in his own account
+    grant = share(daughter, father, per_payment_fen=3000, monthly_fen=5000)
+    before = balance(me.id)
     # ¥100 medicine: ¥10 deductible, 80% of ¥90 = ¥72 from the fund, ¥28 self-pay
     order = create_visit_order(
         hospital, father, prices=((10000, ItemCategory.MEDICINE),), now=utcnow()
@@ -176,7 +116,7 @@ def test_the_payment_splits_between_fund_own_account_family_account_and_cash(
     assert charges[AccountSource.FAMILY].amount_fen == 1800
     assert order.account_fen == 2800 and order.cash_fen == 0
     assert order.status is OrderStatus.PAID and order.paid_fen == 10000
-    assert _balance(father.id) == 0 and _balance(me.id) == before - 1800
+    assert balance(father.id) == 0 and balance(me.id) == before - 1800
     told = db.session.scalars(
         sa.select(OutboxMessage).where(
             OutboxMessage.recipient == daughter.phone,
@@ -188,15 +128,9 @@ def test_the_payment_splits_between_fund_own_account_family_account_and_cash(
 
 def test_the_per_payment_limit_leaves_the_rest_to_cash(db_session: Any) -> None:
     hospital = factories.create_hospital()
-    daughter, me, father = _insured_family(hospital)
-    _set_balance(father.id, 0)
-    grant = family_pool.grant(
-        actor=daughter,
-        beneficiary_patient_id=father.id,
-        per_payment_limit_fen=1000,
-        monthly_limit_fen=5000,
-        now=utcnow(),
-    )
+    daughter, me, father, _registrar = create_family(hospital, activate=True)
+    set_balance(father.id, 0)
+    grant = share(daughter, father, per_payment_fen=1000, monthly_fen=5000)
     order = create_visit_order(
         hospital, father, prices=((5000, ItemCategory.REGISTRATION),), now=utcnow()
     )
@@ -215,15 +149,9 @@ def test_the_per_payment_limit_leaves_the_rest_to_cash(db_session: Any) -> None:
 
 def test_the_monthly_limit_holds_across_payments(db_session: Any) -> None:
     hospital = factories.create_hospital()
-    daughter, _me, father = _insured_family(hospital)
-    _set_balance(father.id, 0)
-    grant = family_pool.grant(
-        actor=daughter,
-        beneficiary_patient_id=father.id,
-        per_payment_limit_fen=3000,
-        monthly_limit_fen=4000,
-        now=utcnow(),
-    )
+    daughter, _me, father, _registrar = create_family(hospital, activate=True)
+    set_balance(father.id, 0)
+    grant = share(daughter, father, per_payment_fen=3000, monthly_fen=4000)
     paid = []
     for key in ("a", "b"):
         order = create_visit_order(
@@ -238,20 +166,16 @@ def test_the_monthly_limit_holds_across_payments(db_session: Any) -> None:
         )
         paid.append(order.account_fen)
     assert paid == [3000, 1000]
-    assert family_pool.used_in_month(grant.id, family_pool.month_of(hospital.id, utcnow())) == 4000
+    assert (
+        family_pool.used_in_month(grant.id, family_pool.month_of(hospital.id, now=utcnow())) == 4000
+    )
 
 
 def test_a_revoked_grant_pays_nothing_and_only_the_owner_revokes(db_session: Any) -> None:
     hospital = factories.create_hospital()
-    daughter, _me, father = _insured_family(hospital)
-    _set_balance(father.id, 0)
-    grant = family_pool.grant(
-        actor=daughter,
-        beneficiary_patient_id=father.id,
-        per_payment_limit_fen=3000,
-        monthly_limit_fen=4000,
-        now=utcnow(),
-    )
+    daughter, _me, father, _registrar = create_family(hospital, activate=True)
+    set_balance(father.id, 0)
+    grant = share(daughter, father, per_payment_fen=3000, monthly_fen=4000)
     stranger = factories.create_account(hospital)
     with pytest.raises(NotFound):
         family_pool.revoke(actor=stranger, grant_id=grant.id, now=utcnow())
@@ -266,7 +190,7 @@ def test_a_revoked_grant_pays_nothing_and_only_the_owner_revokes(db_session: Any
 
 def test_paying_with_the_code_needs_an_activated_code(db_session: Any) -> None:
     hospital = factories.create_hospital()
-    daughter, _me, father = _family(hospital)
+    daughter, _me, father, _registrar = create_family(hospital)
     order = create_visit_order(hospital, father, now=utcnow())
     with pytest.raises(Conflict) as refused:
         family_pool.pay_with_code(order.id, actor=daughter, family_grant_id=None, now=utcnow())
@@ -275,24 +199,11 @@ def test_paying_with_the_code_needs_an_activated_code(db_session: Any) -> None:
 
 def test_refunds_go_back_in_proportion_to_every_source(db_session: Any) -> None:
     hospital = factories.create_hospital()
-    daughter, me, father = _insured_family(hospital)
-    _set_balance(father.id, 1000)
-    grant = family_pool.grant(
-        actor=daughter,
-        beneficiary_patient_id=father.id,
-        per_payment_limit_fen=1000,
-        monthly_limit_fen=5000,
-        now=utcnow(),
-    )
-    # ¥40 registration (not covered): ¥10 own account, ¥10 family account, ¥20 cash
-    order = create_visit_order(
-        hospital, father, prices=((4000, ItemCategory.REGISTRATION),), now=utcnow()
-    )
-    order = family_pool.pay_with_code(
-        order.id, actor=daughter, family_grant_id=grant.id, now=utcnow()
-    )
-    pay_in_sandbox(order, daughter, now=utcnow())
-    family_after_pay = _balance(me.id)
+    order, (daughter, me, father, _registrar) = paid_with_family_help(hospital)
+    grant = family_pool.grants_for_patient(actor=daughter, patient_id=father.id, now=utcnow())[
+        0
+    ].grant
+    family_after_pay = balance(me.id)
     cashier = factories.create_account(hospital, roles=(Role.CASHIER,))
     done = refunds.refund_order(
         order.id,
@@ -312,9 +223,11 @@ def test_refunds_go_back_in_proportion_to_every_source(db_session: Any) -> None:
     charges = {c.source: c for c in db.session.scalars(sa.select(AccountCharge)).all()}
     assert charges[AccountSource.PERSONAL].refunded_fen == 500
     assert charges[AccountSource.FAMILY].refunded_fen == 500
-    assert _balance(father.id) == 500 and _balance(me.id) == family_after_pay + 500
+    assert balance(father.id) == 500 and balance(me.id) == family_after_pay + 500
     # what was refunded counts no more against the month
-    assert family_pool.used_in_month(grant.id, family_pool.month_of(hospital.id, utcnow())) == 500
+    assert (
+        family_pool.used_in_month(grant.id, family_pool.month_of(hospital.id, now=utcnow())) == 500
+    )
     db.session.expire_all()
     order = db.session.get_one(Order, order.id)
     assert order.status is OrderStatus.PARTIALLY_REFUNDED and order.refunded_fen == 2000
@@ -322,21 +235,15 @@ def test_refunds_go_back_in_proportion_to_every_source(db_session: Any) -> None:
 
 def test_an_order_that_lapses_unpaid_gives_the_accounts_back(db_session: Any) -> None:
     hospital = factories.create_hospital()
-    daughter, me, father = _insured_family(hospital)
-    _set_balance(father.id, 0)
-    grant = family_pool.grant(
-        actor=daughter,
-        beneficiary_patient_id=father.id,
-        per_payment_limit_fen=1000,
-        monthly_limit_fen=5000,
-        now=utcnow(),
-    )
-    before = _balance(me.id)
+    daughter, me, father, _registrar = create_family(hospital, activate=True)
+    set_balance(father.id, 0)
+    grant = share(daughter, father, per_payment_fen=1000, monthly_fen=5000)
+    before = balance(me.id)
     order = create_visit_order(
         hospital, father, prices=((4000, ItemCategory.REGISTRATION),), now=utcnow()
     )
     family_pool.pay_with_code(order.id, actor=daughter, family_grant_id=grant.id, now=utcnow())
-    assert _balance(me.id) == before - 1000
+    assert balance(me.id) == before - 1000
     _cancel_order(
         hospital.id,
         OrderRef.parse(order.reference),
@@ -344,10 +251,10 @@ def test_an_order_that_lapses_unpaid_gives_the_accounts_back(db_session: Any) ->
         refund="none",
         now=utcnow(),
     )
-    assert _balance(me.id) == before
+    assert balance(me.id) == before
     charge = db.session.scalar(sa.select(AccountCharge))
     assert charge is not None and charge.status is ChargeStatus.RELEASED
-    assert family_pool.used_in_month(grant.id, family_pool.month_of(hospital.id, utcnow())) == 0
+    assert family_pool.used_in_month(grant.id, family_pool.month_of(hospital.id, now=utcnow())) == 0
 
 
 THREADS = 6
@@ -360,15 +267,9 @@ def test_parallel_payments_never_exceed_the_monthly_limit(
         pytest.skip("SQLite serialises writers: only PostgreSQL runs these payments in parallel")
     with app.app_context(), unit_of_work():
         hospital = factories.create_hospital()
-        daughter, _me, father = _insured_family(hospital)
-        _set_balance(father.id, 0)
-        grant = family_pool.grant(
-            actor=daughter,
-            beneficiary_patient_id=father.id,
-            per_payment_limit_fen=3000,
-            monthly_limit_fen=10000,
-            now=utcnow(),
-        )
+        daughter, _me, father, _registrar = create_family(hospital, activate=True)
+        set_balance(father.id, 0)
+        grant = share(daughter, father, per_payment_fen=3000, monthly_fen=10000)
         order_ids = [
             create_visit_order(
                 hospital,
@@ -421,7 +322,7 @@ def test_the_receipt_names_what_the_insurance_accounts_paid(db_session: Any) -> 
     from hospital.billing import receipts
 
     hospital = factories.create_hospital()
-    daughter, _me, father = _insured_family(hospital)
+    daughter, _me, father, _registrar = create_family(hospital, activate=True)
     order = create_visit_order(
         hospital, father, prices=((3000, ItemCategory.REGISTRATION),), now=utcnow()
     )
@@ -429,3 +330,59 @@ def test_the_receipt_names_what_the_insurance_accounts_paid(db_session: Any) -> 
     pdf = receipts.receipt_pdf(order)
     text = "".join(p.extract_text() for p in pypdf.PdfReader(io.BytesIO(pdf)).pages)
     assert "家庭共济" in text and "30.00" in text
+
+
+def test_the_api_refuses_a_grant_whose_owner_turned_her_code_off_and_charges_nothing(
+    client: Any, hospital: Any
+) -> None:
+    daughter, me, father, _registrar = create_family(hospital, activate=True)
+    set_balance(father.id, 1000)
+    grant = share(daughter, father)
+    order = create_visit_order(
+        hospital, father, prices=((4000, ItemCategory.REGISTRATION),), now=utcnow()
+    )
+    db.session.commit()
+    sign_in(client, daughter)
+    api = "/api/v1/billing"
+    assert client.delete(f"{api}/insurance/people/{me.id}/activation", json={}).status_code == 204
+    refused = client.post(
+        f"{api}/orders/{order.id}/insurance-code-payment",
+        json={"family_grant_id": grant.id},
+    )
+    assert refused.status_code == 409
+    body = refused.get_json()
+    assert body["code"] == "family_pool_owner_inactive"
+    assert "家人已关闭其医保码" in body["message"]  # the daughter's account speaks Chinese
+    with force_locale("en"):
+        english = str(family_pool.OWNER_INACTIVE)
+    assert "family member who shares their insurance account" in english
+    assert "turned their medical-insurance code off" in english
+    # nothing half-written: his own account's charge went back with the refusal
+    db.session.expire_all()
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(AccountCharge)) == 0
+    assert balance(father.id) == 1000
+
+
+def test_expired_codes_are_forgotten_a_day_later_in_batches(db_session: Any) -> None:
+    hospital = factories.create_hospital()
+    daughter, me, _father, _registrar = create_family(hospital, activate=True)
+    now = utcnow()
+    # codes shown three days, two days and an hour ago, and one just now
+    for shown_at in (now - timedelta(days=3), now - timedelta(days=2), now - timedelta(hours=1)):
+        insured.show_code(actor=daughter, patient_id=me.id, now=shown_at)
+    fresh = insured.show_code(actor=daughter, patient_id=me.id, now=now)
+
+    def left() -> int:
+        return int(db.session.scalar(sa.select(sa.func.count(SandboxInsuranceCode.id))) or 0)
+
+    assert left() == 4
+    assert insured.forget_expired_codes(now=now, batch=1) == 1  # the oldest first
+    assert left() == 3
+    assert billing_jobs.forget_expired_insurance_codes(now) == 1
+    assert billing_jobs.forget_expired_insurance_codes(now) == 0  # nothing more: idempotent
+    assert left() == 2
+    # the code that expired an hour ago is kept a day; the fresh one still works
+    found = insured.patient_for_code(hospital.id, fresh.code, place="test", now=now)
+    assert found is not None and found.id == me.id
+    assert billing_jobs.forget_expired_insurance_codes(now + timedelta(days=1, minutes=11)) == 2
+    assert left() == 0

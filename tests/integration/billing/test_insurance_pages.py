@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from datetime import date
 from typing import Any
 
 import pytest
@@ -15,13 +14,12 @@ from hospital.billing.models import AccountCharge, ItemCategory, Order, OrderSta
 from hospital.billing.services import family_pool, insured
 from hospital.db import db, utcnow
 from hospital.notifications.models import OutboxMessage
-from hospital.patients.models import FamilyLink, Relationship
 from hospital.patients.services.records import look_up_at_desk
 from kiosk.services import identity
 from tests.support import factories
 from tests.support.auth import sign_in
 from tests.support.billing_factories import create_visit_order
-from tests.support.factories import make_resident_id
+from tests.support.insurance_factories import create_family, set_balance, share
 from tests.support.kiosk_factories import create_kiosk
 
 CODE = re.compile(r'data-insurance-code="(YB[0-9A-Z]{16})"')
@@ -30,26 +28,7 @@ CODE = re.compile(r'data-insurance-code="(YB[0-9A-Z]{16})"')
 @pytest.fixture
 def family(client: Any) -> Any:
     hospital = factories.create_hospital()
-    daughter = factories.create_account(hospital)
-    me = factories.create_patient(
-        hospital,
-        account=daughter,
-        name="李梅",
-        phone=daughter.phone,
-        birth_date=date(1978, 5, 12),
-        id_number=make_resident_id(date(1978, 5, 12), male=False),
-    )
-    father = factories.create_patient(hospital, name="李建华", birth_date=date(1948, 9, 3))
-    db.session.add(
-        FamilyLink(
-            hospital_id=hospital.id,
-            account_id=daughter.id,
-            patient_id=father.id,
-            relationship=Relationship.PARENT,
-        )
-    )
-    registrar = factories.create_account(hospital, roles=(Role.REGISTRAR,))
-    db.session.flush()
+    daughter, me, father, registrar = create_family(hospital)
     sign_in(client, daughter)
     return hospital, daughter, me, father, registrar
 
@@ -75,7 +54,7 @@ def test_the_daughter_activates_shares_and_shows_her_fathers_code(client: Any, f
         data={"beneficiary": str(father.id), "per_payment": "50", "monthly": "200.50"},
     )
     assert response.status_code == 302
-    grants = family_pool.grants_given(daughter, now=utcnow())
+    grants = family_pool.grants_given(actor=daughter, now=utcnow())
     assert [(g.grant.per_payment_limit_fen, g.grant.monthly_limit_fen) for g in grants] == [
         (5000, 20050)
     ]
@@ -111,16 +90,8 @@ def test_paying_on_the_phone_from_the_daughters_balance_and_the_cashier_scans(
     hospital, daughter, me, father, registrar = family
     insured.activate(actor=registrar, patient_id=father.id, consent_code=None, now=utcnow())
     insured.activate(actor=daughter, patient_id=me.id, consent_code=None, now=utcnow())
-    grant = family_pool.grant(
-        actor=daughter,
-        beneficiary_patient_id=father.id,
-        per_payment_limit_fen=5000,
-        monthly_limit_fen=20000,
-        now=utcnow(),
-    )
-    from tests.integration.billing.test_insurance_family import _set_balance
-
-    _set_balance(father.id, 0)
+    grant = share(daughter, father, per_payment_fen=5000, monthly_fen=20000)
+    set_balance(father.id, 0)
     order = create_visit_order(
         hospital, father, prices=((3000, ItemCategory.REGISTRATION),), now=utcnow()
     )

@@ -16,34 +16,11 @@ import sqlalchemy as sa
 
 from hospital.accounts.models import Role
 from hospital.billing import receipts
-from hospital.billing.models import ItemCategory, Order, Refund
-from hospital.billing.services import family_pool, insured
+from hospital.billing.models import Order, Refund
+from hospital.billing.services import insured
 from hospital.db import db, utcnow
-from tests.integration.billing.test_insurance_family import _insured_family, _set_balance
 from tests.support.auth import sign_in
-from tests.support.billing_factories import create_visit_order, pay_in_sandbox
-
-
-def _family_paid_order(hospital: Any) -> tuple[Order, Any, Any]:
-    daughter, me, father = _insured_family(hospital)
-    _set_balance(father.id, 1000)
-    grant = family_pool.grant(
-        actor=daughter,
-        beneficiary_patient_id=father.id,
-        per_payment_limit_fen=1000,
-        monthly_limit_fen=5000,
-        now=utcnow(),
-    )
-    # ¥40 registration (not covered): ¥10 own account, ¥10 family account, ¥20 cash
-    order = create_visit_order(
-        hospital, father, prices=((4000, ItemCategory.REGISTRATION),), now=utcnow()
-    )
-    order = family_pool.pay_with_code(
-        order.id, actor=daughter, family_grant_id=grant.id, now=utcnow()
-    )
-    pay_in_sandbox(order, daughter, now=utcnow())
-    db.session.expire_all()
-    return db.session.get_one(Order, order.id), me, father
+from tests.support.insurance_factories import paid_with_family_help
 
 
 def _today(hospital: Any) -> str:
@@ -53,7 +30,7 @@ def _today(hospital: Any) -> str:
 def test_the_refund_answer_lists_cash_own_and_family_account_parts(
     client: Any, hospital: Any, create_account: Any
 ) -> None:
-    order, me, father = _family_paid_order(hospital)
+    order, (_daughter, me, father, _registrar) = paid_with_family_help(hospital)
     family_before = insured.balance_of(me.id)
     cashier = create_account(hospital, roles=(Role.CASHIER,))
     sign_in(client, cashier)
@@ -91,7 +68,7 @@ def test_the_refund_answer_lists_cash_own_and_family_account_parts(
 def test_the_console_says_where_the_money_went(
     client: Any, hospital: Any, create_account: Any
 ) -> None:
-    order, _me, _father = _family_paid_order(hospital)
+    order, _family = paid_with_family_help(hospital)
     cashier = create_account(hospital, roles=(Role.CASHIER,))
     sign_in(client, cashier)
     day = _today(hospital)
@@ -108,7 +85,7 @@ def test_the_console_says_where_the_money_went(
 def test_reconciliation_counts_the_insurance_accounts_so_the_day_adds_up(
     client: Any, hospital: Any, create_account: Any
 ) -> None:
-    order, _me, _father = _family_paid_order(hospital)
+    order, _family = paid_with_family_help(hospital)
     cashier = create_account(hospital, roles=(Role.CASHIER,))
     sign_in(client, cashier)
     assert (
