@@ -194,9 +194,9 @@ def seed_departments(hospital: Hospital, now: datetime) -> dict[str, Department]
         )
         if department is None:
             department = organisation_service.create_department(
-                None,
-                hospital,
-                {
+                actor=None,
+                hospital=hospital,
+                values={
                     "code": code,
                     "name_zh": name_zh,
                     "name_en": name_en,
@@ -226,9 +226,9 @@ def seed_clinicians(
             )
             if clinician is None:
                 clinician = organisation_service.create_clinician(
-                    None,
-                    hospital,
-                    {
+                    actor=None,
+                    hospital=hospital,
+                    values={
                         "department_id": department.id,
                         "name_zh": name_zh,
                         "name_en": name_en,
@@ -249,7 +249,9 @@ def _service_point(hospital: Hospital, values: Mapping[str, object], now: dateti
         )
     )
     if point is None:
-        point = organisation_service.create_service_point(None, hospital, values, now=now)
+        point = organisation_service.create_service_point(
+            actor=None, hospital=hospital, values=values, now=now
+        )
     return point
 
 
@@ -325,7 +327,11 @@ def seed_staff(
             clinician = clinicians[DOCTOR_CLINICIAN]
             if clinician.account_id is None:
                 organisation_service.update_clinician(
-                    None, hospital, clinician.id, {"account_id": account.id}, now=now
+                    actor=None,
+                    hospital=hospital,
+                    clinician_id=clinician.id,
+                    changes={"account_id": account.id},
+                    now=now,
                 )
 
 

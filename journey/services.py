@@ -282,7 +282,7 @@ def desk_search(staff: Account, text: str, *, now: datetime) -> list[VisitView]:
         staff.hospital_id, [patient.id], local_date(now, zone_for(hospital))
     )
     record_staff_read(
-        staff,
+        actor=staff,
         action="visit.desk.read",
         object_type="visit",
         reads=[(v.id, v.patient_id) for v in found],

@@ -147,7 +147,7 @@ def get_appointment(appointment_id: int) -> Any:
     account = signed_in_account()
     appointment = queries.get_appointment(appointment_id, actor=account)
     record_staff_read(
-        account,
+        actor=account,
         action="appointment.read",
         object_type="appointment",
         reads=[(appointment.id, appointment.patient_id)],
@@ -209,7 +209,7 @@ def calendar_file(appointment_id: int) -> Response:
     account = signed_in_account()
     appointment = queries.get_appointment(appointment_id, actor=account)
     record_staff_read(
-        account,
+        actor=account,
         action="appointment.read",
         object_type="appointment",
         reads=[(appointment.id, appointment.patient_id)],
@@ -238,7 +238,7 @@ def day_list(args: dict[str, Any]) -> Any:
         actor=account, clinician_id=args["clinician_id"], local_date=args["date"]
     )
     record_staff_read(
-        account,
+        actor=account,
         action="appointment.day_list.read",
         object_type="appointment",
         reads=[(a.id, a.patient_id) for a in appointments],

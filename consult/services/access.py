@@ -94,7 +94,7 @@ def for_reader(consultation_id: int, *, actor: Account) -> tuple[Consultation, b
         clinician = clinician_of_account(actor)
         if clinician is not None and found.clinician_id == clinician.id:
             record_staff_read(
-                actor,
+                actor=actor,
                 action="consult.read",
                 object_type="consultation",
                 reads=[(found.id, found.patient_id)],

@@ -104,8 +104,8 @@ def forget_survivors() -> None:
 
 
 def record_staff_read(
-    actor: Any,
     *,
+    actor: Any,
     action: str,
     object_type: str,
     reads: Sequence[tuple[int | str, int | None]],

@@ -113,7 +113,9 @@ def get_service_point(service_point_id: int) -> ServicePoint:
 @blp.response(201, DepartmentOut)
 def create_department(args: dict[str, Any]) -> Department:
     """Add a department (admin)."""
-    return service.create_department(signed_in_account(), current_hospital(), args, now=utcnow())
+    return service.create_department(
+        actor=signed_in_account(), hospital=current_hospital(), values=args, now=utcnow()
+    )
 
 
 @blp.route("/departments/<int:department_id>", methods=["PATCH"])
@@ -123,7 +125,11 @@ def create_department(args: dict[str, Any]) -> Department:
 def update_department(args: dict[str, Any], department_id: int) -> Department:
     """Change a department (admin)."""
     return service.update_department(
-        signed_in_account(), current_hospital(), department_id, args, now=utcnow()
+        actor=signed_in_account(),
+        hospital=current_hospital(),
+        department_id=department_id,
+        changes=args,
+        now=utcnow(),
     )
 
 
@@ -133,7 +139,9 @@ def update_department(args: dict[str, Any], department_id: int) -> Department:
 @blp.response(201, ClinicianOut)
 def create_clinician(args: dict[str, Any]) -> Clinician:
     """Add a clinician (admin)."""
-    return service.create_clinician(signed_in_account(), current_hospital(), args, now=utcnow())
+    return service.create_clinician(
+        actor=signed_in_account(), hospital=current_hospital(), values=args, now=utcnow()
+    )
 
 
 @blp.route("/clinicians/<int:clinician_id>", methods=["PATCH"])
@@ -143,7 +151,11 @@ def create_clinician(args: dict[str, Any]) -> Clinician:
 def update_clinician(args: dict[str, Any], clinician_id: int) -> Clinician:
     """Change a clinician (admin)."""
     return service.update_clinician(
-        signed_in_account(), current_hospital(), clinician_id, args, now=utcnow()
+        actor=signed_in_account(),
+        hospital=current_hospital(),
+        clinician_id=clinician_id,
+        changes=args,
+        now=utcnow(),
     )
 
 
@@ -153,7 +165,9 @@ def update_clinician(args: dict[str, Any], clinician_id: int) -> Clinician:
 @blp.response(201, ServicePointOut)
 def create_service_point(args: dict[str, Any]) -> ServicePoint:
     """Add a room or counter (admin)."""
-    return service.create_service_point(signed_in_account(), current_hospital(), args, now=utcnow())
+    return service.create_service_point(
+        actor=signed_in_account(), hospital=current_hospital(), values=args, now=utcnow()
+    )
 
 
 @blp.route("/service-points/<int:service_point_id>", methods=["PATCH"])
@@ -163,5 +177,9 @@ def create_service_point(args: dict[str, Any]) -> ServicePoint:
 def update_service_point(args: dict[str, Any], service_point_id: int) -> ServicePoint:
     """Change a room or counter (admin)."""
     return service.update_service_point(
-        signed_in_account(), current_hospital(), service_point_id, args, now=utcnow()
+        actor=signed_in_account(),
+        hospital=current_hospital(),
+        service_point_id=service_point_id,
+        changes=args,
+        now=utcnow(),
     )

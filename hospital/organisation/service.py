@@ -302,7 +302,7 @@ def _set_department(hospital: Hospital, department: Department, data: dict[str, 
 
 
 def create_department(
-    actor: Account | None, hospital: Hospital, values: Mapping[str, Any], *, now: datetime
+    *, actor: Account | None, hospital: Hospital, values: Mapping[str, Any], now: datetime
 ) -> Department:
     """Add a department; its pinyin initials are computed from the Chinese name unless given."""
     data = _check_fields(values, DEPARTMENT_FIELDS)
@@ -316,11 +316,11 @@ def create_department(
 
 
 def update_department(
+    *,
     actor: Account | None,
     hospital: Hospital,
     department_id: int,
     changes: Mapping[str, Any],
-    *,
     now: datetime,
 ) -> Department:
     data = _check_fields(changes, DEPARTMENT_FIELDS)
@@ -388,7 +388,7 @@ def _set_clinician(hospital: Hospital, clinician: Clinician, data: dict[str, Any
 
 
 def create_clinician(
-    actor: Account | None, hospital: Hospital, values: Mapping[str, Any], *, now: datetime
+    *, actor: Account | None, hospital: Hospital, values: Mapping[str, Any], now: datetime
 ) -> Clinician:
     data = _check_fields(values, CLINICIAN_FIELDS)
     clinician = Clinician(hospital_id=hospital.id)
@@ -399,11 +399,11 @@ def create_clinician(
 
 
 def update_clinician(
+    *,
     actor: Account | None,
     hospital: Hospital,
     clinician_id: int,
     changes: Mapping[str, Any],
-    *,
     now: datetime,
 ) -> Clinician:
     data = _check_fields(changes, CLINICIAN_FIELDS)
@@ -426,7 +426,7 @@ def _set_service_point(hospital: Hospital, point: ServicePoint, data: dict[str, 
 
 
 def create_service_point(
-    actor: Account | None, hospital: Hospital, values: Mapping[str, Any], *, now: datetime
+    *, actor: Account | None, hospital: Hospital, values: Mapping[str, Any], now: datetime
 ) -> ServicePoint:
     data = _check_fields(values, SERVICE_POINT_FIELDS)
     point = ServicePoint(hospital_id=hospital.id)
@@ -437,11 +437,11 @@ def create_service_point(
 
 
 def update_service_point(
+    *,
     actor: Account | None,
     hospital: Hospital,
     service_point_id: int,
     changes: Mapping[str, Any],
-    *,
     now: datetime,
 ) -> ServicePoint:
     data = _check_fields(changes, SERVICE_POINT_FIELDS)

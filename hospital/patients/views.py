@@ -155,7 +155,9 @@ def add_member() -> Page:
     relationship = _choice(Relationship, form.get("relationship"), "relationship", errors)
     sex = _choice(Sex, form.get("sex"), "sex", errors)
     id_type = _choice(IdentityType, form.get("id_type"), "id_type", errors)
-    birth_date = _birth_date(form.get("birth_date"), errors, today=local_today(account, utcnow()))
+    birth_date = _birth_date(
+        form.get("birth_date"), errors, today=local_today(account, now=utcnow())
+    )
     name = form.get("name", "").strip()
     id_number = form.get("id_number", "").strip()
     if not name:

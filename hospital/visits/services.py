@@ -260,7 +260,7 @@ def visit_at_staff_station(staff: Any, code: str, *, station: str, now: datetime
 
     visit = resolve_code(code, hospital_id=staff.hospital_id, station=station, now=now, actor=staff)
     record_staff_read(
-        staff,
+        actor=staff,
         action=f"visit.{station}.read",
         object_type="visit",
         reads=[(visit.id, visit.patient_id)],

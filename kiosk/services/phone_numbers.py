@@ -73,7 +73,7 @@ def same_day_departments(hospital_id: int, *, now: datetime) -> list[SameDayChoi
     for choice in departments_taking_walk_ins(hospital_id, now=now):
         if choice.service_point_id is None:
             continue
-        if not department_in_hours(hospital_id, choice.department_id, now):
+        if not department_in_hours(hospital_id, choice.department_id, now=now):
             continue
         left = max(0, _cap() - _taken(hospital_id, choice.service_point_id, now))
         found.append(SameDayChoice(choice, left))
@@ -100,7 +100,7 @@ def take_same_day_number(
     if (
         choice is None
         or choice.service_point_id is None
-        or not department_in_hours(actor.hospital_id, department_id, now)
+        or not department_in_hours(actor.hospital_id, department_id, now=now)
     ):
         raise Conflict(
             _l(

@@ -48,7 +48,7 @@ def _queues_to_watch(now: datetime) -> list[ServiceQueue]:
     )
 
 
-def record_shown(queue: ServiceQueue, now: datetime) -> int:
+def record_shown(queue: ServiceQueue, *, now: datetime) -> int:
     """Record the range of each waiting ticket whose place changed since its last record."""
     state = load_state(queue.id, now)
     if state is None or not state["waiting"]:
@@ -89,7 +89,7 @@ def record_shown(queue: ServiceQueue, now: datetime) -> int:
     return len(rows)
 
 
-def judge(queue: ServiceQueue, now: datetime) -> int:
+def judge(queue: ServiceQueue, *, now: datetime) -> int:
     """Compare the queue's unjudged ranges of tickets called (or gone) since with the first call;
     tell the statistics, per local hour shown."""
     first_call = (
@@ -144,7 +144,7 @@ def judge(queue: ServiceQueue, now: datetime) -> int:
     return len(rows)
 
 
-def recalibrate(queue: ServiceQueue, now: datetime, *, target: float) -> eta.Calibration:
+def recalibrate(queue: ServiceQueue, *, now: datetime, target: float) -> eta.Calibration:
     """Refit the queue's factors on its service point's most recent judged ranges."""
     judged = db.session.execute(
         sa.select(WaitEstimate.expected_seconds, WaitEstimate.actual_seconds)
@@ -182,8 +182,8 @@ def track_wait_estimates(now: datetime, *, target: float) -> int:
     """One round of the job: judge what was called, refit, then record what is shown now."""
     recorded = 0
     for queue in _queues_to_watch(now):
-        if judge(queue, now):
-            recalibrate(queue, now, target=target)
-        recorded += record_shown(queue, now)
+        if judge(queue, now=now):
+            recalibrate(queue, now=now, target=target)
+        recorded += record_shown(queue, now=now)
     db.session.flush()
     return recorded

@@ -149,11 +149,11 @@ def _call_next_from(
     lines: list[list[InLine]] = []
     released = False
     for queue in queues:
-        line, expired = line_heads(queue.id, now)
+        line, expired = line_heads(queue.id, now=now)
         if expired:
             release_expired_leases(now, queue_id=queue.id)
             released = True
-            line, _expired = line_heads(queue.id, now)
+            line, _expired = line_heads(queue.id, now=now)
         lines.append(line)
     if released:
         db.session.refresh(counter)

@@ -78,7 +78,7 @@ def audit_console_read(*, actor: Account, view: dict[str, Any], counter_id: int)
     from queueing.snapshots import console_patients
 
     record_staff_read(
-        actor,
+        actor=actor,
         action="queue.console.read",
         object_type="ticket",
         reads=console_patients(view),
@@ -110,7 +110,7 @@ def live_console_auditor(
         seen.update(new)
         with app.app_context(), unit_of_work():
             record_staff_read(
-                reader,
+                actor=reader,
                 action="queue.console.read",
                 object_type="ticket",
                 reads=new,

@@ -68,7 +68,7 @@ def _line_heads_statement() -> sa.Select[Any]:
 _LINE_HEADS = _line_heads_statement()
 
 
-def line_heads(queue_id: int, now: datetime) -> tuple[list[InLine], bool]:
+def line_heads(queue_id: int, *, now: datetime) -> tuple[list[InLine], bool]:
     """The first LINE_HEAD waiting tickets of each lane, and whether a called lease ran out.
 
     The queue row is locked while this runs: reading the heads instead of the whole line keeps

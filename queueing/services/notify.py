@@ -113,7 +113,7 @@ def maybe_notify_almost(
 ) -> None:
     """Tell each waiting patient once when the people ahead drop to their chosen threshold."""
     if line is None:
-        line, _expired = line_heads(queue.id, now)
+        line, _expired = line_heads(queue.id, now=now)
     if not any(t.patient_id for t in line):
         return
     placements = ordering.order(

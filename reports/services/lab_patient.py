@@ -45,7 +45,7 @@ def patient_for_results(*, actor: Account, text: str, now: datetime) -> Patient:
             today_only=False,
         )
         record_staff_read(
-            actor,
+            actor=actor,
             action=f"visit.{STATION}.read",
             object_type="visit",
             reads=[(visit.id, visit.patient_id)],
@@ -63,7 +63,7 @@ def patient_for_results(*, actor: Account, text: str, now: datetime) -> Patient:
     if patient.medical_record_number != normalize(raw):
         # Found by an identity number: a staff read of who that person is.
         record_staff_read(
-            actor,
+            actor=actor,
             action="patient.lookup.lab",
             object_type="patient",
             reads=[(patient.id, patient.id)],

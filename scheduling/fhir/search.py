@@ -343,7 +343,7 @@ def _appointments(
     cat = reads.catalogue(principal.hospital_id)
     if not principal.is_patient and rows:
         record_staff_read(
-            principal.account,
+            actor=principal.account,
             action="fhir.appointment.read",
             object_type="appointment",
             reads=[(str(r.id), r.patient_id) for r in rows],
@@ -373,7 +373,7 @@ def _patients(principal: Principal, args: Any) -> list[dict[str, Any]]:
     )
     if not principal.is_patient and rows:
         record_staff_read(
-            principal.account,
+            actor=principal.account,
             action="fhir.patient.read",
             object_type="patient",
             reads=[(str(r.id), r.id) for r in rows],

@@ -42,7 +42,7 @@ def _details(appointment: Appointment) -> dict[str, Any]:
 
 def _audit_staff_read(account: Account, appointment: Appointment) -> None:
     record_staff_read(
-        account,
+        actor=account,
         action="appointment.read",
         object_type="appointment",
         reads=[(appointment.id, appointment.patient_id)],

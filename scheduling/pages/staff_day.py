@@ -38,7 +38,7 @@ def _staff_day_page(*, error: Any = None, status: int = 200) -> Page:
         actor=account, clinician_id=int_arg("clinician_id"), local_date=day, now=utcnow()
     )
     record_staff_read(
-        account,
+        actor=account,
         action="appointment.day_list.read",
         object_type="appointment",
         reads=[(a.id, a.patient_id) for a in found.appointments],

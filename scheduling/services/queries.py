@@ -212,7 +212,7 @@ def room_of_session(session: ClinicSession) -> int | None:
     return usual_room(session.hospital_id, session.clinician_id)
 
 
-def department_in_hours(hospital_id: int, department_id: int, now: datetime) -> bool:
+def department_in_hours(hospital_id: int, department_id: int, *, now: datetime) -> bool:
     """True while one of the department's open clinic sessions is running (its hours today)."""
     from scheduling.models import SessionStatus
 

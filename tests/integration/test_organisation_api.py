@@ -38,9 +38,9 @@ def departments(hospital: Any) -> dict[str, Department]:
         ]
     ):
         made[code] = service.create_department(
-            None,
-            hospital,
-            {"code": code, "name_zh": zh, "name_en": en, "sort_order": order},
+            actor=None,
+            hospital=hospital,
+            values={"code": code, "name_zh": zh, "name_en": en, "sort_order": order},
             now=now,
         )
     return made
@@ -101,7 +101,11 @@ def test_an_inactive_department_is_not_listed(
     client: Any, hospital: Any, departments: dict[str, Department]
 ) -> None:
     service.update_department(
-        None, hospital, departments["EK"].id, {"is_active": False}, now=utcnow()
+        actor=None,
+        hospital=hospital,
+        department_id=departments["EK"].id,
+        changes={"is_active": False},
+        now=utcnow(),
     )
     assert "儿科" not in names(client.get(f"{URL}/departments"))
 

@@ -37,17 +37,17 @@ def world(
     create_clinician: Any,
 ) -> dict[str, Any]:
     department = service.create_department(
-        None,
-        hospital,
-        {"code": "NK", "name_zh": "内科", "name_en": "Internal Medicine"},
+        actor=None,
+        hospital=hospital,
+        values={"code": "NK", "name_zh": "内科", "name_en": "Internal Medicine"},
         now=utcnow(),
     )
     doctor = create_account(hospital, roles=(Role.CLINICIAN,))
     clinician = create_clinician(department, account_id=doctor.id)
     point = service.create_service_point(
-        None,
-        hospital,
-        {
+        actor=None,
+        hospital=hospital,
+        values={
             "code": "CASH-1",
             "kind": ServicePointKind.CASHIER,
             "name_zh": "收费处",
@@ -179,9 +179,9 @@ def test_a_service_point_cannot_take_a_code_in_use(
     client: Any, world: dict[str, Any], hospital: Any
 ) -> None:
     other = service.create_service_point(
-        None,
-        hospital,
-        {
+        actor=None,
+        hospital=hospital,
+        values={
             "code": "CASH-2",
             "kind": ServicePointKind.CASHIER,
             "name_zh": "收费处2",

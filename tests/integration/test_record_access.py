@@ -53,7 +53,9 @@ def family(db_session: Any) -> Family:
 
 
 def read_by(staff: Account, patient: Patient, action: str = "appointment.read") -> None:
-    record_staff_read(staff, action=action, object_type="appointment", reads=[(1, patient.id)])
+    record_staff_read(
+        actor=staff, action=action, object_type="appointment", reads=[(1, patient.id)]
+    )
     db.session.commit()
 
 
@@ -86,7 +88,7 @@ def test_patients_own_reads_and_refused_staff_attempts_are_not_listed(
     client: Any, family: Family
 ) -> None:
     record_staff_read(
-        family.account, action="appointment.read", object_type="appointment", reads=[(1, 1)]
+        actor=family.account, action="appointment.read", object_type="appointment", reads=[(1, 1)]
     )
     record(
         action="appointment.read", actor=family.account, patient_id=family.me.id

@@ -38,7 +38,7 @@ def register_device(
     """
     if actor is not None:
         if not actor.has_role(Role.ADMIN):
-            raise role_required(actor, "device.register", "device", 0, Role.ADMIN.value)
+            raise role_required("device.register", "device", 0, Role.ADMIN.value, actor=actor)
         hospital_id = actor.hospital_id
     elif hospital is not None:
         hospital_id = hospital.id
@@ -99,7 +99,7 @@ def register_device(
 def list_devices(*, actor: Account) -> list[Device]:
     """The devices of the actor's hospital (admins only)."""
     if not actor.has_role(Role.ADMIN):
-        raise role_required(actor, "device.list", "device", 0, Role.ADMIN.value)
+        raise role_required("device.list", "device", 0, Role.ADMIN.value, actor=actor)
     return list(
         db.session.scalars(
             sa.select(Device).where(Device.hospital_id == actor.hospital_id).order_by(Device.id)
@@ -110,7 +110,7 @@ def list_devices(*, actor: Account) -> list[Device]:
 def disable_device(*, actor: Account | None, device_id: int, now: datetime) -> Device:
     """Refuse the device's token from now on."""
     if actor is not None and not actor.has_role(Role.ADMIN):
-        raise role_required(actor, "device.disable", "device", device_id, Role.ADMIN.value)
+        raise role_required("device.disable", "device", device_id, Role.ADMIN.value, actor=actor)
     device = db.session.get(Device, device_id)
     if device is None or (actor is not None and device.hospital_id != actor.hospital_id):
         raise NotFound(

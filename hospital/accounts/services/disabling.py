@@ -42,7 +42,7 @@ def disable_account(
 ) -> Account:
     """Disable an account and end all its sessions at once (actor None: an operator at the CLI)."""
     if actor is not None and not actor.has_role(Role.ADMIN):
-        raise role_required(actor, "account.disable", "account", account_id, Role.ADMIN.value)
+        raise role_required("account.disable", "account", account_id, Role.ADMIN.value, actor=actor)
     reason = _reason(reason)
     target = db.session.get(Account, account_id)
     if target is None or (actor is not None and target.hospital_id != actor.hospital_id):

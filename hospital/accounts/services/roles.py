@@ -12,7 +12,7 @@ from hospital.errors import Forbidden
 
 
 def role_required(
-    actor: Account, action: str, object_type: str, object_id: int, needs: str
+    action: str, object_type: str, object_id: int, needs: str, *, actor: Account
 ) -> Forbidden:
     """Audit the refusal and return the error to raise."""
     record(

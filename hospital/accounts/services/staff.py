@@ -36,7 +36,7 @@ def create_staff(
 ) -> Account:
     """Create a staff account with a username, a password and one or more staff roles."""
     if actor is not None and not actor.has_role(Role.ADMIN):
-        raise role_required(actor, "account.create_staff", "account", 0, Role.ADMIN.value)
+        raise role_required("account.create_staff", "account", 0, Role.ADMIN.value, actor=actor)
     if actor is not None and actor.hospital_id != hospital.id:
         raise NotFound(_l("This hospital was not found."), code=ErrorCode.HOSPITAL_NOT_FOUND)
     username = (username or "").strip().lower()

@@ -149,7 +149,7 @@ def check_phone(phone: str | None) -> str | None:
         ) from None
 
 
-def local_today(account: Account, now: datetime) -> date:
+def local_today(account: Account, *, now: datetime) -> date:
     """The calendar day at the account's hospital at now."""
     hospital = db.session.get(Hospital, account.hospital_id)
     assert hospital is not None, "an account names an existing hospital"
@@ -182,7 +182,7 @@ def clean_person(
     clean_name = _name(name)
     clean_sex = _sex(sex)
     clean_type = _id_type(id_type)
-    today = local_today(account, now)
+    today = local_today(account, now=now)
     _check_birth_date(birth_date, today)
     number = check_identity(
         clean_type, id_number, birth_date=birth_date, sex=clean_sex, today=today

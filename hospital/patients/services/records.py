@@ -95,7 +95,10 @@ def look_up_at_desk(*, staff: Account, text: str) -> Patient | None:
         patient = patient_by_number(staff.hospital_id, text)
     if patient is not None:
         record_staff_read(
-            staff, action="patient.lookup", object_type="patient", reads=[(patient.id, patient.id)]
+            actor=staff,
+            action="patient.lookup",
+            object_type="patient",
+            reads=[(patient.id, patient.id)],
         )
     return patient
 

@@ -130,7 +130,7 @@ def test_the_queue_is_recalibrated_from_its_judged_ranges(hospital, point, queue
             )
         )
     db.session.flush()
-    fitted = accuracy.recalibrate(queue, NOW, target=0.8)
+    fitted = accuracy.recalibrate(queue, now=NOW, target=0.8)
     db.session.refresh(queue)
     assert fitted.samples == 60 and queue.eta_samples == 60
     assert queue.eta_low_factor == pytest.approx(fitted.low_factor)
