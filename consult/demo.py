@@ -8,12 +8,9 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 
 from consult.models import Consultation, ConsultMessage, ConsultSetting, ConsultStatus
-from hospital.accounts.models import Account
 from hospital.db import db
 from hospital.organisation.models import Clinician, Hospital
-from hospital.patients.models import FamilyLink, Patient, Relationship
-
-DAUGHTER_PHONE = "13800000001"
+from hospital.patients.demo_family import daughter_and_father
 
 
 def _offering(hospital: Hospital) -> list[Clinician]:
@@ -54,17 +51,7 @@ def seed_consultations(hospital: Hospital, now: datetime) -> None:
     doctor = offering[0]
     if db.session.scalar(sa.select(Consultation.id).where(Consultation.hospital_id == hospital.id)):
         return
-    found = db.session.execute(
-        sa.select(Account, Patient)
-        .join(FamilyLink, FamilyLink.account_id == Account.id)
-        .join(Patient, Patient.id == FamilyLink.patient_id)
-        .where(
-            Account.hospital_id == hospital.id,
-            Account.phone == DAUGHTER_PHONE,
-            FamilyLink.relationship == Relationship.PARENT,
-        )
-        .limit(1)
-    ).first()
+    found = daughter_and_father(hospital.id)
     if found is None:
         return
     daughter, father = found

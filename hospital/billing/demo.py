@@ -15,6 +15,7 @@ from hospital.billing.models import FeeItem, ItemCategory, RegistrationFee, Sand
 from hospital.billing.services import family_pool, insured
 from hospital.db import db
 from hospital.organisation.models import Hospital
+from hospital.patients.demo_family import DAUGHTER_PHONE, daughter_and_father
 from hospital.patients.models import FamilyLink, Patient, Relationship
 
 REGISTRATION_FEES = (
@@ -68,24 +69,13 @@ def seed_fees(hospital: Hospital) -> None:
     db.session.flush()
 
 
-DAUGHTER_PHONE = "13800000001"
 FATHER_BALANCE_FEN = 2000  # ¥20 left in his own account: his daughter's shared account pays more
 
 
 def seed_insurance(hospital: Hospital, now: datetime) -> None:
     """李建华 (no phone) is insured, activated at the desk; his daughter 李梅 shows his code and
     shares her own account with him (家庭共济: ¥100 a payment, ¥500 a month). Once only."""
-    found = db.session.execute(
-        sa.select(Account, Patient)
-        .join(FamilyLink, FamilyLink.account_id == Account.id)
-        .join(Patient, Patient.id == FamilyLink.patient_id)
-        .where(
-            Account.hospital_id == hospital.id,
-            Account.phone == DAUGHTER_PHONE,
-            FamilyLink.relationship == Relationship.PARENT,
-        )
-        .limit(1)
-    ).first()
+    found = daughter_and_father(hospital.id)
     registrar = db.session.scalar(
         sa.select(Account)
         .join(AccountRole, AccountRole.account_id == Account.id)

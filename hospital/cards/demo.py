@@ -4,30 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import sqlalchemy as sa
-
-from hospital.accounts.models import Account
 from hospital.cards import service
-from hospital.db import db
 from hospital.organisation.models import Hospital
-from hospital.patients.models import FamilyLink, Patient, Relationship
-
-DAUGHTER_PHONE = "13800000001"
+from hospital.patients.demo_family import daughter_and_father
 
 
 def seed_card(hospital: Hospital, now: datetime) -> None:
     """Issue the father's card once; a second run (or a card the daughter reissued) adds nothing."""
-    found = db.session.execute(
-        sa.select(Account, Patient)
-        .join(FamilyLink, FamilyLink.account_id == Account.id)
-        .join(Patient, Patient.id == FamilyLink.patient_id)
-        .where(
-            Account.hospital_id == hospital.id,
-            Account.phone == DAUGHTER_PHONE,
-            FamilyLink.relationship == Relationship.PARENT,
-        )
-        .limit(1)
-    ).first()
+    found = daughter_and_father(hospital.id)
     if found is None:
         return
     daughter, father = found
