@@ -324,15 +324,7 @@ def submit_refund(refund: Refund, *, now: datetime) -> None:
         if refund.attempts >= REFUND_SUBMIT_ATTEMPTS:
             refund.status = RefundStatus.FAILED
             log.error("refund %s failed for good: %s; a cashier must act", refund.id, exc)
-            _ledger(
-                db.session.get_one(Order, refund.order_id),
-                LedgerKind.REFUND_FAILED,
-                now=now,
-                amount_fen=refund.amount_fen,
-                payment=payment,
-                refund=refund,
-                dedupe_key=f"refund-failed:{refund.id}",
-            )
+            _refund_ledger(refund, payment, LedgerKind.REFUND_FAILED, "refund-failed", now=now)
         db.session.flush()
         return
     refund.status = RefundStatus.SUCCEEDED
@@ -351,14 +343,21 @@ def submit_refund(refund: Refund, *, now: datetime) -> None:
             fully_refunded=refunded.status is OrderStatus.REFUNDED,
             now=now,
         )
+    _refund_ledger(refund, payment, LedgerKind.REFUND_SUCCEEDED, "refund-succeeded", now=now)
+
+
+def _refund_ledger(
+    refund: Refund, payment: Payment, kind: LedgerKind, key: str, *, now: datetime
+) -> None:
+    """The ledger line of a provider refund's outcome, once per refund (dedupe key)."""
     _ledger(
         db.session.get_one(Order, refund.order_id),
-        LedgerKind.REFUND_SUCCEEDED,
+        kind,
         now=now,
         amount_fen=refund.amount_fen,
         payment=payment,
         refund=refund,
-        dedupe_key=f"refund-succeeded:{refund.id}",
+        dedupe_key=f"{key}:{refund.id}",
     )
 
 
