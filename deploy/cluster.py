@@ -65,6 +65,26 @@ def _owner(name: str, path: Path) -> None:
         os.chown(path, user.pw_uid, user.pw_gid)
 
 
+def _run_server_tool(command: list[str], user: str) -> None:
+    """Run initdb or pg_ctl (as `user` when root); fail with what the tool said, not a traceback."""
+    done = subprocess.run(
+        command,
+        check=False,
+        capture_output=True,
+        **_drop_to(user),  # type: ignore[arg-type]
+    )
+    if done.returncode != 0:
+        said = (done.stderr or done.stdout or b"").decode(errors="replace").strip()
+        hint = ""
+        if os.geteuid() == 0 and "ermission denied" in said:
+            hint = (
+                f"\nAs root, PostgreSQL runs as the `{user}` user, which must be able to enter "
+                "every folder above the cluster's: chmod o+x them, or set CLUSTER_DIR to a "
+                "folder it can reach (e.g. /var/tmp/hospital-cluster)."
+            )
+        raise SystemExit(f"{Path(command[0]).name} failed: {said}{hint}")
+
+
 def _get(url: str, timeout: float = 2.0) -> int:
     try:
         with urllib.request.urlopen(url, timeout=timeout) as answer:  # noqa: S310 - loopback
@@ -210,23 +230,16 @@ class Cluster:
     # ---- PostgreSQL ---------------------------------------------------------------------
 
     def _pg_ctl(self, *args: str) -> None:
-        subprocess.run(
-            [str(self.pg_bin / "pg_ctl"), "-D", str(self.pg_data), *args],
-            check=True,
-            capture_output=True,
-            **_drop_to("postgres"),  # type: ignore[arg-type]
-        )
+        _run_server_tool([str(self.pg_bin / "pg_ctl"), "-D", str(self.pg_data), *args], "postgres")
 
     def start_postgres(self) -> None:
         if not (self.pg_data / "PG_VERSION").exists():
             self.pg_data.mkdir(parents=True, exist_ok=True)
             _owner("postgres", self.pg_data)
-            subprocess.run(
+            _run_server_tool(
                 [str(self.pg_bin / "initdb"), "-D", str(self.pg_data), "-U", "postgres"]
                 + ["--auth=trust", "-E", "UTF8", "--no-locale"],
-                check=True,
-                capture_output=True,
-                **_drop_to("postgres"),  # type: ignore[arg-type]
+                "postgres",
             )
         log = self.logs / "postgres.log"
         log.touch()
@@ -247,7 +260,7 @@ class Cluster:
 
     def stop_postgres(self, mode: str = "fast") -> None:
         if (self.pg_data / "postmaster.pid").exists():
-            with contextlib.suppress(subprocess.CalledProcessError):
+            with contextlib.suppress(SystemExit):  # already stopped (a stale pid file)
                 self._pg_ctl("-m", mode, "-w", "stop")
 
     # ---- Redis --------------------------------------------------------------------------
@@ -385,7 +398,8 @@ def main() -> None:
     parser.add_argument("--seed", action="store_true", help="create the demo hospital")
     parser.add_argument("--port", type=int, default=int(os.environ.get("CLUSTER_PORT", "8080")))
     args = parser.parse_args()
-    cluster = Cluster(ports=Ports.fixed(args.port))
+    base = Path(os.environ["CLUSTER_DIR"]) if os.environ.get("CLUSTER_DIR") else DEFAULT_BASE
+    cluster = Cluster(base, ports=Ports.fixed(args.port))
     if args.action == "start":
         cluster.start(seed=args.seed)
         print(f"Cluster up: {cluster.url}/  (logs: {cluster.logs}; stop: make cluster-stop)")

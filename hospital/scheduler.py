@@ -13,10 +13,11 @@ import signal
 import threading
 import time
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import sqlalchemy as sa
+from apscheduler.schedulers import SchedulerNotRunningError
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
@@ -32,8 +33,18 @@ log = logging.getLogger("hospital.scheduler")
 logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)
 LEADER_LOCK_KEY = 7_301_001  # pg advisory lock id; any fixed number shared by all instances
 JOB_LOCK_CLASS = 7_302  # with a job's number: held by the process running that job
-STANDBY_SECONDS = 15
-LEADERSHIP_CHECK_SECONDS = 30
+# A standby asks for the lock this often; the leader checks it still holds it this often (and
+# before every job run). Both are one cheap statement, and together they bound a takeover.
+STANDBY_SECONDS = 5
+LEADERSHIP_CHECK_SECONDS = 5
+# The leader's session must end soon after its process or machine does, or the lock stays held
+# by a dead session: a killed process's socket is closed by its kernel at once, but a machine
+# that loses power or its network sends nothing, and PostgreSQL would keep the session (and
+# the lock) until the operating system's TCP keepalive gives up, two hours by default. So the
+# server probes the leader's connection after 5 s of silence and drops it after three
+# unanswered probes (and the leader, likewise, notices a vanished server).
+KEEPALIVE_SECONDS = 5
+KEEPALIVE_PROBES = 3
 
 # coalesce: a job that fell behind runs once, not once per missed tick.
 # max_instances=1: a slow run is never overlapped by the next one.
@@ -46,26 +57,41 @@ JOB_DEFAULTS: dict[str, Any] = {"coalesce": True, "max_instances": 1, "misfire_g
 class JobFence:
     """On PostgreSQL: a job runs only while this process leads and no other process runs it.
 
-    The leader watch notices a lost leader lock only every LEADERSHIP_CHECK_SECONDS; a process
+    The leader watch checks the leader lock only every LEADERSHIP_CHECK_SECONDS; a process
     whose database session ended (a network cut, PostgreSQL restarted) while a standby took the
     lock would run jobs alongside the new leader until then. So each run first asks the
     leader's session whether it still holds the lock, and holds the job's own advisory lock
-    while it runs, so that no job ever runs in two processes at once.
+    while it runs, so that no job ever runs in two processes at once. A run that finds the lock
+    gone calls `on_lost` at once: the process steps down and stands for election again then,
+    rather than at the next watch, so it never claims to lead a moment longer than it does.
     """
 
-    def __init__(self, engine: sa.Engine, leader: sa.Connection) -> None:
+    def __init__(
+        self,
+        engine: sa.Engine,
+        leader: sa.Connection,
+        on_lost: Callable[[], None] | None = None,
+    ) -> None:
         self.engine = engine
         self.leader = leader
+        self.on_lost = on_lost
         self._leader_lock = threading.Lock()  # jobs run in a thread pool; one connection
 
     def leading(self) -> bool:
         with self._leader_lock:
             return still_leading(self.leader)
 
+    def close(self) -> None:
+        """End the leader's session (and with it the lock), never while a job thread uses it."""
+        with self._leader_lock, contextlib.suppress(sa.exc.SQLAlchemyError):
+            self.leader.close()
+
     @contextlib.contextmanager
     def running(self, job_id: str) -> Iterator[bool]:
         """Yield whether this process may run the job now (and hold its lock meanwhile)."""
         if not self.leading():
+            if self.on_lost is not None:
+                self.on_lost()
             yield False
             return
         try:
@@ -178,12 +204,36 @@ def leader_engine(app: Flask) -> sa.Engine | None:
     """An unpooled engine for the leader's session (None on SQLite: no election needed).
 
     A pooled connection would go back to the pool on close with its session, and the lock,
-    still alive; closing an unpooled one ends the session and hands leadership over.
+    still alive; closing an unpooled one ends the session and hands leadership over. Its
+    sessions are probed by TCP keepalives on both sides (see KEEPALIVE_SECONDS).
     """
     with app.app_context():
         if db.engine.dialect.name != "postgresql":
             return None
-        return sa.create_engine(db.engine.url, poolclass=sa.pool.NullPool)
+        url = db.engine.url
+        return sa.create_engine(url, poolclass=sa.pool.NullPool, connect_args=keepalives(url))
+
+
+def keepalives(url: sa.URL) -> dict[str, Any]:
+    """libpq settings: the client's keepalives, and the server's for this session."""
+    server = " ".join(
+        f"-c {name}={value}"
+        for name, value in (
+            ("tcp_keepalives_idle", KEEPALIVE_SECONDS),
+            ("tcp_keepalives_interval", KEEPALIVE_SECONDS),
+            ("tcp_keepalives_count", KEEPALIVE_PROBES),
+        )
+    )
+    options = url.query.get("options")
+    given = " ".join(options) if isinstance(options, tuple) else options
+    return {
+        "connect_timeout": KEEPALIVE_SECONDS * 2,
+        "keepalives": 1,
+        "keepalives_idle": KEEPALIVE_SECONDS,
+        "keepalives_interval": KEEPALIVE_SECONDS,
+        "keepalives_count": KEEPALIVE_PROBES,
+        "options": f"{given} {server}" if given else server,
+    }
 
 
 def _wait_for_leadership(app: Flask) -> sa.Connection | None:
@@ -208,12 +258,25 @@ def _wait_for_leadership(app: Flask) -> sa.Connection | None:
         time.sleep(STANDBY_SECONDS)
 
 
-def _watch_leadership(fence: JobFence, scheduler: BaseScheduler, lost: threading.Event) -> None:
-    if fence.leading():
-        return
-    log.error("scheduler: lost the leader lock (database session ended); stopping jobs")
-    lost.set()
-    scheduler.shutdown(wait=False)
+def _watch_leadership(fence: JobFence, step_down: Callable[[], None]) -> None:
+    if not fence.leading():
+        step_down()
+
+
+def _stepping_down(scheduler: BaseScheduler, lost: threading.Event) -> Callable[[], None]:
+    """Stop the jobs once the leader lock is gone (from the watch or a job, whichever is first)."""
+    once = threading.Lock()
+
+    def step_down() -> None:
+        with once:
+            if lost.is_set():
+                return
+            lost.set()
+        log.error("scheduler: lost the leader lock (database session ended); stopping jobs")
+        with contextlib.suppress(SchedulerNotRunningError):
+            scheduler.shutdown(wait=False)
+
+    return step_down
 
 
 def _stop_gracefully(scheduler: BaseScheduler) -> Any:
@@ -241,11 +304,12 @@ def run_scheduler(app: Flask) -> None:
         scheduler = build_scheduler(app, fence=fence)
         lost = threading.Event()
         if fence is not None:
+            fence.on_lost = _stepping_down(scheduler, lost)
             scheduler.add_job(
                 _watch_leadership,
                 "interval",
                 seconds=LEADERSHIP_CHECK_SECONDS,
-                args=(fence, scheduler, lost),
+                args=(fence, fence.on_lost),
                 id="_leadership",
             )
         if threading.current_thread() is threading.main_thread():
@@ -256,7 +320,9 @@ def run_scheduler(app: Flask) -> None:
         except (KeyboardInterrupt, SystemExit):
             lost.clear()
         finally:
-            if leader_connection is not None:
+            if fence is not None:
+                fence.close()
+            elif leader_connection is not None:
                 leader_connection.close()
             if engine is not None:
                 engine.dispose()

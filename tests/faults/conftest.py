@@ -41,7 +41,9 @@ def smtp_server() -> Iterator[SmtpServer]:
 
 
 @pytest.fixture(scope="session")
-def cluster(sms_gateway: SmsGateway, smtp_server: SmtpServer) -> Iterator[Cluster]:
+def cluster(
+    request: pytest.FixtureRequest, sms_gateway: SmsGateway, smtp_server: SmtpServer
+) -> Iterator[Cluster]:
     missing = _missing()
     if missing:
         message = f"the fault suite needs {', '.join(missing)} (Debian packages)"
@@ -77,6 +79,11 @@ def cluster(sms_gateway: SmsGateway, smtp_server: SmtpServer) -> Iterator[Cluste
         yield cluster
     finally:
         cluster.stop()
+        if request.session.testsfailed:
+            # An intermittent fault is read from the processes' own words: keep them.
+            kept = Path(tempfile.mkdtemp(prefix="hospital-cluster-logs-"))
+            shutil.copytree(cluster.logs, kept, dirs_exist_ok=True)
+            print(f"\nfault suite: the cluster's logs are kept in {kept}")
         shutil.rmtree(base, ignore_errors=True)
 
 

@@ -27,6 +27,26 @@ def state(cluster: Cluster, index: int) -> str:
     return last
 
 
+def led_since(cluster: Cluster, index: int, since: datetime) -> bool:
+    """Whether the scheduler said it took the leader lock at or after `since`.
+
+    The latest word alone can be stale: a process whose lock went with its database session
+    says so only when it next checks (and a killed process says nothing at all).
+    """
+    path = cluster.logs / f"scheduler{index + 1}.log"
+    for line in path.read_text(errors="replace").splitlines():
+        if not line.startswith("{") or LEADS not in line:
+            continue
+        entry = json.loads(line)
+        if entry.get("message") == LEADS and _time(entry["ts"]) >= since:
+            return True
+    return False
+
+
+def _time(stamp: str) -> datetime:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+
+
 def leaders(cluster: Cluster) -> list[int]:
     return [i for i in range(SCHEDULER_COUNT) if state(cluster, i) == LEADS]
 

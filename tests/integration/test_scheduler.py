@@ -196,3 +196,71 @@ def test_each_run_is_logged_at_debug_with_its_start_end_and_process(
     fields = record.fields  # type: ignore[attr-defined]
     assert (fields["event"], fields["job"], fields["pid"]) == ("job", "test.idle", os.getpid())
     assert fields["started"] <= fields["finished"] and fields["outcome"] == "done"
+
+
+def test_a_run_that_finds_the_leader_lock_gone_steps_down_at_once(app: Flask, backend: str) -> None:
+    if backend == "sqlite":
+        pytest.skip("leader election uses PostgreSQL advisory locks; SQLite runs one scheduler")
+    engine = leader_engine(app)
+    assert engine is not None
+    leader = engine.connect()
+    lost: list[str] = []
+    try:
+        assert try_to_lead(leader)
+        fence = JobFence(engine, leader, on_lost=lambda: lost.append("lost"))
+        with fence.running("deliver-outbox") as may:
+            assert may and lost == []
+        leader.close()  # the session ends (PostgreSQL restarted, a network cut)
+        with fence.running("deliver-outbox") as may:
+            assert not may
+        assert lost == ["lost"]  # told at the first run, not at the next leadership check
+    finally:
+        leader.close()
+        engine.dispose()
+
+
+def test_stepping_down_stops_the_jobs_once_however_often_it_is_told(caplog: Any) -> None:
+    import logging
+
+    from hospital.scheduler import _stepping_down
+
+    scheduler = BackgroundScheduler(timezone="UTC")
+    scheduler.start()
+    lost = threading.Event()
+    step_down = _stepping_down(scheduler, lost)
+    caplog.set_level(logging.ERROR, logger="hospital.scheduler")
+    step_down()
+    step_down()  # the watch and a job both noticed
+    assert lost.is_set() and not scheduler.running
+    assert [r.getMessage() for r in caplog.records if r.name == "hospital.scheduler"] == [
+        "scheduler: lost the leader lock (database session ended); stopping jobs"
+    ]
+
+
+def test_the_leader_session_is_probed_by_keepalives_so_a_dead_leader_loses_the_lock(
+    app: Flask, backend: str
+) -> None:
+    if backend == "sqlite":
+        pytest.skip("leader election uses PostgreSQL advisory locks; SQLite runs one scheduler")
+    from hospital.scheduler import KEEPALIVE_PROBES, KEEPALIVE_SECONDS
+
+    engine = leader_engine(app)
+    assert engine is not None
+    try:
+        with engine.connect() as leader:
+            shown = {
+                name: leader.execute(sa.text(f"SHOW {name}")).scalar()
+                for name in (
+                    "tcp_keepalives_idle",
+                    "tcp_keepalives_interval",
+                    "tcp_keepalives_count",
+                )
+            }
+    finally:
+        engine.dispose()
+    # The test database is reached over TCP, as a scheduler on another machine reaches it.
+    assert shown == {
+        "tcp_keepalives_idle": str(KEEPALIVE_SECONDS),
+        "tcp_keepalives_interval": str(KEEPALIVE_SECONDS),
+        "tcp_keepalives_count": str(KEEPALIVE_PROBES),
+    }
