@@ -272,8 +272,8 @@ def find(principal: Principal) -> Response:
         links["next"] = _find_page_url(given, offset + count, count)
     if offset > 0:
         links["previous"] = _find_page_url(given, max(0, offset - count), count)
-    text = fhir.bundle_text(proposals, base=base_url(), total=total, links=links)
-    return Response(text, mimetype=FHIR_JSON)
+    body = fhir.bundle_bytes(proposals, base=base_url(), total=total, links=links)
+    return Response(body, mimetype=FHIR_JSON)
 
 
 def _find_page_url(given: dict[str, list[Any]], offset: int, count: int) -> str:

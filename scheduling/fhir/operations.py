@@ -100,12 +100,13 @@ def page_value(value: Any) -> str:
 
 def find(
     principal: Principal, given: dict[str, list[Any]], *, now: datetime
-) -> tuple[list[str], int, int, int]:
+) -> tuple[list[bytes], int, int, int]:
     """One page of proposed appointments built from free places (ITI-115).
 
-    Returns (entries, total, page size, offset): each entry a searchset Bundle entry holding a
-    proposed Appointment, already serialised (`resources.bundle_text` puts them in the Bundle);
-    the page is `_count` long (DEFAULT_COUNT unless asked) and the caller links the next page.
+    Returns (entries, total, page size, offset): the entries are the UTF-8 text of searchset
+    Bundle entries holding proposed Appointments, in pieces (`resources.bundle_bytes` puts them
+    in the Bundle); the page is `_count` long (DEFAULT_COUNT unless asked) and the caller links
+    the next page.
     """
     extra = set(given) - FIND_PARAMETERS
     if extra:
@@ -153,10 +154,10 @@ def find(
         )
     size = _int(_text(given.get("_count", []), "_count"), "_count", DEFAULT_COUNT, 1, MAX_FIND)
     offset = _int(_text(given.get("_offset", []), "_offset"), "_offset", 0, 0, 10**7)
-    total, places = reads.proposals(
+    places = reads.bookable_places(
         hospital_id, reads.SlotFilter(**terms), now=now, count=size, offset=offset
     )
-    return _ProposalWriter(patient_id, cat).entries(places), total, size, offset
+    return _ProposalWriter(patient_id, cat).entries(places), places.total, size, offset
 
 
 def proposal(place: reads.Proposal, patient_id: int | None, cat: reads.Catalogue) -> dict[str, Any]:
@@ -181,30 +182,28 @@ _START, _END = "2000-01-01T00:00:00Z", "2000-01-01T00:00:01Z"
 
 
 class _ProposalWriter:
-    """Proposals as searchset Bundle entries, serialised (`json.dumps` text of `proposal`).
+    """Proposals as searchset Bundle entries: the UTF-8 text of `proposal`, in pieces.
 
     A whole answer is thousands of places sharing a few clinicians, rooms, fees and times: the
-    text around a place's start, end and slot id is serialised once per combination (from
-    `proposal` itself, so the two cannot drift apart) and each instant once, instead of building
-    and encoding a dozen small objects per place.
+    text before a place's start and after its slot id is serialised once per session's terms
+    (from `proposal` itself, so the two cannot drift apart), the text from its start to its
+    slot id once per (start, end), and each entry is four pieces of bytes joined once with the
+    rest of the answer: no per-place objects, and no encoding of the whole text at the end.
     """
 
     def __init__(self, patient_id: int | None, cat: reads.Catalogue) -> None:
         self.patient_id = patient_id
         self.cat = cat
-        self.frames: dict[tuple[Any, ...], tuple[str, str, str, str]] = {}
-        self.instants: dict[datetime, str] = {}
+        self.frames: dict[reads.SessionTerms, tuple[bytes, bytes]] = {}
+        self.between: tuple[bytes, bytes] | None = None  # the text start-end, end-slot id
 
-    def _frame(self, place: reads.Proposal) -> tuple[str, str, str, str]:
+    def _frame(self, terms: reads.SessionTerms) -> tuple[bytes, bytes]:
+        """The text before the start and after the slot id of an entry for these terms."""
+        frame = self.frames.get(terms)
+        if frame is not None:
+            return frame
         stand_in = reads.Proposal(
-            slot_id=0,
-            starts_at=datetime.fromisoformat(_START),
-            ends_at=datetime.fromisoformat(_END),
-            clinician_id=place.clinician_id,
-            department_id=place.department_id,
-            service_point_id=place.service_point_id,
-            fee_class=place.fee_class,
-            fee_fen=place.fee_fen,
+            0, datetime.fromisoformat(_START), datetime.fromisoformat(_END), *terms
         )
         text = json.dumps(
             {
@@ -216,33 +215,43 @@ class _ProposalWriter:
         head, rest = text.split(json.dumps(_START), 1)
         middle, rest = rest.split(json.dumps(_END), 1)
         before_id, tail = rest.split(json.dumps(_SLOT), 1)
-        return head + '"', '"' + middle + '"', '"' + before_id + '"Slot/', '"' + tail
+        between = (f'"{middle}"'.encode(), f'"{before_id}"Slot/'.encode())
+        if self.between is None:
+            self.between = between
+        # Each frame is cut the same way: start, end and slot are neighbours in `proposal`.
+        assert between == self.between, "a proposal's start, end and slot are no longer adjacent"
+        frame = self.frames[terms] = (f', {head}"'.encode(), f'"{tail}'.encode())
+        return frame
 
-    def _instant(self, value: datetime) -> str:
-        text = self.instants.get(value)
-        if text is None:
-            text = self.instants[value] = fhir.instant(value)
-        return text
-
-    def entries(self, places: list[reads.Proposal]) -> list[str]:
-        out = []
-        for place in places:
-            key = (
-                place.clinician_id,
-                place.department_id,
-                place.service_point_id,
-                place.fee_class,
-                place.fee_fen,
-            )
-            frame = self.frames.get(key)
+    def entries(self, places: reads.BookablePlaces) -> list[bytes]:
+        """The entries' text, in pieces to join, separated by commas."""
+        pieces: list[bytes] = []
+        append = pieces.append
+        framed: dict[int, tuple[bytes, bytes]] = {}
+        times: dict[tuple[Any, Any], bytes] = {}
+        for slot_id, session_id, starts, ends in places.rows:
+            frame = framed.get(session_id)
             if frame is None:
-                frame = self.frames[key] = self._frame(place)
-            head, middle, before_id, tail = frame
-            out.append(
-                f"{head}{self._instant(place.starts_at)}{middle}{self._instant(place.ends_at)}"
-                f"{before_id}{place.slot_id}{tail}"
-            )
-        return out
+                frame = framed[session_id] = self._frame(places.sessions[session_id])
+            span = times.get((starts, ends))
+            if span is None:
+                assert self.between is not None
+                middle, before_id = self.between
+                span = times[starts, ends] = b"".join(
+                    (
+                        fhir.instant(places.time(starts)).encode(),
+                        middle,
+                        fhir.instant(places.time(ends)).encode(),
+                        before_id,
+                    )
+                )
+            append(frame[0])
+            append(span)
+            append(b"%d" % slot_id)
+            append(frame[1])
+        if pieces:
+            pieces[0] = pieces[0][2:]  # no comma before the first entry
+        return pieces
 
 
 def _appointment_input(given: dict[str, list[Any]]) -> dict[str, Any]:

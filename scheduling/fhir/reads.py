@@ -6,8 +6,9 @@ module only gathers the rows each mapping needs, a page at a time.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, NamedTuple
 
 import sqlalchemy as sa
@@ -374,11 +375,7 @@ def patients(
 
 
 class Proposal(NamedTuple):
-    """A bookable place as $find proposes it: the columns its Appointment is built from.
-
-    A tuple, not a frozen dataclass: a whole answer makes thousands, and a frozen dataclass
-    sets each field through object.__setattr__.
-    """
+    """A bookable place as $find proposes it: the columns its Appointment is built from."""
 
     slot_id: int
     starts_at: datetime
@@ -390,19 +387,63 @@ class Proposal(NamedTuple):
     fee_fen: int
 
 
-_statements: dict[tuple[bool, ...], Any] = {}
+class SessionTerms(NamedTuple):
+    """What every proposal of one clinic session shares (all but the slot's id and times)."""
+
+    clinician_id: int | None
+    department_id: int
+    service_point_id: int | None
+    fee_class: FeeClass
+    fee_fen: int
 
 
-def _proposal_statement(shape: tuple[bool, bool, bool, bool, bool, bool]) -> Any:
-    """The bookable-places query for one combination of filters, built once and reused.
+@dataclass
+class BookablePlaces:
+    """One page of bookable places, as lean as a whole answer of thousands needs.
 
-    Every value is a bound parameter, so SQLAlchemy's compiled cache answers each later call.
-    The rule is search_availability's: open session, released, booking not closed, a place left
-    once lapsed holds are given back.
+    `rows` are (slot id, session id, start, end) with the times as the database driver returns
+    them (an aware datetime from PostgreSQL, text from SQLite): thousands of places share a few
+    hundred times, so `time` converts each distinct value once. `sessions` holds what the
+    places of each session share.
     """
-    statement = _statements.get(shape)
-    if statement is not None:
-        return statement
+
+    total: int
+    rows: Sequence[tuple[int, int, Any, Any]]
+    sessions: dict[int, SessionTerms]
+    _convert: Callable[[Any], Any] | None = None
+    _times: dict[Any, datetime] = field(default_factory=dict)
+
+    def time(self, value: Any) -> datetime:
+        """A start or end of `rows` as an aware UTC datetime."""
+        converted = self._times.get(value)
+        if converted is None:
+            converted = self._convert(value) if self._convert is not None else value
+            converted = self._times[value] = converted.astimezone(UTC)
+        return converted
+
+
+_statements: dict[tuple[bool, ...], tuple[Any, Any]] = {}
+_SESSION_TERMS = sa.select(
+    ClinicSession.id,
+    ClinicSession.clinician_id,
+    ClinicSession.department_id,
+    ClinicSession.service_point_id,
+    ClinicSession.fee_class,
+    ClinicSession.fee_fen,
+).where(ClinicSession.id.in_(sa.bindparam("ids", expanding=True)))
+
+
+def _proposal_statements(shape: tuple[bool, bool, bool, bool, bool, bool]) -> tuple[Any, Any]:
+    """The bookable-places page query and its count, for one combination of filters.
+
+    Built once and reused: every value is a bound parameter, so SQLAlchemy's compiled cache
+    answers each later call. The rule is search_availability's: open session, released, booking
+    not closed, a place left once lapsed holds are given back. The page selects only what
+    differs from place to place; the times untyped, so no per-row conversion runs.
+    """
+    statements = _statements.get(shape)
+    if statements is not None:
+        return statements
     has_department, has_clinician, has_point, has_fee, has_lower, has_upper = shape
     now = sa.bindparam("now", type_=Slot.closes_at.type)
     lapsed = (
@@ -412,65 +453,63 @@ def _proposal_statement(shape: tuple[bool, bool, bool, bool, bool, bool]) -> Any
         .subquery()
     )
     remaining = Slot.capacity - Slot.booked + sa.func.coalesce(lapsed.c.lapsed, 0)
-    statement = (
-        sa.select(
-            Slot.id,
-            Slot.starts_at,
-            Slot.ends_at,
-            ClinicSession.clinician_id,
-            ClinicSession.department_id,
-            ClinicSession.service_point_id,
-            ClinicSession.fee_class,
-            ClinicSession.fee_fen,
-            sa.func.count().over().label("total"),
+    where = [
+        Slot.hospital_id == sa.bindparam("hospital_id"),
+        Slot.local_date.between(
+            sa.bindparam("first", type_=sa.Date), sa.bindparam("last", type_=sa.Date)
+        ),
+        Slot.closes_at > now,
+        ClinicSession.status == SessionStatus.OPEN,
+        ClinicSession.release_at <= now,
+        remaining > 0,
+    ]
+    if has_department:
+        where.append(ClinicSession.department_id == sa.bindparam("department_id"))
+    if has_clinician:
+        where.append(ClinicSession.clinician_id == sa.bindparam("clinician_id"))
+    if has_point:
+        where.append(ClinicSession.service_point_id == sa.bindparam("service_point_id"))
+    if has_fee:
+        where.append(
+            ClinicSession.fee_class == sa.bindparam("fee_class", type_=ClinicSession.fee_class.type)
         )
-        .join(ClinicSession, ClinicSession.id == Slot.session_id)
-        .outerjoin(lapsed, lapsed.c.slot_id == Slot.id)
-        .where(
-            Slot.hospital_id == sa.bindparam("hospital_id"),
-            Slot.local_date.between(
-                sa.bindparam("first", type_=sa.Date), sa.bindparam("last", type_=sa.Date)
-            ),
-            Slot.closes_at > now,
-            ClinicSession.status == SessionStatus.OPEN,
-            ClinicSession.release_at <= now,
-            remaining > 0,
+    if has_lower:
+        where.append(Slot.starts_at >= sa.bindparam("lower", type_=Slot.starts_at.type))
+    if has_upper:
+        where.append(Slot.starts_at < sa.bindparam("upper", type_=Slot.starts_at.type))
+
+    def places(*columns: Any) -> Any:
+        return (
+            sa.select(*columns)
+            .join(ClinicSession, ClinicSession.id == Slot.session_id)
+            .outerjoin(lapsed, lapsed.c.slot_id == Slot.id)
+            .where(*where)
+        )
+
+    untyped = sa.types.NullType()
+    page = (
+        places(
+            Slot.id,
+            Slot.session_id,
+            sa.type_coerce(Slot.starts_at, untyped).label("starts_at"),
+            sa.type_coerce(Slot.ends_at, untyped).label("ends_at"),
         )
         .order_by(Slot.starts_at, ClinicSession.clinician_id, Slot.id)
         .limit(sa.bindparam("limit"))
         .offset(sa.bindparam("offset"))
     )
-    if has_department:
-        statement = statement.where(ClinicSession.department_id == sa.bindparam("department_id"))
-    if has_clinician:
-        statement = statement.where(ClinicSession.clinician_id == sa.bindparam("clinician_id"))
-    if has_point:
-        statement = statement.where(
-            ClinicSession.service_point_id == sa.bindparam("service_point_id")
-        )
-    if has_fee:
-        statement = statement.where(
-            ClinicSession.fee_class == sa.bindparam("fee_class", type_=ClinicSession.fee_class.type)
-        )
-    if has_lower:
-        statement = statement.where(
-            Slot.starts_at >= sa.bindparam("lower", type_=Slot.starts_at.type)
-        )
-    if has_upper:
-        statement = statement.where(
-            Slot.starts_at < sa.bindparam("upper", type_=Slot.starts_at.type)
-        )
-    _statements[shape] = statement
-    return statement
+    count = sa.select(sa.func.count()).select_from(places(Slot.id).subquery())
+    _statements[shape] = page, count
+    return page, count
 
 
-def proposals(
+def bookable_places(
     hospital_id: int, terms: SlotFilter, *, now: datetime, count: int, offset: int
-) -> tuple[int, list[Proposal]]:
-    """(total, one page) of the bookable places matching the filter, in time order."""
+) -> BookablePlaces:
+    """One page of the bookable places matching the filter, in time order, and their total."""
     first, last = local_dates(hospital_id, terms.window, now)
     if first > last:
-        return 0, []
+        return BookablePlaces(0, [], {})
     window = terms.window
     shape = (
         terms.department_id is not None,
@@ -485,8 +524,6 @@ def proposals(
         "first": first,
         "last": last,
         "now": now,
-        "limit": count,
-        "offset": offset,
         "department_id": terms.department_id,
         "clinician_id": terms.clinician_id,
         "service_point_id": terms.service_point_id,
@@ -494,14 +531,24 @@ def proposals(
         "lower": window.lower,
         "upper": window.upper,
     }
-    statement = _proposal_statement(shape)
-    # Plain rows of columns: run on the session's connection (after its pending changes), not
+    page, counted = _proposal_statements(shape)
+    # Plain rows of columns on the session's connection (after its pending changes), not
     # through the ORM's result machinery, which costs more than the query on a whole answer.
     db.session.flush()
     connection = db.session.connection()
-    rows = connection.execute(statement, values).all()
-    if not rows and offset > 0:  # past the last page: count alone
-        rows = connection.execute(statement, {**values, "limit": 1, "offset": 0}).all()
-        return (rows[0][-1] if rows else 0), []
-    total = rows[0][-1] if rows else 0
-    return total, [Proposal(*row[:-1]) for row in rows]
+    rows = connection.execute(page, {**values, "limit": count, "offset": offset}).tuples().all()
+    if rows and len(rows) < count:  # the last page: the total is known
+        total = offset + len(rows)
+    elif not rows and offset == 0:
+        total = 0
+    else:
+        total = connection.execute(counted, values).scalar_one()
+    sessions = {
+        session_id: SessionTerms(*terms_)
+        for session_id, *terms_ in connection.execute(
+            _SESSION_TERMS, {"ids": sorted({row[1] for row in rows})}
+        )
+    }
+    dialect = connection.dialect
+    convert = Slot.starts_at.type.dialect_impl(dialect).result_processor(dialect, None)
+    return BookablePlaces(total, rows, sessions, convert)

@@ -333,10 +333,19 @@ def bundle(
     return result
 
 
-def bundle_text(
-    entries: list[str], *, base: str, total: int | None = None, links: dict[str, str] | None = None
-) -> str:
-    """The JSON text of `bundle` (a searchset) whose entries are already serialised."""
+def bundle_bytes(
+    pieces: list[bytes],
+    *,
+    base: str,
+    total: int | None = None,
+    links: dict[str, str] | None = None,
+) -> bytes:
+    """The UTF-8 JSON text of `bundle` (a searchset) whose entries are already serialised.
+
+    `pieces` joined are the entries' text separated by commas; the list is used up.
+    """
     text = json.dumps(bundle([], base=base, total=total, links=links), ensure_ascii=False)
     assert text.endswith('"entry": []}')
-    return f"{text[:-2]}{', '.join(entries)}]}}"
+    pieces.insert(0, text[:-2].encode())
+    pieces.append(b"]}")
+    return b"".join(pieces)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+from datetime import time, timedelta
 from typing import Any
 
 import pytest
@@ -13,10 +14,12 @@ from hospital.db import db, utcnow
 from scheduling.fhir import operations, reads
 from scheduling.fhir import resources as fhir
 from scheduling.fhir.params import Range
-from scheduling.models import Appointment, AppointmentState, BookingSuspension
+from scheduling.models import Appointment, AppointmentState, BookingSuspension, FeeClass
 from tests.integration.fhir.conftest import BASE, Fhir, upcoming, validate
 from tests.support import factories
 from tests.support.scheduling_factories import slots_of
+
+HOUR = timedelta(hours=1)
 
 
 def parameters(**values: Any) -> dict[str, Any]:
@@ -412,11 +415,35 @@ def test_find_answers_a_page_with_a_next_link(client: Any, world: Fhir) -> None:
     assert any(link["relation"] == "previous" for link in second.json["link"])
 
 
+def expected_proposals(
+    hospital_id: int, terms: reads.SlotFilter, patient_id: int | None
+) -> list[dict[str, Any]]:
+    """The proposals $find owes, built from the native availability search (not $find's query)."""
+    cat = reads.catalogue(hospital_id)
+    return [
+        operations.proposal(
+            reads.Proposal(
+                slot.place.slot_id,
+                slot.place.starts_at,
+                slot.place.ends_at,
+                slot.place.clinician_id,
+                slot.place.department_id,
+                slot.service_point_id,
+                slot.place.fee_class,
+                slot.place.fee_fen,
+            ),
+            patient_id,
+            cat,
+        )
+        for slot in reads.open_slots(hospital_id, terms, now=utcnow())
+    ]
+
+
 @pytest.mark.parametrize("language", ["zh", "en"])
 def test_find_answer_is_the_bundle_of_its_proposals_to_the_byte(
     app: Any, client: Any, world: Fhir, language: str
 ) -> None:
-    """$find writes its entries as text (fast); the text is exactly the Bundle of `proposal`s."""
+    """$find writes its entries as bytes in pieces (fast); they are exactly the Bundle of `proposal`s."""
     query = {
         "patient": f"Patient/{world.patient.id}",
         "practitioner": f"Practitioner/{world.clinician.id}",
@@ -427,16 +454,76 @@ def test_find_answer_is_the_bundle_of_its_proposals_to_the_byte(
     assert response.status_code == 200, response.json
     validate(response.json)
     with app.test_request_context(headers={"Accept-Language": language}):
-        total, places = reads.proposals(
-            world.hospital.id,
-            reads.SlotFilter(window=Range(), clinician_id=world.clinician.id, only_bookable=True),
-            now=utcnow(),
-            count=2,
-            offset=0,
+        terms = reads.SlotFilter(
+            window=Range(), clinician_id=world.clinician.id, only_bookable=True
         )
-        cat = reads.catalogue(world.hospital.id)
-        proposals = [operations.proposal(p, world.patient.id, cat) for p in places]
+        proposals = expected_proposals(world.hospital.id, terms, world.patient.id)
         links = {"next": response.json["link"][0]["url"]}
-        expected = fhir.bundle(proposals, base="http://localhost/fhir/r4", total=total, links=links)
-    assert len(places) == 2 and total == len(world.slots)
+        expected = fhir.bundle(
+            proposals[:2], base="http://localhost/fhir/r4", total=len(proposals), links=links
+        )
+    assert len(proposals) == len(world.slots)
     assert response.get_data(as_text=True) == json.dumps(expected, ensure_ascii=False)
+
+
+def test_find_whole_answer_and_its_pages_are_the_bookable_places_to_the_byte(
+    app: Any, client: Any, world: Fhir
+) -> None:
+    """Several clinicians, rooms and fees; full, lapsed and unreleased places; every page."""
+    second = factories.create_clinician(world.department, name_zh="李敏", name_en="Li Min")
+    expert = upcoming(second, capacity=3, fee_class=FeeClass.EXPERT, fee_fen=5050, end=time(10))
+    upcoming(second, capacity=1, start=time(14), end=time(15), release_at=utcnow() + HOUR)
+    other = factories.create_service_point(world.hospital, department_id=world.department.id)
+    upcoming(world.clinician, capacity=1, start=time(14), end=time(16), service_point_id=other.id)
+    full, lapsed = slots_of(expert)[:2]
+    full.booked = full.capacity
+    lapsed.booked = lapsed.capacity
+    for n in range(lapsed.capacity):
+        patient = factories.create_patient(world.hospital, account=world.account)
+        db.session.add(
+            Appointment(
+                hospital_id=world.hospital.id,
+                slot_id=lapsed.id,
+                session_id=expert.id,
+                local_date=lapsed.local_date,
+                patient_id=patient.id,
+                account_id=world.account.id,
+                state=AppointmentState.HELD,
+                fee_class=FeeClass.EXPERT,
+                fee_fen=5050,
+                hold_expires_at=utcnow() - HOUR if n == 0 else utcnow() + HOUR,
+                created_at=utcnow(),
+            )
+        )
+    db.session.commit()
+    specialty = f"{fhir.DEPARTMENT_SYSTEM}|{world.department.code}"
+    headers = {**world.auth(world.system_token), "Accept-Language": "zh"}
+    whole = client.get(
+        f"{BASE}/Appointment/$find",
+        query_string={"specialty": specialty, "_count": "10000"},
+        headers=headers,
+    )
+    assert whole.status_code == 200, whole.json
+    validate(whole.json)
+    with app.test_request_context(headers={"Accept-Language": "zh"}):
+        terms = reads.SlotFilter(
+            window=Range(), department_id=world.department.id, only_bookable=True
+        )
+        proposals = expected_proposals(world.hospital.id, terms, None)
+        expected = fhir.bundle(proposals, base="http://localhost/fhir/r4", total=len(proposals))
+    assert whole.get_data(as_text=True) == json.dumps(expected, ensure_ascii=False)
+    slots = {e["resource"]["slot"][0]["reference"] for e in whole.json["entry"]}
+    assert f"Slot/{full.id}" not in slots and f"Slot/{lapsed.id}" in slots
+    fees = {e["resource"]["extension"][0]["valueMoney"]["value"] for e in whole.json["entry"]}
+    assert fees == {0.0, 50.5}
+    # 16 + 8 + 8 places (the unreleased afternoon is not proposed), one full.
+    assert len(proposals) == len(world.slots) + 8 + 8 - 1
+
+    pages, url = [], f"{BASE}/Appointment/$find?specialty={specialty}&_count=5"
+    while url:
+        page = client.get(url.replace("http://localhost", ""), headers=headers).json
+        assert page["total"] == len(proposals)
+        pages += [e["resource"] for e in page["entry"]]
+        links = page.get("link", [])
+        url = next((link["url"] for link in links if link["relation"] == "next"), "")
+    assert pages == [e["resource"] for e in whole.json["entry"]]
