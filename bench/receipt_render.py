@@ -27,12 +27,9 @@ from zoneinfo import ZoneInfo
 
 
 def _receipt_html(app: Any) -> str:
-    from flask import render_template
-
     from hospital.billing.models import ItemCategory, Order, OrderItem, OrderPurpose, OrderStatus
-    from hospital.billing.receipts import ReceiptView
+    from hospital.billing.receipts import ReceiptView, receipt_view_html
     from hospital.organisation.models import Hospital
-    from hospital.qr import qr_svg
 
     paid_at = datetime(2026, 11, 28, 6, 30, tzinfo=UTC)
     hospital = Hospital(
@@ -99,11 +96,10 @@ def _receipt_html(app: Any) -> str:
         paid_at_local=paid_at.astimezone(ZoneInfo("Asia/Shanghai")),
         transaction_ids=["SBX5f1d2c3b4a59687766554433", "INS0a1b2c3d4e5f60718293"],
         verify_url="http://127.0.0.1:8000/billing/verify/" + "x" * 32,
+        refunds={},
     )
     with app.test_request_context("/", headers={"Accept-Language": "zh"}):
-        return render_template(
-            "billing/receipt_pdf.html", r=view, size="a4", qr=qr_svg(view.verify_url)
-        )
+        return receipt_view_html(view, size="a4")
 
 
 BARE_HTML = "<!doctype html><html><body><p>挂号费收据 Receipt</p></body></html>"
@@ -140,6 +136,7 @@ def main() -> None:
     if args.fonttools:
         wp_fonts.harfbuzz_subset = None
     from hospital.app import create_app
+    from hospital.billing.receipts import RECEIPT_CSS
     from hospital.pdf import PRINT_CSS, font_warnings, render_pdf
 
     app = create_app({"TESTING": True, "DATABASE_URL": "sqlite://", "SECRET_KEY": "bench"})
@@ -150,7 +147,7 @@ def main() -> None:
         html = _receipt_html(app)
     (receipt_ms, pdf), (bare_ms, bare_pdf), (same_path_ms, _) = _interleaved_medians(
         [
-            lambda: render_pdf(html, timeout_s=600),
+            lambda: render_pdf(html, css=(RECEIPT_CSS,), timeout_s=600),
             lambda: bare_weasyprint(BARE_HTML, PRINT_CSS),
             lambda: render_pdf(BARE_HTML, timeout_s=600),
         ],

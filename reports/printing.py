@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from flask import render_template
@@ -11,9 +12,12 @@ from hospital.organisation.models import Hospital
 from hospital.patients.identity import mask_id_number
 from hospital.patients.models import Patient
 from hospital.pdf import render_pdf
-from hospital.qr import qr_svg
+from hospital.qr import qr_png_data_uri
 from hospital.zones import local_date, zone_for
 from reports.models import AbnormalFlag, LabReport, LabReportVersion
+
+# The report's static styles, parsed once by render_pdf for every report it renders.
+REPORT_CSS = (Path(__file__).parent / "templates" / "reports" / "report_pdf.css").read_text()
 
 # A report must never hold a worker for long: WeasyPrint is abandoned after this many seconds.
 RENDER_TIMEOUT_S = 20
@@ -64,10 +68,10 @@ def report_html(
         observed_at=local_time(version.observed_at, zone),
         received_at=local_time(report.received_at, zone),
         issued_at=local_time(issued_at, zone),
-        qr=qr_svg(verify_url, box_size=3, border=1),
+        qr=qr_png_data_uri(verify_url, border=1),
         verify_url=verify_url,
     )
 
 
 def render_report_pdf(html: str) -> bytes:
-    return render_pdf(html, timeout_s=RENDER_TIMEOUT_S)
+    return render_pdf(html, css=(REPORT_CSS,), timeout_s=RENDER_TIMEOUT_S)
