@@ -85,6 +85,10 @@ def package_only_fetcher() -> Any:
     return _fetcher_class()(allowed_protocols=("data", "file"), allow_redirects=False)
 
 
+# How many distinct document stylesheets stay parsed (a handful of templates use the cache).
+STYLESHEET_CACHE_SIZE = 32
+
+
 class _Typesetter:
     """What every render can share: the parsed print rules and the font configuration.
 
@@ -92,11 +96,28 @@ class _Typesetter:
     their caches of matched and loaded fonts) cost a bare page a third of its time when done
     for every PDF. Pango's font map is not safe to use from two threads at once, so renders
     that share it take turns; they hold the GIL for nearly all their work anyway.
+
+    A document's own stylesheets, passed to render_pdf as `css`, are parsed once per distinct
+    text and kept (a document's <style> element is parsed again for every render).
     """
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self._ready: tuple[Any, Any] | None = None
+        self._sheets: dict[str, Any] = {}
+
+    def sheet(self, css: str) -> Any:
+        """The parsed stylesheet for css, parsed on first use; call with the lock held."""
+        found = self._sheets.get(css)
+        if found is None:
+            from weasyprint import CSS
+
+            _, font_config = self.shared()
+            found = CSS(string=css, url_fetcher=package_only_fetcher(), font_config=font_config)
+            if len(self._sheets) >= STYLESHEET_CACHE_SIZE:
+                del self._sheets[next(iter(self._sheets))]  # the oldest
+            self._sheets[css] = found
+        return found
 
     def shared(self) -> tuple[Any, Any]:
         """(print stylesheet, font configuration); call with the lock held."""
@@ -115,8 +136,19 @@ class _Typesetter:
 _typesetter = _Typesetter()
 
 
-def render_pdf(html: str, *, base_url: str | None = None, timeout_s: float = 20) -> bytes:
-    """Render an HTML document to PDF bytes; raise PdfRenderError after timeout_s seconds."""
+def render_pdf(
+    html: str,
+    *,
+    css: tuple[str, ...] = (),
+    base_url: str | None = None,
+    timeout_s: float = 20,
+) -> bytes:
+    """Render an HTML document to PDF bytes; raise PdfRenderError after timeout_s seconds.
+
+    `css` holds the document's static stylesheets, applied after PRINT_CSS and parsed once
+    for all renders (see _Typesetter); they rank like PRINT_CSS, below the document's own
+    <style>, so keep only what changes per document (such as page footers) in the HTML.
+    """
     from weasyprint import HTML
 
     result: dict[str, Any] = {}
@@ -128,10 +160,11 @@ def render_pdf(html: str, *, base_url: str | None = None, timeout_s: float = 20)
                 raise PdfRenderError("another PDF is still rendering")
             try:
                 stylesheet, font_config = _typesetter.shared()
+                sheets = [stylesheet, *(_typesetter.sheet(text) for text in css)]
                 fetcher = package_only_fetcher()
                 document = HTML(string=html, base_url=base_url, url_fetcher=fetcher)
                 result["pdf"] = document.write_pdf(
-                    stylesheets=[stylesheet],
+                    stylesheets=sheets,
                     font_config=font_config,
                     # Never full_fonts: a whole CJK font would make every PDF megabytes.
                     full_fonts=False,

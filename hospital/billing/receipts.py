@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 import sqlalchemy as sa
 from flask import current_app, render_template
@@ -16,10 +17,12 @@ from hospital.organisation.models import Hospital
 from hospital.patients.identity import mask_id_number, mask_phone
 from hospital.patients.models import FamilyLink, Patient, Relationship
 from hospital.pdf import render_pdf
-from hospital.qr import qr_svg
+from hospital.qr import qr_png_data_uri
 from hospital.zones import zone_for
 
 SIZES = ("a4", "80mm")
+# The receipt's styles (both sizes), parsed once by render_pdf for every receipt.
+RECEIPT_CSS = (Path(__file__).parent / "templates" / "billing" / "receipt_pdf.css").read_text()
 VERIFY_PATH = "/billing/verify/{token}"
 
 # Where a refund's money went (Refund.source), in the order a person reads them.
@@ -92,15 +95,19 @@ def receipt_view(order: Order) -> ReceiptView:
 def receipt_html(order: Order, *, size: str = "a4") -> str:
     if size not in SIZES:
         raise ValueError(f"receipt size must be one of {SIZES}")
-    view = receipt_view(order)
+    return receipt_view_html(receipt_view(order), size=size)
+
+
+def receipt_view_html(view: ReceiptView, *, size: str = "a4") -> str:
+    """The receipt document for a view; the QR code is a small PNG (cheap for WeasyPrint)."""
     return render_template(
         "billing/receipt_pdf.html",
         refund_labels=REFUND_SOURCE_LABELS,
         r=view,
         size=size,
-        qr=qr_svg(view.verify_url, box_size=10),
+        qr=qr_png_data_uri(view.verify_url),
     )
 
 
 def receipt_pdf(order: Order, *, size: str = "a4") -> bytes:
-    return render_pdf(receipt_html(order, size=size))
+    return render_pdf(receipt_html(order, size=size), css=(RECEIPT_CSS,))

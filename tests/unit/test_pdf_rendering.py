@@ -132,3 +132,46 @@ def test_font_warnings_name_the_missing_packages(monkeypatch: pytest.MonkeyPatch
 
 def test_no_font_warnings_on_this_machine() -> None:
     assert font_warnings() == []
+
+
+def test_document_stylesheets_apply_and_are_parsed_once(tmp_path: Path) -> None:
+    css = "@page { size: 80mm 200mm; margin: 4mm; } p.big { font-size: 30pt; }"
+    first = render_pdf("<p class='big'>挂号</p>", css=(css,))
+    sheet = pdf._typesetter._sheets[css]
+    render_pdf("<p class='big'>收据</p>", css=(css,))
+    assert pdf._typesetter._sheets[css] is sheet  # parsed once, reused
+    target = tmp_path / "doc.pdf"
+    target.write_bytes(first)
+    info = subprocess.run(["pdfinfo", str(target)], capture_output=True, text=True).stdout
+    assert "226.772 x 566.929 pts" in info  # the sheet's @page applied (80 x 200 mm)
+
+
+def test_the_stylesheet_cache_is_bounded() -> None:
+    for i in range(pdf.STYLESHEET_CACHE_SIZE + 5):
+        render_pdf("<p>x</p>", css=(f".c{i} {{ color: #000 }}",))
+    assert len(pdf._typesetter._sheets) <= pdf.STYLESHEET_CACHE_SIZE
+
+
+@pytest.mark.skipif(not shutil.which("pdfimages"), reason="poppler-utils")
+def test_the_qr_png_is_embedded_module_for_module_and_unsmoothed(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from hospital.qr import qr_matrix, qr_png_data_uri
+
+    url = "https://hospital.example/billing/verify/" + "a1" * 16
+    data = render_pdf(
+        f'<img src="{qr_png_data_uri(url)}" style="width: 32mm; image-rendering: pixelated">'
+    )
+    target = tmp_path / "doc.pdf"
+    target.write_bytes(data)
+    listing = subprocess.run(
+        ["pdfimages", "-list", str(target)], capture_output=True, text=True, check=True
+    ).stdout
+    (row,) = [line.split() for line in listing.splitlines()[2:]]
+    assert row[9] == "no"  # interpolate: viewers and printers keep the modules square
+    subprocess.run(["pdfimages", "-png", str(target), str(tmp_path / "img")], check=True)
+    image = Image.open(tmp_path / "img-000.png").convert("L")
+    matrix = qr_matrix(url)
+    assert image.size == (len(matrix), len(matrix))
+    pixels = image.load()
+    assert [[pixels[x, y] < 128 for x in range(image.width)] for y in range(image.height)] == matrix

@@ -92,6 +92,8 @@ def test_the_ticket_pdf_is_80_mm_wide_and_says_the_number(
     assert ticket["code"] in text
     assert "张*明" in text
     assert "张三明" not in text
+    # The QR codes (the ticket's page and the visit code) are there, as images.
+    assert len(reader.pages[0].images) >= 1
 
 
 def test_a_cancelled_appointment_is_refused_in_plain_words(

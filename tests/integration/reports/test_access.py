@@ -229,7 +229,7 @@ def test_user_text_cannot_fetch_urls_or_read_files(ward: Any) -> None:
 def test_render_time_is_bounded_and_nothing_is_half_released(ward: Any, monkeypatch: Any) -> None:
     real = printing.render_pdf
 
-    def too_slow(html: str, *, timeout_s: float = 20, base_url: Any = None) -> bytes:
+    def too_slow(html: str, *, css: Any = (), timeout_s: float = 20, base_url: Any = None) -> bytes:
         raise PdfRenderError(f"rendering the PDF took longer than {timeout_s:g} s")
 
     monkeypatch.setattr(printing, "render_pdf", too_slow)

@@ -109,7 +109,7 @@ def test_pdf_download_has_the_letterhead_masked_id_items_and_page_numbers(
     assert re.search(r"Page 2 of \d", text)
     assert "/reports/verify/" in text
     # The QR holds exactly the verification address (no decoder here: compare the encoding).
-    from hospital.qr import qr_svg
+    from hospital.qr import qr_png_data_uri
 
     html = printing.report_html(
         report,
@@ -119,10 +119,8 @@ def test_pdf_download_has_the_letterhead_masked_id_items_and_page_numbers(
         verify_url=release.verification_url(report.current.verification_code),
         issued_at=report.current.issued_at,
     )
-    expected = qr_svg(
-        f"http://hospital.test/reports/verify/{report.current.verification_code}",
-        box_size=3,
-        border=1,
+    expected = qr_png_data_uri(
+        f"http://hospital.test/reports/verify/{report.current.verification_code}", border=1
     )
     assert expected in html
     assert (
