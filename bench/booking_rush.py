@@ -493,8 +493,13 @@ def start_server(
     raise RuntimeError("gunicorn did not start")
 
 
-def start_profilers(server: subprocess.Popen, out: Path) -> list[subprocess.Popen]:
-    """Sample every worker of the server with py-spy until interrupted."""
+def start_profilers(
+    server: subprocess.Popen, out: Path, *, phase: str = "holds", gil: bool = False
+) -> list[subprocess.Popen]:
+    """Sample every worker of the server with py-spy until interrupted.
+
+    With gil, only the thread holding the GIL is sampled: where the workers' Python CPU goes.
+    """
     out.mkdir(parents=True, exist_ok=True)
     children = Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()
     py_spy = Path(sys.executable).with_name("py-spy")
@@ -510,14 +515,22 @@ def start_profilers(server: subprocess.Popen, out: Path) -> list[subprocess.Pope
                 "--rate",
                 "100",
                 "--nonblocking",  # sampling must not pause the workers
+                *(["--gil"] if gil else []),
                 "--output",
-                str(out / f"worker-{pid}.txt"),
+                str(out / f"{phase}-worker-{pid}.txt"),
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
         for pid in children
     ]
+
+
+def stop_profilers(profilers: list[subprocess.Popen]) -> None:
+    for profiler in profilers:
+        profiler.send_signal(signal.SIGINT)
+    for profiler in profilers:
+        profiler.wait(timeout=60)
 
 
 def stop_server(process: subprocess.Popen | None) -> None:
@@ -763,7 +776,13 @@ def main() -> None:
     parser.add_argument(
         "--profile",
         metavar="DIR",
-        help="record the app workers with py-spy during the holds (collapsed stacks in DIR)",
+        help="record the app workers with py-spy during the baseline and the holds "
+        "(collapsed stacks in DIR, one file per phase and worker)",
+    )
+    parser.add_argument(
+        "--profile-gil",
+        action="store_true",
+        help="with --profile, sample only the thread holding the GIL (the workers' Python CPU)",
     )
     args = parser.parse_args()
 
@@ -786,12 +805,19 @@ def main() -> None:
         stop_server(server)
         port = free_port()
         server = start_server(url, workdir, port, server=args.server)
+        profile = Path(args.profile) if args.profile else None
+        profilers = (
+            start_profilers(server, profile, phase="baseline", gil=args.profile_gil)
+            if profile
+            else []
+        )
         base = asyncio.run(baseline_phase(port, info, args.concurrency))
-        profilers = start_profilers(server, Path(args.profile)) if args.profile else []
+        stop_profilers(profilers)
+        profilers = (
+            start_profilers(server, profile, phase="holds", gil=args.profile_gil) if profile else []
+        )
         holds, refreshes = asyncio.run(rush(port, info, args.concurrency))
-        for profiler in profilers:
-            profiler.send_signal(signal.SIGINT)
-            profiler.wait(timeout=60)
+        stop_profilers(profilers)
         counts, shapes = asyncio.run(statement_counts(port))
         checked = audit(url)
     finally:
