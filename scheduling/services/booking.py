@@ -295,35 +295,36 @@ def _take_place_and_insert_hold(values: dict[str, Any]) -> int | None:
 
 def _hold_object(appointment_id: int, slot: Slot, values: dict[str, Any]) -> Appointment:
     """The inserted hold as a persistent ORM object, built from what was written (no reload)."""
-    appointment = Appointment(
-        id=appointment_id,
-        hospital_id=values["hospital_id"],
-        slot_id=values["slot_id"],
-        session_id=values["session_id"],
-        local_date=values["local_date"],
-        patient_id=values["patient_id"],
-        account_id=values["account_id"],
-        state=AppointmentState.HELD,
-        fee_class=values["fee_class_enum"],
-        fee_fen=values["fee_fen"],
-        hold_expires_at=values["hold_expires_at"],
-        is_addon=False,
-        addon_reason="",
-        reschedule_count=0,
-        sequence=0,
-        order_id=None,
-        created_at=values["created_at"],
-        booked_at=None,
-        checked_in_at=None,
-        completed_at=None,
-        cancelled_at=None,
-        cancelled_by_account_id=None,
-        cancel_reason="",
-        expired_at=None,
-        no_show_at=None,
+    appointment: Appointment = _persistent(
+        Appointment,
+        dict(
+            id=appointment_id,
+            hospital_id=values["hospital_id"],
+            slot_id=values["slot_id"],
+            session_id=values["session_id"],
+            local_date=values["local_date"],
+            patient_id=values["patient_id"],
+            account_id=values["account_id"],
+            state=AppointmentState.HELD,
+            fee_class=values["fee_class_enum"],
+            fee_fen=values["fee_fen"],
+            hold_expires_at=values["hold_expires_at"],
+            is_addon=False,
+            addon_reason="",
+            reschedule_count=0,
+            sequence=0,
+            order_id=None,
+            created_at=values["created_at"],
+            booked_at=None,
+            checked_in_at=None,
+            completed_at=None,
+            cancelled_at=None,
+            cancelled_by_account_id=None,
+            cancel_reason="",
+            expired_at=None,
+            no_show_at=None,
+        ),
     )
-    make_transient_to_detached(appointment)
-    db.session.add(appointment)  # persistent and unchanged: nothing to flush
     set_committed_value(appointment, "slot", slot)  # already loaded: no lazy load to answer
     return appointment
 
@@ -362,9 +363,19 @@ def _row_object(model: type[Any], values: dict[str, Any]) -> Any:
     existing = db.session.identity_map.get(db.session.identity_key(model, values["id"]))
     if existing is not None:
         return existing
-    obj = model(**values)
+    return _persistent(model, values)
+
+
+def _persistent(model: type[Any], values: dict[str, Any]) -> Any:
+    """Add a row known from the database as a persistent, unchanged object (nothing to flush).
+
+    The values go straight into the object (no attribute events, as when the ORM loads a row);
+    attributes not given are unloaded and read on first access.
+    """
+    obj = model.__mapper__.class_manager.new_instance()
+    obj.__dict__.update(values)
     make_transient_to_detached(obj)
-    db.session.add(obj)  # persistent and unchanged: nothing to flush
+    db.session.add(obj)
     return obj
 
 

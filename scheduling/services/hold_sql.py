@@ -33,13 +33,24 @@ from hospital.db import UTCDateTime
 from scheduling.models import DEFAULT_RULES, ClinicSession, Slot
 
 SLOT_COLUMNS = tuple(column.name for column in Slot.__table__.columns)
-SESSION_COLUMNS = tuple(column.name for column in ClinicSession.__table__.columns)
+# What the hold decides on and what its reply shows; the session's other columns stay unloaded
+# (read on first access, which neither the hold nor its reply makes).
+SESSION_COLUMNS = (
+    "id",
+    "hospital_id",
+    "department_id",
+    "clinician_id",
+    "status",
+    "release_at",
+    "fee_class",
+    "fee_fen",
+)
 
 _slot_select = ", ".join(f"slot.{name} AS slot_{name}" for name in SLOT_COLUMNS)
 _session_select = ", ".join(f"cs.{name} AS cs_{name}" for name in SESSION_COLUMNS)
 _result_types: dict[str, Any] = {
     **{f"slot_{c.name}": c.type for c in Slot.__table__.columns},
-    **{f"cs_{c.name}": c.type for c in ClinicSession.__table__.columns},
+    **{f"cs_{name}": ClinicSession.__table__.c[name].type for name in SESSION_COLUMNS},
 }
 
 READ_AND_LOCK = (
