@@ -65,6 +65,7 @@ WSGI_MODULE = '''
 import json
 import os
 import threading
+import time
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -116,6 +117,7 @@ def _counting_wsgi(environ, start_response):
     _statements.n = 0
     _statements.seen = []
     status_seen = []
+    cpu_started = time.thread_time_ns()
 
     def _start(status, headers, exc_info=None):
         status_seen.append(status.split()[0])
@@ -126,9 +128,10 @@ def _counting_wsgi(environ, start_response):
     finally:
         key = f"{environ.get('REQUEST_METHOD')} {environ.get('PATH_INFO')} {status_seen[-1] if status_seen else '?'}"
         with _counts_lock:
-            entry = _counts.setdefault(key, [0, 0])
+            entry = _counts.setdefault(key, [0, 0, 0])
             entry[0] += 1
             entry[1] += _statements.n
+            entry[2] += (time.thread_time_ns() - cpu_started) // 1000  # this thread's CPU, us
             shapes = _shapes.setdefault(key, {})
             for shape in _statements.seen:
                 shapes[shape] = shapes.get(shape, 0) + 1
@@ -737,10 +740,11 @@ async def statement_counts(
             break
     total: dict[str, list[int]] = {}
     for counts in seen.values():
-        for key, (requests, statements) in counts.items():
-            entry = total.setdefault(key, [0, 0])
+        for key, (requests, statements, cpu_us) in counts.items():
+            entry = total.setdefault(key, [0, 0, 0])
             entry[0] += requests
             entry[1] += statements
+            entry[2] += cpu_us
     return total, shapes
 
 
@@ -764,8 +768,14 @@ def audit(url: str) -> dict[str, int]:
 
 
 def per_request(counts: dict[str, list[int]], key: str) -> float:
-    requests, statements = counts.get(key, [0, 0])
+    requests, statements, _cpu = counts.get(key, [0, 0, 0])
     return round(statements / requests, 2) if requests else 0.0
+
+
+def cpu_ms_per_request(counts: dict[str, list[int]], key: str) -> float:
+    """The server thread's CPU time per request (ms), from the first byte in to the last out."""
+    requests, _statements, cpu_us = counts.get(key, [0, 0, 0])
+    return round(cpu_us / requests / 1000, 2) if requests else 0.0
 
 
 def main() -> None:
@@ -861,6 +871,15 @@ def main() -> None:
         f"statements per hold (201) {statements_per_hold}, per 409 {statements_per_409}, "
         f"per baseline {per_request(counts, 'POST /api/v1/bench/baseline 201')}"
     )
+    cpu = {
+        "hold": cpu_ms_per_request(counts, "POST /api/v1/scheduling/appointments 201"),
+        "409": cpu_ms_per_request(counts, "POST /api/v1/scheduling/appointments 409"),
+        "baseline": cpu_ms_per_request(counts, "POST /api/v1/bench/baseline 201"),
+    }
+    print(
+        f"server CPU per request (the handling thread's own): hold (201) {cpu['hold']} ms, "
+        f"409 {cpu['409']} ms, baseline {cpu['baseline']} ms"
+    )
     hold_key = "POST /api/v1/scheduling/appointments 201"
     held_n = counts.get(hold_key, [0, 0])[0]
     for shape, n in sorted(shapes.get(hold_key, {}).items(), key=lambda kv: -kv[1]):
@@ -886,6 +905,9 @@ def main() -> None:
         "bare_rush_p99_ms": round(bare.percentile(99), 1),
         "statements_per_hold": statements_per_hold,
         "statements_per_409": statements_per_409,
+        "cpu_ms_per_hold": cpu["hold"],
+        "cpu_ms_per_409": cpu["409"],
+        "cpu_ms_per_baseline": cpu["baseline"],
     }
     print(json.dumps(figures))
 
