@@ -65,6 +65,7 @@ WSGI_MODULE = '''
 import json
 import os
 import threading
+import time
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -116,6 +117,7 @@ def _counting_wsgi(environ, start_response):
     _statements.n = 0
     _statements.seen = []
     status_seen = []
+    cpu_started = time.thread_time_ns()
 
     def _start(status, headers, exc_info=None):
         status_seen.append(status.split()[0])
@@ -126,9 +128,10 @@ def _counting_wsgi(environ, start_response):
     finally:
         key = f"{environ.get('REQUEST_METHOD')} {environ.get('PATH_INFO')} {status_seen[-1] if status_seen else '?'}"
         with _counts_lock:
-            entry = _counts.setdefault(key, [0, 0])
+            entry = _counts.setdefault(key, [0, 0, 0])
             entry[0] += 1
             entry[1] += _statements.n
+            entry[2] += (time.thread_time_ns() - cpu_started) // 1000  # this thread's CPU, us
             shapes = _shapes.setdefault(key, {})
             for shape in _statements.seen:
                 shapes[shape] = shapes.get(shape, 0) + 1
@@ -493,8 +496,13 @@ def start_server(
     raise RuntimeError("gunicorn did not start")
 
 
-def start_profilers(server: subprocess.Popen, out: Path) -> list[subprocess.Popen]:
-    """Sample every worker of the server with py-spy until interrupted."""
+def start_profilers(
+    server: subprocess.Popen, out: Path, *, phase: str = "holds", gil: bool = False
+) -> list[subprocess.Popen]:
+    """Sample every worker of the server with py-spy until interrupted.
+
+    With gil, only the thread holding the GIL is sampled: where the workers' Python CPU goes.
+    """
     out.mkdir(parents=True, exist_ok=True)
     children = Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()
     py_spy = Path(sys.executable).with_name("py-spy")
@@ -510,14 +518,22 @@ def start_profilers(server: subprocess.Popen, out: Path) -> list[subprocess.Pope
                 "--rate",
                 "100",
                 "--nonblocking",  # sampling must not pause the workers
+                *(["--gil"] if gil else []),
                 "--output",
-                str(out / f"worker-{pid}.txt"),
+                str(out / f"{phase}-worker-{pid}.txt"),
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
         for pid in children
     ]
+
+
+def stop_profilers(profilers: list[subprocess.Popen]) -> None:
+    for profiler in profilers:
+        profiler.send_signal(signal.SIGINT)
+    for profiler in profilers:
+        profiler.wait(timeout=60)
 
 
 def stop_server(process: subprocess.Popen | None) -> None:
@@ -724,10 +740,11 @@ async def statement_counts(
             break
     total: dict[str, list[int]] = {}
     for counts in seen.values():
-        for key, (requests, statements) in counts.items():
-            entry = total.setdefault(key, [0, 0])
+        for key, (requests, statements, cpu_us) in counts.items():
+            entry = total.setdefault(key, [0, 0, 0])
             entry[0] += requests
             entry[1] += statements
+            entry[2] += cpu_us
     return total, shapes
 
 
@@ -751,8 +768,14 @@ def audit(url: str) -> dict[str, int]:
 
 
 def per_request(counts: dict[str, list[int]], key: str) -> float:
-    requests, statements = counts.get(key, [0, 0])
+    requests, statements, _cpu = counts.get(key, [0, 0, 0])
     return round(statements / requests, 2) if requests else 0.0
+
+
+def cpu_ms_per_request(counts: dict[str, list[int]], key: str) -> float:
+    """The server thread's CPU time per request (ms), from the first byte in to the last out."""
+    requests, _statements, cpu_us = counts.get(key, [0, 0, 0])
+    return round(cpu_us / requests / 1000, 2) if requests else 0.0
 
 
 def main() -> None:
@@ -763,7 +786,13 @@ def main() -> None:
     parser.add_argument(
         "--profile",
         metavar="DIR",
-        help="record the app workers with py-spy during the holds (collapsed stacks in DIR)",
+        help="record the app workers with py-spy during the baseline and the holds "
+        "(collapsed stacks in DIR, one file per phase and worker)",
+    )
+    parser.add_argument(
+        "--profile-gil",
+        action="store_true",
+        help="with --profile, sample only the thread holding the GIL (the workers' Python CPU)",
     )
     args = parser.parse_args()
 
@@ -786,12 +815,19 @@ def main() -> None:
         stop_server(server)
         port = free_port()
         server = start_server(url, workdir, port, server=args.server)
+        profile = Path(args.profile) if args.profile else None
+        profilers = (
+            start_profilers(server, profile, phase="baseline", gil=args.profile_gil)
+            if profile
+            else []
+        )
         base = asyncio.run(baseline_phase(port, info, args.concurrency))
-        profilers = start_profilers(server, Path(args.profile)) if args.profile else []
+        stop_profilers(profilers)
+        profilers = (
+            start_profilers(server, profile, phase="holds", gil=args.profile_gil) if profile else []
+        )
         holds, refreshes = asyncio.run(rush(port, info, args.concurrency))
-        for profiler in profilers:
-            profiler.send_signal(signal.SIGINT)
-            profiler.wait(timeout=60)
+        stop_profilers(profilers)
         counts, shapes = asyncio.run(statement_counts(port))
         checked = audit(url)
     finally:
@@ -835,6 +871,15 @@ def main() -> None:
         f"statements per hold (201) {statements_per_hold}, per 409 {statements_per_409}, "
         f"per baseline {per_request(counts, 'POST /api/v1/bench/baseline 201')}"
     )
+    cpu = {
+        "hold": cpu_ms_per_request(counts, "POST /api/v1/scheduling/appointments 201"),
+        "409": cpu_ms_per_request(counts, "POST /api/v1/scheduling/appointments 409"),
+        "baseline": cpu_ms_per_request(counts, "POST /api/v1/bench/baseline 201"),
+    }
+    print(
+        f"server CPU per request (the handling thread's own): hold (201) {cpu['hold']} ms, "
+        f"409 {cpu['409']} ms, baseline {cpu['baseline']} ms"
+    )
     hold_key = "POST /api/v1/scheduling/appointments 201"
     held_n = counts.get(hold_key, [0, 0])[0]
     for shape, n in sorted(shapes.get(hold_key, {}).items(), key=lambda kv: -kv[1]):
@@ -860,6 +905,9 @@ def main() -> None:
         "bare_rush_p99_ms": round(bare.percentile(99), 1),
         "statements_per_hold": statements_per_hold,
         "statements_per_409": statements_per_409,
+        "cpu_ms_per_hold": cpu["hold"],
+        "cpu_ms_per_409": cpu["409"],
+        "cpu_ms_per_baseline": cpu["baseline"],
     }
     print(json.dumps(figures))
 

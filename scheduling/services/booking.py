@@ -18,10 +18,18 @@ from hospital.billing.references import OrderKind, OrderRef
 from hospital.db import UTCDateTime, db, execute_dml
 from hospital.error_codes import ErrorCode
 from hospital.errors import Conflict, Forbidden, InvalidInput, NotFound
-from hospital.patients.access import Permission, require_patient_access
+from hospital.patients.access import Permission, require_patient_access, staff_grants
 from hospital.patients.models import Patient
 from scheduling import notices
-from scheduling.models import DEFAULT_RULES, Appointment, AppointmentState, SessionStatus, Slot
+from scheduling.models import (
+    DEFAULT_RULES,
+    Appointment,
+    AppointmentState,
+    ClinicSession,
+    SessionStatus,
+    Slot,
+)
+from scheduling.services import hold_sql
 from scheduling.services.places import (
     _expire_cached,
     _expire_hold,
@@ -65,22 +73,38 @@ def _insert_appointment(
 
 
 def _check_bookable(slot: Slot, now: datetime) -> None:
-    session = slot.session
-    if session.status is not SessionStatus.OPEN:
+    _check_bookable_values(
+        status=slot.session.status,
+        starts_at=slot.starts_at,
+        release_at=slot.session.release_at,
+        closes_at=slot.closes_at,
+        now=now,
+    )
+
+
+def _check_bookable_values(
+    *,
+    status: SessionStatus,
+    starts_at: datetime,
+    release_at: datetime,
+    closes_at: datetime,
+    now: datetime,
+) -> None:
+    if status is not SessionStatus.OPEN:
         raise Conflict(
             _l("This session has been cancelled. Pick another time."),
             code=ErrorCode.SESSION_CANCELLED,
         )
-    if slot.starts_at <= now:
+    if starts_at <= now:
         raise InvalidInput(
             _l("This slot is in the past. Pick a later time."), code=ErrorCode.SLOT_IN_PAST
         )
-    if now < session.release_at:
+    if now < release_at:
         raise InvalidInput(
             _l("Booking for this slot has not opened yet. Try again after it is released."),
             code=ErrorCode.NOT_RELEASED,
         )
-    if now >= slot.closes_at:
+    if now >= closes_at:
         raise InvalidInput(
             _l("Online booking for this slot has closed. Pick a later time."),
             code=ErrorCode.BOOKING_CLOSED,
@@ -271,35 +295,36 @@ def _take_place_and_insert_hold(values: dict[str, Any]) -> int | None:
 
 def _hold_object(appointment_id: int, slot: Slot, values: dict[str, Any]) -> Appointment:
     """The inserted hold as a persistent ORM object, built from what was written (no reload)."""
-    appointment = Appointment(
-        id=appointment_id,
-        hospital_id=values["hospital_id"],
-        slot_id=values["slot_id"],
-        session_id=values["session_id"],
-        local_date=values["local_date"],
-        patient_id=values["patient_id"],
-        account_id=values["account_id"],
-        state=AppointmentState.HELD,
-        fee_class=values["fee_class_enum"],
-        fee_fen=values["fee_fen"],
-        hold_expires_at=values["hold_expires_at"],
-        is_addon=False,
-        addon_reason="",
-        reschedule_count=0,
-        sequence=0,
-        order_id=None,
-        created_at=values["created_at"],
-        booked_at=None,
-        checked_in_at=None,
-        completed_at=None,
-        cancelled_at=None,
-        cancelled_by_account_id=None,
-        cancel_reason="",
-        expired_at=None,
-        no_show_at=None,
+    appointment: Appointment = _persistent(
+        Appointment,
+        dict(
+            id=appointment_id,
+            hospital_id=values["hospital_id"],
+            slot_id=values["slot_id"],
+            session_id=values["session_id"],
+            local_date=values["local_date"],
+            patient_id=values["patient_id"],
+            account_id=values["account_id"],
+            state=AppointmentState.HELD,
+            fee_class=values["fee_class_enum"],
+            fee_fen=values["fee_fen"],
+            hold_expires_at=values["hold_expires_at"],
+            is_addon=False,
+            addon_reason="",
+            reschedule_count=0,
+            sequence=0,
+            order_id=None,
+            created_at=values["created_at"],
+            booked_at=None,
+            checked_in_at=None,
+            completed_at=None,
+            cancelled_at=None,
+            cancelled_by_account_id=None,
+            cancel_reason="",
+            expired_at=None,
+            no_show_at=None,
+        ),
     )
-    make_transient_to_detached(appointment)
-    db.session.add(appointment)  # persistent and unchanged: nothing to flush
     set_committed_value(appointment, "slot", slot)  # already loaded: no lazy load to answer
     return appointment
 
@@ -316,10 +341,165 @@ def hold(
 
     hold_until replaces the hospital's hold time (a waitlist offer's claim window).
 
-    A successful hold runs five statements after sign-in: the slot with its session, the patient
-    with the account's link (both rows locked, so limits cannot be raced), the limits counted in
-    one query, the place taken together with the insert, and billing's order (its signal).
+    On PostgreSQL a successful hold runs three statements after sign-in: the slot with its
+    session and the locked patient with the account's link, the limits checked together with
+    the place taken and the hold inserted (scheduling.services.hold_sql), and billing's order
+    (its signal). Anything unusual (a refusal other than a full slot, lapsed holds to release)
+    goes the ordinary way, which raises the right error. SQLite always goes the ordinary way.
     """
+    if isinstance(patient_id, int) and db.session.get_bind().dialect.name == "postgresql":
+        fast = _hold_fast(
+            actor=actor, patient_id=patient_id, slot_id=slot_id, now=now, hold_until=hold_until
+        )
+        if fast is not None:
+            return _announce_hold(fast, actor=actor, now=now)
+    return _hold_checked(
+        actor=actor, patient_id=patient_id, slot_id=slot_id, now=now, hold_until=hold_until
+    )
+
+
+def _row_object(model: type[Any], values: dict[str, Any]) -> Any:
+    """A persistent, unchanged ORM object from a row read with Core (the session's if it has one)."""
+    existing = db.session.identity_map.get(db.session.identity_key(model, values["id"]))
+    if existing is not None:
+        return existing
+    return _persistent(model, values)
+
+
+def _persistent(model: type[Any], values: dict[str, Any]) -> Any:
+    """Add a row known from the database as a persistent, unchanged object (nothing to flush).
+
+    The values go straight into the object (no attribute events, as when the ORM loads a row);
+    attributes not given are unloaded and read on first access.
+    """
+    obj = model.__mapper__.class_manager.new_instance()
+    obj.__dict__.update(values)
+    make_transient_to_detached(obj)
+    db.session.add(obj)
+    return obj
+
+
+def _slot_object(row: Any) -> Slot:
+    """The slot (with its session) as ORM objects, built from the fast path's first row."""
+    mapping = row._mapping
+    session = _row_object(
+        ClinicSession, {name: mapping[f"cs_{name}"] for name in hold_sql.SESSION_COLUMNS}
+    )
+    slot = _row_object(Slot, {name: mapping[f"slot_{name}"] for name in hold_sql.SLOT_COLUMNS})
+    if "session" not in slot.__dict__:
+        set_committed_value(slot, "session", session)
+    return slot  # type: ignore[no-any-return]
+
+
+def _hold_fast(
+    *, actor: Account, patient_id: int, slot_id: int, now: datetime, hold_until: datetime | None
+) -> Appointment | None:
+    """The hold in two statements (PostgreSQL); None when the ordinary path must decide.
+
+    Raises only "just taken" (whether a slot is full is public) and the bookable-window errors
+    (read from the slot alone); every refusal about the patient is left to the ordinary path,
+    which audits a denied access and words each limit's message.
+    """
+    row = db.session.execute(
+        hold_sql.READ_AND_LOCK,
+        {
+            "slot_id": slot_id,
+            "hospital_id": actor.hospital_id,
+            "account_id": actor.id,
+            "patient_id": patient_id,
+            "now": now,
+        },
+    ).first()
+    if row is None:
+        return None  # no such slot here: NotFound, the ordinary way
+    if row.slot_booked >= row.slot_capacity and not row.has_lapsed_holds:
+        _check_bookable_values(
+            status=row.cs_status,
+            starts_at=row.slot_starts_at,
+            release_at=row.cs_release_at,
+            closes_at=row.slot_closes_at,
+            now=now,
+        )
+        raise _taken()
+    if row.patient_id is None or row.has_lapsed_holds:
+        return None
+    _check_bookable_values(
+        status=row.cs_status,
+        starts_at=row.slot_starts_at,
+        release_at=row.cs_release_at,
+        closes_at=row.slot_closes_at,
+        now=now,
+    )
+    # The one access rule for BOOK (hospital.patients.access): an active account of the
+    # patient's hospital, with a staff role that grants it or a family link that may book.
+    # Anything else is decided (and a denial audited) by require_patient_access.
+    if not (
+        actor.is_active
+        and actor.hospital_id == row.patient_hospital_id
+        and (staff_grants(actor, Permission.BOOK) or row.link_can_book)
+    ):
+        return None
+    values: dict[str, Any] = {
+        "hospital_id": row.slot_hospital_id,
+        "slot_id": row.slot_id,
+        "session_id": row.slot_session_id,
+        "local_date": row.slot_local_date,
+        "patient_id": patient_id,
+        "account_id": actor.id,
+        "fee_class": row.cs_fee_class.value,
+        "fee_fen": row.cs_fee_fen,
+        "now": now,
+        "hold_until": hold_until,
+        "desk": _is_desk_staff(actor),
+    }
+    try:
+        result = db.session.execute(hold_sql.CHECK_TAKE_INSERT, values).one()
+    except IntegrityError as exc:
+        # Another appointment of the patient in this session (completed, missed) holds the index.
+        raise _already_in_session() from exc
+    if result.new_id is None:
+        if result.passed and not row.has_lapsed_holds:
+            raise _taken()  # the last place went to another request between the statements
+        return None  # a limit refused (or lapsed holds to release): the ordinary way says which
+    slot = _slot_object(row)
+    db.session.expire(slot, ["booked"])
+    return _hold_object(
+        result.new_id,
+        slot,
+        {
+            **values,
+            "fee_class_enum": row.cs_fee_class,
+            "hold_expires_at": result.hold_expires_at,
+            "created_at": now,
+        },
+    )
+
+
+def _announce_hold(appointment: Appointment, *, actor: Account, now: datetime) -> Appointment:
+    """Tell billing (the order) and the metrics that a hold was made."""
+    events.appointment_held.send(
+        "scheduling",
+        appointment_id=appointment.id,
+        hospital_id=appointment.hospital_id,
+        patient_id=appointment.patient_id,
+        account_id=actor.id,
+        fee_fen=appointment.fee_fen,
+        fee_class=appointment.fee_class.value,
+        expires_at=appointment.hold_expires_at,
+        now=now,
+    )
+    return appointment
+
+
+def _hold_checked(
+    *,
+    actor: Account,
+    patient_id: int,
+    slot_id: int,
+    now: datetime,
+    hold_until: datetime | None = None,
+) -> Appointment:
+    """The ordinary hold: each rule checked in Python, five statements after sign-in."""
     row = db.session.execute(_SLOT_FOR_HOLD, {"slot_id": slot_id, "now": now}).first()
     if row is None or row[0].hospital_id != actor.hospital_id:
         raise NotFound(
@@ -379,18 +559,7 @@ def hold(
         raise _taken()
     db.session.expire(slot, ["booked"])
     appointment = _hold_object(new_id, slot, {**values, "fee_class_enum": session.fee_class})
-    events.appointment_held.send(
-        "scheduling",
-        appointment_id=new_id,
-        hospital_id=appointment.hospital_id,
-        patient_id=patient.id,
-        account_id=actor.id,
-        fee_fen=appointment.fee_fen,
-        fee_class=appointment.fee_class.value,
-        expires_at=appointment.hold_expires_at,
-        now=now,
-    )
-    return appointment
+    return _announce_hold(appointment, actor=actor, now=now)
 
 
 def confirm_booking(

@@ -1,0 +1,229 @@
+"""The hold's short path: few statements on PostgreSQL, the same answers as the checked path."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import time, timedelta
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask_babel import force_locale
+
+from hospital.accounts.models import Account
+from hospital.audit.models import AuditEntry
+from hospital.billing.models import Order
+from hospital.db import db
+from hospital.errors import Conflict, Forbidden, InvalidInput, NotFound
+from hospital.patients.models import FamilyLink
+from scheduling.models import Appointment, AppointmentState, BookingSuspension, Slot
+from scheduling.services import booking
+from tests.integration.scheduling.conftest import World, assert_slot_invariants
+from tests.support.scheduling_factories import NOW, create_clinic_session, set_rules, slots_of
+
+
+@contextmanager
+def counted_statements() -> Iterator[list[str]]:
+    seen: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        seen.append(" ".join(statement.split())[:60])
+
+    engine = db.session.get_bind().engine
+    sa.event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield seen
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", count)
+
+
+def booked(slot_id: int) -> int:
+    return int(db.session.scalar(sa.select(Slot.booked).where(Slot.id == slot_id)))
+
+
+def test_a_hold_on_postgresql_runs_three_statements_and_its_reply_needs_no_reload(
+    world: World, backend: str
+) -> None:
+    slot = slots_of(create_clinic_session(world.clinician, capacity=2, fee_fen=5000))[0]
+    account, patient = world.accounts[0], world.patients[0]
+    slot_id, patient_id = slot.id, patient.id
+    db.session.expunge_all()  # nothing cached: what the hold needs, it reads
+    account = db.session.get(Account, account.id)
+    with counted_statements() as seen:
+        appointment = booking.hold(actor=account, patient_id=patient_id, slot_id=slot_id, now=NOW)
+        # Everything the reply shows is there without another statement.
+        shown = (
+            appointment.slot.starts_at,
+            appointment.slot.ends_at,
+            appointment.slot.session.clinician_id,
+            appointment.slot.session.department_id,
+            appointment.hold_expires_at,
+            appointment.fee_class,
+            appointment.created_at,
+        )
+    if backend == "postgresql":
+        # the slot with the patient's lock; the limits, the take and the insert; billing's order
+        assert len(seen) == 3, seen
+    assert all(value is not None for value in shown[:2] + shown[3:])
+    assert appointment.state is AppointmentState.HELD
+    assert appointment.hold_expires_at == NOW + timedelta(minutes=10)
+    stored = db.session.execute(
+        sa.select(Appointment.__table__).where(Appointment.id == appointment.id)
+    ).one()
+    assert stored.hold_expires_at == appointment.hold_expires_at
+    assert (stored.patient_id, stored.account_id, stored.slot_id) == (
+        patient_id,
+        account.id,
+        slot_id,
+    )
+    assert (stored.fee_fen, stored.fee_class) == (5000, appointment.fee_class)
+    assert booked(slot_id) == 1
+    order = db.session.scalar(
+        sa.select(Order).where(Order.reference == f"appointment:{appointment.id}")
+    )
+    assert order is not None and order.total_fen == 5000
+    assert_slot_invariants()
+
+
+def test_the_hospitals_hold_time_and_an_offers_window_set_the_expiry(world: World) -> None:
+    set_rules(world.hospital.id, hold_minutes=25)
+    slots = slots_of(create_clinic_session(world.clinician, capacity=1))
+    first = booking.hold(
+        actor=world.accounts[0], patient_id=world.patients[0].id, slot_id=slots[0].id, now=NOW
+    )
+    assert first.hold_expires_at == NOW + timedelta(minutes=25)
+    until = NOW + timedelta(hours=3)
+    second = booking.hold(
+        actor=world.accounts[1],
+        patient_id=world.patients[1].id,
+        slot_id=slots[1].id,
+        now=NOW,
+        hold_until=until,
+    )
+    assert second.hold_expires_at == until
+
+
+def test_a_refused_hold_writes_nothing_and_says_which_rule(world: World) -> None:
+    set_rules(world.hospital.id, max_active_per_patient_per_day=1)
+    slots = slots_of(create_clinic_session(world.clinician, capacity=1))
+    other = slots_of(
+        create_clinic_session(world.clinician, capacity=1, start=time(14), end=time(17))
+    )
+    account, patient = world.accounts[0], world.patients[0]
+    booking.hold(actor=account, patient_id=patient.id, slot_id=slots[0].id, now=NOW)
+    target = other[0]
+    with pytest.raises(Conflict) as refused, force_locale("en"):
+        booking.hold(actor=account, patient_id=patient.id, slot_id=target.id, now=NOW)
+    assert refused.value.code == "patient_daily_limit"
+    assert booked(target.id) == 0
+    assert_slot_invariants()
+
+
+def test_a_second_hold_in_the_session_is_refused(world: World) -> None:
+    slots = slots_of(create_clinic_session(world.clinician, capacity=1))
+    account, patient = world.accounts[0], world.patients[0]
+    booking.hold(actor=account, patient_id=patient.id, slot_id=slots[0].id, now=NOW)
+    with pytest.raises(Conflict) as refused:
+        booking.hold(actor=account, patient_id=patient.id, slot_id=slots[1].id, now=NOW)
+    assert refused.value.code == "already_booked_in_session"
+    assert booked(slots[1].id) == 0
+
+
+def test_a_suspended_patient_is_refused_online_but_the_desk_may_book(world: World) -> None:
+    slots = slots_of(create_clinic_session(world.clinician, capacity=1))
+    account, patient = world.accounts[0], world.patients[0]
+    db.session.add(
+        BookingSuspension(
+            hospital_id=world.hospital.id,
+            patient_id=patient.id,
+            starts_at=NOW - timedelta(days=1),
+            ends_at=NOW + timedelta(days=30),
+            strikes=3,
+        )
+    )
+    db.session.flush()
+    with pytest.raises(Forbidden) as refused:
+        booking.hold(actor=account, patient_id=patient.id, slot_id=slots[0].id, now=NOW)
+    assert refused.value.code == "patient_suspended"
+    assert booked(slots[0].id) == 0
+    held = booking.hold(actor=world.registrar, patient_id=patient.id, slot_id=slots[0].id, now=NOW)
+    assert held.state is AppointmentState.HELD
+
+
+def test_a_link_without_the_right_to_book_is_refused_and_audited(world: World) -> None:
+    slots = slots_of(create_clinic_session(world.clinician, capacity=1))
+    holder, _ = world.add_patient()
+    _, child = world.add_patient(account=holder)
+    link = db.session.scalar(
+        sa.select(FamilyLink).where(
+            FamilyLink.account_id == holder.id, FamilyLink.patient_id == child.id
+        )
+    )
+    link.can_book = False
+    db.session.flush()
+    with pytest.raises(NotFound):
+        booking.hold(actor=holder, patient_id=child.id, slot_id=slots[0].id, now=NOW)
+    denied = db.session.scalars(
+        sa.select(AuditEntry).where(
+            AuditEntry.action == "scheduling.hold", AuditEntry.outcome == "denied"
+        )
+    ).all()
+    assert [entry.object_id for entry in denied] == [str(child.id)]
+    assert booked(slots[0].id) == 0
+    # a stranger's patient is refused the same way
+    with pytest.raises(NotFound):
+        booking.hold(
+            actor=world.accounts[0], patient_id=world.patients[1].id, slot_id=slots[0].id, now=NOW
+        )
+
+
+def test_a_full_slot_a_closed_slot_and_another_hospitals_slot(world: World) -> None:
+    slot = slots_of(create_clinic_session(world.clinician, capacity=1))[0]
+    booking.hold(actor=world.accounts[0], patient_id=world.patients[0].id, slot_id=slot.id, now=NOW)
+    with pytest.raises(Conflict) as refused:
+        booking.hold(
+            actor=world.accounts[1], patient_id=world.patients[1].id, slot_id=slot.id, now=NOW
+        )
+    assert refused.value.code == "slot_full"
+    with pytest.raises(InvalidInput) as closed:
+        booking.hold(
+            actor=world.accounts[1],
+            patient_id=world.patients[1].id,
+            slot_id=slot.id,
+            now=slot.closes_at,
+        )
+    assert closed.value.code == "booking_closed"
+    with pytest.raises(NotFound):
+        booking.hold(
+            actor=world.accounts[1], patient_id=world.patients[1].id, slot_id=10**9, now=NOW
+        )
+
+
+def test_a_lapsed_hold_gives_its_place_to_the_next_patient(world: World) -> None:
+    slots = slots_of(create_clinic_session(world.clinician, capacity=1))
+    first = booking.hold(
+        actor=world.accounts[0], patient_id=world.patients[0].id, slot_id=slots[0].id, now=NOW
+    )
+    later = NOW + timedelta(minutes=11)
+    second = booking.hold(
+        actor=world.accounts[1], patient_id=world.patients[1].id, slot_id=slots[0].id, now=later
+    )
+    assert second.state is AppointmentState.HELD
+    state = db.session.scalar(sa.select(Appointment.state).where(Appointment.id == first.id))
+    assert state is AppointmentState.EXPIRED
+    assert booked(slots[0].id) == 1
+    assert_slot_invariants()
+
+
+def test_a_patients_own_lapsed_hold_does_not_block_a_new_one_in_the_session(world: World) -> None:
+    slots = slots_of(create_clinic_session(world.clinician, capacity=1))
+    account, patient = world.accounts[0], world.patients[0]
+    first = booking.hold(actor=account, patient_id=patient.id, slot_id=slots[0].id, now=NOW)
+    later = NOW + timedelta(minutes=11)
+    held = booking.hold(actor=account, patient_id=patient.id, slot_id=slots[1].id, now=later)
+    assert held.state is AppointmentState.HELD
+    state = db.session.scalar(sa.select(Appointment.state).where(Appointment.id == first.id))
+    assert state is AppointmentState.EXPIRED
+    assert (booked(slots[0].id), booked(slots[1].id)) == (0, 1)
+    assert_slot_invariants()
