@@ -32,7 +32,9 @@ STYLESHEETS = (
 INLINE_STYLE = re.compile(r"<[a-zA-Z][^>]*\sstyle\s*=", re.S)
 STYLE_BLOCK = re.compile(r"<style\b", re.I)
 HEX_COLOUR = re.compile(r"#[0-9a-fA-F]{3,8}\b")
-NAMED_COLOUR = re.compile(r":\s*(?:[^;{}]*\s)?(white|black|red|blue|green|yellow|orange|grey|gray)\b", re.I)
+NAMED_COLOUR = re.compile(
+    r":\s*(?:[^;{}]*\s)?(white|black|red|blue|green|yellow|orange|grey|gray)\b", re.I
+)
 
 
 def screen_templates() -> list[str]:
@@ -60,8 +62,12 @@ def test_there_are_screen_templates_to_check() -> None:
 @pytest.mark.parametrize("name", screen_templates())
 def test_a_screen_template_has_no_inline_style_and_no_style_block(name: str) -> None:
     text = (ROOT / name).read_text(encoding="utf-8")
-    assert not INLINE_STYLE.search(text), f"{name}: an inline style attribute; use a class of the design system"
-    assert not STYLE_BLOCK.search(text), f"{name}: a <style> block; move its rules into the site's CSS"
+    assert not INLINE_STYLE.search(text), (
+        f"{name}: an inline style attribute; use a class of the design system"
+    )
+    assert not STYLE_BLOCK.search(text), (
+        f"{name}: a <style> block; move its rules into the site's CSS"
+    )
 
 
 def test_the_checks_catch_what_they_are_for() -> None:
@@ -69,7 +75,9 @@ def test_the_checks_catch_what_they_are_for() -> None:
     assert INLINE_STYLE.search('<p\n   style="x">')
     assert not INLINE_STYLE.search('<p data-style="x" class="style">')
     assert STYLE_BLOCK.search("<STYLE>p{}</STYLE>")
-    assert colours_outside_tokens(".a { color: #fff; }\n:root { --x: #000; }") == [".a { color: #fff; }"]
+    assert colours_outside_tokens(".a { color: #fff; }\n:root { --x: #000; }") == [
+        ".a { color: #fff; }"
+    ]
     assert colours_outside_tokens(".a { background: white; }") == [".a { background: white; }"]
 
 
