@@ -243,6 +243,11 @@ class KioskDepartmentOut(Schema):
     queue = fields.Bool()
     slot_today = fields.Bool()
     fee = fields.Str(metadata={"description": "Walk-in fee of the queue in yuan; empty: free."})
+    initial = fields.Str(
+        metadata={
+            "description": "A-Z index letter: the pinyin initial of the Chinese name (#: none)."
+        }
+    )
 
 
 class KioskHeartbeatOut(Schema):

@@ -69,6 +69,7 @@ from kiosk.services import (
 )
 from kiosk.services.devices import hospital_of
 from queueing.queries import people_ahead
+from scheduling.finding import index_letter
 
 # ---- the kiosk itself ---------------------------------------------------------------------
 
@@ -178,6 +179,7 @@ def walk_in_departments() -> list[dict[str, Any]]:
             "queue": c.service_point_id is not None,
             "slot_today": c.slot_today,
             "fee": fen_to_yuan(c.queue_fee_fen) if c.queue_fee_fen > 0 else "",
+            "initial": index_letter(c.name_zh),
         }
         for c in walk_ins.walk_in_departments(_kiosk_device(), now=utcnow())
     ]

@@ -22,7 +22,7 @@
   function fresh() {
     return { flow: null, proof: null, department: null, departments: [],
              screen: "start", lastInput: "start", retry: null, elder: false, offline: false,
-             ticket: null, phone: null, pending: null, people: [], patient: null, fee: "" };
+             ticket: null, phone: null, pending: null, people: [], patient: null, fee: "", letter: "" };
   }
   function $(sel) { return root.querySelector(sel); }
   function $$(sel) { return Array.prototype.slice.call(root.querySelectorAll(sel)); }
@@ -400,6 +400,8 @@
   function departments() {
     api("GET", "/walk-in/departments").then(function (list) {
       state.departments = list;
+      state.letter = "";
+      renderLetters();
       renderDepartments();
       show("departments");
       // Say "scroll for more" only when there is more than the screen shows.
@@ -407,11 +409,40 @@
       $("[data-scroll-hint]").hidden = grid.scrollHeight <= grid.clientHeight;
     }, fail);
   }
+  // The A-Z index: one large key per pinyin initial that has a department, and "all".
+  function renderLetters() {
+    var bar = $("[data-letter-bar]");
+    bar.innerHTML = "";
+    var letters = [];
+    state.departments.forEach(function (d) { if (d.initial && letters.indexOf(d.initial) < 0) letters.push(d.initial); });
+    letters.sort(function (a, b) { return a === "#" ? 1 : b === "#" ? -1 : a < b ? -1 : a > b ? 1 : 0; });
+    bar.hidden = letters.length < 2;
+    [""].concat(letters).forEach(function (letter) {
+      var b = document.createElement("button");
+      b.type = "button";
+      b.className = "letter-key";
+      b.dataset.letter = letter;
+      b.textContent = letter || T.all_letters;
+      b.setAttribute("aria-pressed", String(letter === state.letter));
+      b.addEventListener("click", function () {
+        state.letter = letter;
+        $$("[data-letter-bar] .letter-key").forEach(function (k) {
+          k.setAttribute("aria-pressed", String(k.dataset.letter === letter));
+        });
+        renderDepartments();
+        var grid = $('[data-list="departments"]');
+        grid.scrollTop = 0;
+        $("[data-scroll-hint]").hidden = grid.scrollHeight <= grid.clientHeight;
+      });
+      bar.appendChild(b);
+    });
+  }
   function renderDepartments() {
     var holder = $('[data-list="departments"]');
     holder.innerHTML = "";
     var list = state.departments;
     if (!list.length) { problem(T.no_departments); return; }
+    if (state.letter) list = list.filter(function (d) { return d.initial === state.letter; });
     // Every department in one scrolling grid: name large, waiting and fee beneath.
     list.forEach(function (d) {
       var b = document.createElement("button");
