@@ -69,7 +69,7 @@ from kiosk.services import (
 )
 from kiosk.services.devices import hospital_of
 from queueing.queries import people_ahead
-from scheduling.finding import index_letter
+from scheduling.services.queries import index_letter
 
 # ---- the kiosk itself ---------------------------------------------------------------------
 
