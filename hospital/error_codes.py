@@ -84,6 +84,8 @@ class ErrorCode(enum.StrEnum):
     DATABASE_UNAVAILABLE = "database_unavailable"
     DEPARTMENT_NOT_FOUND = "department_not_found"
     DEPARTMENT_REQUIRED = "department_required"
+    # A kiosk desk slip's code that is not one of ours, from another hospital or an earlier day.
+    DESK_SLIP_INVALID = "desk_slip_invalid"
     DEVICE_NOT_FOUND = "device_not_found"
     DEVICE_TOKEN_REQUIRED = "device_token_required"
     DISPLAY_NAME_TOO_LONG = "display_name_too_long"

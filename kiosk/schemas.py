@@ -230,6 +230,10 @@ class KioskDeskSlipOut(KioskPrintOut):
     department_en = fields.Str()
     fee = fields.Str(metadata={"description": "Walk-in fee in yuan; empty: the desk says."})
     issued_at = fields.Str(metadata={"description": "Local time, YYYY-MM-DD HH:MM."})
+    code = fields.Str(
+        metadata={"description": "The slip's code: the desk scans it to give the walk-in a number."}
+    )
+    code_qr = fields.Str(metadata={"description": "The code as an SVG QR image, for the screen."})
 
 
 class KioskDepartmentOut(Schema):
@@ -239,6 +243,11 @@ class KioskDepartmentOut(Schema):
     queue = fields.Bool()
     slot_today = fields.Bool()
     fee = fields.Str(metadata={"description": "Walk-in fee of the queue in yuan; empty: free."})
+    initial = fields.Str(
+        metadata={
+            "description": "A-Z index letter: the pinyin initial of the Chinese name (#: none)."
+        }
+    )
 
 
 class KioskHeartbeatOut(Schema):

@@ -87,6 +87,17 @@ def kiosk_page() -> Any:
     )
 
 
+@bp.route("/kiosk/slip.css")
+@public("the stylesheet of a printed slip; holds nothing about anyone")
+def slip_stylesheet() -> Any:
+    """The slip's print styles, shared with the PDF ticket, served as a stylesheet for the kiosk page."""
+    response = make_response(render_template("kiosk/_slip.css"))
+    response.mimetype = "text/css"
+    response.cache_control.max_age = 3600
+    response.cache_control.public = True
+    return response
+
+
 @bp.route("/kiosk/setup", methods=["GET", "POST"])
 @public("pairs a browser with a kiosk; needs the kiosk's device token")
 def setup() -> Any:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import string
+
 from pypinyin import Style, lazy_pinyin
+
+LETTERS = tuple(string.ascii_uppercase)
 
 
 def pinyin_initials(name_zh: str) -> str:
@@ -22,3 +26,15 @@ def department_matches(query: str, name_zh: str, name_en: str, initials: str = "
         or query in name_en.replace(" ", "").lower()
         or initials.startswith(query)
     )
+
+
+def index_letter(name_zh: str, initials: str = "") -> str:
+    """The A-Z index letter of a department: the pinyin initial of its Chinese name ("#": none)."""
+    first = (initials or pinyin_initials(name_zh))[:1].upper()
+    return first if first in LETTERS else "#"
+
+
+def letters_present(letters: list[str]) -> list[str]:
+    """The index letters that have at least one department, in A-Z order ("#" last)."""
+    present = set(letters)
+    return [letter for letter in (*LETTERS, "#") if letter in present]

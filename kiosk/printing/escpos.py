@@ -70,10 +70,15 @@ def ticket_bytes(slip: TicketSlip) -> bytes:
 
 
 def desk_slip_bytes(slip: DeskSlip) -> bytes:
-    """The ESC/POS job for a desk slip: text lines and a cut (no QR: there is no ticket yet)."""
+    """The ESC/POS job for a desk slip: text lines, the QR the desk scans, a cut."""
     printer = Dummy()
     printer.hw("INIT")
     _lines(printer, desk_slip_lines(slip))
+    if slip.code:
+        printer.set(align="center", normal_textsize=True)
+        _text(printer, "窗口扫码 / The desk scans this code")
+        printer.qr(slip.code, native=True, size=6, center=False)
+        _text(printer, slip.code)
     printer.ln(2)
     printer.cut()
     return bytes(printer.output)

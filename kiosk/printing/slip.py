@@ -79,6 +79,7 @@ class DeskSlip:
     department_en: str
     fee: str  # yuan, e.g. "8.00"; empty: the desk says what is due
     issued_at: str  # already in the hospital's zone
+    code: str = ""  # the desk scans it (queueing.desk_slips): the department's queue, signed
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

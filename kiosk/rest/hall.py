@@ -69,6 +69,7 @@ from kiosk.services import (
 )
 from kiosk.services.devices import hospital_of
 from queueing.queries import people_ahead
+from scheduling.services.queries import index_letter
 
 # ---- the kiosk itself ---------------------------------------------------------------------
 
@@ -178,6 +179,7 @@ def walk_in_departments() -> list[dict[str, Any]]:
             "queue": c.service_point_id is not None,
             "slot_today": c.slot_today,
             "fee": fen_to_yuan(c.queue_fee_fen) if c.queue_fee_fen > 0 else "",
+            "initial": index_letter(c.name_zh),
         }
         for c in walk_ins.walk_in_departments(_kiosk_device(), now=utcnow())
     ]
@@ -219,6 +221,8 @@ def desk_slip(args: dict[str, Any]) -> dict[str, Any]:
         "department_en": slip.department_en,
         "fee": slip.fee,
         "issued_at": slip.issued_at,
+        "code": slip.code,
+        "code_qr": qr_svg(slip.code, box_size=4, border=2),
         "printed": outcome.printed,
         "by_browser": outcome.by_browser,
         "printer_state": outcome.state.value,
@@ -354,7 +358,7 @@ def take_same_day_number(args: dict[str, Any]) -> dict[str, Any]:
 @blp.arguments(KioskBookingStatusArgs)
 @blp.response(200, KioskReportOut(many=True))
 def released_reports(args: dict[str, Any]) -> list[dict[str, Any]]:
-    """Released reports of the confirmed phone's owner and family (at most five)."""
+    """Released reports of the confirmed phone's owner and family, newest first."""
     device, phone = _confirmed_phone(args)
     zone = zone_for(hospital_of(device.hospital_id))
     return [
@@ -366,7 +370,7 @@ def released_reports(args: dict[str, Any]) -> list[dict[str, Any]]:
             if c.released_at
             else "",
         }
-        for c in report_printing.released_reports(device, phone=phone)[:5]
+        for c in report_printing.released_reports(device, phone=phone)
     ]
 
 

@@ -29,7 +29,7 @@ from kiosk.services.identity import people_for_phone, phone_account, walk_in_pat
 from kiosk.services.same_day_booking import next_slots_today, start_phone_payment
 from kiosk.services.throttle import check_rate, log_activity
 from queueing.queries import Ticket, people_ahead, ticket_of_hospital, tickets_per_queue
-from queueing.services import issuing, queues, stations
+from queueing.services import desk_slip_codes, issuing, queues, stations
 
 log = logging.getLogger(__name__)
 
@@ -159,6 +159,9 @@ def desk_slip(device: Device, department_id: int, *, now: datetime) -> DeskSlip:
         department_en=choice.name_en,
         fee=fen_to_yuan(choice.queue_fee_fen) if queue_fee else "",
         issued_at=now.astimezone(zone_for(hospital)).strftime("%Y-%m-%d %H:%M"),
+        code=desk_slip_codes.code_for_desk_slip(
+            hospital_id=device.hospital_id, service_point_id=choice.service_point_id, now=now
+        ),
     )
 
 

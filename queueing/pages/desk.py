@@ -19,9 +19,10 @@ from hospital.visits.codes import looks_like_visit_code
 from hospital.visits.services import visit_at_staff_station
 from hospital.web.navigation import sign_in_page_required
 from queueing import snapshots
+from queueing.desk_slips import looks_like_desk_slip_code
 from queueing.models import PriorityClass
 from queueing.pages.common import PRIORITIES, bp, form_int, service_today
-from queueing.services import issuing, notify, queues
+from queueing.services import desk_slip_codes, issuing, notify, queues
 
 # ---- the registration desk: walk-in tickets for those who come to the window ----------------
 
@@ -41,14 +42,24 @@ def desk() -> Any:
     to_confirm = None
     if request.method == "POST":
         number = request.form.get("patient_number", "").strip()
-        if number and looks_like_visit_code(number):
+        point_id = form_int("service_point_id")
+        slip = looks_like_desk_slip_code(number)
+        if slip:
+            patient = None  # a kiosk's desk slip: a walk-in without a phone, anonymous
+        elif number and looks_like_visit_code(number):
             visit = visit_at_staff_station(actor, number, station="desk", now=utcnow())
             patient = db.session.get(Patient, visit.patient_id)
         else:
             patient = look_up_at_desk(staff=actor, text=number) if number else None
         priority = request.form.get("priority") or "none"
         try:
-            if number and patient is None:
+            if slip:
+                # The slip names the department's queue; without one, the queue chosen here.
+                slip_point = desk_slip_codes.point_of_desk_slip(
+                    hospital_id=actor.hospital_id, code=number, now=utcnow()
+                )
+                point_id = slip_point.id if slip_point is not None else point_id
+            elif number and patient is None:
                 raise InvalidInput(
                     _l(
                         "No patient has this record or identity number. Check it, or leave it empty."
@@ -69,7 +80,7 @@ def desk() -> Any:
                 ticket = issuing.issue_walk_in(
                     actor=actor,
                     hospital_id=actor.hospital_id,
-                    service_point_id=form_int("service_point_id"),
+                    service_point_id=point_id,
                     now=utcnow(),
                     patient_id=patient.id if patient else None,
                     priority=PriorityClass(priority) if priority != "none" else None,

@@ -15,6 +15,7 @@ from hospital.guide.services import lexicon
 from hospital.organisation.schemas import TITLE_LABELS
 from hospital.web.fixable_errors import undo_on_error
 from hospital.web.navigation import sign_in_page_required
+from scheduling.finding import LETTERS, index_letter, letters_present
 from scheduling.pages.blueprint import Page, bp
 from scheduling.pages.form_input import int_arg
 from scheduling.pages.page_context import SEARCH_DAYS, local_today, page_context
@@ -28,11 +29,23 @@ def book() -> Page:
     search = request.args.get("q", "")[:50]
     # The same box understands plain words (智能导诊): symptoms, services, red flags first.
     triage = answer_view(lexicon.answer(account.hospital_id, search)) if search.strip() else None
+    # The A-Z index: a letter shows the departments whose Chinese name starts with that pinyin.
+    every = queries.departments_matching(account.hospital_id, "")
+    letter_of = {d.id: index_letter(d.name_zh, d.pinyin_initials) for d in every}
+    letter = request.args.get("letter", "")[:1].upper()
+    letter = letter if letter in letter_of.values() else ""
+    departments = queries.departments_matching(account.hospital_id, search)
+    if letter:
+        departments = [d for d in departments if letter_of[d.id] == letter]
     return render_template(
         "scheduling/departments.html",
-        departments=queries.departments_matching(account.hospital_id, search),
+        departments=departments,
         query=search,
         triage=triage,
+        letters=letters_present(list(letter_of.values())),
+        all_letters=(*LETTERS, "#"),
+        letter=letter,
+        letter_of=letter_of,
         **page_context(),
     )
 

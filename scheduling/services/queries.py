@@ -25,6 +25,7 @@ from hospital.patients.models import Patient
 from hospital.zones import local_date
 from scheduling.calendar import CalendarEntry
 from scheduling.finding import department_matches
+from scheduling.finding import index_letter as index_letter  # re-exported: the kiosk's A-Z keys
 from scheduling.models import (
     Appointment,
     ClinicSession,

@@ -53,7 +53,8 @@ class Shot:
     full_page: bool = True
     # Live pages (an open event stream) never go network-idle: wait for what they draw instead.
     ready: str | None = None
-    # Controls to press, in order, before the picture (e.g. the kiosk's own elder-mode switch).
+    # Controls to press, in order, before the picture (e.g. the kiosk's own elder-mode switch);
+    # "fill:<selector>=<text>" types the text into that box instead.
     click: str | tuple[str, ...] | None = None
     # What the clicks bring up, waited for before the picture.
     shown: str | None = None
@@ -99,6 +100,31 @@ SHOTS: list[Shot] = [
          click=("[data-action=check-in]", "[data-action=by-phone]", *(f'[data-screen="phone"] [data-key="{k}"]' for k in "1380013"))),
     Shot("kiosk-departments", "/kiosk?lang=zh", KIOSK, sign_in_as=KIOSK_DEVICE, full_page=False, ready='#kiosk[data-current="start"]',
          click="[data-action=walk-in]", shown="[data-department]"),
+    # The A-Z index of departments (#16) and the kiosk's letter keys.
+    Shot("book-departments-letter", "/book?letter=N&lang=zh", sign_in_as=PATIENT),
+    Shot("book-departments-elder", "/book?lang=zh", sign_in_as=PATIENT, elder=True),
+    Shot("kiosk-departments-letter", "/kiosk?lang=zh", KIOSK, sign_in_as=KIOSK_DEVICE, full_page=False, ready='#kiosk[data-current="start"]',
+         click=("[data-action=walk-in]", '[data-letter-bar] [data-letter="E"]'), shown="[data-department]"),
+    # A walk-in without a phone: the slip for the desk, with the QR code the desk scans (#16).
+    Shot("kiosk-desk-slip", "/kiosk?lang=zh", KIOSK, sign_in_as=KIOSK_DEVICE, full_page=False, ready='#kiosk[data-current="start"]',
+         click=("[data-action=walk-in]", "[data-department]", "[data-action=no-phone]"), shown="[data-desk-qr] svg"),
+    # Say it in your own words (智能导诊, #22): the booking page and the kiosk; a red flag first.
+    Shot("book-triage", "/book?q=孩子发烧咳嗽&lang=zh", sign_in_as=PATIENT),
+    Shot("book-triage-en", "/book?q=my knee hurts&lang=en", sign_in_as=PATIENT),
+    Shot("book-triage-elder", "/book?q=胸痛&lang=zh", sign_in_as=PATIENT, elder=True),
+    Shot("kiosk-triage", "/kiosk?lang=zh", KIOSK, sign_in_as=KIOSK_DEVICE, full_page=False, ready='#kiosk[data-current="start"]',
+         click=("[data-action=guide-ask]", "fill:#k-guide-q=孩子发烧咳嗽", '[data-guide-form] button[type="submit"]'), shown="[data-guide-answer] *"),
+    Shot("kiosk-triage-elder", "/kiosk?lang=zh", KIOSK, sign_in_as=KIOSK_DEVICE, full_page=False, ready='#kiosk[data-current="start"]',
+         click=("[data-action=elder]", "[data-action=guide-ask]", "fill:#k-guide-q=膝盖疼", '[data-guide-form] button[type="submit"]'), shown="[data-guide-answer] *"),
+    # Finding the way inside the hospital (院内导航, #22): the floor map and the steps.
+    Shot("guide-route", "/guide/route?to_point={room_code}&lang=zh"),
+    Shot("guide-route-en", "/guide/route?to_point={room_code}&lang=en"),
+    Shot("guide-route-elder", "/guide/route?to_point={room_code}&accessible=1&lang=zh", elder=True),
+    Shot("guide-map-admin", "/staff/guide/map?lang=zh", STAFF_DESKTOP, sign_in_as=ADMIN, full_page=False),
+    # The elder's patient card, carried by the family (#22).
+    Shot("family-codes", "/family/codes?patient={father}&lang=zh", sign_in_as=PATIENT),
+    Shot("family-codes-en", "/family/codes?patient={father}&lang=en", sign_in_as=PATIENT),
+    Shot("family-codes-elder", "/family/codes?patient={father}&lang=zh", sign_in_as=PATIENT, elder=True),
     Shot("report-statistics", "/reports/statistics?lang=zh", DESKTOP, sign_in_as=ADMIN),
     # Staff at their desks (#16): each role's home, the console, intake, the schedule grid.
     *[Shot(f"staff-home-{who}", "/?lang=zh", STAFF_DESKTOP, sign_in_as=who, full_page=False) for who in ("registrar", "nurse", "doctor", "lab", "cashier", "admin")],
@@ -118,6 +144,7 @@ SHOTS: list[Shot] = [
 PDFS: list[tuple[str, str, str]] = [
     ("receipt", "/billing/orders/{paid_order}/receipt.pdf", PATIENT),
     ("report-pdf", "/reports/{report}/pdf", PATIENT),
+    ("patient-card", "/family/codes/{father}/card.pdf", PATIENT),
 ]
 # fmt: on
 
@@ -357,6 +384,7 @@ def _clinic(app: Any) -> dict[str, Any]:
             "department": department.id,
             "clinician": clinician.id,
             "counter": counter.id,
+            "room_code": room.code,
             "ticket_token": ticket.token,
             "future_session": later.id,
             "held_appointment": held.id,
@@ -513,7 +541,11 @@ def render(outdir: Path) -> list[Path]:
                     if shot.click:
                         steps = (shot.click,) if isinstance(shot.click, str) else shot.click
                         for selector in steps:
-                            page.click(selector)
+                            if selector.startswith("fill:"):
+                                box, _, text = selector[len("fill:") :].partition("=")
+                                page.fill(box, text)
+                            else:
+                                page.click(selector)
                         if shot.shown:
                             page.wait_for_selector(shot.shown)
                         page.wait_for_timeout(300)

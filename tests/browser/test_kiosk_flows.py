@@ -738,3 +738,97 @@ def test_a_released_report_prints_after_a_texted_code(
         # A function, not an expression: polling an expression evals it, which the CSP refuses.
         "() => document.querySelector('[data-report-frame]').contentWindow.__printed === 1"
     )
+
+
+def _seed_released_reports(live_server: Any, hall: Hall, count: int) -> list[str]:
+    return [_seed_released_report(live_server, hall) for _ in range(count)]
+
+
+@pytest.mark.parametrize("elder", [False, True])
+def test_every_released_report_is_reachable_page_by_page(
+    page: Any, live_server: Any, elder: bool
+) -> None:
+    """Seven reports: five on the first page, two on the next; large buttons page between them."""
+    from tests.browser.a11y import axe_violations, describe_violations
+
+    hall = _seed(live_server)
+    public_ids = _seed_released_reports(live_server, hall, 7)
+    _open(page, live_server, hall, "zh")
+    if elder:
+        page.click("[data-action=elder]")
+    page.click("[data-action=report]")
+    _confirm_phone(page, live_server, hall.phone)
+    page.wait_for_selector('[data-screen="reports"]:not([hidden])')
+    pager = '[data-pager="reports"]'
+    assert page.is_visible(pager)
+    assert page.get_attribute('[data-list="reports"]', "data-total") == "7"
+    first = page.eval_on_selector_all("[data-report]", "bs => bs.map(b => b.dataset.report)")
+    assert len(first) == 5
+    assert page.inner_text(f"{pager} [data-page-status]") == "第 1 页，共 2 页"
+    assert page.is_disabled(f'{pager} [data-page="prev"]')
+    violations = axe_violations(page)
+    assert not violations, describe_violations(violations)
+
+    page.click(f'{pager} [data-page="next"]')
+    page.wait_for_function(
+        "() => document.querySelector('[data-pager=\"reports\"] [data-page-status]').textContent.startsWith('第 2 页')"
+    )
+    second = page.eval_on_selector_all("[data-report]", "bs => bs.map(b => b.dataset.report)")
+    assert len(second) == 2
+    assert page.is_disabled(f'{pager} [data-page="next"]')
+    assert sorted(first + second) == sorted(public_ids)
+
+    page.click(f'{pager} [data-page="prev"]')
+    page.wait_for_selector(f'[data-report="{first[0]}"]')
+    with page.expect_response(f"**/api/v1/kiosk/reports/{second[0]}/pdf") as answer:
+        page.click(f'{pager} [data-page="next"]')
+        page.click(f'[data-report="{second[0]}"]')
+    assert answer.value.status == 200
+
+
+@pytest.mark.parametrize("elder", [False, True])
+def test_the_a_to_z_keys_show_the_departments_of_one_pinyin_initial(
+    page: Any, live_server: Any, elder: bool
+) -> None:
+    from tests.browser.a11y import axe_violations, describe_violations
+
+    hall = _seed(live_server)
+    with live_server.app.app_context():
+        from hospital.organisation.models import Hospital
+
+        hospital = db.session.get(Hospital, live_server.hospital_id)
+        eyes = create_clinic(
+            hospital, now=utcnow(), name_zh="眼科", name_en="Eyes", pinyin_initials="yk"
+        )
+        open_queue(eyes.point, now=utcnow())
+        db.session.commit()
+        eyes_id = eyes.department.id
+    _open(page, live_server, hall, "zh")
+    if elder:
+        page.click("[data-action=elder]")
+    page.click("[data-action=walk-in]")
+    page.wait_for_selector('[data-screen="departments"]:not([hidden])')
+    keys = page.eval_on_selector_all(
+        "[data-letter-bar] .letter-key", "ks => ks.map(k => k.dataset.letter)"
+    )
+    assert keys[0] == "" and "N" in keys and "Y" in keys
+    assert keys[1:] == sorted(keys[1:], key=lambda k: (k == "#", k))
+    violations = axe_violations(page)
+    assert not violations, describe_violations(violations)
+
+    page.click('[data-letter-bar] [data-letter="Y"]')
+    assert page.get_attribute('[data-letter-bar] [data-letter="Y"]', "aria-pressed") == "true"
+    shown = page.eval_on_selector_all(
+        '[data-list="departments"] [data-department]', "bs => bs.map(b => b.dataset.department)"
+    )
+    assert str(eyes_id) in shown and str(hall.department_id) not in shown
+    assert all(
+        name.startswith("眼")
+        for name in page.eval_on_selector_all(
+            '[data-list="departments"] .department-name', "ns => ns.map(n => n.textContent)"
+        )
+    )
+    page.click('[data-letter-bar] [data-letter=""]')
+    page.wait_for_selector(f'[data-department="{hall.department_id}"]')
+    page.click(f'[data-department="{eyes_id}"]')
+    page.wait_for_selector('[data-screen="identify"]:not([hidden])')

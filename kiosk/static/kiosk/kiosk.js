@@ -22,7 +22,7 @@
   function fresh() {
     return { flow: null, proof: null, department: null, departments: [],
              screen: "start", lastInput: "start", retry: null, elder: false, offline: false,
-             ticket: null, phone: null, pending: null, people: [], patient: null, fee: "" };
+             ticket: null, phone: null, pending: null, people: [], patient: null, fee: "", letter: "" };
   }
   function $(sel) { return root.querySelector(sel); }
   function $$(sel) { return Array.prototype.slice.call(root.querySelectorAll(sel)); }
@@ -237,17 +237,36 @@
       api("POST", "/appointments", withProof()).then(function (d) { chooseAppointment(d.appointments); }, fail);
     }
   }
+  // A list of choices, every one reachable: a page of PAGE_SIZE large buttons at a time, with
+  // large "previous" and "next" buttons and "page 2 of 3" beneath when there is more than a page.
+  var PAGE_SIZE = 5;
+  function pagedList(name, items, build) {
+    var holder = $('[data-list="' + name + '"]');
+    var pager = $('[data-pager="' + name + '"]');
+    var prev = pager.querySelector('[data-page="prev"]'), next = pager.querySelector('[data-page="next"]');
+    var pages = Math.max(1, Math.ceil(items.length / PAGE_SIZE)), page = 0;
+    holder.dataset.total = String(items.length);
+    function draw() {
+      holder.innerHTML = "";
+      items.slice(page * PAGE_SIZE, (page + 1) * PAGE_SIZE).forEach(function (item) { holder.appendChild(build(item)); });
+      pager.hidden = pages < 2;
+      prev.disabled = page === 0;
+      next.disabled = page >= pages - 1;
+      pager.querySelector("[data-page-status]").textContent = fill(T.page, { n: page + 1, total: pages });
+    }
+    prev.onclick = function () { if (page > 0) { page -= 1; draw(); } };
+    next.onclick = function () { if (page < pages - 1) { page += 1; draw(); } };
+    draw();
+  }
   function choosePerson() {
-    var holder = $('[data-list="people"]');
-    holder.innerHTML = "";
-    state.people.slice(0, 5).forEach(function (p) {
+    pagedList("people", state.people, function (p) {
       var b = document.createElement("button");
       b.type = "button";
       b.className = "choice";
       b.dataset.patient = p.patient_id;
       b.textContent = p.masked_name + (p.is_self ? " (" + T.myself + ")" : "");
       b.addEventListener("click", function () { state.patient = p.patient_id; proven(); });
-      holder.appendChild(b);
+      return b;
     });
     show("who");
   }
@@ -293,17 +312,15 @@
     });
   }
   function chooseReport(list) {
-    var holder = $('[data-list="reports"]');
-    holder.innerHTML = "";
     $("[data-report-status]").textContent = "";
-    list.slice(0, 5).forEach(function (r) {
+    pagedList("reports", list, function (r) {
       var b = document.createElement("button");
       b.type = "button";
       b.className = "choice";
       b.dataset.report = r.public_id;
       b.textContent = r.title + " · " + r.masked_name + " · " + r.released;
       b.addEventListener("click", function () { printReport(r.public_id); });
-      holder.appendChild(b);
+      return b;
     });
     show("reports");
   }
@@ -334,9 +351,7 @@
   function chooseAppointment(list) {
     if (!list.length) { api("POST", "/appointments", withProof()).then(function (d) { chooseAppointment(d.appointments); }, fail); return; }
     if (list.length === 1) { checkIn(list[0].appointment_id); return; }
-    var holder = $('[data-list="appointments"]');
-    holder.innerHTML = "";
-    list.slice(0, 5).forEach(function (a) {
+    pagedList("appointments", list, function (a) {
       var b = document.createElement("button");
       b.type = "button";
       b.className = "choice";
@@ -344,7 +359,7 @@
       b.textContent = a.time + " · " + a.department + (a.clinician ? " · " + a.clinician : "") +
         " · " + a.masked_name + (a.checked_in ? " (" + T.checked_in + ")" : "");
       b.addEventListener("click", function () { checkIn(a.appointment_id); });
-      holder.appendChild(b);
+      return b;
     });
     show("appointments");
   }
@@ -385,6 +400,8 @@
   function departments() {
     api("GET", "/walk-in/departments").then(function (list) {
       state.departments = list;
+      state.letter = "";
+      renderLetters();
       renderDepartments();
       show("departments");
       // Say "scroll for more" only when there is more than the screen shows.
@@ -392,11 +409,40 @@
       $("[data-scroll-hint]").hidden = grid.scrollHeight <= grid.clientHeight;
     }, fail);
   }
+  // The A-Z index: one large key per pinyin initial that has a department, and "all".
+  function renderLetters() {
+    var bar = $("[data-letter-bar]");
+    bar.innerHTML = "";
+    var letters = [];
+    state.departments.forEach(function (d) { if (d.initial && letters.indexOf(d.initial) < 0) letters.push(d.initial); });
+    letters.sort(function (a, b) { return a === "#" ? 1 : b === "#" ? -1 : a < b ? -1 : a > b ? 1 : 0; });
+    bar.hidden = letters.length < 2;
+    [""].concat(letters).forEach(function (letter) {
+      var b = document.createElement("button");
+      b.type = "button";
+      b.className = "letter-key";
+      b.dataset.letter = letter;
+      b.textContent = letter || T.all_letters;
+      b.setAttribute("aria-pressed", String(letter === state.letter));
+      b.addEventListener("click", function () {
+        state.letter = letter;
+        $$("[data-letter-bar] .letter-key").forEach(function (k) {
+          k.setAttribute("aria-pressed", String(k.dataset.letter === letter));
+        });
+        renderDepartments();
+        var grid = $('[data-list="departments"]');
+        grid.scrollTop = 0;
+        $("[data-scroll-hint]").hidden = grid.scrollHeight <= grid.clientHeight;
+      });
+      bar.appendChild(b);
+    });
+  }
   function renderDepartments() {
     var holder = $('[data-list="departments"]');
     holder.innerHTML = "";
     var list = state.departments;
     if (!list.length) { problem(T.no_departments); return; }
+    if (state.letter) list = list.filter(function (d) { return d.initial === state.letter; });
     // Every department in one scrolling grid: name large, waiting and fee beneath.
     list.forEach(function (d) {
       var b = document.createElement("button");
@@ -433,6 +479,8 @@
         "挂号费 " + d.fee + " 元 / Registration fee " + d.fee + " yuan" :
         "挂号费请到窗口询问 / The desk tells you the fee";
       $("[data-desk-time]").textContent = d.issued_at;
+      $("[data-desk-qr]").innerHTML = d.code_qr;  // an SVG the server drew from the slip's code
+      $("[data-desk-code]").textContent = d.code;
       show("desk");
       printed(d);
     }, fail);

@@ -44,6 +44,35 @@ def test_departments_are_found_by_pinyin_initials(patient: Any, world: World) ->
     assert "data-no-departments" in page
 
 
+def test_the_a_to_z_index_shows_the_departments_of_one_pinyin_initial(
+    patient: Any, world: World, create_department: Any
+) -> None:
+    eyes = create_department(
+        world.hospital, name_zh="眼科", name_en="Ophthalmology", pinyin_initials="yk"
+    )
+    children = create_department(
+        world.hospital, name_zh="儿科", name_en="Paediatrics", pinyin_initials=""
+    )
+    db.session.commit()
+    page = patient.get("/book?lang=zh").get_data(as_text=True)
+    assert "data-letter-index" in page
+    for letter in ("E", "N", "Y"):  # 儿科, 内科 (the world's), 眼科: a link each
+        assert f'data-letter="{letter}"' in page
+    assert 'data-letter="B"' not in page  # no department starts with B: no link
+    by_y = patient.get("/book?letter=y").get_data(as_text=True)
+    assert f'data-department="{eyes.id}"' in by_y
+    assert f'data-department="{world.department.id}"' not in by_y
+    assert f'data-department="{children.id}"' not in by_y
+    assert 'data-letter="Y" aria-current="true"' in by_y
+    assert 'data-letter=""' in by_y  # the way back to every department
+    # Initials computed from the Chinese name when none were stored.
+    by_e = patient.get("/book?letter=E").get_data(as_text=True)
+    assert f'data-department="{children.id}"' in by_e and f'data-department="{eyes.id}"' not in by_e
+    # An unknown letter is ignored: every department.
+    every = patient.get("/book?letter=%3C").get_data(as_text=True)
+    assert all(f'data-department="{d.id}"' in every for d in (eyes, children, world.department))
+
+
 def test_a_patient_books_through_the_pages(
     patient: Any, world: World, app: Any, monkeypatch: Any
 ) -> None:
