@@ -166,3 +166,41 @@ def test_an_emergency_issued_while_call_next_waits_for_the_lock_is_called(
     assert not errors, errors[:3]
     assert waiting, "call-next never waited for the lock"
     assert found["called"] == found["emergency"]
+
+
+def test_complete_writes_the_ticket_counter_queue_and_event_in_one_statement(
+    hospital: Any,
+    point: Any,
+    queue: Any,
+    counter: Any,
+    create_account: Any,
+    postgres_only: None,
+) -> None:
+    from hospital.accounts.models import Role
+    from queueing.services import serving, undo
+
+    first = qf.walk_in(hospital, point, now=NOW)
+    ids = {"hospital_id": hospital.id, "counter_id": counter.id}
+    calling.call_next(actor=None, now=NOW, **ids)
+    version = queue.version
+    with statements() as seen:
+        done = serving.complete(actor=None, now=NOW + timedelta(minutes=4), **ids)
+    # The counter's queue (before any lock); lock; the one write; the statistics summary.
+    assert len(seen) == 4, seen
+    assert seen[2].lstrip().startswith("WITH")
+    assert done.id == first.id and done.status is TicketStatus.DONE
+    assert done.started_at == NOW + timedelta(minutes=4) == done.finished_at
+    db.session.expire_all()
+    assert counter.current_ticket_id is None and queue.version == version + 1
+    event = db.session.scalar(
+        sa.select(TicketEvent).where(
+            TicketEvent.ticket_id == first.id, TicketEvent.action == TicketAction.COMPLETED
+        )
+    )
+    assert event is not None and event.counter_id == counter.id
+    assert event.undo_state == {"was_started": False}
+    # The undo reads that event: the ticket is called again, not started.
+    nurse = create_account(hospital, roles=(Role.NURSE,))
+    undo.undo_last(actor=nurse, now=NOW + timedelta(minutes=5), window_seconds=120, **ids)
+    db.session.expire_all()
+    assert first.status is TicketStatus.CALLED and first.started_at is None
