@@ -195,15 +195,16 @@ def complete(
             },
         ).first()
         if finished is not None:
-            ticket, version = finished
+            done: Ticket = finished[0]
+            version: int = finished[1]
             set_committed_value(counter, "current_ticket_id", None)
             set_committed_value(queue, "version", version)
             queue_changed(queue.id, version)
             events.ticket_completed.send(
-                "queueing", ticket_id=ticket.id, hospital_id=ticket.hospital_id, now=now
+                "queueing", ticket_id=done.id, hospital_id=done.hospital_id, now=now
             )
-            _after_completion(actor, hospital_id, ticket, queue, now=now)
-            return ticket
+            _after_completion(actor, hospital_id, done, queue, now=now)
+            return done
     if counter.current_ticket_id is not None and ticket_id in (None, counter.current_ticket_id):
         # The counter's own ticket (the usual case): read and finish it in one statement.
         ticket = db.session.scalar(
