@@ -203,7 +203,11 @@ def _call_statement() -> Any:
         sa.update(Counter)
         .where(
             Counter.id == sa.bindparam("b_counter_id"),
-            Counter.current_ticket_id.is_(None),
+            # Free, or still holding the finished ticket it was read with (as the general path).
+            sa.or_(
+                Counter.current_ticket_id.is_(None),
+                Counter.current_ticket_id == sa.bindparam("b_seen_current", type_=sa.Integer()),
+            ),
             Counter.is_paused.is_(False),
         )
         .values(current_ticket_id=sa.bindparam("b_ticket_id"))
@@ -393,6 +397,7 @@ def call_next(
             "b_lease_until": now + timedelta(seconds=queue.lease_seconds),
             "b_detail": placement.reason[:300],
             "b_undo_state": {"since": since_before},
+            "b_seen_current": first.c_current,
         },
     ).first()
     if called is None:
