@@ -231,6 +231,10 @@ SETTINGS: dict[str, tuple[Any, str]] = {
         0.8,
         "Share of patients the wait range on the ticket page should hold for; each queue's range is calibrated to it from its recent estimates.",
     ),
+    "QUEUE_SURVEY_DELAY_MINUTES": (
+        30,
+        "Minutes after a consultation ends before the satisfaction survey's message goes out (0: at once); the outbox job sends it when due.",
+    ),
     "BILLING_PROVIDERS": (
         "sandbox",
         "Payment providers offered, comma-separated: `sandbox`, `alipay`. Production refuses to start with `sandbox` (a patient would approve their own payment).",

@@ -13,6 +13,7 @@ from queueing.rest import tickets  # noqa: F401  # isort: skip
 from queueing.rest import counter_routes  # noqa: F401  # isort: skip
 from queueing.rest import boards  # noqa: F401  # isort: skip
 from queueing.rest import streams  # noqa: F401  # isort: skip
+from queueing.rest import surveys  # noqa: F401  # isort: skip
 from queueing.rest.common import blp
 
 __all__ = ["blp"]

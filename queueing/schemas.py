@@ -272,3 +272,22 @@ class CounterQueuesOut(Schema):
     counter_id = fields.Int()
     rule = fields.Str()
     service_point_ids = fields.List(fields.Int())
+
+
+class SurveyAnswerArgs(Schema):
+    """The three answers (1 very poor … 5 very good) and an optional comment."""
+
+    wait_score = fields.Int(required=True, strict=True, validate=validate.Range(1, 5))
+    staff_score = fields.Int(required=True, strict=True, validate=validate.Range(1, 5))
+    overall_score = fields.Int(required=True, strict=True, validate=validate.Range(1, 5))
+    comment = fields.Str(load_default="", validate=validate.Length(max=500))
+
+
+class SurveyAnswerOut(Schema):
+    """The answers as recorded (the comment is shown to the hospital's admins only)."""
+
+    answered_at = fields.DateTime(required=True)
+    answered_via = fields.Str(required=True)
+    wait_score = fields.Int(required=True)
+    staff_score = fields.Int(required=True)
+    overall_score = fields.Int(required=True)

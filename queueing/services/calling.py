@@ -102,12 +102,10 @@ def _assign(
             counter_point_id=counter.service_point_id,
             account_id=actor.id if actor is not None else None,
         )
-    since = queue.regular_since_priority
-    if ticket.priority is PriorityClass.NONE:
-        since += 1
-    elif ticket.priority is not PriorityClass.EMERGENCY:
-        since = 0
-    touch(queue, regular_since_priority=since)
+    touch(
+        queue,
+        regular_since_priority=since_after_call(queue.regular_since_priority, ticket.priority),
+    )
     if ticket.patient_id:
         patient = db.session.get(Patient, ticket.patient_id)
         if patient is not None:
@@ -129,10 +127,52 @@ _CALL_WAITING = (
 )
 
 
+def choose_next(
+    lines: list[tuple[ordering.Policy, int, list[InLine]]], *, rule: CallRule, now: datetime
+) -> tuple[int, ordering.Placement] | None:
+    """Each queue's own next patient by its own ordering (so each keeps its fairness
+    guarantees), then the counter's rule between the queues: (the queue's index, placement).
+
+    `lines` holds, per queue in the counter's order: its policy, its regular-since-priority
+    count and the heads of its line."""
+    candidates: list[tuple[int, ordering.Placement]] = []
+    for rank, (policy, since, line) in enumerate(lines):
+        placement = ordering.next_ticket(
+            [t.waiting for t in line], policy=policy, regular_since_priority=since, now=now
+        )
+        if placement is not None:
+            candidates.append((rank, placement))
+    if not candidates:
+        return None
+    if rule is CallRule.PRIORITY_ORDER:
+        return min(candidates, key=lambda c: c[0])
+    return min(
+        candidates,
+        key=lambda c: (c[1].ticket.priority != ordering.EMERGENCY, c[1].ticket.arrived_at, c[0]),
+    )
+
+
+def since_after_call(since: int, priority: PriorityClass) -> int:
+    """The queue's regular-since-priority count once a ticket of this class is called."""
+    if priority is PriorityClass.NONE:
+        return since + 1
+    if priority is PriorityClass.EMERGENCY:
+        return since
+    return 0
+
+
 def call_next(
     *, actor: Account | None, hospital_id: int, counter_id: int, now: datetime
 ) -> CallResult:
     """Call the next ticket to this counter; a repeat returns the ticket it already has (invariant 5)."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        from queueing.services import calling_pg
+
+        done = calling_pg.call_next(
+            actor=actor, hospital_id=hospital_id, counter_id=counter_id, now=now
+        )
+        if done is not None:
+            return done
     counter, queues = lock_for_calling(
         hospital_id=hospital_id, counter_id=counter_id, now=now, actor=actor, action="call_next"
     )
@@ -165,29 +205,18 @@ def _call_next_from(
         raise Conflict(
             _l("This counter is paused. Resume it before calling."), code=ErrorCode.COUNTER_PAUSED
         )
-    candidates: list[tuple[int, ServiceQueue, list[InLine], ordering.Placement]] = []
-    for rank, (queue, line) in enumerate(zip(queues, lines, strict=True)):
-        placement = ordering.next_ticket(
-            [t.waiting for t in line],
-            policy=policy_for(queue),
-            regular_since_priority=queue.regular_since_priority,
-            now=now,
-        )
-        if placement is not None:
-            candidates.append((rank, queue, line, placement))
-    if not candidates:
+    chosen = choose_next(
+        [
+            (policy_for(queue), queue.regular_since_priority, line)
+            for queue, line in zip(queues, lines, strict=True)
+        ],
+        rule=counter.call_rule,
+        now=now,
+    )
+    if chosen is None:
         return CallResult(None, repeated=False)
-    if counter.call_rule is CallRule.PRIORITY_ORDER:
-        _rank, queue, line, placement = min(candidates, key=lambda c: c[0])
-    else:
-        _rank, queue, line, placement = min(
-            candidates,
-            key=lambda c: (
-                c[3].ticket.priority != ordering.EMERGENCY,
-                c[3].ticket.arrived_at,
-                c[0],
-            ),
-        )
+    index, placement = chosen
+    queue, line = queues[index], lines[index]
     since_before = queue.regular_since_priority
     # Read and call the chosen ticket in one statement (its queue row is locked meanwhile).
     ticket = db.session.scalar(

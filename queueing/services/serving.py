@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import aliased
+from sqlalchemy.orm.attributes import set_committed_value
 
 from hospital import events
 from hospital.accounts.models import Account
@@ -14,6 +17,7 @@ from hospital.db import db
 from hospital.error_codes import ErrorCode
 from hospital.errors import Conflict, InvalidInput
 from hospital.patients.models import Patient
+from queueing.live import queue_changed
 from queueing.models import (
     Counter,
     PriorityClass,
@@ -21,6 +25,7 @@ from queueing.models import (
     ServiceQueue,
     Ticket,
     TicketAction,
+    TicketEvent,
     TicketKind,
     TicketStatus,
 )
@@ -83,6 +88,84 @@ _FINISH_CURRENT = (
 )
 
 
+def _finish_and_free_statement() -> Any:
+    """PostgreSQL: finish the counter's ticket, free the counter, count the queue's event and
+    append the ticket's event, in one statement (the queue row is locked already)."""
+    at = sa.bindparam("b_at", type_=Ticket.finished_at.type)
+    freed = (
+        sa.update(Counter)
+        .where(
+            Counter.id == sa.bindparam("b_counter_id"),
+            Counter.current_ticket_id == sa.bindparam("b_ticket_id"),
+        )
+        .values(current_ticket_id=None)
+        .returning(Counter.id)
+        .cte("freed")
+    )
+    counted = (
+        sa.update(ServiceQueue)
+        .where(ServiceQueue.id == sa.bindparam("b_queue_id"))
+        .values(version=ServiceQueue.version + 1)
+        .returning(ServiceQueue.id, ServiceQueue.version)
+        .cte("counted")
+    )
+    before = aliased(Ticket, name="before")  # every part of the statement sees the row as it was
+    event = (
+        sa.insert(TicketEvent)
+        .from_select(
+            [
+                "hospital_id",
+                "ticket_id",
+                "action",
+                "counter_id",
+                "actor_account_id",
+                "at",
+                "detail",
+                "undo_state",
+            ],
+            sa.select(
+                before.hospital_id,
+                before.id,
+                sa.literal(TicketAction.COMPLETED, TicketEvent.action.type),
+                sa.bindparam("b_counter_id", type_=sa.Integer()),
+                sa.bindparam("b_actor_id", type_=sa.Integer()),
+                sa.bindparam("b_at", type_=TicketEvent.at.type),
+                sa.literal(""),
+                # Completing a called ticket starts it now too: undo puts back whether it had.
+                sa.func.json_build_object(
+                    "was_started",
+                    sa.and_(before.started_at.is_not(None), before.started_at != at),
+                    type_=TicketEvent.undo_state.type,
+                ),
+            ).where(before.id == sa.bindparam("b_ticket_id")),
+        )
+        .returning(TicketEvent.id)
+        .cte("event")
+    )
+    return (
+        sa.update(Ticket)
+        .add_cte(freed)
+        .add_cte(counted)
+        .add_cte(event)
+        .where(
+            Ticket.id == sa.bindparam("b_ticket_id"),
+            Ticket.queue_id == counted.c.id,
+            Ticket.counter_id == freed.c.id,
+        )
+        .values(
+            status=TicketStatus.DONE,
+            started_at=sa.func.coalesce(Ticket.started_at, at),
+            finished_at=at,
+            lease_expires_at=None,
+        )
+        .returning(Ticket, counted.c.version)
+        .execution_options(synchronize_session=False, populate_existing=True)
+    )
+
+
+_FINISH_AND_FREE = _finish_and_free_statement()
+
+
 def complete(
     *,
     actor: Account,
@@ -96,6 +179,32 @@ def complete(
         hospital_id=hospital_id, counter_id=counter_id, now=now, actor=actor, action="complete"
     )
     ticket = None
+    if (
+        counter.current_ticket_id is not None
+        and ticket_id in (None, counter.current_ticket_id)
+        and db.session.get_bind().dialect.name == "postgresql"
+    ):
+        finished = db.session.execute(
+            _FINISH_AND_FREE,
+            {
+                "b_ticket_id": counter.current_ticket_id,
+                "b_counter_id": counter.id,
+                "b_queue_id": queue.id,
+                "b_actor_id": actor.id if actor is not None else None,
+                "b_at": now,
+            },
+        ).first()
+        if finished is not None:
+            done: Ticket = finished[0]
+            version: int = finished[1]
+            set_committed_value(counter, "current_ticket_id", None)
+            set_committed_value(queue, "version", version)
+            queue_changed(queue.id, version)
+            events.ticket_completed.send(
+                "queueing", ticket_id=done.id, hospital_id=done.hospital_id, now=now
+            )
+            _after_completion(actor, hospital_id, done, queue, now=now)
+            return done
     if counter.current_ticket_id is not None and ticket_id in (None, counter.current_ticket_id):
         # The counter's own ticket (the usual case): read and finish it in one statement.
         ticket = db.session.scalar(
@@ -123,6 +232,14 @@ def complete(
         "queueing", ticket_id=ticket.id, hospital_id=ticket.hospital_id, now=now
     )
     touch(queue)
+    _after_completion(actor, hospital_id, ticket, queue, now=now)
+    return ticket
+
+
+def _after_completion(
+    actor: Account | None, hospital_id: int, ticket: Ticket, queue: ServiceQueue, *, now: datetime
+) -> None:
+    """The visit goes on: the appointment completes, the survey is offered, a return leg issued."""
     if ticket.appointment_id is not None:
         _complete_appointment(actor, hospital_id, ticket.appointment_id, now=now)
     if ticket.patient_id is not None:
@@ -140,7 +257,6 @@ def complete(
                 actor=actor,
                 transferred_from_id=ticket.id,
             )
-    return ticket
 
 
 def _complete_appointment(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -137,7 +137,9 @@ def _send_one_message(
     phone, email, language = _recipient(ticket, patient)
     if not phone and not email:
         return
-    notify(
+    # Sent a while after the visit (the patient has left the room), by the outbox job when due.
+    delay = timedelta(minutes=survey_delay_minutes())
+    for message in notify(
         hospital_id=survey.hospital_id,
         template="queue.survey",
         context={"place": f"{point.name_zh} {point.name_en}", "link": survey_link(survey)},
@@ -147,7 +149,15 @@ def _send_one_message(
         patient_id=patient.id,
         dedupe_key=f"survey:{survey.id}",
         now=now,
-    )
+    ):
+        message.next_attempt_at = now + delay
+
+
+def survey_delay_minutes() -> int:
+    """QUEUE_SURVEY_DELAY_MINUTES: how long after the consultation the message goes out."""
+    if not has_app_context():
+        return 30
+    return max(int(current_app.config.get("QUEUE_SURVEY_DELAY_MINUTES", 30)), 0)
 
 
 def survey_by_token(token: Any) -> SatisfactionSurvey:

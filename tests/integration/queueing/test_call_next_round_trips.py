@@ -1,0 +1,206 @@
+"""Call-next on PostgreSQL: few round trips under the queue lock, and still the right ticket
+when the line changed while it waited for that lock."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from hospital.db import db
+from hospital.unit_of_work import unit_of_work
+from queueing.models import PriorityClass, TicketAction, TicketEvent, TicketStatus
+from queueing.services import calling, issuing
+from tests.support import factories
+from tests.support import queueing_factories as qf
+
+NOW = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def postgres_only(backend: str) -> None:
+    if backend == "sqlite":
+        pytest.skip("the PostgreSQL path; SQLite keeps the general one (tested everywhere else)")
+
+
+@pytest.fixture
+def point(hospital: Any, create_service_point: Any) -> Any:
+    return create_service_point(hospital)
+
+
+@pytest.fixture
+def queue(point: Any) -> Any:
+    return qf.open_queue(point, now=NOW)
+
+
+@pytest.fixture
+def counter(point: Any) -> Any:
+    return qf.create_counter(point)
+
+
+@contextmanager
+def statements() -> Iterator[list[str]]:
+    seen: list[str] = []
+
+    def note(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        seen.append(statement)
+
+    sa.event.listen(db.engine, "before_cursor_execute", note)
+    try:
+        yield seen
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", note)
+
+
+def test_call_next_makes_one_read_then_three_statements(
+    hospital: Any, point: Any, queue: Any, counter: Any, postgres_only: None
+) -> None:
+    for i in range(5):
+        qf.walk_in(hospital, point, now=NOW + timedelta(minutes=i))
+    db.session.flush()
+    with statements() as seen:
+        result = calling.call_next(
+            actor=None, hospital_id=hospital.id, counter_id=counter.id, now=NOW
+        )
+    # The counter's queues (before any lock); lock + line heads + counter; the call with the
+    # counter, the queue's event count and the ticket's event; the statistics summary.
+    assert len(seen) == 4, seen
+    assert "FOR UPDATE" in seen[1] and seen[2].lstrip().startswith("WITH")
+    ticket = result.ticket
+    assert ticket is not None and ticket.number == 1 and ticket.status is TicketStatus.CALLED
+    db.session.refresh(counter)
+    assert counter.current_ticket_id == ticket.id
+    event = db.session.scalar(
+        sa.select(TicketEvent).where(
+            TicketEvent.ticket_id == ticket.id, TicketEvent.action == TicketAction.CALLED
+        )
+    )
+    assert event is not None and event.counter_id == counter.id
+    assert event.detail == result.reason and event.undo_state == {"since": 0}
+    # A repeat returns the same ticket and writes nothing.
+    with statements() as seen:
+        again = calling.call_next(
+            actor=None, hospital_id=hospital.id, counter_id=counter.id, now=NOW
+        )
+    assert again.repeated and again.ticket is not None and again.ticket.id == ticket.id
+    assert not any(s.lstrip().startswith(("UPDATE", "INSERT", "WITH free")) for s in seen)
+
+
+def test_an_emergency_issued_while_call_next_waits_for_the_lock_is_called(
+    app: Any, committed: None, postgres_only: None
+) -> None:
+    with app.app_context(), unit_of_work():
+        hospital = factories.create_hospital()
+        point = factories.create_service_point(hospital)
+        qf.open_queue(point, now=NOW)
+        counter = qf.create_counter(point)
+        for i in range(3):
+            qf.walk_in(hospital, point, now=NOW + timedelta(minutes=i))
+        ids = (hospital.id, point.id, counter.id)
+    hospital_id, point_id, counter_id = ids
+    issued = threading.Event()
+    caller_waits = threading.Event()
+    found: dict[str, Any] = {}
+    errors: list[BaseException] = []
+
+    def kiosk() -> None:
+        try:
+            with app.app_context():
+                with unit_of_work():
+                    ticket = issuing.issue_walk_in(
+                        actor=None,
+                        hospital_id=hospital_id,
+                        service_point_id=point_id,
+                        now=NOW + timedelta(minutes=5),
+                        priority=PriorityClass.EMERGENCY,
+                    )
+                    found["emergency"] = ticket.id
+                    issued.set()  # the queue row is locked until this commits
+                    assert caller_waits.wait(60)
+                db.session.remove()
+        except BaseException as exc:  # noqa: BLE001  (reported below)
+            errors.append(exc)
+            issued.set()
+
+    def counter_console() -> None:
+        try:
+            with app.app_context():
+                with unit_of_work():
+                    result = calling.call_next(
+                        actor=None,
+                        hospital_id=hospital_id,
+                        counter_id=counter_id,
+                        now=NOW + timedelta(minutes=6),
+                    )
+                    found["called"] = result.ticket.id if result.ticket else None
+                db.session.remove()
+        except BaseException as exc:  # noqa: BLE001  (reported below)
+            errors.append(exc)
+
+    first = threading.Thread(target=kiosk)
+    first.start()
+    assert issued.wait(60)
+    second = threading.Thread(target=counter_console)
+    second.start()
+    # Let the kiosk commit only once call-next is blocked on the queue row's lock.
+    with app.app_context():
+        engine = db.engine
+        for _ in range(100_000):
+            with engine.connect() as conn:
+                waiting = conn.scalar(
+                    sa.text(
+                        "SELECT count(*) FROM pg_stat_activity "
+                        "WHERE wait_event_type = 'Lock' AND datname = current_database()"
+                    )
+                )
+            if waiting or errors:
+                break
+        caller_waits.set()
+    first.join()
+    second.join()
+    assert not errors, errors[:3]
+    assert waiting, "call-next never waited for the lock"
+    assert found["called"] == found["emergency"]
+
+
+def test_complete_writes_the_ticket_counter_queue_and_event_in_one_statement(
+    hospital: Any,
+    point: Any,
+    queue: Any,
+    counter: Any,
+    create_account: Any,
+    postgres_only: None,
+) -> None:
+    from hospital.accounts.models import Role
+    from queueing.services import serving, undo
+
+    first = qf.walk_in(hospital, point, now=NOW)
+    ids = {"hospital_id": hospital.id, "counter_id": counter.id}
+    calling.call_next(actor=None, now=NOW, **ids)
+    version = queue.version
+    with statements() as seen:
+        done = serving.complete(actor=None, now=NOW + timedelta(minutes=4), **ids)
+    # The counter's queue (before any lock); lock; the one write; the statistics summary.
+    assert len(seen) == 4, seen
+    assert seen[2].lstrip().startswith("WITH")
+    assert done.id == first.id and done.status is TicketStatus.DONE
+    assert done.started_at == NOW + timedelta(minutes=4) == done.finished_at
+    db.session.expire_all()
+    assert counter.current_ticket_id is None and queue.version == version + 1
+    event = db.session.scalar(
+        sa.select(TicketEvent).where(
+            TicketEvent.ticket_id == first.id, TicketEvent.action == TicketAction.COMPLETED
+        )
+    )
+    assert event is not None and event.counter_id == counter.id
+    assert event.undo_state == {"was_started": False}
+    # The undo reads that event: the ticket is called again, not started.
+    nurse = create_account(hospital, roles=(Role.NURSE,))
+    undo.undo_last(actor=nurse, now=NOW + timedelta(minutes=5), window_seconds=120, **ids)
+    db.session.expire_all()
+    assert first.status is TicketStatus.CALLED and first.started_at is None
