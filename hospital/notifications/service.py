@@ -99,6 +99,26 @@ def _default_language() -> str:
     return str(current_app.config.get("DEFAULT_LANGUAGE") or "zh")
 
 
+def withdraw_unsent(dedupe_key: str, *, now: datetime) -> int:
+    """Drop the not-yet-due, never-tried messages notify() queued under dedupe_key.
+
+    For a message that became pointless before it went out (a survey answered at the kiosk
+    before its link was due). Only rows still waiting for their first attempt are removed:
+    the outbox job claims a row only once it is due, so none of these can be in flight."""
+    keys = [_stored_dedupe_key(f"{dedupe_key}:{channel.value}") for channel in Channel]
+    result = db.session.execute(  # type: ignore[attr-defined]  # a CursorResult
+        sa.delete(OutboxMessage)
+        .where(
+            OutboxMessage.dedupe_key.in_(keys),
+            OutboxMessage.status == DeliveryStatus.PENDING,
+            OutboxMessage.attempts == 0,
+            OutboxMessage.next_attempt_at > now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)
+
+
 def notify_patient(
     patient: Patient,
     template: str,

@@ -18,7 +18,7 @@ from hospital.db import db
 from hospital.error_codes import ErrorCode
 from hospital.errors import Conflict, InvalidInput, NotFound
 from hospital.notifications.messages import MessageTemplate
-from hospital.notifications.service import notify
+from hospital.notifications.service import notify, withdraw_unsent
 from hospital.organisation.models import ServicePoint, ServicePointKind
 from hospital.patients.models import FamilyLink, Patient, Relationship
 from queueing.models import SatisfactionSurvey, ServiceQueue, Ticket
@@ -245,6 +245,8 @@ def answer(
             _l("This survey has been answered already. Thank you!"),
             code=ErrorCode.SURVEY_ANSWERED,
         )
+    # Answered (at the kiosk) before its link was due: the link would only ask again.
+    withdraw_unsent(f"survey:{survey.id}", now=now)
     events.survey_answered.send(
         "queueing",
         survey_id=survey.id,

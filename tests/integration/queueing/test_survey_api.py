@@ -15,7 +15,7 @@ from hospital.notifications.models import Channel, DeliveryStatus, OutboxMessage
 from hospital.notifications.service import deliver_due
 from hospital.unit_of_work import unit_of_work
 from queueing.models import SatisfactionSurvey, SurveyVia
-from queueing.services import calling, serving
+from queueing.services import calling, serving, surveys
 from reports.models import SatisfactionSummary
 from tests.support import factories
 from tests.support import queueing_factories as qf
@@ -84,6 +84,42 @@ def test_a_delay_of_zero_sends_the_survey_at_once(
         assert _survey_message(patient.id).next_attempt_at == NOW
     finally:
         app.config["QUEUE_SURVEY_DELAY_MINUTES"] = 30
+
+
+def test_a_survey_answered_before_its_link_is_due_is_not_sent(
+    app: Any, hospital: Any, clinic: Any, create_patient: Any, create_account: Any
+) -> None:
+    # The kiosk's "Tell us about your visit" 10 minutes after the consultation: the link
+    # due at 30 minutes would only ask again, so it never goes out.
+    patient = create_patient(hospital, account=create_account(hospital))
+    _consultation(hospital, clinic, patient, ended=NOW)
+    assert _survey_message(patient.id).status is DeliveryStatus.PENDING
+    survey = db.session.scalars(sa.select(SatisfactionSurvey)).one()
+    surveys.answer(
+        survey, surveys.Answers(4, 5, 3, ""), via=SurveyVia.KIOSK, now=NOW + timedelta(minutes=10)
+    )
+    phone = _Phone()
+    deliver_due(NOW + timedelta(minutes=31), senders={Channel.SMS: phone, Channel.EMAIL: phone})
+    assert phone.sent == []
+    remaining = db.session.scalars(
+        sa.select(OutboxMessage).where(OutboxMessage.template == "queue.survey")
+    ).all()
+    assert remaining == []
+
+
+def test_an_answer_after_the_link_went_out_leaves_the_sent_message_alone(
+    app: Any, hospital: Any, clinic: Any, create_patient: Any, create_account: Any
+) -> None:
+    patient = create_patient(hospital, account=create_account(hospital))
+    _consultation(hospital, clinic, patient, ended=NOW)
+    phone = _Phone()
+    deliver_due(NOW + timedelta(minutes=30), senders={Channel.SMS: phone, Channel.EMAIL: phone})
+    survey = db.session.scalars(sa.select(SatisfactionSurvey)).one()
+    surveys.answer(
+        survey, surveys.Answers(4, 5, 3, ""), via=SurveyVia.LINK, now=NOW + timedelta(hours=2)
+    )
+    db.session.expire_all()
+    assert _survey_message(patient.id).status is DeliveryStatus.SENT
 
 
 def test_the_api_takes_the_answers_once(
