@@ -7,14 +7,17 @@ never a name, an identity number or anything else personal.
 from __future__ import annotations
 
 import base64
+import functools
 import io
 
 import qrcode
 import qrcode.constants
 from PIL import Image
 
+Matrix = tuple[tuple[bool, ...], ...]
 
-def _row_runs(matrix: list[list[bool]]) -> str:
+
+def _row_runs(matrix: Matrix) -> str:
     """Path data drawing each horizontal run of dark modules as one stroked line.
 
     One module is one user unit; a line one unit wide through the middle of the row covers the
@@ -36,14 +39,22 @@ def _row_runs(matrix: list[list[bool]]) -> str:
     return "".join(commands)
 
 
-def qr_matrix(data: str, *, border: int = 4) -> list[list[bool]]:
+def qr_matrix(data: str, *, border: int = 4) -> Matrix:
     """The code's modules, row by row (True = dark), the quiet zone (border) included."""
     if not data:
         raise ValueError("a QR code needs a non-empty payload")
+    return _encoded(data, border)
+
+
+@functools.lru_cache(maxsize=512)
+def _encoded(data: str, border: int) -> Matrix:
+    # Encoding is the costly part (qrcode tries all eight masks, ~10 ms on the 2-core machine),
+    # and one payload is usually drawn twice in a row: a kiosk's slip on the screen, then the
+    # same ticket's PDF; a receipt's page, then its PDF. The matrix is immutable, so shared.
     code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=border)
     code.add_data(data)
     code.make(fit=True)
-    return code.get_matrix()
+    return tuple(tuple(row) for row in code.get_matrix())
 
 
 def qr_png_data_uri(data: str, *, border: int = 4) -> str:

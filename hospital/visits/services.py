@@ -212,12 +212,22 @@ def resolve_code(
 
 
 def note_stop_avoided(
-    *, hospital_id: int, patient_id: int, service_date: date, now: datetime, stop: str
+    *,
+    hospital_id: int,
+    patient_id: int,
+    service_date: date,
+    now: datetime,
+    stop: str,
+    visit: Visit | None = None,
 ) -> None:
-    """Count one physical stop the visit replaced: a window, the cashier, a hall, a number."""
-    visit = visit_for(
-        hospital_id=hospital_id, patient_id=patient_id, service_date=service_date, now=now
-    )
+    """Count one physical stop the visit replaced: a window, the cashier, a hall, a number.
+
+    A caller that has just started or found the day's visit passes it (two round trips fewer
+    on a kiosk check-in)."""
+    if visit is None:
+        visit = visit_for(
+            hospital_id=hospital_id, patient_id=patient_id, service_date=service_date, now=now
+        )
     changes: dict[str, Any]
     if stop == "station_number":
         changes = {"station_numbers": Visit.station_numbers + 1}

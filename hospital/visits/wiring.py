@@ -39,7 +39,7 @@ def on_appointment_booked(
     if patient_id is None:
         return
     day = hospital_day(hospital_id, starts_at)
-    visit_for(
+    visit = visit_for(
         hospital_id=hospital_id,
         patient_id=patient_id,
         service_date=day,
@@ -53,6 +53,7 @@ def on_appointment_booked(
             service_date=day,
             now=now,
             stop="registration",
+            visit=visit,
         )
 
 
@@ -72,7 +73,7 @@ def on_visit_checked_in(
     day = hospital_day(hospital_id, now)
     point = db.session.get(ServicePoint, service_point_id) if service_point_id else None
     station = point is not None and point.kind in STATION_KINDS
-    visit_for(
+    visit = visit_for(
         hospital_id=hospital_id,
         patient_id=patient_id,
         service_date=day,
@@ -85,6 +86,7 @@ def on_visit_checked_in(
         service_date=day,
         now=now,
         stop="station_number" if station else "waiting_hall",
+        visit=visit,
     )
 
 

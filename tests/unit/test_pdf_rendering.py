@@ -174,4 +174,22 @@ def test_the_qr_png_is_embedded_module_for_module_and_unsmoothed(tmp_path: Path)
     matrix = qr_matrix(url)
     assert image.size == (len(matrix), len(matrix))
     pixels = image.load()
-    assert [[pixels[x, y] < 128 for x in range(image.width)] for y in range(image.height)] == matrix
+    assert [[pixels[x, y] < 128 for x in range(image.width)] for y in range(image.height)] == [
+        list(row) for row in matrix
+    ]
+
+
+def test_a_payload_is_encoded_once_and_the_shared_matrix_is_what_qrcode_makes() -> None:
+    import qrcode
+    import qrcode.constants
+
+    from hospital.qr import qr_matrix
+
+    url = "https://hospital.example/t/cached-payload-token"
+    first = qr_matrix(url)
+    assert qr_matrix(url) is first  # the slip's screen and its PDF share one encoding
+    fresh = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=4)
+    fresh.add_data(url)
+    fresh.make(fit=True)
+    assert [list(row) for row in first] == fresh.get_matrix()
+    assert qr_matrix(url, border=2) != first  # the quiet zone is part of the key
