@@ -106,7 +106,7 @@ def withdraw_unsent(dedupe_key: str, *, now: datetime) -> int:
     before its link was due). Only rows still waiting for their first attempt are removed:
     the outbox job claims a row only once it is due, so none of these can be in flight."""
     keys = [_stored_dedupe_key(f"{dedupe_key}:{channel.value}") for channel in Channel]
-    result = db.session.execute(  # type: ignore[attr-defined]  # a CursorResult
+    result: Any = db.session.execute(  # a CursorResult: it has the row count
         sa.delete(OutboxMessage)
         .where(
             OutboxMessage.dedupe_key.in_(keys),
