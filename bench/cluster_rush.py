@@ -32,6 +32,7 @@ import random
 import secrets
 import shutil
 import socket
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -41,7 +42,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from bench.booking_rush import (
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as `.venv/bin/python bench/cluster_rush.py` too
+    sys.path.insert(0, str(ROOT))
+
+from bench.booking_rush import (  # noqa: E402
     PRODUCTION_SETTINGS,
     SECRET_KEY,
     Connection,
@@ -49,7 +54,7 @@ from bench.booking_rush import (
     Reply,
     audit,
 )
-from deploy.cluster import WEB_COUNT, Cluster, Ports
+from deploy.cluster import WEB_COUNT, Cluster, Ports  # noqa: E402
 
 DAYS = 10
 SESSIONS_PER_DAY = 2  # a morning and an afternoon session a day
