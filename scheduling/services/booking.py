@@ -9,13 +9,12 @@ from typing import Any
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from hospital import events
 from hospital.accounts.models import Account
 from hospital.billing.references import OrderKind, OrderRef
-from hospital.db import UTCDateTime, db, execute_dml
+from hospital.db import db, execute_dml
 from hospital.error_codes import ErrorCode
 from hospital.errors import Conflict, Forbidden, InvalidInput, NotFound
 from hospital.patients.access import Permission, require_patient_access, staff_grants
@@ -25,11 +24,10 @@ from scheduling.models import (
     DEFAULT_RULES,
     Appointment,
     AppointmentState,
-    ClinicSession,
     SessionStatus,
     Slot,
 )
-from scheduling.services import hold_sql
+from scheduling.services import hold_sql, row_objects
 from scheduling.services.places import (
     _expire_cached,
     _expire_hold,
@@ -127,45 +125,6 @@ def _lock_booker(account_id: int, patient_id: int) -> None:
     )
 
 
-# The hot path of a booking rush runs these as prebuilt statements: building them with the
-# expression language on every request costs more CPU than the database spends on them.
-_ACTIVE_SQL = "(state IN ('booked', 'checked_in') OR (state = 'held' AND hold_expires_at > :now))"
-_LIMITS = sa.text(
-    f"""
-    SELECT
-      (SELECT count(*) FROM appointment WHERE patient_id = :patient_id
-         AND local_date = :local_date AND id <> :ignore_id AND {_ACTIVE_SQL}),
-      (SELECT count(*) FROM appointment WHERE account_id = :account_id
-         AND local_date = :local_date AND id <> :ignore_id AND {_ACTIVE_SQL}),
-      (SELECT count(*) FROM appointment WHERE patient_id = :patient_id
-         AND session_id = :session_id AND id <> :ignore_id AND {_ACTIVE_SQL}),
-      (SELECT count(*) FROM booking_suspension WHERE patient_id = :patient_id
-         AND ends_at > :now AND lifted_at IS NULL),
-      (SELECT count(*) FROM appointment WHERE patient_id = :patient_id
-         AND session_id = :session_id AND state = 'held' AND hold_expires_at <= :now),
-      rules.max_active_per_patient_per_day,
-      rules.max_active_per_account_per_day,
-      rules.hold_minutes
-    FROM (SELECT 1 AS one) AS one
-    LEFT JOIN scheduling_rules AS rules ON rules.hospital_id = :hospital_id
-    """
-).bindparams(
-    sa.bindparam("now", type_=UTCDateTime()),
-    sa.bindparam("local_date", type_=sa.Date()),
-)
-# The slot (with its session) and whether lapsed holds still occupy it, in one round trip.
-_SLOT_FOR_HOLD = sa.select(
-    Slot,
-    sa.exists()
-    .where(
-        Appointment.slot_id == Slot.id,
-        Appointment.state == AppointmentState.HELD,
-        Appointment.hold_expires_at <= sa.bindparam("now", type_=UTCDateTime()),
-    )
-    .label("has_lapsed_holds"),
-).where(Slot.id == sa.bindparam("slot_id", type_=sa.Integer()))
-
-
 @dataclass(frozen=True)
 class _Limits:
     lapsed_holds: int  # this patient's lapsed holds still sitting in the session
@@ -196,7 +155,7 @@ def _check_limits(
         max_per_account,
         hold_minutes,
     ) = db.session.execute(
-        _LIMITS,
+        hold_sql.LIMITS,
         {
             "patient_id": patient_id,
             "account_id": actor.id,
@@ -245,46 +204,14 @@ def _taken() -> Conflict:
     return Conflict(_l("This slot was just taken. Pick another time."), code=ErrorCode.SLOT_FULL)
 
 
-# A hold's new row: every column a person reads back, so the returned object needs no reload.
-_NEW_HOLD_COLUMNS = (
-    "hospital_id, slot_id, session_id, local_date, patient_id, account_id, state, fee_class, "
-    "fee_fen, hold_expires_at, is_addon, addon_reason, reschedule_count, sequence, created_at, "
-    "cancel_reason"
-)
-_NEW_HOLD_VALUES = (
-    ":hospital_id, :slot_id, :session_id, :local_date, :patient_id, :account_id, :state, "
-    ":fee_class, :fee_fen, :hold_expires_at, false, '', 0, 0, :created_at, ''"
-)
-_HOLD_BIND_TYPES = (
-    sa.bindparam("local_date", type_=sa.Date()),
-    sa.bindparam("hold_expires_at", type_=UTCDateTime()),
-    sa.bindparam("created_at", type_=UTCDateTime()),
-)
-# PostgreSQL: take the place and insert the hold in one statement; no row means the slot is full.
-_TAKE_PLACE_AND_INSERT_HOLD = sa.text(
-    f"""
-    WITH took AS (
-      UPDATE slot SET booked = booked + 1 WHERE id = :slot_id AND booked < capacity RETURNING id
-    )
-    INSERT INTO appointment ({_NEW_HOLD_COLUMNS})
-    SELECT {_NEW_HOLD_VALUES.replace(":slot_id", "took.id")} FROM took
-    RETURNING id
-    """
-).bindparams(*_HOLD_BIND_TYPES)
-# SQLite (no data-modifying CTE; its write transactions are serial): the insert after the take.
-_INSERT_HOLD = sa.text(
-    f"INSERT INTO appointment ({_NEW_HOLD_COLUMNS}) VALUES ({_NEW_HOLD_VALUES}) RETURNING id"
-).bindparams(*_HOLD_BIND_TYPES)
-
-
 def _take_place_and_insert_hold(values: dict[str, Any]) -> int | None:
     """Take a place in the slot and insert the hold; its id, or None when the slot is full."""
     new_id: int | None
     try:
         if db.session.get_bind().dialect.name == "postgresql":
-            new_id = db.session.execute(_TAKE_PLACE_AND_INSERT_HOLD, values).scalar()
+            new_id = db.session.execute(hold_sql.TAKE_PLACE_AND_INSERT_HOLD, values).scalar()
         elif _take_place(values["slot_id"]):
-            new_id = db.session.execute(_INSERT_HOLD, values).scalar_one()
+            new_id = db.session.execute(hold_sql.INSERT_HOLD, values).scalar_one()
         else:
             new_id = None
     except IntegrityError as exc:
@@ -295,7 +222,7 @@ def _take_place_and_insert_hold(values: dict[str, Any]) -> int | None:
 
 def _hold_object(appointment_id: int, slot: Slot, values: dict[str, Any]) -> Appointment:
     """The inserted hold as a persistent ORM object, built from what was written (no reload)."""
-    appointment: Appointment = _persistent(
+    appointment: Appointment = row_objects.persistent(
         Appointment,
         dict(
             id=appointment_id,
@@ -356,39 +283,6 @@ def hold(
     return _hold_checked(
         actor=actor, patient_id=patient_id, slot_id=slot_id, now=now, hold_until=hold_until
     )
-
-
-def _row_object(model: type[Any], values: dict[str, Any]) -> Any:
-    """A persistent, unchanged ORM object from a row read with Core (the session's if it has one)."""
-    existing = db.session.identity_map.get(db.session.identity_key(model, values["id"]))
-    if existing is not None:
-        return existing
-    return _persistent(model, values)
-
-
-def _persistent(model: type[Any], values: dict[str, Any]) -> Any:
-    """Add a row known from the database as a persistent, unchanged object (nothing to flush).
-
-    The values go straight into the object (no attribute events, as when the ORM loads a row);
-    attributes not given are unloaded and read on first access.
-    """
-    obj = model.__mapper__.class_manager.new_instance()
-    obj.__dict__.update(values)
-    make_transient_to_detached(obj)
-    db.session.add(obj)
-    return obj
-
-
-def _slot_object(row: Any) -> Slot:
-    """The slot (with its session) as ORM objects, built from the fast path's first row."""
-    mapping = row._mapping
-    session = _row_object(
-        ClinicSession, {name: mapping[f"cs_{name}"] for name in hold_sql.SESSION_COLUMNS}
-    )
-    slot = _row_object(Slot, {name: mapping[f"slot_{name}"] for name in hold_sql.SLOT_COLUMNS})
-    if "session" not in slot.__dict__:
-        set_committed_value(slot, "session", session)
-    return slot  # type: ignore[no-any-return]
 
 
 def _hold_fast(
@@ -461,7 +355,7 @@ def _hold_fast(
         if result.passed and not row.has_lapsed_holds:
             raise _taken()  # the last place went to another request between the statements
         return None  # a limit refused (or lapsed holds to release): the ordinary way says which
-    slot = _slot_object(row)
+    slot = row_objects.slot_object(row)
     db.session.expire(slot, ["booked"])
     return _hold_object(
         result.new_id,
@@ -500,7 +394,7 @@ def _hold_checked(
     hold_until: datetime | None = None,
 ) -> Appointment:
     """The ordinary hold: each rule checked in Python, five statements after sign-in."""
-    row = db.session.execute(_SLOT_FOR_HOLD, {"slot_id": slot_id, "now": now}).first()
+    row = db.session.execute(hold_sql.SLOT_FOR_HOLD, {"slot_id": slot_id, "now": now}).first()
     if row is None or row[0].hospital_id != actor.hospital_id:
         raise NotFound(
             _l("No such slot. Search again for free times."), code=ErrorCode.SLOT_NOT_FOUND

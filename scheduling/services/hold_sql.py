@@ -30,7 +30,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from hospital.db import UTCDateTime
-from scheduling.models import DEFAULT_RULES, ClinicSession, Slot
+from scheduling.models import DEFAULT_RULES, Appointment, AppointmentState, ClinicSession, Slot
 
 SLOT_COLUMNS = tuple(column.name for column in Slot.__table__.columns)
 # What the hold decides on and what its reply shows; the session's other columns stay unloaded
@@ -89,7 +89,7 @@ READ_AND_LOCK = (
     )
 )
 
-# The same definition of "occupying" as scheduling.services.booking._ACTIVE_SQL.
+# What occupies a place: booked, checked in, or held and not lapsed.
 _ACTIVE = "(state IN ('booked', 'checked_in') OR (state = 'held' AND hold_expires_at > :now))"
 _NEW_HOLD_COLUMNS = (
     "hospital_id, slot_id, session_id, local_date, patient_id, account_id, state, fee_class, "
@@ -165,3 +165,69 @@ CHECK_TAKE_INSERT = (
         hold_expires_at=UTCDateTime(),
     )
 )
+
+
+# The checked path's statements (SQLite, and the refusals' fallback on PostgreSQL), prebuilt
+# too: building them with the expression language on every request costs more CPU than the
+# database spends on them.
+LIMITS = sa.text(
+    f"""
+    SELECT
+      (SELECT count(*) FROM appointment WHERE patient_id = :patient_id
+         AND local_date = :local_date AND id <> :ignore_id AND {_ACTIVE}),
+      (SELECT count(*) FROM appointment WHERE account_id = :account_id
+         AND local_date = :local_date AND id <> :ignore_id AND {_ACTIVE}),
+      (SELECT count(*) FROM appointment WHERE patient_id = :patient_id
+         AND session_id = :session_id AND id <> :ignore_id AND {_ACTIVE}),
+      (SELECT count(*) FROM booking_suspension WHERE patient_id = :patient_id
+         AND ends_at > :now AND lifted_at IS NULL),
+      (SELECT count(*) FROM appointment WHERE patient_id = :patient_id
+         AND session_id = :session_id AND state = 'held' AND hold_expires_at <= :now),
+      rules.max_active_per_patient_per_day,
+      rules.max_active_per_account_per_day,
+      rules.hold_minutes
+    FROM (SELECT 1 AS one) AS one
+    LEFT JOIN scheduling_rules AS rules ON rules.hospital_id = :hospital_id
+    """
+).bindparams(
+    sa.bindparam("now", type_=UTCDateTime()),
+    sa.bindparam("local_date", type_=sa.Date()),
+)
+# The slot (with its session) and whether lapsed holds still occupy it, in one round trip.
+SLOT_FOR_HOLD = sa.select(
+    Slot,
+    sa.exists()
+    .where(
+        Appointment.slot_id == Slot.id,
+        Appointment.state == AppointmentState.HELD,
+        Appointment.hold_expires_at <= sa.bindparam("now", type_=UTCDateTime()),
+    )
+    .label("has_lapsed_holds"),
+).where(Slot.id == sa.bindparam("slot_id", type_=sa.Integer()))
+
+
+# A hold's new row: every column a person reads back, so the returned object needs no reload.
+_NEW_HOLD_VALUES = (
+    ":hospital_id, :slot_id, :session_id, :local_date, :patient_id, :account_id, :state, "
+    ":fee_class, :fee_fen, :hold_expires_at, false, '', 0, 0, :created_at, ''"
+)
+_HOLD_BIND_TYPES = (
+    sa.bindparam("local_date", type_=sa.Date()),
+    sa.bindparam("hold_expires_at", type_=UTCDateTime()),
+    sa.bindparam("created_at", type_=UTCDateTime()),
+)
+# PostgreSQL: take the place and insert the hold in one statement; no row means the slot is full.
+TAKE_PLACE_AND_INSERT_HOLD = sa.text(
+    f"""
+    WITH took AS (
+      UPDATE slot SET booked = booked + 1 WHERE id = :slot_id AND booked < capacity RETURNING id
+    )
+    INSERT INTO appointment ({_NEW_HOLD_COLUMNS})
+    SELECT {_NEW_HOLD_VALUES.replace(":slot_id", "took.id")} FROM took
+    RETURNING id
+    """
+).bindparams(*_HOLD_BIND_TYPES)
+# SQLite (no data-modifying CTE; its write transactions are serial): the insert after the take.
+INSERT_HOLD = sa.text(
+    f"INSERT INTO appointment ({_NEW_HOLD_COLUMNS}) VALUES ({_NEW_HOLD_VALUES}) RETURNING id"
+).bindparams(*_HOLD_BIND_TYPES)
