@@ -78,6 +78,8 @@ from hospital.db import UTCDateTime, db, utcnow
 from hospital.extensions import csrf
 
 app = create_app()
+# Tell the benchmark this worker has loaded the app (the socket accepts before workers import).
+open(os.path.join(os.environ["BENCH_READY_DIR"], str(os.getpid())), "w").close()
 
 
 class BenchRow(db.Model):
@@ -165,6 +167,7 @@ CONNINFO = os.environ["BARE_CONNINFO"]
 POOL_SIZE = int(os.environ.get("BARE_POOL_SIZE", "10"))
 
 app = Flask(__name__)
+open(os.path.join(os.environ["BENCH_READY_DIR"], str(os.getpid())), "w").close()
 _idle: "queue.LifoQueue[psycopg.Connection]" = queue.LifoQueue()
 _opened = 0
 _opened_lock = threading.Lock()
@@ -471,6 +474,10 @@ def start_server(
     }
     options, environment = SERVERS[server](port)
     env.update(environment)
+    ready = workdir / f"{module}-ready"
+    shutil.rmtree(ready, ignore_errors=True)
+    ready.mkdir()
+    env["BENCH_READY_DIR"] = str(ready)
     if bare:
         options.pop("logger_class", None)  # the bare app has no hospital code at all
     # The options go in a config file, as `hospital serve` sets them: gunicorn reads each setting
@@ -486,10 +493,14 @@ def start_server(
         stdout=subprocess.DEVNULL,
         stderr=log.open("wb"),  # noqa: SIM115 (lives as long as the server)
     )
-    deadline = time.monotonic() + 60
+    # Ready when every worker has loaded the app: the listening socket alone is not enough (the
+    # arbiter binds it before the workers import the app, which takes seconds), and a phase that
+    # starts then runs on fewer workers than the next one.
+    deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
-            return process
+        if len(list(ready.iterdir())) >= options["workers"]:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
+                return process
         if process.poll() is not None:
             raise RuntimeError(log.read_text())
         time.sleep(0.2)
@@ -767,6 +778,53 @@ def audit(url: str) -> dict[str, int]:
     return {"overbooked": overbooked, "appointments": held, "slots_taken": taken}
 
 
+# ---- where the machine's CPU went in each phase ----------------------------------------------
+
+_TICK_MS = 1000 / os.sysconf("SC_CLK_TCK")
+
+
+def _process_ticks(pid: int) -> tuple[int, int]:
+    """(user + system ticks, parent pid) of a process; (0, 0) once it has gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0, 0
+    return int(fields[11]) + int(fields[12]), int(fields[1])
+
+
+def _tree_ticks(root: int) -> int:
+    """CPU ticks of a process and its children (the postmaster's backends, the server's workers)."""
+    total, _ = _process_ticks(root)
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            ticks, parent = _process_ticks(int(entry.name))
+            if parent == root:
+                total += ticks
+    return total
+
+
+def cpu_snapshot(postmaster: int, server: subprocess.Popen) -> dict[str, float]:
+    """CPU used so far (ms) by PostgreSQL, the app server, this load generator, and the machine."""
+    cpu = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    ticks = [int(v) for v in cpu]
+    idle = ticks[3] + ticks[4]
+    own = os.times()
+    return {
+        "postgres": _tree_ticks(postmaster) * _TICK_MS,
+        "app": _tree_ticks(server.pid) * _TICK_MS,
+        "client": (own.user + own.system) * 1000,
+        "machine_busy": (sum(ticks[:8]) - idle) * _TICK_MS,
+        "machine_idle": idle * _TICK_MS,
+    }
+
+
+def cpu_per_request(before: dict[str, float], after: dict[str, float], requests: int) -> dict:
+    """Per request (ms): each part's CPU, the rest of the machine's busy time, and idle time."""
+    used = {key: (after[key] - before[key]) / max(requests, 1) for key in before}
+    used["other"] = used["machine_busy"] - used["postgres"] - used["app"] - used["client"]
+    return {key: round(value, 2) for key, value in used.items() if key != "machine_busy"}
+
+
 def per_request(counts: dict[str, list[int]], key: str) -> float:
     requests, statements, _cpu = counts.get(key, [0, 0, 0])
     return round(statements / requests, 2) if requests else 0.0
@@ -811,7 +869,10 @@ def main() -> None:
         port = free_port()
         # The bare rush first, alone on the machine, with the same server settings and load.
         server = start_server(url, workdir, port, server=args.server, bare=True)
+        postmaster = int((cluster.data / "postmaster.pid").read_text().split()[0])
+        before = cpu_snapshot(postmaster, server)
         bare, _ = asyncio.run(rush(port, info, args.concurrency, bare=True))
+        machine = {"bare": cpu_per_request(before, cpu_snapshot(postmaster, server), bare.answered)}
         stop_server(server)
         port = free_port()
         server = start_server(url, workdir, port, server=args.server)
@@ -821,12 +882,18 @@ def main() -> None:
             if profile
             else []
         )
+        before = cpu_snapshot(postmaster, server)
         base = asyncio.run(baseline_phase(port, info, args.concurrency))
+        machine["baseline"] = cpu_per_request(
+            before, cpu_snapshot(postmaster, server), base.answered
+        )
         stop_profilers(profilers)
         profilers = (
             start_profilers(server, profile, phase="holds", gil=args.profile_gil) if profile else []
         )
+        before = cpu_snapshot(postmaster, server)
         holds, refreshes = asyncio.run(rush(port, info, args.concurrency))
+        machine["holds"] = cpu_per_request(before, cpu_snapshot(postmaster, server), holds.answered)
         stop_profilers(profilers)
         counts, shapes = asyncio.run(statement_counts(port))
         checked = audit(url)
@@ -880,6 +947,8 @@ def main() -> None:
         f"server CPU per request (the handling thread's own): hold (201) {cpu['hold']} ms, "
         f"409 {cpu['409']} ms, baseline {cpu['baseline']} ms"
     )
+    for phase, used in machine.items():
+        print(f"machine CPU per request, {phase}: {used}")
     hold_key = "POST /api/v1/scheduling/appointments 201"
     held_n = counts.get(hold_key, [0, 0])[0]
     for shape, n in sorted(shapes.get(hold_key, {}).items(), key=lambda kv: -kv[1]):
@@ -908,6 +977,7 @@ def main() -> None:
         "cpu_ms_per_hold": cpu["hold"],
         "cpu_ms_per_409": cpu["409"],
         "cpu_ms_per_baseline": cpu["baseline"],
+        "machine_ms_per_request": machine,
     }
     print(json.dumps(figures))
 

@@ -18,7 +18,7 @@ from hospital import metrics
 from hospital.accounts.guards import current_account
 from hospital.audit.service import REFUSALS, record_unrecorded_refusal, replay_after_rollback
 from hospital.config import instance_folder, load_config
-from hospital.db import db, write_intent
+from hospital.db import db, keep_prepared_statements, write_intent
 from hospital.error_codes import ErrorCode
 from hospital.errors import (
     DomainError,
@@ -47,6 +47,8 @@ def create_app(config_override: dict[str, Any] | None = None) -> Flask:
 
     _import_models()
     db.init_app(app)
+    with app.app_context():
+        keep_prepared_statements(db.engine)
     migrate.init_app(
         app,
         db,

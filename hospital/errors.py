@@ -21,7 +21,7 @@ class DomainError(Exception):
     code: ErrorCode = ErrorCode.BAD_REQUEST
 
     def __init__(self, message: Any, *, code: ErrorCode | None = None, details: Any = None) -> None:
-        super().__init__(str(message))
+        super().__init__(message)  # a lazy message is translated once, when the answer is written
         self.message = message
         if code:
             self.code = code

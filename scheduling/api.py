@@ -114,7 +114,7 @@ def session_availability(args: dict[str, Any]) -> list[scheduling_availability.A
 @blp.route("/appointments", methods=["POST"])
 @require_signed_in
 @idempotent
-@blp.arguments(HoldArgs)
+@blp.arguments(HoldArgs())  # an instance: webargs would build a schema per request from a class
 @blp.response(201, AppointmentOut)
 @blp.alt_response(409, description="The slot was just taken, or a booking limit was reached.")
 def hold(args: dict[str, Any]) -> Any:

@@ -46,6 +46,13 @@ SESSION_COLUMNS = (
     "fee_fen",
 )
 
+
+def _positional(**types: Any) -> list[sa.ColumnClause[Any]]:
+    """Result columns in the statement's own order: matched by position, SQLAlchemy keeps the
+    result's metadata with the cached statement instead of matching names on every execution."""
+    return [sa.column(name, type_) for name, type_ in types.items()]
+
+
 _slot_select = ", ".join(f"slot.{name} AS slot_{name}" for name in SLOT_COLUMNS)
 _session_select = ", ".join(f"cs.{name} AS cs_{name}" for name in SESSION_COLUMNS)
 _result_types: dict[str, Any] = {
@@ -81,11 +88,13 @@ READ_AND_LOCK = (
     )
     .bindparams(sa.bindparam("now", type_=UTCDateTime()))
     .columns(
-        **_result_types,
-        has_lapsed_holds=sa.Boolean(),
-        patient_id=sa.Integer(),
-        patient_hospital_id=sa.Integer(),
-        link_can_book=sa.Boolean(),
+        *_positional(
+            **_result_types,
+            has_lapsed_holds=sa.Boolean(),
+            patient_id=sa.Integer(),
+            patient_hospital_id=sa.Integer(),
+            link_can_book=sa.Boolean(),
+        )
     )
 )
 
@@ -155,14 +164,16 @@ CHECK_TAKE_INSERT = (
         sa.bindparam("default_hold_minutes", value=DEFAULT_RULES["hold_minutes"]),
     )
     .columns(
-        n_patient=sa.Integer(),
-        n_account=sa.Integer(),
-        n_session=sa.Integer(),
-        n_suspended=sa.Integer(),
-        n_lapsed=sa.Integer(),
-        passed=sa.Integer(),
-        new_id=sa.Integer(),
-        hold_expires_at=UTCDateTime(),
+        *_positional(
+            n_patient=sa.Integer(),
+            n_account=sa.Integer(),
+            n_session=sa.Integer(),
+            n_suspended=sa.Integer(),
+            n_lapsed=sa.Integer(),
+            passed=sa.Integer(),
+            new_id=sa.Integer(),
+            hold_expires_at=UTCDateTime(),
+        )
     )
 )
 
