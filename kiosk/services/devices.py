@@ -65,7 +65,7 @@ def register_kiosk(
     *, actor: Account, name: str, location: str, printer_host: str, printer_port: int, now: datetime
 ) -> tuple[Kiosk, Device, str]:
     """Register a kiosk of the actor's hospital; return it with its device token (shown once)."""
-    _require_admin(actor=actor, action="kiosk.register")
+    _require_admin("kiosk.register", actor=actor)
     host, port = _printer_address(printer_host, printer_port)
     device, token = devices.register_device(
         actor=actor,
@@ -119,7 +119,7 @@ def update_printer(
     device_id: int, *, actor: Account, printer_host: str, printer_port: int, now: datetime
 ) -> Kiosk:
     """Change where a kiosk prints (an empty host: the kiosk's browser prints)."""
-    _require_admin(actor=actor, action="kiosk.update_printer")
+    _require_admin("kiosk.update_printer", actor=actor)
     device = db.session.get(Device, device_id)
     if (
         device is None
