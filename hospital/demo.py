@@ -466,11 +466,11 @@ def seed_demo() -> None:
             hospital, now
         )  # billing: the father's insurance code, his daughter's 家庭共济
         seed_schedules(hospital, now)  # scheduling: two weeks of sessions, some nearly full
-        seed_queues(hospital, now)  # queueing: counters at every service point, today's queues
+        seed_queues(hospital, now=now)  # queueing: counters at every service point, today's queues
         # queueing: last month's queues and wait-range accuracy; its calls, pauses and survey
         # answers go to the statistics in bulk (productivity, heatmap, satisfaction)
         work = PastWork()
-        seed_past_month(hospital, now, work=work)
+        seed_past_month(hospital, now=now, work=work)
         record_past_work(visits=work.visits, pauses=work.pauses, answers=work.answers)
         seed_test_types(hospital)  # reports: what lab intake offers, with release rules
         seed_consultations(hospital, now)  # consult: two doctors online, one answered question

@@ -119,7 +119,7 @@ def _tickets(visit: Visit, now: datetime) -> tuple[TicketFact, ...]:
         visit.hospital_id, visit.patient_id, visit.service_date
     ):
         point = t.queue.service_point
-        state = queue_queries.ticket_state(t, now) if t.status.value == "waiting" else None
+        state = queue_queries.ticket_state(t, now=now) if t.status.value == "waiting" else None
         eta = (state or {}).get("eta") or {}
         found.append(
             TicketFact(

@@ -55,7 +55,7 @@ def test_longest_wait_first_across_the_counters_queues(hospital, points):
     assert _call(hospital, counter).repeated  # a repeat returns the same ticket (invariant 5)
     # The ticket from the other queue is served at this counter like its own.
     serving.start(actor=None, hospital_id=hospital.id, counter_id=counter.id, now=NOW)
-    board = board_view([load_state(qb.id, NOW)])
+    board = board_view([load_state(qb.id, now=NOW)])
     (call,) = board["calls"]
     assert (call["code"], call["counter"], call["room"]) == (from_b.code, counter.code, "101")
     _done(hospital, counter)
