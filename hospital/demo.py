@@ -465,7 +465,7 @@ def seed_demo() -> None:
         seed_insurance(
             hospital, now
         )  # billing: the father's insurance code, his daughter's 家庭共济
-        seed_schedules(hospital, now)  # scheduling: two weeks of sessions, some nearly full
+        seed_schedules(hospital, now=now)  # scheduling: two weeks of sessions, some nearly full
         seed_queues(hospital, now=now)  # queueing: counters at every service point, today's queues
         # queueing: last month's queues and wait-range accuracy; its calls, pauses and survey
         # answers go to the statistics in bulk (productivity, heatmap, satisfaction)

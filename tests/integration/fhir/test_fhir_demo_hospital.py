@@ -57,7 +57,7 @@ def test_every_resource_over_the_demo_hospital_validates(client: Any, db_session
     seed_consultation_rooms(hospital, departments, now)
     seed_staff(hospital, clinicians, now)
     seed_patients(hospital, now)
-    seed_schedules(hospital, now)
+    seed_schedules(hospital, now=now)
     _client, token = create_client(
         hospital, name="Regional platform", scopes="system/*.rs system/Appointment.cruds", now=now
     )
