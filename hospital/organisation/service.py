@@ -264,7 +264,9 @@ def _refuse_taken_code(
         )
 
 
-def _audit(actor: Account | None, hospital: Hospital, action: str, row: Any, detail: Any) -> None:
+def _audit(
+    hospital: Hospital, action: str, row: Any, detail: Any, *, actor: Account | None
+) -> None:
     record(
         action=action,
         actor=actor,
@@ -311,7 +313,7 @@ def create_department(
     department = Department(hospital_id=hospital.id)
     _set_department(hospital, department, data)
     _insert(department, code=ErrorCode.DUPLICATE_CODE, message=_DUPLICATE_CODE)
-    _audit(actor, hospital, "organisation.department.create", department, _jsonable(data))
+    _audit(hospital, "organisation.department.create", department, _jsonable(data), actor=actor)
     return department
 
 
@@ -327,7 +329,7 @@ def update_department(
     department = get_department(hospital, department_id)
     _set_department(hospital, department, data)
     _flush_changes(code=ErrorCode.DUPLICATE_CODE, message=_DUPLICATE_CODE)
-    _audit(actor, hospital, "organisation.department.update", department, _jsonable(data))
+    _audit(hospital, "organisation.department.update", department, _jsonable(data), actor=actor)
     return department
 
 
@@ -394,7 +396,7 @@ def create_clinician(
     clinician = Clinician(hospital_id=hospital.id)
     _set_clinician(hospital, clinician, data)
     _insert(clinician, code=ErrorCode.ACCOUNT_ALREADY_LINKED, message=_ACCOUNT_TAKEN)
-    _audit(actor, hospital, "organisation.clinician.create", clinician, _jsonable(data))
+    _audit(hospital, "organisation.clinician.create", clinician, _jsonable(data), actor=actor)
     return clinician
 
 
@@ -410,7 +412,7 @@ def update_clinician(
     clinician = get_clinician(hospital, clinician_id)
     _set_clinician(hospital, clinician, data)
     _flush_changes(code=ErrorCode.ACCOUNT_ALREADY_LINKED, message=_ACCOUNT_TAKEN)
-    _audit(actor, hospital, "organisation.clinician.update", clinician, _jsonable(data))
+    _audit(hospital, "organisation.clinician.update", clinician, _jsonable(data), actor=actor)
     return clinician
 
 
@@ -432,7 +434,7 @@ def create_service_point(
     point = ServicePoint(hospital_id=hospital.id)
     _set_service_point(hospital, point, data)
     _insert(point, code=ErrorCode.DUPLICATE_CODE, message=_DUPLICATE_CODE)
-    _audit(actor, hospital, "organisation.service_point.create", point, _jsonable(data))
+    _audit(hospital, "organisation.service_point.create", point, _jsonable(data), actor=actor)
     return point
 
 
@@ -448,5 +450,5 @@ def update_service_point(
     point = get_service_point(hospital, service_point_id)
     _set_service_point(hospital, point, data)
     _flush_changes(code=ErrorCode.DUPLICATE_CODE, message=_DUPLICATE_CODE)
-    _audit(actor, hospital, "organisation.service_point.update", point, _jsonable(data))
+    _audit(hospital, "organisation.service_point.update", point, _jsonable(data), actor=actor)
     return point

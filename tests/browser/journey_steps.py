@@ -334,7 +334,7 @@ def deliver_sandbox_notifications(live_server: Any) -> None:
         return 200, "ok"
 
     with live_server.app.app_context(), unit_of_work():
-        job(utcnow(), transport=later)
+        job(now=utcnow(), transport=later)
     # Other tests sharing this server may have left payments addressed elsewhere: ours only.
     posts = [post for post in posts if post[0].startswith(live_server.url)]
     assert posts, "the sandbox had no notification to send"

@@ -233,7 +233,7 @@ def test_sandbox_chaos_delivers_late_and_twice_but_pays_once(
         )
         == 2
     )
-    assert jobs.deliver_sandbox_notifications(utcnow(), transport=client_transport(client)) == 2
+    assert jobs.deliver_sandbox_notifications(now=utcnow(), transport=client_transport(client)) == 2
     db.session.expire_all()
     assert db.session.get(Order, payment.order_id).status == OrderStatus.PAID
     assert _succeeded_entries([payment.order_id]) == {payment.id: 1}
@@ -248,7 +248,7 @@ def test_the_sandbox_retries_a_delivery_that_failed(hospital: Any) -> None:
     def down(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
         raise ConnectionError("endpoint down")
 
-    assert sandbox().deliver_due(now, down) == 0
+    assert sandbox().deliver_due(down, now=now) == 0
     delivery = db.session.scalar(
         sa.select(SandboxDelivery).where(SandboxDelivery.out_trade_no == payment.out_trade_no)
     )
@@ -262,8 +262,8 @@ def test_the_sandbox_retries_a_delivery_that_failed(hospital: Any) -> None:
         result = settlement.handle_notification("sandbox", headers, body, now=retry_at)
         return 200, "ok" if result.accepted else "no"
 
-    assert sandbox().deliver_due(now, up) == 0  # not due yet
-    assert sandbox().deliver_due(retry_at, up) == 1
+    assert sandbox().deliver_due(up, now=now) == 0  # not due yet
+    assert sandbox().deliver_due(up, now=retry_at) == 1
     assert calls == [delivery.notify_url]
     assert db.session.get(Order, payment.order_id).status == OrderStatus.PAID
 
@@ -298,7 +298,9 @@ def test_the_sandbox_posts_without_holding_the_write_lock(app: Flask, committed:
             return 503, "try later"
 
         with unit_of_work():
-            jobs.deliver_sandbox_notifications(utcnow() + timedelta(minutes=1), transport=transport)
+            jobs.deliver_sandbox_notifications(
+                now=utcnow() + timedelta(minutes=1), transport=transport
+            )
         from hospital.billing.models import SandboxDelivery
 
         errors = db.session.scalars(sa.select(SandboxDelivery.last_error)).all()
