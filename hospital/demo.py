@@ -477,5 +477,5 @@ def seed_demo() -> None:
         seed_past_month(hospital, now=now, work=work)
         record_past_work(visits=work.visits, pauses=work.pauses, answers=work.answers)
         seed_test_types(hospital)  # reports: what lab intake offers, with release rules
-        seed_consultations(hospital, now)  # consult: two doctors online, one answered question
+        seed_consultations(hospital, now=now)  # consult: two doctors online, one answered question
     click.echo(summary(current_app.config["PUBLIC_URL"]))

@@ -113,7 +113,7 @@ def _appointments(visit: Visit) -> tuple[AppointmentFact, ...]:
     return tuple(found)
 
 
-def _tickets(visit: Visit, now: datetime) -> tuple[TicketFact, ...]:
+def _tickets(visit: Visit, *, now: datetime) -> tuple[TicketFact, ...]:
     found = []
     for t in queue_queries.tickets_of_patient_on(
         visit.hospital_id, visit.patient_id, visit.service_date
@@ -197,7 +197,7 @@ def gather(visit: Visit, *, now: datetime) -> VisitFacts:
     orders = _orders(visit, start, end)
     return VisitFacts(
         appointments=_appointments(visit),
-        tickets=_tickets(visit, now),
+        tickets=_tickets(visit, now=now),
         orders=orders,
         reports=_reports(visit, [o.id for o in orders if o.purpose == "visit"], start, end),
         consultations=_consultations(visit, start, end),
