@@ -174,15 +174,12 @@ def revoke(*, actor: Account, grant_id: int, now: datetime) -> FamilyPoolGrant:
         )
         raise NotFound(NO_GRANT, code=ErrorCode.FAMILY_POOL_NOT_FOUND)
     if found.revoked_at is None:
-        found.revoked_at = now
-        db.session.flush()
-        record(
-            action="family_pool.revoked",
-            actor=actor,
+        insured.revoke(
+            found,
+            "family_pool.revoked",
             patient_id=found.beneficiary_patient_id,
-            hospital_id=found.hospital_id,
-            object_type="family_pool_grant",
-            object_id=str(found.id),
+            actor=actor,
+            now=now,
         )
     return found
 
