@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import threading
 from datetime import timedelta
 from typing import Any
 
@@ -25,6 +24,7 @@ from hospital.db import db, utcnow
 from hospital.unit_of_work import unit_of_work
 from tests.support import factories
 from tests.support.billing_factories import (
+    deliver_all_at_once,
     new_patient_order,
     sandbox,
     sandbox_notification,
@@ -102,25 +102,7 @@ def test_concurrent_duplicate_notifications_pay_once(
             deliveries += [sandbox_notification(payment, now=now) for _ in range(rng.randint(2, 5))]
         rng.shuffle(deliveries)
         ids = [(p.id, p.order_id) for p in payments]
-    barrier = threading.Barrier(len(deliveries))
-    errors: list[BaseException] = []
-
-    def deliver(body: bytes, headers: dict[str, str]) -> None:
-        with app.app_context():
-            try:
-                barrier.wait(timeout=30)
-                with unit_of_work():
-                    settlement.handle_notification("sandbox", headers, body, now=utcnow())
-            except BaseException as exc:  # reported below
-                errors.append(exc)
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=deliver, args=d) for d in deliveries]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
+    errors = deliver_all_at_once(app, deliveries)
     assert errors == []
     with app.app_context():
         order_ids = [o for _p, o in ids]
