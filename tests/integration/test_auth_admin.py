@@ -181,6 +181,21 @@ def test_non_admin_cannot_create_staff(client: Any, hospital: Any, create_accoun
 # ---- devices ------------------------------------------------------------------------------
 
 
+@pytest.fixture
+def kiosk(admin: Account) -> tuple[Device, str]:
+    """A hall kiosk registered by the admin, committed, and its token."""
+    device, token = devices.register_device(
+        actor=admin,
+        kind="kiosk",
+        name="Kiosk",
+        location="Hall",
+        service_point_id=None,
+        now=utcnow(),
+    )
+    db.session.commit()
+    return device, token
+
+
 def _as_device(app: Any, token: str, *kinds: DeviceKind) -> Any:
     """Call a handler guarded by require_device with token; return the device it saw."""
     with app.test_request_context(headers={"Authorization": f"Bearer {token}"}):
@@ -231,16 +246,10 @@ def test_device_of_the_wrong_kind_is_refused(app: Any, hospital: Any, admin: Acc
         _as_device(app, token, DeviceKind.KIOSK)
 
 
-def test_disabled_device_is_refused(client: Any, app: Any, admin: Account) -> None:
-    device, token = devices.register_device(
-        actor=admin,
-        kind="kiosk",
-        name="Kiosk",
-        location="Hall",
-        service_point_id=None,
-        now=utcnow(),
-    )
-    db.session.commit()
+def test_disabled_device_is_refused(
+    client: Any, app: Any, admin: Account, kiosk: tuple[Device, str]
+) -> None:
+    device, token = kiosk
     sign_in(client, admin)
 
     response = client.post(f"/api/v1/auth/devices/{device.id}/disable", json={})
@@ -259,18 +268,11 @@ def test_device_token_is_bound_to_its_hospital(
     create_hospital: Any,
     create_account: Any,
     monkeypatch: Any,
+    kiosk: tuple[Device, str],
 ) -> None:
     other = create_hospital()
     other_admin = create_account(other, roles=(Role.ADMIN,))
-    device, token = devices.register_device(
-        actor=admin,
-        kind="kiosk",
-        name="Kiosk",
-        location="Hall",
-        service_point_id=None,
-        now=utcnow(),
-    )
-    db.session.commit()
+    device, token = kiosk
     monkeypatch.setitem(app.config, "HOSPITAL_CODE", other.code)
 
     _device, seen = _as_device(app, token)
