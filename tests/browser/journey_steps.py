@@ -235,8 +235,8 @@ def expert_session_starting_now(
     session = create_clinic_session(
         clinician,
         local_date=local.date(),
-        start=time(start // 60, start % 60),
-        end=time(end // 60, end % 60),
+        start=time(*divmod(start, 60)),
+        end=time(*divmod(end, 60)),
         capacity=capacity,
         fee_class=FeeClass.EXPERT,
         fee_fen=5000,

@@ -181,19 +181,13 @@ def test_non_admin_cannot_create_staff(client: Any, hospital: Any, create_accoun
 # ---- devices ------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def kiosk(admin: Account) -> tuple[Device, str]:
-    """A hall kiosk registered by the admin, committed, and its token."""
-    device, token = devices.register_device(
-        actor=admin,
-        kind="kiosk",
-        name="Kiosk",
-        location="Hall",
-        service_point_id=None,
-        now=utcnow(),
+def _register(admin: Account, kind: str, name: str) -> tuple[Device, str]:
+    """A device the admin registers in the hall, committed; with its token."""
+    registered = devices.register_device(
+        actor=admin, kind=kind, name=name, location="Hall", service_point_id=None, now=utcnow()
     )
     db.session.commit()
-    return device, token
+    return registered
 
 
 def _as_device(app: Any, token: str, *kinds: DeviceKind) -> Any:
@@ -234,22 +228,13 @@ def test_admin_registers_a_device_whose_token_works(
 
 
 def test_device_of_the_wrong_kind_is_refused(app: Any, hospital: Any, admin: Account) -> None:
-    _device, token = devices.register_device(
-        actor=admin,
-        kind="display_board",
-        name="Board",
-        location="Hall",
-        service_point_id=None,
-        now=utcnow(),
-    )
+    _device, token = _register(admin, "display_board", "Board")
     with pytest.raises(Forbidden):
         _as_device(app, token, DeviceKind.KIOSK)
 
 
-def test_disabled_device_is_refused(
-    client: Any, app: Any, admin: Account, kiosk: tuple[Device, str]
-) -> None:
-    device, token = kiosk
+def test_disabled_device_is_refused(client: Any, app: Any, admin: Account) -> None:
+    device, token = _register(admin, "kiosk", "Kiosk")
     sign_in(client, admin)
 
     response = client.post(f"/api/v1/auth/devices/{device.id}/disable", json={})
@@ -268,11 +253,10 @@ def test_device_token_is_bound_to_its_hospital(
     create_hospital: Any,
     create_account: Any,
     monkeypatch: Any,
-    kiosk: tuple[Device, str],
 ) -> None:
     other = create_hospital()
     other_admin = create_account(other, roles=(Role.ADMIN,))
-    device, token = kiosk
+    device, token = _register(admin, "kiosk", "Kiosk")
     monkeypatch.setitem(app.config, "HOSPITAL_CODE", other.code)
 
     _device, seen = _as_device(app, token)
