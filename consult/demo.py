@@ -25,7 +25,7 @@ def _offering(hospital: Hospital) -> list[Clinician]:
     return clinicians[:2]
 
 
-def seed_consultations(hospital: Hospital, now: datetime) -> None:
+def seed_consultations(hospital: Hospital, *, now: datetime) -> None:
     """Create what is missing; a second run adds nothing."""
     offering = _offering(hospital)
     for clinician, fee_fen, hours in zip(offering, (3000, 2000), (12, 24), strict=False):

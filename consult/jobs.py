@@ -8,7 +8,7 @@ from consult.services.deadlines import SweepResult, sweep
 from hospital.jobs import Job
 
 
-def sweep_consultations(now: datetime) -> SweepResult:
+def sweep_consultations(*, now: datetime) -> SweepResult:
     """Refund questions not answered in time, close finished conversations, lapse unpaid ones."""
     return sweep(now=now)
 

@@ -166,7 +166,7 @@ def demo_resident_id(birth: date, serial: int, sex: str) -> str:
     return first17 + resident_id_check_char(first17)
 
 
-def seed_hospital(now: datetime) -> Hospital:
+def seed_hospital(*, now: datetime) -> Hospital:
     hospital = db.session.scalar(sa.select(Hospital).where(Hospital.code == HOSPITAL_CODE))
     if hospital is not None:
         return hospital
@@ -184,7 +184,7 @@ def seed_hospital(now: datetime) -> Hospital:
     )
 
 
-def seed_departments(hospital: Hospital, now: datetime) -> dict[str, Department]:
+def seed_departments(hospital: Hospital, *, now: datetime) -> dict[str, Department]:
     departments = {}
     for order, (code, name_zh, name_en, _floor, desc_zh, desc_en) in enumerate(DEPARTMENTS):
         department = db.session.scalar(
@@ -211,7 +211,7 @@ def seed_departments(hospital: Hospital, now: datetime) -> dict[str, Department]
 
 
 def seed_clinicians(
-    hospital: Hospital, departments: dict[str, Department], now: datetime
+    hospital: Hospital, departments: dict[str, Department], *, now: datetime
 ) -> dict[tuple[str, str], Clinician]:
     clinicians = {}
     for code, people in CLINICIANS.items():
@@ -242,7 +242,9 @@ def seed_clinicians(
     return clinicians
 
 
-def _service_point(hospital: Hospital, values: Mapping[str, object], now: datetime) -> ServicePoint:
+def _service_point(
+    hospital: Hospital, values: Mapping[str, object], *, now: datetime
+) -> ServicePoint:
     point = db.session.scalar(
         sa.select(ServicePoint).where(
             ServicePoint.hospital_id == hospital.id, ServicePoint.code == values["code"]
@@ -256,7 +258,7 @@ def _service_point(hospital: Hospital, values: Mapping[str, object], now: dateti
 
 
 def seed_consultation_rooms(
-    hospital: Hospital, departments: dict[str, Department], now: datetime
+    hospital: Hospital, departments: dict[str, Department], *, now: datetime
 ) -> list[ServicePoint]:
     """One consultation room per clinician (the laboratory works at the blood-draw counter)."""
     rooms = []
@@ -280,12 +282,12 @@ def seed_consultation_rooms(
                     f"room {room} is in the {name_en} waiting area."
                 ),
             }
-            rooms.append(_service_point(hospital, values, now))
+            rooms.append(_service_point(hospital, values, now=now))
     return rooms
 
 
 def seed_counters(
-    hospital: Hospital, departments: dict[str, Department], now: datetime
+    hospital: Hospital, departments: dict[str, Department], *, now: datetime
 ) -> dict[str, ServicePoint]:
     counters = {}
     for code, kind, name_zh, name_en, building, floor, room, dept, dir_zh, dir_en in COUNTERS:
@@ -301,12 +303,12 @@ def seed_counters(
             "directions_zh": dir_zh,
             "directions_en": dir_en,
         }
-        counters[code] = _service_point(hospital, values, now)
+        counters[code] = _service_point(hospital, values, now=now)
     return counters
 
 
 def seed_staff(
-    hospital: Hospital, clinicians: dict[tuple[str, str], Clinician], now: datetime
+    hospital: Hospital, clinicians: dict[tuple[str, str], Clinician], *, now: datetime
 ) -> None:
     for username, role, display_name in STAFF:
         account = db.session.scalar(
@@ -335,7 +337,9 @@ def seed_staff(
                 )
 
 
-def _patient_account(hospital: Hospital, phone: str, display_name: str, now: datetime) -> Account:
+def _patient_account(
+    hospital: Hospital, phone: str, display_name: str, *, now: datetime
+) -> Account:
     account = db.session.scalar(
         sa.select(Account).where(Account.hospital_id == hospital.id, Account.phone == phone)
     )
@@ -355,9 +359,9 @@ def _patient_account(hospital: Hospital, phone: str, display_name: str, now: dat
     return account
 
 
-def seed_patients(hospital: Hospital, now: datetime) -> None:
+def seed_patients(hospital: Hospital, *, now: datetime) -> None:
     for phone, (display_name, people) in PATIENT_ACCOUNTS.items():
-        account = _patient_account(hospital, phone, display_name, now)
+        account = _patient_account(hospital, phone, display_name, now=now)
         for person in people:
             number = demo_resident_id(person.birth_date, person.serial, person.sex)
             linked = db.session.scalar(
@@ -384,7 +388,7 @@ def seed_patients(hospital: Hospital, now: datetime) -> None:
             )
 
 
-def seed_devices(hospital: Hospital, now: datetime) -> None:
+def seed_devices(hospital: Hospital, *, now: datetime) -> None:
     """A kiosk and a display board with fixed tokens, so the README can list them."""
     for kind, name, location, token in (
         (
@@ -451,27 +455,27 @@ def seed_demo() -> None:
     now = utcnow()
     # One function per concern, in order; each creates only what is missing.
     with unit_of_work():
-        hospital = seed_hospital(now)
-        departments = seed_departments(hospital, now)
-        clinicians = seed_clinicians(hospital, departments, now)
-        seed_consultation_rooms(hospital, departments, now)
-        seed_counters(hospital, departments, now)
-        seed_map(hospital.id, now)  # guide: floor maps joining every service point
-        seed_staff(hospital, clinicians, now)
-        seed_patients(hospital, now)
-        seed_card(hospital, now)  # cards: the father's patient card, carried by his daughter
-        seed_devices(hospital, now)
+        hospital = seed_hospital(now=now)
+        departments = seed_departments(hospital, now=now)
+        clinicians = seed_clinicians(hospital, departments, now=now)
+        seed_consultation_rooms(hospital, departments, now=now)
+        seed_counters(hospital, departments, now=now)
+        seed_map(hospital.id, now=now)  # guide: floor maps joining every service point
+        seed_staff(hospital, clinicians, now=now)
+        seed_patients(hospital, now=now)
+        seed_card(hospital, now=now)  # cards: the father's patient card, carried by his daughter
+        seed_devices(hospital, now=now)
         seed_fees(hospital)  # billing: registration fees (a kiosk walk-in pays the general one)
         seed_insurance(
-            hospital, now
+            hospital, now=now
         )  # billing: the father's insurance code, his daughter's 家庭共济
-        seed_schedules(hospital, now)  # scheduling: two weeks of sessions, some nearly full
-        seed_queues(hospital, now)  # queueing: counters at every service point, today's queues
+        seed_schedules(hospital, now=now)  # scheduling: two weeks of sessions, some nearly full
+        seed_queues(hospital, now=now)  # queueing: counters at every service point, today's queues
         # queueing: last month's queues and wait-range accuracy; its calls, pauses and survey
         # answers go to the statistics in bulk (productivity, heatmap, satisfaction)
         work = PastWork()
-        seed_past_month(hospital, now, work=work)
+        seed_past_month(hospital, now=now, work=work)
         record_past_work(visits=work.visits, pauses=work.pauses, answers=work.answers)
         seed_test_types(hospital)  # reports: what lab intake offers, with release rules
-        seed_consultations(hospital, now)  # consult: two doctors online, one answered question
+        seed_consultations(hospital, now=now)  # consult: two doctors online, one answered question
     click.echo(summary(current_app.config["PUBLIC_URL"]))

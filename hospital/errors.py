@@ -27,6 +27,16 @@ class DomainError(Exception):
             self.code = code
         self.details = details
 
+    def __init_subclass__(
+        cls, *, status: int | None = None, code: ErrorCode | None = None, **kwargs: Any
+    ) -> None:
+        """Take a subclass's status and code from its class keywords (see Conflict below)."""
+        super().__init_subclass__(**kwargs)
+        if status is not None:
+            cls.status = status
+        if code is not None:
+            cls.code = code
+
     @property
     def is_refusal(self) -> bool:
         """True when the caller may not reach the object (not signed in, not allowed, not found).
@@ -37,34 +47,23 @@ class DomainError(Exception):
         return self.status in (401, 403, 404)
 
 
-class InvalidInput(DomainError):
-    status = 422
-    code = ErrorCode.INVALID_INPUT
+# The refusals every package raises (a package's own error subclasses one of these).
+class InvalidInput(DomainError, status=422, code=ErrorCode.INVALID_INPUT): ...
 
 
-class NotFound(DomainError):
-    status = 404
-    code = ErrorCode.NOT_FOUND
+class NotFound(DomainError, status=404, code=ErrorCode.NOT_FOUND): ...
 
 
-class Forbidden(DomainError):
-    status = 403
-    code = ErrorCode.FORBIDDEN
+class Forbidden(DomainError, status=403, code=ErrorCode.FORBIDDEN): ...
 
 
-class Unauthorized(DomainError):
-    status = 401
-    code = ErrorCode.SIGN_IN_REQUIRED
+class Unauthorized(DomainError, status=401, code=ErrorCode.SIGN_IN_REQUIRED): ...
 
 
-class Conflict(DomainError):
-    status = 409
-    code = ErrorCode.CONFLICT
+class Conflict(DomainError, status=409, code=ErrorCode.CONFLICT): ...
 
 
-class TooManyRequests(DomainError):
-    status = 429
-    code = ErrorCode.TOO_MANY_REQUESTS
+class TooManyRequests(DomainError, status=429, code=ErrorCode.TOO_MANY_REQUESTS): ...
 
 
 # Human sentences for the HTTP errors raised by Flask, werkzeug and webargs themselves.

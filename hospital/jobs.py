@@ -1,17 +1,21 @@
 """Scheduled work: each package's jobs.py lists its plain functions; its connect() registers them.
 
-Jobs are plain functions `fn(now)` run inside an app context and a unit of work, so tests call
+Jobs are plain functions `fn(*, now)` run inside an app context and a unit of work, so tests call
 them directly. `hospital scheduler` runs every registered job in one APScheduler process.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
-JobFunction = Callable[[datetime], Any]
+
+class JobFunction(Protocol):
+    """A job: `now` is passed by keyword, like every service's."""
+
+    def __call__(self, *, now: datetime) -> Any: ...
 
 
 @dataclass(frozen=True)

@@ -129,7 +129,7 @@ def run_job(app: Flask, job: Job, fence: JobFence | None = None) -> None:
         with app.app_context():
             try:
                 with unit_of_work():
-                    done = job.func(started)
+                    done = job.func(now=started)
                 if done:
                     log.info("job %s: %s", job.id, done)
             except Exception:

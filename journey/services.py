@@ -113,13 +113,13 @@ def _appointments(visit: Visit) -> tuple[AppointmentFact, ...]:
     return tuple(found)
 
 
-def _tickets(visit: Visit, now: datetime) -> tuple[TicketFact, ...]:
+def _tickets(visit: Visit, *, now: datetime) -> tuple[TicketFact, ...]:
     found = []
     for t in queue_queries.tickets_of_patient_on(
         visit.hospital_id, visit.patient_id, visit.service_date
     ):
         point = t.queue.service_point
-        state = queue_queries.ticket_state(t, now) if t.status.value == "waiting" else None
+        state = queue_queries.ticket_state(t, now=now) if t.status.value == "waiting" else None
         eta = (state or {}).get("eta") or {}
         found.append(
             TicketFact(
@@ -197,7 +197,7 @@ def gather(visit: Visit, *, now: datetime) -> VisitFacts:
     orders = _orders(visit, start, end)
     return VisitFacts(
         appointments=_appointments(visit),
-        tickets=_tickets(visit, now),
+        tickets=_tickets(visit, now=now),
         orders=orders,
         reports=_reports(visit, [o.id for o in orders if o.purpose == "visit"], start, end),
         consultations=_consultations(visit, start, end),

@@ -8,12 +8,12 @@ from hospital.jobs import Job
 from kiosk.services import throttle, walk_ins
 
 
-def prune(now: datetime) -> int:
+def prune(*, now: datetime) -> int:
     """Delete kiosk activity older than a day (the limits look back a minute)."""
     return throttle.prune(now=now)
 
 
-def expire_walk_ins(now: datetime) -> int:
+def expire_walk_ins(*, now: datetime) -> int:
     """Void the orders of walk-ins not paid in time (the kiosk also decides it at read time)."""
     return walk_ins.expire_walk_ins(now=now)
 

@@ -32,30 +32,30 @@ class Alert:
     detail: dict[str, Any] = field(default_factory=dict)
 
 
-def _minutes(now: datetime, since: str) -> int:
+def _minutes(since: str, *, now: datetime) -> int:
     return int((now - datetime.fromisoformat(since)).total_seconds() // 60)
 
 
-def queue_alerts(state: dict[str, Any], thresholds: Thresholds, now: datetime) -> list[Alert]:
+def queue_alerts(state: dict[str, Any], thresholds: Thresholds, *, now: datetime) -> list[Alert]:
     """The alerts a queue's state raises now; tickets by number only (no names)."""
     queue_id = state["queue"]["id"]
     tickets = state["tickets"]
     waiting = [tickets[w["ticket_id"]] for w in state["waiting"]]
     alerts: list[Alert] = []
     for t in waiting:
-        waited = _minutes(now, t["arrived_at"])
+        waited = _minutes(t["arrived_at"], now=now)
         if t["kind"] == "booked" and waited >= thresholds.booked_wait_minutes:
             alerts.append(Alert(BOOKED_WAITING, queue_id, {"code": t["code"], "minutes": waited}))
     if waiting:
-        longest = max(waiting, key=lambda t: _minutes(now, t["arrived_at"]))
-        waited = _minutes(now, longest["arrived_at"])
+        longest = max(waiting, key=lambda t: _minutes(t["arrived_at"], now=now))
+        waited = _minutes(longest["arrived_at"], now=now)
         if waited >= thresholds.longest_wait_minutes:
             alerts.append(
                 Alert(LONGEST_WAIT, queue_id, {"code": longest["code"], "minutes": waited})
             )
     for c in state["counters"]:
         if c["paused"] and c.get("paused_until"):
-            late = _minutes(now, c["paused_until"])
+            late = _minutes(c["paused_until"], now=now)
             if late >= max(thresholds.pause_overrun_minutes, 1):
                 alerts.append(
                     Alert(PAUSE_OVERRUN, queue_id, {"counter": c["code"], "minutes": late})

@@ -27,7 +27,7 @@ WINDOWS = {
 }
 
 
-def seed_queues(hospital: Hospital, now: datetime) -> None:
+def seed_queues(hospital: Hospital, *, now: datetime) -> None:
     """Give every service point its counters (once) and open today's queues."""
     points = db.session.scalars(
         sa.select(ServicePoint)
@@ -58,7 +58,7 @@ def seed_queues(hospital: Hospital, now: datetime) -> None:
                 name_en=name_en,
             )
     db.session.flush()
-    queues.open_todays_queues(now)
+    queues.open_todays_queues(now=now)
 
 
 PAST_DAYS = 30
@@ -67,7 +67,7 @@ OPEN_HOURS = range(8, 17)
 
 
 def seed_past_month(
-    hospital: Hospital, now: datetime, *, days: int = PAST_DAYS, work: PastWork | None = None
+    hospital: Hospital, *, now: datetime, days: int = PAST_DAYS, work: PastWork | None = None
 ) -> int:
     """Closed queues for the past month at every service point, each with the judged wait ranges
     a day of that queue would have sent the statistics (coverage settling at the 80 % target as

@@ -10,20 +10,20 @@ from hospital.jobs import Job
 from queueing.services import accuracy, calling, queues
 
 
-def open_todays_queues(now: datetime) -> int:
+def open_todays_queues(*, now: datetime) -> int:
     """Open a queue for every active service point for its local service day."""
-    return queues.open_todays_queues(now)
+    return queues.open_todays_queues(now=now)
 
 
-def release_expired_leases(now: datetime) -> int:
+def release_expired_leases(*, now: datetime) -> int:
     """Put called tickets nobody started within the lease back in line."""
-    return calling.release_expired_leases(now)
+    return calling.release_expired_leases(now=now)
 
 
-def track_wait_estimates(now: datetime) -> int:
+def track_wait_estimates(*, now: datetime) -> int:
     """Record the wait ranges patients see, judge those of called tickets, refit calibrations."""
     return accuracy.track_wait_estimates(
-        now, target=float(current_app.config["QUEUE_ETA_TARGET_COVERAGE"])
+        now=now, target=float(current_app.config["QUEUE_ETA_TARGET_COVERAGE"])
     )
 
 

@@ -231,7 +231,7 @@ class StateCache:
             try:
                 with app.app_context():
                     try:
-                        state = load_state(queue_id, utcnow())
+                        state = load_state(queue_id, now=utcnow())
                     finally:
                         db.session.remove()
             finally:

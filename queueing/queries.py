@@ -66,7 +66,7 @@ def latest_ticket_of_patients(hospital_id: int, patient_ids: list[int], day: dat
 
 def people_ahead(ticket: Ticket, now: datetime) -> int | None:
     """How many are called before this ticket (None: it is not waiting)."""
-    return _people_ahead(ticket, now)
+    return _people_ahead(ticket, now=now)
 
 
 def tickets_of_patient_on(hospital_id: int, patient_id: int, day: date) -> list[Ticket]:
@@ -85,9 +85,9 @@ def tickets_of_patient_on(hospital_id: int, patient_id: int, day: date) -> list[
     )
 
 
-def ticket_state(ticket: Ticket, now: datetime) -> dict[str, Any] | None:
+def ticket_state(ticket: Ticket, *, now: datetime) -> dict[str, Any] | None:
     """What the patient's ticket page shows: status, ahead, ETA, counter and place."""
     from queueing.snapshots import load_state, ticket_view
 
-    state = load_state(ticket.queue_id, now)
+    state = load_state(ticket.queue_id, now=now)
     return ticket_view(state, ticket.id) if state else None

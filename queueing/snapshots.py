@@ -51,7 +51,7 @@ def _point(point: ServicePoint) -> dict[str, Any]:
     }
 
 
-def service_samples(service_point_id: int, now: datetime) -> list[float]:
+def service_samples(service_point_id: int, *, now: datetime) -> list[float]:
     """Recent service durations in seconds at this service point, oldest first."""
     rows = db.session.execute(
         sa.select(Ticket.started_at, Ticket.finished_at)
@@ -68,7 +68,7 @@ def service_samples(service_point_id: int, now: datetime) -> list[float]:
     return [(f - s).total_seconds() for s, f in reversed(rows) if f and s]
 
 
-def load_state(queue_id: int, now: datetime) -> dict[str, Any] | None:
+def load_state(queue_id: int, *, now: datetime) -> dict[str, Any] | None:
     """Everything screens need about one queue, as plain data (or None if there is no such queue)."""
     from queueing.services.line import as_waiting, policy_for
 
@@ -144,7 +144,7 @@ def load_state(queue_id: int, now: datetime) -> dict[str, Any] | None:
         regular_since_priority=queue.regular_since_priority,
         now=now,
     )
-    samples = service_samples(point.id, now)
+    samples = service_samples(point.id, now=now)
     per_ticket, measured = eta.typical_service_seconds(
         samples, default_seconds=queue.default_service_seconds
     )
@@ -298,7 +298,7 @@ def calibration_of(state: dict[str, Any]) -> eta.Calibration:
 
 
 def wait_ranges(
-    state: dict[str, Any], now: datetime, *, only: int | None = None
+    state: dict[str, Any], *, now: datetime, only: int | None = None
 ) -> dict[int, eta.WaitRange]:
     """The wait range each waiting ticket's page shows (or only that ticket's), by the queue's
     model: counters busy, free or back from a pause, booked patients still to come, and the
@@ -351,9 +351,9 @@ def ticket_view(state: dict[str, Any], ticket_id: int) -> dict[str, Any]:
     ahead = next((w["position"] for w in state["waiting"] if w["ticket_id"] == ticket_id), None)
     estimate = None
     if ahead is not None:
-        shown = wait_ranges(state, datetime.fromisoformat(state["generated_at"]), only=ticket_id)[
-            ticket_id
-        ]
+        shown = wait_ranges(
+            state, now=datetime.fromisoformat(state["generated_at"]), only=ticket_id
+        )[ticket_id]
         estimate = {"low_minutes": shown.low_minutes, "high_minutes": shown.high_minutes}
     return {
         "code": ticket["code"],
@@ -380,9 +380,9 @@ def ticket_view(state: dict[str, Any], ticket_id: int) -> dict[str, Any]:
     }
 
 
-def people_ahead(ticket: Ticket, now: datetime) -> int | None:
+def people_ahead(ticket: Ticket, *, now: datetime) -> int | None:
     """How many are called before this ticket, by the queue's own ordering (None: not waiting)."""
-    state = load_state(ticket.queue_id, now)
+    state = load_state(ticket.queue_id, now=now)
     if state is None or ticket.id not in state["tickets"]:
         return None
     # The queue's position is 0 for "called next": exactly the number of people ahead.
@@ -397,7 +397,7 @@ def alerts_of(state: dict[str, Any]) -> list[dict[str, Any]]:
     now = datetime.fromisoformat(state["generated_at"])
     return [
         {"kind": a.kind, "queue_id": a.queue_id, "detail": a.detail}
-        for a in alerts.queue_alerts(state, thresholds, now)
+        for a in alerts.queue_alerts(state, thresholds, now=now)
     ]
 
 

@@ -8,7 +8,7 @@ from hospital.jobs import Job
 from reports.services.release import release_due
 
 
-def release_due_reports(now: datetime) -> int:
+def release_due_reports(*, now: datetime) -> int:
     """Release every report whose delay has passed; the patient and family are notified."""
     return release_due(now=now)
 

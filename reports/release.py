@@ -22,7 +22,7 @@ def release_due_at(rule: ReleaseRule, delay_minutes: int, received_at: datetime)
 
 
 def releases_by_itself(
-    rule: ReleaseRule, delay_minutes: int, received_at: datetime, now: datetime
+    rule: ReleaseRule, delay_minutes: int, received_at: datetime, *, now: datetime
 ) -> bool:
     """True when the rule lets the system publish the report at `now` without a clinician."""
     due = release_due_at(rule, delay_minutes, received_at)

@@ -374,6 +374,6 @@ def as_json(table: StatsTable) -> dict[str, Any]:
     }
 
 
-def default_range(now: datetime | None = None, *, days: int = 30) -> tuple[date, date]:
+def default_range(*, now: datetime | None = None, days: int = 30) -> tuple[date, date]:
     end = (now or utcnow()).date()
     return end - timedelta(days=days - 1), end

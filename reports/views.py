@@ -309,7 +309,9 @@ def verify(code: str) -> Page:
 
 def _stats_args() -> dict[str, Any]:
     default_start, default_end = stats.default_range(
-        utcnow().astimezone(zone_for(db.session.get_one(Hospital, signed_in_account().hospital_id)))
+        now=utcnow().astimezone(
+            zone_for(db.session.get_one(Hospital, signed_in_account().hospital_id))
+        )
     )
     raw = {
         "start": request.args.get("start") or default_start.isoformat(),

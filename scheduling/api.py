@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Response
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_smorest import Blueprint
+from marshmallow import Schema
 
 from hospital import zones
 from hospital.accounts.guards import public, require_roles, require_signed_in, signed_in_account
@@ -428,19 +430,29 @@ def get_offer(offer_id: int) -> Any:
     return offers.get_offer(offer_id, actor=signed_in_account(), now=utcnow())
 
 
-@blp.route("/waitlist/offers/<int:offer_id>/accept", methods=["POST"])
-@require_signed_in
-@blp.response(200, AppointmentOut)
-@blp.alt_response(409, description="The offer was answered or has lapsed.")
+View = Callable[..., Any]
+
+
+def _answer_to_offer(verb: str, answer_out: type[Schema]) -> Callable[[View], View]:
+    """Route POST /waitlist/offers/<id>/<verb>: signed in, 409 once answered or lapsed."""
+
+    def routed(view: View) -> View:
+        view = blp.alt_response(409, description="The offer was answered or has lapsed.")(view)
+        view = blp.response(200, answer_out)(view)
+        view = require_signed_in(view)
+        view = blp.route(f"/waitlist/offers/<int:offer_id>/{verb}", methods=["POST"])(view)
+        return view
+
+    return routed
+
+
+@_answer_to_offer("accept", AppointmentOut)
 def accept_offer(offer_id: int) -> Any:
     """Claim an offered place: a free one is booked; a fee-bearing one stays held until paid."""
     return offers.accept(offer_id, actor=signed_in_account(), now=utcnow())
 
 
-@blp.route("/waitlist/offers/<int:offer_id>/decline", methods=["POST"])
-@require_signed_in
-@blp.response(200, WaitlistOfferOut)
-@blp.alt_response(409, description="The offer was answered or has lapsed.")
+@_answer_to_offer("decline", WaitlistOfferOut)
 def decline_offer(offer_id: int) -> Any:
     """Turn an offer down: the place goes to the next waiter, you stay on the list."""
     return offers.decline(offer_id, actor=signed_in_account(), now=utcnow())

@@ -41,7 +41,7 @@ def _in_quiet(local: time, start: time, end: time) -> bool:
     return local >= start or local < end
 
 
-def send_time(now: datetime, zone: ZoneInfo, settings: OfferSettings) -> datetime:
+def send_time(zone: ZoneInfo, settings: OfferSettings, *, now: datetime) -> datetime:
     """When an offer made now may be sent: now, or the end of the night's quiet hours."""
     local = now.astimezone(zone)
     if not _in_quiet(local.timetz().replace(tzinfo=None), settings.quiet_start, settings.quiet_end):

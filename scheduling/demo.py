@@ -39,7 +39,7 @@ NEARLY_FULL_PLACES = 14
 ROUND_THE_CLOCK = ("JZ",)
 
 
-def seed_schedules(hospital: Hospital, now: datetime) -> None:
+def seed_schedules(hospital: Hospital, *, now: datetime) -> None:
     """Give every clinician weekday mornings (and Tue/Thu afternoons); fill a few sessions."""
     if db.session.scalar(
         sa.select(sa.func.count()).where(SessionTemplate.hospital_id == hospital.id)
@@ -100,11 +100,11 @@ def seed_schedules(hospital: Hospital, now: datetime) -> None:
                 now=now,
             )
     materialise_slots(now=now, hospital_id=hospital.id)
-    _fill_popular_sessions(hospital, clinicians, now)
+    _fill_popular_sessions(hospital, clinicians, now=now)
 
 
 def _fill_popular_sessions(
-    hospital: Hospital, clinicians: Sequence[Clinician], now: datetime
+    hospital: Hospital, clinicians: Sequence[Clinician], *, now: datetime
 ) -> None:
     """Book most places of the senior clinicians' next session, as the registration desk would."""
     registrar = db.session.scalar(

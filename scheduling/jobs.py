@@ -10,27 +10,27 @@ from scheduling.fhir import publish
 from scheduling.services import attendance, keep_or_release, materialise, offers, places, waitlist
 
 
-def materialise_slots(now: datetime) -> int:
+def materialise_slots(*, now: datetime) -> int:
     return materialise.materialise_slots(now=now)
 
 
-def release_expired_holds(now: datetime) -> int:
+def release_expired_holds(*, now: datetime) -> int:
     return places.release_expired_holds(now=now)
 
 
-def mark_no_shows(now: datetime) -> int:
+def mark_no_shows(*, now: datetime) -> int:
     return attendance.mark_no_shows(now=now)
 
 
-def send_reminders(now: datetime) -> int:
+def send_reminders(*, now: datetime) -> int:
     return notices.send_reminders(now=now)
 
 
-def publish_scheduling_links(now: datetime) -> int:
-    return publish.refresh_all(now)
+def publish_scheduling_links(*, now: datetime) -> int:
+    return publish.refresh_all(now=now)
 
 
-def waitlist_sweep(now: datetime) -> int:
+def waitlist_sweep(*, now: datetime) -> int:
     """Let lapsed offers pass on, send offers held over the night, offer missed places."""
     done = offers.expire_lapsed_offers(now=now)
     done += offers.send_due_offers(now=now)
@@ -38,7 +38,7 @@ def waitlist_sweep(now: datetime) -> int:
     return done + waitlist.end_past_entries(now=now)
 
 
-def ask_keep_or_release(now: datetime) -> int:
+def ask_keep_or_release(*, now: datetime) -> int:
     return keep_or_release.ask_keep_or_release(now=now)
 
 

@@ -32,7 +32,9 @@ def _not_found() -> NotFound:
     return NotFound(_l("No consultation with this number."), code=ErrorCode.CONSULT_NOT_FOUND)
 
 
-def _refuse(actor: Account, consultation_id: int, found: Consultation | None, action: str) -> None:
+def _refuse(
+    consultation_id: int, found: Consultation | None, action: str, *, actor: Account
+) -> None:
     record(
         action=action,
         outcome="denied",
@@ -63,7 +65,7 @@ def for_patient_side(
         and linked_with(actor, found.patient_id, permission)
     ):
         return found
-    _refuse(actor, consultation_id, found, action)
+    _refuse(consultation_id, found, action, actor=actor)
     raise _not_found()
 
 
@@ -78,7 +80,7 @@ def for_clinician(
     clinician = clinician_of_account(actor)
     if found is not None and clinician is not None and found.clinician_id == clinician.id:
         return found
-    _refuse(actor, consultation_id, found, action)
+    _refuse(consultation_id, found, action, actor=actor)
     raise _not_found()
 
 
@@ -100,5 +102,5 @@ def for_reader(consultation_id: int, *, actor: Account) -> tuple[Consultation, b
                 reads=[(found.id, found.patient_id)],
             )
             return found, True
-    _refuse(actor, consultation_id, found, "consult.read")
+    _refuse(consultation_id, found, "consult.read", actor=actor)
     raise _not_found()

@@ -34,7 +34,7 @@ def _text(body: str) -> str:
     return text
 
 
-def _conversation_open(consultation: Consultation, now: datetime) -> bool:
+def _conversation_open(consultation: Consultation, *, now: datetime) -> bool:
     if consultation.status is ConsultStatus.OPEN:
         return True
     return consultation.status is ConsultStatus.ANSWERED and (
@@ -58,7 +58,7 @@ def reply(
         consultation_id, actor=actor, action="consult.reply", lock=True
     )
     text = _text(body)
-    if not _conversation_open(consultation, now):
+    if not _conversation_open(consultation, now=now):
         raise _wrong_state()
     visit_key = f"consultation:{consultation.id}"
     message = ConsultMessage(
@@ -110,7 +110,7 @@ def follow_up(consultation_id: int, *, actor: Account, body: str, now: datetime)
     )
     text = _text(body)
     if consultation.status is not ConsultStatus.ANSWERED or not _conversation_open(
-        consultation, now
+        consultation, now=now
     ):
         raise _wrong_state()
     used = sum(1 for m in consultation.messages if not m.from_clinician)

@@ -22,7 +22,7 @@ class SweepResult:
     expired: int
 
 
-def _due(status: ConsultStatus, column: Any, now: datetime) -> list[Consultation]:
+def _due(status: ConsultStatus, column: Any, *, now: datetime) -> list[Consultation]:
     return list(
         db.session.scalars(
             sa.select(Consultation)
@@ -36,7 +36,7 @@ def _due(status: ConsultStatus, column: Any, now: datetime) -> list[Consultation
 def sweep(*, now: datetime) -> SweepResult:
     """Refund every open question past its promised answer time; close and lapse the rest."""
     refunded = 0
-    for consultation in _due(ConsultStatus.OPEN, Consultation.answer_due_at, now):
+    for consultation in _due(ConsultStatus.OPEN, Consultation.answer_due_at, now=now):
         consultation.status = ConsultStatus.REFUNDED
         consultation.ended_at = now
         cancellations.cancel_consultation_order(
@@ -48,12 +48,12 @@ def sweep(*, now: datetime) -> SweepResult:
         notices.tell_patient_refunded(consultation, now=now)
         refunded += 1
     closed = 0
-    for consultation in _due(ConsultStatus.ANSWERED, Consultation.closes_at, now):
+    for consultation in _due(ConsultStatus.ANSWERED, Consultation.closes_at, now=now):
         consultation.status = ConsultStatus.CLOSED
         consultation.ended_at = now
         closed += 1
     expired = 0
-    for consultation in _due(ConsultStatus.AWAITING_PAYMENT, Consultation.pay_by, now):
+    for consultation in _due(ConsultStatus.AWAITING_PAYMENT, Consultation.pay_by, now=now):
         consultation.status = ConsultStatus.EXPIRED
         consultation.ended_at = now
         cancellations.cancel_consultation_order(

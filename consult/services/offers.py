@@ -136,7 +136,7 @@ def clinician_of_account(account: Account) -> Clinician | None:
     )
 
 
-def _settable(clinician_id: int, actor: Account) -> Clinician:
+def _settable(clinician_id: int, *, actor: Account) -> Clinician:
     clinician = scheduling_queries.clinician_in(actor.hospital_id, clinician_id)
     if clinician is None:
         raise NotFound(_l("No clinician with this id."), code=ErrorCode.NOT_FOUND)
@@ -161,7 +161,7 @@ def hospital_terms(*, actor: Account) -> list[Offer]:
 
 def setting_for(clinician_id: int, *, actor: Account) -> Offer:
     """An admin's or the clinician's own view of the clinician's terms."""
-    return offer_of(_settable(clinician_id, actor))
+    return offer_of(_settable(clinician_id, actor=actor))
 
 
 def update_setting(
@@ -176,7 +176,7 @@ def update_setting(
     now: datetime,
 ) -> Offer:
     """An admin, or the clinician themself, sets the clinician's consultation terms."""
-    clinician = _settable(clinician_id, actor)
+    clinician = _settable(clinician_id, actor=actor)
     setting = _setting(clinician.id)
     if setting is None:
         setting = ConsultSetting(hospital_id=clinician.hospital_id, clinician_id=clinician.id)

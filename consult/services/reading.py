@@ -50,7 +50,7 @@ def consultations_of_patient(hospital_id: int, patient_id: int) -> list[Consulta
     )
 
 
-def _require_clinician(actor: Account) -> int:
+def _require_clinician(*, actor: Account) -> int:
     clinician = clinician_of_account(actor)
     if clinician is None:
         raise Forbidden(
@@ -87,7 +87,7 @@ def waiting_for(*, actor: Account) -> Waiting | None:
 
 def inbox(*, actor: Account) -> list[Consultation]:
     """The clinician's open and answered consultations, the nearest deadline first."""
-    clinician_id = _require_clinician(actor)
+    clinician_id = _require_clinician(actor=actor)
     rows = list(
         db.session.scalars(
             sa.select(Consultation)

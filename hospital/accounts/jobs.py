@@ -8,7 +8,7 @@ from hospital.accounts.services import codes
 from hospital.jobs import Job
 
 
-def prune_one_time_codes(now: datetime) -> int:
+def prune_one_time_codes(*, now: datetime) -> int:
     """Delete codes older than a day: the send limits look back an hour, a code lives minutes."""
     return codes.prune_one_time_codes(now=now)
 

@@ -72,7 +72,7 @@ def seed_fees(hospital: Hospital) -> None:
 FATHER_BALANCE_FEN = 2000  # ¥20 left in his own account: his daughter's shared account pays more
 
 
-def seed_insurance(hospital: Hospital, now: datetime) -> None:
+def seed_insurance(hospital: Hospital, *, now: datetime) -> None:
     """李建华 (no phone) is insured, activated at the desk; his daughter 李梅 shows his code and
     shares her own account with him (家庭共济: ¥100 a payment, ¥500 a month). Once only."""
     found = daughter_and_father(hospital.id)

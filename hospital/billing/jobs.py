@@ -15,15 +15,15 @@ from hospital.billing.services import insured, refunds, settlement
 from hospital.jobs import Job
 
 
-def reconcile_pending_payments(now: datetime) -> int:
+def reconcile_pending_payments(*, now: datetime) -> int:
     return settlement.reconcile_pending_payments(now=now)
 
 
-def retry_pending_refunds(now: datetime) -> int:
+def retry_pending_refunds(*, now: datetime) -> int:
     return refunds.retry_pending_refunds(now=now)
 
 
-def forget_expired_insurance_codes(now: datetime) -> int:
+def forget_expired_insurance_codes(*, now: datetime) -> int:
     """Delete the sandbox insurer's codes a day after they expired (a batch a run)."""
     return insured.forget_expired_codes(now=now)
 
@@ -35,13 +35,13 @@ def _post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
     return response.status_code, response.text
 
 
-def deliver_sandbox_notifications(now: datetime, transport: Transport | None = None) -> int:
+def deliver_sandbox_notifications(transport: Transport | None = None, *, now: datetime) -> int:
     """Play the sandbox provider: post its signed notifications to our notify endpoint."""
     if "sandbox" not in enabled_provider_names(current_app.config):
         return 0
     provider = payment_provider("sandbox", current_app.config)
     assert isinstance(provider, SandboxProvider)
-    return provider.deliver_due(now, transport or _post)
+    return provider.deliver_due(transport or _post, now=now)
 
 
 JOBS = (

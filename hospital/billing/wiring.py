@@ -50,6 +50,6 @@ def page_after_payment(kind: OrderKind) -> str | None:
 
 
 def _patient_for_insurance_code(
-    hospital_id: int, text: str, place: str, now: datetime
+    hospital_id: int, text: str, place: str, *, now: datetime
 ) -> Patient | None:
     return insured.patient_for_code(hospital_id, text, place=place, now=now)

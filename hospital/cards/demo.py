@@ -9,7 +9,7 @@ from hospital.organisation.models import Hospital
 from hospital.patients.demo_family import daughter_and_father
 
 
-def seed_card(hospital: Hospital, now: datetime) -> None:
+def seed_card(hospital: Hospital, *, now: datetime) -> None:
     """Issue the father's card once; a second run (or a card the daughter reissued) adds nothing."""
     found = daughter_and_father(hospital.id)
     if found is None:

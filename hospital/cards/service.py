@@ -65,7 +65,7 @@ def active_card(patient_id: int) -> PatientCard | None:
     )
 
 
-def _revoke_current(patient_id: int, now: datetime) -> bool:
+def _revoke_current(patient_id: int, *, now: datetime) -> bool:
     card = active_card(patient_id)
     if card is None:
         return False
@@ -77,7 +77,7 @@ def _revoke_current(patient_id: int, now: datetime) -> bool:
 def issue(account: Account, patient_id: int, *, now: datetime) -> PatientCard:
     """A new card for the patient; the one before (lost, say) stops working at once."""
     patient = require_patient_access(account, patient_id, Permission.BOOK, action="card.issue")
-    replaced = _revoke_current(patient.id, now)
+    replaced = _revoke_current(patient.id, now=now)
     card = PatientCard(
         hospital_id=patient.hospital_id,
         patient_id=patient.id,
@@ -101,7 +101,7 @@ def issue(account: Account, patient_id: int, *, now: datetime) -> PatientCard:
 def revoke(account: Account, patient_id: int, *, now: datetime) -> bool:
     """Stop the patient's card from working; False when there was none."""
     patient = require_patient_access(account, patient_id, Permission.BOOK, action="card.revoke")
-    revoked = _revoke_current(patient.id, now)
+    revoked = _revoke_current(patient.id, now=now)
     if revoked:
         record(
             action="card.revoked",

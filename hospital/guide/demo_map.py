@@ -180,7 +180,7 @@ def demo_map(points: Sequence[PlacedPoint]) -> dict[str, Any]:
     return {"floors": floors, "nodes": nodes, "edges": edges}
 
 
-def seed_map(hospital_id: int, now: datetime) -> None:
+def seed_map(hospital_id: int, *, now: datetime) -> None:
     """Give the demo hospital its map, unless it has one (an admin's edits are kept)."""
     if db.session.scalar(
         sa.select(MapFloor.id).where(MapFloor.hospital_id == hospital_id).limit(1)

@@ -215,7 +215,7 @@ def message_key(row: OutboxMessage) -> str:
     return f"hospital-outbox-{row.hospital_id}-{row.id}-{int(row.created_at.timestamp())}"
 
 
-def _claim_due(now: datetime, limit: int, lease: timedelta) -> list[_Claim]:
+def _claim_due(limit: int, lease: timedelta, *, now: datetime) -> list[_Claim]:
     due = db.session.scalars(
         sa.select(OutboxMessage)
         .where(
@@ -258,7 +258,7 @@ def _record(claim: _Claim, values: dict[str, object]) -> None:
 
 
 def deliver_due(
-    now: datetime, *, limit: int = 100, senders: Mapping[Channel, Sender] | None = None
+    *, now: datetime, limit: int = 100, senders: Mapping[Channel, Sender] | None = None
 ) -> int:
     """Send pending messages that are due; return how many were sent.
 
@@ -279,7 +279,7 @@ def deliver_due(
     max_attempts = int(config.get("OUTBOX_MAX_ATTEMPTS") or 1)
     first_retry = timedelta(seconds=int(config.get("OUTBOX_RETRY_SECONDS") or 30))
     lease = timedelta(seconds=int(config.get("OUTBOX_LEASE_SECONDS") or LEASE.total_seconds()))
-    claims = _claim_due(now, limit, lease)
+    claims = _claim_due(limit, lease, now=now)
     db.session.commit()
     if not claims:
         return 0
@@ -294,7 +294,7 @@ def deliver_due(
         try:
             senders[claim.message.channel].send(claim.message)
         except Exception as exc:  # any failure of one message must not stop the others
-            _record_failure(claim, exc, now, max_attempts=max_attempts, first_retry=first_retry)
+            _record_failure(claim, exc, now=now, max_attempts=max_attempts, first_retry=first_retry)
         else:
             _record(claim, {"status": DeliveryStatus.SENT, "sent_at": now, "last_error": ""})
             sent += 1
@@ -306,7 +306,7 @@ def deliver_due(
 
 
 def _record_failure(
-    claim: _Claim, error: Exception, now: datetime, *, max_attempts: int, first_retry: timedelta
+    claim: _Claim, error: Exception, *, now: datetime, max_attempts: int, first_retry: timedelta
 ) -> None:
     last_error = f"{type(error).__name__}: {error}"[:ERROR_LENGTH]
     if claim.attempt >= max_attempts:

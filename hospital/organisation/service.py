@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlalchemy as sa
@@ -264,7 +265,9 @@ def _refuse_taken_code(
         )
 
 
-def _audit(actor: Account | None, hospital: Hospital, action: str, row: Any, detail: Any) -> None:
+def _audit(
+    hospital: Hospital, action: str, row: Any, detail: Any, *, actor: Account | None
+) -> None:
     record(
         action=action,
         actor=actor,
@@ -291,6 +294,50 @@ def _jsonable(values: Mapping[str, Any]) -> dict[str, Any]:
     return {k: (v.value if hasattr(v, "value") else v) for k, v in values.items()}
 
 
+Row = TypeVar("Row", Department, Clinician, ServicePoint)
+
+
+@dataclass(frozen=True)
+class _Editable(Generic[Row]):
+    """How one kind of row is found, checked and set, and what a clash and the audit say."""
+
+    model: type[Row]
+    fields: frozenset[str]
+    get: Callable[[Hospital, int], Row]
+    set_values: Callable[[Hospital, Row, dict[str, Any]], None]
+    clash: ErrorCode
+    clash_message: Any
+    action: str  # audited as "<action>.create" and "<action>.update"
+
+
+def _create(
+    kind: _Editable[Row], hospital: Hospital, data: dict[str, Any], *, actor: Account | None
+) -> Row:
+    """Add a row with checked values: set, inserted (a clash is a Conflict) and audited."""
+    row = kind.model(hospital_id=hospital.id)
+    kind.set_values(hospital, row, data)
+    _insert(row, code=kind.clash, message=kind.clash_message)
+    _audit(hospital, f"{kind.action}.create", row, _jsonable(data), actor=actor)
+    return row
+
+
+def _update(
+    kind: _Editable[Row],
+    hospital: Hospital,
+    row_id: int,
+    changes: Mapping[str, Any],
+    *,
+    actor: Account | None,
+) -> Row:
+    """Change a row: fields checked, values set, flushed (a clash is a Conflict) and audited."""
+    data = _check_fields(changes, kind.fields)
+    row = kind.get(hospital, row_id)
+    kind.set_values(hospital, row, data)
+    _flush_changes(code=kind.clash, message=kind.clash_message)
+    _audit(hospital, f"{kind.action}.update", row, _jsonable(data), actor=actor)
+    return row
+
+
 def _set_department(hospital: Hospital, department: Department, data: dict[str, Any]) -> None:
     """Check a department's new values and set them; a new Chinese name brings new initials."""
     if "code" in data:
@@ -301,6 +348,17 @@ def _set_department(hospital: Hospital, department: Department, data: dict[str, 
         setattr(department, key, value)
 
 
+_DEPARTMENTS = _Editable(
+    Department,
+    DEPARTMENT_FIELDS,
+    get_department,
+    _set_department,
+    ErrorCode.DUPLICATE_CODE,
+    _DUPLICATE_CODE,
+    "organisation.department",
+)
+
+
 def create_department(
     *, actor: Account | None, hospital: Hospital, values: Mapping[str, Any], now: datetime
 ) -> Department:
@@ -308,11 +366,7 @@ def create_department(
     data = _check_fields(values, DEPARTMENT_FIELDS)
     if not data.get("pinyin_initials"):
         data.pop("pinyin_initials", None)  # left blank on a new department: computed
-    department = Department(hospital_id=hospital.id)
-    _set_department(hospital, department, data)
-    _insert(department, code=ErrorCode.DUPLICATE_CODE, message=_DUPLICATE_CODE)
-    _audit(actor, hospital, "organisation.department.create", department, _jsonable(data))
-    return department
+    return _create(_DEPARTMENTS, hospital, data, actor=actor)
 
 
 def update_department(
@@ -323,12 +377,7 @@ def update_department(
     changes: Mapping[str, Any],
     now: datetime,
 ) -> Department:
-    data = _check_fields(changes, DEPARTMENT_FIELDS)
-    department = get_department(hospital, department_id)
-    _set_department(hospital, department, data)
-    _flush_changes(code=ErrorCode.DUPLICATE_CODE, message=_DUPLICATE_CODE)
-    _audit(actor, hospital, "organisation.department.update", department, _jsonable(data))
-    return department
+    return _update(_DEPARTMENTS, hospital, department_id, changes, actor=actor)
 
 
 def _check_department(hospital: Hospital, department_id: int | None) -> None:
@@ -387,15 +436,21 @@ def _set_clinician(hospital: Hospital, clinician: Clinician, data: dict[str, Any
         setattr(clinician, key, value)
 
 
+_CLINICIANS = _Editable(
+    Clinician,
+    CLINICIAN_FIELDS,
+    get_clinician,
+    _set_clinician,
+    ErrorCode.ACCOUNT_ALREADY_LINKED,
+    _ACCOUNT_TAKEN,
+    "organisation.clinician",
+)
+
+
 def create_clinician(
     *, actor: Account | None, hospital: Hospital, values: Mapping[str, Any], now: datetime
 ) -> Clinician:
-    data = _check_fields(values, CLINICIAN_FIELDS)
-    clinician = Clinician(hospital_id=hospital.id)
-    _set_clinician(hospital, clinician, data)
-    _insert(clinician, code=ErrorCode.ACCOUNT_ALREADY_LINKED, message=_ACCOUNT_TAKEN)
-    _audit(actor, hospital, "organisation.clinician.create", clinician, _jsonable(data))
-    return clinician
+    return _create(_CLINICIANS, hospital, _check_fields(values, CLINICIAN_FIELDS), actor=actor)
 
 
 def update_clinician(
@@ -406,12 +461,7 @@ def update_clinician(
     changes: Mapping[str, Any],
     now: datetime,
 ) -> Clinician:
-    data = _check_fields(changes, CLINICIAN_FIELDS)
-    clinician = get_clinician(hospital, clinician_id)
-    _set_clinician(hospital, clinician, data)
-    _flush_changes(code=ErrorCode.ACCOUNT_ALREADY_LINKED, message=_ACCOUNT_TAKEN)
-    _audit(actor, hospital, "organisation.clinician.update", clinician, _jsonable(data))
-    return clinician
+    return _update(_CLINICIANS, hospital, clinician_id, changes, actor=actor)
 
 
 def _set_service_point(hospital: Hospital, point: ServicePoint, data: dict[str, Any]) -> None:
@@ -425,15 +475,22 @@ def _set_service_point(hospital: Hospital, point: ServicePoint, data: dict[str, 
         setattr(point, key, value)
 
 
+_SERVICE_POINTS = _Editable(
+    ServicePoint,
+    SERVICE_POINT_FIELDS,
+    get_service_point,
+    _set_service_point,
+    ErrorCode.DUPLICATE_CODE,
+    _DUPLICATE_CODE,
+    "organisation.service_point",
+)
+
+
 def create_service_point(
     *, actor: Account | None, hospital: Hospital, values: Mapping[str, Any], now: datetime
 ) -> ServicePoint:
     data = _check_fields(values, SERVICE_POINT_FIELDS)
-    point = ServicePoint(hospital_id=hospital.id)
-    _set_service_point(hospital, point, data)
-    _insert(point, code=ErrorCode.DUPLICATE_CODE, message=_DUPLICATE_CODE)
-    _audit(actor, hospital, "organisation.service_point.create", point, _jsonable(data))
-    return point
+    return _create(_SERVICE_POINTS, hospital, data, actor=actor)
 
 
 def update_service_point(
@@ -444,9 +501,4 @@ def update_service_point(
     changes: Mapping[str, Any],
     now: datetime,
 ) -> ServicePoint:
-    data = _check_fields(changes, SERVICE_POINT_FIELDS)
-    point = get_service_point(hospital, service_point_id)
-    _set_service_point(hospital, point, data)
-    _flush_changes(code=ErrorCode.DUPLICATE_CODE, message=_DUPLICATE_CODE)
-    _audit(actor, hospital, "organisation.service_point.update", point, _jsonable(data))
-    return point
+    return _update(_SERVICE_POINTS, hospital, service_point_id, changes, actor=actor)

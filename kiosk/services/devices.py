@@ -53,7 +53,7 @@ def _printer_address(host: str, port: Any) -> tuple[str, int]:
     return host, port
 
 
-def _require_admin(actor: Account, action: str) -> None:
+def _require_admin(action: str, *, actor: Account) -> None:
     if not actor.has_role(Role.ADMIN):
         record(action=action, outcome="denied", actor=actor, detail={"needs": ["admin"]})
         raise Forbidden(
@@ -65,7 +65,7 @@ def register_kiosk(
     *, actor: Account, name: str, location: str, printer_host: str, printer_port: int, now: datetime
 ) -> tuple[Kiosk, Device, str]:
     """Register a kiosk of the actor's hospital; return it with its device token (shown once)."""
-    _require_admin(actor, "kiosk.register")
+    _require_admin("kiosk.register", actor=actor)
     host, port = _printer_address(printer_host, printer_port)
     device, token = devices.register_device(
         actor=actor,
@@ -119,7 +119,7 @@ def update_printer(
     device_id: int, *, actor: Account, printer_host: str, printer_port: int, now: datetime
 ) -> Kiosk:
     """Change where a kiosk prints (an empty host: the kiosk's browser prints)."""
-    _require_admin(actor, "kiosk.update_printer")
+    _require_admin("kiosk.update_printer", actor=actor)
     device = db.session.get(Device, device_id)
     if (
         device is None
@@ -159,7 +159,7 @@ class KioskRow:
     open_help_requests: int
 
 
-def _require_staff(actor: Account) -> None:
+def _require_staff(*, actor: Account) -> None:
     if not actor.has_role(*STAFF_ROLES):
         raise Forbidden(
             _l("Your account does not have the role this needs."), code=ErrorCode.ROLE_REQUIRED
@@ -168,7 +168,7 @@ def _require_staff(actor: Account) -> None:
 
 def list_kiosks(*, actor: Account) -> list[KioskRow]:
     """The kiosks of the actor's hospital with last contact, printer state and open help calls."""
-    _require_staff(actor)
+    _require_staff(actor=actor)
     open_counts = dict(
         db.session.execute(
             sa.select(HelpRequest.device_id, sa.func.count())
@@ -220,7 +220,7 @@ def call_staff(device: Device, *, now: datetime) -> HelpRequest:
 
 
 def open_help_requests(*, actor: Account) -> list[tuple[HelpRequest, Device]]:
-    _require_staff(actor)
+    _require_staff(actor=actor)
     return list(
         db.session.execute(
             sa.select(HelpRequest, Device)
@@ -235,7 +235,7 @@ def open_help_requests(*, actor: Account) -> list[tuple[HelpRequest, Device]]:
 
 def resolve_help_request(request_id: int, *, actor: Account, now: datetime) -> HelpRequest:
     """Staff reached the kiosk: close the request (twice is harmless)."""
-    _require_staff(actor)
+    _require_staff(actor=actor)
     request = db.session.get(HelpRequest, request_id)
     if request is None or request.hospital_id != actor.hospital_id:
         raise NotFound(_l("There is no such help request."), code=ErrorCode.HELP_REQUEST_NOT_FOUND)

@@ -42,7 +42,7 @@ def _cap() -> int:
     return int(config("KIOSK_PHONE_SAME_DAY_CAP", 20))
 
 
-def _taken(hospital_id: int, service_point_id: int, now: datetime) -> int:
+def _taken(hospital_id: int, service_point_id: int, *, now: datetime) -> int:
     """Phone numbers of this queue today: ticketed, or registered and still within their pay time."""
     zone = zone_for(hospital_of(hospital_id))
     since, _until = day_bounds(local_date(now, zone), zone)
@@ -75,7 +75,7 @@ def same_day_departments(hospital_id: int, *, now: datetime) -> list[SameDayChoi
             continue
         if not department_in_hours(hospital_id, choice.department_id, now=now):
             continue
-        left = max(0, _cap() - _taken(hospital_id, choice.service_point_id, now))
+        left = max(0, _cap() - _taken(hospital_id, choice.service_point_id, now=now))
         found.append(SameDayChoice(choice, left))
     return found
 
@@ -120,7 +120,7 @@ def take_same_day_number(
     # The queue's row lock makes the count and the new registration one step: concurrent
     # phones wait here, and each counts the others' committed registrations.
     queues.locked_queue(actor.hospital_id, queue.id)
-    if _taken(actor.hospital_id, point_id, now) >= _cap():
+    if _taken(actor.hospital_id, point_id, now=now) >= _cap():
         raise Conflict(
             _l("Today's same-day numbers for this department are all taken. Please book a time."),
             code=ErrorCode.SAME_DAY_FULL,

@@ -87,7 +87,9 @@ def departments_taking_walk_ins(hospital_id: int, *, now: datetime) -> list[Walk
     return choices
 
 
-def _walk_in_queue(device: Device, department_id: int, now: datetime) -> tuple[WalkInChoice, int]:
+def _walk_in_queue(
+    device: Device, department_id: int, *, now: datetime
+) -> tuple[WalkInChoice, int]:
     """The department's walk-in choice and the service point of its queue open today."""
     choice = next(
         (c for c in walk_in_departments(device, now=now) if c.department_id == department_id), None
@@ -106,7 +108,7 @@ def walk_in(
     device: Device, department_id: int, *, patient_id: int | None, now: datetime
 ) -> IssuedTicket:
     """A free walk-in ticket in the department's queue open today (no fee is due for it)."""
-    choice, service_point_id = _walk_in_queue(device, department_id, now)
+    choice, service_point_id = _walk_in_queue(device, department_id, now=now)
     if choice.queue_fee_fen > 0:
         # Paying needs someone to pay from: a phone confirmed with a texted code.
         raise Conflict(
@@ -181,7 +183,7 @@ def start_paid_walk_in(
     patient_id: int | None = None,
 ) -> WalkInPayment:
     """Register a walk-in in the department's queue; its ticket comes once the fee is paid."""
-    _choice, service_point_id = _walk_in_queue(device, department_id, now)
+    _choice, service_point_id = _walk_in_queue(device, department_id, now=now)
     account = phone_account(device, phone)
     patient = walk_in_patient(device.hospital_id, phone, patient_id, account=account)
     check_rate(device, ActivityKind.TICKET, int(config("KIOSK_TICKETS_PER_MINUTE", 30)), now=now)

@@ -233,7 +233,7 @@ def console_find(counter_id: int) -> str:
         ticket=ticket,
         statuses=STATUSES,
         masked_name=mask_name(patient.name) if patient else "",
-        ahead=snapshots.people_ahead(ticket, now),
+        ahead=snapshots.people_ahead(ticket, now=now),
     )
 
 

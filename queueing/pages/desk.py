@@ -107,7 +107,7 @@ def desk() -> Any:
         error=error,
         issued=issued,
         masked_name=mask_name(patient.name) if patient else "",
-        ahead=snapshots.people_ahead(issued, utcnow()) if issued else None,
+        ahead=snapshots.people_ahead(issued, now=utcnow()) if issued else None,
         qr=Markup(qr_svg(notify.ticket_link(issued), box_size=4)) if issued else "",
         form=request.form,
         to_confirm=to_confirm,

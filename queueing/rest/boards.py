@@ -45,5 +45,5 @@ def board_queue_ids(args: dict[str, Any]) -> list[int]:
 def get_board(args: dict[str, Any]) -> dict[str, Any]:
     """What the display board shows: now calling, last calls, next waiting (masked names)."""
     now = utcnow()
-    states = [s for s in (snapshots.load_state(q, now) for q in board_queue_ids(args)) if s]
+    states = [s for s in (snapshots.load_state(q, now=now) for q in board_queue_ids(args)) if s]
     return snapshots.board_view(states)

@@ -87,7 +87,7 @@ def _console_payload(counter_id: int) -> dict[str, Any]:
             "waiting": [],
             "current": None,
         }
-    state = snapshots.load_state(queue.id, utcnow())
+    state = snapshots.load_state(queue.id, now=utcnow())
     assert state is not None
     view = snapshots.console_view(state, counter.id)
     counters.audit_console_read(actor=actor, view=view, counter_id=counter.id)

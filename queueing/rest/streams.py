@@ -144,7 +144,7 @@ def counter_events(counter_id: int) -> Response:
         raise NotFound(_l("This counter's queue is not open today."), code=ErrorCode.QUEUE_NOT_OPEN)
     # The names the first snapshot shows are audited as this request's read; names that
     # appear later are audited by the stream as it sends them.
-    state = snapshots.load_state(queue.id, utcnow())
+    state = snapshots.load_state(queue.id, now=utcnow())
     view = snapshots.console_view(state, counter.id) if state is not None else None
     if view is not None:
         counters.audit_console_read(actor=actor, view=view, counter_id=counter.id)

@@ -155,7 +155,7 @@ def check_in(args: dict[str, Any]) -> dict[str, Any]:
         device = current_device()
         if device is None or device.kind is not DeviceKind.KIOSK:
             raise Unauthorized(_l("Please sign in first."))
-        return ticket_out(_device_check_in(device, args, now))
+        return ticket_out(_device_check_in(device, args, now=now))
     if "appointment_id" not in args:
         raise InvalidInput(
             _l("Staff and patients check in by appointment_id; the code is for kiosks."),
@@ -188,7 +188,7 @@ def check_in(args: dict[str, Any]) -> dict[str, Any]:
     return ticket_out(ticket)
 
 
-def _device_check_in(device: Any, args: dict[str, Any], now: Any) -> Ticket:
+def _device_check_in(device: Any, args: dict[str, Any], *, now: Any) -> Ticket:
     """A kiosk checks in only with the appointment's QR code: never by a bare id."""
     from hospital.audit.service import record
 
@@ -222,7 +222,7 @@ def _device_check_in(device: Any, args: dict[str, Any], now: Any) -> Ticket:
 def get_ticket(token: str) -> dict[str, Any]:
     """The ticket page's data: status, people ahead, ETA range, room and directions."""
     ticket = notify.ticket_by_token(token)
-    state = snapshots.load_state(ticket.queue_id, utcnow())
+    state = snapshots.load_state(ticket.queue_id, now=utcnow())
     assert state is not None
     return snapshots.ticket_view(state, ticket.id)
 

@@ -32,7 +32,7 @@ from queueing.snapshots import load_state, wait_ranges
 CALIBRATION_WINDOW = timedelta(days=14)
 
 
-def _queues_to_watch(now: datetime) -> list[ServiceQueue]:
+def _queues_to_watch(*, now: datetime) -> list[ServiceQueue]:
     utc_day = now.astimezone(UTC).date()
     return list(
         db.session.scalars(
@@ -50,10 +50,10 @@ def _queues_to_watch(now: datetime) -> list[ServiceQueue]:
 
 def record_shown(queue: ServiceQueue, *, now: datetime) -> int:
     """Record the range of each waiting ticket whose place changed since its last record."""
-    state = load_state(queue.id, now)
+    state = load_state(queue.id, now=now)
     if state is None or not state["waiting"]:
         return 0
-    ranges = wait_ranges(state, now)
+    ranges = wait_ranges(state, now=now)
     latest = (
         sa.select(WaitEstimate.ticket_id, sa.func.max(WaitEstimate.id).label("last_id"))
         .where(WaitEstimate.queue_id == queue.id, WaitEstimate.judged.is_(False))
@@ -178,10 +178,10 @@ def recalibrate(queue: ServiceQueue, *, now: datetime, target: float) -> eta.Cal
     return fitted
 
 
-def track_wait_estimates(now: datetime, *, target: float) -> int:
+def track_wait_estimates(*, now: datetime, target: float) -> int:
     """One round of the job: judge what was called, refit, then record what is shown now."""
     recorded = 0
-    for queue in _queues_to_watch(now):
+    for queue in _queues_to_watch(now=now):
         if judge(queue, now=now):
             recalibrate(queue, now=now, target=target)
         recorded += record_shown(queue, now=now)

@@ -88,7 +88,7 @@ def staff_alerts(*, actor: Account, now: datetime) -> list[dict[str, Any]]:
     for point, queue in open_queues_on(hospital.id, local_date(now, zone_for(hospital))):
         if not may_work_at(actor=actor, point=point):
             continue
-        state = load_state(queue.id, now)
+        state = load_state(queue.id, now=now)
         if state is None:
             continue
         for alert in alerts_of(state):

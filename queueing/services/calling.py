@@ -38,7 +38,7 @@ from queueing.services.notify import maybe_notify_almost, notify_ticket
 from queueing.services.queues import add_event, touch
 
 
-def release_expired_leases(now: datetime, *, queue_id: int | None = None) -> int:
+def release_expired_leases(*, now: datetime, queue_id: int | None = None) -> int:
     """Put called tickets whose lease ran out back in line at their old place."""
     stmt = sa.select(Ticket).where(
         Ticket.status == TicketStatus.CALLED, Ticket.lease_expires_at <= now
@@ -191,7 +191,7 @@ def _call_next_from(
     for queue in queues:
         line, expired = line_heads(queue.id, now=now)
         if expired:
-            release_expired_leases(now, queue_id=queue.id)
+            release_expired_leases(now=now, queue_id=queue.id)
             released = True
             line, _expired = line_heads(queue.id, now=now)
         lines.append(line)

@@ -278,7 +278,9 @@ def _lock_own_queue(
     return counter, queue
 
 
-def _todays_queue_ids(hospital_id: int, counter_id: int, now: datetime) -> tuple[list[int], bool]:
+def _todays_queue_ids(
+    hospital_id: int, counter_id: int, *, now: datetime
+) -> tuple[list[int], bool]:
     """Today's queues a counter calls from, its own first then by position; and whether it has
     further ones at all."""
     hospital = db.session.get_one(Hospital, hospital_id)
@@ -316,7 +318,7 @@ def lock_counter_and_queues(
     counter = get_counter(hospital_id, counter_id, lock=False)
     point = counter.service_point
     require_may_work(actor=actor, kind=point.kind, service_point_id=point.id, action=action)
-    queue_ids, _multi = _todays_queue_ids(hospital_id, counter.id, now)
+    queue_ids, _multi = _todays_queue_ids(hospital_id, counter.id, now=now)
     if not queue_ids:
         raise Conflict(
             _l("This counter's queue is not open today. Open it first."),

@@ -167,7 +167,7 @@ def close_queue(*, actor: Account, queue_id: int, now: datetime) -> ServiceQueue
     return queue
 
 
-def open_todays_queues(now: datetime) -> int:
+def open_todays_queues(*, now: datetime) -> int:
     """Open a queue for every active service point of every hospital for its local day."""
     opened = 0
     for point in db.session.scalars(

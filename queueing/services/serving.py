@@ -203,7 +203,7 @@ def complete(
             events.ticket_completed.send(
                 "queueing", ticket_id=done.id, hospital_id=done.hospital_id, now=now
             )
-            _after_completion(actor, hospital_id, done, queue, now=now)
+            _after_completion(hospital_id, done, queue, actor=actor, now=now)
             return done
     if counter.current_ticket_id is not None and ticket_id in (None, counter.current_ticket_id):
         # The counter's own ticket (the usual case): read and finish it in one statement.
@@ -232,16 +232,16 @@ def complete(
         "queueing", ticket_id=ticket.id, hospital_id=ticket.hospital_id, now=now
     )
     touch(queue)
-    _after_completion(actor, hospital_id, ticket, queue, now=now)
+    _after_completion(hospital_id, ticket, queue, actor=actor, now=now)
     return ticket
 
 
 def _after_completion(
-    actor: Account | None, hospital_id: int, ticket: Ticket, queue: ServiceQueue, *, now: datetime
+    hospital_id: int, ticket: Ticket, queue: ServiceQueue, *, actor: Account | None, now: datetime
 ) -> None:
     """The visit goes on: the appointment completes, the survey is offered, a return leg issued."""
     if ticket.appointment_id is not None:
-        _complete_appointment(actor, hospital_id, ticket.appointment_id, now=now)
+        _complete_appointment(hospital_id, ticket.appointment_id, actor=actor, now=now)
     if ticket.patient_id is not None:
         surveys.offer_after_consultation(ticket, queue, queue.service_point, now=now)
     if ticket.return_queue_id is not None:
@@ -260,7 +260,7 @@ def _after_completion(
 
 
 def _complete_appointment(
-    actor: Account | None, hospital_id: int, appointment_id: int, *, now: datetime
+    hospital_id: int, appointment_id: int, *, actor: Account | None, now: datetime
 ) -> None:
     """The consultation is over: scheduling marks the checked-in appointment completed."""
     from scheduling.services import changes

@@ -82,7 +82,7 @@ def _undo_call(ticket: Ticket, counter: Counter, queue: ServiceQueue, event: Tic
 
 
 def _undo_miss(
-    ticket: Ticket, counter: Counter, queue: ServiceQueue, event: TicketEvent, now: datetime
+    ticket: Ticket, counter: Counter, queue: ServiceQueue, event: TicketEvent, *, now: datetime
 ) -> None:
     expected = (
         TicketStatus.NO_SHOW if event.action is TicketAction.NO_SHOW else TicketStatus.WAITING
@@ -181,7 +181,7 @@ def undo_last(
     if event.action is TicketAction.CALLED:
         _undo_call(ticket, counter, queue, event)
     elif event.action in (TicketAction.MISSED, TicketAction.NO_SHOW):
-        _undo_miss(ticket, counter, queue, event, now)
+        _undo_miss(ticket, counter, queue, event, now=now)
     elif event.action is TicketAction.COMPLETED:
         _undo_complete(ticket, counter, event, actor=actor, now=now)
     else:

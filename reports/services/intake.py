@@ -52,7 +52,7 @@ def _patient_by_mrn(hospital_id: int, mrn: str) -> Patient:
     return patient
 
 
-def _new_report_number(hospital: Hospital, now: datetime) -> str:
+def _new_report_number(hospital: Hospital, *, now: datetime) -> str:
     day = now.astimezone(zone_for(hospital)).strftime("%Y%m%d")
     while True:
         number = f"R{day}{secrets.randbelow(10**6):06d}"
@@ -113,7 +113,7 @@ def _add_version(
     return version
 
 
-def _schedule_release(report: LabReport, now: datetime) -> None:
+def _schedule_release(report: LabReport, *, now: datetime) -> None:
     test_type = test_type_for(report.hospital_id, report.test_code)
     delay = test_type.release_delay_minutes if test_type else 0
     report.release_due_at = release_due_at(report.release_rule, delay, now)
@@ -192,7 +192,7 @@ def receive_results(
         report = LabReport(
             hospital_id=hospital.id,
             public_id=secrets.token_urlsafe(16),
-            report_number=_new_report_number(hospital, now),
+            report_number=_new_report_number(hospital, now=now),
             patient_id=patient.id,
             test_code=entry.test_code,
             test_name=entry.test_name
@@ -217,7 +217,7 @@ def receive_results(
             device=device,
             detail={"source": source.value, "test": report.test_code},
         )
-        _schedule_release(report, now)
+        _schedule_release(report, now=now)
         stored.append(report)
     db.session.flush()
     return stored
@@ -254,5 +254,5 @@ def amend(
         device=device,
         detail={"version": report.current_version},
     )
-    _schedule_release(report, now)
+    _schedule_release(report, now=now)
     return report

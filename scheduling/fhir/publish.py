@@ -112,7 +112,7 @@ def refresh(hospital_id: int, *, now: datetime) -> int:
     return changed
 
 
-def refresh_all(now: datetime) -> int:
+def refresh_all(*, now: datetime) -> int:
     """The publish job: rebuild every hospital's files; returns how many files changed."""
     hospital_ids = db.session.scalars(sa.select(Hospital.id).order_by(Hospital.id)).all()
     return sum(refresh(hospital_id, now=now) for hospital_id in hospital_ids)

@@ -119,7 +119,7 @@ class SlotFilter:
     only_bookable: bool = False
 
 
-def local_dates(hospital_id: int, window: Range, now: datetime) -> tuple[date, date]:
+def local_dates(hospital_id: int, window: Range, *, now: datetime) -> tuple[date, date]:
     """The local days a search window covers: from today at the earliest, at most MAX_DAYS."""
     zone = hospital_zone(hospital_id)
     today = local_date(now, zone)
@@ -145,7 +145,7 @@ class OpenSlot:
         )
 
 
-def slot_status(slot: OpenSlot, now: datetime) -> str:
+def slot_status(slot: OpenSlot, *, now: datetime) -> str:
     if slot.place.release_at > now:
         return "busy-unavailable"
     if slot.place.remaining > 0:
@@ -155,7 +155,7 @@ def slot_status(slot: OpenSlot, now: datetime) -> str:
 
 def open_slots(hospital_id: int, terms: SlotFilter, *, now: datetime) -> list[OpenSlot]:
     """Slots still open for booking that match the filter, in time order."""
-    first, last = local_dates(hospital_id, terms.window, now)
+    first, last = local_dates(hospital_id, terms.window, now=now)
     if first > last:
         return []
     places = search_availability(
@@ -185,7 +185,7 @@ def open_slots(hospital_id: int, terms: SlotFilter, *, now: datetime) -> list[Op
         .tuples()
         .all()
     )
-    held = _active_holds({p.slot_id for p in places if p.remaining == 0}, now)
+    held = _active_holds({p.slot_id for p in places if p.remaining == 0}, now=now)
     result = []
     for place in places:
         slot = OpenSlot(place, points.get(place.session_id), held.get(place.slot_id, 0))
@@ -193,13 +193,13 @@ def open_slots(hospital_id: int, terms: SlotFilter, *, now: datetime) -> list[Op
             continue
         if terms.schedule is not None and slot.schedule_id != terms.schedule:
             continue
-        if terms.statuses and slot_status(slot, now) not in terms.statuses:
+        if terms.statuses and slot_status(slot, now=now) not in terms.statuses:
             continue
         result.append(slot)
     return result
 
 
-def _active_holds(slot_ids: set[int], now: datetime) -> dict[int, int]:
+def _active_holds(slot_ids: set[int], *, now: datetime) -> dict[int, int]:
     if not slot_ids:
         return {}
     return dict(
@@ -225,7 +225,7 @@ def slot_resource(
         "resourceType": "Slot",
         "id": str(place.slot_id),
         "schedule": {"reference": f"Schedule/{slot.schedule_id}"},
-        "status": slot_status(slot, now),
+        "status": slot_status(slot, now=now),
         "start": fhir.instant(place.starts_at),
         "end": fhir.instant(place.ends_at),
         "serviceType": fhir.service_type(place.fee_class),
@@ -507,7 +507,7 @@ def bookable_places(
     hospital_id: int, terms: SlotFilter, *, now: datetime, count: int, offset: int
 ) -> BookablePlaces:
     """One page of the bookable places matching the filter, in time order, and their total."""
-    first, last = local_dates(hospital_id, terms.window, now)
+    first, last = local_dates(hospital_id, terms.window, now=now)
     if first > last:
         return BookablePlaces(0, [], {})
     window = terms.window

@@ -124,7 +124,7 @@ def active_suspension(patient_id: int, *, now: datetime) -> BookingSuspension | 
 
 def active_suspensions(*, actor: Account, now: datetime) -> list[tuple[BookingSuspension, Patient]]:
     """The hospital's patients who may not book online now, soonest to end first (desk staff)."""
-    _require_roles(actor, actor.hospital_id, DESK_ROLES)
+    _require_roles(actor.hospital_id, DESK_ROLES, actor=actor)
     rows = db.session.execute(
         sa.select(BookingSuspension, Patient)
         .join(Patient, Patient.id == BookingSuspension.patient_id)
@@ -142,7 +142,7 @@ def active_suspensions(*, actor: Account, now: datetime) -> list[tuple[BookingSu
 
 def lift_suspension(patient_id: int, *, actor: Account, reason: str, now: datetime) -> int:
     """Let a suspended patient book online again (desk staff, with a reason)."""
-    _require_roles(actor, actor.hospital_id, DESK_ROLES)
+    _require_roles(actor.hospital_id, DESK_ROLES, actor=actor)
     if not reason.strip():
         raise InvalidInput(
             _l("Give a reason for lifting the suspension."), code=ErrorCode.REASON_REQUIRED

@@ -39,7 +39,7 @@ class AvailableSlot:
     bookable: bool
 
 
-def _lapsed_holds(now: datetime) -> Any:
+def _lapsed_holds(*, now: datetime) -> Any:
     """Holds past their expiry not yet released by the job, counted per slot."""
     return (
         sa.select(Appointment.slot_id, sa.func.count().label("lapsed"))
@@ -75,7 +75,7 @@ def _availability_query(
     fee_class: FeeClass | None,
     now: datetime,
 ) -> Any:
-    lapsed = _lapsed_holds(now)
+    lapsed = _lapsed_holds(now=now)
     query = (
         sa.select(
             Slot.id,
@@ -194,7 +194,7 @@ def search_sessions(
 
     The department step of booking: which clinician has room on which day.
     """
-    lapsed = _lapsed_holds(now)
+    lapsed = _lapsed_holds(now=now)
     free = Slot.capacity - Slot.booked + sa.func.coalesce(lapsed.c.lapsed, 0)
     query = (
         sa.select(

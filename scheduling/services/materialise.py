@@ -36,7 +36,7 @@ def _weekly(template: SessionTemplate) -> WeeklySession:
 
 
 def _session_row(
-    template: SessionTemplate, day: date, zone: ZoneInfo, now: datetime
+    template: SessionTemplate, day: date, zone: ZoneInfo, *, now: datetime
 ) -> dict[str, Any]:
     return {
         "hospital_id": template.hospital_id,
@@ -157,7 +157,7 @@ def materialise_slots(*, now: datetime, hospital_id: int | None = None) -> int:
             for day in session_dates(_weekly(template), today, last):
                 if _closed_on(list(exceptions), template, day):
                     continue
-                rows.append(_session_row(template, day, zone, now))
+                rows.append(_session_row(template, day, zone, now=now))
                 by_key[(template.id, day)] = template
         new_sessions: list[tuple[int, SessionTemplate, date]] = []
         for chunk in range(0, len(rows), 500):

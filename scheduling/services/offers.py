@@ -189,7 +189,7 @@ def _offer_place(
     slot: Slot, session: ClinicSession, freed: FreedPlace, *, now: datetime
 ) -> WaitlistOffer | None:
     settings = offer_settings()
-    notify_at = send_time(now, hospital_zone(slot.hospital_id), settings)
+    notify_at = send_time(hospital_zone(slot.hospital_id), settings, now=now)
     expires_at = claim_deadline(
         notify_at, starts_at=slot.starts_at, closes_at=slot.closes_at, settings=settings
     )
@@ -293,7 +293,7 @@ def offer_free_places(session_id: int, *, reason: str, now: datetime) -> int:
 # ---- answers --------------------------------------------------------------------------------
 
 
-def _offer_for(actor: Account, offer_id: int) -> WaitlistOffer:
+def _offer_for(offer_id: int, *, actor: Account) -> WaitlistOffer:
     offer = db.session.get(WaitlistOffer, offer_id)
     if offer is None or offer.hospital_id != actor.hospital_id:
         raise NotFound(_l("No such offer."), code=ErrorCode.WAITLIST_OFFER_NOT_FOUND)
@@ -311,7 +311,7 @@ def _closed() -> Conflict:
 
 def get_offer(offer_id: int, *, actor: Account, now: datetime) -> WaitlistOffer:
     """An offer the account may answer (lapsed ones are passed on first)."""
-    offer = _offer_for(actor, offer_id)
+    offer = _offer_for(offer_id, actor=actor)
     if offer.state is OfferState.OFFERED and offer.expires_at <= now:
         release_lapsed_holds_on_slot(offer.slot_id, now=now)
         db.session.refresh(offer)
@@ -471,7 +471,7 @@ def offer_missed_places(*, now: datetime, horizon_days: int = 14) -> int:
     ).all()
     for hospital_id in hospital_ids:
         zone = hospital_zone(hospital_id)
-        if send_time(now, zone, settings) > now:
+        if send_time(zone, settings, now=now) > now:
             continue
         today = zones.local_date(now, zone)
         session_ids = db.session.scalars(

@@ -46,7 +46,7 @@ def rules_for(hospital_id: int) -> Rules:
 
 def set_rules(hospital_id: int, values: dict[str, Any], *, actor: Account, now: datetime) -> Rules:
     """Change some of the hospital's booking rules."""
-    _require_roles(actor, hospital_id, SCHEDULE_ROLES)
+    _require_roles(hospital_id, SCHEDULE_ROLES, actor=actor)
     row = db.session.get(SchedulingRules, hospital_id)
     if row is None:
         row = SchedulingRules(hospital_id=hospital_id, **DEFAULT_RULES)
@@ -76,7 +76,7 @@ def hospital_zone(hospital_id: int) -> ZoneInfo:
     return zone_for(hospital)
 
 
-def _require_roles(actor: Account, hospital_id: int, roles: Iterable[Role]) -> None:
+def _require_roles(hospital_id: int, roles: Iterable[Role], *, actor: Account) -> None:
     if actor.hospital_id != hospital_id or not actor.has_role(*roles):
         raise Forbidden(
             _l("Your account does not have the role this needs."), code=ErrorCode.ROLE_REQUIRED

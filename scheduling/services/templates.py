@@ -122,7 +122,7 @@ def create_template(
     hospital_id: int, values: dict[str, Any], *, actor: Account, now: datetime
 ) -> SessionTemplate:
     """Add a weekly session template."""
-    _require_roles(actor, hospital_id, SCHEDULE_ROLES)
+    _require_roles(hospital_id, SCHEDULE_ROLES, actor=actor)
     defaults = {**TEMPLATE_DEFAULTS, "valid_until": None, "is_active": True}
     merged = {**defaults, **values}
     _check_provider(hospital_id, merged)
@@ -148,7 +148,7 @@ def update_template(
     template = db.session.get(SessionTemplate, template_id)
     if template is None or template.hospital_id != actor.hospital_id:
         raise NotFound(_l("No such session template."), code=ErrorCode.TEMPLATE_NOT_FOUND)
-    _require_roles(actor, template.hospital_id, SCHEDULE_ROLES)
+    _require_roles(template.hospital_id, SCHEDULE_ROLES, actor=actor)
     merged = {k: getattr(template, k) for k in TEMPLATE_FIELDS} | values
     _check_provider(template.hospital_id, merged)
     _check_template_times(merged)
@@ -178,7 +178,7 @@ def add_exception(
     now: datetime,
 ) -> tuple[ScheduleException, int]:
     """Record a holiday or leave; cancel the sessions it covers. Returns (exception, cancelled)."""
-    _require_roles(actor, hospital_id, SCHEDULE_ROLES)
+    _require_roles(hospital_id, SCHEDULE_ROLES, actor=actor)
     if first_date > last_date:
         raise InvalidInput(
             _l("The last day must not be before the first."), code=ErrorCode.EXCEPTION_DATES
@@ -236,7 +236,7 @@ def add_extra_session(
     hospital_id: int, values: dict[str, Any], *, actor: Account, local_date: date, now: datetime
 ) -> ClinicSession:
     """Add a one-off session on a date (an ad-hoc extra clinic) with its slots."""
-    _require_roles(actor, hospital_id, SCHEDULE_ROLES)
+    _require_roles(hospital_id, SCHEDULE_ROLES, actor=actor)
     if local_date < zones.local_date(now, hospital_zone(hospital_id)):
         raise InvalidInput(
             _l("An extra session cannot be in the past. Pick today or a later date."),
@@ -263,7 +263,7 @@ def add_extra_session(
     _check_provider(hospital_id, merged)
     _check_template_times(merged)
     zone = hospital_zone(hospital_id)
-    row = _session_row(template_like, local_date, zone, now)
+    row = _session_row(template_like, local_date, zone, now=now)
     row["template_id"] = None
     session = ClinicSession(**row)
     db.session.add(session)
@@ -286,7 +286,7 @@ def cancel_session(session_id: int, *, actor: Account | None, reason: str, now: 
     if session is None or (actor is not None and session.hospital_id != actor.hospital_id):
         raise NotFound(_l("No such session."), code=ErrorCode.SESSION_NOT_FOUND)
     if actor is not None:
-        _require_roles(actor, session.hospital_id, SCHEDULE_ROLES)
+        _require_roles(session.hospital_id, SCHEDULE_ROLES, actor=actor)
     if not reason.strip():
         raise InvalidInput(
             _l("Give a reason for cancelling the session."), code=ErrorCode.REASON_REQUIRED

@@ -210,7 +210,7 @@ def _check_session_for_joining(session: ClinicSession, patient_id: int, *, now: 
         )
 
 
-def _entry_for(actor: Account, entry_id: int) -> WaitlistEntry:
+def _entry_for(entry_id: int, *, actor: Account) -> WaitlistEntry:
     entry = db.session.get(WaitlistEntry, entry_id)
     if entry is None or entry.hospital_id != actor.hospital_id:
         raise NotFound(_l("No such waitlist entry."), code=ErrorCode.WAITLIST_ENTRY_NOT_FOUND)
@@ -220,7 +220,7 @@ def _entry_for(actor: Account, entry_id: int) -> WaitlistEntry:
 
 def leave(entry_id: int, *, actor: Account, now: datetime) -> WaitlistEntry:
     """Take a patient off a waitlist; an offer already out stays the patient's to answer."""
-    entry = _entry_for(actor, entry_id)
+    entry = _entry_for(entry_id, actor=actor)
     db.session.execute(
         sa.update(WaitlistEntry)
         .where(WaitlistEntry.id == entry.id, WaitlistEntry.state.in_(ACTIVE_WAITLIST_STATES))
@@ -372,7 +372,7 @@ class ClinicianDemand:
 
 def demand_by_clinician(*, actor: Account, now: datetime, days: int = 14) -> list[ClinicianDemand]:
     """Active waitlist entries per clinician over the next `days` days, most wanted first."""
-    _require_roles(actor, actor.hospital_id, DESK_ROLES)
+    _require_roles(actor.hospital_id, DESK_ROLES, actor=actor)
     today = zones.local_date(now, hospital_zone(actor.hospital_id))
     horizon = today + timedelta(days=days)
     active = sa.and_(

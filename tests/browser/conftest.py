@@ -73,7 +73,7 @@ class LiveServer:
         from hospital.unit_of_work import unit_of_work
 
         with self.app.app_context(), unit_of_work():
-            deliver_due(utcnow())
+            deliver_due(now=utcnow())
 
     def sign_in_code(self, phone: str) -> str:
         """The latest sign-in code texted to phone, read from the log channel."""

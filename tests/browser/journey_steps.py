@@ -135,16 +135,14 @@ def payments_reach_this_server(live_server: Any) -> Iterator[None]:
 
 
 def seed(live_server: Any) -> Site:
-    from hospital.billing.models import ItemCategory, RegistrationFee
+    from hospital.billing.models import ItemCategory
     from hospital.organisation.models import Hospital
     from reports.release import ReleaseRule
     from reports.services import test_types
-    from scheduling.models import FeeClass
     from tests.support import factories
     from tests.support.billing_factories import create_fee_item
     from tests.support.kiosk_factories import create_kiosk
     from tests.support.queueing_factories import create_counter, open_queue, walk_in
-    from tests.support.scheduling_factories import create_clinic_session
 
     n = next(_n)
     with live_server.app.app_context():
@@ -172,38 +170,9 @@ def seed(live_server: Any) -> Site:
             directions_zh="出电梯左转",
             directions_en="Turn left out of the lift",
         )
-        # From the quarter hour before now until two hours on: the next slot starts within
-        # fifteen minutes, inside its check-in window (an hour before to 15 minutes after).
-        floor_minutes = local.hour * 60 + local.minute // 15 * 15
-        start = max(0, floor_minutes - 15)
-        end = min(23 * 60 + 45, floor_minutes + 120)
-        session = create_clinic_session(
-            clinician,
-            local_date=local.date(),
-            start=time(start // 60, start % 60),
-            end=time(end // 60, end % 60),
-            capacity=2,
-            fee_class=FeeClass.EXPERT,
-            fee_fen=5000,
-            service_point_id=point.id,
-            zone=hospital.timezone,
-            release_at=now - timedelta(days=7),
+        session = expert_session_starting_now(
+            hospital, clinician, point, local=local, now=now, capacity=2
         )
-        if (
-            db.session.query(RegistrationFee)
-            .filter_by(hospital_id=hospital.id, fee_class="expert")
-            .first()
-            is None
-        ):
-            db.session.add(
-                RegistrationFee(
-                    hospital_id=hospital.id,
-                    fee_class="expert",
-                    name_zh="专家号挂号费",
-                    name_en="Expert registration fee",
-                    amount_fen=5000,
-                )
-            )
         lab_item = create_fee_item(
             hospital,
             price_fen=2500,
@@ -248,6 +217,49 @@ def seed(live_server: Any) -> Site:
             lab_item_id=lab_item.id,
             ahead_code=ahead.code,
         )
+
+
+def expert_session_starting_now(
+    hospital: Any, clinician: Any, point: Any, *, local: datetime, now: datetime, capacity: int
+) -> Any:
+    """An expert session (and its 50-yuan fee) from the quarter hour before now until two hours
+    on: its next slot starts within fifteen minutes, inside its check-in window (an hour before
+    to 15 minutes after)."""
+    from hospital.billing.models import RegistrationFee
+    from scheduling.models import FeeClass
+    from tests.support.scheduling_factories import create_clinic_session
+
+    floor_minutes = local.hour * 60 + local.minute // 15 * 15
+    start = max(0, floor_minutes - 15)
+    end = min(23 * 60 + 45, floor_minutes + 120)
+    session = create_clinic_session(
+        clinician,
+        local_date=local.date(),
+        start=time(*divmod(start, 60)),
+        end=time(*divmod(end, 60)),
+        capacity=capacity,
+        fee_class=FeeClass.EXPERT,
+        fee_fen=5000,
+        service_point_id=point.id,
+        zone=hospital.timezone,
+        release_at=now - timedelta(days=7),
+    )
+    if (
+        db.session.query(RegistrationFee)
+        .filter_by(hospital_id=hospital.id, fee_class="expert")
+        .first()
+        is None
+    ):
+        db.session.add(
+            RegistrationFee(
+                hospital_id=hospital.id,
+                fee_class="expert",
+                name_zh="专家号挂号费",
+                name_en="Expert registration fee",
+                amount_fen=5000,
+            )
+        )
+    return session
 
 
 def watched(
@@ -334,7 +346,7 @@ def deliver_sandbox_notifications(live_server: Any) -> None:
         return 200, "ok"
 
     with live_server.app.app_context(), unit_of_work():
-        job(utcnow(), transport=later)
+        job(now=utcnow(), transport=later)
     # Other tests sharing this server may have left payments addressed elsewhere: ours only.
     posts = [post for post in posts if post[0].startswith(live_server.url)]
     assert posts, "the sandbox had no notification to send"

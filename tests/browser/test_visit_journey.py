@@ -13,7 +13,7 @@ import itertools
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date, time, timedelta
+from datetime import date
 from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
@@ -118,16 +118,14 @@ def _station(hospital: Any, kind: Any, code: str, name_zh: str, name_en: str, no
 
 def _seed(live_server: Any, lang: str) -> Clinic:
     from hospital.accounts.models import Language, Role
-    from hospital.billing.models import ItemCategory, RegistrationFee
+    from hospital.billing.models import ItemCategory
     from hospital.organisation.models import Hospital, ServicePointKind
     from queueing.services import arrivals
     from reports.release import ReleaseRule
     from reports.services import test_types
-    from scheduling.models import FeeClass
     from tests.support import factories
     from tests.support.billing_factories import create_fee_item
     from tests.support.queueing_factories import create_counter, open_queue
-    from tests.support.scheduling_factories import create_clinic_session
 
     n = next(_n)
     with live_server.app.app_context():
@@ -154,36 +152,9 @@ def _seed(live_server: Any, lang: str) -> Clinic:
             directions_zh="出电梯右转",
             directions_en="Turn right out of the lift",
         )
-        # The next slot starts within the quarter hour: inside its check-in window.
-        floor_minutes = local.hour * 60 + local.minute // 15 * 15
-        start, end = max(0, floor_minutes - 15), min(23 * 60 + 45, floor_minutes + 120)
-        session = create_clinic_session(
-            clinician,
-            local_date=local.date(),
-            start=time(start // 60, start % 60),
-            end=time(end // 60, end % 60),
-            capacity=4,
-            fee_class=FeeClass.EXPERT,
-            fee_fen=5000,
-            service_point_id=point.id,
-            zone=hospital.timezone,
-            release_at=now - timedelta(days=7),
+        session = steps.expert_session_starting_now(
+            hospital, clinician, point, local=local, now=now, capacity=4
         )
-        if (
-            db.session.query(RegistrationFee)
-            .filter_by(hospital_id=hospital.id, fee_class="expert")
-            .first()
-            is None
-        ):
-            db.session.add(
-                RegistrationFee(
-                    hospital_id=hospital.id,
-                    fee_class="expert",
-                    name_zh="专家号挂号费",
-                    name_en="Expert registration fee",
-                    amount_fen=5000,
-                )
-            )
         lab_item = create_fee_item(
             hospital,
             price_fen=2500,

@@ -181,6 +181,15 @@ def test_non_admin_cannot_create_staff(client: Any, hospital: Any, create_accoun
 # ---- devices ------------------------------------------------------------------------------
 
 
+def _register(admin: Account, kind: str, name: str) -> tuple[Device, str]:
+    """A device the admin registers in the hall, committed; with its token."""
+    registered = devices.register_device(
+        actor=admin, kind=kind, name=name, location="Hall", service_point_id=None, now=utcnow()
+    )
+    db.session.commit()
+    return registered
+
+
 def _as_device(app: Any, token: str, *kinds: DeviceKind) -> Any:
     """Call a handler guarded by require_device with token; return the device it saw."""
     with app.test_request_context(headers={"Authorization": f"Bearer {token}"}):
@@ -219,28 +228,13 @@ def test_admin_registers_a_device_whose_token_works(
 
 
 def test_device_of_the_wrong_kind_is_refused(app: Any, hospital: Any, admin: Account) -> None:
-    _device, token = devices.register_device(
-        actor=admin,
-        kind="display_board",
-        name="Board",
-        location="Hall",
-        service_point_id=None,
-        now=utcnow(),
-    )
+    _device, token = _register(admin, "display_board", "Board")
     with pytest.raises(Forbidden):
         _as_device(app, token, DeviceKind.KIOSK)
 
 
 def test_disabled_device_is_refused(client: Any, app: Any, admin: Account) -> None:
-    device, token = devices.register_device(
-        actor=admin,
-        kind="kiosk",
-        name="Kiosk",
-        location="Hall",
-        service_point_id=None,
-        now=utcnow(),
-    )
-    db.session.commit()
+    device, token = _register(admin, "kiosk", "Kiosk")
     sign_in(client, admin)
 
     response = client.post(f"/api/v1/auth/devices/{device.id}/disable", json={})
@@ -262,15 +256,7 @@ def test_device_token_is_bound_to_its_hospital(
 ) -> None:
     other = create_hospital()
     other_admin = create_account(other, roles=(Role.ADMIN,))
-    device, token = devices.register_device(
-        actor=admin,
-        kind="kiosk",
-        name="Kiosk",
-        location="Hall",
-        service_point_id=None,
-        now=utcnow(),
-    )
-    db.session.commit()
+    device, token = _register(admin, "kiosk", "Kiosk")
     monkeypatch.setitem(app.config, "HOSPITAL_CODE", other.code)
 
     _device, seen = _as_device(app, token)

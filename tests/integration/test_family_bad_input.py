@@ -18,7 +18,9 @@ from hospital.patients.models import FamilyLink, Patient
 from hospital.patients.services import adding
 from tests.support.auth import sign_in
 from tests.support.family_factories import (
+    BadInput,
     assert_refused,
+    bad_input_cases,
     fresh_requests,
     person,
     person_json,
@@ -144,29 +146,17 @@ def _body(case_body: Any, path: str, world: dict[str, Any]) -> Any:
     return body
 
 
-@pytest.mark.parametrize(
-    ("method", "path", "body", "raw", "status", "code", "mentions"),
-    [case[1:] for case in CASES],
-    ids=[case[0] for case in CASES],
-)
+@bad_input_cases(CASES)
 def test_bad_input_is_refused_clearly_and_writes_nothing(
-    client: Any,
-    world: dict[str, Any],
-    method: str,
-    path: str,
-    body: Any,
-    raw: bytes | None,
-    status: int,
-    code: str | None,
-    mentions: str | None,
+    client: Any, world: dict[str, Any], case: BadInput
 ) -> None:
-    path = path.format(**world)
-    denials_expected = status == 404 and code in ("link_not_found", "patient_not_found")
+    path = case.path.format(**world)
+    denials_expected = case.status == 404 and case.code in ("link_not_found", "patient_not_found")
     before = counts()
 
-    response = send(client, method, path, _body(body, path, world), raw)
+    response = send(client, case.method, path, _body(case.body, path, world), case.raw)
 
-    assert_refused(response, status, code, mentions=mentions)
+    assert_refused(response, case.status, case.code, mentions=case.mentions)
     db.session.expire_all()
     patients, links, audit = counts()
     assert (patients, links) == before[:2]

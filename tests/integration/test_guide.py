@@ -24,11 +24,11 @@ XHR = {"X-Requested-With": "fetch"}
 @pytest.fixture
 def demo(db_session: Any) -> Hospital:
     now = utcnow()
-    hospital = seed_hospital(now)
-    departments = seed_departments(hospital, now)
-    seed_consultation_rooms(hospital, departments, now)
-    seed_counters(hospital, departments, now)
-    seed_map(hospital.id, now)
+    hospital = seed_hospital(now=now)
+    departments = seed_departments(hospital, now=now)
+    seed_consultation_rooms(hospital, departments, now=now)
+    seed_counters(hospital, departments, now=now)
+    seed_map(hospital.id, now=now)
     db.session.flush()
     return hospital
 

@@ -102,7 +102,7 @@ def test_a_rolled_back_transaction_sends_nothing(
         raise Cancelled
 
     assert rows() == []
-    assert deliver_due(now + timedelta(hours=1)) == 0
+    assert deliver_due(now=now + timedelta(hours=1)) == 0
     assert gateway.requests == []
 
 
@@ -241,7 +241,7 @@ def test_the_log_is_the_default_channel(
 ) -> None:
     caplog.set_level(logging.INFO, logger="hospital.notifications")
     visit(hospital, now, phone="13800138000")
-    assert deliver_due(now) == 1
+    assert deliver_due(now=now) == 1
     # In development the log shows the message masked: no name, room or date of a patient.
     assert "SMS to 138****8000: [z*] P***** c*** t* r*** * o* **-**." in caplog.messages
     assert not any("room 3" in m or "13800138000" in m for m in caplog.messages)
@@ -250,13 +250,13 @@ def test_the_log_is_the_default_channel(
 
 def test_an_sms_reaches_the_http_gateway(hospital: Any, gateway: SmsGateway, now: datetime) -> None:
     visit(hospital, now, phone="13800138000")
-    assert deliver_due(now) == 1
+    assert deliver_due(now=now) == 1
     (received,) = gateway.delivered
     assert received.body == {"to": "13800138000", "text": "[zh] Please come to room 3 on 11-28."}
     assert received.headers["X-Gateway-Secret"] == "gateway-secret"
     (message,) = rows()
     assert (message.status, message.attempts, message.sent_at) == (DeliveryStatus.SENT, 1, now)
-    assert deliver_due(now + timedelta(hours=1)) == 0
+    assert deliver_due(now=now + timedelta(hours=1)) == 0
     assert len(gateway.requests) == 1
 
 
@@ -276,7 +276,7 @@ def test_an_email_reaches_the_smtp_server_in_utf8(
         email="zhang@example.com",
         now=now,
     )
-    assert deliver_due(now) == 1
+    assert deliver_due(now=now) == 1
     (mail,) = smtp.messages
     assert mail["Subject"] == "张三明: report ready"
     assert mail["From"] == "hospital@example.org"
@@ -290,21 +290,21 @@ def test_a_failing_gateway_is_retried_with_backoff_and_the_message_sent_once(
     gateway.fail_next(2)
     visit(hospital, now, phone="13800138000")
 
-    assert deliver_due(now) == 0
+    assert deliver_due(now=now) == 0
     (message,) = rows()
     assert (message.status, message.attempts) == (DeliveryStatus.PENDING, 1)
     assert "HTTP 500" in message.last_error
     first_retry = message.next_attempt_at
     assert first_retry == now + timedelta(seconds=30)
-    assert deliver_due(first_retry - timedelta(seconds=1)) == 0  # not yet due
+    assert deliver_due(now=first_retry - timedelta(seconds=1)) == 0  # not yet due
     assert len(gateway.requests) == 1
 
-    assert deliver_due(first_retry) == 0
+    assert deliver_due(now=first_retry) == 0
     (message,) = rows()
     second_retry = message.next_attempt_at
     assert second_retry - first_retry == timedelta(seconds=60)
 
-    assert deliver_due(second_retry) == 1
+    assert deliver_due(now=second_retry) == 1
     (message,) = rows()
     assert (message.status, message.attempts, message.sent_at) == (
         DeliveryStatus.SENT,
@@ -312,7 +312,7 @@ def test_a_failing_gateway_is_retried_with_backoff_and_the_message_sent_once(
         second_retry,
     )
     assert len(gateway.delivered) == 1 and len(gateway.requests) == 3
-    assert deliver_due(second_retry + timedelta(days=1)) == 0
+    assert deliver_due(now=second_retry + timedelta(days=1)) == 0
     assert len(gateway.delivered) == 1
 
 
@@ -328,12 +328,12 @@ def test_a_message_fails_for_good_after_the_last_attempt(
     visit(hospital, now, phone="13800138000")
     when = now
     for _ in range(4):
-        deliver_due(when)
+        deliver_due(now=when)
         when = rows()[0].next_attempt_at
     (message,) = rows()
     assert (message.status, message.attempts) == (DeliveryStatus.FAILED, 4)
     assert "HTTP 503" in message.last_error
-    assert deliver_due(now + timedelta(days=7)) == 0
+    assert deliver_due(now=now + timedelta(days=7)) == 0
     assert len(gateway.requests) == 4
 
 
@@ -343,7 +343,7 @@ def test_one_failing_message_does_not_hold_up_the_others(
     gateway.fail_next(1)
     visit(hospital, now, phone="13800000001")
     visit(hospital, now, phone="13800000002", email="b@example.com")
-    assert deliver_due(now) == 2
+    assert deliver_due(now=now) == 2
     statuses = [(m.recipient, m.status) for m in rows()]
     assert statuses == [
         ("13800000001", DeliveryStatus.PENDING),
@@ -358,7 +358,7 @@ def test_the_dispatcher_takes_at_most_limit_messages_oldest_first(
 ) -> None:
     for n in range(5):
         visit(hospital, now + timedelta(seconds=n), phone=f"1380000000{n}")
-    assert deliver_due(now + timedelta(minutes=1), limit=3) == 3
+    assert deliver_due(now=now + timedelta(minutes=1), limit=3) == 3
     assert [r.body["to"] for r in gateway.delivered] == [f"1380000000{n}" for n in range(3)]
 
 
@@ -376,11 +376,11 @@ def test_messages_of_a_dispatcher_that_died_are_sent_after_their_lease(
 ) -> None:
     visit(hospital, now, phone="13800138000")
     with pytest.raises(_Dies):
-        deliver_due(now, senders={Channel.SMS: _DyingSender()})
+        deliver_due(now=now, senders={Channel.SMS: _DyingSender()})
 
-    assert deliver_due(now + timedelta(minutes=1)) == 0  # still claimed by the dead dispatcher
+    assert deliver_due(now=now + timedelta(minutes=1)) == 0  # still claimed by the dead dispatcher
     assert gateway.requests == []
-    assert deliver_due(now + LEASE) == 1
+    assert deliver_due(now=now + LEASE) == 1
     (message,) = rows()
     assert (message.status, message.attempts) == (DeliveryStatus.SENT, 2)
 
@@ -393,7 +393,7 @@ def test_a_batch_that_runs_long_hands_back_what_it_did_not_try(
     clock = iter([0.0, 0.0, LEASE.total_seconds()])  # the first send takes half the lease
     monkeypatch.setattr(service, "batch_clock", lambda: next(clock))
 
-    assert deliver_due(now) == 1
+    assert deliver_due(now=now) == 1
 
     assert [(m.status, m.attempts, m.next_attempt_at) for m in rows()] == [
         (DeliveryStatus.SENT, 1, now + LEASE),
@@ -412,13 +412,13 @@ def test_a_lost_answer_is_retried_with_the_same_key_and_delivered_once(
     visit(hospital, now, phone="13800138000")
     gateway.drop_replies(1)  # the gateway takes the message; its answer never arrives
 
-    assert deliver_due(now) == 0
+    assert deliver_due(now=now) == 0
     (message,) = rows()
     assert message.status == DeliveryStatus.PENDING
     assert message.next_attempt_at == now + timedelta(seconds=5)  # OUTBOX_RETRY_SECONDS
     assert "SMS gateway unreachable" in message.last_error
 
-    assert deliver_due(now + timedelta(seconds=5)) == 1
+    assert deliver_due(now=now + timedelta(seconds=5)) == 1
     first, again = gateway.requests
     assert first.key is not None and first.key == again.key == service.message_key(message)
     assert (first.duplicate, again.duplicate) == (False, True)
@@ -445,11 +445,11 @@ def test_a_dispatcher_that_died_after_sending_resends_with_the_same_key(
 
     real = service.senders_from_config(service.current_app.config)
     with pytest.raises(_Dies):
-        deliver_due(now, senders={c: SendsThenDies(s) for c, s in real.items()})
+        deliver_due(now=now, senders={c: SendsThenDies(s) for c, s in real.items()})
     # Each outcome is written as soon as it is known: the SMS was marked sent before the crash,
     # so only the message in flight (the e-mail) is sent again once its lease has run out.
     assert [m.status for m in rows()] == [DeliveryStatus.SENT, DeliveryStatus.PENDING]
-    assert deliver_due(now + LEASE) == 1
+    assert deliver_due(now=now + LEASE) == 1
 
     assert len(gateway.requests) == 1
     ids = [m["Message-ID"] for m in smtp.messages]

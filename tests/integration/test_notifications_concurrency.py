@@ -50,7 +50,7 @@ def test_two_dispatchers_send_each_message_exactly_once(
                 start.wait(timeout=30)
                 while True:  # small batches so that the two dispatchers interleave
                     with unit_of_work():
-                        sent = deliver_due(now, limit=3)
+                        sent = deliver_due(now=now, limit=3)
                     if sent == 0:
                         break
                     total += sent

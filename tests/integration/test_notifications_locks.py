@@ -57,7 +57,7 @@ def test_other_writers_proceed_while_a_message_is_being_sent(app: Flask, committ
 
     with app.app_context():
         with unit_of_work():
-            assert deliver_due(now, senders={Channel.SMS: SlowGateway()}) == 1
+            assert deliver_due(now=now, senders={Channel.SMS: SlowGateway()}) == 1
         stored = db.session.get(OutboxMessage, message_id)
         assert stored is not None
         assert (stored.status, stored.attempts) == (DeliveryStatus.SENT, 1)

@@ -15,7 +15,13 @@ from hospital.db import db, utcnow
 from hospital.organisation import service
 from hospital.organisation.models import Clinician, Department, ServicePoint, ServicePointKind
 from tests.support.auth import sign_in
-from tests.support.family_factories import assert_refused, fresh_requests, row_count
+from tests.support.family_factories import (
+    BadInput,
+    assert_refused,
+    bad_input_cases,
+    fresh_requests,
+    row_count,
+)
 
 URL = "/api/v1/organisation"
 HUGE = b'{"name_en": "' + b"x" * (1024 * 1024 + 10) + b'"}'
@@ -144,33 +150,21 @@ def _fill(value: Any, world: dict[str, Any]) -> Any:
     return value
 
 
-@pytest.mark.parametrize(
-    ("method", "path", "body", "raw", "status", "code", "mentions"),
-    [case[1:] for case in CASES],
-    ids=[case[0] for case in CASES],
-)
+@bad_input_cases(CASES)
 def test_bad_input_is_refused_clearly_and_writes_nothing(
-    client: Any,
-    world: dict[str, Any],
-    method: str,
-    path: str,
-    body: Any,
-    raw: bytes | None,
-    status: int,
-    code: str | None,
-    mentions: str | None,
+    client: Any, world: dict[str, Any], case: BadInput
 ) -> None:
-    path = path.format(**world)
+    path = case.path.format(**world)
     kwargs: dict[str, Any] = {}
-    if raw is not None:
-        kwargs.update(data=raw, content_type="application/json")
-    elif body is not None:
-        kwargs["json"] = _fill(body, world)
+    if case.raw is not None:
+        kwargs.update(data=case.raw, content_type="application/json")
+    elif case.body is not None:
+        kwargs["json"] = _fill(case.body, world)
     before = counts()
 
-    response = getattr(client, method)(path, **kwargs)
+    response = getattr(client, case.method)(path, **kwargs)
 
-    assert_refused(response, status, code, mentions=mentions)
+    assert_refused(response, case.status, case.code, mentions=case.mentions)
     db.session.expire_all()
     assert counts() == before
 

@@ -22,7 +22,7 @@ def _code_from_log(caplog: pytest.LogCaptureFixture, phone: str) -> str:
     """Deliver the outbox and read the code from the text message written to the log."""
     caplog.clear()
     with caplog.at_level(logging.INFO, logger="hospital.notifications"):
-        deliver_due(utcnow())
+        deliver_due(now=utcnow())
     masked = phone[:3] + "****" + phone[-4:]
     for record in reversed(caplog.records):
         message = record.getMessage()

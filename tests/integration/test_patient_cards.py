@@ -139,10 +139,10 @@ def test_the_demo_daughter_carries_her_fathers_card(db_session: Any) -> None:
     from hospital.demo import seed_hospital, seed_patients
 
     now = utcnow()
-    hospital = seed_hospital(now)
-    seed_patients(hospital, now)
-    seed_card(hospital, now)
-    seed_card(hospital, now)
+    hospital = seed_hospital(now=now)
+    seed_patients(hospital, now=now)
+    seed_card(hospital, now=now)
+    seed_card(hospital, now=now)
     cards = db.session.scalars(
         sa.select(PatientCard).where(PatientCard.hospital_id == hospital.id)
     ).all()

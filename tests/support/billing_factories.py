@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import threading
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -19,9 +20,10 @@ from hospital.billing.providers.sandbox import SIGNATURE_HEADER, SandboxProvider
 from hospital.billing.providers.stripe_webhooks import signature_header
 from hospital.billing.references import OrderRef
 from hospital.billing.services import orders, payments, settlement
-from hospital.db import db
+from hospital.db import db, utcnow
 from hospital.organisation.models import Clinician, Hospital
 from hospital.patients.models import Patient
+from hospital.unit_of_work import unit_of_work
 from scheduling.models import Appointment
 from scheduling.services import booking
 from tests.support.factories import create_account, create_patient
@@ -201,6 +203,33 @@ def sandbox_notification(
     key = secret or sandbox_secrets(current_app.config)[0]
     header = signature_header(body, key, int(now.timestamp()))
     return body, {SIGNATURE_HEADER: header, "Content-Type": "application/json"}
+
+
+def deliver_all_at_once(
+    app: Flask, deliveries: list[tuple[bytes, dict[str, str]]]
+) -> list[BaseException]:
+    """Hand every notification to settlement at the same moment, one thread and unit of work
+    each (as concurrent webhook requests would); the errors raised, none when all went well."""
+    barrier = threading.Barrier(len(deliveries))
+    errors: list[BaseException] = []
+
+    def deliver(body: bytes, headers: dict[str, str]) -> None:
+        with app.app_context():
+            try:
+                barrier.wait(timeout=30)
+                with unit_of_work():
+                    settlement.handle_notification("sandbox", headers, body, now=utcnow())
+            except BaseException as exc:  # returned to the test
+                errors.append(exc)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=deliver, args=d) for d in deliveries]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    return errors
 
 
 def client_transport(client: Any) -> Any:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
-from typing import Any
+from typing import Any, NamedTuple
 
+import pytest
 import sqlalchemy as sa
 from flask import Flask, g, request_started
 from flask_babel import force_locale
@@ -48,6 +49,25 @@ def english(message: Any) -> str:
 
 def row_count(model: type[Any]) -> int:
     return db.session.scalar(sa.select(sa.func.count()).select_from(model))
+
+
+class BadInput(NamedTuple):
+    """One request that must be refused: how it is sent, and the refusal it must get."""
+
+    method: str
+    path: str  # may name the test world's objects: "/api/v1/family/{link}"
+    body: Any
+    raw: bytes | None
+    status: int
+    code: str | None
+    mentions: str | None
+
+
+def bad_input_cases(cases: Sequence[tuple[Any, ...]]) -> pytest.MarkDecorator:
+    """Run a test once a row (id, method, path, body, raw, status, code, mentions) as `case`."""
+    return pytest.mark.parametrize(
+        "case", [BadInput(*row[1:]) for row in cases], ids=[row[0] for row in cases]
+    )
 
 
 def assert_refused(

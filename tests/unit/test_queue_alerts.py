@@ -46,7 +46,7 @@ def test_each_alert_fires_at_its_threshold_and_names_no_one():
     )
     found = {
         (a.kind, tuple(sorted(a.detail.items())))
-        for a in alerts.queue_alerts(state, alerts.Thresholds(), NOW)
+        for a in alerts.queue_alerts(state, alerts.Thresholds(), now=NOW)
     }
     assert found == {
         (alerts.BOOKED_WAITING, (("code", "A002"), ("minutes", 30))),
@@ -58,9 +58,9 @@ def test_each_alert_fires_at_its_threshold_and_names_no_one():
 
 def test_thresholds_are_per_queue():
     state = _state(tickets=[_ticket(1, "A001", 20, kind="booked")], waiting=[1])
-    assert alerts.queue_alerts(state, alerts.Thresholds(), NOW) == []
+    assert alerts.queue_alerts(state, alerts.Thresholds(), now=NOW) == []
     strict = alerts.Thresholds(booked_wait_minutes=15, longest_wait_minutes=20)
-    assert {a.kind for a in alerts.queue_alerts(state, strict, NOW)} == {
+    assert {a.kind for a in alerts.queue_alerts(state, strict, now=NOW)} == {
         alerts.BOOKED_WAITING,
         alerts.LONGEST_WAIT,
     }

@@ -20,18 +20,18 @@ NOW = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
 
 def test_immediate_results_are_due_at_once() -> None:
     assert release_due_at(ReleaseRule.IMMEDIATE, 0, NOW) == NOW
-    assert releases_by_itself(ReleaseRule.IMMEDIATE, 0, NOW, NOW)
+    assert releases_by_itself(ReleaseRule.IMMEDIATE, 0, NOW, now=NOW)
 
 
 def test_delayed_results_wait_for_their_delay() -> None:
     assert release_due_at(ReleaseRule.DELAYED, 90, NOW) == NOW + timedelta(minutes=90)
-    assert not releases_by_itself(ReleaseRule.DELAYED, 90, NOW, NOW + timedelta(minutes=89))
-    assert releases_by_itself(ReleaseRule.DELAYED, 90, NOW, NOW + timedelta(minutes=90))
+    assert not releases_by_itself(ReleaseRule.DELAYED, 90, NOW, now=NOW + timedelta(minutes=89))
+    assert releases_by_itself(ReleaseRule.DELAYED, 90, NOW, now=NOW + timedelta(minutes=90))
 
 
 def test_sensitive_results_never_release_by_themselves() -> None:
     assert release_due_at(ReleaseRule.CLINICIAN, 0, NOW) is None
-    assert not releases_by_itself(ReleaseRule.CLINICIAN, 0, NOW, NOW + timedelta(days=365))
+    assert not releases_by_itself(ReleaseRule.CLINICIAN, 0, NOW, now=NOW + timedelta(days=365))
 
 
 @pytest.mark.parametrize(

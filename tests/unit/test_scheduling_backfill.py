@@ -23,12 +23,12 @@ def test_bands_split_the_day_at_noon_and_six() -> None:
 
 
 def test_offers_wait_for_the_end_of_the_quiet_hours() -> None:
-    assert send_time(at(21, 59), SHANGHAI, SETTINGS) == at(21, 59)
-    assert send_time(at(22, 0), SHANGHAI, SETTINGS) == at(7, day=2)
-    assert send_time(at(3, 30, day=2), SHANGHAI, SETTINGS) == at(7, day=2)
-    assert send_time(at(7, 0, day=2), SHANGHAI, SETTINGS) == at(7, day=2)
+    assert send_time(SHANGHAI, SETTINGS, now=at(21, 59)) == at(21, 59)
+    assert send_time(SHANGHAI, SETTINGS, now=at(22, 0)) == at(7, day=2)
+    assert send_time(SHANGHAI, SETTINGS, now=at(3, 30, day=2)) == at(7, day=2)
+    assert send_time(SHANGHAI, SETTINGS, now=at(7, 0, day=2)) == at(7, day=2)
     quiet_never = OfferSettings(quiet_start=time(0), quiet_end=time(0))
-    assert send_time(at(23), SHANGHAI, quiet_never) == at(23)
+    assert send_time(SHANGHAI, quiet_never, now=at(23)) == at(23)
     assert parse_quiet_hours("22:00-07:00") == (time(22), time(7))
 
 

@@ -117,7 +117,7 @@ class AlipayProvider:
         self._transport = transport or _post_form
 
     def _request(
-        self, method: str, biz: dict[str, Any], now: datetime, **extra: str
+        self, method: str, biz: dict[str, Any], *, now: datetime, **extra: str
     ) -> dict[str, str]:
         params = {
             "app_id": self.app_id,
@@ -143,7 +143,7 @@ class AlipayProvider:
         params = self._request(
             "alipay.trade.page.pay",
             biz,
-            now,
+            now=now,
             notify_url=checkout.notify_url,
             return_url=checkout.return_url,
         )
@@ -187,8 +187,8 @@ class AlipayProvider:
         # Alipay retries (for about 25 hours) until it reads the literal "success".
         return ("success" if accepted else "failure"), 200
 
-    def _call(self, method: str, biz: dict[str, Any], now: datetime) -> dict[str, Any]:
-        text = self._transport(self.gateway, self._request(method, biz, now))
+    def _call(self, method: str, biz: dict[str, Any], *, now: datetime) -> dict[str, Any]:
+        text = self._transport(self.gateway, self._request(method, biz, now=now))
         node_name = method.replace(".", "_") + "_response"
         node, signature = _response_node(text, node_name)
         if not rsa2_verify(node, signature, self._alipay_key):
@@ -196,7 +196,7 @@ class AlipayProvider:
         return json.loads(node)
 
     def query(self, out_trade_no: str, *, now: datetime) -> ProviderReport | None:
-        answer = self._call("alipay.trade.query", {"out_trade_no": out_trade_no}, now)
+        answer = self._call("alipay.trade.query", {"out_trade_no": out_trade_no}, now=now)
         if answer.get("code") != "10000":
             if answer.get("sub_code") == "ACQ.TRADE_NOT_EXIST":
                 return None
@@ -219,7 +219,7 @@ class AlipayProvider:
             "refund_amount": fen_to_yuan(amount_fen),
             "out_request_no": refund_no,  # the same number again never refunds twice
         }
-        answer = self._call("alipay.trade.refund", biz, now)
+        answer = self._call("alipay.trade.refund", biz, now=now)
         if answer.get("code") != "10000":
             raise ProviderUnavailable(
                 f"alipay.trade.refund: {answer.get('sub_msg') or answer.get('msg')}"

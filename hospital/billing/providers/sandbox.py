@@ -133,7 +133,7 @@ class SandboxProvider:
         header = signature_header(body, self.webhook_secrets[0], int(now.timestamp()))
         return {SIGNATURE_HEADER: header, "Content-Type": "application/json"}
 
-    def deliver_due(self, now: datetime, transport: Transport, *, limit: int = 50) -> int:
+    def deliver_due(self, transport: Transport, *, now: datetime, limit: int = 50) -> int:
         """Post due notifications; a non-"ok" answer is retried with backoff. Returns deliveries.
 
         The claim is committed before posting: the notify endpoint that answers is our own

@@ -84,6 +84,6 @@ def _cancel_order(
     if amount <= 0:
         return order
     refund_kind = RefundKind.HOSPITAL_CANCELLED if hospital_cancelled else RefundKind.POLICY
-    _refund(order, None, amount, kind=refund_kind, reason="", now=now)
+    _refund(order, amount, actor=None, kind=refund_kind, reason="", now=now)
     _tell_patient(order, "billing.refunded", amount, str(_REFUND_REASONS[refund_kind]), now=now)
     return order

@@ -88,7 +88,7 @@ def used_in_month(grant_id: int, month: str) -> int:
     return int(value or 0)
 
 
-def _own_profile(actor: Account) -> Patient | None:
+def _own_profile(*, actor: Account) -> Patient | None:
     link = db.session.scalar(
         sa.select(FamilyLink).where(
             FamilyLink.account_id == actor.id, FamilyLink.relationship == Relationship.SELF
@@ -116,7 +116,7 @@ def grant(
     beneficiary = require_patient_access(
         actor, beneficiary_patient_id, Permission.PAY, action="family_pool.grant"
     )
-    owner = _own_profile(actor)
+    owner = _own_profile(actor=actor)
     if owner is None or owner.id == beneficiary.id:
         raise Conflict(
             _l("Only your own insurance account can be shared, with someone else you pay for."),
@@ -162,7 +162,7 @@ def grant(
 def revoke(*, actor: Account, grant_id: int, now: datetime) -> FamilyPoolGrant:
     """The owner withdraws consent: the account pays nothing more from now on."""
     found = db.session.get(FamilyPoolGrant, grant_id) if 0 < grant_id < 2**31 else None
-    owner = _own_profile(actor)
+    owner = _own_profile(actor=actor)
     if found is None or owner is None or found.owner_patient_id != owner.id:
         record(
             action="family_pool.revoke",
@@ -174,22 +174,19 @@ def revoke(*, actor: Account, grant_id: int, now: datetime) -> FamilyPoolGrant:
         )
         raise NotFound(NO_GRANT, code=ErrorCode.FAMILY_POOL_NOT_FOUND)
     if found.revoked_at is None:
-        found.revoked_at = now
-        db.session.flush()
-        record(
-            action="family_pool.revoked",
-            actor=actor,
+        insured.revoke(
+            found,
+            "family_pool.revoked",
             patient_id=found.beneficiary_patient_id,
-            hospital_id=found.hospital_id,
-            object_type="family_pool_grant",
-            object_id=str(found.id),
+            actor=actor,
+            now=now,
         )
     return found
 
 
 def grants_given(*, actor: Account, now: datetime) -> list[GrantView]:
     """The active grants of the actor's own account."""
-    owner = _own_profile(actor)
+    owner = _own_profile(actor=actor)
     if owner is None:
         return []
     rows = db.session.scalars(
@@ -236,7 +233,7 @@ def pay_with_code(
     Repeating it while the order still waits for its cash part changes nothing. When nothing is
     left for the payment provider the order is paid at once.
     """
-    order = _order_for(actor, order_id, Permission.PAY)
+    order = _order_for(order_id, Permission.PAY, actor=actor)
     order = _locked_order(order.id)
     if order.status != OrderStatus.PENDING:
         raise Conflict(

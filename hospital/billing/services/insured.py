@@ -16,7 +16,7 @@ from flask_babel import lazy_gettext as _l
 from hospital.accounts.models import Account, CodePurpose, Role
 from hospital.accounts.services import codes
 from hospital.audit.service import record
-from hospital.billing.models import InsuranceVoucher, VoucherConsent
+from hospital.billing.models import FamilyPoolGrant, InsuranceVoucher, VoucherConsent
 from hospital.billing.providers.insurance import (
     SandboxInsurance,
     ShownCode,
@@ -183,17 +183,29 @@ def deactivate(*, actor: Account, patient_id: int, now: datetime) -> bool:
     voucher = active_voucher(patient.id)
     if voucher is None:
         return False
-    voucher.revoked_at = now
+    revoke(voucher, "insurance.deactivated", patient_id=patient.id, actor=actor, now=now)
+    return True
+
+
+def revoke(
+    row: InsuranceVoucher | FamilyPoolGrant,
+    action: str,
+    *,
+    patient_id: int,
+    actor: Account,
+    now: datetime,
+) -> None:
+    """End an insurance code or a family-pool grant from `now` on, audited as `action`."""
+    row.revoked_at = now
     db.session.flush()
     record(
-        action="insurance.deactivated",
+        action=action,
         actor=actor,
-        patient_id=patient.id,
-        hospital_id=patient.hospital_id,
-        object_type="insurance_voucher",
-        object_id=str(voucher.id),
+        patient_id=patient_id,
+        hospital_id=row.hospital_id,
+        object_type=row.__tablename__.removeprefix("billing_"),
+        object_id=str(row.id),
     )
-    return True
 
 
 def show_code(*, actor: Account, patient_id: int, now: datetime) -> ShownCode:

@@ -71,7 +71,7 @@ def _get_order(order_id: int) -> Order | None:
     return db.session.get(Order, order_id)
 
 
-def _order_for(actor: Account, order_id: int, permission: Permission) -> Order:
+def _order_for(order_id: int, permission: Permission, *, actor: Account) -> Order:
     """The order, if actor may act for its patient with permission; else NotFound (no leak)."""
     order = _get_order(order_id)
     if order is not None and order.hospital_id == actor.hospital_id:

@@ -420,7 +420,7 @@ def _tell_ordered(order: Order, patient: Patient, *, now: datetime) -> None:
 
 def apply_insurance(order_id: int, *, actor: Account, now: datetime) -> Order:
     """Split a pending order into the insured share and the patient's self-pay part."""
-    order = _order_for(actor, order_id, Permission.PAY)
+    order = _order_for(order_id, Permission.PAY, actor=actor)
     order = _locked_order(order.id)
     if order.status != OrderStatus.PENDING:
         raise Conflict(

@@ -70,7 +70,7 @@ class StartedPayment:
     redirect_url: str
 
 
-def _new_out_trade_no(now: datetime) -> str:
+def _new_out_trade_no(*, now: datetime) -> str:
     return f"HQ{now:%Y%m%d}{secrets.token_hex(10)}"
 
 
@@ -83,7 +83,7 @@ def start_payment(
     idempotency_key: str | None = None,
 ) -> StartedPayment:
     """Open a payment of the order's self-pay amount (read from our database, never the client)."""
-    order = _order_for(actor, order_id, Permission.PAY)
+    order = _order_for(order_id, Permission.PAY, actor=actor)
     if idempotency_key:
         earlier = db.session.scalar(
             sa.select(Payment).where(
@@ -91,7 +91,7 @@ def start_payment(
             )
         )
         if earlier is not None:
-            return _replay(earlier, order, now)
+            return _replay(earlier, order, now=now)
     order = _locked_order(order.id)
     if order.status != OrderStatus.PENDING:
         raise Conflict(
@@ -112,7 +112,7 @@ def start_payment(
         order_id=order.id,
         source=PaymentSource.SELF_PAY,
         provider=provider.name,
-        out_trade_no=_new_out_trade_no(now),
+        out_trade_no=_new_out_trade_no(now=now),
         amount_fen=order.cash_fen,
         currency=order.currency,
         status=PaymentStatus.PENDING,
@@ -132,7 +132,7 @@ def start_payment(
         )
         if earlier is None:
             raise
-        return _replay(earlier, order, now)
+        return _replay(earlier, order, now=now)
     url = provider.checkout_url(_checkout(order, payment), now=now)
     _ledger(
         order,
@@ -158,7 +158,7 @@ def _checkout(order: Order, payment: Payment) -> Checkout:
     )
 
 
-def _replay(earlier: Payment, order: Order, now: datetime) -> StartedPayment:
+def _replay(earlier: Payment, order: Order, *, now: datetime) -> StartedPayment:
     if earlier.order_id != order.id:
         raise Conflict(
             _l("This Idempotency-Key was already used for another order. Use a new key."),
@@ -168,7 +168,7 @@ def _replay(earlier: Payment, order: Order, now: datetime) -> StartedPayment:
     return StartedPayment(earlier, provider.checkout_url(_checkout(order, earlier), now=now))
 
 
-def _receipt_no(order: Order, now: datetime) -> str:
+def _receipt_no(order: Order, *, now: datetime) -> str:
     hospital = db.session.get(Hospital, order.hospital_id)
     assert hospital is not None, "an order names an existing hospital"
     return f"{now.astimezone(zone_for(hospital)):%Y%m%d}{order.id:08d}"
@@ -187,7 +187,7 @@ def _mark_paid(
             paid_self_fen=(payment.amount_fen if payment is not None else 0) + order.account_fen,
             paid_at=now,
             paid_by_account_id=payer.id if payer is not None else None,
-            receipt_no=_receipt_no(order, now),
+            receipt_no=_receipt_no(order, now=now),
             verification_token=secrets.token_urlsafe(24),
         )
         .execution_options(synchronize_session=False)
@@ -203,7 +203,7 @@ def _mark_paid(
         accounts.settle_charges(order, now=now)
     if order.insurance_fen > 0:
         adapter = insurance_adapter(current_app.config)
-        out_trade_no = _new_out_trade_no(now)
+        out_trade_no = _new_out_trade_no(now=now)
         settlement = adapter.settle(
             out_trade_no=out_trade_no, amount_fen=order.insurance_fen, now=now
         )
@@ -270,7 +270,14 @@ def _mark_paid(
         )
     if any(value is False for _receiver, value in answers):
         # Scheduling cannot book it any more (the hold lapsed and the slot filled): refund all.
-        _refund(order, None, order.refundable_fen, kind=RefundKind.LATE_PAYMENT, reason="", now=now)
+        _refund(
+            order,
+            order.refundable_fen,
+            actor=None,
+            kind=RefundKind.LATE_PAYMENT,
+            reason="",
+            now=now,
+        )
         _tell_patient(order, "billing.late_payment_refunded", order.paid_fen, "", now=now)
 
 

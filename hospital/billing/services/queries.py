@@ -59,11 +59,11 @@ def active_fee_items(hospital_id: int, categories: Iterable[ItemCategory]) -> li
 
 
 def order_for_viewer(order_id: int, *, actor: Account) -> Order:
-    return _order_for(actor, order_id, Permission.VIEW)
+    return _order_for(order_id, Permission.VIEW, actor=actor)
 
 
 def order_for_payer(order_id: int, *, actor: Account) -> Order:
-    return _order_for(actor, order_id, Permission.PAY)
+    return _order_for(order_id, Permission.PAY, actor=actor)
 
 
 def orders_for_account(*, actor: Account) -> list[Order]:

@@ -119,8 +119,8 @@ def refund_order(
     order = _locked_order(order_id)
     refunds = _refund(
         order,
-        actor,
         amount_fen,
+        actor=actor,
         kind=kind,
         reason=reason.strip(),
         now=now,
@@ -140,9 +140,9 @@ def refund_order(
 
 def _refund(
     order: Order,
-    actor: Account | None,
     amount_fen: int | None,
     *,
+    actor: Account | None,
     kind: RefundKind,
     reason: str,
     now: datetime,

@@ -64,20 +64,20 @@ def handle_notification(
         )
         return NotificationResult(False, True, NotificationOutcome.REFUSED, str(exc))
     except NotForUs as exc:
-        return _ignored(provider_name, None, digest, str(exc), now)
+        return _ignored(provider_name, None, digest, str(exc), now=now)
     payment = db.session.scalar(
         sa.select(Payment).where(
             Payment.provider == provider.name, Payment.out_trade_no == report.out_trade_no
         )
     )
     if payment is None:
-        return _ignored(provider_name, report, digest, "unknown out_trade_no", now)
+        return _ignored(provider_name, report, digest, "unknown out_trade_no", now=now)
     if report.amount_fen != payment.amount_fen or (
         report.currency is not None and report.currency != payment.currency
     ):
-        return _ignored(provider_name, report, digest, "amount does not match", now, payment)
+        return _ignored(provider_name, report, digest, "amount does not match", payment, now=now)
     outcome = _apply_report(payment, report, now=now)
-    _log_notification(provider_name, report, digest, outcome, "", now, payment.hospital_id)
+    _log_notification(provider_name, report, digest, outcome, "", payment.hospital_id, now=now)
     return NotificationResult(True, False, outcome)
 
 
@@ -86,8 +86,9 @@ def _ignored(
     report: ProviderReport | None,
     digest: str,
     reason: str,
-    now: datetime,
     payment: Payment | None = None,
+    *,
+    now: datetime,
 ) -> NotificationResult:
     log.warning(
         "ignored %s notification for %s: %s",
@@ -97,7 +98,7 @@ def _ignored(
     )
     hospital_id = payment.hospital_id if payment is not None else None
     _log_notification(
-        provider_name, report, digest, NotificationOutcome.IGNORED, reason, now, hospital_id
+        provider_name, report, digest, NotificationOutcome.IGNORED, reason, hospital_id, now=now
     )
     return NotificationResult(False, False, NotificationOutcome.IGNORED, reason)
 
@@ -108,8 +109,9 @@ def _log_notification(
     digest: str,
     outcome: NotificationOutcome,
     reason: str,
-    now: datetime,
     hospital_id: int | None,
+    *,
+    now: datetime,
 ) -> None:
     db.session.add(
         ProviderNotification(

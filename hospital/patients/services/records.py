@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Callable
 from datetime import datetime
+from typing import Protocol
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
@@ -52,9 +52,15 @@ def patient_by_number(hospital_id: int, text: str) -> Patient | None:
     )
 
 
-# Resolvers of codes shown on a phone (name -> function(hospital_id, text, place, now)); the kernel
-# does not know billing, so billing's wiring hands its medical-insurance code resolver in here.
-CodeResolver = Callable[[int, str, str, datetime], Patient | None]
+class CodeResolver(Protocol):
+    """A resolver of codes shown on a phone; the kernel does not know billing, so billing's
+    wiring hands its medical-insurance code resolver in through `accept_codes`."""
+
+    def __call__(
+        self, hospital_id: int, text: str, place: str, *, now: datetime
+    ) -> Patient | None: ...
+
+
 _CODE_RESOLVERS: dict[str, CodeResolver] = {}
 
 
@@ -65,7 +71,7 @@ def accept_codes(name: str, resolver: CodeResolver) -> None:
 
 def _patient_by_shown_code(hospital_id: int, text: str) -> Patient | None:
     for resolver in _CODE_RESOLVERS.values():
-        patient = resolver(hospital_id, text, "挂号处 / registration desk", utcnow())
+        patient = resolver(hospital_id, text, "挂号处 / registration desk", now=utcnow())
         if patient is not None:
             return patient
     return None

@@ -378,11 +378,11 @@ def test_expired_codes_are_forgotten_a_day_later_in_batches(db_session: Any) -> 
     assert left() == 4
     assert insured.forget_expired_codes(now=now, batch=1) == 1  # the oldest first
     assert left() == 3
-    assert billing_jobs.forget_expired_insurance_codes(now) == 1
-    assert billing_jobs.forget_expired_insurance_codes(now) == 0  # nothing more: idempotent
+    assert billing_jobs.forget_expired_insurance_codes(now=now) == 1
+    assert billing_jobs.forget_expired_insurance_codes(now=now) == 0  # nothing more: idempotent
     assert left() == 2
     # the code that expired an hour ago is kept a day; the fresh one still works
     found = insured.patient_for_code(hospital.id, fresh.code, place="test", now=now)
     assert found is not None and found.id == me.id
-    assert billing_jobs.forget_expired_insurance_codes(now + timedelta(days=1, minutes=11)) == 2
+    assert billing_jobs.forget_expired_insurance_codes(now=now + timedelta(days=1, minutes=11)) == 2
     assert left() == 0

@@ -73,7 +73,7 @@ def test_the_payment_flow_logs_no_card_data(
     checkout = urlsplit(started.headers["Location"]).path
     pages.append(client.get(checkout).get_data(as_text=True))
     client.post(checkout, data={"outcome": "success"})
-    jobs.deliver_sandbox_notifications(utcnow(), transport=client_transport(client))
+    jobs.deliver_sandbox_notifications(now=utcnow(), transport=client_transport(client))
     logs = caplog.text
     assert "card" not in logs.lower()
     assert luhn_numbers(logs) == []

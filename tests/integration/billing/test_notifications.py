@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import threading
 from datetime import timedelta
 from typing import Any
 
@@ -25,6 +24,7 @@ from hospital.db import db, utcnow
 from hospital.unit_of_work import unit_of_work
 from tests.support import factories
 from tests.support.billing_factories import (
+    deliver_all_at_once,
     new_patient_order,
     sandbox,
     sandbox_notification,
@@ -102,25 +102,7 @@ def test_concurrent_duplicate_notifications_pay_once(
             deliveries += [sandbox_notification(payment, now=now) for _ in range(rng.randint(2, 5))]
         rng.shuffle(deliveries)
         ids = [(p.id, p.order_id) for p in payments]
-    barrier = threading.Barrier(len(deliveries))
-    errors: list[BaseException] = []
-
-    def deliver(body: bytes, headers: dict[str, str]) -> None:
-        with app.app_context():
-            try:
-                barrier.wait(timeout=30)
-                with unit_of_work():
-                    settlement.handle_notification("sandbox", headers, body, now=utcnow())
-            except BaseException as exc:  # reported below
-                errors.append(exc)
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=deliver, args=d) for d in deliveries]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
+    errors = deliver_all_at_once(app, deliveries)
     assert errors == []
     with app.app_context():
         order_ids = [o for _p, o in ids]
@@ -233,7 +215,7 @@ def test_sandbox_chaos_delivers_late_and_twice_but_pays_once(
         )
         == 2
     )
-    assert jobs.deliver_sandbox_notifications(utcnow(), transport=client_transport(client)) == 2
+    assert jobs.deliver_sandbox_notifications(now=utcnow(), transport=client_transport(client)) == 2
     db.session.expire_all()
     assert db.session.get(Order, payment.order_id).status == OrderStatus.PAID
     assert _succeeded_entries([payment.order_id]) == {payment.id: 1}
@@ -248,7 +230,7 @@ def test_the_sandbox_retries_a_delivery_that_failed(hospital: Any) -> None:
     def down(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
         raise ConnectionError("endpoint down")
 
-    assert sandbox().deliver_due(now, down) == 0
+    assert sandbox().deliver_due(down, now=now) == 0
     delivery = db.session.scalar(
         sa.select(SandboxDelivery).where(SandboxDelivery.out_trade_no == payment.out_trade_no)
     )
@@ -262,8 +244,8 @@ def test_the_sandbox_retries_a_delivery_that_failed(hospital: Any) -> None:
         result = settlement.handle_notification("sandbox", headers, body, now=retry_at)
         return 200, "ok" if result.accepted else "no"
 
-    assert sandbox().deliver_due(now, up) == 0  # not due yet
-    assert sandbox().deliver_due(retry_at, up) == 1
+    assert sandbox().deliver_due(up, now=now) == 0  # not due yet
+    assert sandbox().deliver_due(up, now=retry_at) == 1
     assert calls == [delivery.notify_url]
     assert db.session.get(Order, payment.order_id).status == OrderStatus.PAID
 
@@ -298,7 +280,9 @@ def test_the_sandbox_posts_without_holding_the_write_lock(app: Flask, committed:
             return 503, "try later"
 
         with unit_of_work():
-            jobs.deliver_sandbox_notifications(utcnow() + timedelta(minutes=1), transport=transport)
+            jobs.deliver_sandbox_notifications(
+                now=utcnow() + timedelta(minutes=1), transport=transport
+            )
         from hospital.billing.models import SandboxDelivery
 
         errors = db.session.scalars(sa.select(SandboxDelivery.last_error)).all()

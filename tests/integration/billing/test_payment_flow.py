@@ -63,7 +63,9 @@ def test_pay_page_to_paid_only_after_the_signed_notification(
         seen.append(kw)
 
     with order_paid.connected_to(receiver):
-        delivered = jobs.deliver_sandbox_notifications(utcnow(), transport=client_transport(client))
+        delivered = jobs.deliver_sandbox_notifications(
+            now=utcnow(), transport=client_transport(client)
+        )
     assert delivered >= 1
     db.session.expire_all()
     paid = db.session.get(Order, order.id)
@@ -87,7 +89,7 @@ def test_a_failed_checkout_leaves_the_order_payable(
     started = client.post(f"/billing/orders/{order.id}/pay", data={"provider": "sandbox"})
     checkout = urlsplit(started.headers["Location"]).path
     client.post(checkout, data={"outcome": "failure"})
-    jobs.deliver_sandbox_notifications(utcnow(), transport=client_transport(client))
+    jobs.deliver_sandbox_notifications(now=utcnow(), transport=client_transport(client))
     db.session.expire_all()
     assert db.session.get(Order, order.id).status == OrderStatus.PENDING
     payment = db.session.scalar(sa.select(Payment).where(Payment.order_id == order.id))
@@ -144,7 +146,7 @@ def test_a_family_member_pays_and_the_receipt_names_the_payer(
     assert [o["id"] for o in orders] == [order.id]
     started = client.post(f"/billing/orders/{order.id}/pay", data={"provider": "sandbox"})
     client.post(urlsplit(started.headers["Location"]).path, data={"outcome": "success"})
-    jobs.deliver_sandbox_notifications(utcnow(), transport=client_transport(client))
+    jobs.deliver_sandbox_notifications(now=utcnow(), transport=client_transport(client))
     db.session.expire_all()
     paid = db.session.get(Order, order.id)
     assert paid.status == OrderStatus.PAID

@@ -185,7 +185,7 @@ def test_the_scheduled_job_runs_the_sweep(world: ConsultWorld):
 
     consultation = _paid(world)
     job = next(j for j in JOBS if j.id == "consult.sweep")
-    result = job.func((consultation.answer_due_at or world.now) + timedelta(seconds=1))
+    result = job.func(now=(consultation.answer_due_at or world.now) + timedelta(seconds=1))
     assert result.refunded == 1
 
 

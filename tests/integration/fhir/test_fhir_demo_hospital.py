@@ -51,13 +51,13 @@ def walk(client: Any, url: str, headers: dict[str, str]) -> list[dict[str, Any]]
 
 def test_every_resource_over_the_demo_hospital_validates(client: Any, db_session: Any) -> None:
     now = utcnow()
-    hospital = seed_hospital(now)
-    departments = seed_departments(hospital, now)
-    clinicians = seed_clinicians(hospital, departments, now)
-    seed_consultation_rooms(hospital, departments, now)
-    seed_staff(hospital, clinicians, now)
-    seed_patients(hospital, now)
-    seed_schedules(hospital, now)
+    hospital = seed_hospital(now=now)
+    departments = seed_departments(hospital, now=now)
+    clinicians = seed_clinicians(hospital, departments, now=now)
+    seed_consultation_rooms(hospital, departments, now=now)
+    seed_staff(hospital, clinicians, now=now)
+    seed_patients(hospital, now=now)
+    seed_schedules(hospital, now=now)
     _client, token = create_client(
         hospital, name="Regional platform", scopes="system/*.rs system/Appointment.cruds", now=now
     )

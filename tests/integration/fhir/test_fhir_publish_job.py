@@ -42,13 +42,13 @@ def test_the_job_is_idempotent_and_publishes_a_newly_released_session(
     )
     db.session.commit()
     now = utcnow()
-    assert jobs.publish_scheduling_links(now) == 3
+    assert jobs.publish_scheduling_links(now=now) == 3
     db.session.commit()
     stored = {
         r.kind: (r.etag, r.modified_at) for r in db.session.scalars(sa.select(FhirPublication))
     }
     manifest = client.get("/fhir/r4/$bulk-publish")
-    assert jobs.publish_scheduling_links(now) == 0  # nothing changed: nothing rewritten
+    assert jobs.publish_scheduling_links(now=now) == 0  # nothing changed: nothing rewritten
     db.session.commit()
     again = {
         r.kind: (r.etag, r.modified_at) for r in db.session.scalars(sa.select(FhirPublication))
@@ -63,7 +63,7 @@ def test_the_job_is_idempotent_and_publishes_a_newly_released_session(
     # Polls read what the job stored: a release the job has not seen is not published yet.
     released_at = now + timedelta(hours=2)
     assert slot_ids_published(client) == {s.id for s in world.slots}
-    assert jobs.publish_scheduling_links(released_at) >= 1
+    assert jobs.publish_scheduling_links(now=released_at) >= 1
     db.session.commit()
     published = slot_ids_published(client)
     assert {s.id for s in later} <= published
@@ -77,10 +77,10 @@ def test_each_file_has_its_own_last_modified(client: Any, db_session: Any) -> No
     upcoming(factories.create_clinician(world.department), release_at=utcnow() + timedelta(hours=1))
     db.session.commit()
     first = utcnow().replace(microsecond=0)
-    jobs.publish_scheduling_links(first)
+    jobs.publish_scheduling_links(now=first)
     db.session.commit()
     released_at = first + timedelta(hours=2)
-    jobs.publish_scheduling_links(released_at)  # a new clinician's places: no new room
+    jobs.publish_scheduling_links(now=released_at)  # a new clinician's places: no new room
     db.session.commit()
 
     def modified(kind: str) -> Any:

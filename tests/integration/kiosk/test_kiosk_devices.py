@@ -413,8 +413,8 @@ def test_the_prune_jobs_forget_old_codes_and_activity(kiosk_client: Any, world: 
     kiosk_client.post(
         "/api/v1/kiosk/codes", json={"phone": world.patient.phone}, headers=world.headers
     )
-    assert prune(utcnow()) == 0 and prune_one_time_codes(utcnow()) == 0
-    assert prune(utcnow() + timedelta(days=2)) == 1  # the code's activity row
-    assert prune_one_time_codes(utcnow() + timedelta(days=2)) == 1  # the code
+    assert prune(now=utcnow()) == 0 and prune_one_time_codes(now=utcnow()) == 0
+    assert prune(now=utcnow() + timedelta(days=2)) == 1  # the code's activity row
+    assert prune_one_time_codes(now=utcnow() + timedelta(days=2)) == 1  # the code
     assert db.session.scalar(sa.select(sa.func.count()).select_from(OneTimeCode)) == 0
     assert db.session.scalar(sa.select(sa.func.count()).select_from(KioskActivity)) == 0

@@ -34,7 +34,7 @@ def test_a_priority_patient_called_first_is_explained_to_those_passed(
         actor=None, hospital_id=hospital.id, counter_id=counter.id, now=NOW + timedelta(minutes=2)
     )
     assert result.ticket.id == aged.id
-    view = ticket_view(load_state(queue.id, NOW + timedelta(minutes=2)), regular.id)
+    view = ticket_view(load_state(queue.id, now=NOW + timedelta(minutes=2)), regular.id)
     assert view["called_ahead_because"] == fairness.passing_reason(result.reason, "elderly")
     assert view["called_ahead_because"] == "priority:elderly"
     assert "王" not in repr(view)
@@ -57,11 +57,11 @@ def test_a_staff_decision_is_shown_without_the_typed_reason(
         reason="Mr Li's chest pain",
         now=NOW + timedelta(minutes=2),
     )
-    view = ticket_view(load_state(queue.id, NOW + timedelta(minutes=2)), first.id)
+    view = ticket_view(load_state(queue.id, now=NOW + timedelta(minutes=2)), first.id)
     assert view["called_ahead_because"] == "staff_decision"
     assert "Li" not in repr(view)
     # The one called, and anyone who came after them, is told nothing.
-    assert ticket_view(load_state(queue.id, NOW), later.id)["called_ahead_because"] is None
+    assert ticket_view(load_state(queue.id, now=NOW), later.id)["called_ahead_because"] is None
 
 
 def test_nothing_is_shown_when_the_call_went_in_arrival_order(hospital, create_service_point):
@@ -71,7 +71,7 @@ def test_nothing_is_shown_when_the_call_went_in_arrival_order(hospital, create_s
     qf.walk_in(hospital, point, now=NOW)
     second = qf.walk_in(hospital, point, now=NOW + timedelta(minutes=1))
     calling.call_next(actor=None, hospital_id=hospital.id, counter_id=counter.id, now=NOW)
-    assert ticket_view(load_state(queue.id, NOW), second.id)["called_ahead_because"] is None
+    assert ticket_view(load_state(queue.id, now=NOW), second.id)["called_ahead_because"] is None
 
 
 def test_the_daily_fairness_report_lists_passing_calls_and_the_bound(

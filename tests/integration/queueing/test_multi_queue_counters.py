@@ -38,16 +38,22 @@ def _done(hospital, counter, now=NOW):
     serving.complete(actor=None, hospital_id=hospital.id, counter_id=counter.id, now=now)
 
 
-def test_longest_wait_first_across_the_counters_queues(hospital, points):
-    a, b, qa, qb = points
+def _counter_calling_both(hospital, a, b, rule):
+    """A counter of room a that also calls room b's queue, by the given rule."""
     counter = qf.create_counter(a)
     counters.assign_queues(
         actor=None,
         hospital_id=hospital.id,
         counter_id=counter.id,
         service_point_ids=[b.id],
-        rule=CallRule.LONGEST_WAIT,
+        rule=rule,
     )
+    return counter
+
+
+def test_longest_wait_first_across_the_counters_queues(hospital, points):
+    a, b, qa, qb = points
+    counter = _counter_calling_both(hospital, a, b, CallRule.LONGEST_WAIT)
     from_b = qf.walk_in(hospital, b, now=NOW - timedelta(minutes=10))
     from_a = qf.walk_in(hospital, a, now=NOW - timedelta(minutes=5))
     first = _call(hospital, counter)
@@ -55,7 +61,7 @@ def test_longest_wait_first_across_the_counters_queues(hospital, points):
     assert _call(hospital, counter).repeated  # a repeat returns the same ticket (invariant 5)
     # The ticket from the other queue is served at this counter like its own.
     serving.start(actor=None, hospital_id=hospital.id, counter_id=counter.id, now=NOW)
-    board = board_view([load_state(qb.id, NOW)])
+    board = board_view([load_state(qb.id, now=NOW)])
     (call,) = board["calls"]
     assert (call["code"], call["counter"], call["room"]) == (from_b.code, counter.code, "101")
     _done(hospital, counter)
@@ -65,14 +71,7 @@ def test_longest_wait_first_across_the_counters_queues(hospital, points):
 
 def test_priority_order_serves_the_counters_own_queue_first(hospital, points):
     a, b, qa, qb = points
-    counter = qf.create_counter(a)
-    counters.assign_queues(
-        actor=None,
-        hospital_id=hospital.id,
-        counter_id=counter.id,
-        service_point_ids=[b.id],
-        rule=CallRule.PRIORITY_ORDER,
-    )
+    counter = _counter_calling_both(hospital, a, b, CallRule.PRIORITY_ORDER)
     from_b = qf.walk_in(hospital, b, now=NOW - timedelta(minutes=30))
     from_a = qf.walk_in(hospital, a, now=NOW)
     assert _call(hospital, counter).ticket.id == from_a.id
@@ -82,14 +81,7 @@ def test_priority_order_serves_the_counters_own_queue_first(hospital, points):
 
 def test_each_queue_keeps_its_own_order_when_called_from_elsewhere(hospital, points):
     a, b, qa, qb = points
-    counter = qf.create_counter(a)
-    counters.assign_queues(
-        actor=None,
-        hospital_id=hospital.id,
-        counter_id=counter.id,
-        service_point_ids=[b.id],
-        rule=CallRule.LONGEST_WAIT,
-    )
+    counter = _counter_calling_both(hospital, a, b, CallRule.LONGEST_WAIT)
     early = qf.walk_in(hospital, b, now=NOW - timedelta(minutes=20))
     emergency = qf.walk_in(
         hospital, b, now=NOW - timedelta(minutes=1), priority=PriorityClass.EMERGENCY

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 import pytest
@@ -27,6 +26,7 @@ from queueing.services import serving, stations
 from tests.support import factories
 from tests.support.billing_factories import (
     create_visit_order,
+    deliver_all_at_once,
     deliver_sandbox_notification,
     pay_in_sandbox,
     sandbox_notification,
@@ -263,27 +263,7 @@ def test_concurrent_payments_and_duplicate_notifications_issue_one_number_each(
             deliveries += [sandbox_notification(payment, now=now) for _ in range(3)]
         patient_id = patient.id
         order_ids = [o.id for o in orders]
-    barrier = threading.Barrier(len(deliveries))
-    errors: list[BaseException] = []
-
-    def deliver(body: bytes, headers: dict[str, str]) -> None:
-        from hospital.billing.services import settlement
-
-        with app.app_context():
-            try:
-                barrier.wait(timeout=30)
-                with unit_of_work():
-                    settlement.handle_notification("sandbox", headers, body, now=utcnow())
-            except BaseException as exc:  # reported below
-                errors.append(exc)
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=deliver, args=d) for d in deliveries]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
+    errors = deliver_all_at_once(app, deliveries)
     assert errors == []
     with app.app_context():
         tickets = db.session.scalars(sa.select(Ticket).where(Ticket.patient_id == patient_id)).all()

@@ -71,7 +71,7 @@ def test_a_pause_needs_a_reason_and_a_length_and_the_board_shows_when_it_is_back
         serving.set_paused(**args, reason="lunch", minutes=None)
     assert caught.value.code == "pause_length_required"
     serving.set_paused(**args, reason="lunch break", minutes=100)
-    board = board_view([load_state(queue.id, NOW)])
+    board = board_view([load_state(queue.id, now=NOW)])
     # 09:00 in Shanghai plus 100 minutes; the reason stays with staff.
     assert board["queues"][0]["paused_counters"] == [{"counter": "2", "back_at": "10:40"}]
     assert "lunch" not in repr(board)
@@ -80,7 +80,7 @@ def test_a_pause_needs_a_reason_and_a_length_and_the_board_shows_when_it_is_back
     ).one()
     assert entry.detail == {"reason": "lunch break", "minutes": 100}
     serving.set_paused(**{**args, "paused": False})
-    assert board_view([load_state(queue.id, NOW)])["queues"][0]["paused_counters"] == []
+    assert board_view([load_state(queue.id, now=NOW)])["queues"][0]["paused_counters"] == []
     assert counter.paused_until is None and counter.pause_reason == ""
 
 

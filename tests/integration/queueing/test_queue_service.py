@@ -150,7 +150,7 @@ def test_lease_expiry_puts_the_called_ticket_back_in_line(hospital, point, queue
     second = qf.walk_in(hospital, point, now=NOW + timedelta(minutes=1))
     calling.call_next(actor=None, hospital_id=hospital.id, counter_id=counter.id, now=NOW)
     later = NOW + timedelta(seconds=queue.lease_seconds + 1)
-    assert calling.release_expired_leases(later) == 1
+    assert calling.release_expired_leases(now=later) == 1
     assert first.status is TicketStatus.WAITING and counter.current_ticket_id is None
     # Back at its old place: it is the next one called again, before the second ticket.
     called = calling.call_next(
@@ -366,9 +366,9 @@ def test_the_daily_job_opens_each_service_point_once_per_local_day(hospital, cre
     from queueing.models import ServiceQueue
 
     points = [create_service_point(hospital) for _ in range(2)]
-    opened = jobs.open_todays_queues(NOW)
+    opened = jobs.open_todays_queues(now=NOW)
     assert opened >= 2
-    assert jobs.open_todays_queues(NOW + timedelta(minutes=15)) == 0
+    assert jobs.open_todays_queues(now=NOW + timedelta(minutes=15)) == 0
     days = db.session.scalars(
         sa.select(ServiceQueue.service_day).where(
             ServiceQueue.service_point_id.in_([p.id for p in points])

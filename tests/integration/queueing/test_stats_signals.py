@@ -116,7 +116,7 @@ def test_recalls_and_calls_after_a_miss_or_a_lapsed_lease_report_no_first_call(
         again = _call(hospital, counter, NOW + timedelta(minutes=1))
         assert again.ticket.id == ticket.id
         later = NOW + timedelta(minutes=1, seconds=queue.lease_seconds + 1)
-        assert calling.release_expired_leases(later) == 1
+        assert calling.release_expired_leases(now=later) == 1
         assert _call(hospital, counter, later).ticket.id == ticket.id
     assert seen == [
         (

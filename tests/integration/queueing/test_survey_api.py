@@ -66,9 +66,9 @@ def test_the_survey_message_goes_out_when_the_delay_has_passed(
     assert message.next_attempt_at == NOW + timedelta(minutes=30)
     phone = _Phone()
     senders = {Channel.SMS: phone, Channel.EMAIL: phone}
-    deliver_due(NOW + timedelta(minutes=29), senders=senders)
+    deliver_due(now=NOW + timedelta(minutes=29), senders=senders)
     assert phone.sent == []
-    deliver_due(NOW + timedelta(minutes=30), senders=senders)
+    deliver_due(now=NOW + timedelta(minutes=30), senders=senders)
     assert len(phone.sent) == 1
     db.session.expire_all()
     assert _survey_message(patient.id).status is DeliveryStatus.SENT
@@ -99,7 +99,7 @@ def test_a_survey_answered_before_its_link_is_due_is_not_sent(
         survey, surveys.Answers(4, 5, 3, ""), via=SurveyVia.KIOSK, now=NOW + timedelta(minutes=10)
     )
     phone = _Phone()
-    deliver_due(NOW + timedelta(minutes=31), senders={Channel.SMS: phone, Channel.EMAIL: phone})
+    deliver_due(now=NOW + timedelta(minutes=31), senders={Channel.SMS: phone, Channel.EMAIL: phone})
     assert phone.sent == []
     remaining = db.session.scalars(
         sa.select(OutboxMessage).where(OutboxMessage.template == "queue.survey")
@@ -113,7 +113,7 @@ def test_an_answer_after_the_link_went_out_leaves_the_sent_message_alone(
     patient = create_patient(hospital, account=create_account(hospital))
     _consultation(hospital, clinic, patient, ended=NOW)
     phone = _Phone()
-    deliver_due(NOW + timedelta(minutes=30), senders={Channel.SMS: phone, Channel.EMAIL: phone})
+    deliver_due(now=NOW + timedelta(minutes=30), senders={Channel.SMS: phone, Channel.EMAIL: phone})
     survey = db.session.scalars(sa.select(SatisfactionSurvey)).one()
     surveys.answer(
         survey, surveys.Answers(4, 5, 3, ""), via=SurveyVia.LINK, now=NOW + timedelta(hours=2)

@@ -47,8 +47,8 @@ def test_a_range_is_recorded_at_each_change_of_place_and_judged_at_the_call(
     hospital, point, queue, counter
 ):
     a, b, c = (qf.walk_in(hospital, point, now=NOW) for _ in range(3))
-    assert accuracy.track_wait_estimates(NOW, target=0.8) == 3
-    shown = ticket_view(load_state(queue.id, NOW), c.id)["eta"]
+    assert accuracy.track_wait_estimates(now=NOW, target=0.8) == 3
+    shown = ticket_view(load_state(queue.id, now=NOW), c.id)["eta"]
     (record,) = _records(c.id)
     assert (record.ahead, record.low_minutes, record.high_minutes) == (
         2,
@@ -56,10 +56,10 @@ def test_a_range_is_recorded_at_each_change_of_place_and_judged_at_the_call(
         shown["high_minutes"],
     )
     # Nobody moved: nothing new.
-    assert accuracy.track_wait_estimates(NOW + timedelta(seconds=15), target=0.8) == 0
+    assert accuracy.track_wait_estimates(now=NOW + timedelta(seconds=15), target=0.8) == 0
     called_at = NOW + timedelta(minutes=4)
     calling.call_next(actor=None, hospital_id=hospital.id, counter_id=counter.id, now=called_at)
-    assert accuracy.track_wait_estimates(called_at + timedelta(seconds=15), target=0.8) == 2
+    assert accuracy.track_wait_estimates(now=called_at + timedelta(seconds=15), target=0.8) == 2
     (judged,) = _records(a.id)
     assert judged.judged and judged.actual_seconds == 240
     assert judged.inside == (judged.low_minutes * 60 <= 240 <= judged.high_minutes * 60)
@@ -76,21 +76,21 @@ def test_a_counter_back_from_a_pause_at_a_said_time_counts_in_the_estimate(
 ):
     second = qf.create_counter(point, code="2")
     tickets = [qf.walk_in(hospital, point, now=NOW) for _ in range(4)]
-    both = wait_ranges(load_state(queue.id, NOW), NOW)[tickets[3].id]
+    both = wait_ranges(load_state(queue.id, now=NOW), now=NOW)[tickets[3].id]
     second.is_paused = True
     second.paused_until = NOW + timedelta(minutes=30)
     db.session.flush()
-    one_back_later = wait_ranges(load_state(queue.id, NOW), NOW)[tickets[3].id]
+    one_back_later = wait_ranges(load_state(queue.id, now=NOW), now=NOW)[tickets[3].id]
     second.paused_until = None
     db.session.flush()
-    one_only = wait_ranges(load_state(queue.id, NOW), NOW)[tickets[3].id]
+    one_only = wait_ranges(load_state(queue.id, now=NOW), now=NOW)[tickets[3].id]
     # Two counters: the fourth starts at 5 min; one: at 15; the second back at 30 does not help,
     # back at 10 it does (it takes the fourth at 10).
     assert both.expected_seconds == 300
     assert one_back_later.expected_seconds == one_only.expected_seconds == 900
     second.paused_until = NOW + timedelta(minutes=10)
     db.session.flush()
-    back_soon = wait_ranges(load_state(queue.id, NOW), NOW)[tickets[3].id]
+    back_soon = wait_ranges(load_state(queue.id, now=NOW), now=NOW)[tickets[3].id]
     assert back_soon.expected_seconds == 600
 
 
@@ -100,9 +100,9 @@ def test_booked_patients_still_to_come_count_ahead_of_a_later_walk_in(hospital, 
     queue = qf.open_queue(point, now=now, default_service_seconds=300)
     qf.create_counter(point)
     walk_ins = [qf.walk_in(hospital, point, now=now) for _ in range(3)]
-    state = load_state(queue.id, now)
+    state = load_state(queue.id, now=now)
     assert state["booked_pending"] == [slot.starts_at.isoformat()]
-    shown = wait_ranges(state, now)[walk_ins[2].id]
+    shown = wait_ranges(state, now=now)[walk_ins[2].id]
     alone = eta.expected_wait_seconds(2, per_ticket_seconds=300, lanes=[eta.Lane(0.0)])
     # Two ahead in line, and the booked patient (85 % likely to come) whose slot puts them ahead.
     assert alone == 600 and shown.expected_seconds == pytest.approx(600 + 0.85 * 300)
@@ -135,7 +135,7 @@ def test_the_queue_is_recalibrated_from_its_judged_ranges(hospital, point, queue
     assert fitted.samples == 60 and queue.eta_samples == 60
     assert queue.eta_low_factor == pytest.approx(fitted.low_factor)
     assert fitted.low_factor >= 1.0  # the range moved to where patients were really called
-    shown = wait_ranges(load_state(queue.id, NOW), NOW)[ticket.id]
+    shown = wait_ranges(load_state(queue.id, now=NOW), now=NOW)[ticket.id]
     assert shown.calibrated
 
 
@@ -143,13 +143,13 @@ def test_a_closed_queue_still_has_its_ranges_judged(hospital, point, queue, coun
     from queueing.services import queues
 
     ticket = qf.walk_in(hospital, point, now=NOW)
-    accuracy.track_wait_estimates(NOW, target=0.8)
+    accuracy.track_wait_estimates(now=NOW, target=0.8)
     from hospital.accounts.models import Role
     from tests.support.factories import create_account
 
     nurse = create_account(hospital, roles=(Role.NURSE,))
     queues.close_queue(actor=nurse, queue_id=queue.id, now=NOW)
     calling.call_next(actor=None, hospital_id=hospital.id, counter_id=counter.id, now=NOW)
-    accuracy.track_wait_estimates(NOW + timedelta(seconds=15), target=0.8)
+    accuracy.track_wait_estimates(now=NOW + timedelta(seconds=15), target=0.8)
     (record,) = _records(ticket.id)
     assert record.judged and record.actual_seconds == 0

@@ -12,11 +12,13 @@ import pypdf
 import pytest
 
 from hospital.accounts.models import Account, Device, DeviceKind, Role
-from hospital.db import db
+from hospital.db import db, utcnow
 from hospital.organisation.models import Hospital
 from hospital.patients.models import FamilyLink, Patient, Relationship
-from reports.models import TestType
+from reports.models import LabReport, ReportSource, TestType
 from reports.release import ReleaseRule
+from reports.results import IncomingReport, ResultItem
+from reports.services import intake
 from tests.support.auth import sign_in
 
 
@@ -128,3 +130,28 @@ def sign_in_as(client: Any, account: Account) -> None:
     for key in ("_login_user", "device", "hospital"):
         g.pop(key, None)
     sign_in(client, account)
+
+
+def receive_cbc(
+    ward: Ward, items: list[ResultItem], *, patient: Patient | None = None
+) -> LabReport:
+    """A full blood count with these items for the patient (the ward's own by default), sent in
+    by the lab staff, signed and concluded, and committed."""
+    (report,) = intake.receive_results(
+        ward.hospital,
+        [
+            IncomingReport(
+                medical_record_number=(patient or ward.patient).medical_record_number,
+                test_code="CBC",
+                test_name="血常规",
+                signed_by="李检验",
+                conclusion="请结合临床",
+                items=items,
+            )
+        ],
+        source=ReportSource.STAFF,
+        now=utcnow(),
+        actor=ward.lab,
+    )
+    db.session.commit()
+    return report

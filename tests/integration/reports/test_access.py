@@ -239,5 +239,5 @@ def test_render_time_is_bounded_and_nothing_is_half_released(ward: Any, monkeypa
     assert report.current.pdf is None and report.release_due_at is not None
     assert db.session.scalar(sa.select(sa.func.count(OutboxMessage.id))) == 0
     monkeypatch.setattr(printing, "render_pdf", real)
-    assert release_due_reports(utcnow()) == 1
+    assert release_due_reports(now=utcnow()) == 1
     assert report.status is ReportStatus.READY and report.current.pdf.startswith(b"%PDF-")

@@ -16,11 +16,10 @@ from reports import printing
 from reports.models import LabReport, ReportSource, ReportStatus
 from reports.results import IncomingReport, ResultItem
 from reports.services import intake, release
-from tests.integration.reports.conftest import pdf_pages, pdf_text, sign_in_as
+from tests.integration.reports.conftest import pdf_pages, pdf_text, receive_cbc, sign_in_as
 
 
 def _cbc(ward: Any, rows: int = 6, patient: Any = None) -> LabReport:
-    patient = patient or ward.patient
     items = [
         ResultItem(
             name=f"检验项目{i} Test {i}",
@@ -36,24 +35,7 @@ def _cbc(ward: Any, rows: int = 6, patient: Any = None) -> LabReport:
 
     for item in items:
         item.flag = flag_from_range(item.value, item.reference_range)
-    (report,) = intake.receive_results(
-        ward.hospital,
-        [
-            IncomingReport(
-                medical_record_number=patient.medical_record_number,
-                test_code="CBC",
-                test_name="血常规",
-                signed_by="李检验",
-                conclusion="请结合临床",
-                items=items,
-            )
-        ],
-        source=ReportSource.STAFF,
-        now=utcnow(),
-        actor=ward.lab,
-    )
-    db.session.commit()
-    return report
+    return receive_cbc(ward, items, patient=patient)
 
 
 def test_inbox_lists_my_and_my_familys_reports_only(client: Any, ward: Any) -> None:

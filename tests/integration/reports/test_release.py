@@ -76,17 +76,17 @@ def test_delayed_release_waits_for_the_job(ward: Any) -> None:
         minutes=60
     )
     assert _recipients(report) == set()
-    assert release_due_reports(start + timedelta(minutes=59)) == 0
+    assert release_due_reports(now=start + timedelta(minutes=59)) == 0
     assert report.status is ReportStatus.ORDERED
-    assert release_due_reports(start + timedelta(minutes=60)) == 1
+    assert release_due_reports(now=start + timedelta(minutes=60)) == 1
     assert report.status is ReportStatus.READY and ward.patient.phone in _recipients(report)
-    assert release_due_reports(start + timedelta(minutes=61)) == 0  # released once
+    assert release_due_reports(now=start + timedelta(minutes=61)) == 0  # released once
 
 
 def test_sensitive_results_wait_for_a_clinician(client: Any, ward: Any) -> None:
     report = _receive(ward, "HIV")
     assert report.status is ReportStatus.ORDERED and report.release_due_at is None
-    assert release_due_reports(utcnow() + timedelta(days=30)) == 0
+    assert release_due_reports(now=utcnow() + timedelta(days=30)) == 0
     db.session.commit()
     sign_in_as(client, ward.lab)
     assert client.post(f"/api/v1/reports/{report.public_id}/release", json={}).status_code == 403

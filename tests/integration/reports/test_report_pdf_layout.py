@@ -11,12 +11,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from hospital.db import db, utcnow
 from reports import printing
-from reports.models import AbnormalFlag, LabReport, LabReportItem, ReportSource
-from reports.results import IncomingReport, ResultItem, flag_from_range
-from reports.services import intake
-from tests.integration.reports.conftest import pdf_pages, pdf_text
+from reports.models import AbnormalFlag, LabReport, LabReportItem
+from reports.results import ResultItem, flag_from_range
+from tests.integration.reports.conftest import pdf_pages, pdf_text, receive_cbc
 
 
 def _report(ward: Any, names: list[str]) -> LabReport:
@@ -33,24 +31,7 @@ def _report(ward: Any, names: list[str]) -> LabReport:
                 flag=flag_from_range(value, "3.5-5.5"),
             )
         )
-    (report,) = intake.receive_results(
-        ward.hospital,
-        [
-            IncomingReport(
-                medical_record_number=ward.patient.medical_record_number,
-                test_code="CBC",
-                test_name="血常规",
-                signed_by="李检验",
-                conclusion="请结合临床",
-                items=items,
-            )
-        ],
-        source=ReportSource.STAFF,
-        now=utcnow(),
-        actor=ward.lab,
-    )
-    db.session.commit()
-    return report
+    return receive_cbc(ward, items)
 
 
 def _layout_text(pdf: bytes) -> str:

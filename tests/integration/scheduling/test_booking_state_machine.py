@@ -186,7 +186,7 @@ class BookingMachine(RuleBasedStateMachine):
     def waitlist_sweep(self) -> None:
         from scheduling import jobs
 
-        self.attempt(lambda: jobs.waitlist_sweep(self.now))
+        self.attempt(lambda: jobs.waitlist_sweep(now=self.now))
 
     @rule(minutes=st.integers(1, 25))
     def time_passes(self, minutes: int) -> None:

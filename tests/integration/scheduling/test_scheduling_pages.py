@@ -100,7 +100,7 @@ def test_a_patient_books_through_the_pages(
     checkout = patient.post(done.headers["Location"], data={"provider": "sandbox"})
     assert checkout.status_code == 302
     patient.post(urlsplit(checkout.headers["Location"]).path, data={"outcome": "success"})
-    deliver_sandbox_notifications(utcnow(), client_transport(patient))
+    deliver_sandbox_notifications(client_transport(patient), now=utcnow())
     db.session.refresh(appointment)
     assert appointment.state is AppointmentState.BOOKED
     mine = patient.get("/appointments").get_data(as_text=True)
