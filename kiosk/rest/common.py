@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from flask import render_template, url_for
+from flask import current_app, url_for
 from flask_babel import get_locale
 from flask_smorest import Blueprint
 from markupsafe import Markup
@@ -95,8 +95,14 @@ def _visit_qr(slip: TicketSlip) -> str:
     return qr_svg(slip.visit_code, box_size=6, border=2) if slip.visit_code else ""
 
 
+def _render_slip(template: str, **context: Any) -> str:
+    """A slip's template alone: it uses none of a page's context (the hospital, the account,
+    the language), which render_template would look up, by queries, for every slip."""
+    return current_app.jinja_env.get_template(template).render(**context)
+
+
 def slip_html(slip: TicketSlip) -> str:
-    return render_template(
+    return _render_slip(
         "kiosk/_slip.html", slip=slip, qr=qr_svg(slip.url, box_size=4), visit_qr=_visit_qr(slip)
     )
 
@@ -115,7 +121,7 @@ def _qr_img(payload: str, *, border: int) -> Markup:
 
 
 def ticket_pdf(slip: TicketSlip) -> bytes:
-    html = render_template(
+    html = _render_slip(
         "kiosk/ticket_pdf.html",
         slip=slip,
         qr=_qr_img(slip.url, border=4),
