@@ -112,6 +112,9 @@ def slip_html(slip: TicketSlip) -> str:
 TICKET_PDF_CSS = (
     "@page { size: 80mm 200mm; margin: 4mm; }\n"
     + (Path(__file__).parents[1] / "templates" / "kiosk" / "_slip.css").read_text()
+    # On paper the place's parts keep together as unbreakable inline text: laid out like the
+    # screen's inline blocks on an 80 mm line, without a block (and its widths) for each.
+    + "\n.slip-place span { display: inline; white-space: nowrap; }\n"
 )
 
 
@@ -123,6 +126,7 @@ def _qr_img(payload: str, *, border: int) -> Markup:
 def ticket_pdf(slip: TicketSlip) -> bytes:
     html = _render_slip(
         "kiosk/ticket_pdf.html",
+        paper=True,
         slip=slip,
         qr=_qr_img(slip.url, border=4),
         visit_qr=_qr_img(slip.visit_code, border=2) if slip.visit_code else "",

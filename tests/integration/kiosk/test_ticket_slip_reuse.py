@@ -70,7 +70,10 @@ def test_the_pdf_prints_the_slip_its_check_in_built_without_reading_it_again(
     assert ticket["code"] in text and "张*明" in text and "张三明" not in text
     assert world.patient.id_number not in text
     assert "12 m" in text  # the route: "Walk about 12 m to your destination."
-    assert "前面还有 0 人" in text
+    assert "前面还有 0 人" in text and "0 ahead of you" in text
+    assert "扫码查看排队进度" in text and "Scan to follow your place" in text
+    # The screen's slip tells a screen reader each half's language; the paper needs no tags.
+    assert '<span lang="en">Scan to follow your place</span>' in ticket["slip_html"]
 
 
 def test_a_change_in_the_queue_gives_the_paper_the_new_count(
