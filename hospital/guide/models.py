@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import uuid
 from datetime import datetime
 from typing import Any
 
@@ -41,6 +42,11 @@ class MapFloor(Model):
     name_en: Mapped[str] = mapped_column(sa.String(100), default="")
     width: Mapped[int] = mapped_column(default=100)
     height: Mapped[int] = mapped_column(default=60)
+    # Written afresh for all the hospital's floors whenever its map is replaced: routes keep
+    # the map parsed in memory under this key (services/maps.py). "" on maps made before it.
+    revision: Mapped[str] = mapped_column(
+        sa.String(32), default=lambda: uuid.uuid4().hex, server_default=""
+    )
 
 
 class MapNodeKind(enum.StrEnum):

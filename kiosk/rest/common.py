@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from flask import render_template, url_for
+from flask import current_app, url_for
 from flask_babel import get_locale
 from flask_smorest import Blueprint
 from markupsafe import Markup
@@ -95,8 +95,14 @@ def _visit_qr(slip: TicketSlip) -> str:
     return qr_svg(slip.visit_code, box_size=6, border=2) if slip.visit_code else ""
 
 
+def _render_slip(template: str, **context: Any) -> str:
+    """A slip's template alone: it uses none of a page's context (the hospital, the account,
+    the language), which render_template would look up, by queries, for every slip."""
+    return current_app.jinja_env.get_template(template).render(**context)
+
+
 def slip_html(slip: TicketSlip) -> str:
-    return render_template(
+    return _render_slip(
         "kiosk/_slip.html", slip=slip, qr=qr_svg(slip.url, box_size=4), visit_qr=_visit_qr(slip)
     )
 
@@ -106,6 +112,9 @@ def slip_html(slip: TicketSlip) -> str:
 TICKET_PDF_CSS = (
     "@page { size: 80mm 200mm; margin: 4mm; }\n"
     + (Path(__file__).parents[1] / "templates" / "kiosk" / "_slip.css").read_text()
+    # On paper the place's parts keep together as unbreakable inline text: laid out like the
+    # screen's inline blocks on an 80 mm line, without a block (and its widths) for each.
+    + "\n.slip-place span { display: inline; white-space: nowrap; }\n"
 )
 
 
@@ -115,8 +124,9 @@ def _qr_img(payload: str, *, border: int) -> Markup:
 
 
 def ticket_pdf(slip: TicketSlip) -> bytes:
-    html = render_template(
+    html = _render_slip(
         "kiosk/ticket_pdf.html",
+        paper=True,
         slip=slip,
         qr=_qr_img(slip.url, border=4),
         visit_qr=_qr_img(slip.visit_code, border=2) if slip.visit_code else "",

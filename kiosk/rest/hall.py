@@ -416,7 +416,7 @@ def print_ticket(token: str) -> dict[str, Any]:
     device = _kiosk_device()
     now = utcnow()
     ticket = slips.ticket_for_kiosk(device, token)
-    slip = slips.ticket_slip(ticket, ahead=people_ahead(ticket, now), now=now)
+    slip = slips.slip_to_print(ticket, now=now)
     outcome = slips.print_slip(device, slip, now=now)
     return {
         "printed": outcome.printed,
@@ -434,7 +434,7 @@ def ticket_pdf_file(token: str) -> Response:
     device = _kiosk_device()
     now = utcnow()
     ticket = slips.ticket_for_kiosk(device, token)
-    slip = slips.ticket_slip(ticket, ahead=people_ahead(ticket, now), now=now)
+    slip = slips.slip_to_print(ticket, now=now)
     return Response(
         ticket_pdf(slip),
         mimetype="application/pdf",

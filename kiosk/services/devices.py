@@ -32,9 +32,14 @@ def config(key: str, default: Any) -> Any:
 
 
 def hospital_of(hospital_id: int) -> Hospital:
-    """The hospital a kiosk belongs to (it always exists)."""
+    """The hospital a kiosk belongs to (it always exists).
+
+    Held by the session until it ends: a kiosk request asks for it several times, and the
+    session's identity map holds an unchanged row only while something else refers to it.
+    """
     hospital = db.session.get(Hospital, hospital_id)
     assert hospital is not None
+    db.session.info.setdefault("kiosk.hospitals", {})[hospital_id] = hospital
     return hospital
 
 

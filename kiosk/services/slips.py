@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from cachetools import TTLCache
 from flask_babel import lazy_gettext as _l
 
 from hospital.accounts.models import Device
@@ -29,7 +31,7 @@ from kiosk.printing.escpos import (
 from kiosk.printing.slip import DeskSlip, TicketSlip
 from kiosk.services.devices import config, hospital_of
 from kiosk.services.throttle import check_rate, lock_kiosk, log_activity
-from queueing.queries import Ticket, latest_ticket_of_patients
+from queueing.queries import Ticket, latest_ticket_of_patients, people_ahead
 from queueing.services import notify
 
 log = logging.getLogger(__name__)
@@ -78,15 +80,30 @@ def last_ticket(hospital_id: int, patient_ids: list[int], *, now: datetime) -> T
     return ticket
 
 
+# The slip a check-in (or a reprint) just showed, kept for the PDF and the printer requests that
+# follow it, so the paper says what the screen said without reading it all again. Keyed by the
+# ticket's id and secret token (never reused, even where a rolled-back id is), its queue's
+# version (bumped by every change to the queue's tickets, so "people ahead" is current) and the
+# map's revision (an edited map gives the next slip the new route); a slip older than
+# SLIP_REUSE_SECONDS is built afresh, so an edited room or name reaches the paper soon after.
+SLIP_REUSE_SECONDS = 120
+SLIP_CACHE_SIZE = 512
+_slips: TTLCache[tuple[int, str, int, str], TicketSlip] = TTLCache(
+    maxsize=SLIP_CACHE_SIZE, ttl=SLIP_REUSE_SECONDS
+)
+_slips_lock = threading.Lock()
+
+
 def ticket_slip(ticket: Ticket, *, ahead: int | None, now: datetime) -> TicketSlip:
     """The slip's fields: masked name only, times in the hospital's zone."""
     hospital = hospital_of(ticket.hospital_id)
     point = ticket.queue.service_point
     patient = db.session.get(Patient, ticket.patient_id) if ticket.patient_id else None
     issued = ticket.created_at.astimezone(zone_for(hospital))
-    way = maps.route_or_none(hospital.id, to_point=point.code)
+    floor_map = maps.current_map(hospital.id)
+    way = maps.route_to_service_point(floor_map, point) if floor_map else None
     steps = way.steps if way else []
-    return TicketSlip(
+    slip = TicketSlip(
         hospital_name_zh=hospital.name_zh,
         hospital_name_en=hospital.name_en,
         code=ticket.code,
@@ -105,6 +122,24 @@ def ticket_slip(ticket: Ticket, *, ahead: int | None, now: datetime) -> TicketSl
         route_zh=tuple(s.zh for s in steps),
         route_en=tuple(s.en for s in steps),
     )
+    key = _slip_key(ticket, floor_map.revision if floor_map else "")
+    with _slips_lock:
+        _slips[key] = slip
+    return slip
+
+
+def slip_to_print(ticket: Ticket, *, now: datetime) -> TicketSlip:
+    """The ticket's slip for the paper: the one just shown if nothing it says has changed."""
+    key = _slip_key(ticket, maps.map_revision(ticket.hospital_id) or "")
+    with _slips_lock:
+        shown = _slips.get(key)
+    if shown is not None:
+        return shown
+    return ticket_slip(ticket, ahead=people_ahead(ticket, now), now=now)
+
+
+def _slip_key(ticket: Ticket, map_revision: str) -> tuple[int, str, int, str]:
+    return (ticket.id, ticket.token, ticket.queue.version, map_revision)
 
 
 def _visit_code(ticket: Ticket) -> str:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
+import threading
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from cachetools import LRUCache
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 
@@ -60,6 +64,83 @@ def load_graph(hospital_id: int) -> Graph:
             Edge(codes[e.from_node_id], codes[e.to_node_id], e.length_m, e.step_free)
         )
     return graph
+
+
+@dataclass(frozen=True)
+class HospitalMap:
+    """A hospital's map as its tables say, shared by every route asked on it until it changes.
+
+    Its nodes carry no room: a room belongs to the service point, which staff edit apart from
+    the map, so a route reads the room of its destination afresh (`_arrive_in`).
+    """
+
+    revision: str
+    graph: Graph
+    node_of_point: Mapping[int, str]  # service point id -> the node standing for it
+    point_of_node: Mapping[str, int]
+
+
+# Distinct (hospital, revision) maps kept parsed; one per hospital in use is enough, and a
+# replaced map's old revision is never asked for again, so it ages out.
+MAP_CACHE_SIZE = 32
+_maps: LRUCache[tuple[int, str], HospitalMap] = LRUCache(maxsize=MAP_CACHE_SIZE)
+_maps_lock = threading.Lock()
+
+
+def map_revision(hospital_id: int) -> str | None:
+    """The revision of the hospital's map (None: it has no map)."""
+    return db.session.scalar(
+        sa.select(MapFloor.revision)
+        .where(MapFloor.hospital_id == hospital_id)
+        .order_by(MapFloor.id)
+        .limit(1)
+    )
+
+
+def _read_map(hospital_id: int, revision: str) -> HospitalMap:
+    graph = Graph()
+    by_id: dict[int, str] = {}
+    for f in db.session.scalars(sa.select(MapFloor).where(MapFloor.hospital_id == hospital_id)):
+        key = _floor_key(f.building, f.floor)
+        by_id[f.id] = key
+        graph.floors[key] = Floor(key, f.building, f.floor, f.name_zh, f.name_en, f.width, f.height)
+    codes: dict[int, str] = {}
+    node_of_point: dict[int, str] = {}
+    for n in db.session.scalars(sa.select(MapNode).where(MapNode.hospital_id == hospital_id)):
+        codes[n.id] = n.code
+        graph.nodes[n.code] = Node(
+            n.code, n.kind.value, by_id[n.floor_id], n.x, n.y, n.name_zh, n.name_en
+        )
+        if n.service_point_id is not None:
+            node_of_point.setdefault(n.service_point_id, n.code)
+    for e in db.session.scalars(sa.select(MapEdge).where(MapEdge.hospital_id == hospital_id)):
+        graph.edges.append(
+            Edge(codes[e.from_node_id], codes[e.to_node_id], e.length_m, e.step_free)
+        )
+    point_of_node = {code: point_id for point_id, code in node_of_point.items()}
+    return HospitalMap(revision, graph, node_of_point, point_of_node)
+
+
+def current_map(hospital_id: int) -> HospitalMap | None:
+    """The hospital's map (None: it has none): one query while it is unchanged.
+
+    Kept in memory under (hospital, revision); replace_map writes a new random revision, so
+    every process sees an edit at its next route, and no two hospitals (or databases) share a
+    key. Read-only: routes and drawings never change it.
+    """
+    revision = map_revision(hospital_id)
+    if revision is None:
+        return None
+    if not revision:  # a map from before revisions: read every time
+        return _read_map(hospital_id, revision)
+    key = (hospital_id, revision)
+    with _maps_lock:
+        found = _maps.get(key)
+    if found is None:
+        found = _read_map(hospital_id, revision)
+        with _maps_lock:
+            _maps[key] = found
+    return found
 
 
 def export_map(hospital_id: int) -> dict[str, Any]:
@@ -157,8 +238,9 @@ def replace_map(
     for table in (MapEdge, MapNode, MapFloor):
         db.session.execute(sa.delete(table).where(table.hospital_id == hospital_id))
     floors = {}
+    revision = uuid.uuid4().hex  # one for all the floors: the key routes cache the map under
     for f in data["floors"]:
-        floor = MapFloor(hospital_id=hospital_id, **{k: f[k] for k in f})
+        floor = MapFloor(hospital_id=hospital_id, revision=revision, **{k: f[k] for k in f})
         db.session.add(floor)
         floors[_floor_key(f["building"], f["floor"])] = floor
     db.session.flush()
@@ -205,24 +287,18 @@ class RouteAnswer:
         return [(key, floor_svg(self.graph, key, self.route, lang)) for key in self.route.floors]
 
 
-def _node_for(graph: Graph, hospital_id: int, ref: str) -> str | None:
+def _node_for(found: HospitalMap, hospital_id: int, ref: str) -> str | None:
     """A node code, or the node standing for a service point of that code."""
-    if ref in graph.nodes:
+    if ref in found.graph.nodes:
         return ref
-    if f"P-{ref}" in graph.nodes:  # the convention of the demo map and the admin page
+    if f"P-{ref}" in found.graph.nodes:  # the convention of the demo map and the admin page
         return f"P-{ref}"
     point_id = db.session.scalar(
         sa.select(ServicePoint.id).where(
             ServicePoint.hospital_id == hospital_id, ServicePoint.code == ref
         )
     )
-    if point_id is None:
-        return None
-    return db.session.scalar(
-        sa.select(MapNode.code).where(
-            MapNode.hospital_id == hospital_id, MapNode.service_point_id == point_id
-        )
-    )
+    return None if point_id is None else found.node_of_point.get(point_id)
 
 
 class NoRoute(NotFound):
@@ -233,17 +309,49 @@ def route_between(
     hospital_id: int, *, to_point: str, from_point: str | None = None, step_free: bool = False
 ) -> RouteAnswer:
     """The route from a point (or the best entrance) to a point; step_free avoids stairs."""
-    graph = load_graph(hospital_id)
-    goal = _node_for(graph, hospital_id, to_point)
-    if goal is None:
+    found = current_map(hospital_id)
+    goal = _node_for(found, hospital_id, to_point) if found else None
+    if found is None or goal is None:
         raise NoRoute(_l("That place is not on the hospital's map."))
+    start = None
     if from_point:
-        start = _node_for(graph, hospital_id, from_point)
+        start = _node_for(found, hospital_id, from_point)
         if start is None:
             raise NoRoute(_l("That place is not on the hospital's map."))
-        starts = [start]
-    else:
-        starts = [n.code for n in graph.entrances()]
+    return _route(found, goal, start=start, step_free=step_free, point=None)
+
+
+def route_to_service_point(
+    found: HospitalMap, point: ServicePoint, *, step_free: bool = False
+) -> RouteAnswer | None:
+    """The route from the best entrance to a service point already read, on a map already read
+    (no query while the map is unchanged); None when the point is not on it or no way leads."""
+    graph = found.graph
+    goal = (
+        point.code
+        if point.code in graph.nodes
+        else f"P-{point.code}"
+        if f"P-{point.code}" in graph.nodes
+        else found.node_of_point.get(point.id)
+    )
+    if goal is None:
+        return None
+    try:
+        return _route(found, goal, start=None, step_free=step_free, point=point)
+    except NoRoute:
+        return None
+
+
+def _route(
+    found: HospitalMap,
+    goal: str,
+    *,
+    start: str | None,
+    step_free: bool,
+    point: ServicePoint | None,
+) -> RouteAnswer:
+    graph = found.graph
+    starts = [start] if start else [n.code for n in graph.entrances()]
     routes = [r for s in starts if (r := shortest_route(graph, s, goal, step_free=step_free))]
     if not routes:
         raise NoRoute(
@@ -251,8 +359,22 @@ def route_between(
             if step_free
             else _l("No route was found; please ask staff for help.")
         )
-    best = min(routes, key=lambda r: r.length_m)
+    best = _arrive_in(found, min(routes, key=lambda r: r.length_m), point)
     return RouteAnswer(best, describe(graph, best), graph)
+
+
+def _arrive_in(found: HospitalMap, route: Route, point: ServicePoint | None) -> Route:
+    """The route with its destination's room as the service point has it now."""
+    last = route.nodes[-1]
+    point_id = found.point_of_node.get(last.code)
+    if point_id is None:
+        return route
+    if point is None or point.id != point_id:
+        point = db.session.get(ServicePoint, point_id)
+    room = (point.room if point is not None else "") or ""
+    return dataclasses.replace(
+        route, nodes=(*route.nodes[:-1], dataclasses.replace(last, room=room))
+    )
 
 
 def route_or_none(
