@@ -64,7 +64,7 @@ def latest_ticket_of_patients(hospital_id: int, patient_ids: list[int], day: dat
     )
 
 
-def people_ahead(ticket: Ticket, now: datetime) -> int | None:
+def people_ahead(ticket: Ticket, *, now: datetime) -> int | None:
     """How many are called before this ticket (None: it is not waiting)."""
     return _people_ahead(ticket, now=now)
 

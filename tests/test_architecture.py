@@ -235,15 +235,6 @@ def test_the_neighbour_rule_catches_models_and_private_names(tmp_path: Path) -> 
 # them in the wrong place. Left for now: functions that files another change was rewriting at the
 # time call positionally (scheduling/services/booking.py, kiosk/services/check_in.py).
 KEYWORD_ONLY = ("now", "actor")
-POSITIONAL_FOR_NOW = {
-    ("scheduling/services/booking.py", "_insert_appointment"),
-    ("scheduling/services/booking.py", "_check_bookable"),
-    ("scheduling/services/booking.py", "_check_limits"),
-    ("scheduling/services/booking.py", "_get_appointment"),
-    ("scheduling/services/places.py", "_expire_hold"),
-    ("scheduling/services/rules.py", "_is_desk_staff"),
-    ("queueing/queries.py", "people_ahead"),
-}
 
 
 def positional_now_or_actor(path: Path) -> list[str]:
@@ -261,7 +252,7 @@ def positional_now_or_actor(path: Path) -> list[str]:
 @pytest.mark.parametrize("path", source_files(), ids=lambda p: str(p.relative_to(ROOT)))
 def test_now_and_actor_are_keyword_only(path: Path) -> None:
     rel = str(path.relative_to(ROOT))
-    bad = [name for name in positional_now_or_actor(path) if (rel, name) not in POSITIONAL_FOR_NOW]
+    bad = positional_now_or_actor(path)
     assert not bad, f"{rel}: {bad} take now or actor by position; write `def f(x, *, actor, now)`"
 
 

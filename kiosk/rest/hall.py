@@ -398,14 +398,18 @@ def reprint(args: dict[str, Any]) -> dict[str, Any]:
             args["code"], hospital_id=device.hospital_id, station="kiosk", now=now, device=device
         )
         ticket = slips.last_ticket(device.hospital_id, [visit.patient_id], now=now)
-        return _ticket_out(kiosk_check_in.IssuedTicket(ticket, False, people_ahead(ticket, now)))
+        return _ticket_out(
+            kiosk_check_in.IssuedTicket(ticket, False, people_ahead(ticket, now=now))
+        )
     try:
         ticket = slips.last_ticket(device.hospital_id, _patients(device, args), now=utcnow())
     except NotFound:
         if args.get("id_number"):
             identity.keep_fruitless_lookup(device)
         raise
-    return _ticket_out(kiosk_check_in.IssuedTicket(ticket, False, people_ahead(ticket, utcnow())))
+    return _ticket_out(
+        kiosk_check_in.IssuedTicket(ticket, False, people_ahead(ticket, now=utcnow()))
+    )
 
 
 @blp.route("/tickets/<token>/print", methods=["POST"])

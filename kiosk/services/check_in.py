@@ -99,7 +99,7 @@ def check_in(device: Device, appointment_id: int, *, now: datetime) -> IssuedTic
             patient_id=appointment.patient_id,
             detail={"device_id": device.id, "appointment_id": appointment.id},
         )
-    return IssuedTicket(ticket, new, people_ahead(ticket, now))
+    return IssuedTicket(ticket, new, people_ahead(ticket, now=now))
 
 
 def check_in_with_code(device: Device, code: str, *, now: datetime) -> Ticket:
@@ -136,4 +136,4 @@ def check_in_with_visit_code(device: Device, code: str, *, now: datetime) -> Iss
             _l("You have no appointment or ticket today. Please ask at the registration desk."),
             code=ErrorCode.NO_TICKET_TODAY,
         )
-    return IssuedTicket(ticket, False, people_ahead(ticket, now))
+    return IssuedTicket(ticket, False, people_ahead(ticket, now=now))

@@ -135,7 +135,7 @@ def slip_to_print(ticket: Ticket, *, now: datetime) -> TicketSlip:
         shown = _slips.get(key)
     if shown is not None:
         return shown
-    return ticket_slip(ticket, ahead=people_ahead(ticket, now), now=now)
+    return ticket_slip(ticket, ahead=people_ahead(ticket, now=now), now=now)
 
 
 def _slip_key(ticket: Ticket, map_revision: str) -> tuple[int, str, int, str]:

@@ -137,7 +137,7 @@ def walk_in(
         patient_id=patient_id,
         detail={"device_id": device.id, "department_id": department_id},
     )
-    return IssuedTicket(ticket, True, people_ahead(ticket, now))
+    return IssuedTicket(ticket, True, people_ahead(ticket, now=now))
 
 
 def desk_slip(device: Device, department_id: int, *, now: datetime) -> DeskSlip:
@@ -385,7 +385,7 @@ def walk_in_ticket(
     if walk_in.ticket_id is not None:
         ticket = ticket_of_hospital(walk_in.hospital_id, walk_in.ticket_id)
         assert ticket is not None
-        return IssuedTicket(ticket, True, people_ahead(ticket, now))
+        return IssuedTicket(ticket, True, people_ahead(ticket, now=now))
     if walk_in.status is WalkInStatus.REFUNDED:
         raise Conflict(
             _l(

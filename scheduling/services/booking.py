@@ -46,7 +46,7 @@ def _already_in_session() -> Conflict:
 
 
 def _insert_appointment(
-    slot: Slot, patient: Patient, actor: Account, *, now: datetime, **values: Any
+    slot: Slot, patient: Patient, *, actor: Account, now: datetime, **values: Any
 ) -> Appointment:
     """Add the patient's appointment in the slot at the session's fee (its place is taken)."""
     appointment = Appointment(
@@ -70,7 +70,7 @@ def _insert_appointment(
     return appointment
 
 
-def _check_bookable(slot: Slot, now: datetime) -> None:
+def _check_bookable(slot: Slot, *, now: datetime) -> None:
     _check_bookable_values(
         status=slot.session.status,
         starts_at=slot.starts_at,
@@ -132,9 +132,9 @@ class _Limits:
 
 
 def _check_limits(
-    actor: Account,
     patient_id: int,
     *,
+    actor: Account,
     session_id: int,
     local_date: date,
     now: datetime,
@@ -344,7 +344,7 @@ def _hold_fast(
         "fee_fen": row.cs_fee_fen,
         "now": now,
         "hold_until": hold_until,
-        "desk": _is_desk_staff(actor),
+        "desk": _is_desk_staff(actor=actor),
     }
     try:
         result = db.session.execute(hold_sql.CHECK_TAKE_INSERT, values).one()
@@ -400,7 +400,7 @@ def _hold_checked(
             _l("No such slot. Search again for free times."), code=ErrorCode.SLOT_NOT_FOUND
         )
     slot, has_lapsed_holds = row
-    _check_bookable(slot, now)
+    _check_bookable(slot, now=now)
     # Fail fast when the slot was already full when read: most losers of a rush stop here, after
     # this one query (whether a slot is full is public; nothing about the patient is revealed).
     if slot.booked >= slot.capacity and not (
@@ -410,10 +410,10 @@ def _hold_checked(
     patient = require_patient_access(
         actor, patient_id, Permission.BOOK, action="scheduling.hold", lock_rows=True
     )
-    desk = _is_desk_staff(actor)
+    desk = _is_desk_staff(actor=actor)
     limits = _check_limits(
-        actor,
         patient.id,
+        actor=actor,
         session_id=slot.session_id,
         local_date=slot.local_date,
         now=now,
@@ -429,7 +429,7 @@ def _hold_checked(
                 Appointment.hold_expires_at <= now,
             )
         ).all():
-            _expire_hold(appointment_id, now)
+            _expire_hold(appointment_id, now=now)
     session = slot.session
     values: dict[str, Any] = {
         "hospital_id": slot.hospital_id,
@@ -533,7 +533,7 @@ class _Undo(Exception):
     """Roll back a savepoint whose work turned out to be unwanted."""
 
 
-def _get_appointment(actor: Account, appointment_id: int, permission: Permission) -> Appointment:
+def _get_appointment(appointment_id: int, permission: Permission, *, actor: Account) -> Appointment:
     appointment = db.session.get(Appointment, appointment_id)
     if appointment is None or appointment.hospital_id != actor.hospital_id:
         raise NotFound(_l("No such appointment."), code=ErrorCode.APPOINTMENT_NOT_FOUND)
@@ -552,7 +552,7 @@ def _hold_lapsed() -> Conflict:
 
 def confirm(appointment_id: int, *, actor: Account, now: datetime) -> Appointment:
     """The patient's confirm step for a free appointment; a fee-bearing one is booked by paying."""
-    appointment = _get_appointment(actor, appointment_id, Permission.BOOK)
+    appointment = _get_appointment(appointment_id, Permission.BOOK, actor=actor)
     state = effective_state(appointment, now=now)
     if state in (AppointmentState.BOOKED, AppointmentState.CHECKED_IN):
         return appointment

@@ -56,8 +56,8 @@ def patient_cancel_deadline(appointment: Appointment, zone: ZoneInfo, rules: Rul
 
 def cancel(appointment_id: int, *, actor: Account, now: datetime, reason: str = "") -> Appointment:
     """Cancel a hold or booking: patients until the cut-off, desk staff at any time with a reason."""
-    appointment = _get_appointment(actor, appointment_id, Permission.BOOK)
-    desk = _is_desk_staff(actor)
+    appointment = _get_appointment(appointment_id, Permission.BOOK, actor=actor)
+    desk = _is_desk_staff(actor=actor)
     state = effective_state(appointment, now=now)
     if state not in (AppointmentState.HELD, AppointmentState.BOOKED):
         raise Conflict(
@@ -122,13 +122,13 @@ def reschedule(
     appointment_id: int, *, actor: Account, new_slot_id: int, now: datetime
 ) -> Appointment:
     """Move a booking to another slot in one transaction, keeping its payment."""
-    appointment = _get_appointment(actor, appointment_id, Permission.BOOK)
+    appointment = _get_appointment(appointment_id, Permission.BOOK, actor=actor)
     if effective_state(appointment, now=now) is not AppointmentState.BOOKED:
         raise Conflict(
             _l("Only a confirmed booking can be rescheduled."), code=ErrorCode.NOT_RESCHEDULABLE
         )
     rules = rules_for(appointment.hospital_id)
-    desk = _is_desk_staff(actor)
+    desk = _is_desk_staff(actor=actor)
     if appointment.reschedule_count >= rules.reschedule_limit:
         raise Conflict(
             _l(
@@ -147,7 +147,7 @@ def reschedule(
     new_slot = _get_slot(appointment.hospital_id, new_slot_id)
     if new_slot.id == appointment.slot_id:
         raise InvalidInput(_l("Choose a different slot."), code=ErrorCode.SAME_SLOT)
-    _check_bookable(new_slot, now)
+    _check_bookable(new_slot, now=now)
     if (new_slot.session.fee_fen, new_slot.session.fee_class) != (
         appointment.fee_fen,
         appointment.fee_class,
@@ -158,8 +158,8 @@ def reschedule(
         )
     _lock_booker(actor.id, appointment.patient_id)
     _check_limits(
-        actor,
         appointment.patient_id,
+        actor=actor,
         session_id=new_slot.session_id,
         local_date=new_slot.local_date,
         now=now,
@@ -238,8 +238,8 @@ def add_on(
         raise InvalidInput(_l("This session is over."), code=ErrorCode.SESSION_OVER)
     _lock_booker(actor.id, patient.id)
     _check_limits(
-        actor,
         patient.id,
+        actor=actor,
         session_id=slot.session_id,
         local_date=slot.local_date,
         now=now,
@@ -254,7 +254,7 @@ def add_on(
     appointment = _insert_appointment(
         slot,
         patient,
-        actor,
+        actor=actor,
         now=now,
         state=AppointmentState.BOOKED,
         is_addon=True,

@@ -89,7 +89,7 @@ def asking(appointment: Appointment, *, now: datetime) -> bool:
 
 def keep(appointment_id: int, *, actor: Account, now: datetime) -> Appointment:
     """The patient answers "I will come": the booking is kept and not asked about again."""
-    appointment = _get_appointment(actor, appointment_id, Permission.BOOK)
+    appointment = _get_appointment(appointment_id, Permission.BOOK, actor=actor)
     if (
         effective_state(appointment, now=now) is not AppointmentState.BOOKED
         or appointment.slot.starts_at <= now

@@ -112,10 +112,10 @@ def release_lapsed_holds_on_slot(slot_id: int, *, now: datetime) -> int:
             Appointment.hold_expires_at <= now,
         )
     ).all()
-    return sum(1 for appointment_id in ids if _expire_hold(appointment_id, now))
+    return sum(1 for appointment_id in ids if _expire_hold(appointment_id, now=now))
 
 
-def _expire_hold(appointment_id: int, now: datetime) -> bool:
+def _expire_hold(appointment_id: int, *, now: datetime) -> bool:
     return _end_appointment(
         appointment_id,
         to_state=AppointmentState.EXPIRED,
@@ -135,7 +135,7 @@ def release_expired_holds(*, now: datetime, limit: int = 1000) -> int:
         .order_by(Appointment.hold_expires_at)
         .limit(limit)
     ).all()
-    return sum(1 for appointment_id in ids if _expire_hold(appointment_id, now))
+    return sum(1 for appointment_id in ids if _expire_hold(appointment_id, now=now))
 
 
 def effective_state(appointment: Appointment, *, now: datetime) -> AppointmentState:

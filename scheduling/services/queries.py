@@ -81,7 +81,7 @@ def calendar_entry(
     appointment_id: int, *, actor: Account, now: datetime, language: str = "zh"
 ) -> CalendarEntry:
     """The appointment as a calendar event (cancelled and lapsed ones as a cancellation)."""
-    appointment = _get_appointment(actor, appointment_id, Permission.VIEW)
+    appointment = _get_appointment(appointment_id, Permission.VIEW, actor=actor)
     session = appointment.slot.session
     hospital = db.session.get_one(Hospital, appointment.hospital_id)
     clinician = db.session.get(Clinician, session.clinician_id) if session.clinician_id else None
@@ -118,7 +118,7 @@ def calendar_entry(
 
 def get_appointment(appointment_id: int, *, actor: Account) -> Appointment:
     """One appointment the account may see."""
-    return _get_appointment(actor, appointment_id, Permission.VIEW)
+    return _get_appointment(appointment_id, Permission.VIEW, actor=actor)
 
 
 def list_templates(*, actor: Account) -> list[SessionTemplate]:

@@ -83,5 +83,5 @@ def _require_roles(hospital_id: int, roles: Iterable[Role], *, actor: Account) -
         )
 
 
-def _is_desk_staff(actor: Account) -> bool:
+def _is_desk_staff(*, actor: Account) -> bool:
     return actor.has_role(*DESK_ROLES)
