@@ -4,8 +4,6 @@ the slip says goes stale (people ahead after a change in the queue, the route af
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy as sa
@@ -19,20 +17,7 @@ from tests.integration.kiosk.conftest import KioskWorld
 from tests.integration.kiosk.test_map_cache import _map
 from tests.support import queueing_factories as qf
 from tests.support.kiosk_factories import book, qr_for
-
-
-@contextmanager
-def _statements() -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        seen.append(statement)
-
-    sa.event.listen(db.engine, "before_cursor_execute", count)
-    try:
-        yield seen
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", count)
+from tests.support.statements import sent_statements
 
 
 def _check_in(app: Any, client: Any, world: KioskWorld, patient: Any) -> dict[str, Any]:
@@ -61,7 +46,7 @@ def test_the_pdf_prints_the_slip_its_check_in_built_without_reading_it_again(
     ticket = _check_in(app, kiosk_client, world, world.patient)
     assert "data-slip-route" in ticket["slip_html"]
 
-    with _statements() as seen:
+    with sent_statements() as seen:
         text = _pdf_text(kiosk_client, world, ticket)
 
     read = " ".join(seen).lower()

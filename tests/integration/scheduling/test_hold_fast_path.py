@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import time, timedelta
-from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -21,21 +18,7 @@ from scheduling.models import Appointment, AppointmentState, BookingSuspension, 
 from scheduling.services import booking
 from tests.integration.scheduling.conftest import World, assert_slot_invariants
 from tests.support.scheduling_factories import NOW, create_clinic_session, set_rules, slots_of
-
-
-@contextmanager
-def counted_statements() -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        seen.append(" ".join(statement.split())[:60])
-
-    engine = db.session.get_bind().engine
-    sa.event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield seen
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", count)
+from tests.support.statements import sent_statements
 
 
 def booked(slot_id: int) -> int:
@@ -50,7 +33,7 @@ def test_a_hold_on_postgresql_runs_three_statements_and_its_reply_needs_no_reloa
     slot_id, patient_id = slot.id, patient.id
     db.session.expunge_all()  # nothing cached: what the hold needs, it reads
     account = db.session.get(Account, account.id)
-    with counted_statements() as seen:
+    with sent_statements() as seen:
         appointment = booking.hold(actor=account, patient_id=patient_id, slot_id=slot_id, now=NOW)
         # Everything the reply shows is there without another statement.
         shown = (
