@@ -304,6 +304,37 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def seed_clinician() -> tuple[Any, Any]:
+    """The bench hospital, one department and its clinician (inside an app context)."""
+    from hospital.db import db
+    from hospital.organisation.models import Clinician, ClinicianTitle, Department, Hospital
+
+    hospital = Hospital(
+        code="BENCH", name_zh="压测医院", name_en="Bench Hospital", timezone="Asia/Shanghai"
+    )
+    db.session.add(hospital)
+    db.session.flush()
+    department = Department(
+        hospital_id=hospital.id,
+        code="NK",
+        name_zh="内科",
+        name_en="Internal Medicine",
+        pinyin_initials="nk",
+    )
+    db.session.add(department)
+    db.session.flush()
+    clinician = Clinician(
+        hospital_id=hospital.id,
+        department_id=department.id,
+        name_zh="王建国",
+        name_en="Wang Jianguo",
+        title=ClinicianTitle.CHIEF_PHYSICIAN,
+    )
+    db.session.add(clinician)
+    db.session.flush()
+    return hospital, clinician
+
+
 def seed(url: str, patients: int) -> dict[str, Any]:
     """Create the schema, the clinician's 300 slots and the signed-in patients; return cookies."""
     import sqlalchemy as sa
@@ -312,7 +343,6 @@ def seed(url: str, patients: int) -> dict[str, Any]:
     from hospital.accounts.sessions import token_hash
     from hospital.app import create_app
     from hospital.db import db
-    from hospital.organisation.models import Clinician, ClinicianTitle, Department, Hospital
     from hospital.patients.models import FamilyLink, IdentityType, Patient, Relationship, Sex
     from hospital.zones import local_date, zone_for
     from scheduling.models import ClinicSession, FeeClass, SessionStatus, Slot
@@ -329,29 +359,7 @@ def seed(url: str, patients: int) -> dict[str, Any]:
                 "created_at timestamptz)"
             )
         )
-        hospital = Hospital(
-            code="BENCH", name_zh="压测医院", name_en="Bench Hospital", timezone="Asia/Shanghai"
-        )
-        db.session.add(hospital)
-        db.session.flush()
-        department = Department(
-            hospital_id=hospital.id,
-            code="NK",
-            name_zh="内科",
-            name_en="Internal Medicine",
-            pinyin_initials="nk",
-        )
-        db.session.add(department)
-        db.session.flush()
-        clinician = Clinician(
-            hospital_id=hospital.id,
-            department_id=department.id,
-            name_zh="王建国",
-            name_en="Wang Jianguo",
-            title=ClinicianTitle.CHIEF_PHYSICIAN,
-        )
-        db.session.add(clinician)
-        db.session.flush()
+        hospital, clinician = seed_clinician()
         zone = zone_for(hospital)
         today = local_date(now, zone)
         days = [today + timedelta(days=d) for d in range(1, 30)]
@@ -363,7 +371,7 @@ def seed(url: str, patients: int) -> dict[str, Any]:
             session = ClinicSession(
                 hospital_id=hospital.id,
                 template_id=None,
-                department_id=department.id,
+                department_id=clinician.department_id,
                 clinician_id=clinician.id,
                 local_date=day,
                 start_time=start,

@@ -53,6 +53,7 @@ from bench.booking_rush import (  # noqa: E402
     FreeSlots,
     Reply,
     audit,
+    seed_clinician,
 )
 from deploy.cluster import WEB_COUNT, Cluster, Ports  # noqa: E402
 
@@ -85,7 +86,6 @@ def seed(url: str, patients: int, places: int) -> dict[str, Any]:
     from hospital.accounts.sessions import token_hash
     from hospital.app import create_app
     from hospital.db import db
-    from hospital.organisation.models import Clinician, ClinicianTitle, Department, Hospital
     from hospital.patients.models import FamilyLink, IdentityType, Patient, Relationship, Sex
     from hospital.zones import local_date, zone_for
     from scheduling.models import ClinicSession, FeeClass, SessionStatus, Slot
@@ -96,29 +96,7 @@ def seed(url: str, patients: int, places: int) -> dict[str, Any]:
     serializer = app.session_interface.get_signing_serializer(app)
     now = datetime.now(UTC)
     with app.app_context():
-        hospital = Hospital(
-            code="BENCH", name_zh="压测医院", name_en="Bench Hospital", timezone="Asia/Shanghai"
-        )
-        db.session.add(hospital)
-        db.session.flush()
-        department = Department(
-            hospital_id=hospital.id,
-            code="NK",
-            name_zh="内科",
-            name_en="Internal Medicine",
-            pinyin_initials="nk",
-        )
-        db.session.add(department)
-        db.session.flush()
-        clinician = Clinician(
-            hospital_id=hospital.id,
-            department_id=department.id,
-            name_zh="王建国",
-            name_en="Wang Jianguo",
-            title=ClinicianTitle.CHIEF_PHYSICIAN,
-        )
-        db.session.add(clinician)
-        db.session.flush()
+        hospital, clinician = seed_clinician()
         hospital_id, zone = hospital.id, zone_for(hospital)
         today = local_date(now, zone)
         days = [d for d in (today + timedelta(days=n) for n in range(1, 30)) if d.weekday() < 5]
@@ -131,7 +109,7 @@ def seed(url: str, patients: int, places: int) -> dict[str, Any]:
             [
                 {
                     "hospital_id": hospital_id,
-                    "department_id": department.id,
+                    "department_id": clinician.department_id,
                     "clinician_id": clinician.id,
                     "local_date": day,
                     "start_time": start,
