@@ -7,6 +7,7 @@ modules can change their tables freely. Receivers run in the sender's transactio
 
 from __future__ import annotations
 
+import functools
 from datetime import date, datetime
 from typing import Any
 
@@ -112,14 +113,46 @@ def _forget_cached_visits() -> None:
             db.session.expire(obj)
 
 
+# The summary's columns with a Python-side default (the flags), as an INSERT fills them.
+_VISIT_DEFAULTS: dict[str, Any] = {
+    column.name: column.default.arg  # type: ignore[attr-defined]  # scalar defaults carry it
+    for column in VisitSummary.__table__.c
+    if column.default is not None and column.default.is_scalar
+}
+
+
+@functools.cache
+def _visit_upsert_sql(key: str, inserted: tuple[str, ...], changed: tuple[str, ...]) -> Any:
+    """The visit row's INSERT … ON CONFLICT (hospital, key) DO UPDATE … RETURNING id, as text.
+
+    SQLAlchemy's dialect INSERTs with ON CONFLICT have no cache key, so they are compiled anew
+    on every execution (and so is any statement they are folded into: a walk-in's took longer to
+    compile than to run). The same clause as typed text is compiled once per shape; PostgreSQL
+    and SQLite spell it alike.
+    """
+    table = VisitSummary.__table__
+    sql = (
+        f"INSERT INTO {table.name} ({', '.join(inserted)}) "
+        f"VALUES ({', '.join(':v_' + name for name in inserted)}) "
+        f"ON CONFLICT (hospital_id, {key}) DO UPDATE SET "
+        f"{', '.join(f'{name} = :c_{name}' for name in changed)} RETURNING id"
+    )
+    binds = [sa.bindparam(f"v_{name}", type_=table.c[name].type) for name in inserted] + [
+        sa.bindparam(f"c_{name}", type_=table.c[name].type) for name in changed
+    ]
+    return sa.text(sql).bindparams(*binds).columns(VisitSummary.id)
+
+
 def _upsert_visit(
     key: str, values: dict[str, Any], changes: dict[str, Any], *, fold: list[Any] | None = None
 ) -> None:
     """Insert the visit's row, or apply `changes` to the row with the same (hospital, key)."""
-    statement = upsert_insert()(VisitSummary).values(**values)
-    statement = statement.on_conflict_do_update(
-        index_elements=["hospital_id", key], set_=changes
-    ).returning(VisitSummary.id)
+    values = {**_VISIT_DEFAULTS, **values}  # what an ORM or Core INSERT would fill in
+    shape = _visit_upsert_sql(key, tuple(values), tuple(changes))
+    statement = shape.bindparams(
+        **{f"v_{name}": value for name, value in values.items()},
+        **{f"c_{name}": value for name, value in changes.items()},
+    )
     if fold is not None:  # the sender runs it in its own statement (hospital.events, "Folding")
         fold.append(statement)
         _forget_cached_visits()

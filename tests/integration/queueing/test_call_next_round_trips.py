@@ -296,3 +296,33 @@ def test_a_walk_in_to_a_closed_or_missing_queue_is_refused_and_writes_nothing(
     from reports.models import VisitSummary
 
     assert db.session.scalar(sa.select(sa.func.count()).select_from(VisitSummary)) == 0
+
+
+def test_walk_in_call_and_complete_statements_are_compiled_once(
+    hospital: Any, point: Any, queue: Any, counter: Any, postgres_only: None
+) -> None:
+    """A statement without a cache key (a dialect INSERT … ON CONFLICT) is compiled on every
+    execution, and so is anything it is folded into: none of these may have one."""
+    from sqlalchemy.engine.interfaces import CacheStats
+
+    from queueing.services import serving
+
+    uncached: list[str] = []
+
+    def note(_conn: Any, _cursor: Any, statement: str, _params: Any, context: Any, *_a: Any):
+        if context.cache_hit is CacheStats.NO_CACHE_KEY:
+            uncached.append(statement)
+
+    ids = {"hospital_id": hospital.id, "counter_id": counter.id}
+    sa.event.listen(db.engine, "before_cursor_execute", note)
+    try:
+        for minute in range(2):
+            at = NOW + timedelta(minutes=minute)
+            issuing.issue_walk_in(
+                actor=None, hospital_id=hospital.id, service_point_id=point.id, now=at
+            )
+            calling.call_next(actor=None, now=at, **ids)
+            serving.complete(actor=None, now=at, **ids)
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", note)
+    assert uncached == []
