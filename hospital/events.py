@@ -39,7 +39,8 @@ order_paid = _signals.signal("order-paid")
 # receiver whose whole work is one INSERT or UPDATE then appends that statement (SQLAlchemy Core,
 # with RETURNING) instead of executing it, and the sender runs it as a CTE of its own statement
 # (PostgreSQL): the same transaction, one round trip fewer under the lock. Without `fold` (the
-# default) receivers execute as usual.
+# default) receivers execute as usual. A receiver that does not fold runs before the sender's
+# statement, so it must not read the rows that statement writes (the ticket, its call).
 # An appointment became booked (paid, or free). kwargs: appointment_id, hospital_id, patient_id,
 # department_id, clinician_id, starts_at, online (bool: booked by the patient from a phone or
 # the web, not at a desk or kiosk), now. Sent by scheduling.

@@ -173,12 +173,12 @@ _ISSUE = _issue_statement()
 class _Setup:
     point: ServicePoint
     hospital: Hospital
-    queue: ServiceQueue
+    queue: ServiceQueue | None
     ticket_id: int
 
 
 def _setup(*, hospital_id: int, service_point_id: int, now: datetime) -> _Setup:
-    """The point (404 unless active in this hospital) and today's open queue (409 otherwise)."""
+    """The point (404 unless active in this hospital), today's queue if any, a new ticket id."""
     utc_day = now.astimezone(UTC).date()
     rows = (
         db.session.execute(
@@ -197,6 +197,10 @@ def _setup(*, hospital_id: int, service_point_id: int, now: datetime) -> _Setup:
     point, hospital = rows[0][0], rows[0][1]
     day = local_date(now, zone_for(hospital))
     queue = next((row[2] for row in rows if row[2] is not None and row[2].service_day == day), None)
+    return _Setup(point, hospital, queue, rows[0][3])
+
+
+def _require_open(queue: ServiceQueue | None) -> ServiceQueue:
     if queue is None:
         raise Conflict(
             _l("This service point has no open queue today. Open it first."),
@@ -204,7 +208,7 @@ def _setup(*, hospital_id: int, service_point_id: int, now: datetime) -> _Setup:
         )
     if queue.status is not QueueStatus.OPEN:
         raise _closed()
-    return _Setup(point, hospital, queue, rows[0][3])
+    return queue
 
 
 def _closed() -> Conflict:
@@ -227,12 +231,12 @@ def issue_walk_in(
     from queueing.services.issuing import _priority_for
 
     found = _setup(hospital_id=hospital_id, service_point_id=service_point_id, now=now)
-    queue = found.queue
     patient = None
     if patient_id is not None:
         patient = db.session.get(Patient, patient_id) if isinstance(patient_id, int) else None
         if patient is None or patient.hospital_id != hospital_id:
             raise NotFound(_l("No such patient."), code=ErrorCode.PATIENT_NOT_FOUND)
+    queue = _require_open(found.queue)  # in the general path's order: point, patient, queue
     day = local_date(now, zone_for(found.hospital))
     # Told before the lock: a receiver that cannot fold (the visit, for a patient) writes now,
     # outside the queue's lock; the statistics' row goes into the statement below.
