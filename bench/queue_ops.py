@@ -6,7 +6,8 @@ Three phases against one server, in one run:
    next request as soon as the last is answered; ten of the counters also serve a second
    service point's queue (longest wait first), so multi-queue calling is in the mix;
 2. baseline: the same 70 clients, each repeating the app's authenticated one-row ORM insert
-   (a nurse adds a counter: sign-in check, one read, one insert, commit) as fast as answered;
+   (a nurse adds a counter: sign-in check, one read, one insert, commit) as fast as answered,
+   half of it just before the closed loop and half just after (a drifting load cancels);
 3. open loop: requests arrive at a fixed 25 per second (a large hospital's morning compressed
    tenfold: issue, call-next, complete), whatever the answers' speed; latency is measured
    from the moment each request was due, so a server that falls behind shows it.
@@ -123,9 +124,22 @@ def main() -> None:
         # others (2 x 16: p99 567 ms; 2 x 8: 434-441 ms; 2 x 4: 364-461 ms on this machine).
         threads = int(os.environ.get("BENCH_THREADS", "8"))
         with hospital_server(url, workers=2, threads=threads) as base:
+            # The baseline runs half before and half after the closed loop: on a shared machine
+            # whose load drifts during a run, the two halves cancel the drift to first order.
+            before = baseline(base, site, seconds=BASELINE_HALF, tag="a")
             result = run(base, site)
             result.update(audit(url))
-            result.update(baseline(base, site, seconds=result["seconds"]))
+            after = baseline(base, site, seconds=BASELINE_HALF, tag="z")
+            done = before["baseline_done"] + after["baseline_done"]
+            elapsed = before["baseline_seconds"] + after["baseline_seconds"]
+            result.update(
+                baseline_per_s=round(done / elapsed, 1),
+                baseline_before_per_s=round(
+                    before["baseline_done"] / before["baseline_seconds"], 1
+                ),
+                baseline_after_per_s=round(after["baseline_done"] / after["baseline_seconds"], 1),
+                baseline_errors=before["baseline_errors"] + after["baseline_errors"],
+            )
             result.update(open_loop(base, site))
         result["ratio"] = (
             round(result["ops_per_s"] / result["baseline_per_s"], 3)
@@ -260,9 +274,9 @@ def _nurse_session(base: str, site: Site) -> requests.Session:
     return session
 
 
-def baseline(base: str, site: Site, *, seconds: float) -> dict:
+def baseline(base: str, site: Site, *, seconds: float, tag: str) -> dict:
     """The same number of clients, each adding a counter (one authenticated ORM insert) in a
-    closed loop, for as long as the queue phase took (at least 5 s)."""
+    closed loop, for `seconds` (at least 5 s); `tag` keeps the counters' codes apart."""
     clients = KIOSKS + len(site.counter_ids)
     cookies = _nurse_session(base, site).cookies
     done = 0
@@ -283,7 +297,7 @@ def baseline(base: str, site: Site, *, seconds: float) -> dict:
                 base + "/api/v1/queueing/counters",
                 json={
                     "service_point_id": site.point_ids[n % len(site.point_ids)],
-                    "code": f"b{n}-{i}",
+                    "code": f"{tag}{n}-{i}",
                 },
                 timeout=60,
             )
@@ -301,10 +315,12 @@ def baseline(base: str, site: Site, *, seconds: float) -> dict:
     for t in threads:
         t.join()
     elapsed = time.perf_counter() - began
-    return {"baseline_per_s": round(done / elapsed, 1), "baseline_errors": errors}
+    return {"baseline_done": done, "baseline_seconds": elapsed, "baseline_errors": errors}
 
 
 OPEN_RATE = float(os.environ.get("BENCH_OPEN_RATE", "25"))
+# Each half of the baseline (before and after the closed loop); the closed loop takes 15-30 s.
+BASELINE_HALF = float(os.environ.get("BENCH_BASELINE_HALF", "12"))
 OPEN_SECONDS = float(os.environ.get("BENCH_OPEN_SECONDS", "20"))
 
 

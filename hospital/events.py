@@ -34,6 +34,13 @@ order_paid = _signals.signal("order-paid")
 # ---- operations statistics (received by reports/stats.py) --------------------------------
 # Each visit event is reported once by the module that owns the state change; reports keeps a
 # summary table from them. Times are aware UTC datetimes; ids are ints or None.
+# Folding: a sender about to run one statement while it holds a queue row locked may send
+# visit_checked_in, ticket_first_called or ticket_completed first with `fold=[]` (a list). A
+# receiver whose whole work is one INSERT or UPDATE then appends that statement (SQLAlchemy Core,
+# with RETURNING) instead of executing it, and the sender runs it as a CTE of its own statement
+# (PostgreSQL): the same transaction, one round trip fewer under the lock. Without `fold` (the
+# default) receivers execute as usual. A receiver that does not fold runs before the sender's
+# statement, so it must not read the rows that statement writes (the ticket, its call).
 # An appointment became booked (paid, or free). kwargs: appointment_id, hospital_id, patient_id,
 # department_id, clinician_id, starts_at, online (bool: booked by the patient from a phone or
 # the web, not at a desk or kiosk), now. Sent by scheduling.

@@ -98,27 +98,53 @@ class PostgresBroker(InProcessBroker):
         super().__init__()
         self.conninfo = conninfo
         self._publish_lock = threading.Lock()
+        self._pending_lock = threading.Lock()
+        self._pending: dict[int, int] = {}
         self._publisher: Any = None
         self._listener: threading.Thread | None = None
         self._listening = threading.Event()
         self._stop = False
 
     def publish(self, queue_id: int, version: int) -> None:
+        """NOTIFY, or leave it to the thread NOTIFYing now: it sends what waits in one statement.
+
+        Under load every request used to wait its turn for the one publishing connection; now
+        a request adds its event and returns, and whoever holds the connection sends all the
+        waiting events (the newest version of each queue) together. The holder looks again
+        after letting go, so an event added meanwhile is never left behind.
+        """
+        with self._pending_lock:
+            if version > self._pending.get(queue_id, 0):
+                self._pending[queue_id] = version
+        while self._publish_lock.acquire(blocking=False):
+            try:
+                with self._pending_lock:
+                    batch, self._pending = self._pending, {}
+                if batch:
+                    self._notify(batch)
+            finally:
+                self._publish_lock.release()
+            with self._pending_lock:
+                if not self._pending:
+                    return
+
+    def _notify(self, batch: dict[int, int]) -> None:
         import psycopg
 
-        payload = f"{queue_id}:{version}"
+        payloads = [f"{queue_id}:{version}" for queue_id, version in batch.items()]
+        sql = "SELECT " + ", ".join("pg_notify(%s, %s)" for _ in payloads)
+        params = [value for payload in payloads for value in (CHANNEL, payload)]
         for attempt in (1, 2):
             try:
-                with self._publish_lock:
-                    if self._publisher is None or self._publisher.closed:
-                        self._publisher = psycopg.connect(self.conninfo, autocommit=True)
-                    self._publisher.execute("SELECT pg_notify(%s, %s)", (CHANNEL, payload))
+                if self._publisher is None or self._publisher.closed:
+                    self._publisher = psycopg.connect(self.conninfo, autocommit=True)
+                self._publisher.execute(sql, params)
                 return
             except psycopg.OperationalError:
                 self._publisher = None
                 if attempt == 2:
                     log.warning(
-                        "could not send queue event %s; screens refresh on heartbeat", payload
+                        "could not send queue events %s; screens refresh on heartbeat", payloads
                     )
 
     def subscribe(self, queue_ids: Iterable[int]) -> Subscription:

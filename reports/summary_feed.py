@@ -7,6 +7,7 @@ modules can change their tables freely. Receivers run in the sender's transactio
 
 from __future__ import annotations
 
+import functools
 from datetime import date, datetime
 from typing import Any
 
@@ -105,24 +106,75 @@ def _forget_cached_visit(visit_id: int | None) -> None:
         db.session.expire(obj)
 
 
-def _upsert_visit(key: str, values: dict[str, Any], changes: dict[str, Any]) -> None:
+def _forget_cached_visits() -> None:
+    """Make the session reload any summary row it holds (a folded statement writes later)."""
+    for obj in list(db.session.identity_map.values()):
+        if isinstance(obj, VisitSummary):
+            db.session.expire(obj)
+
+
+# The summary's columns with a Python-side default (the flags), as an INSERT fills them.
+_VISIT_DEFAULTS: dict[str, Any] = {
+    column.name: column.default.arg  # type: ignore[attr-defined]  # scalar defaults carry it
+    for column in VisitSummary.__table__.c
+    if column.default is not None and column.default.is_scalar
+}
+
+
+@functools.cache
+def _visit_upsert_sql(key: str, inserted: tuple[str, ...], changed: tuple[str, ...]) -> Any:
+    """The visit row's INSERT … ON CONFLICT (hospital, key) DO UPDATE … RETURNING id, as text.
+
+    SQLAlchemy's dialect INSERTs with ON CONFLICT have no cache key, so they are compiled anew
+    on every execution (and so is any statement they are folded into: a walk-in's took longer to
+    compile than to run). The same clause as typed text is compiled once per shape; PostgreSQL
+    and SQLite spell it alike.
+    """
+    table = VisitSummary.__table__
+    sql = (
+        f"INSERT INTO {table.name} ({', '.join(inserted)}) "
+        f"VALUES ({', '.join(':v_' + name for name in inserted)}) "
+        f"ON CONFLICT (hospital_id, {key}) DO UPDATE SET "
+        f"{', '.join(f'{name} = :c_{name}' for name in changed)} RETURNING id"
+    )
+    binds = [sa.bindparam(f"v_{name}", type_=table.c[name].type) for name in inserted] + [
+        sa.bindparam(f"c_{name}", type_=table.c[name].type) for name in changed
+    ]
+    return sa.text(sql).bindparams(*binds).columns(VisitSummary.id)
+
+
+def _upsert_visit(
+    key: str, values: dict[str, Any], changes: dict[str, Any], *, fold: list[Any] | None = None
+) -> None:
     """Insert the visit's row, or apply `changes` to the row with the same (hospital, key)."""
-    statement = upsert_insert()(VisitSummary).values(**values)
-    statement = statement.on_conflict_do_update(
-        index_elements=["hospital_id", key], set_=changes
-    ).returning(VisitSummary.id)
+    values = {**_VISIT_DEFAULTS, **values}  # what an ORM or Core INSERT would fill in
+    shape = _visit_upsert_sql(key, tuple(values), tuple(changes))
+    statement = shape.bindparams(
+        **{f"v_{name}": value for name, value in values.items()},
+        **{f"c_{name}": value for name, value in changes.items()},
+    )
+    if fold is not None:  # the sender runs it in its own statement (hospital.events, "Folding")
+        fold.append(statement)
+        _forget_cached_visits()
+        return
     _forget_cached_visit(db.session.execute(statement).scalar())
 
 
-def _update_visit(*where: Any, **changes: Any) -> int | None:
-    """Change the visit's row in one statement; its id, or None when there is no such row."""
-    visit_id = db.session.execute(
+def _update_visit(*where: Any, fold: list[Any] | None = None, **changes: Any) -> int | None:
+    """Change the visit's row in one statement; its id, or None when there is no such row (or
+    the statement was folded into the sender's)."""
+    statement = (
         sa.update(VisitSummary)
         .where(*where)
         .values(**changes)
         .returning(VisitSummary.id)
         .execution_options(synchronize_session=False)
-    ).scalar()
+    )
+    if fold is not None:
+        fold.append(statement)
+        _forget_cached_visits()
+        return None
+    visit_id = db.session.execute(statement).scalar()
     _forget_cached_visit(visit_id)
     return visit_id
 
@@ -176,9 +228,10 @@ def on_visit_checked_in(
     department_id: int | None = None,
     clinician_id: int | None = None,
     service_point_id: int | None = None,
+    fold: list[Any] | None = None,
     **_kw: Any,
 ) -> None:
-    arrival = {
+    arrival: dict[str, Any] = {
         "ticket_id": ticket_id,
         "checked_in_at": now,
         "no_show": False,
@@ -203,6 +256,8 @@ def on_visit_checked_in(
             **arrival,
         },
         {"checked_in_at": now, "no_show": False, "service_point_id": service_point_id},
+        # A booked visit's UPDATE above decides whether this runs, so only a walk-in folds.
+        fold=fold if not appointment_id else None,
     )
 
 
@@ -226,12 +281,14 @@ def on_ticket_first_called(
     counter_code: str | None = None,
     counter_point_id: int | None = None,
     account_id: int | None = None,
+    fold: list[Any] | None = None,
     **_kw: Any,
 ) -> None:
     _update_visit(
         VisitSummary.hospital_id == hospital_id,
         VisitSummary.ticket_id == ticket_id,
         VisitSummary.called_at.is_(None),
+        fold=fold,
         called_at=now,
         wait_seconds=_SecondsBetween(_at(now), VisitSummary.checked_in_at),
         counter_id=counter_id,
@@ -253,12 +310,19 @@ def on_ticket_serving_started(
 
 
 def on_ticket_completed(
-    _sender: Any, *, ticket_id: int, hospital_id: int, now: datetime, **_kw: Any
+    _sender: Any,
+    *,
+    ticket_id: int,
+    hospital_id: int,
+    now: datetime,
+    fold: list[Any] | None = None,
+    **_kw: Any,
 ) -> None:
     # SET expressions read the row as it was: started_at and called_at are not changed here.
     _update_visit(
         VisitSummary.hospital_id == hospital_id,
         VisitSummary.ticket_id == ticket_id,
+        fold=fold,
         completed_at=now,
         service_seconds=_SecondsBetween(
             _at(now), sa.func.coalesce(VisitSummary.started_at, VisitSummary.called_at)

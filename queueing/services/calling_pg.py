@@ -1,22 +1,26 @@
-"""Call-next on PostgreSQL in three round trips while the queue rows are locked.
+"""Call-next on PostgreSQL in two statements and the commit while the queue rows are locked.
 
 The general path (`calling.call_next`, which SQLite uses) locks the queue rows, reads the line,
-then writes the ticket, the counter, the queue's version and the event one statement at a time:
-seven round trips with the queue locked, and every other counter and kiosk of that queue waits
-behind them. Here:
+then writes the ticket, the counter, the queue's version, the event and the statistics one
+statement at a time: eight round trips with the queue locked, and every other counter and kiosk
+of that queue waits behind them. Here:
 
-1. before any lock, one read finds the counter's queues of today (as the general path does);
+1. before any lock, one read finds the counter's queues of today (as the general path does,
+   through `counters.counter_rows`);
 2. one statement locks them (in id order, the lock order everywhere) and, in the same
-   statement, reads the heads of their lines and the counter. READ COMMITTED gives a statement
-   one snapshot, taken before it waited for the lock, so the statement also reads each queue's
-   version as the snapshot saw it: every change to a queue's tickets bumps that version in the
-   same transaction, so an unchanged version proves the heads current; a changed one (somebody
-   held the lock meanwhile) costs one more read, now under the lock;
+   statement, reads the heads of their lines (`line.heads_statement`, the general path's) and
+   the counter. READ COMMITTED gives a statement one snapshot, taken before it waited for the
+   lock, so the statement also reads each queue's version as the snapshot saw it: every change
+   to a queue's tickets bumps that version in the same transaction, so an unchanged version
+   proves the heads current; a changed one (somebody held the lock meanwhile) costs one more
+   read, now under the lock;
 3. the ordering (pure Python, `queueing.ordering`, unchanged) picks the ticket;
-4. one statement calls the ticket, gives it to the counter (only if the counter is still free
-   and not paused), counts the queue's event with its ratio state, and appends the ticket's
-   event;
-5. then the statistics receiver (one statement) and the commit.
+4. a first call tells the statistics, whose receiver folds its one UPDATE into the next
+   statement (hospital.events, "Folding");
+5. one statement calls the ticket, gives it to the counter (only if the counter is still free
+   and not paused), counts the queue's event with its ratio state, appends the ticket's event
+   and updates the statistics' row;
+6. then the commit.
 
 Anything unusual (a called ticket whose lease ran out, a held ticket of another day's queue, no
 queue open) returns None and the caller takes the general path, which handles it.
@@ -25,7 +29,7 @@ queue open) returns None and the caller takes the general path, which handles it
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -37,10 +41,9 @@ from hospital import events
 from hospital.accounts.models import Account
 from hospital.db import db
 from hospital.error_codes import ErrorCode
-from hospital.errors import Conflict, NotFound
+from hospital.errors import Conflict
 from hospital.organisation.models import Hospital, ServicePoint
 from hospital.patients.models import Patient
-from hospital.zones import local_date, zone_for
 from queueing import ordering
 from queueing.live import queue_changed
 from queueing.models import (
@@ -54,9 +57,10 @@ from queueing.models import (
     TicketEvent,
     TicketStatus,
 )
-from queueing.services.line import LINE_HEAD, InLine
+from queueing.services.counters import counter_rows, working_day
+from queueing.services.folding import with_folded
+from queueing.services.line import InLine, heads_statement, in_line
 from queueing.services.notify import maybe_notify_almost, notify_ticket
-from queueing.services.queues import require_may_work
 
 if TYPE_CHECKING:
     from queueing.services.calling import CallResult
@@ -125,42 +129,7 @@ def _lock_and_read_statement() -> sa.Select[Any]:
         .with_for_update()
         .cte("locked")
     )
-    lane = sa.case(
-        (Ticket.status == TicketStatus.CALLED, 3),
-        (Ticket.priority == PriorityClass.EMERGENCY, 0),
-        (Ticket.priority == PriorityClass.NONE, 2),
-        else_=1,
-    )
-    ranked = (
-        sa.select(
-            Ticket.queue_id,
-            Ticket.id,
-            Ticket.number,
-            Ticket.priority,
-            Ticket.order_key,
-            Ticket.arrived_at,
-            Ticket.slot_start,
-            Ticket.misses,
-            Ticket.patient_id,
-            Ticket.notify_ahead,
-            Ticket.status,
-            sa.func.row_number()
-            .over(partition_by=(Ticket.queue_id, lane), order_by=(Ticket.order_key, Ticket.number))
-            .label("place"),
-        )
-        .where(
-            Ticket.queue_id == sa.any_(_IDS),
-            sa.or_(
-                Ticket.status == TicketStatus.WAITING,
-                sa.and_(
-                    Ticket.status == TicketStatus.CALLED,
-                    Ticket.lease_expires_at <= sa.bindparam("now"),
-                ),
-            ),
-        )
-        .subquery("ranked")
-    )
-    heads = sa.select(ranked).where(ranked.c.place <= LINE_HEAD).cte("heads")
+    heads = heads_statement(Ticket.queue_id == sa.any_(_IDS)).cte("heads")
     seen = aliased(ServiceQueue, name="seen")
     held = aliased(Ticket, name="held")
     return (
@@ -185,6 +154,7 @@ def _lock_and_read_statement() -> sa.Select[Any]:
             heads.c.patient_id,
             heads.c.notify_ahead,
             heads.c.status,
+            heads.c.call_count,
         )
         .select_from(locked)
         .join(seen, seen.id == locked.c.id)
@@ -282,25 +252,9 @@ def _queues_of_today(
 ) -> tuple[list[int], Any] | None:
     """Today's queue ids the counter calls from (its own first, then by position), and the
     setup row; None when the general path must decide (nothing open, a held ticket elsewhere)."""
-    if not isinstance(counter_id, int):
-        raise NotFound(_l("No such counter."), code=ErrorCode.COUNTER_NOT_FOUND)
-    utc_day = now.astimezone(UTC).date()
-    rows = db.session.execute(
-        _SETUP,
-        {
-            "counter_id": counter_id,
-            "hospital_id": hospital_id,
-            "day_from": utc_day - timedelta(days=1),
-            "day_to": utc_day + timedelta(days=1),
-        },
-    ).all()
-    if not rows:
-        raise NotFound(_l("No such counter."), code=ErrorCode.COUNTER_NOT_FOUND)
+    rows = counter_rows(_SETUP, hospital_id=hospital_id, counter_id=counter_id, now=now)
     first = rows[0]
-    require_may_work(
-        actor=actor, kind=first.kind, service_point_id=first.point_id, action="call_next"
-    )
-    day = local_date(now, zone_for(first))
+    day = working_day(first, actor=actor, action="call_next", now=now)
     today = [row for row in rows if row.queue_id is not None and row.service_day == day]
     own = [row.queue_id for row in today if row.queue_point_id == first.point_id]
     further = sorted(
@@ -344,6 +298,7 @@ def call_next(
         )
     queues: dict[int, _Queue] = {}
     lines: dict[int, list[InLine]] = {queue_id: [] for queue_id in queue_ids}
+    first_calls: dict[int, bool] = {}
     for row in rows:
         queues.setdefault(
             row.q_id,
@@ -357,21 +312,8 @@ def call_next(
             ),
         )
         if row.id is not None:
-            lines[row.q_id].append(
-                InLine(
-                    ordering.Waiting(
-                        id=row.id,
-                        number=row.number,
-                        priority=PriorityClass(row.priority).value,
-                        order_key=row.order_key,
-                        arrived_at=row.arrived_at,
-                        slot_start=row.slot_start,
-                        misses=row.misses,
-                    ),
-                    row.patient_id,
-                    row.notify_ahead,
-                )
-            )
+            lines[row.q_id].append(in_line(row))
+            first_calls[row.id] = row.call_count == 0
     ordered = [(queues[q], lines[q]) for q in queue_ids]
     chosen = choose_next(
         [(queue.policy, queue.regular_since_priority, line) for queue, line in ordered],
@@ -384,8 +326,24 @@ def call_next(
     queue, line = ordered[index]
     since_before = queue.regular_since_priority
     priority = PriorityClass(placement.ticket.priority)
+    folded: list[Any] = []
+    if first_calls[placement.ticket.id]:
+        # Only the first call ends the wait; a call after a miss or a lapsed lease does not.
+        # Sent before the call so that the statistics' update runs inside it (one round trip):
+        # if the call fails, the transaction rolls back with it.
+        events.ticket_first_called.send(
+            "queueing",
+            ticket_id=placement.ticket.id,
+            hospital_id=hospital_id,
+            now=now,
+            counter_id=counter_id,
+            counter_code=setup.code,
+            counter_point_id=setup.point_id,
+            account_id=actor.id if actor is not None else None,
+            fold=folded,
+        )
     called = db.session.execute(
-        _CALL,
+        with_folded(_CALL, folded),
         {
             "b_ticket_id": placement.ticket.id,
             "b_counter_id": counter_id,
@@ -413,18 +371,6 @@ def call_next(
         if held_obj is not None:
             db.session.expire(held_obj)
     queue_changed(queue.id, version)
-    if ticket.call_count == 1:
-        # Only the first call ends the wait; a call after a miss or a lapsed lease does not.
-        events.ticket_first_called.send(
-            "queueing",
-            ticket_id=ticket.id,
-            hospital_id=ticket.hospital_id,
-            now=now,
-            counter_id=counter_id,
-            counter_code=setup.code,
-            counter_point_id=setup.point_id,
-            account_id=actor.id if actor is not None else None,
-        )
     rest = [t for t in line if t.waiting.id != ticket.id]
     if ticket.patient_id or any(t.patient_id for t in rest):
         # Patients to tell: the queue and its service point, as the messages need them.

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -137,7 +137,7 @@ _COUNTER_QUEUES = (
         ServiceQueue.id,
         ServiceQueue.service_day,
         ServicePoint.kind,
-        ServicePoint.id,
+        ServicePoint.id.label("point_id"),
         sa.select(Ticket.queue_id)
         .where(Ticket.id == Counter.current_ticket_id)
         .scalar_subquery()
@@ -222,13 +222,21 @@ def lock_for_calling(
 
 def _counter_queue_rows(*, hospital_id: int, counter_id: int, now: datetime) -> list[Any]:
     """The hospital's zone, the counter's point and its queues around today (one read)."""
+    return counter_rows(_COUNTER_QUEUES, hospital_id=hospital_id, counter_id=counter_id, now=now)
+
+
+def counter_rows(
+    statement: sa.Select[Any], *, hospital_id: int, counter_id: int, now: datetime
+) -> list[Any]:
+    """Run a read of the counter and its queues around today, before any lock (404: no such
+    counter in this hospital). The statement binds counter_id, hospital_id, day_from, day_to."""
     if not isinstance(counter_id, int):
         raise NotFound(_l("No such counter."), code=ErrorCode.COUNTER_NOT_FOUND)
     # A local day is within a day of the UTC one. Each round trip made while the queue row is
     # locked delays every other counter and kiosk of that queue, so this one is made before.
     utc_day = now.astimezone(UTC).date()
     rows = db.session.execute(
-        _COUNTER_QUEUES,
+        statement,
         {
             "counter_id": counter_id,
             "hospital_id": hospital_id,
@@ -241,11 +249,17 @@ def _counter_queue_rows(*, hospital_id: int, counter_id: int, now: datetime) -> 
     return list(rows)
 
 
+def working_day(first: Any, *, actor: Account | None, action: str, now: datetime) -> date:
+    """The counter's local day, from a counter_rows row (with timezone, kind, point_id), once
+    a staff account whose roles do not work the counter's service point is refused."""
+    require_may_work(actor=actor, kind=first.kind, service_point_id=first.point_id, action=action)
+    return local_date(now, zone_for(first))
+
+
 def _lock_own_queue(
     rows: list[Any], *, counter_id: int, now: datetime, actor: Account | None, action: str
 ) -> tuple[Counter, ServiceQueue]:
-    require_may_work(actor=actor, kind=rows[0][3], service_point_id=rows[0][4], action=action)
-    day = local_date(now, zone_for(rows[0]))
+    day = working_day(rows[0], actor=actor, action=action, now=now)
     queue_id = next((row[1] for row in rows if row[2] == day), None)
     held_in = rows[0][5]
     if held_in is not None and held_in != queue_id:

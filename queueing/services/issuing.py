@@ -175,6 +175,17 @@ def issue_walk_in(
     priority: PriorityClass | None = None,
 ) -> Ticket:
     """Give a walk-in patient (or an anonymous visitor) a ticket in today's queue."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        from queueing.services import issuing_pg
+
+        return issuing_pg.issue_walk_in(
+            actor=actor,
+            hospital_id=hospital_id,
+            service_point_id=service_point_id,
+            now=now,
+            patient_id=patient_id,
+            priority=priority,
+        )
     found = (
         db.session.execute(
             # The hospital as an entity: the statistics listener reads it from the session.

@@ -27,15 +27,21 @@ class InLine:
     notify_ahead: int
 
 
-def _line_heads_statement() -> sa.Select[Any]:
-    lane = sa.case(
-        (Ticket.status == TicketStatus.CALLED, 3),
-        (Ticket.priority == PriorityClass.EMERGENCY, 0),
-        (Ticket.priority == PriorityClass.NONE, 2),
-        else_=1,
-    )
+# The lane a ticket waits in (emergency, priority, regular), with called tickets apart.
+_LANE = sa.case(
+    (Ticket.status == TicketStatus.CALLED, 3),
+    (Ticket.priority == PriorityClass.EMERGENCY, 0),
+    (Ticket.priority == PriorityClass.NONE, 2),
+    else_=1,
+)
+
+
+def heads_statement(in_queues: sa.ColumnElement[bool]) -> sa.Select[Any]:
+    """The first LINE_HEAD waiting tickets of each lane of each queue `in_queues` picks, and any
+    called ticket whose lease ran out by the bound `now` (status CALLED: the caller decides)."""
     ranked = (
         sa.select(
+            Ticket.queue_id,
             Ticket.id,
             Ticket.number,
             Ticket.priority,
@@ -46,12 +52,13 @@ def _line_heads_statement() -> sa.Select[Any]:
             Ticket.patient_id,
             Ticket.notify_ahead,
             Ticket.status,
+            Ticket.call_count,
             sa.func.row_number()
-            .over(partition_by=lane, order_by=(Ticket.order_key, Ticket.number))
+            .over(partition_by=(Ticket.queue_id, _LANE), order_by=(Ticket.order_key, Ticket.number))
             .label("place"),
         )
         .where(
-            Ticket.queue_id == sa.bindparam("queue_id"),
+            in_queues,
             sa.or_(
                 Ticket.status == TicketStatus.WAITING,
                 sa.and_(
@@ -60,12 +67,29 @@ def _line_heads_statement() -> sa.Select[Any]:
                 ),
             ),
         )
-        .subquery()
+        .subquery("ranked")
     )
     return sa.select(ranked).where(ranked.c.place <= LINE_HEAD)
 
 
-_LINE_HEADS = _line_heads_statement()
+def in_line(row: Any) -> InLine:
+    """A row of heads_statement as the ordering sees it."""
+    return InLine(
+        ordering.Waiting(
+            id=row.id,
+            number=row.number,
+            priority=PriorityClass(row.priority).value,
+            order_key=row.order_key,
+            arrived_at=row.arrived_at,
+            slot_start=row.slot_start,
+            misses=row.misses,
+        ),
+        row.patient_id,
+        row.notify_ahead,
+    )
+
+
+_LINE_HEADS = heads_statement(Ticket.queue_id == sa.bindparam("queue_id"))
 
 
 def line_heads(queue_id: int, *, now: datetime) -> tuple[list[InLine], bool]:
@@ -76,23 +100,7 @@ def line_heads(queue_id: int, *, now: datetime) -> tuple[list[InLine], bool]:
     """
     rows = db.session.execute(_LINE_HEADS, {"queue_id": queue_id, "now": now}).all()
     expired = any(row.status is TicketStatus.CALLED for row in rows)
-    line = [
-        InLine(
-            ordering.Waiting(
-                id=row.id,
-                number=row.number,
-                priority=PriorityClass(row.priority).value,
-                order_key=row.order_key,
-                arrived_at=row.arrived_at,
-                slot_start=row.slot_start,
-                misses=row.misses,
-            ),
-            row.patient_id,
-            row.notify_ahead,
-        )
-        for row in rows
-        if row.status is not TicketStatus.CALLED
-    ]
+    line = [in_line(row) for row in rows if row.status is not TicketStatus.CALLED]
     return line, expired
 
 

@@ -36,6 +36,7 @@ from queueing.services.counters import (
     lock_counter_and_queue,
     release_counter,
 )
+from queueing.services.folding import with_folded
 from queueing.services.issuing import issue
 from queueing.services.queues import (
     active_service_point,
@@ -184,8 +185,18 @@ def complete(
         and ticket_id in (None, counter.current_ticket_id)
         and db.session.get_bind().dialect.name == "postgresql"
     ):
+        # Sent first so that the statistics' update runs inside the statement (hospital.events,
+        # "Folding"); should the statement finish nothing, the path below sends it again.
+        folded: list[Any] = []
+        events.ticket_completed.send(
+            "queueing",
+            ticket_id=counter.current_ticket_id,
+            hospital_id=hospital_id,
+            now=now,
+            fold=folded,
+        )
         finished = db.session.execute(
-            _FINISH_AND_FREE,
+            with_folded(_FINISH_AND_FREE, folded),
             {
                 "b_ticket_id": counter.current_ticket_id,
                 "b_counter_id": counter.id,
@@ -200,9 +211,6 @@ def complete(
             set_committed_value(counter, "current_ticket_id", None)
             set_committed_value(queue, "version", version)
             queue_changed(queue.id, version)
-            events.ticket_completed.send(
-                "queueing", ticket_id=done.id, hospital_id=done.hospital_id, now=now
-            )
             _after_completion(hospital_id, done, queue, actor=actor, now=now)
             return done
     if counter.current_ticket_id is not None and ticket_id in (None, counter.current_ticket_id):

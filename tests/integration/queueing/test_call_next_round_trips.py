@@ -57,7 +57,13 @@ def statements() -> Iterator[list[str]]:
         sa.event.remove(db.engine, "before_cursor_execute", note)
 
 
-def test_call_next_makes_one_read_then_three_statements(
+def _summary_of(ticket_id: int) -> Any:
+    from reports.models import VisitSummary
+
+    return db.session.scalar(sa.select(VisitSummary).where(VisitSummary.ticket_id == ticket_id))
+
+
+def test_call_next_makes_one_read_then_two_statements(
     hospital: Any, point: Any, queue: Any, counter: Any, postgres_only: None
 ) -> None:
     for i in range(5):
@@ -68,11 +74,15 @@ def test_call_next_makes_one_read_then_three_statements(
             actor=None, hospital_id=hospital.id, counter_id=counter.id, now=NOW
         )
     # The counter's queues (before any lock); lock + line heads + counter; the call with the
-    # counter, the queue's event count and the ticket's event; the statistics summary.
-    assert len(seen) == 4, seen
+    # counter, the queue's event count, the ticket's event and the statistics summary (folded).
+    assert len(seen) == 3, seen
     assert "FOR UPDATE" in seen[1] and seen[2].lstrip().startswith("WITH")
+    assert "report_visit_summary" in seen[2]
     ticket = result.ticket
     assert ticket is not None and ticket.number == 1 and ticket.status is TicketStatus.CALLED
+    summary = _summary_of(ticket.id)
+    assert summary.called_at == NOW and summary.counter_id == counter.id
+    assert summary.wait_seconds == 0
     db.session.refresh(counter)
     assert counter.current_ticket_id == ticket.id
     event = db.session.scalar(
@@ -185,9 +195,9 @@ def test_complete_writes_the_ticket_counter_queue_and_event_in_one_statement(
     version = queue.version
     with statements() as seen:
         done = serving.complete(actor=None, now=NOW + timedelta(minutes=4), **ids)
-    # The counter's queue (before any lock); lock; the one write; the statistics summary.
-    assert len(seen) == 4, seen
-    assert seen[2].lstrip().startswith("WITH")
+    # The counter's queue (before any lock); lock; the one write, with the statistics summary.
+    assert len(seen) == 3, seen
+    assert seen[2].lstrip().startswith("WITH") and "report_visit_summary" in seen[2]
     assert done.id == first.id and done.status is TicketStatus.DONE
     assert done.started_at == NOW + timedelta(minutes=4) == done.finished_at
     db.session.expire_all()
@@ -199,8 +209,120 @@ def test_complete_writes_the_ticket_counter_queue_and_event_in_one_statement(
     )
     assert event is not None and event.counter_id == counter.id
     assert event.undo_state == {"was_started": False}
+    summary = _summary_of(first.id)
+    assert summary.completed_at == NOW + timedelta(minutes=4) and summary.service_seconds == 240
     # The undo reads that event: the ticket is called again, not started.
     nurse = create_account(hospital, roles=(Role.NURSE,))
     undo.undo_last(actor=nurse, now=NOW + timedelta(minutes=5), window_seconds=120, **ids)
     db.session.expire_all()
     assert first.status is TicketStatus.CALLED and first.started_at is None
+
+
+def test_a_walk_in_takes_one_read_then_one_statement(
+    hospital: Any,
+    point: Any,
+    queue: Any,
+    create_account: Any,
+    create_patient: Any,
+    postgres_only: None,
+) -> None:
+    from hospital.notifications.models import OutboxMessage
+
+    qf.walk_in(hospital, point, now=NOW)
+    with statements() as seen:
+        ticket = issuing.issue_walk_in(
+            actor=None, hospital_id=hospital.id, service_point_id=point.id, now=NOW
+        )
+    # The point, hospital, today's queue and a ticket id (before any lock); then the number,
+    # the ticket, its event and the statistics' row in one statement.
+    assert len(seen) == 2, seen
+    assert "FOR UPDATE" not in seen[0] and seen[1].lstrip().startswith("WITH")
+    assert "report_visit_summary" in seen[1]
+    assert ticket.number == 2 and ticket.code == f"{queue.prefix}002"
+    assert ticket.status is TicketStatus.WAITING and ticket.order_key == NOW
+    db.session.expire_all()
+    assert queue.last_number == 2
+    event = db.session.scalar(
+        sa.select(TicketEvent).where(
+            TicketEvent.ticket_id == ticket.id, TicketEvent.action == TicketAction.ISSUED
+        )
+    )
+    assert event is not None and event.at == NOW
+    summary = _summary_of(ticket.id)
+    assert summary.checked_in_at == NOW and summary.service_point_id == point.id
+    # A patient aged 80 is placed as elderly, told by message, and the visit starts.
+    elder = create_patient(
+        hospital,
+        account=create_account(hospital),
+        birth_date=NOW.date().replace(year=NOW.year - 80),
+    )
+    ticket = issuing.issue_walk_in(
+        actor=None,
+        hospital_id=hospital.id,
+        service_point_id=point.id,
+        now=NOW,
+        patient_id=elder.id,
+    )
+    assert ticket.number == 3 and ticket.priority is PriorityClass.ELDERLY
+    assert ticket.patient_id == elder.id
+    db.session.flush()
+    assert db.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(OutboxMessage)
+        .where(OutboxMessage.patient_id == elder.id)
+    )
+
+
+def test_a_walk_in_to_a_closed_or_missing_queue_is_refused_and_writes_nothing(
+    hospital: Any, point: Any, create_service_point: Any, postgres_only: None
+) -> None:
+    from hospital.errors import Conflict
+    from queueing.models import QueueStatus
+
+    other = create_service_point(hospital, room="999")
+    with pytest.raises(Conflict) as missing:
+        issuing.issue_walk_in(
+            actor=None, hospital_id=hospital.id, service_point_id=other.id, now=NOW
+        )
+    assert missing.value.code == "queue_not_open"
+    queue = qf.open_queue(point, now=NOW)
+    queue.status = QueueStatus.CLOSED
+    db.session.flush()
+    with pytest.raises(Conflict) as closed:
+        issuing.issue_walk_in(
+            actor=None, hospital_id=hospital.id, service_point_id=point.id, now=NOW
+        )
+    assert closed.value.code == "queue_closed"
+    from reports.models import VisitSummary
+
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(VisitSummary)) == 0
+
+
+def test_walk_in_call_and_complete_statements_are_compiled_once(
+    hospital: Any, point: Any, queue: Any, counter: Any, postgres_only: None
+) -> None:
+    """A statement without a cache key (a dialect INSERT … ON CONFLICT) is compiled on every
+    execution, and so is anything it is folded into: none of these may have one."""
+    from sqlalchemy.engine.interfaces import CacheStats
+
+    from queueing.services import serving
+
+    uncached: list[str] = []
+
+    def note(_conn: Any, _cursor: Any, statement: str, _params: Any, context: Any, *_a: Any):
+        if context.cache_hit is CacheStats.NO_CACHE_KEY:
+            uncached.append(statement)
+
+    ids = {"hospital_id": hospital.id, "counter_id": counter.id}
+    sa.event.listen(db.engine, "before_cursor_execute", note)
+    try:
+        for minute in range(2):
+            at = NOW + timedelta(minutes=minute)
+            issuing.issue_walk_in(
+                actor=None, hospital_id=hospital.id, service_point_id=point.id, now=at
+            )
+            calling.call_next(actor=None, now=at, **ids)
+            serving.complete(actor=None, now=at, **ids)
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", note)
+    assert uncached == []

@@ -53,3 +53,47 @@ def test_call_on_server_a_updates_ticket_stream_on_server_b(app, backend, commit
                 assert json.loads(data)["status"] == "called"
                 break
         stream.close()
+
+
+def test_publishes_from_many_threads_at_once_all_arrive_with_the_newest_version(
+    backend, database_url
+):
+    """A thread that finds the publishing connection busy leaves its event to the holder."""
+    import threading
+
+    from queueing.live import CHANNEL, PostgresBroker
+
+    if backend == "sqlite":
+        pytest.skip("across processes the broker is PostgreSQL LISTEN/NOTIFY")
+    import psycopg
+    import sqlalchemy as sa
+
+    conninfo = (
+        sa.make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    )
+    publisher = PostgresBroker(conninfo)
+    queues, versions = range(900_001, 900_006), 40
+    start = threading.Event()
+
+    def send(queue_id: int) -> None:
+        start.wait()
+        for version in range(1, versions + 1):
+            publisher.publish(queue_id, version)
+
+    newest: dict[int, int] = {}
+    with psycopg.connect(conninfo, autocommit=True) as listening:
+        listening.execute(f"LISTEN {CHANNEL}")
+        threads = [threading.Thread(target=send, args=(q,)) for q in queues for _ in range(3)]
+        for thread in threads:
+            thread.start()
+        start.set()
+        for thread in threads:
+            thread.join()
+        for note in listening.notifies(timeout=20):
+            queue_id, _, version = note.payload.partition(":")
+            newest[int(queue_id)] = max(newest.get(int(queue_id), 0), int(version))
+            if newest == dict.fromkeys(queues, versions):
+                break
+    assert publisher._publisher is not None
+    publisher._publisher.close()
+    assert newest == dict.fromkeys(queues, versions)

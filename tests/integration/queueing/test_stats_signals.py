@@ -34,6 +34,7 @@ def recording(*signals: Signal) -> Iterator[list[tuple[str, dict[str, Any]]]]:
     for signal in signals:
 
         def receiver(_sender: Any, _name: str = str(signal.name), **kw: Any) -> None:
+            kw.pop("fold", None)  # how a receiver may hand back its statement (hospital.events)
             seen.append((_name, kw))
 
         signal.connect(receiver)
