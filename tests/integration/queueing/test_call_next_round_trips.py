@@ -4,8 +4,6 @@ when the line changed while it waited for that lock."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,6 +16,7 @@ from queueing.models import PriorityClass, TicketAction, TicketEvent, TicketStat
 from queueing.services import calling, issuing
 from tests.support import factories
 from tests.support import queueing_factories as qf
+from tests.support.statements import sent_statements
 
 NOW = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
 
@@ -43,20 +42,6 @@ def counter(point: Any) -> Any:
     return qf.create_counter(point)
 
 
-@contextmanager
-def statements() -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def note(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        seen.append(statement)
-
-    sa.event.listen(db.engine, "before_cursor_execute", note)
-    try:
-        yield seen
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", note)
-
-
 def _summary_of(ticket_id: int) -> Any:
     from reports.models import VisitSummary
 
@@ -69,7 +54,7 @@ def test_call_next_makes_one_read_then_two_statements(
     for i in range(5):
         qf.walk_in(hospital, point, now=NOW + timedelta(minutes=i))
     db.session.flush()
-    with statements() as seen:
+    with sent_statements() as seen:
         result = calling.call_next(
             actor=None, hospital_id=hospital.id, counter_id=counter.id, now=NOW
         )
@@ -93,7 +78,7 @@ def test_call_next_makes_one_read_then_two_statements(
     assert event is not None and event.counter_id == counter.id
     assert event.detail == result.reason and event.undo_state == {"since": 0}
     # A repeat returns the same ticket and writes nothing.
-    with statements() as seen:
+    with sent_statements() as seen:
         again = calling.call_next(
             actor=None, hospital_id=hospital.id, counter_id=counter.id, now=NOW
         )
@@ -193,7 +178,7 @@ def test_complete_writes_the_ticket_counter_queue_and_event_in_one_statement(
     ids = {"hospital_id": hospital.id, "counter_id": counter.id}
     calling.call_next(actor=None, now=NOW, **ids)
     version = queue.version
-    with statements() as seen:
+    with sent_statements() as seen:
         done = serving.complete(actor=None, now=NOW + timedelta(minutes=4), **ids)
     # The counter's queue (before any lock); lock; the one write, with the statistics summary.
     assert len(seen) == 3, seen
@@ -229,7 +214,7 @@ def test_a_walk_in_takes_one_read_then_one_statement(
     from hospital.notifications.models import OutboxMessage
 
     qf.walk_in(hospital, point, now=NOW)
-    with statements() as seen:
+    with sent_statements() as seen:
         ticket = issuing.issue_walk_in(
             actor=None, hospital_id=hospital.id, service_point_id=point.id, now=NOW
         )
