@@ -125,6 +125,9 @@ def test_console_keyboard_shortcuts_act_only_outside_fields_and_only_when_they_a
     assert signed.ok, signed.text()
     page.goto(f"/queueing/console/{console_site['counter_id']}?lang=en")
     page.wait_for_function("() => document.getElementById('q-waiting-count').textContent === '2'")
+    # The count comes with the page; the rows come with the first live snapshot (the script
+    # fills the table), so wait for them rather than read the table at once.
+    page.wait_for_function("() => document.querySelectorAll('#q-waiting tr').length === 2")
     # The header says the same count as the table.
     assert "2 waiting" in page.inner_text("[data-waiting-label]")
     assert page.locator("#q-waiting tr").count() == 2
