@@ -14,6 +14,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from hospital import events
 from hospital.accounts.models import Account
 from hospital.billing.references import OrderKind, OrderRef
+from hospital.billing.services import orders
 from hospital.db import db, execute_dml
 from hospital.error_codes import ErrorCode
 from hospital.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -268,18 +269,19 @@ def hold(
 
     hold_until replaces the hospital's hold time (a waitlist offer's claim window).
 
-    On PostgreSQL a successful hold runs three statements after sign-in: the slot with its
-    session and the locked patient with the account's link, the limits checked together with
-    the place taken and the hold inserted (scheduling.services.hold_sql), and billing's order
-    (its signal). Anything unusual (a refusal other than a full slot, lapsed holds to release)
-    goes the ordinary way, which raises the right error. SQLite always goes the ordinary way.
+    On PostgreSQL a successful hold runs two statements after sign-in: the slot with its
+    session and the locked patient with the account's link, then the limits checked together
+    with the place taken, the hold inserted and billing's order written
+    (scheduling.services.hold_sql; billing's statements from its public orders module).
+    Anything unusual (a refusal other than a full slot, lapsed holds to release) goes the
+    ordinary way, which raises the right error. SQLite always goes the ordinary way.
     """
     if isinstance(patient_id, int) and db.session.get_bind().dialect.name == "postgresql":
         fast = _hold_fast(
             actor=actor, patient_id=patient_id, slot_id=slot_id, now=now, hold_until=hold_until
         )
         if fast is not None:
-            return _announce_hold(fast, actor=actor, now=now)
+            return _announce_hold(fast, actor=actor, now=now, order_created=True)
     return _hold_checked(
         actor=actor, patient_id=patient_id, slot_id=slot_id, now=now, hold_until=hold_until
     )
@@ -288,7 +290,8 @@ def hold(
 def _hold_fast(
     *, actor: Account, patient_id: int, slot_id: int, now: datetime, hold_until: datetime | None
 ) -> Appointment | None:
-    """The hold in two statements (PostgreSQL); None when the ordinary path must decide.
+    """The hold in two statements, its order included (PostgreSQL); None when the ordinary
+    path must decide.
 
     Raises only "just taken" (whether a slot is full is public) and the bookable-window errors
     (read from the slot alone); every refusal about the patient is left to the ordinary path,
@@ -333,7 +336,9 @@ def _hold_fast(
         and (staff_grants(actor, Permission.BOOK) or row.link_can_book)
     ):
         return None
+    hold_minutes = DEFAULT_RULES["hold_minutes"] if row.hold_minutes is None else row.hold_minutes
     values: dict[str, Any] = {
+        "new_id": row.new_id,
         "hospital_id": row.slot_hospital_id,
         "slot_id": row.slot_id,
         "session_id": row.slot_session_id,
@@ -343,11 +348,26 @@ def _hold_fast(
         "fee_class": row.cs_fee_class.value,
         "fee_fen": row.cs_fee_fen,
         "now": now,
-        "hold_until": hold_until,
+        "hold_expires_at": hold_until or now + timedelta(minutes=hold_minutes),
         "desk": _is_desk_staff(actor=actor),
     }
+    statement = hold_sql.CHECK_TAKE_INSERT
+    order = orders.registration_order_values(
+        hospital_id=row.slot_hospital_id,
+        patient_id=patient_id,
+        appointment_id=row.new_id,
+        fee_fen=row.cs_fee_fen,
+        fee_class=row.cs_fee_class.value,
+        expires_at=values["hold_expires_at"],
+        account_id=actor.id,
+        now=now,
+    )
+    if order is not None:  # billing's order is written by the same statement, with the hold
+        fragment = orders.registration_order_fragment(hold_sql.NEW_HOLD)
+        statement = hold_sql.check_take_insert_with(fragment)
+        values.update(fragment.params(order))
     try:
-        result = db.session.execute(hold_sql.CHECK_TAKE_INSERT, values).one()
+        result = db.session.execute(statement, values).one()
     except IntegrityError as exc:
         # Another appointment of the patient in this session (completed, missed) holds the index.
         raise _already_in_session() from exc
@@ -360,17 +380,14 @@ def _hold_fast(
     return _hold_object(
         result.new_id,
         slot,
-        {
-            **values,
-            "fee_class_enum": row.cs_fee_class,
-            "hold_expires_at": result.hold_expires_at,
-            "created_at": now,
-        },
+        {**values, "fee_class_enum": row.cs_fee_class, "created_at": now},
     )
 
 
-def _announce_hold(appointment: Appointment, *, actor: Account, now: datetime) -> Appointment:
-    """Tell billing (the order) and the metrics that a hold was made."""
+def _announce_hold(
+    appointment: Appointment, *, actor: Account, now: datetime, order_created: bool
+) -> Appointment:
+    """Tell billing (the order, unless the hold's statement wrote it) and the metrics."""
     events.appointment_held.send(
         "scheduling",
         appointment_id=appointment.id,
@@ -380,6 +397,7 @@ def _announce_hold(appointment: Appointment, *, actor: Account, now: datetime) -
         fee_fen=appointment.fee_fen,
         fee_class=appointment.fee_class.value,
         expires_at=appointment.hold_expires_at,
+        order_created=order_created,
         now=now,
     )
     return appointment
@@ -453,7 +471,7 @@ def _hold_checked(
         raise _taken()
     db.session.expire(slot, ["booked"])
     appointment = _hold_object(new_id, slot, {**values, "fee_class_enum": session.fee_class})
-    return _announce_hold(appointment, actor=actor, now=now)
+    return _announce_hold(appointment, actor=actor, now=now, order_created=False)
 
 
 def confirm_booking(

@@ -7,13 +7,17 @@ round trips. On PostgreSQL a hold therefore runs as:
    when the slot still has a place (or a lapsed hold to release), the patient with the
    account's family link, locking the patient's and the account's rows (`FOR NO KEY UPDATE`)
    until the commit. Most losers of a rush stop after this statement (the slot is full).
+   It also takes the new hold's id from its sequence and reads the hospital's hold time, so
+   that the hold's registration order can be written by the next statement.
 2. `CHECK_TAKE_INSERT`: with a fresh snapshot taken after the lock (so the limits cannot be
    raced by another hold of the same patient or account), every limit counted (suspension,
    one per session, per patient and per account per day, lapsed holds of the patient in the
    session) against the hospital's rules, and only when all pass, the place taken with the
    conditional `UPDATE` and the hold inserted, in one data-modifying statement. It returns the
    counts and the new hold (or none), so Python learns which rule failed; the refusal's message
-   is then produced by the ordinary checks (refusals are rare and may cost more).
+   is then produced by the ordinary checks (refusals are rare and may cost more). A paid hold's
+   registration order (billing's statements, `check_take_insert_with`) runs in it too, after
+   the hold's relation: the slot's row stays locked for this statement and the commit only.
 
 The lock and the counts cannot share one statement: a statement's snapshot is taken before it
 waits for a lock, so counts read in the statement that waited would miss the appointment the
@@ -25,11 +29,13 @@ SQLite keeps the ordinary path (its write transactions are serial anyway).
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import sqlalchemy as sa
 
 from hospital.db import UTCDateTime
+from hospital.sql_fragments import CteFragment
 from scheduling.models import DEFAULT_RULES, Appointment, AppointmentState, ClinicSession, Slot
 
 SLOT_COLUMNS = tuple(column.name for column in Slot.__table__.columns)
@@ -82,7 +88,11 @@ READ_AND_LOCK = (
                                            OR s.has_lapsed_holds)
           FOR NO KEY UPDATE OF patient, account
         )
-        SELECT s.*, p.patient_id, p.patient_hospital_id, p.link_can_book
+        SELECT s.*, p.patient_id, p.patient_hospital_id, p.link_can_book,
+               CASE WHEN p.patient_id IS NOT NULL
+                    THEN nextval(pg_get_serial_sequence('appointment', 'id')) END AS new_id,
+               (SELECT hold_minutes FROM scheduling_rules
+                WHERE scheduling_rules.hospital_id = :hospital_id) AS hold_minutes
         FROM s LEFT JOIN p ON true
         """
     )
@@ -94,6 +104,8 @@ READ_AND_LOCK = (
             patient_id=sa.Integer(),
             patient_hospital_id=sa.Integer(),
             link_can_book=sa.Boolean(),
+            new_id=sa.Integer(),
+            hold_minutes=sa.Integer(),
         )
     )
 )
@@ -106,10 +118,11 @@ _NEW_HOLD_COLUMNS = (
     "cancel_reason"
 )
 
-CHECK_TAKE_INSERT = (
-    sa.text(
-        f"""
-        WITH c AS MATERIALIZED (
+# The relation of CHECK_TAKE_INSERT that holds the new hold (one row, or none when refused): a
+# statement folded into it selects from it, so it writes only when the hold was inserted.
+NEW_HOLD = "new_hold"
+_CHECK_TAKE_INSERT_CTES = f"""
+        c AS MATERIALIZED (
           SELECT
             (SELECT count(*) FROM appointment WHERE patient_id = :patient_id
                AND local_date = :local_date AND {_ACTIVE}) AS n_patient,
@@ -123,13 +136,12 @@ CHECK_TAKE_INSERT = (
                AND session_id = :session_id AND state = 'held'
                AND hold_expires_at <= :now) AS n_lapsed,
             coalesce(rules.max_active_per_patient_per_day, :default_per_patient) AS max_patient,
-            coalesce(rules.max_active_per_account_per_day, :default_per_account) AS max_account,
-            coalesce(rules.hold_minutes, :default_hold_minutes) AS hold_minutes
+            coalesce(rules.max_active_per_account_per_day, :default_per_account) AS max_account
           FROM (SELECT 1 AS one) AS one
           LEFT JOIN scheduling_rules AS rules ON rules.hospital_id = :hospital_id
         ),
         ok AS MATERIALIZED (
-          SELECT hold_minutes FROM c
+          SELECT 1 FROM c
           WHERE (n_suspended = 0 OR :desk) AND n_session = 0 AND n_lapsed = 0
             AND n_patient < max_patient AND (:desk OR n_account < max_account)
         ),
@@ -138,32 +150,33 @@ CHECK_TAKE_INSERT = (
           WHERE id = :slot_id AND booked < capacity AND EXISTS (SELECT 1 FROM ok)
           RETURNING id
         ),
-        ins AS (
-          INSERT INTO appointment ({_NEW_HOLD_COLUMNS})
-          SELECT :hospital_id, took.id, :session_id, :local_date, :patient_id, :account_id,
-                 'held', :fee_class, :fee_fen,
-                 coalesce(CAST(:hold_until AS timestamptz),
-                          CAST(:now AS timestamptz) + make_interval(mins => ok.hold_minutes)),
+        {NEW_HOLD} AS (
+          INSERT INTO appointment (id, {_NEW_HOLD_COLUMNS})
+          SELECT :new_id, :hospital_id, took.id, :session_id, :local_date, :patient_id,
+                 :account_id, 'held', :fee_class, :fee_fen, :hold_expires_at,
                  false, '', 0, 0, :now, ''
-          FROM took, ok
-          RETURNING id, hold_expires_at
-        )
+          FROM took
+          RETURNING id
+        )"""
+_CHECK_TAKE_INSERT_RESULT = f"""
         SELECT c.n_patient, c.n_account, c.n_session, c.n_suspended, c.n_lapsed,
-               (SELECT count(*) FROM ok) AS passed, ins.id AS new_id,
-               ins.hold_expires_at AS hold_expires_at
-        FROM c LEFT JOIN ins ON true
+               (SELECT count(*) FROM ok) AS passed, {NEW_HOLD}.id AS new_id
+        FROM c LEFT JOIN {NEW_HOLD} ON true
         """
-    )
-    .bindparams(
+
+
+def _check_take_insert(folded: CteFragment | None) -> Any:
+    ctes = _CHECK_TAKE_INSERT_CTES + (f", {folded.sql}" if folded is not None else "")
+    statement = sa.text(f"WITH {ctes} {_CHECK_TAKE_INSERT_RESULT}").bindparams(
         sa.bindparam("now", type_=UTCDateTime()),
-        sa.bindparam("hold_until", type_=UTCDateTime()),
+        sa.bindparam("hold_expires_at", type_=UTCDateTime()),
         sa.bindparam("local_date", type_=sa.Date()),
         sa.bindparam("desk", type_=sa.Boolean()),
         sa.bindparam("default_per_patient", value=DEFAULT_RULES["max_active_per_patient_per_day"]),
         sa.bindparam("default_per_account", value=DEFAULT_RULES["max_active_per_account_per_day"]),
-        sa.bindparam("default_hold_minutes", value=DEFAULT_RULES["hold_minutes"]),
+        *(folded.binds if folded is not None else ()),
     )
-    .columns(
+    return statement.columns(
         *_positional(
             n_patient=sa.Integer(),
             n_account=sa.Integer(),
@@ -172,10 +185,18 @@ CHECK_TAKE_INSERT = (
             n_lapsed=sa.Integer(),
             passed=sa.Integer(),
             new_id=sa.Integer(),
-            hold_expires_at=UTCDateTime(),
         )
     )
-)
+
+
+CHECK_TAKE_INSERT = _check_take_insert(None)
+
+
+@functools.cache
+def check_take_insert_with(folded: CteFragment) -> Any:
+    """CHECK_TAKE_INSERT with another module's statements as CTEs after NEW_HOLD (built once
+    per fragment: fragments are kept by their owners)."""
+    return _check_take_insert(folded)
 
 
 # The checked path's statements (SQLite, and the refusals' fallback on PostgreSQL), prebuilt

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -37,6 +38,7 @@ from hospital.notifications.messages import MessageTemplate
 from hospital.organisation.models import Hospital
 from hospital.patients.access import Permission
 from hospital.patients.models import Patient
+from hospital.sql_fragments import CteFragment, cte_fragment
 
 STAFF_ORDERING_ROLES = (Role.CLINICIAN, Role.CASHIER, Role.ADMIN)
 
@@ -102,8 +104,12 @@ def _registration_order_rows(new_order: Any) -> tuple[Any, Any]:
     return item, ledger
 
 
-def _new_order_insert() -> Any:
-    """Insert the pending registration order unless its reference exists; return its id."""
+def _new_order_insert(after: str | None = None) -> Any:
+    """Insert the pending registration order unless its reference exists; return its id.
+
+    With `after` (the name of a relation of the statement this runs in), only when that
+    relation has a row: the order of a hold inserted by the same statement.
+    """
     order = Order.__table__
     columns: dict[str, sa.ColumnElement[Any]] = {
         "hospital_id": sa.bindparam("hospital_id", type_=sa.Integer),
@@ -126,11 +132,12 @@ def _new_order_insert() -> Any:
     )
     # Not ON CONFLICT: the dialects' own insert constructs are not cached by SQLAlchemy, and this
     # runs once per successful hold. A concurrent duplicate would fail on the unique constraint.
-    return (
-        sa.insert(order)
-        .from_select(list(columns), sa.select(*columns.values()).where(~exists))
-        .returning(order.c.id)
-    )
+    select = sa.select(*columns.values()).where(~exists)
+    if after is not None:
+        select = select.where(
+            sa.exists(sa.select(sa.literal_column("1")).select_from(sa.table(after)))
+        )
+    return sa.insert(order).from_select(list(columns), select).returning(order.c.id)
 
 
 # Every successful hold creates a registration order inside the hold's transaction, so during a
@@ -147,7 +154,24 @@ _SQLITE_ITEM, _SQLITE_LEDGER = _registration_order_rows(
 )
 
 
-def create_registration_order(
+@functools.cache
+def registration_order_fragment(after: str) -> CteFragment:
+    """A held appointment's registration order (order, item, ledger entry) as CTEs to run
+    inside the statement that inserts the hold (PostgreSQL), after its relation `after`: they
+    write only when that relation has a row. Their values: `registration_order_values`."""
+    new_order = sa.table("new_registration_order", sa.column("id"))
+    item, ledger = _registration_order_rows(new_order)
+    return cte_fragment(
+        "reg_",
+        [
+            ("new_registration_order", _new_order_insert(after)),
+            ("new_registration_item", item.returning(OrderItem.__table__.c.id)),
+            ("new_registration_ledger", ledger.returning(LedgerEntry.__table__.c.id)),
+        ],
+    )
+
+
+def registration_order_values(
     *,
     hospital_id: int,
     patient_id: int,
@@ -157,25 +181,26 @@ def create_registration_order(
     expires_at: datetime | None,
     account_id: int | None,
     now: datetime,
-) -> int | None:
-    """Create the registration-fee order of a held appointment and return its id.
-
-    None when the fee is zero or the appointment already has its order.
-    """
+) -> dict[str, Any] | None:
+    """What a held appointment's registration order is made of; None when the fee is zero."""
     if fee_fen <= 0:
         return None
-    return _insert_registration_order(
-        {
-            "hospital_id": hospital_id,
-            "patient_id": patient_id,
-            "reference": OrderRef.appointment(appointment_id).format(),
-            "fee_fen": fee_fen,
-            "fee_class": fee_class,
-            "expires_at": expires_at,
-            "account_id": account_id,
-            "now": now,
-        }
-    )
+    return {
+        "hospital_id": hospital_id,
+        "patient_id": patient_id,
+        "reference": OrderRef.appointment(appointment_id).format(),
+        "fee_fen": fee_fen,
+        "fee_class": fee_class,
+        "expires_at": expires_at,
+        "account_id": account_id,
+        "now": now,
+    }
+
+
+def create_registration_order(values: dict[str, Any] | None) -> int | None:
+    """Create a held appointment's registration-fee order (`registration_order_values`) and
+    return its id; None when it is free or the appointment already has its order."""
+    return None if values is None else _insert_registration_order(values)
 
 
 def registration_fee_fen(hospital_id: int, fee_class: str) -> int:

@@ -8,20 +8,27 @@ from __future__ import annotations
 from typing import Any
 
 from hospital.billing.services.cancellations import cancel_registration_order
-from hospital.billing.services.orders import create_registration_order
+from hospital.billing.services.orders import (
+    create_registration_order,
+    registration_order_values,
+)
 from hospital.events import appointment_cancelled, appointment_held
 
 
 def _on_appointment_held(_sender: Any, **kw: Any) -> None:
+    if kw.get("order_created"):
+        return  # the hold's own statement wrote it (registration_order_fragment)
     create_registration_order(
-        hospital_id=kw["hospital_id"],
-        patient_id=kw["patient_id"],
-        appointment_id=kw["appointment_id"],
-        fee_fen=int(kw.get("fee_fen") or 0),
-        fee_class=str(kw.get("fee_class") or ""),
-        expires_at=kw.get("expires_at"),
-        account_id=kw.get("account_id"),
-        now=kw["now"],
+        registration_order_values(
+            hospital_id=kw["hospital_id"],
+            patient_id=kw["patient_id"],
+            appointment_id=kw["appointment_id"],
+            fee_fen=int(kw.get("fee_fen") or 0),
+            fee_class=str(kw.get("fee_class") or ""),
+            expires_at=kw.get("expires_at"),
+            account_id=kw.get("account_id"),
+            now=kw["now"],
+        )
     )
 
 

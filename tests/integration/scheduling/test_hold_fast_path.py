@@ -10,7 +10,14 @@ from flask_babel import force_locale
 
 from hospital.accounts.models import Account
 from hospital.audit.models import AuditEntry
-from hospital.billing.models import Order
+from hospital.billing.models import (
+    ItemCategory,
+    LedgerEntry,
+    LedgerKind,
+    Order,
+    OrderItem,
+    OrderStatus,
+)
 from hospital.db import db
 from hospital.errors import Conflict, Forbidden, InvalidInput, NotFound
 from hospital.patients.models import FamilyLink
@@ -25,7 +32,7 @@ def booked(slot_id: int) -> int:
     return int(db.session.scalar(sa.select(Slot.booked).where(Slot.id == slot_id)))
 
 
-def test_a_hold_on_postgresql_runs_three_statements_and_its_reply_needs_no_reload(
+def test_a_hold_on_postgresql_runs_two_statements_and_its_reply_needs_no_reload(
     world: World, backend: str
 ) -> None:
     slot = slots_of(create_clinic_session(world.clinician, capacity=2, fee_fen=5000))[0]
@@ -46,8 +53,8 @@ def test_a_hold_on_postgresql_runs_three_statements_and_its_reply_needs_no_reloa
             appointment.created_at,
         )
     if backend == "postgresql":
-        # the slot with the patient's lock; the limits, the take and the insert; billing's order
-        assert len(seen) == 3, seen
+        # the slot with the patient's lock; the limits, the take, the insert and billing's order
+        assert len(seen) == 2, seen
     assert all(value is not None for value in shown[:2] + shown[3:])
     assert appointment.state is AppointmentState.HELD
     assert appointment.hold_expires_at == NOW + timedelta(minutes=10)
@@ -66,6 +73,66 @@ def test_a_hold_on_postgresql_runs_three_statements_and_its_reply_needs_no_reloa
         sa.select(Order).where(Order.reference == f"appointment:{appointment.id}")
     )
     assert order is not None and order.total_fen == 5000
+    # The order as billing writes it on its own (SQLite, the checked path): pending, for this
+    # hold's time, by this account, with its item and its ledger entry.
+    assert (order.status, order.self_pay_fen, order.visit_key) == (
+        OrderStatus.PENDING,
+        5000,
+        order.reference,
+    )
+    assert order.expires_at == appointment.hold_expires_at
+    assert (order.patient_id, order.created_by_account_id) == (patient_id, account.id)
+    items = db.session.scalars(sa.select(OrderItem).where(OrderItem.order_id == order.id)).all()
+    assert [(i.category, i.amount_fen, i.quantity, i.name_en) for i in items] == [
+        (ItemCategory.REGISTRATION, 5000, 1, "Registration fee")
+    ]
+    entries = db.session.scalars(
+        sa.select(LedgerEntry).where(LedgerEntry.order_id == order.id)
+    ).all()
+    assert [(e.kind, e.amount_fen, e.detail) for e in entries] == [
+        (LedgerKind.ORDER_CREATED, 5000, {})
+    ]
+    assert_slot_invariants()
+
+
+def _orders_by_appointment() -> dict[int, int]:
+    """Registration orders per appointment id they name; every one names an appointment."""
+    references = db.session.scalars(
+        sa.select(Order.reference).where(Order.reference.like("appointment:%"))
+    ).all()
+    counted: dict[int, int] = {}
+    for reference in references:
+        appointment_id = int(reference.split(":")[1])
+        assert db.session.get(Appointment, appointment_id) is not None, reference
+        counted[appointment_id] = counted.get(appointment_id, 0) + 1
+    return counted
+
+
+def test_a_paid_hold_refused_by_a_limit_writes_no_order(world: World) -> None:
+    set_rules(world.hospital.id, max_active_per_patient_per_day=1)
+    first = slots_of(create_clinic_session(world.clinician, capacity=1, fee_fen=5000))[0]
+    other = slots_of(
+        create_clinic_session(
+            world.clinician, capacity=1, start=time(14), end=time(17), fee_fen=5000
+        )
+    )[0]
+    account, patient = world.accounts[0], world.patients[0]
+    held = booking.hold(actor=account, patient_id=patient.id, slot_id=first.id, now=NOW)
+    with pytest.raises(Conflict):
+        booking.hold(actor=account, patient_id=patient.id, slot_id=other.id, now=NOW)
+    assert _orders_by_appointment() == {held.id: 1}
+
+
+def test_a_paid_hold_after_the_patients_own_lapsed_one_has_one_order_each(world: World) -> None:
+    # On PostgreSQL the short path refuses (the lapsed hold must be released first) after its
+    # first statement took an id for the hold: the ordinary path then holds with an id of its
+    # own, and no order may name the id that was never used.
+    slots = slots_of(create_clinic_session(world.clinician, capacity=1, fee_fen=3000))
+    account, patient = world.accounts[0], world.patients[0]
+    first = booking.hold(actor=account, patient_id=patient.id, slot_id=slots[0].id, now=NOW)
+    later = NOW + timedelta(minutes=11)
+    held = booking.hold(actor=account, patient_id=patient.id, slot_id=slots[1].id, now=later)
+    assert _orders_by_appointment() == {first.id: 1, held.id: 1}
     assert_slot_invariants()
 
 
