@@ -39,9 +39,11 @@ order_paid = _signals.signal("order-paid")
 # summary table from them. Times are aware UTC datetimes; ids are ints or None.
 # Folding: a sender about to run one statement while it holds a queue row locked may send
 # visit_checked_in, ticket_first_called or ticket_completed first with `fold=[]` (a list). A
-# receiver whose whole work is one INSERT or UPDATE then appends that statement (SQLAlchemy Core,
-# with RETURNING) instead of executing it, and the sender runs it as a CTE of its own statement
-# (PostgreSQL): the same transaction, one round trip fewer under the lock. Without `fold` (the
+# receiver whose whole work is one INSERT or UPDATE then appends (statement, parameters) instead
+# of executing it: the statement (SQLAlchemy Core or typed text, with RETURNING, its bind names
+# its own) built once and kept, the parameters this time's values. The sender runs it as a CTE of
+# its own statement (PostgreSQL), combined once per shape: the same transaction, one round trip
+# fewer under the lock, and no statement built or walked for its cache key. Without `fold` (the
 # default) receivers execute as usual. A receiver that does not fold runs before the sender's
 # statement, so it must not read the rows that statement writes (the ticket, its call).
 # An appointment became booked (paid, or free). kwargs: appointment_id, hospital_id, patient_id,

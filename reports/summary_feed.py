@@ -149,34 +149,67 @@ def _upsert_visit(
     """Insert the visit's row, or apply `changes` to the row with the same (hospital, key)."""
     values = {**_VISIT_DEFAULTS, **values}  # what an ORM or Core INSERT would fill in
     shape = _visit_upsert_sql(key, tuple(values), tuple(changes))
-    statement = shape.bindparams(
+    params = {
         **{f"v_{name}": value for name, value in values.items()},
         **{f"c_{name}": value for name, value in changes.items()},
-    )
+    }
     if fold is not None:  # the sender runs it in its own statement (hospital.events, "Folding")
-        fold.append(statement)
+        fold.append((shape, params))
         _forget_cached_visits()
         return
-    _forget_cached_visit(db.session.execute(statement).scalar())
+    _forget_cached_visit(db.session.execute(shape, params).scalar())
 
 
-def _update_visit(*where: Any, fold: list[Any] | None = None, **changes: Any) -> int | None:
-    """Change the visit's row in one statement; its id, or None when there is no such row (or
-    the statement was folded into the sender's)."""
-    statement = (
+def _update_visit(*where: Any, **changes: Any) -> int | None:
+    """Change the visit's row in one statement; its id, or None when there is no such row."""
+    visit_id = db.session.execute(_visit_update(*where, **changes)).scalar()
+    _forget_cached_visit(visit_id)
+    return visit_id
+
+
+def _visit_update(*where: Any, **changes: Any) -> Any:
+    return (
         sa.update(VisitSummary)
         .where(*where)
         .values(**changes)
         .returning(VisitSummary.id)
         .execution_options(synchronize_session=False)
     )
+
+
+# The two updates that run under a queue's lock (folded into the call and the completion), built
+# once with parameters: a statement built per call has its whole cache key walked again, and so
+# has the sender's statement it is folded into (hospital.events, "Folding").
+_SF_NOW = sa.bindparam("sf_now", type_=UTCDateTime())
+_FIRST_CALLED = _visit_update(
+    VisitSummary.hospital_id == sa.bindparam("sf_hospital_id", type_=sa.Integer()),
+    VisitSummary.ticket_id == sa.bindparam("sf_ticket_id", type_=sa.Integer()),
+    VisitSummary.called_at.is_(None),
+    called_at=_SF_NOW,
+    wait_seconds=_SecondsBetween(_SF_NOW, VisitSummary.checked_in_at),
+    counter_id=sa.bindparam("sf_counter_id", type_=sa.Integer()),
+    counter_code=sa.bindparam("sf_counter_code", type_=VisitSummary.counter_code.type),
+    counter_point_id=sa.bindparam("sf_counter_point_id", type_=sa.Integer()),
+    staff_account_id=sa.bindparam("sf_account_id", type_=sa.Integer()),
+)
+# SET expressions read the row as it was: started_at and called_at are not changed here.
+_COMPLETED = _visit_update(
+    VisitSummary.hospital_id == sa.bindparam("sf_hospital_id", type_=sa.Integer()),
+    VisitSummary.ticket_id == sa.bindparam("sf_ticket_id", type_=sa.Integer()),
+    completed_at=_SF_NOW,
+    service_seconds=_SecondsBetween(
+        _SF_NOW, sa.func.coalesce(VisitSummary.started_at, VisitSummary.called_at)
+    ),
+)
+
+
+def _run_or_fold(statement: Any, params: dict[str, Any], fold: list[Any] | None) -> None:
+    """Run one of the prebuilt updates, or hand it with its parameters to the sender."""
     if fold is not None:
-        fold.append(statement)
+        fold.append((statement, params))
         _forget_cached_visits()
-        return None
-    visit_id = db.session.execute(statement).scalar()
-    _forget_cached_visit(visit_id)
-    return visit_id
+        return
+    _forget_cached_visit(db.session.execute(statement, params).scalar())
 
 
 def on_appointment_booked(
@@ -284,17 +317,18 @@ def on_ticket_first_called(
     fold: list[Any] | None = None,
     **_kw: Any,
 ) -> None:
-    _update_visit(
-        VisitSummary.hospital_id == hospital_id,
-        VisitSummary.ticket_id == ticket_id,
-        VisitSummary.called_at.is_(None),
-        fold=fold,
-        called_at=now,
-        wait_seconds=_SecondsBetween(_at(now), VisitSummary.checked_in_at),
-        counter_id=counter_id,
-        counter_code=counter_code,
-        counter_point_id=counter_point_id,
-        staff_account_id=account_id,
+    _run_or_fold(
+        _FIRST_CALLED,
+        {
+            "sf_hospital_id": hospital_id,
+            "sf_ticket_id": ticket_id,
+            "sf_now": now,
+            "sf_counter_id": counter_id,
+            "sf_counter_code": counter_code,
+            "sf_counter_point_id": counter_point_id,
+            "sf_account_id": account_id,
+        },
+        fold,
     )
 
 
@@ -318,15 +352,8 @@ def on_ticket_completed(
     fold: list[Any] | None = None,
     **_kw: Any,
 ) -> None:
-    # SET expressions read the row as it was: started_at and called_at are not changed here.
-    _update_visit(
-        VisitSummary.hospital_id == hospital_id,
-        VisitSummary.ticket_id == ticket_id,
-        fold=fold,
-        completed_at=now,
-        service_seconds=_SecondsBetween(
-            _at(now), sa.func.coalesce(VisitSummary.started_at, VisitSummary.called_at)
-        ),
+    _run_or_fold(
+        _COMPLETED, {"sf_hospital_id": hospital_id, "sf_ticket_id": ticket_id, "sf_now": now}, fold
     )
 
 

@@ -342,9 +342,11 @@ def call_next(
             account_id=actor.id if actor is not None else None,
             fold=folded,
         )
+    folded_statement, folded_params = with_folded(_CALL, folded)
     called = db.session.execute(
-        with_folded(_CALL, folded),
+        folded_statement,
         {
+            **folded_params,
             "b_ticket_id": placement.ticket.id,
             "b_counter_id": counter_id,
             "b_queue_id": queue.id,

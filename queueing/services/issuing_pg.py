@@ -253,9 +253,11 @@ def issue_walk_in(
         now=now,
         fold=folded,
     )
+    folded_statement, folded_params = with_folded(_ISSUE, folded)
     issued = db.session.execute(
-        with_folded(_ISSUE, folded),
+        folded_statement,
         {
+            **folded_params,
             "b_queue_id": queue.id,
             "b_ticket_id": found.ticket_id,
             "b_token": secrets.token_urlsafe(16),  # 128 random bits; the QR carries only this

@@ -195,9 +195,11 @@ def complete(
             now=now,
             fold=folded,
         )
+        folded_statement, folded_params = with_folded(_FINISH_AND_FREE, folded)
         finished = db.session.execute(
-            with_folded(_FINISH_AND_FREE, folded),
+            folded_statement,
             {
+                **folded_params,
                 "b_ticket_id": counter.current_ticket_id,
                 "b_counter_id": counter.id,
                 "b_queue_id": queue.id,

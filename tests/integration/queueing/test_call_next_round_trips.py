@@ -311,3 +311,36 @@ def test_walk_in_call_and_complete_statements_are_compiled_once(
     finally:
         sa.event.remove(db.engine, "before_cursor_execute", note)
     assert uncached == []
+
+
+def test_the_statements_a_fold_runs_are_the_same_objects_every_time(
+    hospital: Any, point: Any, queue: Any, counter: Any, postgres_only: None
+) -> None:
+    """A statement built anew per call has its whole cache key walked again, under the queue's
+    lock: the walk-in, the call and the completion, with the statistics folded in, are built
+    once per shape and reused."""
+    from queueing.services import serving
+
+    executed: list[list[Any]] = [[], []]
+
+    def note(state: Any) -> None:  # the statement as the caller passed it, before the ORM's copy
+        if getattr(state.statement, "_independent_ctes", None):  # one with folded CTEs
+            executed[cycle].append(state.statement)
+
+    ids = {"hospital_id": hospital.id, "counter_id": counter.id}
+    session = db.session()  # this test's session (the scoped one cannot take the listener)
+    sa.event.listen(session, "do_orm_execute", note)
+    try:
+        for cycle in range(2):
+            at = NOW + timedelta(minutes=cycle)
+            issuing.issue_walk_in(
+                actor=None, hospital_id=hospital.id, service_point_id=point.id, now=at
+            )
+            calling.call_next(actor=None, now=at, **ids)
+            serving.complete(actor=None, now=at, **ids)
+    finally:
+        sa.event.remove(session, "do_orm_execute", note)
+    assert len(executed[0]) == 3, executed[0]  # the walk-in, the call, the completion
+    assert [id(c) for c in executed[0]] == [id(c) for c in executed[1]], [
+        (type(a).__name__, a is b) for a, b in zip(*executed, strict=True)
+    ]
