@@ -283,6 +283,15 @@ def test_a_walk_in_to_a_closed_or_missing_queue_is_refused_and_writes_nothing(
     assert db.session.scalar(sa.select(sa.func.count()).select_from(VisitSummary)) == 0
 
 
+def _walk_in_call_complete(hospital: Any, point: Any, counter: Any, *, at: datetime) -> None:
+    from queueing.services import serving
+
+    ids = {"hospital_id": hospital.id, "counter_id": counter.id}
+    issuing.issue_walk_in(actor=None, hospital_id=hospital.id, service_point_id=point.id, now=at)
+    calling.call_next(actor=None, now=at, **ids)
+    serving.complete(actor=None, now=at, **ids)
+
+
 def test_walk_in_call_and_complete_statements_are_compiled_once(
     hospital: Any, point: Any, queue: Any, counter: Any, postgres_only: None
 ) -> None:
@@ -290,24 +299,16 @@ def test_walk_in_call_and_complete_statements_are_compiled_once(
     execution, and so is anything it is folded into: none of these may have one."""
     from sqlalchemy.engine.interfaces import CacheStats
 
-    from queueing.services import serving
-
     uncached: list[str] = []
 
     def note(_conn: Any, _cursor: Any, statement: str, _params: Any, context: Any, *_a: Any):
         if context.cache_hit is CacheStats.NO_CACHE_KEY:
             uncached.append(statement)
 
-    ids = {"hospital_id": hospital.id, "counter_id": counter.id}
     sa.event.listen(db.engine, "before_cursor_execute", note)
     try:
         for minute in range(2):
-            at = NOW + timedelta(minutes=minute)
-            issuing.issue_walk_in(
-                actor=None, hospital_id=hospital.id, service_point_id=point.id, now=at
-            )
-            calling.call_next(actor=None, now=at, **ids)
-            serving.complete(actor=None, now=at, **ids)
+            _walk_in_call_complete(hospital, point, counter, at=NOW + timedelta(minutes=minute))
     finally:
         sa.event.remove(db.engine, "before_cursor_execute", note)
     assert uncached == []
@@ -319,7 +320,6 @@ def test_the_statements_a_fold_runs_are_the_same_objects_every_time(
     """A statement built anew per call has its whole cache key walked again, under the queue's
     lock: the walk-in, the call and the completion, with the statistics folded in, are built
     once per shape and reused."""
-    from queueing.services import serving
 
     executed: list[list[Any]] = [[], []]
 
@@ -327,17 +327,11 @@ def test_the_statements_a_fold_runs_are_the_same_objects_every_time(
         if getattr(state.statement, "_independent_ctes", None):  # one with folded CTEs
             executed[cycle].append(state.statement)
 
-    ids = {"hospital_id": hospital.id, "counter_id": counter.id}
     session = db.session()  # this test's session (the scoped one cannot take the listener)
     sa.event.listen(session, "do_orm_execute", note)
     try:
         for cycle in range(2):
-            at = NOW + timedelta(minutes=cycle)
-            issuing.issue_walk_in(
-                actor=None, hospital_id=hospital.id, service_point_id=point.id, now=at
-            )
-            calling.call_next(actor=None, now=at, **ids)
-            serving.complete(actor=None, now=at, **ids)
+            _walk_in_call_complete(hospital, point, counter, at=NOW + timedelta(minutes=cycle))
     finally:
         sa.event.remove(session, "do_orm_execute", note)
     assert len(executed[0]) == 3, executed[0]  # the walk-in, the call, the completion
