@@ -235,6 +235,8 @@ def _call_statement() -> Any:
 
 # 4. Call the ticket, take the counter, count the queue's event, append the ticket's event.
 _CALL = _call_statement()
+# Loaded as the ticket and the queue's new version (queueing.services.folding.with_folded).
+_CALL_LOADS = (Ticket, _CALL.exported_columns["version"])
 
 
 @dataclass(frozen=True)
@@ -342,7 +344,7 @@ def call_next(
             account_id=actor.id if actor is not None else None,
             fold=folded,
         )
-    folded_statement, folded_params = with_folded(_CALL, folded)
+    folded_statement, folded_params = with_folded(_CALL, folded, load=_CALL_LOADS)
     called = db.session.execute(
         folded_statement,
         {

@@ -165,6 +165,8 @@ def _finish_and_free_statement() -> Any:
 
 
 _FINISH_AND_FREE = _finish_and_free_statement()
+# Loaded as the ticket and the queue's new version (queueing.services.folding.with_folded).
+_FINISH_AND_FREE_LOADS = (Ticket, _FINISH_AND_FREE.exported_columns["version"])
 
 
 def complete(
@@ -195,7 +197,9 @@ def complete(
             now=now,
             fold=folded,
         )
-        folded_statement, folded_params = with_folded(_FINISH_AND_FREE, folded)
+        folded_statement, folded_params = with_folded(
+            _FINISH_AND_FREE, folded, load=_FINISH_AND_FREE_LOADS
+        )
         finished = db.session.execute(
             folded_statement,
             {

@@ -319,21 +319,23 @@ def test_the_statements_a_fold_runs_are_the_same_objects_every_time(
 ) -> None:
     """A statement built anew per call has its whole cache key walked again, under the queue's
     lock: the walk-in, the call and the completion, with the statistics folded in, are built
-    once per shape and reused."""
+    once per shape and reach the connection as the same objects (the ORM's preparation of an
+    UPDATE copies it on every execution: the call and the completion load their ticket from a
+    SELECT of the statement instead)."""
 
     executed: list[list[Any]] = [[], []]
 
-    def note(state: Any) -> None:  # the statement as the caller passed it, before the ORM's copy
-        if getattr(state.statement, "_independent_ctes", None):  # one with folded CTEs
-            executed[cycle].append(state.statement)
+    def note(_conn: Any, statement: Any, *_a: Any) -> None:  # as the connection gets it
+        inner = getattr(statement, "element", statement)  # a SELECT of the entities from it
+        if getattr(inner, "_independent_ctes", None):  # one with folded CTEs
+            executed[cycle].append(statement)
 
-    session = db.session()  # this test's session (the scoped one cannot take the listener)
-    sa.event.listen(session, "do_orm_execute", note)
+    sa.event.listen(db.engine, "before_execute", note)
     try:
         for cycle in range(2):
             _walk_in_call_complete(hospital, point, counter, at=NOW + timedelta(minutes=cycle))
     finally:
-        sa.event.remove(session, "do_orm_execute", note)
+        sa.event.remove(db.engine, "before_execute", note)
     assert len(executed[0]) == 3, executed[0]  # the walk-in, the call, the completion
     assert [id(c) for c in executed[0]] == [id(c) for c in executed[1]], [
         (type(a).__name__, a is b) for a, b in zip(*executed, strict=True)
