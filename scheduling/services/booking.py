@@ -9,7 +9,6 @@ from typing import Any
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm.attributes import set_committed_value
 
 from hospital import events
 from hospital.accounts.models import Account
@@ -221,42 +220,6 @@ def _take_place_and_insert_hold(values: dict[str, Any]) -> int | None:
     return new_id
 
 
-def _hold_object(appointment_id: int, slot: Slot, values: dict[str, Any]) -> Appointment:
-    """The inserted hold as a persistent ORM object, built from what was written (no reload)."""
-    appointment: Appointment = row_objects.persistent(
-        Appointment,
-        dict(
-            id=appointment_id,
-            hospital_id=values["hospital_id"],
-            slot_id=values["slot_id"],
-            session_id=values["session_id"],
-            local_date=values["local_date"],
-            patient_id=values["patient_id"],
-            account_id=values["account_id"],
-            state=AppointmentState.HELD,
-            fee_class=values["fee_class_enum"],
-            fee_fen=values["fee_fen"],
-            hold_expires_at=values["hold_expires_at"],
-            is_addon=False,
-            addon_reason="",
-            reschedule_count=0,
-            sequence=0,
-            order_id=None,
-            created_at=values["created_at"],
-            booked_at=None,
-            checked_in_at=None,
-            completed_at=None,
-            cancelled_at=None,
-            cancelled_by_account_id=None,
-            cancel_reason="",
-            expired_at=None,
-            no_show_at=None,
-        ),
-    )
-    set_committed_value(appointment, "slot", slot)  # already loaded: no lazy load to answer
-    return appointment
-
-
 def hold(
     *,
     actor: Account,
@@ -377,7 +340,7 @@ def _hold_fast(
         return None  # a limit refused (or lapsed holds to release): the ordinary way says which
     slot = row_objects.slot_object(row)
     db.session.expire(slot, ["booked"])
-    return _hold_object(
+    return row_objects.hold_object(
         result.new_id,
         slot,
         {**values, "fee_class_enum": row.cs_fee_class, "created_at": now},
@@ -470,7 +433,9 @@ def _hold_checked(
     if new_id is None:
         raise _taken()
     db.session.expire(slot, ["booked"])
-    appointment = _hold_object(new_id, slot, {**values, "fee_class_enum": session.fee_class})
+    appointment = row_objects.hold_object(
+        new_id, slot, {**values, "fee_class_enum": session.fee_class}
+    )
     return _announce_hold(appointment, actor=actor, now=now, order_created=False)
 
 

@@ -8,7 +8,7 @@ from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from hospital.db import db
-from scheduling.models import ClinicSession, Slot
+from scheduling.models import Appointment, AppointmentState, ClinicSession, Slot
 from scheduling.services import hold_sql
 
 
@@ -43,3 +43,39 @@ def slot_object(row: Any) -> Slot:
     if "session" not in slot.__dict__:
         set_committed_value(slot, "session", session)
     return slot  # type: ignore[no-any-return]
+
+
+def hold_object(appointment_id: int, slot: Slot, values: dict[str, Any]) -> Appointment:
+    """The inserted hold as a persistent ORM object, built from what was written (no reload)."""
+    appointment: Appointment = persistent(
+        Appointment,
+        dict(
+            id=appointment_id,
+            hospital_id=values["hospital_id"],
+            slot_id=values["slot_id"],
+            session_id=values["session_id"],
+            local_date=values["local_date"],
+            patient_id=values["patient_id"],
+            account_id=values["account_id"],
+            state=AppointmentState.HELD,
+            fee_class=values["fee_class_enum"],
+            fee_fen=values["fee_fen"],
+            hold_expires_at=values["hold_expires_at"],
+            is_addon=False,
+            addon_reason="",
+            reschedule_count=0,
+            sequence=0,
+            order_id=None,
+            created_at=values["created_at"],
+            booked_at=None,
+            checked_in_at=None,
+            completed_at=None,
+            cancelled_at=None,
+            cancelled_by_account_id=None,
+            cancel_reason="",
+            expired_at=None,
+            no_show_at=None,
+        ),
+    )
+    set_committed_value(appointment, "slot", slot)  # already loaded: no lazy load to answer
+    return appointment
